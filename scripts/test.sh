@@ -1,0 +1,11 @@
+#!/bin/sh
+# `npm test`: installs what the suites need, then typechecks, lints and runs every suite
+# (unit, integration, e2e). Works on a fresh clone without a prior `npm install`.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-system-deps.sh
+sh scripts/install-npm-deps.sh
+npx tsc -p tsconfig.build.json
+npx tsc -p tsconfig.json --noEmit
+npx biome check .
+npx vitest run "$@"

@@ -1,0 +1,56 @@
+import { Command, CommanderError } from 'commander';
+import { RampartError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { commandRegistrations } from './commands/index.js';
+
+/** Builds the command tree; exported so tests can drive the CLI in-process. */
+export function createProgram(): Command {
+  const program = new Command('rampart')
+    .description(
+      'Hardened, reproducible container images from verified Debian packages, with SBOMs, signatures and CVE tracking.',
+    )
+    .version(VERSION, '-V, --version')
+    .option('--debug', 'print stack traces for errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ rampart inspect oci:./out/nodejs:latest
+  $ rampart copy oci:./out/nodejs:latest docker-archive:nodejs.tar
+  $ rampart apt resolve --suite trixie python3
+`,
+    );
+  program.exitOverride();
+  for (const register of commandRegistrations) register(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage error. */
+export async function main(argv: string[]): Promise<number> {
+  const program = createProgram();
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed help/version or the usage message.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.code === 'commander.help') return 0;
+      return 2;
+    }
+    printError(error, debug);
+    return error instanceof RampartError && error.code === 'USAGE' ? 2 : 1;
+  }
+}
+
+function printError(error: unknown, debug: boolean): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`error: ${message.split('\n')[0]}\n`);
+  if (debug && error instanceof Error) {
+    process.stderr.write(`${error.stack ?? ''}\n`);
+    if (error.cause)
+      process.stderr.write(`caused by: ${String((error.cause as Error).stack ?? error.cause)}\n`);
+  }
+}
