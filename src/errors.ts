@@ -32,7 +32,8 @@ export type RampartErrorCode =
   | 'FILE_CONFLICT'
   | 'LOCK_STALE'
   | 'TOOL_FAILED'
-  | 'SBOM_INVALID';
+  | 'SBOM_INVALID'
+  | 'INVALID_LAYER_ENTRY';
 
 export class RampartError extends Error {
   readonly code: RampartErrorCode;

@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { selectImage } from '../../oci/image.js';
+import { openImage } from '../../oci/open.js';
+import { parsePlatform } from '../../oci/platform.js';
+import type { ImageSummary } from '../../oci/summary.js';
+import { summarizeImage, totalLayerSize } from '../../oci/summary.js';
+
+interface InspectOptions {
+  output: 'text' | 'json';
+  platform?: string;
+  raw?: boolean;
+  config?: boolean;
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('Show an image: digest, media type, platforms of an index, config and layers')
+    .argument(
+      '<image>',
+      'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',
+    )
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option(
+      '--platform <os/arch[/variant]>',
+      'image of an index to show (default: the host platform, else the first)',
+    )
+    .option('--raw', 'print the raw manifest bytes (of the index, or of the --platform image)')
+    .option('--config', 'print the raw config bytes of the image')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ rampart inspect oci:./out/nodejs:latest
+  $ rampart inspect -o json --platform linux/arm64 oci-archive:nodejs.tar
+  $ rampart inspect --raw docker-archive:nodejs.tar | sha256sum`,
+    )
+    .action(async (reference: string, options: InspectOptions) => {
+      const platform = options.platform ? parsePlatform(options.platform) : undefined;
+      const x = await openImage(reference);
+      if (options.raw) {
+        process.stdout.write(platform ? (await selectImage(x, platform)).rawManifest : x.rawManifest);
+        return;
+      }
+      if (options.config) {
+        process.stdout.write((await selectImage(x, platform)).rawConfig);
+        return;
+      }
+      const summary = await summarizeImage(reference, x, platform);
+      process.stdout.write(
+        options.output === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
+      );
+    });
+}
+
+function formatSummary(summary: ImageSummary): string {
+  const { config } = summary;
+  const lines = [
+    `Reference:   ${summary.reference}`,
+    `Digest:      ${summary.digest}`,
+    `MediaType:   ${summary.mediaType}`,
+  ];
+  if (summary.manifests) {
+    lines.push('Manifests:');
+    for (const entry of summary.manifests)
+      lines.push(`  ${entry.platform ?? '(no platform)'}  ${entry.digest}`);
+    lines.push(`Showing:     ${config.platform}`);
+  }
+  lines.push(
+    `Platform:    ${config.platform}`,
+    `Created:     ${config.created ?? '-'}`,
+    `User:        ${config.user ?? '(root)'}`,
+    `Entrypoint:  ${config.entrypoint ? JSON.stringify(config.entrypoint) : '-'}`,
+    `Cmd:         ${config.cmd ? JSON.stringify(config.cmd) : '-'}`,
+    `WorkingDir:  ${config.workdir ?? '-'}`,
+    `Env:${config.env.length === 0 ? '         -' : ''}`,
+    ...config.env.map((entry) => `  ${entry}`),
+    `Labels:${Object.keys(config.labels).length === 0 ? '      -' : ''}`,
+    ...Object.entries(config.labels).map(([key, value]) => `  ${key}=${value}`),
+    `Layers (${summary.layers.length}, ${formatBytes(totalLayerSize(summary))} total):`,
+  );
+  for (const layer of summary.layers) {
+    lines.push(`  ${layer.digest}  ${formatBytes(layer.size).padStart(10)}  ${layer.mediaType}`);
+    lines.push(`    diff_id ${layer.diffID}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { RampartError } from '../errors.js';
+
+/** A content digest; only sha256 is produced or accepted. */
+export type Digest = `sha256:${string}`;
+
+const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+
+export function sha256Digest(data: Uint8Array | string): Digest {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+export function isDigest(value: string): value is Digest {
+  return DIGEST_PATTERN.test(value);
+}
+
+/** Parses `sha256:<64 lowercase hex>`; anything else is a RampartError. */
+export function parseDigest(value: string): Digest {
+  if (!isDigest(value)) {
+    throw new RampartError(
+      'INVALID_REFERENCE',
+      `malformed digest '${value}': expected sha256:<64 lowercase hex characters>`,
+    );
+  }
+  return value;
+}
+
+/** The hex part of a digest, used as a blob file name. */
+export function digestHex(digest: Digest): string {
+  return digest.slice('sha256:'.length);
+}
+
+/**
+ * A passthrough that hashes what flows through it and fails at the end of the stream when the
+ * content does not match, so consumers never see a silently corrupted blob complete successfully.
+ */
+export function verifyingStream(expected: Digest, expectedSize?: number, what?: string): Transform {
+  const hash = createHash('sha256');
+  let size = 0;
+  const label = what ?? expected;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      if (expectedSize !== undefined && size > expectedSize) {
+        callback(new RampartError('SIZE_MISMATCH', `${label}: more than the expected ${expectedSize} bytes`));
+        return;
+      }
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (expectedSize !== undefined && size !== expectedSize) {
+        callback(
+          new RampartError(
+            'SIZE_MISMATCH',
+            `${label}: got ${size} bytes, expected ${expectedSize} (truncated or corrupt blob)`,
+          ),
+        );
+        return;
+      }
+      const actual: Digest = `sha256:${hash.digest('hex')}`;
+      if (actual !== expected) {
+        callback(
+          new RampartError('DIGEST_MISMATCH', `${label}: content has digest ${actual}, expected ${expected}`),
+        );
+        return;
+      }
+      callback();
+    },
+  });
+}
+
+/** Consumes a stream and returns its sha256 digest and byte count. */
+export async function digestStream(stream: Readable): Promise<{ digest: Digest; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    hash.update(bytes);
+    size += bytes.length;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+/** Reads a whole (small) stream into memory: manifests and configs only, never layers. */
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,190 @@
+import type { Readable } from 'node:stream';
+import { RampartError } from '../errors.js';
+import {
+  type ContentSource,
+  comparePaths,
+  type FsNode,
+  type FsTree,
+  FsTreeBuilder,
+  normaliseTreePath,
+  parentPath,
+} from './fs-tree.js';
+import { type LayerTarEntry, readLayerEntries, type TarNodeEntry } from './tar-safety.js';
+
+/**
+ * The filesystem view of an image, computed from the layer tars without extracting anything.
+ *
+ * Rules (matching the OCI layer spec and containerd's applier):
+ * - Whiteouts (`.wh.NAME`) and opaque markers (`.wh..wh..opq`) hide entries of *lower* layers only,
+ *   so they are applied before the layer's own entries.
+ * - Symlinks are never followed while applying entries: the tree is metadata, and an entry whose
+ *   parent is a symlink would be written through it by a naive extractor (a classic escape).
+ *   Such entries are refused with UNSAFE_LINK. Hardlink targets are looked up lexically too.
+ * - Parent directories that a layer leaves implicit are created as 0755 root:root, mtime 0.
+ * - The root '/' always exists (0755 root:root, layer 0) unless a layer sets it with a './' entry.
+ */
+
+type LayerSource = () => Promise<Readable>;
+type ImageLike = { layers: ReadonlyArray<{ uncompressed(): Promise<Readable> }> };
+
+export async function flattenLayers(layers: ReadonlyArray<LayerSource>): Promise<FsTree> {
+  const tree = new FsTreeBuilder(implicitDirectory('/', 0));
+  for (const [layer, open] of layers.entries()) {
+    const entries: LayerTarEntry[] = [];
+    for await (const { entry } of readLayerEntries(await open())) entries.push(entry);
+    applyLayer(tree, entries, layer);
+  }
+  return tree;
+}
+
+export async function flattenImage(image: ImageLike): Promise<FsTree> {
+  return flattenLayers(image.layers.map((layer) => () => layer.uncompressed()));
+}
+
+/**
+ * Streams the layers again and yields the content of the final version of each wanted regular
+ * file. Symlinks in a wanted path are followed inside the root (so `/etc/os-release` works when it
+ * links to `../usr/lib/os-release`); hardlinks yield their target's content. Content is yielded
+ * under the wanted path (normalised). Paths that are missing or not regular files are skipped.
+ * Only layers holding wanted content are read, and only wanted files are buffered.
+ */
+export async function* readFiles(
+  image: ImageLike,
+  tree: FsTree,
+  wanted: ReadonlySet<string>,
+): AsyncIterable<{ path: string; content: Buffer }> {
+  const pathsBySource = new Map<string, string[]>();
+  const entriesByLayer = new Map<number, Set<number>>();
+  for (const wantedPath of [...wanted].map(normaliseTreePath).sort(comparePaths)) {
+    const resolved = tree.resolve(wantedPath);
+    const node = resolved === undefined ? undefined : tree.get(resolved);
+    if (!node || (node.kind !== 'file' && node.kind !== 'hardlink')) continue;
+    const source = tree.contentSource(node.path);
+    if (!source) continue;
+    const key = sourceKey(source);
+    const paths = pathsBySource.get(key) ?? [];
+    if (!paths.includes(wantedPath)) paths.push(wantedPath);
+    pathsBySource.set(key, paths);
+    const layerEntries = entriesByLayer.get(source.layer) ?? new Set<number>();
+    layerEntries.add(source.entry);
+    entriesByLayer.set(source.layer, layerEntries);
+  }
+
+  for (const layer of [...entriesByLayer.keys()].sort((a, b) => a - b)) {
+    const layerRef = image.layers[layer];
+    const remaining = entriesByLayer.get(layer) as Set<number>;
+    if (!layerRef) {
+      throw new RampartError('MALFORMED_ARCHIVE', `image has no layer ${layer}; was the tree built from it?`);
+    }
+    for await (const { entry, body } of readLayerEntries(await layerRef.uncompressed())) {
+      if (!remaining.has(entry.index)) continue;
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      const content = Buffer.concat(chunks);
+      for (const path of pathsBySource.get(sourceKey({ layer, entry: entry.index })) ?? []) {
+        yield { path, content };
+      }
+      remaining.delete(entry.index);
+      if (remaining.size === 0) break;
+    }
+    if (remaining.size > 0) {
+      throw new RampartError(
+        'MALFORMED_ARCHIVE',
+        `layer ${layer} changed between reads: entries ${[...remaining].join(', ')} were not found again`,
+      );
+    }
+  }
+}
+
+function sourceKey(source: ContentSource): string {
+  return `${source.layer}:${source.entry}`;
+}
+
+function applyLayer(tree: FsTreeBuilder, entries: readonly LayerTarEntry[], layer: number): void {
+  // Lower layers first: whiteouts and opaque markers only ever hide what earlier layers wrote.
+  for (const entry of entries) {
+    if (entry.kind === 'opaque') {
+      const dir = absolute(entry.dir);
+      if (tree.get(dir)?.kind === 'directory') tree.removeChildren(dir);
+    } else if (entry.kind === 'whiteout') {
+      tree.removeSubtree(absolute(entry.path));
+    }
+  }
+  for (const entry of entries) {
+    if (entry.kind === 'opaque') ensureDirectory(tree, absolute(entry.dir), layer, entry.dir);
+    else if (entry.kind === 'whiteout')
+      ensureDirectory(tree, parentPath(absolute(entry.path)), layer, entry.path);
+    else applyNode(tree, entry, layer);
+  }
+}
+
+function applyNode(tree: FsTreeBuilder, entry: TarNodeEntry, layer: number): void {
+  const path = absolute(entry.path);
+  if (path === '/' && entry.type !== 'directory') {
+    throw new RampartError(
+      'MALFORMED_ARCHIVE',
+      `layer ${layer}: the root entry is a ${entry.type}, not a directory`,
+    );
+  }
+  ensureDirectory(tree, parentPath(path), layer, entry.path);
+  const node: FsNode = {
+    path,
+    kind: entry.type,
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: entry.size,
+    mtime: entry.mtime,
+    layer,
+  };
+  if (entry.xattrs) node.xattrs = entry.xattrs;
+  if (entry.devMajor !== undefined) node.devMajor = entry.devMajor;
+  if (entry.devMinor !== undefined) node.devMinor = entry.devMinor;
+  if (entry.type === 'symlink') node.linkTarget = entry.symlinkTarget ?? '';
+  if (entry.type === 'hardlink') {
+    const targetPath = absolute(entry.hardlinkTarget ?? '');
+    const target = tree.get(targetPath);
+    if (!target || target.kind === 'directory' || targetPath === path) {
+      throw new RampartError(
+        'MALFORMED_ARCHIVE',
+        `layer ${layer}: hardlink ${path} points to ${targetPath}, which is ${target ? 'a directory or itself' : 'missing'}; the layer tar is broken`,
+      );
+    }
+    node.linkTarget = targetPath;
+    node.size = target.size;
+    tree.put(node, tree.contentSource(targetPath));
+    return;
+  }
+  tree.put(node, entry.type === 'file' ? { layer, entry: entry.index } : undefined);
+}
+
+/** Makes sure `dir` exists as a real directory, creating implicit parents, never passing a symlink. */
+function ensureDirectory(tree: FsTreeBuilder, dir: string, layer: number, entryName: string): void {
+  if (dir === '/') return;
+  let current = '';
+  for (const part of dir.slice(1).split('/')) {
+    current += `/${part}`;
+    const node = tree.get(current);
+    if (!node) {
+      tree.put(implicitDirectory(current, layer));
+    } else if (node.kind === 'symlink') {
+      throw new RampartError(
+        'UNSAFE_LINK',
+        `layer ${layer}: entry ${JSON.stringify(entryName)} would be written through symlink ${current} -> ${node.linkTarget}; layers must not place entries under a symlink`,
+      );
+    } else if (node.kind !== 'directory') {
+      throw new RampartError(
+        'MALFORMED_ARCHIVE',
+        `layer ${layer}: entry ${JSON.stringify(entryName)} needs ${current} to be a directory, but it is a ${node.kind}`,
+      );
+    }
+  }
+}
+
+function implicitDirectory(path: string, layer: number): FsNode {
+  return { path, kind: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer };
+}
+
+function absolute(relative: string): string {
+  return relative === '' ? '/' : `/${relative}`;
+}

@@ -1,0 +1,128 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { RampartError } from '../errors.js';
+import type { Digest } from './digest.js';
+import { sha256Digest, verifyingStream } from './digest.js';
+import type { Image, Index, Layer } from './image.js';
+import { MediaType } from './media-types.js';
+import { decompressLayer } from './source.js';
+import type { Descriptor, ImageConfig, ImageManifest, IndexManifest, Platform } from './types.js';
+
+/** JSON with object keys sorted recursively, so equal values always give equal bytes (and digests). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const child = (value as Record<string, unknown>)[key];
+      if (child !== undefined) sorted[key] = sortKeys(child);
+    }
+    return sorted;
+  }
+  return value;
+}
+
+/** A layer whose (compressed) blob is a local file, e.g. one produced by the layer writer. */
+export function layerFromFile(path: string, descriptor: Descriptor, diffID: Digest): Layer {
+  const blob = async (): Promise<Readable> => {
+    try {
+      await (await open(path, 'r')).close();
+    } catch (error) {
+      throw new RampartError('BLOB_NOT_FOUND', `layer file ${path} for ${descriptor.digest} is missing`, {
+        cause: error,
+      });
+    }
+    const verifier = verifyingStream(descriptor.digest, descriptor.size, `layer file ${path}`);
+    const file = createReadStream(path);
+    file.on('error', (error) => verifier.destroy(error));
+    verifier.on('close', () => file.destroy());
+    return file.pipe(verifier);
+  };
+  return {
+    descriptor,
+    diffID,
+    blob,
+    uncompressed: async () => decompressLayer(await blob(), descriptor, diffID, `layer file ${path}`),
+  };
+}
+
+/**
+ * Assembles an OCI image from a config and layers. `rootfs.diff_ids` is always set from the layers so
+ * config and manifest cannot disagree; config and manifest bytes are canonical JSON.
+ */
+export function newImage(opts: {
+  config: ImageConfig;
+  layers: Layer[];
+  annotations?: Record<string, string>;
+  mediaType?: 'oci';
+}): Image {
+  const config: ImageConfig = {
+    ...opts.config,
+    rootfs: { type: 'layers', diff_ids: opts.layers.map((layer) => layer.diffID) },
+  };
+  const rawConfig = Buffer.from(canonicalJson(config));
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: sha256Digest(rawConfig), size: rawConfig.length },
+    layers: opts.layers.map((layer) => ({
+      mediaType: layer.descriptor.mediaType,
+      digest: layer.descriptor.digest,
+      size: layer.descriptor.size,
+      ...(layer.descriptor.annotations ? { annotations: layer.descriptor.annotations } : {}),
+    })),
+    ...(opts.annotations && Object.keys(opts.annotations).length > 0
+      ? { annotations: opts.annotations }
+      : {}),
+  };
+  const rawManifest = Buffer.from(canonicalJson(manifest));
+  return {
+    kind: 'image',
+    digest: sha256Digest(rawManifest),
+    mediaType: MediaType.OciManifest,
+    rawManifest,
+    manifest,
+    rawConfig,
+    config,
+    layers: [...opts.layers],
+  };
+}
+
+/** An OCI index over in-memory images, each entry carrying its platform. */
+export function newIndex(
+  entries: Array<{ image: Image; platform: Platform }>,
+  annotations?: Record<string, string>,
+): Index {
+  const manifest: IndexManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests: entries.map(({ image, platform }) => ({
+      mediaType: image.mediaType,
+      digest: image.digest,
+      size: image.rawManifest.length,
+      platform: { ...platform },
+    })),
+    ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
+  const rawManifest = Buffer.from(canonicalJson(manifest));
+  const byDigest = new Map(entries.map(({ image }) => [image.digest, image]));
+  const image = async (descriptor: Descriptor): Promise<Image> => {
+    const found = byDigest.get(descriptor.digest);
+    if (!found) throw new RampartError('MANIFEST_NOT_FOUND', `index has no image ${descriptor.digest}`);
+    return found;
+  };
+  return {
+    kind: 'index',
+    digest: sha256Digest(rawManifest),
+    mediaType: MediaType.OciIndex,
+    rawManifest,
+    manifest,
+    image,
+    child: image,
+  };
+}

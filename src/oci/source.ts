@@ -1,0 +1,249 @@
+import type { Readable } from 'node:stream';
+import { pipeline as pipelineCallback, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import { RampartError } from '../errors.js';
+import type { Digest } from './digest.js';
+import { readAll, sha256Digest, verifyingStream } from './digest.js';
+import type { Image, ImageOrIndex, Index, Layer } from './image.js';
+import type { LayerCompression } from './media-types.js';
+import { isIndexMediaType, isManifestMediaType, layerCompression } from './media-types.js';
+import type { Descriptor, ImageConfig, ImageManifest } from './types.js';
+import { ImageConfigSchema, ImageManifestSchema, IndexManifestSchema, parseJsonBytes } from './types.js';
+
+/**
+ * What a transport must provide: raw, unverified blob bytes by digest. Everything else (verification,
+ * parsing, layers) is derived here, once, for every transport.
+ */
+export interface BlobSource {
+  /** Names the layout/archive in error messages. */
+  readonly location: string;
+  /** Opens a blob; throws BLOB_NOT_FOUND when it is absent. */
+  openBlob(digest: Digest): Promise<Readable>;
+  /**
+   * The real compression of a layer blob when its media type does not say it (docker-archive labels
+   * uncompressed layers as gzip, as skopeo does, so synthesised manifest digests agree).
+   */
+  actualCompression?(digest: Digest): LayerCompression | undefined;
+}
+
+/** Reads a small blob fully and checks its size and digest. */
+export async function readVerifiedBlob(
+  source: BlobSource,
+  descriptor: Descriptor,
+  what: string,
+): Promise<Buffer> {
+  const label = `${what} ${descriptor.digest} in ${source.location}`;
+  const bytes = await readAll(await source.openBlob(descriptor.digest));
+  if (bytes.length !== descriptor.size) {
+    throw new RampartError(
+      'SIZE_MISMATCH',
+      `${label}: got ${bytes.length} bytes, expected ${descriptor.size} (truncated or corrupt blob)`,
+    );
+  }
+  const actual = sha256Digest(bytes);
+  if (actual !== descriptor.digest) {
+    throw new RampartError(
+      'DIGEST_MISMATCH',
+      `${label}: content has digest ${actual}, expected ${descriptor.digest}`,
+    );
+  }
+  return bytes;
+}
+
+/** Opens a blob as a stream that errors at the end if size or digest differ. */
+export async function openVerifiedBlob(
+  source: BlobSource,
+  descriptor: Descriptor,
+  what: string,
+): Promise<Readable> {
+  const raw = await source.openBlob(descriptor.digest);
+  const verifier = verifyingStream(
+    descriptor.digest,
+    descriptor.size,
+    `${what} ${descriptor.digest} in ${source.location}`,
+  );
+  raw.on('error', (error) => verifier.destroy(error));
+  // A consumer that stops early (e.g. sniffing magic bytes) must not leak the file descriptor.
+  verifier.on('close', () => raw.destroy());
+  return raw.pipe(verifier);
+}
+
+/** Loads whatever a descriptor points to: an image (manifest + config eagerly) or an index. */
+export async function loadFromDescriptor(source: BlobSource, descriptor: Descriptor): Promise<ImageOrIndex> {
+  const raw = await readVerifiedBlob(source, descriptor, 'manifest');
+  return loadFromRawManifest(source, raw, descriptor.mediaType);
+}
+
+export async function loadFromRawManifest(
+  source: BlobSource,
+  rawManifest: Buffer,
+  descriptorMediaType?: string,
+): Promise<ImageOrIndex> {
+  const digest = sha256Digest(rawManifest);
+  const what = `manifest ${digest} in ${source.location}`;
+  const declared = peekMediaType(rawManifest, what) ?? descriptorMediaType;
+  if (isIndexMediaType(declared)) return indexFrom(source, rawManifest, digest, declared as string);
+  if (isManifestMediaType(declared)) return imageFrom(source, rawManifest, digest, declared as string);
+  throw new RampartError(
+    'UNKNOWN_MEDIA_TYPE',
+    `${what} has unsupported media type '${declared ?? '(none)'}': expected an OCI or Docker schema 2 manifest or index`,
+  );
+}
+
+function peekMediaType(raw: Buffer, what: string): string | undefined {
+  try {
+    const value = JSON.parse(raw.toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
+    if (typeof value.mediaType === 'string') return value.mediaType;
+    return undefined;
+  } catch (error) {
+    throw new RampartError('MALFORMED_MANIFEST', `${what} is not valid JSON`, { cause: error });
+  }
+}
+
+function indexFrom(source: BlobSource, rawManifest: Buffer, digest: Digest, mediaType: string): Index {
+  const manifest = parseJsonBytes(IndexManifestSchema, rawManifest, `index ${digest} in ${source.location}`);
+  const child = (descriptor: Descriptor) => loadFromDescriptor(source, descriptor);
+  return {
+    kind: 'index',
+    digest,
+    mediaType,
+    rawManifest,
+    manifest,
+    child,
+    async image(descriptor) {
+      const loaded = await child(descriptor);
+      if (loaded.kind !== 'image') {
+        throw new RampartError(
+          'UNKNOWN_MEDIA_TYPE',
+          `${descriptor.digest} in ${source.location} is an index, not an image`,
+        );
+      }
+      return loaded;
+    },
+  };
+}
+
+async function imageFrom(
+  source: BlobSource,
+  rawManifest: Buffer,
+  digest: Digest,
+  mediaType: string,
+): Promise<Image> {
+  const what = `manifest ${digest} in ${source.location}`;
+  const manifest: ImageManifest = parseJsonBytes(ImageManifestSchema, rawManifest, what);
+  const rawConfig = await readVerifiedBlob(source, manifest.config, 'config');
+  const config: ImageConfig = parseJsonBytes(
+    ImageConfigSchema,
+    rawConfig,
+    `config ${manifest.config.digest} in ${source.location}`,
+  );
+  const diffIDs = config.rootfs.diff_ids;
+  if (diffIDs.length !== manifest.layers.length) {
+    throw new RampartError(
+      'MALFORMED_MANIFEST',
+      `${what} lists ${manifest.layers.length} layers but its config has ${diffIDs.length} diff_ids`,
+    );
+  }
+  const layers = manifest.layers.map((descriptor, i) =>
+    sourceLayer(source, descriptor, diffIDs[i] as Digest),
+  );
+  return { kind: 'image', digest, mediaType, rawManifest, manifest, rawConfig, config, layers };
+}
+
+function sourceLayer(source: BlobSource, descriptor: Descriptor, diffID: Digest): Layer {
+  const blob = () => openVerifiedBlob(source, descriptor, 'layer');
+  return {
+    descriptor,
+    diffID,
+    blob,
+    uncompressed: async () =>
+      decompressLayer(
+        await blob(),
+        descriptor,
+        diffID,
+        `layer ${descriptor.digest} in ${source.location}`,
+        source.actualCompression?.(descriptor.digest),
+      ),
+  };
+}
+
+/** Decompresses a layer blob by its media type (or known actual compression) and verifies the result against the diff_id. */
+export function decompressLayer(
+  blob: Readable,
+  descriptor: Descriptor,
+  diffID: Digest,
+  what: string,
+  actualCompression?: LayerCompression,
+): Readable {
+  const compression = actualCompression ?? layerCompression(descriptor.mediaType);
+  if (compression === undefined) {
+    blob.destroy();
+    throw new RampartError(
+      'UNKNOWN_MEDIA_TYPE',
+      `${what} has unknown layer media type '${descriptor.mediaType}'`,
+    );
+  }
+  const verifier = verifyingStream(diffID, undefined, `uncompressed ${what} (diff_id)`);
+  const stages: NodeJS.ReadWriteStream[] = [];
+  if (compression === 'gzip') stages.push(createGunzip());
+  if (compression === 'zstd') stages.push(zstdDecompressor());
+  const streams = [blob, ...stages, verifier] as [Readable, ...NodeJS.ReadWriteStream[]];
+  pipelineCallback(streams, (error) => {
+    if (!error || verifier.destroyed) return;
+    verifier.destroy(
+      error instanceof RampartError
+        ? error
+        : new RampartError('MALFORMED_ARCHIVE', `${what}: cannot decompress (${error.message})`, {
+            cause: error,
+          }),
+    );
+  });
+  return verifier;
+}
+
+function zstdDecompressor(): Transform {
+  let decoder: Decompress;
+  const transform = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      try {
+        decoder.push(chunk);
+        callback();
+      } catch (error) {
+        callback(new RampartError('MALFORMED_ARCHIVE', 'corrupt zstd layer', { cause: error }));
+      }
+    },
+    flush(callback) {
+      try {
+        decoder.push(new Uint8Array(0), true);
+        callback();
+      } catch (error) {
+        callback(new RampartError('MALFORMED_ARCHIVE', 'corrupt zstd layer', { cause: error }));
+      }
+    },
+  });
+  decoder = new Decompress((data) => {
+    transform.push(Buffer.from(data));
+  });
+  return transform;
+}
+
+/** Compression from a blob's magic bytes: gzip 1f 8b, zstd 28 b5 2f fd, otherwise a plain tar. */
+export function compressionFromMagic(head: Uint8Array): LayerCompression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+/** Reads the first bytes of a stream to sniff its compression, then discards the stream. */
+export async function sniffCompression(stream: Readable): Promise<LayerCompression> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+    if (length >= 4) break;
+  }
+  stream.destroy();
+  return compressionFromMagic(Buffer.concat(chunks));
+}

@@ -1,0 +1,71 @@
+import type { Digest } from './digest.js';
+import type { ImageOrIndex } from './image.js';
+import { selectImage } from './image.js';
+import { formatPlatform } from './platform.js';
+import type { Platform } from './types.js';
+
+/** What `rampart inspect -o json` prints; the shape is a public contract. */
+export interface ImageSummary {
+  reference: string;
+  digest: Digest;
+  mediaType: string;
+  manifests?: Array<{ digest: Digest; platform: string | null }>;
+  config: {
+    platform: string;
+    created: string | null;
+    user: string | null;
+    entrypoint: string[] | null;
+    cmd: string[] | null;
+    env: string[];
+    workdir: string | null;
+    labels: Record<string, string>;
+  };
+  layers: Array<{ digest: Digest; size: number; diffID: Digest; mediaType: string }>;
+}
+
+/**
+ * Summarises an image, or an index plus the image chosen for `platform` (default: the host's, else
+ * the first entry).
+ */
+export async function summarizeImage(
+  reference: string,
+  x: ImageOrIndex,
+  platform?: Platform,
+): Promise<ImageSummary> {
+  const image = await selectImage(x, platform);
+  const container = image.config.config ?? {};
+  return {
+    reference,
+    digest: x.digest,
+    mediaType: x.mediaType,
+    ...(x.kind === 'index'
+      ? {
+          manifests: x.manifest.manifests.map((entry) => ({
+            digest: entry.digest,
+            platform: entry.platform ? formatPlatform(entry.platform) : null,
+          })),
+        }
+      : {}),
+    config: {
+      platform: formatPlatform(image.config),
+      created: image.config.created ?? null,
+      user: container.User || null,
+      entrypoint: container.Entrypoint ?? null,
+      cmd: container.Cmd ?? null,
+      env: container.Env ?? [],
+      workdir: container.WorkingDir || null,
+      labels: container.Labels ?? {},
+    },
+    layers: image.layers.map((layer) => ({
+      digest: layer.descriptor.digest,
+      size: layer.descriptor.size,
+      diffID: layer.diffID,
+      mediaType: layer.descriptor.mediaType,
+    })),
+  };
+}
+
+/** Bytes of the layer blobs of the summarised image (what a pull transfers, config excluded). */
+export function totalLayerSize(summary: ImageSummary): number {
+  return summary.layers.reduce((sum, layer) => sum + layer.size, 0);
+}
