@@ -1,0 +1,132 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RampartError } from '../errors.js';
+
+/** `$XDG_CACHE_HOME/rampart`, else `~/.cache/rampart`. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base =
+    env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.length > 0 ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(base, 'rampart');
+}
+
+const tempName = (path: string) =>
+  join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+
+/** Writes via a temp file in the same directory and rename, so readers never see a partial file. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = tempName(path);
+  try {
+    await writeFile(temp, data);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * A content-addressed cache shared by concurrent processes: blobs live at `blobs/sha256/<hex>`
+ * and only ever appear through an atomic rename after their hash was verified, so a file
+ * present under its digest is complete and correct. Metadata and parsed indexes are keyed
+ * files written the same way.
+ */
+export class ContentCache {
+  constructor(readonly root: string) {}
+
+  blobPath(sha256: string): string {
+    if (!SHA256_HEX.test(sha256))
+      throw new RampartError('DIGEST_MISMATCH', `not a sha256 hex digest: ${sha256}`);
+    return join(this.root, 'blobs', 'sha256', sha256);
+  }
+
+  /** True when the blob exists (with `size`, when given). */
+  async has(sha256: string, size?: number): Promise<boolean> {
+    try {
+      const info = await stat(this.blobPath(sha256));
+      return size === undefined || info.size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  async readBlob(sha256: string): Promise<Buffer> {
+    return readFile(this.blobPath(sha256));
+  }
+
+  /** Stores bytes under their own digest and returns it. */
+  async putBytes(bytes: Uint8Array): Promise<string> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (!(await this.has(sha256, bytes.length))) await writeFileAtomic(this.blobPath(sha256), bytes);
+    return sha256;
+  }
+
+  /**
+   * Streams `source` into the cache, hashing on the way; the blob becomes visible only when
+   * its SHA-256 (and size, when known) match. `what` names the source (a URL) for errors.
+   */
+  async putVerifiedStream(
+    source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+    expected: { sha256: string; size?: number },
+    what: string,
+    onBytes?: (n: number) => void,
+  ): Promise<string> {
+    const path = this.blobPath(expected.sha256);
+    await mkdir(dirname(path), { recursive: true });
+    const temp = tempName(path);
+    const hash = createHash('sha256');
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        size += chunk.length;
+        onBytes?.(chunk.length);
+        callback(null, chunk);
+      },
+    });
+    const input =
+      source instanceof ReadableStream
+        ? Readable.fromWeb(source as import('node:stream/web').ReadableStream<Uint8Array>)
+        : Readable.from(source);
+    try {
+      await pipeline(input, counter, createWriteStream(temp));
+      const actual = hash.digest('hex');
+      if (actual !== expected.sha256 || (expected.size !== undefined && size !== expected.size)) {
+        throw new RampartError(
+          'HASH_MISMATCH',
+          `${what}: expected sha256 ${expected.sha256}${expected.size !== undefined ? ` (${expected.size} bytes)` : ''}, got ${actual} (${size} bytes); the mirror copy is corrupt or tampered with`,
+        );
+      }
+      await rename(temp, path);
+      return path;
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  private keyedPath(kind: string, key: string, ext: string): string {
+    const safe = createHash('sha256').update(key).digest('hex').slice(0, 32);
+    return join(this.root, kind, `${safe}.${ext}`);
+  }
+
+  /** Keyed JSON values (InRelease metadata, parsed indexes); a corrupt file reads as a miss. */
+  async readJson<T>(kind: string, key: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await readFile(this.keyedPath(kind, key, 'json'), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async writeJson(kind: string, key: string, value: unknown): Promise<void> {
+    await writeFileAtomic(this.keyedPath(kind, key, 'json'), `${JSON.stringify(value)}\n`);
+  }
+}

@@ -1,0 +1,428 @@
+import { RampartError } from '../errors.js';
+import type { BinaryPackage, PackageIndex } from './package-index.js';
+import {
+  archListAllows,
+  formatRelation,
+  formatRelationGroup,
+  type Relation,
+  type RelationGroup,
+} from './relations.js';
+import { compareVersions, satisfiesConstraint, type VersionOp } from './version.js';
+
+export interface ResolveRequest {
+  /** 'name', 'name=version', 'name:arch' or 'name:arch=version'. */
+  packages: string[];
+  /** The target (native) architecture, e.g. 'amd64'. */
+  architecture: string;
+  /** Follow Recommends too (unsatisfiable recommends are ignored, as apt does). */
+  withRecommends?: boolean;
+  /** Never install these; a hard dependency on one that no alternative can satisfy is an error. */
+  exclude?: string[];
+  /** Treat as satisfied without installing (e.g. only needed by maintainer scripts). */
+  skip?: string[];
+}
+
+export interface LockedPackage {
+  name: string;
+  version: string;
+  architecture: string;
+  source: string;
+  sourceVersion: string;
+  suite: string;
+  filename: string;
+  size: number;
+  sha256: string;
+}
+
+export interface Resolution {
+  /** Sorted by name, then architecture. */
+  packages: LockedPackage[];
+  /** The chosen index entries, in the same order as `packages`. */
+  selected: BinaryPackage[];
+  skipped: Array<{ name: string; requiredBy: string }>;
+  /** Shortest chain of package names from a requested package to `name` ('name' or 'name:arch'). */
+  why(name: string): string[] | undefined;
+}
+
+interface PackageSpec {
+  text: string;
+  name: string;
+  arch?: string;
+  version?: string;
+}
+
+interface Pin {
+  op: VersionOp;
+  version: string;
+}
+
+/** Thrown inside one pass when a later constraint needs a different version of a chosen package. */
+class RepinNeeded {
+  constructor(
+    readonly name: string,
+    readonly pin: Pin,
+  ) {}
+}
+
+const MAX_PASSES = 64;
+
+function parseSpec(text: string): PackageSpec {
+  const eq = text.indexOf('=');
+  const nameArch = eq === -1 ? text : text.slice(0, eq);
+  const version = eq === -1 ? undefined : text.slice(eq + 1);
+  const colon = nameArch.indexOf(':');
+  const name = colon === -1 ? nameArch : nameArch.slice(0, colon);
+  const arch = colon === -1 ? undefined : nameArch.slice(colon + 1);
+  if (name === '' || arch === '' || version === '') {
+    throw new RampartError(
+      'USAGE',
+      `package request ${JSON.stringify(text)} is not name, name=version or name:arch`,
+    );
+  }
+  const spec: PackageSpec = { text, name };
+  if (arch !== undefined) spec.arch = arch;
+  if (version !== undefined) spec.version = version;
+  return spec;
+}
+
+// Only one instance of a package name can be installed, except Multi-Arch: same packages,
+// which can be co-installed once per architecture.
+function instanceKey(pkg: BinaryPackage): string {
+  return pkg.multiArch === 'same' ? `${pkg.name}:${pkg.architecture}` : pkg.name;
+}
+
+/**
+ * Compute the closure of the requested packages over Pre-Depends and Depends (and Recommends
+ * when asked) in a merged index. Greedy like apt: an alternative already chosen wins, else the
+ * first satisfiable alternative, each at the highest version that satisfies all constraints
+ * seen so far. When a later constraint rules out a version chosen earlier, the pass restarts
+ * with that constraint pinned. Pure: no I/O.
+ */
+export function resolvePackageClosure(index: PackageIndex, request: ResolveRequest): Resolution {
+  const specs = request.packages.map(parseSpec);
+  const pins = new Map<string, Pin[]>();
+  for (const spec of specs) {
+    if (spec.version !== undefined) addPin(pins, spec.name, { op: '=', version: spec.version });
+  }
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    try {
+      return resolveOnce(index, request, specs, pins);
+    } catch (err) {
+      if (!(err instanceof RepinNeeded)) throw err;
+      addPin(pins, err.name, err.pin);
+    }
+  }
+  throw new RampartError(
+    'UNSATISFIABLE',
+    `could not settle package versions for ${request.packages.join(', ')} after ${MAX_PASSES} passes; pin versions explicitly (name=version)`,
+  );
+}
+
+function addPin(pins: Map<string, Pin[]>, name: string, pin: Pin): void {
+  const list = pins.get(name) ?? [];
+  if (!list.some((p) => p.op === pin.op && p.version === pin.version)) list.push(pin);
+  pins.set(name, list);
+}
+
+function resolveOnce(
+  index: PackageIndex,
+  request: ResolveRequest,
+  specs: PackageSpec[],
+  pins: Map<string, Pin[]>,
+): Resolution {
+  const target = request.architecture;
+  const allowedArches = new Set([target, 'all']);
+  for (const spec of specs) if (spec.arch !== undefined) allowedArches.add(spec.arch);
+  const excluded = new Set(request.exclude ?? []);
+  const skipSet = new Set(request.skip ?? []);
+
+  const selectedByKey = new Map<string, BinaryPackage>();
+  const selectedByName = new Map<string, BinaryPackage[]>();
+  const selectedProviders = new Map<string, Array<{ pkg: BinaryPackage; version?: string }>>();
+  const parentOf = new Map<BinaryPackage, BinaryPackage | null>();
+  const skipped = new Map<string, { name: string; requiredBy: string }>();
+  const queue: BinaryPackage[] = [];
+
+  const label = (pkg: BinaryPackage) =>
+    pkg.architecture === target || pkg.architecture === 'all' ? pkg.name : `${pkg.name}:${pkg.architecture}`;
+  const chainTo = (pkg: BinaryPackage): string[] => {
+    const chain: string[] = [];
+    for (let p: BinaryPackage | null | undefined = pkg; p; p = parentOf.get(p)) chain.push(label(p));
+    return chain.reverse();
+  };
+  const pinsAllow = (pkg: BinaryPackage) => pinsAllowFor(pins, pkg);
+
+  // dpkg's archsatisfied(), with `Architecture: all` satisfying any architecture and `:any`
+  // also accepting Multi-Arch: foreign (apt accepts it; dpkg warns).
+  const archSatisfies = (pkg: BinaryPackage, rel: Relation, implicitArch: string): boolean => {
+    if (pkg.architecture === 'all') return true;
+    const q = rel.archQualifier;
+    if (q === undefined) return pkg.multiArch === 'foreign' || pkg.architecture === implicitArch;
+    if (q === 'any') return pkg.multiArch === 'allowed' || pkg.multiArch === 'foreign';
+    if (q === 'native') return pkg.architecture === target;
+    return pkg.architecture === q;
+  };
+  const versionSatisfies = (version: string | undefined, rel: Relation): boolean =>
+    rel.version === undefined ||
+    (version !== undefined && satisfiesConstraint(version, rel.version.op, rel.version.version));
+
+  const satisfiedBySelection = (rel: Relation, implicitArch: string): boolean => {
+    for (const pkg of selectedByName.get(rel.name) ?? []) {
+      if (archSatisfies(pkg, rel, implicitArch) && versionSatisfies(pkg.version, rel)) return true;
+    }
+    for (const { pkg, version } of selectedProviders.get(rel.name) ?? []) {
+      if (archSatisfies(pkg, rel, implicitArch) && versionSatisfies(version, rel)) return true;
+    }
+    return false;
+  };
+
+  const select = (pkg: BinaryPackage, parent: BinaryPackage | null) => {
+    selectedByKey.set(instanceKey(pkg), pkg);
+    const same = selectedByName.get(pkg.name);
+    if (same) same.push(pkg);
+    else selectedByName.set(pkg.name, [pkg]);
+    for (const p of pkg.provides) {
+      const entry = p.version?.op === '=' ? { pkg, version: p.version.version } : { pkg };
+      const list = selectedProviders.get(p.name);
+      if (list) list.push(entry);
+      else selectedProviders.set(p.name, [entry]);
+    }
+    parentOf.set(pkg, parent);
+    queue.push(pkg);
+  };
+
+  const archRank = (arch: string, implicitArch: string) =>
+    arch === implicitArch ? 0 : arch === 'all' ? 1 : arch === target ? 2 : 3;
+
+  interface Attempt {
+    pkg?: BinaryPackage;
+    /** Names of excluded packages that would otherwise have satisfied the relation. */
+    excludedHits: string[];
+    repin?: RepinNeeded;
+  }
+
+  /** The best installable package for one alternative, or why there is none. */
+  const chooseFor = (rel: Relation, implicitArch: string): Attempt => {
+    const attempt: Attempt = { excludedHits: [] };
+    const usable = (pkg: BinaryPackage): boolean => {
+      if (!allowedArches.has(pkg.architecture) || !archSatisfies(pkg, rel, implicitArch)) return false;
+      if (excluded.has(pkg.name)) {
+        if (!attempt.excludedHits.includes(pkg.name)) attempt.excludedHits.push(pkg.name);
+        return false;
+      }
+      return true;
+    };
+    // A different version of an already chosen instance cannot be added; remember that
+    // re-pinning could help, but only if no alternative works without it.
+    const conflictsWithSelection = (pkg: BinaryPackage, pin?: Pin): boolean => {
+      const chosen = selectedByKey.get(instanceKey(pkg));
+      if (chosen === undefined || chosen === pkg) return false;
+      if (pin && attempt.repin === undefined) attempt.repin = new RepinNeeded(pkg.name, pin);
+      return true;
+    };
+
+    let best: BinaryPackage | undefined;
+    for (const pkg of index.candidates(rel.name)) {
+      if (best && compareVersions(pkg.version, best.version) !== 0) break;
+      if (!usable(pkg) || !versionSatisfies(pkg.version, rel) || !pinsAllow(pkg)) continue;
+      if (conflictsWithSelection(pkg, rel.version)) continue;
+      if (!best || archRank(pkg.architecture, implicitArch) < archRank(best.architecture, implicitArch))
+        best = pkg;
+    }
+    if (best) {
+      attempt.pkg = best;
+      return attempt;
+    }
+    // Virtual package: an unversioned provide never satisfies a versioned dependency.
+    const providers = index
+      .providers(rel.name)
+      .filter(({ pkg, version }) => usable(pkg) && versionSatisfies(version, rel) && pinsAllow(pkg))
+      .filter(({ pkg }) => !conflictsWithSelection(pkg))
+      .sort(
+        (a, b) =>
+          priorityRank(a.pkg) - priorityRank(b.pkg) ||
+          (a.pkg.name < b.pkg.name ? -1 : a.pkg.name > b.pkg.name ? 1 : 0) ||
+          compareVersions(b.pkg.version, a.pkg.version) ||
+          archRank(a.pkg.architecture, implicitArch) - archRank(b.pkg.architecture, implicitArch),
+      );
+    if (providers[0]) attempt.pkg = providers[0].pkg;
+    return attempt;
+  };
+
+  const resolveGroup = (pkg: BinaryPackage, group: RelationGroup, optional: boolean) => {
+    const implicitArch = pkg.architecture === 'all' ? target : pkg.architecture;
+    const alternatives = group.filter((rel) => archListAllows(rel.arches, target));
+    if (alternatives.length === 0) return;
+    if (alternatives.some((rel) => satisfiedBySelection(rel, implicitArch))) return;
+    const skippedAlt = alternatives.find((rel) => skipSet.has(rel.name));
+    if (skippedAlt) {
+      skipped.set(`${skippedAlt.name}\0${pkg.name}`, { name: skippedAlt.name, requiredBy: pkg.name });
+      return;
+    }
+    const excludedHits: string[] = [];
+    let repin: RepinNeeded | undefined;
+    for (const rel of alternatives) {
+      const attempt = chooseFor(rel, implicitArch);
+      if (attempt.pkg) {
+        select(attempt.pkg, pkg);
+        return;
+      }
+      for (const name of attempt.excludedHits) if (!excludedHits.includes(name)) excludedHits.push(name);
+      repin ??= attempt.repin;
+    }
+    if (optional) return;
+    if (repin) throw repin;
+    const text = formatRelationGroup(group);
+    if (excludedHits.length > 0) {
+      const culprit = excludedHits.join('|');
+      const chain = [...chainTo(pkg), culprit].join(' -> ');
+      throw new RampartError(
+        'EXCLUDED_REQUIRED',
+        `excluded package ${culprit} is required via "${text}": ${chain}; remove it from exclude, or list it in skip if only maintainer scripts need it`,
+      );
+    }
+    const chain = [...chainTo(pkg), alternatives.map((r) => r.name).join('|')].join(' -> ');
+    throw new RampartError(
+      'UNSATISFIABLE',
+      `unsatisfiable dependency "${text}" for ${target}: ${chain}; ${describeAvailable(index, alternatives)}`,
+    );
+  };
+
+  for (const spec of specs) {
+    const pkg = chooseRequested(index, spec, target, pins, excluded);
+    const existing = selectedByKey.get(instanceKey(pkg));
+    if (existing === undefined) select(pkg, null);
+    else if (existing !== pkg) {
+      throw new RampartError(
+        'UNSATISFIABLE',
+        `requests ${JSON.stringify(spec.text)} and ${existing.name}:${existing.architecture}=${existing.version} ask for two instances of ${existing.name}, which is not Multi-Arch: same; request one`,
+      );
+    }
+  }
+
+  for (let i = 0; i < queue.length; i++) {
+    const pkg = queue[i] as BinaryPackage;
+    for (const group of pkg.preDepends) resolveGroup(pkg, group, false);
+    for (const group of pkg.depends) resolveGroup(pkg, group, false);
+    if (request.withRecommends) for (const group of pkg.recommends) resolveGroup(pkg, group, true);
+  }
+
+  const selected = [...selectedByKey.values()].sort(
+    (a, b) =>
+      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) ||
+      (a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0),
+  );
+  const skippedList = [...skipped.values()].sort(
+    (a, b) => a.name.localeCompare(b.name) || a.requiredBy.localeCompare(b.requiredBy),
+  );
+  return {
+    packages: selected.map(toLocked),
+    selected,
+    skipped: skippedList,
+    why(name: string): string[] | undefined {
+      const colon = name.indexOf(':');
+      const bare = colon === -1 ? name : name.slice(0, colon);
+      const arch = colon === -1 ? undefined : name.slice(colon + 1);
+      const instances = (selectedByName.get(bare) ?? []).filter(
+        (p) => arch === undefined || p.architecture === arch,
+      );
+      const shortest = instances.map(chainTo).sort((a, b) => a.length - b.length)[0];
+      if (shortest) return shortest;
+      const skip = skippedList.find((s) => s.name === bare);
+      const requiredBy = skip && selectedByName.get(skip.requiredBy)?.[0];
+      return requiredBy ? [...chainTo(requiredBy), bare] : undefined;
+    },
+  };
+}
+
+// Among several providers of a virtual package apt favours the more important one (it
+// installs mawk, Priority: required, for `awk`); then we go by name for determinism.
+const PRIORITY_ORDER = ['required', 'important', 'standard', 'optional', 'extra'];
+
+function priorityRank(pkg: BinaryPackage): number {
+  const rank = PRIORITY_ORDER.indexOf(pkg.priority ?? 'optional');
+  return rank === -1 ? PRIORITY_ORDER.length : rank;
+}
+
+function pinsAllowFor(pins: Map<string, Pin[]>, pkg: BinaryPackage): boolean {
+  return (pins.get(pkg.name) ?? []).every((pin) => satisfiesConstraint(pkg.version, pin.op, pin.version));
+}
+
+function toLocked(pkg: BinaryPackage): LockedPackage {
+  return {
+    name: pkg.name,
+    version: pkg.version,
+    architecture: pkg.architecture,
+    source: pkg.source,
+    sourceVersion: pkg.sourceVersion,
+    suite: pkg.suite,
+    filename: pkg.filename,
+    size: pkg.size,
+    sha256: pkg.sha256,
+  };
+}
+
+function chooseRequested(
+  index: PackageIndex,
+  spec: PackageSpec,
+  target: string,
+  pins: Map<string, Pin[]>,
+  excluded: Set<string>,
+): BinaryPackage {
+  if (excluded.has(spec.name)) {
+    throw new RampartError(
+      'EXCLUDED_REQUIRED',
+      `package ${spec.name} is both requested and excluded; remove it from one of the lists`,
+    );
+  }
+  const arches = spec.arch === undefined ? [target, 'all'] : [spec.arch];
+  const pinned = pins.get(spec.name) ?? [];
+  const fits = (pkg: BinaryPackage) =>
+    arches.includes(pkg.architecture) &&
+    pinned.every((p) => satisfiesConstraint(pkg.version, p.op, p.version));
+  const candidates = index.candidates(spec.name);
+  const real = candidates.filter(fits).sort((a, b) => {
+    const byVersion = compareVersions(b.version, a.version);
+    return byVersion || arches.indexOf(a.architecture) - arches.indexOf(b.architecture);
+  })[0];
+  if (real) return real;
+  if (candidates.length > 0) {
+    const available = candidates.map((p) => `${p.version} ${p.architecture} (${p.suite})`).join(', ');
+    throw new RampartError(
+      'PACKAGE_NOT_FOUND',
+      `no version of ${spec.name} matches ${JSON.stringify(spec.text)} for ${target}${pinned.length > 1 ? ' and the versions its dependents need' : ''}; available: ${available}`,
+    );
+  }
+  // A virtual package: like apt, take its provider when there is exactly one, and make the
+  // user choose when there are several.
+  const providers = index
+    .providers(spec.name)
+    .map(({ pkg }) => pkg)
+    .filter((pkg) => arches.includes(pkg.architecture) && !excluded.has(pkg.name) && pinsAllowFor(pins, pkg))
+    .sort((a, b) => compareVersions(b.version, a.version));
+  const providerNames = [...new Set(providers.map((p) => p.name))].sort();
+  if (providerNames.length === 1) return providers[0] as BinaryPackage;
+  if (providerNames.length > 1) {
+    throw new RampartError(
+      'PACKAGE_NOT_FOUND',
+      `${spec.name} is a virtual package provided by ${providerNames.join(', ')}; request one of them`,
+    );
+  }
+  const suggestions = index.similarNames(spec.name);
+  throw new RampartError(
+    'PACKAGE_NOT_FOUND',
+    `package ${spec.name} is not in the configured suites for ${target}${suggestions.length ? `; did you mean ${suggestions.join(', ')}?` : '; check the name and the suites'}`,
+  );
+}
+
+function describeAvailable(index: PackageIndex, alternatives: Relation[]): string {
+  const parts = alternatives.map((rel) => {
+    const versions = index.candidates(rel.name).map((p) => `${p.version} ${p.architecture}`);
+    const providers = index
+      .providers(rel.name)
+      .map(({ pkg, version }) => `${pkg.name}${version ? ` (= ${version})` : ''}`);
+    if (versions.length === 0 && providers.length === 0) return `${formatRelation(rel)}: not in any suite`;
+    return `${rel.name} available: ${[...versions, ...providers.map((p) => `provided by ${p}`)].slice(0, 5).join(', ')}`;
+  });
+  return parts.join('; ');
+}

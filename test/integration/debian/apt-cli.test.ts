@@ -1,0 +1,147 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AptRepo,
+  createAptRepo,
+  createGpgKey,
+  disposeGpgKey,
+  type GpgKey,
+} from '../../helpers/apt-repo.js';
+
+const execFileAsync = promisify(execFile);
+const MAIN = resolve('src/cli/main.ts');
+let repo: AptRepo;
+let work: string;
+let stranger: GpgKey;
+
+/** Runs the real CLI entry point in a child process (through tsx, no build needed). */
+async function rampart(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const script = `import(${JSON.stringify(MAIN)}).then(async (m) => { process.exitCode = await m.main(process.argv); })`;
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      'node',
+      ['--import', 'tsx', '-e', script, 'rampart', ...args],
+      {
+        env: { ...process.env, XDG_CACHE_HOME: join(work, 'xdg') },
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rampart-apt-cli-'));
+  repo = await createAptRepo([
+    {
+      name: 'trixie',
+      packages: [
+        { name: 'app', version: '1.0-1', depends: 'libapp1 (>= 1.0)', source: 'app-src (1.0-1)' },
+        { name: 'libapp1', version: '1.1-2', depends: 'app-common' },
+        { name: 'app-common', version: '1.0-1', architecture: 'all' },
+      ],
+    },
+  ]);
+  stranger = await createGpgKey(work, 'Stranger <s@example.invalid>');
+});
+afterAll(async () => {
+  await repo?.close();
+  if (stranger) disposeGpgKey(stranger);
+  await rm(work, { recursive: true, force: true });
+});
+
+const repoArgs = () => ['--mirror', repo.url, '--keyring', repo.key.keyring, '--arch', 'amd64'];
+
+describe('rampart apt', () => {
+  it('resolve -o json prints the lock, using the XDG cache by default', async () => {
+    const { code, stdout } = await rampart('apt', 'resolve', ...repoArgs(), '-o', 'json', 'app');
+    expect(code).toBe(0);
+    const lock = JSON.parse(stdout) as { packages: Array<Record<string, unknown>> };
+    expect(lock.packages.map((p) => p.name)).toEqual(['app', 'app-common', 'libapp1']);
+    const app = lock.packages[0]!;
+    expect(Object.keys(app)).toEqual([
+      'name',
+      'version',
+      'architecture',
+      'source',
+      'sourceVersion',
+      'suite',
+      'filename',
+      'size',
+      'sha256',
+    ]);
+    expect(app).toMatchObject({
+      version: '1.0-1',
+      source: 'app-src',
+      sourceVersion: '1.0-1',
+      suite: 'trixie',
+    });
+    const deb = await readFile(repo.path(app.filename as string));
+    expect(app.sha256).toBe(createHash('sha256').update(deb).digest('hex'));
+    expect(app.size).toBe(deb.length);
+    expect(await readdir(join(work, 'xdg', 'rampart'))).toContain('blobs');
+  });
+
+  it('resolve prints a table by default', async () => {
+    const { code, stdout } = await rampart('apt', 'resolve', ...repoArgs(), 'app');
+    expect(code).toBe(0);
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)),
+    ).toEqual([
+      ['app', '1.0-1', 'amd64', 'trixie'],
+      ['app-common', '1.0-1', 'all', 'trixie'],
+      ['libapp1', '1.1-2', 'amd64', 'trixie'],
+    ]);
+  });
+
+  it('why prints the chain', async () => {
+    const { code, stdout } = await rampart('apt', 'why', ...repoArgs(), 'app-common', '--for', 'app');
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe('app -> libapp1 -> app-common');
+  });
+
+  it('download writes verified .debs into --dir', async () => {
+    const dir = join(work, 'debs');
+    const { code, stderr } = await rampart('apt', 'download', ...repoArgs(), '--dir', dir, '-j', '2', 'app');
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/fetched app 1\.0-1 amd64/);
+    expect((await readdir(dir)).sort()).toEqual([
+      'app-common_1.0-1_all.deb',
+      'app_1.0-1_amd64.deb',
+      'libapp1_1.1-2_amd64.deb',
+    ]);
+  });
+
+  it('fails with one error line and exit 1 on an untrusted archive', async () => {
+    const { code, stderr, stdout } = await rampart(
+      'apt',
+      'resolve',
+      '--mirror',
+      repo.url,
+      '--keyring',
+      stranger.keyring,
+      '--cache',
+      join(work, 'c2'),
+      'app',
+    );
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^error: .*InRelease is signed by unknown key/);
+  });
+
+  it('exits 2 on a usage error', async () => {
+    const { code } = await rampart('apt', 'resolve', '-o', 'yaml', 'app');
+    expect(code).toBe(2);
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { checkReleaseFreshness, parseRelease } from '../../../src/debian/inrelease.js';
+import { isRampartError } from '../../../src/errors.js';
+
+// Trimmed from the shape of a Debian Release file; hashes are made up.
+const RELEASE = `Origin: Debian
+Label: Debian-Security
+Suite: stable-security
+Codename: trixie-security
+Date: Sat, 21 Nov 2026 09:15:44 UTC
+Valid-Until: Sat, 28 Nov 2026 09:15:44 UTC
+Acquire-By-Hash: yes
+Architectures: amd64 arm64
+Components: updates/main
+Description: Debian 13 - Security Updates
+MD5Sum:
+ 00000000000000000000000000000000  1234 main/binary-amd64/Packages
+SHA256:
+ ${'a'.repeat(64)}  1234567 main/binary-amd64/Packages
+ ${'b'.repeat(64)}   234567 main/binary-amd64/Packages.xz
+ ${'c'.repeat(63)}   234567 main/binary-amd64/Bad
+`;
+
+describe('Release parsing', () => {
+  it('reads the fields and the SHA256 list', () => {
+    const release = parseRelease(RELEASE, 'http://m.example/InRelease');
+    expect(release).toMatchObject({
+      suite: 'stable-security',
+      codename: 'trixie-security',
+      date: 'Sat, 21 Nov 2026 09:15:44 UTC',
+      validUntil: 'Sat, 28 Nov 2026 09:15:44 UTC',
+      acquireByHash: true,
+      architectures: ['amd64', 'arm64'],
+      components: ['updates/main'],
+    });
+    expect([...release.files]).toEqual([
+      ['main/binary-amd64/Packages', { sha256: 'a'.repeat(64), size: 1234567 }],
+      ['main/binary-amd64/Packages.xz', { sha256: 'b'.repeat(64), size: 234567 }],
+    ]);
+  });
+
+  it('enforces Valid-Until against the given clock', () => {
+    const release = parseRelease(RELEASE, 'u');
+    expect(() => checkReleaseFreshness(release, new Date('2026-11-28T09:15:43Z'), 'u')).not.toThrow();
+    let error: unknown;
+    try {
+      checkReleaseFreshness(release, new Date('2026-11-28T09:15:45Z'), 'http://m.example/dists/x/InRelease');
+    } catch (e) {
+      error = e;
+    }
+    expect(isRampartError(error, 'RELEASE_EXPIRED')).toBe(true);
+    expect((error as Error).message).toContain('http://m.example/dists/x/InRelease');
+    const noExpiry = parseRelease(RELEASE.replace(/^Valid-Until:.*\n/m, ''), 'u');
+    expect(() => checkReleaseFreshness(noExpiry, new Date('2100-01-01'), 'u')).not.toThrow();
+  });
+
+  it('refuses a Release without Date or with an unreadable Valid-Until', () => {
+    expect(() => parseRelease(RELEASE.replace(/^Date:.*\n/m, ''), 'u')).toThrow(/no Date/);
+    const bad = parseRelease(RELEASE.replace(/^Valid-Until:.*$/m, 'Valid-Until: someday'), 'u');
+    expect(() => checkReleaseFreshness(bad, new Date(), 'u')).toThrow(/Valid-Until/);
+  });
+});
