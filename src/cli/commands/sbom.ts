@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { RampartError } from '../../errors.js';
+import type { OutputSpec } from '../../sbom/index.js';
+
+export function registerSbom(program: Command): void {
+  program
+    .command('sbom')
+    .description('catalog the packages in an image or root filesystem and write SBOMs')
+    .argument(
+      '<image>',
+      'oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or dir:PATH (a root filesystem directory)',
+    )
+    .option(
+      '-o, --output <format[=file]>',
+      'spdx-json, cyclonedx-json, json or table, optionally =FILE; repeatable (default: table)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--platform <os/arch>', 'platform to pick from a multi-platform index')
+    .option('--files', 'list every package file in SPDX output (large)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ rampart sbom oci:./out/nodejs:latest -o spdx-json=nodejs.spdx.json -o cyclonedx-json=nodejs.cdx.json -o table
+  $ rampart sbom dir:/srv/rootfs -o json`,
+    )
+    .action(async (image: string, opts: { output?: string[]; platform?: string; files?: boolean }) => {
+      // Loaded on use so other commands do not pay for the catalogers and encoders.
+      const { encodeSbom, generateSbom, inputFromReference, parseOutputSpec, writeSbomFiles } = await import(
+        '../../sbom/index.js'
+      );
+      const outputs: OutputSpec[] = (opts.output ?? ['table']).map(parseOutputSpec);
+      if (outputs.filter((o) => o.path === undefined).length > 1) {
+        throw new RampartError('USAGE', 'only one -o output can go to stdout; give the others a =FILE');
+      }
+      const doc = await generateSbom(await inputFromReference(image, opts.platform));
+      const encodeOptions = { files: opts.files === true };
+      await writeSbomFiles(
+        doc,
+        outputs.flatMap((o) => (o.path !== undefined ? [{ format: o.format, path: o.path }] : [])),
+        encodeOptions,
+      );
+      for (const o of outputs)
+        if (o.path === undefined) process.stdout.write(encodeSbom(doc, o.format, encodeOptions));
+      for (const w of doc.warnings)
+        process.stderr.write(`warning: ${w.cataloger}: ${w.path ?? ''}: ${w.message}\n`);
+    });
+}

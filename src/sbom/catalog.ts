@@ -1,0 +1,216 @@
+import type { CatalogContext, Cataloger, CatalogerRun, RawPackage } from './cataloger.js';
+import { binaryCataloger } from './catalogers/binary/cataloger.js';
+import { dpkgCataloger } from './catalogers/dpkg/cataloger.js';
+import { javaCataloger } from './catalogers/java/cataloger.js';
+import { npmCataloger } from './catalogers/npm/cataloger.js';
+import { pythonCataloger } from './catalogers/python/cataloger.js';
+import { cpesFor } from './identity/cpe.js';
+import { purlFor } from './identity/purl.js';
+import { comparePackages, type SbomDistro, type SbomPackage, type SbomWarning } from './model.js';
+import { OS_RELEASE_PATHS, parseOsRelease } from './os-release.js';
+import { resolveDependencies } from './relationships.js';
+import { createPathResolver } from './resolve-path.js';
+import type { FileSource } from './source/file-source.js';
+
+export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
+  dpkgCataloger,
+  npmCataloger,
+  pythonCataloger,
+  javaCataloger,
+  binaryCataloger,
+];
+
+export interface CatalogResult {
+  distro?: SbomDistro;
+  packages: SbomPackage[];
+  warnings: SbomWarning[];
+}
+
+/**
+ * Runs the catalogers over one filesystem: the listing decides which files are read, the
+ * source streams only those, and each cataloger turns its files into packages. Nothing a
+ * cataloger meets in the files is fatal; it becomes a warning.
+ */
+export async function catalogFileSource(
+  source: FileSource,
+  catalogers: readonly Cataloger[] = DEFAULT_CATALOGERS,
+): Promise<CatalogResult> {
+  const warnings: SbomWarning[] = [];
+  const nodes = [...source.nodes()];
+  const resolve = createPathResolver(nodes);
+  const runs = new Map<Cataloger, CatalogerRun>(catalogers.map((c) => [c, c.start()]));
+  const contextFor = (cataloger: string): CatalogContext => ({
+    warn: (path, message) => warnings.push({ cataloger, ...(path !== undefined ? { path } : {}), message }),
+    resolve,
+  });
+
+  const wanted = new Map<string, Cataloger[]>();
+  for (const node of nodes) {
+    for (const cataloger of catalogers) {
+      if (!cataloger.matches(node)) continue;
+      const list = wanted.get(node.path);
+      if (list) list.push(cataloger);
+      else wanted.set(node.path, [cataloger]);
+    }
+  }
+  const osReleasePath = OS_RELEASE_PATHS.map((p) => resolve(p)).find((p) => p !== undefined);
+  const paths = new Set(wanted.keys());
+  if (osReleasePath) paths.add(osReleasePath);
+
+  let distro: SbomDistro | undefined;
+  const onReadError = (path: string, error: unknown) =>
+    warnings.push({ cataloger: 'source', path, message: `could not read: ${errorMessage(error)}` });
+  if (source.openRandomAccess) {
+    await inspectInPlace(source, paths, wanted, runs, contextFor, onReadError);
+  }
+  for await (const file of source.read(paths, onReadError)) {
+    if (file.path === osReleasePath) distro = parseOsRelease(file.content.toString('utf8'));
+    for (const cataloger of wanted.get(file.path) ?? []) {
+      const ctx = contextFor(cataloger.name);
+      try {
+        await runs.get(cataloger)!.accept(file, ctx);
+      } catch (error) {
+        ctx.warn(file.path, `could not parse: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  const raw: RawPackage[] = [];
+  for (const [cataloger, run] of runs) {
+    const ctx = contextFor(cataloger.name);
+    try {
+      raw.push(...run.finish(ctx));
+    } catch (error) {
+      ctx.warn(undefined, `cataloger failed: ${errorMessage(error)}`);
+    }
+  }
+  // Binaries are inspected concurrently; sort before merging so the output never depends on timing.
+  raw.sort((a, b) => rawKey(a).localeCompare(rawKey(b)));
+  const packages = assignIdentity(mergeDuplicates(raw), distro, contextFor('identity'));
+  warnings.sort((a, b) =>
+    `${a.path ?? ''}\0${a.cataloger}\0${a.message}`.localeCompare(
+      `${b.path ?? ''}\0${b.cataloger}\0${b.message}`,
+    ),
+  );
+  return { ...(distro ? { distro } : {}), packages, warnings };
+}
+
+const INSPECT_CONCURRENCY = 8;
+
+/**
+ * Files whose every cataloger can work from positional reads (binaries) are handled here and
+ * removed from `paths`, so they are never read whole.
+ */
+async function inspectInPlace(
+  source: FileSource,
+  paths: Set<string>,
+  wanted: Map<string, Cataloger[]>,
+  runs: Map<Cataloger, CatalogerRun>,
+  contextFor: (cataloger: string) => CatalogContext,
+  onReadError: (path: string, error: unknown) => void,
+): Promise<void> {
+  const queue = [...paths].filter((path) => {
+    const catalogers = wanted.get(path) ?? [];
+    return catalogers.length > 0 && catalogers.every((c) => runs.get(c)?.inspect);
+  });
+  for (const path of queue) paths.delete(path);
+  const worker = async () => {
+    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+      let file: Awaited<ReturnType<NonNullable<FileSource['openRandomAccess']>>>;
+      try {
+        file = await source.openRandomAccess!(path);
+      } catch (error) {
+        onReadError(path, error);
+        continue;
+      }
+      try {
+        for (const cataloger of wanted.get(path) ?? []) {
+          const ctx = contextFor(cataloger.name);
+          await runs.get(cataloger)!.inspect!(path, file, ctx).catch((error: unknown) =>
+            ctx.warn(path, `could not parse: ${errorMessage(error)}`),
+          );
+        }
+      } finally {
+        await file.close();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: INSPECT_CONCURRENCY }, worker));
+}
+
+/** The same ecosystem package found twice (lock file and installed tree) is one package with two locations. */
+function mergeDuplicates(raw: RawPackage[]): RawPackage[] {
+  const byKey = new Map<string, RawPackage>();
+  for (const pkg of raw) {
+    const key = [pkg.type, pkg.namespace ?? '', pkg.name, pkg.version, pkg.architecture ?? ''].join('\0');
+    const seen = byKey.get(key);
+    if (!seen) {
+      byKey.set(key, { ...pkg, locations: [...pkg.locations] });
+      continue;
+    }
+    seen.locations = [...new Set([...seen.locations, ...pkg.locations])];
+    if (seen.licenses.length === 0) seen.licenses = pkg.licenses;
+    seen.depends = [...(seen.depends ?? []), ...(pkg.depends ?? [])];
+    seen.files ??= pkg.files;
+    seen.sha256 ??= pkg.sha256;
+  }
+  return [...byKey.values()];
+}
+
+function assignIdentity(
+  raw: RawPackage[],
+  distro: SbomDistro | undefined,
+  ctx: CatalogContext,
+): SbomPackage[] {
+  const withIds = raw
+    .flatMap((pkg) => {
+      try {
+        return [{ raw: pkg, purl: purlFor(pkg, distro) }];
+      } catch (error) {
+        ctx.warn(
+          pkg.locations[0],
+          `no valid purl for ${pkg.type} ${pkg.name}@${pkg.version}: ${errorMessage(error)}`,
+        );
+        return [];
+      }
+    })
+    .sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
+  const used = new Set<string>();
+  const entries = withIds.map(({ raw: pkg, purl }) => {
+    // The purl is the natural id; a second copy (same package in two places) gets a suffix.
+    let id = purl;
+    for (let n = 2; used.has(id); n++) id = `${purl}#${n}`;
+    used.add(id);
+    return { raw: pkg, id, purl };
+  });
+  const edges = resolveDependencies(entries);
+  return entries
+    .map(({ raw: pkg, id, purl }) => {
+      const out: SbomPackage = {
+        id,
+        name: pkg.name,
+        version: pkg.version,
+        type: pkg.type,
+        purl,
+        cpes: cpesFor(pkg),
+        licenses: [...new Set(pkg.licenses)].sort(),
+        ...(pkg.supplier ? { supplier: pkg.supplier } : {}),
+        ...(pkg.source ? { source: pkg.source } : {}),
+        ...(pkg.architecture ? { architecture: pkg.architecture } : {}),
+        locations: [...new Set(pkg.locations)].sort(),
+        ...(pkg.files ? { files: [...pkg.files].sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}),
+        ...(pkg.sha256 ? { sha256: pkg.sha256 } : {}),
+        dependsOn: edges.get(id) ?? [],
+      };
+      return out;
+    })
+    .sort(comparePackages);
+}
+
+function rawKey(pkg: RawPackage): string {
+  return [pkg.type, pkg.name, pkg.version, pkg.architecture ?? '', pkg.locations[0] ?? ''].join('\0');
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

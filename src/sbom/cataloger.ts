@@ -1,0 +1,43 @@
+import type { PackageType, SbomFile } from './model.js';
+import type { FileContent, FileNode, RandomAccessFile } from './source/file-source.js';
+
+/** What a cataloger knows about a package before identity (purl, CPE, id) is assigned. */
+export interface RawPackage {
+  type: PackageType;
+  name: string;
+  version: string;
+  /** purl namespace where the ecosystem has one (maven groupId); npm scopes stay in the name. */
+  namespace?: string;
+  architecture?: string;
+  source?: { name: string; version: string };
+  licenses: string[];
+  supplier?: string;
+  locations: string[];
+  files?: SbomFile[];
+  sha256?: string;
+  /** Dependencies as alternatives of package names, resolved later within the same ecosystem. */
+  depends?: string[][];
+  /** Extra names this package answers to (dpkg Provides). */
+  provides?: string[];
+}
+
+export interface CatalogContext {
+  warn(path: string | undefined, message: string): void;
+  /** Resolves symlinks inside the catalogued root; undefined when the path does not exist. */
+  resolve(path: string): string | undefined;
+}
+
+/** One run of a cataloger: it sees the matching files (in any order), then reports its packages. */
+export interface CatalogerRun {
+  accept(file: FileContent, ctx: CatalogContext): void | Promise<void>;
+  /** Optional: used instead of `accept` when the source offers positional reads. */
+  inspect?(path: string, file: RandomAccessFile, ctx: CatalogContext): Promise<void>;
+  finish(ctx: CatalogContext): RawPackage[];
+}
+
+export interface Cataloger {
+  name: string;
+  /** Decides from the listing alone whether a file's bytes are needed; keep it cheap. */
+  matches(node: FileNode): boolean;
+  start(): CatalogerRun;
+}

@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
+import type { FileNode } from '../../source/file-source.js';
+import { parseCargoAuditable } from './cargo-auditable.js';
+import { type ByteReader, bufferReader, ELF_MAGIC, readElfSections } from './elf.js';
+import { type GoBuildInfo, parseGoBuildInfo } from './go-buildinfo.js';
+
+/** Binaries larger than this are skipped with a warning rather than read into memory. */
+export const MAX_BINARY_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Which files are worth opening for embedded build metadata. Go and Rust programs are
+ * installed executable, so the rule is: a regular file with an exec bit, not a shared
+ * library, outside the data trees. The ELF magic is checked after reading. This keeps the
+ * read set to the programs in bin/sbin/libexec/opt (a few hundred files in a Debian root)
+ * instead of every file in the image.
+ */
+export function isCandidateBinary(node: FileNode): boolean {
+  if (node.kind !== 'file' && node.kind !== 'hardlink') return false;
+  if ((node.mode & 0o111) === 0 || node.size < 64 || node.size > MAX_BINARY_BYTES) return false;
+  if (/\.so(\.\d+)*$/.test(node.path)) return false;
+  return !/^\/(proc|sys|dev|usr\/share|usr\/include|var\/lib\/dpkg|etc)\//.test(node.path);
+}
+
+/** Embedded build metadata is small; a larger section is corrupt or hostile. */
+const MAX_SECTION_BYTES = 16 * 1024 * 1024;
+
+/** Go build info and cargo-auditable dependency data from ELF executables. */
+export const binaryCataloger: Cataloger = {
+  name: 'binary',
+  matches: isCandidateBinary,
+  start() {
+    const packages: RawPackage[] = [];
+    return {
+      async accept({ path, content }, ctx) {
+        if (content.length < 4 || !content.subarray(0, 4).equals(ELF_MAGIC)) return;
+        if (content.length > MAX_BINARY_BYTES) {
+          ctx.warn(path, `binary larger than ${MAX_BINARY_BYTES} bytes; not inspected`);
+          return;
+        }
+        const sha256 = async () => createHash('sha256').update(content).digest('hex');
+        packages.push(...(await packagesFromElf(path, bufferReader(content), content.length, sha256, ctx)));
+      },
+      async inspect(path, file, ctx) {
+        if (file.size < 4 || !(await file.read(0, 4)).equals(ELF_MAGIC)) return;
+        packages.push(
+          ...(await packagesFromElf(
+            path,
+            (o, n) => file.read(o, n),
+            file.size,
+            () => file.sha256(),
+            ctx,
+          )),
+        );
+      },
+      finish: () => packages,
+    };
+  },
+};
+
+export async function packagesFromElf(
+  path: string,
+  read: ByteReader,
+  size: number,
+  sha256: () => Promise<string>,
+  ctx: CatalogContext,
+): Promise<RawPackage[]> {
+  const sections = await readElfSections(read, size);
+  const sectionBytes = async (name: string) => {
+    const section = sections.find((s) => s.name === name);
+    if (!section) return undefined;
+    if (section.size > MAX_SECTION_BYTES) throw new Error(`${name} section is implausibly large`);
+    return read(section.offset, section.size);
+  };
+  const out: RawPackage[] = [];
+  const goSection = await sectionBytes('.go.buildinfo');
+  const cargoSection = await sectionBytes('.dep-v0');
+  if (!goSection && !cargoSection) return out;
+  const digest = await sha256();
+  if (goSection) {
+    const result = parseGoBuildInfo(goSection);
+    if (result.kind === 'unsupported') ctx.warn(path, `Go build info: ${result.reason}`);
+    else out.push(...goPackages(path, result.info, digest));
+  }
+  if (cargoSection) {
+    try {
+      const crates = parseCargoAuditable(cargoSection);
+      for (const crate of crates) {
+        out.push({
+          type: 'cargo',
+          name: crate.name,
+          version: crate.version,
+          licenses: [],
+          locations: [path],
+          ...(crate.root ? { sha256: digest } : {}),
+          depends: crate.dependencies.flatMap((i) => (crates[i] ? [[crates[i].name]] : [])),
+        });
+      }
+    } catch (error) {
+      ctx.warn(path, `cargo-auditable data: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return out;
+}
+
+function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage[] {
+  const deps = info.deps.map(
+    (m): RawPackage => ({
+      type: 'golang',
+      name: m.path,
+      version: m.version,
+      licenses: [],
+      locations: [path],
+    }),
+  );
+  const stdlib: RawPackage = {
+    type: 'golang',
+    name: 'stdlib',
+    version: info.goVersion.split(' ')[0] ?? info.goVersion,
+    licenses: ['BSD-3-Clause'],
+    locations: [path],
+  };
+  const main: RawPackage[] = info.main
+    ? [
+        {
+          type: 'golang',
+          name: info.main.path,
+          version: info.main.version,
+          licenses: [],
+          locations: [path],
+          sha256,
+          depends: [...deps.map((d) => [d.name]), ['stdlib']],
+        },
+      ]
+    : [];
+  return [...main, ...deps, stdlib];
+}

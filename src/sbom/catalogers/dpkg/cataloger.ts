@@ -1,0 +1,108 @@
+import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
+import type { SbomFile } from '../../model.js';
+import { licensesFromCopyright } from './copyright.js';
+import { parseStanzas, relationNames } from './stanzas.js';
+
+const STATUS = '/var/lib/dpkg/status';
+const STATUS_D = /^\/var\/lib\/dpkg\/status\.d\/[^/]+$/;
+const INFO_MD5SUMS = /^\/var\/lib\/dpkg\/info\/([^/]+)\.md5sums$/;
+const COPYRIGHT = /^\/usr\/share\/doc\/[^/]+\/copyright$/;
+
+/** States in which dpkg lists a package but its files are not on disk. */
+const ABSENT_STATES = new Set(['not-installed', 'config-files']);
+
+/** Debian packages from the dpkg database, including distroless `status.d/` stanzas. */
+export const dpkgCataloger: Cataloger = {
+  name: 'dpkg',
+  matches: (node) =>
+    (node.kind === 'file' || node.kind === 'hardlink') &&
+    (node.path === STATUS ||
+      STATUS_D.test(node.path) ||
+      INFO_MD5SUMS.test(node.path) ||
+      COPYRIGHT.test(node.path)),
+  start() {
+    const statusTexts: Array<{ path: string; text: string }> = [];
+    const md5sums = new Map<string, SbomFile[]>();
+    const copyrights = new Map<string, string>();
+    return {
+      accept({ path, content }) {
+        const text = content.toString('utf8');
+        const info = INFO_MD5SUMS.exec(path);
+        if (info) md5sums.set(info[1]!, parseMd5sums(text));
+        else if (STATUS_D.test(path) && path.endsWith('.md5sums'))
+          md5sums.set(path.slice(path.lastIndexOf('/') + 1, -'.md5sums'.length), parseMd5sums(text));
+        else if (COPYRIGHT.test(path)) copyrights.set(path, text);
+        else statusTexts.push({ path, text });
+      },
+      finish(ctx) {
+        const packages: RawPackage[] = [];
+        for (const { path, text } of statusTexts.sort((a, b) => (a.path < b.path ? -1 : 1))) {
+          packages.push(...packagesFromStatus(path, text, ctx));
+        }
+        for (const pkg of packages) {
+          const files = md5sums.get(`${pkg.name}:${pkg.architecture}`) ?? md5sums.get(pkg.name);
+          if (files) pkg.files = files;
+          const copyrightPath = ctx.resolve(`/usr/share/doc/${pkg.name}/copyright`);
+          const copyright = copyrightPath ? copyrights.get(copyrightPath) : undefined;
+          if (copyright !== undefined) {
+            pkg.licenses = licensesFromCopyright(copyright);
+            if (copyrightPath) pkg.locations.push(copyrightPath);
+          }
+        }
+        return packages;
+      },
+    };
+  },
+};
+
+function packagesFromStatus(path: string, text: string, ctx: CatalogContext): RawPackage[] {
+  const packages: RawPackage[] = [];
+  const stanzas = parseStanzas(text, (line, reason) =>
+    ctx.warn(path, `line ${line}: ${reason}; the damaged stanza was skipped`),
+  );
+  for (const { fields, line } of stanzas) {
+    const name = fields.get('package');
+    const version = fields.get('version');
+    if (!name || !version) {
+      ctx.warn(path, `stanza at line ${line} has no Package or Version field; skipped`);
+      continue;
+    }
+    const state = fields.get('status')?.split(/\s+/)[2];
+    if (state && ABSENT_STATES.has(state)) continue;
+    const architecture = fields.get('architecture');
+    const maintainer = fields.get('maintainer');
+    packages.push({
+      type: 'deb',
+      name,
+      version,
+      ...(architecture ? { architecture } : {}),
+      source: parseSource(fields.get('source'), name, version),
+      licenses: [],
+      ...(maintainer ? { supplier: maintainer } : {}),
+      locations: [path],
+      depends: [...relationNames(fields.get('pre-depends')), ...relationNames(fields.get('depends'))],
+      provides: relationNames(fields.get('provides')).flat(),
+    });
+  }
+  return packages;
+}
+
+/** `Source: glibc (2.41-12)` → glibc at 2.41-12; no Source field means the source has the binary's name. */
+export function parseSource(field: string | undefined, name: string, version: string) {
+  if (!field) return { name, version };
+  const match = /^(\S+)(?:\s+\(([^)]+)\))?/.exec(field.trim());
+  return { name: match?.[1] ?? name, version: match?.[2]?.trim() ?? version };
+}
+
+export function parseMd5sums(text: string): SbomFile[] {
+  const files: SbomFile[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^([0-9a-f]{32})\s+\*?(.+)$/.exec(line.trim());
+    if (match)
+      files.push({
+        path: `/${match[2]!.replace(/^\/+/, '')}`,
+        digest: { algorithm: 'md5', value: match[1]! },
+      });
+  }
+  return files;
+}

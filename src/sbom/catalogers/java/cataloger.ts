@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
+import { listZipEntries, readZipEntry } from './zip.js';
+
+const ARCHIVE = /\.(?:jar|war|ear|jpi|hpi)$/i;
+const MAX_ARCHIVE_BYTES = 256 * 1024 * 1024;
+const MAX_METADATA_BYTES = 1024 * 1024;
+const MAX_NESTING = 3;
+
+/** Java archives: Maven coordinates from pom.properties, else MANIFEST.MF; nested jars too. */
+export const javaCataloger: Cataloger = {
+  name: 'java',
+  matches: (node) =>
+    (node.kind === 'file' || node.kind === 'hardlink') &&
+    ARCHIVE.test(node.path) &&
+    node.size < MAX_ARCHIVE_BYTES,
+  start() {
+    const packages: RawPackage[] = [];
+    return {
+      accept({ path, content }, ctx) {
+        const found = packagesFromArchive(path, content, ctx, 0);
+        // The archive is in memory anyway, so its digest is cheap; nested jars keep none.
+        const sha256 = createHash('sha256').update(content).digest('hex');
+        for (const pkg of found) if (pkg.locations[0] === path) pkg.sha256 = sha256;
+        packages.push(...found);
+      },
+      finish: () => packages,
+    };
+  },
+};
+
+export function packagesFromArchive(
+  location: string,
+  zip: Buffer,
+  ctx: CatalogContext,
+  depth: number,
+): RawPackage[] {
+  const entries = listZipEntries(zip);
+  const out: RawPackage[] = [];
+  for (const entry of entries) {
+    if (!/^META-INF\/maven\/.+\/pom\.properties$/.test(entry.name)) continue;
+    const props = parseProperties(readZipEntry(zip, entry, MAX_METADATA_BYTES).toString('utf8'));
+    const groupId = props.get('groupId');
+    const artifactId = props.get('artifactId');
+    const version = props.get('version');
+    if (groupId && artifactId && version) {
+      out.push({
+        type: 'maven',
+        namespace: groupId,
+        name: artifactId,
+        version,
+        licenses: [],
+        locations: [location],
+      });
+    }
+  }
+  if (out.length === 0) {
+    const manifestEntry = entries.find((e) => e.name === 'META-INF/MANIFEST.MF');
+    const manifest = manifestEntry
+      ? parseManifest(readZipEntry(zip, manifestEntry, MAX_METADATA_BYTES).toString('utf8'))
+      : new Map<string, string>();
+    const fromName = /([^/]+?)-(\d[^/]*?)\.[a-z]+$/i.exec(location);
+    const name = manifest.get('Implementation-Title') ?? manifest.get('Bundle-Name') ?? fromName?.[1];
+    const version = manifest.get('Implementation-Version') ?? manifest.get('Bundle-Version') ?? fromName?.[2];
+    if (name && version) {
+      // Without pom.properties there is no groupId; syft guesses one the same way.
+      const group =
+        manifest
+          .get('Bundle-SymbolicName')
+          ?.split(';')[0]
+          ?.replace(/\.[^.]+$/, '') ?? name;
+      out.push({ type: 'maven', namespace: group, name, version, licenses: [], locations: [location] });
+    } else ctx.warn(location, 'Java archive without pom.properties or a versioned manifest; skipped');
+  }
+  if (depth < MAX_NESTING) {
+    for (const entry of entries) {
+      if (!/\.(?:jar|war|ear)$/i.test(entry.name)) continue;
+      const nestedLocation = `${location}!/${entry.name}`;
+      try {
+        out.push(
+          ...packagesFromArchive(nestedLocation, readZipEntry(zip, entry, MAX_ARCHIVE_BYTES), ctx, depth + 1),
+        );
+      } catch (error) {
+        ctx.warn(nestedLocation, `nested archive: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+  return out;
+}
+
+function parseProperties(text: string): Map<string, string> {
+  const props = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^\s*([^#!\s=:]+)\s*[=:]\s*(.*?)\s*$/.exec(line);
+    if (match) props.set(match[1]!, match[2]!);
+  }
+  return props;
+}
+
+/** MANIFEST.MF: `Key: value` with 72-byte lines continued by a leading space. */
+function parseManifest(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  let last: string | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    if (line === '') {
+      if (fields.size > 0) break; // only the main section
+      continue;
+    }
+    if (line.startsWith(' ') && last) {
+      fields.set(last, `${fields.get(last)}${line.slice(1)}`);
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon > 0) {
+      last = line.slice(0, colon);
+      fields.set(last, line.slice(colon + 1).trim());
+    }
+  }
+  return fields;
+}

@@ -1,0 +1,104 @@
+import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
+import { licensesFromStatement } from '../../identity/license.js';
+
+// A module directory is `<name>` or `@scope/<name>` under node_modules or Debian's nodejs trees.
+const INSTALLED_MANIFEST =
+  /(?:\/node_modules|^\/usr\/share\/nodejs|^\/usr\/lib\/nodejs|^\/usr\/lib\/[^/]+\/nodejs)\/(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/;
+const LOCK_FILE = /\/package-lock\.json$/;
+
+/** npm packages: installed `package.json` manifests (nested too) and `package-lock.json` entries. */
+export const npmCataloger: Cataloger = {
+  name: 'npm',
+  matches: (node) =>
+    (node.kind === 'file' || node.kind === 'hardlink') &&
+    node.size < 16 * 1024 * 1024 &&
+    (INSTALLED_MANIFEST.test(node.path) ||
+      (LOCK_FILE.test(node.path) && !node.path.includes('/node_modules/'))),
+  start() {
+    const packages: RawPackage[] = [];
+    return {
+      accept({ path, content }, ctx) {
+        const json: unknown = JSON.parse(content.toString('utf8'));
+        if (LOCK_FILE.test(path)) packages.push(...packagesFromLock(path, json, ctx));
+        else {
+          const pkg = packageFromManifest(path, json);
+          if (pkg) packages.push(pkg);
+          else ctx.warn(path, 'package.json without a name and version; skipped');
+        }
+      },
+      finish: () => packages,
+    };
+  },
+};
+
+export function packageFromManifest(path: string, json: unknown): RawPackage | undefined {
+  if (!isObject(json) || typeof json.name !== 'string' || typeof json.version !== 'string') return undefined;
+  if (json.name.length === 0 || json.version.length === 0) return undefined;
+  const author = personName(json.author);
+  return {
+    type: 'npm',
+    name: json.name,
+    version: json.version,
+    licenses: npmLicenses(json),
+    ...(author ? { supplier: author } : {}),
+    locations: [path],
+    depends: Object.keys(isObject(json.dependencies) ? json.dependencies : {})
+      .sort()
+      .map((name) => [name]),
+  };
+}
+
+/** lockfileVersion 2/3 `packages` map; v1 `dependencies` trees are read recursively. */
+function packagesFromLock(path: string, json: unknown, ctx: CatalogContext): RawPackage[] {
+  if (!isObject(json)) return [];
+  const out: RawPackage[] = [];
+  if (isObject(json.packages)) {
+    for (const [key, entry] of Object.entries(json.packages)) {
+      if (key === '' || !isObject(entry) || entry.link === true) continue;
+      const name =
+        typeof entry.name === 'string' ? entry.name : key.slice(key.lastIndexOf('node_modules/') + 13);
+      if (typeof entry.version !== 'string' || !name) continue;
+      out.push({
+        type: 'npm',
+        name,
+        version: entry.version,
+        licenses: typeof entry.license === 'string' ? licensesFromStatement(entry.license) : [],
+        locations: [path],
+        depends: Object.keys(isObject(entry.dependencies) ? entry.dependencies : {}).map((n) => [n]),
+      });
+    }
+  } else if (isObject(json.dependencies)) {
+    const walk = (deps: Record<string, unknown>) => {
+      for (const [name, entry] of Object.entries(deps)) {
+        if (!isObject(entry) || typeof entry.version !== 'string') continue;
+        out.push({ type: 'npm', name, version: entry.version, licenses: [], locations: [path] });
+        if (isObject(entry.dependencies)) walk(entry.dependencies);
+      }
+    };
+    walk(json.dependencies);
+  } else ctx.warn(path, 'package-lock.json has neither "packages" nor "dependencies"');
+  return out;
+}
+
+function npmLicenses(json: Record<string, unknown>): string[] {
+  const statements: string[] = [];
+  const collect = (value: unknown) => {
+    if (typeof value === 'string') statements.push(value);
+    else if (isObject(value) && typeof value.type === 'string') statements.push(value.type);
+  };
+  collect(json.license);
+  if (Array.isArray(json.licenses)) json.licenses.forEach(collect);
+  return statements.flatMap((s) => licensesFromStatement(s));
+}
+
+/** `"Jane Doe <jane@example.org> (https://…)"` or `{ name }` → `Jane Doe`. */
+function personName(value: unknown): string | undefined {
+  const text =
+    typeof value === 'string' ? value : isObject(value) && typeof value.name === 'string' ? value.name : '';
+  const name = text.replace(/<[^>]*>|\([^)]*\)/g, '').trim();
+  return name || undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,182 @@
+import { stat } from 'node:fs/promises';
+import { isRampartError, RampartError } from '../errors.js';
+import { catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
+import type { Cataloger } from './cataloger.js';
+import type { SbomDocument, SbomSource, SbomWarning } from './model.js';
+import { directoryFileSource } from './source/dir-source.js';
+import type { FileSource } from './source/file-source.js';
+import { type FsTreeLike, imageFileSource } from './source/image-source.js';
+
+/** What to catalog. `image` opens a reference with src/oci; `image-object` takes an already opened image. */
+export type SbomInput =
+  | { kind: 'directory'; path: string }
+  | { kind: 'image'; ref: string; platform?: string }
+  | { kind: 'image-object'; ref: string; image: OpenedImage }
+  | { kind: 'files'; ref: string; files: FileSource; created?: string };
+
+/** The parts of src/oci's Image that the SBOM needs. */
+export interface OpenedImage {
+  digest: string;
+  config: unknown;
+  layers: ReadonlyArray<unknown>;
+}
+
+export interface GenerateOptions {
+  catalogers?: readonly Cataloger[];
+  /** Defaults to process.env; SOURCE_DATE_EPOCH sets the document time when the image has none. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Catalogs an image or a root filesystem into rampart's SBOM model. */
+export async function generateSbom(input: SbomInput, options: GenerateOptions = {}): Promise<SbomDocument> {
+  const env = options.env ?? process.env;
+  const catalogers = options.catalogers ?? DEFAULT_CATALOGERS;
+  const early: SbomWarning[] = [];
+  let files: FileSource;
+  let source: SbomSource;
+  switch (input.kind) {
+    case 'directory': {
+      const info = await stat(input.path).catch((error: unknown) => {
+        throw new RampartError('NOT_FOUND', `directory ${input.path} does not exist or cannot be read`, {
+          cause: error,
+        });
+      });
+      if (!info.isDirectory()) throw new RampartError('USAGE', `${input.path} is not a directory`);
+      files = await directoryFileSource(input.path, (path, error) =>
+        early.push({ cataloger: 'source', path, message: `could not list: ${messageOf(error)}` }),
+      );
+      source = { kind: 'directory', ref: input.path };
+      break;
+    }
+    case 'files':
+      files = input.files;
+      source = { kind: 'directory', ref: input.ref, ...(input.created ? { created: input.created } : {}) };
+      break;
+    case 'image':
+    case 'image-object': {
+      const oci = await loadOci();
+      const image =
+        input.kind === 'image-object' ? input.image : await openAndSelect(oci, input.ref, input.platform);
+      const config = await configOf(image);
+      const onLayerError = (path: string, error: unknown) =>
+        early.push({ cataloger: 'source', path, message: `unreadable, skipped: ${messageOf(error)}` });
+      files = await imageFileSource(image, oci, onLayerError).catch((error: unknown) => {
+        if (isRampartError(error)) throw error;
+        throw new RampartError(
+          'MALFORMED_ARCHIVE',
+          `cannot read the layers of ${input.ref}: ${messageOf(error)}`,
+          {
+            cause: error,
+          },
+        );
+      });
+      const platform = config.os && config.architecture ? `${config.os}/${config.architecture}` : undefined;
+      source = {
+        kind: 'image',
+        ref: input.ref,
+        digest: image.digest,
+        ...(platform ? { platform } : {}),
+        ...(config.created ? { created: config.created } : {}),
+      };
+      break;
+    }
+  }
+  if (!source.created) {
+    const epoch = env.SOURCE_DATE_EPOCH;
+    if (epoch && /^\d+$/.test(epoch)) source.created = new Date(Number(epoch) * 1000).toISOString();
+  }
+  const result = await catalogFileSource(files, catalogers);
+  return {
+    source,
+    ...(result.distro ? { distro: result.distro } : {}),
+    packages: result.packages,
+    warnings: [...early, ...result.warnings],
+  };
+}
+
+/**
+ * `dir:PATH` (as in src/oci) and a bare directory path (as in syft) are root filesystems; they are
+ * walked directly rather than packed into a layer first. Everything else is an image reference.
+ */
+export async function inputFromReference(ref: string, platform?: string): Promise<SbomInput> {
+  const rootfs = /^(?:dir|rootfs):(.+)$/.exec(ref);
+  if (rootfs) return { kind: 'directory', path: rootfs[1]! };
+  if (
+    !/^[a-z-]+:/.test(ref) &&
+    (await stat(ref)
+      .then((s) => s.isDirectory())
+      .catch(() => false))
+  )
+    return { kind: 'directory', path: ref };
+  return { kind: 'image', ref, ...(platform ? { platform } : {}) };
+}
+
+interface OciModules {
+  openImage(ref: string): Promise<unknown>;
+  selectImage(x: unknown, platform?: unknown): Promise<OpenedImage>;
+  flattenImage(image: OpenedImage): Promise<FsTreeLike>;
+  readFiles(
+    image: OpenedImage,
+    tree: FsTreeLike,
+    wanted: ReadonlySet<string>,
+  ): AsyncIterable<{ path: string; content: Buffer }>;
+}
+
+/** src/oci is imported lazily so that directory SBOMs (and this module's tests) need none of it. */
+async function loadOci(): Promise<OciModules> {
+  const paths = ['../oci/open.js', '../oci/image.js', '../oci/fs-view.js'];
+  try {
+    const [open, image, view] = await Promise.all(paths.map((p) => import(p)));
+    return {
+      openImage: open.openImage,
+      selectImage: image.selectImage ?? open.selectImage,
+      flattenImage: view.flattenImage,
+      readFiles: view.readFiles,
+    };
+  } catch (error) {
+    throw new RampartError(
+      'UNSUPPORTED_TRANSPORT',
+      `image support (src/oci) is not available: ${messageOf(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+async function openAndSelect(oci: OciModules, ref: string, platform?: string): Promise<OpenedImage> {
+  try {
+    const opened = await oci.openImage(ref);
+    const wanted = platform ? parsePlatform(platform) : undefined;
+    return await oci.selectImage(opened, wanted);
+  } catch (error) {
+    if (isRampartError(error)) throw error;
+    throw new RampartError('MALFORMED_MANIFEST', `cannot open image ${ref}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+function parsePlatform(text: string): { os: string; architecture: string; variant?: string } {
+  const [os, architecture, variant] = text.split('/');
+  if (!os || !architecture) throw new RampartError('USAGE', `--platform ${text}: expected OS/ARCH[/VARIANT]`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+async function configOf(
+  image: OpenedImage,
+): Promise<{ os?: string; architecture?: string; created?: string }> {
+  const raw =
+    typeof image.config === 'function' ? await (image.config as () => Promise<unknown>)() : image.config;
+  if (typeof raw !== 'object' || raw === null) return {};
+  const c = raw as Record<string, unknown>;
+  return {
+    ...(typeof c.os === 'string' ? { os: c.os } : {}),
+    ...(typeof c.architecture === 'string' ? { architecture: c.architecture } : {}),
+    ...(typeof c.created === 'string' ? { created: c.created } : {}),
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,22 @@
+export { type CatalogResult, catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
+export type { CatalogContext, Cataloger, CatalogerRun, RawPackage } from './cataloger.js';
+export {
+  type EncodeOptions,
+  encodeSbom,
+  type OutputSpec,
+  parseOutputSpec,
+  SBOM_FORMATS,
+  type SbomFormat,
+} from './encode/index.js';
+export {
+  type GenerateOptions,
+  generateSbom,
+  inputFromReference,
+  type OpenedImage,
+  type SbomInput,
+} from './generate.js';
+export * from './model.js';
+export { readSbom } from './read/read-sbom.js';
+export { directoryFileSource } from './source/dir-source.js';
+export { type FileContent, type FileNode, type FileSource, memoryFileSource } from './source/file-source.js';
+export { writeSbomFiles } from './write.js';

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** Ecosystems rampart catalogs; the values match purl types so matchers can key on them. */
+export const PackageTypeSchema = z.enum(['deb', 'npm', 'pypi', 'golang', 'maven', 'cargo']);
+export type PackageType = z.infer<typeof PackageTypeSchema>;
+
+export const SbomFileSchema = z.object({
+  path: z.string(),
+  /** Digest as recorded by the package manager (dpkg md5sums, RECORD sha256), not recomputed. */
+  digest: z.object({ algorithm: z.enum(['md5', 'sha1', 'sha256']), value: z.string() }).optional(),
+});
+export type SbomFile = z.infer<typeof SbomFileSchema>;
+
+export const SbomPackageSchema = z.object({
+  /** Stable within one document: `<type>:<name>@<version>` plus the architecture or location when needed. */
+  id: z.string(),
+  name: z.string(),
+  version: z.string(),
+  type: PackageTypeSchema,
+  purl: z.string(),
+  cpes: z.array(z.string()),
+  /** SPDX expressions (or LicenseRef-*), one per declared licence statement. */
+  licenses: z.array(z.string()),
+  supplier: z.string().optional(),
+  source: z.object({ name: z.string(), version: z.string() }).optional(),
+  architecture: z.string().optional(),
+  /** Files that evidence the package (status file, package.json, binary). */
+  locations: z.array(z.string()),
+  files: z.array(SbomFileSchema).optional(),
+  /** sha256 of the evidencing file, when the cataloger read a binary or archive anyway. */
+  sha256: z.string().optional(),
+  dependsOn: z.array(z.string()),
+});
+export type SbomPackage = z.infer<typeof SbomPackageSchema>;
+
+export const SbomDistroSchema = z.object({
+  id: z.string(),
+  versionId: z.string().optional(),
+  versionCodename: z.string().optional(),
+  prettyName: z.string().optional(),
+});
+export type SbomDistro = z.infer<typeof SbomDistroSchema>;
+
+export const SbomSourceSchema = z.object({
+  kind: z.enum(['image', 'directory', 'sbom']),
+  /** What the user named: an image reference or a directory path. */
+  ref: z.string(),
+  digest: z.string().optional(),
+  platform: z.string().optional(),
+  /** RFC 3339 creation time carried into the encoders (image config `created` or SOURCE_DATE_EPOCH). */
+  created: z.string().optional(),
+});
+export type SbomSource = z.infer<typeof SbomSourceSchema>;
+
+export const SbomWarningSchema = z.object({
+  cataloger: z.string(),
+  path: z.string().optional(),
+  message: z.string(),
+});
+export type SbomWarning = z.infer<typeof SbomWarningSchema>;
+
+/** rampart's own SBOM model (`-o json`); the scanner reads this. */
+export const SbomDocumentSchema = z.object({
+  source: SbomSourceSchema,
+  distro: SbomDistroSchema.optional(),
+  packages: z.array(SbomPackageSchema),
+  warnings: z.array(SbomWarningSchema),
+});
+export type SbomDocument = z.infer<typeof SbomDocumentSchema>;
+
+/** Orders packages deterministically: by type, name, version, then id. */
+export function comparePackages(a: SbomPackage, b: SbomPackage): number {
+  return cmp(a.type, b.type) || cmp(a.name, b.name) || cmp(a.version, b.version) || cmp(a.id, b.id);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

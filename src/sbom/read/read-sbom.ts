@@ -1,0 +1,217 @@
+import { PackageURL } from 'packageurl-js';
+import { RampartError } from '../../errors.js';
+import {
+  comparePackages,
+  type PackageType,
+  PackageTypeSchema,
+  type SbomDocument,
+  SbomDocumentSchema,
+  type SbomPackage,
+} from '../model.js';
+
+/**
+ * Reads an SBOM (rampart JSON, SPDX 2.3 JSON or CycloneDX 1.4–1.6 JSON, ours or another tool's)
+ * back into the package model. Packages without a purl of a known type are left out, since
+ * nothing downstream can match them.
+ */
+export function readSbom(bytes: Uint8Array | string): SbomDocument {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8'));
+  } catch (error) {
+    throw new RampartError(
+      'SBOM_INVALID',
+      'the SBOM is not valid JSON; pass an SPDX 2.3 or CycloneDX JSON file',
+      {
+        cause: error,
+      },
+    );
+  }
+  if (!isObject(json)) throw new RampartError('SBOM_INVALID', 'the SBOM is not a JSON object');
+  if (typeof json.spdxVersion === 'string') return readSpdx(json);
+  if (json.bomFormat === 'CycloneDX') return readCycloneDx(json);
+  const own = SbomDocumentSchema.safeParse(json);
+  if (own.success) return own.data;
+  throw new RampartError(
+    'SBOM_INVALID',
+    'unrecognised SBOM: expected "spdxVersion" (SPDX), "bomFormat": "CycloneDX" or a rampart -o json document',
+  );
+}
+
+function readSpdx(json: Record<string, unknown>): SbomDocument {
+  if (!String(json.spdxVersion).startsWith('SPDX-2.'))
+    throw new RampartError(
+      'SBOM_INVALID',
+      `SPDX version ${String(json.spdxVersion)} is not supported; use SPDX 2.3 JSON`,
+    );
+  const elements = Array.isArray(json.packages) ? json.packages.filter(isObject) : [];
+  const idBySpdxId = new Map<string, string>();
+  const packages: SbomPackage[] = [];
+  for (const element of elements) {
+    const refs = Array.isArray(element.externalRefs) ? element.externalRefs.filter(isObject) : [];
+    const purl = refs.find((r) => r.referenceType === 'purl')?.referenceLocator;
+    const cpes = refs
+      .filter((r) => r.referenceType === 'cpe23Type' || r.referenceType === 'cpe22Type')
+      .map((r) => String(r.referenceLocator));
+    const declared = typeof element.licenseDeclared === 'string' ? element.licenseDeclared : undefined;
+    const concluded = typeof element.licenseConcluded === 'string' ? element.licenseConcluded : undefined;
+    const license = [declared, concluded].find((l) => l && l !== 'NOASSERTION' && l !== 'NONE');
+    const pkg = packageFromPurl(typeof purl === 'string' ? purl : undefined, {
+      name: str(element.name),
+      version: str(element.versionInfo),
+      cpes,
+      licenses: license ? [license] : [],
+      supplier:
+        typeof element.supplier === 'string'
+          ? element.supplier.replace(/^(Organization|Person):\s*/, '')
+          : undefined,
+    });
+    if (!pkg) continue;
+    idBySpdxId.set(str(element.SPDXID), pkg.id);
+    packages.push(pkg);
+  }
+  const relationships = Array.isArray(json.relationships) ? json.relationships.filter(isObject) : [];
+  const byId = new Map(packages.map((p) => [p.id, p]));
+  for (const r of relationships) {
+    if (r.relationshipType !== 'DEPENDS_ON') continue;
+    const from = byId.get(idBySpdxId.get(str(r.spdxElementId)) ?? '');
+    const to = idBySpdxId.get(str(r.relatedSpdxElement));
+    if (from && to && !from.dependsOn.includes(to)) from.dependsOn.push(to);
+  }
+  const created = isObject(json.creationInfo) ? json.creationInfo.created : undefined;
+  return finish(
+    { kind: 'sbom', ref: str(json.name), ...(typeof created === 'string' ? { created } : {}) },
+    packages,
+  );
+}
+
+function readCycloneDx(json: Record<string, unknown>): SbomDocument {
+  const packages: SbomPackage[] = [];
+  const idByRef = new Map<string, string>();
+  let distro: SbomDocument['distro'];
+  const visit = (list: unknown) => {
+    if (!Array.isArray(list)) return;
+    for (const component of list.filter(isObject)) {
+      if (component.type === 'operating-system' && typeof component.name === 'string') {
+        distro ??= {
+          id: component.name,
+          ...(typeof component.version === 'string' ? { versionId: component.version } : {}),
+        };
+      }
+      const pkg = packageFromPurl(typeof component.purl === 'string' ? component.purl : undefined, {
+        name: str(component.name),
+        version: str(component.version),
+        cpes: typeof component.cpe === 'string' ? [component.cpe] : [],
+        licenses: cdxLicenses(component.licenses),
+        supplier:
+          isObject(component.supplier) && typeof component.supplier.name === 'string'
+            ? component.supplier.name
+            : typeof component.publisher === 'string'
+              ? component.publisher
+              : undefined,
+      });
+      if (pkg) {
+        if (typeof component['bom-ref'] === 'string') idByRef.set(component['bom-ref'], pkg.id);
+        packages.push(pkg);
+      }
+      visit(component.components);
+    }
+  };
+  visit(json.components);
+  const byId = new Map(packages.map((p) => [p.id, p]));
+  for (const dep of Array.isArray(json.dependencies) ? json.dependencies.filter(isObject) : []) {
+    const from = byId.get(idByRef.get(str(dep.ref)) ?? '');
+    if (!from || !Array.isArray(dep.dependsOn)) continue;
+    for (const ref of dep.dependsOn) {
+      const to = idByRef.get(String(ref));
+      if (to && to !== from.id && !from.dependsOn.includes(to)) from.dependsOn.push(to);
+    }
+  }
+  const metadata = isObject(json.metadata) ? json.metadata : {};
+  const subject = isObject(metadata.component) ? metadata.component : {};
+  const timestamp = typeof metadata.timestamp === 'string' ? metadata.timestamp : undefined;
+  const doc = finish(
+    {
+      kind: 'sbom',
+      ref: str(subject.name),
+      ...(typeof subject.version === 'string' && subject.version.startsWith('sha256:')
+        ? { digest: subject.version }
+        : {}),
+      ...(timestamp ? { created: timestamp } : {}),
+    },
+    packages,
+  );
+  return distro ? { ...doc, distro } : doc;
+}
+
+function packageFromPurl(
+  purl: string | undefined,
+  fields: { name: string; version: string; cpes: string[]; licenses: string[]; supplier: string | undefined },
+): SbomPackage | undefined {
+  if (!purl) return undefined;
+  let parsed: PackageURL;
+  try {
+    parsed = PackageURL.fromString(purl);
+  } catch {
+    return undefined;
+  }
+  const type = PackageTypeSchema.safeParse(parsed.type);
+  if (!type.success) return undefined;
+  const qualifiers = (parsed.qualifiers ?? {}) as Record<string, string>;
+  // Source packages (ours are GENERATED_FROM targets) are not installed; the binaries carry them.
+  if (type.data === 'deb' && qualifiers.arch === 'source') return undefined;
+  const name = nameFor(type.data, parsed, fields.name);
+  const version = parsed.version ?? fields.version;
+  const upstream = qualifiers.upstream;
+  const [sourceName, sourceVersion] = upstream ? upstream.split('@') : [];
+  return {
+    id: purl,
+    name,
+    version,
+    type: type.data,
+    purl,
+    cpes: fields.cpes,
+    licenses: fields.licenses,
+    ...(fields.supplier ? { supplier: fields.supplier } : {}),
+    ...(type.data === 'deb'
+      ? { source: { name: sourceName || name, version: sourceVersion || version } }
+      : {}),
+    ...(qualifiers.arch ? { architecture: qualifiers.arch } : {}),
+    locations: [],
+    dependsOn: [],
+  };
+}
+
+/** The ecosystem's own spelling of the name: npm scopes and Go module paths include the namespace. */
+function nameFor(type: PackageType, purl: PackageURL, fallback: string): string {
+  if (type === 'npm' || type === 'golang')
+    return purl.namespace ? `${purl.namespace}/${purl.name}` : purl.name;
+  return purl.name || fallback;
+}
+
+function cdxLicenses(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(isObject).flatMap((entry) => {
+    if (typeof entry.expression === 'string') return [entry.expression];
+    const license = isObject(entry.license) ? entry.license : {};
+    if (typeof license.id === 'string') return [license.id];
+    if (typeof license.name === 'string') return [license.name];
+    return [];
+  });
+}
+
+function finish(source: SbomDocument['source'], packages: SbomPackage[]): SbomDocument {
+  const unique = new Map<string, SbomPackage>();
+  for (const p of packages) if (!unique.has(p.id)) unique.set(p.id, p);
+  const list = [...unique.values()].sort(comparePackages);
+  for (const p of list) p.dependsOn.sort();
+  return { source, packages: list, warnings: [] };
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

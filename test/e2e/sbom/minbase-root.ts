@@ -1,0 +1,27 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** The Debian mirror of this machine: the `URIs:` of the first paragraph of debian.sources. */
+export function hostMirror(path = '/etc/apt/sources.list.d/debian.sources'): string {
+  const match = /^URIs:\s*(\S+)/m.exec(readFileSync(path, 'utf8'));
+  if (!match) throw new Error(`no URIs: line in ${path}`);
+  return match[1]!;
+}
+
+/**
+ * An `mmdebstrap --variant=minbase trixie` root, made once (~15 s) under the cache dir and reused.
+ * Built into a temp name and renamed, so an interrupted run never leaves a half root behind.
+ */
+export function ensureMinbaseRoot(): string {
+  const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  const root = join(cache, 'rampart/e2e/minbase-trixie');
+  if (existsSync(join(root, 'var/lib/dpkg/status'))) return root;
+  mkdirSync(join(cache, 'rampart/e2e'), { recursive: true });
+  const temp = `${root}.tmp-${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  execFileSync('mmdebstrap', ['--variant=minbase', 'trixie', temp, hostMirror()], { stdio: 'pipe' });
+  renameSync(temp, root);
+  return root;
+}
