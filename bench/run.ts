@@ -33,8 +33,12 @@ for (const file of files) {
     const target = figure.target === undefined ? '' : ` (target < ${figure.target} ${figure.unit})`;
     const note = figure.note ? `  [${figure.note}]` : '';
     process.stdout.write(
-      `${figure.name.padEnd(72)} ${figure.value.toFixed(1).padStart(10)} ${figure.unit}${target}${verdict}${note}\n`,
+      `${figure.name.padEnd(72)} ${formatValue(figure.value).padStart(10)} ${figure.unit}${target}${verdict}${note}\n`,
     );
   }
 }
 if (slow > 0) process.stdout.write(`${slow} figure(s) missed their target\n`);
+
+function formatValue(value: number): string {
+  return Math.abs(value) < 10 ? value.toPrecision(3) : value.toFixed(1);
+}

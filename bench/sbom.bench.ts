@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureMinbaseRoot } from '../test/e2e/sbom/minbase-root.js';
+import type { BenchFigure } from './run.js';
 
 interface Measured {
   wallSeconds: number;
@@ -58,7 +59,7 @@ function distIsStale(repo: string): boolean {
   return sources.some((file) => statSync(file).mtimeMs > builtAt);
 }
 
-export default async function benchSbom(): Promise<Record<string, number>> {
+export default async function benchSbom(): Promise<BenchFigure[]> {
   const repo = process.cwd();
   const root = ensureMinbaseRoot();
   if (distIsStale(repo)) {
@@ -104,14 +105,20 @@ export default async function benchSbom(): Promise<Record<string, number>> {
     console.log(
       `  speed-up ${speedup.toFixed(1)}× (target ≥ 20×)  memory ${(memoryRatio * 100).toFixed(0)}% of cdxgen (target ≤ 25%)`,
     );
-    return {
-      rampartSeconds: rampart.wallSeconds,
-      rampartPeakRssMiB: rampart.peakRssMiB,
-      cdxgenSeconds: cdxgen.wallSeconds,
-      cdxgenPeakRssMiB: cdxgen.peakRssMiB,
-      speedup,
-      memoryRatio,
-    };
+    return [
+      { name: 'sbom minbase trixie: rampart wall time', value: rampart.wallSeconds, unit: 's' },
+      { name: 'sbom minbase trixie: cdxgen -t rootfs wall time', value: cdxgen.wallSeconds, unit: 's' },
+      { name: 'sbom minbase trixie: rampart peak RSS', value: rampart.peakRssMiB, unit: 'MiB' },
+      { name: 'sbom minbase trixie: cdxgen peak RSS', value: cdxgen.peakRssMiB, unit: 'MiB' },
+      // Targets are ratios: rampart's time ≤ 1/20 of cdxgen's, its memory ≤ 1/4.
+      { name: 'sbom: rampart time / cdxgen time (≤ 1/20)', value: 1 / speedup, unit: 'ratio', target: 0.05 },
+      {
+        name: 'sbom: rampart peak RSS / cdxgen peak RSS (≤ 1/4)',
+        value: memoryRatio,
+        unit: 'ratio',
+        target: 0.25,
+      },
+    ];
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { RampartError } from '../errors.js';
+import type { FsNodeKind } from './fs-tree.js';
 
 /**
  * Reading layer tars safely: every entry name is normalised and checked before anyone sees it,
@@ -51,14 +52,8 @@ export function safeHardlinkTarget(entryPath: string, linkname: string): string 
   }
 }
 
-export type TarNodeType =
-  | 'file'
-  | 'directory'
-  | 'symlink'
-  | 'hardlink'
-  | 'char-device'
-  | 'block-device'
-  | 'fifo';
+/** Entry kinds as the filesystem view names them. */
+export type TarNodeType = FsNodeKind;
 
 export interface TarNodeEntry {
   kind: 'node';

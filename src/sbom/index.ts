@@ -16,6 +16,7 @@ export {
   type SbomInput,
 } from './generate.js';
 export * from './model.js';
+export { comparePackages } from './order.js';
 export { readSbom } from './read/read-sbom.js';
 export { directoryFileSource } from './source/dir-source.js';
 export { type FileContent, type FileNode, type FileSource, memoryFileSource } from './source/file-source.js';

@@ -1,13 +1,13 @@
 import { PackageURL } from 'packageurl-js';
 import { RampartError } from '../../errors.js';
 import {
-  comparePackages,
   type PackageType,
   PackageTypeSchema,
   type SbomDocument,
   SbomDocumentSchema,
   type SbomPackage,
 } from '../model.js';
+import { comparePackages } from '../order.js';
 
 /**
  * Reads an SBOM (rampart JSON, SPDX 2.3 JSON or CycloneDX 1.4–1.6 JSON, ours or another tool's)

@@ -1,3 +1,4 @@
+import { normaliseTreePath } from '../../../oci/fs-tree.js';
 import type { Cataloger, RawPackage } from '../../cataloger.js';
 import { licensesFromStatement, normaliseLicenseId } from '../../identity/license.js';
 import type { SbomFile } from '../../model.js';
@@ -121,7 +122,7 @@ export function parseRecord(text: string, sitePackages: string): SbomFile[] {
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const [rawPath = '', hash = ''] = line.startsWith('"') ? splitQuoted(line) : line.split(',');
-    const path = normalise(`${sitePackages}/${rawPath}`);
+    const path = normaliseTreePath(`${sitePackages}/${rawPath}`);
     const sha = /^sha256=([A-Za-z0-9_-]+)$/.exec(hash);
     files.push(
       sha
@@ -135,16 +136,6 @@ export function parseRecord(text: string, sitePackages: string): SbomFile[] {
 function splitQuoted(line: string): string[] {
   const end = line.indexOf('",', 1);
   return end < 0 ? [line] : [line.slice(1, end), ...line.slice(end + 2).split(',')];
-}
-
-function normalise(path: string): string {
-  const parts: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return `/${parts.join('/')}`;
 }
 
 function dirname(path: string): string {
