@@ -1,10 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { RampartError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { commandRegistrations } from './commands/index.js';
+import { commandModules } from './commands/index.js';
 
-/** Builds the command tree; exported so tests can drive the CLI in-process. */
-export function createProgram(): Command {
+/**
+ * Builds the command tree; exported so tests can drive the CLI in-process. With `only`, just that
+ * subcommand is loaded (the others are not needed to run it).
+ */
+export async function createProgram(only?: string): Promise<Command> {
   const program = new Command('rampart')
     .description(
       'Hardened, reproducible container images from verified Debian packages, with SBOMs, signatures and CVE tracking.',
@@ -22,13 +25,16 @@ Examples:
 `,
     );
   program.exitOverride();
-  for (const register of commandRegistrations) register(program);
+  const names = only === 'none' ? [] : only && only in commandModules ? [only] : Object.keys(commandModules);
+  for (const name of names) (await commandModules[name]!())(program);
   return program;
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage error. */
 export async function main(argv: string[]): Promise<number> {
-  const program = createProgram();
+  const args = argv.slice(2);
+  const versionOnly = args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+  const program = await createProgram(versionOnly ? 'none' : firstOperand(args));
   const debug = argv.includes('--debug');
   try {
     await program.parseAsync(argv);
@@ -43,6 +49,11 @@ export async function main(argv: string[]): Promise<number> {
     printError(error, debug);
     return error instanceof RampartError && error.code === 'USAGE' ? 2 : 1;
   }
+}
+
+/** The subcommand name, i.e. the first argument that is not an option. */
+function firstOperand(args: string[]): string | undefined {
+  return args.find((arg) => !arg.startsWith('-'));
 }
 
 function printError(error: unknown, debug: boolean): void {

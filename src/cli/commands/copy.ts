@@ -6,7 +6,7 @@ import { parseImageReference } from '../../oci/reference.js';
 export function registerCopy(program: Command): void {
   program
     .command('copy')
-    .description('Copy an image or index between oci:, oci-archive: and docker-archive: (or from dir:)')
+    .description('copy an image or index between oci:, oci-archive: and docker-archive: (or from dir:)')
     .argument(
       '<source>',
       'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',

@@ -1,7 +1,16 @@
 import type { Command } from 'commander';
 
+type Register = (program: Command) => void;
+
 /**
- * Every subcommand module exports a `register(program)` function; add it here.
- * Keeping the list in one place lets each domain own its command file.
+ * Every subcommand module exports a `register(program)` function; list it here. Modules load
+ * lazily: a run of one command imports only that command's domain code (openpgp, the CycloneDX
+ * library, ...), which keeps start-up time and memory low for scripted use.
  */
-export const commandRegistrations: Array<(program: Command) => void> = [];
+export const commandModules: Record<string, () => Promise<Register>> = {
+  build: async () => (await import('./build.js')).registerBuild,
+  inspect: async () => (await import('./inspect.js')).registerInspect,
+  copy: async () => (await import('./copy.js')).registerCopy,
+  sbom: async () => (await import('./sbom.js')).registerSbom,
+  apt: async () => (await import('./apt.js')).registerApt,
+};

@@ -16,7 +16,7 @@ interface InspectOptions {
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('Show an image: digest, media type, platforms of an index, config and layers')
+    .description('show an image: digest, media type, platforms of an index, config and layers')
     .argument(
       '<image>',
       'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
-import type { OutputSpec } from '../../sbom/index.js';
+import type { OutputSpec } from '../../sbom/encode/index.js';
 
 export function registerSbom(program: Command): void {
   program
@@ -26,9 +26,13 @@ Examples:
     )
     .action(async (image: string, opts: { output?: string[]; platform?: string; files?: boolean }) => {
       // Loaded on use so other commands do not pay for the catalogers and encoders.
-      const { encodeSbom, generateSbom, inputFromReference, parseOutputSpec, writeSbomFiles } = await import(
-        '../../sbom/index.js'
-      );
+      // Not through sbom/index.js: that also loads the SBOM reader and its zod schemas (~14 MiB).
+      const [{ encodeSbom, parseOutputSpec }, { generateSbom, inputFromReference }, { writeSbomFiles }] =
+        await Promise.all([
+          import('../../sbom/encode/index.js'),
+          import('../../sbom/generate.js'),
+          import('../../sbom/write.js'),
+        ]);
       const outputs: OutputSpec[] = (opts.output ?? ['table']).map(parseOutputSpec);
       if (outputs.filter((o) => o.path === undefined).length > 1) {
         throw new RampartError('USAGE', 'only one -o output can go to stdout; give the others a =FILE');

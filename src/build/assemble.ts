@@ -1,0 +1,142 @@
+import type { DebControl } from '../debian/deb-reader.js';
+import { RampartError } from '../errors.js';
+import { type Accounts, resolveAccounts } from './accounts.js';
+import { readDebCached } from './build-cache.js';
+import { installCaBundle } from './ca-bundle.js';
+import {
+  addAccounts,
+  addAlternatives,
+  addBusyboxApplets,
+  addOpensslDefaults,
+  addOsRelease,
+  addSpecPaths,
+  addSystemFiles,
+  addUsrMergedLinks,
+} from './generated.js';
+import { unpackOrder } from './layering.js';
+import type { LockedPackage } from './lock.js';
+import { type PruneOptions, pathFilter } from './prune.js';
+import type { ImageSpec } from './spec.js';
+import { imageMd5sums, statusStanza } from './status-d.js';
+import { canonicalPath, FileTree, movedSymlinkTarget, type NodeType } from './tree.js';
+
+export const STATUS_DIR = 'var/lib/dpkg/status.d';
+
+export type AssembledRootfs = {
+  tree: FileTree;
+  accounts: Accounts;
+  /** Installed package names in unpack order. */
+  installed: string[];
+  controls: Map<string, DebControl>;
+  caCertificates: number;
+  /** Links created in place of postinst work (alternatives, busybox applets). */
+  links: string[];
+  /** Paths whose setuid/setgid or world-writable bits were cleared. */
+  hardened: string[];
+};
+
+/**
+ * Unpacks the packages' data into one tree without running any maintainer script, then adds
+ * the deterministic equivalents of their post-install work and the scanner-readable package
+ * database. The spec's `files:` are added by the caller (they need the filesystem).
+ */
+export async function assembleRootfs(
+  debs: ReadonlyArray<{ pkg: LockedPackage; path: string }>,
+  spec: Pick<ImageSpec, 'accounts' | 'paths'> & { prune: PruneOptions },
+  opts: { cacheDir?: string } = {},
+): Promise<AssembledRootfs> {
+  const tree = new FileTree();
+  const keep = pathFilter(spec.prune);
+  const byName = new Map(debs.map((d) => [d.pkg.name, d]));
+  const installed = unpackOrder([...byName.keys()]);
+  const controls = new Map<string, DebControl>();
+  const hardlinks: Array<{ path: string; target: string; owner: string }> = [];
+
+  for (const name of installed) {
+    const { pkg, path } = byName.get(name)!;
+    const unpacked = await readDebCached(path, pkg.sha256, opts.cacheDir);
+    controls.set(name, unpacked.control);
+    for (const entry of unpacked.entries) {
+      const h = entry.header;
+      if (h.type !== 'file' && h.type !== 'directory' && h.type !== 'symlink' && h.type !== 'link') {
+        throw new RampartError(
+          'MALFORMED_DEB',
+          `${pkg.name} ${pkg.version} ships a ${h.type} at /${h.name}; images cannot carry device nodes`,
+        );
+      }
+      const type: NodeType = h.type === 'link' ? 'hardlink' : h.type;
+      const canonical = canonicalPath(h.name, type);
+      if (canonical === '' || !keep(canonical, type)) continue;
+      if (type === 'hardlink') {
+        hardlinks.push({ path: canonical, target: canonicalPath(h.linkname ?? ''), owner: name });
+        continue;
+      }
+      tree.add(canonical, {
+        type,
+        mode: h.mode & 0o7777,
+        uid: h.uid,
+        gid: h.gid,
+        ...(type === 'file' ? { content: entry.content ?? Buffer.alloc(0) } : {}),
+        ...(type === 'symlink' ? { target: movedSymlinkTarget(h.name, canonical, h.linkname ?? '') } : {}),
+        owner: name,
+      });
+    }
+  }
+  // Hard links become copies: a layer boundary or a pruned target would otherwise break them.
+  for (const link of hardlinks) {
+    const target = tree.get(link.target);
+    if (target?.type !== 'file') continue;
+    tree.add(link.path, { ...target, owner: link.owner });
+  }
+
+  for (const name of installed) {
+    const control = controls.get(name)!;
+    const controlText = control.controlFiles.get('control')!.toString('utf8');
+    const file = (text: string) => ({
+      type: 'file' as const,
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      content: Buffer.from(text),
+      owner: name,
+    });
+    tree.put(`${STATUS_DIR}/${name}`, file(statusStanza(controlText)));
+    const md5 = imageMd5sums(control.md5sums, (p) => tree.get(p)?.type === 'file');
+    if (md5) tree.put(`${STATUS_DIR}/${name}.md5sums`, file(md5));
+  }
+
+  const accounts = resolveAccounts(spec.accounts);
+  addUsrMergedLinks(tree);
+  addOsRelease(tree);
+  addSystemFiles(tree, installed.includes('base-files') ? 'base-files' : (installed[0] ?? 'base-files'));
+  const caCertificates = installed.includes('ca-certificates') ? installCaBundle(tree) : 0;
+  const links = [
+    ...addAlternatives(tree, new Set(installed)),
+    ...addBusyboxApplets(tree),
+    ...addOpensslDefaults(tree, installed),
+  ];
+  addAccounts(tree, accounts);
+  addSpecPaths(tree, spec.paths);
+  const hardened = hardenModes(tree);
+  return { tree, accounts, installed, controls, caCertificates, links, hardened };
+}
+
+/**
+ * Clears setuid/setgid on files and world-write on everything but /tmp: nothing in a
+ * runtime image should gain privileges or be writable by any uid.
+ */
+export function hardenModes(tree: FileTree): string[] {
+  const changed: string[] = [];
+  for (const path of tree.paths()) {
+    const node = tree.get(path)!;
+    if (node.type === 'symlink' || path === 'tmp') continue;
+    let mode = node.mode;
+    if (node.type === 'file') mode &= ~0o6000;
+    mode &= ~0o002;
+    if (mode !== node.mode) {
+      node.mode = mode;
+      changed.push(path);
+    }
+  }
+  return changed;
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { RampartError } from '../errors.js';
+import { writeDockerArchive } from '../oci/docker-archive.js';
+import type { Image, Index } from '../oci/image.js';
+import { writeLayout } from '../oci/layout-write.js';
+import { writeOciArchive } from '../oci/oci-archive.js';
+import { parseImageReference } from '../oci/reference.js';
+
+export type BuildOutput = {
+  transport: 'oci' | 'oci-archive' | 'docker-archive';
+  path: string;
+  tag?: string;
+  raw: string;
+};
+
+export function defaultOutput(name: string, variant?: string): string {
+  return `oci:./out/${name}:${variant ? `latest-${variant}` : 'latest'}`;
+}
+
+export function parseOutput(value: string): BuildOutput {
+  const ref = parseImageReference(value);
+  if (
+    (ref.transport !== 'oci' && ref.transport !== 'oci-archive' && ref.transport !== 'docker-archive') ||
+    !ref.path
+  ) {
+    throw new RampartError(
+      'UNSUPPORTED_TRANSPORT',
+      `cannot build into '${value}': use oci:DIR:TAG, oci-archive:FILE or docker-archive:FILE`,
+    );
+  }
+  return { transport: ref.transport, path: ref.path, ...(ref.tag ? { tag: ref.tag } : {}), raw: value };
+}
+
+/**
+ * Writes the built index (or, for docker-archive, its single image). Blobs are written before
+ * index.json / the archive rename, so an interrupted write leaves the previous output valid.
+ * Returns the digest a reader of the output sees.
+ */
+export async function writeOutput(output: BuildOutput, index: Index, single?: Image): Promise<string> {
+  switch (output.transport) {
+    case 'oci':
+      return writeLayoutStaged(output.path, index, output.tag ?? 'latest');
+    case 'oci-archive':
+      return (await writeOciArchive(output.path, index, output.tag ?? 'latest')).digest;
+    case 'docker-archive': {
+      if (!single) throw new RampartError('USAGE', 'docker-archive holds one architecture; pass --arch');
+      return writeDockerArchive(output.path, single, output.tag);
+    }
+  }
+}
+
+/**
+ * A new layout is written beside its final path and renamed into place, so a failed write
+ * leaves nothing; an existing layout (other tags) is updated in place, blobs first and
+ * index.json last, so it stays valid throughout.
+ */
+async function writeLayoutStaged(dir: string, index: Index, tag: string): Promise<string> {
+  const exists = await stat(dir).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return (await writeLayout(dir, index, tag)).digest;
+  const staging = join(dirname(dir), `.${basename(dir)}.tmp-${randomBytes(6).toString('hex')}`);
+  try {
+    const { digest } = await writeLayout(staging, index, tag);
+    await rename(staging, dir);
+    return digest;
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,255 @@
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { type Command, Option } from 'commander';
+import type { AptMirrors } from '../../debian/apt-sources.js';
+import { type DownloadEvent, downloadPackages } from '../../debian/download.js';
+import { loadRepositories } from '../../debian/repository.js';
+import { type Resolution, resolvePackageClosure } from '../../debian/resolver.js';
+import { RampartError } from '../../errors.js';
+
+interface RepoOptions {
+  suite: string[];
+  arch: string;
+  mirror?: string;
+  securityMirror?: string;
+  keyring?: string;
+  cache?: string;
+  withRecommends?: boolean;
+  exclude: string[];
+  verbose?: boolean;
+}
+
+const DEFAULT_SUITE = 'trixie';
+
+/** dpkg's name for the host architecture. */
+function hostArchitecture(): string {
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'armhf',
+    ia32: 'i386',
+    ppc64: 'ppc64el',
+  };
+  return map[process.arch] ?? process.arch;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function addRepoOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('-s, --suite <suite>', 'suite to read (repeatable)')
+        .argParser(collect)
+        .default([], DEFAULT_SUITE),
+    )
+    .addOption(
+      new Option('-a, --arch <arch>', 'target architecture').default(hostArchitecture(), "the host's"),
+    )
+    .option('--mirror <url>', 'Debian archive URL (default: from /etc/apt/sources.list{,.d})')
+    .option(
+      '--security-mirror <url>',
+      'archive URL for *-security suites (default: from the host apt config)',
+    )
+    .option('--keyring <file>', 'OpenPGP keyring that signs the archive (default: the apt Signed-By keyring)')
+    .option('--cache <dir>', 'download cache (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)')
+    .option('--with-recommends', 'follow Recommends as well')
+    .addOption(
+      new Option('--exclude <pkg>', 'never install this package (repeatable)')
+        .argParser(collect)
+        .default([], 'none'),
+    )
+    .option('-v, --verbose', 'log the indexes being fetched');
+}
+
+async function resolveFromOptions(
+  packages: string[],
+  opts: RepoOptions,
+): Promise<{ resolution: Resolution; mirrors: AptMirrors }> {
+  const suites = opts.suite.length > 0 ? opts.suite : [DEFAULT_SUITE];
+  const { index, mirrors } = await loadRepositories({
+    suites,
+    architectures: [opts.arch],
+    ...(opts.mirror ? { mirror: opts.mirror } : {}),
+    ...(opts.securityMirror ? { securityMirror: opts.securityMirror } : {}),
+    ...(opts.keyring ? { keyring: opts.keyring } : {}),
+    ...(opts.cache ? { cacheDir: opts.cache } : {}),
+    ...(opts.verbose ? { log: (m: string) => process.stderr.write(`${m}\n`) } : {}),
+  });
+  const resolution = resolvePackageClosure(index, {
+    packages,
+    architecture: opts.arch,
+    ...(opts.withRecommends ? { withRecommends: true } : {}),
+    ...(opts.exclude.length > 0 ? { exclude: opts.exclude } : {}),
+  });
+  return { resolution, mirrors };
+}
+
+/** The lock as JSON: exactly the fields a build needs to fetch and verify every package. */
+export function lockJson(resolution: Resolution): string {
+  const packages = resolution.packages.map((p) => ({
+    name: p.name,
+    version: p.version,
+    architecture: p.architecture,
+    source: p.source,
+    sourceVersion: p.sourceVersion,
+    suite: p.suite,
+    filename: p.filename,
+    size: p.size,
+    sha256: p.sha256,
+  }));
+  return `${JSON.stringify({ packages }, null, 2)}\n`;
+}
+
+function lockText(resolution: Resolution): string {
+  const rows = resolution.packages.map((p) => [p.name, p.version, p.architecture, p.suite]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] as string).length), 0));
+  return rows.map((r) => `${r.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c)).join('  ')}\n`).join('');
+}
+
+function progressReporter(): { onProgress: (e: DownloadEvent) => void; stop: () => void } {
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        format: 'downloading [{bar}] {percentage}% | {value}/{total} bytes | {done} packages',
+        stream: process.stderr,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let done = 0;
+    return {
+      onProgress: (e) => {
+        if (e.kind === 'start') bar.start(e.bytes, 0, { done });
+        else if (e.kind === 'bytes') bar.increment(e.bytes);
+        else bar.update({ done: ++done });
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  // Not a terminal (CI, pipes): one quiet line per package.
+  return {
+    onProgress: (e) => {
+      if (e.kind === 'done') {
+        process.stderr.write(
+          `${e.cached ? 'cached' : 'fetched'} ${e.pkg.name} ${e.pkg.version} ${e.pkg.architecture}\n`,
+        );
+      }
+    },
+    stop: () => undefined,
+  };
+}
+
+export function registerApt(program: Command): void {
+  const apt = program
+    .command('apt')
+    .description('resolve and download packages from a verified Debian archive')
+    .addHelpText(
+      'after',
+      `
+Every index is verified from the InRelease signature down (keyring from the host's apt sources
+or --keyring), and every .deb against its signed SHA-256.
+
+Examples:
+  $ rampart apt resolve --suite trixie python3
+  $ rampart apt why libssl3t64 --for python3
+  $ rampart apt download --dir ./debs nodejs`,
+    );
+
+  addRepoOptions(apt.command('resolve'))
+    .description('resolve the dependency closure of packages and print the lock')
+    .argument('<packages...>', 'packages: name, name=version or name:arch')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText(
+      'after',
+      `
+The suite defaults to ${DEFAULT_SUITE}; mirrors and keyring come from the host's apt configuration.
+
+Examples:
+  $ rampart apt resolve python3
+  $ rampart apt resolve --suite trixie --suite trixie-security --arch arm64 -o json libc6 ca-certificates tzdata
+  $ rampart apt resolve --exclude perl-base --with-recommends curl
+`,
+    )
+    .action(async (packages: string[], opts: RepoOptions & { output: string }) => {
+      const { resolution } = await resolveFromOptions(packages, opts);
+      process.stdout.write(opts.output === 'json' ? lockJson(resolution) : lockText(resolution));
+      for (const s of resolution.skipped)
+        process.stderr.write(`skipped ${s.name} (required by ${s.requiredBy})\n`);
+    });
+
+  addRepoOptions(apt.command('why'))
+    .description('show why a package is part of the closure of other packages')
+    .argument('<package>', 'the package to explain')
+    .requiredOption('--for <packages...>', 'the requested packages')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ rampart apt why libssl3t64 --for python3
+  $ rampart apt why tzdata --for libc6 ca-certificates tzdata --suite trixie
+`,
+    )
+    .action(async (target: string, opts: RepoOptions & { for: string[] }) => {
+      const { resolution } = await resolveFromOptions(opts.for, opts);
+      const chain = resolution.why(target);
+      if (!chain) {
+        throw new RampartError(
+          'PACKAGE_NOT_FOUND',
+          `${target} is not in the closure of ${opts.for.join(' ')}`,
+        );
+      }
+      process.stdout.write(`${chain.join(' -> ')}\n`);
+    });
+
+  addRepoOptions(apt.command('download'))
+    .description('resolve packages, then download and verify every .deb of the closure into a directory')
+    .argument('<packages...>', 'packages: name, name=version or name:arch')
+    .requiredOption('--dir <dir>', 'where to put the .deb files')
+    .option('-j, --concurrency <n>', 'parallel downloads', (v) => Number.parseInt(v, 10), 4)
+    .addHelpText(
+      'after',
+      `
+Files are verified against the signed index (SHA-256) and cached; the directory gets copies.
+
+Examples:
+  $ rampart apt download --dir ./debs python3
+  $ rampart apt download --dir ./debs --arch arm64 -j 8 libc6 ca-certificates
+`,
+    )
+    .action(async (packages: string[], opts: RepoOptions & { dir: string; concurrency: number }) => {
+      if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
+        throw new RampartError('USAGE', `--concurrency must be a positive integer, got ${opts.concurrency}`);
+      }
+      const { resolution, mirrors } = await resolveFromOptions(packages, opts);
+      const reporter = progressReporter();
+      let paths: Map<string, string>;
+      try {
+        paths = await downloadPackages(resolution.packages, {
+          mirrors,
+          ...(opts.cache ? { cacheDir: opts.cache } : {}),
+          concurrency: opts.concurrency,
+          onProgress: reporter.onProgress,
+        });
+      } finally {
+        reporter.stop();
+      }
+      await mkdir(opts.dir, { recursive: true });
+      for (const pkg of resolution.packages) {
+        const target = join(opts.dir, basename(pkg.filename));
+        const temp = `${target}.tmp-${process.pid}`;
+        try {
+          await copyFile(paths.get(pkg.sha256) as string, temp);
+          await rename(temp, target);
+        } catch (error) {
+          await rm(temp, { force: true });
+          throw new RampartError('IO', `cannot write ${target}: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+      }
+      const bytes = resolution.packages.reduce((n, p) => n + p.size, 0);
+      process.stderr.write(
+        `${resolution.packages.length} packages (${(bytes / 1e6).toFixed(1)} MB) verified in ${opts.dir}\n`,
+      );
+    });
+}

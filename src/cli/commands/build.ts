@@ -1,0 +1,123 @@
+import { dirname } from 'node:path';
+import { type Command, Option } from 'commander';
+import { type BuildResult, buildImage } from '../../build/pipeline.js';
+import { RampartError } from '../../errors.js';
+
+interface BuildCommandOptions {
+  arch: string[];
+  variant?: string;
+  output?: string;
+  locked?: boolean;
+  cache?: string;
+  format: string;
+  quiet?: boolean;
+  sbom?: string | boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerBuild(program: Command): void {
+  program
+    .command('build')
+    .description('build a hardened, reproducible (multi-arch) image from an image spec')
+    .argument('<spec>', 'image spec (YAML), e.g. images/nodejs.yaml')
+    .addOption(
+      new Option('--arch <arch>', 'build only this architecture of the spec (repeatable)')
+        .argParser(collect)
+        .default([], 'all of the spec'),
+    )
+    .option('--variant <name>', 'build a variant of the spec (e.g. dev)')
+    .option(
+      '--output <target>',
+      'oci:DIR:TAG, oci-archive:FILE or docker-archive:FILE (default oci:./out/<name>:latest)',
+    )
+    .option(
+      '--locked',
+      'build exactly <spec>.lock.json; fail if it no longer matches the spec or the archive',
+    )
+    .option('--cache <dir>', 'download cache (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)')
+    .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--sbom [dir]', 'write SPDX and CycloneDX SBOMs per platform (default dir: beside the output)')
+    .option('-q, --quiet', 'no progress lines on stderr')
+    .action(async (specPath: string, opts: BuildCommandOptions) => {
+      const result = await buildImage({
+        specPath,
+        ...(opts.arch.length ? { archs: opts.arch } : {}),
+        ...(opts.variant ? { variant: opts.variant } : {}),
+        ...(opts.output ? { output: opts.output } : {}),
+        ...(opts.locked ? { locked: true } : {}),
+        ...(opts.cache ? { cacheDir: opts.cache } : {}),
+        ...(opts.sbom
+          ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(opts.output) }
+          : {}),
+        ...(opts.quiet ? {} : { log: (m: string) => process.stderr.write(`rampart build: ${m}\n`) }),
+      }).catch((error: unknown) => {
+        if (error instanceof RampartError) throw error;
+        throw new RampartError('IO', `building ${specPath} failed: ${(error as Error).message}`, {
+          cause: error,
+        });
+      });
+      process.stdout.write(
+        opts.format === 'json' ? `${JSON.stringify(buildJson(result))}\n` : formatSummary(result),
+      );
+    });
+}
+
+/** The directory that holds the output: the parent of an oci: layout dir or of an archive file. */
+function sbomDirBeside(output: string | undefined): string {
+  const path = output
+    ? output.replace(/^(oci|oci-archive|docker-archive):/, '').replace(/:[^/:]*$/, '')
+    : './out/x';
+  return dirname(path);
+}
+
+/** The stable `-o json` shape. */
+export function buildJson(result: BuildResult) {
+  return {
+    reference: result.reference,
+    digest: result.digest,
+    platforms: result.platforms.map((p) => ({
+      architecture: p.architecture,
+      digest: p.digest,
+      size: p.size,
+    })),
+    lock: result.lock,
+  };
+}
+
+export function formatSummary(result: BuildResult): string {
+  const lines: string[] = [];
+  lines.push(`built ${result.name}${result.variant ? ` (${result.variant})` : ''} -> ${result.reference}`);
+  lines.push(`index ${result.digest}  created ${result.created}`);
+  for (const p of result.platforms) {
+    lines.push('');
+    lines.push(
+      `${p.architecture}: ${p.digest}  ${p.packages.length} packages, ${formatBytes(p.size)} compressed`,
+    );
+    lines.push(
+      `  ${'LAYER'.padEnd(10)} ${'SIZE'.padStart(10)} ${'UNPACKED'.padStart(10)}  DIGEST / CONTENTS`,
+    );
+    for (const l of p.layers) {
+      lines.push(
+        `  ${l.name.padEnd(10)} ${formatBytes(l.size).padStart(10)} ${formatBytes(l.uncompressedSize).padStart(10)}  ${l.digest}`,
+      );
+      if (l.packages.length) lines.push(`  ${''.padEnd(33)}${l.packages.join(' ')}`);
+    }
+  }
+  if (result.skipped.length) {
+    lines.push('');
+    lines.push(
+      `left out (maintainer-script-only dependencies): ${result.skipped.map((s) => `${s.name} (for ${s.requiredBy})`).join(', ')}`,
+    );
+  }
+  lines.push(`lock: ${result.lock}`);
+  lines.push(`record: ${result.record}`);
+  for (const sbom of result.sboms) lines.push(`sbom: ${sbom}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,234 @@
+/**
+ * The image catalog built from the real Debian archive (mirror from the host's apt sources),
+ * then run with umoci + runc. Each image is built once, in beforeAll, with the shared download
+ * cache; the specs are copied to a temp dir so their locks do not land in images/.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BuildResult, buildImage } from '../../../src/build/pipeline.js';
+import { defaultCacheDir } from '../../../src/debian/cache.js';
+import type { FsTree } from '../../../src/oci/fs-tree.js';
+import { flattenImage } from '../../../src/oci/fs-view.js';
+import { selectImage } from '../../../src/oci/image.js';
+import { openImage } from '../../../src/oci/open.js';
+import { runCommand } from '../../helpers/processes.js';
+import { runOciImage } from '../../helpers/runc.js';
+
+const IMAGES = resolve(import.meta.dirname, '../../../images');
+let work: string;
+const built = new Map<string, { result: BuildResult; layout: string; tag: string; spec: string }>();
+
+async function build(
+  name: string,
+  opts: { variant?: string; archs?: string[]; extra?: string; key?: string } = {},
+) {
+  const specDir = join(work, 'specs', opts.key ?? name);
+  await mkdir(specDir, { recursive: true });
+  const spec = join(specDir, `${name}.yaml`);
+  await copyFile(join(IMAGES, `${name}.yaml`), spec);
+  if (opts.extra) await writeFile(spec, `${await readFile(spec, 'utf8')}${opts.extra}`);
+  const layout = join(work, 'out', opts.key ?? name);
+  const tag = opts.variant ? `latest-${opts.variant}` : 'latest';
+  const result = await buildImage({
+    specPath: spec,
+    output: `oci:${layout}:${tag}`,
+    archs: opts.archs ?? ['amd64'],
+    ...(opts.variant ? { variant: opts.variant } : {}),
+  });
+  built.set(opts.key ?? name, { result, layout, tag, spec });
+  return result;
+}
+
+async function flattened(key: string, platform = 'linux/amd64'): Promise<FsTree> {
+  const b = built.get(key)!;
+  const [os, architecture] = platform.split('/') as [string, string];
+  const image = await selectImage(await openImage(`oci:${b.layout}:${b.tag}`), { os, architecture });
+  return flattenImage(image);
+}
+
+async function run(key: string, args: string[]) {
+  const b = built.get(key)!;
+  return runOciImage(b.layout, b.tag, { args });
+}
+
+beforeAll(async () => {
+  // Lowercase on purpose: podman names an oci: image after its path and refuses uppercase.
+  work = join(tmpdir(), `rampart-e2e-build-${process.pid}-${Date.now().toString(36)}`);
+  await mkdir(work, { recursive: true });
+  // A static test program for the `static` image, built here with the host's gcc.
+  const src = join(work, 'hello.c');
+  await writeFile(
+    src,
+    '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("static ok uid=%d\\n", getuid());return 0;}\n',
+  );
+  await mkdir(join(work, 'specs', 'static'), { recursive: true });
+  execFileSync('gcc', ['-static', '-O2', '-o', join(work, 'specs', 'static', 'hello'), src]);
+  await build('static', {
+    extra:
+      'files:\n  - {source: ./hello, destination: /usr/local/bin/hello, permissions: 0o755}\nentrypoint: [/usr/local/bin/hello]\n',
+  });
+  await build('base', { archs: ['amd64', 'arm64'] });
+  await build('base', { variant: 'dev', key: 'base-dev' });
+  await build('cc');
+  await build('nodejs');
+  await build('python3');
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('catalog images from the Debian archive', () => {
+  it('nodejs runs as 65532 and finds a parseable CA bundle', async () => {
+    const uid = await run('nodejs', ['/usr/bin/node', '-e', 'console.log(process.getuid())']);
+    expect(uid.stderr).toBe('');
+    expect(uid.stdout.trim()).toBe('65532');
+    const script = [
+      "const fs = require('fs'), crypto = require('crypto'), tls = require('tls');",
+      "const pem = fs.readFileSync(process.env.SSL_CERT_FILE, 'utf8');",
+      "const certs = pem.split('-----END CERTIFICATE-----').filter((c) => c.includes('BEGIN')).map((c) => new crypto.X509Certificate(c + '-----END CERTIFICATE-----'));",
+      'tls.createSecureContext();',
+      'console.log(certs.length, certs.every((c) => c.ca));',
+    ].join('\n');
+    const ca = await run('nodejs', ['/usr/bin/node', '--use-openssl-ca', '-e', script]);
+    expect(ca.exitCode, ca.stderr).toBe(0);
+    const [count, allCa] = ca.stdout.trim().split(' ');
+    expect(Number(count)).toBeGreaterThan(100);
+    expect(allCa).toBe('true');
+  });
+
+  it('python3 finds its OpenSSL CA file', async () => {
+    const out = await run('python3', [
+      '/usr/bin/python3',
+      '-c',
+      'import os, ssl; p = ssl.get_default_verify_paths().openssl_cafile; print(p, os.path.isfile(p))',
+    ]);
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stdout.trim()).toBe('/usr/lib/ssl/cert.pem True');
+  });
+
+  it('static runs a static binary added through files:', async () => {
+    const b = built.get('static')!;
+    const out = await runOciImage(b.layout, b.tag);
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stdout.trim()).toBe('static ok uid=65532');
+    const bytes = b.result.platforms[0]!.size;
+    expect(bytes).toBeLessThan(3 * 1024 * 1024);
+  });
+
+  it('the dev variant of base has a busybox shell and runs as root', async () => {
+    const out = await run('base-dev', ['sh', '-c', 'id -u']);
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stdout.trim()).toBe('0');
+  });
+
+  it('runtime images carry no shell, package manager, setuid/setgid or world-writable files', async () => {
+    const forbidden = new Set(['sh', 'bash', 'dash', 'apt', 'apt-get', 'dpkg', 'busybox']);
+    for (const key of ['static', 'base', 'cc', 'nodejs', 'python3']) {
+      const fs = await flattened(key);
+      const bad = fs
+        .entries()
+        .filter((n) => forbidden.has(n.path.slice(n.path.lastIndexOf('/') + 1)) && n.kind !== 'directory')
+        .map((n) => n.path);
+      expect(bad, key).toEqual([]);
+      const special = fs.entries().filter((n) => n.kind === 'file' && n.mode & 0o6000);
+      expect(
+        special.map((n) => n.path),
+        key,
+      ).toEqual([]);
+      const writable = fs
+        .entries()
+        .filter((n) => n.kind !== 'symlink' && n.mode & 0o002 && n.path !== '/tmp');
+      expect(
+        writable.map((n) => n.path),
+        key,
+      ).toEqual([]);
+      expect(fs.get('/tmp')?.mode, key).toBe(0o1777);
+    }
+  });
+
+  it('builds one index with a manifest per architecture', async () => {
+    const b = built.get('base')!;
+    const index = await openImage(`oci:${b.layout}:${b.tag}`);
+    expect(index.kind).toBe('index');
+    const platforms = index.kind === 'index' ? index.manifest.manifests.map((m) => m.platform) : [];
+    expect(platforms).toEqual([
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ]);
+    const arm = await flattened('base', 'linux/arm64');
+    expect(arm.resolve('/lib/ld-linux-aarch64.so.1')).toBeDefined();
+    const amd = await flattened('base');
+    expect(amd.resolve('/lib64/ld-linux-x86-64.so.2')).toBeDefined();
+  });
+
+  it('shares the static tier layer between images built from the same archive state', () => {
+    const first = (key: string) => built.get(key)!.result.platforms[0]!.layers[0]!;
+    expect(first('static').name).toBe('static');
+    for (const key of ['base', 'nodejs', 'python3'])
+      expect(first(key).digest, key).toBe(first('static').digest);
+    const libc = (key: string) => built.get(key)!.result.platforms[0]!.layers.find((l) => l.name === 'libc');
+    for (const key of ['cc', 'nodejs', 'python3']) expect(libc(key)?.digest, key).toBe(libc('base')?.digest);
+    const cc = (key: string) => built.get(key)!.result.platforms[0]!.layers.find((l) => l.name === 'cc');
+    expect(cc('nodejs')?.digest).toBe(cc('cc')?.digest);
+  });
+
+  it('rebuilds nodejs from its lock into the same index digest', async () => {
+    const b = built.get('nodejs')!;
+    // Share the downloaded .debs but none of the build caches (unpacked packages, layer blobs),
+    // so the second build really unpacks and compresses again.
+    const cacheDir = join(work, 'fresh-cache');
+    await mkdir(cacheDir, { recursive: true });
+    await symlink(join(defaultCacheDir(), 'blobs'), join(cacheDir, 'blobs'));
+    const again = await buildImage({
+      specPath: b.spec,
+      output: `oci:${join(work, 'again')}:latest`,
+      archs: ['amd64'],
+      locked: true,
+      cacheDir,
+    });
+    expect(again.digest).toBe(b.result.digest);
+  });
+
+  it('skopeo and podman (runc) accept the output', async () => {
+    const b = built.get('static')!;
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${b.layout}:${b.tag}`]).toString());
+    expect(inspected.Digest).toBe(b.result.digest);
+    // podman wants a short runroot; vfs storage leaves no overlay mounts behind.
+    const root = await mkdtemp('/tmp/rampart-podman-');
+    let out: Awaited<ReturnType<typeof runCommand>>;
+    try {
+      out = await runCommand(
+        'podman',
+        [
+          '--root',
+          join(root, 'r'),
+          '--runroot',
+          join(root, 'rr'),
+          '--runtime',
+          'runc',
+          '--cgroup-manager',
+          'cgroupfs',
+          '--storage-driver',
+          'vfs',
+          'run',
+          '--rm',
+          '--network=none',
+          '--ulimit',
+          'nofile=1024:1024',
+          '--ulimit',
+          'nproc=1024:1024',
+          `oci:${b.layout}:${b.tag}`,
+        ],
+        { timeoutMs: 300_000 },
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stdout.trim()).toBe('static ok uid=65532');
+  });
+});

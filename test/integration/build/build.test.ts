@@ -1,0 +1,421 @@
+/**
+ * `rampart build` against a real, signed, local APT repository (test/helpers/apt-repo.ts):
+ * assembly rules, scanner metadata, lock reproducibility and the error paths, without the
+ * Debian archive.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type BuildOptions, buildImage } from '../../../src/build/pipeline.js';
+import { main } from '../../../src/cli/main.js';
+import { parseDeb822 } from '../../../src/debian/deb822.js';
+import { isRampartError } from '../../../src/errors.js';
+import { flattenImage, readFiles } from '../../../src/oci/fs-view.js';
+import { selectImage } from '../../../src/oci/image.js';
+import { openImage } from '../../../src/oci/open.js';
+import { type AptRepo, createAptRepo, type DebSpec } from '../../helpers/apt-repo.js';
+
+const CERT_A = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+const CERT_B = '-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----';
+
+const PACKAGES: DebSpec[] = [
+  {
+    name: 'base-files',
+    version: '13.8',
+    files: {
+      'usr/lib/os-release':
+        'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\nID=debian\n',
+      'etc/debian_version': '13.1\n',
+      'usr/share/doc/base-files/copyright': 'base-files licence\n',
+      'var/tmp/.keep': '',
+    },
+    symlinks: { bin: 'usr/bin' },
+    preDepends: 'awk',
+  },
+  {
+    name: 'ca-certificates',
+    version: '20250419',
+    architecture: 'all',
+    depends: 'debconf (>= 0.5) | debconf-2.0, openssl',
+    files: {
+      'usr/share/ca-certificates/mozilla/B_Root.crt': CERT_B,
+      'usr/share/ca-certificates/mozilla/A_Root.crt': CERT_A,
+      'usr/share/doc/ca-certificates/copyright': 'MPL-2.0\n',
+    },
+  },
+  { name: 'debconf', version: '1.5', architecture: 'all' },
+  { name: 'mawk', version: '1.3', provides: 'awk' },
+  { name: 'openssl', version: '3.5' },
+  {
+    name: 'libfoo1',
+    version: '1.2-3',
+    source: 'foo',
+    multiArch: 'same',
+    files: {
+      'lib/x86_64-linux-gnu/libfoo.so.1': 'ELF libfoo\n',
+      'usr/share/doc/libfoo1/copyright': 'foo licence\n',
+      'usr/share/doc/libfoo1/changelog.Debian.gz': 'changes\n',
+      'usr/share/man/man3/foo.3.gz': 'manual\n',
+      'usr/share/locale/de/LC_MESSAGES/foo.mo': 'de\n',
+    },
+    // Never run: the build executes nothing from a package.
+    controlFiles: { postinst: '#!/bin/sh\nexit 1\n' },
+  },
+  {
+    name: 'tool',
+    version: '2.0',
+    depends: 'libfoo1 (>= 1.2)',
+    files: { 'usr/bin/tool': '#!tool\n', 'usr/share/doc/tool/copyright': 'tool licence\n' },
+  },
+  { name: 'clash-a', version: '1', files: { 'usr/bin/same': 'A\n' } },
+  { name: 'clash-b', version: '1', files: { 'usr/bin/same': 'B\n' } },
+];
+
+let repo: AptRepo;
+let dir: string;
+let cacheDir: string;
+
+function specText(body: Record<string, string>): string {
+  return [
+    `name: ${body.name ?? 'demo'}`,
+    'contents:',
+    '  suites: [testing]',
+    `  mirror: ${repo.url}`,
+    `  keyring: ${repo.key.keyring}`,
+    `  packages: [${body.packages ?? 'base-files, ca-certificates, tool'}]`,
+    'archs: [amd64]',
+    ...(body.extra ? [body.extra] : []),
+    '',
+  ].join('\n');
+}
+
+async function writeSpec(name: string, text: string): Promise<string> {
+  const specDir = await mkdtemp(join(dir, `${name}-`));
+  const path = join(specDir, `${name}.yaml`);
+  await writeFile(path, text);
+  return path;
+}
+
+/** `file:line:col` of the first occurrence of `needle`, computed from the text itself. */
+function positionOf(file: string, text: string, needle: string): string {
+  const offset = text.indexOf(needle);
+  const before = text.slice(0, offset).split('\n');
+  return `${file}:${before.length}:${before.at(-1)!.length + 1}`;
+}
+
+async function expectFailure(opts: BuildOptions, code: string, pattern: RegExp): Promise<void> {
+  let caught: unknown;
+  try {
+    await buildImage(opts);
+  } catch (error) {
+    caught = error;
+  }
+  expect(isRampartError(caught), String(caught)).toBe(true);
+  expect((caught as { code: string }).code).toBe(code);
+  expect((caught as Error).message).toMatch(pattern);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rampart-build-it-'));
+  cacheDir = join(dir, 'cache');
+  repo = await createAptRepo([{ name: 'testing', packages: PACKAGES }], { dir });
+});
+
+afterAll(async () => {
+  await repo?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('rampart build on a local archive', () => {
+  let specPath: string;
+  let layout: string;
+  let result: Awaited<ReturnType<typeof buildImage>>;
+
+  beforeAll(async () => {
+    const extra = [
+      'paths:',
+      '  - {path: /data, type: directory, uid: 65532, gid: 65532, permissions: 0o700}',
+      'files:',
+      '  - {source: ./app, destination: /app, uid: 65532, gid: 65532}',
+      'entrypoint: [/usr/bin/tool]',
+    ].join('\n');
+    specPath = await writeSpec('demo', specText({ extra }));
+    const appDir = join(specPath, '..', 'app');
+    await mkdir(join(appDir, 'lib'), { recursive: true });
+    await writeFile(join(appDir, 'main.js'), 'console.log(1)\n');
+    await writeFile(join(appDir, 'lib', 'util.js'), 'module.exports = 2\n');
+    // copied as a link, never followed out of the source directory
+    await symlink('/etc/shadow', join(appDir, 'secret'));
+    layout = join(dir, 'out', 'demo');
+    result = await buildImage({
+      specPath,
+      output: `oci:${layout}:latest`,
+      cacheDir,
+      sbomDir: join(dir, 'sbom'),
+    });
+  });
+
+  it('installs the closure minus the maintainer-script-only dependencies, and says so', () => {
+    expect(result.platforms[0]?.packages.map((p) => p.name)).toEqual([
+      'base-files',
+      'ca-certificates',
+      'libfoo1',
+      'tool',
+    ]);
+    expect(result.skipped.map((s) => s.name).sort()).toEqual(['awk', 'debconf', 'openssl']);
+  });
+
+  it('assembles the root: merged /usr, pruned docs, generated files, hardened modes', async () => {
+    const image = await selectImage(await openImage(`oci:${layout}:latest`));
+    const fs = await flattenImage(image);
+    expect(fs.get('/usr/lib/x86_64-linux-gnu/libfoo.so.1')?.kind).toBe('file');
+    expect(fs.get('/lib')).toMatchObject({ kind: 'symlink', linkTarget: 'usr/lib' });
+    expect(fs.get('/bin')).toMatchObject({ kind: 'symlink', linkTarget: 'usr/bin' });
+    expect(fs.has('/usr/share/doc/libfoo1/copyright')).toBe(true);
+    expect(fs.has('/usr/share/doc/libfoo1/changelog.Debian.gz')).toBe(false);
+    expect(fs.has('/usr/share/man')).toBe(false);
+    expect(fs.has('/usr/share/locale/de')).toBe(false);
+    expect(fs.get('/tmp')).toMatchObject({ kind: 'directory', mode: 0o1777, uid: 0 });
+    expect(fs.get('/home/nonroot')).toMatchObject({ kind: 'directory', uid: 65532, gid: 65532 });
+    expect(fs.get('/data')).toMatchObject({ kind: 'directory', mode: 0o700, uid: 65532 });
+    expect(fs.get('/app/lib/util.js')).toMatchObject({ kind: 'file', uid: 65532, gid: 65532 });
+    expect(fs.get('/app/secret')).toMatchObject({ kind: 'symlink', linkTarget: '/etc/shadow' });
+    const worldWritable = fs
+      .entries()
+      .filter((n) => n.kind !== 'symlink' && n.mode & 0o002 && n.path !== '/tmp');
+    expect(worldWritable.map((n) => n.path)).toEqual([]);
+    // the postinst (exit 1) never ran, and no dpkg database beyond status.d exists
+    expect(fs.has('/var/lib/dpkg/status')).toBe(false);
+
+    const wanted = new Set([
+      '/etc/os-release',
+      '/etc/passwd',
+      '/etc/ssl/certs/ca-certificates.crt',
+      '/var/lib/dpkg/status.d/libfoo1.md5sums',
+    ]);
+    const files = new Map<string, string>();
+    for await (const f of readFiles(image, fs, wanted)) files.set(f.path, f.content.toString());
+    expect(files.get('/etc/os-release')).toContain('ID=debian');
+    expect(files.get('/etc/passwd')).toContain('nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin');
+    expect(files.get('/etc/ssl/certs/ca-certificates.crt')).toBe(`${CERT_A}${CERT_B}\n`);
+    // md5sums name the files where they are in the image, and nothing that was pruned
+    const md5 = files.get('/var/lib/dpkg/status.d/libfoo1.md5sums') ?? '';
+    expect(md5).toContain('  usr/lib/x86_64-linux-gnu/libfoo.so.1\n');
+    expect(md5).not.toContain('changelog');
+    expect(md5.split('\n').filter(Boolean)).toHaveLength(2);
+  });
+
+  it('writes status.d entries that parse back into exactly the locked packages', async () => {
+    const image = await selectImage(await openImage(`oci:${layout}:latest`));
+    const fs = await flattenImage(image);
+    const stanzas = fs
+      .children('/var/lib/dpkg/status.d')
+      .map((n) => n.path)
+      .filter((p) => !p.endsWith('.md5sums'));
+    const contents: string[] = [];
+    for await (const f of readFiles(image, fs, new Set(stanzas))) contents.push(f.content.toString());
+    const installed = contents
+      .flatMap((text) => parseDeb822(text))
+      .map((p) => `${p.get('package')}=${p.get('version')} ${p.get('status')}`)
+      .sort();
+    const lock = JSON.parse(await readFile(result.lock, 'utf8'));
+    const locked = lock.variants.default.archs.amd64.map(
+      (p: { name: string; version: string }) => `${p.name}=${p.version} install ok installed`,
+    );
+    expect(installed).toEqual(locked);
+  });
+
+  it('sets the image config and is accepted by skopeo', async () => {
+    const image = await selectImage(await openImage(`oci:${layout}:latest`));
+    expect(image.config.config?.User).toBe('65532:65532');
+    expect(image.config.config?.WorkingDir).toBe('/home/nonroot');
+    expect(image.config.config?.Entrypoint).toEqual(['/usr/bin/tool']);
+    expect(image.config.config?.Env).toContain('SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt');
+    expect(image.config.history?.map((h) => h.comment)).toEqual([
+      'static: base-files ca-certificates',
+      'packages: libfoo1 tool',
+      'config: accounts, home directories, paths',
+      'app: files from the spec',
+    ]);
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${layout}:latest`]).toString());
+    // skopeo reports the digest of the index it was pointed at
+    expect(inspected.Digest).toBe(result.digest);
+    expect(inspected.Architecture).toBe('amd64');
+    expect(inspected.Labels['org.opencontainers.image.title']).toBe('demo');
+    expect(existsSync(result.record)).toBe(true);
+    const record = JSON.parse(await readFile(result.record, 'utf8'));
+    expect(record.output.digest).toBe(result.digest);
+    expect(record.releases[0].inReleaseSha256).toMatch(/^[a-f0-9]{64}$/);
+  });
+
+  it('writes SPDX and CycloneDX SBOMs that list every installed package', async () => {
+    expect(result.sboms.map((p) => p.slice(p.lastIndexOf('/') + 1))).toEqual([
+      'demo-amd64.spdx.json',
+      'demo-amd64.cdx.json',
+    ]);
+    const spdx = JSON.parse(await readFile(result.sboms[0]!, 'utf8'));
+    const cdx = JSON.parse(await readFile(result.sboms[1]!, 'utf8'));
+    const names = ['base-files', 'ca-certificates', 'libfoo1', 'tool'];
+    const spdxNames = spdx.packages.map((p: { name: string }) => p.name);
+    const cdxNames = cdx.components.map((c: { name: string }) => c.name);
+    for (const name of names) {
+      expect(spdxNames).toContain(name);
+      expect(cdxNames).toContain(name);
+    }
+  });
+
+  it('prints the -o json shape from the CLI', async () => {
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    let printed = '';
+    try {
+      const out = `oci:${join(dir, 'out', 'json')}:latest`;
+      const code = await main([
+        'node',
+        'rampart',
+        'build',
+        specPath,
+        '--output',
+        out,
+        '--cache',
+        cacheDir,
+        '--locked',
+        '-q',
+        '-o',
+        'json',
+      ]);
+      expect(code).toBe(0);
+      printed = stdout.mock.calls.map((c) => String(c[0])).join('');
+    } finally {
+      stdout.mockRestore();
+    }
+    const json = JSON.parse(printed);
+    expect(Object.keys(json).sort()).toEqual(['digest', 'lock', 'platforms', 'reference']);
+    expect(json.digest).toBe(result.digest);
+    expect(json.lock).toBe(result.lock);
+    expect(json.platforms).toEqual([
+      { architecture: 'amd64', digest: result.platforms[0]!.digest, size: result.platforms[0]!.size },
+    ]);
+  });
+
+  it('writes oci-archive and single-arch docker-archive outputs that skopeo reads', async () => {
+    const ociArchive = join(dir, 'out', 'demo-oci.tar');
+    const viaArchive = await buildImage({
+      specPath,
+      output: `oci-archive:${ociArchive}`,
+      cacheDir,
+      locked: true,
+    });
+    expect(viaArchive.digest).toBe(result.digest);
+    const dockerArchive = join(dir, 'out', 'demo-docker.tar');
+    await buildImage({
+      specPath,
+      output: `docker-archive:${dockerArchive}:demo:latest`,
+      cacheDir,
+      locked: true,
+    });
+    const inspected = JSON.parse(
+      execFileSync('skopeo', ['inspect', `docker-archive:${dockerArchive}`]).toString(),
+    );
+    expect(inspected.Architecture).toBe('amd64');
+    expect(inspected.Layers).toHaveLength(result.platforms[0]!.layers.length);
+    expect(
+      JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${ociArchive}`]).toString()).Digest,
+    ).toBe(result.digest);
+  });
+
+  it('rebuilds the lock into the same index digest, then reports a vanished package as LOCK_STALE', async () => {
+    // A fresh cache: nothing unpacked or layered is reused, so equality comes from determinism.
+    const again = await buildImage({
+      specPath,
+      output: `oci:${join(dir, 'out', 'again')}:latest`,
+      cacheDir: join(dir, 'fresh-cache'),
+      locked: true,
+    });
+    expect(again.digest).toBe(result.digest);
+
+    const lock = JSON.parse(await readFile(result.lock, 'utf8'));
+    const tool = lock.variants.default.archs.amd64.find((p: { name: string }) => p.name === 'tool');
+    await rm(repo.path(tool.filename));
+    await expectFailure(
+      {
+        specPath,
+        output: `oci:${join(dir, 'out', 'stale')}:latest`,
+        cacheDir: join(dir, 'empty-cache'),
+        locked: true,
+      },
+      'LOCK_STALE',
+      /no longer serves.*run without --locked/,
+    );
+    expect(existsSync(join(dir, 'out', 'stale'))).toBe(false);
+  });
+});
+
+describe('rampart build errors', () => {
+  it('points an unknown package at its spec position and leaves no output', async () => {
+    const text = specText({ packages: 'base-files, no-such-pkg' });
+    const specPath = await writeSpec('unknown', text);
+    const out = join(dir, 'out', 'unknown');
+    const where = positionOf(specPath, text, 'no-such-pkg');
+    await expectFailure(
+      { specPath, output: `oci:${out}:latest`, cacheDir },
+      'PACKAGE_NOT_FOUND',
+      new RegExp(`^${where}: .*no-such-pkg`),
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('names both packages of a file conflict', async () => {
+    const text = specText({ packages: 'clash-a, clash-b' });
+    const specPath = await writeSpec('clash', text);
+    const out = join(dir, 'out', 'clash');
+    const where = positionOf(specPath, text, 'clash-a');
+    await expectFailure(
+      { specPath, output: `oci:${out}:latest`, cacheDir },
+      'FILE_CONFLICT',
+      new RegExp(`^${where}: /usr/bin/same .*clash-a and clash-b`),
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('points a missing files source at its spec position', async () => {
+    const extra = 'files:\n  - {source: ./missing, destination: /app}';
+    const text = specText({ packages: 'base-files', extra });
+    const specPath = await writeSpec('nofiles', text);
+    const out = join(dir, 'out', 'nofiles');
+    const where = positionOf(specPath, text, './missing');
+    await expectFailure(
+      { specPath, output: `oci:${out}:latest`, cacheDir },
+      'SPEC_INVALID',
+      new RegExp(`^${where}: files\\[0\\]\\.source .*missing does not exist`),
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('exits 1 with one error line naming the position of an unknown spec key', async () => {
+    const text = specText({ packages: 'base-files', extra: 'entrypont: [/x]' });
+    const specPath = await writeSpec('badkey', text);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await main([
+        'node',
+        'rampart',
+        'build',
+        specPath,
+        '--output',
+        `oci:${join(dir, 'out', 'badkey')}:latest`,
+      ]);
+      expect(code).toBe(1);
+      const printed = stderr.mock.calls.map((c) => String(c[0])).join('');
+      const where = positionOf(specPath, text, 'entrypont');
+      expect(printed).toMatch(
+        new RegExp(`^error: ${where}: unknown key 'entrypont' \\(allowed: .*entrypoint`, 'm'),
+      );
+      expect(printed.trim().split('\n')).toHaveLength(1);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+});
