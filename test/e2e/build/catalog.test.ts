@@ -7,13 +7,17 @@ import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PackageURL } from 'packageurl-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
 import { type BuildResult, buildImage } from '../../../src/build/pipeline.js';
 import { defaultCacheDir } from '../../../src/debian/cache.js';
 import type { FsTree } from '../../../src/oci/fs-tree.js';
-import { flattenImage } from '../../../src/oci/fs-view.js';
+import { flattenImage, readFiles } from '../../../src/oci/fs-view.js';
 import { selectImage } from '../../../src/oci/image.js';
 import { openImage } from '../../../src/oci/open.js';
+import { generateSbom } from '../../../src/sbom/generate.js';
+import type { SbomDocument } from '../../../src/sbom/model.js';
 import { runCommand } from '../../helpers/processes.js';
 import { runOciImage } from '../../helpers/runc.js';
 
@@ -23,13 +27,18 @@ const built = new Map<string, { result: BuildResult; layout: string; tag: string
 
 async function build(
   name: string,
-  opts: { variant?: string; archs?: string[]; extra?: string; key?: string } = {},
+  opts: { variant?: string; archs?: string[]; extra?: string; key?: string; addPackages?: string[] } = {},
 ) {
   const specDir = join(work, 'specs', opts.key ?? name);
   await mkdir(specDir, { recursive: true });
   const spec = join(specDir, `${name}.yaml`);
   await copyFile(join(IMAGES, `${name}.yaml`), spec);
   if (opts.extra) await writeFile(spec, `${await readFile(spec, 'utf8')}${opts.extra}`);
+  if (opts.addPackages) {
+    const doc = parseDocument(await readFile(spec, 'utf8'));
+    for (const name of opts.addPackages) doc.addIn(['contents', 'packages'], name);
+    await writeFile(spec, doc.toString());
+  }
   const layout = join(work, 'out', opts.key ?? name);
   const tag = opts.variant ? `latest-${opts.variant}` : 'latest';
   const result = await buildImage({
@@ -75,6 +84,9 @@ beforeAll(async () => {
   await build('cc');
   await build('nodejs');
   await build('python3');
+  // python3 itself ships no Python distributions (no *.dist-info); python3-six adds a real one
+  // for the SBOM's Python cataloger to find.
+  await build('python3', { key: 'python3-six', addPackages: ['python3-six'] });
 });
 
 afterAll(async () => {
@@ -230,5 +242,77 @@ describe('catalog images from the Debian archive', () => {
     }
     expect(out.exitCode, out.stderr).toBe(0);
     expect(out.stdout.trim()).toBe('static ok uid=65532');
+  });
+
+  describe('SBOM of the built images', () => {
+    async function sbomOf(key: string): Promise<SbomDocument> {
+      const b = built.get(key)!;
+      return generateSbom({ kind: 'image', ref: `oci:${b.layout}:${b.tag}`, platform: 'linux/amd64' });
+    }
+
+    /** Every locked package is in the SBOM, with the same version, architecture, source and a matching purl. */
+    async function expectDebsMatchLock(key: string, doc: SbomDocument): Promise<void> {
+      const b = built.get(key)!;
+      const lock = JSON.parse(await readFile(b.result.lock, 'utf8'));
+      const locked = lock.variants.default.archs.amd64 as Array<Record<string, string>>;
+      const debs = doc.packages.filter((p) => p.type === 'deb');
+      expect(debs.map((p) => p.name).sort(), key).toEqual(locked.map((p) => p.name).sort());
+      for (const want of locked) {
+        const got = debs.find((p) => p.name === want.name)!;
+        expect(
+          { version: got.version, architecture: got.architecture, source: got.source },
+          want.name,
+        ).toEqual({
+          version: want.version,
+          architecture: want.architecture,
+          source: { name: want.source, version: want.sourceVersion },
+        });
+        const purl = PackageURL.fromString(got.purl!);
+        expect(
+          [
+            purl.type,
+            purl.namespace,
+            purl.name,
+            purl.version,
+            purl.qualifiers?.arch,
+            purl.qualifiers?.distro,
+          ],
+          want.name,
+        ).toEqual(['deb', 'debian', want.name, want.version, want.architecture, 'debian-13']);
+      }
+    }
+
+    it('nodejs: every locked deb and every npm module Debian ships under /usr/share/nodejs', async () => {
+      const doc = await sbomOf('nodejs');
+      await expectDebsMatchLock('nodejs', doc);
+      // The modules, read independently from the image: each /usr/share/nodejs/[@scope/]name/package.json.
+      const b = built.get('nodejs')!;
+      const image = await selectImage(await openImage(`oci:${b.layout}:${b.tag}`));
+      const tree = await flattenImage(image);
+      const manifests = tree
+        .entries()
+        .filter((n) => /^\/usr\/share\/nodejs\/(@[^/]+\/)?[^/@]+\/package\.json$/.test(n.path))
+        .map((n) => n.path);
+      expect(manifests.length).toBeGreaterThan(5);
+      const expected: string[] = [];
+      for await (const { content } of readFiles(image, tree, new Set(manifests))) {
+        const json = JSON.parse(content.toString('utf8')) as { name?: string; version?: string };
+        if (json.name && json.version) expected.push(`${json.name}@${json.version}`);
+      }
+      const found = new Set(
+        doc.packages.filter((p) => p.type === 'npm').map((p) => `${p.name}@${p.version}`),
+      );
+      expect(expected.filter((m) => !found.has(m))).toEqual([]);
+    });
+
+    it('python3: every locked deb and the Python distributions in dist-packages', async () => {
+      const doc = await sbomOf('python3-six');
+      await expectDebsMatchLock('python3-six', doc);
+      const six = doc.packages.find((p) => p.type === 'pypi' && p.name === 'six');
+      const deb = doc.packages.find((p) => p.type === 'deb' && p.name === 'python3-six')!;
+      // Debian's python3-six 1.17.0-1 ships six 1.17.0: the upstream part of the deb version.
+      expect(six?.version).toBe(deb.version.replace(/^\d+:/, '').replace(/-[^-]+$/, ''));
+      expect(six?.purl).toBe(`pkg:pypi/six@${six?.version}`);
+    });
   });
 });
