@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureMinbaseRoot } from '../test/e2e/sbom/minbase-root.js';
+import { ensureCdxgen } from '../test/helpers/cdxgen.js';
 import type { BenchFigure } from './run.js';
 
 interface Measured {
@@ -88,7 +89,7 @@ export default async function benchSbom(): Promise<BenchFigure[]> {
     const home = join(work, 'home');
     mkdirSync(home);
     const cdxgen = measure(
-      join(repo, 'node_modules/.bin/cdxgen'),
+      ensureCdxgen(),
       ['-t', 'rootfs', '-o', join(work, 'cdxgen.cdx.json'), root],
       { ...process.env, HOME: home },
       work,

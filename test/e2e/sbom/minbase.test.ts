@@ -9,6 +9,7 @@ import { encodeSbom } from '../../../src/sbom/encode/index.js';
 import { generateSbom } from '../../../src/sbom/generate.js';
 import type { SbomDocument } from '../../../src/sbom/model.js';
 import { readSbom } from '../../../src/sbom/read/read-sbom.js';
+import { ensureCdxgen } from '../../helpers/cdxgen.js';
 import { cycloneDxValidator, spdxValidator } from '../../unit/sbom/schema-validators.js';
 import { assertSbomMatchesStatus } from './assert-status.js';
 import { ensureMinbaseRoot } from './minbase-root.js';
@@ -72,7 +73,7 @@ describe('rampart sbom on an mmdebstrap minbase trixie root', () => {
     const home = join(work, 'cdxgen-home');
     mkdirSync(home);
     const output = join(work, 'cdxgen.cdx.json');
-    const cdxgen = join(process.cwd(), 'node_modules/.bin/cdxgen');
+    const cdxgen = ensureCdxgen();
     execFileSync(cdxgen, ['-t', 'rootfs', '-o', output, root], {
       env: { ...process.env, HOME: home },
       cwd: work,
