@@ -12,3 +12,12 @@ node bin/rampart.js build images/nodejs.yaml --arch amd64 --output oci:./out/nod
 echo
 echo "==> rampart inspect oci:./out/nodejs:latest"
 node bin/rampart.js inspect oci:./out/nodejs:latest
+echo
+echo "==> rampart sbom oci:./out/nodejs:latest -o spdx-json=... -o cyclonedx-json=... -o table"
+node bin/rampart.js sbom oci:./out/nodejs:latest \
+  -o spdx-json=./out/nodejs.spdx.json -o cyclonedx-json=./out/nodejs.cdx.json -o table
+echo
+echo "Wrote ./out/nodejs (OCI layout), ./out/nodejs.build.json (build record), images/nodejs.lock.json (lock),"
+echo "./out/nodejs.spdx.json and ./out/nodejs.cdx.json (SBOMs). Run it with umoci + runc, or:"
+echo "  npx rampart copy oci:./out/nodejs:latest docker-archive:nodejs.tar:nodejs:latest && podman load -i nodejs.tar"
+echo "Coming next: pushing to registries, cosign-compatible signing and attestations, the CVE scanner."

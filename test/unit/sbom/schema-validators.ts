@@ -22,6 +22,9 @@ export function spdxValidator(): Validate {
 export function cycloneDxValidator(): Validate {
   const ajv = new Ajv({ strict: false, allErrors: true });
   addFormats(ajv);
+  // ajv-formats has no IRI formats; an IRI reference is whatever WHATWG URL parsing accepts
+  // relative to a base (it allows non-ASCII, unlike uri-reference).
+  ajv.addFormat('iri-reference', (value: string) => URL.canParse(value, 'http://base.invalid/'));
   const base = 'http://cyclonedx.org/schema/';
   for (const name of ['spdx.SNAPSHOT.schema.json', 'jsf-0.82.SNAPSHOT.schema.json']) {
     ajv.addSchema({ ...load(`cyclonedx/${name}`), $id: `${base}${name}` });
