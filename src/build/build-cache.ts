@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { type DebControl, type DebEntry, readDeb, readDebData } from '../debian/deb-reader.js';
 import type { BuiltLayer, LayerEntry } from '../oci/layer-writer.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 /**
  * Two caches that make a warm build fast, both under `<cacheDir>/build/`:
@@ -37,7 +38,7 @@ export async function readDebCached(
   const control = await readDeb(path);
   const entries: DebEntry[] = [];
   for await (const entry of readDebData(path)) entries.push(entry);
-  if (file) await writeAtomic(file, serialize({ format: FORMAT, control, entries }));
+  if (file) await writeFileAtomic(file, serialize({ format: FORMAT, control, entries }));
   return { control, entries };
 }
 
@@ -82,18 +83,6 @@ export async function storeLayer(cacheDir: string, key: string, layer: BuiltLaye
   const temp = `${blob}.tmp-${randomBytes(6).toString('hex')}`;
   await copyFile(layer.path, temp);
   await rename(temp, blob);
-  await writeAtomic(join(dir, `${key}.json`), JSON.stringify({ ...layer, path: '' }));
+  await writeFileAtomic(join(dir, `${key}.json`), JSON.stringify({ ...layer, path: '' }));
   return { ...layer, path: blob };
-}
-
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
-  const temp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  try {
-    await writeFile(temp, data);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }

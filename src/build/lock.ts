@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { RampartError } from '../errors.js';
-import { writeFileAtomic } from '../oci/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 const lockedPackageSchema = z.object({
   name: z.string(),

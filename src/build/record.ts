@@ -1,4 +1,4 @@
-import { writeFileAtomic } from '../oci/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { LockedRelease } from './lock.js';
 
 /** What a build used and made, kept beside the output for provenance. */

@@ -1,33 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RampartError } from '../errors.js';
+import { tempPathFor, writeFileAtomic } from '../util/atomic-file.js';
 
 /** `$XDG_CACHE_HOME/rampart`, else `~/.cache/rampart`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base =
     env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.length > 0 ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
   return join(base, 'rampart');
-}
-
-const tempName = (path: string) =>
-  join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-
-/** Writes via a temp file in the same directory and rename, so readers never see a partial file. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = tempName(path);
-  try {
-    await writeFile(temp, data);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -80,7 +65,7 @@ export class ContentCache {
   ): Promise<string> {
     const path = this.blobPath(expected.sha256);
     await mkdir(dirname(path), { recursive: true });
-    const temp = tempName(path);
+    const temp = tempPathFor(path);
     const hash = createHash('sha256');
     let size = 0;
     const counter = new Transform({

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { RampartError } from '../errors.js';
-import { writeStreamAtomic } from './atomic-file.js';
+import { writeStreamAtomic } from '../util/atomic-file.js';
 import type { Digest } from './digest.js';
 import { digestHex, digestStream, sha256Digest } from './digest.js';
 import type { Image } from './image.js';

@@ -2,7 +2,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
-import { writeFileAtomic, writeStreamAtomic } from './atomic-file.js';
+import { writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
 import type { Digest } from './digest.js';
 import { digestHex, verifyingStream } from './digest.js';
 import type { Image, ImageOrIndex, Index } from './image.js';

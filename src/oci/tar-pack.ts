@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
-import { writeStreamAtomic } from './atomic-file.js';
+import { writeStreamAtomic } from '../util/atomic-file.js';
 
 export interface PackEntry {
   readonly name: string;

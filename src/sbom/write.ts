@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { RampartError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { type EncodeOptions, encodeSbom, type SbomFormat } from './encode/index.js';
 import type { SbomDocument } from './model.js';
 
@@ -15,12 +13,9 @@ export async function writeSbomFiles(
   options: EncodeOptions = {},
 ): Promise<void> {
   for (const { format, path } of outputs) {
-    const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      await writeFile(temp, encodeSbom(doc, format, options));
-      await rename(temp, path);
+      await writeFileAtomic(path, encodeSbom(doc, format, options));
     } catch (error) {
-      await rm(temp, { force: true });
       throw new RampartError('IO', `cannot write ${format} SBOM to ${path}: ${(error as Error).message}`, {
         cause: error,
       });

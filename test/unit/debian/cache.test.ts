@@ -3,8 +3,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContentCache, defaultCacheDir, writeFileAtomic } from '../../../src/debian/cache.js';
+import { ContentCache, defaultCacheDir } from '../../../src/debian/cache.js';
 import { isRampartError } from '../../../src/errors.js';
+import { writeFileAtomic } from '../../../src/util/atomic-file.js';
 
 let root: string;
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,7 +32,9 @@ export async function writeStreamAtomic(
   }
 }
 
+/** Writes `data` to a temp file in the same directory (created if missing), fsyncs, then renames over `path`. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const temp = tempPathFor(path);
   try {
     const handle = await open(temp, 'wx');
