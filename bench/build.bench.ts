@@ -37,11 +37,12 @@ const MIB = 1024 * 1024;
 export default async function buildBench(): Promise<BenchFigure[]> {
   const work = await mkdtemp(join(tmpdir(), 'rampart-bench-build-'));
   try {
-    // cold: an empty download cache (indexes, packages, unpacked packages, layers); warm: the same cache again.
-    const cache = join(work, 'cache');
+    // cold: an empty download cache (indexes, packages, unpacked packages, layers), one per image
+    // so an earlier image's downloads do not warm the next; warm: the same cache again.
     const figures: BenchFigure[] = [];
     const sizes = new Map<string, { compressed: number; uncompressed: number }>();
     for (const name of ['static', 'base', 'nodejs']) {
+      const cache = join(work, `cache-${name}`);
       const cold = await timedBuild(work, name, cache, 'cold');
       const warm = await timedBuild(work, name, cache, 'warm');
       sizes.set(name, warm);

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { RampartError } from '../errors.js';
 import { APP_OWNER } from './layering.js';
 import type { FileSpec, SpecLocator } from './spec.js';
-import type { FileTree } from './tree.js';
+import { canonicalPath, type FileTree } from './tree.js';
 
 /**
  * Copies the spec's `files:` (a file or a directory, relative to the spec file) into the tree
@@ -20,7 +20,6 @@ export async function addAppFiles(
   let count = 0;
   for (const [i, f] of files.entries()) {
     const source = resolve(baseDir, f.source);
-    const destination = f.destination.replace(/^\/+/, '').replace(/\/+$/, '');
     let stat: Stats;
     try {
       stat = await lstat(source);
@@ -30,6 +29,8 @@ export async function addAppFiles(
         `${locate(['files', i, 'source'])}: files[${i}].source ${source} does not exist; create it or fix the path`,
       );
     }
+    // Canonical like package paths: `/bin/x` goes to usr/bin/x, not through the /bin symlink.
+    const destination = canonicalPath(f.destination, stat.isDirectory() ? 'directory' : 'file');
     const walk = async (abs: string, rel: string, st: Stats) => {
       const base = { uid: f.uid, gid: f.gid, owner: APP_OWNER };
       if (st.isDirectory()) {

@@ -1,6 +1,7 @@
 import type { DebControl } from '../debian/deb-reader.js';
 import { RampartError } from '../errors.js';
 import { type Accounts, resolveAccounts } from './accounts.js';
+import { addAppFiles } from './app-files.js';
 import { readDebCached } from './build-cache.js';
 import { installCaBundle } from './ca-bundle.js';
 import {
@@ -16,7 +17,7 @@ import {
 import { unpackOrder } from './layering.js';
 import type { LockedPackage } from './lock.js';
 import { type PruneOptions, pathFilter } from './prune.js';
-import type { ImageSpec } from './spec.js';
+import type { FileSpec, ImageSpec, SpecLocator } from './spec.js';
 import { imageMd5sums, statusStanza } from './status-d.js';
 import { canonicalPath, FileTree, movedSymlinkTarget, type NodeType } from './tree.js';
 
@@ -31,19 +32,23 @@ export type AssembledRootfs = {
   caCertificates: number;
   /** Links created in place of postinst work (alternatives, busybox applets). */
   links: string[];
-  /** Paths whose setuid/setgid or world-writable bits were cleared. */
-  hardened: string[];
+  /** Paths whose setuid/setgid or world-writable bits were cleared, and how. */
+  hardened: HardeningChange[];
 };
+
+/** One mode the build tightened, reported to the user: `{ path: '/usr/bin/su', change: 'setuid cleared (4755 -> 0755)' }`. */
+export type HardeningChange = { path: string; change: string };
 
 /**
  * Unpacks the packages' data into one tree without running any maintainer script, then adds
- * the deterministic equivalents of their post-install work and the scanner-readable package
- * database. The spec's `files:` are added by the caller (they need the filesystem).
+ * the deterministic equivalents of their post-install work, the scanner-readable package
+ * database and the spec's `files:` (relative to `spec.baseDir`). Modes are hardened last, so
+ * nothing the spec adds escapes it.
  */
 export async function assembleRootfs(
   debs: ReadonlyArray<{ pkg: LockedPackage; path: string }>,
-  spec: Pick<ImageSpec, 'accounts' | 'paths'> & { prune: PruneOptions },
-  opts: { cacheDir?: string } = {},
+  spec: Pick<ImageSpec, 'accounts' | 'paths'> & { prune: PruneOptions; files?: FileSpec[]; baseDir?: string },
+  opts: { cacheDir?: string; locate?: SpecLocator } = {},
 ): Promise<AssembledRootfs> {
   const tree = new FileTree();
   const keep = pathFilter(spec.prune);
@@ -117,16 +122,25 @@ export async function assembleRootfs(
   ];
   addAccounts(tree, accounts);
   addSpecPaths(tree, spec.paths);
+  if (spec.files?.length) {
+    await addAppFiles(tree, spec.files, spec.baseDir ?? '.', opts.locate ?? ((path) => path.join('.')));
+  }
   const hardened = hardenModes(tree);
   return { tree, accounts, installed, controls, caCertificates, links, hardened };
 }
+
+const MODE_BITS = [
+  [0o4000, 'setuid'],
+  [0o2000, 'setgid'],
+  [0o002, 'world-write'],
+] as const;
 
 /**
  * Clears setuid/setgid on files and world-write on everything but /tmp: nothing in a
  * runtime image should gain privileges or be writable by any uid.
  */
-export function hardenModes(tree: FileTree): string[] {
-  const changed: string[] = [];
+export function hardenModes(tree: FileTree): HardeningChange[] {
+  const changed: HardeningChange[] = [];
   for (const path of tree.paths()) {
     const node = tree.get(path)!;
     if (node.type === 'symlink' || path === 'tmp') continue;
@@ -134,9 +148,17 @@ export function hardenModes(tree: FileTree): string[] {
     if (node.type === 'file') mode &= ~0o6000;
     mode &= ~0o002;
     if (mode !== node.mode) {
+      const names = MODE_BITS.filter(([bit]) => node.mode & bit & ~mode).map(([, name]) => name);
+      changed.push({
+        path: `/${path}`,
+        change: `${names.join(', ')} cleared (${octal(node.mode)} -> ${octal(mode)})`,
+      });
       node.mode = mode;
-      changed.push(path);
     }
   }
   return changed;
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
 }

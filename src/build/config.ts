@@ -1,3 +1,4 @@
+import { RampartError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { History, ImageConfig, Platform } from '../oci/types.js';
 import { CA_BUNDLE_PATH } from './ca-bundle.js';
@@ -53,8 +54,14 @@ export function imageConfig(input: ConfigInput): ImageConfig {
  */
 export function buildTimestamp(sourceDateEpoch: string | undefined, releaseDates: string[]): Date {
   if (sourceDateEpoch !== undefined && sourceDateEpoch !== '') {
-    const seconds = Number(sourceDateEpoch);
-    if (Number.isInteger(seconds) && seconds >= 0) return new Date(seconds * 1000);
+    // A typo must not silently fall back to another timestamp: the digest would change unnoticed.
+    if (!/^\d+$/.test(sourceDateEpoch.trim())) {
+      throw new RampartError(
+        'USAGE',
+        `SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, got '${sourceDateEpoch}'; fix or unset it`,
+      );
+    }
+    return new Date(Number(sourceDateEpoch.trim()) * 1000);
   }
   const times = releaseDates.map((d) => Date.parse(d)).filter((t) => Number.isFinite(t));
   return new Date(times.length ? Math.max(...times) : 0);

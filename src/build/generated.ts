@@ -1,6 +1,6 @@
 import { type Accounts, groupFile, NSSWITCH_CONF, passwdFile } from './accounts.js';
 import type { PathSpec } from './spec.js';
-import { type FileTree, USR_MERGED_DIRS } from './tree.js';
+import { canonicalPath, type FileTree, USR_MERGED_DIRS } from './tree.js';
 
 /** Layer key of everything derived from the spec rather than from a package. */
 export const CONFIG_OWNER = '(config)';
@@ -178,7 +178,8 @@ export function addBusyboxApplets(tree: FileTree): string[] {
 /** The spec's `paths:` entries, in the config layer. */
 export function addSpecPaths(tree: FileTree, paths: PathSpec[]): void {
   for (const p of paths) {
-    const path = p.path.replace(/^\/+/, '').replace(/\/+$/, '');
+    // Canonical like package paths: `/bin/x` goes to usr/bin/x, not through the /bin symlink.
+    const path = canonicalPath(p.path, p.type);
     const base = { uid: p.uid, gid: p.gid, owner: CONFIG_OWNER };
     if (p.type === 'directory') tree.put(path, { ...base, type: 'directory', mode: p.mode ?? 0o755 });
     else if (p.type === 'symlink')

@@ -1,12 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { RampartError } from '../errors.js';
 import { writeDockerArchive } from '../oci/docker-archive.js';
 import type { Image, Index } from '../oci/image.js';
 import { writeLayout } from '../oci/layout-write.js';
 import { writeOciArchive } from '../oci/oci-archive.js';
 import { parseImageReference } from '../oci/reference.js';
+import { tempPathFor } from '../util/atomic-file.js';
 
 export type BuildOutput = {
   transport: 'oci' | 'oci-archive' | 'docker-archive';
@@ -62,7 +61,7 @@ async function writeLayoutStaged(dir: string, index: Index, tag: string): Promis
     () => false,
   );
   if (exists) return (await writeLayout(dir, index, tag)).digest;
-  const staging = join(dirname(dir), `.${basename(dir)}.tmp-${randomBytes(6).toString('hex')}`);
+  const staging = tempPathFor(dir);
   try {
     const { digest } = await writeLayout(staging, index, tag);
     await rename(staging, dir);

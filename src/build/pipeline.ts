@@ -1,24 +1,23 @@
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { resolveMirrors } from '../debian/apt-sources.js';
 import { defaultCacheDir } from '../debian/cache.js';
-import { downloadPackages } from '../debian/download.js';
+import { type DownloadEvent, downloadPackages } from '../debian/download.js';
 import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
-import type { Digest } from '../oci/digest.js';
+import { type Digest, digestHex, sha256Digest } from '../oci/digest.js';
 import type { Image } from '../oci/image.js';
 import { layerFromFile, newImage, newIndex } from '../oci/in-memory.js';
 import { debianArchToPlatform } from '../oci/platform.js';
 import { VERSION } from '../version.js';
-import { addAppFiles } from './app-files.js';
-import { assembleRootfs } from './assemble.js';
+import { assembleRootfs, type HardeningChange } from './assemble.js';
 import { buildLayers } from './build-layers.js';
 import { buildTimestamp, imageConfig, rfc3339, standardAnnotations } from './config.js';
 import { type LockedPackage, lockPathFor, writeLock } from './lock.js';
 import { defaultOutput, parseOutput, writeOutput } from './output.js';
 import { buildRecordPath, writeBuildRecord } from './record.js';
-import { lockedContents, resolveContents } from './resolve.js';
+import { lockedContents, packageNamedIn, resolveContents } from './resolve.js';
+import { generateSboms, writeSboms } from './sboms.js';
 import { applyVariant, loadImageSpec, type SpecLocator } from './spec.js';
 
 export type BuildOptions = {
@@ -60,6 +59,8 @@ export type PlatformSummary = {
   packages: LockedPackage[];
   layers: LayerSummary[];
   caCertificates: number;
+  /** Modes the build tightened (setuid/setgid, world-write). */
+  hardening: HardeningChange[];
 };
 
 export type BuildResult = {
@@ -104,6 +105,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     );
   }
   const lockPath = lockPathFor(opts.specPath);
+  log(
+    opts.locked
+      ? `using ${lockPath} for ${archs.join(', ')}`
+      : `resolving ${spec.contents.packages.length} packages from ${spec.contents.suites.join(', ')} for ${archs.join(', ')}`,
+  );
   const contents = opts.locked
     ? await lockedContents(spec, lockPath, archs)
     : await resolveContents(spec, {
@@ -117,6 +123,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         log,
       });
   const packagesByArch = new Map(archs.map((a) => [a, contents.variant.archs[a]!]));
+  const sourceDateEpoch = opts.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH;
+  const createdDate = buildTimestamp(
+    sourceDateEpoch,
+    contents.variant.releases.map((r) => r.date),
+  );
+  const created = rfc3339(createdDate);
+  const epoch = Math.floor(createdDate.getTime() / 1000);
 
   const mirrors = await resolveMirrors(
     {
@@ -127,16 +140,12 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     opts.etcApt,
   );
   const all = [...packagesByArch.values()].flat();
-  log(`downloading ${all.length} packages`);
   let debPaths: Map<string, string>;
   try {
     debPaths = await downloadPackages(all, {
       mirrors,
       cacheDir,
-      onProgress: (event) => {
-        if (event.kind === 'done' && !event.cached)
-          log(`fetched ${event.pkg.name} ${event.pkg.version} (${event.pkg.architecture})`);
-      },
+      onProgress: downloadProgress(log),
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
   } catch (error) {
@@ -150,13 +159,6 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     throw error;
   }
 
-  const sourceDateEpoch = opts.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH;
-  const createdDate = buildTimestamp(
-    sourceDateEpoch,
-    contents.variant.releases.map((r) => r.date),
-  );
-  const created = rfc3339(createdDate);
-  const epoch = Math.floor(createdDate.getTime() / 1000);
   const annotations = standardAnnotations({
     name: spec.name,
     ...(spec.description ? { description: spec.description } : {}),
@@ -167,8 +169,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
   // Layers are staged beside the output (same filesystem) and the stage is removed whatever happens.
   const outParent = dirname(resolve(output.path));
-  await mkdir(outParent, { recursive: true });
+  const createdParent = await mkdir(outParent, { recursive: true });
   const work = await mkdtemp(join(outParent, '.rampart-build-'));
+  let succeeded = false;
   try {
     const images: Array<{ image: Image; arch: string }> = [];
     const platforms: PlatformSummary[] = [];
@@ -176,10 +179,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       const pkgs = packagesByArch.get(arch)!;
       log(`${arch}: assembling ${pkgs.length} packages`);
       const debs = pkgs.map((pkg) => ({ pkg, path: debPaths.get(pkg.sha256)! }));
-      const rootfs = await assembleRootfs(debs, spec, { cacheDir }).catch((error: unknown) => {
-        throw atPackagePosition(error, spec.contents.packages, loaded.locate);
-      });
-      await addAppFiles(rootfs.tree, spec.files, spec.baseDir, loaded.locate);
+      const rootfs = await assembleRootfs(debs, spec, { cacheDir, locate: loaded.locate }).catch(
+        (error: unknown) => {
+          throw atPackagePosition(error, spec.contents.packages, loaded.locate);
+        },
+      );
       const layers = await buildLayers(rootfs.tree, rootfs.installed, {
         dir: work,
         sourceDateEpoch: epoch,
@@ -212,6 +216,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         size: image.rawConfig.length + layers.reduce((n, l) => n + l.built.descriptor.size, 0),
         packages: pkgs,
         caCertificates: rootfs.caCertificates,
+        hardening: rootfs.hardened,
         layers: layers.map((l) => ({
           name: l.plan.name,
           comment: l.plan.comment,
@@ -226,11 +231,19 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       images.map(({ image, arch }) => ({ image, platform: debianArchToPlatform(arch) })),
       annotations,
     );
+    // Everything that can fail slowly (SBOM cataloging reads every layer) happens before the
+    // output is replaced; what follows it are small atomic writes.
+    const sbomDocs = opts.sbomDir
+      ? await generateSboms(
+          opts.sbomDir,
+          `${spec.name}${spec.variant ? `-${spec.variant}` : ''}`,
+          images,
+          log,
+        )
+      : [];
     log(`writing ${output.raw}`);
     const written = await writeOutput(output, index, images.length === 1 ? images[0]!.image : undefined);
-    const sboms = opts.sbomDir
-      ? await writeSboms(opts.sbomDir, `${spec.name}${spec.variant ? `-${spec.variant}` : ''}`, images, log)
-      : [];
+    const sboms = await writeSboms(sbomDocs);
     if (contents.lockToWrite) await writeLock(lockPath, contents.lockToWrite);
     const recordPath = buildRecordPath(output.path, output.transport, spec.variant);
     await writeBuildRecord(recordPath, {
@@ -238,11 +251,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       builder: { name: 'rampart', version: VERSION },
       spec: {
         path: opts.specPath,
-        sha256: createHash('sha256').update(loaded.text).digest('hex'),
+        sha256: digestHex(sha256Digest(loaded.text)),
         name: spec.name,
         ...(spec.variant ? { variant: spec.variant } : {}),
       },
-      lock: { path: lockPath, sha256: await sha256File(lockPath) },
+      lock: { path: lockPath, sha256: digestHex(sha256Digest(await readFile(lockPath))) },
       releases: contents.variant.releases,
       output: { reference: output.raw, digest: written },
       platforms: platforms.map((p) => ({
@@ -254,6 +267,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       startedOn: startedOn.toISOString(),
       finishedOn: new Date().toISOString(),
     });
+    succeeded = true;
     return {
       name: spec.name,
       ...(spec.variant ? { variant: spec.variant } : {}),
@@ -268,46 +282,60 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     };
   } finally {
     await rm(work, { recursive: true, force: true });
+    if (!succeeded && createdParent) await removeEmptyDirs(outParent, createdParent);
+  }
+}
+
+/** Removes `dir` and its parents up to `top` while they are empty: a failed build leaves no trace. */
+async function removeEmptyDirs(dir: string, top: string): Promise<void> {
+  for (let d = dir; d.startsWith(top); d = dirname(d)) {
+    const removed = await rmdir(d).then(
+      () => true,
+      () => false,
+    );
+    if (!removed || d === top) return;
   }
 }
 
 /** Prefixes an assembly error with the spec position of the first requested package it names. */
 function atPackagePosition(error: unknown, packages: readonly string[], locate: SpecLocator): unknown {
   if (!(error instanceof RampartError)) return error;
-  const named = packages.findIndex(
-    (p) => error.message.includes(` ${p} `) || error.message.includes(` ${p}`),
-  );
+  // Spec errors (files[].source, accounts) already say where they are; they are not about a package.
+  if (error.code === 'SPEC_INVALID') return error;
+  const named = packageNamedIn(error.message, packages);
   const where = locate(named >= 0 ? ['contents', 'packages', named] : ['contents', 'packages']);
   return new RampartError(error.code, `${where}: ${error.message}`, { cause: error });
 }
 
-/** `<dir>/<name>-<arch>.spdx.json` and `.cdx.json`, cataloged from the built image itself. */
-async function writeSboms(
-  dir: string,
-  base: string,
-  images: ReadonlyArray<{ image: Image; arch: string }>,
-  log: (message: string) => void,
-): Promise<string[]> {
-  const { generateSbom } = await import('../sbom/generate.js');
-  const { writeSbomFiles } = await import('../sbom/write.js');
-  await mkdir(dir, { recursive: true });
-  const written: string[] = [];
-  for (const { image, arch } of images) {
-    const doc = await generateSbom({ kind: 'image-object', ref: `${base}@${image.digest}`, image });
-    const outputs = [
-      { format: 'spdx-json' as const, path: join(dir, `${base}-${arch}.spdx.json`) },
-      { format: 'cyclonedx-json' as const, path: join(dir, `${base}-${arch}.cdx.json`) },
-    ];
-    await writeSbomFiles(doc, outputs);
-    written.push(...outputs.map((o) => o.path));
-    log(`${arch}: SBOM with ${doc.packages.length} packages`);
-  }
-  return written;
+/**
+ * Download progress for a long cold build: the total up front, a counted line per package
+ * fetched from the mirror (cached ones are only counted), and a closing tally.
+ */
+function downloadProgress(log: (message: string) => void): (event: DownloadEvent) => void {
+  let total = 0;
+  let done = 0;
+  let fetched = 0;
+  let fetchedBytes = 0;
+  return (event) => {
+    if (event.kind === 'start') {
+      total = event.packages;
+      log(`downloading ${total} packages (${formatMiB(event.bytes)})`);
+    } else if (event.kind === 'done') {
+      done++;
+      if (!event.cached) {
+        fetched++;
+        fetchedBytes += event.pkg.size;
+        log(
+          `[${done}/${total}] fetched ${event.pkg.name} ${event.pkg.version} (${event.pkg.architecture}, ${formatMiB(event.pkg.size)})`,
+        );
+      }
+      if (done === total) {
+        log(`downloaded ${fetched} packages (${formatMiB(fetchedBytes)}), ${total - fetched} from the cache`);
+      }
+    }
+  };
 }
 
-async function sha256File(path: string): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
+function formatMiB(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -138,7 +138,15 @@ export async function resolveContents(
       throw withSpecPosition(error, spec, opts.locate, arch);
     }
   }
-  const releases: LockedRelease[] = repos.releases.map((r) => ({ ...r }));
+  // Only the lock's fields: the per-arch index list would make a lock resolved for one
+  // architecture look like a different archive state than one resolved for all of them.
+  const releases: LockedRelease[] = repos.releases.map((r) => ({
+    suite: r.suite,
+    inReleaseSha256: r.inReleaseSha256,
+    date: r.date,
+    ...(r.validUntil ? { validUntil: r.validUntil } : {}),
+    url: r.url,
+  }));
   const variant: VariantLock = {
     request,
     releases,
@@ -167,12 +175,8 @@ function sortReleases(releases: LockedRelease[]): LockedRelease[] {
 function withSpecPosition(error: unknown, spec: ImageSpec, locate: SpecLocator, arch: string): unknown {
   if (!(error instanceof RampartError)) return error;
   const message = error.message;
-  const i = spec.contents.packages.findIndex((p) =>
-    new RegExp(`(^|[^a-z0-9.+-])${escapeRegExp(p)}([^a-z0-9.+-]|$)`).test(message),
-  );
-  const j = spec.contents.exclude.findIndex((p) =>
-    new RegExp(`(^|[^a-z0-9.+-])${escapeRegExp(p)}([^a-z0-9.+-]|$)`).test(message),
-  );
+  const i = packageNamedIn(message, spec.contents.packages);
+  const j = packageNamedIn(message, spec.contents.exclude);
   const where =
     i >= 0
       ? locate(['contents', 'packages', i])
@@ -180,6 +184,17 @@ function withSpecPosition(error: unknown, spec: ImageSpec, locate: SpecLocator, 
         ? locate(['contents', 'exclude', j])
         : locate(['contents', 'packages']);
   return new RampartError(error.code, `${where}: ${message} (${arch})`, { cause: error });
+}
+
+/**
+ * Index of the first spec package (`name`, `name=version`, `name:arch`) whose name appears as a
+ * whole word in `message`, or -1.
+ */
+export function packageNamedIn(message: string, packages: readonly string[]): number {
+  return packages.findIndex((p) => {
+    const name = p.split(/[:=]/)[0]!;
+    return new RegExp(`(^|[^a-z0-9.+-])${escapeRegExp(name)}([^a-z0-9.+-]|$)`).test(message);
+  });
 }
 
 function escapeRegExp(text: string): string {

@@ -17,7 +17,11 @@ const PACKAGE = z
     'must be a Debian package name, optionally name=version',
   );
 const PACKAGE_NAME = z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'must be a Debian package name');
-const absolutePath = z.string().regex(/^\//, 'must be an absolute path');
+const absolutePath = z
+  .string()
+  .regex(/^\//, 'must be an absolute path')
+  // A layer entry with `..` would point outside the image root when extracted.
+  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), "must not contain '.' or '..' segments");
 const permissions = z.union([z.number().int().min(0).max(0o7777), z.string().regex(/^0?o?[0-7]{3,4}$/)]);
 const id = z
   .number()
@@ -48,7 +52,11 @@ const pathSchema = z
     target: z.string().optional(),
     content: z.string().optional(),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.type !== 'symlink' || (p.target ?? '') !== '', {
+    message: 'a symlink needs a target',
+    path: ['target'],
+  });
 
 const fileSchema = z
   .object({

@@ -1,3 +1,4 @@
+import { scanDeb822 } from '../debian/deb822.js';
 import { canonicalPath } from './tree.js';
 
 /** dpkg's own field order for status entries (lib/dpkg/parse.c fieldinfos); other fields follow in control order. */
@@ -33,32 +34,12 @@ const DPKG_FIELD_ORDER = [
 ];
 const RANK = new Map(DPKG_FIELD_ORDER.map((f, i) => [f.toLowerCase(), i]));
 
-/** Parses one control paragraph keeping the fields' spelling, order and continuation lines verbatim. */
-export function parseControlParagraph(text: string): Array<[string, string]> {
-  const fields: Array<[string, string]> = [];
-  for (const line of text.replace(/\r\n/g, '\n').split('\n')) {
-    if (line === '') {
-      if (fields.length > 0) break;
-      continue;
-    }
-    if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length > 0) {
-      const last = fields[fields.length - 1]!;
-      last[1] += `\n${line}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    fields.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
-  }
-  return fields;
-}
-
 /**
  * The /var/lib/dpkg/status.d/<pkg> stanza: the .deb's control paragraph with
  * `Status: install ok installed`, fields in dpkg's order, ending in a newline.
  */
 export function statusStanza(controlText: string): string {
-  const fields = parseControlParagraph(controlText).filter(([name]) => name.toLowerCase() !== 'status');
+  const fields = controlFields(controlText).filter(([name]) => name.toLowerCase() !== 'status');
   fields.push(['Status', 'install ok installed']);
   const ordered = fields
     .map((field, index) => ({
@@ -69,6 +50,21 @@ export function statusStanza(controlText: string): string {
     .sort((a, b) => a.rank - b.rank || a.index - b.index)
     .map(({ field: [name, value] }) => `${name}: ${value}`.replace(/: \n/, ':\n'));
   return `${ordered.join('\n')}\n`;
+}
+
+/** The first paragraph's fields, spelled and ordered as written, continuation lines re-indented. */
+function controlFields(text: string): Array<[string, string]> {
+  const fields: Array<[string, string]> = [];
+  let paragraphs = 0;
+  scanDeb822(text, {
+    field(name, value) {
+      if (paragraphs === 0) fields.push([name, value.replaceAll('\n', '\n ')]);
+    },
+    endParagraph() {
+      paragraphs++;
+    },
+  });
+  return fields;
 }
 
 /**

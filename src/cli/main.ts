@@ -47,8 +47,13 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     printError(error, debug);
-    return error instanceof RampartError && error.code === 'USAGE' ? 2 : 1;
+    return isUsageError(error) ? 2 : 1;
   }
+}
+
+/** Errors in what the user typed: a bad option value, or an image reference that does not parse. */
+function isUsageError(error: unknown): boolean {
+  return error instanceof RampartError && (error.code === 'USAGE' || error.code === 'INVALID_REFERENCE');
 }
 
 /** The subcommand name, i.e. the first argument that is not an option. */

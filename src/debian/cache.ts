@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { RampartError } from '../errors.js';
-import { tempPathFor, writeFileAtomic } from '../util/atomic-file.js';
+import { writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
 
 /** `$XDG_CACHE_HOME/rampart`, else `~/.cache/rampart`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -16,6 +14,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const CACHE_WRITE_SYSCALLS = new Set(['mkdir', 'open', 'write', 'fsync', 'rename', 'close']);
 
 /**
  * A content-addressed cache shared by concurrent processes: blobs live at `blobs/sha256/<hex>`
@@ -56,6 +55,8 @@ export class ContentCache {
   /**
    * Streams `source` into the cache, hashing on the way; the blob becomes visible only when
    * its SHA-256 (and size, when known) match. `what` names the source (a URL) for errors.
+   * A source longer than `expected.size` is cut off as soon as it overflows, so a hostile
+   * mirror cannot fill the disk.
    */
   async putVerifiedStream(
     source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
@@ -64,16 +65,28 @@ export class ContentCache {
     onBytes?: (n: number) => void,
   ): Promise<string> {
     const path = this.blobPath(expected.sha256);
-    await mkdir(dirname(path), { recursive: true });
-    const temp = tempPathFor(path);
     const hash = createHash('sha256');
     let size = 0;
-    const counter = new Transform({
+    const mismatch = (actual: string) =>
+      new RampartError(
+        'HASH_MISMATCH',
+        `${what}: expected sha256 ${expected.sha256}${expected.size !== undefined ? ` (${expected.size} bytes)` : ''}, got ${actual} (${size} bytes); the mirror copy is corrupt or tampered with`,
+      );
+    const verifier = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
         size += chunk.length;
+        if (expected.size !== undefined && size > expected.size) {
+          callback(mismatch('more data than expected'));
+          return;
+        }
+        hash.update(chunk);
         onBytes?.(chunk.length);
         callback(null, chunk);
+      },
+      flush(callback) {
+        const actual = hash.digest('hex');
+        const ok = actual === expected.sha256 && (expected.size === undefined || size === expected.size);
+        callback(ok ? null : mismatch(actual));
       },
     });
     const input =
@@ -81,20 +94,22 @@ export class ContentCache {
         ? Readable.fromWeb(source as import('node:stream/web').ReadableStream<Uint8Array>)
         : Readable.from(source);
     try {
-      await pipeline(input, counter, createWriteStream(temp));
-      const actual = hash.digest('hex');
-      if (actual !== expected.sha256 || (expected.size !== undefined && size !== expected.size)) {
+      await mkdir(dirname(path), { recursive: true });
+      await writeStreamAtomic(path, input, verifier);
+    } catch (error) {
+      // Writing the cache failed; a failing source (the network) is the caller's to retry.
+      if (CACHE_WRITE_SYSCALLS.has((error as NodeJS.ErrnoException).syscall ?? '')) {
         throw new RampartError(
-          'HASH_MISMATCH',
-          `${what}: expected sha256 ${expected.sha256}${expected.size !== undefined ? ` (${expected.size} bytes)` : ''}, got ${actual} (${size} bytes); the mirror copy is corrupt or tampered with`,
+          'IO',
+          `cannot store ${what} in the cache ${this.root}: ${(error as Error).message}; check free space and permissions, or use another cache directory`,
+          { cause: error },
         );
       }
-      await rename(temp, path);
-      return path;
-    } catch (error) {
-      await rm(temp, { force: true });
       throw error;
+    } finally {
+      input.destroy();
     }
+    return path;
   }
 
   private keyedPath(kind: string, key: string, ext: string): string {

@@ -11,7 +11,7 @@ export function compressionOf(name: string): Compression | undefined {
   if (name.endsWith('.xz')) return 'xz';
   if (name.endsWith('.gz')) return 'gz';
   if (name.endsWith('.zst')) return 'zst';
-  if (name.endsWith('.tar') || !/\.[a-z0-9]+$/.test(name) || name === 'Packages') return 'none';
+  if (name.endsWith('.tar') || !/\.[a-z0-9]+$/.test(name)) return 'none';
   return undefined;
 }
 
@@ -150,7 +150,13 @@ export async function decompressBuffer(data: Uint8Array, compression: Compressio
   const done = new Promise<void>((resolve, reject) => {
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', resolve);
-    stream.on('error', reject);
+    stream.on('error', (error) =>
+      reject(
+        error instanceof RampartError
+          ? error
+          : new RampartError('MALFORMED_ARCHIVE', `${compression}: ${error.message}`, { cause: error }),
+      ),
+    );
   });
   stream.end(data);
   await done;

@@ -1,5 +1,11 @@
-import { RampartError } from '../errors.js';
-import { type FetchFn, fetchWithRetry, redactUrl } from '../http/fetch.js';
+import { isRampartError, RampartError } from '../errors.js';
+import {
+  type FetchFn,
+  fetchWithRetry,
+  HttpStatusError,
+  isRetryableStatus,
+  redactUrl,
+} from '../http/fetch.js';
 import { type AptMirrors, mirrorForSuite } from './apt-sources.js';
 import { ContentCache, defaultCacheDir } from './cache.js';
 
@@ -41,13 +47,18 @@ function checkPoolPath(filename: string): void {
   }
 }
 
-async function downloadOne(
-  pkg: DownloadablePackage,
+/**
+ * Streams `url` into the cache, verified against `expected` while it arrives. Network errors,
+ * 408/429/5xx and connections dropped mid-body are retried with backoff; other HTTP statuses
+ * (HttpStatusError), a hash mismatch (retrying would only hide tampering) and a cache that
+ * cannot be written are not.
+ */
+export async function fetchVerifiedIntoCache(
+  url: string,
+  expected: { sha256: string; size?: number },
   cache: ContentCache,
-  opts: DownloadOptions,
+  opts: { fetch?: FetchFn; retries?: number; onBytes?: (n: number) => void } = {},
 ): Promise<string> {
-  checkPoolPath(pkg.filename);
-  const url = `${mirrorForSuite(pkg.suite, opts.mirrors)}/${pkg.filename}`;
   const retries = opts.retries ?? 3;
   let lastError: unknown;
   for (let attempt = 0; attempt <= retries; attempt++) {
@@ -56,32 +67,35 @@ async function downloadOne(
       const response = await fetchWithRetry(url, {
         ...(opts.fetch ? { fetch: opts.fetch } : {}),
         retries: 0,
-        timeoutMs: 10 * 60_000,
       });
       if (!response.body) throw new Error('empty response body');
-      return await cache.putVerifiedStream(
-        response.body,
-        { sha256: pkg.sha256, size: pkg.size },
-        redactUrl(url),
-        (bytes) => opts.onProgress?.({ kind: 'bytes', bytes }),
-      );
+      return await cache.putVerifiedStream(response.body, expected, redactUrl(url), opts.onBytes);
     } catch (error) {
-      // A hash mismatch is the mirror serving wrong bytes: retrying would only hide tampering.
-      if (
-        error instanceof RampartError &&
-        (error.code === 'HASH_MISMATCH' || error.code === 'PATH_TRAVERSAL')
-      )
-        throw error;
-      if (error instanceof RampartError && /HTTP 4\d\d/.test(error.message)) throw error;
+      if (isRampartError(error, 'HASH_MISMATCH') || isRampartError(error, 'IO')) throw error;
+      if (error instanceof HttpStatusError && !isRetryableStatus(error.status)) throw error;
       lastError = error;
     }
   }
   if (lastError instanceof RampartError) throw lastError;
   throw new RampartError(
     'NETWORK',
-    `downloading ${pkg.name} ${pkg.version} from ${redactUrl(url)} failed: ${(lastError as Error)?.message}; retry or use another mirror`,
+    `GET ${redactUrl(url)} failed after ${retries + 1} attempts: ${(lastError as Error)?.message}; retry or use another mirror`,
     { cause: lastError },
   );
+}
+
+async function downloadOne(
+  pkg: DownloadablePackage,
+  cache: ContentCache,
+  opts: DownloadOptions,
+): Promise<string> {
+  checkPoolPath(pkg.filename);
+  const url = `${mirrorForSuite(pkg.suite, opts.mirrors)}/${pkg.filename}`;
+  return fetchVerifiedIntoCache(url, { sha256: pkg.sha256, size: pkg.size }, cache, {
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+    onBytes: (bytes) => opts.onProgress?.({ kind: 'bytes', bytes }),
+  });
 }
 
 /**

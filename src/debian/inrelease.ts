@@ -140,3 +140,17 @@ export function checkReleaseFreshness(release: Release, now: Date, url: string):
     );
   }
 }
+
+/**
+ * Refuses a Release whose Suite and Codename both differ from the requested suite: one key
+ * signs every suite of an archive, so a mirror could otherwise answer a request for one suite
+ * with another suite's (older, validly signed) Release.
+ */
+export function checkReleaseSuite(release: Release, requested: string, url: string): void {
+  if (release.suite === undefined && release.codename === undefined) return;
+  if (release.suite === requested || release.codename === requested) return;
+  throw new RampartError(
+    'SIGNATURE_INVALID',
+    `${url} is signed for suite ${release.suite ?? '-'} (codename ${release.codename ?? '-'}), not ${requested}; the mirror serves the wrong Release — use another mirror`,
+  );
+}

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RampartError } from '../errors.js';
-import { type FetchFn, fetchWithRetry, redactUrl } from '../http/fetch.js';
+import { type FetchFn, fetchWithRetry, HttpStatusError, redactUrl } from '../http/fetch.js';
 import { type AptMirrors, mirrorForSuite, resolveMirrors } from './apt-sources.js';
 import { ContentCache, defaultCacheDir } from './cache.js';
 import { compressionOf, decompressBuffer } from './decompress.js';
+import { fetchVerifiedIntoCache } from './download.js';
 import {
   checkReleaseFreshness,
+  checkReleaseSuite,
   parseRelease,
   type Release,
   type ReleaseFileEntry,
@@ -141,20 +143,18 @@ async function fetchIndexFile(
   const urls = release.acquireByHash ? [`${distUrl}/${dir}by-hash/SHA256/${entry.sha256}`] : [];
   urls.push(`${distUrl}/${path}`);
   for (const [i, url] of urls.entries()) {
-    const response = await fetchWithRetry(url, {
-      ...(fetchFn ? { fetch: fetchFn } : {}),
-      acceptStatuses: [404],
-    });
-    if (response.status === 404 || !response.body) {
-      await response.body?.cancel();
+    try {
+      return await fetchVerifiedIntoCache(url, entry, cache, fetchFn ? { fetch: fetchFn } : {});
+    } catch (error) {
+      if (!(error instanceof HttpStatusError && error.status === 404)) throw error;
       // The by-hash copy can be pruned between Release publication and our fetch; fall back.
       if (i < urls.length - 1) continue;
       throw new RampartError(
         'INDEX_MISSING',
         `${redactUrl(url)} is listed in the signed Release but missing on the mirror (HTTP 404); retry later or use another mirror`,
+        { cause: error },
       );
     }
-    return cache.putVerifiedStream(response.body, entry, redactUrl(url));
   }
   throw new RampartError('INDEX_MISSING', `no URL to fetch ${path} from ${redactUrl(distUrl)}`);
 }
@@ -230,6 +230,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
       now,
     });
     const release = parseRelease(text, redactUrl(url));
+    checkReleaseSuite(release, suite, redactUrl(url));
     checkReleaseFreshness(release, now, redactUrl(url));
     const indexFiles: LoadedRelease['indexes'] = [];
     for (const arch of opts.architectures) {

@@ -307,13 +307,12 @@ function resolveOnce(
     if (request.withRecommends) for (const group of pkg.recommends) resolveGroup(pkg, group, true);
   }
 
+  // Code-unit order, never localeCompare: the lock must not depend on the process locale.
   const selected = [...selectedByKey.values()].sort(
-    (a, b) =>
-      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) ||
-      (a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0),
+    (a, b) => compareText(a.name, b.name) || compareText(a.architecture, b.architecture),
   );
   const skippedList = [...skipped.values()].sort(
-    (a, b) => a.name.localeCompare(b.name) || a.requiredBy.localeCompare(b.requiredBy),
+    (a, b) => compareText(a.name, b.name) || compareText(a.requiredBy, b.requiredBy),
   );
   return {
     packages: selected.map(toLocked),
@@ -375,7 +374,8 @@ function chooseRequested(
       `package ${spec.name} is both requested and excluded; remove it from one of the lists`,
     );
   }
-  const arches = spec.arch === undefined ? [target, 'all'] : [spec.arch];
+  // `Architecture: all` packages install on every architecture, so `tzdata:amd64` must find them.
+  const arches = spec.arch === undefined ? [target, 'all'] : [spec.arch, 'all'];
   const pinned = pins.get(spec.name) ?? [];
   const fits = (pkg: BinaryPackage) =>
     arches.includes(pkg.architecture) &&
@@ -425,4 +425,8 @@ function describeAvailable(index: PackageIndex, alternatives: Relation[]): strin
     return `${rel.name} available: ${[...versions, ...providers.map((p) => `provided by ${p}`)].slice(0, 5).join(', ')}`;
   });
   return parts.join('; ');
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

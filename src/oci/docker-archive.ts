@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { RampartError } from '../errors.js';
 import { writeStreamAtomic } from '../util/atomic-file.js';
 import type { Digest } from './digest.js';
-import { digestHex, digestStream, sha256Digest } from './digest.js';
+import { digestHex, digestStream, readAll, sha256Digest } from './digest.js';
 import type { Image } from './image.js';
 import type { LayerCompression } from './media-types.js';
 import { MediaType } from './media-types.js';
@@ -60,12 +60,12 @@ export async function openDockerArchive(file: string, reference?: string): Promi
   }
   const entries = parseJsonBytes(
     DockerSaveManifestSchema,
-    await readEntry(archive, manifestEntry),
+    await readAll(archive.openEntry(manifestEntry)),
     `manifest.json of ${file}`,
   );
   const chosen = chooseEntry(entries, file, reference);
   const configEntry = requireEntry(archive, chosen.Config, file);
-  const rawConfig = await readEntry(archive, configEntry);
+  const rawConfig = await readAll(archive.openEntry(configEntry));
   const config = parseJsonBytes(ImageConfigSchema, rawConfig, `config ${chosen.Config} in ${file}`);
   const blobs = new Map<Digest, { entry: TarEntry; compression: LayerCompression }>();
   const configDescriptor: Descriptor = {
@@ -132,7 +132,12 @@ function chooseEntry(
 }
 
 function normalizeRepoTag(value: string): string {
-  return formatImageReference(parseImageReference(value));
+  try {
+    return formatImageReference(parseImageReference(value));
+  } catch {
+    // A RepoTags entry we cannot parse can still be matched literally; it is not the user's error.
+    return value;
+  }
 }
 
 function requireEntry(archive: TarIndex, path: string, file: string): TarEntry {
@@ -143,12 +148,6 @@ function requireEntry(archive: TarIndex, path: string, file: string): TarEntry {
       `${file}: manifest.json names ${path}, which is not in the archive`,
     );
   return entry;
-}
-
-async function readEntry(archive: TarIndex, entry: TarEntry): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of archive.openEntry(entry)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /**
@@ -164,22 +163,20 @@ export async function writeDockerArchive(file: string, image: Image, repoTag?: s
     const entries: PackEntry[] = [{ name: configName, open: async () => image.rawConfig }];
     const layerNames: string[] = [];
     const layerDescriptors: Descriptor[] = [];
-    const written = new Set<string>();
+    // An image may repeat a layer (same diff_id); the archive stores it once.
+    const sizeByName = new Map<string, number>();
     for (const layer of image.layers) {
       const name = `${digestHex(layer.diffID)}.tar`;
-      const path = join(staging, name);
-      if (!written.has(name)) {
+      let size = sizeByName.get(name);
+      if (size === undefined) {
+        const path = join(staging, name);
         await writeStreamAtomic(path, await layer.uncompressed());
-        const { size } = await stat(path);
+        size = (await stat(path)).size;
+        sizeByName.set(name, size);
         entries.push({ name, size, open: async () => createReadStream(path) });
-        written.add(name);
       }
       layerNames.push(name);
-      layerDescriptors.push({
-        mediaType: DOCKER_ARCHIVE_LAYER_TYPE,
-        digest: layer.diffID,
-        size: (await stat(path)).size,
-      });
+      layerDescriptors.push({ mediaType: DOCKER_ARCHIVE_LAYER_TYPE, digest: layer.diffID, size });
     }
     const hasTag = repoTag !== undefined && repoTag.lastIndexOf(':') > repoTag.lastIndexOf('/');
     const repoTags = repoTag ? [hasTag ? repoTag : `${repoTag}:latest`] : null;

@@ -1,12 +1,11 @@
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import type { Digest } from './digest.js';
-import { sha256Digest, verifyingStream } from './digest.js';
+import { sha256Digest } from './digest.js';
 import type { Image, Index, Layer } from './image.js';
 import { MediaType } from './media-types.js';
-import { decompressLayer } from './source.js';
+import type { BlobSource } from './source.js';
+import { decompressLayer, openVerifiedBlob } from './source.js';
 import type { Descriptor, ImageConfig, ImageManifest, IndexManifest, Platform } from './types.js';
 
 /** JSON with object keys sorted recursively, so equal values always give equal bytes (and digests). */
@@ -29,25 +28,28 @@ function sortKeys(value: unknown): unknown {
 
 /** A layer whose (compressed) blob is a local file, e.g. one produced by the layer writer. */
 export function layerFromFile(path: string, descriptor: Descriptor, diffID: Digest): Layer {
-  const blob = async (): Promise<Readable> => {
-    try {
-      await (await open(path, 'r')).close();
-    } catch (error) {
-      throw new RampartError('BLOB_NOT_FOUND', `layer file ${path} for ${descriptor.digest} is missing`, {
-        cause: error,
-      });
-    }
-    const verifier = verifyingStream(descriptor.digest, descriptor.size, `layer file ${path}`);
-    const file = createReadStream(path);
-    file.on('error', (error) => verifier.destroy(error));
-    verifier.on('close', () => file.destroy());
-    return file.pipe(verifier);
+  const what = `layer file ${path}`;
+  const file: BlobSource = {
+    location: what,
+    async openBlob() {
+      try {
+        return (await open(path, 'r')).createReadStream();
+      } catch (error) {
+        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+        throw new RampartError(
+          missing ? 'BLOB_NOT_FOUND' : 'IO',
+          `${what} for ${descriptor.digest} ${missing ? 'is missing' : `cannot be read: ${(error as Error).message}`}`,
+          { cause: error },
+        );
+      }
+    },
   };
+  const blob = () => openVerifiedBlob(file, descriptor, 'layer');
   return {
     descriptor,
     diffID,
     blob,
-    uncompressed: async () => decompressLayer(await blob(), descriptor, diffID, `layer file ${path}`),
+    uncompressed: async () => decompressLayer(await blob(), descriptor, diffID, what),
   };
 }
 

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { RampartError } from '../errors.js';
+import { tempPathFor } from '../util/atomic-file.js';
 import type { Digest } from './digest.js';
 import { comparePaths } from './fs-tree.js';
 import { safeEntryPath } from './tar-safety.js';
@@ -78,10 +79,8 @@ export async function buildLayer(
   const pack = tarStream.pack();
   const tarHash = new HashingCounter();
   const blobHash = new HashingCounter();
-  const tempPath = join(
-    opts.dir,
-    `.layer-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`,
-  );
+  // The final name is the blob digest, known only once written; the temp file sits beside it.
+  const tempPath = tempPathFor(join(opts.dir, 'layer'));
 
   await mkdir(opts.dir, { recursive: true }).catch((error: unknown) => {
     throw new RampartError(

@@ -5,7 +5,7 @@ import { RampartError } from '../errors.js';
 import { writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
 import type { Digest } from './digest.js';
 import { digestHex, verifyingStream } from './digest.js';
-import type { Image, ImageOrIndex, Index } from './image.js';
+import type { ImageOrIndex } from './image.js';
 import { directoryLayout, REF_NAME_ANNOTATION, readLayoutIndex } from './layout.js';
 import { MediaType } from './media-types.js';
 import type { Descriptor, IndexManifest } from './types.js';
@@ -20,12 +20,17 @@ export async function writeLayout(dir: string, source: ImageOrIndex, tag?: strin
   const existing = await readExistingIndex(dir, files);
   const blobDir = join(dir, 'blobs', 'sha256');
   await mkdir(blobDir, { recursive: true });
-  await writeTree(blobDir, source);
-  if (!existing) await writeFileAtomic(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  for (const blob of await collectBlobs(source)) await putBlob(blobDir, blob.digest, blob.size, blob.open);
+  if (!existing) await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
   const descriptor = topDescriptor(source, tag);
-  const index = updateIndex(existing, descriptor, tag);
-  await writeFileAtomic(join(dir, 'index.json'), `${JSON.stringify(index)}\n`);
+  await writeFileAtomic(join(dir, 'index.json'), indexJson(updateIndex(existing, descriptor, tag)));
   return descriptor;
+}
+
+export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
+
+export function indexJson(index: IndexManifest): string {
+  return `${JSON.stringify(index)}\n`;
 }
 
 async function readExistingIndex(
@@ -47,7 +52,8 @@ async function readExistingIndex(
   }
 }
 
-function topDescriptor(source: ImageOrIndex, tag?: string): Descriptor {
+/** The index.json entry for `source`: its manifest, platform (of an image) and tag. */
+export function topDescriptor(source: ImageOrIndex, tag?: string): Descriptor {
   const descriptor: Descriptor = {
     mediaType: source.mediaType,
     digest: source.digest,
@@ -81,27 +87,31 @@ export function updateIndex(
   };
 }
 
-async function writeTree(blobDir: string, source: ImageOrIndex): Promise<void> {
-  if (source.kind === 'index') await writeIndexChildren(blobDir, source);
-  else await writeImageBlobs(blobDir, source);
-  await putBlob(blobDir, source.digest, source.rawManifest.length, async () =>
-    Readable.from([source.rawManifest]),
-  );
+export interface LayoutBlob {
+  digest: Digest;
+  size: number;
+  /** the blob's bytes, unverified: writers check digest and size while copying */
+  open(): Promise<Readable>;
 }
 
-async function writeIndexChildren(blobDir: string, index: Index): Promise<void> {
-  for (const descriptor of index.manifest.manifests) {
-    await writeTree(blobDir, await index.child(descriptor));
-  }
-}
-
-async function writeImageBlobs(blobDir: string, image: Image): Promise<void> {
-  for (const layer of image.layers) {
-    await putBlob(blobDir, layer.descriptor.digest, layer.descriptor.size, () => layer.blob());
-  }
-  await putBlob(blobDir, image.manifest.config.digest, image.rawConfig.length, async () =>
-    Readable.from([image.rawConfig]),
-  );
+/** Every blob of an image or index, each once: layers and config before the manifest naming them. */
+export async function collectBlobs(source: ImageOrIndex): Promise<LayoutBlob[]> {
+  const blobs = new Map<Digest, LayoutBlob>();
+  const add = (digest: Digest, size: number, open: () => Promise<Readable>): void => {
+    if (!blobs.has(digest)) blobs.set(digest, { digest, size, open });
+  };
+  const bytes = (data: Buffer) => async () => Readable.from([data]);
+  const visit = async (x: ImageOrIndex): Promise<void> => {
+    if (x.kind === 'index') {
+      for (const descriptor of x.manifest.manifests) await visit(await x.child(descriptor));
+    } else {
+      for (const layer of x.layers) add(layer.descriptor.digest, layer.descriptor.size, () => layer.blob());
+      add(x.manifest.config.digest, x.rawConfig.length, bytes(x.rawConfig));
+    }
+    add(x.digest, x.rawManifest.length, bytes(x.rawManifest));
+  };
+  await visit(source);
+  return [...blobs.values()];
 }
 
 /** Writes a blob unless an entry of the right size is already there (content-addressed, so it is the same). */

@@ -3,7 +3,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RampartError } from '../errors.js';
 import type { Digest } from './digest.js';
-import { digestHex } from './digest.js';
+import { digestHex, readAll } from './digest.js';
 import type { ImageOrIndex } from './image.js';
 import type { BlobSource } from './source.js';
 import { loadFromDescriptor } from './source.js';
@@ -62,10 +62,7 @@ export function archivedLayout(archive: TarIndex): LayoutFiles {
     location: `OCI archive ${archive.file}`,
     async readFile(name) {
       const entry = archive.find(name);
-      if (!entry) return undefined;
-      const chunks: Buffer[] = [];
-      for await (const chunk of archive.openEntry(entry)) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
+      return entry ? readAll(archive.openEntry(entry)) : undefined;
     },
     async openBlob(digest) {
       const entry = archive.find(`blobs/sha256/${digestHex(digest)}`);

@@ -1,10 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream';
+import { digestHex, verifyingStream } from './digest.js';
+import { comparePaths } from './fs-tree.js';
 import type { ImageOrIndex } from './image.js';
 import type { LayoutSelector } from './layout.js';
 import { archivedLayout, openLayout } from './layout.js';
-import { writeLayout } from './layout-write.js';
+import { collectBlobs, indexJson, OCI_LAYOUT_FILE, topDescriptor, updateIndex } from './layout-write.js';
 import { TarIndex } from './tar-index.js';
 import type { PackEntry } from './tar-pack.js';
 import { writeTarAtomic } from './tar-pack.js';
@@ -17,30 +17,25 @@ export async function openOciArchive(file: string, selector: LayoutSelector): Pr
 
 /**
  * Writes a fresh oci-archive holding `source` (an existing archive at `file` is replaced, as skopeo
- * does). The layout is staged in a temp directory beside the target so the final rename is atomic.
+ * does). Blobs are streamed from the source straight into the tar, each checked against its digest
+ * and size on the way; the tar goes to a temp file beside `file` and is renamed over it at the end.
  */
 export async function writeOciArchive(file: string, source: ImageOrIndex, tag?: string): Promise<Descriptor> {
-  const staging = await mkdtemp(join(dirname(resolve(file)), '.rampart-oci-'));
-  try {
-    const descriptor = await writeLayout(staging, source, tag);
-    const blobNames = (await readdir(join(staging, 'blobs', 'sha256'))).sort();
-    const entries: PackEntry[] = [
-      { name: 'blobs/', type: 'directory' },
-      { name: 'blobs/sha256/', type: 'directory' },
-    ];
-    for (const name of blobNames) {
-      const path = join(staging, 'blobs', 'sha256', name);
-      const { size } = await stat(path);
-      entries.push({ name: `blobs/sha256/${name}`, size, open: async () => createReadStream(path) });
-    }
-    for (const name of ['index.json', 'oci-layout']) {
-      const path = join(staging, name);
-      const { size } = await stat(path);
-      entries.push({ name, size, open: async () => createReadStream(path) });
-    }
-    await writeTarAtomic(file, entries);
-    return descriptor;
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  const descriptor = topDescriptor(source, tag);
+  const blobs = (await collectBlobs(source)).sort((a, b) => comparePaths(a.digest, b.digest));
+  const entries: PackEntry[] = [
+    { name: 'blobs/', type: 'directory' },
+    { name: 'blobs/sha256/', type: 'directory' },
+    ...blobs.map(({ digest, size, open }) => ({
+      name: `blobs/sha256/${digestHex(digest)}`,
+      size,
+      // pipeline, not pipe: a failing source must fail the verifier the tar is reading from.
+      open: async () =>
+        pipeline(await open(), verifyingStream(digest, size, `blob ${digest} for ${file}`), () => undefined),
+    })),
+    { name: 'index.json', open: async () => Buffer.from(indexJson(updateIndex(undefined, descriptor, tag))) },
+    { name: 'oci-layout', open: async () => Buffer.from(OCI_LAYOUT_FILE) },
+  ];
+  await writeTarAtomic(file, entries);
+  return descriptor;
 }

@@ -19,6 +19,8 @@ export type ImageReference = {
 };
 
 const LOCAL_TRANSPORTS = ['oci-archive', 'docker-archive', 'oci', 'dir'] as const;
+/** skopeo transports rampart does not read; named so they are not mistaken for Docker Hub images. */
+const OTHER_SKOPEO_TRANSPORTS = new Set(['docker-daemon', 'containers-storage', 'ostree', 'sif', 'tarball']);
 const DOCKER_HUB = 'docker.io';
 // distribution/reference grammar: lowercase path components separated by '/'.
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
@@ -31,7 +33,9 @@ export function parseImageReference(value: string): ImageReference {
       return parseLocal(transport, value.slice(transport.length + 1), value);
   }
   if (value.startsWith('docker://')) return parseDockerReference(value.slice('docker://'.length), value);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+  const scheme = /^([a-z-]+):/.exec(value)?.[1];
+  // Without this, `docker-daemon:nginx` would parse as docker.io/library/docker-daemon:nginx.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || (scheme && OTHER_SKOPEO_TRANSPORTS.has(scheme))) {
     throw new RampartError(
       'UNSUPPORTED_TRANSPORT',
       `unknown transport in '${value}': use oci:, oci-archive:, docker-archive:, dir: or docker://`,
@@ -68,7 +72,7 @@ function parseLocal(transport: (typeof LOCAL_TRANSPORTS)[number], rest: string, 
   return { transport, path, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}), raw };
 }
 
-/** Docker normalisation: `ubuntu` -> docker.io/library/ubuntu:latest; a first component with '.'/':' or `localhost` is a registry. */
+/** Docker normalisation: `ubuntu` -> docker.io/library/ubuntu:latest; see `isRegistry` for when the first component is a registry. */
 function parseDockerReference(value: string, raw: string): ImageReference {
   if (!value) throw invalid(raw, 'empty reference');
   let rest = value;
@@ -89,7 +93,10 @@ function parseDockerReference(value: string, raw: string): ImageReference {
   const first = slash === -1 ? '' : rest.slice(0, slash);
   let registry = DOCKER_HUB;
   let repository = rest;
-  if (first && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+  // As Docker's splitDockerDomain: a first component with '.', ':' or an upper-case letter, or 'localhost'.
+  const isRegistry =
+    first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
+  if (first && isRegistry) {
     registry = first;
     repository = rest.slice(slash + 1);
   }
@@ -103,7 +110,8 @@ function parseDockerReference(value: string, raw: string): ImageReference {
       );
     }
   }
-  if (!registry.match(/^[A-Za-z0-9.-]+(:[0-9]+)?$/)) throw invalid(raw, `bad registry '${registry}'`);
+  if (!/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]+)?$/.test(registry))
+    throw invalid(raw, `bad registry '${registry}' (expected HOST[:PORT] or [IPv6][:PORT])`);
   if (!tag && !digest) tag = 'latest';
   return {
     transport: 'docker',

@@ -1,5 +1,5 @@
 import { createReadStream, open as openFd } from 'node:fs';
-import { lstat, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -20,8 +20,11 @@ import type { Descriptor, ImageConfig } from './types.js';
  * files; hardlinked files after the first (in walk order) become hardlink entries.
  */
 export async function collectRootfsEntries(root: string): Promise<LayerEntry[]> {
-  const rootStat = await lstat(root).catch((error: unknown) => {
-    throw new RampartError('NOT_FOUND', `dir: source ${root} does not exist`, { cause: error });
+  // The root itself may be a symlink the user named on purpose; nothing below it is followed.
+  const rootStat = await stat(root).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT')
+      throw new RampartError('NOT_FOUND', `dir: source ${root} does not exist`, { cause: error });
+    throw new RampartError('IO', `cannot read dir: source ${root}: ${error.message}`, { cause: error });
   });
   if (!rootStat.isDirectory()) throw new RampartError('USAGE', `dir: source ${root} is not a directory`);
   const entries: LayerEntry[] = [];

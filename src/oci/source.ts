@@ -185,21 +185,31 @@ export function decompressLayer(
     );
   }
   const verifier = verifyingStream(diffID, undefined, `uncompressed ${what} (diff_id)`);
-  const stages: NodeJS.ReadWriteStream[] = [];
-  if (compression === 'gzip') stages.push(createGunzip());
-  if (compression === 'zstd') stages.push(zstdDecompressor());
-  const streams = [blob, ...stages, verifier] as [Readable, ...NodeJS.ReadWriteStream[]];
-  pipelineCallback(streams, (error) => {
-    if (!error || verifier.destroyed) return;
+  // The verifier is what the consumer sees, so every failure upstream must reach it named: a raw
+  // zlib error ("invalid distance too far back") says neither which layer nor what to do.
+  const fail = (error: Error): void => {
+    if (verifier.destroyed) return;
     verifier.destroy(
       error instanceof RampartError
         ? error
-        : new RampartError('MALFORMED_ARCHIVE', `${what}: cannot decompress (${error.message})`, {
-            cause: error,
-          }),
+        : new RampartError(
+            'MALFORMED_ARCHIVE',
+            `${what}: cannot decompress ${compression} data (${error.message}); the blob is corrupt`,
+            { cause: error },
+          ),
     );
-  });
-  return verifier;
+  };
+  let decompressed: Readable = blob;
+  if (compression === 'none') blob.on('error', fail);
+  else {
+    const decoder = compression === 'gzip' ? createGunzip() : zstdDecompressor();
+    decompressed = pipelineCallback(blob, decoder, (error) => {
+      if (error) fail(error);
+    });
+  }
+  // A consumer that stops early must release the blob (and its file descriptor).
+  verifier.on('close', () => decompressed.destroy());
+  return decompressed.pipe(verifier);
 }
 
 function zstdDecompressor(): Transform {
@@ -210,7 +220,7 @@ function zstdDecompressor(): Transform {
         decoder.push(chunk);
         callback();
       } catch (error) {
-        callback(new RampartError('MALFORMED_ARCHIVE', 'corrupt zstd layer', { cause: error }));
+        callback(error as Error);
       }
     },
     flush(callback) {
@@ -218,7 +228,7 @@ function zstdDecompressor(): Transform {
         decoder.push(new Uint8Array(0), true);
         callback();
       } catch (error) {
-        callback(new RampartError('MALFORMED_ARCHIVE', 'corrupt zstd layer', { cause: error }));
+        callback(error as Error);
       }
     },
   });

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 
 export interface TarEntry {
@@ -38,7 +38,7 @@ export class TarIndex {
         entry.type === 'symlink'
           ? posix.join(posix.dirname(entry.name), entry.linkname ?? '')
           : normalizeName(entry.linkname ?? '');
-      if (target.startsWith('..') || posix.isAbsolute(target)) {
+      if (target === '..' || target.startsWith('../') || posix.isAbsolute(target)) {
         throw new RampartError('UNSAFE_LINK', `${this.file}: link ${entry.name} points outside the archive`);
       }
       entry = this.entries.get(target);
@@ -59,7 +59,8 @@ export class TarIndex {
   }
 
   openEntry(entry: TarEntry): Readable {
-    if (entry.size === 0) return createReadStream(this.file, { start: 1, end: 0 });
+    // createReadStream has no empty byte range (start > end throws), and empty blobs are legal.
+    if (entry.size === 0) return Readable.from([]);
     return createReadStream(this.file, { start: entry.offset, end: entry.offset + entry.size - 1 });
   }
 }
@@ -85,22 +86,30 @@ async function readTarHeaders(file: string): Promise<Map<string, TarEntry>> {
     let offset = 0;
     let pendingName: string | undefined;
     let pendingLink: string | undefined;
+    // Go's archive/tar (skopeo, docker) stores sizes of 8 GiB and more as a PAX record.
+    let pendingSize: number | undefined;
     while (offset + BLOCK <= fileSize) {
       await handle.read(header, 0, BLOCK, offset);
       if (header.every((byte) => byte === 0)) break;
       if (!checksumOk(header)) throw malformed(file, `bad tar header checksum at byte ${offset}`);
-      const size = parseNumber(header.subarray(124, 136));
       const typeflag = String.fromCharCode(header[156] ?? 0);
+      const isMeta = typeflag === 'x' || typeflag === 'L' || typeflag === 'K';
+      const size = (isMeta ? undefined : pendingSize) ?? parseNumber(header.subarray(124, 136));
       const dataOffset = offset + BLOCK;
       if (dataOffset + size > fileSize) throw malformed(file, `entry at byte ${offset} is truncated`);
       const next = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
-      if (typeflag === 'x' || typeflag === 'L' || typeflag === 'K') {
+      if (isMeta) {
         const data = Buffer.alloc(size);
         await handle.read(data, 0, size, dataOffset);
         if (typeflag === 'x') {
           const pax = parsePax(data);
           pendingName = pax.path ?? pendingName;
           pendingLink = pax.linkpath ?? pendingLink;
+          if (pax.size !== undefined) {
+            pendingSize = Number(pax.size);
+            if (!Number.isSafeInteger(pendingSize) || pendingSize < 0)
+              throw malformed(file, `bad PAX size '${pax.size}' at byte ${offset}`);
+          }
         } else if (typeflag === 'L') pendingName = cString(data);
         else pendingLink = cString(data);
         offset = next;
@@ -115,6 +124,7 @@ async function readTarHeaders(file: string): Promise<Map<string, TarEntry>> {
       const linkname = pendingLink ?? cString(header.subarray(157, 257));
       pendingName = undefined;
       pendingLink = undefined;
+      pendingSize = undefined;
       if (rawName.split('/').includes('..') || posix.isAbsolute(rawName)) {
         throw new RampartError(
           'PATH_TRAVERSAL',

@@ -19,7 +19,15 @@ export async function writeTarAtomic(target: string, entries: readonly PackEntry
   const feeding = feed(tar, entries).catch((error: unknown) => {
     tar.destroy(error as Error);
   });
-  await writeStreamAtomic(target, tar as unknown as Readable);
+  try {
+    await writeStreamAtomic(target, tar as unknown as Readable);
+  } catch (error) {
+    // The temp file may have failed to open before anything read the tar: stop the feed, which
+    // destroys the entry being copied and so closes its source.
+    tar.destroy();
+    await feeding;
+    throw error;
+  }
   await feeding;
 }
 

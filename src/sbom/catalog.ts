@@ -7,7 +7,7 @@ import { pythonCataloger } from './catalogers/python/cataloger.js';
 import { cpesFor } from './identity/cpe.js';
 import { purlFor } from './identity/purl.js';
 import type { SbomDistro, SbomPackage, SbomWarning } from './model.js';
-import { comparePackages } from './order.js';
+import { comparePackages, compareText } from './order.js';
 import { OS_RELEASE_PATHS, parseOsRelease } from './os-release.js';
 import { resolveDependencies } from './relationships.js';
 import { createPathResolver } from './resolve-path.js';
@@ -86,10 +86,11 @@ export async function catalogFileSource(
     }
   }
   // Binaries are inspected concurrently; sort before merging so the output never depends on timing.
-  raw.sort((a, b) => rawKey(a).localeCompare(rawKey(b)));
+  raw.sort((a, b) => compareText(rawKey(a), rawKey(b)));
   const packages = assignIdentity(mergeDuplicates(raw), distro, contextFor('identity'));
   warnings.sort((a, b) =>
-    `${a.path ?? ''}\0${a.cataloger}\0${a.message}`.localeCompare(
+    compareText(
+      `${a.path ?? ''}\0${a.cataloger}\0${a.message}`,
       `${b.path ?? ''}\0${b.cataloger}\0${b.message}`,
     ),
   );
@@ -175,7 +176,7 @@ function assignIdentity(
         return [];
       }
     })
-    .sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
+    .sort((a, b) => compareText(a.purl, b.purl));
   const used = new Set<string>();
   const entries = withIds.map(({ raw: pkg, purl }) => {
     // The purl is the natural id; a second copy (same package in two places) gets a suffix.
@@ -199,7 +200,7 @@ function assignIdentity(
         ...(pkg.source ? { source: pkg.source } : {}),
         ...(pkg.architecture ? { architecture: pkg.architecture } : {}),
         locations: [...new Set(pkg.locations)].sort(),
-        ...(pkg.files ? { files: [...pkg.files].sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}),
+        ...(pkg.files ? { files: [...pkg.files].sort((a, b) => compareText(a.path, b.path)) } : {}),
         ...(pkg.sha256 ? { sha256: pkg.sha256 } : {}),
         dependsOn: edges.get(id) ?? [],
       };

@@ -15,8 +15,12 @@ export interface RawPackage {
   locations: string[];
   files?: SbomFile[];
   sha256?: string;
-  /** Dependencies as alternatives of package names, resolved later within the same ecosystem. */
-  depends?: string[][];
+  /**
+   * Dependencies as alternatives, resolved later within the same ecosystem: a package name, or a
+   * name pinned to the exact version a binary was built with (two binaries, or one Rust binary,
+   * can hold several versions of the same module).
+   */
+  depends?: Array<Array<string | { name: string; version: string }>>;
   /** Extra names this package answers to (dpkg Provides). */
   provides?: string[];
 }

@@ -57,17 +57,15 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
       const oci = await loadOci();
       const image =
         input.kind === 'image-object' ? input.image : await openAndSelect(oci, input.ref, input.platform);
-      const config = await configOf(image);
+      const config = configOf(image);
       const onLayerError = (path: string, error: unknown) =>
         early.push({ cataloger: 'source', path, message: `unreadable, skipped: ${messageOf(error)}` });
       files = await imageFileSource(image, oci, onLayerError).catch((error: unknown) => {
         if (isRampartError(error)) throw error;
         throw new RampartError(
           'MALFORMED_ARCHIVE',
-          `cannot read the layers of ${input.ref}: ${messageOf(error)}`,
-          {
-            cause: error,
-          },
+          `cannot read the layers of ${input.ref}: ${messageOf(error)}; the image is corrupt or truncated, copy or pull it again`,
+          { cause: error },
         );
       });
       const platform = config.os && config.architecture ? `${config.os}/${config.architecture}` : undefined;
@@ -129,7 +127,7 @@ async function loadOci(): Promise<OciModules> {
     const [open, image, view] = await Promise.all(paths.map((p) => import(p)));
     return {
       openImage: open.openImage,
-      selectImage: image.selectImage ?? open.selectImage,
+      selectImage: image.selectImage,
       flattenImage: view.flattenImage,
       readFiles: view.readFiles,
     };
@@ -163,13 +161,9 @@ function parsePlatform(text: string): { os: string; architecture: string; varian
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
-async function configOf(
-  image: OpenedImage,
-): Promise<{ os?: string; architecture?: string; created?: string }> {
-  const raw =
-    typeof image.config === 'function' ? await (image.config as () => Promise<unknown>)() : image.config;
-  if (typeof raw !== 'object' || raw === null) return {};
-  const c = raw as Record<string, unknown>;
+function configOf(image: OpenedImage): { os?: string; architecture?: string; created?: string } {
+  if (typeof image.config !== 'object' || image.config === null) return {};
+  const c = image.config as Record<string, unknown>;
   return {
     ...(typeof c.os === 'string' ? { os: c.os } : {}),
     ...(typeof c.architecture === 'string' ? { architecture: c.architecture } : {}),

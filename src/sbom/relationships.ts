@@ -8,23 +8,28 @@ import { normalisePythonName } from './identity/purl.js';
 export function resolveDependencies(
   packages: ReadonlyArray<{ raw: RawPackage; id: string }>,
 ): Map<string, string[]> {
-  const byName = new Map<string, Array<{ id: string; arch: string | undefined }>>();
-  const add = (key: string, id: string, arch: string | undefined) => {
+  type Candidate = { id: string; arch: string | undefined; version: string };
+  const byName = new Map<string, Candidate[]>();
+  const add = (key: string, candidate: Candidate) => {
     const list = byName.get(key);
-    if (!list) byName.set(key, [{ id, arch }]);
-    else if (!list.some((c) => c.id === id)) list.push({ id, arch });
+    if (!list) byName.set(key, [candidate]);
+    else if (!list.some((c) => c.id === candidate.id)) list.push(candidate);
   };
   for (const { raw, id } of packages) {
-    add(keyOf(raw.type, raw.name), id, raw.architecture);
-    for (const provided of raw.provides ?? []) add(keyOf(raw.type, provided), id, raw.architecture);
+    const candidate = { id, arch: raw.architecture, version: raw.version };
+    add(keyOf(raw.type, raw.name), candidate);
+    for (const provided of raw.provides ?? []) add(keyOf(raw.type, provided), candidate);
   }
   const edges = new Map<string, string[]>();
   for (const { raw, id } of packages) {
     const targets = new Set<string>();
     for (const alternatives of raw.depends ?? []) {
-      for (const name of alternatives) {
-        const candidates = byName.get(keyOf(raw.type, name));
-        if (!candidates) continue;
+      for (const alternative of alternatives) {
+        const name = typeof alternative === 'string' ? alternative : alternative.name;
+        const candidates = (byName.get(keyOf(raw.type, name)) ?? []).filter(
+          (c) => typeof alternative === 'string' || c.version === alternative.version,
+        );
+        if (candidates.length === 0) continue;
         // Prefer a provider with the same architecture (multi-arch); fall back to the first one.
         const sameArch = candidates.find((c) => c.arch === raw.architecture);
         const target = (sameArch ?? candidates[0]!).id;

@@ -30,7 +30,11 @@ export function spawnTracked(
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  if (child.pid === undefined) {
+    // spawn reports ENOENT/EACCES as an 'error' event a tick later; unheard, it would crash the run.
+    child.once('error', () => undefined);
+    throw new Error(`could not start ${command}: not found or not executable (is it installed and on PATH?)`);
+  }
   const pid = child.pid;
   let stdout = '';
   let stderr = '';
@@ -98,7 +102,10 @@ export interface CommandResult {
   timedOut: boolean;
 }
 
-/** Runs a command to completion with stdin from /dev/null; kills it by PID after `timeoutMs`. */
+/**
+ * Runs a command to completion with stdin from /dev/null; after `timeoutMs` it is killed by PID (if
+ * still running) and output that processes it left behind still write is no longer waited for.
+ */
 export async function runCommand(
   command: string,
   args: readonly string[],
@@ -116,7 +123,17 @@ export async function runCommand(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    if (child.pid !== undefined) signalPid(child.pid, 'SIGKILL');
+    // Only while it runs: once reaped, its PID may already belong to an unrelated process.
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+      signalPid(child.pid, 'SIGKILL');
+    // A grandchild (a container's process after runc is killed, a daemon) can hold the pipes open,
+    // and 'close' waits for them: stop reading once the command itself is gone.
+    const detach = (): void => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    };
+    if (child.exitCode !== null || child.signalCode !== null) detach();
+    else child.once('exit', detach);
   }, options.timeoutMs ?? 60_000);
   try {
     const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];

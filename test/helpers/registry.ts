@@ -42,7 +42,13 @@ async function startRegistryOnce(): Promise<TestRegistry> {
   const host = `127.0.0.1:${port}`;
   const configPath = join(base, 'config.yml');
   await writeFile(configPath, registryConfig(storageDir, host));
-  const registry = spawnTracked('docker-registry', ['serve', configPath]);
+  let registry: TrackedProcess;
+  try {
+    registry = spawnTracked('docker-registry', ['serve', configPath]);
+  } catch (error) {
+    await rm(base, { recursive: true, force: true });
+    throw error;
+  }
   const url = `http://${host}`;
   try {
     await waitUntil(

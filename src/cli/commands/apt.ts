@@ -7,6 +7,7 @@ import { type DownloadEvent, downloadPackages } from '../../debian/download.js';
 import { loadRepositories } from '../../debian/repository.js';
 import { type Resolution, resolvePackageClosure } from '../../debian/resolver.js';
 import { RampartError } from '../../errors.js';
+import { tempPathFor } from '../../util/atomic-file.js';
 
 interface RepoOptions {
   suite: string[];
@@ -195,7 +196,7 @@ Examples:
       if (!chain) {
         throw new RampartError(
           'PACKAGE_NOT_FOUND',
-          `${target} is not in the closure of ${opts.for.join(' ')}`,
+          `${target} is not in the closure of ${opts.for.join(' ')}; check the name${opts.withRecommends ? '' : ', or add --with-recommends if a Recommends pulls it in'}`,
         );
       }
       process.stdout.write(`${chain.join(' -> ')}\n`);
@@ -236,7 +237,7 @@ Examples:
       await mkdir(opts.dir, { recursive: true });
       for (const pkg of resolution.packages) {
         const target = join(opts.dir, basename(pkg.filename));
-        const temp = `${target}.tmp-${process.pid}`;
+        const temp = tempPathFor(target);
         try {
           await copyFile(paths.get(pkg.sha256) as string, temp);
           await rename(temp, target);

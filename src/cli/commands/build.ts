@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import { type Command, Option } from 'commander';
+import { parseOutput } from '../../build/output.js';
 import { type BuildResult, buildImage } from '../../build/pipeline.js';
 import { RampartError } from '../../errors.js';
 
@@ -65,10 +66,7 @@ export function registerBuild(program: Command): void {
 
 /** The directory that holds the output: the parent of an oci: layout dir or of an archive file. */
 function sbomDirBeside(output: string | undefined): string {
-  const path = output
-    ? output.replace(/^(oci|oci-archive|docker-archive):/, '').replace(/:[^/:]*$/, '')
-    : './out/x';
-  return dirname(path);
+  return output ? dirname(parseOutput(output).path) : './out';
 }
 
 /** The stable `-o json` shape. */
@@ -82,7 +80,17 @@ export function buildJson(result: BuildResult) {
       size: p.size,
     })),
     lock: result.lock,
+    hardening: hardeningOf(result),
   };
+}
+
+/** Every platform's mode changes, once each (the architectures almost always agree). */
+function hardeningOf(result: BuildResult): Array<{ path: string; change: string }> {
+  const seen = new Map<string, { path: string; change: string }>();
+  for (const p of result.platforms) {
+    for (const h of p.hardening) seen.set(`${h.path}\0${h.change}`, { path: h.path, change: h.change });
+  }
+  return [...seen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 export function formatSummary(result: BuildResult): string {
@@ -109,6 +117,12 @@ export function formatSummary(result: BuildResult): string {
     lines.push(
       `left out (maintainer-script-only dependencies): ${result.skipped.map((s) => `${s.name} (for ${s.requiredBy})`).join(', ')}`,
     );
+  }
+  const hardening = hardeningOf(result);
+  if (hardening.length) {
+    lines.push('');
+    lines.push('hardened (modes the build tightened):');
+    for (const h of hardening) lines.push(`  ${h.path}: ${h.change}`);
   }
   lines.push(`lock: ${result.lock}`);
   lines.push(`record: ${result.record}`);

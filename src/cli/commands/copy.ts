@@ -14,7 +14,7 @@ export function registerCopy(program: Command): void {
     .argument('<destination>', 'oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]')
     .option(
       '--platform <os/arch[/variant]>',
-      'copy only this platform of an index (required choice for docker-archive)',
+      'copy only this platform of an index (docker-archive, which holds one image, defaults to the host platform, else the first)',
     )
     .addHelpText(
       'after',

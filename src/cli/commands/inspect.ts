@@ -38,16 +38,18 @@ Examples:
     )
     .action(async (reference: string, options: InspectOptions) => {
       const platform = options.platform ? parsePlatform(options.platform) : undefined;
-      const x = await openImage(reference);
+      const opened = await openImage(reference);
       if (options.raw) {
-        process.stdout.write(platform ? (await selectImage(x, platform)).rawManifest : x.rawManifest);
+        process.stdout.write(
+          platform ? (await selectImage(opened, platform)).rawManifest : opened.rawManifest,
+        );
         return;
       }
       if (options.config) {
-        process.stdout.write((await selectImage(x, platform)).rawConfig);
+        process.stdout.write((await selectImage(opened, platform)).rawConfig);
         return;
       }
-      const summary = await summarizeImage(reference, x, platform);
+      const summary = await summarizeImage(reference, opened, platform);
       process.stdout.write(
         options.output === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
       );

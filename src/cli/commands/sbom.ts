@@ -47,6 +47,8 @@ Examples:
       for (const o of outputs)
         if (o.path === undefined) process.stdout.write(encodeSbom(doc, o.format, encodeOptions));
       for (const w of doc.warnings)
-        process.stderr.write(`warning: ${w.cataloger}: ${w.path ?? ''}: ${w.message}\n`);
+        process.stderr.write(
+          `warning: ${w.cataloger}: ${w.path !== undefined ? `${w.path}: ` : ''}${w.message}\n`,
+        );
     });
 }

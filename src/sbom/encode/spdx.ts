@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { VERSION } from '../../version.js';
 import { conjunction } from '../identity/license.js';
-import { distroQualifierFor } from '../identity/purl.js';
+import { purlFor } from '../identity/purl.js';
 import type { SbomDocument, SbomPackage } from '../model.js';
+import { compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
 
 export interface SpdxEncodeOptions {
@@ -115,9 +116,9 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
     ...(files.size > 0 ? { files: [...files.values()].sort(byKey('SPDXID')) } : {}),
     relationships: dedupe(relationships).sort(
       (a, b) =>
-        cmp(a.spdxElementId, b.spdxElementId) ||
-        cmp(a.relationshipType, b.relationshipType) ||
-        cmp(a.relatedSpdxElement, b.relatedSpdxElement),
+        compareText(a.spdxElementId, b.spdxElementId) ||
+        compareText(a.relationshipType, b.relationshipType) ||
+        compareText(a.relatedSpdxElement, b.relatedSpdxElement),
     ),
   };
   return `${JSON.stringify(document, null, 2)}\n`;
@@ -165,9 +166,17 @@ function sourceElement(
   id: string,
   doc: SbomDocument,
 ): Record<string, unknown> {
-  const distro = distroQualifierFor(doc.distro);
-  const qualifiers = `?arch=source${distro ? `&distro=${distro}` : ''}`;
-  const purl = `pkg:deb/${doc.distro?.id ?? 'debian'}/${encodeURIComponent(source.name)}@${encodeURIComponent(source.version)}${qualifiers}`;
+  const purl = purlFor(
+    {
+      type: 'deb',
+      name: source.name,
+      version: source.version,
+      architecture: 'source',
+      licenses: [],
+      locations: [],
+    },
+    doc.distro,
+  );
   return {
     SPDXID: id,
     name: source.name,
@@ -214,9 +223,6 @@ function dedupe(relationships: SpdxRelationship[]): SpdxRelationship[] {
 }
 
 function byKey(key: string) {
-  return (a: Record<string, unknown>, b: Record<string, unknown>) => cmp(String(a[key]), String(b[key]));
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return (a: Record<string, unknown>, b: Record<string, unknown>) =>
+    compareText(String(a[key]), String(b[key]));
 }

@@ -61,10 +61,7 @@ function readSpdx(json: Record<string, unknown>): SbomDocument {
       version: str(element.versionInfo),
       cpes,
       licenses: license ? [license] : [],
-      supplier:
-        typeof element.supplier === 'string'
-          ? element.supplier.replace(/^(Organization|Person):\s*/, '')
-          : undefined,
+      supplier: spdxSupplier(element.supplier),
     });
     if (!pkg) continue;
     idBySpdxId.set(str(element.SPDXID), pkg.id);
@@ -187,6 +184,13 @@ function nameFor(type: PackageType, purl: PackageURL, fallback: string): string 
   if (type === 'npm' || type === 'golang')
     return purl.namespace ? `${purl.namespace}/${purl.name}` : purl.name;
   return purl.name || fallback;
+}
+
+/** `Organization: X` / `Person: X` → X; NOASSERTION (what most tools write when unknown) → none. */
+function spdxSupplier(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const name = value.replace(/^(Organization|Person):\s*/, '').trim();
+  return name && name !== 'NOASSERTION' ? name : undefined;
 }
 
 function cdxLicenses(value: unknown): string[] {

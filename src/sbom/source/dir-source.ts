@@ -16,7 +16,9 @@ import type { FileContent, FileNode, FileSource, RandomAccessFile } from './file
 
 /**
  * Lists a directory tree on disk as a FileSource. Symlinks are recorded, never followed, and every
- * read is done with O_NOFOLLOW so a link swapped in after the walk cannot lead out of the root.
+ * read is done with O_NOFOLLOW so a file swapped for a link after the walk cannot lead out of the
+ * root. A *directory* swapped for a link after the walk is not caught (that needs openat2's
+ * RESOLVE_BENEATH, which Node does not offer): do not catalog a tree someone is changing meanwhile.
  *
  * The filesystem calls are synchronous on purpose: a root has thousands of small lstat/readdir
  * calls, and the promise API spends 4–5× longer in per-call overhead than the calls themselves.
@@ -42,7 +44,19 @@ export async function directoryFileSource(
 
 // Scanning a live system (`dir:/`): kernel and device trees hold no packages.
 const VIRTUAL_TREES = new Set(['/proc', '/sys', '/dev']);
-const NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+// O_NONBLOCK: a FIFO swapped in after the walk would otherwise block the open forever.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** Opens a file the walk listed as regular; refuses whatever has replaced it since (link, FIFO, device). */
+function openRegularFile(root: string, path: string): { fd: number; size: number } {
+  const fd = openSync(join(root, path), OPEN_FLAGS);
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new Error('no longer a regular file (changed since the directory was listed)');
+  }
+  return { fd, size: st.size };
+}
 
 /** Adds one directory's entries to `out` and returns its subdirectories. */
 function listDirectory(
@@ -82,9 +96,7 @@ function listDirectory(
 }
 
 function openRandomAccess(root: string, path: string): RandomAccessFile & { close(): Promise<void> } {
-  // Intermediate directories were walked with lstat, so only the leaf can be a swapped link.
-  const fd = openSync(join(root, path), NO_FOLLOW);
-  const { size } = fstatSync(fd);
+  const { fd, size } = openRegularFile(root, path);
   const read = (offset: number, length: number) => {
     const buffer = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
     const bytesRead = readSync(fd, buffer, 0, buffer.length, offset);
@@ -110,9 +122,9 @@ async function* readFromDirectory(
   for (const path of [...paths].sort()) {
     let content: Buffer;
     try {
-      const fd = openSync(join(root, path), NO_FOLLOW);
+      const { fd, size } = openRegularFile(root, path);
       try {
-        content = readWhole(fd);
+        content = readWhole(fd, size);
       } finally {
         closeSync(fd);
       }
@@ -124,8 +136,7 @@ async function* readFromDirectory(
   }
 }
 
-function readWhole(fd: number): Buffer {
-  const { size } = fstatSync(fd);
+function readWhole(fd: number, size: number): Buffer {
   const buffer = Buffer.alloc(size);
   let offset = 0;
   while (offset < size) {

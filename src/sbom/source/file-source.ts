@@ -22,6 +22,13 @@ export interface RandomAccessFile {
   sha256(): Promise<string>;
 }
 
+/** Positional reads; a Buffer or an open file both provide them. A read past the end returns fewer bytes. */
+export type ByteReader = (offset: number, length: number) => Promise<Buffer>;
+
+export function bufferReader(bytes: Buffer): ByteReader {
+  return async (offset, length) => bytes.subarray(offset, offset + length);
+}
+
 export interface FileSource {
   nodes(): Iterable<FileNode>;
   /**

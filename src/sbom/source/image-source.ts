@@ -55,6 +55,8 @@ export async function imageFileSource<I extends LayeredImage, T extends FsTreeLi
  * A truncated or corrupt layer should cost the packages in that layer, not the whole SBOM: when
  * flattening fails, each layer is tried on its own and the unreadable ones are left out (with a
  * warning). The returned image has only the good layers, so tree and reads stay consistent.
+ * When no layer can be read the image is corrupt, and that is an error: an empty SBOM would tell
+ * a scanner there is nothing to find.
  */
 async function flattenSkippingBadLayers<I extends LayeredImage, T extends FsTreeLike>(
   image: I,
@@ -73,7 +75,7 @@ async function flattenSkippingBadLayers<I extends LayeredImage, T extends FsTree
         onError(`(layer ${index})`, error);
       }
     }
-    if (good.length === image.layers.length) throw firstError;
+    if (good.length === 0 || good.length === image.layers.length) throw firstError;
     const partial = { ...image, layers: good } as I;
     return { image: partial, tree: await oci.flattenImage(partial) };
   }

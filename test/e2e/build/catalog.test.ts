@@ -159,6 +159,11 @@ describe('catalog images from the Debian archive', () => {
         key,
       ).toEqual([]);
       expect(fs.get('/tmp')?.mode, key).toBe(0o1777);
+      // what was tightened is reported: base-files ships /var/tmp 1777
+      expect(built.get(key)!.result.platforms[0]!.hardening, key).toContainEqual({
+        path: '/var/tmp',
+        change: 'world-write cleared (1777 -> 1775)',
+      });
     }
   });
 

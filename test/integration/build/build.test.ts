@@ -292,7 +292,8 @@ describe('rampart build on a local archive', () => {
       stdout.mockRestore();
     }
     const json = JSON.parse(printed);
-    expect(Object.keys(json).sort()).toEqual(['digest', 'lock', 'platforms', 'reference']);
+    expect(Object.keys(json).sort()).toEqual(['digest', 'hardening', 'lock', 'platforms', 'reference']);
+    expect(json.hardening).toEqual([]);
     expect(json.digest).toBe(result.digest);
     expect(json.lock).toBe(result.lock);
     expect(json.platforms).toEqual([
@@ -353,6 +354,94 @@ describe('rampart build on a local archive', () => {
   });
 });
 
+describe('rampart build reporting', () => {
+  it('reports the modes it tightened, including the spec files, in the summary and -o json', async () => {
+    const extra = [
+      'paths:',
+      '  - {path: /cache, type: directory, permissions: 0o777}',
+      'files:',
+      // /bin is base-files' symlink to usr/bin: the file must land in /usr/bin, not conflict with it
+      '  - {source: ./hello, destination: /bin/hello, permissions: 0o4755}',
+    ].join('\n');
+    const specPath = await writeSpec('hardening', specText({ packages: 'base-files', extra }));
+    await writeFile(join(specPath, '..', 'hello'), '#!hello\n');
+    const layout = join(dir, 'out', 'hardening');
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let printed = '';
+    let progress = '';
+    try {
+      const args = [
+        'node',
+        'rampart',
+        'build',
+        specPath,
+        '--output',
+        `oci:${layout}:latest`,
+        '--cache',
+        cacheDir,
+      ];
+      expect(await main([...args, '-o', 'json'])).toBe(0);
+      printed = stdout.mock.calls.map((c) => String(c[0])).join('');
+      progress = stderr.mock.calls.map((c) => String(c[0])).join('');
+      stdout.mockClear();
+      stderr.mockClear();
+      expect(await main([...args, '--locked', '-q'])).toBe(0);
+      const summary = stdout.mock.calls.map((c) => String(c[0])).join('');
+      expect(summary).toContain('/usr/bin/hello: setuid cleared (4755 -> 0755)');
+      expect(summary).toContain('/cache: world-write cleared (0777 -> 0775)');
+      // -q: nothing on stderr
+      expect(stderr.mock.calls).toEqual([]);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    expect(JSON.parse(printed).hardening).toEqual([
+      { path: '/cache', change: 'world-write cleared (0777 -> 0775)' },
+      { path: '/usr/bin/hello', change: 'setuid cleared (4755 -> 0755)' },
+    ]);
+    // progress names the stages and counts the downloads
+    expect(progress).toMatch(/rampart build: resolving 1 packages from testing for amd64\n/);
+    expect(progress).toMatch(/rampart build: downloading 1 packages \(\d+\.\d MiB\)\n/);
+    expect(progress).toMatch(/rampart build: downloaded \d+ packages \(.*\), \d+ from the cache\n/);
+
+    const fs = await flattenImage(await selectImage(await openImage(`oci:${layout}:latest`)));
+    expect(fs.get('/usr/bin/hello')).toMatchObject({ kind: 'file', mode: 0o755 });
+    expect(fs.get('/cache')).toMatchObject({ kind: 'directory', mode: 0o775 });
+  });
+
+  it('counts each package fetched from the mirror on a cold cache', async () => {
+    const specPath = await writeSpec('cold', specText({ packages: 'libfoo1, clash-a' }));
+    const lines: string[] = [];
+    await buildImage({
+      specPath,
+      output: `oci:${join(dir, 'out', 'cold')}:latest`,
+      cacheDir: join(dir, 'cold-cache'),
+      log: (m) => lines.push(m),
+    });
+    expect(lines).toContain('downloading 2 packages (0.0 MiB)');
+    expect(lines.filter((l) => /^\[\d\/2\] fetched (libfoo1|clash-a) /.test(l))).toHaveLength(2);
+    expect(lines.some((l) => /^downloaded 2 packages \(.*\), 0 from the cache$/.test(l))).toBe(true);
+  });
+
+  it('keeps the other architectures of the lock when re-resolving from the same archive state', async () => {
+    const specPath = await writeSpec('keep', specText({ packages: 'libfoo1' }));
+    const build = () => buildImage({ specPath, output: `oci:${join(dir, 'out', 'keep')}:latest`, cacheDir });
+    const first = await build();
+    const lock = JSON.parse(await readFile(first.lock, 'utf8'));
+    // the lock holds exactly the release fields it reads back (no per-architecture index list)
+    expect(Object.keys(lock.variants.default.releases[0]).sort()).toEqual(
+      ['date', 'inReleaseSha256', 'suite', 'url', 'validUntil'].sort(),
+    );
+    // as if an earlier build of the same archive state had also resolved i386
+    lock.variants.default.archs.i386 = lock.variants.default.archs.amd64;
+    await writeFile(first.lock, JSON.stringify(lock));
+    await build();
+    const after = JSON.parse(await readFile(first.lock, 'utf8'));
+    expect(Object.keys(after.variants.default.archs)).toEqual(['amd64', 'i386']);
+  });
+});
+
 describe('rampart build errors', () => {
   it('points an unknown package at its spec position and leaves no output', async () => {
     const text = specText({ packages: 'base-files, no-such-pkg' });
@@ -378,6 +467,17 @@ describe('rampart build errors', () => {
       new RegExp(`^${where}: /usr/bin/same .*clash-a and clash-b`),
     );
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('leaves no directory behind when it created the output parent and then failed', async () => {
+    const specPath = await writeSpec('noparent', specText({ packages: 'clash-a, clash-b' }));
+    const parent = join(dir, 'fresh-parent');
+    await expectFailure(
+      { specPath, output: `oci-archive:${join(parent, 'sub', 'x.tar')}`, cacheDir },
+      'FILE_CONFLICT',
+      /clash-a and clash-b/,
+    );
+    expect(existsSync(parent)).toBe(false);
   });
 
   it('points a missing files source at its spec position', async () => {

@@ -110,6 +110,14 @@ describe('rampart apt', () => {
     expect(stdout.trim()).toBe('app -> libapp1 -> app-common');
   });
 
+  it('why explains what to check when the package is not in the closure', async () => {
+    const { code, stderr } = await rampart('apt', 'why', ...repoArgs(), 'app', '--for', 'libapp1');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /^error: app is not in the closure of libapp1; check the name, or add --with-recommends/,
+    );
+  });
+
   it('download writes verified .debs into --dir', async () => {
     const dir = join(work, 'debs');
     const { code, stderr } = await rampart('apt', 'download', ...repoArgs(), '--dir', dir, '-j', '2', 'app');

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +78,9 @@ beforeAll(async () => {
     repo.path('dists/no-signature/InRelease'),
     await readFile(repo.path('dists/no-signature/Release')),
   );
+  // A validly signed Release of another suite, served where 'replayed' was asked for.
+  await mkdir(repo.path('dists/replayed'), { recursive: true });
+  await copyFile(repo.path('dists/no-by-hash/InRelease'), repo.path('dists/replayed/InRelease'));
   for (const path of ['Packages.xz', 'Packages']) {
     const sha = await fileSha('missing-index', path);
     await rm(repo.path(`dists/missing-index/main/binary-amd64/${path}`));
@@ -239,6 +242,10 @@ describe('loadRepositories against a signed local repository', () => {
 
   it('refuses an unsigned InRelease', async () => {
     await expectCode(load('no-signature'), 'SIGNATURE_INVALID', /no-signature\/InRelease/);
+  });
+
+  it("refuses another suite's signed Release served for the requested suite", async () => {
+    await expectCode(load('replayed'), 'SIGNATURE_INVALID', /signed for suite no-by-hash.*not replayed/);
   });
 
   it('refuses a Release signed by a key that is not in the keyring', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLayer } from '../../../src/oci/layer-writer.js';
-import { pidExists, runCommand, stopAllTracked } from '../../helpers/processes.js';
+import { pidExists, runCommand, spawnTracked, stopAllTracked } from '../../helpers/processes.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { runOciImage } from '../../helpers/runc.js';
 import { layoutBlobDir, writeOciLayout } from './oci-layout.js';
@@ -39,6 +39,27 @@ describe('startRegistry', () => {
     await registry.stop();
     expect(pidExists(registry.pid)).toBe(false);
     await expect(fetch(`${registry.url}/v2/`)).rejects.toThrow();
+  });
+});
+
+describe('spawnTracked', () => {
+  it('throws a message naming a missing program, and leaves no unhandled error behind', async () => {
+    expect(() => spawnTracked('rampart-no-such-program', [])).toThrow(
+      /could not start rampart-no-such-program: not found/,
+    );
+    // spawn's own 'error' event comes a tick later; without a listener vitest reports it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+});
+
+describe('runCommand', () => {
+  it('returns at the timeout even when a leftover grandchild holds its output pipes', async () => {
+    const started = Date.now();
+    const result = await runCommand('sh', ['-c', 'sleep 3 & echo started; exec sleep 30'], {
+      timeoutMs: 300,
+    });
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(result).toMatchObject({ stdout: 'started\n', exitCode: 137, timedOut: true });
   });
 });
 

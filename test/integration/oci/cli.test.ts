@@ -124,6 +124,9 @@ describe('rampart inspect', () => {
     expect(bad.code).toBe(2);
     const platform = await rampart('inspect', '--platform', 'linux', `oci:${layout}:v1`);
     expect(platform.code).toBe(2);
+    const reference = await rampart('inspect', 'Not/A:Reference:');
+    expect(reference.code).toBe(2);
+    expect(reference.stderr).toMatch(/^error: invalid image reference 'Not\/A:Reference:'.*\n$/);
   });
 
   it('help shows an example', async () => {

@@ -58,11 +58,23 @@ beforeAll(() => {
       ].join('\n'),
     ),
   );
+  // Another Go program with other versions of the toolchain and of a shared module.
+  binaryWithSection(
+    join(root, 'usr/local/bin/hello2'),
+    '.go.buildinfo',
+    goBuildInfoSection(
+      'go1.23.1',
+      ['mod\texample.com/hello2\tv0.1.0\th1:mno=', 'dep\tgolang.org/x/text\tv0.20.0\th1:pqr=', ''].join('\n'),
+    ),
+  );
   binaryWithSection(join(root, 'usr/local/bin/legacy'), '.go.buildinfo', goBuildInfoSection('go1.16', '', 0));
   const crates = {
     packages: [
       { name: 'ripgrep', version: '14.1.0', source: 'local', kind: 'runtime', dependencies: [1], root: true },
       { name: 'regex', version: '1.10.4', source: 'crates.io', kind: 'runtime', dependencies: [] },
+      // A second version of the same crate in one binary: edges must follow the index, not the name.
+      { name: 'globset', version: '0.4.14', source: 'crates.io', kind: 'runtime', dependencies: [3] },
+      { name: 'regex', version: '0.2.11', source: 'crates.io', kind: 'runtime', dependencies: [] },
     ],
   };
   binaryWithSection(join(root, 'usr/local/bin/rg'), '.dep-v0', deflateSync(JSON.stringify(crates)));
@@ -106,6 +118,20 @@ describe('binary cataloger on real ELF files', () => {
     const doc = await generateSbom({ kind: 'directory', path: root });
     const rg = doc.packages.find((p) => p.purl === 'pkg:cargo/ripgrep@14.1.0')!;
     expect(rg.dependsOn).toEqual(['pkg:cargo/regex@1.10.4']);
+    const globset = doc.packages.find((p) => p.purl === 'pkg:cargo/globset@0.4.14')!;
+    expect(globset.dependsOn).toEqual(['pkg:cargo/regex@0.2.11']);
+  });
+
+  it("links each Go program to its own stdlib and module versions, not another binary's", async () => {
+    const doc = await generateSbom({ kind: 'directory', path: root });
+    const dependsOf = (name: string) => doc.packages.find((p) => p.name === name)!.dependsOn;
+    expect(dependsOf('example.com/hello')).toEqual(
+      expect.arrayContaining(['pkg:golang/golang.org/x/text@v0.14.0', 'pkg:golang/stdlib@go1.22.5']),
+    );
+    expect(dependsOf('example.com/hello2')).toEqual([
+      'pkg:golang/golang.org/x/text@v0.20.0',
+      'pkg:golang/stdlib@go1.23.1',
+    ]);
   });
 
   it('turns old-format Go info and corrupt Rust data into warnings', async () => {

@@ -1,9 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogFileSource } from '../../../src/sbom/catalog.js';
 import { generateSbom } from '../../../src/sbom/generate.js';
+import { directoryFileSource } from '../../../src/sbom/source/dir-source.js';
+import type { FileSource } from '../../../src/sbom/source/file-source.js';
 
 // Archives are built with Info-ZIP's `zip` (deflated, and stored with -0), not by our own code.
 let work: string;
@@ -47,6 +51,20 @@ beforeAll(() => {
   });
   zipDir(join(work, 'war'), join(root, 'opt/app/shop.war'), true);
   writeFileSync(join(root, 'opt/app/lib/corrupt.jar'), 'PK this is not really a zip');
+  // A "fully executable" jar (Spring Boot style): a launch script, then the zip, offsets unadjusted.
+  tree(join(work, 'boot'), {
+    'META-INF/maven/com.example/boot-app/pom.properties':
+      'groupId=com.example\nartifactId=boot-app\nversion=3.2.0\n',
+  });
+  zipDir(join(work, 'boot'), join(work, 'boot.zip'));
+  mkdirSync(join(work, 'boot-root/opt'), { recursive: true });
+  writeFileSync(
+    join(work, 'boot-root/opt/boot-app.jar'),
+    Buffer.concat([
+      Buffer.from('#!/bin/sh\nexec java -jar "$0" "$@"\n'),
+      readFileSync(join(work, 'boot.zip')),
+    ]),
+  );
 });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -71,5 +89,62 @@ describe('java cataloger', () => {
       .split(' ')[0];
     expect(lang3.sha256).toBe(sha);
     expect(doc.packages.find((p) => p.name === 'guava')!.sha256).toBeUndefined();
+  });
+
+  it('reads only the central directory and metadata of a jar on disk, not the whole archive', async () => {
+    const bigRoot = join(work, 'big-root');
+    mkdirSync(join(bigRoot, 'opt'), { recursive: true });
+    tree(join(work, 'big'), {
+      'META-INF/maven/com.example/big/pom.properties': 'groupId=com.example\nartifactId=big\nversion=1.0\n',
+    });
+    writeFileSync(join(work, 'big/blob.bin'), randomBytes(4 * 1024 * 1024));
+    zipDir(join(work, 'big'), join(bigRoot, 'opt/big-1.0.jar'));
+
+    const disk = await directoryFileSource(bigRoot, () => {});
+    const readWhole: string[] = [];
+    let bytesRead = 0;
+    const counting: FileSource = {
+      nodes: () => disk.nodes(),
+      read(paths, onError) {
+        readWhole.push(...paths);
+        return disk.read(paths, onError);
+      },
+      async openRandomAccess(path) {
+        const file = await disk.openRandomAccess!(path);
+        return {
+          ...file,
+          read: async (offset, length) => {
+            const bytes = await file.read(offset, length);
+            bytesRead += bytes.length;
+            return bytes;
+          },
+        };
+      },
+    };
+    const { packages, warnings } = await catalogFileSource(counting);
+    expect(warnings).toEqual([]);
+    expect(packages.map((p) => p.purl)).toEqual(['pkg:maven/com.example/big@1.0']);
+    expect(packages[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(readWhole).not.toContain('/opt/big-1.0.jar');
+    expect(bytesRead).toBeLessThan(128 * 1024);
+  });
+
+  it('finds the same packages and digests when the source can only stream whole files (image layers)', async () => {
+    const disk = await directoryFileSource(root, () => {});
+    const streamOnly: FileSource = {
+      nodes: () => disk.nodes(),
+      read: (paths, onError) => disk.read(paths, onError),
+    };
+    const summary = (r: Awaited<ReturnType<typeof catalogFileSource>>) => ({
+      packages: r.packages.map((p) => [p.purl, p.locations, p.sha256]),
+      warnings: r.warnings.map((w) => [w.cataloger, w.path]),
+    });
+    expect(summary(await catalogFileSource(streamOnly))).toEqual(summary(await catalogFileSource(disk)));
+  });
+
+  it('reads a jar with a launch script in front of the zip', async () => {
+    const doc = await generateSbom({ kind: 'directory', path: join(work, 'boot-root') });
+    expect(doc.warnings).toEqual([]);
+    expect(doc.packages.map((p) => p.purl)).toEqual(['pkg:maven/com.example/boot-app@3.2.0']);
   });
 });

@@ -104,6 +104,13 @@ describe('config', () => {
     ).toBe('2025-11-03T08:30:00Z');
   });
 
+  it('refuses a malformed SOURCE_DATE_EPOCH instead of silently using another time', () => {
+    expect(() => buildTimestamp('1700000000.5', [])).toThrow(
+      /SOURCE_DATE_EPOCH must be a whole number.*got '1700000000\.5'/,
+    );
+    expect(() => buildTimestamp('yesterday', [])).toThrow(/SOURCE_DATE_EPOCH/);
+  });
+
   it('sets the distroless defaults and lets the spec environment win', () => {
     const config = imageConfig({
       platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },

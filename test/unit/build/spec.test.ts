@@ -83,6 +83,18 @@ describe('parseImageSpec', () => {
     expect(error.message).toMatch(/^spec\.yaml:5:22: contents\.packages\.1: must be a Debian package name/);
   });
 
+  it('refuses destinations that climb out of the root, with a position', () => {
+    const error = errorOf(GOOD.replace('destination: /app}', 'destination: /app/../etc/passwd}'));
+    expect(error.message).toMatch(
+      /^spec\.yaml:14:34: files\.0\.destination: must not contain '\.' or '\.\.'/,
+    );
+  });
+
+  it('refuses a symlink path without a target', () => {
+    const error = errorOf(GOOD.replace('type: directory,', 'type: symlink,'));
+    expect(error.message).toMatch(/^spec\.yaml:12:\d+: paths\.0\.target: a symlink needs a target/);
+  });
+
   it('reports YAML syntax errors with a position', () => {
     const error = errorOf('name: x\ncontents: [unclosed\n');
     expect(error.message).toMatch(/^spec\.yaml:\d+:\d+: invalid YAML/);

@@ -132,7 +132,16 @@ describe('hardenModes', () => {
     tree.add('tmp', { type: 'directory', mode: 0o1777, uid: 0, gid: 0, owner: 'p' });
     tree.add('etc/open', file('p', 'z', 0o666));
     const changed = hardenModes(tree);
-    expect(changed.sort()).toEqual(['etc/open', 'usr/bin/su', 'usr/bin/wall', 'var/tmp']);
+    expect(changed.map((c) => c.path).sort()).toEqual([
+      '/etc/open',
+      '/usr/bin/su',
+      '/usr/bin/wall',
+      '/var/tmp',
+    ]);
+    // what was cleared is reported, so the build summary can tell the user
+    expect(changed).toContainEqual({ path: '/usr/bin/su', change: 'setuid cleared (4755 -> 0755)' });
+    expect(changed).toContainEqual({ path: '/usr/bin/wall', change: 'setgid cleared (2755 -> 0755)' });
+    expect(changed).toContainEqual({ path: '/var/tmp', change: 'world-write cleared (1777 -> 1775)' });
     expect(tree.get('usr/bin/su')?.mode).toBe(0o755);
     expect(tree.get('usr/bin/wall')?.mode).toBe(0o755);
     expect(tree.get('etc/open')?.mode).toBe(0o664);

@@ -66,6 +66,26 @@ describe('ContentCache', () => {
     expect(await readdir(join(root, 'blobs', 'sha256'))).toEqual([]);
   });
 
+  it('stops reading a source as soon as it overflows the expected size', async () => {
+    const cache = new ContentCache(root);
+    const expected = Buffer.alloc(4096, 1);
+    let produced = 0;
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      // A hostile mirror: the right prefix, then data that never ends.
+      for (;;) {
+        produced += 1024;
+        yield Buffer.alloc(1024, 1);
+        if (produced > 64 * 1024 * 1024) return;
+      }
+    }
+    const error = await cache
+      .putVerifiedStream(endless(), { sha256: sha256(expected), size: expected.length }, 'x')
+      .catch((e: unknown) => e);
+    expect(isRampartError(error, 'HASH_MISMATCH')).toBe(true);
+    expect(produced).toBeLessThan(64 * 1024);
+    expect(await readdir(join(root, 'blobs', 'sha256'))).toEqual([]);
+  });
+
   it('survives concurrent writers of the same blob and never exposes a partial file', async () => {
     const data = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => i % 251));
     const digest = sha256(data);

@@ -54,5 +54,7 @@ describe('decompressors', () => {
       (e: unknown) => e,
     );
     expect(isRampartError(zstError, 'MALFORMED_ARCHIVE')).toBe(true);
+    const gzError = await decompressBuffer(Buffer.from('not gzip at all'), 'gz').catch((e: unknown) => e);
+    expect(isRampartError(gzError, 'MALFORMED_ARCHIVE')).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DownloadablePackage, downloadPackages } from '../../../src/debian/download.js';
 import { isRampartError } from '../../../src/errors.js';
+import { fetchWithRetry } from '../../../src/http/fetch.js';
 
 const body = (name: string) => Buffer.from(`${name} `.repeat(5000));
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -26,6 +27,25 @@ beforeAll(async () => {
     const name = path.split('/').pop() ?? '';
     if (name.startsWith('flaky') && n === 1) return void res.writeHead(503).end();
     if (name.startsWith('missing')) return void res.writeHead(404).end();
+    if (name.startsWith('busy') && n === 1) return void res.writeHead(429).end();
+    if (name.startsWith('trickle')) {
+      // 10 chunks, 30 ms apart: longer in total than the idle timeout, never idle that long.
+      res.writeHead(200);
+      let sent = 0;
+      const timer = setInterval(() => {
+        res.write(`chunk${sent} `);
+        if (++sent === 10) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 30);
+      return;
+    }
+    if (name.startsWith('stall')) {
+      res.writeHead(200);
+      res.write('first bytes, then nothing');
+      return;
+    }
     if (name.startsWith('reset') && n === 1) {
       res.writeHead(200, { 'content-length': body(name).length });
       res.write(body(name).subarray(0, 100));
@@ -94,6 +114,16 @@ describe('downloadPackages', () => {
     expect(hits.get(`/debian/${pkgs[1]!.filename}`)).toBe(2);
   });
 
+  it('retries 429 Too Many Requests', async () => {
+    const busy = pkg('busy.deb');
+    const paths = await downloadPackages([busy], {
+      mirrors: { mirror },
+      cacheDir: await mkdtemp(join(dir, 'c-')),
+    });
+    expect(paths.size).toBe(1);
+    expect(hits.get(`/debian/${busy.filename}`)).toBe(2);
+  });
+
   it('does not retry a hash mismatch or a 404, and names the URL', async () => {
     const cacheDir = await mkdtemp(join(dir, 'c-'));
     const wrong = pkg('wrong.deb');
@@ -108,6 +138,18 @@ describe('downloadPackages', () => {
     expect(isRampartError(notFound, 'NETWORK')).toBe(true);
     expect((notFound as Error).message).toMatch(/HTTP 404/);
     expect(hits.get(`/debian/${missing.filename}`)).toBe(1);
+  });
+
+  it('reports an unwritable cache as IO without retrying the download', async () => {
+    const notADir = join(dir, 'cache-is-a-file');
+    await writeFile(notADir, '');
+    const p = pkg('unwritable.deb');
+    const error = await downloadPackages([p], { mirrors: { mirror }, cacheDir: notADir }).catch(
+      (e: unknown) => e,
+    );
+    expect(isRampartError(error, 'IO')).toBe(true);
+    expect((error as Error).message).toContain(`cache ${notADir}`);
+    expect(hits.get(`/debian/${p.filename}`)).toBe(1);
   });
 
   it('refuses pool paths that leave the mirror', async () => {
@@ -125,5 +167,17 @@ describe('downloadPackages', () => {
       cacheDir: dir,
     }).catch((e: unknown) => e);
     expect(String((error as Error).message)).not.toContain('secret');
+  });
+});
+
+describe('fetchWithRetry timeout', () => {
+  it('lets a slow body run past the timeout as long as data keeps arriving', async () => {
+    const response = await fetchWithRetry(`${mirror}/trickle`, { timeoutMs: 150 });
+    expect(Buffer.from(await response.arrayBuffer()).toString()).toContain('chunk9');
+  });
+
+  it('aborts a body that stops sending data', async () => {
+    const response = await fetchWithRetry(`${mirror}/stall`, { timeoutMs: 150 });
+    await expect(response.arrayBuffer()).rejects.toThrow(/no data from the server for 150 ms/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkReleaseFreshness, parseRelease } from '../../../src/debian/inrelease.js';
+import { checkReleaseFreshness, checkReleaseSuite, parseRelease } from '../../../src/debian/inrelease.js';
 import { isRampartError } from '../../../src/errors.js';
 
 // Trimmed from the shape of a Debian Release file; hashes are made up.
@@ -58,5 +58,27 @@ describe('Release parsing', () => {
     expect(() => parseRelease(RELEASE.replace(/^Date:.*\n/m, ''), 'u')).toThrow(/no Date/);
     const bad = parseRelease(RELEASE.replace(/^Valid-Until:.*$/m, 'Valid-Until: someday'), 'u');
     expect(() => checkReleaseFreshness(bad, new Date(), 'u')).toThrow(/Valid-Until/);
+  });
+});
+
+describe('Release suite check', () => {
+  const release = parseRelease(RELEASE, 'u');
+
+  it('accepts the requested suite by Suite or by Codename', () => {
+    expect(() => checkReleaseSuite(release, 'stable-security', 'u')).not.toThrow();
+    expect(() => checkReleaseSuite(release, 'trixie-security', 'u')).not.toThrow();
+  });
+
+  it("refuses another suite's signed Release served for the requested one", () => {
+    let error: unknown;
+    try {
+      checkReleaseSuite(release, 'forky-security', 'http://m.example/dists/forky-security/InRelease');
+    } catch (e) {
+      error = e;
+    }
+    expect(isRampartError(error, 'SIGNATURE_INVALID')).toBe(true);
+    expect((error as Error).message).toMatch(
+      /forky-security.*trixie-security|trixie-security.*forky-security/,
+    );
   });
 });

@@ -356,6 +356,11 @@ describe('resolvePackageClosure: architectures and Multi-Arch', () => {
     expect(r.why('libx:arm64')).toEqual(['app:arm64', 'libx:arm64']);
   });
 
+  it('finds Architecture: all packages requested with an explicit architecture', () => {
+    expect(names(resolve(index, ['data:amd64']))).toEqual(['data=1.0:all']);
+    expect(names(resolve(index, ['data:arm64']))).toEqual(['data=1.0:all']);
+  });
+
   it('co-installs Multi-Arch: same packages once per architecture', () => {
     expect(names(resolve(index, ['libx', 'libx:arm64']))).toEqual(['libx=1.0:amd64', 'libx=1.0:arm64']);
     // app is not Multi-Arch: same, so only one instance of it can be installed.

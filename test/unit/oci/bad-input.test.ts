@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { cp, mkdtemp, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Digest } from '../../../src/oci/digest.js';
 import type { Image } from '../../../src/oci/image.js';
+import { layerFromFile } from '../../../src/oci/in-memory.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
-import { makeTestImage } from '../../helpers/oci-fixtures.js';
+import { writeTarAtomic } from '../../../src/oci/tar-pack.js';
+import { makeTar, makeTestImage } from '../../helpers/oci-fixtures.js';
 
 let work: string;
 let pristine: string;
@@ -120,6 +125,25 @@ describe('malformed input gives one-line RampartErrors naming the culprit', () =
     await expect(read.layers[0]!.uncompressed()).rejects.toMatchObject({ code: 'UNKNOWN_MEDIA_TYPE' });
   });
 
+  it('corrupt gzip/zstd data behind a matching digest -> MALFORMED_ARCHIVE naming the layer', async () => {
+    const tar = await makeTar({ 'etc/a': 'a\n'.repeat(500) });
+    const gzip = gzipSync(tar);
+    gzip.fill(0xff, 10, 40);
+    const zstd = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5, 6, 7, 8]);
+    for (const [bytes, mediaType] of [
+      [gzip, 'application/vnd.oci.image.layer.v1.tar+gzip'],
+      [zstd, 'application/vnd.oci.image.layer.v1.tar+zstd'],
+    ] as const) {
+      const path = join(work, `corrupt-${sha256(bytes).slice(7, 19)}`);
+      await writeFile(path, bytes);
+      const descriptor = { mediaType, digest: sha256(bytes) as Digest, size: bytes.length };
+      const layer = layerFromFile(path, descriptor, sha256(tar) as Digest);
+      const error = await consume(await layer.uncompressed()).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'MALFORMED_ARCHIVE', message: expect.stringContaining(path) });
+      expect((error as Error).message).toMatch(/cannot decompress (gzip|zstd) data/);
+    }
+  });
+
   it('not a layout, or a broken index.json -> MALFORMED_LAYOUT', async () => {
     await expect(openImage(`oci:${work}`)).rejects.toMatchObject({
       code: 'MALFORMED_LAYOUT',
@@ -172,6 +196,19 @@ describe('malformed input gives one-line RampartErrors naming the culprit', () =
 });
 
 describe('filesystem errors become one-line IO errors', () => {
+  it('a tar that cannot be created closes the entry source it had started reading', async () => {
+    const big = join(work, 'big');
+    await writeFile(big, Buffer.alloc(4 << 20, 1));
+    let source: ReadStream | undefined;
+    const target = join(work, 'no-such-dir', 'x.tar');
+    await expect(
+      writeTarAtomic(target, [
+        { name: 'a', size: 4 << 20, open: async () => (source = createReadStream(big)) },
+      ]),
+    ).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(source?.destroyed).toBe(true);
+  });
+
   it('writing under a regular file', async () => {
     const file = join(work, 'plain-file');
     await writeFile(file, 'x');

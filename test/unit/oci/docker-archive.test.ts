@@ -56,6 +56,35 @@ describe('legacy docker save archives', () => {
     await checkImageConformance(image);
   });
 
+  it('follows a layer symlink to a name starting with two dots, refuses one leaving the archive', async () => {
+    const layer = await makeTar({ 'etc/x': 'x\n' });
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
+    });
+    const archiveWith = async (name: string, linkTarget: string): Promise<string> => {
+      const tar = pack();
+      tar.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: 'c.json', Layers: ['l/layer.tar'] }]));
+      tar.entry({ name: 'c.json' }, config);
+      tar.entry({ name: '..data/layer.tar' }, layer);
+      tar.entry({ name: 'l/layer.tar', type: 'symlink', linkname: linkTarget });
+      tar.finalize();
+      const chunks: Buffer[] = [];
+      for await (const chunk of tar) chunks.push(chunk as Buffer);
+      const file = join(work, name);
+      await writeFile(file, Buffer.concat(chunks));
+      return file;
+    };
+    const good = (await openImage(
+      `docker-archive:${await archiveWith('dots.tar', '../..data/layer.tar')}`,
+    )) as Image;
+    await checkImageConformance(good);
+    await expect(
+      openImage(`docker-archive:${await archiveWith('out.tar', '../../..data/layer.tar')}`),
+    ).rejects.toMatchObject({ code: 'UNSAFE_LINK' });
+  });
+
   it('refuses entries that escape the archive', async () => {
     const tar = pack();
     tar.entry({ name: 'manifest.json' }, '[]');

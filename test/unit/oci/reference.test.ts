@@ -18,6 +18,8 @@ describe('parseImageReference', () => {
     [`ghcr.io/a/b@${D}`, `ghcr.io/a/b@${D}`],
     [`ghcr.io/a/b:v1@${D}`, `ghcr.io/a/b:v1@${D}`],
     ['docker://localhost:5000/x:t', 'localhost:5000/x:t'],
+    ['Registry/x', 'Registry/x:latest'],
+    ['[::1]:5000/x:t', '[::1]:5000/x:t'],
   ])('normalises %s', (input, expected) => {
     const ref = parseImageReference(input);
     expect(ref.transport).toBe('docker');
@@ -60,11 +62,14 @@ describe('parseImageReference', () => {
     expect(() => parseImageReference(input)).toThrow(expect.objectContaining({ code: 'INVALID_REFERENCE' }));
   });
 
-  it('rejects unknown transports', () => {
-    expect(() => parseImageReference('ftp://x/y')).toThrow(
-      expect.objectContaining({ code: 'UNSUPPORTED_TRANSPORT' }),
-    );
-  });
+  it.each(['ftp://x/y', 'docker-daemon:nginx', 'containers-storage:x:latest'])(
+    'rejects the unknown transport of %s',
+    (input) => {
+      expect(() => parseImageReference(input)).toThrow(
+        expect.objectContaining({ code: 'UNSUPPORTED_TRANSPORT' }),
+      );
+    },
+  );
 });
 
 describe('registry transport', () => {

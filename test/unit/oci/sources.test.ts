@@ -3,12 +3,15 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Digest } from '../../../src/oci/digest.js';
 import type { Image, ImageOrIndex } from '../../../src/oci/image.js';
 import { selectImage } from '../../../src/oci/image.js';
 import { layerFromFile, newImage, newIndex } from '../../../src/oci/in-memory.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
 import { openRootfsDirectory } from '../../../src/oci/rootfs-source.js';
+import { TarIndex } from '../../../src/oci/tar-index.js';
 import { checkImageConformance } from '../../helpers/conformance.js';
 import { makeTar, makeTestImage } from '../../helpers/oci-fixtures.js';
 
@@ -68,6 +71,46 @@ describe('conformance battery, every source', () => {
     const listing = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n');
     expect(listing).toContain('index.json');
     expect(listing).toContain(`blobs/sha256/${image.digest.slice(7)}`);
+  });
+
+  it('oci-archive: an empty blob (size 0) reads back as zero bytes', async () => {
+    const empty = join(work, 'empty-layer');
+    await writeFile(empty, '');
+    const digest = sha256(Buffer.alloc(0)) as Digest;
+    const withEmpty = newImage({
+      config: { ...image.config },
+      layers: [
+        layerFromFile(
+          empty,
+          { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: 0 },
+          digest,
+        ),
+      ],
+    });
+    const file = join(work, 'empty-blob.tar');
+    await writeImage(`oci-archive:${file}`, withEmpty);
+    const read = (await openImage(`oci-archive:${file}`)) as Image;
+    expect((await readAll(await read.layers[0]!.blob())).length).toBe(0);
+    await checkImageConformance(read);
+  });
+
+  it('archives: a PAX size record (how Go writes blobs of 8 GiB and more) gives the entry size', async () => {
+    const tar = pack();
+    tar.entry({ name: 'blob', pax: { size: '11' } }, 'hello world');
+    tar.entry({ name: 'after' }, 'next');
+    tar.finalize();
+    const bytes = await readAll(tar as unknown as NodeJS.ReadableStream);
+    // Blank the ustar size field of the entry after the PAX header, as for a size it cannot hold.
+    const header = bytes.subarray(1024, 1536);
+    header.write('00000000000\0', 124, 'latin1');
+    header.fill(0x20, 148, 156);
+    const sum = header.reduce((total, byte) => total + byte, 0);
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const file = join(work, 'pax-size.tar');
+    await writeFile(file, bytes);
+    const index = await TarIndex.open(file);
+    expect((await readAll(index.openEntry(index.find('blob')!))).toString()).toBe('hello world');
+    expect((await readAll(index.openEntry(index.find('after')!))).toString()).toBe('next');
   });
 
   it('docker-archive: config digest and diff_ids preserved, layers stored uncompressed', async () => {
@@ -141,6 +184,9 @@ describe('conformance battery, every source', () => {
     await checkImageConformance(first);
     const second = await openRootfsDirectory(root, { scratchDir });
     expect(second.digest).toBe(first.digest);
+    // a symlink naming the root is followed (only the root: the entries below are not)
+    await symlink(root, join(work, 'rootfs-link'));
+    expect((await openRootfsDirectory(join(work, 'rootfs-link'), { scratchDir })).digest).toBe(first.digest);
     const tarText = execFileSync('tar', ['-tvzf', '-'], {
       input: await readAll(await first.layers[0]!.blob()),
       encoding: 'utf8',

@@ -82,4 +82,17 @@ describe('dpkg cataloger', () => {
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings.every((w) => w.path === '/var/lib/dpkg/status')).toBe(true);
   });
+
+  it('orders warnings by code unit, not by the process locale', async () => {
+    const source = memoryFileSource({
+      '/app/node_modules/a/package.json': '{ not json',
+      '/App/node_modules/b/package.json': '{ not json',
+    });
+    const { warnings } = await catalogFileSource(source);
+    // localeCompare (en-US) would put /app first; LANG must not change the document.
+    expect(warnings.map((w) => w.path)).toEqual([
+      '/App/node_modules/b/package.json',
+      '/app/node_modules/a/package.json',
+    ]);
+  });
 });

@@ -56,6 +56,24 @@ describe('npm cataloger', () => {
   });
 });
 
+describe('npm lock files with workspaces', () => {
+  it('names workspace entries by their "name", never by a slice of their folder path', async () => {
+    const source = memoryFileSource({
+      '/srv/app/package-lock.json': JSON.stringify({
+        lockfileVersion: 3,
+        packages: {
+          '': { name: 'app', version: '1.0.0' },
+          'packages/frontend': { name: '@app/frontend', version: '0.2.0' },
+          'packages/unnamed-tool': { version: '0.1.0' },
+          'node_modules/@app/frontend': { resolved: 'packages/frontend', link: true },
+        },
+      }),
+    });
+    const { packages } = await catalogFileSource(source);
+    expect(packages.map((p) => p.purl)).toEqual(['pkg:npm/%40app/frontend@0.2.0']);
+  });
+});
+
 describe('python cataloger', () => {
   it('reads dist-info METADATA and RECORD, normalising the purl name', async () => {
     const site = '/usr/lib/python3/dist-packages';

@@ -144,6 +144,34 @@ describe('readSbom', () => {
     expect(libfoo.source).toEqual({ name: 'foo', version: '1.2-1' });
   });
 
+  it('treats an SPDX supplier of NOASSERTION as no supplier', () => {
+    const spdx = {
+      spdxVersion: 'SPDX-2.3',
+      name: 'other-tool',
+      packages: [
+        {
+          SPDXID: 'SPDXRef-a',
+          name: 'zlib1g',
+          versionInfo: '1:1.3.dfsg-3',
+          supplier: 'NOASSERTION',
+          externalRefs: [{ referenceType: 'purl', referenceLocator: 'pkg:deb/debian/zlib1g@1%3A1.3.dfsg-3' }],
+        },
+        {
+          SPDXID: 'SPDXRef-b',
+          name: 'libc6',
+          versionInfo: '2.41-12',
+          supplier: 'Organization: GNU Libc Maintainers',
+          externalRefs: [{ referenceType: 'purl', referenceLocator: 'pkg:deb/debian/libc6@2.41-12' }],
+        },
+      ],
+    };
+    const back = readSbom(JSON.stringify(spdx));
+    expect(back.packages.map((p) => [p.name, p.supplier])).toEqual([
+      ['libc6', 'GNU Libc Maintainers'],
+      ['zlib1g', undefined],
+    ]);
+  });
+
   it('rejects what is not an SBOM with a clear error', () => {
     for (const input of ['not json', '{"hello":1}', '[]']) {
       let caught: unknown;

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
-import type { FileNode } from '../../source/file-source.js';
+import { type ByteReader, bufferReader, type FileNode } from '../../source/file-source.js';
 import { parseCargoAuditable } from './cargo-auditable.js';
-import { type ByteReader, bufferReader, ELF_MAGIC, readElfSections } from './elf.js';
+import { ELF_MAGIC, readElfSections } from './elf.js';
 import { type GoBuildInfo, parseGoBuildInfo } from './go-buildinfo.js';
 
-/** Binaries larger than this are skipped with a warning rather than read into memory. */
+/** Binaries larger than this are not read (see isCandidateBinary). */
 export const MAX_BINARY_BYTES = 256 * 1024 * 1024;
 
 /**
@@ -33,11 +33,8 @@ export const binaryCataloger: Cataloger = {
     const packages: RawPackage[] = [];
     return {
       async accept({ path, content }, ctx) {
+        // Larger files never get here: `matches` (isCandidateBinary) leaves them unread.
         if (content.length < 4 || !content.subarray(0, 4).equals(ELF_MAGIC)) return;
-        if (content.length > MAX_BINARY_BYTES) {
-          ctx.warn(path, `binary larger than ${MAX_BINARY_BYTES} bytes; not inspected`);
-          return;
-        }
         const sha256 = async () => createHash('sha256').update(content).digest('hex');
         packages.push(...(await packagesFromElf(path, bufferReader(content), content.length, sha256, ctx)));
       },
@@ -93,7 +90,10 @@ export async function packagesFromElf(
           licenses: [],
           locations: [path],
           ...(crate.root ? { sha256: digest } : {}),
-          depends: crate.dependencies.flatMap((i) => (crates[i] ? [[crates[i].name]] : [])),
+          depends: crate.dependencies.flatMap((i) => {
+            const dep = crates[i];
+            return dep ? [[{ name: dep.name, version: dep.version }]] : [];
+          }),
         });
       }
     } catch (error) {
@@ -129,7 +129,7 @@ function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage
           licenses: [],
           locations: [path],
           sha256,
-          depends: [...deps.map((d) => [d.name]), ['stdlib']],
+          depends: [...deps, stdlib].map((d) => [{ name: d.name, version: d.version }]),
         },
       ]
     : [];

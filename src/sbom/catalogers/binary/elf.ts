@@ -1,3 +1,5 @@
+import type { ByteReader } from '../../source/file-source.js';
+
 /** Just enough ELF to find named sections: header, section table, section-name string table. */
 export interface ElfSection {
   name: string;
@@ -5,17 +7,10 @@ export interface ElfSection {
   size: number;
 }
 
-/** Positional reads; a Buffer or an open file both provide them. */
-export type ByteReader = (offset: number, length: number) => Promise<Buffer>;
-
 export const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 const SHT_NOBITS = 8;
 /** Real binaries have well under this many sections; more means a corrupt header. */
 const MAX_SECTIONS = 4096;
-
-export function bufferReader(bytes: Buffer): ByteReader {
-  return async (offset, length) => bytes.subarray(offset, offset + length);
-}
 
 /**
  * Lists the sections of an ELF file with three small reads (header, section table, name table),

@@ -23,7 +23,8 @@ export const dpkgCataloger: Cataloger = {
   start() {
     const statusTexts: Array<{ path: string; text: string }> = [];
     const md5sums = new Map<string, SbomFile[]>();
-    const copyrights = new Map<string, string>();
+    // Licences, not texts: a Debian root has a megabyte or more of copyright files.
+    const copyrightLicenses = new Map<string, string[]>();
     return {
       accept({ path, content }) {
         const text = content.toString('utf8');
@@ -31,7 +32,7 @@ export const dpkgCataloger: Cataloger = {
         if (info) md5sums.set(info[1]!, parseMd5sums(text));
         else if (STATUS_D.test(path) && path.endsWith('.md5sums'))
           md5sums.set(path.slice(path.lastIndexOf('/') + 1, -'.md5sums'.length), parseMd5sums(text));
-        else if (COPYRIGHT.test(path)) copyrights.set(path, text);
+        else if (COPYRIGHT.test(path)) copyrightLicenses.set(path, licensesFromCopyright(text));
         else statusTexts.push({ path, text });
       },
       finish(ctx) {
@@ -43,10 +44,10 @@ export const dpkgCataloger: Cataloger = {
           const files = md5sums.get(`${pkg.name}:${pkg.architecture}`) ?? md5sums.get(pkg.name);
           if (files) pkg.files = files;
           const copyrightPath = ctx.resolve(`/usr/share/doc/${pkg.name}/copyright`);
-          const copyright = copyrightPath ? copyrights.get(copyrightPath) : undefined;
-          if (copyright !== undefined) {
-            pkg.licenses = licensesFromCopyright(copyright);
-            if (copyrightPath) pkg.locations.push(copyrightPath);
+          const licenses = copyrightPath ? copyrightLicenses.get(copyrightPath) : undefined;
+          if (copyrightPath && licenses) {
+            pkg.licenses = [...licenses];
+            pkg.locations.push(copyrightPath);
           }
         }
         return packages;

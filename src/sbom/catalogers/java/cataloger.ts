@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
+import { type ByteReader, bufferReader } from '../../source/file-source.js';
 import { listZipEntries, readZipEntry } from './zip.js';
 
 const ARCHIVE = /\.(?:jar|war|ear|jpi|hpi)$/i;
@@ -16,30 +17,44 @@ export const javaCataloger: Cataloger = {
     node.size < MAX_ARCHIVE_BYTES,
   start() {
     const packages: RawPackage[] = [];
+    /** The archive's own digest goes on the packages it evidences directly; nested jars keep none. */
+    const collect = async (path: string, found: RawPackage[], sha256: () => Promise<string>) => {
+      const direct = found.filter((pkg) => pkg.locations[0] === path);
+      if (direct.length > 0) {
+        const digest = await sha256();
+        for (const pkg of direct) pkg.sha256 = digest;
+      }
+      packages.push(...found);
+    };
     return {
-      accept({ path, content }, ctx) {
-        const found = packagesFromArchive(path, content, ctx, 0);
-        // The archive is in memory anyway, so its digest is cheap; nested jars keep none.
-        const sha256 = createHash('sha256').update(content).digest('hex');
-        for (const pkg of found) if (pkg.locations[0] === path) pkg.sha256 = sha256;
-        packages.push(...found);
+      async accept({ path, content }, ctx) {
+        const found = await packagesFromArchive(path, bufferReader(content), content.length, ctx, 0);
+        await collect(path, found, async () => createHash('sha256').update(content).digest('hex'));
+      },
+      // On a directory only the central directory and the metadata entries are read.
+      async inspect(path, file, ctx) {
+        const found = await packagesFromArchive(path, (o, n) => file.read(o, n), file.size, ctx, 0);
+        await collect(path, found, () => file.sha256());
       },
       finish: () => packages,
     };
   },
 };
 
-export function packagesFromArchive(
+export async function packagesFromArchive(
   location: string,
-  zip: Buffer,
+  read: ByteReader,
+  size: number,
   ctx: CatalogContext,
   depth: number,
-): RawPackage[] {
-  const entries = listZipEntries(zip);
+): Promise<RawPackage[]> {
+  const entries = await listZipEntries(read, size);
+  const entryText = async (entry: (typeof entries)[number]) =>
+    (await readZipEntry(read, size, entry, MAX_METADATA_BYTES)).toString('utf8');
   const out: RawPackage[] = [];
   for (const entry of entries) {
     if (!/^META-INF\/maven\/.+\/pom\.properties$/.test(entry.name)) continue;
-    const props = parseProperties(readZipEntry(zip, entry, MAX_METADATA_BYTES).toString('utf8'));
+    const props = parseProperties(await entryText(entry));
     const groupId = props.get('groupId');
     const artifactId = props.get('artifactId');
     const version = props.get('version');
@@ -57,7 +72,7 @@ export function packagesFromArchive(
   if (out.length === 0) {
     const manifestEntry = entries.find((e) => e.name === 'META-INF/MANIFEST.MF');
     const manifest = manifestEntry
-      ? parseManifest(readZipEntry(zip, manifestEntry, MAX_METADATA_BYTES).toString('utf8'))
+      ? parseManifest(await entryText(manifestEntry))
       : new Map<string, string>();
     const fromName = /([^/]+?)-(\d[^/]*?)\.[a-z]+$/i.exec(location);
     const name = manifest.get('Implementation-Title') ?? manifest.get('Bundle-Name') ?? fromName?.[1];
@@ -77,8 +92,9 @@ export function packagesFromArchive(
       if (!/\.(?:jar|war|ear)$/i.test(entry.name)) continue;
       const nestedLocation = `${location}!/${entry.name}`;
       try {
+        const nested = await readZipEntry(read, size, entry, MAX_ARCHIVE_BYTES);
         out.push(
-          ...packagesFromArchive(nestedLocation, readZipEntry(zip, entry, MAX_ARCHIVE_BYTES), ctx, depth + 1),
+          ...(await packagesFromArchive(nestedLocation, bufferReader(nested), nested.length, ctx, depth + 1)),
         );
       } catch (error) {
         ctx.warn(nestedLocation, `nested archive: ${error instanceof Error ? error.message : String(error)}`);

@@ -55,8 +55,7 @@ function packagesFromLock(path: string, json: unknown, ctx: CatalogContext): Raw
   if (isObject(json.packages)) {
     for (const [key, entry] of Object.entries(json.packages)) {
       if (key === '' || !isObject(entry) || entry.link === true) continue;
-      const name =
-        typeof entry.name === 'string' ? entry.name : key.slice(key.lastIndexOf('node_modules/') + 13);
+      const name = typeof entry.name === 'string' ? entry.name : nameFromLockKey(key);
       if (typeof entry.version !== 'string' || !name) continue;
       out.push({
         type: 'npm',
@@ -78,6 +77,15 @@ function packagesFromLock(path: string, json: unknown, ctx: CatalogContext): Raw
     walk(json.dependencies);
   } else ctx.warn(path, 'package-lock.json has neither "packages" nor "dependencies"');
   return out;
+}
+
+/**
+ * `node_modules/a/node_modules/@s/b` → `@s/b`. Keys outside node_modules (workspace folders such
+ * as `packages/a`) say nothing about the name, so such an entry needs its own `name`.
+ */
+function nameFromLockKey(key: string): string | undefined {
+  const at = key.lastIndexOf('node_modules/');
+  return at < 0 ? undefined : key.slice(at + 'node_modules/'.length);
 }
 
 function npmLicenses(json: Record<string, unknown>): string[] {
