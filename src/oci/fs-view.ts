@@ -47,6 +47,11 @@ export async function flattenImage(image: ImageLike): Promise<FsTree> {
  * links to `../usr/lib/os-release`); hardlinks yield their target's content. Content is yielded
  * under the wanted path (normalised). Paths that are missing or not regular files are skipped.
  * Only layers holding wanted content are read, and only wanted files are buffered.
+ *
+ * Trust: the layer's diff_id was verified when the tree was flattened (a full read). This second
+ * read stops as soon as the wanted entries are found, so it does not re-verify; a file changed on
+ * disk between the two reads is caught only if the entries moved. Callers that read remote layers
+ * twice must cache the verified blob locally first.
  */
 export async function* readFiles(
   image: ImageLike,
