@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { lockEntry } from '../debian/lock.js';
 import { RampartError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
@@ -99,7 +100,7 @@ export function serializeLock(lock: LockFile): string {
         const archs = Object.fromEntries(
           Object.keys(v.archs)
             .sort()
-            .map((arch) => [arch, [...v.archs[arch]!].sort((a, b) => cmp(a.name, b.name)).map(orderPackage)]),
+            .map((arch) => [arch, [...v.archs[arch]!].sort((a, b) => cmp(a.name, b.name)).map(lockEntry)]),
         );
         return [
           key,
@@ -129,20 +130,6 @@ export function requestMismatch(locked: LockRequest, wanted: LockRequest): strin
   if (!same(locked.skip, wanted.skip)) return 'contents.skip';
   if (locked.recommends !== wanted.recommends) return 'contents.recommends';
   return undefined;
-}
-
-function orderPackage(p: LockedPackage): LockedPackage {
-  return {
-    name: p.name,
-    version: p.version,
-    architecture: p.architecture,
-    source: p.source,
-    sourceVersion: p.sourceVersion,
-    suite: p.suite,
-    filename: p.filename,
-    size: p.size,
-    sha256: p.sha256,
-  };
 }
 
 function cmp(a: string, b: string): number {

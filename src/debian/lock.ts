@@ -55,3 +55,21 @@ export function diffLockedPackages(
   diff.changed.sort((a, b) => byName(a.to, b.to));
   return diff;
 }
+
+/**
+ * A lock entry with exactly the lock's fields, in the documented order: the JSON users' scripts
+ * read (`rampart apt resolve -o json`, `<spec>.lock.json`) never carries extra index fields.
+ */
+export function lockEntry(p: LockedPackage): LockedPackage {
+  return {
+    name: p.name,
+    version: p.version,
+    architecture: p.architecture,
+    source: p.source,
+    sourceVersion: p.sourceVersion,
+    suite: p.suite,
+    filename: p.filename,
+    size: p.size,
+    sha256: p.sha256,
+  };
+}

@@ -1,7 +1,7 @@
-import { RampartError } from '../errors.js';
 import type { Digest } from './digest.js';
 import { sha256Digest } from './digest.js';
 import type { Image, ImageOrIndex, Index, Layer } from './image.js';
+import { indexOverChildren } from './in-memory.js';
 import { MediaType } from './media-types.js';
 import { sniffCompression } from './source.js';
 import type { Descriptor, ImageManifest, IndexManifest } from './types.js';
@@ -89,25 +89,5 @@ async function indexToOci(index: Index): Promise<Index> {
     manifests,
     ...(index.manifest.annotations ? { annotations: index.manifest.annotations } : {}),
   };
-  const rawManifest = Buffer.from(JSON.stringify(manifest));
-  const child = async (descriptor: Descriptor): Promise<ImageOrIndex> => {
-    const found = children.get(descriptor.digest);
-    if (!found)
-      throw new RampartError('MANIFEST_NOT_FOUND', `converted index has no manifest ${descriptor.digest}`);
-    return found;
-  };
-  return {
-    kind: 'index',
-    digest: sha256Digest(rawManifest),
-    mediaType: MediaType.OciIndex,
-    rawManifest,
-    manifest,
-    child,
-    async image(descriptor) {
-      const found = await child(descriptor);
-      if (found.kind !== 'image')
-        throw new RampartError('UNKNOWN_MEDIA_TYPE', `${descriptor.digest} is an index, not an image`);
-      return found;
-    },
-  };
+  return indexOverChildren(manifest, Buffer.from(JSON.stringify(manifest)), children);
 }

@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { RampartError } from '../errors.js';
 import type { Digest } from './digest.js';
 import { sha256Digest } from './digest.js';
-import type { Image, Index, Layer } from './image.js';
+import type { Image, ImageOrIndex, Index, Layer } from './image.js';
 import { MediaType } from './media-types.js';
 import type { BlobSource } from './source.js';
 import { decompressLayer, openVerifiedBlob } from './source.js';
@@ -112,19 +112,34 @@ export function newIndex(
     ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
   };
   const rawManifest = Buffer.from(canonicalJson(manifest));
-  const byDigest = new Map(entries.map(({ image }) => [image.digest, image]));
-  const image = async (descriptor: Descriptor): Promise<Image> => {
-    const found = byDigest.get(descriptor.digest);
-    if (!found) throw new RampartError('MANIFEST_NOT_FOUND', `index has no image ${descriptor.digest}`);
+  return indexOverChildren(manifest, rawManifest, new Map(entries.map(({ image }) => [image.digest, image])));
+}
+
+/** An Index whose children are already in memory (built or converted images), keyed by digest. */
+export function indexOverChildren(
+  manifest: IndexManifest,
+  rawManifest: Buffer,
+  children: ReadonlyMap<string, ImageOrIndex>,
+): Index {
+  const digest = sha256Digest(rawManifest);
+  const child = async (descriptor: Descriptor): Promise<ImageOrIndex> => {
+    const found = children.get(descriptor.digest);
+    if (!found)
+      throw new RampartError('MANIFEST_NOT_FOUND', `index ${digest} has no manifest ${descriptor.digest}`);
     return found;
   };
   return {
     kind: 'index',
-    digest: sha256Digest(rawManifest),
-    mediaType: MediaType.OciIndex,
+    digest,
+    mediaType: manifest.mediaType ?? MediaType.OciIndex,
     rawManifest,
     manifest,
-    image,
-    child: image,
+    child,
+    async image(descriptor) {
+      const found = await child(descriptor);
+      if (found.kind !== 'image')
+        throw new RampartError('UNKNOWN_MEDIA_TYPE', `${descriptor.digest} is an index, not an image`);
+      return found;
+    },
   };
 }

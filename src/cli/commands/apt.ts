@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import type { AptMirrors } from '../../debian/apt-sources.js';
 import { type DownloadEvent, downloadPackages } from '../../debian/download.js';
+import { lockEntry } from '../../debian/lock.js';
 import { loadRepositories } from '../../debian/repository.js';
 import { type Resolution, resolvePackageClosure } from '../../debian/resolver.js';
 import { RampartError } from '../../errors.js';
@@ -88,17 +89,7 @@ async function resolveFromOptions(
 
 /** The lock as JSON: exactly the fields a build needs to fetch and verify every package. */
 export function lockJson(resolution: Resolution): string {
-  const packages = resolution.packages.map((p) => ({
-    name: p.name,
-    version: p.version,
-    architecture: p.architecture,
-    source: p.source,
-    sourceVersion: p.sourceVersion,
-    suite: p.suite,
-    filename: p.filename,
-    size: p.size,
-    sha256: p.sha256,
-  }));
+  const packages = resolution.packages.map(lockEntry);
   return `${JSON.stringify({ packages }, null, 2)}\n`;
 }
 
