@@ -22,6 +22,19 @@ export function registerBuild(program: Command): void {
     .command('build')
     .description('build a hardened, reproducible (multi-arch) image from an image spec')
     .argument('<spec>', 'image spec (YAML), e.g. images/nodejs.yaml')
+    .addHelpText(
+      'after',
+      `
+Packages come from the suites in the spec, verified from the archive's InRelease signature down.
+The first build writes <spec>.lock.json; --locked rebuilds exactly that lock, and two builds
+from one lock give the same index digest. SOURCE_DATE_EPOCH sets the image's created time.
+
+Examples:
+  $ rampart build images/nodejs.yaml --arch amd64
+  $ rampart build images/base.yaml --variant dev --output oci:./out/base:latest-dev
+  $ rampart build images/python3.yaml --locked --sbom ./sbom -o json
+  $ rampart build images/static.yaml --arch arm64 --output docker-archive:static-arm64.tar`,
+    )
     .addOption(
       new Option('--arch <arch>', 'build only this architecture of the spec (repeatable)')
         .argParser(collect)
