@@ -37,6 +37,8 @@ export type BuildOptions = {
   fetch?: FetchFn;
   /** Write SPDX and CycloneDX SBOMs of every platform into this directory. */
   sbomDir?: string;
+  /** Override the spec's `contents.mirror`, `security-mirror` and `keyring` (e.g. from CLI flags). */
+  repository?: { mirror?: string; securityMirror?: string; keyring?: string };
   /** Progress lines (the CLI sends them to stderr). */
   log?: (message: string) => void;
 };
@@ -88,7 +90,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const log = opts.log ?? (() => undefined);
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const loaded = await loadImageSpec(opts.specPath);
-  const spec = applyVariant(loaded.spec, opts.variant);
+  const variantSpec = applyVariant(loaded.spec, opts.variant);
+  // Where packages come from is not part of what is built: the lock stays valid on any mirror.
+  const spec = opts.repository
+    ? { ...variantSpec, contents: { ...variantSpec.contents, ...definedOnly(opts.repository) } }
+    : variantSpec;
   const archs = opts.archs?.length ? opts.archs : spec.archs;
   const unknownArch = archs.filter((a) => !(spec.archs as string[]).includes(a));
   if (unknownArch.length) {
@@ -338,4 +344,8 @@ function downloadProgress(log: (message: string) => void): (event: DownloadEvent
 
 function formatMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

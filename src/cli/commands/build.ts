@@ -10,6 +10,9 @@ interface BuildCommandOptions {
   output?: string;
   locked?: boolean;
   cache?: string;
+  mirror?: string;
+  securityMirror?: string;
+  keyring?: string;
   format: string;
   quiet?: boolean;
   sbom?: string | boolean;
@@ -50,6 +53,12 @@ Examples:
       'build exactly <spec>.lock.json; fail if it no longer matches the spec or the archive',
     )
     .option('--cache <dir>', 'download cache (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)')
+    .option(
+      '--mirror <url>',
+      "Debian mirror (overrides the spec's contents.mirror and the host's apt sources)",
+    )
+    .option('--security-mirror <url>', 'mirror for *-security suites (overrides the spec and the host)')
+    .option('--keyring <file>', 'OpenPGP keyring that signs the archive (overrides the spec and the host)')
     .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--sbom [dir]', 'write SPDX and CycloneDX SBOMs per platform (default dir: beside the output)')
     .option('-q, --quiet', 'no progress lines on stderr')
@@ -61,6 +70,15 @@ Examples:
         ...(opts.output ? { output: opts.output } : {}),
         ...(opts.locked ? { locked: true } : {}),
         ...(opts.cache ? { cacheDir: opts.cache } : {}),
+        ...(opts.mirror || opts.securityMirror || opts.keyring
+          ? {
+              repository: {
+                ...(opts.mirror ? { mirror: opts.mirror } : {}),
+                ...(opts.securityMirror ? { securityMirror: opts.securityMirror } : {}),
+                ...(opts.keyring ? { keyring: opts.keyring } : {}),
+              },
+            }
+          : {}),
         ...(opts.sbom
           ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(opts.output) }
           : {}),

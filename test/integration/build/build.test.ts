@@ -519,3 +519,21 @@ describe('rampart build errors', () => {
     }
   });
 });
+
+describe('repository overrides', () => {
+  it('--mirror/--keyring take the place of the spec’s contents.mirror and keyring', async () => {
+    // The spec names a mirror nothing listens on and a keyring that does not exist.
+    const text = specText({ packages: 'base-files' })
+      .replace(`mirror: ${repo.url}`, 'mirror: http://127.0.0.1:9/nowhere')
+      .replace(`keyring: ${repo.key.keyring}`, `keyring: ${join(dir, 'no-such-keyring.gpg')}`);
+    const specPath = await writeSpec('override', text);
+    const output = `oci:${join(dir, 'out', 'override')}:latest`;
+    const base = { specPath, output, cacheDir: join(dir, 'override-cache') };
+    await expect(buildImage(base)).rejects.toThrow(/no-such-keyring|127\.0\.0\.1:9/);
+    const result = await buildImage({ ...base, repository: { mirror: repo.url, keyring: repo.key.keyring } });
+    expect(result.platforms[0]?.packages.map((p) => p.name)).toContain('base-files');
+    const image = await selectImage(await openImage(output));
+    const tree = await flattenImage(image);
+    expect(tree.get('/var/lib/dpkg/status.d/base-files')?.kind).toBe('file');
+  });
+});
