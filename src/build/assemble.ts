@@ -19,7 +19,7 @@ import type { LockedPackage } from './lock.js';
 import { type PruneOptions, pathFilter } from './prune.js';
 import type { FileSpec, ImageSpec, SpecLocator } from './spec.js';
 import { imageMd5sums, statusStanza } from './status-d.js';
-import { canonicalPath, FileTree, movedSymlinkTarget, type NodeType } from './tree.js';
+import { canonicalPath, FileTree, movedSymlinkTarget, type NodeType, rootFile } from './tree.js';
 
 export const STATUS_DIR = 'var/lib/dpkg/status.d';
 
@@ -97,14 +97,7 @@ export async function assembleRootfs(
   for (const name of installed) {
     const control = controls.get(name)!;
     const controlText = control.controlFiles.get('control')!.toString('utf8');
-    const file = (text: string) => ({
-      type: 'file' as const,
-      mode: 0o644,
-      uid: 0,
-      gid: 0,
-      content: Buffer.from(text),
-      owner: name,
-    });
+    const file = (text: string) => rootFile(text, name);
     tree.put(`${STATUS_DIR}/${name}`, file(statusStanza(controlText)));
     const md5 = imageMd5sums(control.md5sums, (p) => tree.get(p)?.type === 'file');
     if (md5) tree.put(`${STATUS_DIR}/${name}.md5sums`, file(md5));

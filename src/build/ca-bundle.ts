@@ -1,4 +1,4 @@
-import { comparePaths, type FileTree } from './tree.js';
+import { comparePaths, type FileTree, rootFile } from './tree.js';
 
 const CERTS_DIR = 'usr/share/ca-certificates';
 export const CA_BUNDLE_PATH = 'etc/ssl/certs/ca-certificates.crt';
@@ -26,7 +26,7 @@ export function installCaBundle(tree: FileTree, owner = 'ca-certificates'): numb
     ...certs,
     '',
   ].join('\n');
-  tree.put('etc/ca-certificates.conf', file(Buffer.from(conf), owner));
+  tree.put('etc/ca-certificates.conf', rootFile(Buffer.from(conf), owner));
 
   const parts: Buffer[] = [];
   for (const rel of certs) {
@@ -42,7 +42,7 @@ export function installCaBundle(tree: FileTree, owner = 'ca-certificates'): numb
       owner,
     });
   }
-  tree.put(CA_BUNDLE_PATH, file(Buffer.concat(parts), owner));
+  tree.put(CA_BUNDLE_PATH, rootFile(Buffer.concat(parts), owner));
   return certs.length;
 }
 
@@ -50,8 +50,4 @@ export function installCaBundle(tree: FileTree, owner = 'ca-certificates'): numb
 export function pemLinkName(rel: string): string {
   const base = rel.slice(rel.lastIndexOf('/') + 1).replace(/\.crt$/, '');
   return `${base.replaceAll(' ', '_').replace(/[()]/g, '=').replaceAll(',', '_')}.pem`;
-}
-
-function file(content: Buffer, owner: string) {
-  return { type: 'file' as const, mode: 0o644, uid: 0, gid: 0, content, owner };
 }

@@ -1,6 +1,6 @@
 import { type Accounts, groupFile, NSSWITCH_CONF, passwdFile } from './accounts.js';
 import type { PathSpec } from './spec.js';
-import { canonicalPath, type FileTree, USR_MERGED_DIRS } from './tree.js';
+import { canonicalPath, type FileTree, rootFile, USR_MERGED_DIRS } from './tree.js';
 
 /** Layer key of everything derived from the spec rather than from a package. */
 export const CONFIG_OWNER = '(config)';
@@ -110,25 +110,11 @@ export function addOsRelease(tree: FileTree): boolean {
 /** /tmp 1777, /etc/nsswitch.conf: the base-files/libc post-install state every image needs. */
 export function addSystemFiles(tree: FileTree, owner = 'base-files'): void {
   tree.put('tmp', { type: 'directory', mode: 0o1777, uid: 0, gid: 0, owner });
-  tree.put('etc/nsswitch.conf', {
-    type: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    content: Buffer.from(NSSWITCH_CONF),
-    owner,
-  });
+  tree.put('etc/nsswitch.conf', rootFile(NSSWITCH_CONF, owner));
 }
 
 export function addAccounts(tree: FileTree, accounts: Accounts): void {
-  const file = (text: string) => ({
-    type: 'file' as const,
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    content: Buffer.from(text),
-    owner: CONFIG_OWNER,
-  });
+  const file = (text: string) => rootFile(text, CONFIG_OWNER);
   tree.put('etc/passwd', file(passwdFile(accounts)));
   tree.put('etc/group', file(groupFile(accounts)));
   for (const user of accounts.users) {

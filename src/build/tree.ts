@@ -16,6 +16,11 @@ export type TreeNode = {
   owner: string;
 };
 
+/** A root-owned 0644 regular file: what the post-install steps rampart replaces write. */
+export function rootFile(content: string | Buffer, owner: string): TreeNode {
+  return { type: 'file', mode: 0o644, uid: 0, gid: 0, content: Buffer.from(content), owner };
+}
+
 /** Top-level directories that merged-/usr Debian turns into symlinks into /usr. */
 export const USR_MERGED_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'libo32'] as const;
 const MERGED = new Set<string>(USR_MERGED_DIRS);

@@ -25,6 +25,8 @@ export function cycloneDxValidator(): Validate {
   // ajv-formats has no IRI formats; an IRI reference is whatever WHATWG URL parsing accepts
   // relative to a base (it allows non-ASCII, unlike uri-reference).
   ajv.addFormat('iri-reference', (value: string) => URL.canParse(value, 'http://base.invalid/'));
+  // Likewise idn-email: ajv-formats' email is ASCII-only; an internationalised address is local@domain.
+  ajv.addFormat('idn-email', /^[^\s@]+@[^\s@]+\.[^\s@]+$/u);
   const base = 'http://cyclonedx.org/schema/';
   for (const name of ['spdx.SNAPSHOT.schema.json', 'jsf-0.82.SNAPSHOT.schema.json']) {
     ajv.addSchema({ ...load(`cyclonedx/${name}`), $id: `${base}${name}` });
