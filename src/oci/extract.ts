@@ -138,46 +138,49 @@ async function applyOwnerAndMode(path: string, entry: TarNodeEntry, isSymlink: b
 }
 
 /**
- * Creates the missing parents of `relative` (0755 root:root, recorded in `written` so an opaque
- * marker later in the same layer keeps them); refuses symlinks and non-directories on the way.
+ * Walks the parents of `relative` with lstat, never following a symlink (UNSAFE_LINK) and refusing
+ * non-directories. A missing parent is created (0755 root:root, recorded in `create.written` so an
+ * opaque marker later in the same layer keeps it) when `create` is given; otherwise the walk stops
+ * and answers false.
  */
+async function walkParents(
+  root: string,
+  relative: string,
+  layer: number,
+  create?: { written: Set<string> },
+): Promise<boolean> {
+  const parts = relative.split('/').slice(0, -1);
+  let current = root;
+  let shown = '';
+  for (const part of parts) {
+    current = join(current, part);
+    shown = shown === '' ? part : `${shown}/${part}`;
+    const stat = await lstatOrUndefined(current);
+    if (stat) {
+      refuseNonDirectory(stat, shown, relative, layer);
+      continue;
+    }
+    if (!create) return false;
+    await mkdir(current, { mode: 0o755 });
+    await chmod(current, 0o755);
+    if (process.getuid?.() === 0) await chown(current, 0, 0);
+    create.written.add(shown);
+  }
+  return true;
+}
+
 async function ensureParents(
   root: string,
   relative: string,
   layer: number,
   written: Set<string>,
 ): Promise<void> {
-  const parts = relative.split('/').slice(0, -1);
-  let current = root;
-  let shown = '';
-  for (const part of parts) {
-    current = join(current, part);
-    shown = shown === '' ? part : `${shown}/${part}`;
-    const stat = await lstatOrUndefined(current);
-    if (!stat) {
-      await mkdir(current, { mode: 0o755 });
-      await chmod(current, 0o755);
-      if (process.getuid?.() === 0) await chown(current, 0, 0);
-      written.add(shown);
-    } else {
-      refuseNonDirectory(stat, shown, relative, layer);
-    }
-  }
+  await walkParents(root, relative, layer, { written });
 }
 
 /** True when every parent of `relative` exists as a real directory; false if one is missing. */
-async function existingParentIsDirectory(root: string, relative: string, layer: number): Promise<boolean> {
-  const parts = relative.split('/').slice(0, -1);
-  let current = root;
-  let shown = '';
-  for (const part of parts) {
-    current = join(current, part);
-    shown = shown === '' ? part : `${shown}/${part}`;
-    const stat = await lstatOrUndefined(current);
-    if (!stat) return false;
-    refuseNonDirectory(stat, shown, relative, layer);
-  }
-  return true;
+function existingParentIsDirectory(root: string, relative: string, layer: number): Promise<boolean> {
+  return walkParents(root, relative, layer);
 }
 
 function refuseNonDirectory(
