@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { RampartError } from '../errors.js';
+import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
 import { verifyingStream } from './digest.js';
 import type { Image, Layer } from './image.js';
@@ -66,15 +67,16 @@ async function unlinkedLayer(path: string, descriptor: Descriptor, diffID: Diges
   // A plain numeric fd (not a FileHandle, which would be closed when garbage-collected).
   const fd = await promisify(openFd)(path, 'r');
   await rm(path);
-  const blob = async (): Promise<Readable> => {
-    // Positional reads (start/end) keep concurrent streams over the one descriptor independent.
-    const file = createReadStream('', { fd, start: 0, end: descriptor.size - 1, autoClose: false });
-    const verifier = verifyingStream(descriptor.digest, descriptor.size, `layer of dir: source ${path}`);
-    file.on('error', (error) => verifier.destroy(error));
-    // No file.destroy() on early close: destroying an fs stream closes the shared fd even with autoClose off.
-    verifier.on('close', () => file.unpipe(verifier));
-    return file.pipe(verifier);
-  };
+  const blob = async (): Promise<Readable> =>
+    startOnRead(() => {
+      // Positional reads (start/end) keep concurrent streams over the one descriptor independent.
+      const file = createReadStream('', { fd, start: 0, end: descriptor.size - 1, autoClose: false });
+      const verifier = verifyingStream(descriptor.digest, descriptor.size, `layer of dir: source ${path}`);
+      file.on('error', (error) => verifier.destroy(error));
+      // No file.destroy() on early close: destroying an fs stream closes the shared fd even with autoClose off.
+      verifier.on('close', () => file.unpipe(verifier));
+      return file.pipe(verifier);
+    });
   return {
     descriptor,
     diffID,

@@ -3,6 +3,7 @@ import { pipeline as pipelineCallback, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { RampartError } from '../errors.js';
+import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
 import { readAll, sha256Digest, verifyingStream } from './digest.js';
 import type { Image, ImageOrIndex, Index, Layer } from './image.js';
@@ -57,16 +58,21 @@ export async function openVerifiedBlob(
   descriptor: Descriptor,
   what: string,
 ): Promise<Readable> {
+  // Opened now, so a missing blob fails here; read only when the consumer reads.
   const raw = await source.openBlob(descriptor.digest);
-  const verifier = verifyingStream(
-    descriptor.digest,
-    descriptor.size,
-    `${what} ${descriptor.digest} in ${source.location}`,
+  return startOnRead(
+    () => {
+      const verifier = verifyingStream(
+        descriptor.digest,
+        descriptor.size,
+        `${what} ${descriptor.digest} in ${source.location}`,
+      );
+      raw.on('error', (error) => verifier.destroy(error));
+      return raw.pipe(verifier);
+    },
+    // A consumer that stops early (e.g. sniffing magic bytes) must not leak the file descriptor.
+    () => raw.destroy(),
   );
-  raw.on('error', (error) => verifier.destroy(error));
-  // A consumer that stops early (e.g. sniffing magic bytes) must not leak the file descriptor.
-  verifier.on('close', () => raw.destroy());
-  return raw.pipe(verifier);
 }
 
 /** Loads whatever a descriptor points to: an image (manifest + config eagerly) or an index. */
@@ -184,32 +190,38 @@ export function decompressLayer(
       `${what} has unknown layer media type '${descriptor.mediaType}'`,
     );
   }
-  const verifier = verifyingStream(diffID, undefined, `uncompressed ${what} (diff_id)`);
-  // The verifier is what the consumer sees, so every failure upstream must reach it named: a raw
-  // zlib error ("invalid distance too far back") says neither which layer nor what to do.
-  const fail = (error: Error): void => {
-    if (verifier.destroyed) return;
-    verifier.destroy(
-      error instanceof RampartError
-        ? error
-        : new RampartError(
-            'MALFORMED_ARCHIVE',
-            `${what}: cannot decompress ${compression} data (${error.message}); the blob is corrupt`,
-            { cause: error },
-          ),
-    );
-  };
-  let decompressed: Readable = blob;
-  if (compression === 'none') blob.on('error', fail);
-  else {
-    const decoder = compression === 'gzip' ? createGunzip() : zstdDecompressor();
-    decompressed = pipelineCallback(blob, decoder, (error) => {
-      if (error) fail(error);
-    });
-  }
-  // A consumer that stops early must release the blob (and its file descriptor).
-  verifier.on('close', () => decompressed.destroy());
-  return decompressed.pipe(verifier);
+  // Decompression starts on the first read, so a failure cannot fire before the consumer listens.
+  return startOnRead(
+    () => {
+      const verifier = verifyingStream(diffID, undefined, `uncompressed ${what} (diff_id)`);
+      // The verifier is what the consumer sees, so every failure upstream must reach it named: a raw
+      // zlib error ("invalid distance too far back") says neither which layer nor what to do.
+      const fail = (error: Error): void => {
+        if (verifier.destroyed) return;
+        verifier.destroy(
+          error instanceof RampartError
+            ? error
+            : new RampartError(
+                'MALFORMED_ARCHIVE',
+                `${what}: cannot decompress ${compression} data (${error.message}); the blob is corrupt`,
+                { cause: error },
+              ),
+        );
+      };
+      let decompressed: Readable = blob;
+      if (compression === 'none') blob.on('error', fail);
+      else {
+        const decoder = compression === 'gzip' ? createGunzip() : zstdDecompressor();
+        decompressed = pipelineCallback(blob, decoder, (error) => {
+          if (error) fail(error);
+        });
+      }
+      // A consumer that stops early must release the blob (and its file descriptor).
+      verifier.on('close', () => decompressed.destroy());
+      return decompressed.pipe(verifier);
+    },
+    () => blob.destroy(),
+  );
 }
 
 function zstdDecompressor(): Transform {

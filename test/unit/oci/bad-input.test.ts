@@ -62,6 +62,19 @@ describe('malformed input gives one-line RampartErrors naming the culprit', () =
     });
   });
 
+  it('a corrupt layer handed out before its reader attaches fails the reader, not the process', async () => {
+    await truncate(blobPath(layout, image.layers[0]!.descriptor.digest), 10);
+    const read = (await openImage(`oci:${layout}:t`)) as Image;
+    const blob = await read.layers[0]!.blob();
+    const uncompressed = await read.layers[0]!.uncompressed();
+    // Consumers often await something (a temp file) before piping; the failure must wait for them.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect(consume(blob)).rejects.toMatchObject({ code: 'SIZE_MISMATCH' });
+    await expect(consume(uncompressed)).rejects.toMatchObject({
+      code: expect.stringMatching(/SIZE_MISMATCH|MALFORMED_ARCHIVE/),
+    });
+  });
+
   it('corrupted config -> DIGEST_MISMATCH when opening', async () => {
     const path = blobPath(layout, image.manifest.config.digest);
     const bytes = await readFile(path);
