@@ -1,4 +1,5 @@
-import { comparePaths, type FileTree, rootFile } from './tree.js';
+import { certificateFingerprint, opensslSubjectHash } from './openssl-subject-hash.js';
+import { comparePaths, type FileTree, rootFile, type TreeNode } from './tree.js';
 
 const CERTS_DIR = 'usr/share/ca-certificates';
 export const CA_BUNDLE_PATH = 'etc/ssl/certs/ca-certificates.crt';
@@ -8,8 +9,8 @@ export const CA_BUNDLE_PATH = 'etc/ssl/certs/ca-certificates.crt';
  * without running them: /etc/ca-certificates.conf listing every shipped *.crt (sorted, as the
  * postinst's `find | sort` does in the C locale), the PEM bundle concatenated in that order with
  * a newline forced after each certificate (update-ca-certificates' `sed -e '$a\'`), and the
- * /etc/ssl/certs/<name>.pem symlinks. The OpenSSL hash links are left out: nothing in a
- * runtime image needs a CApath once SSL_CERT_FILE points at the bundle.
+ * /etc/ssl/certs/<name>.pem symlinks with the `<subject hash>.<n>` links that `openssl rehash`
+ * adds beside them, so programs that look certificates up by CApath find them too.
  * Returns the number of certificates, 0 when the package is not installed.
  */
 export function installCaBundle(tree: FileTree, owner = 'ca-certificates'): number {
@@ -29,21 +30,50 @@ export function installCaBundle(tree: FileTree, owner = 'ca-certificates'): numb
   tree.put('etc/ca-certificates.conf', rootFile(Buffer.from(conf), owner));
 
   const parts: Buffer[] = [];
+  const pemLinks = new Map<string, Buffer>();
   for (const rel of certs) {
     const pem = tree.get(`${CERTS_DIR}/${rel}`)!.content ?? Buffer.alloc(0);
     parts.push(pem);
     if (pem.length > 0 && pem[pem.length - 1] !== 0x0a) parts.push(Buffer.from('\n'));
-    tree.put(`etc/ssl/certs/${pemLinkName(rel)}`, {
-      type: 'symlink',
-      mode: 0o777,
-      uid: 0,
-      gid: 0,
-      target: `/${CERTS_DIR}/${rel}`,
-      owner,
-    });
+    const link = pemLinkName(rel);
+    pemLinks.set(link, pem);
+    tree.put(`etc/ssl/certs/${link}`, symlink(`/${CERTS_DIR}/${rel}`, owner));
   }
   tree.put(CA_BUNDLE_PATH, rootFile(Buffer.concat(parts), owner));
+  for (const [name, target] of hashLinks(pemLinks)) tree.put(`etc/ssl/certs/${name}`, symlink(target, owner));
   return certs.length;
+}
+
+/**
+ * `openssl rehash` of /etc/ssl/certs: files in byte order, each certificate linked as
+ * `<subject hash>.<n>` (n counting up within a hash), a certificate already linked skipped.
+ * A file that is not one parsable certificate is skipped, as rehash does with a warning.
+ */
+export function hashLinks(pemFiles: ReadonlyMap<string, Buffer>): Map<string, string> {
+  const links = new Map<string, string>();
+  const countByHash = new Map<string, number>();
+  const seen = new Set<string>();
+  for (const name of [...pemFiles.keys()].sort(comparePaths)) {
+    const pem = pemFiles.get(name)!;
+    let hash: string;
+    let fingerprint: string;
+    try {
+      hash = opensslSubjectHash(pem);
+      fingerprint = certificateFingerprint(pem);
+    } catch {
+      continue;
+    }
+    if (seen.has(fingerprint)) continue;
+    seen.add(fingerprint);
+    const n = countByHash.get(hash) ?? 0;
+    countByHash.set(hash, n + 1);
+    links.set(`${hash}.${n}`, name);
+  }
+  return links;
+}
+
+function symlink(target: string, owner: string): TreeNode {
+  return { type: 'symlink', mode: 0o777, uid: 0, gid: 0, target, owner };
 }
 
 /** update-ca-certificates' name mangling: basename without .crt, spaces -> _, parens -> =, commas -> _. */

@@ -4,7 +4,17 @@
  * cache; the specs are copied to a temp dir so their locks do not land in images/.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PackageURL } from 'packageurl-js';
@@ -110,6 +120,38 @@ describe('catalog images from the Debian archive', () => {
     const [count, allCa] = ca.stdout.trim().split(' ');
     expect(Number(count)).toBeGreaterThan(100);
     expect(allCa).toBe('true');
+  });
+
+  it('/etc/ssl/certs carries the CApath hash links `openssl rehash` makes for the same certificates', async () => {
+    const b = built.get('nodejs')!;
+    const image = await selectImage(await openImage(`oci:${b.layout}:${b.tag}`));
+    const tree = await flattenImage(image);
+    const inCerts = tree
+      .entries()
+      .filter((n) => n.path.startsWith('/etc/ssl/certs/') && n.kind === 'symlink');
+    const pemLinks = inCerts.filter((n) => n.path.endsWith('.pem'));
+    const hashLinks = new Map(
+      inCerts
+        .filter((n) => /\/[0-9a-f]{8}\.\d+$/.test(n.path))
+        .map((n) => [n.path.slice('/etc/ssl/certs/'.length), n.linkTarget]),
+    );
+    expect(pemLinks.length).toBeGreaterThan(100);
+    // The certificates the .pem links point at, read from the image into a plain directory...
+    const nameByTarget = new Map(
+      pemLinks.map((n) => [n.linkTarget!, n.path.slice('/etc/ssl/certs/'.length)]),
+    );
+    const dir = await mkdtemp(join(work, 'capath-'));
+    for await (const { path, content } of readFiles(image, tree, new Set(nameByTarget.keys()))) {
+      await writeFile(join(dir, nameByTarget.get(path)!), content);
+    }
+    // ...then hashed by OpenSSL itself: its links must be exactly the image's.
+    execFileSync('openssl', ['rehash', dir], { stdio: 'ignore' });
+    const expected = new Map<string, string>();
+    for (const entry of await readdir(dir)) {
+      if (/^[0-9a-f]{8}\.\d+$/.test(entry)) expected.set(entry, await readlink(join(dir, entry)));
+    }
+    expect(expected.size).toBe(pemLinks.length);
+    expect(Object.fromEntries([...hashLinks].sort())).toEqual(Object.fromEntries([...expected].sort()));
   });
 
   it('python3 finds its OpenSSL CA file', async () => {
