@@ -17,6 +17,9 @@ export interface BinaryPackage {
   preDepends: RelationGroup[];
   recommends: RelationGroup[];
   provides: Relation[];
+  /** Conflicts and Breaks: packages that cannot be installed beside this one (absent when none). */
+  conflicts?: Relation[];
+  breaks?: Relation[];
   essential: boolean;
   priority?: string;
   section?: string;
@@ -50,6 +53,8 @@ const FIELD_SLOTS = [
   'pre-depends',
   'recommends',
   'provides',
+  'conflicts',
+  'breaks',
   'essential',
   'priority',
   'section',
@@ -99,7 +104,8 @@ function cachedRelations(cache: Map<string, RelationGroup[]>, text: string | und
   return parsed;
 }
 
-function cachedProvides(cache: Map<string, Relation[]>, text: string | undefined): Relation[] {
+/** A relation list without alternatives (Provides, Conflicts, Breaks), flattened. */
+function cachedRelationList(cache: Map<string, Relation[]>, text: string | undefined): Relation[] {
   if (text === undefined || text === '') return NO_PROVIDES;
   let parsed = cache.get(text);
   if (parsed === undefined) {
@@ -172,13 +178,18 @@ export function parsePackagesFile(
           depends: cachedRelations(relationCache, f[SLOT.depends]),
           preDepends: cachedRelations(relationCache, f[SLOT['pre-depends']]),
           recommends: cachedRelations(relationCache, f[SLOT.recommends]),
-          provides: cachedProvides(providesCache, f[SLOT.provides]),
+          provides: cachedRelationList(providesCache, f[SLOT.provides]),
           essential: f[SLOT.essential] === 'yes',
           filename: f[SLOT.filename] ?? '',
           size: size === undefined ? 0 : Number(size),
           sha256: f[SLOT.sha256] ?? '',
           suite: origin.suite,
         };
+        // Optional rather than empty arrays: the parsed index is cached as JSON, ~70k stanzas.
+        const conflicts = cachedRelationList(providesCache, f[SLOT.conflicts]);
+        if (conflicts.length > 0) pkg.conflicts = conflicts;
+        const breaks = cachedRelationList(providesCache, f[SLOT.breaks]);
+        if (breaks.length > 0) pkg.breaks = breaks;
         const ma = f[SLOT['multi-arch']];
         if (ma !== undefined && MULTI_ARCH.has(ma)) pkg.multiArch = ma as BinaryPackage['multiArch'];
         const priority = f[SLOT.priority];

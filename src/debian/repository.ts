@@ -72,6 +72,8 @@ Pre-Depends: a:any (>= 1) | b
 Depends: c (<< 2) [amd64], d:native
 Recommends: e
 Provides: v (= 1)
+Conflicts: f
+Breaks: g (<< 1)
 Essential: yes
 Priority: required
 Section: libs

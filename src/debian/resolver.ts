@@ -95,8 +95,9 @@ function instanceKey(pkg: BinaryPackage): string {
  * Compute the closure of the requested packages over Pre-Depends and Depends (and Recommends
  * when asked) in a merged index. Greedy like apt: an alternative already chosen wins, else the
  * first satisfiable alternative, each at the highest version that satisfies all constraints
- * seen so far. When a later constraint rules out a version chosen earlier, the pass restarts
- * with that constraint pinned. Pure: no I/O.
+ * seen so far, skipping candidates that Conflict with or Break a chosen package (or are
+ * Conflicted/Broken by one). When a later constraint rules out a version chosen earlier, the pass
+ * restarts with that constraint pinned. Pure: no I/O.
  */
 export function resolvePackageClosure(index: PackageIndex, request: ResolveRequest): Resolution {
   const specs = request.packages.map(parseSpec);
@@ -176,6 +177,42 @@ function resolveOnce(
     return false;
   };
 
+  // Conflicts and Breaks both forbid the two packages in one installed set. An unqualified name
+  // matches every architecture (multiarch spec); a versioned relation matches a provider only
+  // through a versioned provide; a package never conflicts with itself (or what it provides).
+  const declaredAgainst = new Map<string, Array<{ by: BinaryPackage; rel: Relation; field: string }>>();
+  const relationHits = (rel: Relation, other: BinaryPackage): boolean => {
+    const q = rel.archQualifier;
+    if (q !== undefined && q !== 'any' && other.architecture !== (q === 'native' ? target : q)) return false;
+    if (other.name === rel.name) return versionSatisfies(other.version, rel);
+    return other.provides.some(
+      (p) =>
+        p.name === rel.name && versionSatisfies(p.version?.op === '=' ? p.version.version : undefined, rel),
+    );
+  };
+  const negativeRelations = (pkg: BinaryPackage): Array<{ rel: Relation; field: string }> => [
+    ...(pkg.conflicts ?? []).map((rel) => ({ rel, field: 'Conflicts' })),
+    ...(pkg.breaks ?? []).map((rel) => ({ rel, field: 'Breaks' })),
+  ];
+  /** Why `pkg` cannot join the selection ("b Conflicts: a"), or undefined when it can. */
+  const clashWithSelection = (pkg: BinaryPackage): string | undefined => {
+    for (const name of [pkg.name, ...pkg.provides.map((p) => p.name)]) {
+      for (const { by, rel, field } of declaredAgainst.get(name) ?? []) {
+        if (by !== pkg && by.name !== pkg.name && relationHits(rel, pkg))
+          return `${label(by)} ${field}: ${formatRelation(rel)}`;
+      }
+    }
+    for (const { rel, field } of negativeRelations(pkg)) {
+      const others = [
+        ...(selectedByName.get(rel.name) ?? []),
+        ...(selectedProviders.get(rel.name) ?? []).map((p) => p.pkg),
+      ];
+      const hit = others.find((other) => other.name !== pkg.name && relationHits(rel, other));
+      if (hit) return `${label(pkg)} ${field}: ${formatRelation(rel)}, and ${label(hit)} is selected`;
+    }
+    return undefined;
+  };
+
   const select = (pkg: BinaryPackage, parent: BinaryPackage | null) => {
     selectedByKey.set(instanceKey(pkg), pkg);
     const same = selectedByName.get(pkg.name);
@@ -186,6 +223,11 @@ function resolveOnce(
       const list = selectedProviders.get(p.name);
       if (list) list.push(entry);
       else selectedProviders.set(p.name, [entry]);
+    }
+    for (const { rel, field } of negativeRelations(pkg)) {
+      const list = declaredAgainst.get(rel.name);
+      if (list) list.push({ by: pkg, rel, field });
+      else declaredAgainst.set(rel.name, [{ by: pkg, rel, field }]);
     }
     parentOf.set(pkg, parent);
     queue.push(pkg);
@@ -198,12 +240,14 @@ function resolveOnce(
     pkg?: BinaryPackage;
     /** Names of excluded packages that would otherwise have satisfied the relation. */
     excludedHits: string[];
+    /** Conflicts or Breaks that ruled a candidate out. */
+    clashes: string[];
     repin?: RepinNeeded;
   }
 
   /** The best installable package for one alternative, or why there is none. */
   const chooseFor = (rel: Relation, implicitArch: string): Attempt => {
-    const attempt: Attempt = { excludedHits: [] };
+    const attempt: Attempt = { excludedHits: [], clashes: [] };
     const usable = (pkg: BinaryPackage): boolean => {
       if (!allowedArches.has(pkg.architecture) || !archSatisfies(pkg, rel, implicitArch)) return false;
       if (excluded.has(pkg.name)) {
@@ -211,6 +255,11 @@ function resolveOnce(
         return false;
       }
       return true;
+    };
+    const clashes = (pkg: BinaryPackage): boolean => {
+      const why = clashWithSelection(pkg);
+      if (why !== undefined && !attempt.clashes.includes(why)) attempt.clashes.push(why);
+      return why !== undefined;
     };
     // A different version of an already chosen instance cannot be added; remember that
     // re-pinning could help, but only if no alternative works without it.
@@ -225,7 +274,7 @@ function resolveOnce(
     for (const pkg of index.candidates(rel.name)) {
       if (best && compareVersions(pkg.version, best.version) !== 0) break;
       if (!usable(pkg) || !versionSatisfies(pkg.version, rel) || !pinsAllow(pkg)) continue;
-      if (conflictsWithSelection(pkg, rel.version)) continue;
+      if (conflictsWithSelection(pkg, rel.version) || clashes(pkg)) continue;
       if (!best || archRank(pkg.architecture, implicitArch) < archRank(best.architecture, implicitArch))
         best = pkg;
     }
@@ -237,7 +286,7 @@ function resolveOnce(
     const providers = index
       .providers(rel.name)
       .filter(({ pkg, version }) => usable(pkg) && versionSatisfies(version, rel) && pinsAllow(pkg))
-      .filter(({ pkg }) => !conflictsWithSelection(pkg))
+      .filter(({ pkg }) => !conflictsWithSelection(pkg) && !clashes(pkg))
       .sort(
         (a, b) =>
           priorityRank(a.pkg) - priorityRank(b.pkg) ||
@@ -260,6 +309,7 @@ function resolveOnce(
       return;
     }
     const excludedHits: string[] = [];
+    const clashHits: string[] = [];
     let repin: RepinNeeded | undefined;
     for (const rel of alternatives) {
       const attempt = chooseFor(rel, implicitArch);
@@ -268,6 +318,7 @@ function resolveOnce(
         return;
       }
       for (const name of attempt.excludedHits) if (!excludedHits.includes(name)) excludedHits.push(name);
+      for (const why of attempt.clashes) if (!clashHits.includes(why)) clashHits.push(why);
       repin ??= attempt.repin;
     }
     if (optional) return;
@@ -282,6 +333,12 @@ function resolveOnce(
       );
     }
     const chain = [...chainTo(pkg), alternatives.map((r) => r.name).join('|')].join(' -> ');
+    if (clashHits.length > 0) {
+      throw new RampartError(
+        'UNSATISFIABLE',
+        `cannot satisfy "${text}" for ${target}: ${chain}; ${clashHits.join('; ')}; exclude or pin one side`,
+      );
+    }
     throw new RampartError(
       'UNSATISFIABLE',
       `unsatisfiable dependency "${text}" for ${target}: ${chain}; ${describeAvailable(index, alternatives)}`,
@@ -291,6 +348,13 @@ function resolveOnce(
   for (const spec of specs) {
     const pkg = chooseRequested(index, spec, target, pins, excluded);
     const existing = selectedByKey.get(instanceKey(pkg));
+    const clash = existing === undefined ? clashWithSelection(pkg) : undefined;
+    if (clash !== undefined) {
+      throw new RampartError(
+        'UNSATISFIABLE',
+        `requested packages cannot be installed together: ${clash}; request only one of them`,
+      );
+    }
     if (existing === undefined) select(pkg, null);
     else if (existing !== pkg) {
       throw new RampartError(

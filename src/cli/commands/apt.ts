@@ -155,6 +155,9 @@ Examples:
       'after',
       `
 The suite defaults to ${DEFAULT_SUITE}; mirrors and keyring come from the host's apt configuration.
+Follows Pre-Depends and Depends (Recommends with --with-recommends) through Provides and
+Multi-Arch, takes the highest version that fits, and never picks two packages that Conflict or
+Break each other. Essential packages are not added implicitly.
 
 Examples:
   $ rampart apt resolve python3

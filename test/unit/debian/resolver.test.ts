@@ -390,3 +390,59 @@ describe('resolvePackageClosure: architectures and Multi-Arch', () => {
     ]);
   });
 });
+
+describe('resolvePackageClosure: Conflicts and Breaks', () => {
+  const index = indexOf({
+    trixie: [
+      stanza('app', { Depends: 'mta' }),
+      // The first alternative conflicts with something already chosen, so the second is taken.
+      stanza('client', { Depends: 'exim | postfix' }),
+      stanza('exim', { Provides: 'mta', Conflicts: 'mta' }),
+      stanza('postfix', { Provides: 'mta', Conflicts: 'mta, sendmail' }),
+      stanza('sendmail', { Provides: 'mta' }),
+      stanza('old-tool', { Depends: 'libz' }),
+      stanza('libz', { Version: '2.0', Breaks: 'old-tool (<< 3)' }),
+      stanza('libz', { Version: '1.0' }),
+      stanza('needs-new-libz', { Depends: 'libz (>= 2)', 'Pre-Depends': 'old-tool' }),
+      stanza('t64', { Provides: 'libfoo1 (= 1.5)', Breaks: 'libfoo1 (<< 1.5)' }),
+      stanza('uses-foo', { Depends: 'libfoo1 (>= 1.2)' }),
+      stanza('unversioned-foo', { Provides: 'libfoo1' }),
+    ],
+  });
+
+  it('skips an alternative that conflicts with the selection and takes the next one', () => {
+    expect(names(resolve(index, ['postfix', 'client']))).toEqual(['client=1.0:amd64', 'postfix=1.0:amd64']);
+  });
+
+  it('a package conflicting with a virtual package it provides can still be installed', () => {
+    expect(names(resolve(index, ['exim']))).toEqual(['exim=1.0:amd64']);
+    expect(names(resolve(index, ['app']))).toEqual(['app=1.0:amd64', 'exim=1.0:amd64']);
+  });
+
+  it('refuses two requested packages that conflict, naming the relation', () => {
+    const err = errorOf(() => resolve(index, ['sendmail', 'postfix']));
+    expect(err.code).toBe('UNSATISFIABLE');
+    expect(err.message).toContain('postfix Conflicts: mta');
+    // In either order: the selected package's own Conflicts is found too.
+    expect(errorOf(() => resolve(index, ['postfix', 'sendmail'])).message).toContain('postfix Conflicts:');
+  });
+
+  it('takes an older version when the newest Breaks a chosen package', () => {
+    expect(names(resolve(index, ['old-tool']))).toEqual(['libz=1.0:amd64', 'old-tool=1.0:amd64']);
+  });
+
+  it('reports a dependency that only a breaking version can satisfy', () => {
+    const err = errorOf(() => resolve(index, ['needs-new-libz']));
+    expect(err.code).toBe('UNSATISFIABLE');
+    expect(err.message).toContain('libz Breaks: old-tool (<< 3)');
+    expect(err.message).toContain('needs-new-libz -> libz');
+  });
+
+  it('a versioned Breaks matches providers through versioned provides only', () => {
+    expect(names(resolve(index, ['t64', 'uses-foo']))).toEqual(['t64=1.0:amd64', 'uses-foo=1.0:amd64']);
+    expect(names(resolve(index, ['t64', 'unversioned-foo']))).toEqual([
+      't64=1.0:amd64',
+      'unversioned-foo=1.0:amd64',
+    ]);
+  });
+});
