@@ -16,7 +16,7 @@ export function registerSbom(program: Command): void {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--platform <os/arch>', 'platform to pick from a multi-platform index')
-    .option('--files', 'list every package file in SPDX output (large)')
+    .option('--files', 'list every package file in SPDX and CycloneDX output (large)')
     .addHelpText(
       'after',
       `

@@ -1,8 +1,14 @@
 import { createRequire } from 'node:module';
 import type * as CDXModule from '@cyclonedx/cyclonedx-library';
 import { VERSION } from '../../version.js';
-import type { SbomDocument, SbomPackage } from '../model.js';
+import type { SbomDocument, SbomFile, SbomPackage } from '../model.js';
+import { comparePackages, compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
+
+export interface CycloneDxEncodeOptions {
+  /** Nest every package's files (from dpkg md5sums / RECORD) as `file` components; large, so off by default. */
+  files?: boolean;
+}
 
 // The library costs ~14 MB of heap and ~100 ms to load; only CycloneDX output pays for it.
 let cdx: typeof CDXModule | undefined;
@@ -16,9 +22,11 @@ const OS_REF = 'os';
 
 /**
  * Encodes the model as CycloneDX 1.6 JSON through the official library (model → normalizer →
- * serializer with sorted lists), so the output follows the library's schema-aware rules.
+ * serializer), so the output follows the library's schema-aware rules. The library's own list
+ * sorting uses localeCompare, which follows the process locale (in da_DK "aa" sorts after "z"),
+ * so lists are left in insertion order and everything is inserted in code-unit order here.
  */
-export function encodeCycloneDxJson(doc: SbomDocument): string {
+export function encodeCycloneDxJson(doc: SbomDocument, options: CycloneDxEncodeOptions = {}): string {
   const CDX = loadCdx();
   const bom = new CDX.Models.Bom({
     serialNumber: `urn:uuid:${deterministicUuid('cyclonedx', subjectKey(doc.source))}`,
@@ -45,15 +53,16 @@ export function encodeCycloneDxJson(doc: SbomDocument): string {
   }
 
   const components = new Map<string, CDXModule.Models.Component>();
-  for (const pkg of doc.packages) {
+  for (const pkg of [...doc.packages].sort(comparePackages)) {
     const component = componentFor(pkg);
+    if (options.files) for (const file of fileComponentsFor(pkg)) component.components.add(file);
     components.set(pkg.id, component);
     bom.components.add(component);
     subject.dependencies.add(component.bomRef);
   }
   for (const pkg of doc.packages) {
     const component = components.get(pkg.id)!;
-    for (const dep of pkg.dependsOn) {
+    for (const dep of [...pkg.dependsOn].sort(compareText)) {
       const target = components.get(dep);
       if (target) component.dependencies.add(target.bomRef);
     }
@@ -62,7 +71,7 @@ export function encodeCycloneDxJson(doc: SbomDocument): string {
   const serializer = new CDX.Serialize.JsonSerializer(
     new CDX.Serialize.JSON.Normalize.Factory(CDX.Spec.Spec1dot6),
   );
-  return `${serializer.serialize(bom, { sortLists: true, space: 2 })}\n`;
+  return `${serializer.serialize(bom, { sortLists: false, space: 2 })}\n`;
 }
 
 function componentFor(pkg: SbomPackage): CDXModule.Models.Component {
@@ -87,6 +96,36 @@ function componentFor(pkg: SbomPackage): CDXModule.Models.Component {
   }
   for (const [i, location] of pkg.locations.entries()) property(`rampart:location:${i}`, location);
   return component;
+}
+
+const HASH_ALGORITHMS = { md5: 'MD5', sha1: 'SHA-1', sha256: 'SHA-256' } as const;
+
+/**
+ * A package's files as nested `file` components: CycloneDX's "this assembly contains", in
+ * code-unit path order. A path listed twice becomes one component carrying each recorded digest.
+ */
+function fileComponentsFor(pkg: SbomPackage): CDXModule.Models.Component[] {
+  const CDX = loadCdx();
+  const byPath = new Map<string, NonNullable<SbomFile['digest']>[]>();
+  for (const file of pkg.files ?? []) {
+    const path = file.path.startsWith('/') ? file.path : `/${file.path}`;
+    const digests = byPath.get(path) ?? [];
+    if (file.digest) digests.push(file.digest);
+    byPath.set(path, digests);
+  }
+  return [...byPath.keys()].sort(compareText).map((path) => {
+    const file = new CDX.Models.Component(CDX.Enums.ComponentType.File, path, {
+      bomRef: `${pkg.id}#file:${path}`,
+    });
+    const digests = [...(byPath.get(path) ?? [])].sort((a, b) =>
+      compareText(HASH_ALGORITHMS[a.algorithm], HASH_ALGORITHMS[b.algorithm]),
+    );
+    for (const digest of digests) {
+      const algorithm = CDX.Enums.HashAlgorithm[HASH_ALGORITHMS[digest.algorithm]];
+      if (!file.hashes.has(algorithm)) file.hashes.set(algorithm, digest.value);
+    }
+    return file;
+  });
 }
 
 /**

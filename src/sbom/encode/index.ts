@@ -8,7 +8,7 @@ export const SBOM_FORMATS = ['spdx-json', 'cyclonedx-json', 'json', 'table'] as 
 export type SbomFormat = (typeof SBOM_FORMATS)[number];
 
 export interface EncodeOptions {
-  /** SPDX only: list every package's files. */
+  /** SPDX and CycloneDX: list every package's files. */
   files?: boolean;
 }
 
@@ -17,7 +17,7 @@ export function encodeSbom(doc: SbomDocument, format: SbomFormat, options: Encod
     case 'spdx-json':
       return encodeSpdxJson(doc, options);
     case 'cyclonedx-json':
-      return encodeCycloneDxJson(doc);
+      return encodeCycloneDxJson(doc, options);
     case 'json':
       return `${JSON.stringify(doc, null, 2)}\n`;
     case 'table':

@@ -5,9 +5,10 @@ import {
   PackageTypeSchema,
   type SbomDocument,
   SbomDocumentSchema,
+  type SbomFile,
   type SbomPackage,
 } from '../model.js';
-import { comparePackages } from '../order.js';
+import { comparePackages, compareText } from '../order.js';
 
 /**
  * Reads an SBOM (rampart JSON, SPDX 2.3 JSON or CycloneDX 1.4–1.6 JSON, ours or another tool's)
@@ -85,10 +86,22 @@ function readSpdx(json: Record<string, unknown>): SbomDocument {
 function readCycloneDx(json: Record<string, unknown>): SbomDocument {
   const packages: SbomPackage[] = [];
   const idByRef = new Map<string, string>();
+  const filesById = new Map<string, SbomFile[]>();
   let distro: SbomDocument['distro'];
-  const visit = (list: unknown) => {
+  // `owner`: the package whose `components` this list is; its `file` children are its files, not packages.
+  const visit = (list: unknown, owner: SbomPackage | undefined) => {
     if (!Array.isArray(list)) return;
     for (const component of list.filter(isObject)) {
+      if (owner && component.type === 'file') {
+        const file = cdxFile(component);
+        if (file) {
+          const files = filesById.get(owner.id) ?? [];
+          files.push(file);
+          filesById.set(owner.id, files);
+        }
+        visit(component.components, owner);
+        continue;
+      }
       if (component.type === 'operating-system' && typeof component.name === 'string') {
         distro ??= {
           id: component.name,
@@ -111,10 +124,10 @@ function readCycloneDx(json: Record<string, unknown>): SbomDocument {
         if (typeof component['bom-ref'] === 'string') idByRef.set(component['bom-ref'], pkg.id);
         packages.push(pkg);
       }
-      visit(component.components);
+      visit(component.components, pkg);
     }
   };
-  visit(json.components);
+  visit(json.components, undefined);
   const byId = new Map(packages.map((p) => [p.id, p]));
   for (const dep of Array.isArray(json.dependencies) ? json.dependencies.filter(isObject) : []) {
     const from = byId.get(idByRef.get(str(dep.ref)) ?? '');
@@ -138,7 +151,40 @@ function readCycloneDx(json: Record<string, unknown>): SbomDocument {
     },
     packages,
   );
+  for (const pkg of doc.packages) {
+    const files = filesById.get(pkg.id);
+    if (files) pkg.files = uniqueSortedFiles(files);
+  }
   return distro ? { ...doc, distro } : doc;
+}
+
+const CDX_HASH_PREFERENCE = [
+  ['SHA-256', 'sha256'],
+  ['SHA-1', 'sha1'],
+  ['MD5', 'md5'],
+] as const;
+
+/** A nested `file` component: the name is the path; the model keeps one digest, the strongest given. */
+function cdxFile(component: Record<string, unknown>): SbomFile | undefined {
+  const path = str(component.name);
+  if (!path) return undefined;
+  const hashes = Array.isArray(component.hashes) ? component.hashes.filter(isObject) : [];
+  for (const [alg, algorithm] of CDX_HASH_PREFERENCE) {
+    const content = hashes.find((h) => h.alg === alg)?.content;
+    if (typeof content === 'string' && /^[0-9a-fA-F]+$/.test(content))
+      return { path, digest: { algorithm, value: content.toLowerCase() } };
+  }
+  return { path };
+}
+
+/** One entry per path (the first with a digest wins), in code-unit path order. */
+function uniqueSortedFiles(files: SbomFile[]): SbomFile[] {
+  const byPath = new Map<string, SbomFile>();
+  for (const file of files) {
+    const seen = byPath.get(file.path);
+    if (!seen || (!seen.digest && file.digest)) byPath.set(file.path, file);
+  }
+  return [...byPath.values()].sort((a, b) => compareText(a.path, b.path));
 }
 
 function packageFromPurl(

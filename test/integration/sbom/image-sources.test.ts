@@ -44,7 +44,10 @@ beforeAll(async () => {
   writeFileSync(join(root, 'usr/lib/os-release'), 'ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n');
   symlinkSync('../usr/lib/os-release', join(root, 'etc/os-release'));
   writeFileSync(join(root, 'var/lib/dpkg/status'), STATUS);
-  writeFileSync(join(root, 'var/lib/dpkg/info/bash.md5sums'), `${'0'.repeat(32)}  usr/bin/bash\n`);
+  writeFileSync(
+    join(root, 'var/lib/dpkg/info/bash.md5sums'),
+    `${'0'.repeat(32)}  usr/share/doc/bash/README\n${'1'.repeat(32)}  usr/bin/bash\n${'2'.repeat(32)}  usr/bin/bashbug\n`,
+  );
   writeFileSync(
     join(root, 'usr/lib/node_modules/left-pad/package.json'),
     '{"name":"left-pad","version":"1.3.0"}',
@@ -90,6 +93,7 @@ describe('rampart sbom on every transport', () => {
         `cyclonedx-json=${join(out, 'sbom.cdx.json')}`,
         '-o',
         'table',
+        '--files',
       ]);
       printed = stdout.mock.calls.map((c) => String(c[0])).join('');
     } finally {
@@ -108,6 +112,19 @@ describe('rampart sbom on every transport', () => {
     expect(cycloneDxValidator()(cdx)).toEqual([]);
     expect(summary(readSbom(JSON.stringify(spdx)).packages)).toEqual(summary(dirDoc.packages));
     expect(summary(readSbom(JSON.stringify(cdx)).packages)).toEqual(summary(dirDoc.packages));
+    // --files: the dpkg package's file components are exactly the paths its md5sums lists.
+    const md5sums = readFileSync(join(root, 'var/lib/dpkg/info/bash.md5sums'), 'utf8');
+    expect(
+      cdx.components
+        .find((c: { name: string }) => c.name === 'bash')
+        .components.map((f: { type: string; name: string }) => `${f.type} ${f.name}`),
+    ).toEqual(
+      md5sums
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => `file /${line.split(/\s+/)[1]}`)
+        .sort(),
+    );
   });
 });
 
