@@ -48,7 +48,11 @@ export async function catalogFileSource(
   const wanted = new Map<string, Cataloger[]>();
   for (const node of nodes) {
     for (const cataloger of catalogers) {
-      if (!cataloger.matches(node)) continue;
+      if (!cataloger.matches(node)) {
+        const reason = cataloger.skipReason?.(node);
+        if (reason) contextFor(cataloger.name).warn(node.path, reason);
+        continue;
+      }
       const list = wanted.get(node.path);
       if (list) list.push(cataloger);
       else wanted.set(node.path, [cataloger]);

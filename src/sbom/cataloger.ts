@@ -43,5 +43,10 @@ export interface Cataloger {
   name: string;
   /** Decides from the listing alone whether a file's bytes are needed; keep it cheap. */
   matches(node: FileNode): boolean;
+  /**
+   * Optional: why a file that `matches` turned down would have been this cataloger's but for a
+   * limit (its size, say). The catalog records the reason as a warning, so nothing is left out silently.
+   */
+  skipReason?(node: FileNode): string | undefined;
   start(): CatalogerRun;
 }

@@ -132,3 +132,53 @@ export function conjunction(ids: readonly string[]): string {
   if (unique.length === 0) return 'NOASSERTION';
   return unique.map((id) => (/\s/.test(id) ? `(${id})` : id)).join(' AND ');
 }
+
+/**
+ * Licence URLs that name exactly one SPDX licence, keyed without scheme, `www.`, file extension or
+ * trailing slash, lower case. Maven POMs and OSGi `Bundle-License` often give only a URL, or a
+ * free-text name that spdx-correct guesses wrong (it reads "Eclipse Public License - v 2.0" as
+ * EPL-1.0). The GNU URLs are left out on purpose: they do not say "only" or "or later".
+ */
+const LICENSE_URLS: Record<string, string> = {
+  'apache.org/licenses/license-2.0': 'Apache-2.0',
+  'apache.org/licenses/license-1.1': 'Apache-1.1',
+  'opensource.org/licenses/apache2.0': 'Apache-2.0',
+  'opensource.org/licenses/mit-license': 'MIT',
+  'mit-license.org': 'MIT',
+  'eclipse.org/legal/epl-v10': 'EPL-1.0',
+  'eclipse.org/legal/epl-2.0': 'EPL-2.0',
+  'eclipse.org/legal/epl-v20': 'EPL-2.0',
+  // The Eclipse Distribution License 1.0 is the 3-clause BSD licence (SPDX lists its URL there).
+  'eclipse.org/org/documents/edl-v10': 'BSD-3-Clause',
+  'mozilla.org/mpl/2.0': 'MPL-2.0',
+  'mozilla.org/mpl/mpl-1.1': 'MPL-1.1',
+  'creativecommons.org/publicdomain/zero/1.0': 'CC0-1.0',
+  'creativecommons.org/publicdomain/zero/1.0/legalcode': 'CC0-1.0',
+  'unlicense.org': 'Unlicense',
+  'openjdk.java.net/legal/gplv2+ce': 'GPL-2.0-only WITH Classpath-exception-2.0',
+  'openjdk.org/legal/gplv2+ce': 'GPL-2.0-only WITH Classpath-exception-2.0',
+};
+
+/** `spdx.org/licenses/<id>` and `opensource.org/license(s)/<id>` carry the SPDX id in the path. */
+const ID_IN_URL = /^(?:spdx\.org\/licenses|opensource\.org\/licenses?)\/([A-Za-z0-9.+-]+)$/;
+
+/**
+ * Maps a well-known licence URL to its SPDX id, or undefined when the URL does not name one
+ * licence unambiguously. Offline; nothing is fetched.
+ */
+export function licenseIdFromUrl(url: string): string | undefined {
+  const key = url
+    .trim()
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/^www\./i, '')
+    .replace(/[?#].*$/, '')
+    .replace(/\/+$/, '')
+    .replace(/\.(?:txt|html?|php|md)$/i, '');
+  const known = LICENSE_URLS[key.toLowerCase()];
+  if (known) return known;
+  const tail = ID_IN_URL.exec(key)?.[1];
+  if (!tail) return undefined;
+  // Only an id that is exact up to case: spdx-correct's fuzzier guesses are not evidence here.
+  const id = safeCorrect(tail);
+  return id !== undefined && id.toLowerCase() === tail.toLowerCase() && isSpdxExpression(id) ? id : undefined;
+}

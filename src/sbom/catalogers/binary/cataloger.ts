@@ -5,7 +5,7 @@ import { parseCargoAuditable } from './cargo-auditable.js';
 import { ELF_MAGIC, readElfSections } from './elf.js';
 import { type GoBuildInfo, parseGoBuildInfo } from './go-buildinfo.js';
 
-/** Binaries larger than this are not read (see isCandidateBinary). */
+/** Binaries larger than this are not read (see isCandidateBinary); each one left out is a warning. */
 export const MAX_BINARY_BYTES = 256 * 1024 * 1024;
 
 /**
@@ -16,8 +16,19 @@ export const MAX_BINARY_BYTES = 256 * 1024 * 1024;
  * instead of every file in the image.
  */
 export function isCandidateBinary(node: FileNode): boolean {
+  return isProgram(node) && node.size >= 64 && node.size <= MAX_BINARY_BYTES;
+}
+
+/** The warning for an executable over the size limit: it is listed, never read, so say so. */
+export function oversizedBinaryReason(node: FileNode): string | undefined {
+  if (node.size <= MAX_BINARY_BYTES || !isProgram(node)) return undefined;
+  const mib = (bytes: number) => `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
+  return `executable of ${node.size} bytes (${mib(node.size)}) is over the ${mib(MAX_BINARY_BYTES)} limit; not inspected for Go or Rust build metadata`;
+}
+
+function isProgram(node: FileNode): boolean {
   if (node.kind !== 'file' && node.kind !== 'hardlink') return false;
-  if ((node.mode & 0o111) === 0 || node.size < 64 || node.size > MAX_BINARY_BYTES) return false;
+  if ((node.mode & 0o111) === 0) return false;
   if (/\.so(\.\d+)*$/.test(node.path)) return false;
   return !/^\/(proc|sys|dev|usr\/share|usr\/include|var\/lib\/dpkg|etc)\//.test(node.path);
 }
@@ -29,6 +40,7 @@ const MAX_SECTION_BYTES = 16 * 1024 * 1024;
 export const binaryCataloger: Cataloger = {
   name: 'binary',
   matches: isCandidateBinary,
+  skipReason: oversizedBinaryReason,
   start() {
     const packages: RawPackage[] = [];
     return {

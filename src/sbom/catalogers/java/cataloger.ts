@@ -1,20 +1,28 @@
 import { createHash } from 'node:crypto';
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
-import { type ByteReader, bufferReader } from '../../source/file-source.js';
-import { listZipEntries, readZipEntry } from './zip.js';
+import { type ByteReader, bufferReader, type FileNode } from '../../source/file-source.js';
+import { licensesFromBundleLicense, licensesFromPom } from './licenses.js';
+import { parsePomLicenses } from './pom-xml.js';
+import { listZipEntries, readZipEntry, type ZipEntry } from './zip.js';
 
 const ARCHIVE = /\.(?:jar|war|ear|jpi|hpi)$/i;
-const MAX_ARCHIVE_BYTES = 256 * 1024 * 1024;
+const MIB = 1024 * 1024;
+const MAX_ARCHIVE_BYTES = 256 * MIB;
 const MAX_METADATA_BYTES = 1024 * 1024;
 const MAX_NESTING = 3;
+const POM_PROPERTIES = /^META-INF\/maven\/.+\/pom\.properties$/;
 
-/** Java archives: Maven coordinates from pom.properties, else MANIFEST.MF; nested jars too. */
+/**
+ * Java archives: Maven coordinates from pom.properties, else MANIFEST.MF; nested jars too.
+ * Licences from the pom.xml beside each pom.properties, else the manifest's `Bundle-License`.
+ */
 export const javaCataloger: Cataloger = {
   name: 'java',
-  matches: (node) =>
-    (node.kind === 'file' || node.kind === 'hardlink') &&
-    ARCHIVE.test(node.path) &&
-    node.size < MAX_ARCHIVE_BYTES,
+  matches: (node) => isJavaArchive(node) && node.size < MAX_ARCHIVE_BYTES,
+  skipReason: (node) =>
+    isJavaArchive(node) && node.size >= MAX_ARCHIVE_BYTES
+      ? `Java archive of ${node.size} bytes (${Math.round(node.size / MIB)} MiB) is over the ${MAX_ARCHIVE_BYTES / MIB} MiB limit; not read`
+      : undefined,
   start() {
     const packages: RawPackage[] = [];
     /** The archive's own digest goes on the packages it evidences directly; nested jars keep none. */
@@ -41,6 +49,10 @@ export const javaCataloger: Cataloger = {
   },
 };
 
+function isJavaArchive(node: FileNode): boolean {
+  return (node.kind === 'file' || node.kind === 'hardlink') && ARCHIVE.test(node.path);
+}
+
 export async function packagesFromArchive(
   location: string,
   read: ByteReader,
@@ -52,28 +64,36 @@ export async function packagesFromArchive(
   const entryText = async (entry: (typeof entries)[number]) =>
     (await readZipEntry(read, size, entry, MAX_METADATA_BYTES)).toString('utf8');
   const out: RawPackage[] = [];
-  for (const entry of entries) {
-    if (!/^META-INF\/maven\/.+\/pom\.properties$/.test(entry.name)) continue;
+  const pomPropertiesEntries = entries.filter((e) => POM_PROPERTIES.test(e.name));
+  for (const entry of pomPropertiesEntries) {
     const props = parseProperties(await entryText(entry));
     const groupId = props.get('groupId');
     const artifactId = props.get('artifactId');
     const version = props.get('version');
     if (groupId && artifactId && version) {
+      // The pom.xml beside pom.properties is the same artifact's; only its <licenses> are read.
+      const pomPath = entry.name.replace(/pom\.properties$/, 'pom.xml');
+      const pomEntry = entries.find((e) => e.name === pomPath);
       out.push({
         type: 'maven',
         namespace: groupId,
         name: artifactId,
         version,
-        licenses: [],
+        licenses: pomEntry ? await pomLicenses(location, read, size, pomEntry, ctx) : [],
         locations: [location],
       });
     }
   }
+  const manifestEntry = entries.find((e) => e.name === 'META-INF/MANIFEST.MF');
+  const readManifest = async () =>
+    manifestEntry ? parseManifest(await entryText(manifestEntry)) : new Map<string, string>();
+  const only = out.length === 1 && pomPropertiesEntries.length === 1 ? out[0] : undefined;
+  if (only && only.licenses.length === 0 && manifestEntry) {
+    // With one artifact in the archive, the manifest describes that artifact too.
+    only.licenses = licensesFromBundleLicense((await readManifest()).get('Bundle-License') ?? '');
+  }
   if (out.length === 0) {
-    const manifestEntry = entries.find((e) => e.name === 'META-INF/MANIFEST.MF');
-    const manifest = manifestEntry
-      ? parseManifest(await entryText(manifestEntry))
-      : new Map<string, string>();
+    const manifest = await readManifest();
     const fromName = /([^/]+?)-(\d[^/]*?)\.[a-z]+$/i.exec(location);
     const name = manifest.get('Implementation-Title') ?? manifest.get('Bundle-Name') ?? fromName?.[1];
     const version = manifest.get('Implementation-Version') ?? manifest.get('Bundle-Version') ?? fromName?.[2];
@@ -84,7 +104,14 @@ export async function packagesFromArchive(
           .get('Bundle-SymbolicName')
           ?.split(';')[0]
           ?.replace(/\.[^.]+$/, '') ?? name;
-      out.push({ type: 'maven', namespace: group, name, version, licenses: [], locations: [location] });
+      out.push({
+        type: 'maven',
+        namespace: group,
+        name,
+        version,
+        licenses: licensesFromBundleLicense(manifest.get('Bundle-License') ?? ''),
+        locations: [location],
+      });
     } else ctx.warn(location, 'Java archive without pom.properties or a versioned manifest; skipped');
   }
   if (depth < MAX_NESTING) {
@@ -102,6 +129,25 @@ export async function packagesFromArchive(
     }
   }
   return out;
+}
+
+/** A damaged or oversized pom.xml costs its licences, with a warning; the package is still reported. */
+async function pomLicenses(
+  location: string,
+  read: ByteReader,
+  size: number,
+  entry: ZipEntry,
+  ctx: CatalogContext,
+): Promise<string[]> {
+  try {
+    return licensesFromPom(parsePomLicenses(await readZipEntry(read, size, entry, MAX_METADATA_BYTES)));
+  } catch (error) {
+    ctx.warn(
+      `${location}!/${entry.name}`,
+      `pom.xml not read, licences left out: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return [];
+  }
 }
 
 function parseProperties(text: string): Map<string, string> {

@@ -1,12 +1,18 @@
+import { posix } from 'node:path';
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
 import { licensesFromStatement } from '../../identity/license.js';
+import { type ModuleAt, resolveNodeDependencies } from './node-resolution.js';
 
 // A module directory is `<name>` or `@scope/<name>` under node_modules or Debian's nodejs trees.
 const INSTALLED_MANIFEST =
   /(?:\/node_modules|^\/usr\/share\/nodejs|^\/usr\/lib\/nodejs|^\/usr\/lib\/[^/]+\/nodejs)\/(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/;
 const LOCK_FILE = /\/package-lock\.json$/;
 
-/** npm packages: installed `package.json` manifests (nested too) and `package-lock.json` entries. */
+/**
+ * npm packages: installed `package.json` manifests (nested too) and `package-lock.json` entries.
+ * Dependencies are pinned to the copy Node would load (node-resolution.ts), in the installed tree
+ * and within each lock file.
+ */
 export const npmCataloger: Cataloger = {
   name: 'npm',
   matches: (node) =>
@@ -15,18 +21,26 @@ export const npmCataloger: Cataloger = {
     (INSTALLED_MANIFEST.test(node.path) ||
       (LOCK_FILE.test(node.path) && !node.path.includes('/node_modules/'))),
   start() {
-    const packages: RawPackage[] = [];
+    const fromLocks: RawPackage[] = [];
+    const installed: ModuleAt[] = [];
     return {
       accept({ path, content }, ctx) {
         const json: unknown = JSON.parse(content.toString('utf8'));
-        if (LOCK_FILE.test(path)) packages.push(...packagesFromLock(path, json, ctx));
+        if (LOCK_FILE.test(path)) fromLocks.push(...packagesFromLock(path, json, ctx));
         else {
           const pkg = packageFromManifest(path, json);
-          if (pkg) packages.push(pkg);
+          if (pkg) installed.push({ dir: posix.dirname(path), pkg });
           else ctx.warn(path, 'package.json without a name and version; skipped');
         }
       },
-      finish: () => packages,
+      // Dependency edges need the whole installed tree, so they are pinned once every manifest is in.
+      finish: (ctx) => [
+        ...resolveNodeDependencies(installed, (dir) => {
+          const manifest = ctx.resolve(`${dir}/package.json`);
+          return manifest ? posix.dirname(manifest) : undefined;
+        }),
+        ...fromLocks,
+      ],
     };
   },
 };
@@ -53,19 +67,32 @@ function packagesFromLock(path: string, json: unknown, ctx: CatalogContext): Raw
   if (!isObject(json)) return [];
   const out: RawPackage[] = [];
   if (isObject(json.packages)) {
+    // Keys are install paths relative to the lock file, so Node's lookup works on them as on a tree.
+    const root = posix.dirname(path);
+    const modules: ModuleAt[] = [];
+    const links = new Map<string, string>();
     for (const [key, entry] of Object.entries(json.packages)) {
-      if (key === '' || !isObject(entry) || entry.link === true) continue;
+      if (key === '' || !isObject(entry)) continue;
+      if (entry.link === true) {
+        if (typeof entry.resolved === 'string')
+          links.set(posix.join(root, key), posix.join(root, entry.resolved));
+        continue;
+      }
       const name = typeof entry.name === 'string' ? entry.name : nameFromLockKey(key);
       if (typeof entry.version !== 'string' || !name) continue;
-      out.push({
-        type: 'npm',
-        name,
-        version: entry.version,
-        licenses: typeof entry.license === 'string' ? licensesFromStatement(entry.license) : [],
-        locations: [path],
-        depends: Object.keys(isObject(entry.dependencies) ? entry.dependencies : {}).map((n) => [n]),
+      modules.push({
+        dir: posix.join(root, key),
+        pkg: {
+          type: 'npm',
+          name,
+          version: entry.version,
+          licenses: typeof entry.license === 'string' ? licensesFromStatement(entry.license) : [],
+          locations: [path],
+          depends: Object.keys(isObject(entry.dependencies) ? entry.dependencies : {}).map((n) => [n]),
+        },
       });
     }
+    out.push(...resolveNodeDependencies(modules, (dir) => links.get(dir)));
   } else if (isObject(json.dependencies)) {
     const walk = (deps: Record<string, unknown>) => {
       for (const [name, entry] of Object.entries(deps)) {

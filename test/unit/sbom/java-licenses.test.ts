@@ -1,0 +1,190 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogFileSource } from '../../../src/sbom/catalog.js';
+import { licensesFromBundleLicense } from '../../../src/sbom/catalogers/java/licenses.js';
+import { parsePomLicenses } from '../../../src/sbom/catalogers/java/pom-xml.js';
+import { conjunction, licenseIdFromUrl } from '../../../src/sbom/identity/license.js';
+import { directoryFileSource } from '../../../src/sbom/source/dir-source.js';
+import type { FileSource } from '../../../src/sbom/source/file-source.js';
+
+// Archives are built with Info-ZIP's `zip`, not by our own code.
+let work: string;
+let root: string;
+
+function jar(
+  name: string,
+  files: Record<string, string>,
+  into = join(root, 'opt/app/lib'),
+  dir = join(work, name),
+) {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  mkdirSync(into, { recursive: true });
+  execFileSync('zip', ['-q', '-r', join(into, name), '.'], { cwd: dir });
+}
+
+const pom = (licenses: string, extra = '') =>
+  `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <modelVersion>4.0.0</modelVersion>
+  <!-- <licenses><license><name>GPL-3.0-only</name></license></licenses> -->
+  <licenses>${licenses}</licenses>
+  ${extra}
+</project>
+`;
+
+const properties = (group: string, artifact: string, version: string) =>
+  `groupId=${group}\nartifactId=${artifact}\nversion=${version}\n`;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'rampart-java-licenses-'));
+  root = join(work, 'root');
+  jar('dual-1.0.jar', {
+    'META-INF/MANIFEST.MF': 'Manifest-Version: 1.0\nBundle-License: GPL-3.0-only\n',
+    'META-INF/maven/org.example/dual/pom.properties': properties('org.example', 'dual', '1.0'),
+    'META-INF/maven/org.example/dual/pom.xml': pom(
+      // Apache by its URL only (the name says nothing spdx-correct knows); MIT by its name only.
+      `<license><name>ASL</name><url>https://www.apache.org/licenses/LICENSE-2.0.txt</url></license>
+       <license><name>The MIT License</name></license>`,
+      // A plugin's configuration may hold <licenses> too; it is not the project's licence.
+      '<build><plugins><plugin><configuration><licenses><license><name>BSD-2-Clause</name></license></licenses></configuration></plugin></plugins></build>',
+    ),
+  });
+  jar('osgi-2.3.jar', {
+    'META-INF/MANIFEST.MF':
+      'Manifest-Version: 1.0\nBundle-SymbolicName: org.example.osgi\nBundle-Name: osgi\nBundle-Version: 2.3\n' +
+      'Bundle-License: "EPL-2.0";link="https://www.eclipse.org/legal/epl-2.0/", https://www.apache.org/li\n' +
+      ' censes/LICENSE-2.0.txt\n',
+  });
+  jar('broken-0.1.jar', {
+    'META-INF/maven/org.example/broken/pom.properties': properties('org.example', 'broken', '0.1'),
+    // <license> is never closed.
+    'META-INF/maven/org.example/broken/pom.xml': pom('<license><name>MIT</name>'),
+  });
+  // A nested jar reads its own pom.xml; a pom.xml in another artifact's folder is not its.
+  jar(
+    'inner-3.0.jar',
+    {
+      'META-INF/maven/org.example/inner/pom.properties': properties('org.example', 'inner', '3.0'),
+      'META-INF/maven/org.example/inner/pom.xml': pom(
+        '<license><name>Eclipse Public License - v 2.0</name><url>https://www.eclipse.org/legal/epl-2.0/</url></license>',
+      ),
+      'META-INF/maven/org.example/other/pom.xml': pom('<license><name>MIT</name></license>'),
+    },
+    join(work, 'war/WEB-INF/lib'),
+  );
+  jar(
+    'shop.war',
+    { 'META-INF/maven/org.example/shop/pom.properties': properties('org.example', 'shop', '5.0') },
+    join(root, 'opt/app'),
+    join(work, 'war'),
+  );
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const licensesOf = (result: Awaited<ReturnType<typeof catalogFileSource>>) =>
+  Object.fromEntries(result.packages.map((p) => [p.name, p.licenses]));
+
+describe('java licences', () => {
+  it('reads pom.xml licences by URL and by name, Bundle-License, and warns about a damaged pom.xml', async () => {
+    const result = await catalogFileSource(await directoryFileSource(root, () => {}));
+    const licenses = licensesOf(result);
+    // The pom.xml wins over the manifest's Bundle-License (GPL-3.0-only) for the archive's own artifact.
+    expect(licenses.dual).toEqual(['Apache-2.0', 'MIT']);
+    expect(conjunction(licenses.dual!)).toBe('Apache-2.0 AND MIT');
+    expect(licenses.osgi).toEqual(['Apache-2.0', 'EPL-2.0']);
+    // spdx-correct alone reads this name as EPL-1.0; the URL says 2.0.
+    expect(licenses.inner).toEqual(['EPL-2.0']);
+    expect(licenses.shop).toEqual([]);
+    expect(licenses.broken).toEqual([]);
+    expect(result.packages.map((p) => p.purl)).toContain('pkg:maven/org.example/broken@0.1');
+    expect(result.warnings.map((w) => [w.cataloger, w.path])).toEqual([
+      ['java', '/opt/app/lib/broken-0.1.jar!/META-INF/maven/org.example/broken/pom.xml'],
+    ]);
+    expect(result.warnings[0]!.message).toMatch(/<\/licenses> closes <license>/);
+  });
+
+  it('finds the same licences when the source can only stream whole files (image layers)', async () => {
+    const disk = await directoryFileSource(root, () => {});
+    const streamOnly: FileSource = {
+      nodes: () => disk.nodes(),
+      read: (paths, onError) => disk.read(paths, onError),
+    };
+    const streamed = await catalogFileSource(streamOnly);
+    const inPlace = await catalogFileSource(disk);
+    expect(licensesOf(streamed)).toEqual(licensesOf(inPlace));
+    expect(streamed.warnings).toEqual(inPlace.warnings);
+  });
+});
+
+describe('parsePomLicenses', () => {
+  it('decodes entities and CDATA, and ignores comments', () => {
+    const xml = pom(
+      '<license><name>A &amp; B&#x21; <![CDATA[<C>]]></name><url> https://x.test/l?a=1&amp;b=2 </url></license>',
+    );
+    expect(parsePomLicenses(Buffer.from(xml))).toEqual([
+      { name: 'A & B! <C>', url: 'https://x.test/l?a=1&b=2' },
+    ]);
+  });
+
+  it('refuses a DOCTYPE with an internal subset instead of expanding its entities', () => {
+    const xml =
+      '<?xml version="1.0"?><!DOCTYPE project [<!ENTITY x SYSTEM "file:///etc/passwd">]><project><licenses><license><name>&x;</name></license></licenses></project>';
+    expect(() => parsePomLicenses(Buffer.from(xml))).toThrow(/internal subset/);
+  });
+
+  it.each([
+    ['', /no root element/],
+    ['not xml at all', /outside the root/],
+    ['<project><licenses></project>', /closes <licenses>/],
+    ['<project><licenses>', /never closed/],
+    ['<project><name>x</name', /unterminated/],
+  ])('reports %j as malformed', (xml, message) => {
+    expect(() => parsePomLicenses(Buffer.from(xml))).toThrow(message);
+  });
+
+  it('reads a Latin-1 POM that says so', () => {
+    const xml = Buffer.from(
+      '<?xml version="1.0" encoding="ISO-8859-1"?><project><licenses><license><name>Licence publique générale</name></license></licenses></project>',
+      'latin1',
+    );
+    expect(parsePomLicenses(xml)).toEqual([{ name: 'Licence publique générale' }]);
+  });
+});
+
+describe('Bundle-License and licence URLs', () => {
+  it.each([
+    ['Apache-2.0', ['Apache-2.0']],
+    ['EPL-2.0 OR Apache-2.0', ['EPL-2.0 OR Apache-2.0']],
+    ['http://www.apache.org/licenses/LICENSE-2.0.txt', ['Apache-2.0']],
+    ['Apache License, Version 2.0', ['Apache-2.0']],
+    ['MIT;link="https://opensource.org/licenses/MIT", BSD-3-Clause', ['MIT', 'BSD-3-Clause']],
+    [
+      '"Eclipse Distribution License";link="http://www.eclipse.org/org/documents/edl-v10.php"',
+      ['BSD-3-Clause'],
+    ],
+    ['<<EXTERNAL>>', []],
+    ['https://licenses.example.test/ours', ['LicenseRef-https-licenses.example.test-ours']],
+  ])('%s → %j', (value, ids) => {
+    expect(licensesFromBundleLicense(value)).toEqual(ids);
+  });
+
+  it.each([
+    ['https://www.apache.org/licenses/LICENSE-2.0', 'Apache-2.0'],
+    ['http://opensource.org/licenses/mit-license.php', 'MIT'],
+    ['https://opensource.org/license/mit/', 'MIT'],
+    ['https://spdx.org/licenses/BSD-3-Clause.html', 'BSD-3-Clause'],
+    ['https://openjdk.org/legal/gplv2+ce.html', 'GPL-2.0-only WITH Classpath-exception-2.0'],
+    // Neither says "only" or "or later", so no id is guessed.
+    ['https://www.gnu.org/licenses/old-licenses/gpl-2.0.html', undefined],
+    ['https://opensource.org/licenses/GPL-2.0', undefined],
+  ])('%s → %s', (url, id) => {
+    expect(licenseIdFromUrl(url)).toBe(id);
+  });
+});
