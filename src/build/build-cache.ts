@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import { touchCacheEntry } from '../debian/cache.js';
 import { type DebControl, type DebEntry, readDeb, readDebData } from '../debian/deb-reader.js';
 import type { BuiltLayer, LayerEntry } from '../oci/layer-writer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -29,7 +30,11 @@ export async function readDebCached(
     if (cached) {
       try {
         const value = deserialize(cached) as UnpackedDeb & { format: string };
-        if (value.format === FORMAT) return { control: value.control, entries: value.entries.map(toBuffers) };
+        if (value.format === FORMAT) {
+          // A hit counts as use, so `rampart cache prune` keeps what builds still read.
+          await touchCacheEntry(file);
+          return { control: value.control, entries: value.entries.map(toBuffers) };
+        }
       } catch {
         // unreadable: unpack again and overwrite
       }
@@ -68,7 +73,10 @@ export async function cachedLayer(cacheDir: string, key: string): Promise<BuiltL
   try {
     const meta = JSON.parse(await readFile(join(dir, `${key}.json`), 'utf8')) as BuiltLayer;
     const blob = join(dir, 'blobs', meta.descriptor.digest.slice('sha256:'.length));
-    if ((await stat(blob)).size !== meta.descriptor.size) return undefined;
+    const info = await stat(blob);
+    if (info.size !== meta.descriptor.size) return undefined;
+    await touchCacheEntry(join(dir, `${key}.json`));
+    await touchCacheEntry(blob, info.mtimeMs);
     // The layer is later read through layerFromFile, which verifies the digest while streaming.
     return { ...meta, path: blob };
   } catch {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -17,6 +17,44 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const CACHE_WRITE_SYSCALLS = new Set(['mkdir', 'open', 'write', 'fsync', 'rename', 'close']);
 
 /**
+ * A cache hit refreshes the entry's mtime, so that mtime means "last used" and `pruneCache`
+ * never removes a blob that builds keep using (atime is no substitute: relatime and noatime
+ * mounts do not keep it). An mtime younger than this is left alone, which spares a metadata
+ * write per .deb on every build; the recorded last use is therefore at most this much early.
+ */
+export const TOUCH_RESOLUTION_MS = 10 * 60_000;
+
+/**
+ * Marks a cache entry as used now. Best effort: a read-only or foreign-owned cache still
+ * serves hits, its entries just age as if unused.
+ */
+export async function touchCacheEntry(path: string, mtimeMs?: number, now = Date.now()): Promise<void> {
+  if (mtimeMs !== undefined && now - mtimeMs < TOUCH_RESOLUTION_MS) return;
+  const seconds = now / 1000;
+  await utimes(path, seconds, seconds).catch(() => undefined);
+}
+
+/**
+ * Keyed JSON files are `{"key":K,"value":V}` with the key first, so the key of a 60 MB parsed
+ * index can be read from the first bytes (cache maintenance checks the parser format in it).
+ */
+const KEY_HEADER = /^\{"key":("(?:[^"\\]|\\.)*")/;
+const KEY_HEADER_BYTES = 4096;
+
+/** The key of a keyed JSON cache file, or undefined when it has none (an older layout, not JSON). */
+export async function readCachedJsonKey(path: string): Promise<string | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(KEY_HEADER_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const match = KEY_HEADER.exec(buffer.subarray(0, bytesRead).toString('utf8'));
+    return match ? (JSON.parse(match[1]!) as string) : undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * A content-addressed cache shared by concurrent processes: blobs live at `blobs/sha256/<hex>`
  * and only ever appear through an atomic rename after their hash was verified, so a file
  * present under its digest is complete and correct. Metadata and parsed indexes are keyed
@@ -31,18 +69,24 @@ export class ContentCache {
     return join(this.root, 'blobs', 'sha256', sha256);
   }
 
-  /** True when the blob exists (with `size`, when given). */
+  /** True when the blob exists (with `size`, when given); a hit marks the blob as used. */
   async has(sha256: string, size?: number): Promise<boolean> {
+    const path = this.blobPath(sha256);
     try {
-      const info = await stat(this.blobPath(sha256));
-      return size === undefined || info.size === size;
+      const info = await stat(path);
+      if (size !== undefined && info.size !== size) return false;
+      await touchCacheEntry(path, info.mtimeMs);
+      return true;
     } catch {
       return false;
     }
   }
 
   async readBlob(sha256: string): Promise<Buffer> {
-    return readFile(this.blobPath(sha256));
+    const path = this.blobPath(sha256);
+    const bytes = await readFile(path);
+    await touchCacheEntry(path);
+    return bytes;
   }
 
   /** Stores bytes under their own digest and returns it. */
@@ -117,16 +161,26 @@ export class ContentCache {
     return join(this.root, kind, `${safe}.${ext}`);
   }
 
-  /** Keyed JSON values (InRelease metadata, parsed indexes); a corrupt file reads as a miss. */
+  /**
+   * Keyed JSON values (InRelease metadata, parsed indexes). A corrupt file, or one stored under
+   * another key (an older layout, a hash collision), reads as a miss; a hit marks it as used.
+   */
   async readJson<T>(kind: string, key: string): Promise<T | undefined> {
+    const path = this.keyedPath(kind, key, 'json');
+    let stored: unknown;
     try {
-      return JSON.parse(await readFile(this.keyedPath(kind, key, 'json'), 'utf8')) as T;
+      stored = JSON.parse(await readFile(path, 'utf8'));
     } catch {
       return undefined;
     }
+    if (typeof stored !== 'object' || stored === null || !('value' in stored)) return undefined;
+    if ((stored as { key?: unknown }).key !== key) return undefined;
+    await touchCacheEntry(path);
+    return stored.value as T;
   }
 
   async writeJson(kind: string, key: string, value: unknown): Promise<void> {
-    await writeFileAtomic(this.keyedPath(kind, key, 'json'), `${JSON.stringify(value)}\n`);
+    // `key` first: readCachedJsonKey reads it from the head of the file.
+    await writeFileAtomic(this.keyedPath(kind, key, 'json'), `${JSON.stringify({ key, value })}\n`);
   }
 }

@@ -1,6 +1,7 @@
 export * from './apt-sources.js';
 export * from './archive-ar.js';
 export * from './cache.js';
+export * from './cache-maintenance.js';
 export * from './deb-reader.js';
 export * from './deb822.js';
 export * from './decompress.js';

@@ -84,7 +84,7 @@ SHA256: ${'0'.repeat(64)}
 Description: d
 `;
 let parsedFormat: string | undefined;
-function parsedCacheFormat(): string {
+export function parsedCacheFormat(): string {
   parsedFormat ??= createHash('sha256')
     .update(JSON.stringify(parsePackagesFile(SAMPLE_STANZA, { suite: 's', component: 'c' })))
     .digest('hex')

@@ -13,4 +13,5 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   copy: async () => (await import('./copy.js')).registerCopy,
   sbom: async () => (await import('./sbom.js')).registerSbom,
   apt: async () => (await import('./apt.js')).registerApt,
+  cache: async () => (await import('./cache.js')).registerCache,
 };

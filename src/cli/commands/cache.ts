@@ -1,0 +1,168 @@
+import { type Command, Option } from 'commander';
+import { defaultCacheDir } from '../../debian/cache.js';
+import {
+  type CacheUsage,
+  cacheUsage,
+  DEFAULT_PRUNE_AGE_MS,
+  type PruneResult,
+  parseDuration,
+  pruneCache,
+} from '../../debian/cache-maintenance.js';
+import { RampartError } from '../../errors.js';
+
+const CACHE_OPTION_HELP = 'the cache (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)';
+const DEFAULT_OLDER_THAN = `${DEFAULT_PRUNE_AGE_MS / 86_400_000}d`;
+
+interface InfoOptions {
+  cache?: string;
+  output: 'text' | 'json';
+}
+
+interface PruneCliOptions extends InfoOptions {
+  olderThan: string;
+  all?: boolean;
+  dryRun?: boolean;
+}
+
+export function registerCache(program: Command): void {
+  const cache = program
+    .command('cache')
+    .description('show and prune the download cache')
+    .addHelpText(
+      'after',
+      `
+The cache holds verified downloads (.debs, indexes) by digest, InRelease metadata, parsed
+Packages indexes, the build cache and test tools. A cache hit marks an entry as used.
+
+Examples:
+  $ rampart cache info
+  $ rampart cache prune --older-than 2w --dry-run`,
+    );
+
+  cache
+    .command('info')
+    .description('entries, size and oldest/newest use of each kind of cache entry')
+    .option('--cache <dir>', CACHE_OPTION_HELP)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ rampart cache info
+  $ rampart cache info --cache /var/cache/rampart -o json`,
+    )
+    .action(async (opts: InfoOptions) => {
+      const usage = await cacheUsage(opts.cache ?? defaultCacheDir());
+      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(usage, null, 2)}\n` : usageText(usage));
+    });
+
+  cache
+    .command('prune')
+    .description('remove stale parsed indexes and entries not used for a while')
+    .option('--cache <dir>', CACHE_OPTION_HELP)
+    .option(
+      '--older-than <duration>',
+      'remove entries not used for this long: 12h, 30d, 2w',
+      DEFAULT_OLDER_THAN,
+    )
+    .option('--all', 'remove everything, test tools included')
+    .option('--dry-run', 'show what would be removed, remove nothing')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText(
+      'after',
+      `
+Parsed indexes of an older parser format always go. Test tools (tools/) stay unless --all.
+Temp files younger than an hour are kept: another rampart may be writing them. Safe to run
+while builds use the cache.
+
+Examples:
+  $ rampart cache prune
+  $ rampart cache prune --older-than 2w --dry-run
+  $ rampart cache prune --all -o json`,
+    )
+    .action(async (opts: PruneCliOptions) => {
+      const olderThanMs = olderThan(opts.olderThan);
+      const result = await pruneCache(opts.cache ?? defaultCacheDir(), {
+        olderThanMs,
+        ...(opts.all ? { all: true } : {}),
+        ...(opts.dryRun ? { dryRun: true } : {}),
+      });
+      process.stdout.write(
+        opts.output === 'json' ? `${JSON.stringify(result, null, 2)}\n` : pruneText(result),
+      );
+    });
+}
+
+function olderThan(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    if (error instanceof RampartError) throw new RampartError('USAGE', `--older-than: ${error.message}`);
+    throw error;
+  }
+}
+
+function usageText(usage: CacheUsage): string {
+  const rows = usage.kinds.map((k) => [
+    k.kind,
+    String(k.entries),
+    formatBytes(k.bytes),
+    formatTime(k.oldest),
+    formatTime(k.newest),
+  ]);
+  const header = ['KIND', 'ENTRIES', 'SIZE', 'OLDEST USE', 'NEWEST USE'];
+  const total = [
+    'total',
+    String(usage.kinds.reduce((n, k) => n + k.entries, 0)),
+    formatBytes(usage.bytes),
+    '',
+    '',
+  ];
+  return `cache ${usage.dir}\n${table([header, ...rows, total])}`;
+}
+
+function pruneText(result: PruneResult): string {
+  const verb = result.dryRun ? 'would remove' : 'removed';
+  const groups = new Map<string, { entries: number; bytes: number }>();
+  for (const entry of result.removed) {
+    const key = `${entry.kind}\0${entry.reason}`;
+    const group = groups.get(key) ?? { entries: 0, bytes: 0 };
+    groups.set(key, { entries: group.entries + 1, bytes: group.bytes + entry.bytes });
+  }
+  const rows = [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, g]) => [...key.split('\0'), String(g.entries), formatBytes(g.bytes)]);
+  const summary = `${verb} ${result.removed.length} entries (${formatBytes(result.bytesFreed)}) from ${result.dir}\n`;
+  return rows.length === 0 ? summary : `${table([['KIND', 'REASON', 'ENTRIES', 'SIZE'], ...rows])}${summary}`;
+}
+
+/** Left-aligned columns; numbers and sizes right-aligned. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = (cell: string) => /^\d/.test(cell);
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (numeric(cell) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .map((line) => `${line}\n`)
+    .join('');
+}
+
+function formatTime(iso: string | null): string {
+  return iso ? `${iso.slice(0, 16).replace('T', ' ')}Z` : '-';
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

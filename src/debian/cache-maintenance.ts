@@ -1,0 +1,310 @@
+import { randomBytes } from 'node:crypto';
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { RampartError } from '../errors.js';
+import { readCachedJsonKey } from './cache.js';
+
+/**
+ * What is in a rampart cache directory, and removing what is no longer worth keeping.
+ *
+ * Top-level folders are the kinds. In `blobs`, `inrelease`, `parsed` and `build` every file is
+ * an entry (content-addressed or keyed, each usable on its own). Any other folder (`e2e`,
+ * `tools`, ...) holds trees made as a unit, so each of its children is one entry, last used
+ * when anything in it last changed. Entry mtimes mean "last used": ContentCache refreshes them
+ * on every hit (see `touchCacheEntry`).
+ *
+ * Pruning is safe beside running rampart processes: temp files younger than an hour may be a
+ * write in progress and are never touched; files go by unlink, so a reader that already opened
+ * one keeps reading it; trees are renamed aside before they are removed, so nobody sees half a
+ * tree under its real name; and symbolic links are never followed (a link is an entry itself,
+ * removing it leaves its target alone).
+ */
+
+export const DEFAULT_PRUNE_AGE_MS = 30 * 24 * 3600_000;
+/** A temp file younger than this may belong to a write in progress. */
+export const TEMP_GRACE_MS = 3600_000;
+
+/** Kinds whose every file is an entry. */
+const FILE_KINDS = new Set(['blobs', 'inrelease', 'parsed', 'build']);
+/** Test tools installed on demand: slow to get back, so only `all` removes them. */
+const KEPT_KINDS = new Set(['tools']);
+/** Loose files at the top of the cache directory. */
+const OTHER_KIND = 'other';
+
+/** Temp names: `.NAME.tmp-HEX` (atomic-file), `NAME.tmp-HEX` (layer cache), `NAME.tmp-PID` (test roots). */
+export function isTempName(name: string): boolean {
+  return /\.tmp-[^/]*$/.test(name);
+}
+
+export interface CacheEntry {
+  kind: string;
+  /** Relative to the cache directory. */
+  path: string;
+  bytes: number;
+  /** Last use, in ms since the epoch: the mtime (the newest in a tree). */
+  lastUsedMs: number;
+  temp: boolean;
+  /** A regular file (or symbolic link) rather than a tree. */
+  layout: 'file' | 'tree';
+}
+
+/** Every entry of the cache directory; an absent directory is an empty cache. */
+export async function listCacheEntries(dir: string): Promise<CacheEntry[]> {
+  const top = await readdirOrEmpty(dir).catch((error: Error) => {
+    throw new RampartError('IO', `cannot read the cache ${dir}: ${error.message}`, { cause: error });
+  });
+  const lists = await Promise.all(
+    top.map(async (dirent): Promise<CacheEntry[]> => {
+      const path = join(dir, dirent.name);
+      if (dirent.isDirectory()) {
+        if (FILE_KINDS.has(dirent.name)) return listFiles(dir, dirent.name, path);
+        return listTrees(dir, dirent.name, path);
+      }
+      // A file, or a link standing where a kind folder would be (never followed).
+      const kind = dirent.isSymbolicLink() ? dirent.name : OTHER_KIND;
+      return [await fileEntry(dir, kind, path, await lstat(path))];
+    }),
+  );
+  return lists.flat().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+async function readdirOrEmpty(dir: string): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+async function fileEntry(root: string, kind: string, path: string, info: Stats): Promise<CacheEntry> {
+  return {
+    kind,
+    path: relative(root, path),
+    bytes: info.size,
+    lastUsedMs: info.mtimeMs,
+    temp: isTempName(path),
+    layout: 'file',
+  };
+}
+
+/** Every non-directory below `path`; `readdir` file types come from lstat, so links stay links. */
+async function listFiles(root: string, kind: string, path: string): Promise<CacheEntry[]> {
+  const children = await readdirOrEmpty(path);
+  const lists = await Promise.all(
+    children.map(async (dirent) => {
+      const child = join(path, dirent.name);
+      if (dirent.isDirectory()) return listFiles(root, kind, child);
+      try {
+        return [await fileEntry(root, kind, child, await lstat(child))];
+      } catch {
+        return []; // removed meanwhile (a temp file renamed into place)
+      }
+    }),
+  );
+  return lists.flat();
+}
+
+async function listTrees(root: string, kind: string, path: string): Promise<CacheEntry[]> {
+  const children = await readdirOrEmpty(path);
+  const entries = await Promise.all(
+    children.map(async (dirent): Promise<CacheEntry | undefined> => {
+      const child = join(path, dirent.name);
+      const size = await treeSize(child).catch(() => undefined);
+      if (!size) return undefined;
+      return {
+        kind,
+        path: relative(root, child),
+        ...size,
+        temp: isTempName(dirent.name),
+        layout: dirent.isDirectory() ? 'tree' : 'file',
+      };
+    }),
+  );
+  return entries.filter((e): e is CacheEntry => e !== undefined);
+}
+
+/** Bytes of the files in a tree and its newest mtime, by lstat (no link is followed). */
+async function treeSize(path: string): Promise<{ bytes: number; lastUsedMs: number }> {
+  const info = await lstat(path);
+  if (!info.isDirectory()) return { bytes: info.size, lastUsedMs: info.mtimeMs };
+  let bytes = 0;
+  let lastUsedMs = info.mtimeMs;
+  const children = await readdir(path);
+  const sizes = await Promise.all(children.map((name) => treeSize(join(path, name)).catch(() => undefined)));
+  for (const size of sizes) {
+    if (!size) continue;
+    bytes += size.bytes;
+    lastUsedMs = Math.max(lastUsedMs, size.lastUsedMs);
+  }
+  return { bytes, lastUsedMs };
+}
+
+export interface CacheKindUsage {
+  kind: string;
+  entries: number;
+  bytes: number;
+  /** ISO 8601 times of the least and the most recent use; null for an empty kind. */
+  oldest: string | null;
+  newest: string | null;
+}
+
+export interface CacheUsage {
+  dir: string;
+  kinds: CacheKindUsage[];
+  bytes: number;
+}
+
+/** Entry count, bytes and oldest/newest use per kind. */
+export async function cacheUsage(dir: string): Promise<CacheUsage> {
+  return summarizeUsage(dir, await listCacheEntries(dir));
+}
+
+export function summarizeUsage(dir: string, entries: readonly CacheEntry[]): CacheUsage {
+  const byKind = new Map<string, CacheEntry[]>();
+  for (const entry of entries) byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
+  const kinds = [...byKind.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([kind, list]): CacheKindUsage => {
+      const times = list.map((e) => e.lastUsedMs);
+      return {
+        kind,
+        entries: list.length,
+        bytes: list.reduce((n, e) => n + e.bytes, 0),
+        // Rounded as fs.Stats rounds `mtime`, so the times match what `stat` shows.
+        oldest: new Date(Math.round(Math.min(...times))).toISOString(),
+        newest: new Date(Math.round(Math.max(...times))).toISOString(),
+      };
+    });
+  return { dir, kinds, bytes: kinds.reduce((n, k) => n + k.bytes, 0) };
+}
+
+export type PruneReason = 'stale-format' | 'unused' | 'abandoned-temp' | 'all';
+
+export interface PruneOptions {
+  /** Remove entries not used for longer than this; default 30 days. */
+  olderThanMs?: number;
+  /** Remove everything (but temp files younger than an hour), `tools` included. */
+  all?: boolean;
+  /** Report what would go, delete nothing. */
+  dryRun?: boolean;
+  /** The clock; default now. */
+  now?: Date;
+  /**
+   * The current parsed-index format (the first `|` field of a `parsed` key); default the one
+   * of this rampart (`parsedCacheFormat`). Parsed indexes of any other format are dead weight.
+   */
+  parsedFormat?: string;
+}
+
+export interface PrunedEntry {
+  kind: string;
+  path: string;
+  bytes: number;
+  reason: PruneReason;
+}
+
+export interface PruneResult {
+  dir: string;
+  removed: PrunedEntry[];
+  bytesFreed: number;
+  dryRun: boolean;
+}
+
+/**
+ * Why an entry goes, or undefined when it stays. `staleFormat` says whether a parsed index
+ * was made by another parser format. Pure, so the policy is testable on its own.
+ */
+export function pruneReason(
+  entry: CacheEntry,
+  opts: { nowMs: number; olderThanMs: number; all: boolean; staleFormat: boolean },
+): PruneReason | undefined {
+  const age = opts.nowMs - entry.lastUsedMs;
+  if (entry.temp && age < TEMP_GRACE_MS) return undefined;
+  if (KEPT_KINDS.has(entry.kind) && !opts.all) return undefined;
+  if (entry.temp) return 'abandoned-temp';
+  if (opts.all) return 'all';
+  if (opts.staleFormat) return 'stale-format';
+  if (age > opts.olderThanMs) return 'unused';
+  return undefined;
+}
+
+/**
+ * Removes (a) parsed indexes of another parser format, (b) entries unused for longer than
+ * `olderThanMs`, (c) with `all`, everything; temp files older than an hour are abandoned
+ * writes and go too. Returns what was (with `dryRun`: would be) removed.
+ */
+export async function pruneCache(dir: string, opts: PruneOptions = {}): Promise<PruneResult> {
+  const nowMs = (opts.now ?? new Date()).getTime();
+  const olderThanMs = opts.olderThanMs ?? DEFAULT_PRUNE_AGE_MS;
+  const all = opts.all ?? false;
+  const dryRun = opts.dryRun ?? false;
+  // Loaded on demand: the repository client brings openpgp, which `cache info` does not need.
+  const parsedFormat = opts.parsedFormat ?? (await import('./repository.js')).parsedCacheFormat();
+  const removed: PrunedEntry[] = [];
+  for (const entry of await listCacheEntries(dir)) {
+    const staleFormat = entry.kind === 'parsed' && (await isStaleParsed(dir, entry, parsedFormat));
+    const reason = pruneReason(entry, { nowMs, olderThanMs, all, staleFormat });
+    if (!reason) continue;
+    if (!dryRun && !(await removeEntry(dir, entry, reason, { nowMs, olderThanMs }))) continue;
+    removed.push({ kind: entry.kind, path: entry.path, bytes: entry.bytes, reason });
+  }
+  return { dir, removed, bytesFreed: removed.reduce((n, e) => n + e.bytes, 0), dryRun };
+}
+
+/**
+ * A parsed index is keyed `FORMAT|sha256|suite|component` (see `loadPackages` in repository.ts);
+ * one without a readable key is from an older cache layout that no rampart reads any more.
+ */
+async function isStaleParsed(dir: string, entry: CacheEntry, format: string): Promise<boolean> {
+  if (entry.temp) return false;
+  const path = join(dir, entry.path);
+  if (!(await lstat(path).catch(() => undefined))?.isFile()) return false;
+  const key = await readCachedJsonKey(path).catch(() => undefined);
+  return key === undefined || key.split('|')[0] !== format;
+}
+
+/** Removes one entry; false when it vanished or was used since it was listed. */
+async function removeEntry(
+  dir: string,
+  entry: CacheEntry,
+  reason: PruneReason,
+  clock: { nowMs: number; olderThanMs: number },
+): Promise<boolean> {
+  const path = join(dir, entry.path);
+  try {
+    const info = await lstat(path);
+    // A hit between listing and now refreshed the mtime: the entry is in use again.
+    if (reason === 'unused' && clock.nowMs - info.mtimeMs <= clock.olderThanMs) return false;
+    if (!info.isDirectory()) {
+      await unlink(path);
+      return true;
+    }
+    // Aside first (a temp name, so a failed removal is pruned later), then remove.
+    const aside = join(dirname(path), `.${basename(path)}.tmp-prune-${randomBytes(6).toString('hex')}`);
+    await rename(path, aside);
+    await rm(aside, { recursive: true, force: true });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new RampartError('IO', `cannot remove ${path} from the cache: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+const DURATION = /^(\d+)(s|m|h|d|w)$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `90s`, `15m`, `12h`, `30d`, `2w` in milliseconds. */
+export function parseDuration(value: string): number {
+  const match = DURATION.exec(value.trim());
+  if (!match) {
+    throw new RampartError(
+      'USAGE',
+      `not a duration: "${value}"; use a whole number with s, m, h, d or w, e.g. 12h, 30d, 2w`,
+    );
+  }
+  return Number(match[1]) * UNIT_MS[match[2]!]!;
+}
