@@ -7,7 +7,14 @@ import type { FileTree } from './tree.js';
 export async function buildLayers(
   tree: FileTree,
   installed: readonly string[],
-  opts: { dir: string; sourceDateEpoch: number; cacheDir?: string; log?: (message: string) => void },
+  opts: {
+    dir: string;
+    sourceDateEpoch: number;
+    cacheDir?: string;
+    log?: (message: string) => void;
+    /** Called as each layer is ready, in order (`cached`: taken from the layer cache). */
+    onLayer?: (layer: { plan: LayerPlanEntry; built: BuiltLayer; cached: boolean }) => void;
+  },
 ): Promise<Array<{ plan: LayerPlanEntry; built: BuiltLayer }>> {
   const result: Array<{ plan: LayerPlanEntry; built: BuiltLayer }> = [];
   for (const plan of planLayers(tree, installed)) {
@@ -22,6 +29,7 @@ export async function buildLayers(
     opts.log?.(
       `layer ${plan.name}: ${plan.paths.length} entries, ${built.descriptor.size} bytes${cached ? ' (cached)' : ''}`,
     );
+    opts.onLayer?.({ plan, built, cached });
     result.push({ plan, built });
   }
   return result;

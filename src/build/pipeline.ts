@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { resolveMirrors } from '../debian/apt-sources.js';
 import { defaultCacheDir } from '../debian/cache.js';
-import { type DownloadEvent, downloadPackages } from '../debian/download.js';
+import { downloadPackages } from '../debian/download.js';
 import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import { type Digest, digestHex, sha256Digest } from '../oci/digest.js';
@@ -13,12 +13,15 @@ import { VERSION } from '../version.js';
 import { assembleRootfs, type HardeningChange } from './assemble.js';
 import { buildLayers } from './build-layers.js';
 import { buildTimestamp, imageConfig, rfc3339, standardAnnotations } from './config.js';
+import type { BuildEvent } from './events.js';
 import { type LockedPackage, lockPathFor, writeLock } from './lock.js';
 import { defaultOutput, parseOutput, writeOutput } from './output.js';
 import { buildRecordPath, writeBuildRecord } from './record.js';
 import { lockedContents, packageNamedIn, resolveContents } from './resolve.js';
-import { generateSboms, writeSboms } from './sboms.js';
+import { generateSboms, type SbomToWrite, writeSboms } from './sboms.js';
 import { applyVariant, loadImageSpec, type SpecLocator } from './spec.js';
+
+export type { BuildEvent, BuildPhase } from './events.js';
 
 export type BuildOptions = {
   specPath: string;
@@ -39,8 +42,8 @@ export type BuildOptions = {
   sbomDir?: string;
   /** Override the spec's `contents.mirror`, `security-mirror` and `keyring` (e.g. from CLI flags). */
   repository?: { mirror?: string; securityMirror?: string; keyring?: string };
-  /** Progress lines (the CLI sends them to stderr). */
-  log?: (message: string) => void;
+  /** Progress of each phase (the CLI draws it on stderr); without it the build reports nothing. */
+  onProgress?: (event: BuildEvent) => void;
 };
 
 export type LayerSummary = {
@@ -87,7 +90,7 @@ export type BuildResult = {
  */
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const startedOn = new Date();
-  const log = opts.log ?? (() => undefined);
+  const report = opts.onProgress ?? (() => undefined);
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const loaded = await loadImageSpec(opts.specPath);
   const variantSpec = applyVariant(loaded.spec, opts.variant);
@@ -111,11 +114,16 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     );
   }
   const lockPath = lockPathFor(opts.specPath);
-  log(
-    opts.locked
-      ? `using ${lockPath} for ${archs.join(', ')}`
-      : `resolving ${spec.contents.packages.length} packages from ${spec.contents.suites.join(', ')} for ${archs.join(', ')}`,
-  );
+  let phase = startPhase();
+  report({
+    phase: 'resolve',
+    kind: 'start',
+    locked: opts.locked === true,
+    lockPath,
+    requested: spec.contents.packages.length,
+    suites: [...spec.contents.suites],
+    archs: [...archs],
+  });
   const contents = opts.locked
     ? await lockedContents(spec, lockPath, archs)
     : await resolveContents(spec, {
@@ -126,9 +134,16 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         ...(opts.now ? { now: opts.now } : {}),
         ...(opts.etcApt ? { etcApt: opts.etcApt } : {}),
         ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        log,
+        log: (message) => report({ phase: 'resolve', kind: 'index', message }),
       });
   const packagesByArch = new Map(archs.map((a) => [a, contents.variant.archs[a]!]));
+  report({
+    phase: 'resolve',
+    kind: 'done',
+    locked: opts.locked === true,
+    packages: Object.fromEntries([...packagesByArch].map(([arch, pkgs]) => [arch, pkgs.length])),
+    elapsedMs: phase.elapsedMs(),
+  });
   const sourceDateEpoch = opts.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH;
   const createdDate = buildTimestamp(
     sourceDateEpoch,
@@ -147,11 +162,21 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   );
   const all = [...packagesByArch.values()].flat();
   let debPaths: Map<string, string>;
+  phase = startPhase();
+  const fetched = { packages: 0, bytes: 0 };
   try {
     debPaths = await downloadPackages(all, {
       mirrors,
       cacheDir,
-      onProgress: downloadProgress(log),
+      onProgress: (event) => {
+        if (event.kind !== 'done') return report({ phase: 'download', ...event });
+        if (!event.cached) {
+          fetched.packages++;
+          fetched.bytes += event.pkg.size;
+        }
+        // downloadPackages hands back the entries it was given: these are locked packages.
+        report({ phase: 'download', kind: 'package', pkg: event.pkg as LockedPackage, cached: event.cached });
+      },
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
   } catch (error) {
@@ -164,6 +189,14 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     }
     throw error;
   }
+  report({
+    phase: 'download',
+    kind: 'done',
+    packages: debPaths.size,
+    fetched: fetched.packages,
+    fetchedBytes: fetched.bytes,
+    elapsedMs: phase.elapsedMs(),
+  });
 
   const annotations = standardAnnotations({
     name: spec.name,
@@ -183,18 +216,52 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const platforms: PlatformSummary[] = [];
     for (const arch of archs) {
       const pkgs = packagesByArch.get(arch)!;
-      log(`${arch}: assembling ${pkgs.length} packages`);
+      phase = startPhase();
+      report({ phase: 'assemble', kind: 'start', arch, packages: pkgs.length });
       const debs = pkgs.map((pkg) => ({ pkg, path: debPaths.get(pkg.sha256)! }));
       const rootfs = await assembleRootfs(debs, spec, { cacheDir, locate: loaded.locate }).catch(
         (error: unknown) => {
           throw atPackagePosition(error, spec.contents.packages, loaded.locate);
         },
       );
+      report({
+        phase: 'assemble',
+        kind: 'done',
+        arch,
+        packages: pkgs.length,
+        paths: rootfs.tree.nodes.size,
+        elapsedMs: phase.elapsedMs(),
+      });
+      phase = startPhase();
+      report({ phase: 'layers', kind: 'start', arch });
+      let layerPhase = startPhase();
       const layers = await buildLayers(rootfs.tree, rootfs.installed, {
         dir: work,
         sourceDateEpoch: epoch,
         cacheDir,
-        log: (m) => log(`${arch}: ${m}`),
+        onLayer: ({ plan, built, cached }) => {
+          report({
+            phase: 'layers',
+            kind: 'layer',
+            arch,
+            name: plan.name,
+            entries: plan.paths.length,
+            digest: built.descriptor.digest,
+            size: built.descriptor.size,
+            uncompressedSize: built.uncompressedSize,
+            cached,
+            elapsedMs: layerPhase.elapsedMs(),
+          });
+          layerPhase = startPhase();
+        },
+      });
+      report({
+        phase: 'layers',
+        kind: 'done',
+        arch,
+        layers: layers.length,
+        size: layers.reduce((n, l) => n + l.built.descriptor.size, 0),
+        elapsedMs: phase.elapsedMs(),
       });
       const platform = debianArchToPlatform(arch);
       const config = imageConfig({
@@ -239,15 +306,30 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     );
     // Everything that can fail slowly (SBOM cataloging reads every layer) happens before the
     // output is replaced; what follows it are small atomic writes.
-    const sbomDocs = opts.sbomDir
-      ? await generateSboms(
+    const sbomDocs: SbomToWrite[] = [];
+    if (opts.sbomDir) {
+      // One image at a time, so each architecture's SBOM is reported as it is ready.
+      for (const one of images) {
+        phase = startPhase();
+        report({ phase: 'sboms', kind: 'start', arch: one.arch });
+        const docs = await generateSboms(
           opts.sbomDir,
           `${spec.name}${spec.variant ? `-${spec.variant}` : ''}`,
-          images,
-          log,
-        )
-      : [];
-    log(`writing ${output.raw}`);
+          [one],
+          () => undefined,
+        );
+        sbomDocs.push(...docs);
+        report({
+          phase: 'sboms',
+          kind: 'done',
+          arch: one.arch,
+          packages: docs.reduce((n, d) => n + d.doc.packages.length, 0),
+          elapsedMs: phase.elapsedMs(),
+        });
+      }
+    }
+    phase = startPhase();
+    report({ phase: 'write', kind: 'start', reference: output.raw });
     const written = await writeOutput(output, index, images.length === 1 ? images[0]!.image : undefined);
     const sboms = await writeSboms(sbomDocs);
     if (contents.lockToWrite) await writeLock(lockPath, contents.lockToWrite);
@@ -274,6 +356,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       finishedOn: new Date().toISOString(),
     });
     succeeded = true;
+    report({
+      phase: 'write',
+      kind: 'done',
+      reference: output.raw,
+      digest: written,
+      elapsedMs: phase.elapsedMs(),
+    });
     return {
       name: spec.name,
       ...(spec.variant ? { variant: spec.variant } : {}),
@@ -313,37 +402,10 @@ function atPackagePosition(error: unknown, packages: readonly string[], locate: 
   return new RampartError(error.code, `${where}: ${error.message}`, { cause: error });
 }
 
-/**
- * Download progress for a long cold build: the total up front, a counted line per package
- * fetched from the mirror (cached ones are only counted), and a closing tally.
- */
-function downloadProgress(log: (message: string) => void): (event: DownloadEvent) => void {
-  let total = 0;
-  let done = 0;
-  let fetched = 0;
-  let fetchedBytes = 0;
-  return (event) => {
-    if (event.kind === 'start') {
-      total = event.packages;
-      log(`downloading ${total} packages (${formatMiB(event.bytes)})`);
-    } else if (event.kind === 'done') {
-      done++;
-      if (!event.cached) {
-        fetched++;
-        fetchedBytes += event.pkg.size;
-        log(
-          `[${done}/${total}] fetched ${event.pkg.name} ${event.pkg.version} (${event.pkg.architecture}, ${formatMiB(event.pkg.size)})`,
-        );
-      }
-      if (done === total) {
-        log(`downloaded ${fetched} packages (${formatMiB(fetchedBytes)}), ${total - fetched} from the cache`);
-      }
-    }
-  };
-}
-
-function formatMiB(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+/** A phase's stopwatch. */
+function startPhase(): { elapsedMs: () => number } {
+  const started = performance.now();
+  return { elapsedMs: () => Math.round(performance.now() - started) };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -1,14 +1,14 @@
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import type { AptMirrors } from '../../debian/apt-sources.js';
-import { type DownloadEvent, downloadPackages } from '../../debian/download.js';
+import { downloadPackages } from '../../debian/download.js';
 import { lockEntry } from '../../debian/lock.js';
 import { loadRepositories } from '../../debian/repository.js';
 import { type Resolution, resolvePackageClosure } from '../../debian/resolver.js';
 import { RampartError } from '../../errors.js';
 import { tempPathFor } from '../../util/atomic-file.js';
+import { createProgressReporter } from '../progress.js';
 
 interface RepoOptions {
   suite: string[];
@@ -99,38 +99,6 @@ function lockText(resolution: Resolution): string {
   return rows.map((r) => `${r.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c)).join('  ')}\n`).join('');
 }
 
-function progressReporter(): { onProgress: (e: DownloadEvent) => void; stop: () => void } {
-  if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar(
-      {
-        format: 'downloading [{bar}] {percentage}% | {value}/{total} bytes | {done} packages',
-        stream: process.stderr,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    let done = 0;
-    return {
-      onProgress: (e) => {
-        if (e.kind === 'start') bar.start(e.bytes, 0, { done });
-        else if (e.kind === 'bytes') bar.increment(e.bytes);
-        else bar.update({ done: ++done });
-      },
-      stop: () => bar.stop(),
-    };
-  }
-  // Not a terminal (CI, pipes): one quiet line per package.
-  return {
-    onProgress: (e) => {
-      if (e.kind === 'done') {
-        process.stderr.write(
-          `${e.cached ? 'cached' : 'fetched'} ${e.pkg.name} ${e.pkg.version} ${e.pkg.architecture}\n`,
-        );
-      }
-    },
-    stop: () => undefined,
-  };
-}
-
 export function registerApt(program: Command): void {
   const apt = program
     .command('apt')
@@ -216,17 +184,18 @@ Examples:
         throw new RampartError('USAGE', `--concurrency must be a positive integer, got ${opts.concurrency}`);
       }
       const { resolution, mirrors } = await resolveFromOptions(packages, opts);
-      const reporter = progressReporter();
+      // A line for every package, cached ones included, as `apt download` has always printed.
+      const progress = createProgressReporter({ listCached: true });
       let paths: Map<string, string>;
       try {
         paths = await downloadPackages(resolution.packages, {
           mirrors,
           ...(opts.cache ? { cacheDir: opts.cache } : {}),
           concurrency: opts.concurrency,
-          onProgress: reporter.onProgress,
+          onProgress: progress.download,
         });
       } finally {
-        reporter.stop();
+        progress.stop();
       }
       await mkdir(opts.dir, { recursive: true });
       for (const pkg of resolution.packages) {

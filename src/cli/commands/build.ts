@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { parseOutput } from '../../build/output.js';
 import { type BuildResult, buildImage } from '../../build/pipeline.js';
 import { RampartError } from '../../errors.js';
+import { createProgressReporter } from '../progress.js';
 
 interface BuildCommandOptions {
   arch: string[];
@@ -61,8 +62,12 @@ Examples:
     .option('--keyring <file>', 'OpenPGP keyring that signs the archive (overrides the spec and the host)')
     .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--sbom [dir]', 'write SPDX and CycloneDX SBOMs per platform (default dir: beside the output)')
-    .option('-q, --quiet', 'no progress lines on stderr')
+    .option('-q, --quiet', 'no progress on stderr (errors only)')
     .action(async (specPath: string, opts: BuildCommandOptions) => {
+      const progress = createProgressReporter({
+        ...(opts.quiet ? { quiet: true } : {}),
+        prefix: 'rampart build: ',
+      });
       const result = await buildImage({
         specPath,
         ...(opts.arch.length ? { archs: opts.arch } : {}),
@@ -82,13 +87,16 @@ Examples:
         ...(opts.sbom
           ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(opts.output) }
           : {}),
-        ...(opts.quiet ? {} : { log: (m: string) => process.stderr.write(`rampart build: ${m}\n`) }),
-      }).catch((error: unknown) => {
-        if (error instanceof RampartError) throw error;
-        throw new RampartError('IO', `building ${specPath} failed: ${(error as Error).message}`, {
-          cause: error,
-        });
-      });
+        onProgress: progress.build,
+      })
+        .catch((error: unknown) => {
+          if (error instanceof RampartError) throw error;
+          throw new RampartError('IO', `building ${specPath} failed: ${(error as Error).message}`, {
+            cause: error,
+          });
+        })
+        // The bar and the status line go before the result, or the error, is printed.
+        .finally(() => progress.stop());
       process.stdout.write(
         opts.format === 'json' ? `${JSON.stringify(buildJson(result))}\n` : formatSummary(result),
       );

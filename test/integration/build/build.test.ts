@@ -9,8 +9,9 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type BuildOptions, buildImage } from '../../../src/build/pipeline.js';
+import { type BuildEvent, type BuildOptions, buildImage } from '../../../src/build/pipeline.js';
 import { main } from '../../../src/cli/main.js';
+import { createProgressReporter } from '../../../src/cli/progress.js';
 import { parseDeb822 } from '../../../src/debian/deb822.js';
 import { isRampartError } from '../../../src/errors.js';
 import { flattenImage, readFiles } from '../../../src/oci/fs-view.js';
@@ -133,6 +134,7 @@ describe('rampart build on a local archive', () => {
   let specPath: string;
   let layout: string;
   let result: Awaited<ReturnType<typeof buildImage>>;
+  const events: BuildEvent[] = [];
 
   beforeAll(async () => {
     const extra = [
@@ -155,7 +157,56 @@ describe('rampart build on a local archive', () => {
       output: `oci:${layout}:latest`,
       cacheDir,
       sbomDir: join(dir, 'sbom'),
+      onProgress: (event) => events.push(event),
     });
+  });
+
+  it('reports its phases in order, each opened and closed, with counts that match the result', () => {
+    const phases = events.map((e) => e.phase).filter((p, i, all) => p !== all[i - 1]);
+    expect(phases).toEqual(['resolve', 'download', 'assemble', 'layers', 'sboms', 'write']);
+    for (const phase of phases) {
+      const own = events.filter((e) => e.phase === phase);
+      expect(own[0]?.kind, phase).toBe('start');
+      expect(own.at(-1)?.kind, phase).toBe('done');
+      const elapsed = (own.at(-1) as { elapsedMs: number }).elapsedMs;
+      expect(Number.isInteger(elapsed) && elapsed >= 0, `${phase}: ${elapsed}`).toBe(true);
+    }
+    const platform = result.platforms[0]!;
+    const packages = platform.packages;
+    const of = <P extends BuildEvent['phase'], K extends BuildEvent['kind']>(phase: P, kind: K) =>
+      events.filter(
+        (e): e is Extract<BuildEvent, { phase: P; kind: K }> => e.phase === phase && e.kind === kind,
+      );
+
+    expect(of('resolve', 'index').length).toBeGreaterThan(0);
+    expect(of('resolve', 'done')[0]).toMatchObject({ locked: false, packages: { amd64: packages.length } });
+    const bytes = packages.reduce((n, p) => n + p.size, 0);
+    expect(of('download', 'start')).toEqual([
+      { phase: 'download', kind: 'start', packages: packages.length, bytes },
+    ]);
+    expect(of('download', 'bytes').reduce((n, e) => n + e.bytes, 0)).toBe(bytes);
+    expect(
+      of('download', 'package')
+        .map((e) => e.pkg.name)
+        .sort(),
+    ).toEqual(packages.map((p) => p.name).sort());
+    const downloaded = of('download', 'done')[0]!;
+    expect(downloaded.packages).toBe(packages.length);
+    expect(downloaded.fetched).toBe(of('download', 'package').filter((e) => !e.cached).length);
+    expect(of('assemble', 'done')[0]).toMatchObject({ arch: 'amd64', packages: packages.length });
+    expect(of('assemble', 'done')[0]!.paths).toBeGreaterThan(packages.length);
+    // one event per layer, as it is built, in the image's order
+    expect(of('layers', 'layer').map((e) => [e.name, e.digest, e.size, e.uncompressedSize])).toEqual(
+      platform.layers.map((l) => [l.name, l.digest, l.size, l.uncompressedSize]),
+    );
+    expect(of('layers', 'done')[0]).toMatchObject({
+      layers: platform.layers.length,
+      size: platform.layers.reduce((n, l) => n + l.size, 0),
+    });
+    expect(of('sboms', 'done')[0]!.packages).toBeGreaterThanOrEqual(packages.length);
+    expect(of('write', 'done')).toEqual([
+      expect.objectContaining({ reference: result.reference, digest: result.digest }),
+    ]);
   });
 
   it('installs the closure minus the maintainer-script-only dependencies, and says so', () => {
@@ -368,6 +419,8 @@ describe('rampart build reporting', () => {
     const layout = join(dir, 'out', 'hardening');
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    // A log, not a terminal, wherever the tests run.
+    vi.stubEnv('CI', 'true');
     let printed = '';
     let progress = '';
     try {
@@ -395,33 +448,68 @@ describe('rampart build reporting', () => {
     } finally {
       stdout.mockRestore();
       stderr.mockRestore();
+      vi.unstubAllEnvs();
     }
+    // stdout holds the JSON result alone
+    expect(printed.trimEnd().split('\n')).toHaveLength(1);
     expect(JSON.parse(printed).hardening).toEqual([
       { path: '/cache', change: 'world-write cleared (0777 -> 0775)' },
       { path: '/usr/bin/hello', change: 'setuid cleared (4755 -> 0755)' },
     ]);
     // progress names the stages and counts the downloads
     expect(progress).toMatch(/rampart build: resolving 1 packages from testing for amd64\n/);
-    expect(progress).toMatch(/rampart build: downloading 1 packages \(\d+\.\d MiB\)\n/);
-    expect(progress).toMatch(/rampart build: downloaded \d+ packages \(.*\), \d+ from the cache\n/);
+    expect(progress).toMatch(/rampart build: downloading 1 packages \(\d+(\.\d)? (B|KiB)\)\n/);
+    expect(progress).toMatch(
+      /rampart build: downloaded \d+ packages \(.*\), \d+ from the cache in \d+\.\ds\n/,
+    );
+    expect(progress).toMatch(/rampart build: wrote oci:.*hardening:latest in \d+\.\ds\n$/);
+    expect(progress).not.toContain('\x1b');
 
     const fs = await flattenImage(await selectImage(await openImage(`oci:${layout}:latest`)));
     expect(fs.get('/usr/bin/hello')).toMatchObject({ kind: 'file', mode: 0o755 });
     expect(fs.get('/cache')).toMatchObject({ kind: 'directory', mode: 0o775 });
   });
 
-  it('counts each package fetched from the mirror on a cold cache', async () => {
+  it('counts each package fetched from the mirror on a cold cache, in a log', async () => {
     const specPath = await writeSpec('cold', specText({ packages: 'libfoo1, clash-a' }));
-    const lines: string[] = [];
+    const written: string[] = [];
+    const progress = createProgressReporter({
+      stream: { isTTY: false, write: (chunk: string) => written.push(chunk) },
+    });
     await buildImage({
       specPath,
       output: `oci:${join(dir, 'out', 'cold')}:latest`,
       cacheDir: join(dir, 'cold-cache'),
-      log: (m) => lines.push(m),
+      onProgress: progress.build,
     });
-    expect(lines).toContain('downloading 2 packages (0.0 MiB)');
-    expect(lines.filter((l) => /^\[\d\/2\] fetched (libfoo1|clash-a) /.test(l))).toHaveLength(2);
-    expect(lines.some((l) => /^downloaded 2 packages \(.*\), 0 from the cache$/.test(l))).toBe(true);
+    progress.stop();
+    const lines = written.join('').split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^downloading 2 packages \(\d+(\.\d)? (B|KiB)\)$/));
+    expect(lines.filter((l) => /^\[\d\/2\] fetched (libfoo1|clash-a) 1(\.2-3)? amd64 /.test(l))).toHaveLength(
+      2,
+    );
+    expect(lines.some((l) => /^downloaded 2 packages \(.*\), 0 from the cache in \d+\.\ds$/.test(l))).toBe(
+      true,
+    );
+  });
+
+  it('prints nothing without a progress callback', async () => {
+    const specPath = await writeSpec('silent', specText({ packages: 'libfoo1' }));
+    const stdout = vi.spyOn(process.stdout, 'write');
+    const stderr = vi.spyOn(process.stderr, 'write');
+    const log = vi.spyOn(console, 'log');
+    try {
+      await buildImage({
+        specPath,
+        output: `oci:${join(dir, 'out', 'silent')}:latest`,
+        cacheDir: join(dir, 'silent-cache'),
+      });
+      expect([...stdout.mock.calls, ...stderr.mock.calls, ...log.mock.calls]).toEqual([]);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+      log.mockRestore();
+    }
   });
 
   it('keeps the other architectures of the lock when re-resolving from the same archive state', async () => {
