@@ -134,7 +134,7 @@ describe('binary cataloger on real ELF files', () => {
     ]);
   });
 
-  it('turns old-format Go info and corrupt Rust data into warnings', async () => {
+  it('turns old-format Go info with null pointers and corrupt Rust data into warnings', async () => {
     const doc = await generateSbom({ kind: 'directory', path: root });
     const warned = doc.warnings.map((w) => w.path);
     expect(warned).toEqual(expect.arrayContaining(['/usr/local/bin/legacy', '/usr/local/bin/bad-rust']));

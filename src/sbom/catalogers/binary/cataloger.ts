@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
 import { type ByteReader, bufferReader, type FileNode } from '../../source/file-source.js';
 import { parseCargoAuditable } from './cargo-auditable.js';
-import { ELF_MAGIC, readElfSections } from './elf.js';
-import { type GoBuildInfo, parseGoBuildInfo } from './go-buildinfo.js';
+import { ELF_MAGIC, type ElfLayout, PF_W, PF_X, readElfLayout, readVirtual } from './elf.js';
+import { GO_BUILDINFO_ALIGN, GO_BUILDINFO_MAGIC, type GoBuildInfo, readGoBuildInfo } from './go-buildinfo.js';
 
 /** Binaries larger than this are not read (see isCandidateBinary); each one left out is a warning. */
 export const MAX_BINARY_BYTES = 256 * 1024 * 1024;
@@ -35,6 +35,8 @@ function isProgram(node: FileNode): boolean {
 
 /** Embedded build metadata is small; a larger section is corrupt or hostile. */
 const MAX_SECTION_BYTES = 16 * 1024 * 1024;
+/** How far into the data segment Go's own reader looks for the header when there is no section table. */
+const GO_HEADER_SCAN_BYTES = 64 * 1024;
 
 /** Go build info and cargo-auditable dependency data from ELF executables. */
 export const binaryCataloger: Cataloger = {
@@ -74,22 +76,29 @@ export async function packagesFromElf(
   sha256: () => Promise<string>,
   ctx: CatalogContext,
 ): Promise<RawPackage[]> {
-  const sections = await readElfSections(read, size);
+  const layout = await readElfLayout(read, size);
   const sectionBytes = async (name: string) => {
-    const section = sections.find((s) => s.name === name);
+    const section = layout.sections.find((s) => s.name === name);
     if (!section) return undefined;
     if (section.size > MAX_SECTION_BYTES) throw new Error(`${name} section is implausibly large`);
     return read(section.offset, section.size);
   };
   const out: RawPackage[] = [];
-  const goSection = await sectionBytes('.go.buildinfo');
+  // Without a section table (stripped by sstrip and the like) the header is found as Go finds it.
+  const goHeader =
+    layout.sections.length > 0 ? await sectionBytes('.go.buildinfo') : await scanForGoHeader(layout, read);
   const cargoSection = await sectionBytes('.dep-v0');
-  if (!goSection && !cargoSection) return out;
+  if (!goHeader && !cargoSection) return out;
   const digest = await sha256();
-  if (goSection) {
-    const result = parseGoBuildInfo(goSection);
+  if (goHeader) {
+    const result = await readGoBuildInfo(goHeader, (address, length) =>
+      readVirtual(layout, read, address, length),
+    );
     if (result.kind === 'unsupported') ctx.warn(path, `Go build info: ${result.reason}`);
-    else out.push(...goPackages(path, result.info, digest));
+    else {
+      if (result.problem) ctx.warn(path, `Go build info: ${result.problem}`);
+      out.push(...goPackages(path, result.info, digest));
+    }
   }
   if (cargoSection) {
     try {
@@ -113,6 +122,27 @@ export async function packagesFromElf(
     }
   }
   return out;
+}
+
+/**
+ * The build info header at a 16-byte boundary near the start of the first writable, non-executable
+ * segment, where the Go linker puts it; the bytes from there to the end of the scanned window.
+ */
+async function scanForGoHeader(layout: ElfLayout, read: ByteReader): Promise<Buffer | undefined> {
+  const data = layout.segments.find((s) => (s.flags & (PF_W | PF_X)) === PF_W);
+  if (!data || data.offset >= layout.fileSize) return undefined;
+  const window = await read(
+    data.offset,
+    Math.min(data.fileSize, GO_HEADER_SCAN_BYTES, layout.fileSize - data.offset),
+  );
+  for (
+    let at = window.indexOf(GO_BUILDINFO_MAGIC);
+    at >= 0;
+    at = window.indexOf(GO_BUILDINFO_MAGIC, at + 1)
+  ) {
+    if (at % GO_BUILDINFO_ALIGN === 0) return window.subarray(at);
+  }
+  return undefined;
 }
 
 function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage[] {
