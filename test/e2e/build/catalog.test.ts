@@ -222,6 +222,18 @@ describe('catalog images from the Debian archive', () => {
     expect(arm.resolve('/lib/ld-linux-aarch64.so.1')).toBeDefined();
     const amd = await flattened('base');
     expect(amd.resolve('/lib64/ld-linux-x86-64.so.2')).toBeDefined();
+    // The ELF header's e_machine says which packages went in: 183 is AArch64, 62 is x86-64.
+    const machineOf = async (platform: string, path: string) => {
+      const b = built.get('base')!;
+      const [os, architecture] = platform.split('/') as [string, string];
+      const image = await selectImage(await openImage(`oci:${b.layout}:${b.tag}`), { os, architecture });
+      const tree = await flattenImage(image);
+      for await (const { content } of readFiles(image, tree, new Set([path])))
+        return content.readUInt16LE(18);
+      return undefined;
+    };
+    expect(await machineOf('linux/arm64', '/usr/lib/aarch64-linux-gnu/libc.so.6')).toBe(183);
+    expect(await machineOf('linux/amd64', '/usr/lib/x86_64-linux-gnu/libc.so.6')).toBe(62);
   });
 
   it('shares the static tier layer between images built from the same archive state', () => {
