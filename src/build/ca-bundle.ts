@@ -55,6 +55,8 @@ export function hashLinks(pemFiles: ReadonlyMap<string, Buffer>): Map<string, st
   const seen = new Set<string>();
   for (const name of [...pemFiles.keys()].sort(comparePaths)) {
     const pem = pemFiles.get(name)!;
+    // rehash links only a file that holds exactly one certificate (the bundle holds them all).
+    if (pem.toString('latin1').split('-----BEGIN CERTIFICATE-----').length !== 2) continue;
     let hash: string;
     let fingerprint: string;
     try {

@@ -106,13 +106,16 @@ function canonicalValue(tag: number, content: Buffer): Buffer | undefined {
 
 /** The canonical encoding of a Name: each RDN SET re-encoded with canonical values, concatenated. */
 function canonicalName(der: Buffer, name: Tlv): Buffer {
-  const sets = children(der, name).map((rdn) => {
+  // OpenSSL re-encodes everything (so lengths are minimal) and leaves out RDNs with no attribute.
+  const reencode = (tlv: Tlv): Buffer => encodeTlv(tlv.tag, der.subarray(tlv.body, tlv.end));
+  const rdns = children(der, name).filter((rdn) => rdn.end > rdn.body);
+  const sets = rdns.map((rdn) => {
     const avas = children(der, rdn).map((ava) => {
       const [type, value] = children(der, ava);
       if (!type || !value) throw new Error('malformed AttributeTypeAndValue in certificate subject');
       const canon = canonicalValue(value.tag, der.subarray(value.body, value.end));
-      const encodedValue = canon ? encodeTlv(UTF8_STRING, canon) : der.subarray(value.start, value.end);
-      return encodeTlv(0x30, Buffer.concat([der.subarray(type.start, type.end), encodedValue]));
+      const encodedValue = canon ? encodeTlv(UTF8_STRING, canon) : reencode(value);
+      return encodeTlv(0x30, Buffer.concat([reencode(type), encodedValue]));
     });
     // DER orders the members of a SET OF by their encodings.
     return encodeTlv(0x31, Buffer.concat(avas.sort(Buffer.compare)));
@@ -143,7 +146,7 @@ export function opensslSubjectHash(certificate: Buffer | string): string {
   return md.readUInt32LE(0).toString(16).padStart(8, '0');
 }
 
-/** The SHA-256 fingerprint `openssl rehash` uses to skip a certificate that is already linked. */
+/** The SHA-1 fingerprint `openssl rehash` uses to skip a certificate that is already linked. */
 export function certificateFingerprint(certificate: Buffer | string): string {
-  return new X509Certificate(certificate).fingerprint256;
+  return new X509Certificate(certificate).fingerprint;
 }

@@ -58,8 +58,15 @@ export async function openVerifiedBlob(
   descriptor: Descriptor,
   what: string,
 ): Promise<Readable> {
-  // Opened now, so a missing blob fails here; read only when the consumer reads.
+  // Opened now, so a missing blob fails here where the source opens eagerly; read only when the
+  // consumer reads. A source whose stream opens lazily may still fail before that: hold the error
+  // and hand it to the reader.
   const raw = await source.openBlob(descriptor.digest);
+  let earlyError: Error | undefined;
+  const holdError = (error: Error): void => {
+    earlyError ??= error;
+  };
+  raw.on('error', holdError);
   return startOnRead(
     () => {
       const verifier = verifyingStream(
@@ -67,6 +74,11 @@ export async function openVerifiedBlob(
         descriptor.size,
         `${what} ${descriptor.digest} in ${source.location}`,
       );
+      raw.off('error', holdError);
+      if (earlyError) {
+        verifier.destroy(earlyError);
+        return verifier;
+      }
       raw.on('error', (error) => verifier.destroy(error));
       return raw.pipe(verifier);
     },

@@ -17,7 +17,11 @@ export async function writeStreamAtomic(
 ): Promise<void> {
   const temp = tempPathFor(path);
   // Open before piping: a lazily opened stream could create the temp file after a failure cleaned up.
-  const handle = await open(temp, 'wx');
+  const handle = await open(temp, 'wx').catch((error: unknown) => {
+    // Nothing will read the source now; destroying it releases what it holds open.
+    source.destroy();
+    throw error;
+  });
   try {
     const out: Writable = handle.createWriteStream();
     await (pipeline as (...streams: unknown[]) => Promise<void>)(source, ...transforms, out);

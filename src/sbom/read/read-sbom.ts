@@ -1,6 +1,7 @@
 import { PackageURL } from 'packageurl-js';
 import { RampartError } from '../../errors.js';
 import {
+  isFileDigest,
   type PackageType,
   PackageTypeSchema,
   type SbomDocument,
@@ -171,8 +172,8 @@ function cdxFile(component: Record<string, unknown>): SbomFile | undefined {
   const hashes = Array.isArray(component.hashes) ? component.hashes.filter(isObject) : [];
   for (const [alg, algorithm] of CDX_HASH_PREFERENCE) {
     const content = hashes.find((h) => h.alg === alg)?.content;
-    if (typeof content === 'string' && /^[0-9a-fA-F]+$/.test(content))
-      return { path, digest: { algorithm, value: content.toLowerCase() } };
+    const value = typeof content === 'string' ? content.toLowerCase() : '';
+    if (isFileDigest(algorithm, value)) return { path, digest: { algorithm, value } };
   }
   return { path };
 }

@@ -87,6 +87,13 @@ describe('opensslSubjectHash', () => {
     pems.set(`zz-copy-of-${firstName}`, firstPem);
     await writeFile(join(dir, 'not-a-cert.pem'), 'hello\n');
     pems.set('not-a-cert.pem', Buffer.from('hello\n'));
+    // A file holding two certificates (a bundle) is not linked either.
+    const two = Buffer.concat([
+      await readFile(selfSigned('bundled-1', '/CN=Bundled One')),
+      await readFile(selfSigned('bundled-2', '/CN=Bundled Two')),
+    ]);
+    await writeFile(join(dir, 'two-certs.pem'), two);
+    pems.set('two-certs.pem', two);
     // Two certificates with one subject share a hash and take .0 and .1.
     for (const n of ['twin-a', 'twin-b']) {
       const path = selfSigned(n, '/CN=Twin Root');

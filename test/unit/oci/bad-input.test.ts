@@ -75,6 +75,17 @@ describe('malformed input gives one-line RampartErrors naming the culprit', () =
     });
   });
 
+  it('an archive that vanishes before a blob is read fails the reader, not the process', async () => {
+    const archive = join(work, `gone-${Math.random().toString(36).slice(2)}.tar`);
+    await writeImage(`oci-archive:${archive}`, image);
+    const read = (await openImage(`oci-archive:${archive}`)) as Image;
+    await unlink(archive);
+    // The archive's streams open their file lazily, so the failure comes after blob() returned.
+    const blob = await read.layers[0]!.blob();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect(consume(blob)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('corrupted config -> DIGEST_MISMATCH when opening', async () => {
     const path = blobPath(layout, image.manifest.config.digest);
     const bytes = await readFile(path);

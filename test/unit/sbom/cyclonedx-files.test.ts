@@ -221,7 +221,14 @@ describe('readSbom of CycloneDX with file components', () => {
               name: 'dep',
               version: '2.0.0',
               purl: 'pkg:npm/dep@2.0.0',
-              components: [{ type: 'file', name: '/app/node_modules/dep/index.js' }],
+              // A damaged hash (too short for SHA-256) is dropped, not kept as a wrong digest.
+              components: [
+                {
+                  type: 'file',
+                  name: '/app/node_modules/dep/index.js',
+                  hashes: [{ alg: 'SHA-256', content: 'abc' }],
+                },
+              ],
             },
           ],
         },

@@ -81,7 +81,7 @@ describe('python cataloger', () => {
       [`${site}/Jinja2-3.1.2.dist-info/METADATA`]:
         'Metadata-Version: 2.1\nName: Jinja2\nVersion: 3.1.2\nAuthor: Armin Ronacher\nLicense: BSD-3-Clause\nRequires-Dist: MarkupSafe (>=2.0)\nRequires-Dist: Babel (>=2.7) ; extra == "i18n"\n\nlong description\nLicense: not a header\n',
       [`${site}/Jinja2-3.1.2.dist-info/RECORD`]:
-        'jinja2/__init__.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,1927\nJinja2-3.1.2.dist-info/RECORD,,\n',
+        'jinja2/__init__.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,1927\njinja2/damaged.py,sha256=abcd,10\nJinja2-3.1.2.dist-info/RECORD,,\n',
       [`${site}/MarkupSafe-2.1.5.dist-info/METADATA`]:
         'Metadata-Version: 2.1\nName: MarkupSafe\nVersion: 2.1.5\nClassifier: License :: OSI Approved :: BSD License\n',
       '/usr/local/lib/python3.13/site-packages/typing_extensions-4.12.2.dist-info/METADATA':
@@ -106,6 +106,10 @@ describe('python cataloger', () => {
         algorithm: 'sha256',
         value: Buffer.from('47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU', 'base64url').toString('hex'),
       },
+    });
+    // A truncated hash is no digest at all.
+    expect(jinja.files?.find((f) => f.path.endsWith('damaged.py'))).toEqual({
+      path: `${site}/jinja2/damaged.py`,
     });
     expect(packages.find((p) => p.name === 'typing_extensions')!.licenses).toEqual(['PSF-2.0']);
     expect(packages.find((p) => p.name === 'MarkupSafe')!.licenses).toEqual(['BSD-3-Clause']);

@@ -124,6 +124,13 @@ describe('java licences', () => {
 });
 
 describe('parsePomLicenses', () => {
+  it('reads a hostile, deeply nested pom.xml in linear time', () => {
+    // 200,000 levels (1.2 MB): a per-tag join of the element path would take minutes here.
+    const depth = 200_000;
+    const xml = `<project><licenses><license><name>MIT</name></license></licenses>${'<a>'.repeat(depth)}${'</a>'.repeat(depth)}</project>`;
+    expect(parsePomLicenses(Buffer.from(xml))).toEqual([{ name: 'MIT' }]);
+  });
+
   it('decodes entities and CDATA, and ignores comments', () => {
     const xml = pom(
       '<license><name>A &amp; B&#x21; <![CDATA[<C>]]></name><url> https://x.test/l?a=1&amp;b=2 </url></license>',

@@ -55,7 +55,8 @@ export function parsePomLicenses(bytes: Buffer): PomLicense[] {
         sawRoot = true;
         if (!tag.endsWith('/')) {
           stack.push(local);
-          const path = stack.join('/');
+          // Only the first four levels matter; joining a deep stack per tag would be quadratic.
+          const path = stack.length <= 4 ? stack.join('/') : '';
           if (path === 'project/licenses/license') licenses.push({});
           const key = LICENSE_FIELD.exec(path)?.[1] as 'name' | 'url' | undefined;
           if (key) field = { key, text: '' };

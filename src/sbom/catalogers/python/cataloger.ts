@@ -1,7 +1,7 @@
 import { normaliseTreePath } from '../../../oci/fs-tree.js';
 import type { Cataloger, RawPackage } from '../../cataloger.js';
 import { licensesFromStatement, normaliseLicenseId } from '../../identity/license.js';
-import type { SbomFile } from '../../model.js';
+import { isFileDigest, type SbomFile } from '../../model.js';
 
 const PACKAGES_DIR = String.raw`\/(?:site|dist)-packages\/`;
 const METADATA = new RegExp(`${PACKAGES_DIR}[^/]+\\.(?:dist-info\\/METADATA|egg-info\\/PKG-INFO|egg-info)$`);
@@ -124,11 +124,9 @@ export function parseRecord(text: string, sitePackages: string): SbomFile[] {
     const [rawPath = '', hash = ''] = line.startsWith('"') ? splitQuoted(line) : line.split(',');
     const path = normaliseTreePath(`${sitePackages}/${rawPath}`);
     const sha = /^sha256=([A-Za-z0-9_-]+)$/.exec(hash);
-    files.push(
-      sha
-        ? { path, digest: { algorithm: 'sha256', value: Buffer.from(sha[1]!, 'base64url').toString('hex') } }
-        : { path },
-    );
+    const value = sha ? Buffer.from(sha[1]!, 'base64url').toString('hex') : '';
+    // A truncated or mangled hash is dropped rather than recorded as a wrong digest.
+    files.push(isFileDigest('sha256', value) ? { path, digest: { algorithm: 'sha256', value } } : { path });
   }
   return files;
 }
