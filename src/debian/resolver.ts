@@ -64,6 +64,15 @@ class RepinNeeded {
   ) {}
 }
 
+/**
+ * Thrown inside one pass when nothing satisfies a dependency because of a package that an earlier
+ * group chose among alternatives: the next pass tries that group's other alternatives first, so
+ * the outcome does not depend on the order packages were requested in.
+ */
+class AvoidNeeded {
+  constructor(readonly name: string) {}
+}
+
 const MAX_PASSES = 64;
 
 function parseSpec(text: string): PackageSpec {
@@ -102,15 +111,17 @@ function instanceKey(pkg: BinaryPackage): string {
 export function resolvePackageClosure(index: PackageIndex, request: ResolveRequest): Resolution {
   const specs = request.packages.map(parseSpec);
   const pins = new Map<string, Pin[]>();
+  const avoid = new Set<string>();
   for (const spec of specs) {
     if (spec.version !== undefined) addPin(pins, spec.name, { op: '=', version: spec.version });
   }
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     try {
-      return resolveOnce(index, request, specs, pins);
+      return resolveOnce(index, request, specs, pins, avoid);
     } catch (err) {
-      if (!(err instanceof RepinNeeded)) throw err;
-      addPin(pins, err.name, err.pin);
+      if (err instanceof RepinNeeded) addPin(pins, err.name, err.pin);
+      else if (err instanceof AvoidNeeded) avoid.add(err.name);
+      else throw err;
     }
   }
   throw new RampartError(
@@ -130,6 +141,7 @@ function resolveOnce(
   request: ResolveRequest,
   specs: PackageSpec[],
   pins: Map<string, Pin[]>,
+  avoid: ReadonlySet<string>,
 ): Resolution {
   const target = request.architecture;
   const allowedArches = new Set([target, 'all']);
@@ -183,7 +195,11 @@ function resolveOnce(
   const declaredAgainst = new Map<string, Array<{ by: BinaryPackage; rel: Relation; field: string }>>();
   const relationHits = (rel: Relation, other: BinaryPackage): boolean => {
     const q = rel.archQualifier;
-    if (q !== undefined && q !== 'any' && other.architecture !== (q === 'native' ? target : q)) return false;
+    // dpkg's archsatisfied(): Multi-Arch: foreign meets any qualifier; `all` counts as native.
+    if (q !== undefined && q !== 'any' && other.multiArch !== 'foreign') {
+      const otherArch = other.architecture === 'all' ? target : other.architecture;
+      if (otherArch !== (q === 'native' ? target : q)) return false;
+    }
     if (other.name === rel.name) return versionSatisfies(other.version, rel);
     return other.provides.some(
       (p) =>
@@ -194,12 +210,18 @@ function resolveOnce(
     ...(pkg.conflicts ?? []).map((rel) => ({ rel, field: 'Conflicts' })),
     ...(pkg.breaks ?? []).map((rel) => ({ rel, field: 'Breaks' })),
   ];
-  /** Why `pkg` cannot join the selection ("b Conflicts: a"), or undefined when it can. */
-  const clashWithSelection = (pkg: BinaryPackage): string | undefined => {
+  interface Clash {
+    /** "b Conflicts: a", for the error message. */
+    why: string;
+    /** The selected package on the other side. */
+    partner: BinaryPackage;
+  }
+  /** Why `pkg` cannot join the selection, or undefined when it can. */
+  const clashWithSelection = (pkg: BinaryPackage): Clash | undefined => {
     for (const name of [pkg.name, ...pkg.provides.map((p) => p.name)]) {
       for (const { by, rel, field } of declaredAgainst.get(name) ?? []) {
         if (by !== pkg && by.name !== pkg.name && relationHits(rel, pkg))
-          return `${label(by)} ${field}: ${formatRelation(rel)}`;
+          return { why: `${label(by)} ${field}: ${formatRelation(rel)}`, partner: by };
       }
     }
     for (const { rel, field } of negativeRelations(pkg)) {
@@ -208,10 +230,16 @@ function resolveOnce(
         ...(selectedProviders.get(rel.name) ?? []).map((p) => p.pkg),
       ];
       const hit = others.find((other) => other.name !== pkg.name && relationHits(rel, other));
-      if (hit) return `${label(pkg)} ${field}: ${formatRelation(rel)}, and ${label(hit)} is selected`;
+      if (hit)
+        return {
+          why: `${label(pkg)} ${field}: ${formatRelation(rel)}, and ${label(hit)} is selected`,
+          partner: hit,
+        };
     }
     return undefined;
   };
+  /** Packages a group picked while it had other alternatives: the ones a later clash may undo. */
+  const choseAmongAlternatives = new Set<BinaryPackage>();
 
   const select = (pkg: BinaryPackage, parent: BinaryPackage | null) => {
     selectedByKey.set(instanceKey(pkg), pkg);
@@ -241,7 +269,7 @@ function resolveOnce(
     /** Names of excluded packages that would otherwise have satisfied the relation. */
     excludedHits: string[];
     /** Conflicts or Breaks that ruled a candidate out. */
-    clashes: string[];
+    clashes: Clash[];
     repin?: RepinNeeded;
   }
 
@@ -257,9 +285,9 @@ function resolveOnce(
       return true;
     };
     const clashes = (pkg: BinaryPackage): boolean => {
-      const why = clashWithSelection(pkg);
-      if (why !== undefined && !attempt.clashes.includes(why)) attempt.clashes.push(why);
-      return why !== undefined;
+      const clash = clashWithSelection(pkg);
+      if (clash !== undefined && !attempt.clashes.some((c) => c.why === clash.why)) attempt.clashes.push(clash);
+      return clash !== undefined;
     };
     // A different version of an already chosen instance cannot be added; remember that
     // re-pinning could help, but only if no alternative works without it.
@@ -271,10 +299,18 @@ function resolveOnce(
     };
 
     let best: BinaryPackage | undefined;
+    // The version that clashed: an older one is never taken silently instead (it could be the
+    // one without a security fix); apt too keeps its candidate and reports the Breaks.
+    let clashedAt: string | undefined;
     for (const pkg of index.candidates(rel.name)) {
       if (best && compareVersions(pkg.version, best.version) !== 0) break;
+      if (clashedAt !== undefined && compareVersions(pkg.version, clashedAt) !== 0) break;
       if (!usable(pkg) || !versionSatisfies(pkg.version, rel) || !pinsAllow(pkg)) continue;
-      if (conflictsWithSelection(pkg, rel.version) || clashes(pkg)) continue;
+      if (conflictsWithSelection(pkg, rel.version)) continue;
+      if (clashes(pkg)) {
+        clashedAt = pkg.version;
+        continue;
+      }
       if (!best || archRank(pkg.architecture, implicitArch) < archRank(best.architecture, implicitArch))
         best = pkg;
     }
@@ -300,7 +336,12 @@ function resolveOnce(
 
   const resolveGroup = (pkg: BinaryPackage, group: RelationGroup, optional: boolean) => {
     const implicitArch = pkg.architecture === 'all' ? target : pkg.architecture;
-    const alternatives = group.filter((rel) => archListAllows(rel.arches, target));
+    const allowed = group.filter((rel) => archListAllows(rel.arches, target));
+    // Alternatives a clash in an earlier pass asked to avoid go last (stable otherwise).
+    const alternatives = [
+      ...allowed.filter((rel) => !avoid.has(rel.name)),
+      ...allowed.filter((rel) => avoid.has(rel.name)),
+    ];
     if (alternatives.length === 0) return;
     if (alternatives.some((rel) => satisfiedBySelection(rel, implicitArch))) return;
     const skippedAlt = alternatives.find((rel) => skipSet.has(rel.name));
@@ -309,20 +350,24 @@ function resolveOnce(
       return;
     }
     const excludedHits: string[] = [];
-    const clashHits: string[] = [];
+    const clashHits: Clash[] = [];
     let repin: RepinNeeded | undefined;
     for (const rel of alternatives) {
       const attempt = chooseFor(rel, implicitArch);
       if (attempt.pkg) {
         select(attempt.pkg, pkg);
+        if (alternatives.length > 1) choseAmongAlternatives.add(attempt.pkg);
         return;
       }
       for (const name of attempt.excludedHits) if (!excludedHits.includes(name)) excludedHits.push(name);
-      for (const why of attempt.clashes) if (!clashHits.includes(why)) clashHits.push(why);
+      for (const clash of attempt.clashes)
+        if (!clashHits.some((c) => c.why === clash.why)) clashHits.push(clash);
       repin ??= attempt.repin;
     }
     if (optional) return;
     if (repin) throw repin;
+    const undoable = clashHits.find((c) => choseAmongAlternatives.has(c.partner) && !avoid.has(c.partner.name));
+    if (undoable) throw new AvoidNeeded(undoable.partner.name);
     const text = formatRelationGroup(group);
     if (excludedHits.length > 0) {
       const culprit = excludedHits.join('|');
@@ -336,7 +381,7 @@ function resolveOnce(
     if (clashHits.length > 0) {
       throw new RampartError(
         'UNSATISFIABLE',
-        `cannot satisfy "${text}" for ${target}: ${chain}; ${clashHits.join('; ')}; exclude or pin one side`,
+        `cannot satisfy "${text}" for ${target}: ${chain}; ${clashHits.map((c) => c.why).join('; ')}; exclude or pin one side`,
       );
     }
     throw new RampartError(
@@ -352,7 +397,7 @@ function resolveOnce(
     if (clash !== undefined) {
       throw new RampartError(
         'UNSATISFIABLE',
-        `requested packages cannot be installed together: ${clash}; request only one of them`,
+        `requested packages cannot be installed together: ${clash.why}; request only one of them`,
       );
     }
     if (existing === undefined) select(pkg, null);

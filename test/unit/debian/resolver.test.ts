@@ -395,23 +395,48 @@ describe('resolvePackageClosure: Conflicts and Breaks', () => {
   const index = indexOf({
     trixie: [
       stanza('app', { Depends: 'mta' }),
-      // The first alternative conflicts with something already chosen, so the second is taken.
-      stanza('client', { Depends: 'exim | postfix' }),
       stanza('exim', { Provides: 'mta', Conflicts: 'mta' }),
       stanza('postfix', { Provides: 'mta', Conflicts: 'mta, sendmail' }),
       stanza('sendmail', { Provides: 'mta' }),
+      // The first alternative conflicts with something chosen that does not satisfy the group.
+      stanza('client', { Depends: 'exim | postfix' }),
+      stanza('hates-exim', { Conflicts: 'exim' }),
+      // Request order must not matter: mailer's pick is undone when libx turns out to conflict.
+      stanza('mailer', { Depends: 'mta-a | mta-b' }),
+      stanza('mta-a'),
+      stanza('mta-b'),
+      stanza('other', { Depends: 'libx' }),
+      stanza('libx', { Conflicts: 'mta-a' }),
       stanza('old-tool', { Depends: 'libz' }),
       stanza('libz', { Version: '2.0', Breaks: 'old-tool (<< 3)' }),
       stanza('libz', { Version: '1.0' }),
-      stanza('needs-new-libz', { Depends: 'libz (>= 2)', 'Pre-Depends': 'old-tool' }),
       stanza('t64', { Provides: 'libfoo1 (= 1.5)', Breaks: 'libfoo1 (<< 1.5)' }),
       stanza('uses-foo', { Depends: 'libfoo1 (>= 1.2)' }),
       stanza('unversioned-foo', { Provides: 'libfoo1' }),
+      stanza('old-foo', { Provides: 'libfoo1 (= 1.0)' }),
+      // Qualified relations: arch-all counts as native, Multi-Arch: foreign meets any qualifier.
+      stanza('hates-native-data', { Conflicts: 'data:native' }),
+      stanza('data', { Architecture: 'all' }),
+      stanza('hates-i386-tool', { Conflicts: 'tool:i386' }),
+      stanza('tool', { 'Multi-Arch': 'foreign' }),
+      stanza('hates-i386-plain', { Conflicts: 'plain:i386' }),
+      stanza('plain'),
     ],
   });
 
   it('skips an alternative that conflicts with the selection and takes the next one', () => {
-    expect(names(resolve(index, ['postfix', 'client']))).toEqual(['client=1.0:amd64', 'postfix=1.0:amd64']);
+    expect(names(resolve(index, ['hates-exim', 'client']))).toEqual([
+      'client=1.0:amd64',
+      'hates-exim=1.0:amd64',
+      'postfix=1.0:amd64',
+    ]);
+    expect(names(resolve(index, ['client']))).toEqual(['client=1.0:amd64', 'exim=1.0:amd64']);
+  });
+
+  it('undoes an earlier choice among alternatives, so request order does not matter', () => {
+    const expected = ['libx=1.0:amd64', 'mailer=1.0:amd64', 'mta-b=1.0:amd64', 'other=1.0:amd64'];
+    expect(names(resolve(index, ['mailer', 'other']))).toEqual(expected);
+    expect(names(resolve(index, ['other', 'mailer']))).toEqual(expected);
   });
 
   it('a package conflicting with a virtual package it provides can still be installed', () => {
@@ -427,15 +452,13 @@ describe('resolvePackageClosure: Conflicts and Breaks', () => {
     expect(errorOf(() => resolve(index, ['postfix', 'sendmail'])).message).toContain('postfix Conflicts:');
   });
 
-  it('takes an older version when the newest Breaks a chosen package', () => {
-    expect(names(resolve(index, ['old-tool']))).toEqual(['libz=1.0:amd64', 'old-tool=1.0:amd64']);
-  });
-
-  it('reports a dependency that only a breaking version can satisfy', () => {
-    const err = errorOf(() => resolve(index, ['needs-new-libz']));
+  it('never falls back silently to an older version when the newest Breaks a chosen package', () => {
+    const err = errorOf(() => resolve(index, ['old-tool']));
     expect(err.code).toBe('UNSATISFIABLE');
     expect(err.message).toContain('libz Breaks: old-tool (<< 3)');
-    expect(err.message).toContain('needs-new-libz -> libz');
+    expect(err.message).toContain('old-tool -> libz');
+    // Pinning the older version is the user's explicit choice.
+    expect(names(resolve(index, ['old-tool', 'libz=1.0']))).toEqual(['libz=1.0:amd64', 'old-tool=1.0:amd64']);
   });
 
   it('a versioned Breaks matches providers through versioned provides only', () => {
@@ -443,6 +466,19 @@ describe('resolvePackageClosure: Conflicts and Breaks', () => {
     expect(names(resolve(index, ['t64', 'unversioned-foo']))).toEqual([
       't64=1.0:amd64',
       'unversioned-foo=1.0:amd64',
+    ]);
+    expect(errorOf(() => resolve(index, ['t64', 'old-foo'])).message).toContain(
+      't64 Breaks: libfoo1 (<< 1.5)',
+    );
+  });
+
+  it('matches arch-qualified Conflicts as dpkg does', () => {
+    expect(errorOf(() => resolve(index, ['hates-native-data', 'data'])).code).toBe('UNSATISFIABLE');
+    expect(errorOf(() => resolve(index, ['hates-i386-tool', 'tool'])).code).toBe('UNSATISFIABLE');
+    // A plain amd64 package is not the i386 one the relation names.
+    expect(names(resolve(index, ['hates-i386-plain', 'plain']))).toEqual([
+      'hates-i386-plain=1.0:amd64',
+      'plain=1.0:amd64',
     ]);
   });
 });
