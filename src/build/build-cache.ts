@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { touchCacheEntry } from '../debian/cache.js';
+import { readCacheFile, touchCacheEntry } from '../debian/cache.js';
 import { type DebControl, type DebEntry, readDeb, readDebData } from '../debian/deb-reader.js';
 import type { BuiltLayer, LayerEntry } from '../oci/layer-writer.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -26,13 +26,13 @@ export async function readDebCached(
 ): Promise<UnpackedDeb> {
   const file = cacheDir ? join(cacheDir, 'build', 'unpacked', `${sha256}.v8`) : undefined;
   if (file) {
-    const cached = await readFile(file).catch(() => undefined);
+    const cached = await readCacheFile(file).catch(() => undefined);
     if (cached) {
       try {
-        const value = deserialize(cached) as UnpackedDeb & { format: string };
+        const value = deserialize(cached.bytes) as UnpackedDeb & { format: string };
         if (value.format === FORMAT) {
           // A hit counts as use, so `rampart cache prune` keeps what builds still read.
-          await touchCacheEntry(file);
+          await touchCacheEntry(file, cached.mtimeMs);
           return { control: value.control, entries: value.entries.map(toBuffers) };
         }
       } catch {
@@ -71,11 +71,12 @@ export function layerCacheKey(entries: readonly LayerEntry[], sourceDateEpoch: n
 export async function cachedLayer(cacheDir: string, key: string): Promise<BuiltLayer | undefined> {
   const dir = join(cacheDir, 'build', 'layers');
   try {
-    const meta = JSON.parse(await readFile(join(dir, `${key}.json`), 'utf8')) as BuiltLayer;
+    const metaFile = await readCacheFile(join(dir, `${key}.json`));
+    const meta = JSON.parse(metaFile.bytes.toString('utf8')) as BuiltLayer;
     const blob = join(dir, 'blobs', meta.descriptor.digest.slice('sha256:'.length));
     const info = await stat(blob);
     if (info.size !== meta.descriptor.size) return undefined;
-    await touchCacheEntry(join(dir, `${key}.json`));
+    await touchCacheEntry(join(dir, `${key}.json`), metaFile.mtimeMs);
     await touchCacheEntry(blob, info.mtimeMs);
     // The layer is later read through layerFromFile, which verifies the digest while streaming.
     return { ...meta, path: blob };

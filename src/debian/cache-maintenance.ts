@@ -3,34 +3,46 @@ import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { RampartError } from '../errors.js';
-import { readCachedJsonKey } from './cache.js';
+import { KEYED_JSON_SUFFIX, readCachedJsonKey, TOUCH_RESOLUTION_MS } from './cache.js';
 
 /**
  * What is in a rampart cache directory, and removing what is no longer worth keeping.
  *
- * Top-level folders are the kinds. In `blobs`, `inrelease`, `parsed` and `build` every file is
- * an entry (content-addressed or keyed, each usable on its own). Any other folder (`e2e`,
- * `tools`, ...) holds trees made as a unit, so each of its children is one entry, last used
- * when anything in it last changed. Entry mtimes mean "last used": ContentCache refreshes them
- * on every hit (see `touchCacheEntry`).
+ * Only the folders rampart itself writes are looked at; anything else in the directory is
+ * neither listed nor removed, and `pruneCache` refuses a directory that has none of them (a
+ * mistyped `--cache` must not cost another program its files). In the file kinds (`blobs`,
+ * `inrelease`, `parsed`, `build`) every file is an entry, content-addressed or keyed and usable
+ * on its own; entry mtimes mean "last used", as cache hits refresh them (`touchCacheEntry`).
+ * The tree kinds (`e2e`, `e2e-apt`, `tools`) hold trees made as a unit, one entry per child;
+ * reads never touch them, so their mtimes say when they were made, and only `all` removes them.
+ * A kind folder that is a symbolic link (a folder shared with another cache) is one entry,
+ * kept unless `all`, which unlinks it and leaves what it points to alone.
  *
- * Pruning is safe beside running rampart processes: temp files younger than an hour may be a
- * write in progress and are never touched; files go by unlink, so a reader that already opened
- * one keeps reading it; trees are renamed aside before they are removed, so nobody sees half a
- * tree under its real name; and symbolic links are never followed (a link is an entry itself,
- * removing it leaves its target alone).
+ * Pruning by age is safe beside running rampart processes: temp files younger than an hour
+ * may be a write in progress and are never touched; files go by unlink, so a reader that
+ * already opened one keeps reading it; trees are renamed aside before they are removed, so
+ * nobody sees half a tree under its real name; and symbolic links are never followed (a link
+ * is an entry itself, removing it leaves its target alone). `all` is not: a build may be about
+ * to open a blob it found a moment ago.
  */
 
 export const DEFAULT_PRUNE_AGE_MS = 30 * 24 * 3600_000;
+/**
+ * The shortest `olderThanMs`: a hit refreshes an mtime only once it is TOUCH_RESOLUTION_MS old,
+ * so an entry a build used minutes ago can look that much older than it is.
+ */
+export const MIN_PRUNE_AGE_MS = 3600_000;
 /** A temp file younger than this may belong to a write in progress. */
 export const TEMP_GRACE_MS = 3600_000;
 
 /** Kinds whose every file is an entry. */
-const FILE_KINDS = new Set(['blobs', 'inrelease', 'parsed', 'build']);
-/** Test tools installed on demand: slow to get back, so only `all` removes them. */
-const KEPT_KINDS = new Set(['tools']);
-/** Loose files at the top of the cache directory. */
-const OTHER_KIND = 'other';
+const FILE_KINDS: ReadonlySet<string> = new Set(['blobs', 'inrelease', 'parsed', 'build']);
+/** Kinds of trees made as a unit (e2e Debian roots and apt state, test tools): only `all` removes them. */
+const TREE_KINDS: ReadonlySet<string> = new Set(['e2e', 'e2e-apt', 'tools']);
+/** Every top-level folder rampart (or its test suite) writes; nothing else is listed or pruned. */
+export const CACHE_KINDS: readonly string[] = [...FILE_KINDS, ...TREE_KINDS];
+/** Kinds whose files are keyed JSON values (`ContentCache.writeJson`). */
+const KEYED_KINDS: ReadonlySet<string> = new Set(['inrelease', 'parsed']);
 
 /** Temp names: `.NAME.tmp-HEX` (atomic-file), `NAME.tmp-HEX` (layer cache), `NAME.tmp-PID` (test roots). */
 export function isTempName(name: string): boolean {
@@ -45,25 +57,41 @@ export interface CacheEntry {
   /** Last use, in ms since the epoch: the mtime (the newest in a tree). */
   lastUsedMs: number;
   temp: boolean;
-  /** A regular file (or symbolic link) rather than a tree. */
-  layout: 'file' | 'tree';
+  /**
+   * `file`: a file or symbolic link in a kind; `tree`: a directory in a tree kind;
+   * `kind-link`: the kind folder itself is a symbolic link (never followed).
+   */
+  layout: 'file' | 'tree' | 'kind-link';
 }
 
 /** Every entry of the cache directory; an absent directory is an empty cache. */
 export async function listCacheEntries(dir: string): Promise<CacheEntry[]> {
-  const top = await readdirOrEmpty(dir).catch((error: Error) => {
-    throw new RampartError('IO', `cannot read the cache ${dir}: ${error.message}`, { cause: error });
-  });
+  return listKinds(dir, (await readKindFolders(dir)) ?? []);
+}
+
+/** The kind folders (or links) at the top of `dir`; undefined when `dir` does not exist. */
+async function readKindFolders(dir: string): Promise<Dirent[] | undefined> {
+  try {
+    const top = await readdir(dir, { withFileTypes: true });
+    return top.filter((d) => CACHE_KINDS.includes(d.name) && (d.isDirectory() || d.isSymbolicLink()));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new RampartError('IO', `cannot read the cache ${dir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+async function listKinds(dir: string, kinds: readonly Dirent[]): Promise<CacheEntry[]> {
   const lists = await Promise.all(
-    top.map(async (dirent): Promise<CacheEntry[]> => {
+    kinds.map(async (dirent): Promise<CacheEntry[]> => {
       const path = join(dir, dirent.name);
-      if (dirent.isDirectory()) {
-        if (FILE_KINDS.has(dirent.name)) return listFiles(dir, dirent.name, path);
-        return listTrees(dir, dirent.name, path);
+      if (dirent.isSymbolicLink()) {
+        const info = await lstat(path).catch(() => undefined);
+        return info ? [{ ...(await fileEntry(dir, dirent.name, path, info)), layout: 'kind-link' }] : [];
       }
-      // A file, or a link standing where a kind folder would be (never followed).
-      const kind = dirent.isSymbolicLink() ? dirent.name : OTHER_KIND;
-      return [await fileEntry(dir, kind, path, await lstat(path))];
+      if (FILE_KINDS.has(dirent.name)) return listFiles(dir, dirent.name, path);
+      return listTrees(dir, dirent.name, path);
     }),
   );
   return lists.flat().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -161,31 +189,45 @@ export async function cacheUsage(dir: string): Promise<CacheUsage> {
   return summarizeUsage(dir, await listCacheEntries(dir));
 }
 
+/** One pass over the entries: caches hold hundreds of thousands of blobs. */
 export function summarizeUsage(dir: string, entries: readonly CacheEntry[]): CacheUsage {
-  const byKind = new Map<string, CacheEntry[]>();
-  for (const entry of entries) byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
+  const byKind = new Map<string, { entries: number; bytes: number; oldestMs: number; newestMs: number }>();
+  for (const entry of entries) {
+    const kind = byKind.get(entry.kind);
+    if (!kind) {
+      const t = entry.lastUsedMs;
+      byKind.set(entry.kind, { entries: 1, bytes: entry.bytes, oldestMs: t, newestMs: t });
+      continue;
+    }
+    kind.entries++;
+    kind.bytes += entry.bytes;
+    if (entry.lastUsedMs < kind.oldestMs) kind.oldestMs = entry.lastUsedMs;
+    if (entry.lastUsedMs > kind.newestMs) kind.newestMs = entry.lastUsedMs;
+  }
   const kinds = [...byKind.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([kind, list]): CacheKindUsage => {
-      const times = list.map((e) => e.lastUsedMs);
-      return {
+    .map(
+      ([kind, k]): CacheKindUsage => ({
         kind,
-        entries: list.length,
-        bytes: list.reduce((n, e) => n + e.bytes, 0),
+        entries: k.entries,
+        bytes: k.bytes,
         // Rounded as fs.Stats rounds `mtime`, so the times match what `stat` shows.
-        oldest: new Date(Math.round(Math.min(...times))).toISOString(),
-        newest: new Date(Math.round(Math.max(...times))).toISOString(),
-      };
-    });
+        oldest: new Date(Math.round(k.oldestMs)).toISOString(),
+        newest: new Date(Math.round(k.newestMs)).toISOString(),
+      }),
+    );
   return { dir, kinds, bytes: kinds.reduce((n, k) => n + k.bytes, 0) };
 }
 
 export type PruneReason = 'stale-format' | 'unused' | 'abandoned-temp' | 'all';
 
 export interface PruneOptions {
-  /** Remove entries not used for longer than this; default 30 days. */
+  /** Remove entries not used for longer than this; default 30 days, at least MIN_PRUNE_AGE_MS. */
   olderThanMs?: number;
-  /** Remove everything (but temp files younger than an hour), `tools` included. */
+  /**
+   * Remove everything (but temp files younger than an hour), trees and kind links included.
+   * Not while builds use the cache: one may be about to read what this removes.
+   */
   all?: boolean;
   /** Report what would go, delete nothing. */
   dryRun?: boolean;
@@ -222,7 +264,8 @@ export function pruneReason(
 ): PruneReason | undefined {
   const age = opts.nowMs - entry.lastUsedMs;
   if (entry.temp && age < TEMP_GRACE_MS) return undefined;
-  if (KEPT_KINDS.has(entry.kind) && !opts.all) return undefined;
+  // Their mtimes are not "last used": nothing refreshes them on a hit.
+  if ((TREE_KINDS.has(entry.kind) || entry.layout === 'kind-link') && !opts.all) return undefined;
   if (entry.temp) return 'abandoned-temp';
   if (opts.all) return 'all';
   if (opts.staleFormat) return 'stale-format';
@@ -231,20 +274,34 @@ export function pruneReason(
 }
 
 /**
- * Removes (a) parsed indexes of another parser format, (b) entries unused for longer than
- * `olderThanMs`, (c) with `all`, everything; temp files older than an hour are abandoned
- * writes and go too. Returns what was (with `dryRun`: would be) removed.
+ * Removes (a) keyed files of an older layout and parsed indexes of another parser format,
+ * (b) files unused for longer than `olderThanMs`, (c) with `all`, everything; temp files older
+ * than an hour are abandoned writes and go too. Returns what was (with `dryRun`: would be)
+ * removed. A directory that exists but has none of the CACHE_KINDS folders is refused.
  */
 export async function pruneCache(dir: string, opts: PruneOptions = {}): Promise<PruneResult> {
   const nowMs = (opts.now ?? new Date()).getTime();
   const olderThanMs = opts.olderThanMs ?? DEFAULT_PRUNE_AGE_MS;
+  if (!(olderThanMs >= MIN_PRUNE_AGE_MS)) {
+    throw new RampartError(
+      'USAGE',
+      `cannot prune entries unused for ${olderThanMs} ms: the minimum is ${MIN_PRUNE_AGE_MS / 3600_000}h, as a cache hit refreshes an entry's use time only every ${TOUCH_RESOLUTION_MS / 60_000} minutes`,
+    );
+  }
   const all = opts.all ?? false;
   const dryRun = opts.dryRun ?? false;
+  const kinds = await readKindFolders(dir);
+  if (kinds?.length === 0) {
+    throw new RampartError(
+      'NOT_FOUND',
+      `${dir} does not look like a rampart cache (it has none of ${CACHE_KINDS.join(', ')}); not pruning it`,
+    );
+  }
   // Loaded on demand: the repository client brings openpgp, which `cache info` does not need.
   const parsedFormat = opts.parsedFormat ?? (await import('./repository.js')).parsedCacheFormat();
   const removed: PrunedEntry[] = [];
-  for (const entry of await listCacheEntries(dir)) {
-    const staleFormat = entry.kind === 'parsed' && (await isStaleParsed(dir, entry, parsedFormat));
+  for (const entry of await listKinds(dir, kinds ?? [])) {
+    const staleFormat = KEYED_KINDS.has(entry.kind) && (await isStaleKeyed(dir, entry, parsedFormat));
     const reason = pruneReason(entry, { nowMs, olderThanMs, all, staleFormat });
     if (!reason) continue;
     if (!dryRun && !(await removeEntry(dir, entry, reason, { nowMs, olderThanMs }))) continue;
@@ -254,15 +311,18 @@ export async function pruneCache(dir: string, opts: PruneOptions = {}): Promise<
 }
 
 /**
- * A parsed index is keyed `FORMAT|sha256|suite|component` (see `loadPackages` in repository.ts);
- * one without a readable key is from an older cache layout that no rampart reads any more.
+ * A keyed file not named `*.keyed.json`, or without a readable key, is of an older layout that
+ * this rampart does not read. A parsed index is keyed `FORMAT|sha256|suite|component` (see
+ * `loadPackages` in repository.ts); one of another parser format is dead weight too.
  */
-async function isStaleParsed(dir: string, entry: CacheEntry, format: string): Promise<boolean> {
+async function isStaleKeyed(dir: string, entry: CacheEntry, parsedFormat: string): Promise<boolean> {
   if (entry.temp) return false;
   const path = join(dir, entry.path);
   if (!(await lstat(path).catch(() => undefined))?.isFile()) return false;
+  if (!entry.path.endsWith(KEYED_JSON_SUFFIX)) return true;
   const key = await readCachedJsonKey(path).catch(() => undefined);
-  return key === undefined || key.split('|')[0] !== format;
+  if (key === undefined) return true;
+  return entry.kind === 'parsed' && key.split('|')[0] !== parsedFormat;
 }
 
 /** Removes one entry; false when it vanished or was used since it was listed. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, stat, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -34,10 +34,24 @@ export async function touchCacheEntry(path: string, mtimeMs?: number, now = Date
   await utimes(path, seconds, seconds).catch(() => undefined);
 }
 
+/** Reads a whole cache file, with its mtime from the same open file (for `touchCacheEntry`). */
+export async function readCacheFile(path: string): Promise<{ bytes: Buffer; mtimeMs: number }> {
+  const handle = await open(path, 'r');
+  try {
+    const { mtimeMs } = await handle.stat();
+    return { bytes: await handle.readFile(), mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Keyed JSON files are `{"key":K,"value":V}` with the key first, so the key of a 60 MB parsed
  * index can be read from the first bytes (cache maintenance checks the parser format in it).
+ * They are named `*.keyed.json`: older rampart versions read a bare value from `*.json` under
+ * the same hash, so the two layouts must never share a path.
  */
+export const KEYED_JSON_SUFFIX = '.keyed.json';
 const KEY_HEADER = /^\{"key":("(?:[^"\\]|\\.)*")/;
 const KEY_HEADER_BYTES = 4096;
 
@@ -84,8 +98,8 @@ export class ContentCache {
 
   async readBlob(sha256: string): Promise<Buffer> {
     const path = this.blobPath(sha256);
-    const bytes = await readFile(path);
-    await touchCacheEntry(path);
+    const { bytes, mtimeMs } = await readCacheFile(path);
+    await touchCacheEntry(path, mtimeMs);
     return bytes;
   }
 
@@ -156,9 +170,9 @@ export class ContentCache {
     return path;
   }
 
-  private keyedPath(kind: string, key: string, ext: string): string {
+  private keyedPath(kind: string, key: string): string {
     const safe = createHash('sha256').update(key).digest('hex').slice(0, 32);
-    return join(this.root, kind, `${safe}.${ext}`);
+    return join(this.root, kind, `${safe}${KEYED_JSON_SUFFIX}`);
   }
 
   /**
@@ -166,21 +180,24 @@ export class ContentCache {
    * another key (an older layout, a hash collision), reads as a miss; a hit marks it as used.
    */
   async readJson<T>(kind: string, key: string): Promise<T | undefined> {
-    const path = this.keyedPath(kind, key, 'json');
+    const path = this.keyedPath(kind, key);
     let stored: unknown;
+    let mtimeMs: number;
     try {
-      stored = JSON.parse(await readFile(path, 'utf8'));
+      const file = await readCacheFile(path);
+      stored = JSON.parse(file.bytes.toString('utf8'));
+      mtimeMs = file.mtimeMs;
     } catch {
       return undefined;
     }
     if (typeof stored !== 'object' || stored === null || !('value' in stored)) return undefined;
     if ((stored as { key?: unknown }).key !== key) return undefined;
-    await touchCacheEntry(path);
+    await touchCacheEntry(path, mtimeMs);
     return stored.value as T;
   }
 
   async writeJson(kind: string, key: string, value: unknown): Promise<void> {
     // `key` first: readCachedJsonKey reads it from the head of the file.
-    await writeFileAtomic(this.keyedPath(kind, key, 'json'), `${JSON.stringify({ key, value })}\n`);
+    await writeFileAtomic(this.keyedPath(kind, key), `${JSON.stringify({ key, value })}\n`);
   }
 }

@@ -4,6 +4,7 @@ import {
   type CacheUsage,
   cacheUsage,
   DEFAULT_PRUNE_AGE_MS,
+  MIN_PRUNE_AGE_MS,
   type PruneResult,
   parseDuration,
   pruneCache,
@@ -12,6 +13,7 @@ import { RampartError } from '../../errors.js';
 
 const CACHE_OPTION_HELP = 'the cache (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)';
 const DEFAULT_OLDER_THAN = `${DEFAULT_PRUNE_AGE_MS / 86_400_000}d`;
+const MIN_OLDER_THAN = `${MIN_PRUNE_AGE_MS / 3600_000}h`;
 
 interface InfoOptions {
   cache?: string;
@@ -33,6 +35,7 @@ export function registerCache(program: Command): void {
       `
 The cache holds verified downloads (.debs, indexes) by digest, InRelease metadata, parsed
 Packages indexes, the build cache and test tools. A cache hit marks an entry as used.
+Only the folders rampart writes are listed or pruned; prune refuses a directory without any.
 
 Examples:
   $ rampart cache info
@@ -62,18 +65,20 @@ Examples:
     .option('--cache <dir>', CACHE_OPTION_HELP)
     .option(
       '--older-than <duration>',
-      'remove entries not used for this long: 12h, 30d, 2w',
+      `remove entries not used for this long: 12h, 30d, 2w (at least ${MIN_OLDER_THAN})`,
       DEFAULT_OLDER_THAN,
     )
-    .option('--all', 'remove everything, test tools included')
+    .option('--all', 'remove everything, test trees and tools included; not while builds run')
     .option('--dry-run', 'show what would be removed, remove nothing')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText(
       'after',
       `
-Parsed indexes of an older parser format always go. Test tools (tools/) stay unless --all.
-Temp files younger than an hour are kept: another rampart may be writing them. Safe to run
-while builds use the cache.
+Files of an older cache layout or parser format always go. Test trees and tools (e2e/,
+e2e-apt/, tools/) and kind folders that are symbolic links stay unless --all; --all unlinks
+such a link and leaves its target alone. Temp files younger than an hour are kept: another
+rampart may be writing them. Pruning by age is safe while builds use the cache; --all is not
+(a build may be about to read what it removes): run it only when no rampart is running.
 
 Examples:
   $ rampart cache prune
@@ -94,12 +99,21 @@ Examples:
 }
 
 function olderThan(value: string): number {
+  let ms: number;
   try {
-    return parseDuration(value);
+    ms = parseDuration(value);
   } catch (error) {
     if (error instanceof RampartError) throw new RampartError('USAGE', `--older-than: ${error.message}`);
     throw error;
   }
+  if (ms < MIN_PRUNE_AGE_MS) {
+    // A hit refreshes an entry's use time only every few minutes: younger "unused" may be in use.
+    throw new RampartError(
+      'USAGE',
+      `--older-than: "${value}" is too short; the minimum is ${MIN_OLDER_THAN}`,
+    );
+  }
+  return ms;
 }
 
 function usageText(usage: CacheUsage): string {

@@ -98,6 +98,40 @@ describe('rampart cache', () => {
     expect(text.stdout).toMatch(/^removed 1 entries \(10 B\)/m);
   });
 
+  it('exits 2 on an --older-than below an hour, naming the minimum', async () => {
+    const cache = new ContentCache(work);
+    const blob = cache.blobPath(await cache.putBytes(Buffer.from('used minutes ago')));
+    for (const value of ['0s', '30m', '59m']) {
+      const { code, stderr } = await rampart('cache', 'prune', '--cache', work, '--older-than', value);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(new RegExp(`^error: --older-than: "${value}" .*minimum is 1h`));
+    }
+    expect(await readdir(join(work, 'blobs', 'sha256'))).toEqual([blob.split('/').pop()]);
+    expect((await rampart('cache', 'prune', '--cache', work, '--older-than', '1h')).code).toBe(0);
+  });
+
+  it('prune refuses a directory that is not a rampart cache, in one line, exit 1', async () => {
+    await mkdir(join(work, 'pip', 'http'), { recursive: true });
+    await writeFile(join(work, 'pip', 'http', 'x'), 'not ours');
+    const old = (Date.now() - 90 * 86_400_000) / 1000;
+    await utimes(join(work, 'pip', 'http', 'x'), old, old);
+
+    const { code, stdout, stderr } = await rampart('cache', 'prune', '--cache', work, '--all');
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^error: .* does not look like a rampart cache[^\n]*\n$/);
+    expect(await readdir(join(work, 'pip', 'http'))).toEqual(['x']);
+    // info just reports nothing of ours.
+    const info = await rampart('cache', 'info', '--cache', work, '-o', 'json');
+    expect(JSON.parse(info.stdout)).toEqual({ dir: work, kinds: [], bytes: 0 });
+  });
+
+  it('prune --help says --all is not for a cache in use', async () => {
+    const { stdout } = await rampart('cache', 'prune', '--help');
+    expect(stdout).toMatch(/--all is not/);
+    expect(stdout).toMatch(/at least 1h/);
+  });
+
   it('exits 2 naming a bad --older-than value', async () => {
     const { code, stderr } = await rampart('cache', 'prune', '--cache', work, '--older-than', '3x');
     expect(code).toBe(2);

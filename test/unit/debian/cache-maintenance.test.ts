@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import {
   lstat,
+  lutimes,
   mkdir,
   mkdtemp,
   readdir,
@@ -13,15 +15,19 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readDebCached } from '../../../src/build/build-cache.js';
 import { ContentCache, readCachedJsonKey } from '../../../src/debian/cache.js';
 import {
+  type CacheEntry,
   cacheUsage,
   listCacheEntries,
   parseDuration,
   pruneCache,
+  summarizeUsage,
 } from '../../../src/debian/cache-maintenance.js';
 import { parsedCacheFormat } from '../../../src/debian/repository.js';
 import { isRampartError } from '../../../src/errors.js';
+import { buildDeb } from '../../helpers/apt-repo.js';
 
 const DAY = 86_400_000;
 let work: string;
@@ -40,6 +46,14 @@ afterEach(async () => {
 async function age(path: string, daysAgo: number): Promise<void> {
   const seconds = (Date.now() - daysAgo * DAY) / 1000;
   await utimes(path, seconds, seconds);
+}
+
+/** The error `promise` rejects with. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.unreachable('expected a rejection'),
+    (error: unknown) => error,
+  );
 }
 
 /** Every file below `dir`, relative to it, without following links. */
@@ -90,6 +104,46 @@ describe('cacheUsage', () => {
       newest: (await stat(join(root, 'e2e', 'root', 'b'))).mtime.toISOString(),
     });
     expect(usage.bytes).toBe(usage.kinds.reduce((n, k) => n + k.bytes, 0));
+  });
+
+  it('lists only the folders rampart writes, whatever else the directory holds', async () => {
+    const cache = new ContentCache(root);
+    await cache.putBytes(Buffer.from('a blob'));
+    await mkdir(join(root, 'pip', 'http'), { recursive: true });
+    await writeFile(join(root, 'pip', 'http', 'x'), 'not ours');
+    await writeFile(join(root, 'loose-file'), 'not ours either');
+    await writeFile(join(root, 'build'), 'a file where a kind folder would be');
+
+    expect((await listCacheEntries(root)).map((e) => e.kind)).toEqual(['blobs']);
+    expect((await cacheUsage(root)).kinds.map((k) => k.kind)).toEqual(['blobs']);
+  });
+
+  it('summarizes 200k entries in one pass', () => {
+    const n = 200_000;
+    const base = Date.UTC(2024, 0, 1);
+    const entries: CacheEntry[] = Array.from({ length: n }, (_, i) => ({
+      kind: i % 4 === 0 ? 'parsed' : 'blobs',
+      path: `x/${i}`,
+      bytes: i,
+      // Shuffled times, so the extremes are neither first nor last.
+      lastUsedMs: base + ((i * 7919) % n) * 1000,
+      temp: false,
+      layout: 'file',
+    }));
+    const started = performance.now();
+    const usage = summarizeUsage('/c', entries);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(usage.kinds.map((k) => [k.kind, k.entries])).toEqual([
+      ['blobs', n * 0.75],
+      ['parsed', n * 0.25],
+    ]);
+    expect(usage.bytes).toBe((n * (n - 1)) / 2);
+    const times = (kind: string) => entries.filter((e) => e.kind === kind).map((e) => e.lastUsedMs);
+    for (const k of usage.kinds) {
+      const sorted = times(k.kind).sort((a, b) => a - b);
+      expect(k.oldest).toBe(new Date(sorted[0]!).toISOString());
+      expect(k.newest).toBe(new Date(sorted[sorted.length - 1]!).toISOString());
+    }
   });
 
   it('reads a missing cache directory as empty', async () => {
@@ -147,14 +201,19 @@ describe('pruneCache', () => {
       Buffer.from([0xff, 0x0f, 1]),
     );
     expect(await readCachedJsonKey(current)).toBe(`${parsedCacheFormat()}|abc|trixie|main`);
+    // InRelease metadata as an older rampart keeps it, under the name it reads.
+    const meta = await writeKeyed(cache, 'inrelease', 'http://mirror.test/InRelease', { etag: 'e' });
+    await writeFile(join(root, 'inrelease', '11111111111111111111111111111111.json'), '{"etag":"e"}\n');
 
     const result = await pruneCache(root);
     expect(result.removed.map((e) => [e.path, e.reason])).toEqual([
+      ['inrelease/11111111111111111111111111111111.json', 'stale-format'],
       ['parsed/00000000000000000000000000000000.json', 'stale-format'],
       ['parsed/00000000000000000000000000000000.v8', 'stale-format'],
       [relative(root, old), 'stale-format'],
     ]);
     expect(await files(join(root, 'parsed'))).toEqual([relative(join(root, 'parsed'), current)]);
+    expect(await files(join(root, 'inrelease'))).toEqual([relative(join(root, 'inrelease'), meta)]);
     expect(await cache.readJson('parsed', `${parsedCacheFormat()}|abc|trixie|main`)).toEqual([{ p: 1 }]);
   });
 
@@ -176,16 +235,71 @@ describe('pruneCache', () => {
     expect(await files(root)).toEqual([]);
   });
 
-  it('leaves test tools alone unless all', async () => {
-    await mkdir(join(root, 'tools', 'cdxgen-1', 'node_modules'), { recursive: true });
-    await writeFile(join(root, 'tools', 'cdxgen-1', 'node_modules', 'x.js'), 'x');
-    for (const path of ['tools/cdxgen-1/node_modules/x.js', 'tools/cdxgen-1/node_modules', 'tools/cdxgen-1'])
-      await age(join(root, path), 400);
+  it('leaves test trees and tools alone unless all, however old (reads never touch them)', async () => {
+    const trees = ['e2e-apt/trixie', 'e2e/minbase-trixie', 'tools/cdxgen-1'];
+    for (const tree of trees) {
+      await mkdir(join(root, tree, 'sub'), { recursive: true });
+      await writeFile(join(root, tree, 'sub', 'x'), 'x');
+      for (const path of ['sub/x', 'sub', '.']) await age(join(root, tree, path), 400);
+    }
 
-    expect((await pruneCache(root)).removed).toEqual([]);
+    expect((await pruneCache(root, { olderThanMs: parseDuration('1h') })).removed).toEqual([]);
+    expect(await files(root)).toEqual(trees.map((t) => join(t, 'sub', 'x')));
     const all = await pruneCache(root, { all: true });
-    expect(all.removed).toEqual([{ kind: 'tools', path: 'tools/cdxgen-1', bytes: 1, reason: 'all' }]);
-    expect(await readdir(join(root, 'tools'))).toEqual([]);
+    expect(all.removed).toEqual(
+      trees.map((path) => ({ kind: path.split('/')[0], path, bytes: 1, reason: 'all' })),
+    );
+    expect(await files(root)).toEqual([]);
+  });
+
+  it('leaves alone everything but the folders rampart writes, even with all', async () => {
+    const cache = new ContentCache(root);
+    await age(cache.blobPath(await cache.putBytes(Buffer.from('ours'))), 90);
+    await mkdir(join(root, 'pip', 'http'), { recursive: true });
+    await writeFile(join(root, 'pip', 'http', 'x'), 'not ours');
+    await writeFile(join(root, 'loose-file'), 'not ours either');
+    for (const path of ['pip/http/x', 'pip/http', 'pip', 'loose-file']) await age(join(root, path), 90);
+
+    const result = await pruneCache(root, { all: true });
+    expect(result.removed.map((e) => e.kind)).toEqual(['blobs']);
+    expect(await files(root)).toEqual(['loose-file', 'pip/http/x']);
+  });
+
+  it('refuses a directory without any rampart folder, and removes nothing', async () => {
+    // What `--cache ~/.cache` (the parent of the default cache) looks like.
+    for (const path of ['pip/http', 'mozilla/firefox', 'rampart/blobs/sha256']) {
+      await mkdir(join(root, path), { recursive: true });
+    }
+    await writeFile(join(root, 'pip', 'http', 'x'), 'x');
+    await writeFile(join(root, 'rampart', 'blobs', 'sha256', 'y'), 'y');
+    await writeFile(join(root, 'motd.legal-displayed'), '');
+    for (const path of ['pip/http/x', 'pip/http', 'pip', 'motd.legal-displayed'])
+      await age(join(root, path), 90);
+    const before = await files(root);
+
+    const error = await rejection(pruneCache(root, { all: true }));
+    expect(isRampartError(error, 'NOT_FOUND')).toBe(true);
+    expect((error as Error).message).toContain(`${root} does not look like a rampart cache`);
+    expect((error as Error).message).not.toContain('\n');
+    expect(await files(root)).toEqual(before);
+    // A missing directory is an empty cache, nothing to refuse.
+    expect((await pruneCache(join(work, 'nowhere'))).removed).toEqual([]);
+  });
+
+  it('refuses an age below an hour: a hit refreshes use times only every 10 minutes', async () => {
+    const cache = new ContentCache(root);
+    const digest = await cache.putBytes(Buffer.from('used 8 minutes ago'));
+    const eightMinutesAgo = (Date.now() - 8 * 60_000) / 1000;
+    await utimes(cache.blobPath(digest), eightMinutesAgo, eightMinutesAgo);
+    expect(await cache.has(digest)).toBe(true);
+
+    for (const olderThanMs of [0, parseDuration('5m'), parseDuration('59m')]) {
+      const error = await rejection(pruneCache(root, { olderThanMs }));
+      expect(isRampartError(error, 'USAGE')).toBe(true);
+      expect((error as Error).message).toContain('minimum is 1h');
+    }
+    expect((await pruneCache(root, { olderThanMs: parseDuration('1h') })).removed).toEqual([]);
+    expect(await files(root)).toEqual([relative(root, cache.blobPath(digest))]);
   });
 
   it('keeps temp files younger than an hour, even with all, and removes abandoned ones', async () => {
@@ -246,6 +360,31 @@ describe('pruneCache', () => {
   });
 });
 
+describe('pruneCache and a kind folder that is a symbolic link', () => {
+  it('keeps the link whatever its own age, and with all unlinks only the link', async () => {
+    const shared = join(work, 'shared-blobs');
+    await mkdir(shared);
+    await symlink(shared, join(root, 'blobs'));
+    const cache = new ContentCache(root);
+    const digest = await cache.putBytes(Buffer.from('fresh blob, used today'));
+    // The link was made 40 days ago.
+    const old = (Date.now() - 40 * DAY) / 1000;
+    await lutimes(join(root, 'blobs'), old, old);
+
+    expect((await pruneCache(root, { olderThanMs: parseDuration('1d') })).removed).toEqual([]);
+    // One entry: the link (nothing behind it is counted).
+    const entries = await listCacheEntries(root);
+    expect(entries.map((e) => [e.path, e.layout])).toEqual([['blobs', 'kind-link']]);
+    expect((await lstat(join(root, 'blobs'))).isSymbolicLink()).toBe(true);
+    expect(await cache.has(digest)).toBe(true);
+
+    const all = await pruneCache(root, { all: true });
+    expect(all.removed.map((e) => [e.path, e.reason])).toEqual([['blobs', 'all']]);
+    await expect(lstat(join(root, 'blobs'))).rejects.toThrow();
+    expect(await readdir(join(shared, 'sha256'))).toEqual([digest]);
+  });
+});
+
 describe('ContentCache hits mark entries as used', () => {
   it('refreshes an old mtime on has(), readBlob() and readJson(), and leaves a fresh one alone', async () => {
     const cache = new ContentCache(root);
@@ -270,6 +409,49 @@ describe('ContentCache hits mark entries as used', () => {
     await utimes(path, seconds, seconds);
     await cache.has(digest);
     expect(Math.round((await stat(path)).mtimeMs / 1000)).toBe(Math.round(seconds));
+  });
+
+  it('does not rewrite the mtime of an entry used minutes ago, on any kind of hit', async () => {
+    const cache = new ContentCache(root);
+    const digest = await cache.putBytes(Buffer.from('blob'));
+    const json = await writeKeyed(cache, 'inrelease', 'k', { v: 1 });
+    const deb = await buildDeb(work, { name: 'tiny', version: '1', compression: 'gzip' });
+    const debSha = createHash('sha256')
+      .update(await readFile(deb))
+      .digest('hex');
+    const unpacked = await readDebCached(deb, debSha, root);
+    const [v8] = await readdir(join(root, 'build', 'unpacked'));
+    const unpackedPath = join(root, 'build', 'unpacked', v8!);
+    const hits: Array<[string, () => Promise<unknown>]> = [
+      [cache.blobPath(digest), () => cache.readBlob(digest)],
+      [json, () => cache.readJson('inrelease', 'k')],
+      [unpackedPath, () => readDebCached(deb, debSha, root)],
+    ];
+    const oneMinuteAgo = (Date.now() - 60_000) / 1000;
+    for (const [path, hit] of hits) {
+      await utimes(path, oneMinuteAgo, oneMinuteAgo);
+      await hit();
+      expect(Math.round((await stat(path)).mtimeMs / 1000), path).toBe(Math.round(oneMinuteAgo));
+      // An old one is refreshed.
+      await age(path, 5);
+      await hit();
+      expect(Date.now() - (await stat(path)).mtimeMs, path).toBeLessThan(DAY);
+    }
+    expect((await readDebCached(deb, debSha, root)).control).toEqual(unpacked.control);
+  });
+
+  it('keeps keyed values apart from the bare .json files older rampart versions read', async () => {
+    const cache = new ContentCache(root);
+    const key = 'http://mirror.test/InRelease';
+    // Older versions named the file after the same hash, with a bare value in it.
+    const oldName = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`;
+    await mkdir(join(root, 'inrelease'));
+    await writeFile(join(root, 'inrelease', oldName), '{"etag":"old"}\n');
+
+    const path = await writeKeyed(cache, 'inrelease', key, { etag: 'new' });
+    expect(path).toMatch(/\.keyed\.json$/);
+    expect(await readFile(join(root, 'inrelease', oldName), 'utf8')).toBe('{"etag":"old"}\n');
+    expect(await cache.readJson('inrelease', key)).toEqual({ etag: 'new' });
   });
 
   it('reads a keyed file stored under another key, or in the old bare layout, as a miss', async () => {
