@@ -286,7 +286,8 @@ function resolveOnce(
     };
     const clashes = (pkg: BinaryPackage): boolean => {
       const clash = clashWithSelection(pkg);
-      if (clash !== undefined && !attempt.clashes.some((c) => c.why === clash.why)) attempt.clashes.push(clash);
+      if (clash !== undefined && !attempt.clashes.some((c) => c.why === clash.why))
+        attempt.clashes.push(clash);
       return clash !== undefined;
     };
     // A different version of an already chosen instance cannot be added; remember that
@@ -366,7 +367,9 @@ function resolveOnce(
     }
     if (optional) return;
     if (repin) throw repin;
-    const undoable = clashHits.find((c) => choseAmongAlternatives.has(c.partner) && !avoid.has(c.partner.name));
+    const undoable = clashHits.find(
+      (c) => choseAmongAlternatives.has(c.partner) && !avoid.has(c.partner.name),
+    );
     if (undoable) throw new AvoidNeeded(undoable.partner.name);
     const text = formatRelationGroup(group);
     if (excludedHits.length > 0) {
