@@ -169,6 +169,7 @@ Examples:
     .argument('<packages...>', 'packages: name, name=version or name:arch')
     .requiredOption('--dir <dir>', 'where to put the .deb files')
     .option('-j, --concurrency <n>', 'parallel downloads', (v) => Number.parseInt(v, 10), 4)
+    .option('-q, --quiet', 'no progress on stderr (errors only)')
     .addHelpText(
       'after',
       `
@@ -179,41 +180,50 @@ Examples:
   $ rampart apt download --dir ./debs --arch arm64 -j 8 libc6 ca-certificates
 `,
     )
-    .action(async (packages: string[], opts: RepoOptions & { dir: string; concurrency: number }) => {
-      if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
-        throw new RampartError('USAGE', `--concurrency must be a positive integer, got ${opts.concurrency}`);
-      }
-      const { resolution, mirrors } = await resolveFromOptions(packages, opts);
-      // A line for every package, cached ones included, as `apt download` has always printed.
-      const progress = createProgressReporter({ listCached: true });
-      let paths: Map<string, string>;
-      try {
-        paths = await downloadPackages(resolution.packages, {
-          mirrors,
-          ...(opts.cache ? { cacheDir: opts.cache } : {}),
-          concurrency: opts.concurrency,
-          onProgress: progress.download,
-        });
-      } finally {
-        progress.stop();
-      }
-      await mkdir(opts.dir, { recursive: true });
-      for (const pkg of resolution.packages) {
-        const target = join(opts.dir, basename(pkg.filename));
-        const temp = tempPathFor(target);
-        try {
-          await copyFile(paths.get(pkg.sha256) as string, temp);
-          await rename(temp, target);
-        } catch (error) {
-          await rm(temp, { force: true });
-          throw new RampartError('IO', `cannot write ${target}: ${(error as Error).message}`, {
-            cause: error,
-          });
+    .action(
+      async (
+        packages: string[],
+        opts: RepoOptions & { dir: string; concurrency: number; quiet?: boolean },
+      ) => {
+        if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
+          throw new RampartError(
+            'USAGE',
+            `--concurrency must be a positive integer, got ${opts.concurrency}`,
+          );
         }
-      }
-      const bytes = resolution.packages.reduce((n, p) => n + p.size, 0);
-      process.stderr.write(
-        `${resolution.packages.length} packages (${(bytes / 1e6).toFixed(1)} MB) verified in ${opts.dir}\n`,
-      );
-    });
+        const { resolution, mirrors } = await resolveFromOptions(packages, opts);
+        // A line for every package, cached ones included, as `apt download` has always printed.
+        const progress = createProgressReporter({ listCached: true, quiet: opts.quiet === true });
+        let paths: Map<string, string>;
+        try {
+          paths = await downloadPackages(resolution.packages, {
+            mirrors,
+            ...(opts.cache ? { cacheDir: opts.cache } : {}),
+            concurrency: opts.concurrency,
+            onProgress: progress.download,
+          });
+        } finally {
+          progress.stop();
+        }
+        await mkdir(opts.dir, { recursive: true });
+        for (const pkg of resolution.packages) {
+          const target = join(opts.dir, basename(pkg.filename));
+          const temp = tempPathFor(target);
+          try {
+            await copyFile(paths.get(pkg.sha256) as string, temp);
+            await rename(temp, target);
+          } catch (error) {
+            await rm(temp, { force: true });
+            throw new RampartError('IO', `cannot write ${target}: ${(error as Error).message}`, {
+              cause: error,
+            });
+          }
+        }
+        const bytes = resolution.packages.reduce((n, p) => n + p.size, 0);
+        if (!opts.quiet)
+          process.stderr.write(
+            `${resolution.packages.length} packages (${(bytes / 1e6).toFixed(1)} MB) verified in ${opts.dir}\n`,
+          );
+      },
+    );
 }

@@ -128,6 +128,11 @@ describe('rampart apt', () => {
       'app_1.0-1_amd64.deb',
       'libapp1_1.1-2_amd64.deb',
     ]);
+    // -q: the same work with nothing on stderr.
+    const quiet = await rampart('apt', 'download', ...repoArgs(), '--dir', join(work, 'quiet'), '-q', 'app');
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect((await readdir(join(work, 'quiet'))).length).toBe(3);
   });
 
   it('fails with one error line and exit 1 on an untrusted archive', async () => {
