@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { catalogFileSource } from '../../../src/sbom/catalog.js';
 import { binaryCataloger, packagesFromElf } from '../../../src/sbom/catalogers/binary/cataloger.js';
+import { readElfLayout } from '../../../src/sbom/catalogers/binary/elf.js';
 import { bufferReader, type FileSource } from '../../../src/sbom/source/file-source.js';
 import { buildElf, type ElfSpec, writePointer } from './elf-builder.js';
 
@@ -286,5 +288,26 @@ describe.each(ARCHES)('pre-Go 1.18 build info, $label', (arch) => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('ELF layout bounds', () => {
+  it('refuses an implausibly large section name table instead of reading it', async () => {
+    // A real binary, padded with 3 MiB, whose .shstrtab header claims 2 MiB of the padding.
+    const ls = readFileSync('/bin/true');
+    const elf = Buffer.concat([ls, Buffer.alloc(3 << 20)]);
+    const shoff = Number(elf.readBigUInt64LE(0x28));
+    const shentsize = elf.readUInt16LE(0x3a);
+    const shstrndx = elf.readUInt16LE(0x3e);
+    const entry = shoff + shstrndx * shentsize;
+    elf.writeBigUInt64LE(BigInt(ls.length), entry + 0x18); // offset: the padding
+    elf.writeBigUInt64LE(BigInt(2 << 20), entry + 0x20); // size: 2 MiB
+    let largest = 0;
+    const read = async (offset: number, length: number) => {
+      largest = Math.max(largest, length);
+      return elf.subarray(offset, offset + length);
+    };
+    await expect(readElfLayout(read, elf.length)).rejects.toThrow(/section name table of 2097152 bytes/);
+    expect(largest).toBeLessThan(1 << 20);
   });
 });

@@ -42,6 +42,7 @@ const SHF_ALLOC = 2;
 const SHF_EXECINSTR = 4;
 /** Real binaries have well under this many sections or segments; more means a corrupt header. */
 const MAX_TABLE_ENTRIES = 4096;
+const MAX_NAME_TABLE_BYTES = 1 << 20;
 
 /**
  * Reads the layout of an ELF file with a few small reads (header, program headers, section
@@ -194,6 +195,9 @@ async function readSections(
   });
   const names = raw[shstrndx];
   if (!names || names.offset + names.size > fileSize) throw new Error('section name table is missing');
+  // Real ones hold a few hundred bytes; a hostile size must not make us read the whole binary.
+  if (names.size > MAX_NAME_TABLE_BYTES)
+    throw new Error(`section name table of ${names.size} bytes is implausible`);
   const nameTable = await read(names.offset, names.size);
   const sections: RawSection[] = [];
   for (const s of raw) {
