@@ -93,6 +93,8 @@ beforeAll(async () => {
   await build('base', { variant: 'dev', key: 'base-dev' });
   await build('cc');
   await build('nodejs');
+  // Cross-architecture: nothing from the packages runs, so arm64 builds on this amd64 host.
+  await build('nodejs', { key: 'nodejs-arm64', archs: ['arm64'] });
   await build('python3');
   // python3 itself ships no Python distributions (no *.dist-info); python3-six adds a real one
   // for the SBOM's Python cataloger to find.
@@ -181,8 +183,8 @@ describe('catalog images from the Debian archive', () => {
 
   it('runtime images carry no shell, package manager, setuid/setgid or world-writable files', async () => {
     const forbidden = new Set(['sh', 'bash', 'dash', 'apt', 'apt-get', 'dpkg', 'busybox']);
-    for (const key of ['static', 'base', 'cc', 'nodejs', 'python3']) {
-      const fs = await flattened(key);
+    for (const key of ['static', 'base', 'cc', 'nodejs', 'python3', 'nodejs-arm64']) {
+      const fs = await flattened(key, key.endsWith('-arm64') ? 'linux/arm64' : 'linux/amd64');
       const bad = fs
         .entries()
         .filter((n) => forbidden.has(n.path.slice(n.path.lastIndexOf('/') + 1)) && n.kind !== 'directory')
@@ -234,6 +236,37 @@ describe('catalog images from the Debian archive', () => {
     };
     expect(await machineOf('linux/arm64', '/usr/lib/aarch64-linux-gnu/libc.so.6')).toBe(183);
     expect(await machineOf('linux/amd64', '/usr/lib/x86_64-linux-gnu/libc.so.6')).toBe(62);
+  });
+
+  it('builds nodejs for arm64: AArch64 binaries, the arm64 lock in status.d and its SBOM', async () => {
+    const b = built.get('nodejs-arm64')!;
+    const image = await selectImage(await openImage(`oci:${b.layout}:${b.tag}`), {
+      os: 'linux',
+      architecture: 'arm64',
+    });
+    expect(image.config.architecture).toBe('arm64');
+    const tree = await flattenImage(image);
+    const node = tree.resolve('/usr/bin/node');
+    expect(node).toBeDefined();
+    const headers = new Map<string, number>();
+    for await (const { path, content } of readFiles(image, tree, new Set([node!]))) {
+      headers.set(path, content.readUInt16LE(18));
+    }
+    expect([...headers.values()]).toEqual([183]); // EM_AARCH64
+    expect(tree.resolve('/lib/ld-linux-aarch64.so.1')).toBeDefined();
+    const lock = JSON.parse(await readFile(b.result.lock, 'utf8'));
+    const locked = lock.variants.default.archs.arm64 as Array<Record<string, string>>;
+    expect(locked.length).toBeGreaterThan(20);
+    const doc = await generateSbom({
+      kind: 'image',
+      ref: `oci:${b.layout}:${b.tag}`,
+      platform: 'linux/arm64',
+    });
+    const debs = doc.packages.filter((p) => p.type === 'deb');
+    expect(debs.map((p) => `${p.name} ${p.version} ${p.architecture}`).sort()).toEqual(
+      locked.map((p) => `${p.name} ${p.version} ${p.architecture}`).sort(),
+    );
+    expect(debs.some((p) => p.architecture === 'arm64')).toBe(true);
   });
 
   it('shares the static tier layer between images built from the same archive state', () => {
