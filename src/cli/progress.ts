@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { BuildEvent } from '../build/pipeline.js';
 import type { DownloadEvent } from '../debian/download.js';
+import { formatBytes } from './format.js';
 
 /*
  * Progress on stderr for `rampart build` and `rampart apt download`. A person at a terminal gets a
@@ -309,13 +310,6 @@ function mib(bytes: number): string {
 
 function formatMiB(bytes: number): string {
   return `${mib(bytes)} MiB`;
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 * 1024 * 1024) return formatMiB(n);
-  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
 }
 
 /** `0.4s`, `12.3s`, `2m05s`. */

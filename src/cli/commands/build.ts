@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { parseOutput } from '../../build/output.js';
 import { type BuildResult, buildImage } from '../../build/pipeline.js';
 import { RampartError } from '../../errors.js';
+import { formatBytes } from '../format.js';
 import { createProgressReporter } from '../progress.js';
 
 interface BuildCommandOptions {
@@ -167,10 +168,4 @@ export function formatSummary(result: BuildResult): string {
   lines.push(`record: ${result.record}`);
   for (const sbom of result.sboms) lines.push(`sbom: ${sbom}`);
   return `${lines.join('\n')}\n`;
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }

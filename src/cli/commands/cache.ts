@@ -10,6 +10,7 @@ import {
   pruneCache,
 } from '../../debian/cache-maintenance.js';
 import { RampartError } from '../../errors.js';
+import { formatBytes } from '../format.js';
 
 const CACHE_OPTION_HELP = 'the cache (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)';
 const DEFAULT_OLDER_THAN = `${DEFAULT_PRUNE_AGE_MS / 86_400_000}d`;
@@ -167,16 +168,4 @@ function table(rows: string[][]): string {
 
 function formatTime(iso: string | null): string {
   return iso ? `${iso.slice(0, 16).replace('T', ' ')}Z` : '-';
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }

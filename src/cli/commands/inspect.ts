@@ -5,6 +5,7 @@ import { openImage } from '../../oci/open.js';
 import { parsePlatform } from '../../oci/platform.js';
 import type { ImageSummary } from '../../oci/summary.js';
 import { summarizeImage, totalLayerSize } from '../../oci/summary.js';
+import { formatBytes } from '../format.js';
 
 interface InspectOptions {
   output: 'text' | 'json';
@@ -87,16 +88,4 @@ function formatSummary(summary: ImageSummary): string {
     lines.push(`    diff_id ${layer.diffID}`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }
