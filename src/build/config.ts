@@ -1,6 +1,7 @@
 import { RampartError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { History, ImageConfig, Platform } from '../oci/types.js';
+import { compareText } from '../util/compare-text.js';
 import { CA_BUNDLE_PATH } from './ca-bundle.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -92,5 +93,5 @@ export function standardAnnotations(input: {
 }
 
 function sortedRecord(record: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => compareText(a, b)));
 }

@@ -1,3 +1,4 @@
+import { compareText } from '../util/compare-text.js';
 import { CONFIG_OWNER } from './generated.js';
 import { type FileTree, parentOf } from './tree.js';
 
@@ -47,7 +48,7 @@ export function unpackOrder(packages: readonly string[]): string[] {
   return [...packages].sort((a, b) => {
     const ra = tierRank.get(a) ?? LAYER_TIERS.length;
     const rb = tierRank.get(b) ?? LAYER_TIERS.length;
-    return ra - rb || (a < b ? -1 : a > b ? 1 : 0);
+    return ra - rb || compareText(a, b);
   });
 }
 

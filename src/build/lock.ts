@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { lockEntry } from '../debian/lock.js';
 import { RampartError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { compareText } from '../util/compare-text.js';
 
 const lockedPackageSchema = z.object({
   name: z.string(),
@@ -100,15 +101,18 @@ export function serializeLock(lock: LockFile): string {
         const archs = Object.fromEntries(
           Object.keys(v.archs)
             .sort()
-            .map((arch) => [arch, [...v.archs[arch]!].sort((a, b) => cmp(a.name, b.name)).map(lockEntry)]),
+            .map((arch) => [
+              arch,
+              [...v.archs[arch]!].sort((a, b) => compareText(a.name, b.name)).map(lockEntry),
+            ]),
         );
         return [
           key,
           {
             request: v.request,
-            releases: [...v.releases].sort((a, b) => cmp(a.suite, b.suite)),
+            releases: [...v.releases].sort((a, b) => compareText(a.suite, b.suite)),
             archs,
-            skipped: [...v.skipped].sort((a, b) => cmp(a.name, b.name)),
+            skipped: [...v.skipped].sort((a, b) => compareText(a.name, b.name)),
           },
         ];
       }),
@@ -130,8 +134,4 @@ export function requestMismatch(locked: LockRequest, wanted: LockRequest): strin
   if (!same(locked.skip, wanted.skip)) return 'contents.skip';
   if (locked.recommends !== wanted.recommends) return 'contents.recommends';
   return undefined;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

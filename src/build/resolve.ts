@@ -2,6 +2,7 @@ import { loadRepositories } from '../debian/repository.js';
 import { resolvePackageClosure } from '../debian/resolver.js';
 import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
+import { compareText } from '../util/compare-text.js';
 import {
   DEFAULT_VARIANT_KEY,
   type LockedPackage,
@@ -168,7 +169,7 @@ export async function resolveContents(
 }
 
 function sortReleases(releases: LockedRelease[]): LockedRelease[] {
-  return [...releases].sort((a, b) => (a.suite < b.suite ? -1 : a.suite > b.suite ? 1 : 0));
+  return [...releases].sort((a, b) => compareText(a.suite, b.suite));
 }
 
 /** Points a resolver error at the spec line that asked for the package, when one did. */

@@ -3,6 +3,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { RampartError } from '../errors.js';
+import { compareText } from '../util/compare-text.js';
 import { KEYED_JSON_SUFFIX, readCachedJsonKey, TOUCH_RESOLUTION_MS } from './cache.js';
 
 /**
@@ -94,7 +95,7 @@ async function listKinds(dir: string, kinds: readonly Dirent[]): Promise<CacheEn
       return listTrees(dir, dirent.name, path);
     }),
   );
-  return lists.flat().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return lists.flat().sort((a, b) => compareText(a.path, b.path));
 }
 
 async function readdirOrEmpty(dir: string): Promise<Dirent[]> {

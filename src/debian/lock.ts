@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.js';
+import { compareText } from '../util/compare-text.js';
 import type { BinaryPackage, PackageIndex } from './package-index.js';
 import type { LockedPackage } from './resolver.js';
 
@@ -49,7 +50,7 @@ export function diffLockedPackages(
     else if (from.version !== to.version || from.sha256 !== to.sha256) diff.changed.push({ from, to });
   }
   for (const [k, from] of old) if (!next.has(k)) diff.removed.push(from);
-  const byName = (a: LockedPackage, b: LockedPackage) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  const byName = (a: LockedPackage, b: LockedPackage) => compareText(key(a), key(b));
   diff.added.sort(byName);
   diff.removed.sort(byName);
   diff.changed.sort((a, b) => byName(a.to, b.to));

@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.js';
+import { compareText } from '../util/compare-text.js';
 import { type Paragraph, scanDeb822 } from './deb822.js';
 import { parseRelations, type Relation, type RelationGroup } from './relations.js';
 import { compareVersions } from './version.js';
@@ -222,8 +223,8 @@ export function parsePackagesFile(
 function byVersionDesc(a: BinaryPackage, b: BinaryPackage): number {
   return (
     compareVersions(b.version, a.version) ||
-    (a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0) ||
-    (a.suite < b.suite ? -1 : a.suite > b.suite ? 1 : 0)
+    compareText(a.architecture, b.architecture) ||
+    compareText(a.suite, b.suite)
   );
 }
 
@@ -286,7 +287,7 @@ export class PackageIndex {
       const d = editDistance(name, candidate, 2);
       if (d <= 2) scored.push({ name: candidate, score: d });
     }
-    scored.sort((a, b) => a.score - b.score || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    scored.sort((a, b) => a.score - b.score || compareText(a.name, b.name));
     return scored.slice(0, limit).map((s) => s.name);
   }
 

@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.js';
+import { compareText } from '../util/compare-text.js';
 import type { BinaryPackage, PackageIndex } from './package-index.js';
 import {
   archListAllows,
@@ -327,7 +328,7 @@ function resolveOnce(
       .sort(
         (a, b) =>
           priorityRank(a.pkg) - priorityRank(b.pkg) ||
-          (a.pkg.name < b.pkg.name ? -1 : a.pkg.name > b.pkg.name ? 1 : 0) ||
+          compareText(a.pkg.name, b.pkg.name) ||
           compareVersions(b.pkg.version, a.pkg.version) ||
           archRank(a.pkg.architecture, implicitArch) - archRank(b.pkg.architecture, implicitArch),
       );
@@ -537,8 +538,4 @@ function describeAvailable(index: PackageIndex, alternatives: Relation[]): strin
     return `${rel.name} available: ${[...versions, ...providers.map((p) => `provided by ${p}`)].slice(0, 5).join(', ')}`;
   });
   return parts.join('; ');
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

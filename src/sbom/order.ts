@@ -1,3 +1,4 @@
+import { compareText } from '../util/compare-text.js';
 import type { SbomPackage } from './model.js';
 
 /** Orders packages deterministically: by type, name, version, then id. */
@@ -10,10 +11,4 @@ export function comparePackages(a: SbomPackage, b: SbomPackage): number {
   );
 }
 
-/**
- * Code-unit order. Not localeCompare: that follows the process locale (LANG), so the same image
- * would give differently ordered documents on differently configured machines.
- */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { compareText };

@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { parseOutput } from '../../build/output.js';
 import { type BuildResult, buildImage } from '../../build/pipeline.js';
 import { RampartError } from '../../errors.js';
+import { compareText } from '../../util/compare-text.js';
 import { formatBytes } from '../format.js';
 import { createProgressReporter } from '../progress.js';
 
@@ -130,7 +131,7 @@ function hardeningOf(result: BuildResult): Array<{ path: string; change: string 
   for (const p of result.platforms) {
     for (const h of p.hardening) seen.set(`${h.path}\0${h.change}`, { path: h.path, change: h.change });
   }
-  return [...seen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...seen.values()].sort((a, b) => compareText(a.path, b.path));
 }
 
 export function formatSummary(result: BuildResult): string {

@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { compareText } from '../../util/compare-text.js';
 import type { FileContent, FileNode, FileSource, RandomAccessFile } from './file-source.js';
 
 /**
@@ -34,7 +35,7 @@ export async function directoryFileSource(
     pending.push(...listDirectory(root, dir, nodes, onError).reverse());
     await yieldToEventLoop();
   }
-  nodes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  nodes.sort((a, b) => compareText(a.path, b.path));
   return {
     nodes: () => nodes,
     read: (paths, onReadError) => readFromDirectory(root, paths, onReadError),

@@ -1,3 +1,5 @@
+import { compareText } from '../../util/compare-text.js';
+
 /** The catalogers' view of a filesystem: a listing plus on-demand reads of the files they match. */
 export type FileNodeKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
@@ -52,7 +54,7 @@ export function memoryFileSource(files: Record<string, string | Buffer>, extra: 
   for (const [path, data] of Object.entries(files)) {
     nodes.push({ path, kind: 'file', size: Buffer.byteLength(data), mode: 0o644 });
   }
-  nodes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  nodes.sort((a, b) => compareText(a.path, b.path));
   return {
     nodes: () => nodes,
     async *read(paths) {
