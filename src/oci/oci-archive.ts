@@ -1,5 +1,4 @@
-import { pipeline } from 'node:stream';
-import { digestHex, verifyingStream } from './digest.js';
+import { digestHex } from './digest.js';
 import { comparePaths } from './fs-tree.js';
 import type { ImageOrIndex } from './image.js';
 import type { LayoutSelector } from './layout.js';
@@ -29,9 +28,8 @@ export async function writeOciArchive(file: string, source: ImageOrIndex, tag?: 
     ...blobs.map(({ digest, size, open }) => ({
       name: `blobs/sha256/${digestHex(digest)}`,
       size,
-      // pipeline, not pipe: a failing source must fail the verifier the tar is reading from.
-      open: async () =>
-        pipeline(await open(), verifyingStream(digest, size, `blob ${digest} for ${file}`), () => undefined),
+      // Verified while streaming (see collectBlobs); a short or corrupt blob fails the tar.
+      open,
     })),
     { name: 'index.json', open: async () => Buffer.from(indexJson(updateIndex(undefined, descriptor, tag))) },
     { name: 'oci-layout', open: async () => Buffer.from(OCI_LAYOUT_FILE) },
