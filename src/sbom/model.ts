@@ -11,13 +11,6 @@ export const SbomFileSchema = z.object({
 });
 export type SbomFile = z.infer<typeof SbomFileSchema>;
 
-const DIGEST_HEX = { md5: /^[0-9a-f]{32}$/, sha1: /^[0-9a-f]{40}$/, sha256: /^[0-9a-f]{64}$/ } as const;
-
-/** Lowercase hex of the algorithm's length: anything else is a damaged record, not a digest. */
-export function isFileDigest(algorithm: keyof typeof DIGEST_HEX, value: string): boolean {
-  return DIGEST_HEX[algorithm].test(value);
-}
-
 export const SbomPackageSchema = z.object({
   /** Stable within one document: `<type>:<name>@<version>` plus the architecture or location when needed. */
   id: z.string(),

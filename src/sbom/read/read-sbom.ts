@@ -1,7 +1,7 @@
 import { PackageURL } from 'packageurl-js';
 import { RampartError } from '../../errors.js';
+import { isFileDigest } from '../file-digest.js';
 import {
-  isFileDigest,
   type PackageType,
   PackageTypeSchema,
   type SbomDocument,

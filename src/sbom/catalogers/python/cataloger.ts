@@ -1,7 +1,8 @@
 import { normaliseTreePath } from '../../../oci/fs-tree.js';
 import type { Cataloger, RawPackage } from '../../cataloger.js';
+import { isFileDigest } from '../../file-digest.js';
 import { licensesFromStatement, normaliseLicenseId } from '../../identity/license.js';
-import { isFileDigest, type SbomFile } from '../../model.js';
+import type { SbomFile } from '../../model.js';
 
 const PACKAGES_DIR = String.raw`\/(?:site|dist)-packages\/`;
 const METADATA = new RegExp(`${PACKAGES_DIR}[^/]+\\.(?:dist-info\\/METADATA|egg-info\\/PKG-INFO|egg-info)$`);
