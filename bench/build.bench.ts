@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildImage } from '../src/build/pipeline.js';
+import { buildImage } from '../src/builder/pipeline.js';
 import { resolveMirrors } from '../src/debian/apt-sources.js';
 import type { BenchFigure } from './run.js';
 

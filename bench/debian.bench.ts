@@ -5,10 +5,10 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { defaultCacheDir } from '../src/debian/cache.js';
-import { createDecompressor, decompressBuffer } from '../src/debian/decompress.js';
 import { parsePackagesFile } from '../src/debian/package-index.js';
 import { loadRepositories } from '../src/debian/repository.js';
 import { resolvePackageClosure } from '../src/debian/resolver.js';
+import { createDecompressor, decompressBuffer } from '../src/util/decompress.js';
 import type { BenchFigure } from './run.js';
 
 const require = createRequire(import.meta.url);

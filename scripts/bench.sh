@@ -3,6 +3,7 @@
 # (through tsx) and prints their figures. Pass a name fragment to run only matching benches.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/ensure-node.sh
 sh scripts/install-system-deps.sh
 sh scripts/install-npm-deps.sh
 npx tsc -p tsconfig.build.json

@@ -4,6 +4,7 @@
 # built, and inspects the result. A second run reuses the download cache and is much faster.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/ensure-node.sh
 sh scripts/install-system-deps.sh
 sh scripts/install-npm-deps.sh
 npx tsc -p tsconfig.build.json

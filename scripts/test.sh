@@ -3,6 +3,7 @@
 # (unit, integration, e2e). Works on a fresh clone without a prior `npm install`.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/ensure-node.sh
 sh scripts/install-system-deps.sh
 sh scripts/install-npm-deps.sh
 npx tsc -p tsconfig.build.json

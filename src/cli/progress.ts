@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { BuildEvent } from '../build/pipeline.js';
+import type { BuildEvent } from '../builder/pipeline.js';
 import type { DownloadEvent } from '../debian/download.js';
 import { formatBytes } from './format.js';
 

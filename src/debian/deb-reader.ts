@@ -2,9 +2,9 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { RampartError } from '../errors.js';
+import { compressionOf, createDecompressor } from '../util/decompress.js';
 import { type ArMember, listArMembers } from './archive-ar.js';
 import { type Paragraph, parseDeb822 } from './deb822.js';
-import { compressionOf, createDecompressor } from './decompress.js';
 
 export type DebEntryType =
   | 'file'

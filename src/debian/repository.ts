@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RampartError } from '../errors.js';
 import { type FetchFn, fetchWithRetry, HttpStatusError, redactUrl } from '../http/fetch.js';
+import { compressionOf, decompressBuffer } from '../util/decompress.js';
 import { type AptMirrors, mirrorForSuite, resolveMirrors } from './apt-sources.js';
 import { ContentCache, defaultCacheDir } from './cache.js';
-import { compressionOf, decompressBuffer } from './decompress.js';
 import { fetchVerifiedIntoCache } from './download.js';
 import {
   checkReleaseFreshness,

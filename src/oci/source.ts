@@ -1,8 +1,7 @@
 import type { Readable } from 'node:stream';
-import { pipeline as pipelineCallback, Transform } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { Decompress } from 'fzstd';
+import { pipeline as pipelineCallback } from 'node:stream';
 import { RampartError } from '../errors.js';
+import { createDecompressor } from '../util/decompress.js';
 import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
 import { readAll, sha256Digest, verifyingStream } from './digest.js';
@@ -211,7 +210,7 @@ export function decompressLayer(
       const fail = (error: Error): void => {
         if (verifier.destroyed) return;
         verifier.destroy(
-          error instanceof RampartError
+          error instanceof RampartError && error.code !== 'MALFORMED_ARCHIVE'
             ? error
             : new RampartError(
                 'MALFORMED_ARCHIVE',
@@ -223,7 +222,7 @@ export function decompressLayer(
       let decompressed: Readable = blob;
       if (compression === 'none') blob.on('error', fail);
       else {
-        const decoder = compression === 'gzip' ? createGunzip() : zstdDecompressor();
+        const decoder = createDecompressor(compression === 'gzip' ? 'gz' : 'zst');
         decompressed = pipelineCallback(blob, decoder, (error) => {
           if (error) fail(error);
         });
@@ -234,32 +233,6 @@ export function decompressLayer(
     },
     () => blob.destroy(),
   );
-}
-
-function zstdDecompressor(): Transform {
-  let decoder: Decompress;
-  const transform = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      try {
-        decoder.push(chunk);
-        callback();
-      } catch (error) {
-        callback(error as Error);
-      }
-    },
-    flush(callback) {
-      try {
-        decoder.push(new Uint8Array(0), true);
-        callback();
-      } catch (error) {
-        callback(error as Error);
-      }
-    },
-  });
-  decoder = new Decompress((data) => {
-    transform.push(Buffer.from(data));
-  });
-  return transform;
 }
 
 /** Compression from a blob's magic bytes: gzip 1f 8b, zstd 28 b5 2f fd, otherwise a plain tar. */

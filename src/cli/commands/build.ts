@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { type Command, Option } from 'commander';
-import { parseOutput } from '../../build/output.js';
-import { type BuildResult, buildImage } from '../../build/pipeline.js';
+import { parseOutput } from '../../builder/output.js';
+import { type BuildResult, buildImage } from '../../builder/pipeline.js';
 import { RampartError } from '../../errors.js';
 import { compareText } from '../../util/compare-text.js';
 import { formatBytes } from '../format.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { LockedPackage } from '../../../src/build/lock.js';
-import type { BuildEvent } from '../../../src/build/pipeline.js';
+import type { LockedPackage } from '../../../src/builder/lock.js';
+import type { BuildEvent } from '../../../src/builder/pipeline.js';
 import { createProgressReporter, isInteractive, type ProgressStream } from '../../../src/cli/progress.js';
 
 /** A stand-in for stderr that keeps what was written. */

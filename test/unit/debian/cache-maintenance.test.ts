@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readDebCached } from '../../../src/build/build-cache.js';
+import { readDebCached } from '../../../src/builder/build-cache.js';
 import { ContentCache, readCachedJsonKey } from '../../../src/debian/cache.js';
 import {
   type CacheEntry,

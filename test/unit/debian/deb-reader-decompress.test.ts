@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { compressionOf, createDecompressor, decompressBuffer } from '../../../src/debian/decompress.js';
 import { isRampartError } from '../../../src/errors.js';
+import { compressionOf, createDecompressor, decompressBuffer } from '../../../src/util/decompress.js';
 
 // Reference compressors are the real tools; the decompressors under test must undo them.
 const payload = Buffer.concat([Buffer.from('Package: x\n'.repeat(20_000)), randomBytes(100_000)]);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { defaultOutput, parseOutput } from '../../../src/build/output.js';
-import { buildRecordPath } from '../../../src/build/record.js';
-import { DEFAULT_SKIP, lockRequestFor } from '../../../src/build/resolve.js';
-import { parseImageSpec } from '../../../src/build/spec.js';
+import { defaultOutput, parseOutput } from '../../../src/builder/output.js';
+import { buildRecordPath } from '../../../src/builder/record.js';
+import { DEFAULT_SKIP, lockRequestFor } from '../../../src/builder/resolve.js';
+import { parseImageSpec } from '../../../src/builder/spec.js';
 
 describe('build outputs', () => {
   it('defaults to an OCI layout under ./out, with a variant tag', () => {

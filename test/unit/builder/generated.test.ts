@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { groupFile, passwdFile, resolveAccounts } from '../../../src/build/accounts.js';
-import { installCaBundle, pemLinkName } from '../../../src/build/ca-bundle.js';
+import { groupFile, passwdFile, resolveAccounts } from '../../../src/builder/accounts.js';
+import { installCaBundle, pemLinkName } from '../../../src/builder/ca-bundle.js';
 import {
   addAlternatives,
   addBusyboxApplets,
   addOpensslDefaults,
   addUsrMergedLinks,
-} from '../../../src/build/generated.js';
-import { imageMd5sums, statusStanza } from '../../../src/build/status-d.js';
-import { FileTree } from '../../../src/build/tree.js';
+} from '../../../src/builder/generated.js';
+import { imageMd5sums, statusStanza } from '../../../src/builder/status-d.js';
+import { FileTree } from '../../../src/builder/tree.js';
 import { parseDeb822 } from '../../../src/debian/deb822.js';
 
 const pem = (n: string, newline = true) =>

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type BuildEvent, type BuildOptions, buildImage } from '../../../src/build/pipeline.js';
+import { type BuildEvent, type BuildOptions, buildImage } from '../../../src/builder/pipeline.js';
 import { main } from '../../../src/cli/main.js';
 import { createProgressReporter } from '../../../src/cli/progress.js';
 import { parseDeb822 } from '../../../src/debian/deb822.js';

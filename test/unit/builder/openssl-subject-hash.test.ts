@@ -3,8 +3,8 @@ import { copyFile, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashLinks } from '../../../src/build/ca-bundle.js';
-import { opensslSubjectHash } from '../../../src/build/openssl-subject-hash.js';
+import { hashLinks } from '../../../src/builder/ca-bundle.js';
+import { opensslSubjectHash } from '../../../src/builder/openssl-subject-hash.js';
 
 // The host's Mozilla roots (Debian's ca-certificates, installed by the test script) and
 // certificates with awkward subjects made here are the inputs; `openssl` itself is the oracle.

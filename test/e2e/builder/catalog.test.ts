@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { PackageURL } from 'packageurl-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { type BuildResult, buildImage } from '../../../src/build/pipeline.js';
+import { type BuildResult, buildImage } from '../../../src/builder/pipeline.js';
 import { defaultCacheDir } from '../../../src/debian/cache.js';
 import type { FsTree } from '../../../src/oci/fs-tree.js';
 import { flattenImage, readFiles } from '../../../src/oci/fs-view.js';

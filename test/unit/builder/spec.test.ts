@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyVariant, loadImageSpec, parseImageSpec } from '../../../src/build/spec.js';
+import { applyVariant, loadImageSpec, parseImageSpec } from '../../../src/builder/spec.js';
 import { isRampartError } from '../../../src/errors.js';
 
 const GOOD = `name: nodejs

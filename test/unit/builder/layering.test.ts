@@ -2,17 +2,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildTimestamp, imageConfig, rfc3339 } from '../../../src/build/config.js';
-import { CONFIG_OWNER } from '../../../src/build/generated.js';
-import { APP_OWNER, planLayers, unpackOrder } from '../../../src/build/layering.js';
+import { buildTimestamp, imageConfig, rfc3339 } from '../../../src/builder/config.js';
+import { CONFIG_OWNER } from '../../../src/builder/generated.js';
+import { APP_OWNER, planLayers, unpackOrder } from '../../../src/builder/layering.js';
 import {
   type LockFile,
   readLock,
   requestMismatch,
   serializeLock,
   writeLock,
-} from '../../../src/build/lock.js';
-import { FileTree } from '../../../src/build/tree.js';
+} from '../../../src/builder/lock.js';
+import { FileTree } from '../../../src/builder/tree.js';
 import type { Digest } from '../../../src/oci/digest.js';
 
 function treeWith(packages: string[]): FileTree {
@@ -200,7 +200,7 @@ describe('lock', () => {
 
 describe('layer cache key', () => {
   it('changes with content, metadata and mtime, and only with them', async () => {
-    const { layerCacheKey } = await import('../../../src/build/build-cache.js');
+    const { layerCacheKey } = await import('../../../src/builder/build-cache.js');
     const entries = [
       { path: 'etc', type: 'directory' as const, mode: 0o755, uid: 0, gid: 0 },
       { path: 'etc/x', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, content: Buffer.from('a') },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hardenModes } from '../../../src/build/assemble.js';
-import { pathFilter } from '../../../src/build/prune.js';
-import { canonicalPath, FileTree, movedSymlinkTarget, type TreeNode } from '../../../src/build/tree.js';
+import { hardenModes } from '../../../src/builder/assemble.js';
+import { pathFilter } from '../../../src/builder/prune.js';
+import { canonicalPath, FileTree, movedSymlinkTarget, type TreeNode } from '../../../src/builder/tree.js';
 import { isRampartError } from '../../../src/errors.js';
 
 const file = (owner: string, text: string, mode = 0o644): TreeNode => ({

@@ -1,9 +1,12 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { Duplex, PassThrough, Transform } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
+import { Duplex, PassThrough } from 'node:stream';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { RampartError } from '../errors.js';
 
+/**
+ * The one home of decompression for .deb members, APT indexes and OCI layers. gzip and zstd are
+ * Node's own (`node:zlib`, zstd since 22.15); xz has no built-in decoder (see XzProcess).
+ */
 export type Compression = 'xz' | 'gz' | 'zst' | 'none';
 
 /** The compression implied by a file name (`data.tar.xz`, `Packages.gz`, ...). */
@@ -79,30 +82,21 @@ class XzProcess extends Duplex {
   }
 }
 
-function zstdDecompressor(): Transform {
-  let transform: Transform;
-  const decoder = new ZstdDecompress((chunk) => {
-    transform.push(Buffer.from(chunk));
-  });
-  transform = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      try {
-        decoder.push(chunk);
-        callback();
-      } catch (error) {
-        callback(new RampartError('MALFORMED_ARCHIVE', `zstd: ${(error as Error).message}`));
-      }
-    },
-    flush(callback) {
-      try {
-        decoder.push(new Uint8Array(0), true);
-        callback();
-      } catch (error) {
-        callback(new RampartError('MALFORMED_ARCHIVE', `zstd: ${(error as Error).message}`));
-      }
-    },
-  });
-  return transform;
+/**
+ * zlib reports corrupt input as a bare Error ("incorrect header check", "Dictionary mismatch");
+ * every stream.destroy(error) goes through `_destroy`, so translating there gives every reader a
+ * MALFORMED_ARCHIVE, whichever way it listens.
+ */
+function withArchiveErrors<T extends Duplex>(stream: T, format: string): T {
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (error, callback) => {
+    const translated =
+      error && !(error instanceof RampartError)
+        ? new RampartError('MALFORMED_ARCHIVE', `${format} data is corrupt: ${error.message}`, { cause: error })
+        : error;
+    destroy(translated, callback);
+  };
+  return stream;
 }
 
 /** A duplex stream that decompresses `compression`. */
@@ -111,9 +105,9 @@ export function createDecompressor(compression: Compression): Duplex {
     case 'xz':
       return new XzProcess();
     case 'gz':
-      return createGunzip();
+      return withArchiveErrors(createGunzip(), 'gzip');
     case 'zst':
-      return zstdDecompressor();
+      return withArchiveErrors(createZstdDecompress(), 'zstd');
     case 'none':
       return new PassThrough();
   }
