@@ -1,50 +1,103 @@
 /**
- * One error type for the whole library. `code` is a stable literal users can match on;
- * the message names the thing that failed and, where possible, what to do about it.
+ * One error type for the whole library (undici's and sigstore-js's shape). `code` is a stable
+ * literal users can match on; `details` carries the facts (which package, URL, digest, path...)
+ * typed per code, so callers read fields instead of parsing the message; the message names the
+ * thing that failed and what to do. Errors are JSON-serialisable (`toJSON`), so a service can
+ * store and show them.
  */
-export type RampartErrorCode =
-  | 'USAGE'
-  | 'NOT_FOUND'
-  | 'INVALID_REFERENCE'
-  | 'UNSUPPORTED_TRANSPORT'
-  | 'UNKNOWN_MEDIA_TYPE'
-  | 'MALFORMED_MANIFEST'
-  | 'MALFORMED_LAYOUT'
-  | 'MALFORMED_ARCHIVE'
-  | 'DIGEST_MISMATCH'
-  | 'SIZE_MISMATCH'
-  | 'BLOB_NOT_FOUND'
-  | 'MANIFEST_NOT_FOUND'
-  | 'PATH_TRAVERSAL'
-  | 'UNSAFE_LINK'
-  | 'IO'
-  | 'NETWORK'
-  | 'SIGNATURE_INVALID'
-  | 'RELEASE_EXPIRED'
-  | 'INDEX_MISSING'
-  | 'HASH_MISMATCH'
-  | 'PACKAGE_NOT_FOUND'
-  | 'UNSATISFIABLE'
-  | 'EXCLUDED_REQUIRED'
-  | 'MALFORMED_DEB'
-  | 'MALFORMED_CONTROL'
-  | 'SPEC_INVALID'
-  | 'FILE_CONFLICT'
-  | 'LOCK_STALE'
-  | 'TOOL_FAILED'
-  | 'SBOM_INVALID'
-  | 'INVALID_LAYER_ENTRY';
 
-export class RampartError extends Error {
-  readonly code: RampartErrorCode;
+/** Where in a file (a spec, a control file) something was found; 1-based. */
+export type SourcePosition = { file?: string; line?: number; column?: number };
 
-  constructor(code: RampartErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+/**
+ * The facts each code carries. Every field is optional where a throw site may not know it; a
+ * code missing here carries a free-form record.
+ */
+export interface ErrorDetailsByCode {
+  USAGE: { option?: string; value?: string };
+  NOT_FOUND: { path?: string; reference?: string };
+  INVALID_REFERENCE: { reference: string };
+  UNSUPPORTED_TRANSPORT: { reference?: string; transport?: string };
+  UNKNOWN_MEDIA_TYPE: { mediaType?: string; digest?: string; location?: string };
+  MALFORMED_MANIFEST: { digest?: string; location?: string; field?: string };
+  MALFORMED_LAYOUT: { path?: string };
+  MALFORMED_ARCHIVE: { path?: string; digest?: string; format?: string };
+  DIGEST_MISMATCH: { expected: string; actual?: string; location?: string; url?: string };
+  SIZE_MISMATCH: { digest?: string; expected: number; actual?: number; location?: string; url?: string };
+  BLOB_NOT_FOUND: { digest: string; location?: string };
+  MANIFEST_NOT_FOUND: { reference?: string; digest?: string; platform?: string; available?: string[] };
+  PATH_TRAVERSAL: { path: string; location?: string };
+  UNSAFE_LINK: { path: string; target?: string; location?: string };
+  IO: { path?: string; syscall?: string; errno?: string };
+  NETWORK: { url?: string; status?: number; attempts?: number };
+  SIGNATURE_INVALID: { url?: string; keyIds?: string[] };
+  RELEASE_EXPIRED: { url?: string; validUntil?: string };
+  INDEX_MISSING: { url?: string; suite?: string; component?: string; architecture?: string };
+  HASH_MISMATCH: { expected: string; actual?: string; url?: string; path?: string };
+  PACKAGE_NOT_FOUND: { package: string; architecture?: string; suite?: string };
+  UNSATISFIABLE: { package?: string; relation?: string; chain?: string[] };
+  EXCLUDED_REQUIRED: { package: string; requiredBy?: string[] };
+  MALFORMED_DEB: { path?: string; package?: string; member?: string };
+  MALFORMED_CONTROL: { path?: string; url?: string; line?: number; field?: string };
+  SPEC_INVALID: { position?: SourcePosition; key?: string };
+  FILE_CONFLICT: { path: string; packages?: string[] };
+  LOCK_STALE: { lock?: string; package?: string };
+  TOOL_FAILED: { tool: string; exitCode?: number | null };
+  SBOM_INVALID: { path?: string; format?: string };
+  INVALID_LAYER_ENTRY: { path?: string; layer?: string };
+}
+
+export type RampartErrorCode = keyof ErrorDetailsByCode;
+export type ErrorDetails<C extends RampartErrorCode = RampartErrorCode> = ErrorDetailsByCode[C];
+
+export type RampartErrorOptions<C extends RampartErrorCode> = {
+  cause?: unknown;
+  details?: ErrorDetails<C>;
+};
+
+/** The JSON form of an error: what the CLI prints with `-o json` and what a service stores. */
+export type SerializedError = {
+  name: string;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+  cause?: SerializedError | { name: string; message: string; code?: string };
+};
+
+export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends Error {
+  readonly code: C;
+  readonly details: Partial<ErrorDetails<C>>;
+
+  constructor(code: C, message: string, options?: RampartErrorOptions<C>) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RampartError';
     this.code = code;
+    this.details = options?.details ?? {};
+  }
+
+  toJSON(): SerializedError {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      ...(Object.keys(this.details).length > 0 ? { details: { ...this.details } } : {}),
+      ...(this.cause !== undefined ? { cause: serializeCause(this.cause) } : {}),
+    };
   }
 }
 
-export function isRampartError(value: unknown, code?: RampartErrorCode): value is RampartError {
+function serializeCause(cause: unknown): SerializedError['cause'] {
+  if (cause instanceof RampartError) return cause.toJSON();
+  if (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return { name: cause.name, message: cause.message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { name: 'Error', message: String(cause) };
+}
+
+export function isRampartError<C extends RampartErrorCode>(
+  value: unknown,
+  code?: C,
+): value is RampartError<C> {
   return value instanceof RampartError && (code === undefined || value.code === code);
 }
