@@ -92,7 +92,9 @@ function withArchiveErrors<T extends Duplex>(stream: T, format: string): T {
   stream._destroy = (error, callback) => {
     const translated =
       error && !(error instanceof RampartError)
-        ? new RampartError('MALFORMED_ARCHIVE', `${format} data is corrupt: ${error.message}`, { cause: error })
+        ? new RampartError('MALFORMED_ARCHIVE', `${format} data is corrupt: ${error.message}`, {
+            cause: error,
+          })
         : error;
     destroy(translated, callback);
   };
