@@ -14,37 +14,54 @@ export type SourcePosition = { file?: string; line?: number; column?: number };
  * code missing here carries a free-form record.
  */
 export interface ErrorDetailsByCode {
+  // Invocation: the user fixes the command line, the environment or the spec. Exit 2.
   USAGE: { option?: string; value?: string };
-  NOT_FOUND: { path?: string; reference?: string };
+  INVALID_ENVIRONMENT: { variable: string; value?: string };
+  UNSUPPORTED_OPERATION: { reference?: string; operation?: string };
   INVALID_REFERENCE: { reference: string };
   UNSUPPORTED_TRANSPORT: { reference?: string; transport?: string };
+  SPEC_INVALID: { position?: SourcePosition; key?: string };
+  SOURCE_OUTSIDE_CONTEXT: { path: string; context?: string; position?: SourcePosition };
+  // The local filesystem: the user fixes a path, a permission or frees space.
+  NOT_FOUND: { path?: string; reference?: string };
+  PERMISSION_DENIED: { path?: string; syscall?: string };
+  READ_ONLY_FILESYSTEM: { path?: string };
+  NO_SPACE: { path?: string };
+  LOCKED: { path: string; holder?: string; pid?: number };
+  IO: { path?: string; syscall?: string; errno?: string };
+  // Images: the source is damaged or not what it claims.
   UNKNOWN_MEDIA_TYPE: { mediaType?: string; digest?: string; location?: string };
   MALFORMED_MANIFEST: { digest?: string; location?: string; field?: string };
   MALFORMED_LAYOUT: { path?: string };
   MALFORMED_ARCHIVE: { path?: string; digest?: string; format?: string };
-  DIGEST_MISMATCH: { expected: string; actual?: string; location?: string; url?: string };
+  DIGEST_MISMATCH: { expected: string; actual?: string; location?: string; url?: string; path?: string };
   SIZE_MISMATCH: { digest?: string; expected: number; actual?: number; location?: string; url?: string };
+  TOO_LARGE: { limit: number; url?: string; path?: string; digest?: string };
   BLOB_NOT_FOUND: { digest: string; location?: string };
   MANIFEST_NOT_FOUND: { reference?: string; digest?: string; platform?: string; available?: string[] };
   PATH_TRAVERSAL: { path: string; location?: string };
   UNSAFE_LINK: { path: string; target?: string; location?: string };
-  IO: { path?: string; syscall?: string; errno?: string };
+  INVALID_LAYER_ENTRY: { path?: string; layer?: string };
+  UNSAFE_ENTRIES: { count: number; entries?: Array<{ path: string; reason: string; layer?: string }> };
+  // The network and the archive's trust chain.
   NETWORK: { url?: string; status?: number; attempts?: number };
+  TIMEOUT: { url?: string; timeoutMs?: number; attempts?: number };
   SIGNATURE_INVALID: { url?: string; keyIds?: string[] };
   RELEASE_EXPIRED: { url?: string; validUntil?: string };
+  RELEASE_DATE_INVALID: { url?: string; date?: string; newestSeen?: string; reason?: 'future' | 'downgrade' };
   INDEX_MISSING: { url?: string; suite?: string; component?: string; architecture?: string };
-  HASH_MISMATCH: { expected: string; actual?: string; url?: string; path?: string };
+  // Packages and their resolution.
   PACKAGE_NOT_FOUND: { package: string; architecture?: string; suite?: string };
   UNSATISFIABLE: { package?: string; relation?: string; chain?: string[] };
   EXCLUDED_REQUIRED: { package: string; requiredBy?: string[] };
   MALFORMED_DEB: { path?: string; package?: string; member?: string };
   MALFORMED_CONTROL: { path?: string; url?: string; line?: number; field?: string };
-  SPEC_INVALID: { position?: SourcePosition; key?: string };
   FILE_CONFLICT: { path: string; packages?: string[] };
   LOCK_STALE: { lock?: string; package?: string };
+  // Everything else.
   TOOL_FAILED: { tool: string; exitCode?: number | null };
   SBOM_INVALID: { path?: string; format?: string };
-  INVALID_LAYER_ENTRY: { path?: string; layer?: string };
+  CANCELLED: { operation?: string };
 }
 
 export type RampartErrorCode = keyof ErrorDetailsByCode;

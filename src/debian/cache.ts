@@ -127,7 +127,7 @@ export class ContentCache {
     let size = 0;
     const mismatch = (actual: string) =>
       new RampartError(
-        'HASH_MISMATCH',
+        'DIGEST_MISMATCH',
         `${what}: expected sha256 ${expected.sha256}${expected.size !== undefined ? ` (${expected.size} bytes)` : ''}, got ${actual} (${size} bytes); the mirror copy is corrupt or tampered with`,
       );
     const verifier = new Transform({

@@ -211,7 +211,7 @@ describe('loadRepositories against a signed local repository', () => {
   });
 
   it('refuses a Packages index whose hash differs from the signed Release', async () => {
-    await expectCode(load('tampered-packages'), 'HASH_MISMATCH', /tampered-packages.*expected sha256/);
+    await expectCode(load('tampered-packages'), 'DIGEST_MISMATCH', /tampered-packages.*expected sha256/);
   });
 
   it('refuses a .deb whose hash differs from the index and leaves nothing in the cache', async () => {
@@ -221,7 +221,7 @@ describe('loadRepositories against a signed local repository', () => {
     await appendFile(repo.path(pkg.filename), 'tampered');
     await expectCode(
       downloadPackages([pkg], { mirrors: { mirror: repo.url }, cacheDir }),
-      'HASH_MISMATCH',
+      'DIGEST_MISMATCH',
       new RegExp(pkg.filename.replace(/[.+]/g, '\\$&')),
     );
     await expect(readFile(join(cacheDir, 'blobs', 'sha256', pkg.sha256))).rejects.toThrow();

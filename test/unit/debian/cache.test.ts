@@ -57,12 +57,12 @@ describe('ContentCache', () => {
     const error = await cache
       .putVerifiedStream(slowly(data), { sha256: wrong }, 'http://m.example/x.deb')
       .catch((e) => e);
-    expect(isRampartError(error, 'HASH_MISMATCH')).toBe(true);
+    expect(isRampartError(error, 'DIGEST_MISMATCH')).toBe(true);
     expect((error as Error).message).toContain('http://m.example/x.deb');
     const sizeError = await cache
       .putVerifiedStream(slowly(data), { sha256: sha256(data), size: 3 }, 'x')
       .catch((e: unknown) => e);
-    expect(isRampartError(sizeError, 'HASH_MISMATCH')).toBe(true);
+    expect(isRampartError(sizeError, 'DIGEST_MISMATCH')).toBe(true);
     expect(await readdir(join(root, 'blobs', 'sha256'))).toEqual([]);
   });
 
@@ -81,7 +81,7 @@ describe('ContentCache', () => {
     const error = await cache
       .putVerifiedStream(endless(), { sha256: sha256(expected), size: expected.length }, 'x')
       .catch((e: unknown) => e);
-    expect(isRampartError(error, 'HASH_MISMATCH')).toBe(true);
+    expect(isRampartError(error, 'DIGEST_MISMATCH')).toBe(true);
     expect(produced).toBeLessThan(64 * 1024);
     expect(await readdir(join(root, 'blobs', 'sha256'))).toEqual([]);
   });

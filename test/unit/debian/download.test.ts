@@ -128,7 +128,7 @@ describe('downloadPackages', () => {
     const cacheDir = await mkdtemp(join(dir, 'c-'));
     const wrong = pkg('wrong.deb');
     const error = await downloadPackages([wrong], { mirrors: { mirror }, cacheDir }).catch((e: unknown) => e);
-    expect(isRampartError(error, 'HASH_MISMATCH')).toBe(true);
+    expect(isRampartError(error, 'DIGEST_MISMATCH')).toBe(true);
     expect((error as Error).message).toContain(`${mirror}/${wrong.filename}`);
     expect(hits.get(`/debian/${wrong.filename}`)).toBe(1);
     const missing = pkg('missing.deb');
