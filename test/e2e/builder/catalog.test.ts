@@ -29,6 +29,7 @@ import { openImage } from '../../../src/oci/open.js';
 import { generateSbom } from '../../../src/sbom/generate.js';
 import type { SbomDocument } from '../../../src/sbom/model.js';
 import { runCommand } from '../../helpers/processes.js';
+import { runArm64Image } from '../../helpers/qemu.js';
 import { runOciImage } from '../../helpers/runc.js';
 
 const IMAGES = resolve(import.meta.dirname, '../../../images');
@@ -96,6 +97,7 @@ beforeAll(async () => {
   // Cross-architecture: nothing from the packages runs, so arm64 builds on this amd64 host.
   await build('nodejs', { key: 'nodejs-arm64', archs: ['arm64'] });
   await build('python3');
+  await build('python3', { key: 'python3-arm64', archs: ['arm64'] });
   // python3 itself ships no Python distributions (no *.dist-info); python3-six adds a real one
   // for the SBOM's Python cataloger to find.
   await build('python3', { key: 'python3-six', addPackages: ['python3-six'] });
@@ -164,6 +166,56 @@ describe('catalog images from the Debian archive', () => {
     ]);
     expect(out.exitCode, out.stderr).toBe(0);
     expect(out.stdout.trim()).toBe('/usr/lib/ssl/cert.pem True');
+  });
+
+  describe('arm64 images run under qemu-user (qemu-aarch64-static -L ROOTFS)', () => {
+    // The same checks as on amd64: the image user, the CA bundle, the interpreter starts.
+    const NODE_CA = [
+      "const fs = require('fs'), crypto = require('crypto'), tls = require('tls');",
+      "const pem = fs.readFileSync(process.env.SSL_CERT_FILE, 'utf8');",
+      "const certs = pem.split('-----END CERTIFICATE-----').filter((c) => c.includes('BEGIN')).map((c) => new crypto.X509Certificate(c + '-----END CERTIFICATE-----'));",
+      'tls.createSecureContext();',
+      'console.log(process.arch, process.getuid(), certs.length, certs.every((c) => c.ca));',
+    ].join('\n');
+
+    it('base: the arm64 dynamic loader of the image runs, as 65532', async () => {
+      const b = built.get('base')!;
+      const out = await runArm64Image(b.layout, b.tag, [
+        '/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1',
+        '--version',
+      ]);
+      expect(out.exitCode, out.stderr).toBe(0);
+      expect(out.stdout).toMatch(/GLIBC/);
+      const image = await selectImage(await openImage(`oci:${b.layout}:${b.tag}`), {
+        os: 'linux',
+        architecture: 'arm64',
+      });
+      expect(image.config.config?.User).toBe('65532:65532');
+    });
+
+    it('nodejs: node starts as arm64, runs as 65532 and parses the CA bundle', async () => {
+      const b = built.get('nodejs-arm64')!;
+      const out = await runArm64Image(b.layout, b.tag, ['/usr/bin/node', '--use-openssl-ca', '-e', NODE_CA]);
+      expect(out.exitCode, out.stderr).toBe(0);
+      const [arch, uid, count, allCa] = out.stdout.trim().split(' ');
+      expect(arch).toBe('arm64');
+      expect(uid).toBe('65532');
+      expect(Number(count)).toBeGreaterThan(100);
+      expect(allCa).toBe('true');
+    });
+
+    it('python3: the interpreter starts as aarch64, runs as 65532 and loads its CA file', async () => {
+      const b = built.get('python3-arm64')!;
+      const out = await runArm64Image(b.layout, b.tag, [
+        '/usr/bin/python3',
+        '-c',
+        'import os, platform, ssl; p = ssl.get_default_verify_paths().openssl_cafile; ' +
+          'n = ssl.create_default_context().cert_store_stats()["x509_ca"]; ' +
+          'print(platform.machine(), os.getuid(), p, os.path.isfile(p), n > 100)',
+      ]);
+      expect(out.exitCode, out.stderr).toBe(0);
+      expect(out.stdout.trim()).toBe('aarch64 65532 /usr/lib/ssl/cert.pem True True');
+    });
   });
 
   it('static runs a static binary added through files:', async () => {
