@@ -85,7 +85,7 @@ export default async function debianBench(): Promise<BenchFigure[]> {
     name: 'loadRepositories trixie/amd64, warm cache',
     value: warm.ms,
     unit: 'ms',
-    note: 'InRelease revalidation, signature check, parsed-index JSON load',
+    note: 'InRelease revalidation, signature check, compact-index load',
   });
 
   const xzIndex = warm.result.releases[0]?.indexes.find((i) => i.path.endsWith('Packages.xz'));

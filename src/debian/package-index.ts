@@ -228,58 +228,112 @@ function byVersionDesc(a: BinaryPackage, b: BinaryPackage): number {
   );
 }
 
-/** Binary packages by name and by provided (virtual) name, merged from any number of suites. */
-export class PackageIndex {
+/** Where an index finds packages: parsed objects, or a compact index searched in place. */
+export interface PackageSource {
+  /** Real packages called `name`, in any order. */
+  candidates(name: string): BinaryPackage[];
+  /** Packages that declare `Provides: name`; `version` is set for versioned (`=`) provides. */
+  providers(name: string): Array<{ pkg: BinaryPackage; version?: string }>;
+  names(): Iterable<string>;
+  readonly size: number;
+}
+
+/** Parsed packages, indexed by name and provided name. */
+class ParsedPackages implements PackageSource {
   private readonly byName = new Map<string, BinaryPackage[]>();
   private readonly byProvided = new Map<string, Array<{ pkg: BinaryPackage; version?: string }>>();
-  // Sorting ~70k lists eagerly is wasted work when a resolution touches a few hundred names.
-  private readonly unsorted = new Set<string>();
-  private count = 0;
-
-  constructor(packages: Iterable<BinaryPackage> = []) {
-    this.add(packages);
-  }
+  size = 0;
 
   add(pkgs: Iterable<BinaryPackage>): void {
     for (const pkg of pkgs) {
       const list = this.byName.get(pkg.name);
       if (list === undefined) this.byName.set(pkg.name, [pkg]);
-      else {
-        list.push(pkg);
-        this.unsorted.add(pkg.name);
-      }
+      else list.push(pkg);
       for (const p of pkg.provides) {
         const entry = p.version?.op === '=' ? { pkg, version: p.version.version } : { pkg };
         const providers = this.byProvided.get(p.name);
         if (providers === undefined) this.byProvided.set(p.name, [entry]);
         else providers.push(entry);
       }
-      this.count++;
+      this.size++;
     }
+  }
+
+  candidates(name: string): BinaryPackage[] {
+    return this.byName.get(name) ?? [];
+  }
+
+  providers(name: string): Array<{ pkg: BinaryPackage; version?: string }> {
+    return this.byProvided.get(name) ?? [];
+  }
+
+  names(): Iterable<string> {
+    return this.byName.keys();
+  }
+}
+
+/**
+ * Binary packages by name and by provided (virtual) name, merged from any number of suites:
+ * parsed packages (`add`) and compact indexes searched in place (`addSource`, see
+ * compact-index.ts). Answers are merged and sorted per name when first asked for: a resolution
+ * touches a few hundred of ~70k names.
+ */
+export class PackageIndex {
+  private readonly parsed = new ParsedPackages();
+  private readonly sources: PackageSource[] = [this.parsed];
+  private readonly candidateCache = new Map<string, BinaryPackage[]>();
+  private readonly providerCache = new Map<string, Array<{ pkg: BinaryPackage; version?: string }>>();
+
+  constructor(packages: Iterable<BinaryPackage> = []) {
+    this.add(packages);
+  }
+
+  add(pkgs: Iterable<BinaryPackage>): void {
+    this.parsed.add(pkgs);
+    this.forget();
+  }
+
+  addSource(source: PackageSource): void {
+    this.sources.push(source);
+    this.forget();
+  }
+
+  private forget(): void {
+    this.candidateCache.clear();
+    this.providerCache.clear();
   }
 
   /** Real packages called `name`, highest version first (ties: architecture, then suite). */
   candidates(name: string): BinaryPackage[] {
-    const list = this.byName.get(name);
-    if (list === undefined) return [];
-    if (this.unsorted.delete(name)) list.sort(byVersionDesc);
+    let list = this.candidateCache.get(name);
+    if (list === undefined) {
+      list = this.sources.flatMap((source) => source.candidates(name)).sort(byVersionDesc);
+      this.candidateCache.set(name, list);
+    }
     return list;
   }
 
   /** Packages that declare `Provides: name`; `version` is set for versioned (`=`) provides. */
   providers(name: string): Array<{ pkg: BinaryPackage; version?: string }> {
-    return this.byProvided.get(name) ?? [];
+    let list = this.providerCache.get(name);
+    if (list === undefined) {
+      list = this.sources.flatMap((source) => source.providers(name));
+      this.providerCache.set(name, list);
+    }
+    return list;
   }
 
   /** All real package names. */
   names(): IterableIterator<string> {
-    return this.byName.keys();
+    const all = new Set<string>();
+    for (const source of this.sources) for (const name of source.names()) all.add(name);
+    return all.values();
   }
 
   /** Up to `limit` names within edit distance 2 of `name`, or starting with it (for typos). */
   similarNames(name: string, limit = 3): string[] {
     const scored: Array<{ name: string; score: number }> = [];
-    for (const candidate of this.byName.keys()) {
+    for (const candidate of this.names()) {
       if (Math.abs(candidate.length - name.length) > 2) {
         if (candidate.startsWith(name)) scored.push({ name: candidate, score: 3 });
         continue;
@@ -292,7 +346,7 @@ export class PackageIndex {
   }
 
   get size(): number {
-    return this.count;
+    return this.sources.reduce((n, source) => n + source.size, 0);
   }
 }
 

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { RampartError } from '../errors.js';
 import { type FetchFn, fetchWithRetry, HttpStatusError, redactUrl } from '../http/fetch.js';
 import { compressionOf, decompressBuffer } from '../util/decompress.js';
 import { type AptMirrors, mirrorForSuite, resolveMirrors } from './apt-sources.js';
 import { ContentCache, defaultCacheDir } from './cache.js';
+import { COMPACT_FORMAT, CompactPackages, encodeCompactPackages } from './compact-index.js';
 import { fetchVerifiedIntoCache } from './download.js';
 import {
   checkReleaseFreshness,
@@ -15,7 +16,7 @@ import {
   readKeyring,
   verifyInRelease,
 } from './inrelease.js';
-import { type BinaryPackage, PackageIndex, parsePackagesFile } from './package-index.js';
+import { PackageIndex, parsePackagesFile } from './package-index.js';
 
 export interface LoadRepositoriesOptions extends AptMirrors {
   suites: string[];
@@ -84,9 +85,13 @@ SHA256: ${'0'.repeat(64)}
 Description: d
 `;
 let parsedFormat: string | undefined;
+/** Changes whenever the compact encoding or the parse of a stanza would give something else. */
 export function parsedCacheFormat(): string {
+  const origin = { suite: 's', component: 'c' };
   parsedFormat ??= createHash('sha256')
-    .update(JSON.stringify(parsePackagesFile(SAMPLE_STANZA, { suite: 's', component: 'c' })))
+    .update(COMPACT_FORMAT)
+    .update(encodeCompactPackages(SAMPLE_STANZA, origin).bytes)
+    .update(JSON.stringify(parsePackagesFile(SAMPLE_STANZA, origin)))
     .digest('hex')
     .slice(0, 16);
   return parsedFormat;
@@ -173,7 +178,7 @@ async function loadPackages(
   cache: ContentCache,
   fetchFn: FetchFn | undefined,
   inReleaseUrl: string,
-): Promise<{ packages: BinaryPackage[]; path: string; entry: ReleaseFileEntry }> {
+): Promise<{ compact: CompactPackages; count: number; path: string; entry: ReleaseFileEntry }> {
   const base = `${component}/binary-${arch}/`;
   const name = INDEX_NAMES.find((n) => release.files.has(base + n));
   const entry = name ? release.files.get(base + name) : undefined;
@@ -183,16 +188,41 @@ async function loadPackages(
       `${redactUrl(inReleaseUrl)} lists no ${base}Packages index; check --arch ${arch} and the component ${component}`,
     );
   }
+  const origin = { suite, component };
   const parsedKey = `${parsedCacheFormat()}|${entry.sha256}|${suite}|${component}`;
-  const cached = await cache.readJson<BinaryPackage[]>('parsed', parsedKey);
-  if (cached) return { packages: cached, path: base + name, entry };
+  const cached = await readCompactIndex(cache, parsedKey, origin);
+  if (cached) return { ...cached, path: base + name, entry };
   const file = await fetchIndexFile(distUrl, base + name, entry, release, cache, fetchFn);
   const compression = compressionOf(name) ?? 'none';
   const text = (await decompressBuffer(await readFile(file), compression)).toString('utf8');
-  const packages = parsePackagesFile(text, { suite, component });
-  // JSON.parse of the parsed index (~60 MB for trixie) beats xz + parse and v8.deserialize.
-  await cache.writeJson('parsed', parsedKey, packages);
-  return { packages, path: base + name, entry };
+  const { bytes, count } = encodeCompactPackages(text, origin);
+  const sha256 = await cache.putBytes(bytes);
+  await cache.writeJson('parsed', parsedKey, { compact: sha256, count } satisfies CompactIndexMeta);
+  return { compact: new CompactPackages(bytes, origin), count, path: base + name, entry };
+}
+
+/** What the `parsed` cache keeps per index: the compact form's blob and its stanza count. */
+type CompactIndexMeta = { compact: string; count: number };
+
+/**
+ * The cached compact form of an index, its digest checked on read (a damaged or tampered cache
+ * file is a miss, rebuilt from the verified index); undefined on a miss.
+ */
+async function readCompactIndex(
+  cache: ContentCache,
+  key: string,
+  origin: { suite: string; component: string },
+): Promise<{ compact: CompactPackages; count: number } | undefined> {
+  const meta = await cache.readJson<CompactIndexMeta>('parsed', key);
+  if (!meta || typeof meta.compact !== 'string' || typeof meta.count !== 'number') return undefined;
+  const bytes = await cache.readBlob(meta.compact).catch(() => undefined);
+  if (!bytes) return undefined;
+  if (createHash('sha256').update(bytes).digest('hex') !== meta.compact) {
+    // Removed, or the rebuilt blob would be skipped as already present (same name, same size).
+    await rm(cache.blobPath(meta.compact), { force: true });
+    return undefined;
+  }
+  return { compact: new CompactPackages(bytes, origin), count: meta.count };
 }
 
 /**
@@ -219,7 +249,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
   });
   const keys = await readKeyring(keyringBytes, mirrors.keyring);
   const components = opts.components ?? ['main'];
-  const perArch = new Map<string, BinaryPackage[][]>(opts.architectures.map((a) => [a, []]));
+  const perArch = new Map<string, CompactPackages[]>(opts.architectures.map((a) => [a, []]));
   const releases: LoadedRelease[] = [];
 
   for (const suite of opts.suites) {
@@ -238,8 +268,8 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
     for (const arch of opts.architectures) {
       for (const component of components) {
         const loaded = await loadPackages(distUrl, suite, component, arch, release, cache, opts.fetch, url);
-        log(`${suite}/${component}/binary-${arch}: ${loaded.packages.length} packages`);
-        perArch.get(arch)?.push(loaded.packages);
+        log(`${suite}/${component}/binary-${arch}: ${loaded.count} packages`);
+        perArch.get(arch)?.push(loaded.compact);
         indexFiles.push({ path: loaded.path, ...loaded.entry });
       }
     }
@@ -255,7 +285,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
   const indexes = new Map<string, PackageIndex>();
   for (const [arch, lists] of perArch) {
     const index = new PackageIndex();
-    for (const list of lists) index.add(list);
+    for (const compact of lists) index.addSource(compact);
     indexes.set(arch, index);
   }
   const first = indexes.get(opts.architectures[0] as string) as PackageIndex;
