@@ -33,7 +33,7 @@ export interface ErrorDetailsByCode {
   UNKNOWN_MEDIA_TYPE: { mediaType?: string; digest?: string; location?: string };
   MALFORMED_MANIFEST: { digest?: string; location?: string; field?: string };
   MALFORMED_LAYOUT: { path?: string };
-  MALFORMED_ARCHIVE: { path?: string; digest?: string; format?: string };
+  MALFORMED_ARCHIVE: { path?: string; reference?: string; digest?: string; format?: string };
   DIGEST_MISMATCH: { expected: string; actual?: string; location?: string; url?: string; path?: string };
   SIZE_MISMATCH: { digest?: string; expected: number; actual?: number; location?: string; url?: string };
   TOO_LARGE: { limit: number; url?: string; path?: string; digest?: string };
