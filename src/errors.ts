@@ -1,3 +1,5 @@
+import { getSystemErrorMap } from 'node:util';
+
 /**
  * One error type for the whole library (undici's and sigstore-js's shape). `code` is a stable
  * literal users can match on; `details` carries the facts (which package, URL, digest, path...)
@@ -320,7 +322,12 @@ export function fromSystemError(error: unknown, context: SystemErrorContext = {}
         { cause: error, details: withPath },
       );
     default: {
-      const reason = error instanceof Error ? error.message : String(error);
+      // Node's own message names the path it was given, which may be a temp file beside `path`.
+      const reason = system
+        ? `${systemErrorDescription(system)} (${system.code})`
+        : error instanceof Error
+          ? error.message
+          : String(error);
       return new RampartError('IO', `${subject}: ${reason}`, {
         cause: error,
         details: {
@@ -330,4 +337,9 @@ export function fromSystemError(error: unknown, context: SystemErrorContext = {}
       });
     }
   }
+}
+
+function systemErrorDescription(error: NodeJS.ErrnoException): string {
+  const known = typeof error.errno === 'number' ? getSystemErrorMap().get(error.errno)?.[1] : undefined;
+  return known ?? `${error.syscall ?? 'a system call'} failed`;
 }
