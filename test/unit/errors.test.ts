@@ -381,3 +381,40 @@ describe('CLI error output', () => {
     expect(err).toBe(boom);
   });
 });
+
+describe('README error table', () => {
+  /** The rows of the table under "## Error codes": code, details column. */
+  async function readmeRows(): Promise<Array<{ code: string; details: string[] }>> {
+    const readme = await readFile(resolve('README.md'), 'utf8');
+    const start = readme.indexOf('\n## Error codes\n');
+    expect(start).toBeGreaterThan(0);
+    const section = readme.slice(start + 1, readme.indexOf('\n## ', start + 1));
+    return section
+      .split('\n')
+      .filter((line) => /^\| `[A-Z_]+` \|/.test(line))
+      .map((line) => {
+        const cells = line.split(' | ');
+        return {
+          code: cells[0]!.slice('| `'.length, -1),
+          // Top-level fields only: `position` (`file`, `line`) names the sub-fields in brackets.
+          details: [...cells[2]!.replace(/\([^)]*\)/g, '').matchAll(/`([a-zA-Z]+)`/g)].map((m) => m[1]!),
+        };
+      });
+  }
+
+  it('lists exactly the codes of ErrorDetailsByCode, each once, in its order', async () => {
+    expect((await readmeRows()).map((r) => r.code)).toEqual([...ERROR_CODES]);
+  });
+
+  it('names only details fields a code can carry', async () => {
+    // Field names per code, read from the interface's source text so README and type cannot drift.
+    const source = await readFile(resolve('src/errors.ts'), 'utf8');
+    const body = source.slice(source.indexOf('export interface ErrorDetailsByCode {'));
+    for (const row of await readmeRows()) {
+      const line = new RegExp(`^\\s*${row.code}: \\{([^}]*)`, 'm').exec(body)?.[1] ?? '';
+      const fields = [...line.matchAll(/(\w+)\??:/g)].map((m) => m[1]);
+      const unknown = row.details.filter((field) => !fields.includes(field));
+      expect({ code: row.code, unknown }).toEqual({ code: row.code, unknown: [] });
+    }
+  });
+});
