@@ -1,3 +1,5 @@
+import { getSystemErrorMap } from 'node:util';
+
 /**
  * One error type for the whole library (undici's and sigstore-js's shape). `code` is a stable
  * literal users can match on; `details` carries the facts (which package, URL, digest, path...)
@@ -33,7 +35,7 @@ export interface ErrorDetailsByCode {
   UNKNOWN_MEDIA_TYPE: { mediaType?: string; digest?: string; location?: string };
   MALFORMED_MANIFEST: { digest?: string; location?: string; field?: string };
   MALFORMED_LAYOUT: { path?: string };
-  MALFORMED_ARCHIVE: { path?: string; digest?: string; format?: string };
+  MALFORMED_ARCHIVE: { path?: string; reference?: string; digest?: string; format?: string };
   DIGEST_MISMATCH: { expected: string; actual?: string; location?: string; url?: string; path?: string };
   SIZE_MISMATCH: { digest?: string; expected: number; actual?: number; location?: string; url?: string };
   TOO_LARGE: { limit: number; url?: string; path?: string; digest?: string };
@@ -55,7 +57,14 @@ export interface ErrorDetailsByCode {
   UNSATISFIABLE: { package?: string; relation?: string; chain?: string[] };
   EXCLUDED_REQUIRED: { package: string; requiredBy?: string[] };
   MALFORMED_DEB: { path?: string; package?: string; member?: string };
-  MALFORMED_CONTROL: { path?: string; url?: string; line?: number; field?: string };
+  MALFORMED_CONTROL: {
+    path?: string;
+    url?: string;
+    document?: string;
+    line?: number;
+    field?: string;
+    value?: string;
+  };
   FILE_CONFLICT: { path: string; packages?: string[] };
   LOCK_STALE: { lock?: string; package?: string };
   // Everything else.
@@ -65,6 +74,68 @@ export interface ErrorDetailsByCode {
 }
 
 export type RampartErrorCode = keyof ErrorDetailsByCode;
+
+/**
+ * The process exit status for each code, and with it the runtime list of codes: 2 when the user
+ * fixes the invocation (command line, environment, spec), 130 for a cancellation (as for SIGINT),
+ * 1 for every other failure. `satisfies` makes the compiler refuse a code missing here or one
+ * that is not in ErrorDetailsByCode, so the list cannot drift from the type.
+ */
+const EXIT_STATUS_BY_CODE = {
+  USAGE: 2,
+  INVALID_ENVIRONMENT: 2,
+  UNSUPPORTED_OPERATION: 2,
+  INVALID_REFERENCE: 2,
+  UNSUPPORTED_TRANSPORT: 2,
+  SPEC_INVALID: 2,
+  SOURCE_OUTSIDE_CONTEXT: 2,
+  NOT_FOUND: 1,
+  PERMISSION_DENIED: 1,
+  READ_ONLY_FILESYSTEM: 1,
+  NO_SPACE: 1,
+  LOCKED: 1,
+  IO: 1,
+  UNKNOWN_MEDIA_TYPE: 1,
+  MALFORMED_MANIFEST: 1,
+  MALFORMED_LAYOUT: 1,
+  MALFORMED_ARCHIVE: 1,
+  DIGEST_MISMATCH: 1,
+  SIZE_MISMATCH: 1,
+  TOO_LARGE: 1,
+  BLOB_NOT_FOUND: 1,
+  MANIFEST_NOT_FOUND: 1,
+  PATH_TRAVERSAL: 1,
+  UNSAFE_LINK: 1,
+  INVALID_LAYER_ENTRY: 1,
+  UNSAFE_ENTRIES: 1,
+  NETWORK: 1,
+  TIMEOUT: 1,
+  SIGNATURE_INVALID: 1,
+  RELEASE_EXPIRED: 1,
+  RELEASE_DATE_INVALID: 1,
+  INDEX_MISSING: 1,
+  PACKAGE_NOT_FOUND: 1,
+  UNSATISFIABLE: 1,
+  EXCLUDED_REQUIRED: 1,
+  MALFORMED_DEB: 1,
+  MALFORMED_CONTROL: 1,
+  FILE_CONFLICT: 1,
+  LOCK_STALE: 1,
+  TOOL_FAILED: 1,
+  SBOM_INVALID: 1,
+  CANCELLED: 130,
+} as const satisfies Record<RampartErrorCode, 1 | 2 | 130>;
+
+/** Every error code, in the order of ErrorDetailsByCode. */
+export const ERROR_CODES = Object.freeze(Object.keys(EXIT_STATUS_BY_CODE)) as readonly RampartErrorCode[];
+
+/**
+ * The exit status for an error: 2 for usage-type codes, 130 for CANCELLED, 1 for any other
+ * failure, including values that are not RampartErrors.
+ */
+export function exitStatusOf(error: unknown): 1 | 2 | 130 {
+  return error instanceof RampartError ? (EXIT_STATUS_BY_CODE[error.code as RampartErrorCode] ?? 1) : 1;
+}
 export type ErrorDetails<C extends RampartErrorCode = RampartErrorCode> = ErrorDetailsByCode[C];
 
 export type RampartErrorOptions<C extends RampartErrorCode> = {
@@ -75,11 +146,17 @@ export type RampartErrorOptions<C extends RampartErrorCode> = {
 /** The JSON form of an error: what the CLI prints with `-o json` and what a service stores. */
 export type SerializedError = {
   name: string;
-  code: string;
+  code?: string;
   message: string;
   details?: Record<string, unknown>;
-  cause?: SerializedError | { name: string; message: string; code?: string };
+  /** For a Node.js system error: the failed call and the path it was given. */
+  syscall?: string;
+  path?: string;
+  cause?: SerializedError;
 };
+
+/** How deep a cause chain is serialised; a longer (or cyclic) chain is cut there. */
+const MAX_CAUSE_DEPTH = 8;
 
 export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends Error {
   readonly code: C;
@@ -93,23 +170,53 @@ export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends
   }
 
   toJSON(): SerializedError {
-    return {
-      name: this.name,
-      code: this.code,
-      message: this.message,
-      ...(Object.keys(this.details).length > 0 ? { details: { ...this.details } } : {}),
-      ...(this.cause !== undefined ? { cause: serializeCause(this.cause) } : {}),
-    };
+    return serializeError(this);
+  }
+
+  /**
+   * Rebuilds an error from its JSON form (a stored error shown again): RampartErrors for entries
+   * with a known code, plain Errors (keeping a system error's code, syscall and path) otherwise.
+   */
+  static fromJSON(value: SerializedError): Error {
+    const cause = value.cause === undefined ? undefined : RampartError.fromJSON(value.cause);
+    if (value.name === 'RampartError' && isErrorCode(value.code)) {
+      return new RampartError(value.code, value.message, {
+        ...(cause !== undefined ? { cause } : {}),
+        details: (value.details ?? {}) as ErrorDetails,
+      });
+    }
+    const error: Error & { code?: string; syscall?: string; path?: string } = new Error(
+      value.message,
+      cause !== undefined ? { cause } : undefined,
+    );
+    error.name = value.name;
+    if (value.code !== undefined) error.code = value.code;
+    if (value.syscall !== undefined) error.syscall = value.syscall;
+    if (value.path !== undefined) error.path = value.path;
+    return error;
   }
 }
 
-function serializeCause(cause: unknown): SerializedError['cause'] {
-  if (cause instanceof RampartError) return cause.toJSON();
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return { name: cause.name, message: cause.message, ...(typeof code === 'string' ? { code } : {}) };
+export function isErrorCode(value: unknown): value is RampartErrorCode {
+  return typeof value === 'string' && Object.hasOwn(EXIT_STATUS_BY_CODE, value);
+}
+
+/** The JSON form of any thrown value: a RampartError's toJSON, a system error's code, syscall and path. */
+export function serializeError(error: unknown, depth = 0): SerializedError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const out: SerializedError = { name: error.name, message: error.message };
+  if (error instanceof RampartError) {
+    out.code = error.code;
+    if (Object.keys(error.details).length > 0) out.details = { ...error.details };
+  } else {
+    const { code, syscall, path } = error as NodeJS.ErrnoException;
+    if (typeof code === 'string') out.code = code;
+    if (typeof syscall === 'string') out.syscall = syscall;
+    if (typeof path === 'string') out.path = path;
   }
-  return { name: 'Error', message: String(cause) };
+  if (error.cause !== undefined && depth < MAX_CAUSE_DEPTH)
+    out.cause = serializeError(error.cause, depth + 1);
+  return out;
 }
 
 export function isRampartError<C extends RampartErrorCode>(
@@ -117,4 +224,122 @@ export function isRampartError<C extends RampartErrorCode>(
   code?: C,
 ): value is RampartError<C> {
   return value instanceof RampartError && (code === undefined || value.code === code);
+}
+
+const LOCAL_FILESYSTEM_CODES: ReadonlySet<string> = new Set([
+  'NOT_FOUND',
+  'PERMISSION_DENIED',
+  'READ_ONLY_FILESYSTEM',
+  'NO_SPACE',
+  'IO',
+]);
+
+/** A failure of the local filesystem (what `fromSystemError` gives): retrying a download will not help. */
+export function isLocalFilesystemError(value: unknown): value is RampartError {
+  return value instanceof RampartError && LOCAL_FILESYSTEM_CODES.has(value.code);
+}
+
+/** A Node.js system error (errno): it has a string `code` and the `syscall` that failed. */
+export function isSystemError(
+  value: unknown,
+): value is NodeJS.ErrnoException & { code: string; syscall: string } {
+  return (
+    value instanceof Error &&
+    typeof (value as NodeJS.ErrnoException).code === 'string' &&
+    typeof (value as NodeJS.ErrnoException).syscall === 'string'
+  );
+}
+
+/** What was being done when a system call failed, in words for a message ("write", "create the directory"). */
+export type SystemErrorContext = { path?: string; operation?: string };
+
+const OPERATION_BY_SYSCALL: Record<string, string> = {
+  open: 'open',
+  read: 'read',
+  write: 'write',
+  mkdir: 'create the directory',
+  rmdir: 'remove the directory',
+  unlink: 'remove',
+  rename: 'rename',
+  scandir: 'list',
+  stat: 'read',
+  lstat: 'read',
+  fstat: 'read',
+  fsync: 'write',
+  copyfile: 'copy',
+  symlink: 'create the link',
+  link: 'create the link',
+  chmod: 'change the mode of',
+  utime: 'change the times of',
+};
+
+/**
+ * Translates a Node.js system error into a RampartError the user can act on, at the edge where
+ * the filesystem was touched: ENOENT/ENOTDIR are NOT_FOUND, EACCES/EPERM PERMISSION_DENIED, EROFS
+ * READ_ONLY_FILESYSTEM, ENOSPC/EDQUOT NO_SPACE, any other errno IO with its errno and syscall.
+ * The message names `path` (what the user asked for, not a temp file beside it) and says what to
+ * do; the original error is the `cause`. A RampartError passes through unchanged; any other
+ * value becomes IO.
+ */
+export function fromSystemError(error: unknown, context: SystemErrorContext = {}): RampartError {
+  if (error instanceof RampartError) return error;
+  const system = isSystemError(error) ? error : undefined;
+  const path = context.path ?? system?.path;
+  const operation =
+    context.operation ?? (system ? (OPERATION_BY_SYSCALL[system.syscall] ?? system.syscall) : 'access');
+  const subject = `cannot ${operation}${path !== undefined ? ` ${path}` : ''}`;
+  const withPath = path !== undefined ? { path } : {};
+  switch (system?.code) {
+    case 'ENOENT':
+      return new RampartError('NOT_FOUND', `${subject}: no such file or directory; check the path`, {
+        cause: error,
+        details: withPath,
+      });
+    case 'ENOTDIR':
+      return new RampartError(
+        'NOT_FOUND',
+        `${subject}: a part of the path is a file, not a directory; check the path`,
+        { cause: error, details: withPath },
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return new RampartError(
+        'PERMISSION_DENIED',
+        `${subject}: permission denied; choose a location this user may use, or change its permissions`,
+        { cause: error, details: { ...withPath, syscall: system.syscall } },
+      );
+    case 'EROFS':
+      return new RampartError(
+        'READ_ONLY_FILESYSTEM',
+        `${subject}: the file system is read-only; choose a writable location`,
+        { cause: error, details: withPath },
+      );
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new RampartError(
+        'NO_SPACE',
+        `${subject}: ${system.code === 'EDQUOT' ? 'the disk quota is exceeded' : 'no space left on the device'}; free some space (\`rampart cache prune\` frees the cache) or choose another location`,
+        { cause: error, details: withPath },
+      );
+    default: {
+      // Node's own message names the path it was given, which may be a temp file beside `path`.
+      const reason = system
+        ? `${systemErrorDescription(system)} (${system.code})`
+        : error instanceof Error
+          ? error.message
+          : String(error);
+      return new RampartError('IO', `${subject}: ${reason}`, {
+        cause: error,
+        details: {
+          ...withPath,
+          ...(system ? { syscall: system.syscall, errno: system.code } : {}),
+        },
+      });
+    }
+  }
+}
+
+function systemErrorDescription(error: NodeJS.ErrnoException): string {
+  const known = typeof error.errno === 'number' ? getSystemErrorMap().get(error.errno)?.[1] : undefined;
+  return known ?? `${error.syscall ?? 'a system call'} failed`;
 }

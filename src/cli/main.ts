@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { RampartError } from '../errors.js';
+import { exitStatusOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commandModules } from './commands/index.js';
+import { formatCliError, jsonRequested } from './print-error.js';
 
 /**
  * Builds the command tree; exported so tests can drive the CLI in-process. With `only`, just that
@@ -30,12 +31,16 @@ Examples:
   return program;
 }
 
-/** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage error. */
+/** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 usage error, 130 cancelled (see `exitStatusOf`). */
 export async function main(argv: string[]): Promise<number> {
   const args = argv.slice(2);
   const versionOnly = args.length === 1 && (args[0] === '--version' || args[0] === '-V');
   const program = await createProgram(versionOnly ? 'none' : firstOperand(args));
   const debug = argv.includes('--debug');
+  let running: Command | undefined;
+  program.hook('preAction', (_program, action) => {
+    running = action;
+  });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -46,27 +51,12 @@ export async function main(argv: string[]): Promise<number> {
       if (error.code === 'commander.help') return 0;
       return 2;
     }
-    printError(error, debug);
-    return isUsageError(error) ? 2 : 1;
+    process.stderr.write(formatCliError(error, { json: jsonRequested(running), debug }));
+    return exitStatusOf(error);
   }
-}
-
-/** Errors in what the user typed: a bad option value, or an image reference that does not parse. */
-function isUsageError(error: unknown): boolean {
-  return error instanceof RampartError && (error.code === 'USAGE' || error.code === 'INVALID_REFERENCE');
 }
 
 /** The subcommand name, i.e. the first argument that is not an option. */
 function firstOperand(args: string[]): string | undefined {
   return args.find((arg) => !arg.startsWith('-'));
-}
-
-function printError(error: unknown, debug: boolean): void {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`error: ${message.split('\n')[0]}\n`);
-  if (debug && error instanceof Error) {
-    process.stderr.write(`${error.stack ?? ''}\n`);
-    if (error.cause)
-      process.stderr.write(`caused by: ${String((error.cause as Error).stack ?? error.cause)}\n`);
-  }
 }

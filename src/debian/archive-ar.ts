@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { RampartError } from '../errors.js';
+import { fromSystemError, RampartError } from '../errors.js';
 
 /** One member of a Unix `ar` archive: where its data starts in the file, and its size. */
 export interface ArMember {
@@ -16,15 +16,17 @@ const HEADER_SIZE = 60;
  * can then be streamed from the file without loading the archive (a .deb) into memory.
  */
 export async function listArMembers(file: string): Promise<ArMember[]> {
-  const handle = await open(file, 'r').catch((error: Error) => {
-    throw new RampartError('IO', `cannot open ${file}: ${error.message}`, { cause: error });
+  const handle = await open(file, 'r').catch((error: unknown) => {
+    throw fromSystemError(error, { path: file, operation: 'open' });
   });
   try {
     const { size: fileSize } = await handle.stat();
     const magic = Buffer.alloc(8);
     await handle.read(magic, 0, 8, 0);
     if (magic.toString('latin1') !== AR_MAGIC) {
-      throw new RampartError('MALFORMED_DEB', `${file} is not an ar archive (bad magic); is it a .deb?`);
+      throw new RampartError('MALFORMED_DEB', `${file} is not an ar archive (bad magic); is it a .deb?`, {
+        details: { path: file },
+      });
     }
     const members: ArMember[] = [];
     const header = Buffer.alloc(HEADER_SIZE);
@@ -33,7 +35,9 @@ export async function listArMembers(file: string): Promise<ArMember[]> {
       const { bytesRead } = await handle.read(header, 0, HEADER_SIZE, position);
       if (bytesRead < HEADER_SIZE) break;
       if (header.toString('latin1', 58, 60) !== '`\n') {
-        throw new RampartError('MALFORMED_DEB', `${file}: bad ar member header at offset ${position}`);
+        throw new RampartError('MALFORMED_DEB', `${file}: bad ar member header at offset ${position}`, {
+          details: { path: file },
+        });
       }
       // GNU ar terminates names with '/'; dpkg writes plain names padded with spaces.
       const name = header.toString('latin1', 0, 16).trimEnd().replace(/\/$/, '');
@@ -42,12 +46,15 @@ export async function listArMembers(file: string): Promise<ArMember[]> {
         throw new RampartError(
           'MALFORMED_DEB',
           `${file}: bad size in ar member header at offset ${position}`,
+          { details: { path: file, member: name } },
         );
       }
       const size = Number(sizeText);
       const offset = position + HEADER_SIZE;
       if (offset + size > fileSize) {
-        throw new RampartError('MALFORMED_DEB', `${file}: ar member ${name} is truncated`);
+        throw new RampartError('MALFORMED_DEB', `${file}: ar member ${name} is truncated`, {
+          details: { path: file, member: name },
+        });
       }
       members.push({ name, offset, size });
       position = offset + size + (size % 2); // members are 2-byte aligned

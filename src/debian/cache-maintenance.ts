@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { RampartError } from '../errors.js';
+import { fromSystemError, RampartError } from '../errors.js';
 import { compareText } from '../util/compare-text.js';
 import { KEYED_JSON_SUFFIX, readCachedJsonKey, TOUCH_RESOLUTION_MS } from './cache.js';
 
@@ -77,9 +77,7 @@ async function readKindFolders(dir: string): Promise<Dirent[] | undefined> {
     return top.filter((d) => CACHE_KINDS.includes(d.name) && (d.isDirectory() || d.isSymbolicLink()));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new RampartError('IO', `cannot read the cache ${dir}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw fromSystemError(error, { path: dir, operation: 'read the cache' });
   }
 }
 
@@ -287,6 +285,7 @@ export async function pruneCache(dir: string, opts: PruneOptions = {}): Promise<
     throw new RampartError(
       'USAGE',
       `cannot prune entries unused for ${olderThanMs} ms: the minimum is ${MIN_PRUNE_AGE_MS / 3600_000}h, as a cache hit refreshes an entry's use time only every ${TOUCH_RESOLUTION_MS / 60_000} minutes`,
+      { details: { option: 'olderThanMs', value: String(olderThanMs) } },
     );
   }
   const all = opts.all ?? false;
@@ -296,6 +295,7 @@ export async function pruneCache(dir: string, opts: PruneOptions = {}): Promise<
     throw new RampartError(
       'NOT_FOUND',
       `${dir} does not look like a rampart cache (it has none of ${CACHE_KINDS.join(', ')}); not pruning it`,
+      { details: { path: dir } },
     );
   }
   // Loaded on demand: the repository client brings openpgp, which `cache info` does not need.
@@ -349,9 +349,7 @@ async function removeEntry(
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new RampartError('IO', `cannot remove ${path} from the cache: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw fromSystemError(error, { path, operation: 'remove the cache entry' });
   }
 }
 
@@ -365,6 +363,7 @@ export function parseDuration(value: string): number {
     throw new RampartError(
       'USAGE',
       `not a duration: "${value}"; use a whole number with s, m, h, d or w, e.g. 12h, 30d, 2w`,
+      { details: { value } },
     );
   }
   return Number(match[1]) * UNIT_MS[match[2]!]!;

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { RampartError } from '../errors.js';
+import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import { compressionOf, createDecompressor } from '../util/decompress.js';
 import { type ArMember, listArMembers } from './archive-ar.js';
 import { type Paragraph, parseDeb822 } from './deb822.js';
@@ -72,14 +72,20 @@ export function normaliseEntryPath(name: string, where: string): string {
 
 function findMember(members: ArMember[], prefix: string, file: string): ArMember {
   const member = members.find((m) => m.name === prefix || m.name.startsWith(`${prefix}.`));
-  if (!member) throw new RampartError('MALFORMED_DEB', `${file} has no ${prefix}.* member; is it a .deb?`);
+  if (!member) {
+    throw new RampartError('MALFORMED_DEB', `${file} has no ${prefix}.* member; is it a .deb?`, {
+      details: { path: file, member: `${prefix}.*` },
+    });
+  }
   return member;
 }
 
 async function* iterateTarMember(file: string, member: ArMember): AsyncGenerator<DebEntry> {
   const compression = compressionOf(member.name);
   if (!compression) {
-    throw new RampartError('MALFORMED_DEB', `${file}: unsupported compression of ${member.name}`);
+    throw new RampartError('MALFORMED_DEB', `${file}: unsupported compression of ${member.name}`, {
+      details: { path: file, member: member.name },
+    });
   }
   const where = `${file}:${member.name}`;
   const source = createReadStream(file, { start: member.offset, end: member.offset + member.size - 1 });
@@ -106,6 +112,7 @@ async function* iterateTarMember(file: string, member: ArMember): AsyncGenerator
         throw new RampartError(
           'MALFORMED_DEB',
           `${where}: unsupported tar entry type ${h.type} for ${h.name}`,
+          { details: { path: file, member: member.name } },
         );
       }
       let content: Buffer | undefined;
@@ -144,8 +151,11 @@ async function* iterateTarMember(file: string, member: ArMember): AsyncGenerator
   await piped;
   if (pipeError) {
     if (pipeError instanceof RampartError) throw pipeError;
+    // The file itself could not be read (removed, unreadable): not a malformed .deb.
+    if (isSystemError(pipeError)) throw fromSystemError(pipeError, { path: file, operation: 'read' });
     throw new RampartError('MALFORMED_DEB', `${where}: ${(pipeError as Error).message}`, {
       cause: pipeError,
+      details: { path: file, member: member.name },
     });
   }
 }
@@ -158,9 +168,17 @@ export async function readDeb(file: string): Promise<DebControl> {
     if (entry.content) controlFiles.set(entry.header.name, entry.content);
   }
   const controlText = controlFiles.get('control');
-  if (!controlText) throw new RampartError('MALFORMED_DEB', `${file}: control.tar has no control file`);
-  const control = parseDeb822(controlText.toString('utf8'))[0];
-  if (!control) throw new RampartError('MALFORMED_DEB', `${file}: empty control file`);
+  if (!controlText) {
+    throw new RampartError('MALFORMED_DEB', `${file}: control.tar has no control file`, {
+      details: { path: file, member: 'control' },
+    });
+  }
+  const control = parseControlFile(controlText.toString('utf8'), file)[0];
+  if (!control) {
+    throw new RampartError('MALFORMED_DEB', `${file}: empty control file`, {
+      details: { path: file, member: 'control' },
+    });
+  }
   const md5sums = new Map<string, string>();
   for (const line of (controlFiles.get('md5sums')?.toString('utf8') ?? '').split('\n')) {
     const match = /^([0-9a-f]{32})\s+(.+)$/.exec(line.trim());
@@ -187,4 +205,17 @@ export async function readDeb(file: string): Promise<DebControl> {
 export async function* readDebData(file: string): AsyncGenerator<DebEntry> {
   const members = await listArMembers(file);
   yield* iterateTarMember(file, findMember(members, 'data.tar', file));
+}
+
+/** The control file's paragraphs; a parse error names the .deb it came from. */
+function parseControlFile(text: string, file: string): Paragraph[] {
+  try {
+    return parseDeb822(text);
+  } catch (error) {
+    if (!isRampartError(error, 'MALFORMED_CONTROL')) throw error;
+    throw new RampartError('MALFORMED_CONTROL', `${file}: control file: ${error.message}`, {
+      cause: error,
+      details: { ...error.details, path: file, document: 'control' },
+    });
+  }
 }

@@ -102,6 +102,7 @@ export function scanDeb822(text: string, visitor: Deb822Visitor, opts: Deb822Opt
         throw new RampartError(
           'MALFORMED_CONTROL',
           `deb822 line ${lineNo}: continuation line without a field before it; fix the control data`,
+          { details: { line: lineNo } },
         );
       }
       if (collect) value += `\n${text.slice(pos + 1, lineEnd).trimEnd()}`;
@@ -111,6 +112,7 @@ export function scanDeb822(text: string, visitor: Deb822Visitor, opts: Deb822Opt
         throw new RampartError(
           'MALFORMED_CONTROL',
           `deb822 line ${lineNo}: expected "Field: value", got ${JSON.stringify(text.slice(pos, Math.min(lineEnd, pos + 60)))}`,
+          { details: { line: lineNo, value: text.slice(pos, Math.min(lineEnd, pos + 60)) } },
         );
       }
       flush();
@@ -119,6 +121,7 @@ export function scanDeb822(text: string, visitor: Deb822Visitor, opts: Deb822Opt
         throw new RampartError(
           'MALFORMED_CONTROL',
           `deb822 line ${lineNo}: invalid field name ${JSON.stringify(fieldName)}`,
+          { details: { line: lineNo, field: fieldName.slice(0, 60) } },
         );
       }
       inParagraph = true;
@@ -161,6 +164,7 @@ export function parseDeb822(text: string, opts?: Deb822Options): Paragraph[] {
           throw new RampartError(
             'MALFORMED_CONTROL',
             `deb822 line ${line}: duplicate field ${JSON.stringify(name)}`,
+            { details: { line, field: name } },
           );
         }
         current.set(key, value);

@@ -1,4 +1,4 @@
-import { isRampartError, RampartError } from '../errors.js';
+import { isLocalFilesystemError, isRampartError, RampartError } from '../errors.js';
 import {
   type FetchFn,
   fetchWithRetry,
@@ -71,7 +71,7 @@ export async function fetchVerifiedIntoCache(
       if (!response.body) throw new Error('empty response body');
       return await cache.putVerifiedStream(response.body, expected, redactUrl(url), opts.onBytes);
     } catch (error) {
-      if (isRampartError(error, 'DIGEST_MISMATCH') || isRampartError(error, 'IO')) throw error;
+      if (isRampartError(error, 'DIGEST_MISMATCH') || isLocalFilesystemError(error)) throw error;
       if (error instanceof HttpStatusError && !isRetryableStatus(error.status)) throw error;
       lastError = error;
     }

@@ -25,6 +25,7 @@ export function findLockedInIndex(index: PackageIndex, locked: readonly LockedPa
     throw new RampartError(
       'LOCK_STALE',
       `locked ${entry.name} ${entry.version} ${entry.architecture} (${entry.suite}) is not in the index: ${why}; re-resolve the lock`,
+      { details: { package: entry.name } },
     );
   });
 }

@@ -1,4 +1,4 @@
-import { RampartError } from '../errors.js';
+import { type ErrorDetails, RampartError } from '../errors.js';
 import { compareText } from '../util/compare-text.js';
 import { type Paragraph, scanDeb822 } from './deb822.js';
 import { parseRelations, type Relation, type RelationGroup } from './relations.js';
@@ -166,6 +166,7 @@ export function parsePackagesFile(
           throw new RampartError(
             'MALFORMED_CONTROL',
             `Packages index ${where}: stanza at line ${firstLine} lacks Package, Version or Architecture; the index is corrupt, refresh it`,
+            { details: { document: `Packages ${where}`, line: firstLine } },
           );
         }
         const size = f[SLOT.size];
@@ -212,8 +213,14 @@ export function parsePackagesFile(
       },
     });
   } catch (err) {
-    if (err instanceof RampartError && !err.message.startsWith('Packages index')) {
-      throw new RampartError('MALFORMED_CONTROL', `Packages index ${where}: ${err.message}`, { cause: err });
+    // Errors of the deb822, relation and version parsers do not know which index they are in.
+    if (err instanceof RampartError && !(err.code === 'MALFORMED_CONTROL' && err.details.document)) {
+      const inner =
+        err.code === 'MALFORMED_CONTROL' ? (err.details as ErrorDetails<'MALFORMED_CONTROL'>) : {};
+      throw new RampartError('MALFORMED_CONTROL', `Packages index ${where}: ${err.message}`, {
+        cause: err,
+        details: { ...(firstLine > 0 ? { line: firstLine } : {}), ...inner, document: `Packages ${where}` },
+      });
     }
     throw err;
   }

@@ -28,7 +28,9 @@ const OPS: Record<string, VersionOp> = {
 };
 
 function malformed(text: string, why: string): RampartError {
-  return new RampartError('MALFORMED_CONTROL', `relation ${JSON.stringify(text.trim())}: ${why}`);
+  return new RampartError('MALFORMED_CONTROL', `relation ${JSON.stringify(text.trim())}: ${why}`, {
+    details: { value: text.trim() },
+  });
 }
 
 const C_SPACE = 0x20;

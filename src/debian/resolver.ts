@@ -87,6 +87,7 @@ function parseSpec(text: string): PackageSpec {
     throw new RampartError(
       'USAGE',
       `package request ${JSON.stringify(text)} is not name, name=version or name:arch`,
+      { details: { value: text } },
     );
   }
   const spec: PackageSpec = { text, name };
@@ -128,6 +129,7 @@ export function resolvePackageClosure(index: PackageIndex, request: ResolveReque
   throw new RampartError(
     'UNSATISFIABLE',
     `could not settle package versions for ${request.packages.join(', ')} after ${MAX_PASSES} passes; pin versions explicitly (name=version)`,
+    { details: { chain: [...request.packages] } },
   );
 }
 
@@ -163,6 +165,14 @@ function resolveOnce(
     const chain: string[] = [];
     for (let p: BinaryPackage | null | undefined = pkg; p; p = parentOf.get(p)) chain.push(label(p));
     return chain.reverse();
+  };
+  // The name each requested package was asked for by (a virtual name picks its one provider).
+  const requestedAs = new Map<BinaryPackage, string>();
+  /** The requested package that pulled `pkg` in: the one an error about `pkg` traces back to. */
+  const requestOf = (pkg: BinaryPackage): string => {
+    let root = pkg;
+    for (let p = parentOf.get(pkg); p; p = parentOf.get(p)) root = p;
+    return requestedAs.get(root) ?? root.name;
   };
   const pinsAllow = (pkg: BinaryPackage) => pinsAllowFor(pins, pkg);
 
@@ -379,18 +389,23 @@ function resolveOnce(
       throw new RampartError(
         'EXCLUDED_REQUIRED',
         `excluded package ${culprit} is required via "${text}": ${chain}; remove it from exclude, or list it in skip if only maintainer scripts need it`,
+        { details: { package: excludedHits[0] as string, requiredBy: chainTo(pkg) } },
       );
     }
-    const chain = [...chainTo(pkg), alternatives.map((r) => r.name).join('|')].join(' -> ');
+    const chainList = [...chainTo(pkg), alternatives.map((r) => r.name).join('|')];
+    const chain = chainList.join(' -> ');
+    const details = { package: requestOf(pkg), relation: text, chain: chainList };
     if (clashHits.length > 0) {
       throw new RampartError(
         'UNSATISFIABLE',
         `cannot satisfy "${text}" for ${target}: ${chain}; ${clashHits.map((c) => c.why).join('; ')}; exclude or pin one side`,
+        { details },
       );
     }
     throw new RampartError(
       'UNSATISFIABLE',
       `unsatisfiable dependency "${text}" for ${target}: ${chain}; ${describeAvailable(index, alternatives)}`,
+      { details },
     );
   };
 
@@ -402,13 +417,17 @@ function resolveOnce(
       throw new RampartError(
         'UNSATISFIABLE',
         `requested packages cannot be installed together: ${clash.why}; request only one of them`,
+        { details: { package: spec.name, chain: [spec.name] } },
       );
     }
-    if (existing === undefined) select(pkg, null);
-    else if (existing !== pkg) {
+    if (existing === undefined) {
+      select(pkg, null);
+      requestedAs.set(pkg, spec.name);
+    } else if (existing !== pkg) {
       throw new RampartError(
         'UNSATISFIABLE',
         `requests ${JSON.stringify(spec.text)} and ${existing.name}:${existing.architecture}=${existing.version} ask for two instances of ${existing.name}, which is not Multi-Arch: same; request one`,
+        { details: { package: spec.name, chain: [spec.name] } },
       );
     }
   }
@@ -485,6 +504,7 @@ function chooseRequested(
     throw new RampartError(
       'EXCLUDED_REQUIRED',
       `package ${spec.name} is both requested and excluded; remove it from one of the lists`,
+      { details: { package: spec.name } },
     );
   }
   // `Architecture: all` packages install on every architecture, so `tzdata:amd64` must find them.
@@ -504,6 +524,7 @@ function chooseRequested(
     throw new RampartError(
       'PACKAGE_NOT_FOUND',
       `no version of ${spec.name} matches ${JSON.stringify(spec.text)} for ${target}${pinned.length > 1 ? ' and the versions its dependents need' : ''}; available: ${available}`,
+      { details: { package: spec.name, architecture: spec.arch ?? target } },
     );
   }
   // A virtual package: like apt, take its provider when there is exactly one, and make the
@@ -519,12 +540,14 @@ function chooseRequested(
     throw new RampartError(
       'PACKAGE_NOT_FOUND',
       `${spec.name} is a virtual package provided by ${providerNames.join(', ')}; request one of them`,
+      { details: { package: spec.name, architecture: spec.arch ?? target } },
     );
   }
   const suggestions = index.similarNames(spec.name);
   throw new RampartError(
     'PACKAGE_NOT_FOUND',
     `package ${spec.name} is not in the configured suites for ${target}${suggestions.length ? `; did you mean ${suggestions.join(', ')}?` : '; check the name and the suites'}`,
+    { details: { package: spec.name, architecture: spec.arch ?? target } },
   );
 }
 

@@ -16,9 +16,9 @@ export type VersionOp = '<<' | '<=' | '=' | '>=' | '>>';
  */
 export function parseVersion(v: string): DebianVersion {
   const text = v.trim();
-  if (text === '') throw new RampartError('MALFORMED_CONTROL', 'empty Debian version string');
+  if (text === '') throw malformedVersion(v, 'empty Debian version string');
   if (/\s/.test(text)) {
-    throw new RampartError('MALFORMED_CONTROL', `Debian version ${JSON.stringify(v)} contains whitespace`);
+    throw malformedVersion(v, `Debian version ${JSON.stringify(v)} contains whitespace`);
   }
   let epoch = 0;
   let rest = text;
@@ -28,7 +28,7 @@ export function parseVersion(v: string): DebianVersion {
     // dpkg reads the epoch with strtol(), which accepts a sign; '-0' is still epoch 0.
     const value = Number(epochText);
     if (!/^[+-]?[0-9]+$/.test(epochText) || value < 0 || value > 0x7fffffff) {
-      throw new RampartError('MALFORMED_CONTROL', `Debian version ${JSON.stringify(v)} has an invalid epoch`);
+      throw malformedVersion(v, `Debian version ${JSON.stringify(v)} has an invalid epoch`);
     }
     epoch = value === 0 ? 0 : value;
     rest = text.slice(colon + 1);
@@ -40,17 +40,11 @@ export function parseVersion(v: string): DebianVersion {
     upstream = rest.slice(0, dash);
     revision = rest.slice(dash + 1);
     if (revision === '') {
-      throw new RampartError(
-        'MALFORMED_CONTROL',
-        `Debian version ${JSON.stringify(v)} has an empty revision`,
-      );
+      throw malformedVersion(v, `Debian version ${JSON.stringify(v)} has an empty revision`);
     }
   }
   if (upstream === '') {
-    throw new RampartError(
-      'MALFORMED_CONTROL',
-      `Debian version ${JSON.stringify(v)} has an empty upstream part`,
-    );
+    throw malformedVersion(v, `Debian version ${JSON.stringify(v)} has an empty upstream part`);
   }
   return { epoch, upstream, revision };
 }
@@ -136,4 +130,8 @@ export function satisfiesConstraint(version: string, op: VersionOp, target: stri
     case '>>':
       return c > 0;
   }
+}
+
+function malformedVersion(v: string, message: string): RampartError<'MALFORMED_CONTROL'> {
+  return new RampartError('MALFORMED_CONTROL', message, { details: { field: 'Version', value: v } });
 }

@@ -20,6 +20,7 @@ export function debianArchToPlatform(arch: string): Platform {
     throw new RampartError(
       'USAGE',
       `unsupported Debian architecture '${arch}': use one of ${Object.keys(DEBIAN_TO_OCI).join(', ')}`,
+      { details: { value: arch } },
     );
   }
   return { os: 'linux', ...mapped };
@@ -33,7 +34,9 @@ export function platformToDebianArch(platform: Platform): string {
   for (const [debian, oci] of Object.entries(DEBIAN_TO_OCI)) {
     if (oci.architecture === platform.architecture) return debian;
   }
-  throw new RampartError('USAGE', `no Debian architecture for platform ${formatPlatform(platform)}`);
+  throw new RampartError('USAGE', `no Debian architecture for platform ${formatPlatform(platform)}`, {
+    details: { value: formatPlatform(platform) },
+  });
 }
 
 export function formatPlatform(platform: Pick<Platform, 'os' | 'architecture' | 'variant'>): string {
@@ -48,6 +51,7 @@ export function parsePlatform(value: string): Platform {
     throw new RampartError(
       'USAGE',
       `malformed platform '${value}': expected os/arch[/variant], e.g. linux/amd64`,
+      { details: { value } },
     );
   }
   return variant ? { os, architecture, variant } : { os, architecture };

@@ -39,6 +39,7 @@ export function parseImageReference(value: string): ImageReference {
     throw new RampartError(
       'UNSUPPORTED_TRANSPORT',
       `unknown transport in '${value}': use oci:, oci-archive:, docker-archive:, dir: or docker://`,
+      { details: { reference: value, ...(scheme ? { transport: scheme } : {}) } },
     );
   }
   return parseDockerReference(value, value);
@@ -132,5 +133,7 @@ export function formatImageReference(ref: ImageReference): string {
 }
 
 function invalid(raw: string, detail: string): RampartError {
-  return new RampartError('INVALID_REFERENCE', `invalid image reference '${raw}': ${detail}`);
+  return new RampartError('INVALID_REFERENCE', `invalid image reference '${raw}': ${detail}`, {
+    details: { reference: raw },
+  });
 }

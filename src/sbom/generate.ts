@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { isRampartError, RampartError } from '../errors.js';
+import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import { catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
 import type { Cataloger } from './cataloger.js';
 import type { SbomDocument, SbomSource, SbomWarning } from './model.js';
@@ -37,11 +37,22 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
   switch (input.kind) {
     case 'directory': {
       const info = await stat(input.path).catch((error: unknown) => {
-        throw new RampartError('NOT_FOUND', `directory ${input.path} does not exist or cannot be read`, {
-          cause: error,
-        });
+        throw isSystemError(error)
+          ? fromSystemError(error, { path: input.path, operation: 'read the directory' })
+          : new RampartError('NOT_FOUND', `directory ${input.path} does not exist or cannot be read`, {
+              cause: error,
+              details: { path: input.path },
+            });
       });
-      if (!info.isDirectory()) throw new RampartError('USAGE', `${input.path} is not a directory`);
+      if (!info.isDirectory()) {
+        throw new RampartError(
+          'USAGE',
+          `${input.path} is not a directory; give dir: a root filesystem directory`,
+          {
+            details: { value: input.path },
+          },
+        );
+      }
       files = await directoryFileSource(input.path, (path, error) =>
         early.push({ cataloger: 'source', path, message: `could not list: ${messageOf(error)}` }),
       );
@@ -65,7 +76,7 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
         throw new RampartError(
           'MALFORMED_ARCHIVE',
           `cannot read the layers of ${input.ref}: ${messageOf(error)}; the image is corrupt or truncated, copy or pull it again`,
-          { cause: error },
+          { cause: error, details: { reference: input.ref } },
         );
       });
       const platform = config.os && config.architecture ? `${config.os}/${config.architecture}` : undefined;
@@ -135,9 +146,7 @@ async function loadOci(): Promise<OciModules> {
     throw new RampartError(
       'UNSUPPORTED_TRANSPORT',
       `image support (src/oci) is not available: ${messageOf(error)}`,
-      {
-        cause: error,
-      },
+      { cause: error, details: { transport: 'image' } },
     );
   }
 }
@@ -151,13 +160,18 @@ async function openAndSelect(oci: OciModules, ref: string, platform?: string): P
     if (isRampartError(error)) throw error;
     throw new RampartError('MALFORMED_MANIFEST', `cannot open image ${ref}: ${messageOf(error)}`, {
       cause: error,
+      details: { location: ref },
     });
   }
 }
 
 function parsePlatform(text: string): { os: string; architecture: string; variant?: string } {
   const [os, architecture, variant] = text.split('/');
-  if (!os || !architecture) throw new RampartError('USAGE', `--platform ${text}: expected OS/ARCH[/VARIANT]`);
+  if (!os || !architecture) {
+    throw new RampartError('USAGE', `--platform ${text}: expected OS/ARCH[/VARIANT]`, {
+      details: { option: '--platform', value: text },
+    });
+  }
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 

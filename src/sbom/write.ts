@@ -1,4 +1,3 @@
-import { RampartError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { type EncodeOptions, encodeSbom, type SbomFormat } from './encode/index.js';
 import type { SbomDocument } from './model.js';
@@ -13,12 +12,9 @@ export async function writeSbomFiles(
   options: EncodeOptions = {},
 ): Promise<void> {
   for (const { format, path } of outputs) {
-    try {
-      await writeFileAtomic(path, encodeSbom(doc, format, options));
-    } catch (error) {
-      throw new RampartError('IO', `cannot write ${format} SBOM to ${path}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+    // Failures come as RampartErrors naming the path (READ_ONLY_FILESYSTEM, NO_SPACE, ...).
+    await writeFileAtomic(path, encodeSbom(doc, format, options), {
+      operation: `write the ${format} SBOM`,
+    });
   }
 }

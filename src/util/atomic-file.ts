@@ -1,15 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fromSystemError } from '../errors.js';
 
 /** A temp path in the same directory as `path`, so the final rename is atomic. */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
 }
 
-/** Streams into a temp file through optional transforms, fsyncs, then renames over `path`. */
+/**
+ * Streams into a temp file through optional transforms, fsyncs, then renames over `path`. A
+ * failure to write is a RampartError naming `path` (READ_ONLY_FILESYSTEM, NO_SPACE, ...); an
+ * error of the source or a transform is thrown as it is.
+ */
 export async function writeStreamAtomic(
   path: string,
   source: Readable,
@@ -20,27 +25,51 @@ export async function writeStreamAtomic(
   const handle = await open(temp, 'wx').catch((error: unknown) => {
     // Nothing will read the source now; destroying it releases what it holds open.
     source.destroy();
-    throw error;
+    throw fromSystemError(error, { path, operation: 'write' });
   });
+  // pipeline() destroys the file stream with an upstream error too: remember those, so only the
+  // file's own failures (ENOSPC, EIO...) are reported as failures to write `path`.
+  const upstreamErrors = new Set<unknown>();
+  for (const stream of [source, ...transforms]) stream.on('error', (error) => upstreamErrors.add(error));
   try {
     const out: Writable = handle.createWriteStream();
-    await (pipeline as (...streams: unknown[]) => Promise<void>)(source, ...transforms, out);
+    await (pipeline as (...streams: unknown[]) => Promise<void>)(source, ...transforms, out).catch(
+      (error: unknown) => {
+        throw upstreamErrors.has(error) ? error : fromSystemError(error, { path, operation: 'write' });
+      },
+    );
+    await syncAndRename(temp, path);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function syncAndRename(temp: string, path: string): Promise<void> {
+  try {
     const written = await open(temp, 'r');
     await written.sync();
     await written.close();
     await rename(temp, path);
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await rm(temp, { force: true });
-    throw error;
+    throw fromSystemError(error, { path, operation: 'write' });
   }
 }
 
-/** Writes `data` to a temp file in the same directory (created if missing), fsyncs, then renames over `path`. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+/**
+ * Writes `data` to a temp file in the same directory (created if missing), fsyncs, then renames
+ * over `path`. A failure is a RampartError naming `path` (READ_ONLY_FILESYSTEM, NO_SPACE, ...);
+ * `operation` words it ("write the SBOM").
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: { operation?: string } = {},
+): Promise<void> {
   const temp = tempPathFor(path);
   try {
+    await makeDirectory(dirname(path));
     const handle = await open(temp, 'wx');
     try {
       await handle.writeFile(data);
@@ -50,7 +79,37 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     }
     await rename(temp, path);
   } catch (error) {
-    await rm(temp, { force: true });
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw fromSystemError(error, { path, operation: options.operation ?? 'write' });
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time, so a failure carries the true errno: Node's recursive mkdir
+ * reports EROFS (and other errors it does not expect) as the ENOENT of a follow-up stat, and
+ * loops forever where mkdir answers ENOENT under an existing parent (/proc/sys). Throws the
+ * system error as it is; callers translate it with `fromSystemError`.
+ */
+export async function makeDirectory(path: string): Promise<void> {
+  try {
+    await mkdir(path);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && (await isDirectory(path))) return;
+    const parent = dirname(path);
+    if (code !== 'ENOENT' || parent === path) throw error;
+    await makeDirectory(parent);
+  }
+  try {
+    await mkdir(path);
+  } catch (error) {
+    // Made by someone else meanwhile; any other error (a second ENOENT too) is the answer.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && (await isDirectory(path))) return;
     throw error;
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }

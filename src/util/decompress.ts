@@ -45,7 +45,12 @@ class XzProcess extends Duplex {
     });
     this.child.stdin.on('error', () => undefined); // EPIPE when xz exits early; reported via exit code
     this.child.on('error', (error) =>
-      this.destroy(new RampartError('TOOL_FAILED', `cannot run xz (install xz-utils): ${error.message}`)),
+      this.destroy(
+        new RampartError('TOOL_FAILED', `cannot run xz (install xz-utils): ${error.message}`, {
+          cause: error,
+          details: { tool: 'xz' },
+        }),
+      ),
     );
     this.child.on('close', (code) => {
       this.exitCode = code;
@@ -58,7 +63,9 @@ class XzProcess extends Duplex {
     if (this.exitCode === 0) this.push(null);
     else {
       const reason = this.stderr.trim() || `exit ${this.exitCode}`;
-      this.destroy(new RampartError('MALFORMED_ARCHIVE', `xz -dc failed: ${reason}`));
+      this.destroy(
+        new RampartError('MALFORMED_ARCHIVE', `xz -dc failed: ${reason}`, { details: { format: 'xz' } }),
+      );
     }
   }
 
@@ -94,6 +101,7 @@ function withArchiveErrors<T extends Duplex>(stream: T, format: string): T {
       error && !(error instanceof RampartError)
         ? new RampartError('MALFORMED_ARCHIVE', `${format} data is corrupt: ${error.message}`, {
             cause: error,
+            details: { format },
           })
         : error;
     destroy(translated, callback);
@@ -127,11 +135,22 @@ function xzBuffer(data: Uint8Array): Promise<Buffer> {
     });
     child.stdin.on('error', () => undefined);
     child.on('error', (error) =>
-      reject(new RampartError('TOOL_FAILED', `cannot run xz (install xz-utils): ${error.message}`)),
+      reject(
+        new RampartError('TOOL_FAILED', `cannot run xz (install xz-utils): ${error.message}`, {
+          cause: error,
+          details: { tool: 'xz' },
+        }),
+      ),
     );
     child.on('close', (code) => {
       if (code === 0) resolve(Buffer.concat(chunks));
-      else reject(new RampartError('MALFORMED_ARCHIVE', `xz -dc failed: ${stderr.trim() || `exit ${code}`}`));
+      else {
+        reject(
+          new RampartError('MALFORMED_ARCHIVE', `xz -dc failed: ${stderr.trim() || `exit ${code}`}`, {
+            details: { format: 'xz' },
+          }),
+        );
+      }
     });
     child.stdin.end(data);
   });
@@ -150,7 +169,10 @@ export async function decompressBuffer(data: Uint8Array, compression: Compressio
       reject(
         error instanceof RampartError
           ? error
-          : new RampartError('MALFORMED_ARCHIVE', `${compression}: ${error.message}`, { cause: error }),
+          : new RampartError('MALFORMED_ARCHIVE', `${compression}: ${error.message}`, {
+              cause: error,
+              details: { format: compression },
+            }),
       ),
     );
   });

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { AptMirrors } from '../../debian/apt-sources.js';
@@ -6,8 +6,8 @@ import { downloadPackages } from '../../debian/download.js';
 import { lockEntry } from '../../debian/lock.js';
 import { loadRepositories } from '../../debian/repository.js';
 import { type Resolution, resolvePackageClosure } from '../../debian/resolver.js';
-import { RampartError } from '../../errors.js';
-import { tempPathFor } from '../../util/atomic-file.js';
+import { fromSystemError, RampartError } from '../../errors.js';
+import { makeDirectory, tempPathFor } from '../../util/atomic-file.js';
 import { createProgressReporter } from '../progress.js';
 
 interface RepoOptions {
@@ -159,6 +159,7 @@ Examples:
         throw new RampartError(
           'PACKAGE_NOT_FOUND',
           `${target} is not in the closure of ${opts.for.join(' ')}; check the name${opts.withRecommends ? '' : ', or add --with-recommends if a Recommends pulls it in'}`,
+          { details: { package: target } },
         );
       }
       process.stdout.write(`${chain.join(' -> ')}\n`);
@@ -189,6 +190,7 @@ Examples:
           throw new RampartError(
             'USAGE',
             `--concurrency must be a positive integer, got ${opts.concurrency}`,
+            { details: { option: '--concurrency', value: String(opts.concurrency) } },
           );
         }
         const { resolution, mirrors } = await resolveFromOptions(packages, opts);
@@ -205,7 +207,9 @@ Examples:
         } finally {
           progress.stop();
         }
-        await mkdir(opts.dir, { recursive: true });
+        await makeDirectory(opts.dir).catch((error: unknown) => {
+          throw fromSystemError(error, { path: opts.dir, operation: 'create the directory' });
+        });
         for (const pkg of resolution.packages) {
           const target = join(opts.dir, basename(pkg.filename));
           const temp = tempPathFor(target);
@@ -213,10 +217,8 @@ Examples:
             await copyFile(paths.get(pkg.sha256) as string, temp);
             await rename(temp, target);
           } catch (error) {
-            await rm(temp, { force: true });
-            throw new RampartError('IO', `cannot write ${target}: ${(error as Error).message}`, {
-              cause: error,
-            });
+            await rm(temp, { force: true }).catch(() => undefined);
+            throw fromSystemError(error, { path: target, operation: 'write' });
           }
         }
         const bytes = resolution.packages.reduce((n, p) => n + p.size, 0);

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parseOutput } from '../../builder/output.js';
 import { type BuildResult, buildImage } from '../../builder/pipeline.js';
-import { RampartError } from '../../errors.js';
+import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
 import { compareText } from '../../util/compare-text.js';
 import { formatBytes } from '../format.js';
 import { createProgressReporter } from '../progress.js';
@@ -93,6 +93,7 @@ Examples:
       })
         .catch((error: unknown) => {
           if (error instanceof RampartError) throw error;
+          if (isSystemError(error)) throw fromSystemError(error);
           throw new RampartError('IO', `building ${specPath} failed: ${(error as Error).message}`, {
             cause: error,
           });

@@ -104,7 +104,12 @@ function olderThan(value: string): number {
   try {
     ms = parseDuration(value);
   } catch (error) {
-    if (error instanceof RampartError) throw new RampartError('USAGE', `--older-than: ${error.message}`);
+    if (error instanceof RampartError) {
+      throw new RampartError('USAGE', `--older-than: ${error.message}`, {
+        cause: error,
+        details: { option: '--older-than', value },
+      });
+    }
     throw error;
   }
   if (ms < MIN_PRUNE_AGE_MS) {
@@ -112,6 +117,7 @@ function olderThan(value: string): number {
     throw new RampartError(
       'USAGE',
       `--older-than: "${value}" is too short; the minimum is ${MIN_OLDER_THAN}`,
+      { details: { option: '--older-than', value } },
     );
   }
   return ms;

@@ -35,7 +35,9 @@ Examples:
         ]);
       const outputs: OutputSpec[] = (opts.output ?? ['table']).map(parseOutputSpec);
       if (outputs.filter((o) => o.path === undefined).length > 1) {
-        throw new RampartError('USAGE', 'only one -o output can go to stdout; give the others a =FILE');
+        throw new RampartError('USAGE', 'only one -o output can go to stdout; give the others a =FILE', {
+          details: { option: '-o' },
+        });
       }
       const doc = await generateSbom(await inputFromReference(image, opts.platform));
       const encodeOptions = { files: opts.files === true };

@@ -37,8 +37,18 @@ export function parseOutputSpec(spec: string): OutputSpec {
   const format = eq < 0 ? spec : spec.slice(0, eq);
   const path = eq < 0 ? undefined : spec.slice(eq + 1);
   if (!(SBOM_FORMATS as readonly string[]).includes(format)) {
-    throw new RampartError('USAGE', `unknown SBOM format "${format}"; use one of ${SBOM_FORMATS.join(', ')}`);
+    throw new RampartError(
+      'USAGE',
+      `unknown SBOM format "${format}"; use one of ${SBOM_FORMATS.join(', ')}`,
+      {
+        details: { option: '-o', value: spec },
+      },
+    );
   }
-  if (path === '') throw new RampartError('USAGE', `-o ${spec}: the file name after "=" is empty`);
+  if (path === '') {
+    throw new RampartError('USAGE', `-o ${spec}: the file name after "=" is empty`, {
+      details: { option: '-o', value: spec },
+    });
+  }
   return { format: format as SbomFormat, ...(path !== undefined ? { path } : {}) };
 }

@@ -24,12 +24,12 @@ export function readSbom(bytes: Uint8Array | string): SbomDocument {
     throw new RampartError(
       'SBOM_INVALID',
       'the SBOM is not valid JSON; pass an SPDX 2.3 or CycloneDX JSON file',
-      {
-        cause: error,
-      },
+      { cause: error, details: { format: 'json' } },
     );
   }
-  if (!isObject(json)) throw new RampartError('SBOM_INVALID', 'the SBOM is not a JSON object');
+  if (!isObject(json)) {
+    throw new RampartError('SBOM_INVALID', 'the SBOM is not a JSON object', { details: { format: 'json' } });
+  }
   if (typeof json.spdxVersion === 'string') return readSpdx(json);
   if (json.bomFormat === 'CycloneDX') return readCycloneDx(json);
   const own = SbomDocumentSchema.safeParse(json);
@@ -37,6 +37,7 @@ export function readSbom(bytes: Uint8Array | string): SbomDocument {
   throw new RampartError(
     'SBOM_INVALID',
     'unrecognised SBOM: expected "spdxVersion" (SPDX), "bomFormat": "CycloneDX" or a rampart -o json document',
+    { details: { format: 'unknown' } },
   );
 }
 
@@ -45,6 +46,7 @@ function readSpdx(json: Record<string, unknown>): SbomDocument {
     throw new RampartError(
       'SBOM_INVALID',
       `SPDX version ${String(json.spdxVersion)} is not supported; use SPDX 2.3 JSON`,
+      { details: { format: `spdx ${String(json.spdxVersion).slice(0, 20)}` } },
     );
   const elements = Array.isArray(json.packages) ? json.packages.filter(isObject) : [];
   const idBySpdxId = new Map<string, string>();

@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { fromSystemError, isSystemError, serializeError } from '../errors.js';
+
+/**
+ * How the CLI shows an error that ends a command: one line `error: <message>`; its JSON form
+ * instead (`{"error": {...}}`, one line) when the command was given `-o json`; under `--debug`,
+ * the line, then the JSON form with every detail and cause, then the stack. A raw Node.js system
+ * error that got this far is translated first, so the user reads "the file system is read-only"
+ * and the path, not `EROFS`.
+ */
+export function formatCliError(error: unknown, options: { json: boolean; debug: boolean }): string {
+  const shown = isSystemError(error) ? fromSystemError(error) : error;
+  const serialized = { error: serializeError(shown) };
+  if (options.json && !options.debug) return `${JSON.stringify(serialized)}\n`;
+  const message = shown instanceof Error ? shown.message : String(shown);
+  let text = `error: ${message.split('\n')[0]}\n`;
+  if (options.debug) {
+    text += `${JSON.stringify(serialized, null, 2)}\n`;
+    if (shown instanceof Error && shown.stack) text += `${shown.stack}\n`;
+  }
+  return text;
+}
+
+/** Whether the command's `-o` option asked for JSON (`-o json`; for `sbom`, one of its `-o`s). */
+export function jsonRequested(command: Command | undefined): boolean {
+  const option = command?.options.find((o) => o.short === '-o');
+  if (!command || !option) return false;
+  const value: unknown = command.opts()[option.attributeName()];
+  return value === 'json' || (Array.isArray(value) && value.includes('json'));
+}
