@@ -179,25 +179,27 @@ describe('the packed package', () => {
       expect(modules, lazy).not.toContain(lazy);
   });
 
-  it('builds an image and its SBOM through the public API', async () => {
-    const specDir = join(work, 'spec');
-    await mkdir(specDir);
-    const specPath = join(specDir, 'tool.yaml');
-    await writeFile(
-      specPath,
-      [
-        'name: tool',
-        'contents:',
-        '  suites: [testing]',
-        `  mirror: ${repo.url}`,
-        `  keyring: ${repo.key.keyring}`,
-        '  packages: [base-files, tool]',
-        'archs: [amd64]',
-        'entrypoint: [/usr/bin/tool]',
-        '',
-      ].join('\n'),
-    );
-    const script = `
+  it(
+    'builds an image and its SBOM through the public API',
+    async () => {
+      const specDir = join(work, 'spec');
+      await mkdir(specDir);
+      const specPath = join(specDir, 'tool.yaml');
+      await writeFile(
+        specPath,
+        [
+          'name: tool',
+          'contents:',
+          '  suites: [testing]',
+          `  mirror: ${repo.url}`,
+          `  keyring: ${repo.key.keyring}`,
+          '  packages: [base-files, tool]',
+          'archs: [amd64]',
+          'entrypoint: [/usr/bin/tool]',
+          '',
+        ].join('\n'),
+      );
+      const script = `
       import { buildImage, encodeSbom, generateSbom, isRampartError, openImage, RampartError, readSbom, selectImage } from 'rampart';
       import { parseImageReference } from 'rampart/oci';
       import { RampartError as ErrorFromSubpath } from 'rampart/errors';
@@ -220,36 +222,40 @@ describe('the packed package', () => {
         spdx: spdx.packages.filter((p) => p.type === 'deb').map((p) => p.name + '=' + p.version).sort(),
         failure,
       }));`;
-    await writeFile(join(app, 'build.mjs'), script);
-    const out = join(work, 'out', 'tool');
-    const { stdout } = await sh(process.execPath, ['build.mjs', specPath, out, join(work, 'cache')], app);
-    const result = JSON.parse(stdout);
-    expect(result.reference).toBe(`oci:${out}:latest`);
-    expect(result.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(result.imageDigest).toBe(result.platformDigest);
-    expect(result.entrypoint).toEqual(['/usr/bin/tool']);
-    const expected = ['base-files=13.8', 'libfoo1=1.2-3', 'tool=2.0'];
-    expect([...result.locked].sort()).toEqual(expected);
-    expect(result.sbom).toEqual(expected);
-    expect(result.spdx).toEqual(expected);
-    expect(result.failure).toMatchObject({ rampart: true, sameClass: true });
-    expect(typeof result.failure.code).toBe('string');
-    expect(JSON.parse(await readFile(result.lock, 'utf8'))).toBeTypeOf('object');
+      await writeFile(join(app, 'build.mjs'), script);
+      const out = join(work, 'out', 'tool');
+      const { stdout } = await sh(process.execPath, ['build.mjs', specPath, out, join(work, 'cache')], app);
+      const result = JSON.parse(stdout);
+      expect(result.reference).toBe(`oci:${out}:latest`);
+      expect(result.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(result.imageDigest).toBe(result.platformDigest);
+      expect(result.entrypoint).toEqual(['/usr/bin/tool']);
+      const expected = ['base-files=13.8', 'libfoo1=1.2-3', 'tool=2.0'];
+      expect([...result.locked].sort()).toEqual(expected);
+      expect(result.sbom).toEqual(expected);
+      expect(result.spdx).toEqual(expected);
+      expect(result.failure).toMatchObject({ rampart: true, sameClass: true });
+      expect(typeof result.failure.code).toBe('string');
+      expect(JSON.parse(await readFile(result.lock, 'utf8'))).toBeTypeOf('object');
 
-    // The installed bin: `npx rampart` in the project that depends on it.
-    const version = await sh('npx', ['--no-install', 'rampart', '--version'], app);
-    const pkg = JSON.parse(await readFile(join(app, 'node_modules', 'rampart', 'package.json'), 'utf8'));
-    expect(version.stdout.trim()).toBe(pkg.version);
-    const inspect = await sh(
-      'npx',
-      ['--no-install', 'rampart', 'inspect', `oci:${out}:latest`, '-o', 'json'],
-      app,
-    );
-    expect(JSON.parse(inspect.stdout).digest).toBe(result.digest);
-  });
+      // The installed bin: `npx rampart` in the project that depends on it.
+      const version = await sh('npx', ['--no-install', 'rampart', '--version'], app);
+      const pkg = JSON.parse(await readFile(join(app, 'node_modules', 'rampart', 'package.json'), 'utf8'));
+      expect(version.stdout.trim()).toBe(pkg.version);
+      const inspect = await sh(
+        'npx',
+        ['--no-install', 'rampart', 'inspect', `oci:${out}:latest`, '-o', 'json'],
+        app,
+      );
+      expect(JSON.parse(inspect.stdout).digest).toBe(result.digest);
+    },
+    SLOW,
+  );
 
-  it("type-checks a TypeScript consumer against the package's declarations", async () => {
-    const consumer = `
+  it(
+    "type-checks a TypeScript consumer against the package's declarations",
+    async () => {
+      const consumer = `
       import { type BuildResult, buildImage, type Image, type ImageOrIndex, openImage, type SbomDocument, generateSbom } from 'rampart';
       import { type Digest, parseImageReference } from 'rampart/oci';
       import { compareVersions } from 'rampart/debian';
@@ -267,34 +273,43 @@ describe('the packed package', () => {
       // @ts-expect-error: buildImage wants options
       void buildImage();
     `;
-    await writeFile(join(app, 'consumer.ts'), consumer);
-    await writeFile(
-      join(app, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: false,
-          typeRoots: [join(REPO, 'node_modules', '@types')],
-          types: ['node'],
-        },
-        files: ['consumer.ts'],
-      }),
-    );
-    // skipLibCheck stays off so that rampart's own declarations are checked too; errors inside other
-    // packages' declarations (openpgp's name a module it does not install) are theirs, not ours.
-    const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-    const output = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app }).then(
-      () => '',
-      (error: { stdout?: string }) => error.stdout ?? String(error),
-    );
-    const ours = output
-      .split('\n')
-      .filter((line) => /error TS\d+/.test(line))
-      .filter((line) => !line.startsWith('node_modules/') || line.startsWith('node_modules/rampart/'));
-    expect(ours).toEqual([]);
-  });
+      await writeFile(join(app, 'consumer.ts'), consumer);
+      // The README's library example, checked as the JavaScript it is.
+      const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+      const example = /^## Library\n[\s\S]*?^```js\n([\s\S]*?)^```/m.exec(readme)?.[1];
+      expect(example, 'README.md: a ```js example under ## Library').toBeDefined();
+      await writeFile(join(app, 'readme-example.mjs'), example!);
+      await writeFile(
+        join(app, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            target: 'ES2022',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            allowJs: true,
+            checkJs: true,
+            typeRoots: [join(REPO, 'node_modules', '@types')],
+            types: ['node'],
+          },
+          files: ['consumer.ts', 'readme-example.mjs'],
+        }),
+      );
+      // skipLibCheck stays off so that rampart's own declarations are checked too; errors inside other
+      // packages' declarations (openpgp's name a module it does not install) are theirs, not ours.
+      const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+      const output = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: app }).then(
+        () => '',
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      );
+      const ours = output
+        .split('\n')
+        .filter((line) => /error TS\d+/.test(line))
+        .filter((line) => !line.startsWith('node_modules/') || line.startsWith('node_modules/rampart/'));
+      expect(ours).toEqual([]);
+    },
+    SLOW,
+  );
 });
