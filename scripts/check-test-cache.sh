@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 empty_home=$(mktemp -d "${TMPDIR:-/tmp}/test-home-XXXXXX")
 empty_cache=$(mktemp -d "${TMPDIR:-/tmp}/test-xdg-XXXXXX")
 trap 'rm -rf "$empty_home" "$empty_cache"' EXIT
+trap 'exit 130' INT TERM
 # npm's own package cache is not rampart's: keep it, so installs stay offline-first.
 npm_config_cache="${npm_config_cache:-$(npm config get cache)}"
 export npm_config_cache
