@@ -1,6 +1,7 @@
 #!/bin/sh
 # `npm test`: installs what the suites need, then typechecks, lints and runs every suite
-# (unit, integration, e2e). Works on a fresh clone without a prior `npm install`.
+# (unit, integration, e2e), checking that none writes into the user's cache. Works on a fresh clone
+# without a prior `npm install`.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/ensure-node.sh
@@ -9,4 +10,4 @@ sh scripts/install-npm-deps.sh
 npx tsc -p tsconfig.build.json
 npx tsc -p tsconfig.json --noEmit
 npx biome check .
-npx vitest run "$@"
+sh scripts/check-test-cache.sh "$@"

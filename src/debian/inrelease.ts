@@ -1,4 +1,4 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { RampartError } from '../errors.js';
 import { field, parseDeb822 } from './deb822.js';
 
@@ -21,13 +21,17 @@ export interface Release {
   files: Map<string, ReleaseFileEntry>;
 }
 
+/** openpgp takes longer to load than the rest of the library: loaded when a signature is first read. */
+const loadOpenpgp = () => import('openpgp');
+
 /** Reads a keyring file's bytes: binary OpenPGP (possibly several keys concatenated) or ASCII armour. */
 export async function readKeyring(bytes: Uint8Array, name: string): Promise<openpgp.PublicKey[]> {
+  const pgp = await loadOpenpgp();
   try {
     const text = Buffer.from(bytes.subarray(0, 64)).toString('latin1');
     const keys = text.includes('-----BEGIN PGP')
-      ? await openpgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
-      : await openpgp.readKeys({ binaryKeys: bytes });
+      ? await pgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
+      : await pgp.readKeys({ binaryKeys: bytes });
     return keys.map((key) => key.toPublic());
   } catch (error) {
     throw new RampartError(
@@ -49,9 +53,10 @@ export async function verifyInRelease(
   keys: openpgp.PublicKey[],
   opts: { url: string; keyringName: string; now: Date },
 ): Promise<{ text: string; signingKeyIds: string[] }> {
+  const pgp = await loadOpenpgp();
   let message: openpgp.CleartextMessage;
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: armored });
+    message = await pgp.readCleartextMessage({ cleartextMessage: armored });
   } catch (error) {
     throw new RampartError(
       'SIGNATURE_INVALID',
@@ -59,7 +64,7 @@ export async function verifyInRelease(
       { cause: error },
     );
   }
-  const result = await openpgp.verify({ message, verificationKeys: keys, date: opts.now });
+  const result = await pgp.verify({ message, verificationKeys: keys, date: opts.now });
   const signingKeyIds: string[] = [];
   const failures: string[] = [];
   for (const signature of result.signatures) {

@@ -1,5 +1,10 @@
+/**
+ * The public surface of src/sbom (also `rampart/sbom`): generate an SBOM of an image or a root
+ * filesystem, encode it (SPDX 2.3, CycloneDX 1.6, rampart JSON, a table), read SPDX/CycloneDX back.
+ */
 export { type CatalogResult, catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
 export type { CatalogContext, Cataloger, CatalogerRun, RawPackage } from './cataloger.js';
+export { type CycloneDxEncodeOptions, encodeCycloneDxJson } from './encode/cyclonedx.js';
 export {
   type EncodeOptions,
   encodeSbom,
@@ -8,6 +13,8 @@ export {
   SBOM_FORMATS,
   type SbomFormat,
 } from './encode/index.js';
+export { encodeSpdxJson, type SpdxEncodeOptions } from './encode/spdx.js';
+export { encodeTable } from './encode/table.js';
 export {
   type GenerateOptions,
   generateSbom,
