@@ -9,6 +9,7 @@ import { type Digest, digestHex, sha256Digest } from '../oci/digest.js';
 import type { Image } from '../oci/image.js';
 import { layerFromFile, newImage, newIndex } from '../oci/in-memory.js';
 import { debianArchToPlatform } from '../oci/platform.js';
+import { type Environment, sourceDateEpoch } from '../util/source-date-epoch.js';
 import { VERSION } from '../version.js';
 import { assembleRootfs, type HardeningChange } from './assemble.js';
 import { buildLayers } from './build-layers.js';
@@ -33,8 +34,8 @@ export type BuildOptions = {
   /** Build exactly the lock; fail with LOCK_STALE when it no longer fits. */
   locked?: boolean;
   cacheDir?: string;
-  /** SOURCE_DATE_EPOCH (seconds); default from the environment. */
-  sourceDateEpoch?: string;
+  /** The environment (SOURCE_DATE_EPOCH); default process.env. */
+  env?: Environment;
   now?: Date;
   etcApt?: string;
   fetch?: FetchFn;
@@ -144,9 +145,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     packages: Object.fromEntries([...packagesByArch].map(([arch, pkgs]) => [arch, pkgs.length])),
     elapsedMs: phase.elapsedMs(),
   });
-  const sourceDateEpoch = opts.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH;
+  const env = opts.env ?? process.env;
   const createdDate = buildTimestamp(
-    sourceDateEpoch,
+    env,
     contents.variant.releases.map((r) => r.date),
   );
   const created = rfc3339(createdDate);
@@ -351,7 +352,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         digest: p.digest,
         packages: p.packages.length,
       })),
-      ...(sourceDateEpoch ? { sourceDateEpoch: epoch } : {}),
+      ...(sourceDateEpoch(env) !== undefined ? { sourceDateEpoch: epoch } : {}),
       startedOn: startedOn.toISOString(),
       finishedOn: new Date().toISOString(),
     });
