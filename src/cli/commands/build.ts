@@ -19,6 +19,7 @@ interface BuildCommandOptions {
   format: string;
   quiet?: boolean;
   sbom?: string | boolean;
+  allowOutsideContext: string[];
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -64,6 +65,14 @@ Examples:
     .option('--keyring <file>', 'OpenPGP keyring that signs the archive (overrides the spec and the host)')
     .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--sbom [dir]', 'write SPDX and CycloneDX SBOMs per platform (default dir: beside the output)')
+    .addOption(
+      new Option(
+        '--allow-outside-context <dir>',
+        "let files[].source come from DIR too, besides the spec's directory (repeatable)",
+      )
+        .argParser(collect)
+        .default([]),
+    )
     .option('-q, --quiet', 'no progress on stderr (errors only)')
     .action(async (specPath: string, opts: BuildCommandOptions) => {
       const progress = createProgressReporter({
@@ -89,6 +98,10 @@ Examples:
         ...(opts.sbom
           ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(opts.output) }
           : {}),
+        ...(opts.allowOutsideContext.length ? { allowOutsideContext: opts.allowOutsideContext } : {}),
+        // The edge fills in the outside world; the library takes it as given.
+        env: process.env,
+        clock: () => new Date(),
         onProgress: progress.build,
       })
         .catch((error: unknown) => {

@@ -182,8 +182,12 @@ describe('rampart build on a local archive', () => {
     expect(of('resolve', 'done')[0]).toMatchObject({ locked: false, packages: { amd64: packages.length } });
     const bytes = packages.reduce((n, p) => n + p.size, 0);
     expect(of('download', 'start')).toEqual([
-      { phase: 'download', kind: 'start', packages: packages.length, bytes },
+      { phase: 'download', kind: 'start', packages: packages.length, bytes, at: expect.any(String) },
     ]);
+    // Every event carries its time, in order (no job id unless the caller gave one).
+    const times = events.map((e) => Date.parse(e.at ?? ''));
+    expect(times.every((t, i) => Number.isFinite(t) && (i === 0 || t >= times[i - 1]!))).toBe(true);
+    expect(events.some((e) => 'jobId' in e)).toBe(false);
     expect(of('download', 'bytes').reduce((n, e) => n + e.bytes, 0)).toBe(bytes);
     expect(
       of('download', 'package')
