@@ -98,15 +98,17 @@ function decodeIndex(bytes: Buffer): StoredIndex | undefined {
   }
 }
 
-/** Every referenced file is there with its size (its bytes are checked when read). */
+/**
+ * Every referenced file is there with its size (its bytes are checked when read); each counts
+ * as used, so `rampart cache prune` keeps the files builds still reference.
+ */
 async function allPresent(store: ContentStore, entries: readonly StoredEntry[]): Promise<boolean> {
   for (const e of entries) {
     if (!e.content) continue;
-    const size = await stat(store.pathOf(e.content.sha256)).then(
-      (s) => (s.isFile() ? s.size : -1),
-      () => -1,
-    );
-    if (size !== e.content.size) return false;
+    const path = store.pathOf(e.content.sha256);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile() || info.size !== e.content.size) return false;
+    await touchCacheEntry(path, info.mtimeMs);
   }
   return true;
 }
