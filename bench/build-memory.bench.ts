@@ -106,7 +106,11 @@ export default async function buildMemoryBench(): Promise<BenchFigure[]> {
           target: before / 2,
           note: `${plain.seconds.toFixed(1)} s`,
         },
-        { name: `${mode} nodejs + 500 MB files: (warm): peak RSS, foundation`, value: beforeBig, unit: 'MiB' },
+        {
+          name: `${mode} nodejs + 500 MB files: (warm): peak RSS, foundation`,
+          value: beforeBig,
+          unit: 'MiB',
+        },
         {
           name: `${mode} nodejs + 500 MB files: (warm): peak RSS`,
           value: big.peakMiB,
@@ -115,65 +119,15 @@ export default async function buildMemoryBench(): Promise<BenchFigure[]> {
           note: `${big.seconds.toFixed(1)} s`,
         },
         // Flat: the big file costs at most a few buffers.
-        { name: `${mode}: peak RSS growth from the 500 MB file`, value: big.peakMiB - plain.peakMiB, unit: 'MiB', target: 64 },
+        {
+          name: `${mode}: peak RSS growth from the 500 MB file`,
+          value: big.peakMiB - plain.peakMiB,
+          unit: 'MiB',
+          target: 64,
+        },
       );
     }
     return figures;
-  } finally {
-    await handle.close();
-  }
-}
-
-export default async function buildMemoryBench(): Promise<BenchFigure[]> {
-  const work = await mkdtemp(join(tmpdir(), 'rampart-bench-memory-'));
-  try {
-    const plainDir = join(work, 'plain');
-    const bigDir = join(work, 'big');
-    await mkdir(plainDir);
-    await mkdir(bigDir);
-    for (const dir of [plainDir, bigDir]) {
-      await copyFile(join(REPO, 'images/nodejs.yaml'), join(dir, 'nodejs.yaml'));
-      await copyFile(join(REPO, 'images/nodejs.lock.json'), join(dir, 'nodejs.lock.json')).catch(
-        () => undefined,
-      );
-    }
-    await writeRandomFile(join(bigDir, 'big.bin'), BIG_BYTES);
-    await appendFile(
-      join(bigDir, 'nodejs.yaml'),
-      'files:\n  - source: big.bin\n    destination: /opt/big.bin\n',
-    );
-
-    const plain = warmPeak(join(plainDir, 'nodejs.yaml'), work, 'plain');
-    const big = warmPeak(join(bigDir, 'nodejs.yaml'), work, 'big');
-    return [
-      { name: 'build nodejs (warm): peak RSS, foundation baseline', value: BASELINE.plainMiB, unit: 'MiB' },
-      {
-        name: 'build nodejs (warm): peak RSS',
-        value: plain.peakMiB,
-        unit: 'MiB',
-        target: BASELINE.plainMiB / 2,
-        note: `${plain.seconds.toFixed(1)} s`,
-      },
-      {
-        name: 'build nodejs + 500 MB files: entry (warm): peak RSS, foundation baseline',
-        value: BASELINE.bigFileMiB,
-        unit: 'MiB',
-      },
-      {
-        name: 'build nodejs + 500 MB files: entry (warm): peak RSS',
-        value: big.peakMiB,
-        unit: 'MiB',
-        target: BASELINE.plainMiB / 2,
-        note: `${big.seconds.toFixed(1)} s`,
-      },
-      // Flat: the big file costs at most a few MiB of buffers.
-      {
-        name: 'peak RSS growth from the 500 MB file',
-        value: big.peakMiB - plain.peakMiB,
-        unit: 'MiB',
-        target: 32,
-      },
-    ];
   } finally {
     await rm(work, { recursive: true, force: true });
   }
