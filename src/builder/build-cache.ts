@@ -91,7 +91,8 @@ function decodeIndex(bytes: Buffer): StoredIndex | undefined {
   if (!createHash('sha256').update(body).digest().equals(bytes.subarray(0, 32))) return undefined;
   try {
     const value = deserialize(body) as StoredIndex;
-    if (value.format !== FORMAT) return undefined;
+    if (value.format !== FORMAT || !Array.isArray(value.entries)) return undefined;
+    if (value.entries.some((e) => e.content && !/^[0-9a-f]{64}$/.test(e.content.sha256))) return undefined;
     return { ...value, control: { ...value.control, controlFiles: toBufferMap(value.control.controlFiles) } };
   } catch {
     return undefined;

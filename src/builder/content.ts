@@ -94,7 +94,13 @@ export async function readContent(content: FileContent | undefined): Promise<Buf
 export class ContentStore {
   constructor(readonly dir: string) {}
 
+  /** The file of a digest; anything but 64 hex digits (a forged cache index) is refused, never joined. */
   pathOf(sha256: string): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) {
+      throw new RampartError('DIGEST_MISMATCH', `content store ${this.dir}: '${sha256}' is not a sha256`, {
+        details: { expected: 'sha256', actual: sha256, path: this.dir },
+      });
+    }
     return join(this.dir, sha256);
   }
 

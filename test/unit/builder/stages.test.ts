@@ -241,3 +241,13 @@ describe('file contents by reference', () => {
     expect(isRampartError(error, 'DIGEST_MISMATCH'), String(error)).toBe(true);
   });
 });
+
+describe('content store', () => {
+  it('never turns a forged digest into a path', () => {
+    const store = new ContentStore(join(work, 'store-forged'));
+    for (const forged of ['../../etc/shadow', '/etc/shadow', 'A'.repeat(64), '']) {
+      expect(() => store.pathOf(forged)).toThrow(expect.objectContaining({ code: 'DIGEST_MISMATCH' }));
+    }
+    expect(store.pathOf('a'.repeat(64))).toBe(join(work, 'store-forged', 'a'.repeat(64)));
+  });
+});
