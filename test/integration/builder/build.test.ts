@@ -723,6 +723,29 @@ describe('hostile specs and cancellation', () => {
     expect(events.some((e) => e.phase === 'layers')).toBe(false);
     expect(existsSync(parent)).toBe(false);
   });
+  it('hands its signal to every download through the fetch options', async () => {
+    const specPath = await writeSpec('cancel-fetch', specText({ packages: 'base-files, tool' }));
+    const parent = join(dir, 'cancel-fetch-out');
+    const controller = new AbortController();
+    const signals: Array<AbortSignal | null | undefined> = [];
+    const caught = await buildImage({
+      specPath,
+      output: `oci:${join(parent, 'img')}:latest`,
+      // A fresh cache: the indexes and packages are fetched.
+      cacheDir: join(dir, 'cancel-fetch-cache'),
+      signal: controller.signal,
+      fetch: (input, init) => {
+        signals.push(init?.signal);
+        if (String(input).endsWith('.deb')) controller.abort(new Error('user stop'));
+        return fetch(input, init);
+      },
+    }).catch((e: unknown) => e);
+    expect(isRampartError(caught, 'CANCELLED'), String(caught)).toBe(true);
+    expect(signals.length).toBeGreaterThan(0);
+    expect(signals.every((s) => s instanceof AbortSignal)).toBe(true);
+    expect(signals.at(-1)?.aborted).toBe(true);
+    expect(existsSync(parent)).toBe(false);
+  });
 });
 
 describe('repository overrides', () => {
