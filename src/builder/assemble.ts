@@ -1,9 +1,10 @@
 import type { DebControl } from '../debian/deb-reader.js';
 import { RampartError } from '../errors.js';
 import { type Accounts, resolveAccounts } from './accounts.js';
-import { addAppFiles } from './app-files.js';
+import { addAppFiles, type FileSourceRecord } from './app-files.js';
 import { readDebCached } from './build-cache.js';
-import { installCaBundle } from './ca-bundle.js';
+import { CA_CERTS_DIR, installCaBundle } from './ca-bundle.js';
+import { type ContentStore, isContentRef, readContent } from './content.js';
 import {
   addAccounts,
   addAlternatives,
@@ -34,6 +35,8 @@ export type AssembledRootfs = {
   links: string[];
   /** Paths whose setuid/setgid or world-writable bits were cleared, and how. */
   hardened: HardeningChange[];
+  /** The spec's `files:` as read, with their digests (for the build record). */
+  fileSources: FileSourceRecord[];
 };
 
 /** One mode the build tightened, reported to the user: `{ path: '/usr/bin/su', change: 'setuid cleared (4755 -> 0755)' }`. */
@@ -48,7 +51,15 @@ export type HardeningChange = { path: string; change: string };
 export async function assembleRootfs(
   debs: ReadonlyArray<{ pkg: LockedPackage; path: string }>,
   spec: Pick<ImageSpec, 'accounts' | 'paths'> & { prune: PruneOptions; files?: FileSpec[]; baseDir?: string },
-  opts: { cacheDir?: string; locate?: SpecLocator } = {},
+  opts: {
+    cacheDir?: string;
+    locate?: SpecLocator;
+    /** Directories besides the spec's that `files[].source` may come from. */
+    allowOutsideContext?: readonly string[];
+    /** Where `files:` bytes are spooled (read through the checked descriptor); default in memory. */
+    fileStore?: ContentStore;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<AssembledRootfs> {
   const tree = new FileTree();
   const keep = pathFilter(spec.prune);
@@ -58,6 +69,7 @@ export async function assembleRootfs(
   const hardlinks: Array<{ path: string; target: string; owner: string }> = [];
 
   for (const name of installed) {
+    opts.signal?.throwIfAborted();
     const { pkg, path } = byName.get(name)!;
     const unpacked = await readDebCached(path, pkg.sha256, opts.cacheDir);
     controls.set(name, unpacked.control);
@@ -67,6 +79,7 @@ export async function assembleRootfs(
         throw new RampartError(
           'MALFORMED_DEB',
           `${pkg.name} ${pkg.version} ships a ${h.type} at /${h.name}; images cannot carry device nodes`,
+          { details: { path, package: pkg.name, member: h.name } },
         );
       }
       const type: NodeType = h.type === 'link' ? 'hardlink' : h.type;
@@ -107,6 +120,7 @@ export async function assembleRootfs(
   addUsrMergedLinks(tree);
   addOsRelease(tree);
   addSystemFiles(tree, installed.includes('base-files') ? 'base-files' : (installed[0] ?? 'base-files'));
+  if (installed.includes('ca-certificates')) await loadCertificates(tree);
   const caCertificates = installed.includes('ca-certificates') ? installCaBundle(tree) : 0;
   const links = [
     ...addAlternatives(tree, new Set(installed)),
@@ -115,11 +129,26 @@ export async function assembleRootfs(
   ];
   addAccounts(tree, accounts);
   addSpecPaths(tree, spec.paths);
-  if (spec.files?.length) {
-    await addAppFiles(tree, spec.files, spec.baseDir ?? '.', opts.locate ?? ((path) => path.join('.')));
-  }
+  const fileSources = spec.files?.length
+    ? await addAppFiles(tree, spec.files, spec.baseDir ?? '.', {
+        locate: opts.locate ?? ((path) => path.join('.')),
+        ...(opts.allowOutsideContext ? { allowOutsideContext: opts.allowOutsideContext } : {}),
+        ...(opts.fileStore ? { store: opts.fileStore } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      })
+    : [];
   const hardened = hardenModes(tree);
-  return { tree, accounts, installed, controls, caCertificates, links, hardened };
+  return { tree, accounts, installed, controls, caCertificates, links, hardened, fileSources };
+}
+
+/** The CA bundle is computed from the certificates' bytes: read those few (verified) into memory. */
+async function loadCertificates(tree: FileTree): Promise<void> {
+  for (const path of tree.paths()) {
+    const node = tree.get(path)!;
+    if (node.type === 'file' && path.startsWith(`${CA_CERTS_DIR}/`) && isContentRef(node.content)) {
+      node.content = await readContent(node.content);
+    }
+  }
 }
 
 const MODE_BITS = [

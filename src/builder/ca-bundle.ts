@@ -2,6 +2,7 @@ import { certificateFingerprint, opensslSubjectHash } from './openssl-subject-ha
 import { comparePaths, type FileTree, rootFile, type TreeNode } from './tree.js';
 
 const CERTS_DIR = 'usr/share/ca-certificates';
+export const CA_CERTS_DIR = CERTS_DIR;
 export const CA_BUNDLE_PATH = 'etc/ssl/certs/ca-certificates.crt';
 
 /**
@@ -32,7 +33,9 @@ export function installCaBundle(tree: FileTree, owner = 'ca-certificates'): numb
   const parts: Buffer[] = [];
   const pemLinks = new Map<string, Buffer>();
   for (const rel of certs) {
-    const pem = tree.get(`${CERTS_DIR}/${rel}`)!.content ?? Buffer.alloc(0);
+    const content = tree.get(`${CERTS_DIR}/${rel}`)!.content;
+    // assembleRootfs loads the certificates before this runs; a reference here is a caller's bug.
+    const pem = Buffer.isBuffer(content) ? content : Buffer.alloc(0);
     parts.push(pem);
     if (pem.length > 0 && pem[pem.length - 1] !== 0x0a) parts.push(Buffer.from('\n'));
     const link = pemLinkName(rel);

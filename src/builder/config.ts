@@ -1,7 +1,7 @@
-import { RampartError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { History, ImageConfig, Platform } from '../oci/types.js';
 import { compareText } from '../util/compare-text.js';
+import { type Environment, sourceDateEpoch } from '../util/source-date-epoch.js';
 import { CA_BUNDLE_PATH } from './ca-bundle.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -50,20 +50,12 @@ export function imageConfig(input: ConfigInput): ImageConfig {
 }
 
 /**
- * The build time: SOURCE_DATE_EPOCH when set, otherwise the newest InRelease `Date` of the
- * lock, so two builds from one lock agree without the user doing anything.
+ * The build time: SOURCE_DATE_EPOCH when set in `env`, otherwise the newest InRelease `Date` of
+ * the lock, so two builds from one lock agree without the user doing anything.
  */
-export function buildTimestamp(sourceDateEpoch: string | undefined, releaseDates: string[]): Date {
-  if (sourceDateEpoch !== undefined && sourceDateEpoch !== '') {
-    // A typo must not silently fall back to another timestamp: the digest would change unnoticed.
-    if (!/^\d+$/.test(sourceDateEpoch.trim())) {
-      throw new RampartError(
-        'USAGE',
-        `SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, got '${sourceDateEpoch}'; fix or unset it`,
-      );
-    }
-    return new Date(Number(sourceDateEpoch.trim()) * 1000);
-  }
+export function buildTimestamp(env: Environment, releaseDates: string[]): Date {
+  const epoch = sourceDateEpoch(env);
+  if (epoch !== undefined) return new Date(epoch * 1000);
   const times = releaseDates.map((d) => Date.parse(d)).filter((t) => Number.isFinite(t));
   return new Date(times.length ? Math.max(...times) : 0);
 }

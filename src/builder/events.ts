@@ -5,7 +5,14 @@ import type { LockedPackage } from './lock.js';
  * assemble and layers for each architecture, sboms for each architecture (with `sbomDir`), write.
  * Every phase opens with `start` and closes with `done`, which carries its elapsed milliseconds.
  */
-export type BuildEvent =
+export type BuildEvent = BuildEventBody & {
+  /** When it happened (RFC 3339, from the build's clock); every event buildImage sends has it. */
+  at?: string;
+  /** The caller's job id (`BuildOptions.jobId`), for services that run several builds. */
+  jobId?: string;
+};
+
+export type BuildEventBody =
   | {
       phase: 'resolve';
       kind: 'start';

@@ -2,7 +2,9 @@
  * The public surface of src/builder (also `rampart/builder`): build an image from a spec, read
  * specs and locks. Modules and names not listed here are internals and may change without notice.
  */
+export { type FileSourceRecord, PSEUDO_FILESYSTEMS } from './app-files.js';
 export { type AssembledRootfs, assembleRootfs, type HardeningChange } from './assemble.js';
+export { type ContentRef, ContentStore, openContent, type TreeContent } from './content.js';
 export { LAYER_TIERS, planLayers } from './layering.js';
 export {
   DEFAULT_VARIANT_KEY,
@@ -23,6 +25,7 @@ export {
   type LayerSummary,
   type PlatformSummary,
 } from './pipeline.js';
+export type { BuildInvocation } from './record.js';
 export { type BuildRecord, buildRecordPath } from './record.js';
 export { DEFAULT_SKIP } from './resolve.js';
 export {
@@ -39,3 +42,18 @@ export {
   type UserSpec,
   type VariantSpec,
 } from './spec.js';
+export {
+  assembleStage,
+  BUILDER_ID,
+  type BuildContext,
+  type BuildPlan,
+  buildRecordOf,
+  checkRequest,
+  type FetchedPackages,
+  fetchStage,
+  layerStage,
+  planBuild,
+  recordStage,
+  resolveStage,
+  writeStage,
+} from './stages.js';

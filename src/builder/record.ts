@@ -1,18 +1,51 @@
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { LockedRelease } from './lock.js';
 
-/** What a build used and made, kept beside the output for provenance. */
+/**
+ * What a build used and made, kept beside the output: everything SLSA provenance (v1) needs —
+ * the builder id, the invocation's parameters, every resolved dependency with its digest (each
+ * InRelease, each .deb, each `files:` source) and the start/finish times from the build's clock.
+ */
 export type BuildRecord = {
-  recordVersion: 1;
-  builder: { name: 'rampart'; version: string };
+  recordVersion: 2;
+  builder: { id: string; name: 'rampart'; version: string };
   spec: { path: string; sha256: string; name: string; variant?: string };
   lock: { path: string; sha256: string };
-  releases: LockedRelease[];
+  /** The build's external parameters as given (not defaults filled in). */
+  invocation: BuildInvocation;
+  /** Each suite's signed InRelease: where it came from and its sha256. */
+  releases: Array<Pick<LockedRelease, 'suite' | 'url' | 'inReleaseSha256' | 'date' | 'validUntil'>>;
+  /** Every .deb of every platform, once. */
+  packages: Array<{
+    name: string;
+    version: string;
+    architecture: string;
+    url: string;
+    sha256: string;
+    size: number;
+  }>;
+  /** The spec's `files:` sources: a file's sha256, or a directory's tree digest. */
+  files: Array<{ source: string; type: 'file' | 'directory'; sha256: string; files: number }>;
   output: { reference: string; digest: string };
   platforms: Array<{ architecture: string; digest: string; packages: number }>;
   sourceDateEpoch?: number;
+  /** The image's `created` time. */
+  created: string;
   startedOn: string;
   finishedOn: string;
+};
+
+export type BuildInvocation = {
+  spec: string;
+  variant?: string;
+  archs: string[];
+  output: string;
+  locked: boolean;
+  sbomDir?: string;
+  repository?: { mirror?: string; securityMirror?: string; keyring?: string };
+  allowOutsideContext?: string[];
+  /** SOURCE_DATE_EPOCH as set in the environment. */
+  sourceDateEpoch?: string;
 };
 
 /**

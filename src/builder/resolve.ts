@@ -172,32 +172,38 @@ function sortReleases(releases: LockedRelease[]): LockedRelease[] {
   return [...releases].sort((a, b) => compareText(a.suite, b.suite));
 }
 
-/** Points a resolver error at the spec line that asked for the package, when one did. */
+/** Points a resolver error at the spec line that asked for (or excluded) the package it is about. */
 function withSpecPosition(error: unknown, spec: ImageSpec, locate: SpecLocator, arch: string): unknown {
   if (!(error instanceof RampartError)) return error;
-  const message = error.message;
-  const i = packageNamedIn(message, spec.contents.packages);
-  const j = packageNamedIn(message, spec.contents.exclude);
+  const about = packagesOf(error);
+  const i = specIndexOf(about, spec.contents.packages);
+  const j = specIndexOf(about, spec.contents.exclude);
   const where =
     i >= 0
       ? locate(['contents', 'packages', i])
       : j >= 0
         ? locate(['contents', 'exclude', j])
         : locate(['contents', 'packages']);
-  return new RampartError(error.code, `${where}: ${message} (${arch})`, { cause: error });
-}
-
-/**
- * Index of the first spec package (`name`, `name=version`, `name:arch`) whose name appears as a
- * whole word in `message`, or -1.
- */
-export function packageNamedIn(message: string, packages: readonly string[]): number {
-  return packages.findIndex((p) => {
-    const name = p.split(/[:=]/)[0]!;
-    return new RegExp(`(^|[^a-z0-9.+-])${escapeRegExp(name)}([^a-z0-9.+-]|$)`).test(message);
+  return new RampartError(error.code, `${where}: ${error.message} (${arch})`, {
+    cause: error,
+    details: error.details as never,
   });
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * The packages an error is about, from its details (never its message): `details.package`
+ * (resolver and .deb errors), `details.packages` (file conflicts), `details.chain` (unsatisfiable).
+ */
+export function packagesOf(error: RampartError): string[] {
+  const details = error.details as { package?: unknown; packages?: unknown };
+  const list: string[] = [];
+  if (typeof details.package === 'string') list.push(details.package);
+  if (Array.isArray(details.packages)) list.push(...details.packages.filter((p) => typeof p === 'string'));
+  return list;
+}
+
+/** Index of the first spec entry (`name`, `name=version`, `name:arch`) naming one of `names`, or -1. */
+export function specIndexOf(names: readonly string[], specEntries: readonly string[]): number {
+  const wanted = new Set(names);
+  return specEntries.findIndex((entry) => wanted.has(entry.split(/[:=]/)[0]!));
 }

@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.js';
+import { sameBytes, type TreeContent } from './content.js';
 
 export type NodeType = 'file' | 'directory' | 'symlink' | 'hardlink';
 
@@ -8,8 +9,8 @@ export type TreeNode = {
   mode: number;
   uid: number;
   gid: number;
-  /** Regular-file bytes. */
-  content?: Buffer;
+  /** Regular-file bytes, or a verified reference to them (read when the layer is written). */
+  content?: TreeContent;
   /** Symlink target as written, or the canonical tree path a hardlink points at. */
   target?: string;
   /** Layering key: a package name or a generated-content label such as `(config)`. */
@@ -106,6 +107,7 @@ export class FileTree {
       throw new RampartError(
         'FILE_CONFLICT',
         `/${path} is shipped by both ${existing.owner} and ${node.owner} with different contents; exclude one of them (contents.exclude)`,
+        { details: { path: `/${path}`, packages: [existing.owner, node.owner] } },
       );
     }
     this.nodes.set(path, node);
@@ -160,7 +162,7 @@ function sameContent(a: TreeNode, b: TreeNode): boolean {
   if (a.type !== b.type) return false;
   if (a.type === 'symlink' || a.type === 'hardlink') return a.target === b.target;
   if ((a.mode & 0o7777) !== (b.mode & 0o7777) || a.uid !== b.uid || a.gid !== b.gid) return false;
-  return (a.content ?? Buffer.alloc(0)).equals(b.content ?? Buffer.alloc(0));
+  return sameBytes(a.content, b.content);
 }
 
 /** Byte order on the path segments: parents sort before children, like `find | sort` in the C locale. */

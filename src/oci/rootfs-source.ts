@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { RampartError } from '../errors.js';
+import { sourceDateEpoch } from '../util/source-date-epoch.js';
 import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
 import { verifyingStream } from './digest.js';
@@ -94,7 +95,7 @@ export async function openRootfsDirectory(
   root: string,
   opts: { sourceDateEpoch?: number; scratchDir?: string } = {},
 ): Promise<Image> {
-  const epoch = opts.sourceDateEpoch ?? sourceDateEpochFromEnv();
+  const epoch = opts.sourceDateEpoch ?? sourceDateEpoch(process.env) ?? 0;
   const entries = await collectRootfsEntries(root);
   const scratch = opts.scratchDir ?? (await mkdtemp(join(tmpdir(), 'rampart-dir-source-')));
   let layer: Layer;
@@ -118,12 +119,4 @@ export async function openRootfsDirectory(
     history: [{ created, created_by: 'rampart: root filesystem directory' }],
   };
   return newImage({ config, layers: [layer] });
-}
-
-function sourceDateEpochFromEnv(): number {
-  const value = process.env.SOURCE_DATE_EPOCH;
-  if (value === undefined || value === '') return 0;
-  if (!/^\d+$/.test(value))
-    throw new RampartError('USAGE', `SOURCE_DATE_EPOCH must be a non-negative integer, got '${value}'`);
-  return Number(value);
 }

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
+import { sourceDateEpoch } from '../util/source-date-epoch.js';
 import { catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
 import type { Cataloger } from './cataloger.js';
 import type { SbomDocument, SbomSource, SbomWarning } from './model.js';
@@ -91,8 +92,8 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
     }
   }
   if (!source.created) {
-    const epoch = env.SOURCE_DATE_EPOCH;
-    if (epoch && /^\d+$/.test(epoch)) source.created = new Date(Number(epoch) * 1000).toISOString();
+    const epoch = sourceDateEpoch(env);
+    if (epoch !== undefined) source.created = new Date(epoch * 1000).toISOString();
   }
   const result = await catalogFileSource(files, catalogers);
   return {

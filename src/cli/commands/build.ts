@@ -19,6 +19,7 @@ interface BuildCommandOptions {
   format: string;
   quiet?: boolean;
   sbom?: string | boolean;
+  allowOutsideContext: string[];
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -34,6 +35,8 @@ export function registerBuild(program: Command): void {
 Packages come from the suites in the spec, verified from the archive's InRelease signature down.
 The first build writes <spec>.lock.json; --locked rebuilds exactly that lock, and two builds
 from one lock give the same index digest. SOURCE_DATE_EPOCH sets the image's created time.
+files[].source must resolve inside the spec's directory (the build context) or a directory
+given with --allow-outside-context; /proc, /sys and /dev are never read.
 
 Examples:
   $ rampart build images/nodejs.yaml --arch amd64
@@ -64,12 +67,29 @@ Examples:
     .option('--keyring <file>', 'OpenPGP keyring that signs the archive (overrides the spec and the host)')
     .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--sbom [dir]', 'write SPDX and CycloneDX SBOMs per platform (default dir: beside the output)')
+    .addOption(
+      new Option(
+        '--allow-outside-context <dir>',
+        "let files[].source come from DIR too, besides the spec's directory (repeatable)",
+      )
+        .argParser(collect)
+        .default([]),
+    )
     .option('-q, --quiet', 'no progress on stderr (errors only)')
     .action(async (specPath: string, opts: BuildCommandOptions) => {
       const progress = createProgressReporter({
         ...(opts.quiet ? { quiet: true } : {}),
         prefix: 'rampart build: ',
       });
+      // SIGINT/SIGTERM stop the build between or inside its stages, so its staging is removed;
+      // a second signal exits at once.
+      const controller = new AbortController();
+      const stop = (signal: NodeJS.Signals) => {
+        if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+        controller.abort(new Error(`received ${signal}`));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       const result = await buildImage({
         specPath,
         ...(opts.arch.length ? { archs: opts.arch } : {}),
@@ -89,6 +109,11 @@ Examples:
         ...(opts.sbom
           ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(opts.output) }
           : {}),
+        ...(opts.allowOutsideContext.length ? { allowOutsideContext: opts.allowOutsideContext } : {}),
+        // The edge fills in the outside world; the library takes it as given.
+        env: process.env,
+        clock: () => new Date(),
+        signal: controller.signal,
         onProgress: progress.build,
       })
         .catch((error: unknown) => {
@@ -99,7 +124,11 @@ Examples:
           });
         })
         // The bar and the status line go before the result, or the error, is printed.
-        .finally(() => progress.stop());
+        .finally(() => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          progress.stop();
+        });
       process.stdout.write(
         opts.format === 'json' ? `${JSON.stringify(buildJson(result))}\n` : formatSummary(result),
       );

@@ -4,6 +4,7 @@
  * Debian archive.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -182,8 +183,12 @@ describe('rampart build on a local archive', () => {
     expect(of('resolve', 'done')[0]).toMatchObject({ locked: false, packages: { amd64: packages.length } });
     const bytes = packages.reduce((n, p) => n + p.size, 0);
     expect(of('download', 'start')).toEqual([
-      { phase: 'download', kind: 'start', packages: packages.length, bytes },
+      { phase: 'download', kind: 'start', packages: packages.length, bytes, at: expect.any(String) },
     ]);
+    // Every event carries its time, in order (no job id unless the caller gave one).
+    const times = events.map((e) => Date.parse(e.at ?? ''));
+    expect(times.every((t, i) => Number.isFinite(t) && (i === 0 || t >= times[i - 1]!))).toBe(true);
+    expect(events.some((e) => 'jobId' in e)).toBe(false);
     expect(of('download', 'bytes').reduce((n, e) => n + e.bytes, 0)).toBe(bytes);
     expect(
       of('download', 'package')
@@ -300,6 +305,40 @@ describe('rampart build on a local archive', () => {
     const record = JSON.parse(await readFile(result.record, 'utf8'));
     expect(record.output.digest).toBe(result.digest);
     expect(record.releases[0].inReleaseSha256).toMatch(/^[a-f0-9]{64}$/);
+  });
+
+  it('writes a v2 build record: every .deb with its URL and sha256, InRelease URLs, invocation, file sources', async () => {
+    const record = JSON.parse(await readFile(result.record, 'utf8'));
+    expect(record.recordVersion).toBe(2);
+    expect(record.builder.id).toMatch(/^pkg:npm\/rampart@/);
+    const packages = result.platforms[0]!.packages;
+    expect(record.packages.map((p: { name: string }) => p.name).sort()).toEqual(
+      packages.map((p) => p.name).sort(),
+    );
+    for (const p of record.packages) {
+      const locked = packages.find((l) => l.name === p.name)!;
+      expect(p.sha256).toBe(locked.sha256);
+      expect(p.url).toBe(`${repo.url}/${locked.filename}`);
+      // The URL serves exactly those bytes.
+      const body = Buffer.from(await (await fetch(p.url)).arrayBuffer());
+      expect(createHash('sha256').update(body).digest('hex')).toBe(p.sha256);
+    }
+    for (const r of record.releases) {
+      expect(r.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/.*InRelease$/);
+      const body = Buffer.from(await (await fetch(r.url)).arrayBuffer());
+      expect(createHash('sha256').update(body).digest('hex')).toBe(r.inReleaseSha256);
+    }
+    expect(record.invocation).toEqual({
+      spec: specPath,
+      archs: ['amd64'],
+      output: `oci:${layout}:latest`,
+      locked: false,
+      sbomDir: join(dir, 'sbom'),
+    });
+    expect(record.files).toEqual([
+      { source: './app', type: 'directory', sha256: expect.stringMatching(/^[a-f0-9]{64}$/), files: 3 },
+    ]);
+    expect(Date.parse(record.finishedOn)).toBeGreaterThanOrEqual(Date.parse(record.startedOn));
   });
 
   it('writes SPDX and CycloneDX SBOMs that list every installed package', async () => {
@@ -605,6 +644,107 @@ describe('rampart build errors', () => {
     } finally {
       stderr.mockRestore();
     }
+  });
+});
+
+describe('hostile specs and cancellation', () => {
+  it('refuses files[].source outside the spec directory, unless the CLI allows that directory', async () => {
+    const outside = await mkdtemp(join(dir, 'outside-'));
+    await writeFile(join(outside, 'secret'), 'not for the image\n');
+    for (const source of [
+      '/etc/shadow',
+      '../../../../../../../../etc/shadow',
+      '/proc/self/environ',
+      join(outside, 'secret'),
+    ]) {
+      const text = specText({
+        packages: 'base-files',
+        extra: `files:\n  - {source: "${source}", destination: /x}`,
+      });
+      const specPath = await writeSpec('hostile', text);
+      const out = join(dir, 'out', 'hostile');
+      const caught = await buildImage({ specPath, output: `oci:${out}:latest`, cacheDir }).catch(
+        (e: unknown) => e,
+      );
+      expect(isRampartError(caught, 'SOURCE_OUTSIDE_CONTEXT'), `${source}: ${String(caught)}`).toBe(true);
+      const where = positionOf(specPath, text, `"${source}"`);
+      expect((caught as Error).message.startsWith(`${where}: `), (caught as Error).message).toBe(true);
+      expect(existsSync(out)).toBe(false);
+    }
+    const text = specText({
+      packages: 'base-files',
+      extra: `files:\n  - {source: "${join(outside, 'secret')}", destination: /x}`,
+    });
+    const specPath = await writeSpec('allowed', text);
+    const layout = join(dir, 'out', 'allowed');
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const args = [
+        'node',
+        'rampart',
+        'build',
+        specPath,
+        '--output',
+        `oci:${layout}:latest`,
+        '--cache',
+        cacheDir,
+        '-q',
+      ];
+      expect(await main(args)).toBe(1);
+      expect(await main([...args, '--allow-outside-context', outside])).toBe(0);
+    } finally {
+      stdout.mockRestore();
+    }
+    const image = await selectImage(await openImage(`oci:${layout}:latest`));
+    const found: string[] = [];
+    for await (const f of readFiles(image, await flattenImage(image), new Set(['/x'])))
+      found.push(f.content.toString());
+    expect(found).toEqual(['not for the image\n']);
+  });
+
+  it('stops on its AbortSignal with CANCELLED, leaving no output and no staging', async () => {
+    const specPath = await writeSpec('cancel', specText({ packages: 'base-files, tool' }));
+    const parent = join(dir, 'cancel-out');
+    const controller = new AbortController();
+    const events: BuildEvent[] = [];
+    const caught = await buildImage({
+      specPath,
+      output: `oci:${join(parent, 'img')}:latest`,
+      cacheDir,
+      jobId: 'job-42',
+      signal: controller.signal,
+      onProgress: (event) => {
+        events.push(event);
+        if (event.phase === 'assemble' && event.kind === 'start') controller.abort(new Error('user stop'));
+      },
+    }).catch((e: unknown) => e);
+    expect(isRampartError(caught, 'CANCELLED'), String(caught)).toBe(true);
+    expect(events.every((e) => e.jobId === 'job-42')).toBe(true);
+    expect(events.some((e) => e.phase === 'layers')).toBe(false);
+    expect(existsSync(parent)).toBe(false);
+  });
+  it('hands its signal to every download through the fetch options', async () => {
+    const specPath = await writeSpec('cancel-fetch', specText({ packages: 'base-files, tool' }));
+    const parent = join(dir, 'cancel-fetch-out');
+    const controller = new AbortController();
+    const signals: Array<AbortSignal | null | undefined> = [];
+    const caught = await buildImage({
+      specPath,
+      output: `oci:${join(parent, 'img')}:latest`,
+      // A fresh cache: the indexes and packages are fetched.
+      cacheDir: join(dir, 'cancel-fetch-cache'),
+      signal: controller.signal,
+      fetch: (input, init) => {
+        signals.push(init?.signal);
+        if (String(input).endsWith('.deb')) controller.abort(new Error('user stop'));
+        return fetch(input, init);
+      },
+    }).catch((e: unknown) => e);
+    expect(isRampartError(caught, 'CANCELLED'), String(caught)).toBe(true);
+    expect(signals.length).toBeGreaterThan(0);
+    expect(signals.every((s) => s instanceof AbortSignal)).toBe(true);
+    expect(signals.at(-1)?.aborted).toBe(true);
+    expect(existsSync(parent)).toBe(false);
   });
 });
 

@@ -96,19 +96,19 @@ describe('planLayers', () => {
 
 describe('config', () => {
   it('uses SOURCE_DATE_EPOCH, else the newest release date', () => {
-    expect(rfc3339(buildTimestamp('1700000000', ['Sat, 01 Nov 2025 10:00:00 UTC']))).toBe(
-      '2023-11-14T22:13:20Z',
-    );
     expect(
-      rfc3339(buildTimestamp(undefined, ['Sat, 01 Nov 2025 10:00:00 UTC', 'Mon, 03 Nov 2025 08:30:00 UTC'])),
+      rfc3339(buildTimestamp({ SOURCE_DATE_EPOCH: '1700000000' }, ['Sat, 01 Nov 2025 10:00:00 UTC'])),
+    ).toBe('2023-11-14T22:13:20Z');
+    expect(
+      rfc3339(buildTimestamp({}, ['Sat, 01 Nov 2025 10:00:00 UTC', 'Mon, 03 Nov 2025 08:30:00 UTC'])),
     ).toBe('2025-11-03T08:30:00Z');
   });
 
   it('refuses a malformed SOURCE_DATE_EPOCH instead of silently using another time', () => {
-    expect(() => buildTimestamp('1700000000.5', [])).toThrow(
+    expect(() => buildTimestamp({ SOURCE_DATE_EPOCH: '1700000000.5' }, [])).toThrow(
       /SOURCE_DATE_EPOCH must be a whole number.*got '1700000000\.5'/,
     );
-    expect(() => buildTimestamp('yesterday', [])).toThrow(/SOURCE_DATE_EPOCH/);
+    expect(() => buildTimestamp({ SOURCE_DATE_EPOCH: 'yesterday' }, [])).toThrow(/SOURCE_DATE_EPOCH/);
   });
 
   it('sets the distroless defaults and lets the spec environment win', () => {
