@@ -10,6 +10,7 @@ export interface ReleaseFileEntry {
 
 /** The fields of a signed Release that the client relies on. */
 export interface Release {
+  origin?: string;
   suite?: string;
   codename?: string;
   date: string;
@@ -91,10 +92,13 @@ export async function verifyInRelease(
   );
 }
 
-function parseReleaseDate(value: string, what: string, url: string): Date {
+/** Parses a Release date (RFC 2822, `UTC` or `GMT` or an offset). */
+export function parseReleaseDate(value: string, what: string, url: string): Date {
   const date = new Date(value.replace(/\bUTC$/, 'GMT'));
   if (Number.isNaN(date.getTime())) {
-    throw new RampartError('MALFORMED_CONTROL', `${url}: cannot parse ${what} "${value}"`);
+    throw new RampartError('MALFORMED_CONTROL', `${url}: cannot parse ${what} "${value}"`, {
+      details: { url, field: what },
+    });
   }
   return date;
 }
@@ -116,8 +120,10 @@ export function parseRelease(text: string, url: string): Release {
   const validUntil = field(paragraph, 'valid-until')?.trim();
   const suite = field(paragraph, 'suite')?.trim();
   const codename = field(paragraph, 'codename')?.trim();
+  const origin = field(paragraph, 'origin')?.trim();
   const list = (name: string) => (field(paragraph, name) ?? '').split(/\s+/).filter(Boolean);
   return {
+    ...(origin ? { origin } : {}),
     ...(suite ? { suite } : {}),
     ...(codename ? { codename } : {}),
     date,
@@ -137,6 +143,7 @@ export function checkReleaseFreshness(release: Release, now: Date, url: string):
     throw new RampartError(
       'RELEASE_EXPIRED',
       `${url} expired at ${release.validUntil} (now ${now.toUTCString()}); the mirror is stale or replaying an old Release — use another mirror`,
+      { details: { url, validUntil: release.validUntil } },
     );
   }
 }
@@ -153,4 +160,58 @@ export function checkReleaseSuite(release: Release, requested: string, url: stri
     'SIGNATURE_INVALID',
     `${url} is signed for suite ${release.suite ?? '-'} (codename ${release.codename ?? '-'}), not ${requested}; the mirror serves the wrong Release — use another mirror`,
   );
+}
+
+/** How far a Release `Date` may be ahead of the clock before it is refused. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/** A Release without Valid-Until older than this gets a warning. */
+export const DEFAULT_MAX_RELEASE_AGE_MS = 30 * 86_400_000;
+
+/**
+ * The replay and clock checks on a verified Release's `Date`: refuses a date further in the
+ * future than `maxClockSkewMs` (a forged clock, or a signed Release from a broken archive), and
+ * one older than `newestSeen` — the newest Date this cache has verified for the suite — since
+ * a mirror or man in the middle could otherwise serve an older, validly signed Release and hide
+ * every fix published since (a downgrade), unless `allowDowngrade`. Returns a warning when the
+ * Release has no Valid-Until and is older than `maxAgeMs`: nothing else bounds its replay.
+ */
+export function checkReleaseDate(
+  release: Release,
+  opts: {
+    url: string;
+    now: Date;
+    newestSeen?: string;
+    allowDowngrade?: boolean;
+    maxClockSkewMs?: number;
+    maxAgeMs?: number;
+  },
+): { warning?: string } {
+  const { url, now } = opts;
+  const date = parseReleaseDate(release.date, 'Date', url);
+  const skew = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+  if (date.getTime() > now.getTime() + skew) {
+    throw new RampartError(
+      'RELEASE_DATE_INVALID',
+      `${url} is dated ${release.date}, in the future (now ${now.toUTCString()}); check this machine's clock, or the mirror is broken or hostile`,
+      { details: { url, date: release.date, reason: 'future' } },
+    );
+  }
+  if (opts.newestSeen !== undefined && !opts.allowDowngrade) {
+    const newest = parseReleaseDate(opts.newestSeen, 'Date', url);
+    if (date.getTime() < newest.getTime()) {
+      throw new RampartError(
+        'RELEASE_DATE_INVALID',
+        `${url} is dated ${release.date}, older than the ${opts.newestSeen} already verified for this suite: the mirror is stale or replaying an old Release; use another mirror, or pass --allow-downgrade if the older archive is intended (e.g. a snapshot)`,
+        { details: { url, date: release.date, newestSeen: opts.newestSeen, reason: 'downgrade' } },
+      );
+    }
+  }
+  const maxAgeMs = opts.maxAgeMs ?? DEFAULT_MAX_RELEASE_AGE_MS;
+  const age = now.getTime() - date.getTime();
+  if (release.validUntil === undefined && age > maxAgeMs) {
+    return {
+      warning: `${url} is dated ${release.date} (${Math.floor(age / 86_400_000)} days ago) and has no Valid-Until; if the mirror should be newer, it may be stale or replaying an old Release`,
+    };
+  }
+  return {};
 }
