@@ -169,7 +169,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       mirrors,
       cacheDir,
       onProgress: (event) => {
-        if (event.kind !== 'done') return report({ phase: 'download', ...event });
+        if (event.kind !== 'done') {
+          // Build events do not carry the download's timestamp (yet): keep their shape.
+          const { timestamp: _timestamp, jobId: _jobId, ...downloadEvent } = event;
+          return report({ phase: 'download', ...downloadEvent });
+        }
         if (!event.cached) {
           fetched.packages++;
           fetched.bytes += event.pkg.size;

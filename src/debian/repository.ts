@@ -275,7 +275,11 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
   const releases: LoadedRelease[] = [];
 
   for (const { suite, implied } of expandSuites(opts.suites, { updates: opts.updates !== false })) {
-    const distUrl = `${mirrorForSuite(suite, mirrors)}/dists/${suite}`;
+    // A keyring of the caller's own means an archive of its own: the host's security mirror
+    // serves the host's archive, so an implied -security suite is looked for on the caller's
+    // mirror (unless a security mirror was given too).
+    const ownArchive = implied && opts.keyring !== undefined && opts.securityMirror === undefined;
+    const distUrl = `${ownArchive ? mirrors.mirror : mirrorForSuite(suite, mirrors)}/dists/${suite}`;
     const url = `${distUrl}/InRelease`;
     const shownUrl = redactUrl(url);
     const fetched = await fetchInRelease(url, cache, http, {
