@@ -4,7 +4,15 @@ import { isRampartError, RampartError } from '../errors.js';
 import { type HttpClient, httpClientFor } from '../http/client.js';
 import { type FetchFn, redactUrl } from '../http/fetch.js';
 import { compressionOf, decompressBuffer } from '../util/decompress.js';
-import { type AptMirrors, expandSuites, mirrorForSuite, resolveMirrors } from './apt-sources.js';
+import {
+  type AptMirrors,
+  DEFAULT_KEYRING,
+  expandSuites,
+  mirrorForSuite,
+  readHostAptSources,
+  resolveMirrors,
+  selectMirrors,
+} from './apt-sources.js';
 import { ContentCache, defaultCacheDir } from './cache.js';
 import { fetchVerifiedIntoCache } from './download.js';
 import {
@@ -241,6 +249,17 @@ async function loadPackages(
 }
 
 /**
+ * A keyring of the caller's own (not the host's) means an archive of its own: the host's
+ * security mirror serves the host's archive, signed by the host's key, so an implied -security
+ * suite is looked for on the caller's mirror instead (unless a security mirror was given too).
+ */
+async function isOwnArchive(opts: LoadRepositoriesOptions): Promise<boolean> {
+  if (opts.keyring === undefined || opts.securityMirror !== undefined) return false;
+  const host = selectMirrors(await readHostAptSources(opts.etcApt));
+  return opts.keyring !== (host.keyring ?? DEFAULT_KEYRING);
+}
+
+/**
  * Fetches and verifies InRelease for every suite (each release suite with its `-updates` and
  * `-security` unless `updates: false`), then each suite's Packages index per architecture
  * (hash-checked against the signed Release), and returns one PackageIndex per architecture.
@@ -275,10 +294,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
   const releases: LoadedRelease[] = [];
 
   for (const { suite, implied } of expandSuites(opts.suites, { updates: opts.updates !== false })) {
-    // A keyring of the caller's own means an archive of its own: the host's security mirror
-    // serves the host's archive, so an implied -security suite is looked for on the caller's
-    // mirror (unless a security mirror was given too).
-    const ownArchive = implied && opts.keyring !== undefined && opts.securityMirror === undefined;
+    const ownArchive = implied && (await isOwnArchive(opts));
     const distUrl = `${ownArchive ? mirrors.mirror : mirrorForSuite(suite, mirrors)}/dists/${suite}`;
     const url = `${distUrl}/InRelease`;
     const shownUrl = redactUrl(url);
