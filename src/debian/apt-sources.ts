@@ -115,6 +115,7 @@ export async function resolveMirrors(
     throw new RampartError(
       'USAGE',
       `no Debian mirror configured in ${etcApt}/sources.list{,.d}; pass --mirror URL`,
+      { details: { option: '--mirror' } },
     );
   }
   const securityMirror = overrides.securityMirror ?? host.securityMirror;
@@ -129,7 +130,11 @@ export async function resolveMirrors(
 export function mirrorForSuite(suite: string, mirrors: AptMirrors): string {
   const base =
     suite.endsWith('-security') && mirrors.securityMirror ? mirrors.securityMirror : mirrors.mirror;
-  if (!base) throw new RampartError('USAGE', `no mirror for suite ${suite}; pass --mirror URL`);
+  if (!base) {
+    throw new RampartError('USAGE', `no mirror for suite ${suite}; pass --mirror URL`, {
+      details: { option: '--mirror' },
+    });
+  }
   return stripSlash(base);
 }
 

@@ -34,9 +34,7 @@ export async function readKeyring(bytes: Uint8Array, name: string): Promise<open
     throw new RampartError(
       'SIGNATURE_INVALID',
       `cannot read OpenPGP keyring ${name}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      { cause: error, details: {} },
     );
   }
 }
@@ -57,7 +55,7 @@ export async function verifyInRelease(
     throw new RampartError(
       'SIGNATURE_INVALID',
       `${opts.url} is not a clear-signed OpenPGP document (${(error as Error).message}); the mirror may be broken or tampered with`,
-      { cause: error },
+      { cause: error, details: { url: opts.url } },
     );
   }
   const result = await openpgp.verify({ message, verificationKeys: keys, date: opts.now });
@@ -76,19 +74,24 @@ export async function verifyInRelease(
     throw new RampartError(
       'SIGNATURE_INVALID',
       `${opts.url} carries no OpenPGP signature; refusing to trust it`,
+      { details: { url: opts.url, keyIds: [] } },
     );
   }
-  const unknownKey = failures.every((f) => /could not find signing key/i.test(f));
+  const keyIds = result.signatures.map((s) => s.keyID.toHex());
+  // Unknown key: no key of the keyring has the signature's key id (asked of the keys, not of
+  // openpgp's message text).
+  const unknownKey = result.signatures.every((s) => keys.every((k) => k.getKeys(s.keyID).length === 0));
   if (unknownKey) {
-    const ids = result.signatures.map((s) => s.keyID.toHex()).join(', ');
     throw new RampartError(
       'SIGNATURE_INVALID',
-      `${opts.url} is signed by unknown key ${ids}, not in keyring ${opts.keyringName}; pass the right --keyring`,
+      `${opts.url} is signed by unknown key ${keyIds.join(', ')}, not in keyring ${opts.keyringName}; pass the right --keyring`,
+      { details: { url: opts.url, keyIds } },
     );
   }
   throw new RampartError(
     'SIGNATURE_INVALID',
     `bad OpenPGP signature on ${opts.url} (${failures.join('; ')}); the file may have been tampered with`,
+    { details: { url: opts.url, keyIds } },
   );
 }
 
@@ -106,7 +109,7 @@ export function parseReleaseDate(value: string, what: string, url: string): Date
 /** Parses the signed Release text (one deb822 paragraph). */
 export function parseRelease(text: string, url: string): Release {
   const paragraph = parseDeb822(text)[0];
-  if (!paragraph) throw new RampartError('MALFORMED_CONTROL', `${url}: empty Release`);
+  if (!paragraph) throw new RampartError('MALFORMED_CONTROL', `${url}: empty Release`, { details: { url } });
   const files = new Map<string, ReleaseFileEntry>();
   for (const line of (field(paragraph, 'sha256') ?? '').split('\n')) {
     const parts = line.trim().split(/\s+/);
@@ -116,7 +119,11 @@ export function parseRelease(text: string, url: string): Release {
     files.set(path, { sha256, size: Number(size) });
   }
   const date = field(paragraph, 'date')?.trim();
-  if (!date) throw new RampartError('MALFORMED_CONTROL', `${url}: Release has no Date field`);
+  if (!date) {
+    throw new RampartError('MALFORMED_CONTROL', `${url}: Release has no Date field`, {
+      details: { url, field: 'Date' },
+    });
+  }
   const validUntil = field(paragraph, 'valid-until')?.trim();
   const suite = field(paragraph, 'suite')?.trim();
   const codename = field(paragraph, 'codename')?.trim();
@@ -159,6 +166,7 @@ export function checkReleaseSuite(release: Release, requested: string, url: stri
   throw new RampartError(
     'SIGNATURE_INVALID',
     `${url} is signed for suite ${release.suite ?? '-'} (codename ${release.codename ?? '-'}), not ${requested}; the mirror serves the wrong Release — use another mirror`,
+    { details: { url } },
   );
 }
 

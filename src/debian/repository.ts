@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isRampartError, RampartError } from '../errors.js';
-import { type HttpClient, httpClientFor } from '../http/client.js';
+import { type HttpClient, httpClientFor, throwIfCancelled } from '../http/client.js';
 import { type FetchFn, redactUrl } from '../http/fetch.js';
 import { compressionOf, decompressBuffer } from '../util/decompress.js';
 import {
@@ -294,6 +294,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
   const releases: LoadedRelease[] = [];
 
   for (const { suite, implied } of expandSuites(opts.suites, { updates: opts.updates !== false })) {
+    throwIfCancelled(opts.signal, 'loading the repositories');
     const ownArchive = implied && (await isOwnArchive(opts));
     const distUrl = `${ownArchive ? mirrors.mirror : mirrorForSuite(suite, mirrors)}/dists/${suite}`;
     const url = `${distUrl}/InRelease`;
@@ -370,6 +371,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
     const indexFiles: LoadedRelease['indexes'] = [];
     for (const arch of opts.architectures) {
       for (const component of components) {
+        throwIfCancelled(opts.signal, 'loading the repositories');
         const loaded = await loadPackages(
           distUrl,
           suite,

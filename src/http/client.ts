@@ -528,6 +528,16 @@ export class HttpClient {
   }
 }
 
+/** Throws CANCELLED when `signal` has aborted: for long loops between requests. */
+export function throwIfCancelled(signal: AbortSignal | undefined, operation: string): void {
+  if (signal?.aborted) {
+    throw new RampartError('CANCELLED', `${operation} was cancelled`, {
+      cause: signal.reason,
+      details: { operation },
+    });
+  }
+}
+
 /** The client callers get when they pass none (or only a fetch function). */
 export function httpClientFor(options: { http?: HttpClient; fetch?: FetchFn }): HttpClient {
   return options.http ?? new HttpClient(options.fetch ? { fetch: options.fetch } : {});

@@ -173,6 +173,7 @@ Examples:
         throw new RampartError(
           'PACKAGE_NOT_FOUND',
           `${target} is not in the closure of ${opts.for.join(' ')}; check the name${opts.withRecommends ? '' : ', or add --with-recommends if a Recommends pulls it in'}`,
+          { details: { package: target, architecture: opts.arch } },
         );
       }
       process.stdout.write(`${chain.join(' -> ')}\n`);
@@ -203,6 +204,7 @@ Examples:
           throw new RampartError(
             'USAGE',
             `--concurrency must be a positive integer, got ${opts.concurrency}`,
+            { details: { option: '--concurrency', value: String(opts.concurrency) } },
           );
         }
         const { resolution, mirrors } = await resolveFromOptions(packages, opts);
@@ -230,6 +232,12 @@ Examples:
             await rm(temp, { force: true });
             throw new RampartError('IO', `cannot write ${target}: ${(error as Error).message}`, {
               cause: error,
+              details: {
+                path: target,
+                ...((error as NodeJS.ErrnoException).code
+                  ? { errno: (error as NodeJS.ErrnoException).code }
+                  : {}),
+              },
             });
           }
         }
