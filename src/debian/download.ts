@@ -77,6 +77,7 @@ export async function fetchVerifiedIntoCache(
   return http.read(
     url,
     {
+      ...(expected.size !== undefined ? { expectedBytes: expected.size } : {}),
       ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       operation: `download of ${redactUrl(url)}`,

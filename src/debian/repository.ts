@@ -151,6 +151,8 @@ async function fetchInRelease(
       headers,
       acceptStatuses: [304, 404],
       maxBytes: opts.maxBytes,
+      // Sizes the deadline: a typical InRelease is a few hundred KiB.
+      expectedBytes: 1024 * 1024,
       ...(opts.signal ? { signal: opts.signal } : {}),
       operation: `fetching ${redactUrl(url)}`,
     },

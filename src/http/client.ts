@@ -40,8 +40,19 @@ export interface HttpClientOptions {
   fetch?: FetchFn;
   /** No response headers, or no body bytes, for this long: the attempt fails. Default 60 s. */
   idleTimeoutMs?: number;
-  /** The whole request (attempts, waits, redirects, body) must finish within this. Default 15 min. */
+  /**
+   * The whole request (attempts, waits, redirects, body) must finish within this. Default 15 min,
+   * or less for a request that says how big it is (`expectedBytes`).
+   */
   deadlineMs?: number;
+  /**
+   * The slowest transfer tolerated for a request with `expectedBytes`: its deadline is
+   * `minDeadlineMs` plus the time to move that many bytes at this rate (within `deadlineMs`).
+   * Default 32 KiB/s.
+   */
+  minBytesPerSecond?: number;
+  /** Default 60 s. */
+  minDeadlineMs?: number;
   /** Extra attempts after the first. Default 3. */
   retries?: number;
   /** First backoff delay, doubled per attempt. Default 250 ms. */
@@ -66,6 +77,8 @@ export interface HttpRequestOptions {
   retries?: number;
   /** The most body bytes accepted. */
   maxBytes?: number;
+  /** How big the body should be (a signed size), to size the deadline. */
+  expectedBytes?: number;
   /** Non-2xx statuses handed to the caller instead of raised (e.g. 304, 404). */
   acceptStatuses?: number[];
   /** On 401: headers to send the request again with (once), or undefined to fail. */
@@ -230,7 +243,14 @@ export class HttpClient {
   private readonly defaults: Required<
     Pick<
       HttpClientOptions,
-      'idleTimeoutMs' | 'deadlineMs' | 'retries' | 'backoffMs' | 'maxRetryAfterMs' | 'maxRedirects'
+      | 'idleTimeoutMs'
+      | 'deadlineMs'
+      | 'minBytesPerSecond'
+      | 'minDeadlineMs'
+      | 'retries'
+      | 'backoffMs'
+      | 'maxRetryAfterMs'
+      | 'maxRedirects'
     >
   >;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -241,6 +261,8 @@ export class HttpClient {
     this.defaults = {
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       deadlineMs: options.deadlineMs ?? 15 * 60_000,
+      minBytesPerSecond: options.minBytesPerSecond ?? 32 * 1024,
+      minDeadlineMs: options.minDeadlineMs ?? 60_000,
       retries: options.retries ?? 3,
       backoffMs: options.backoffMs ?? 250,
       maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
@@ -283,7 +305,7 @@ export class HttpClient {
     const exchange = new Exchange(
       url,
       method,
-      options.deadlineMs ?? this.defaults.deadlineMs,
+      this.deadlineFor(options),
       options.idleTimeoutMs ?? this.defaults.idleTimeoutMs,
       options.operation ?? `${method} ${url}`,
       options.signal,
@@ -327,6 +349,14 @@ export class HttpClient {
     } finally {
       if (!handedOver) exchange.finish();
     }
+  }
+
+  /** A dripping server must not hold a small file for the default deadline of a large one. */
+  private deadlineFor(options: HttpRequestOptions): number {
+    if (options.deadlineMs !== undefined) return options.deadlineMs;
+    if (options.expectedBytes === undefined) return this.defaults.deadlineMs;
+    const transferMs = Math.ceil((options.expectedBytes / this.defaults.minBytesPerSecond) * 1000);
+    return Math.min(this.defaults.deadlineMs, this.defaults.minDeadlineMs + transferMs);
   }
 
   /** One attempt: follows redirects, answers one 401 challenge, checks the status and size. */

@@ -173,6 +173,18 @@ describe('HttpClient against hostile servers', () => {
     expect(error.details).toEqual({ url: `${hostile.url}/drip`, timeoutMs: 300, attempts: 1 });
   });
 
+  it('sizes the deadline by the expected size, within the overall deadline', async () => {
+    const sized = client({ minDeadlineMs: 200, minBytesPerSecond: 1000, deadlineMs: 60_000 });
+    const error = await failure(sized.read(`${hostile.url}/drip`, { expectedBytes: 100 }, (r) => r.bytes()));
+    expect(error.code).toBe('TIMEOUT');
+    expect(error.details).toEqual({ url: `${hostile.url}/drip`, timeoutMs: 300, attempts: 1 });
+    const capped = client({ minDeadlineMs: 200, minBytesPerSecond: 1, deadlineMs: 250 });
+    const cappedError = await failure(
+      capped.read(`${hostile.url}/drip`, { expectedBytes: 100 }, (r) => r.bytes()),
+    );
+    expect(cappedError.details).toMatchObject({ timeoutMs: 250 });
+  });
+
   it('gives up on a silent server after the retries and says how many attempts it made', async () => {
     const before = hostile.hits.get('/silent') ?? 0;
     const error = await failure(client({ idleTimeoutMs: 100, retries: 2 }).request(`${hostile.url}/silent`));
