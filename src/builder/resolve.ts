@@ -105,6 +105,7 @@ export async function resolveContents(
     now?: Date;
     etcApt?: string;
     fetch?: FetchFn;
+    signal?: AbortSignal;
     log?: (message: string) => void;
   },
 ): Promise<ResolvedContents> {
@@ -119,7 +120,8 @@ export async function resolveContents(
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.etcApt ? { etcApt: opts.etcApt } : {}),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
-    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.log ? { log: opts.log, warn: opts.log } : {}),
   });
   const archs: Record<string, LockedPackage[]> = {};
   const skipped = new Map<string, string>();

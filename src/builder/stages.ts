@@ -103,6 +103,7 @@ export async function resolveStage(
     now: ctx.clock(),
     ...(ctx.etcApt ? { etcApt: ctx.etcApt } : {}),
     ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
     log: (message) => ctx.report({ phase: 'resolve', kind: 'index', message }),
   });
 }
@@ -206,7 +207,11 @@ export async function fetchStage(
       mirrors,
       cacheDir: ctx.cacheDir,
       onProgress: (event) => {
-        if (event.kind !== 'done') return ctx.report({ phase: 'download', ...event });
+        if (event.kind !== 'done') {
+          // The build event gets its own time and job id from ctx.report.
+          const { timestamp: _timestamp, jobId: _jobId, ...download } = event;
+          return ctx.report({ phase: 'download', ...download });
+        }
         if (!event.cached) {
           fetched.packages++;
           fetched.bytes += event.pkg.size;
@@ -220,6 +225,7 @@ export async function fetchStage(
         });
       },
       ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
   } catch (error) {
     checkCancelled(ctx);
@@ -247,7 +253,7 @@ export async function fetchStage(
 /** The HTTP status a NETWORK error carries (`details.status`, the contract between areas). */
 function httpStatusOf(error: unknown): number | undefined {
   if (!(error instanceof RampartError) || error.code !== 'NETWORK') return undefined;
-  const status = (error.details as { status?: unknown }).status ?? (error as { status?: unknown }).status;
+  const status = (error.details as { status?: unknown }).status;
   return typeof status === 'number' ? status : undefined;
 }
 

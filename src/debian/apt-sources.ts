@@ -115,6 +115,7 @@ export async function resolveMirrors(
     throw new RampartError(
       'USAGE',
       `no Debian mirror configured in ${etcApt}/sources.list{,.d}; pass --mirror URL`,
+      { details: { option: '--mirror' } },
     );
   }
   const securityMirror = overrides.securityMirror ?? host.securityMirror;
@@ -129,6 +130,44 @@ export async function resolveMirrors(
 export function mirrorForSuite(suite: string, mirrors: AptMirrors): string {
   const base =
     suite.endsWith('-security') && mirrors.securityMirror ? mirrors.securityMirror : mirrors.mirror;
-  if (!base) throw new RampartError('USAGE', `no mirror for suite ${suite}; pass --mirror URL`);
+  if (!base) {
+    throw new RampartError('USAGE', `no mirror for suite ${suite}; pass --mirror URL`, {
+      details: { option: '--mirror' },
+    });
+  }
   return stripSlash(base);
+}
+
+/** Suites that have no `-security` or `-updates` companion in the Debian archive. */
+const WITHOUT_COMPANIONS = new Set(['sid', 'unstable', 'experimental', 'rc-buggy']);
+
+/** A suite to read, and whether the user named it or it was implied by `expandSuites`. */
+export interface SuiteToRead {
+  suite: string;
+  implied: boolean;
+}
+
+/**
+ * The suites to read for the suites a user named: each release suite (a name without a `-`
+ * suffix, such as `trixie` or `stable`) brings its `-updates` and `-security` suites, as on a
+ * Debian host, unless `updates` is false; suites named already, and suites such as
+ * `trixie-backports`, are left as they are. Order: each named suite, then its companions.
+ */
+export function expandSuites(suites: readonly string[], opts: { updates?: boolean } = {}): SuiteToRead[] {
+  const named = new Set(suites);
+  const out: SuiteToRead[] = [];
+  const seen = new Set<string>();
+  const add = (suite: string, implied: boolean) => {
+    if (seen.has(suite)) return;
+    seen.add(suite);
+    out.push({ suite, implied });
+  };
+  for (const suite of suites) {
+    add(suite, false);
+    if (opts.updates === false || suite.includes('-') || WITHOUT_COMPANIONS.has(suite)) continue;
+    for (const companion of [`${suite}-updates`, `${suite}-security`]) {
+      if (!named.has(companion)) add(companion, true);
+    }
+  }
+  return out;
 }

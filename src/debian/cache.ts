@@ -79,7 +79,9 @@ export class ContentCache {
 
   blobPath(sha256: string): string {
     if (!SHA256_HEX.test(sha256))
-      throw new RampartError('DIGEST_MISMATCH', `not a sha256 hex digest: ${sha256}`);
+      throw new RampartError('DIGEST_MISMATCH', `not a sha256 hex digest: ${sha256}`, {
+        details: { expected: sha256 },
+      });
     return join(this.root, 'blobs', 'sha256', sha256);
   }
 
@@ -129,6 +131,7 @@ export class ContentCache {
       new RampartError(
         'DIGEST_MISMATCH',
         `${what}: expected sha256 ${expected.sha256}${expected.size !== undefined ? ` (${expected.size} bytes)` : ''}, got ${actual} (${size} bytes); the mirror copy is corrupt or tampered with`,
+        { details: { expected: expected.sha256, actual, location: what } },
       );
     const verifier = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
@@ -160,7 +163,16 @@ export class ContentCache {
         throw new RampartError(
           'IO',
           `cannot store ${what} in the cache ${this.root}: ${(error as Error).message}; check free space and permissions, or use another cache directory`,
-          { cause: error },
+          {
+            cause: error,
+            details: {
+              path: (error as NodeJS.ErrnoException).path ?? this.root,
+              syscall: (error as NodeJS.ErrnoException).syscall ?? 'write',
+              ...((error as NodeJS.ErrnoException).code
+                ? { errno: (error as NodeJS.ErrnoException).code }
+                : {}),
+            },
+          },
         );
       }
       throw error;

@@ -1,11 +1,6 @@
-import { isLocalFilesystemError, isRampartError, RampartError } from '../errors.js';
-import {
-  type FetchFn,
-  fetchWithRetry,
-  HttpStatusError,
-  isRetryableStatus,
-  redactUrl,
-} from '../http/fetch.js';
+import { RampartError } from '../errors.js';
+import { type HttpClient, httpClientFor } from '../http/client.js';
+import { type FetchFn, redactUrl } from '../http/fetch.js';
 import { type AptMirrors, mirrorForSuite } from './apt-sources.js';
 import { ContentCache, defaultCacheDir } from './cache.js';
 
@@ -20,10 +15,12 @@ export interface DownloadablePackage {
   sha256: string;
 }
 
-export type DownloadEvent =
+/** Every event says when it happened (ms since the epoch, from the clock passed in) and for which job. */
+export type DownloadEvent = { timestamp: number; jobId?: string } & (
   | { kind: 'start'; packages: number; bytes: number }
   | { kind: 'bytes'; bytes: number }
-  | { kind: 'done'; pkg: DownloadablePackage; path: string; cached: boolean };
+  | { kind: 'done'; pkg: DownloadablePackage; path: string; cached: boolean }
+);
 
 export interface DownloadOptions {
   /** Mirrors by suite: `-security` suites use `securityMirror`. */
@@ -31,10 +28,19 @@ export interface DownloadOptions {
   cacheDir?: string;
   /** Parallel downloads; default 4. */
   concurrency?: number;
-  /** Attempts per package after the first, for network and stream errors; default 3. */
+  /** Attempts per package after the first, for network and stream errors; default the client's (3). */
   retries?: number;
+  /** The HTTP client (timeouts, deadline, retries); default one built on `fetch`. */
+  http?: HttpClient;
+  /** Used only when `http` is not given. */
   fetch?: FetchFn;
+  /** Stops every download promptly; the call then fails with CANCELLED. */
+  signal?: AbortSignal;
   onProgress?: (event: DownloadEvent) => void;
+  /** The clock for event timestamps; default `Date.now`. */
+  now?: () => number;
+  /** Echoed in every event, for callers that run several jobs. */
+  jobId?: string;
 }
 
 /** A Packages `Filename:` must stay under the mirror root. */
@@ -43,95 +49,111 @@ function checkPoolPath(filename: string): void {
     throw new RampartError(
       'PATH_TRAVERSAL',
       `refusing package path ${JSON.stringify(filename)} from the index`,
+      { details: { path: filename } },
     );
   }
 }
 
 /**
- * Streams `url` into the cache, verified against `expected` while it arrives. Network errors,
- * 408/429/5xx and connections dropped mid-body are retried with backoff; other HTTP statuses
- * (HttpStatusError), a hash mismatch (retrying would only hide tampering) and a cache that
- * cannot be written are not.
+ * Streams `url` into the cache, verified against `expected` while it arrives; nothing enters
+ * the cache unless its SHA-256 (and size) match; reading stops as soon as the body exceeds the
+ * signed size (DIGEST_MISMATCH: the size is part of what was signed). The client retries network errors, 408/429/5xx and bodies that break mid-stream
+ * within its deadline; other statuses, a digest mismatch (retrying would only hide tampering)
+ * and a cache that cannot be written are not retried.
  */
 export async function fetchVerifiedIntoCache(
   url: string,
   expected: { sha256: string; size?: number },
   cache: ContentCache,
-  opts: { fetch?: FetchFn; retries?: number; onBytes?: (n: number) => void } = {},
+  opts: {
+    http?: HttpClient;
+    fetch?: FetchFn;
+    retries?: number;
+    signal?: AbortSignal;
+    onBytes?: (n: number) => void;
+  } = {},
 ): Promise<string> {
-  const retries = opts.retries ?? 3;
-  let lastError: unknown;
-  for (let attempt = 0; attempt <= retries; attempt++) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));
-    try {
-      const response = await fetchWithRetry(url, {
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        retries: 0,
-      });
-      if (!response.body) throw new Error('empty response body');
-      return await cache.putVerifiedStream(response.body, expected, redactUrl(url), opts.onBytes);
-    } catch (error) {
-      if (isRampartError(error, 'DIGEST_MISMATCH') || isLocalFilesystemError(error)) throw error;
-      if (error instanceof HttpStatusError && !isRetryableStatus(error.status)) throw error;
-      lastError = error;
-    }
-  }
-  if (lastError instanceof RampartError) throw lastError;
-  throw new RampartError(
-    'NETWORK',
-    `GET ${redactUrl(url)} failed after ${retries + 1} attempts: ${(lastError as Error)?.message}; retry or use another mirror`,
-    { cause: lastError },
+  const http = httpClientFor(opts);
+  return http.read(
+    url,
+    {
+      ...(expected.size !== undefined ? { expectedBytes: expected.size } : {}),
+      ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      operation: `download of ${redactUrl(url)}`,
+    },
+    (response) => cache.putVerifiedStream(response.body, expected, redactUrl(url), opts.onBytes),
   );
-}
-
-async function downloadOne(
-  pkg: DownloadablePackage,
-  cache: ContentCache,
-  opts: DownloadOptions,
-): Promise<string> {
-  checkPoolPath(pkg.filename);
-  const url = `${mirrorForSuite(pkg.suite, opts.mirrors)}/${pkg.filename}`;
-  return fetchVerifiedIntoCache(url, { sha256: pkg.sha256, size: pkg.size }, cache, {
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
-    ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
-    onBytes: (bytes) => opts.onProgress?.({ kind: 'bytes', bytes }),
-  });
 }
 
 /**
  * Downloads every package into the content-addressed cache (already cached ones are not
  * fetched again), verifying SHA-256 and size while streaming. Returns sha256 → cached path.
+ * On the first failure, or when `signal` aborts, the other downloads stop and the first error
+ * is thrown.
  */
 export async function downloadPackages(
   pkgs: DownloadablePackage[],
   opts: DownloadOptions,
 ): Promise<Map<string, string>> {
   const cache = new ContentCache(opts.cacheDir ?? defaultCacheDir());
+  const http = httpClientFor(opts);
+  const now = opts.now ?? Date.now;
+  const stamp = { ...(opts.jobId !== undefined ? { jobId: opts.jobId } : {}) };
+  const emit = (event: DownloadEvent) => opts.onProgress?.(event);
   const result = new Map<string, string>();
   const unique = [...new Map(pkgs.map((p) => [p.sha256, p])).values()];
-  opts.onProgress?.({
+  const cancelled = () =>
+    new RampartError('CANCELLED', 'the download was cancelled', {
+      cause: opts.signal?.reason,
+      details: { operation: 'download' },
+    });
+  if (opts.signal?.aborted) throw cancelled();
+  // Stops the downloads still running when one fails (or the caller aborts).
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  emit({
+    timestamp: now(),
+    ...stamp,
     kind: 'start',
     packages: unique.length,
     bytes: unique.reduce((n, p) => n + p.size, 0),
   });
   let next = 0;
   let failed: unknown;
+  const downloadOne = (pkg: DownloadablePackage) => {
+    checkPoolPath(pkg.filename);
+    const url = `${mirrorForSuite(pkg.suite, opts.mirrors)}/${pkg.filename}`;
+    return fetchVerifiedIntoCache(url, { sha256: pkg.sha256, size: pkg.size }, cache, {
+      http,
+      signal: stop.signal,
+      ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+      onBytes: (bytes) => emit({ timestamp: now(), ...stamp, kind: 'bytes', bytes }),
+    });
+  };
   const worker = async () => {
-    while (failed === undefined && next < unique.length) {
+    while (failed === undefined && !stop.signal.aborted && next < unique.length) {
       const pkg = unique[next++] as DownloadablePackage;
       try {
         const cached = await cache.has(pkg.sha256, pkg.size);
-        const path = cached ? cache.blobPath(pkg.sha256) : await downloadOne(pkg, cache, opts);
-        if (cached) opts.onProgress?.({ kind: 'bytes', bytes: pkg.size });
+        const path = cached ? cache.blobPath(pkg.sha256) : await downloadOne(pkg);
+        if (cached) emit({ timestamp: now(), ...stamp, kind: 'bytes', bytes: pkg.size });
         result.set(pkg.sha256, path);
-        opts.onProgress?.({ kind: 'done', pkg, path, cached });
+        emit({ timestamp: now(), ...stamp, kind: 'done', pkg, path, cached });
       } catch (error) {
         failed ??= error;
+        stop.abort(error);
       }
     }
   };
-  const concurrency = Math.max(1, opts.concurrency ?? 4);
-  await Promise.all(Array.from({ length: Math.min(concurrency, unique.length) }, worker));
+  try {
+    const concurrency = Math.max(1, opts.concurrency ?? 4);
+    await Promise.all(Array.from({ length: Math.min(concurrency, unique.length) }, worker));
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  if (opts.signal?.aborted) throw cancelled();
   if (failed !== undefined) throw failed;
   return result;
 }

@@ -1,16 +1,27 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
-import { RampartError } from '../errors.js';
-import { type FetchFn, fetchWithRetry, HttpStatusError, redactUrl } from '../http/fetch.js';
+import { isRampartError, RampartError } from '../errors.js';
+import { type HttpClient, httpClientFor, throwIfCancelled } from '../http/client.js';
+import { type FetchFn, redactUrl } from '../http/fetch.js';
 import { compressionOf, decompressBuffer } from '../util/decompress.js';
-import { type AptMirrors, mirrorForSuite, resolveMirrors } from './apt-sources.js';
+import {
+  type AptMirrors,
+  DEFAULT_KEYRING,
+  expandSuites,
+  mirrorForSuite,
+  readHostAptSources,
+  resolveMirrors,
+  selectMirrors,
+} from './apt-sources.js';
 import { ContentCache, defaultCacheDir } from './cache.js';
 import { COMPACT_FORMAT, CompactPackages, encodeCompactPackages } from './compact-index.js';
 import { fetchVerifiedIntoCache } from './download.js';
 import {
+  checkReleaseDate,
   checkReleaseFreshness,
   checkReleaseSuite,
   parseRelease,
+  parseReleaseDate,
   type Release,
   type ReleaseFileEntry,
   readKeyring,
@@ -29,8 +40,25 @@ export interface LoadRepositoriesOptions extends AptMirrors {
    * SOURCE_DATE_EPOCH: freshness is about now, and a past clock predates the signature.
    */
   now?: Date;
+  /** The HTTP client (timeouts, deadline, retries); default one built on `fetch`. */
+  http?: HttpClient;
+  /** Used only when `http` is not given. */
   fetch?: FetchFn;
+  /** Stops the fetches promptly; the call then fails with CANCELLED. */
+  signal?: AbortSignal;
+  /** Read only the suites named, not also their `-updates` and `-security` (default true: read them). */
+  updates?: boolean;
+  /** Accept a Release dated before the newest this cache has verified for its suite (a snapshot). */
+  allowDowngrade?: boolean;
+  /** Default 5 minutes. */
+  maxClockSkewMs?: number;
+  /** A Release without Valid-Until older than this gets a warning; default 30 days. */
+  maxReleaseAgeMs?: number;
+  /** Default 8 MiB. */
+  maxInReleaseBytes?: number;
   log?: (message: string) => void;
+  /** Warnings (an old Release, a companion suite missing on the mirror); default `log`. */
+  warn?: (message: string) => void;
   /** apt configuration directory for the default mirrors (tests point this elsewhere). */
   etcApt?: string;
 }
@@ -97,43 +125,65 @@ export function parsedCacheFormat(): string {
   return parsedFormat;
 }
 
+/** An InRelease is a few hundred KiB; anything past this is a broken or hostile server. */
+export const DEFAULT_MAX_INRELEASE_BYTES = 8 * 1024 * 1024;
+
+type FetchedInRelease =
+  | { kind: 'missing' }
+  | { kind: 'cached'; bytes: Buffer; sha256: string }
+  | { kind: 'fresh'; bytes: Buffer; etag?: string; lastModified?: string };
+
+/**
+ * Fetches InRelease, at most `maxBytes` of it, into memory; nothing is cached here: the caller
+ * stores it only once its signature and dates have been checked. A 304 serves the copy cached
+ * (verified) earlier.
+ */
 async function fetchInRelease(
   url: string,
   cache: ContentCache,
-  fetchFn: FetchFn | undefined,
-  log: (message: string) => void,
-): Promise<{ bytes: Buffer; sha256: string }> {
+  http: HttpClient,
+  opts: { maxBytes: number; signal?: AbortSignal; log: (message: string) => void },
+): Promise<FetchedInRelease> {
   const meta = await cache.readJson<InReleaseMeta>('inrelease', url);
   const headers: Record<string, string> = {};
   if (meta && (await cache.has(meta.sha256))) {
     if (meta.etag) headers['if-none-match'] = meta.etag;
     if (meta.lastModified) headers['if-modified-since'] = meta.lastModified;
   }
-  const response = await fetchWithRetry(url, {
-    ...(fetchFn ? { fetch: fetchFn } : {}),
-    headers,
-    acceptStatuses: [304, 404],
-  });
-  if (response.status === 404) {
+  const fetched = await http.read(
+    url,
+    {
+      headers,
+      acceptStatuses: [304, 404],
+      maxBytes: opts.maxBytes,
+      // Sizes the deadline: a typical InRelease is a few hundred KiB.
+      expectedBytes: 1024 * 1024,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      operation: `fetching ${redactUrl(url)}`,
+    },
+    async (response): Promise<FetchedInRelease> => {
+      if (response.status === 404) return { kind: 'missing' };
+      if (response.status === 304) return { kind: 'cached', bytes: Buffer.alloc(0), sha256: '' };
+      const etag = response.headers.get('etag');
+      const lastModified = response.headers.get('last-modified');
+      return {
+        kind: 'fresh',
+        bytes: await response.bytes(),
+        ...(etag ? { etag } : {}),
+        ...(lastModified ? { lastModified } : {}),
+      };
+    },
+  );
+  if (fetched.kind !== 'cached') return fetched;
+  if (!meta) {
     throw new RampartError(
-      'INDEX_MISSING',
-      `${redactUrl(url)} not found (HTTP 404); check the suite name and the mirror`,
+      'NETWORK',
+      `${redactUrl(url)} answered 304 Not Modified to a request without validators; the server is broken`,
+      { details: { url: redactUrl(url), status: 304 } },
     );
   }
-  if (response.status === 304 && meta) {
-    log(`${redactUrl(url)}: not modified`);
-    return { bytes: await cache.readBlob(meta.sha256), sha256: meta.sha256 };
-  }
-  const bytes = Buffer.from(await response.arrayBuffer());
-  const sha256 = await cache.putBytes(bytes);
-  const etag = response.headers.get('etag');
-  const lastModified = response.headers.get('last-modified');
-  await cache.writeJson('inrelease', url, {
-    sha256,
-    ...(etag ? { etag } : {}),
-    ...(lastModified ? { lastModified } : {}),
-  } satisfies InReleaseMeta);
-  return { bytes, sha256 };
+  opts.log(`${redactUrl(url)}: not modified`);
+  return { kind: 'cached', bytes: await cache.readBlob(meta.sha256), sha256: meta.sha256 };
 }
 
 /** Fetches a file listed in the signed Release into the cache, verified, by-hash when offered. */
@@ -143,7 +193,8 @@ async function fetchIndexFile(
   entry: ReleaseFileEntry,
   release: Release,
   cache: ContentCache,
-  fetchFn: FetchFn | undefined,
+  http: HttpClient,
+  signal: AbortSignal | undefined,
 ): Promise<string> {
   if (await cache.has(entry.sha256, entry.size)) return cache.blobPath(entry.sha256);
   const dir = path.slice(0, path.lastIndexOf('/') + 1);
@@ -151,19 +202,21 @@ async function fetchIndexFile(
   urls.push(`${distUrl}/${path}`);
   for (const [i, url] of urls.entries()) {
     try {
-      return await fetchVerifiedIntoCache(url, entry, cache, fetchFn ? { fetch: fetchFn } : {});
+      return await fetchVerifiedIntoCache(url, entry, cache, { http, ...(signal ? { signal } : {}) });
     } catch (error) {
-      if (!(error instanceof HttpStatusError && error.status === 404)) throw error;
+      if (!(isRampartError(error, 'NETWORK') && error.details.status === 404)) throw error;
       // The by-hash copy can be pruned between Release publication and our fetch; fall back.
       if (i < urls.length - 1) continue;
       throw new RampartError(
         'INDEX_MISSING',
         `${redactUrl(url)} is listed in the signed Release but missing on the mirror (HTTP 404); retry later or use another mirror`,
-        { cause: error },
+        { cause: error, details: { url: redactUrl(url) } },
       );
     }
   }
-  throw new RampartError('INDEX_MISSING', `no URL to fetch ${path} from ${redactUrl(distUrl)}`);
+  throw new RampartError('INDEX_MISSING', `no URL to fetch ${path} from ${redactUrl(distUrl)}`, {
+    details: { url: redactUrl(distUrl) },
+  });
 }
 
 /** Prefers the smallest index the Release lists; the uncompressed file is the last resort. */
@@ -176,8 +229,9 @@ async function loadPackages(
   arch: string,
   release: Release,
   cache: ContentCache,
-  fetchFn: FetchFn | undefined,
+  http: HttpClient,
   inReleaseUrl: string,
+  signal: AbortSignal | undefined,
 ): Promise<{ compact: CompactPackages; count: number; path: string; entry: ReleaseFileEntry }> {
   const base = `${component}/binary-${arch}/`;
   const name = INDEX_NAMES.find((n) => release.files.has(base + n));
@@ -186,13 +240,14 @@ async function loadPackages(
     throw new RampartError(
       'INDEX_MISSING',
       `${redactUrl(inReleaseUrl)} lists no ${base}Packages index; check --arch ${arch} and the component ${component}`,
+      { details: { url: redactUrl(inReleaseUrl), suite, component, architecture: arch } },
     );
   }
   const origin = { suite, component };
   const parsedKey = `${parsedCacheFormat()}|${entry.sha256}|${suite}|${component}`;
   const cached = await readCompactIndex(cache, parsedKey, origin);
   if (cached) return { ...cached, path: base + name, entry };
-  const file = await fetchIndexFile(distUrl, base + name, entry, release, cache, fetchFn);
+  const file = await fetchIndexFile(distUrl, base + name, entry, release, cache, http, signal);
   const compression = compressionOf(name) ?? 'none';
   const text = (await decompressBuffer(await readFile(file), compression)).toString('utf8');
   const { bytes, count } = encodeCompactPackages(text, origin);
@@ -226,25 +281,43 @@ async function readCompactIndex(
 }
 
 /**
- * Fetches and verifies InRelease for every suite, then each suite's Packages index per
- * architecture (hash-checked against the signed Release), and returns one PackageIndex
- * per architecture. Nothing unsigned is trusted: the Release is parsed from the verified
- * cleartext only.
+ * A keyring of the caller's own (not the host's) means an archive of its own: the host's
+ * security mirror serves the host's archive, signed by the host's key, so an implied -security
+ * suite is looked for on the caller's mirror instead (unless a security mirror was given too).
+ */
+async function isOwnArchive(opts: LoadRepositoriesOptions): Promise<boolean> {
+  if (opts.keyring === undefined || opts.securityMirror !== undefined) return false;
+  const host = selectMirrors(await readHostAptSources(opts.etcApt));
+  return opts.keyring !== (host.keyring ?? DEFAULT_KEYRING);
+}
+
+/**
+ * Fetches and verifies InRelease for every suite (each release suite with its `-updates` and
+ * `-security` unless `updates: false`), then each suite's Packages index per architecture
+ * (hash-checked against the signed Release), and returns one PackageIndex per architecture.
+ * Nothing unsigned is trusted: the Release is parsed from the verified cleartext only, and an
+ * InRelease enters the cache only after its signature, suite and dates passed.
  */
 export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<LoadedRepositories> {
-  if (opts.suites.length === 0) throw new RampartError('USAGE', 'no suite given; pass --suite (e.g. trixie)');
-  if (opts.architectures.length === 0) throw new RampartError('USAGE', 'no architecture given; pass --arch');
+  if (opts.suites.length === 0) {
+    throw new RampartError('USAGE', 'no suite given; pass --suite (e.g. trixie)', {
+      details: { option: '--suite' },
+    });
+  }
+  if (opts.architectures.length === 0) {
+    throw new RampartError('USAGE', 'no architecture given; pass --arch', { details: { option: '--arch' } });
+  }
   const log = opts.log ?? (() => undefined);
+  const warn = opts.warn ?? log;
   const now = opts.now ?? new Date();
+  const http = httpClientFor(opts);
   const mirrors = await resolveMirrors(opts, opts.etcApt);
   const cache = new ContentCache(opts.cacheDir ?? defaultCacheDir());
   const keyringBytes = await readFile(mirrors.keyring).catch((error: Error) => {
     throw new RampartError(
       'IO',
       `cannot read keyring ${mirrors.keyring}: ${error.message}; pass --keyring FILE`,
-      {
-        cause: error,
-      },
+      { cause: error, details: { path: mirrors.keyring } },
     );
   });
   const keys = await readKeyring(keyringBytes, mirrors.keyring);
@@ -252,22 +325,96 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
   const perArch = new Map<string, CompactPackages[]>(opts.architectures.map((a) => [a, []]));
   const releases: LoadedRelease[] = [];
 
-  for (const suite of opts.suites) {
-    const distUrl = `${mirrorForSuite(suite, mirrors)}/dists/${suite}`;
+  for (const { suite, implied } of expandSuites(opts.suites, { updates: opts.updates !== false })) {
+    throwIfCancelled(opts.signal, 'loading the repositories');
+    const ownArchive = implied && (await isOwnArchive(opts));
+    const distUrl = `${ownArchive ? mirrors.mirror : mirrorForSuite(suite, mirrors)}/dists/${suite}`;
     const url = `${distUrl}/InRelease`;
-    const { bytes, sha256 } = await fetchInRelease(url, cache, opts.fetch, log);
-    const { text } = await verifyInRelease(bytes.toString('utf8'), keys, {
-      url: redactUrl(url),
-      keyringName: mirrors.keyring,
-      now,
+    const shownUrl = redactUrl(url);
+    const fetched = await fetchInRelease(url, cache, http, {
+      maxBytes: opts.maxInReleaseBytes ?? DEFAULT_MAX_INRELEASE_BYTES,
+      log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    const release = parseRelease(text, redactUrl(url));
-    checkReleaseSuite(release, suite, redactUrl(url));
-    checkReleaseFreshness(release, now, redactUrl(url));
+    if (fetched.kind === 'missing') {
+      // An implied suite may not exist on this archive (or this mirror has no security suite).
+      // One this cache has verified before does exist: a 404 now would hide its updates.
+      const seenBefore = await cache.readJson<InReleaseMeta>('inrelease', url);
+      if (implied && !seenBefore) {
+        warn(
+          `${shownUrl} not found (HTTP 404): reading ${opts.suites.join(', ')} without ${suite}; pass --no-updates to stop looking for it, or --security-mirror URL`,
+        );
+        continue;
+      }
+      throw new RampartError(
+        'INDEX_MISSING',
+        `${shownUrl} not found (HTTP 404)${seenBefore ? ', though it was there before' : ''}; check the suite name and the mirror`,
+        { details: { url: shownUrl, suite } },
+      );
+    }
+    let release: Release;
+    try {
+      const { text } = await verifyInRelease(fetched.bytes.toString('utf8'), keys, {
+        url: shownUrl,
+        keyringName: mirrors.keyring,
+        now,
+      });
+      release = parseRelease(text, shownUrl);
+      checkReleaseSuite(release, suite, shownUrl);
+    } catch (error) {
+      // A companion suite the user did not name: say why it was read and how not to.
+      if (!implied || !isRampartError(error, 'SIGNATURE_INVALID')) throw error;
+      throw new RampartError(
+        'SIGNATURE_INVALID',
+        `${error.message} (${suite} is read by default with the suites given; pass --no-updates to read only those, or --security-mirror URL)`,
+        { cause: error, details: error.details },
+      );
+    }
+    checkReleaseFreshness(release, now, shownUrl);
+    const dateKey = `${release.origin ?? ''}|${release.codename ?? release.suite ?? suite}`;
+    const newestSeen = await cache.readJson<string>('release-date', dateKey);
+    const { warning } = checkReleaseDate(release, {
+      url: shownUrl,
+      now,
+      ...(newestSeen !== undefined ? { newestSeen } : {}),
+      ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
+      ...(opts.maxClockSkewMs !== undefined ? { maxClockSkewMs: opts.maxClockSkewMs } : {}),
+      ...(opts.maxReleaseAgeMs !== undefined ? { maxAgeMs: opts.maxReleaseAgeMs } : {}),
+    });
+    if (warning) warn(warning);
+    // Trusted from here on: only now does it enter the cache.
+    let sha256: string;
+    if (fetched.kind === 'fresh') {
+      sha256 = await cache.putBytes(fetched.bytes);
+      await cache.writeJson('inrelease', url, {
+        sha256,
+        ...(fetched.etag ? { etag: fetched.etag } : {}),
+        ...(fetched.lastModified ? { lastModified: fetched.lastModified } : {}),
+      } satisfies InReleaseMeta);
+    } else {
+      sha256 = fetched.sha256;
+    }
+    if (
+      newestSeen === undefined ||
+      parseReleaseDate(newestSeen, 'Date', shownUrl) < parseReleaseDate(release.date, 'Date', shownUrl)
+    ) {
+      await cache.writeJson('release-date', dateKey, release.date);
+    }
     const indexFiles: LoadedRelease['indexes'] = [];
     for (const arch of opts.architectures) {
       for (const component of components) {
-        const loaded = await loadPackages(distUrl, suite, component, arch, release, cache, opts.fetch, url);
+        throwIfCancelled(opts.signal, 'loading the repositories');
+        const loaded = await loadPackages(
+          distUrl,
+          suite,
+          component,
+          arch,
+          release,
+          cache,
+          http,
+          url,
+          opts.signal,
+        );
         log(`${suite}/${component}/binary-${arch}: ${loaded.count} packages`);
         perArch.get(arch)?.push(loaded.compact);
         indexFiles.push({ path: loaded.path, ...loaded.entry });
@@ -278,7 +425,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
       inReleaseSha256: sha256,
       date: release.date,
       ...(release.validUntil ? { validUntil: release.validUntil } : {}),
-      url: redactUrl(url),
+      url: shownUrl,
       indexes: indexFiles,
     });
   }

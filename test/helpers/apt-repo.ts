@@ -128,6 +128,8 @@ export interface SuiteSpec {
   validUntil?: Date | null;
   /** Default true. */
   acquireByHash?: boolean;
+  /** The Release `Date`; default now. */
+  date?: Date;
 }
 
 export interface AptRepo {
@@ -180,7 +182,7 @@ async function buildSuite(root: string, suite: SuiteSpec, key: GpgKey): Promise<
       run('xz', ['-c', '-6'], undefined, text.toString()),
     );
   }
-  const now = new Date();
+  const now = suite.date ?? new Date();
   const validUntil =
     suite.validUntil === undefined ? new Date(now.getTime() + 7 * 86_400_000) : suite.validUntil;
   const release = [

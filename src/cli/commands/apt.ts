@@ -20,6 +20,9 @@ interface RepoOptions {
   withRecommends?: boolean;
   exclude: string[];
   verbose?: boolean;
+  /** `--no-updates` sets this to false. */
+  updates: boolean;
+  allowDowngrade?: boolean;
 }
 
 const DEFAULT_SUITE = 'trixie';
@@ -61,6 +64,11 @@ function addRepoOptions(command: Command): Command {
         .argParser(collect)
         .default([], 'none'),
     )
+    .option('--no-updates', "read only the suites given, not also each one's -updates and -security")
+    .option(
+      '--allow-downgrade',
+      'accept an InRelease older than one this cache has verified (e.g. a snapshot mirror)',
+    )
     .option('-v, --verbose', 'log the indexes being fetched');
 }
 
@@ -77,6 +85,9 @@ async function resolveFromOptions(
     ...(opts.keyring ? { keyring: opts.keyring } : {}),
     ...(opts.cache ? { cacheDir: opts.cache } : {}),
     ...(opts.verbose ? { log: (m: string) => process.stderr.write(`${m}\n`) } : {}),
+    warn: (m: string) => process.stderr.write(`warning: ${m}\n`),
+    updates: opts.updates,
+    ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
   });
   const resolution = resolvePackageClosure(index, {
     packages,
@@ -122,14 +133,17 @@ Examples:
     .addHelpText(
       'after',
       `
-The suite defaults to ${DEFAULT_SUITE}; mirrors and keyring come from the host's apt configuration.
+The suite defaults to ${DEFAULT_SUITE}; each suite is read with its -updates and -security suites,
+as on a Debian host (--no-updates: only the suites given). Mirrors and keyring come from the
+host's apt configuration.
 Follows Pre-Depends and Depends (Recommends with --with-recommends) through Provides and
 Multi-Arch, takes the highest version that fits, and never picks two packages that Conflict or
 Break each other. Essential packages are not added implicitly.
 
 Examples:
   $ rampart apt resolve python3
-  $ rampart apt resolve --suite trixie --suite trixie-security --arch arm64 -o json libc6 ca-certificates tzdata
+  $ rampart apt resolve --suite trixie --arch arm64 -o json libc6 ca-certificates tzdata
+  $ rampart apt resolve --suite trixie --no-updates curl
   $ rampart apt resolve --exclude perl-base --with-recommends curl
 `,
     )
@@ -159,7 +173,7 @@ Examples:
         throw new RampartError(
           'PACKAGE_NOT_FOUND',
           `${target} is not in the closure of ${opts.for.join(' ')}; check the name${opts.withRecommends ? '' : ', or add --with-recommends if a Recommends pulls it in'}`,
-          { details: { package: target } },
+          { details: { package: target, architecture: opts.arch } },
         );
       }
       process.stdout.write(`${chain.join(' -> ')}\n`);

@@ -173,7 +173,13 @@ beforeAll(async () => {
   const mirror = selectMirrors(await readHostAptSources()).mirror;
   if (!mirror) throw new Error('no Debian mirror in /etc/apt/sources.list{,.d}: the e2e suite needs one');
   // The default cache: e2e runs share downloads.
-  const loaded = await loadRepositories({ suites: [SUITE], architectures: [...ARCHES], keyring: KEYRING });
+  // Only the suite itself: apt below is configured with it alone.
+  const loaded = await loadRepositories({
+    suites: [SUITE],
+    architectures: [...ARCHES],
+    keyring: KEYRING,
+    updates: false,
+  });
   indexes = loaded.indexes;
   mirrors = loaded.mirrors;
 

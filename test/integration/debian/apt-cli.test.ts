@@ -57,7 +57,16 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const repoArgs = () => ['--mirror', repo.url, '--keyring', repo.key.keyring, '--arch', 'amd64'];
+// The local archive has no trixie-updates/-security: read only the suite named.
+const repoArgs = () => [
+  '--mirror',
+  repo.url,
+  '--keyring',
+  repo.key.keyring,
+  '--arch',
+  'amd64',
+  '--no-updates',
+];
 
 describe('rampart apt', () => {
   it('resolve -o json prints the lock, using the XDG cache by default', async () => {
@@ -151,6 +160,56 @@ describe('rampart apt', () => {
     expect(stdout).toBe('');
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(/^error: .*InRelease is signed by unknown key/);
+  });
+
+  it('reads each suite with its -updates and -security unless --no-updates', async () => {
+    const updated = await createAptRepo(
+      [
+        { name: 'trixie', packages: [{ name: 'libz', version: '1.0-1' }] },
+        { name: 'trixie-updates', packages: [{ name: 'libz', version: '1.0-1+deb13u1' }] },
+        { name: 'trixie-security', packages: [{ name: 'libz', version: '1.0-1+deb13u2' }] },
+      ],
+      { dir: await mkdtemp(join(work, 'updated-')) },
+    );
+    try {
+      const args = ['--mirror', updated.url, '--security-mirror', updated.url];
+      const all = [...args, '--keyring', updated.key.keyring, '--arch', 'amd64', '--cache', join(work, 'c3')];
+      const byDefault = await rampart('apt', 'resolve', ...all, 'libz');
+      expect(byDefault.code).toBe(0);
+      expect(byDefault.stdout.trim().split(/\s+/)).toEqual([
+        'libz',
+        '1.0-1+deb13u2',
+        'amd64',
+        'trixie-security',
+      ]);
+      const only = await rampart('apt', 'resolve', ...all, '--no-updates', 'libz');
+      expect(only.code).toBe(0);
+      expect(only.stdout.trim().split(/\s+/)).toEqual(['libz', '1.0-1', 'amd64', 'trixie']);
+    } finally {
+      await updated.close();
+    }
+  });
+
+  it('warns, and goes on, when the archive has no -updates or -security companion', async () => {
+    const { code, stdout, stderr } = await rampart(
+      'apt',
+      'resolve',
+      '--mirror',
+      repo.url,
+      '--security-mirror',
+      repo.url,
+      '--keyring',
+      repo.key.keyring,
+      '--cache',
+      join(work, 'c4'),
+      'app',
+    );
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^app\s+1\.0-1/);
+    const warnings = stderr.trim().split('\n');
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('/dists/trixie-updates/InRelease not found');
+    expect(warnings[1]).toContain('/dists/trixie-security/InRelease not found');
   });
 
   it('exits 2 on a usage error', async () => {

@@ -180,11 +180,17 @@ describe('progress in a log (not a terminal)', () => {
   it('lists cached packages too for apt download, from the download events alone', () => {
     const stream = fakeStream(false);
     const reporter = createProgressReporter({ stream, listCached: true });
-    reporter.download({ kind: 'start', packages: 2, bytes: 2 * MiB });
-    reporter.download({ kind: 'bytes', bytes: MiB });
-    reporter.download({ kind: 'done', pkg: pkg('app', MiB), path: '/c/app', cached: true });
-    reporter.download({ kind: 'bytes', bytes: MiB });
-    reporter.download({ kind: 'done', pkg: pkg('libapp1', MiB), path: '/c/lib', cached: false });
+    reporter.download({ timestamp: 0, kind: 'start', packages: 2, bytes: 2 * MiB });
+    reporter.download({ timestamp: 0, kind: 'bytes', bytes: MiB });
+    reporter.download({ timestamp: 0, kind: 'done', pkg: pkg('app', MiB), path: '/c/app', cached: true });
+    reporter.download({ timestamp: 0, kind: 'bytes', bytes: MiB });
+    reporter.download({
+      timestamp: 0,
+      kind: 'done',
+      pkg: pkg('libapp1', MiB),
+      path: '/c/lib',
+      cached: false,
+    });
     reporter.stop();
     const lines = stream.text().trimEnd().split('\n');
     expect(lines.slice(0, 3)).toEqual([
@@ -198,7 +204,7 @@ describe('progress in a log (not a terminal)', () => {
 
   it('closes a download of nothing at once', () => {
     const stream = fakeStream(false);
-    createProgressReporter({ stream }).download({ kind: 'start', packages: 0, bytes: 0 });
+    createProgressReporter({ stream }).download({ timestamp: 0, kind: 'start', packages: 0, bytes: 0 });
     expect(stream.text()).toBe(
       'downloading 0 packages (0 B)\ndownloaded 0 packages (0 B), 0 from the cache in 0.0s\n',
     );
@@ -254,8 +260,8 @@ describe('progress on a terminal', () => {
     vi.useFakeTimers();
     const stream = fakeStream(true);
     const reporter = createProgressReporter({ stream, env: {} });
-    reporter.download({ kind: 'start', packages: 3, bytes: 3 * MiB });
-    reporter.download({ kind: 'bytes', bytes: MiB });
+    reporter.download({ timestamp: 0, kind: 'start', packages: 3, bytes: 3 * MiB });
+    reporter.download({ timestamp: 0, kind: 'bytes', bytes: MiB });
     vi.advanceTimersByTime(150);
     reporter.stop();
     expect(stream.text()).toContain('downloading [');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_KEYRING,
+  expandSuites,
   mirrorForSuite,
   parseDeb822Sources,
   parseOneLineSources,
@@ -125,5 +126,42 @@ describe('apt sources', () => {
     expect((await resolveMirrors({ mirror: 'http://m.example/debian' }, '/nonexistent')).keyring).toBe(
       DEFAULT_KEYRING,
     );
+  });
+});
+
+describe('expandSuites', () => {
+  const names = (list: Array<{ suite: string; implied: boolean }>) =>
+    list.map((s) => `${s.suite}${s.implied ? '*' : ''}`);
+
+  it('adds -updates and -security to each release suite, as a Debian host reads them', () => {
+    expect(names(expandSuites(['trixie']))).toEqual(['trixie', 'trixie-updates*', 'trixie-security*']);
+    expect(names(expandSuites(['stable', 'bookworm']))).toEqual([
+      'stable',
+      'stable-updates*',
+      'stable-security*',
+      'bookworm',
+      'bookworm-updates*',
+      'bookworm-security*',
+    ]);
+  });
+
+  it('keeps suites named already, adds nothing to suffixed or companionless suites, and obeys updates: false', () => {
+    expect(names(expandSuites(['trixie', 'trixie-updates', 'trixie-security']))).toEqual([
+      'trixie',
+      'trixie-updates',
+      'trixie-security',
+    ]);
+    expect(names(expandSuites(['trixie-security', 'trixie']))).toEqual([
+      'trixie-security',
+      'trixie',
+      'trixie-updates*',
+    ]);
+    expect(names(expandSuites(['trixie-backports', 'sid', 'unstable', 'experimental']))).toEqual([
+      'trixie-backports',
+      'sid',
+      'unstable',
+      'experimental',
+    ]);
+    expect(names(expandSuites(['trixie'], { updates: false }))).toEqual(['trixie']);
   });
 });

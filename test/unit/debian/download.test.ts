@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DownloadablePackage, downloadPackages } from '../../../src/debian/download.js';
 import { isRampartError } from '../../../src/errors.js';
-import { fetchWithRetry } from '../../../src/http/fetch.js';
+import { HttpClient } from '../../../src/http/client.js';
 
 const body = (name: string) => Buffer.from(`${name} `.repeat(5000));
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -170,14 +170,16 @@ describe('downloadPackages', () => {
   });
 });
 
-describe('fetchWithRetry timeout', () => {
+describe('HttpClient idle timeout', () => {
   it('lets a slow body run past the timeout as long as data keeps arriving', async () => {
-    const response = await fetchWithRetry(`${mirror}/trickle`, { timeoutMs: 150 });
-    expect(Buffer.from(await response.arrayBuffer()).toString()).toContain('chunk9');
+    const response = await new HttpClient({ idleTimeoutMs: 150 }).request(`${mirror}/trickle`);
+    expect((await response.bytes()).toString()).toContain('chunk9');
   });
 
   it('aborts a body that stops sending data', async () => {
-    const response = await fetchWithRetry(`${mirror}/stall`, { timeoutMs: 150 });
-    await expect(response.arrayBuffer()).rejects.toThrow(/no data from the server for 150 ms/);
+    const response = await new HttpClient({ idleTimeoutMs: 150 }).request(`${mirror}/stall`);
+    const error = await response.bytes().catch((e: unknown) => e);
+    expect(isRampartError(error, 'TIMEOUT')).toBe(true);
+    expect((error as { details: object }).details).toMatchObject({ url: `${mirror}/stall`, timeoutMs: 150 });
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { checkReleaseFreshness, checkReleaseSuite, parseRelease } from '../../../src/debian/inrelease.js';
+import {
+  checkReleaseDate,
+  checkReleaseFreshness,
+  checkReleaseSuite,
+  parseRelease,
+} from '../../../src/debian/inrelease.js';
 import { isRampartError } from '../../../src/errors.js';
 
 // Trimmed from the shape of a Debian Release file; hashes are made up.
@@ -80,5 +85,68 @@ describe('Release suite check', () => {
     expect((error as Error).message).toMatch(
       /forky-security.*trixie-security|trixie-security.*forky-security/,
     );
+  });
+});
+
+describe('Release date checks', () => {
+  const url = 'http://mirror.example/debian/dists/trixie/InRelease';
+  const release = (date: string, validUntil?: string) =>
+    parseRelease(`Origin: Debian\nDate: ${date}\n${validUntil ? `Valid-Until: ${validUntil}\n` : ''}`, url);
+  const now = new Date('2026-06-01T12:00:00Z');
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (error) {
+      return isRampartError(error) ? { code: error.code, details: error.details } : error;
+    }
+    return undefined;
+  };
+
+  it('accepts a date within the skew and refuses one beyond it', () => {
+    expect(checkReleaseDate(release('Mon, 01 Jun 2026 12:04:00 UTC'), { url, now })).toEqual({});
+    expect(code(() => checkReleaseDate(release('Mon, 01 Jun 2026 12:06:00 UTC'), { url, now }))).toEqual({
+      code: 'RELEASE_DATE_INVALID',
+      details: { url, date: 'Mon, 01 Jun 2026 12:06:00 UTC', reason: 'future' },
+    });
+    expect(
+      checkReleaseDate(release('Tue, 01 Jun 2027 12:00:00 UTC'), {
+        url,
+        now,
+        maxClockSkewMs: 400 * 86_400_000,
+      }),
+    ).toEqual({});
+  });
+
+  it('refuses a date older than the newest seen; the same date (a 304, a rerun) passes', () => {
+    const newestSeen = 'Sat, 30 May 2026 09:00:00 UTC';
+    expect(checkReleaseDate(release(newestSeen), { url, now, newestSeen })).toEqual({});
+    expect(
+      code(() => checkReleaseDate(release('Fri, 29 May 2026 09:00:00 UTC'), { url, now, newestSeen })),
+    ).toEqual({
+      code: 'RELEASE_DATE_INVALID',
+      details: { url, date: 'Fri, 29 May 2026 09:00:00 UTC', newestSeen, reason: 'downgrade' },
+    });
+    expect(
+      checkReleaseDate(release('Fri, 29 May 2026 09:00:00 UTC'), {
+        url,
+        now,
+        newestSeen,
+        allowDowngrade: true,
+      }),
+    ).toEqual({});
+  });
+
+  it('warns about an old Release only when it has no Valid-Until', () => {
+    const old = 'Thu, 01 Jan 2026 00:00:00 UTC';
+    expect(checkReleaseDate(release(old), { url, now }).warning).toContain(url);
+    expect(checkReleaseDate(release(old, 'Tue, 01 Dec 2026 00:00:00 UTC'), { url, now })).toEqual({});
+    expect(checkReleaseDate(release(old), { url, now, maxAgeMs: 365 * 86_400_000 })).toEqual({});
+  });
+
+  it('refuses an unparseable date as MALFORMED_CONTROL', () => {
+    expect(code(() => checkReleaseDate(release('yesterday-ish'), { url, now }))).toMatchObject({
+      code: 'MALFORMED_CONTROL',
+      details: { url, field: 'Date' },
+    });
   });
 });

@@ -1,0 +1,574 @@
+/**
+ * The HTTP client role: every request rampart sends goes through one `HttpClient` (the Debian
+ * archive today, the OCI registry next). What it guarantees, for any method:
+ *
+ * - **Bounded in time.** An idle timeout (no headers, or no body bytes, for `idleTimeoutMs`) and
+ *   an overall deadline (`deadlineMs`, across every attempt, redirect and the whole body): a
+ *   server that drips one byte at a time is abandoned at the deadline with TIMEOUT.
+ * - **Bounded in size.** `maxBytes` is checked against Content-Length before reading and
+ *   against the bytes actually received while streaming; the body is never buffered by the
+ *   client (`bytes()` exists for small documents and obeys the same limit). TOO_LARGE.
+ * - **Bounded retries.** Network errors, idle timeouts and 408/429/5xx are retried `retries`
+ *   times with exponential backoff, or after `Retry-After` (capped, and never past the
+ *   deadline). `read()` also retries a body that breaks mid-stream, because it owns the
+ *   reading; errors the reader raises itself (a digest mismatch) are not retried.
+ * - **No credential leaks.** Redirects are followed here (`redirect: 'manual'`), so that
+ *   Authorization, Cookie and credentials from the URL are dropped when a redirect leaves the
+ *   origin, and an https → http redirect is refused.
+ * - **An auth hook.** On 401, `onChallenge(response)` may return headers (a Bearer token after
+ *   the registry token flow); the request is then sent once more with them.
+ * - **Cancellation.** An AbortSignal stops the request, the body and any backoff wait: CANCELLED.
+ * - **Facts in errors.** NETWORK carries `url`, `status` and `attempts` (the true count);
+ *   TIMEOUT `url`, `timeoutMs`, `attempts`; TOO_LARGE `limit`, `url`.
+ *
+ * Built on the platform's `fetch` (undici, built into Node 24) rather than undici's own
+ * `request`: fetch streams request and response bodies, takes an AbortSignal, and keeps the
+ * transport replaceable (callers and tests pass any fetch-compatible function); undici's
+ * dispatcher-level `headersTimeout`/`bodyTimeout` are idle timeouts only, so the deadline has to
+ * live here anyway.
+ */
+import { RampartError } from '../errors.js';
+import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
+
+/** A request body; a function is called once per attempt, so streamed bodies can be retried. */
+export type RequestBody =
+  | Uint8Array
+  | string
+  | (() => ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>);
+
+export interface HttpClientOptions {
+  fetch?: FetchFn;
+  /** No response headers, or no body bytes, for this long: the attempt fails. Default 60 s. */
+  idleTimeoutMs?: number;
+  /**
+   * The whole request (attempts, waits, redirects, body) must finish within this. Default 15 min,
+   * or less for a request that says how big it is (`expectedBytes`).
+   */
+  deadlineMs?: number;
+  /**
+   * The slowest transfer tolerated for a request with `expectedBytes`: its deadline is
+   * `minDeadlineMs` plus the time to move that many bytes at this rate (within `deadlineMs`).
+   * Default 32 KiB/s.
+   */
+  minBytesPerSecond?: number;
+  /** Default 60 s. */
+  minDeadlineMs?: number;
+  /** Extra attempts after the first. Default 3. */
+  retries?: number;
+  /** First backoff delay, doubled per attempt. Default 250 ms. */
+  backoffMs?: number;
+  /** The longest `Retry-After` honoured; longer waits are cut to this. Default 60 s. */
+  maxRetryAfterMs?: number;
+  /** Default 5. */
+  maxRedirects?: number;
+  /** Waits between attempts (tests record the delays instead of sleeping). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** The clock, for Retry-After dates. */
+  now?: () => number;
+}
+
+export interface HttpRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  signal?: AbortSignal;
+  idleTimeoutMs?: number;
+  deadlineMs?: number;
+  retries?: number;
+  /** The most body bytes accepted. */
+  maxBytes?: number;
+  /** How big the body should be (a signed size), to size the deadline. */
+  expectedBytes?: number;
+  /** Non-2xx statuses handed to the caller instead of raised (e.g. 304, 404). */
+  acceptStatuses?: number[];
+  /** On 401: headers to send the request again with (once), or undefined to fail. */
+  onChallenge?: (response: Response) => Promise<Record<string, string> | undefined>;
+  /** What the request is for, named in CANCELLED errors (default `METHOD URL`). */
+  operation?: string;
+}
+
+export interface HttpResponse {
+  /** The final URL after redirects, without credentials. */
+  url: string;
+  status: number;
+  statusText: string;
+  headers: Headers;
+  /** Attempts made so far, this one included. */
+  attempts: number;
+  /** The body, guarded by the idle timeout, the deadline, `maxBytes` and the signal. */
+  body: ReadableStream<Uint8Array>;
+  /** The whole body (at most `maxBytes`): for small documents only. */
+  bytes(): Promise<Buffer>;
+  cancel(): Promise<void>;
+}
+
+const SENSITIVE_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Errors another attempt may cure: network failures, idle timeouts, 408/429/5xx. */
+const retryable = new WeakSet<Error>();
+/** The server's Retry-After for a failed attempt, in ms. */
+const retryAfterOf = new WeakMap<Error, number>();
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The bits of undici's "fetch failed" that say what happened (ECONNREFUSED, "other side closed"). */
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as { code?: string; message?: string } | undefined;
+  const detail = cause?.code ?? cause?.message;
+  return detail && detail !== error.message ? `${error.message}: ${detail}` : error.message;
+}
+
+/** One request's shared state: its deadline and cancellation, and the attempt being made. */
+class Exchange {
+  readonly controller = new AbortController();
+  /** Why `controller` aborted. */
+  stopped: 'cancelled' | 'deadline' | undefined;
+  attempts = 0;
+  private readonly deadline: NodeJS.Timeout;
+  private readonly onCallerAbort = () => this.stop('cancelled');
+
+  constructor(
+    readonly url: string,
+    readonly method: string,
+    readonly deadlineMs: number,
+    readonly idleTimeoutMs: number,
+    readonly operation: string,
+    private readonly callerSignal: AbortSignal | undefined,
+  ) {
+    this.deadline = setTimeout(() => this.stop('deadline'), deadlineMs);
+    this.deadline.unref();
+    if (callerSignal?.aborted) this.stop('cancelled');
+    callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  private stop(why: 'cancelled' | 'deadline'): void {
+    if (this.stopped) return;
+    this.stopped = why;
+    this.controller.abort(new Error(why));
+  }
+
+  /** Releases the deadline timer and the caller's signal. */
+  finish(): void {
+    clearTimeout(this.deadline);
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
+
+  /** The error for a failed attempt: cancellation and the deadline take precedence over the cause. */
+  failure(cause: unknown, idleFired: boolean, status?: number): RampartError {
+    const url = this.url;
+    const attempts = this.attempts;
+    const tried = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    if (this.stopped === 'cancelled') {
+      return new RampartError('CANCELLED', `${this.operation} was cancelled`, {
+        cause,
+        details: { operation: this.operation },
+      });
+    }
+    if (this.stopped === 'deadline') {
+      return new RampartError(
+        'TIMEOUT',
+        `${this.method} ${url} did not finish within ${this.deadlineMs} ms (${tried}); the server is too slow or stalling — retry or use another mirror`,
+        { cause, details: { url, timeoutMs: this.deadlineMs, attempts } },
+      );
+    }
+    if (cause instanceof RampartError) return cause;
+    if (idleFired) {
+      const error = new RampartError(
+        'TIMEOUT',
+        `${this.method} ${url} failed after ${tried}: no data from the server for ${this.idleTimeoutMs} ms; retry or use another mirror`,
+        { cause, details: { url, timeoutMs: this.idleTimeoutMs, attempts } },
+      );
+      retryable.add(error);
+      return error;
+    }
+    const error = new RampartError(
+      'NETWORK',
+      `${this.method} ${url} failed after ${tried} (${describeNetworkError(cause)}); check the network or the mirror URL`,
+      { cause, details: { url, attempts, ...(status !== undefined ? { status } : {}) } },
+    );
+    retryable.add(error);
+    return error;
+  }
+}
+
+/** One attempt's idle timer: aborts the attempt when neither headers nor body bytes arrive. */
+class IdleTimer {
+  readonly controller = new AbortController();
+  fired = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onParentAbort: () => void;
+
+  constructor(
+    ms: number,
+    private readonly parent: AbortSignal,
+  ) {
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.controller.abort(new Error(`no data for ${ms} ms`));
+    }, ms);
+    this.timer.unref();
+    this.onParentAbort = () => this.controller.abort(parent.reason);
+    if (parent.aborted) this.onParentAbort();
+    parent.addEventListener('abort', this.onParentAbort, { once: true });
+  }
+
+  refresh(): void {
+    this.timer.refresh();
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.parent.removeEventListener('abort', this.onParentAbort);
+  }
+}
+
+export class HttpClient {
+  private readonly fetchFn: FetchFn;
+  private readonly defaults: Required<
+    Pick<
+      HttpClientOptions,
+      | 'idleTimeoutMs'
+      | 'deadlineMs'
+      | 'minBytesPerSecond'
+      | 'minDeadlineMs'
+      | 'retries'
+      | 'backoffMs'
+      | 'maxRetryAfterMs'
+      | 'maxRedirects'
+    >
+  >;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly now: () => number;
+
+  constructor(options: HttpClientOptions = {}) {
+    this.fetchFn = options.fetch ?? fetch;
+    this.defaults = {
+      idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+      deadlineMs: options.deadlineMs ?? 15 * 60_000,
+      minBytesPerSecond: options.minBytesPerSecond ?? 32 * 1024,
+      minDeadlineMs: options.minDeadlineMs ?? 60_000,
+      retries: options.retries ?? 3,
+      backoffMs: options.backoffMs ?? 250,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+      maxRedirects: options.maxRedirects ?? 5,
+    };
+    this.sleep = options.sleep ?? abortableSleep;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Sends the request (retrying until a 2xx or accepted status arrives) and returns the
+   * response with its body unread; the deadline keeps running until the body is read or
+   * cancelled. A body that breaks mid-stream is not retried: use `read()` for that.
+   */
+  async request(url: string, options: HttpRequestOptions = {}): Promise<HttpResponse> {
+    return this.run(url, options, async (response) => response, false);
+  }
+
+  /**
+   * Sends the request and hands the response to `reader`, retrying the whole exchange when the
+   * network fails, including while `reader` consumes the body. Errors `reader` raises itself are
+   * not retried. The body is cancelled when `reader` returns.
+   */
+  async read<T>(
+    url: string,
+    options: HttpRequestOptions,
+    reader: (response: HttpResponse) => Promise<T>,
+  ): Promise<T> {
+    return this.run(url, options, reader, true);
+  }
+
+  private async run<T>(
+    rawUrl: string,
+    options: HttpRequestOptions,
+    reader: (response: HttpResponse) => Promise<T>,
+    owned: boolean,
+  ): Promise<T> {
+    const method = (options.method ?? 'GET').toUpperCase();
+    const url = redactUrl(rawUrl);
+    const exchange = new Exchange(
+      url,
+      method,
+      this.deadlineFor(options),
+      options.idleTimeoutMs ?? this.defaults.idleTimeoutMs,
+      options.operation ?? `${method} ${url}`,
+      options.signal,
+    );
+    const retries = options.retries ?? this.defaults.retries;
+    let handedOver = false;
+    try {
+      for (;;) {
+        exchange.attempts++;
+        const idle = new IdleTimer(exchange.idleTimeoutMs, exchange.controller.signal);
+        let response: HttpResponse | undefined;
+        try {
+          response = await this.attempt(rawUrl, method, options, exchange, idle);
+          const result = await reader(response);
+          if (!owned) handedOver = true;
+          return result;
+        } catch (error) {
+          // Cancellation and the deadline win over whatever they caused; errors of the reader's
+          // own (not raised by the transport) pass through unretried.
+          if (exchange.stopped) throw exchange.failure(error, false);
+          if (!(error instanceof RampartError) || !retryable.has(error)) throw error;
+          const failure = error;
+          if (exchange.attempts > retries) throw failure;
+          const wait = Math.min(
+            retryAfterOf.get(failure) ?? this.defaults.backoffMs * 2 ** (exchange.attempts - 1),
+            this.defaults.maxRetryAfterMs,
+          );
+          try {
+            await this.sleep(wait, exchange.controller.signal);
+          } catch (sleepError) {
+            // Cancelled or out of time while waiting: say so, with the last failure as the cause.
+            throw exchange.stopped ? exchange.failure(failure, false) : sleepError;
+          }
+        } finally {
+          if (owned || !handedOver) {
+            idle.clear();
+            await response?.cancel().catch(() => undefined);
+          }
+        }
+      }
+    } finally {
+      if (!handedOver) exchange.finish();
+    }
+  }
+
+  /** A dripping server must not hold a small file for the default deadline of a large one. */
+  private deadlineFor(options: HttpRequestOptions): number {
+    if (options.deadlineMs !== undefined) return options.deadlineMs;
+    if (options.expectedBytes === undefined) return this.defaults.deadlineMs;
+    const transferMs = Math.ceil((options.expectedBytes / this.defaults.minBytesPerSecond) * 1000);
+    return Math.min(this.defaults.deadlineMs, this.defaults.minDeadlineMs + transferMs);
+  }
+
+  /** One attempt: follows redirects, answers one 401 challenge, checks the status and size. */
+  private async attempt(
+    rawUrl: string,
+    initialMethod: string,
+    options: HttpRequestOptions,
+    exchange: Exchange,
+    idle: IdleTimer,
+  ): Promise<HttpResponse> {
+    let target = new URL(rawUrl);
+    let method = initialMethod;
+    let body = options.body;
+    const headers = new Headers(options.headers);
+    // fetch() refuses URLs with credentials; they go as Basic auth, to this origin only.
+    if (target.username || target.password) {
+      const user = decodeURIComponent(target.username);
+      const password = decodeURIComponent(target.password);
+      headers.set('authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
+      target.username = '';
+      target.password = '';
+    }
+    let challenged = false;
+    for (let redirects = 0; ; ) {
+      const init: RequestInit & { duplex?: 'half' } = {
+        method,
+        headers,
+        redirect: 'manual',
+        signal: idle.controller.signal,
+      };
+      if (body !== undefined && method !== 'GET' && method !== 'HEAD') {
+        if (typeof body === 'function') {
+          const stream = body();
+          init.body =
+            stream instanceof ReadableStream
+              ? stream
+              : (ReadableStream.from(stream) as ReadableStream<Uint8Array>);
+          init.duplex = 'half';
+        } else {
+          init.body = body;
+        }
+      }
+      let response: Response;
+      try {
+        response = await this.fetchFn(target.href, init);
+      } catch (error) {
+        throw exchange.failure(error, idle.fired);
+      }
+      const location = response.headers.get('location');
+      if (REDIRECT_STATUSES.has(response.status) && location) {
+        await response.body?.cancel().catch(() => undefined);
+        const next = new URL(location, target);
+        if (++redirects > this.defaults.maxRedirects || !/^https?:$/.test(next.protocol)) {
+          throw new RampartError(
+            'NETWORK',
+            `${method} ${exchange.url} redirected too often or to an unsupported URL (${redactUrl(next.href)}); check the URL`,
+            { details: { url: exchange.url, status: response.status, attempts: exchange.attempts } },
+          );
+        }
+        if (target.protocol === 'https:' && next.protocol === 'http:') {
+          throw new RampartError(
+            'NETWORK',
+            `${method} ${exchange.url} redirected from https to plain http (${redactUrl(next.href)}); refusing the downgrade`,
+            { details: { url: exchange.url, status: response.status, attempts: exchange.attempts } },
+          );
+        }
+        if (next.origin !== target.origin) for (const name of SENSITIVE_HEADERS) headers.delete(name);
+        if (
+          response.status === 303 ||
+          ((response.status === 301 || response.status === 302) && method === 'POST')
+        ) {
+          method = method === 'HEAD' ? 'HEAD' : 'GET';
+          body = undefined;
+          headers.delete('content-type');
+          headers.delete('content-length');
+        }
+        next.username = '';
+        next.password = '';
+        target = next;
+        continue;
+      }
+      if (response.status === 401 && options.onChallenge && !challenged) {
+        challenged = true;
+        const extra = await options.onChallenge(response);
+        await response.body?.cancel().catch(() => undefined);
+        if (extra) {
+          for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+          continue;
+        }
+        return this.statusFailure(response, exchange);
+      }
+      if (!response.ok && !options.acceptStatuses?.includes(response.status)) {
+        await response.body?.cancel().catch(() => undefined);
+        return this.statusFailure(response, exchange);
+      }
+      return this.guard(response, redactUrl(target.href), options.maxBytes, exchange, idle);
+    }
+  }
+
+  private statusFailure(response: Response, exchange: Exchange): never {
+    const status = response.status;
+    const tried = `${exchange.attempts} attempt${exchange.attempts === 1 ? '' : 's'}`;
+    const error = new RampartError(
+      'NETWORK',
+      isRetryableStatus(status)
+        ? `${exchange.method} ${exchange.url} failed after ${tried}: HTTP ${status} ${response.statusText}; retry later or use another mirror`
+        : `${exchange.method} ${exchange.url} failed: HTTP ${status} ${response.statusText}; check the URL (mirror, suite, name)`,
+      { details: { url: exchange.url, status, attempts: exchange.attempts } },
+    );
+    if (isRetryableStatus(status)) {
+      retryable.add(error);
+      const after = parseRetryAfter(response.headers.get('retry-after'), this.now());
+      if (after !== undefined) retryAfterOf.set(error, after);
+    }
+    throw error;
+  }
+
+  /** Wraps the body: idle timer re-armed per chunk, byte limit, failures turned into RampartErrors. */
+  private guard(
+    response: Response,
+    finalUrl: string,
+    maxBytes: number | undefined,
+    exchange: Exchange,
+    idle: IdleTimer,
+  ): HttpResponse {
+    const tooLarge = (received: number) =>
+      new RampartError(
+        'TOO_LARGE',
+        `${exchange.method} ${exchange.url}: the response is larger than the limit of ${maxBytes} bytes (${received} or more); the server is broken or hostile`,
+        { details: { limit: maxBytes as number, url: exchange.url } },
+      );
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (maxBytes !== undefined && Number.isFinite(declared) && declared > maxBytes) {
+      void response.body?.cancel().catch(() => undefined);
+      throw tooLarge(declared);
+    }
+    const done = () => {
+      idle.clear();
+      exchange.finish();
+    };
+    const source = NULL_BODY_STATUSES.has(response.status) ? null : response.body;
+    let body: ReadableStream<Uint8Array>;
+    if (source === null) {
+      void response.body?.cancel().catch(() => undefined);
+      body = new ReadableStream({ start: (controller) => controller.close() });
+      done();
+    } else {
+      const upstream = source.getReader();
+      let received = 0;
+      body = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            let chunk: Awaited<ReturnType<typeof upstream.read>>;
+            try {
+              chunk = await upstream.read();
+            } catch (error) {
+              const failure = exchange.failure(error, idle.fired);
+              done();
+              throw failure;
+            }
+            if (chunk.done) {
+              done();
+              controller.close();
+              return;
+            }
+            received += chunk.value.byteLength;
+            if (maxBytes !== undefined && received > maxBytes) {
+              done();
+              await upstream.cancel().catch(() => undefined);
+              throw tooLarge(received);
+            }
+            idle.refresh();
+            controller.enqueue(chunk.value);
+          },
+          async cancel(reason) {
+            done();
+            await upstream.cancel(reason).catch(() => undefined);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+    }
+    return {
+      url: finalUrl,
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+      attempts: exchange.attempts,
+      body,
+      async bytes() {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of body) chunks.push(chunk);
+        return Buffer.concat(chunks);
+      },
+      async cancel() {
+        if (!body.locked) await body.cancel().catch(() => undefined);
+      },
+    };
+  }
+}
+
+/** Throws CANCELLED when `signal` has aborted: for long loops between requests. */
+export function throwIfCancelled(signal: AbortSignal | undefined, operation: string): void {
+  if (signal?.aborted) {
+    throw new RampartError('CANCELLED', `${operation} was cancelled`, {
+      cause: signal.reason,
+      details: { operation },
+    });
+  }
+}
+
+/** The client callers get when they pass none (or only a fetch function). */
+export function httpClientFor(options: { http?: HttpClient; fetch?: FetchFn }): HttpClient {
+  return options.http ?? new HttpClient(options.fetch ? { fetch: options.fetch } : {});
+}
