@@ -100,6 +100,16 @@ describe('RampartError JSON form', () => {
     expect(depth).toBeLessThanOrEqual(10);
   });
 
+  it('reads back a hostile, deeply nested chain without overflowing the stack', () => {
+    let value: SerializedError = { name: 'Error', message: 'root' };
+    for (let i = 0; i < 100_000; i++)
+      value = { name: 'RampartError', code: 'IO', message: `m${i}`, cause: value };
+    let depth = 0;
+    for (let e: unknown = RampartError.fromJSON(value); e instanceof Error; e = e.cause) depth++;
+    expect(depth).toBeLessThanOrEqual(10);
+    expect(exitStatusOf(Object.assign(new RampartError('IO', 'm'), { code: 'toString' }))).toBe(1);
+  });
+
   it('an unknown code read back is a plain Error, not a RampartError with a code the type does not have', () => {
     const back = RampartError.fromJSON({ name: 'RampartError', code: 'NO_SUCH_CODE', message: 'm' });
     expect(back instanceof RampartError).toBe(false);
@@ -169,6 +179,17 @@ describe('fromSystemError', () => {
       'cannot create the directory /out/x: the file system is read-only; choose a writable location',
     );
     expect(error.details).toEqual({ path: '/out/x' });
+  });
+
+  it('quotes a path with control characters, so a hostile name cannot split or colour the line', () => {
+    const error = fromSystemError(systemError('EROFS', 'open', 'x'), {
+      path: '/out/a\n\u001b[31mb',
+      operation: 'write',
+    });
+    expect(error.message).toBe(
+      'cannot write "/out/a\\n\\u001b[31mb": the file system is read-only; choose a writable location',
+    );
+    expect((error.details as { path?: string }).path).toBe('/out/a\n\u001b[31mb');
   });
 
   it('passes a RampartError through and makes anything else IO', () => {
