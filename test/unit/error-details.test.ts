@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listArMembers } from '../../src/debian/archive-ar.js';
 import { parseDuration, pruneCache } from '../../src/debian/cache-maintenance.js';
-import { readDeb } from '../../src/debian/deb-reader.js';
+import { normaliseEntryPath, readDeb } from '../../src/debian/deb-reader.js';
 import { parseDeb822 } from '../../src/debian/deb822.js';
 import { findLockedInIndex } from '../../src/debian/lock.js';
 import { PackageIndex, parsePackagesFile } from '../../src/debian/package-index.js';
@@ -189,6 +189,15 @@ describe('.deb files', () => {
     expect((await rejected('MALFORMED_DEB', readDeb(noControl))).details).toEqual({
       path: noControl,
       member: 'control.tar.*',
+    });
+  });
+
+  it('PATH_TRAVERSAL: the entry name and where it was found', () => {
+    expect(
+      thrown('PATH_TRAVERSAL', () => normaliseEntryPath('./usr/../../etc/x', 'a.deb:data.tar')).details,
+    ).toEqual({
+      path: './usr/../../etc/x',
+      location: 'a.deb:data.tar',
     });
   });
 
