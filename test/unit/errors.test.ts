@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { getSystemErrorMap } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { formatCliError } from '../../src/cli/print-error.js';
 import {
   ERROR_CODES,
@@ -382,6 +383,31 @@ describe('CLI error output', () => {
     expect(formatCliError(systemError('EROFS', 'open', '/out/a.json'), { json: false, debug: false })).toBe(
       'error: cannot open /out/a.json: the file system is read-only; choose a writable location\n',
     );
+  });
+
+  async function runCli(...args: string[]): Promise<{ code: number; stderr: string }> {
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await main(['node', 'rampart', ...args]);
+      return { code, stderr: spy.mock.calls.map((c) => String(c[0])).join('') };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('through main(): -o json on the command gives the JSON form on stderr, with the exit status of its code', async () => {
+    const dir = await mkdtemp(join(work, 'not-a-cache-'));
+    await mkdir(join(dir, 'pip'));
+    const json = await runCli('cache', 'prune', '--cache', dir, '-o', 'json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'NOT_FOUND', details: { path: dir } } });
+    const usage = await runCli('cache', 'prune', '--cache', dir, '--older-than', '3x', '-o', 'json');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stderr)).toMatchObject({
+      error: { code: 'USAGE', details: { option: '--older-than', value: '3x' }, cause: { code: 'USAGE' } },
+    });
+    const text = await runCli('cache', 'prune', '--cache', dir);
+    expect(text.stderr).toMatch(/^error: [^\n]+ does not look like a rampart cache[^\n]*\n$/);
   });
 
   it('a pipeline failure keeps its first error', async () => {
