@@ -90,9 +90,8 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
       break;
     }
   }
-  if (!source.created) {
-    const epoch = env.SOURCE_DATE_EPOCH;
-    if (epoch && /^\d+$/.test(epoch)) source.created = new Date(Number(epoch) * 1000).toISOString();
+  if (!source.created && env.SOURCE_DATE_EPOCH !== undefined && env.SOURCE_DATE_EPOCH !== '') {
+    source.created = sourceDateEpochTime(env.SOURCE_DATE_EPOCH);
   }
   const result = await catalogFileSource(files, catalogers);
   return {
@@ -187,4 +186,20 @@ function configOf(image: OpenedImage): { os?: string; architecture?: string; cre
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * SOURCE_DATE_EPOCH as an RFC 3339 time; a value that is not whole seconds within the range of
+ * a date is refused rather than ignored (the document would silently get no time).
+ */
+function sourceDateEpochTime(value: string): string {
+  const date = /^\d{1,15}$/.test(value) ? new Date(Number(value) * 1000) : undefined;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw new RampartError(
+      'INVALID_ENVIRONMENT',
+      `SOURCE_DATE_EPOCH must be whole seconds since 1970 (e.g. 1700000000), got ${JSON.stringify(value.slice(0, 40))}`,
+      { details: { variable: 'SOURCE_DATE_EPOCH', value: value.slice(0, 40) } },
+    );
+  }
+  return date.toISOString();
 }

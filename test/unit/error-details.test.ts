@@ -295,6 +295,23 @@ describe('sbom, util and cache', () => {
     });
   });
 
+  it('INVALID_ENVIRONMENT: a SOURCE_DATE_EPOCH the SBOM cannot use is refused, not ignored', async () => {
+    const root = join(work, 'epoch-root');
+    await mkdir(root, { recursive: true });
+    for (const value of ['yesterday', '-1', '1.5', '99999999999999']) {
+      const error = await rejected(
+        'INVALID_ENVIRONMENT',
+        generateSbom({ kind: 'directory', path: root }, { env: { SOURCE_DATE_EPOCH: value } }),
+      );
+      expect(error.details).toEqual({ variable: 'SOURCE_DATE_EPOCH', value });
+    }
+    const doc = await generateSbom(
+      { kind: 'directory', path: root },
+      { env: { SOURCE_DATE_EPOCH: '1700000000' } },
+    );
+    expect(doc.source.created).toBe('2023-11-14T22:13:20.000Z');
+  });
+
   it('MALFORMED_ARCHIVE: the compression format', async () => {
     expect(
       (await rejected('MALFORMED_ARCHIVE', decompressBuffer(Buffer.from('not gzip'), 'gz'))).details,
