@@ -186,7 +186,7 @@ export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends
     if (value.name === 'RampartError' && isErrorCode(value.code)) {
       return new RampartError(value.code, value.message, {
         ...(cause !== undefined ? { cause } : {}),
-        details: (value.details ?? {}) as ErrorDetails,
+        details: (isPlainRecord(value.details) ? { ...value.details } : {}) as ErrorDetails,
       });
     }
     const error: Error & { code?: string; syscall?: string; path?: string } = new Error(
@@ -199,6 +199,10 @@ export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends
     if (value.path !== undefined) error.path = value.path;
     return error;
   }
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function isErrorCode(value: unknown): value is RampartErrorCode {
@@ -290,7 +294,12 @@ export function fromSystemError(error: unknown, context: SystemErrorContext = {}
   const system = isSystemError(error) ? error : undefined;
   const path = context.path ?? system?.path;
   const operation =
-    context.operation ?? (system ? (OPERATION_BY_SYSCALL[system.syscall] ?? system.syscall) : 'access');
+    context.operation ??
+    (system
+      ? Object.hasOwn(OPERATION_BY_SYSCALL, system.syscall)
+        ? OPERATION_BY_SYSCALL[system.syscall]
+        : system.syscall
+      : 'access');
   const subject = `cannot ${operation}${path !== undefined ? ` ${displayPath(path)}` : ''}`;
   const withPath = path !== undefined ? { path } : {};
   switch (system?.code) {
