@@ -134,7 +134,7 @@ export const ERROR_CODES = Object.freeze(Object.keys(EXIT_STATUS_BY_CODE)) as re
  * failure, including values that are not RampartErrors.
  */
 export function exitStatusOf(error: unknown): 1 | 2 | 130 {
-  return error instanceof RampartError ? (EXIT_STATUS_BY_CODE[error.code as RampartErrorCode] ?? 1) : 1;
+  return error instanceof RampartError && isErrorCode(error.code) ? EXIT_STATUS_BY_CODE[error.code] : 1;
 }
 export type ErrorDetails<C extends RampartErrorCode = RampartErrorCode> = ErrorDetailsByCode[C];
 
@@ -177,12 +177,16 @@ export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends
    * Rebuilds an error from its JSON form (a stored error shown again): RampartErrors for entries
    * with a known code, plain Errors (keeping a system error's code, syscall and path) otherwise.
    */
-  static fromJSON(value: SerializedError): Error {
-    const cause = value.cause === undefined ? undefined : RampartError.fromJSON(value.cause);
+  static fromJSON(value: SerializedError, depth = 0): Error {
+    // A stored chain is data from elsewhere: cut it where toJSON would have.
+    const cause =
+      value.cause === undefined || depth >= MAX_CAUSE_DEPTH
+        ? undefined
+        : RampartError.fromJSON(value.cause, depth + 1);
     if (value.name === 'RampartError' && isErrorCode(value.code)) {
       return new RampartError(value.code, value.message, {
         ...(cause !== undefined ? { cause } : {}),
-        details: (value.details ?? {}) as ErrorDetails,
+        details: (isPlainRecord(value.details) ? { ...value.details } : {}) as ErrorDetails,
       });
     }
     const error: Error & { code?: string; syscall?: string; path?: string } = new Error(
@@ -195,6 +199,10 @@ export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends
     if (value.path !== undefined) error.path = value.path;
     return error;
   }
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function isErrorCode(value: unknown): value is RampartErrorCode {
@@ -286,8 +294,13 @@ export function fromSystemError(error: unknown, context: SystemErrorContext = {}
   const system = isSystemError(error) ? error : undefined;
   const path = context.path ?? system?.path;
   const operation =
-    context.operation ?? (system ? (OPERATION_BY_SYSCALL[system.syscall] ?? system.syscall) : 'access');
-  const subject = `cannot ${operation}${path !== undefined ? ` ${path}` : ''}`;
+    context.operation ??
+    (system
+      ? Object.hasOwn(OPERATION_BY_SYSCALL, system.syscall)
+        ? OPERATION_BY_SYSCALL[system.syscall]
+        : system.syscall
+      : 'access');
+  const subject = `cannot ${operation}${path !== undefined ? ` ${displayPath(path)}` : ''}`;
   const withPath = path !== undefined ? { path } : {};
   switch (system?.code) {
     case 'ENOENT':
@@ -342,4 +355,9 @@ export function fromSystemError(error: unknown, context: SystemErrorContext = {}
 function systemErrorDescription(error: NodeJS.ErrnoException): string {
   const known = typeof error.errno === 'number' ? getSystemErrorMap().get(error.errno)?.[1] : undefined;
   return known ?? `${error.syscall ?? 'a system call'} failed`;
+}
+
+/** A path as a message shows it: quoted when it holds control characters (a newline, an escape sequence). */
+function displayPath(path: string): string {
+  return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
 }

@@ -58,6 +58,7 @@ export function normaliseEntryPath(name: string, where: string): string {
     throw new RampartError(
       'PATH_TRAVERSAL',
       `${where}: absolute path ${JSON.stringify(name)} in archive; refusing it`,
+      { details: { path: name, location: where } },
     );
   }
   const segments = name.split('/').filter((s) => s !== '' && s !== '.');
@@ -65,6 +66,7 @@ export function normaliseEntryPath(name: string, where: string): string {
     throw new RampartError(
       'PATH_TRAVERSAL',
       `${where}: path ${JSON.stringify(name)} escapes the root with '..'; refusing it`,
+      { details: { path: name, location: where } },
     );
   }
   return segments.join('/');

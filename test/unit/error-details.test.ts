@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listArMembers } from '../../src/debian/archive-ar.js';
 import { parseDuration, pruneCache } from '../../src/debian/cache-maintenance.js';
-import { readDeb } from '../../src/debian/deb-reader.js';
+import { normaliseEntryPath, readDeb } from '../../src/debian/deb-reader.js';
 import { parseDeb822 } from '../../src/debian/deb822.js';
 import { findLockedInIndex } from '../../src/debian/lock.js';
 import { PackageIndex, parsePackagesFile } from '../../src/debian/package-index.js';
@@ -192,6 +192,15 @@ describe('.deb files', () => {
     });
   });
 
+  it('PATH_TRAVERSAL: the entry name and where it was found', () => {
+    expect(
+      thrown('PATH_TRAVERSAL', () => normaliseEntryPath('./usr/../../etc/x', 'a.deb:data.tar')).details,
+    ).toEqual({
+      path: './usr/../../etc/x',
+      location: 'a.deb:data.tar',
+    });
+  });
+
   it('a .deb that is not there is NOT_FOUND, not MALFORMED_DEB', async () => {
     const path = join(work, 'absent.deb');
     expect((await rejected('NOT_FOUND', listArMembers(path))).details).toEqual({ path });
@@ -284,6 +293,23 @@ describe('sbom, util and cache', () => {
     expect((await rejected('USAGE', generateSbom({ kind: 'directory', path: file }))).details).toEqual({
       value: file,
     });
+  });
+
+  it('INVALID_ENVIRONMENT: a SOURCE_DATE_EPOCH the SBOM cannot use is refused, not ignored', async () => {
+    const root = join(work, 'epoch-root');
+    await mkdir(root, { recursive: true });
+    for (const value of ['yesterday', '-1', '1.5', '99999999999999']) {
+      const error = await rejected(
+        'INVALID_ENVIRONMENT',
+        generateSbom({ kind: 'directory', path: root }, { env: { SOURCE_DATE_EPOCH: value } }),
+      );
+      expect(error.details).toEqual({ variable: 'SOURCE_DATE_EPOCH', value });
+    }
+    const doc = await generateSbom(
+      { kind: 'directory', path: root },
+      { env: { SOURCE_DATE_EPOCH: '1700000000' } },
+    );
+    expect(doc.source.created).toBe('2023-11-14T22:13:20.000Z');
   });
 
   it('MALFORMED_ARCHIVE: the compression format', async () => {

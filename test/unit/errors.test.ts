@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { getSystemErrorMap } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { formatCliError } from '../../src/cli/print-error.js';
 import {
   ERROR_CODES,
@@ -100,6 +101,16 @@ describe('RampartError JSON form', () => {
     expect(depth).toBeLessThanOrEqual(10);
   });
 
+  it('reads back a hostile, deeply nested chain without overflowing the stack', () => {
+    let value: SerializedError = { name: 'Error', message: 'root' };
+    for (let i = 0; i < 100_000; i++)
+      value = { name: 'RampartError', code: 'IO', message: `m${i}`, cause: value };
+    let depth = 0;
+    for (let e: unknown = RampartError.fromJSON(value); e instanceof Error; e = e.cause) depth++;
+    expect(depth).toBeLessThanOrEqual(10);
+    expect(exitStatusOf(Object.assign(new RampartError('IO', 'm'), { code: 'toString' }))).toBe(1);
+  });
+
   it('an unknown code read back is a plain Error, not a RampartError with a code the type does not have', () => {
     const back = RampartError.fromJSON({ name: 'RampartError', code: 'NO_SUCH_CODE', message: 'm' });
     expect(back instanceof RampartError).toBe(false);
@@ -169,6 +180,17 @@ describe('fromSystemError', () => {
       'cannot create the directory /out/x: the file system is read-only; choose a writable location',
     );
     expect(error.details).toEqual({ path: '/out/x' });
+  });
+
+  it('quotes a path with control characters, so a hostile name cannot split or colour the line', () => {
+    const error = fromSystemError(systemError('EROFS', 'open', 'x'), {
+      path: '/out/a\n\u001b[31mb',
+      operation: 'write',
+    });
+    expect(error.message).toBe(
+      'cannot write "/out/a\\n\\u001b[31mb": the file system is read-only; choose a writable location',
+    );
+    expect((error.details as { path?: string }).path).toBe('/out/a\n\u001b[31mb');
   });
 
   it('passes a RampartError through and makes anything else IO', () => {
@@ -361,6 +383,31 @@ describe('CLI error output', () => {
     expect(formatCliError(systemError('EROFS', 'open', '/out/a.json'), { json: false, debug: false })).toBe(
       'error: cannot open /out/a.json: the file system is read-only; choose a writable location\n',
     );
+  });
+
+  async function runCli(...args: string[]): Promise<{ code: number; stderr: string }> {
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await main(['node', 'rampart', ...args]);
+      return { code, stderr: spy.mock.calls.map((c) => String(c[0])).join('') };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('through main(): -o json on the command gives the JSON form on stderr, with the exit status of its code', async () => {
+    const dir = await mkdtemp(join(work, 'not-a-cache-'));
+    await mkdir(join(dir, 'pip'));
+    const json = await runCli('cache', 'prune', '--cache', dir, '-o', 'json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'NOT_FOUND', details: { path: dir } } });
+    const usage = await runCli('cache', 'prune', '--cache', dir, '--older-than', '3x', '-o', 'json');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stderr)).toMatchObject({
+      error: { code: 'USAGE', details: { option: '--older-than', value: '3x' }, cause: { code: 'USAGE' } },
+    });
+    const text = await runCli('cache', 'prune', '--cache', dir);
+    expect(text.stderr).toMatch(/^error: [^\n]+ does not look like a rampart cache[^\n]*\n$/);
   });
 
   it('a pipeline failure keeps its first error', async () => {

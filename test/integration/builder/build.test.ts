@@ -621,7 +621,7 @@ describe('rampart build errors', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('exits 1 with one error line naming the position of an unknown spec key', async () => {
+  it('exits 2 (SPEC_INVALID is usage-type) with one error line naming the position of an unknown spec key', async () => {
     const text = specText({ packages: 'base-files', extra: 'entrypont: [/x]' });
     const specPath = await writeSpec('badkey', text);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
@@ -634,7 +634,7 @@ describe('rampart build errors', () => {
         '--output',
         `oci:${join(dir, 'out', 'badkey')}:latest`,
       ]);
-      expect(code).toBe(1);
+      expect(code).toBe(2);
       const printed = stderr.mock.calls.map((c) => String(c[0])).join('');
       const where = positionOf(specPath, text, 'entrypont');
       expect(printed).toMatch(

@@ -229,7 +229,7 @@ describe('filesystem errors become one-line IO errors', () => {
       writeTarAtomic(target, [
         { name: 'a', size: 4 << 20, open: async () => (source = createReadStream(big)) },
       ]),
-    ).rejects.toMatchObject({ code: 'ENOENT' });
+    ).rejects.toMatchObject({ code: 'NOT_FOUND', details: { path: target } });
     expect(source?.destroyed).toBe(true);
   });
 
@@ -243,7 +243,8 @@ describe('filesystem errors become one-line IO errors', () => {
     await expect(
       writeImage(`oci-archive:${join(work, 'no-such-dir', 'a.tar')}`, image),
     ).rejects.toMatchObject({
-      code: 'IO',
+      code: 'NOT_FOUND',
+      details: { path: join(work, 'no-such-dir', 'a.tar') },
     });
   });
 });
