@@ -106,7 +106,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       `${opts.specPath} does not build ${unknownArch.join(', ')} (archs: ${spec.archs.join(', ')})`,
     );
   }
-  const output = parseOutput(opts.output ?? defaultOutput(spec.name, spec.variant));
+  const output = parseOutput(opts.output ?? defaultOutput(spec.name, spec.variant), spec);
   if (output.transport === 'docker-archive' && archs.length > 1) {
     throw new RampartError(
       'USAGE',

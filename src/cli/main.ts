@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { RampartError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commandModules } from './commands/index.js';
+import { comingLater } from './roadmap.js';
 
 /**
  * Builds the command tree; exported so tests can drive the CLI in-process. With `only`, just that
@@ -34,6 +35,11 @@ Examples:
 export async function main(argv: string[]): Promise<number> {
   const args = argv.slice(2);
   const versionOnly = args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+  const later = commandModules[firstOperand(args) ?? ''] ? undefined : comingLater(firstOperand(args));
+  if (later) {
+    printError(later, argv.includes('--debug'));
+    return 2;
+  }
   const program = await createProgram(versionOnly ? 'none' : firstOperand(args));
   const debug = argv.includes('--debug');
   try {
