@@ -46,7 +46,7 @@ docker-archive holds one image: without --arch, the host's architecture is built
 Examples:
   $ rampart build images/nodejs.yaml --arch amd64
   $ rampart build images/base.yaml oci:./out/base:latest-dev --variant dev
-  $ rampart build images/python3.yaml --locked --sbom ./sbom -o json
+  $ rampart build images/nodejs.yaml --locked --sbom ./sbom -o json
   $ rampart build images/static.yaml docker-archive:static-arm64.tar --arch arm64`,
     )
     .addOption(

@@ -34,9 +34,9 @@ export function registerInspect(program: Command): void {
       `
 Examples:
   $ rampart inspect oci:./out/nodejs:latest
-  $ rampart inspect -o json --platform linux/arm64 oci-archive:nodejs.tar
+  $ rampart inspect -o json --platform linux/arm64 oci-archive:nodejs-arm64.tar
   $ rampart inspect --raw docker-archive:nodejs.tar | sha256sum
-  $ rampart inspect dir:./rootfs
+  $ rampart inspect dir:/srv/rootfs
 
 A dir: root filesystem is summarised from one walk (files, size); its image digest needs the whole
 tree packed and compressed, so only --raw, --config and copy compute it.`,
