@@ -406,6 +406,8 @@ function describeIssue(
 
 /** The allowed key a typo most likely meant: within a third of its length in edits (at least 2). */
 export function nearestKey(key: string, allowed: readonly string[]): string | undefined {
+  // No spec key is long; a hostile one should not cost a quadratic table.
+  if (key.length > 64) return undefined;
   let best: { key: string; distance: number } | undefined;
   for (const candidate of allowed) {
     const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());

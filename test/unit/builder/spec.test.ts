@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyVariant, loadImageSpec, parseImageSpec } from '../../../src/builder/spec.js';
+import { applyVariant, loadImageSpec, nearestKey, parseImageSpec } from '../../../src/builder/spec.js';
 import { isRampartError } from '../../../src/errors.js';
 
 const GOOD = `name: nodejs
@@ -67,6 +67,12 @@ describe('parseImageSpec', () => {
   it('names the position of an unknown nested key', () => {
     const error = errorOf(GOOD.replace('  exclude: [bash]', '  exclud: [bash]'));
     expect(error.message).toBe("spec.yaml:6:3: unknown key 'exclud' (did you mean exclude?)");
+  });
+
+  it('suggests nothing for keys far from every allowed one, or absurdly long', () => {
+    expect(nearestKey('pakages', ['suites', 'packages'])).toBe('packages');
+    expect(nearestKey('colour', ['suites', 'packages'])).toBeUndefined();
+    expect(nearestKey('p'.repeat(100_000), ['packages'])).toBeUndefined();
   });
 
   it('names a misspelt required key as a typo, not as a missing key', () => {
