@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 sh scripts/install-system-deps.sh
 sh scripts/install-npm-deps.sh
 npx tsc -p tsconfig.build.json
-echo "==> rampart build images/nodejs.yaml --arch amd64 --output oci:./out/nodejs:latest"
-node bin/rampart.js build images/nodejs.yaml --arch amd64 --output oci:./out/nodejs:latest
+echo "==> rampart build images/nodejs.yaml oci:./out/nodejs:latest --arch amd64"
+node bin/rampart.js build images/nodejs.yaml oci:./out/nodejs:latest --arch amd64
 echo
 echo "==> rampart inspect oci:./out/nodejs:latest"
 node bin/rampart.js inspect oci:./out/nodejs:latest

@@ -14,11 +14,23 @@ export type BuildOutput = {
   raw: string;
 };
 
-export function defaultOutput(name: string, variant?: string): string {
-  return `oci:./out/${name}:${variant ? `latest-${variant}` : 'latest'}`;
+/** The tag a build gets when its output names none: `latest`, or `latest-<variant>`. */
+function defaultTag(variant?: string): string {
+  return variant ? `latest-${variant}` : 'latest';
 }
 
-export function parseOutput(value: string): BuildOutput {
+export function defaultOutput(name: string, variant?: string): string {
+  return `oci:./out/${name}:${defaultTag(variant)}`;
+}
+
+/**
+ * Parses a build destination. With the image's name, a docker-archive without NAME:TAG gets
+ * `<name>:<default tag>` in its RepoTags, as `docker save` would write for a named image.
+ */
+export function parseOutput(
+  value: string,
+  image?: { name: string; variant?: string | undefined },
+): BuildOutput {
   const ref = parseImageReference(value);
   if (
     (ref.transport !== 'oci' && ref.transport !== 'oci-archive' && ref.transport !== 'docker-archive') ||
@@ -29,7 +41,30 @@ export function parseOutput(value: string): BuildOutput {
       `cannot build into '${value}': use oci:DIR:TAG, oci-archive:FILE or docker-archive:FILE`,
     );
   }
-  return { transport: ref.transport, path: ref.path, ...(ref.tag ? { tag: ref.tag } : {}), raw: value };
+  const tag =
+    ref.tag ??
+    (ref.transport === 'docker-archive' && image ? `${image.name}:${defaultTag(image.variant)}` : undefined);
+  return { transport: ref.transport, path: ref.path, ...(tag ? { tag } : {}), raw: value };
+}
+
+/** Whether the output holds a single image rather than an index (docker-archive: the `docker save` format). */
+export function holdsOneImage(output: BuildOutput): boolean {
+  return output.transport === 'docker-archive';
+}
+
+/**
+ * The architectures to build into `output` when none was asked for: all of the spec, or for a
+ * single-image output the host's (else the spec's first), with `chosen` set so the caller can say so.
+ */
+export function archsForOutput(
+  output: BuildOutput,
+  specArchs: readonly string[],
+  hostArch: string,
+): { archs: string[]; chosen?: string; host?: boolean } {
+  if (!holdsOneImage(output) || specArchs.length <= 1) return { archs: [...specArchs] };
+  const host = specArchs.includes(hostArch);
+  const chosen = host ? hostArch : specArchs[0]!;
+  return { archs: [chosen], chosen, host };
 }
 
 /**

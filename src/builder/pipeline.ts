@@ -95,7 +95,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const spec = opts.repository
     ? { ...variantSpec, contents: { ...variantSpec.contents, ...definedOnly(opts.repository) } }
     : variantSpec;
-  const output = parseOutput(opts.output ?? defaultOutput(spec.name, spec.variant));
+  const output = parseOutput(opts.output ?? defaultOutput(spec.name, spec.variant), spec);
   const archs = checkRequest(spec, opts.specPath, opts.archs, output);
   const lockPath = lockPathFor(opts.specPath);
   const locked = opts.locked === true;

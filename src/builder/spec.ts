@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { RampartError } from '../errors.js';
+import { RampartError, type SourcePosition } from '../errors.js';
+import { resolveAccounts } from './accounts.js';
 
 /** Debian architectures rampart can assemble (assembly runs no foreign code, so any is fine). */
 export const SUPPORTED_ARCHS = ['amd64', 'arm64', 'armhf', 'i386', 'ppc64el', 's390x', 'riscv64'] as const;
@@ -109,7 +110,8 @@ const variantSchema = z
   })
   .strict();
 
-const specSchema = z
+/** The spec's schema: the one source of truth for docs/spec.md (checked by a test). */
+export const specSchema = z
   .object({
     name: z.string().regex(NAME),
     description: z.string().optional(),
@@ -202,21 +204,55 @@ export function parseImageSpec(
 ): { spec: ImageSpec; locate: SpecLocator } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const position = (offset: number) => {
+  const positionOf = (offset: number): Required<Pick<SourcePosition, 'file' | 'line' | 'column'>> => {
     const { line, col } = lineCounter.linePos(offset);
-    return `${file}:${line}:${col}`;
+    return { file, line, column: col };
   };
+  const position = (offset: number) => {
+    const p = positionOf(offset);
+    return `${p.file}:${p.line}:${p.column}`;
+  };
+  const invalid = (offset: number, message: string, key?: ReadonlyArray<string | number>) =>
+    new RampartError('SPEC_INVALID', `${position(offset)}: ${message}`, {
+      details: { position: positionOf(offset), ...(key?.length ? { key: key.join('.') } : {}) },
+    });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    throw new RampartError('SPEC_INVALID', `${position(first.pos[0])}: invalid YAML: ${first.message}`);
+    throw invalid(first.pos[0], `invalid YAML: ${first.message}`);
   }
   const locate: SpecLocator = (path) => position(offsetOf(doc, path));
   const result = specSchema.safeParse(doc.toJS());
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new RampartError('SPEC_INVALID', describeIssue(issue, doc, position));
+    // A misspelt key also leaves its correct spelling missing: name the typo, not the gap.
+    const issues = result.error.issues;
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
+    const described = describeIssue(issue, doc);
+    throw invalid(described.offset, described.message, described.path);
   }
-  return { spec: toImageSpec(result.data, baseDir), locate };
+  const spec = toImageSpec(result.data, baseDir);
+  checkAccounts(spec, (path, message) => invalid(offsetOf(doc, path), message, path));
+  return { spec, locate };
+}
+
+/**
+ * Account errors (an unknown `run-as` user, a uid clash) found when the spec is read, before any
+ * download, by the same function the build uses; the main image and every variant are checked.
+ */
+function checkAccounts(
+  spec: ImageSpec,
+  invalid: (path: Array<string | number>, message: string) => RampartError,
+): void {
+  const check = (runAs: string, path: Array<string | number>) => {
+    try {
+      resolveAccounts({ runAs, users: spec.accounts.users, groups: spec.accounts.groups });
+    } catch (error) {
+      if (!(error instanceof RampartError) || error.code !== 'SPEC_INVALID') throw error;
+      throw invalid(path, error.message);
+    }
+  };
+  check(spec.accounts.runAs, ['accounts', 'run-as']);
+  for (const [name, variant] of Object.entries(spec.variants))
+    if (variant.runAs !== undefined) check(variant.runAs, ['variants', name, 'run-as']);
 }
 
 export async function loadImageSpec(
@@ -333,26 +369,68 @@ export function parseMode(value: number | string): number {
 
 type Issue = z.core.$ZodIssue;
 
-function describeIssue(issue: Issue, doc: ReturnType<typeof parseDocument>, position: (o: number) => string) {
+function describeIssue(
+  issue: Issue,
+  doc: ReturnType<typeof parseDocument>,
+): { offset: number; message: string; path: Array<string | number> } {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   const dotted = path.length ? path.join('.') : '(top level)';
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;
     const allowed = allowedKeys(path);
-    return `${position(offsetOf(doc, [...path, key], true))}: unknown key '${key}'${path.length ? ` in ${dotted}` : ''}${
-      allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''
-    }`;
+    const near = nearestKey(key, allowed);
+    const hint = near
+      ? ` (did you mean ${near}?)`
+      : `${path.length ? ` in ${dotted}` : ''}${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}`;
+    return {
+      offset: offsetOf(doc, [...path, key], true),
+      message: `unknown key '${key}'${hint}`,
+      path: [...path, key],
+    };
   }
   if (issue.code === 'invalid_type' && doc.getIn(path) === undefined) {
     // Point at the key of the map that lacks the field (or the top of the file).
     const at = path.length > 1 ? offsetOf(doc, path.slice(0, -1), true) : 0;
-    return `${position(at)}: ${dotted} is required`;
+    return { offset: at, message: `${dotted} is required`, path };
   }
-  const where = position(offsetOf(doc, path));
+  const offset = offsetOf(doc, path);
   if (issue.code === 'invalid_value') {
-    return `${where}: ${dotted}: expected one of ${issue.values.map((v) => String(v)).join(', ')}`;
+    return {
+      offset,
+      message: `${dotted}: expected one of ${issue.values.map((v) => String(v)).join(', ')}`,
+      path,
+    };
   }
-  return `${where}: ${dotted}: ${issue.message}`;
+  return { offset, message: `${dotted}: ${issue.message}`, path };
+}
+
+/** The allowed key a typo most likely meant: within a third of its length in edits (at least 2). */
+export function nearestKey(key: string, allowed: readonly string[]): string | undefined {
+  // No spec key is long; a hostile one should not cost a quadratic table.
+  if (key.length > 64) return undefined;
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of allowed) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { key: candidate, distance };
+  }
+  const limit = Math.max(2, Math.floor(key.length / 3));
+  return best && best.distance <= limit ? best.key : undefined;
+}
+
+/** Levenshtein distance with adjacent transpositions (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = d;
+    }
+  }
+  return rows[a.length]![b.length]!;
 }
 
 /** Offset of the node at `path` (or of its key), falling back to the nearest existing parent. */

@@ -3,6 +3,7 @@ import { exitStatusOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commandModules } from './commands/index.js';
 import { formatCliError, jsonRequested } from './print-error.js';
+import { comingLater } from './roadmap.js';
 
 /**
  * Builds the command tree; exported so tests can drive the CLI in-process. With `only`, just that
@@ -35,6 +36,11 @@ Examples:
 export async function main(argv: string[]): Promise<number> {
   const args = argv.slice(2);
   const versionOnly = args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+  const later = commandModules[firstOperand(args) ?? ''] ? undefined : comingLater(firstOperand(args));
+  if (later) {
+    process.stderr.write(formatCliError(later, { json: false, debug: argv.includes('--debug') }));
+    return exitStatusOf(later);
+  }
   const program = await createProgram(versionOnly ? 'none' : firstOperand(args));
   const debug = argv.includes('--debug');
   let running: Command | undefined;

@@ -388,7 +388,7 @@ function resolveOnce(
       const chain = [...chainTo(pkg), culprit].join(' -> ');
       throw new RampartError(
         'EXCLUDED_REQUIRED',
-        `excluded package ${culprit} is required via "${text}": ${chain}; remove it from exclude, or list it in skip if only maintainer scripts need it`,
+        `excluded package ${culprit} is required via "${text}": ${chain}; remove it from exclude${request.skip ? ', or list it in skip if only maintainer scripts need it' : ''}`,
         { details: { package: excludedHits[0] as string, requiredBy: chainTo(pkg) } },
       );
     }

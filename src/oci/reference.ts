@@ -42,7 +42,20 @@ export function parseImageReference(value: string): ImageReference {
       { details: { reference: value, ...(scheme ? { transport: scheme } : {}) } },
     );
   }
+  if (looksLikePath(value)) {
+    // './out/static' can never be a registry reference; the user meant a local image.
+    throw new RampartError(
+      'INVALID_REFERENCE',
+      `'${value}' is a path, not an image reference: use oci:${value} for an OCI layout directory, oci-archive:${value} or docker-archive:${value} for a tar, or dir:${value} for a root filesystem`,
+      { details: { reference: value } },
+    );
+  }
   return parseDockerReference(value, value);
+}
+
+/** A value only a filesystem path can be: `./x`, `../x`, `/x`, `~/x`, `.` or `..`. */
+function looksLikePath(value: string): boolean {
+  return /^(\.{1,2}|~)?\//.test(value) || value === '.' || value === '..';
 }
 
 function parseLocal(transport: (typeof LOCAL_TRANSPORTS)[number], rest: string, raw: string): ImageReference {

@@ -1,7 +1,8 @@
 import type { Digest } from './digest.js';
 import type { ImageOrIndex } from './image.js';
 import { selectImage } from './image.js';
-import { formatPlatform } from './platform.js';
+import { formatPlatform, hostPlatform } from './platform.js';
+import { collectRootfsEntries } from './rootfs-source.js';
 import type { Platform } from './types.js';
 
 /** What `rampart inspect -o json` prints; the shape is a public contract. */
@@ -68,4 +69,33 @@ export async function summarizeImage(
 /** Bytes of the layer blobs of the summarised image (what a pull transfers, config excluded). */
 export function totalLayerSize(summary: ImageSummary): number {
   return summary.layers.reduce((sum, layer) => sum + layer.size, 0);
+}
+
+/** What `rampart inspect dir:PATH` prints: a root filesystem's shape, without building its layer. */
+export interface RootfsSummary {
+  reference: string;
+  kind: 'rootfs';
+  /** The platform a copy of this directory gets (the host's). */
+  platform: string;
+  entries: { files: number; directories: number; symlinks: number; hardlinks: number };
+  /** Bytes of the regular files. */
+  size: number;
+}
+
+/**
+ * Summarises a root filesystem directory from one walk. Its image digest needs the whole tree
+ * packed and compressed, so it is computed only when asked for (`--raw`, `copy`).
+ */
+export async function summarizeRootfsDirectory(reference: string, root: string): Promise<RootfsSummary> {
+  const entries = { files: 0, directories: 0, symlinks: 0, hardlinks: 0 };
+  let size = 0;
+  for (const entry of await collectRootfsEntries(root)) {
+    if (entry.type === 'file') {
+      entries.files++;
+      size += entry.size ?? 0;
+    } else if (entry.type === 'directory') entries.directories++;
+    else if (entry.type === 'symlink') entries.symlinks++;
+    else entries.hardlinks++;
+  }
+  return { reference, kind: 'rootfs', platform: formatPlatform(hostPlatform()), entries, size };
 }

@@ -26,6 +26,8 @@ export interface GenerateOptions {
   catalogers?: readonly Cataloger[];
   /** Defaults to process.env; SOURCE_DATE_EPOCH sets the document time when the image has none. */
   env?: NodeJS.ProcessEnv;
+  /** The clock, for the document time of a directory (which has no creation time of its own). */
+  now?: () => Date;
 }
 
 /** Catalogs an image or a root filesystem into rampart's SBOM model. */
@@ -94,6 +96,8 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
   if (!source.created) {
     const epoch = sourceDateEpoch(env);
     if (epoch !== undefined) source.created = new Date(epoch * 1000).toISOString();
+    // A directory has no creation time: the SBOM is as of now, not 1970.
+    else if (input.kind === 'directory') source.created = (options.now?.() ?? new Date()).toISOString();
   }
   const result = await catalogFileSource(files, catalogers);
   return {

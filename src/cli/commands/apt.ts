@@ -8,6 +8,7 @@ import { loadRepositories } from '../../debian/repository.js';
 import { type Resolution, resolvePackageClosure } from '../../debian/resolver.js';
 import { fromSystemError, RampartError } from '../../errors.js';
 import { makeDirectory, tempPathFor } from '../../util/atomic-file.js';
+import { formatBytes, formatTable, parseReportOutput, writeReport } from '../format.js';
 import { createProgressReporter } from '../progress.js';
 
 interface RepoOptions {
@@ -105,10 +106,16 @@ export function lockJson(resolution: Resolution): string {
 }
 
 function lockText(resolution: Resolution): string {
-  const rows = resolution.packages.map((p) => [p.name, p.version, p.architecture, p.suite]);
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] as string).length), 0));
-  return rows.map((r) => `${r.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c)).join('  ')}\n`).join('');
+  return formatTable(
+    ['PACKAGE', 'VERSION', 'ARCH', 'SUITE'],
+    resolution.packages.map((p) => [p.name, p.version, p.architecture, p.suite]),
+  );
 }
+
+const REPORT_OPTION = [
+  '-o, --output <format[=file]>',
+  'report format: text or json, optionally =FILE',
+] as const;
 
 export function registerApt(program: Command): void {
   const apt = program
@@ -129,7 +136,7 @@ Examples:
   addRepoOptions(apt.command('resolve'))
     .description('resolve the dependency closure of packages and print the lock')
     .argument('<packages...>', 'packages: name, name=version or name:arch')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option(...REPORT_OPTION, 'text')
     .addHelpText(
       'after',
       `
@@ -144,12 +151,13 @@ Examples:
   $ rampart apt resolve python3
   $ rampart apt resolve --suite trixie --arch arm64 -o json libc6 ca-certificates tzdata
   $ rampart apt resolve --suite trixie --no-updates curl
-  $ rampart apt resolve --exclude perl-base --with-recommends curl
+  $ rampart apt resolve --exclude ca-certificates --with-recommends curl
 `,
     )
     .action(async (packages: string[], opts: RepoOptions & { output: string }) => {
+      const report = parseReportOutput(opts.output, ['text', 'json'] as const);
       const { resolution } = await resolveFromOptions(packages, opts);
-      process.stdout.write(opts.output === 'json' ? lockJson(resolution) : lockText(resolution));
+      await writeReport(report, report.format === 'json' ? lockJson(resolution) : lockText(resolution));
       for (const s of resolution.skipped)
         process.stderr.write(`skipped ${s.name} (required by ${s.requiredBy})\n`);
     });
@@ -158,15 +166,18 @@ Examples:
     .description('show why a package is part of the closure of other packages')
     .argument('<package>', 'the package to explain')
     .requiredOption('--for <packages...>', 'the requested packages')
+    .option(...REPORT_OPTION, 'text')
     .addHelpText(
       'after',
       `
 Examples:
   $ rampart apt why libssl3t64 --for python3
   $ rampart apt why tzdata --for libc6 ca-certificates tzdata --suite trixie
+  $ rampart apt why -o json libc6 --for python3
 `,
     )
-    .action(async (target: string, opts: RepoOptions & { for: string[] }) => {
+    .action(async (target: string, opts: RepoOptions & { for: string[]; output: string }) => {
+      const report = parseReportOutput(opts.output, ['text', 'json'] as const);
       const { resolution } = await resolveFromOptions(opts.for, opts);
       const chain = resolution.why(target);
       if (!chain) {
@@ -176,7 +187,12 @@ Examples:
           { details: { package: target, architecture: opts.arch } },
         );
       }
-      process.stdout.write(`${chain.join(' -> ')}\n`);
+      await writeReport(
+        report,
+        report.format === 'json'
+          ? `${JSON.stringify({ package: target, for: opts.for, chain })}\n`
+          : `${chain.join(' -> ')}\n`,
+      );
     });
 
   addRepoOptions(apt.command('download'))
@@ -185,6 +201,7 @@ Examples:
     .requiredOption('--dir <dir>', 'where to put the .deb files')
     .option('-j, --concurrency <n>', 'parallel downloads', (v) => Number.parseInt(v, 10), 4)
     .option('-q, --quiet', 'no progress on stderr (errors only)')
+    .option(...REPORT_OPTION, 'text')
     .addHelpText(
       'after',
       `
@@ -193,13 +210,15 @@ Files are verified against the signed index (SHA-256) and cached; the directory 
 Examples:
   $ rampart apt download --dir ./debs python3
   $ rampart apt download --dir ./debs --arch arm64 -j 8 libc6 ca-certificates
+  $ rampart apt download --dir ./debs -o json tzdata
 `,
     )
     .action(
       async (
         packages: string[],
-        opts: RepoOptions & { dir: string; concurrency: number; quiet?: boolean },
+        opts: RepoOptions & { dir: string; concurrency: number; quiet?: boolean; output: string },
       ) => {
+        const report = parseReportOutput(opts.output, ['text', 'json'] as const);
         if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
           throw new RampartError(
             'USAGE',
@@ -236,10 +255,21 @@ Examples:
           }
         }
         const bytes = resolution.packages.reduce((n, p) => n + p.size, 0);
-        if (!opts.quiet)
-          process.stderr.write(
-            `${resolution.packages.length} packages (${(bytes / 1e6).toFixed(1)} MB) verified in ${opts.dir}\n`,
-          );
+        if (report.format === 'json') {
+          const files = resolution.packages.map((p) => ({
+            package: p.name,
+            version: p.version,
+            architecture: p.architecture,
+            path: join(opts.dir, basename(p.filename)),
+            sha256: p.sha256,
+            size: p.size,
+          }));
+          await writeReport(report, `${JSON.stringify({ dir: opts.dir, size: bytes, files })}\n`);
+        } else {
+          const line = `${resolution.packages.length} packages (${formatBytes(bytes)}) verified in ${opts.dir}\n`;
+          if (report.path !== undefined) await writeReport(report, line);
+          else if (!opts.quiet) process.stderr.write(line);
+        }
       },
     );
 }

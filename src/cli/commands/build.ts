@@ -1,22 +1,23 @@
 import { dirname } from 'node:path';
 import { type Command, Option } from 'commander';
-import { parseOutput } from '../../builder/output.js';
+import { archsForOutput, parseOutput } from '../../builder/output.js';
 import { type BuildResult, buildImage } from '../../builder/pipeline.js';
+import { applyVariant, loadImageSpec } from '../../builder/spec.js';
 import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
+import { hostPlatform, platformToDebianArch } from '../../oci/platform.js';
 import { compareText } from '../../util/compare-text.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 import { createProgressReporter } from '../progress.js';
 
 interface BuildCommandOptions {
   arch: string[];
   variant?: string;
-  output?: string;
+  output: string[];
   locked?: boolean;
   cache?: string;
   mirror?: string;
   securityMirror?: string;
   keyring?: string;
-  format: string;
   quiet?: boolean;
   sbom?: string | boolean;
   allowOutsideContext: string[];
@@ -29,6 +30,10 @@ export function registerBuild(program: Command): void {
     .command('build')
     .description('build a hardened, reproducible (multi-arch) image from an image spec')
     .argument('<spec>', 'image spec (YAML), e.g. images/nodejs.yaml')
+    .argument(
+      '[dest]',
+      'where to write the image: oci:DIR:TAG, oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG] (default oci:./out/<name>:latest)',
+    )
     .addHelpText(
       'after',
       `
@@ -37,12 +42,15 @@ The first build writes <spec>.lock.json; --locked rebuilds exactly that lock, an
 from one lock give the same index digest. SOURCE_DATE_EPOCH sets the image's created time.
 files[].source must resolve inside the spec's directory (the build context) or a directory
 given with --allow-outside-context; /proc, /sys and /dev are never read.
+docker-archive holds one image: without --arch, the host's architecture is built (said on stderr).
+-o/--output is the report's format, as on every command; the image goes to DEST
+(--output DEST still works for one release, with a warning).
 
 Examples:
   $ rampart build images/nodejs.yaml --arch amd64
-  $ rampart build images/base.yaml --variant dev --output oci:./out/base:latest-dev
-  $ rampart build images/python3.yaml --locked --sbom ./sbom -o json
-  $ rampart build images/static.yaml --arch arm64 --output docker-archive:static-arm64.tar`,
+  $ rampart build images/base.yaml oci:./out/base:latest-dev --variant dev
+  $ rampart build images/nodejs.yaml --locked --sbom ./sbom -o json
+  $ rampart build images/static.yaml docker-archive:static-arm64.tar --arch arm64`,
     )
     .addOption(
       new Option('--arch <arch>', 'build only this architecture of the spec (repeatable)')
@@ -50,10 +58,6 @@ Examples:
         .default([], 'all of the spec'),
     )
     .option('--variant <name>', 'build a variant of the spec (e.g. dev)')
-    .option(
-      '--output <target>',
-      'oci:DIR:TAG, oci-archive:FILE or docker-archive:FILE (default oci:./out/<name>:latest)',
-    )
     .option(
       '--locked',
       'build exactly <spec>.lock.json; fail if it no longer matches the spec or the archive',
@@ -65,7 +69,11 @@ Examples:
     )
     .option('--security-mirror <url>', 'mirror for *-security suites (overrides the spec and the host)')
     .option('--keyring <file>', 'OpenPGP keyring that signs the archive (overrides the spec and the host)')
-    .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(
+      new Option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE')
+        .argParser(collect)
+        .default([], 'text'),
+    )
     .option('--sbom [dir]', 'write SPDX and CycloneDX SBOMs per platform (default dir: beside the output)')
     .addOption(
       new Option(
@@ -76,7 +84,31 @@ Examples:
         .default([]),
     )
     .option('-q, --quiet', 'no progress on stderr (errors only)')
-    .action(async (specPath: string, opts: BuildCommandOptions) => {
+    .action(async (specPath: string, destArg: string | undefined, opts: BuildCommandOptions) => {
+      // Before -o/--output meant the report on every command, --output was the image destination.
+      const legacy = opts.output.filter(isTransportReference);
+      const reports = opts.output.filter((value) => !isTransportReference(value));
+      let dest = destArg;
+      for (const value of legacy) {
+        if (dest !== undefined)
+          throw new RampartError(
+            'USAGE',
+            `two destinations: '${dest}' and --output ${value}; give only DEST`,
+            {
+              details: { option: '--output', value },
+            },
+          );
+        process.stderr.write(
+          `warning: --output ${value} as the image destination is deprecated and goes away in the next release; write: rampart build ${specPath} ${value}\n`,
+        );
+        dest = value;
+      }
+      if (reports.length > 1)
+        throw new RampartError('USAGE', `one report per build: -o ${reports.join(', -o ')}`, {
+          details: { option: '--output', value: reports.join(',') },
+        });
+      const reportOutput = parseReportOutput(reports[0] ?? 'text', ['text', 'json'] as const);
+      const archs = await archsToBuild(specPath, dest, opts);
       const progress = createProgressReporter({
         ...(opts.quiet ? { quiet: true } : {}),
         prefix: 'rampart build: ',
@@ -92,9 +124,9 @@ Examples:
       process.on('SIGTERM', stop);
       const result = await buildImage({
         specPath,
-        ...(opts.arch.length ? { archs: opts.arch } : {}),
+        ...(archs.length ? { archs } : {}),
         ...(opts.variant ? { variant: opts.variant } : {}),
-        ...(opts.output ? { output: opts.output } : {}),
+        ...(dest ? { output: dest } : {}),
         ...(opts.locked ? { locked: true } : {}),
         ...(opts.cache ? { cacheDir: opts.cache } : {}),
         ...(opts.mirror || opts.securityMirror || opts.keyring
@@ -106,9 +138,7 @@ Examples:
               },
             }
           : {}),
-        ...(opts.sbom
-          ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(opts.output) }
-          : {}),
+        ...(opts.sbom ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(dest) } : {}),
         ...(opts.allowOutsideContext.length ? { allowOutsideContext: opts.allowOutsideContext } : {}),
         // The edge fills in the outside world; the library takes it as given.
         env: process.env,
@@ -129,10 +159,37 @@ Examples:
           process.off('SIGTERM', stop);
           progress.stop();
         });
-      process.stdout.write(
-        opts.format === 'json' ? `${JSON.stringify(buildJson(result))}\n` : formatSummary(result),
+      await writeReport(
+        reportOutput,
+        reportOutput.format === 'json' ? `${JSON.stringify(buildJson(result))}\n` : formatSummary(result),
       );
     });
+}
+
+/** `oci:…`, `docker-archive:…`, `docker://…`: an image reference, not a report format. */
+function isTransportReference(value: string): boolean {
+  return /^(oci|oci-archive|docker-archive|dir|docker-daemon|containers-storage):|^[a-z]+:\/\//.test(value);
+}
+
+/**
+ * --arch, or for a single-image output (docker-archive) without --arch, the host's architecture,
+ * said on stderr so that a multi-arch spec still builds as the catalog's README shows.
+ */
+async function archsToBuild(
+  specPath: string,
+  dest: string | undefined,
+  opts: BuildCommandOptions,
+): Promise<string[]> {
+  if (opts.arch.length > 0 || dest === undefined) return opts.arch;
+  const output = parseOutput(dest);
+  const { spec } = await loadImageSpec(specPath);
+  const variantSpec = applyVariant(spec, opts.variant);
+  const choice = archsForOutput(output, variantSpec.archs, platformToDebianArch(hostPlatform()));
+  if (choice.chosen && !opts.quiet)
+    process.stderr.write(
+      `rampart build: ${output.transport} holds one image: building ${choice.chosen}${choice.host ? ", the host's architecture" : ''} (spec archs: ${variantSpec.archs.join(', ')}); pass --arch to choose\n`,
+    );
+  return choice.archs;
 }
 
 /** The directory that holds the output: the parent of an oci: layout dir or of an archive file. */

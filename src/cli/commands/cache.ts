@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { defaultCacheDir } from '../../debian/cache.js';
 import {
   type CacheUsage,
@@ -10,7 +10,7 @@ import {
   pruneCache,
 } from '../../debian/cache-maintenance.js';
 import { RampartError } from '../../errors.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 
 const CACHE_OPTION_HELP = 'the cache (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)';
 const DEFAULT_OLDER_THAN = `${DEFAULT_PRUNE_AGE_MS / 86_400_000}d`;
@@ -18,7 +18,7 @@ const MIN_OLDER_THAN = `${MIN_PRUNE_AGE_MS / 3600_000}h`;
 
 interface InfoOptions {
   cache?: string;
-  output: 'text' | 'json';
+  output: string;
 }
 
 interface PruneCliOptions extends InfoOptions {
@@ -47,7 +47,7 @@ Examples:
     .command('info')
     .description('entries, size and oldest/newest use of each kind of cache entry')
     .option('--cache <dir>', CACHE_OPTION_HELP)
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
     .addHelpText(
       'after',
       `
@@ -56,8 +56,12 @@ Examples:
   $ rampart cache info --cache /var/cache/rampart -o json`,
     )
     .action(async (opts: InfoOptions) => {
+      const report = parseReportOutput(opts.output, ['text', 'json'] as const);
       const usage = await cacheUsage(opts.cache ?? defaultCacheDir());
-      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(usage, null, 2)}\n` : usageText(usage));
+      await writeReport(
+        report,
+        report.format === 'json' ? `${JSON.stringify(usage, null, 2)}\n` : usageText(usage),
+      );
     });
 
   cache
@@ -71,7 +75,7 @@ Examples:
     )
     .option('--all', 'remove everything, test trees and tools included; not while builds run')
     .option('--dry-run', 'show what would be removed, remove nothing')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
     .addHelpText(
       'after',
       `
@@ -87,14 +91,16 @@ Examples:
   $ rampart cache prune --all -o json`,
     )
     .action(async (opts: PruneCliOptions) => {
+      const report = parseReportOutput(opts.output, ['text', 'json'] as const);
       const olderThanMs = olderThan(opts.olderThan);
       const result = await pruneCache(opts.cache ?? defaultCacheDir(), {
         olderThanMs,
         ...(opts.all ? { all: true } : {}),
         ...(opts.dryRun ? { dryRun: true } : {}),
       });
-      process.stdout.write(
-        opts.output === 'json' ? `${JSON.stringify(result, null, 2)}\n` : pruneText(result),
+      await writeReport(
+        report,
+        report.format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : pruneText(result),
       );
     });
 }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { selectImage } from '../../oci/image.js';
 import { openImage, writeImage } from '../../oci/open.js';
-import { parsePlatform } from '../../oci/platform.js';
+import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import { parseImageReference } from '../../oci/reference.js';
+import { parseReportOutput, writeReport } from '../format.js';
 
 export function registerCopy(program: Command): void {
   program
@@ -16,6 +18,7 @@ export function registerCopy(program: Command): void {
       '--platform <os/arch[/variant]>',
       'copy only this platform of an index (docker-archive, which holds one image, defaults to the host platform, else the first)',
     )
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
     .addHelpText(
       'after',
       `
@@ -27,23 +30,50 @@ Digests:
   docker-archive: stores the config and uncompressed layer tars: the config digest (image ID) and
   diff_ids are preserved, but the manifest digest and the layer blob digests change.
   docker-archive holds a single image: from an index, the --platform image is written, or the
-  host platform's (falling back to the first entry) when --platform is not given.
+  host platform's (falling back to the first entry) when --platform is not given; the copy says
+  which it took.
   Writing a tag that exists in an OCI layout's index.json replaces that entry; others are kept.
 
 Examples:
   $ rampart copy oci:./out/nodejs:latest docker-archive:nodejs.tar:nodejs:latest
   $ rampart copy --platform linux/arm64 oci:./out/nodejs:latest oci-archive:nodejs-arm64.tar
-  $ rampart copy docker-archive:saved.tar oci:./layout:imported`,
+  $ rampart copy -o json docker-archive:nodejs.tar oci:./layout:imported`,
     )
-    .action(async (source: string, destination: string, options: { platform?: string }) => {
+    .action(async (source: string, destination: string, options: { platform?: string; output: string }) => {
+      const report = parseReportOutput(options.output, ['text', 'json'] as const);
       const platform = options.platform ? parsePlatform(options.platform) : undefined;
       const target = parseImageReference(destination);
-      const image = await openImage(source);
-      const written = await writeImage(target, image, platform ? { platform } : {});
-      const note =
-        target.transport === 'docker-archive' && written.digest !== image.digest
-          ? ' (docker-archive: manifest digest differs from the source by design)'
-          : '';
-      process.stdout.write(`Copied ${source} -> ${written.reference}\nDigest: ${written.digest}${note}\n`);
+      const opened = await openImage(source);
+      // docker-archive holds one image: pick it here so the report can say which one was taken.
+      const image =
+        target.transport === 'docker-archive' && opened.kind === 'index'
+          ? await selectImage(opened, platform)
+          : opened;
+      const written = await writeImage(target, image, platform && image === opened ? { platform } : {});
+      const tookPlatform =
+        image !== opened && image.kind === 'image' ? formatPlatform(image.config) : undefined;
+      const digestChanged = target.transport === 'docker-archive' && written.digest !== image.digest;
+      if (report.format === 'json') {
+        await writeReport(
+          report,
+          `${JSON.stringify({
+            source,
+            sourceDigest: opened.digest,
+            reference: written.reference,
+            digest: written.digest,
+            ...(tookPlatform ? { platform: tookPlatform } : {}),
+          })}\n`,
+        );
+        return;
+      }
+      const lines = [`Copied ${source} -> ${written.reference}`];
+      if (tookPlatform)
+        lines.push(
+          `Platform: ${tookPlatform} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
+        );
+      lines.push(
+        `Digest: ${written.digest}${digestChanged ? ' (docker-archive: manifest digest differs from the source by design)' : ''}`,
+      );
+      await writeReport(report, `${lines.join('\n')}\n`);
     });
 }

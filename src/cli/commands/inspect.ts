@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
 import { selectImage } from '../../oci/image.js';
 import { openImage } from '../../oci/open.js';
 import { parsePlatform } from '../../oci/platform.js';
-import type { ImageSummary } from '../../oci/summary.js';
-import { summarizeImage, totalLayerSize } from '../../oci/summary.js';
-import { formatBytes } from '../format.js';
+import { parseImageReference } from '../../oci/reference.js';
+import type { ImageSummary, RootfsSummary } from '../../oci/summary.js';
+import { summarizeImage, summarizeRootfsDirectory, totalLayerSize } from '../../oci/summary.js';
+import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 
 interface InspectOptions {
-  output: 'text' | 'json';
+  output: string;
   platform?: string;
   raw?: boolean;
   config?: boolean;
@@ -22,7 +22,7 @@ export function registerInspect(program: Command): void {
       '<image>',
       'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',
     )
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
     .option(
       '--platform <os/arch[/variant]>',
       'image of an index to show (default: the host platform, else the first)',
@@ -34,11 +34,25 @@ export function registerInspect(program: Command): void {
       `
 Examples:
   $ rampart inspect oci:./out/nodejs:latest
-  $ rampart inspect -o json --platform linux/arm64 oci-archive:nodejs.tar
-  $ rampart inspect --raw docker-archive:nodejs.tar | sha256sum`,
+  $ rampart inspect -o json --platform linux/arm64 oci-archive:nodejs-arm64.tar
+  $ rampart inspect --raw docker-archive:nodejs.tar | sha256sum
+  $ rampart inspect dir:/srv/rootfs
+
+A dir: root filesystem is summarised from one walk (files, size); its image digest needs the whole
+tree packed and compressed, so only --raw, --config and copy compute it.`,
     )
     .action(async (reference: string, options: InspectOptions) => {
+      const report = parseReportOutput(options.output, ['text', 'json'] as const);
       const platform = options.platform ? parsePlatform(options.platform) : undefined;
+      const parsed = parseImageReference(reference);
+      if (parsed.transport === 'dir' && !options.raw && !options.config) {
+        const summary = await summarizeRootfsDirectory(reference, parsed.path ?? '');
+        await writeReport(
+          report,
+          report.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatRootfsSummary(summary),
+        );
+        return;
+      }
       const opened = await openImage(reference);
       if (options.raw) {
         process.stdout.write(
@@ -51,8 +65,9 @@ Examples:
         return;
       }
       const summary = await summarizeImage(reference, opened, platform);
-      process.stdout.write(
-        options.output === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
+      await writeReport(
+        report,
+        report.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
       );
     });
 }
@@ -66,8 +81,11 @@ function formatSummary(summary: ImageSummary): string {
   ];
   if (summary.manifests) {
     lines.push('Manifests:');
-    for (const entry of summary.manifests)
-      lines.push(`  ${entry.platform ?? '(no platform)'}  ${entry.digest}`);
+    const names = summary.manifests.map((entry) => entry.platform ?? '(no platform)');
+    const width = Math.max(...names.map((name) => name.length));
+    summary.manifests.forEach((entry, i) => {
+      lines.push(`  ${names[i]!.padEnd(width)}  ${entry.digest}`);
+    });
     lines.push(`Showing:     ${config.platform}`);
   }
   lines.push(
@@ -88,4 +106,16 @@ function formatSummary(summary: ImageSummary): string {
     lines.push(`    diff_id ${layer.diffID}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function formatRootfsSummary(summary: RootfsSummary): string {
+  const { entries } = summary;
+  return `${[
+    `Reference:   ${summary.reference}`,
+    'Kind:        root filesystem directory (read as a one-layer image of the host platform)',
+    `Platform:    ${summary.platform}`,
+    `Entries:     ${entries.files} files, ${entries.directories} directories, ${entries.symlinks} symlinks, ${entries.hardlinks} hardlinks`,
+    `Size:        ${formatBytes(summary.size)}`,
+    `Digest:      not computed (it needs the tree packed and compressed: use --raw, or copy it to oci:)`,
+  ].join('\n')}\n`;
 }

@@ -107,6 +107,7 @@ describe('rampart apt', () => {
         .split('\n')
         .map((l) => l.split(/\s+/)),
     ).toEqual([
+      ['PACKAGE', 'VERSION', 'ARCH', 'SUITE'],
       ['app', '1.0-1', 'amd64', 'trixie'],
       ['app-common', '1.0-1', 'all', 'trixie'],
       ['libapp1', '1.1-2', 'amd64', 'trixie'],

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyVariant, loadImageSpec, parseImageSpec } from '../../../src/builder/spec.js';
+import { applyVariant, loadImageSpec, nearestKey, parseImageSpec } from '../../../src/builder/spec.js';
 import { isRampartError } from '../../../src/errors.js';
 
 const GOOD = `name: nodejs
@@ -49,17 +49,67 @@ describe('parseImageSpec', () => {
   });
 
   it('names the position and the allowed keys of an unknown key', () => {
-    const error = errorOf(GOOD.replace('work-dir: /home/nonroot', 'workdir: /home/nonroot'));
-    expect(error.message).toMatch(/^spec\.yaml:9:1: unknown key 'workdir'/);
+    const error = errorOf(GOOD.replace('work-dir: /home/nonroot', 'colour: blue'));
+    expect(error.message).toMatch(/^spec\.yaml:9:1: unknown key 'colour'/);
     expect(error.message).toContain('allowed: ');
     expect(error.message).toContain('work-dir');
   });
 
+  it('suggests the key a typo meant, with its position', () => {
+    const error = errorOf(GOOD.replace('work-dir: /home/nonroot', 'workdir: /home/nonroot'));
+    expect(error.message).toBe("spec.yaml:9:1: unknown key 'workdir' (did you mean work-dir?)");
+    expect(isRampartError(error, 'SPEC_INVALID') && error.details).toEqual({
+      position: { file: 'spec.yaml', line: 9, column: 1 },
+      key: 'workdir',
+    });
+  });
+
   it('names the position of an unknown nested key', () => {
     const error = errorOf(GOOD.replace('  exclude: [bash]', '  exclud: [bash]'));
-    expect(error.message).toMatch(
-      /^spec\.yaml:6:3: unknown key 'exclud' in contents \(allowed: suites, mirror/,
+    expect(error.message).toBe("spec.yaml:6:3: unknown key 'exclud' (did you mean exclude?)");
+  });
+
+  it('suggests nothing for keys far from every allowed one, or absurdly long', () => {
+    expect(nearestKey('pakages', ['suites', 'packages'])).toBe('packages');
+    expect(nearestKey('colour', ['suites', 'packages'])).toBeUndefined();
+    expect(nearestKey('p'.repeat(100_000), ['packages'])).toBeUndefined();
+  });
+
+  it('names a misspelt required key as a typo, not as a missing key', () => {
+    const error = errorOf(GOOD.replace('  packages: [nodejs', '  pakages: [nodejs'));
+    expect(error.message).toBe("spec.yaml:5:3: unknown key 'pakages' (did you mean packages?)");
+    expect(isRampartError(error, 'SPEC_INVALID') && error.details).toEqual({
+      position: { file: 'spec.yaml', line: 5, column: 3 },
+      key: 'contents.pakages',
+    });
+  });
+
+  it('catches an unknown run-as user when the spec is read, with its position', () => {
+    const error = errorOf(
+      GOOD.replace('archs: [amd64, arm64]', 'archs: [amd64, arm64]\naccounts: {run-as: nonrot}'),
     );
+    expect(isRampartError(error, 'SPEC_INVALID') && error.details).toEqual({
+      position: { file: 'spec.yaml', line: 8, column: 20 },
+      key: 'accounts.run-as',
+    });
+    expect(error.message).toMatch(/^spec\.yaml:8:20: accounts\.run-as: unknown user 'nonrot'/);
+    const variant = errorOf(GOOD.replace('run-as: root}', 'run-as: rot}'));
+    expect(isRampartError(variant, 'SPEC_INVALID') && variant.details?.key).toBe('variants.dev.run-as');
+    // Numeric ids and the spec's own users are fine.
+    parseImageSpec(GOOD.replace('run-as: root}', "run-as: '1000:1000'}"), 'spec.yaml', '/specs');
+    parseImageSpec(
+      GOOD.replace(
+        'archs: [amd64, arm64]',
+        'archs: [amd64, arm64]\naccounts: {run-as: app, users: [{name: app, uid: 1000, gid: 1000}]}',
+      ),
+      'spec.yaml',
+      '/specs',
+    );
+  });
+
+  it('gives YAML errors a position in details', () => {
+    const error = errorOf('name: [x\n');
+    expect(isRampartError(error, 'SPEC_INVALID') && error.details?.position?.file).toBe('spec.yaml');
   });
 
   it('lists the allowed values of an enum', () => {

@@ -1,0 +1,153 @@
+/**
+ * Every example command of the README files and of each command's --help runs, against the real
+ * Debian archive, so that no documented example can rot (issue 11 item 2). Examples run in
+ * document order within each command group, groups in the order their outputs are needed
+ * (build, copy, inspect, sbom, apt, cache), in one work dir holding a copy of images/ (locks and
+ * ./out land there, not in the repository), through a `rampart` on PATH in `sh -c` (pipes work).
+ * The download cache is the e2e suite's own (its XDG_CACHE_HOME, `.cache/e2e` under the
+ * repository, git-ignored; or $RAMPART_TEST_CACHE), shared with the other e2e files, so a second
+ * run is warm; outputs are built once and reused by the
+ * examples that read them.
+ */
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { commandModules } from '../../src/cli/commands/index.js';
+import { createProgram, main } from '../../src/cli/main.js';
+import { runCommand } from '../helpers/processes.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const README_FILES = ['README.md', 'images/README.md'];
+const CACHE_HOME =
+  process.env.RAMPART_TEST_CACHE ?? process.env.XDG_CACHE_HOME ?? join(REPO, '.cache', 'e2e');
+const GROUP_ORDER = ['build', 'copy', 'inspect', 'sbom', 'apt', 'cache'];
+
+/** Examples that cannot run here, and why. Keep this list short: every entry is an untested doc line. */
+const SKIPPED: Record<string, string> = {
+  'rampart sbom dir:/srv/rootfs -o json': "names the user's own root filesystem",
+  'rampart inspect dir:/srv/rootfs': "names the user's own root filesystem",
+};
+/** Examples that must not touch the shared warm cache: they run against an empty one. */
+const OWN_CACHE = new Set(['rampart cache prune --all -o json']);
+
+type Example = { command: string; from: string };
+
+/** `rampart …` lines of the ```sh blocks of a markdown file (comments after `#` dropped). */
+function examplesFromMarkdown(text: string, from: string): Example[] {
+  const out: Example[] = [];
+  for (const block of text.matchAll(/```(?:sh|shell|bash|console)\n([\s\S]*?)```/g)) {
+    for (const raw of block[1]!.split('\n')) {
+      const line = raw
+        .replace(/^\$ /, '')
+        .replace(/\s+#.*$/, '')
+        .trim();
+      if (/^(npx )?rampart /.test(line)) out.push({ command: line.replace(/^npx /, ''), from });
+    }
+  }
+  return out;
+}
+
+/** `$ rampart …` lines of a --help text. */
+function examplesFromHelp(text: string, from: string): Example[] {
+  return [...text.matchAll(/^\s*\$ (rampart .+)$/gm)].map((m) => ({ command: m[1]!.trim(), from }));
+}
+
+async function helpOf(path: string[]): Promise<string> {
+  let stdout = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  try {
+    await main(['node', 'rampart', ...path, '--help']);
+  } finally {
+    spy.mockRestore();
+  }
+  return stdout;
+}
+
+async function collectExamples(): Promise<Example[]> {
+  const examples: Example[] = [];
+  for (const file of README_FILES)
+    examples.push(...examplesFromMarkdown(await readFile(join(REPO, file), 'utf8'), file));
+  const program = await createProgram();
+  const paths: string[][] = [[]];
+  for (const command of program.commands) {
+    paths.push([command.name()]);
+    for (const sub of command.commands) paths.push([command.name(), sub.name()]);
+  }
+  for (const path of paths)
+    examples.push(...examplesFromHelp(await helpOf(path), `rampart ${[...path, '--help'].join(' ')}`));
+  const seen = new Set<string>();
+  const unique = examples.filter((e) => !seen.has(e.command) && seen.add(e.command));
+  const group = (e: Example) => GROUP_ORDER.indexOf(e.command.split(/\s+/)[1]!);
+  // Array.prototype.sort is stable: document order within a group.
+  return unique.sort((a, b) => group(a) - group(b));
+}
+
+const examples = await collectExamples();
+let work: string;
+let bin: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rampart-examples-'));
+  bin = join(work, '.bin');
+  await mkdir(bin);
+  await cp(join(REPO, 'images'), join(work, 'images'), {
+    recursive: true,
+    filter: (source) => !source.endsWith('.lock.json'),
+  });
+  const entry = join(bin, 'rampart.mjs');
+  await writeFile(
+    entry,
+    [
+      "process.stdout.on('error', (e) => { if (e.code === 'EPIPE') process.exit(0); throw e; });",
+      `const { main } = await import(${JSON.stringify(pathToFileURL(join(REPO, 'src/cli/main.ts')).href)});`,
+      'process.exitCode = await main(process.argv);',
+      '',
+    ].join('\n'),
+  );
+  const tsx = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
+  await writeFile(
+    join(bin, 'rampart'),
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${tsx} ${JSON.stringify(entry)} "$@"\n`,
+  );
+  await chmod(join(bin, 'rampart'), 0o755);
+  await mkdir(CACHE_HOME, { recursive: true });
+});
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('documented examples', () => {
+  it('finds the examples of every command and of the READMEs', () => {
+    const groups = new Set(examples.map((e) => e.command.split(/\s+/)[1]));
+    for (const name of Object.keys(commandModules)) expect(groups, name).toContain(name);
+    expect(examples.some((e) => e.from === 'images/README.md')).toBe(true);
+    for (const e of examples) expect(GROUP_ORDER, e.command).toContain(e.command.split(/\s+/)[1]);
+    for (const command of Object.keys(SKIPPED))
+      expect(
+        examples.map((e) => e.command),
+        'a skipped example that no longer exists',
+      ).toContain(command);
+  });
+
+  for (const example of examples) {
+    const reason = SKIPPED[example.command];
+    const test = reason ? it.skip : it;
+    test(`${example.command}  (${example.from}${reason ? `; skipped: ${reason}` : ''})`, async () => {
+      const cacheHome = OWN_CACHE.has(example.command) ? await mkdtemp(join(work, '.cache-')) : CACHE_HOME;
+      const result = await runCommand('sh', ['-c', `set -e\n${example.command}`], {
+        cwd: work,
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, XDG_CACHE_HOME: cacheHome },
+        timeoutMs: 840_000,
+      });
+      expect(result.exitCode, `${example.command}\n${result.stderr}`).toBe(0);
+      // A JSON report on stdout must be JSON.
+      if (/\s-o json(\s|$)/.test(example.command) && !example.command.includes('|'))
+        expect(() => JSON.parse(result.stdout), result.stdout.slice(0, 200)).not.toThrow();
+    });
+  }
+});
