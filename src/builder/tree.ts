@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.js';
+import { safeEntryPath } from '../util/entry-path.js';
 
 export type NodeType = 'file' | 'directory' | 'symlink' | 'hardlink';
 
@@ -28,13 +29,12 @@ const MERGED = new Set<string>(USR_MERGED_DIRS);
 /**
  * Turns an archive path (`./usr/bin/x`, `/lib/y`, `bin/`) into a canonical tree path with no
  * leading `/` or `./`, under /usr for merged-/usr aliases. Returns '' for the root itself.
- * Refuses `..` components: a package must not write outside the root.
+ * The path goes through the one archive path rule (src/util/entry-path.ts): `..`, NUL and
+ * overlong names are PATH_TRAVERSAL.
  */
 export function canonicalPath(raw: string, type: NodeType = 'file'): string {
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) {
-    throw new RampartError('PATH_TRAVERSAL', `refusing archive path '${raw}': it contains '..'`);
-  }
+  const normalised = safeEntryPath(raw, undefined, { absolute: 'root' });
+  const parts = normalised === '' ? [] : normalised.split('/');
   const first = parts[0];
   // `/lib` as a directory, or anything below it, lives in /usr; a top-level symlink `lib -> usr/lib` stays.
   if (first !== undefined && MERGED.has(first) && (parts.length > 1 || type === 'directory')) {
@@ -50,10 +50,7 @@ export function canonicalPath(raw: string, type: NodeType = 'file'): string {
  * did not move are returned unchanged.
  */
 export function movedSymlinkTarget(originalPath: string, canonical: string, target: string): string {
-  const original = originalPath
-    .split('/')
-    .filter((p) => p !== '' && p !== '.')
-    .join('/');
+  const original = safeEntryPath(originalPath, undefined, { absolute: 'root' });
   if (target.startsWith('/') || original === canonical) return target;
   const resolved: string[] = parentOf(original).split('/').filter(Boolean);
   for (const part of target.split('/')) {
