@@ -146,7 +146,10 @@ type SkipEntry = (entry: LayerTarEntry, reason: UnsafeEntryReason, message: stri
 
 /** Runs `apply`; with `skip`, an unsafe entry (UNSAFE_LINK, a broken hardlink) is reported and left out. */
 function applyOrSkip(entry: LayerTarEntry, skip: SkipEntry | undefined, apply: () => void): void {
-  if (!skip) return apply();
+  if (!skip) {
+    apply();
+    return;
+  }
   try {
     apply();
   } catch (error) {
