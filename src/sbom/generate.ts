@@ -58,11 +58,9 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
       const image =
         input.kind === 'image-object' ? input.image : await openAndSelect(oci, input.ref, input.platform);
       const config = configOf(image);
-      const onLayerError = (path: string, error: unknown) =>
-        early.push({ cataloger: 'source', path, message: `unreadable, skipped: ${messageOf(error)}` });
       const onSkippedEntry = (entry: SkippedImageEntry) =>
         early.push(skippedEntryWarning(entry, layerDigest(image.layers[entry.layer])));
-      files = await imageFileSource(image, oci, onLayerError, onSkippedEntry).catch((error: unknown) => {
+      files = await imageFileSource(image, oci, onSkippedEntry).catch((error: unknown) => {
         if (isRampartError(error)) throw error;
         throw new RampartError(
           'MALFORMED_ARCHIVE',

@@ -39,7 +39,6 @@ export interface ImageFsAccess<I, T extends FsTreeLike> {
 export async function imageFileSource<I extends LayeredImage, T extends FsTreeLike>(
   fullImage: I,
   oci: ImageFsAccess<I, T>,
-  onError: (path: string, error: unknown) => void,
   onSkippedEntry: (entry: SkippedImageEntry) => void,
 ): Promise<FileSource> {
   const { image, tree } = await flattenSkippingBadLayers(fullImage, oci, onSkippedEntry);

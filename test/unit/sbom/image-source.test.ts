@@ -26,7 +26,6 @@ describe('imageFileSource', () => {
         ],
       },
       fakeOci,
-      () => {},
       ({ layer, reason }) => skipped.push({ layer, reason }),
     );
     expect([...source.nodes()].map((n) => n.path)).toEqual(['/a']);
@@ -34,13 +33,8 @@ describe('imageFileSource', () => {
   });
 
   it('fails when no layer can be read, rather than describing an empty image', async () => {
-    await expect(
-      imageFileSource(
-        { layers: [{ ok: false, path: '/a' }] },
-        fakeOci,
-        () => {},
-        () => {},
-      ),
-    ).rejects.toThrow(/unexpected end of gzip stream/);
+    await expect(imageFileSource({ layers: [{ ok: false, path: '/a' }] }, fakeOci, () => {})).rejects.toThrow(
+      /unexpected end of gzip stream/,
+    );
   });
 });
