@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.js';
+import { compareTreePaths } from '../util/compare-text.js';
 import { safeEntryPath } from '../util/entry-path.js';
 
 export type NodeType = 'file' | 'directory' | 'symlink' | 'hardlink';
@@ -161,8 +162,4 @@ function sameContent(a: TreeNode, b: TreeNode): boolean {
 }
 
 /** Byte order on the path segments: parents sort before children, like `find | sort` in the C locale. */
-export function comparePaths(a: string, b: string): number {
-  const x = Buffer.from(a.replaceAll('/', '\0'));
-  const y = Buffer.from(b.replaceAll('/', '\0'));
-  return Buffer.compare(x, y);
-}
+export const comparePaths = compareTreePaths;

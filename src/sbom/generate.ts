@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isRampartError, RampartError } from '../errors.js';
+import { parsePlatform } from '../oci/platform.js';
 import { catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
 import type { Cataloger } from './cataloger.js';
 import type { SbomDocument, SbomSource, SbomWarning } from './model.js';
@@ -210,12 +211,6 @@ async function openAndSelect(oci: OciModules, ref: string, platform?: string): P
       cause: error,
     });
   }
-}
-
-function parsePlatform(text: string): { os: string; architecture: string; variant?: string } {
-  const [os, architecture, variant] = text.split('/');
-  if (!os || !architecture) throw new RampartError('USAGE', `--platform ${text}: expected OS/ARCH[/VARIANT]`);
-  return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
 function configOf(image: OpenedImage): { os?: string; architecture?: string; created?: string } {

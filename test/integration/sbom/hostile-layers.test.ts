@@ -124,4 +124,14 @@ describe('one hostile entry costs only that entry', () => {
     const ref = await writeLayeredLayout(join(work, 'clean'), [{ tar: await base() }]);
     expect((await runCli(['sbom', ref, '-o', 'json'])).code).toBe(0);
   });
+
+  it('--platform goes through the one platform parser (a malformed value is USAGE, not half-read)', async () => {
+    const ref = await writeLayeredLayout(join(work, 'platform'), [{ tar: await base() }]);
+    for (const platform of ['linux/amd64/v8/extra', 'linux/amd64/', 'linux']) {
+      const error = await generateSbom({ kind: 'image', ref, platform }).catch((e: unknown) => e);
+      expect(isRampartError(error, 'USAGE'), `${platform}: ${String(error)}`).toBe(true);
+    }
+    const doc = await generateSbom({ kind: 'image', ref, platform: 'linux/amd64' });
+    expect(doc.source.platform).toBe('linux/amd64');
+  });
 });
