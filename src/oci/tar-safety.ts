@@ -150,7 +150,12 @@ function xattrsFromPax(pax: Record<string, string> | undefined): Record<string, 
 }
 
 /** Why one entry of a layer was left out instead of failing the whole layer. */
-export type UnsafeEntryReason = UnsafePathReason | 'unsafe-link' | 'through-symlink' | 'bad-hardlink';
+export type UnsafeEntryReason =
+  | UnsafePathReason
+  | 'unsafe-link'
+  | 'bad-whiteout'
+  | 'through-symlink'
+  | 'bad-hardlink';
 
 /** An entry a lenient reader (the SBOM) skipped: where it was and why. */
 export interface SkippedEntry {
@@ -203,7 +208,11 @@ export async function* readLayerEntries(
         skip({
           index,
           name: header.name,
-          reason: checked.ok ? 'unsafe-link' : checked.reason,
+          reason: !checked.ok
+            ? checked.reason
+            : error.code === 'UNSAFE_LINK'
+              ? 'unsafe-link'
+              : 'bad-whiteout',
           message: error.message,
         });
       }

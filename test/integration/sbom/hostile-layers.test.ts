@@ -49,6 +49,7 @@ const HOSTILE: Array<[string, RawEntry[], string]> = [
     'unsafe-link',
   ],
   ['an overlong name', [{ name: `${'a'.repeat(300)}/x`, content: 'x' }], 'segment-too-long'],
+  ['a whiteout of ..', [{ name: 'etc/.wh...', content: '' }], 'bad-whiteout'],
 ];
 
 async function runCli(args: string[]): Promise<{ code: number; stderr: string }> {
