@@ -6,6 +6,7 @@ import { main } from '../../../src/cli/main.js';
 import { isRampartError } from '../../../src/errors.js';
 import { generateSbom, unsafeEntriesError } from '../../../src/sbom/generate.js';
 import { dpkgStatus, type RawEntry, rawTar, writeLayeredLayout } from '../../helpers/hostile-layers.js';
+import { cycloneDxValidator, spdxValidator } from '../../unit/sbom/schema-validators.js';
 
 /**
  * Issue 10 item 5: one hostile entry used to make `rampart sbom` drop its whole layer, exit 0 and
@@ -100,6 +101,9 @@ describe('one hostile entry costs only that entry', () => {
         p.name.startsWith('rampart:warning:'),
       );
       expect(warnings).toEqual([expect.objectContaining({ value: expect.stringContaining(reason) })]);
+      // The warnings live in fields the schemas allow: both documents stay valid.
+      expect(spdxValidator()(spdxDoc)).toEqual([]);
+      expect(cycloneDxValidator()(cdxDoc)).toEqual([]);
 
       const allowed = await runCli(['sbom', ref, '-o', 'json', '--allow-unsafe-entries']);
       expect(allowed.code).toBe(0);
