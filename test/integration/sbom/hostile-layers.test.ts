@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,15 @@ describe('one hostile entry costs only that entry', () => {
 
       const allowed = await runCli(['sbom', ref, '-o', 'json', '--allow-unsafe-entries']);
       expect(allowed.code).toBe(0);
+
+      if (reason === 'dot-dot') {
+        // The independent reader: umoci unpacks the same image and its status file lists `hidden`.
+        const bundle = join(dir, 'bundle');
+        execFileSync('umoci', ['unpack', '--rootless', '--image', ref.slice('oci:'.length), bundle], {
+          stdio: 'pipe',
+        });
+        expect(readFileSync(join(bundle, 'rootfs/var/lib/dpkg/status'), 'utf8')).toContain('Package: hidden');
+      }
     },
   );
 
