@@ -136,6 +136,8 @@ function layerDigest(layer: unknown): string | undefined {
   return typeof digest === 'string' ? digest : undefined;
 }
 
+const MAX_LISTED_ENTRIES = 100;
+
 /**
  * UNSAFE_ENTRIES when the catalog left out layer entries or whole layers (see SbomWarning
  * `skipped`): the SBOM may miss what the image holds. `rampart sbom` fails with it unless
@@ -154,7 +156,8 @@ export function unsafeEntriesError(doc: SbomDocument): RampartError | undefined 
     {
       details: {
         count: skipped.length,
-        entries: skipped.map((s) => ({
+        // A layer of a million `../` entries must not make an error too big to print or store.
+        entries: skipped.slice(0, MAX_LISTED_ENTRIES).map((s) => ({
           path: s.name,
           reason: s.reason,
           layer: s.layerDigest ?? String(s.layer),
