@@ -1,22 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { lockEntry } from '../debian/lock.js';
+import { lockedPackageSchema } from '../debian/locked-package.js';
 import { RampartError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { compareText } from '../util/compare-text.js';
 
-const lockedPackageSchema = z.object({
-  name: z.string(),
-  version: z.string(),
-  architecture: z.string(),
-  source: z.string(),
-  sourceVersion: z.string(),
-  suite: z.string(),
-  filename: z.string(),
-  size: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[a-f0-9]{64}$/),
-});
-export type LockedPackage = z.infer<typeof lockedPackageSchema>;
+export type { LockedPackage } from '../debian/locked-package.js';
 
 const releaseSchema = z.object({
   suite: z.string(),

@@ -1,4 +1,6 @@
 import { RampartError } from '../errors.js';
+import { compareTreePaths } from '../util/compare-text.js';
+import { safeEntryPath } from '../util/entry-path.js';
 import { sameBytes, type TreeContent } from './content.js';
 
 export type NodeType = 'file' | 'directory' | 'symlink' | 'hardlink';
@@ -29,13 +31,12 @@ const MERGED = new Set<string>(USR_MERGED_DIRS);
 /**
  * Turns an archive path (`./usr/bin/x`, `/lib/y`, `bin/`) into a canonical tree path with no
  * leading `/` or `./`, under /usr for merged-/usr aliases. Returns '' for the root itself.
- * Refuses `..` components: a package must not write outside the root.
+ * The path goes through the one archive path rule (src/util/entry-path.ts): `..`, NUL and
+ * overlong names are PATH_TRAVERSAL.
  */
 export function canonicalPath(raw: string, type: NodeType = 'file'): string {
-  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) {
-    throw new RampartError('PATH_TRAVERSAL', `refusing archive path '${raw}': it contains '..'`);
-  }
+  const normalised = safeEntryPath(raw, undefined, { absolute: 'root' });
+  const parts = normalised === '' ? [] : normalised.split('/');
   const first = parts[0];
   // `/lib` as a directory, or anything below it, lives in /usr; a top-level symlink `lib -> usr/lib` stays.
   if (first !== undefined && MERGED.has(first) && (parts.length > 1 || type === 'directory')) {
@@ -51,10 +52,7 @@ export function canonicalPath(raw: string, type: NodeType = 'file'): string {
  * did not move are returned unchanged.
  */
 export function movedSymlinkTarget(originalPath: string, canonical: string, target: string): string {
-  const original = originalPath
-    .split('/')
-    .filter((p) => p !== '' && p !== '.')
-    .join('/');
+  const original = safeEntryPath(originalPath, undefined, { absolute: 'root' });
   if (target.startsWith('/') || original === canonical) return target;
   const resolved: string[] = parentOf(original).split('/').filter(Boolean);
   for (const part of target.split('/')) {
@@ -166,8 +164,4 @@ function sameContent(a: TreeNode, b: TreeNode): boolean {
 }
 
 /** Byte order on the path segments: parents sort before children, like `find | sort` in the C locale. */
-export function comparePaths(a: string, b: string): number {
-  const x = Buffer.from(a.replaceAll('/', '\0'));
-  const y = Buffer.from(b.replaceAll('/', '\0'));
-  return Buffer.compare(x, y);
-}
+export const comparePaths = compareTreePaths;

@@ -204,7 +204,7 @@ export function summarizeUsage(dir: string, entries: readonly CacheEntry[]): Cac
     if (entry.lastUsedMs > kind.newestMs) kind.newestMs = entry.lastUsedMs;
   }
   const kinds = [...byKind.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .sort(([a], [b]) => compareText(a, b))
     .map(
       ([kind, k]): CacheKindUsage => ({
         kind,

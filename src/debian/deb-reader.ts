@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import { compressionOf, createDecompressor } from '../util/decompress.js';
+import { safeEntryPath } from '../util/entry-path.js';
 import { type ArMember, listArMembers } from './archive-ar.js';
 import { type Paragraph, parseDeb822 } from './deb822.js';
 
@@ -49,27 +50,11 @@ export interface DebControl {
 }
 
 /**
- * Normalises a tar entry name to a relative path; absolute names and `..` segments are
- * refused because a .deb is untrusted input that will be unpacked into an image root.
- * Returns '' for the archive root ('./').
+ * A .deb is untrusted input that will be unpacked into an image root: its names go through the
+ * one archive path rule (src/util/entry-path.ts). Returns '' for the archive root ('./').
  */
 export function normaliseEntryPath(name: string, where: string): string {
-  if (name.startsWith('/')) {
-    throw new RampartError(
-      'PATH_TRAVERSAL',
-      `${where}: absolute path ${JSON.stringify(name)} in archive; refusing it`,
-      { details: { path: name, location: where } },
-    );
-  }
-  const segments = name.split('/').filter((s) => s !== '' && s !== '.');
-  if (segments.includes('..')) {
-    throw new RampartError(
-      'PATH_TRAVERSAL',
-      `${where}: path ${JSON.stringify(name)} escapes the root with '..'; refusing it`,
-      { details: { path: name, location: where } },
-    );
-  }
-  return segments.join('/');
+  return safeEntryPath(name, where);
 }
 
 function findMember(members: ArMember[], prefix: string, file: string): ArMember {

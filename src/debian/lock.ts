@@ -1,7 +1,7 @@
 import { RampartError } from '../errors.js';
 import { compareText } from '../util/compare-text.js';
+import type { LockedPackage } from './locked-package.js';
 import type { BinaryPackage, PackageIndex } from './package-index.js';
-import type { LockedPackage } from './resolver.js';
 
 /**
  * Map locked entries back to index entries, so a build from a lock downloads exactly what

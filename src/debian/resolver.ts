@@ -1,5 +1,6 @@
 import { RampartError } from '../errors.js';
 import { compareText } from '../util/compare-text.js';
+import type { LockedPackage } from './locked-package.js';
 import type { BinaryPackage, PackageIndex } from './package-index.js';
 import {
   archListAllows,
@@ -23,17 +24,7 @@ export interface ResolveRequest {
   skip?: string[];
 }
 
-export interface LockedPackage {
-  name: string;
-  version: string;
-  architecture: string;
-  source: string;
-  sourceVersion: string;
-  suite: string;
-  filename: string;
-  size: number;
-  sha256: string;
-}
+export type { LockedPackage } from './locked-package.js';
 
 export interface Resolution {
   /** Sorted by name, then architecture. */

@@ -16,7 +16,7 @@ import {
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RampartError } from '../errors.js';
+import { isRampartError, RampartError } from '../errors.js';
 import { readLayerEntries, type TarNodeEntry } from './tar-safety.js';
 
 /**
@@ -38,21 +38,50 @@ export async function extractLayers(
   for (const [layer, open] of layers.entries()) {
     // Whiteouts hide lower layers only, so remember what this layer wrote (as containerd does).
     const writtenThisLayer = new Set<string>();
-    for await (const { entry, body } of readLayerEntries(await open())) {
-      if (entry.kind === 'whiteout') {
-        if (writtenThisLayer.has(entry.path)) continue;
-        if (await existingParentIsDirectory(root, entry.path, layer)) {
-          await rm(join(root, entry.path), { recursive: true, force: true });
-        }
-      } else if (entry.kind === 'opaque') {
-        if (entry.dir !== '') await ensureParents(root, `${entry.dir}/x`, layer, writtenThisLayer);
-        const dir = join(root, entry.dir);
-        const stat = await lstatOrUndefined(dir);
-        if (stat?.isDirectory()) await clearLowerChildren(dir, entry.dir, writtenThisLayer);
-      } else {
-        await writeNode(root, entry, body, layer, writtenThisLayer);
-        writtenThisLayer.add(entry.path);
+    try {
+      await applyLayerToDisk(root, layer, await open(), writtenThisLayer);
+    } catch (error) {
+      throw asExtractError(error, layer, destDir);
+    }
+  }
+}
+
+/** A filesystem refusal (ENAMETOOLONG, ENOSPC, EACCES...) becomes a one-line IO error naming the layer. */
+function asExtractError(error: unknown, layer: number, destDir: string): unknown {
+  if (isRampartError(error)) return error;
+  const errno = error as NodeJS.ErrnoException;
+  if (typeof errno?.code !== 'string') return error;
+  const path = errno.path ?? destDir;
+  return new RampartError(
+    'IO',
+    `layer ${layer}: cannot extract into ${destDir}: ${errno.code} on ${errno.syscall ?? 'a file operation'}`,
+    {
+      cause: error,
+      details: { path, errno: errno.code, ...(errno.syscall ? { syscall: errno.syscall } : {}) },
+    },
+  );
+}
+
+async function applyLayerToDisk(
+  root: string,
+  layer: number,
+  tar: Readable,
+  writtenThisLayer: Set<string>,
+): Promise<void> {
+  for await (const { entry, body } of readLayerEntries(tar)) {
+    if (entry.kind === 'whiteout') {
+      if (writtenThisLayer.has(entry.path)) continue;
+      if (await existingParentIsDirectory(root, entry.path, layer)) {
+        await rm(join(root, entry.path), { recursive: true, force: true });
       }
+    } else if (entry.kind === 'opaque') {
+      if (entry.dir !== '') await ensureParents(root, `${entry.dir}/x`, layer, writtenThisLayer);
+      const dir = join(root, entry.dir);
+      const stat = await lstatOrUndefined(dir);
+      if (stat?.isDirectory()) await clearLowerChildren(dir, entry.dir, writtenThisLayer);
+    } else {
+      await writeNode(root, entry, body, layer, writtenThisLayer);
+      writtenThisLayer.add(entry.path);
     }
   }
 }

@@ -1,3 +1,5 @@
+import { compareUtf8 } from '../util/compare-text.js';
+
 /**
  * The merged filesystem of an image as metadata only: one node per path, no file contents.
  * Built by `flattenLayers` (fs-view.ts); read by the SBOM catalogers, compare and lint.
@@ -58,9 +60,7 @@ export function parentPath(path: string): string {
 }
 
 /** Byte-wise order of the UTF-8 encodings, so the order is the same everywhere (and parents sort first). */
-export function comparePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
+export const comparePaths = compareUtf8;
 
 export class FsTree {
   protected readonly nodes = new Map<string, FsNode>();

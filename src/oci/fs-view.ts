@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { RampartError } from '../errors.js';
+import { isRampartError, RampartError } from '../errors.js';
 import {
   type ContentSource,
   comparePaths,
@@ -9,7 +9,13 @@ import {
   normaliseTreePath,
   parentPath,
 } from './fs-tree.js';
-import { type LayerTarEntry, readLayerEntries, type TarNodeEntry } from './tar-safety.js';
+import {
+  type LayerTarEntry,
+  readLayerEntries,
+  type SkippedEntry,
+  type TarNodeEntry,
+  type UnsafeEntryReason,
+} from './tar-safety.js';
 
 /**
  * The filesystem view of an image, computed from the layer tars without extracting anything.
@@ -27,18 +33,47 @@ import { type LayerTarEntry, readLayerEntries, type TarNodeEntry } from './tar-s
 type LayerSource = () => Promise<Readable>;
 type ImageLike = { layers: ReadonlyArray<{ uncompressed(): Promise<Readable> }> };
 
-export async function flattenLayers(layers: ReadonlyArray<LayerSource>): Promise<FsTree> {
+/** An entry left out of the view, with the layer it came from. */
+export type SkippedLayerEntry = SkippedEntry & { layer: number };
+
+export interface FlattenOptions {
+  /**
+   * Lenient mode, for catalogers: an entry that breaks the path rule, would be written through a
+   * symlink, or hardlinks to nothing is reported here and left out, and the rest of its layer
+   * still counts (so one `../x` entry cannot hide a layer's packages). Without it such an entry
+   * fails the whole flatten, as extraction does.
+   */
+  onSkippedEntry?: (entry: SkippedLayerEntry) => void;
+}
+
+export async function flattenLayers(
+  layers: ReadonlyArray<LayerSource>,
+  options: FlattenOptions = {},
+): Promise<FsTree> {
   const tree = new FsTreeBuilder(implicitDirectory('/', 0));
+  const report = options.onSkippedEntry;
   for (const [layer, open] of layers.entries()) {
     const entries: LayerTarEntry[] = [];
-    for await (const { entry } of readLayerEntries(await open())) entries.push(entry);
-    applyLayer(tree, entries, layer);
+    const names = new Map<number, string>();
+    const readOptions = report ? { onSkippedEntry: (e: SkippedEntry) => report({ ...e, layer }) } : {};
+    for await (const { entry } of readLayerEntries(await open(), readOptions)) {
+      entries.push(entry);
+      if (report) names.set(entry.index, entry.kind === 'opaque' ? entry.dir : entry.path);
+    }
+    const skip = report
+      ? (entry: LayerTarEntry, reason: UnsafeEntryReason, message: string) =>
+          report({ layer, index: entry.index, name: names.get(entry.index) ?? '', reason, message })
+      : undefined;
+    applyLayer(tree, entries, layer, skip);
   }
   return tree;
 }
 
-export async function flattenImage(image: ImageLike): Promise<FsTree> {
-  return flattenLayers(image.layers.map((layer) => () => layer.uncompressed()));
+export async function flattenImage(image: ImageLike, options: FlattenOptions = {}): Promise<FsTree> {
+  return flattenLayers(
+    image.layers.map((layer) => () => layer.uncompressed()),
+    options,
+  );
 }
 
 /**
@@ -81,7 +116,9 @@ export async function* readFiles(
     if (!layerRef) {
       throw new RampartError('MALFORMED_ARCHIVE', `image has no layer ${layer}; was the tree built from it?`);
     }
-    for await (const { entry, body } of readLayerEntries(await layerRef.uncompressed())) {
+    // Skipped entries keep their index, so the entries the tree points at are found again.
+    const lenient = { onSkippedEntry: () => undefined };
+    for await (const { entry, body } of readLayerEntries(await layerRef.uncompressed(), lenient)) {
       if (!remaining.has(entry.index)) continue;
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk);
@@ -105,7 +142,31 @@ function sourceKey(source: ContentSource): string {
   return `${source.layer}:${source.entry}`;
 }
 
-function applyLayer(tree: FsTreeBuilder, entries: readonly LayerTarEntry[], layer: number): void {
+type SkipEntry = (entry: LayerTarEntry, reason: UnsafeEntryReason, message: string) => void;
+
+/** Runs `apply`; with `skip`, an unsafe entry (UNSAFE_LINK, a broken hardlink) is reported and left out. */
+function applyOrSkip(entry: LayerTarEntry, skip: SkipEntry | undefined, apply: () => void): void {
+  if (!skip) {
+    apply();
+    return;
+  }
+  try {
+    apply();
+  } catch (error) {
+    if (!isRampartError(error)) throw error;
+    if (error.code === 'UNSAFE_LINK') skip(entry, 'through-symlink', error.message);
+    else if (error.code === 'MALFORMED_ARCHIVE' && entry.kind === 'node' && entry.type === 'hardlink')
+      skip(entry, 'bad-hardlink', error.message);
+    else throw error;
+  }
+}
+
+function applyLayer(
+  tree: FsTreeBuilder,
+  entries: readonly LayerTarEntry[],
+  layer: number,
+  skip?: SkipEntry,
+): void {
   // Lower layers first: whiteouts and opaque markers only ever hide what earlier layers wrote.
   for (const entry of entries) {
     if (entry.kind === 'opaque') {
@@ -116,10 +177,12 @@ function applyLayer(tree: FsTreeBuilder, entries: readonly LayerTarEntry[], laye
     }
   }
   for (const entry of entries) {
-    if (entry.kind === 'opaque') ensureDirectory(tree, absolute(entry.dir), layer, entry.dir);
-    else if (entry.kind === 'whiteout')
-      ensureDirectory(tree, parentPath(absolute(entry.path)), layer, entry.path);
-    else applyNode(tree, entry, layer);
+    applyOrSkip(entry, skip, () => {
+      if (entry.kind === 'opaque') ensureDirectory(tree, absolute(entry.dir), layer, entry.dir);
+      else if (entry.kind === 'whiteout')
+        ensureDirectory(tree, parentPath(absolute(entry.path)), layer, entry.path);
+      else applyNode(tree, entry, layer);
+    });
   }
 }
 

@@ -226,6 +226,10 @@ export function decompressLayer(
         decompressed = pipelineCallback(blob, decoder, (error) => {
           if (error) fail(error);
         });
+        // pipeline() is done (and stops listening) once the decoder's writable side finishes, but
+        // zlib reports a truncated stream ("unexpected end of file") only after that, while
+        // flushing: without this listener that error was unhandled and killed the process.
+        decoder.on('error', fail);
       }
       // A consumer that stops early must release the blob (and its file descriptor).
       verifier.on('close', () => decompressed.destroy());

@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
+import { safeEntryPath } from '../util/entry-path.js';
 
 export interface TarEntry {
   readonly name: string;
@@ -125,13 +126,7 @@ async function readTarHeaders(file: string): Promise<Map<string, TarEntry>> {
       pendingName = undefined;
       pendingLink = undefined;
       pendingSize = undefined;
-      if (rawName.split('/').includes('..') || posix.isAbsolute(rawName)) {
-        throw new RampartError(
-          'PATH_TRAVERSAL',
-          `${file}: refusing tar entry '${rawName}' (absolute or contains ..)`,
-        );
-      }
-      const name = normalizeName(rawName);
+      const name = safeEntryPath(rawName, file);
       entries.set(name, { name, type: entryType(typeflag), offset: dataOffset, size, linkname });
       offset = next;
     }

@@ -1,41 +1,20 @@
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
-import { RampartError } from '../errors.js';
+import { isRampartError, RampartError } from '../errors.js';
+import { checkEntryPath, safeEntryPath, type UnsafePathReason } from '../util/entry-path.js';
 import type { FsNodeKind } from './fs-tree.js';
 
 /**
- * Reading layer tars safely: every entry name is normalised and checked before anyone sees it,
- * and OCI whiteout markers are classified here so the flattener and the extractor agree on them.
+ * Reading layer tars safely: every entry name goes through the one path rule
+ * (src/util/entry-path.ts, which explains it) before anyone sees it, and OCI whiteout markers are
+ * classified here so the flattener, the extractor and the SBOM agree on them.
  */
-
-/** Normalised relative path of a tar entry ('' is the root); throws PATH_TRAVERSAL for `..` or absolute names. */
-export function safeEntryPath(name: string): string {
-  if (name.includes('\0')) {
-    throw new RampartError(
-      'PATH_TRAVERSAL',
-      `tar entry ${JSON.stringify(name)} contains a NUL byte; refusing it`,
-    );
-  }
-  if (name.startsWith('/')) {
-    throw new RampartError(
-      'PATH_TRAVERSAL',
-      `tar entry ${JSON.stringify(name)} is an absolute path; layer entries must be relative to the root`,
-    );
-  }
-  const parts: string[] = [];
-  for (const part of name.split('/')) {
-    if (part === '' || part === '.') continue;
-    // Rejecting every '..' (even ones that would stay inside) keeps the rule simple and auditable.
-    if (part === '..') {
-      throw new RampartError(
-        'PATH_TRAVERSAL',
-        `tar entry ${JSON.stringify(name)} contains '..'; refusing a path that may escape the root`,
-      );
-    }
-    parts.push(part);
-  }
-  return parts.join('/');
-}
+export {
+  checkEntryPath,
+  type EntryPathCheck,
+  safeEntryPath,
+  type UnsafePathReason,
+} from '../util/entry-path.js';
 
 /** Normalised relative path of a hardlink target; absolute or `..` targets are UNSAFE_LINK. */
 export function safeHardlinkTarget(entryPath: string, linkname: string): string {
@@ -170,13 +149,42 @@ function xattrsFromPax(pax: Record<string, string> | undefined): Record<string, 
   return xattrs;
 }
 
+/** Why one entry of a layer was left out instead of failing the whole layer. */
+export type UnsafeEntryReason =
+  | UnsafePathReason
+  | 'unsafe-link'
+  | 'bad-whiteout'
+  | 'through-symlink'
+  | 'bad-hardlink';
+
+/** An entry a lenient reader (the SBOM) skipped: where it was and why. */
+export interface SkippedEntry {
+  /** position in the layer, counting every entry the reader yields */
+  index: number;
+  /** the name as stored in the tar */
+  name: string;
+  reason: UnsafeEntryReason;
+  message: string;
+}
+
+export interface ReadLayerOptions {
+  /**
+   * When given, an entry whose name (or hardlink/whiteout target) breaks the path rule is reported
+   * here and skipped, and reading goes on; without it the whole read fails (PATH_TRAVERSAL,
+   * UNSAFE_LINK), which is what the extractor and the builder want.
+   */
+  onSkippedEntry?: (entry: SkippedEntry) => void;
+}
+
 /**
  * Streams a layer tar and yields every meaningful entry in tar order. `body` is the content of a
  * regular file; whatever the consumer leaves unread is drained before the next entry. Breaking
- * out of the loop stops reading and destroys the source stream.
+ * out of the loop stops reading and destroys the source stream. Skipped entries keep their index,
+ * so two reads of one layer agree on positions.
  */
 export async function* readLayerEntries(
   tar: Readable,
+  options: ReadLayerOptions = {},
 ): AsyncGenerator<{ entry: LayerTarEntry; body: AsyncIterable<Buffer> }> {
   const extract = tarStream.extract();
   tar.once('error', (error) => extract.destroy(error));
@@ -184,7 +192,30 @@ export async function* readLayerEntries(
   let index = 0;
   try {
     for await (const tarEntry of extract) {
-      const entry = classifyTarHeader(tarEntry.header as TarHeader, index);
+      const header = tarEntry.header as TarHeader;
+      let entry: LayerTarEntry | undefined;
+      try {
+        entry = classifyTarHeader(header, index);
+      } catch (error) {
+        const skip = options.onSkippedEntry;
+        if (
+          !skip ||
+          !isRampartError(error) ||
+          (error.code !== 'PATH_TRAVERSAL' && error.code !== 'UNSAFE_LINK')
+        )
+          throw error;
+        const checked = checkEntryPath(header.name);
+        skip({
+          index,
+          name: header.name,
+          reason: !checked.ok
+            ? checked.reason
+            : error.code === 'UNSAFE_LINK'
+              ? 'unsafe-link'
+              : 'bad-whiteout',
+          message: error.message,
+        });
+      }
       index++;
       if (entry !== undefined) yield { entry, body: tarEntry as unknown as AsyncIterable<Buffer> };
       tarEntry.resume();

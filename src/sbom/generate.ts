@@ -1,12 +1,13 @@
 import { stat } from 'node:fs/promises';
 import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
+import { parsePlatform } from '../oci/platform.js';
 import { sourceDateEpoch } from '../util/source-date-epoch.js';
 import { catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
 import type { Cataloger } from './cataloger.js';
 import type { SbomDocument, SbomSource, SbomWarning } from './model.js';
 import { directoryFileSource } from './source/dir-source.js';
 import type { FileSource } from './source/file-source.js';
-import { type FsTreeLike, imageFileSource } from './source/image-source.js';
+import { type FsTreeLike, imageFileSource, type SkippedImageEntry } from './source/image-source.js';
 
 /** What to catalog. `image` opens a reference with src/oci; `image-object` takes an already opened image. */
 export type SbomInput =
@@ -72,9 +73,9 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
       const image =
         input.kind === 'image-object' ? input.image : await openAndSelect(oci, input.ref, input.platform);
       const config = configOf(image);
-      const onLayerError = (path: string, error: unknown) =>
-        early.push({ cataloger: 'source', path, message: `unreadable, skipped: ${messageOf(error)}` });
-      files = await imageFileSource(image, oci, onLayerError).catch((error: unknown) => {
+      const onSkippedEntry = (entry: SkippedImageEntry) =>
+        early.push(skippedEntryWarning(entry, layerDigest(image.layers[entry.layer])));
+      files = await imageFileSource(image, oci, onSkippedEntry).catch((error: unknown) => {
         if (isRampartError(error)) throw error;
         throw new RampartError(
           'MALFORMED_ARCHIVE',
@@ -125,10 +126,70 @@ export async function inputFromReference(ref: string, platform?: string): Promis
   return { kind: 'image', ref, ...(platform ? { platform } : {}) };
 }
 
+/** The warning that records an entry (or a whole layer) left out of the catalog. */
+function skippedEntryWarning(entry: SkippedImageEntry, digest: string | undefined): SbomWarning {
+  const where =
+    entry.index === undefined ? `layer ${entry.layer}` : `layer ${entry.layer} entry ${entry.index}`;
+  return {
+    cataloger: 'source',
+    path: entry.index === undefined ? `(layer ${entry.layer})` : entry.name,
+    message:
+      entry.index === undefined
+        ? `unreadable, skipped: ${entry.message}`
+        : `unsafe entry skipped (${where}, ${entry.reason}): ${entry.message}`,
+    skipped: {
+      layer: entry.layer,
+      ...(digest ? { layerDigest: digest } : {}),
+      ...(entry.index !== undefined ? { entry: entry.index } : {}),
+      name: entry.name,
+      reason: entry.reason,
+    },
+  };
+}
+
+function layerDigest(layer: unknown): string | undefined {
+  const digest = (layer as { descriptor?: { digest?: unknown } } | undefined)?.descriptor?.digest;
+  return typeof digest === 'string' ? digest : undefined;
+}
+
+const MAX_LISTED_ENTRIES = 100;
+
+/**
+ * UNSAFE_ENTRIES when the catalog left out layer entries or whole layers (see SbomWarning
+ * `skipped`): the SBOM may miss what the image holds. `rampart sbom` fails with it unless
+ * `--allow-unsafe-entries`; library callers decide for themselves.
+ */
+export function unsafeEntriesError(doc: SbomDocument): RampartError | undefined {
+  const skipped = doc.warnings.flatMap((w) => (w.skipped ? [w.skipped] : []));
+  if (skipped.length === 0) return undefined;
+  const shown = skipped
+    .slice(0, 3)
+    .map((s) => `${JSON.stringify(s.name || `(layer ${s.layer})`)} (${s.reason})`)
+    .join(', ');
+  return new RampartError(
+    'UNSAFE_ENTRIES',
+    `${doc.source.ref}: ${skipped.length} layer entr${skipped.length === 1 ? 'y was' : 'ies were'} unsafe or unreadable and left out of the SBOM: ${shown}${skipped.length > 3 ? ', ...' : ''}; the SBOM records each in its warnings; pass --allow-unsafe-entries to accept it`,
+    {
+      details: {
+        count: skipped.length,
+        // A layer of a million `../` entries must not make an error too big to print or store.
+        entries: skipped.slice(0, MAX_LISTED_ENTRIES).map((s) => ({
+          path: s.name,
+          reason: s.reason,
+          layer: s.layerDigest ?? String(s.layer),
+        })),
+      },
+    },
+  );
+}
+
 interface OciModules {
   openImage(ref: string): Promise<unknown>;
   selectImage(x: unknown, platform?: unknown): Promise<OpenedImage>;
-  flattenImage(image: OpenedImage): Promise<FsTreeLike>;
+  flattenImage(
+    image: OpenedImage,
+    options?: { onSkippedEntry?: (entry: SkippedImageEntry) => void },
+  ): Promise<FsTreeLike>;
   readFiles(
     image: OpenedImage,
     tree: FsTreeLike,
@@ -168,16 +229,6 @@ async function openAndSelect(oci: OciModules, ref: string, platform?: string): P
       details: { location: ref },
     });
   }
-}
-
-function parsePlatform(text: string): { os: string; architecture: string; variant?: string } {
-  const [os, architecture, variant] = text.split('/');
-  if (!os || !architecture) {
-    throw new RampartError('USAGE', `--platform ${text}: expected OS/ARCH[/VARIANT]`, {
-      details: { option: '--platform', value: text },
-    });
-  }
-  return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
 function configOf(image: OpenedImage): { os?: string; architecture?: string; created?: string } {

@@ -56,6 +56,20 @@ export const SbomWarningSchema = z.object({
   cataloger: z.string(),
   path: z.string().optional(),
   message: z.string(),
+  /**
+   * Set when a layer entry (or a whole unreadable layer) was left out of the catalog: what is in
+   * the image may be missing from the SBOM, so `rampart sbom` fails unless told to accept it.
+   */
+  skipped: z
+    .object({
+      layer: z.number().int(),
+      layerDigest: z.string().optional(),
+      /** position of the entry in its layer; absent when the whole layer was unreadable */
+      entry: z.number().int().optional(),
+      name: z.string(),
+      reason: z.string(),
+    })
+    .optional(),
 });
 export type SbomWarning = z.infer<typeof SbomWarningSchema>;
 

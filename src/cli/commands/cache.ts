@@ -10,6 +10,7 @@ import {
   pruneCache,
 } from '../../debian/cache-maintenance.js';
 import { RampartError } from '../../errors.js';
+import { compareText } from '../../util/compare-text.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 
 const CACHE_OPTION_HELP = 'the cache (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)';
@@ -157,7 +158,7 @@ function pruneText(result: PruneResult): string {
     groups.set(key, { entries: group.entries + 1, bytes: group.bytes + entry.bytes });
   }
   const rows = [...groups.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .sort(([a], [b]) => compareText(a, b))
     .map(([key, g]) => [...key.split('\0'), String(g.entries), formatBytes(g.bytes)]);
   const summary = `${verb} ${result.removed.length} entries (${formatBytes(result.bytesFreed)}) from ${result.dir}\n`;
   return rows.length === 0 ? summary : `${table([['KIND', 'REASON', 'ENTRIES', 'SIZE'], ...rows])}${summary}`;

@@ -17,6 +17,10 @@ export function registerSbom(program: Command): void {
     )
     .option('--platform <os/arch>', 'platform to pick from a multi-platform index')
     .option('--files', 'list every package file in SPDX and CycloneDX output (large)')
+    .option(
+      '--allow-unsafe-entries',
+      'exit 0 even when unsafe or unreadable layer entries were left out (they stay listed in the SBOM warnings)',
+    )
     .addHelpText(
       'after',
       `
@@ -24,33 +28,44 @@ Examples:
   $ rampart sbom oci:./out/nodejs:latest -o spdx-json=nodejs.spdx.json -o cyclonedx-json=nodejs.cdx.json -o table
   $ rampart sbom dir:/srv/rootfs -o json`,
     )
-    .action(async (image: string, opts: { output?: string[]; platform?: string; files?: boolean }) => {
-      // Loaded on use so other commands do not pay for the catalogers and encoders.
-      // Not through sbom/index.js: that also loads the SBOM reader and its zod schemas (~14 MiB).
-      const [{ encodeSbom, parseOutputSpec }, { generateSbom, inputFromReference }, { writeSbomFiles }] =
-        await Promise.all([
+    .action(
+      async (
+        image: string,
+        opts: { output?: string[]; platform?: string; files?: boolean; allowUnsafeEntries?: boolean },
+      ) => {
+        // Loaded on use so other commands do not pay for the catalogers and encoders.
+        // Not through sbom/index.js: that also loads the SBOM reader and its zod schemas (~14 MiB).
+        const [
+          { encodeSbom, parseOutputSpec },
+          { generateSbom, inputFromReference, unsafeEntriesError },
+          { writeSbomFiles },
+        ] = await Promise.all([
           import('../../sbom/encode/index.js'),
           import('../../sbom/generate.js'),
           import('../../sbom/write.js'),
         ]);
-      const outputs: OutputSpec[] = (opts.output ?? ['table']).map(parseOutputSpec);
-      if (outputs.filter((o) => o.path === undefined).length > 1) {
-        throw new RampartError('USAGE', 'only one -o output can go to stdout; give the others a =FILE', {
-          details: { option: '-o' },
-        });
-      }
-      const doc = await generateSbom(await inputFromReference(image, opts.platform));
-      const encodeOptions = { files: opts.files === true };
-      await writeSbomFiles(
-        doc,
-        outputs.flatMap((o) => (o.path !== undefined ? [{ format: o.format, path: o.path }] : [])),
-        encodeOptions,
-      );
-      for (const o of outputs)
-        if (o.path === undefined) process.stdout.write(encodeSbom(doc, o.format, encodeOptions));
-      for (const w of doc.warnings)
-        process.stderr.write(
-          `warning: ${w.cataloger}: ${w.path !== undefined ? `${w.path}: ` : ''}${w.message}\n`,
+        const outputs: OutputSpec[] = (opts.output ?? ['table']).map(parseOutputSpec);
+        if (outputs.filter((o) => o.path === undefined).length > 1) {
+          throw new RampartError('USAGE', 'only one -o output can go to stdout; give the others a =FILE', {
+            details: { option: '-o' },
+          });
+        }
+        const doc = await generateSbom(await inputFromReference(image, opts.platform));
+        const encodeOptions = { files: opts.files === true };
+        await writeSbomFiles(
+          doc,
+          outputs.flatMap((o) => (o.path !== undefined ? [{ format: o.format, path: o.path }] : [])),
+          encodeOptions,
         );
-    });
+        for (const o of outputs)
+          if (o.path === undefined) process.stdout.write(encodeSbom(doc, o.format, encodeOptions));
+        for (const w of doc.warnings)
+          process.stderr.write(
+            `warning: ${w.cataloger}: ${w.path !== undefined ? `${JSON.stringify(w.path)}: ` : ''}${w.message}\n`,
+          );
+        // The SBOM is written with each skipped entry in its warnings; the exit status says it is partial.
+        const unsafe = unsafeEntriesError(doc);
+        if (unsafe && opts.allowUnsafeEntries !== true) throw unsafe;
+      },
+    );
 }

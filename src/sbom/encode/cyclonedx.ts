@@ -4,6 +4,7 @@ import { VERSION } from '../../version.js';
 import type { SbomDocument, SbomFile, SbomPackage } from '../model.js';
 import { comparePackages, compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
+import { warningLine } from './warnings.js';
 
 export interface CycloneDxEncodeOptions {
   /** Nest every package's files (from dpkg md5sums / RECORD) as `file` components; large, so off by default. */
@@ -41,6 +42,10 @@ export function encodeCycloneDxJson(doc: SbomDocument, options: CycloneDxEncodeO
     { bomRef: IMAGE_REF, ...(doc.source.digest ? { version: doc.source.digest } : {}) },
   );
   bom.metadata.component = subject;
+  // The document's own record of what it may be missing (skipped layer entries, unreadable files).
+  for (const [i, warning] of doc.warnings.entries()) {
+    bom.metadata.properties.add(new CDX.Models.Property(`rampart:warning:${i}`, warningLine(warning)));
+  }
 
   if (doc.distro) {
     const os = new CDX.Models.Component(CDX.Enums.ComponentType.OperatingSystem, doc.distro.id, {

@@ -5,6 +5,7 @@ import { purlFor } from '../identity/purl.js';
 import type { SbomDocument, SbomPackage } from '../model.js';
 import { compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
+import { warningLine } from './warnings.js';
 
 export interface SpdxEncodeOptions {
   /** Emit every package's files (from dpkg md5sums / RECORD); large, so off by default. */
@@ -101,7 +102,14 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
     SPDXID: 'SPDXRef-DOCUMENT',
     name: doc.source.ref,
     documentNamespace: `urn:uuid:${deterministicUuid('spdx', subjectKey(doc.source))}`,
-    creationInfo: { created: creationTime(doc.source), creators: [`Tool: rampart-${VERSION}`] },
+    creationInfo: {
+      created: creationTime(doc.source),
+      creators: [`Tool: rampart-${VERSION}`],
+      // The document's own record of what it may be missing (skipped layer entries, unreadable files).
+      ...(doc.warnings.length > 0
+        ? { comment: ['rampart warnings:', ...doc.warnings.map(warningLine)].join('\n') }
+        : {}),
+    },
     ...(licenseRefs.size > 0
       ? {
           hasExtractedLicensingInfos: [...licenseRefs].sort().map((licenseId) => ({

@@ -17,7 +17,7 @@ const fakeOci = {
 
 describe('imageFileSource', () => {
   it('leaves out an unreadable layer with a warning and keeps the others', async () => {
-    const errors: string[] = [];
+    const skipped: Array<{ layer: number; reason: string }> = [];
     const source = await imageFileSource(
       {
         layers: [
@@ -26,10 +26,10 @@ describe('imageFileSource', () => {
         ],
       },
       fakeOci,
-      (path) => errors.push(path),
+      ({ layer, reason }) => skipped.push({ layer, reason }),
     );
     expect([...source.nodes()].map((n) => n.path)).toEqual(['/a']);
-    expect(errors).toEqual(['(layer 1)']);
+    expect(skipped).toEqual([{ layer: 1, reason: 'unreadable-layer' }]);
   });
 
   it('fails when no layer can be read, rather than describing an empty image', async () => {
