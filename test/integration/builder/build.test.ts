@@ -679,7 +679,7 @@ describe('hostile specs and cancellation', () => {
         cacheDir,
         '-q',
       ];
-      expect(await main(args)).toBe(1);
+      expect(await main(args)).toBe(2); // SOURCE_OUTSIDE_CONTEXT: an invocation error
       expect(await main([...args, '--allow-outside-context', outside])).toBe(0);
     } finally {
       stdout.mockRestore();

@@ -87,7 +87,11 @@ describe('truncated and corrupted layers through the CLI', () => {
         const out = join(work, variant.name, `out-${command.replaceAll(/[^a-z]/g, '')}`);
         mkdirSync(out);
         const { code, stderr } = await rampart(args(ref, out));
-        const lines = stderr.split('\n').filter(Boolean);
+        // With `-o json` the error line is its JSON form, `{"error":{...}}` (src/cli/print-error.ts).
+        const lines = stderr
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => (l.startsWith('{"error":') ? `error: ${l}` : l));
         const what = `${variant.name} / ${command}: exit ${code}: ${stderr.slice(0, 400)}`;
         const clean = lines.length === 1 && lines[0]?.startsWith('error: ') && !/\n\s+at /.test(stderr);
         if (command === 'inspect' || command === 'copy oci:' || command === 'copy oci-archive:') {

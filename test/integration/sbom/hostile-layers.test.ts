@@ -132,7 +132,9 @@ describe('one hostile entry costs only that entry', () => {
     expect(doc.warnings.flatMap((w) => (w.skipped ? [w.skipped.reason] : []))).toEqual(['unreadable-layer']);
     const result = await runCli(['sbom', ref, '-o', 'json']);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/^(warning: .*\n)*error: .+\n$/);
+    // One line of error after the warnings: with -o json, the error's JSON form.
+    expect(result.stderr).toMatch(/^(warning: .*\n)*\{"error":.+\}\n$/);
+    expect(JSON.parse(result.stderr.trim().split('\n').at(-1) as string).error.code).toBe('UNSAFE_ENTRIES');
   });
 
   it('a clean image still exits 0 with no skipped entries', async () => {

@@ -95,7 +95,7 @@ describe('-o/--output FORMAT[=FILE] on every command', () => {
       '-o',
       'json',
     );
-    expect(code).toBe(1);
+    expect(code).toBe(2); // SPEC_INVALID: an invocation error
     expect(stderr).toMatch(/^warning: --output oci:.* is deprecated .*rampart build .*bad\.yaml oci:/m);
     const both = await rampart(
       'build',
