@@ -22,6 +22,7 @@ export function parseDigest(value: string): Digest {
     throw new RampartError(
       'INVALID_REFERENCE',
       `malformed digest '${value}': expected sha256:<64 lowercase hex characters>`,
+      { details: { reference: value } },
     );
   }
   return value;
@@ -45,7 +46,11 @@ export function verifyingStream(expected: Digest, expectedSize?: number, what?: 
       hash.update(chunk);
       size += chunk.length;
       if (expectedSize !== undefined && size > expectedSize) {
-        callback(new RampartError('SIZE_MISMATCH', `${label}: more than the expected ${expectedSize} bytes`));
+        callback(
+          new RampartError('SIZE_MISMATCH', `${label}: more than the expected ${expectedSize} bytes`, {
+            details: { digest: expected, expected: expectedSize, actual: size, location: label },
+          }),
+        );
         return;
       }
       callback(null, chunk);
@@ -56,6 +61,7 @@ export function verifyingStream(expected: Digest, expectedSize?: number, what?: 
           new RampartError(
             'SIZE_MISMATCH',
             `${label}: got ${size} bytes, expected ${expectedSize} (truncated or corrupt blob)`,
+            { details: { digest: expected, expected: expectedSize, actual: size, location: label } },
           ),
         );
         return;
@@ -63,7 +69,13 @@ export function verifyingStream(expected: Digest, expectedSize?: number, what?: 
       const actual: Digest = `sha256:${hash.digest('hex')}`;
       if (actual !== expected) {
         callback(
-          new RampartError('DIGEST_MISMATCH', `${label}: content has digest ${actual}, expected ${expected}`),
+          new RampartError(
+            'DIGEST_MISMATCH',
+            `${label}: content has digest ${actual}, expected ${expected}`,
+            {
+              details: { expected, actual, location: label },
+            },
+          ),
         );
         return;
       }

@@ -1,5 +1,5 @@
 import type { Digest } from './digest.js';
-import type { ImageOrIndex } from './image.js';
+import type { OciObject } from './image.js';
 import { selectImage } from './image.js';
 import { formatPlatform } from './platform.js';
 import type { Platform } from './types.js';
@@ -29,7 +29,7 @@ export interface ImageSummary {
  */
 export async function summarizeImage(
   reference: string,
-  x: ImageOrIndex,
+  x: OciObject,
   platform?: Platform,
 ): Promise<ImageSummary> {
   const image = await selectImage(x, platform);
