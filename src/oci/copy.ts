@@ -1,5 +1,6 @@
 import { addAbortSignal } from 'node:stream';
 import { RampartError } from '../errors.js';
+import { startOnRead } from '../util/start-on-read.js';
 import { needsOciConversion, ociMediaType, toOciIndex, toOciManifest } from './convert.js';
 import type { Digest } from './digest.js';
 import { sha256Digest } from './digest.js';
@@ -92,7 +93,15 @@ export async function copy(
       }
       emit({ kind: 'blob', ...base, status: 'start' });
       const stream = await node.blob(original.digest);
-      await sink.putBlob(descriptor, signal ? addAbortSignal(signal, stream) : stream);
+      // The abort is wired on the first read: a sink may open its file first, and an error emitted
+      // before it listens would reach nobody.
+      const abortable = signal
+        ? startOnRead(
+            () => addAbortSignal(signal, stream),
+            () => stream.destroy(),
+          )
+        : stream;
+      await sink.putBlob(descriptor, abortable);
       emit({ kind: 'blob', ...base, time: now(), status: 'copied' });
     }
   };
@@ -111,7 +120,8 @@ export async function copy(
       raw = Buffer.from(JSON.stringify(converted));
       mediaType = converted.mediaType as string;
     }
-    return put(raw, mediaType, root, root ? (platform ?? (await platformOf(node))) : undefined);
+    const rootPlatform = root ? (platform ?? (await platformOf(node))) : undefined;
+    return put(raw, mediaType, root, rootPlatform, root ? node.artifactType : undefined);
   };
 
   const writeIndex = async (index: Index, root: boolean): Promise<Written> => {
@@ -144,12 +154,14 @@ export async function copy(
     mediaType: string,
     root: boolean,
     platform?: Platform,
+    artifactType?: string,
   ): Promise<Written> => {
     checkAborted();
     const digest = sha256Digest(raw);
     const readBack = await sink.putManifest(raw, mediaType, root ? options.tag : undefined, {
       child: !root,
       ...(platform ? { platform } : {}),
+      ...(artifactType ? { artifactType } : {}),
     });
     emit({ kind: 'manifest', time: now(), digest, mediaType, root });
     return { descriptor: { mediaType, digest, size: raw.length }, readBack };

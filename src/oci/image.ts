@@ -43,7 +43,7 @@ export interface ManifestFields {
 /** A manifest not (yet) read as a runnable image: any artifact, or an image whose config is unread. */
 export interface Manifest extends ManifestFields {
   readonly kind: 'manifest';
-  /** Whether the config media type says this is a runnable image (OCI or Docker image config). */
+  /** Whether this is a runnable image: an OCI or Docker image config and tar layers only. */
   readonly isImage: boolean;
   /** Reads the config as a runnable image config (UNKNOWN_MEDIA_TYPE for an artifact). */
   toImage(): Promise<Image>;
@@ -142,6 +142,15 @@ export async function selectImage(x: OciObject, platform?: Platform): Promise<Im
 /** Reads a manifest's config as a runnable image config and checks it against the layers. */
 export async function resolveImage(manifest: Manifest): Promise<Image> {
   return manifest.toImage();
+}
+
+/** What `toImage()` of an artifact throws. */
+export function notRunnableImage(manifest: ManifestFields): RampartError {
+  return new RampartError(
+    'UNKNOWN_MEDIA_TYPE',
+    `${manifest.digest} is an artifact (${manifest.artifactType ?? manifest.configDescriptor.mediaType}), not a runnable image`,
+    { details: { digest: manifest.digest, mediaType: manifest.configDescriptor.mediaType } },
+  );
 }
 
 /**

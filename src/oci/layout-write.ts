@@ -8,8 +8,8 @@ import type { Digest } from './digest.js';
 import { digestHex, digestStream, sha256Digest, verifyingStream } from './digest.js';
 import { directoryLayout, REF_NAME_ANNOTATION, readLayoutIndex } from './layout.js';
 import { MediaType } from './media-types.js';
-import type { ImageSink } from './sink.js';
-import type { Descriptor, IndexManifest, Platform } from './types.js';
+import type { ImageSink, PutManifestOptions } from './sink.js';
+import type { Descriptor, IndexManifest } from './types.js';
 
 export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
@@ -22,12 +22,14 @@ export function rootDescriptor(
   raw: Buffer,
   mediaType: string,
   tag: string | undefined,
-  platform: Platform | undefined,
+  options: PutManifestOptions,
 ): Descriptor {
+  const { platform, artifactType } = options;
   return {
     mediaType,
     digest: sha256Digest(raw),
     size: raw.length,
+    ...(artifactType ? { artifactType } : {}),
     ...(platform ? { platform: { ...platform } } : {}),
     ...(tag ? { annotations: { [REF_NAME_ANNOTATION]: tag } } : {}),
   };
@@ -113,7 +115,7 @@ export async function openLayoutSink(dir: string): Promise<ImageSink> {
       );
     },
     async putManifest(raw, mediaType, tag, options = {}) {
-      const entry = rootDescriptor(raw, mediaType, tag, options.platform);
+      const entry = rootDescriptor(raw, mediaType, tag, options);
       if (!(await holdsBlob(blobPath(entry.digest), entry))) {
         await writeStreamAtomic(blobPath(entry.digest), Readable.from([raw]));
       }

@@ -1,7 +1,9 @@
+import { open, rename, rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { RampartError } from '../errors.js';
-import { writeStreamAtomic } from '../util/atomic-file.js';
+import { tempPathFor } from '../util/atomic-file.js';
 import { digestHex, sha256Digest, verifyingStream } from './digest.js';
 import type { OciObject } from './image.js';
 import type { LayoutSelector } from './layout.js';
@@ -38,9 +40,16 @@ function header(name: string, type: 'file' | 'directory', size?: number) {
  */
 export async function openOciArchiveSink(file: string): Promise<ImageSink> {
   const tar = pack();
-  const writing = writeStreamAtomic(file, tar as unknown as import('node:stream').Readable);
-  // Observed now so a failure before close() is not an unhandled rejection; rethrown on close.
+  // The temp file is opened and the pipe set up before anything can fail or abort, so every tar
+  // error or destroy reaches the file writer (and a pack destroyed early cannot hang it).
+  const temp = tempPathFor(file);
+  const handle = await open(temp, 'wx');
+  const writing = pipeline(tar as unknown as Readable, handle.createWriteStream());
   writing.catch(() => undefined);
+  const discard = async (): Promise<void> => {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true });
+  };
   const location = `OCI archive ${file}`;
   const written = new Set<string>();
   const roots: Array<{ entry: Descriptor; tag: string | undefined }> = [];
@@ -76,7 +85,7 @@ export async function openOciArchiveSink(file: string): Promise<ImageSink> {
         written.add(digest);
         await addFile(`blobs/sha256/${digestHex(digest)}`, raw);
       }
-      if (!options.child) roots.push({ entry: rootDescriptor(raw, mediaType, tag, options.platform), tag });
+      if (!options.child) roots.push({ entry: rootDescriptor(raw, mediaType, tag, options), tag });
       return digest;
     },
     async close() {
@@ -88,11 +97,26 @@ export async function openOciArchiveSink(file: string): Promise<ImageSink> {
       await addFile('index.json', Buffer.from(indexJson(index)));
       await addFile('oci-layout', Buffer.from(OCI_LAYOUT_FILE));
       tar.finalize();
-      await writing;
+      try {
+        await writing; // the write stream closes the handle at the end
+        const written = await open(temp, 'r');
+        await written.sync();
+        await written.close();
+        await rename(temp, file);
+      } catch (error) {
+        await discard();
+        throw error;
+      }
     },
     async abort() {
-      tar.destroy();
+      // With an error: a tar-stream pack destroyed without one may never end the file pipeline.
+      tar.destroy(
+        new RampartError('CANCELLED', `writing ${location} was abandoned`, {
+          details: { operation: 'copy' },
+        }),
+      );
       await writing.catch(() => undefined);
+      await discard();
     },
   };
 }

@@ -37,4 +37,6 @@ export interface PutManifestOptions {
   child?: boolean;
   /** The platform of a root image, for the index.json entry. */
   platform?: Platform;
+  /** The artifact type of a root artifact, for the index.json entry (OCI 1.1). */
+  artifactType?: string;
 }

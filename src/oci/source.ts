@@ -6,7 +6,7 @@ import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
 import { sha256Digest, verifyingStream } from './digest.js';
 import type { Image, Index, Layer, Manifest, ManifestFields, OciObject } from './image.js';
-import { descriptorOf, manifestFields, resolveImage } from './image.js';
+import { descriptorOf, manifestFields, notRunnableImage } from './image.js';
 import type { LayerCompression } from './media-types.js';
 import {
   isImageConfigMediaType,
@@ -253,13 +253,17 @@ function manifestFrom(
     readConfig,
   });
   let image: Promise<Image> | undefined;
-  const isImage = isImageConfigMediaType(manifest.config.mediaType);
+  // Runnable: an image config and tar layers only. cosign signatures and attestations use an image
+  // config media type over simple-signing or DSSE layers: those are artifacts.
+  const isImage =
+    isImageConfigMediaType(manifest.config.mediaType) &&
+    manifest.layers.every((layer) => layerCompression(layer.mediaType) !== undefined);
   const self: Manifest = {
     ...fields,
     kind: 'manifest',
     isImage,
     toImage() {
-      if (!isImage) return resolveImage(self);
+      if (!isImage) return Promise.reject(notRunnableImage(self));
       image ??= readConfig().then((rawConfig) => imageFrom(source, fields, rawConfig));
       return image;
     },
