@@ -151,16 +151,25 @@ function chooseEntry(
     const match = entries.find((entry) =>
       (entry.RepoTags ?? []).some((tag) => normalizeRepoTag(tag) === wanted),
     );
-    if (!match) throw new RampartError('MANIFEST_NOT_FOUND', `${file} has no image tagged '${reference}'`);
+    if (!match) {
+      throw new RampartError('MANIFEST_NOT_FOUND', `${file} has no image tagged '${reference}'`, {
+        details: { reference, available: entries.flatMap((entry) => entry.RepoTags ?? []) },
+      });
+    }
     return match;
   }
   const [only, ...rest] = entries;
-  if (!only) throw new RampartError('MALFORMED_ARCHIVE', `${file}: manifest.json lists no images`);
+  if (!only) {
+    throw new RampartError('MALFORMED_ARCHIVE', `${file}: manifest.json lists no images`, {
+      details: { path: file, format: 'docker-archive' },
+    });
+  }
   if (rest.length > 0) {
     const tags = entries.flatMap((entry) => entry.RepoTags ?? []);
     throw new RampartError(
       'MANIFEST_NOT_FOUND',
       `${file} holds ${entries.length} images; pick one with docker-archive:${file}:NAME:TAG (tags: ${tags.join(', ') || 'none'})`,
+      { details: { reference: file, available: tags } },
     );
   }
   return only;
@@ -181,6 +190,7 @@ function requireEntry(archive: TarIndex, path: string, file: string): TarEntry {
     throw new RampartError(
       'MALFORMED_ARCHIVE',
       `${file}: manifest.json names ${path}, which is not in the archive`,
+      { details: { path: file, format: 'docker-archive' } },
     );
   return entry;
 }

@@ -16,6 +16,8 @@ export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 
 /** File access to an OCI image layout, either a directory or an archive of one. */
 export interface LayoutFiles extends BlobSource {
+  /** The layout directory or archive file. */
+  readonly path: string;
   /** Reads a small top-level file (`oci-layout`, `index.json`); undefined when absent. */
   readFile(name: string): Promise<Buffer | undefined>;
 }
@@ -62,6 +64,7 @@ async function openRegularFile(path: string, what: string): Promise<{ handle: Fi
 
 export function directoryLayout(dir: string): LayoutFiles {
   return {
+    path: dir,
     location: `OCI layout ${dir}`,
     async readFile(name) {
       const path = join(dir, name);
@@ -118,6 +121,7 @@ export function directoryLayout(dir: string): LayoutFiles {
 
 export function archivedLayout(archive: TarIndex): LayoutFiles {
   return {
+    path: archive.file,
     location: `OCI archive ${archive.file}`,
     async readFile(name) {
       const entry = archive.find(name);
@@ -152,6 +156,7 @@ export async function readLayoutIndex(files: LayoutFiles): Promise<IndexManifest
     throw new RampartError(
       'MALFORMED_LAYOUT',
       `${files.location} has no oci-layout file; is this an OCI image layout?`,
+      { details: { path: files.path } },
     );
   }
   try {
@@ -161,14 +166,22 @@ export async function readLayoutIndex(files: LayoutFiles): Promise<IndexManifest
   } catch (error) {
     throw new RampartError('MALFORMED_LAYOUT', `${files.location}: oci-layout is malformed`, {
       cause: error,
+      details: { path: files.path },
     });
   }
   const indexBytes = await files.readFile('index.json');
-  if (!indexBytes) throw new RampartError('MALFORMED_LAYOUT', `${files.location} has no index.json`);
+  if (!indexBytes) {
+    throw new RampartError('MALFORMED_LAYOUT', `${files.location} has no index.json`, {
+      details: { path: files.path },
+    });
+  }
   try {
     return parseJsonBytes(IndexManifestSchema, indexBytes, `index.json of ${files.location}`);
   } catch (error) {
-    throw new RampartError('MALFORMED_LAYOUT', (error as Error).message, { cause: error });
+    throw new RampartError('MALFORMED_LAYOUT', (error as Error).message, {
+      cause: error,
+      details: { path: files.path },
+    });
   }
 }
 
@@ -182,7 +195,9 @@ export function selectLayoutEntry(
   if (digest) {
     const byDigest = index.manifests.find((entry) => entry.digest === digest);
     if (!byDigest)
-      throw new RampartError('MANIFEST_NOT_FOUND', `${location} has no manifest ${digest} in index.json`);
+      throw new RampartError('MANIFEST_NOT_FOUND', `${location} has no manifest ${digest} in index.json`, {
+        details: { digest, reference: location },
+      });
     return byDigest;
   }
   const tags = index.manifests.map((entry) => entry.annotations?.[REF_NAME_ANNOTATION]).filter(Boolean);
@@ -192,17 +207,21 @@ export function selectLayoutEntry(
       throw new RampartError(
         'MANIFEST_NOT_FOUND',
         `${location} has no tag '${tag}' (tags: ${tags.join(', ') || 'none'})`,
+        { details: { reference: `${location}:${tag}`, available: tags as string[] } },
       );
     }
     return byTag;
   }
   const [only, ...rest] = index.manifests;
   if (!only)
-    throw new RampartError('MANIFEST_NOT_FOUND', `${location} is empty (index.json lists no manifests)`);
+    throw new RampartError('MANIFEST_NOT_FOUND', `${location} is empty (index.json lists no manifests)`, {
+      details: { reference: location, available: [] },
+    });
   if (rest.length > 0) {
     throw new RampartError(
       'MANIFEST_NOT_FOUND',
       `${location} holds ${index.manifests.length} manifests; name one with :TAG or @DIGEST (tags: ${tags.join(', ') || 'none'})`,
+      { details: { reference: location, available: tags as string[] } },
     );
   }
   return only;

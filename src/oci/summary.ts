@@ -1,8 +1,8 @@
 import type { Digest } from './digest.js';
-import type { OciObject } from './image.js';
+import type { Manifest, OciObject } from './image.js';
 import { selectImage } from './image.js';
 import { formatPlatform } from './platform.js';
-import type { Platform } from './types.js';
+import type { Descriptor, Platform } from './types.js';
 
 /** What `rampart inspect -o json` prints; the shape is a public contract. */
 export interface ImageSummary {
@@ -68,4 +68,36 @@ export async function summarizeImage(
 /** Bytes of the layer blobs of the summarised image (what a pull transfers, config excluded). */
 export function totalLayerSize(summary: ImageSummary): number {
   return summary.layers.reduce((sum, layer) => sum + layer.size, 0);
+}
+
+/** What `rampart inspect -o json` prints for an OCI artifact (a signature, an attestation, an SBOM). */
+export interface ArtifactSummary {
+  reference: string;
+  digest: Digest;
+  mediaType: string;
+  artifactType: string | null;
+  subject: { digest: Digest; mediaType: string } | null;
+  annotations: Record<string, string>;
+  config: { digest: Digest; size: number; mediaType: string };
+  blobs: Array<{ digest: Digest; size: number; mediaType: string; annotations?: Record<string, string> }>;
+}
+
+/** Summarises an artifact manifest from its raw manifest alone (no blob is read). */
+export function summarizeArtifact(reference: string, artifact: Manifest): ArtifactSummary {
+  const describe = (d: Descriptor) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType });
+  return {
+    reference,
+    digest: artifact.digest,
+    mediaType: artifact.mediaType,
+    artifactType: artifact.artifactType ?? null,
+    subject: artifact.subject
+      ? { digest: artifact.subject.digest, mediaType: artifact.subject.mediaType }
+      : null,
+    annotations: { ...artifact.annotations },
+    config: describe(artifact.configDescriptor),
+    blobs: artifact.layerDescriptors.map((d) => ({
+      ...describe(d),
+      ...(d.annotations ? { annotations: { ...d.annotations } } : {}),
+    })),
+  };
 }

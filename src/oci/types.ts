@@ -96,13 +96,19 @@ export function parseJsonBytes<T>(schema: z.ZodType<T>, bytes: Uint8Array, what:
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (error) {
-    throw new RampartError('MALFORMED_MANIFEST', `${what} is not valid JSON`, { cause: error });
+    throw new RampartError('MALFORMED_MANIFEST', `${what} is not valid JSON`, {
+      cause: error,
+      details: { location: what },
+    });
   }
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
-    throw new RampartError('MALFORMED_MANIFEST', `${what} is malformed at ${where}`, { cause: result.error });
+    throw new RampartError('MALFORMED_MANIFEST', `${what} is malformed at ${where}`, {
+      cause: result.error,
+      details: { location: what, ...(issue ? { field: issue.path.join('.') || '(root)' } : {}) },
+    });
   }
   return result.data;
 }

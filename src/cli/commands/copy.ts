@@ -6,7 +6,9 @@ import { parseImageReference } from '../../oci/reference.js';
 export function registerCopy(program: Command): void {
   program
     .command('copy')
-    .description('copy an image or index between oci:, oci-archive: and docker-archive: (or from dir:)')
+    .description(
+      'copy an image, artifact or index between oci:, oci-archive: and docker-archive: (or from dir:)',
+    )
     .argument(
       '<source>',
       'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',
@@ -44,6 +46,9 @@ Examples:
         target.transport === 'docker-archive' && written.digest !== image.digest
           ? ' (docker-archive: manifest digest differs from the source by design)'
           : '';
-      process.stdout.write(`Copied ${source} -> ${written.reference}\nDigest: ${written.digest}${note}\n`);
+      const platformLine = written.platform ? `Platform: ${written.platform}\n` : '';
+      process.stdout.write(
+        `Copied ${source} -> ${written.reference}\n${platformLine}Digest: ${written.digest}${note}\n`,
+      );
     });
 }

@@ -3,8 +3,8 @@ import { Option } from 'commander';
 import { selectImage } from '../../oci/image.js';
 import { openImage } from '../../oci/open.js';
 import { parsePlatform } from '../../oci/platform.js';
-import type { ImageSummary } from '../../oci/summary.js';
-import { summarizeImage, totalLayerSize } from '../../oci/summary.js';
+import type { ArtifactSummary, ImageSummary } from '../../oci/summary.js';
+import { summarizeArtifact, summarizeImage, totalLayerSize } from '../../oci/summary.js';
 import { formatBytes } from '../format.js';
 
 interface InspectOptions {
@@ -17,7 +17,9 @@ interface InspectOptions {
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('show an image: digest, media type, platforms of an index, config and layers')
+    .description(
+      'show an image (digest, media type, platforms of an index, config and layers) or an OCI artifact',
+    )
     .argument(
       '<image>',
       'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',
@@ -46,8 +48,18 @@ Examples:
         );
         return;
       }
+      const artifact = opened.kind === 'manifest' && !opened.isImage ? opened : undefined;
       if (options.config) {
-        process.stdout.write((await selectImage(opened, platform)).rawConfig);
+        process.stdout.write(
+          artifact ? await artifact.readConfig() : (await selectImage(opened, platform)).rawConfig,
+        );
+        return;
+      }
+      if (artifact) {
+        const summary = summarizeArtifact(reference, artifact);
+        process.stdout.write(
+          options.output === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatArtifact(summary),
+        );
         return;
       }
       const summary = await summarizeImage(reference, opened, platform);
@@ -86,6 +98,25 @@ function formatSummary(summary: ImageSummary): string {
   for (const layer of summary.layers) {
     lines.push(`  ${layer.digest}  ${formatBytes(layer.size).padStart(10)}  ${layer.mediaType}`);
     lines.push(`    diff_id ${layer.diffID}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function formatArtifact(summary: ArtifactSummary): string {
+  const lines = [
+    `Reference:    ${summary.reference}`,
+    `Digest:       ${summary.digest}`,
+    `MediaType:    ${summary.mediaType}`,
+    `ArtifactType: ${summary.artifactType ?? '-'}`,
+    `Subject:      ${summary.subject ? summary.subject.digest : '-'}`,
+    `Config:       ${summary.config.digest}  ${formatBytes(summary.config.size)}  ${summary.config.mediaType}`,
+    `Annotations:${Object.keys(summary.annotations).length === 0 ? '  -' : ''}`,
+    ...Object.entries(summary.annotations).map(([key, value]) => `  ${key}=${value}`),
+    `Blobs (${summary.blobs.length}):`,
+  ];
+  for (const blob of summary.blobs) {
+    lines.push(`  ${blob.digest}  ${formatBytes(blob.size).padStart(10)}  ${blob.mediaType}`);
+    for (const [key, value] of Object.entries(blob.annotations ?? {})) lines.push(`    ${key}=${value}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import type { Image, Manifest } from '../../../src/oci/image.js';
 import { selectImage } from '../../../src/oci/image.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
@@ -260,6 +261,46 @@ describe('OCI artifacts are read as manifests, not refused as broken images', ()
     expect((await readdir(work)).filter((name) => name.startsWith('.'))).toEqual([]);
   });
 });
+
+describe('rampart copy and inspect take artifacts', () => {
+  it('copies an SBOM artifact to oci-archive: and inspects it', async () => {
+    const archive = join(work, 'cli-sbom.tar');
+    const copied = await rampart('copy', `oci:${layout}:sbom`, `oci-archive:${archive}:sbom`);
+    expect(copied.code).toBe(0);
+    const inspected = await rampart('inspect', '-o', 'json', `oci-archive:${archive}:sbom`);
+    expect(inspected.code).toBe(0);
+    const summary = JSON.parse(inspected.stdout);
+    expect(summary).toMatchObject({
+      digest: sha256(raws.sbom as Buffer),
+      artifactType: 'application/spdx+json',
+      subject: { digest: target.digest },
+      blobs: [{ mediaType: 'application/spdx+json' }],
+    });
+    const text = await rampart('inspect', `oci:${layout}:${tags().sig}`);
+    expect(text.stdout).toContain('dev.cosignproject.cosign/signature=');
+  });
+});
+
+/** Runs the CLI in-process, capturing stdout/stderr. */
+async function rampart(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += Buffer.from(chunk as Buffer | string).toString('utf8');
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await main(['node', 'rampart', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
 
 async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
