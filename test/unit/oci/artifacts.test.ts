@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Image, Manifest } from '../../../src/oci/image.js';
 import { selectImage } from '../../../src/oci/image.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
 import { validate } from '../../../src/oci/validate.js';
 import { checkImageConformance } from '../../helpers/conformance.js';
 import { makeTestImage } from '../../helpers/oci-fixtures.js';
+import { rampart } from '../../helpers/run-cli.js';
 
 // OCI artifacts as cosign and the OCI 1.1 referrers API store them, built here byte by byte.
 const sha256 = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -280,27 +280,6 @@ describe('rampart copy and inspect take artifacts', () => {
     expect(text.stdout).toContain('dev.cosignproject.cosign/signature=');
   });
 });
-
-/** Runs the CLI in-process, capturing stdout/stderr. */
-async function rampart(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += Buffer.from(chunk as Buffer | string).toString('utf8');
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'rampart', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
