@@ -34,7 +34,10 @@ const MAX_LAYOUT_FILE_SIZE = MAX_MANIFEST_SIZE;
  * Opens a file of a layout for reading: no symlink is followed (it could point anywhere on the host),
  * O_NONBLOCK so a FIFO cannot hang the open, and anything but a regular file is refused.
  */
-async function openRegularFile(path: string, what: string): Promise<{ handle: FileHandle; size: number }> {
+export async function openRegularFile(
+  path: string,
+  what: string,
+): Promise<{ handle: FileHandle; size: number }> {
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

@@ -11,6 +11,8 @@ import type { ImageReference } from './reference.js';
 import { parseImageReference } from './reference.js';
 import { openRootfsDirectory } from './rootfs-source.js';
 import type { ImageSink } from './sink.js';
+import { openSkopeoDir, openSkopeoDirSink } from './skopeo-dir.js';
+import { isSkopeoDir } from './skopeo-dir-detect.js';
 
 function toReference(ref: string | ImageReference): ImageReference {
   return typeof ref === 'string' ? parseImageReference(ref) : ref;
@@ -45,7 +47,8 @@ async function openReference(reference: ImageReference): Promise<OciObject> {
     case 'docker-archive':
       return openDockerArchive(path, reference.tag);
     case 'dir':
-      return openRootfsDirectory(path);
+      // skopeo's dir: format (version + manifest.json) is an image; any other directory is a rootfs.
+      return (await isSkopeoDir(path)) ? openSkopeoDir(path) : openRootfsDirectory(path);
     case 'docker':
       throw registryLater(reference);
   }
@@ -73,11 +76,7 @@ export async function openSink(target: string | ImageReference): Promise<ImageSi
       case 'docker-archive':
         return await openDockerArchiveSink(path);
       case 'dir':
-        throw new RampartError(
-          'USAGE',
-          `dir: is read-only; write to oci:, oci-archive: or docker-archive: instead`,
-          { details: { value: reference.raw } },
-        );
+        return await openSkopeoDirSink(path);
       case 'docker':
         throw registryLater(reference);
     }

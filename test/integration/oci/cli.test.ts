@@ -138,9 +138,9 @@ describe('rampart copy', () => {
     expect(json.digest).toBe(skopeoDigest(`oci:${back}:arm`));
   });
 
-  it('refuses dir: and registry destinations without writing anything', async () => {
+  it('refuses a dir: destination that is not a skopeo dir, and registry destinations, writing nothing', async () => {
     const before = await readdir(work);
-    const dir = await rampart('copy', `oci:${layout}:v1`, `dir:${join(work, 'x')}`);
+    const dir = await rampart('copy', `oci:${layout}:v1`, `dir:${layout}`);
     expect(dir.code).toBe(2);
     const registry = await rampart('copy', `oci:${layout}:v1`, 'localhost:5000/x:1');
     expect(registry.code).toBe(1);
