@@ -196,7 +196,8 @@ export async function copy(
         );
       }
     }
-    if (root.kind !== 'index' && !sink.storesIndex && root.kind === 'manifest') root = await root.toImage();
+    // A sink holding one image holds a runnable one: an artifact is refused here, by name.
+    if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
     const written = await writeNode(root, true, platform);
     checkAborted();
     await sink.close();
