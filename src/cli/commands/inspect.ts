@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { selectImage } from '../../oci/image.js';
 import { openImage } from '../../oci/open.js';
 import { parsePlatform } from '../../oci/platform.js';
+import { isSkopeoDir } from '../../oci/skopeo-dir-detect.js';
 import type { ArtifactSummary, ImageSummary } from '../../oci/summary.js';
 import { summarizeArtifact, summarizeImage, totalLayerSize } from '../../oci/summary.js';
 import { formatBytes } from '../format.js';
@@ -63,8 +64,11 @@ Examples:
         return;
       }
       const summary = await summarizeImage(reference, opened, platform);
+      const note = await directoryNote(reference);
       process.stdout.write(
-        options.output === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
+        options.output === 'json'
+          ? `${JSON.stringify(summary, null, 2)}\n`
+          : `${formatSummary(summary)}${note ? `Source:      ${note}\n` : ''}`,
       );
     });
 }
@@ -119,4 +123,12 @@ function formatArtifact(summary: ArtifactSummary): string {
     for (const [key, value] of Object.entries(blob.annotations ?? {})) lines.push(`    ${key}=${value}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** For dir: references, which reading was used: skopeo's dir format, or a root filesystem packed into a layer. */
+async function directoryNote(reference: string): Promise<string | undefined> {
+  if (!reference.startsWith('dir:')) return undefined;
+  return (await isSkopeoDir(reference.slice('dir:'.length)))
+    ? 'skopeo dir: directory (the image it holds)'
+    : 'root filesystem directory, packed into one layer';
 }

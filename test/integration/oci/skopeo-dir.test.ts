@@ -57,6 +57,9 @@ describe('skopeo dir: is read as the image it holds', () => {
     expect(read.digest).toBe(image.digest);
     expect(read.config.rootfs.diff_ids).toEqual(image.config.rootfs.diff_ids);
     await checkImageConformance(read);
+    const inspected = await rampart('inspect', `dir:${dir}`);
+    expect(inspected.stdout).toContain(`Digest:      ${image.digest}`);
+    expect(inspected.stdout).toContain('skopeo dir: directory');
   });
 });
 
