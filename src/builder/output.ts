@@ -1,11 +1,8 @@
-import { rename, rm, stat } from 'node:fs/promises';
 import { RampartError } from '../errors.js';
-import { writeDockerArchive } from '../oci/docker-archive.js';
+import { copy } from '../oci/copy.js';
 import type { Image, Index } from '../oci/image.js';
-import { writeLayout } from '../oci/layout-write.js';
-import { writeOciArchive } from '../oci/oci-archive.js';
+import { openSink } from '../oci/open.js';
 import { parseImageReference } from '../oci/reference.js';
-import { tempPathFor } from '../util/atomic-file.js';
 
 export type BuildOutput = {
   transport: 'oci' | 'oci-archive' | 'docker-archive';
@@ -68,41 +65,19 @@ export function archsForOutput(
 }
 
 /**
- * Writes the built index (or, for docker-archive, its single image). Blobs are written before
- * index.json / the archive rename, so an interrupted write leaves the previous output valid.
- * Returns the digest a reader of the output sees.
+ * Writes the built index (or, for docker-archive, its single image) through the one `copy()`. Sinks
+ * stage what they write (a new layout is renamed into place, an archive replaces the old one on
+ * close; an existing layout gets index.json last), so an interrupted write leaves the previous
+ * output valid. Returns the digest a reader of the output sees.
  */
 export async function writeOutput(output: BuildOutput, index: Index, single?: Image): Promise<string> {
-  switch (output.transport) {
-    case 'oci':
-      return writeLayoutStaged(output.path, index, output.tag ?? 'latest');
-    case 'oci-archive':
-      return (await writeOciArchive(output.path, index, output.tag ?? 'latest')).digest;
-    case 'docker-archive': {
-      if (!single) throw new RampartError('USAGE', 'docker-archive holds one architecture; pass --arch');
-      return writeDockerArchive(output.path, single, output.tag);
-    }
+  if (output.transport === 'docker-archive' && !single) {
+    throw new RampartError('USAGE', 'docker-archive holds one architecture; pass --arch', {
+      details: { option: '--arch' },
+    });
   }
-}
-
-/**
- * A new layout is written beside its final path and renamed into place, so a failed write
- * leaves nothing; an existing layout (other tags) is updated in place, blobs first and
- * index.json last, so it stays valid throughout.
- */
-async function writeLayoutStaged(dir: string, index: Index, tag: string): Promise<string> {
-  const exists = await stat(dir).then(
-    () => true,
-    () => false,
-  );
-  if (exists) return (await writeLayout(dir, index, tag)).digest;
-  const staging = tempPathFor(dir);
-  try {
-    const { digest } = await writeLayout(staging, index, tag);
-    await rename(staging, dir);
-    return digest;
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
+  const source = output.transport === 'docker-archive' && single ? single : index;
+  const tag = output.tag ?? (output.transport === 'docker-archive' ? undefined : 'latest');
+  const sink = await openSink(output.raw);
+  return (await copy(source, sink, tag ? { tag } : {})).digest;
 }

@@ -1,93 +1,57 @@
-import type { Digest } from './digest.js';
-import { sha256Digest } from './digest.js';
-import type { Image, ImageOrIndex, Index, Layer } from './image.js';
-import { indexOverChildren } from './in-memory.js';
 import { MediaType } from './media-types.js';
-import { sniffCompression } from './source.js';
 import type { Descriptor, ImageManifest, IndexManifest } from './types.js';
 
-const OCI_LAYER_BY_COMPRESSION = {
-  gzip: MediaType.OciLayerGzip,
-  zstd: MediaType.OciLayerZstd,
-  none: MediaType.OciLayer,
-} as const;
+/**
+ * Docker schema 2 media types and their OCI equivalents. Media types say the truth about each blob
+ * (docker-archive reports a plain tar as a plain tar), so converting is a lookup, never a sniff.
+ */
+const OCI_TYPE_FOR_DOCKER: Readonly<Record<string, string>> = {
+  [MediaType.DockerManifest]: MediaType.OciManifest,
+  [MediaType.DockerManifestList]: MediaType.OciIndex,
+  [MediaType.DockerConfig]: MediaType.OciConfig,
+  [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip,
+  [MediaType.DockerLayer]: MediaType.OciLayer,
+  [MediaType.DockerForeignLayerGzip]: MediaType.OciNondistributableLayerGzip,
+};
 
-/** Docker layer types do not reliably say the compression (docker-archive), so look at the bytes. */
-async function ociLayerType(layer: Layer): Promise<string> {
-  const { mediaType } = layer.descriptor;
-  if (mediaType === MediaType.DockerLayerGzip || mediaType === MediaType.DockerLayer) {
-    return OCI_LAYER_BY_COMPRESSION[await sniffCompression(await layer.blob())];
-  }
-  if (mediaType === 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip') {
-    return 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
-  }
-  return mediaType;
+export function ociMediaType(mediaType: string): string {
+  return OCI_TYPE_FOR_DOCKER[mediaType] ?? mediaType;
+}
+
+export function needsOciConversion(mediaType: string): boolean {
+  return mediaType === MediaType.DockerManifest || mediaType === MediaType.DockerManifestList;
 }
 
 /**
- * Rewrites Docker schema 2 manifests/lists with OCI media types. OCI layout readers (skopeo,
+ * A Docker schema 2 manifest rewritten with OCI media types. OCI layout readers (skopeo,
  * containers/image) skip index.json entries with Docker media types, so images bound for a layout
  * need this. Config bytes and layer blobs are untouched, so config digest, diff_ids and layer
- * digests are kept; only manifest digests change. OCI input is returned as is.
+ * digests are kept; only the manifest digest changes.
  */
-export async function toOciMediaTypes(x: ImageOrIndex): Promise<ImageOrIndex> {
-  return x.kind === 'image' ? imageToOci(x) : indexToOci(x);
-}
-
-async function imageToOci(image: Image): Promise<Image> {
-  if (image.mediaType === MediaType.OciManifest) return image;
-  const layers: Layer[] = [];
-  for (const layer of image.layers) {
-    const mediaType = await ociLayerType(layer);
-    const descriptor: Descriptor = { ...layer.descriptor, mediaType };
-    layers.push({
-      descriptor,
-      diffID: layer.diffID,
-      blob: () => layer.blob(),
-      uncompressed: () => layer.uncompressed(),
-    });
-  }
-  const manifest: ImageManifest = {
+export function toOciManifest(manifest: ImageManifest): ImageManifest {
+  const retype = (descriptor: Descriptor): Descriptor => ({
+    ...descriptor,
+    mediaType: ociMediaType(descriptor.mediaType),
+  });
+  return {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
-    config: { ...image.manifest.config, mediaType: MediaType.OciConfig },
-    layers: layers.map((layer) => layer.descriptor),
-    ...(image.manifest.annotations ? { annotations: image.manifest.annotations } : {}),
-  };
-  const rawManifest = Buffer.from(JSON.stringify(manifest));
-  return {
-    ...image,
-    kind: 'image',
-    digest: sha256Digest(rawManifest),
-    mediaType: MediaType.OciManifest,
-    rawManifest,
-    manifest,
-    layers,
+    ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
+    config: retype(manifest.config),
+    layers: manifest.layers.map(retype),
+    ...(manifest.subject ? { subject: manifest.subject } : {}),
+    ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
   };
 }
 
-async function indexToOci(index: Index): Promise<Index> {
-  const children = new Map<Digest, ImageOrIndex>();
-  const manifests: Descriptor[] = [];
-  let changed = index.mediaType !== MediaType.OciIndex;
-  for (const descriptor of index.manifest.manifests) {
-    const original = await index.child(descriptor);
-    const converted = await toOciMediaTypes(original);
-    if (converted !== original) changed = true;
-    children.set(converted.digest, converted);
-    manifests.push({
-      ...descriptor,
-      mediaType: converted.mediaType,
-      digest: converted.digest,
-      size: converted.rawManifest.length,
-    });
-  }
-  if (!changed) return index;
-  const manifest: IndexManifest = {
+/** An index (or Docker manifest list) over converted children, with the OCI index media type. */
+export function toOciIndex(index: IndexManifest, manifests: Descriptor[]): IndexManifest {
+  return {
     schemaVersion: 2,
     mediaType: MediaType.OciIndex,
+    ...(index.artifactType ? { artifactType: index.artifactType } : {}),
     manifests,
-    ...(index.manifest.annotations ? { annotations: index.manifest.annotations } : {}),
+    ...(index.subject ? { subject: index.subject } : {}),
+    ...(index.annotations ? { annotations: index.annotations } : {}),
   };
-  return indexOverChildren(manifest, Buffer.from(JSON.stringify(manifest)), children);
 }

@@ -48,7 +48,7 @@ export function verifyingStream(expected: Digest, expectedSize?: number, what?: 
       if (expectedSize !== undefined && size > expectedSize) {
         callback(
           new RampartError('SIZE_MISMATCH', `${label}: more than the expected ${expectedSize} bytes`, {
-            details: { digest: expected, expected: expectedSize, location: label },
+            details: { digest: expected, expected: expectedSize, actual: size, location: label },
           }),
         );
         return;

@@ -1,8 +1,10 @@
 import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import type { Digest } from './digest.js';
 import { sha256Digest } from './digest.js';
-import type { Image, ImageOrIndex, Index, Layer } from './image.js';
+import type { Image, Index, Layer, Manifest, OciObject } from './image.js';
+import { descriptorOf, manifestFields } from './image.js';
 import { MediaType } from './media-types.js';
 import type { BlobSource } from './source.js';
 import { decompressLayer, openVerifiedBlob } from './source.js';
@@ -33,14 +35,17 @@ export function layerFromFile(path: string, descriptor: Descriptor, diffID: Dige
     location: what,
     async openBlob() {
       try {
-        return (await open(path, 'r')).createReadStream();
+        const handle = await open(path, 'r');
+        return { stream: handle.createReadStream(), size: (await handle.stat()).size };
       } catch (error) {
         const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-        throw new RampartError(
-          missing ? 'BLOB_NOT_FOUND' : 'IO',
-          `${what} for ${descriptor.digest} ${missing ? 'is missing' : `cannot be read: ${(error as Error).message}`}`,
-          { cause: error },
-        );
+        const message = `${what} for ${descriptor.digest} ${missing ? 'is missing' : `cannot be read: ${(error as Error).message}`}`;
+        throw missing
+          ? new RampartError('BLOB_NOT_FOUND', message, {
+              cause: error,
+              details: { digest: descriptor.digest, location: path },
+            })
+          : new RampartError('IO', message, { cause: error, details: { path } });
       }
     },
   };
@@ -83,16 +88,48 @@ export function newImage(opts: {
       : {}),
   };
   const rawManifest = Buffer.from(canonicalJson(manifest));
-  return {
-    kind: 'image',
-    digest: sha256Digest(rawManifest),
-    mediaType: MediaType.OciManifest,
+  return imageFromParts({ rawManifest, manifest, rawConfig, config, layers: [...opts.layers] });
+}
+
+/** An Image over bytes and layers held in memory (built, or converted from another image). */
+export function imageFromParts(parts: {
+  rawManifest: Buffer;
+  manifest: ImageManifest;
+  rawConfig: Buffer;
+  config: ImageConfig;
+  layers: readonly Layer[];
+  descriptor?: Descriptor;
+}): Image {
+  const { rawManifest, manifest, rawConfig, layers } = parts;
+  const digest = sha256Digest(rawManifest);
+  const mediaType = manifest.mediaType ?? MediaType.OciManifest;
+  const byDigest = new Map(layers.map((layer) => [layer.descriptor.digest, layer]));
+  const fields = manifestFields({
+    descriptor: parts.descriptor ?? descriptorOf(rawManifest, digest, mediaType),
+    digest,
+    mediaType,
     rawManifest,
     manifest,
-    rawConfig,
-    config,
-    layers: [...opts.layers],
-  };
+    location: `image ${digest}`,
+    async open(descriptor) {
+      if (descriptor.digest === manifest.config.digest) return Readable.from([rawConfig]);
+      const layer = byDigest.get(descriptor.digest);
+      if (!layer) {
+        throw new RampartError('BLOB_NOT_FOUND', `image ${digest} has no layer ${descriptor.digest}`, {
+          details: { digest: descriptor.digest, location: `image ${digest}` },
+        });
+      }
+      return layer.blob();
+    },
+    readConfig: async () => rawConfig,
+  });
+  return { ...fields, kind: 'image', rawConfig, config: parts.config, layers };
+}
+
+/** The manifest level of an image already resolved (an in-memory child of an index). */
+export function manifestOfImage(image: Image): Manifest {
+  const { kind: _kind, rawConfig: _rawConfig, config: _config, layers: _layers, ...fields } = image;
+  return { ...fields, kind: 'manifest', isImage: true, toImage: async () => image };
 }
 
 /** An OCI index over in-memory images, each entry carrying its platform. */
@@ -119,27 +156,41 @@ export function newIndex(
 export function indexOverChildren(
   manifest: IndexManifest,
   rawManifest: Buffer,
-  children: ReadonlyMap<string, ImageOrIndex>,
+  children: ReadonlyMap<string, OciObject>,
 ): Index {
   const digest = sha256Digest(rawManifest);
-  const child = async (descriptor: Descriptor): Promise<ImageOrIndex> => {
+  const find = (descriptor: Descriptor): OciObject => {
     const found = children.get(descriptor.digest);
-    if (!found)
-      throw new RampartError('MANIFEST_NOT_FOUND', `index ${digest} has no manifest ${descriptor.digest}`);
+    if (!found) {
+      throw new RampartError('MANIFEST_NOT_FOUND', `index ${digest} has no manifest ${descriptor.digest}`, {
+        details: { digest: descriptor.digest },
+      });
+    }
     return found;
   };
+  const mediaType = manifest.mediaType ?? MediaType.OciIndex;
   return {
     kind: 'index',
+    descriptor: descriptorOf(rawManifest, digest, mediaType),
     digest,
-    mediaType: manifest.mediaType ?? MediaType.OciIndex,
+    mediaType,
     rawManifest,
     manifest,
-    child,
+    artifactType: manifest.artifactType,
+    subject: manifest.subject,
+    annotations: manifest.annotations ?? {},
+    async child(descriptor) {
+      const found = find(descriptor);
+      return found.kind === 'image' ? manifestOfImage(found) : found;
+    },
     async image(descriptor) {
-      const found = await child(descriptor);
-      if (found.kind !== 'image')
-        throw new RampartError('UNKNOWN_MEDIA_TYPE', `${descriptor.digest} is an index, not an image`);
-      return found;
+      const found = find(descriptor);
+      if (found.kind === 'index') {
+        throw new RampartError('UNKNOWN_MEDIA_TYPE', `${descriptor.digest} is an index, not an image`, {
+          details: { digest: descriptor.digest, mediaType: found.mediaType },
+        });
+      }
+      return found.kind === 'image' ? found : found.toImage();
     },
   };
 }

@@ -3,6 +3,8 @@
  * indexes from any transport, references, digests, platforms and the OCI document types. Modules
  * not named here are internals and may change without notice.
  */
+
+export { type CopyEvent, type CopyOptions, type CopyResult, copy } from './copy.js';
 export {
   type Digest,
   digestHex,
@@ -15,7 +17,17 @@ export {
 export { extractLayers } from './extract.js';
 export type { FsNode, FsNodeKind, FsTree } from './fs-tree.js';
 export { flattenImage, readFiles } from './fs-view.js';
-export { type Image, type ImageOrIndex, type Index, type Layer, selectImage } from './image.js';
+export {
+  artifactTypeOf,
+  type Image,
+  type ImageOrIndex,
+  type Index,
+  type Layer,
+  type Manifest,
+  type OciObject,
+  resolveImage,
+  selectImage,
+} from './image.js';
 export {
   isIndexMediaType,
   isManifestMediaType,
@@ -24,7 +36,7 @@ export {
   layerCompression,
   MediaType,
 } from './media-types.js';
-export { openImage, writeImage } from './open.js';
+export { openImage, openSink, writeImage } from './open.js';
 export {
   debianArchToPlatform,
   formatPlatform,
@@ -39,7 +51,16 @@ export {
   parseImageReference,
   type Transport,
 } from './reference.js';
-export { type ImageSummary, summarizeImage, totalLayerSize } from './summary.js';
+export type { ImageSink, PutManifestOptions } from './sink.js';
+export {
+  type ArtifactSummary,
+  type ImageSummary,
+  type RootfsSummary,
+  summarizeArtifact,
+  summarizeImage,
+  summarizeRootfsDirectory,
+  totalLayerSize,
+} from './summary.js';
 export type {
   ContainerConfig,
   Descriptor,
@@ -49,3 +70,4 @@ export type {
   IndexManifest,
   Platform,
 } from './types.js';
+export { validate } from './validate.js';

@@ -1,31 +1,15 @@
-import { mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
-import { writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
+import { tempPathFor, writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
 import type { Digest } from './digest.js';
-import { digestHex } from './digest.js';
-import type { ImageOrIndex } from './image.js';
+import { digestHex, digestStream, sha256Digest, verifyingStream } from './digest.js';
 import { directoryLayout, REF_NAME_ANNOTATION, readLayoutIndex } from './layout.js';
 import { MediaType } from './media-types.js';
+import type { ImageSink, PutManifestOptions } from './sink.js';
 import type { Descriptor, IndexManifest } from './types.js';
-
-/**
- * Writes an image or a whole index into an OCI layout directory, keeping every manifest byte-for-byte
- * (so digests are preserved). Blobs go first, each via temp file + rename; index.json is replaced last,
- * so an interrupted write leaves the previous, still valid layout.
- */
-export async function writeLayout(dir: string, source: ImageOrIndex, tag?: string): Promise<Descriptor> {
-  const files = directoryLayout(dir);
-  const existing = await readExistingIndex(dir, files);
-  const blobDir = join(dir, 'blobs', 'sha256');
-  await mkdir(blobDir, { recursive: true });
-  for (const blob of await collectBlobs(source)) await putBlob(blobDir, blob.digest, blob.size, blob.open);
-  if (!existing) await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
-  const descriptor = topDescriptor(source, tag);
-  await writeFileAtomic(join(dir, 'index.json'), indexJson(updateIndex(existing, descriptor, tag)));
-  return descriptor;
-}
 
 export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
@@ -33,40 +17,22 @@ export function indexJson(index: IndexManifest): string {
   return `${JSON.stringify(index)}\n`;
 }
 
-async function readExistingIndex(
-  dir: string,
-  files: ReturnType<typeof directoryLayout>,
-): Promise<IndexManifest | undefined> {
-  const marker = await files.readFile('oci-layout');
-  const index = await files.readFile('index.json');
-  if (!marker && !index) return undefined;
-  // Refuse to overwrite something that is not a valid layout rather than clobber it.
-  try {
-    return await readLayoutIndex(files);
-  } catch (error) {
-    throw new RampartError(
-      'MALFORMED_LAYOUT',
-      `cannot write to ${dir}: ${(error as Error).message}; remove it or choose another directory`,
-      { cause: error },
-    );
-  }
-}
-
-/** The index.json entry for `source`: its manifest, platform (of an image) and tag. */
-export function topDescriptor(source: ImageOrIndex, tag?: string): Descriptor {
-  const descriptor: Descriptor = {
-    mediaType: source.mediaType,
-    digest: source.digest,
-    size: source.rawManifest.length,
+/** The index.json entry of a root manifest: its descriptor, platform (of an image) and tag. */
+export function rootDescriptor(
+  raw: Buffer,
+  mediaType: string,
+  tag: string | undefined,
+  options: PutManifestOptions,
+): Descriptor {
+  const { platform, artifactType } = options;
+  return {
+    mediaType,
+    digest: sha256Digest(raw),
+    size: raw.length,
+    ...(artifactType ? { artifactType } : {}),
+    ...(platform ? { platform: { ...platform } } : {}),
+    ...(tag ? { annotations: { [REF_NAME_ANNOTATION]: tag } } : {}),
   };
-  if (source.kind === 'image') {
-    const { os, architecture, variant } = source.config;
-    if (os && architecture && os !== 'unknown') {
-      descriptor.platform = variant ? { os, architecture, variant } : { os, architecture };
-    }
-  }
-  if (tag) descriptor.annotations = { [REF_NAME_ANNOTATION]: tag };
-  return descriptor;
 }
 
 /** A tagged write replaces the entry with that tag; an untagged one replaces untagged entries of the same digest. */
@@ -87,44 +53,92 @@ export function updateIndex(
   };
 }
 
-export interface LayoutBlob {
-  digest: Digest;
-  size: number;
-  /** the blob's bytes, unverified: writers check digest and size while copying */
-  open(): Promise<Readable>;
+async function readExistingIndex(dir: string): Promise<IndexManifest | undefined> {
+  const files = directoryLayout(dir);
+  const marker = await files.readFile('oci-layout');
+  const index = await files.readFile('index.json');
+  if (!marker && !index) return undefined;
+  // Refuse to overwrite something that is not a valid layout rather than clobber it.
+  try {
+    return await readLayoutIndex(files);
+  } catch (error) {
+    throw new RampartError(
+      'MALFORMED_LAYOUT',
+      `cannot write to ${dir}: ${(error as Error).message}; remove it or choose another directory`,
+      { cause: error, details: { path: dir } },
+    );
+  }
 }
 
-/** Every blob of an image or index, each once: layers and config before the manifest naming them. */
-export async function collectBlobs(source: ImageOrIndex): Promise<LayoutBlob[]> {
-  const blobs = new Map<Digest, LayoutBlob>();
-  const add = (digest: Digest, size: number, open: () => Promise<Readable>): void => {
-    if (!blobs.has(digest)) blobs.set(digest, { digest, size, open });
-  };
-  const bytes = (data: Buffer) => async () => Readable.from([data]);
-  const visit = async (x: ImageOrIndex): Promise<void> => {
-    if (x.kind === 'index') {
-      for (const descriptor of x.manifest.manifests) await visit(await x.child(descriptor));
-    } else {
-      for (const layer of x.layers) add(layer.descriptor.digest, layer.descriptor.size, () => layer.blob());
-      add(x.manifest.config.digest, x.rawConfig.length, bytes(x.rawConfig));
-    }
-    add(x.digest, x.rawManifest.length, bytes(x.rawManifest));
-  };
-  await visit(source);
-  return [...blobs.values()];
+/** Whether `path` is a regular file holding exactly the descriptor's bytes (hashed, not trusted). */
+export async function holdsBlob(path: string, descriptor: Descriptor): Promise<boolean> {
+  const present = await lstat(path).catch(() => undefined);
+  if (!present?.isFile() || present.size !== descriptor.size) return false;
+  const { digest } = await digestStream(createReadStream(path));
+  return digest === descriptor.digest;
 }
 
-/** Writes a blob unless an entry of the right size is already there (content-addressed, so it is the same). */
-export async function putBlob(
-  blobDir: string,
-  digest: Digest,
-  size: number,
-  open: () => Promise<Readable>,
-): Promise<void> {
-  const path = join(blobDir, digestHex(digest));
-  const present = await stat(path).catch(() => undefined);
-  if (present?.isFile() && present.size === size) return;
-  // `open` gives verified bytes: layer blobs check digest and size while streaming (Layer.blob),
-  // manifests and configs are the bytes their digests were computed or checked from.
-  await writeStreamAtomic(path, await open());
+/**
+ * An OCI image layout as a sink. A new layout is written beside its final path and renamed into
+ * place on close, so a failed or interrupted copy leaves nothing; an existing layout (other tags) is
+ * updated in place, blobs first and index.json last, so it stays valid throughout. Every manifest is
+ * stored byte for byte (digests are preserved).
+ */
+export async function openLayoutSink(dir: string): Promise<ImageSink> {
+  const exists = await stat(dir).then(
+    () => true,
+    () => false,
+  );
+  const existing = exists ? await readExistingIndex(dir) : undefined;
+  let staging: string | undefined;
+  if (!exists) {
+    await mkdir(dirname(resolve(dir)), { recursive: true });
+    staging = tempPathFor(dir);
+  }
+  const target = staging ?? dir;
+  const blobDir = join(target, 'blobs', 'sha256');
+  await mkdir(blobDir, { recursive: true });
+  const location = `OCI layout ${dir}`;
+  const roots: Array<{ entry: Descriptor; tag: string | undefined }> = [];
+  const blobPath = (digest: Digest) => join(blobDir, digestHex(digest));
+
+  return {
+    location,
+    storesIndex: true,
+    wantsOciMediaTypes: true,
+    hasBlob: (descriptor) => holdsBlob(blobPath(descriptor.digest), descriptor),
+    async putBlob(descriptor, stream) {
+      await writeStreamAtomic(
+        blobPath(descriptor.digest),
+        stream,
+        verifyingStream(descriptor.digest, descriptor.size, `blob ${descriptor.digest} for ${location}`),
+      );
+    },
+    async putManifest(raw, mediaType, tag, options = {}) {
+      const entry = rootDescriptor(raw, mediaType, tag, options);
+      if (!(await holdsBlob(blobPath(entry.digest), entry))) {
+        await writeStreamAtomic(blobPath(entry.digest), Readable.from([raw]));
+      }
+      if (!options.child) roots.push({ entry, tag });
+      return entry.digest;
+    },
+    async close() {
+      let index = existing;
+      for (const { entry, tag } of roots) index = updateIndex(index, entry, tag);
+      if (!existing) await writeFileAtomic(join(target, 'oci-layout'), OCI_LAYOUT_FILE);
+      if (index) await writeFileAtomic(join(target, 'index.json'), indexJson(index));
+      if (staging) {
+        await rename(staging, dir).catch(async (error: NodeJS.ErrnoException) => {
+          await rm(staging as string, { recursive: true, force: true });
+          throw new RampartError('IO', `cannot move the new layout into place at ${dir}: ${error.message}`, {
+            cause: error,
+            details: { path: dir, ...(error.code ? { errno: error.code } : {}) },
+          });
+        });
+      }
+    },
+    async abort() {
+      if (staging) await rm(staging, { recursive: true, force: true });
+    },
+  };
 }

@@ -13,7 +13,21 @@ export const MediaType = {
   DockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   /** Uncompressed Docker layer, as stored in `docker save` archives. */
   DockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
+  DockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  OciNondistributableLayerGzip: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  /** Artifact payloads rampart reads (and, later, writes): DSSE envelopes, cosign simple signing. */
+  DsseEnvelope: 'application/vnd.dsse.envelope.v1+json',
+  CosignSimpleSigning: 'application/vnd.dev.cosign.simplesigning.v1+json',
+  InTotoStatement: 'application/vnd.in-toto+json',
 } as const;
+
+/** The annotation cosign stores a signature in, on each simple-signing layer. */
+export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+
+/** Configs that make a manifest a runnable image (with rootfs.diff_ids), as opposed to an artifact. */
+export function isImageConfigMediaType(mediaType: string | undefined): boolean {
+  return mediaType === MediaType.OciConfig || mediaType === MediaType.DockerConfig;
+}
 
 export type KnownMediaType = (typeof MediaType)[keyof typeof MediaType];
 
@@ -32,8 +46,8 @@ export function layerCompression(mediaType: string): LayerCompression | undefine
   switch (mediaType) {
     case MediaType.OciLayerGzip:
     case MediaType.DockerLayerGzip:
-    case 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip':
-    case 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip':
+    case MediaType.OciNondistributableLayerGzip:
+    case MediaType.DockerForeignLayerGzip:
       return 'gzip';
     case MediaType.OciLayerZstd:
     case 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd':

@@ -1,16 +1,18 @@
 import { RampartError } from '../errors.js';
-import { toOciMediaTypes } from './convert.js';
+import type { CopyOptions } from './copy.js';
+import { copy } from './copy.js';
 import type { Digest } from './digest.js';
-import { openDockerArchive, writeDockerArchive } from './docker-archive.js';
-import type { ImageOrIndex } from './image.js';
-import { selectImage } from './image.js';
+import { openDockerArchive, openDockerArchiveSink } from './docker-archive.js';
+import type { OciObject } from './image.js';
 import { directoryLayout, openLayout } from './layout.js';
-import { writeLayout } from './layout-write.js';
-import { openOciArchive, writeOciArchive } from './oci-archive.js';
+import { openLayoutSink } from './layout-write.js';
+import { openOciArchive, openOciArchiveSink } from './oci-archive.js';
 import type { ImageReference } from './reference.js';
 import { parseImageReference } from './reference.js';
 import { openRootfsDirectory } from './rootfs-source.js';
-import type { Platform } from './types.js';
+import type { ImageSink } from './sink.js';
+import { openSkopeoDir, openSkopeoDirSink } from './skopeo-dir.js';
+import { isSkopeoDir } from './skopeo-dir-detect.js';
 
 function toReference(ref: string | ImageReference): ImageReference {
   return typeof ref === 'string' ? parseImageReference(ref) : ref;
@@ -20,18 +22,22 @@ function registryLater(ref: ImageReference): RampartError {
   return new RampartError(
     'UNSUPPORTED_TRANSPORT',
     `'${ref.raw}' needs the registry transport (docker://), which comes later; use oci:, oci-archive:, docker-archive: or dir:`,
+    { details: { reference: ref.raw, transport: ref.transport } },
   );
 }
 
-/** Opens an image or index from any supported transport. */
-export async function openImage(ref: string | ImageReference): Promise<ImageOrIndex> {
+/**
+ * Opens what a reference names from any supported transport: a runnable image (config read and
+ * checked), an artifact manifest (nothing but the manifest read), or an index (children lazily).
+ */
+export async function openImage(ref: string | ImageReference): Promise<OciObject> {
   const reference = toReference(ref);
   return openReference(reference).catch((error: unknown) => {
     throw asRampartError(error, `cannot read ${reference.raw}`);
   });
 }
 
-async function openReference(reference: ImageReference): Promise<ImageOrIndex> {
+async function openReference(reference: ImageReference): Promise<OciObject> {
   const path = reference.path ?? '';
   switch (reference.transport) {
     case 'oci':
@@ -41,7 +47,8 @@ async function openReference(reference: ImageReference): Promise<ImageOrIndex> {
     case 'docker-archive':
       return openDockerArchive(path, reference.tag);
     case 'dir':
-      return openRootfsDirectory(path);
+      // skopeo's dir: format (version + manifest.json) is an image; any other directory is a rootfs.
+      return (await isSkopeoDir(path)) ? openSkopeoDir(path) : openRootfsDirectory(path);
     case 'docker':
       throw registryLater(reference);
   }
@@ -52,51 +59,54 @@ function selector(ref: ImageReference): { tag?: string; digest?: Digest } {
 }
 
 /**
- * Writes an image or index to a transport. oci/oci-archive keep every OCI manifest byte-for-byte (a
- * whole index included; Docker schema 2 manifests are converted to OCI media types, see convert.ts); docker-archive holds one image, chosen by `platform` (default: the host's).
+ * The sink for a destination reference: the one place transports are mapped to writers. `copy()`
+ * does the writing (see copy.ts).
+ */
+export async function openSink(target: string | ImageReference): Promise<ImageSink> {
+  const reference = toReference(target);
+  const path = reference.path ?? '';
+  try {
+    switch (reference.transport) {
+      case 'oci':
+        if (reference.digest) throw cannotWriteDigest(reference);
+        return await openLayoutSink(path);
+      case 'oci-archive':
+        if (reference.digest) throw cannotWriteDigest(reference);
+        return await openOciArchiveSink(path);
+      case 'docker-archive':
+        return await openDockerArchiveSink(path);
+      case 'dir':
+        return await openSkopeoDirSink(path);
+      case 'docker':
+        throw registryLater(reference);
+    }
+  } catch (error) {
+    throw asRampartError(error, `cannot write ${reference.raw}`, path);
+  }
+}
+
+/**
+ * Writes an image, artifact or index to a destination reference through `copy()`. oci/oci-archive
+ * keep every OCI manifest byte for byte (a whole index included; Docker schema 2 manifests get OCI
+ * media types, see convert.ts); docker-archive holds one image, chosen by `platform` (default: the
+ * host's). Returns the digest a reader of the destination sees.
  */
 export async function writeImage(
   target: string | ImageReference,
-  source: ImageOrIndex,
-  opts: { platform?: Platform } = {},
-): Promise<{ digest: Digest; reference: string }> {
+  source: OciObject,
+  opts: Omit<CopyOptions, 'tag'> = {},
+): Promise<{ digest: Digest; reference: string; platform?: string }> {
   const reference = toReference(target);
-  return writeReference(reference, source, opts).catch((error: unknown) => {
-    throw asRampartError(error, `cannot write ${reference.raw}`);
-  });
-}
-
-async function writeReference(
-  reference: ImageReference,
-  source: ImageOrIndex,
-  opts: { platform?: Platform },
-): Promise<{ digest: Digest; reference: string }> {
-  const path = reference.path ?? '';
-  switch (reference.transport) {
-    case 'oci': {
-      if (reference.digest) throw cannotWriteDigest(reference);
-      const chosen = await toOciMediaTypes(opts.platform ? await selectImage(source, opts.platform) : source);
-      const descriptor = await writeLayout(path, chosen, reference.tag);
-      return { digest: descriptor.digest, reference: reference.raw };
-    }
-    case 'oci-archive': {
-      if (reference.digest) throw cannotWriteDigest(reference);
-      const chosen = await toOciMediaTypes(opts.platform ? await selectImage(source, opts.platform) : source);
-      const descriptor = await writeOciArchive(path, chosen, reference.tag);
-      return { digest: descriptor.digest, reference: reference.raw };
-    }
-    case 'docker-archive': {
-      const image = await selectImage(source, opts.platform);
-      const digest = await writeDockerArchive(path, image, reference.tag);
-      return { digest, reference: reference.raw };
-    }
-    case 'dir':
-      throw new RampartError(
-        'USAGE',
-        `dir: is read-only; write to oci:, oci-archive: or docker-archive: instead`,
-      );
-    case 'docker':
-      throw registryLater(reference);
+  const sink = await openSink(reference);
+  try {
+    const result = await copy(source, sink, { ...opts, ...(reference.tag ? { tag: reference.tag } : {}) });
+    return {
+      digest: result.digest,
+      reference: reference.raw,
+      ...(result.platform ? { platform: result.platform } : {}),
+    };
+  } catch (error) {
+    throw asRampartError(error, `cannot write ${reference.raw}`, reference.path);
   }
 }
 
@@ -104,12 +114,17 @@ function cannotWriteDigest(ref: ImageReference): RampartError {
   return new RampartError(
     'USAGE',
     `cannot write to '${ref.raw}': a destination takes a :TAG, not an @DIGEST`,
+    { details: { value: ref.raw } },
   );
 }
 
 /** Filesystem errors from deep inside a transport become one-line IO errors naming the reference. */
-function asRampartError(error: unknown, context: string): RampartError {
+function asRampartError(error: unknown, context: string, path?: string): RampartError {
   if (error instanceof RampartError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new RampartError('IO', `${context}: ${message}`, { cause: error });
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  return new RampartError('IO', `${context}: ${message}`, {
+    cause: error,
+    details: { ...(path ? { path } : {}), ...(typeof errno === 'string' ? { errno } : {}) },
+  });
 }

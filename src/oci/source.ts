@@ -1,15 +1,32 @@
-import type { Readable } from 'node:stream';
-import { pipeline as pipelineCallback } from 'node:stream';
+import { pipeline as pipelineCallback, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { RampartError } from '../errors.js';
 import { createDecompressor } from '../util/decompress.js';
 import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
-import { readAll, sha256Digest, verifyingStream } from './digest.js';
-import type { Image, ImageOrIndex, Index, Layer } from './image.js';
+import { sha256Digest, verifyingStream } from './digest.js';
+import type { Image, Index, Layer, Manifest, ManifestFields, OciObject } from './image.js';
+import { descriptorOf, manifestFields, notRunnableImage } from './image.js';
 import type { LayerCompression } from './media-types.js';
-import { isIndexMediaType, isManifestMediaType, layerCompression } from './media-types.js';
+import {
+  isImageConfigMediaType,
+  isIndexMediaType,
+  isManifestMediaType,
+  layerCompression,
+  MediaType,
+} from './media-types.js';
 import type { Descriptor, ImageConfig, ImageManifest } from './types.js';
 import { ImageConfigSchema, ImageManifestSchema, IndexManifestSchema, parseJsonBytes } from './types.js';
+
+/** Registries refuse manifests (and configs) over 4 MiB; so does rampart, before reading them. */
+export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
+export const MAX_CONFIG_SIZE = 4 * 1024 * 1024;
+
+/** An opened blob: the stream, and its stored size when the transport knows it without reading. */
+export interface OpenedBlob {
+  stream: Readable;
+  size: number | undefined;
+}
 
 /**
  * What a transport must provide: raw, unverified blob bytes by digest. Everything else (verification,
@@ -18,37 +35,73 @@ import { ImageConfigSchema, ImageManifestSchema, IndexManifestSchema, parseJsonB
 export interface BlobSource {
   /** Names the layout/archive in error messages. */
   readonly location: string;
-  /** Opens a blob; throws BLOB_NOT_FOUND when it is absent. */
-  openBlob(digest: Digest): Promise<Readable>;
-  /**
-   * The real compression of a layer blob when its media type does not say it (docker-archive labels
-   * uncompressed layers as gzip, as skopeo does, so synthesised manifest digests agree).
-   */
-  actualCompression?(digest: Digest): LayerCompression | undefined;
+  /** Opens a blob; throws BLOB_NOT_FOUND when it is absent. Only regular files are blobs. */
+  openBlob(digest: Digest): Promise<OpenedBlob>;
 }
 
-/** Reads a small blob fully and checks its size and digest. */
+/**
+ * Opens a blob whose stored size must be the declared one. A stored size that differs is found
+ * before a byte is read: `readVerifiedBlob` throws it, `openVerifiedBlob` hands it to the reader.
+ */
+async function openSized(
+  source: BlobSource,
+  descriptor: Descriptor,
+  what: string,
+): Promise<{ stream: Readable; mismatch?: RampartError }> {
+  const embedded = embeddedData(descriptor);
+  if (embedded) return { stream: Readable.from([embedded]) };
+  const { stream, size } = await source.openBlob(descriptor.digest);
+  if (size === undefined || size === descriptor.size) return { stream };
+  stream.destroy();
+  const mismatch = new RampartError(
+    'SIZE_MISMATCH',
+    `${what} ${descriptor.digest} in ${source.location}: stored size is ${size} bytes, the descriptor says ${descriptor.size}`,
+    {
+      details: {
+        digest: descriptor.digest,
+        expected: descriptor.size,
+        actual: size,
+        location: source.location,
+      },
+    },
+  );
+  return { stream: Readable.from([]), mismatch };
+}
+
+/** A descriptor's `data` field (OCI 1.1 embedded content), when present and of the declared size. */
+function embeddedData(descriptor: Descriptor): Buffer | undefined {
+  if (descriptor.data === undefined) return undefined;
+  const bytes = Buffer.from(descriptor.data, 'base64');
+  // Wrong data is not trusted; the blob store is asked instead (and verified as usual).
+  return bytes.length === descriptor.size && sha256Digest(bytes) === descriptor.digest ? bytes : undefined;
+}
+
+/**
+ * Reads a small blob (manifest, config) fully: refused when its declared size is over `limit`, or its
+ * stored size differs, before reading; read no further than the declared size; digest-checked.
+ */
 export async function readVerifiedBlob(
   source: BlobSource,
   descriptor: Descriptor,
   what: string,
+  limit: number = MAX_MANIFEST_SIZE,
 ): Promise<Buffer> {
   const label = `${what} ${descriptor.digest} in ${source.location}`;
-  const bytes = await readAll(await source.openBlob(descriptor.digest));
-  if (bytes.length !== descriptor.size) {
+  if (descriptor.size > limit) {
     throw new RampartError(
-      'SIZE_MISMATCH',
-      `${label}: got ${bytes.length} bytes, expected ${descriptor.size} (truncated or corrupt blob)`,
+      'TOO_LARGE',
+      `${label} is ${descriptor.size} bytes; a ${what} may be at most ${limit} bytes`,
+      { details: { limit, digest: descriptor.digest } },
     );
   }
-  const actual = sha256Digest(bytes);
-  if (actual !== descriptor.digest) {
-    throw new RampartError(
-      'DIGEST_MISMATCH',
-      `${label}: content has digest ${actual}, expected ${descriptor.digest}`,
-    );
-  }
-  return bytes;
+  const { stream, mismatch } = await openSized(source, descriptor, what);
+  if (mismatch) throw mismatch;
+  const verifier = verifyingStream(descriptor.digest, descriptor.size, label);
+  const chunks: Buffer[] = [];
+  await pipeline(stream, verifier, async (verified: AsyncIterable<Buffer>) => {
+    for await (const chunk of verified) chunks.push(chunk);
+  });
+  return Buffer.concat(chunks);
 }
 
 /** Opens a blob as a stream that errors at the end if size or digest differ. */
@@ -60,8 +113,8 @@ export async function openVerifiedBlob(
   // Opened now, so a missing blob fails here where the source opens eagerly; read only when the
   // consumer reads. A source whose stream opens lazily may still fail before that: hold the error
   // and hand it to the reader.
-  const raw = await source.openBlob(descriptor.digest);
-  let earlyError: Error | undefined;
+  const { stream: raw, mismatch } = await openSized(source, descriptor, what);
+  let earlyError: Error | undefined = mismatch;
   const holdError = (error: Error): void => {
     earlyError ??= error;
   };
@@ -86,25 +139,49 @@ export async function openVerifiedBlob(
   );
 }
 
-/** Loads whatever a descriptor points to: an image (manifest + config eagerly) or an index. */
-export async function loadFromDescriptor(source: BlobSource, descriptor: Descriptor): Promise<ImageOrIndex> {
-  const raw = await readVerifiedBlob(source, descriptor, 'manifest');
-  return loadFromRawManifest(source, raw, descriptor.mediaType);
+/**
+ * Reads what a descriptor points to, lazily: an index, or a manifest whose config and layers are not
+ * read (an artifact, or an image to resolve with `toImage()`).
+ */
+export async function loadManifest(source: BlobSource, descriptor: Descriptor): Promise<Manifest | Index> {
+  const raw = await readVerifiedBlob(source, descriptor, 'manifest', MAX_MANIFEST_SIZE);
+  return manifestFromRaw(source, raw, descriptor);
 }
 
-export async function loadFromRawManifest(
+/** As loadManifest, but a runnable image is resolved (config read and checked) at once. */
+export async function loadFromDescriptor(source: BlobSource, descriptor: Descriptor): Promise<OciObject> {
+  return resolveIfImage(await loadManifest(source, descriptor));
+}
+
+export async function resolveIfImage(x: Manifest | Index): Promise<OciObject> {
+  return x.kind === 'manifest' && x.isImage ? x.toImage() : x;
+}
+
+/** Parses raw manifest bytes from `source`; `descriptor` is the one they were reached through, if any. */
+export function manifestFromRaw(
   source: BlobSource,
   rawManifest: Buffer,
-  descriptorMediaType?: string,
-): Promise<ImageOrIndex> {
+  descriptor?: Descriptor,
+): Manifest | Index {
   const digest = sha256Digest(rawManifest);
   const what = `manifest ${digest} in ${source.location}`;
-  const declared = peekMediaType(rawManifest, what) ?? descriptorMediaType;
-  if (isIndexMediaType(declared)) return indexFrom(source, rawManifest, digest, declared as string);
-  if (isManifestMediaType(declared)) return imageFrom(source, rawManifest, digest, declared as string);
+  if (rawManifest.length > MAX_MANIFEST_SIZE) {
+    throw new RampartError('TOO_LARGE', `${what} is over ${MAX_MANIFEST_SIZE} bytes`, {
+      details: { limit: MAX_MANIFEST_SIZE, digest },
+    });
+  }
+  const declared = peekMediaType(rawManifest, what) ?? descriptor?.mediaType;
+  const reachedThrough = descriptor ?? descriptorOf(rawManifest, digest, declared ?? MediaType.OciManifest);
+  if (isIndexMediaType(declared)) {
+    return indexFrom(source, rawManifest, digest, declared as string, reachedThrough);
+  }
+  if (isManifestMediaType(declared)) {
+    return manifestFrom(source, rawManifest, digest, declared as string, reachedThrough);
+  }
   throw new RampartError(
     'UNKNOWN_MEDIA_TYPE',
     `${what} has unsupported media type '${declared ?? '(none)'}': expected an OCI or Docker schema 2 manifest or index`,
+    { details: { ...(declared ? { mediaType: declared } : {}), digest, location: source.location } },
   );
 }
 
@@ -114,42 +191,89 @@ function peekMediaType(raw: Buffer, what: string): string | undefined {
     if (typeof value.mediaType === 'string') return value.mediaType;
     return undefined;
   } catch (error) {
-    throw new RampartError('MALFORMED_MANIFEST', `${what} is not valid JSON`, { cause: error });
+    throw new RampartError('MALFORMED_MANIFEST', `${what} is not valid JSON`, {
+      cause: error,
+      details: { location: what },
+    });
   }
 }
 
-function indexFrom(source: BlobSource, rawManifest: Buffer, digest: Digest, mediaType: string): Index {
-  const manifest = parseJsonBytes(IndexManifestSchema, rawManifest, `index ${digest} in ${source.location}`);
-  const child = (descriptor: Descriptor) => loadFromDescriptor(source, descriptor);
-  return {
-    kind: 'index',
-    digest,
-    mediaType,
-    rawManifest,
-    manifest,
-    child,
-    async image(descriptor) {
-      const loaded = await child(descriptor);
-      if (loaded.kind !== 'image') {
-        throw new RampartError(
-          'UNKNOWN_MEDIA_TYPE',
-          `${descriptor.digest} in ${source.location} is an index, not an image`,
-        );
-      }
-      return loaded;
-    },
-  };
-}
-
-async function imageFrom(
+function indexFrom(
   source: BlobSource,
   rawManifest: Buffer,
   digest: Digest,
   mediaType: string,
-): Promise<Image> {
+  descriptor: Descriptor,
+): Index {
+  const manifest = parseJsonBytes(IndexManifestSchema, rawManifest, `index ${digest} in ${source.location}`);
+  const child = (entry: Descriptor) => loadManifest(source, entry);
+  return {
+    kind: 'index',
+    descriptor,
+    digest,
+    mediaType,
+    rawManifest,
+    manifest,
+    artifactType: manifest.artifactType,
+    subject: manifest.subject,
+    annotations: manifest.annotations ?? {},
+    child,
+    async image(entry) {
+      const loaded = await child(entry);
+      if (loaded.kind !== 'manifest') {
+        throw new RampartError(
+          'UNKNOWN_MEDIA_TYPE',
+          `${entry.digest} in ${source.location} is an index, not an image`,
+          { details: { digest: entry.digest, mediaType: loaded.mediaType, location: source.location } },
+        );
+      }
+      return loaded.toImage();
+    },
+  };
+}
+
+function manifestFrom(
+  source: BlobSource,
+  rawManifest: Buffer,
+  digest: Digest,
+  mediaType: string,
+  descriptor: Descriptor,
+): Manifest {
   const what = `manifest ${digest} in ${source.location}`;
   const manifest: ImageManifest = parseJsonBytes(ImageManifestSchema, rawManifest, what);
-  const rawConfig = await readVerifiedBlob(source, manifest.config, 'config');
+  const readConfig = () => readVerifiedBlob(source, manifest.config, 'config', MAX_CONFIG_SIZE);
+  const fields = manifestFields({
+    descriptor,
+    digest,
+    mediaType,
+    rawManifest,
+    manifest,
+    location: source.location,
+    open: (blob, kind) => openVerifiedBlob(source, blob, kind),
+    readConfig,
+  });
+  let image: Promise<Image> | undefined;
+  // Runnable: an image config and tar layers only. cosign signatures and attestations use an image
+  // config media type over simple-signing or DSSE layers: those are artifacts.
+  const isImage =
+    isImageConfigMediaType(manifest.config.mediaType) &&
+    manifest.layers.every((layer) => layerCompression(layer.mediaType) !== undefined);
+  const self: Manifest = {
+    ...fields,
+    kind: 'manifest',
+    isImage,
+    toImage() {
+      if (!isImage) return Promise.reject(notRunnableImage(self));
+      image ??= readConfig().then((rawConfig) => imageFrom(source, fields, rawConfig));
+      return image;
+    },
+  };
+  return self;
+}
+
+/** A runnable image from a manifest's fields and its (verified) config bytes: today's checks. */
+export function imageFrom(source: BlobSource, fields: ManifestFields, rawConfig: Buffer): Image {
+  const { manifest, digest } = fields;
   const config: ImageConfig = parseJsonBytes(
     ImageConfigSchema,
     rawConfig,
@@ -159,13 +283,14 @@ async function imageFrom(
   if (diffIDs.length !== manifest.layers.length) {
     throw new RampartError(
       'MALFORMED_MANIFEST',
-      `${what} lists ${manifest.layers.length} layers but its config has ${diffIDs.length} diff_ids`,
+      `manifest ${digest} in ${source.location} lists ${manifest.layers.length} layers but its config has ${diffIDs.length} diff_ids`,
+      { details: { digest, location: source.location, field: 'rootfs.diff_ids' } },
     );
   }
   const layers = manifest.layers.map((descriptor, i) =>
     sourceLayer(source, descriptor, diffIDs[i] as Digest),
   );
-  return { kind: 'image', digest, mediaType, rawManifest, manifest, rawConfig, config, layers };
+  return { ...fields, kind: 'image', rawConfig, config, layers };
 }
 
 function sourceLayer(source: BlobSource, descriptor: Descriptor, diffID: Digest): Layer {
@@ -175,30 +300,24 @@ function sourceLayer(source: BlobSource, descriptor: Descriptor, diffID: Digest)
     diffID,
     blob,
     uncompressed: async () =>
-      decompressLayer(
-        await blob(),
-        descriptor,
-        diffID,
-        `layer ${descriptor.digest} in ${source.location}`,
-        source.actualCompression?.(descriptor.digest),
-      ),
+      decompressLayer(await blob(), descriptor, diffID, `layer ${descriptor.digest} in ${source.location}`),
   };
 }
 
-/** Decompresses a layer blob by its media type (or known actual compression) and verifies the result against the diff_id. */
+/** Decompresses a layer blob by its media type and verifies the result against the diff_id. */
 export function decompressLayer(
   blob: Readable,
   descriptor: Descriptor,
   diffID: Digest,
   what: string,
-  actualCompression?: LayerCompression,
 ): Readable {
-  const compression = actualCompression ?? layerCompression(descriptor.mediaType);
+  const compression = layerCompression(descriptor.mediaType);
   if (compression === undefined) {
     blob.destroy();
     throw new RampartError(
       'UNKNOWN_MEDIA_TYPE',
       `${what} has unknown layer media type '${descriptor.mediaType}'`,
+      { details: { mediaType: descriptor.mediaType, digest: descriptor.digest } },
     );
   }
   // Decompression starts on the first read, so a failure cannot fire before the consumer listens.
@@ -215,7 +334,7 @@ export function decompressLayer(
             : new RampartError(
                 'MALFORMED_ARCHIVE',
                 `${what}: cannot decompress ${compression} data (${error.message}); the blob is corrupt`,
-                { cause: error },
+                { cause: error, details: { digest: descriptor.digest, format: compression } },
               ),
         );
       };
@@ -244,17 +363,4 @@ export function compressionFromMagic(head: Uint8Array): LayerCompression {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
   return 'none';
-}
-
-/** Reads the first bytes of a stream to sniff its compression, then discards the stream. */
-export async function sniffCompression(stream: Readable): Promise<LayerCompression> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of stream) {
-    chunks.push(chunk as Buffer);
-    length += (chunk as Buffer).length;
-    if (length >= 4) break;
-  }
-  stream.destroy();
-  return compressionFromMagic(Buffer.concat(chunks));
 }

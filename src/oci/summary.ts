@@ -1,9 +1,9 @@
 import type { Digest } from './digest.js';
-import type { ImageOrIndex } from './image.js';
+import type { Manifest, OciObject } from './image.js';
 import { selectImage } from './image.js';
 import { formatPlatform, hostPlatform } from './platform.js';
 import { collectRootfsEntries } from './rootfs-source.js';
-import type { Platform } from './types.js';
+import type { Descriptor, Platform } from './types.js';
 
 /** What `rampart inspect -o json` prints; the shape is a public contract. */
 export interface ImageSummary {
@@ -30,7 +30,7 @@ export interface ImageSummary {
  */
 export async function summarizeImage(
   reference: string,
-  x: ImageOrIndex,
+  x: OciObject,
   platform?: Platform,
 ): Promise<ImageSummary> {
   const image = await selectImage(x, platform);
@@ -98,4 +98,36 @@ export async function summarizeRootfsDirectory(reference: string, root: string):
     else entries.hardlinks++;
   }
   return { reference, kind: 'rootfs', platform: formatPlatform(hostPlatform()), entries, size };
+}
+
+/** What `rampart inspect -o json` prints for an OCI artifact (a signature, an attestation, an SBOM). */
+export interface ArtifactSummary {
+  reference: string;
+  digest: Digest;
+  mediaType: string;
+  artifactType: string | null;
+  subject: { digest: Digest; mediaType: string } | null;
+  annotations: Record<string, string>;
+  config: { digest: Digest; size: number; mediaType: string };
+  blobs: Array<{ digest: Digest; size: number; mediaType: string; annotations?: Record<string, string> }>;
+}
+
+/** Summarises an artifact manifest from its raw manifest alone (no blob is read). */
+export function summarizeArtifact(reference: string, artifact: Manifest): ArtifactSummary {
+  const describe = (d: Descriptor) => ({ digest: d.digest, size: d.size, mediaType: d.mediaType });
+  return {
+    reference,
+    digest: artifact.digest,
+    mediaType: artifact.mediaType,
+    artifactType: artifact.artifactType ?? null,
+    subject: artifact.subject
+      ? { digest: artifact.subject.digest, mediaType: artifact.subject.mediaType }
+      : null,
+    annotations: { ...artifact.annotations },
+    config: describe(artifact.configDescriptor),
+    blobs: artifact.layerDescriptors.map((d) => ({
+      ...describe(d),
+      ...(d.annotations ? { annotations: { ...d.annotations } } : {}),
+    })),
+  };
 }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import { parsePlatform } from '../oci/platform.js';
+import { isSkopeoDir } from '../oci/skopeo-dir-detect.js';
 import { sourceDateEpoch } from '../util/source-date-epoch.js';
 import { catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
 import type { Cataloger } from './cataloger.js';
@@ -115,7 +116,11 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
  */
 export async function inputFromReference(ref: string, platform?: string): Promise<SbomInput> {
   const rootfs = /^(?:dir|rootfs):(.+)$/.exec(ref);
-  if (rootfs) return { kind: 'directory', path: rootfs[1]! };
+  // skopeo's dir: format is an image (manifest and blobs), not a root filesystem.
+  const skopeoDir = await isSkopeoDir(rootfs ? rootfs[1]! : ref);
+  if (rootfs && !(ref.startsWith('dir:') && skopeoDir)) return { kind: 'directory', path: rootfs[1]! };
+  if (skopeoDir)
+    return { kind: 'image', ref: rootfs ? ref : `dir:${ref}`, ...(platform ? { platform } : {}) };
   if (
     !/^[a-z-]+:/.test(ref) &&
     (await stat(ref)

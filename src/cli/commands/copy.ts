@@ -8,12 +8,17 @@ import { parseReportOutput, writeReport } from '../format.js';
 export function registerCopy(program: Command): void {
   program
     .command('copy')
-    .description('copy an image or index between oci:, oci-archive: and docker-archive: (or from dir:)')
+    .description(
+      'copy an image, artifact or index between oci:, oci-archive: and docker-archive: (or from dir:)',
+    )
     .argument(
       '<source>',
       'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',
     )
-    .argument('<destination>', 'oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]')
+    .argument(
+      '<destination>',
+      "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:DIR (skopeo's dir format)",
+    )
     .option(
       '--platform <os/arch[/variant]>',
       'copy only this platform of an index (docker-archive, which holds one image, defaults to the host platform, else the first)',
@@ -33,6 +38,9 @@ Digests:
   host platform's (falling back to the first entry) when --platform is not given; the copy says
   which it took.
   Writing a tag that exists in an OCI layout's index.json replaces that entry; others are kept.
+  OCI artifacts (signatures, attestations, SBOMs) copy like images, byte for byte.
+  dir: reads and writes skopeo's directory format (version + manifest.json); a dir: source
+  without those files is a root filesystem, packed into a one-layer image.
 
 Examples:
   $ rampart copy oci:./out/nodejs:latest docker-archive:nodejs.tar:nodejs:latest

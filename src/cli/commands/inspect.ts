@@ -3,8 +3,14 @@ import { selectImage } from '../../oci/image.js';
 import { openImage } from '../../oci/open.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { parseImageReference } from '../../oci/reference.js';
-import type { ImageSummary, RootfsSummary } from '../../oci/summary.js';
-import { summarizeImage, summarizeRootfsDirectory, totalLayerSize } from '../../oci/summary.js';
+import { isSkopeoDir } from '../../oci/skopeo-dir-detect.js';
+import type { ArtifactSummary, ImageSummary, RootfsSummary } from '../../oci/summary.js';
+import {
+  summarizeArtifact,
+  summarizeImage,
+  summarizeRootfsDirectory,
+  totalLayerSize,
+} from '../../oci/summary.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 
 interface InspectOptions {
@@ -17,7 +23,9 @@ interface InspectOptions {
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('show an image: digest, media type, platforms of an index, config and layers')
+    .description(
+      'show an image (digest, media type, platforms of an index, config and layers) or an OCI artifact',
+    )
     .argument(
       '<image>',
       'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',
@@ -45,7 +53,9 @@ tree packed and compressed, so only --raw, --config and copy compute it.`,
       const report = parseReportOutput(options.output, ['text', 'json'] as const);
       const platform = options.platform ? parsePlatform(options.platform) : undefined;
       const parsed = parseImageReference(reference);
-      if (parsed.transport === 'dir' && !options.raw && !options.config) {
+      // A plain directory is a root filesystem (syft's meaning); skopeo's dir: format is an image.
+      const rootfs = parsed.transport === 'dir' && !(await isSkopeoDir(parsed.path ?? ''));
+      if (rootfs && !options.raw && !options.config) {
         const summary = await summarizeRootfsDirectory(reference, parsed.path ?? '');
         await writeReport(
           report,
@@ -60,14 +70,28 @@ tree packed and compressed, so only --raw, --config and copy compute it.`,
         );
         return;
       }
+      const artifact = opened.kind === 'manifest' && !opened.isImage ? opened : undefined;
       if (options.config) {
-        process.stdout.write((await selectImage(opened, platform)).rawConfig);
+        process.stdout.write(
+          artifact ? await artifact.readConfig() : (await selectImage(opened, platform)).rawConfig,
+        );
+        return;
+      }
+      if (artifact) {
+        const summary = summarizeArtifact(reference, artifact);
+        await writeReport(
+          report,
+          report.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatArtifact(summary),
+        );
         return;
       }
       const summary = await summarizeImage(reference, opened, platform);
+      const note = await directoryNote(reference);
       await writeReport(
         report,
-        report.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
+        report.format === 'json'
+          ? `${JSON.stringify(summary, null, 2)}\n`
+          : `${formatSummary(summary)}${note ? `Source:      ${note}\n` : ''}`,
       );
     });
 }
@@ -118,4 +142,31 @@ function formatRootfsSummary(summary: RootfsSummary): string {
     `Size:        ${formatBytes(summary.size)}`,
     `Digest:      not computed (it needs the tree packed and compressed: use --raw, or copy it to oci:)`,
   ].join('\n')}\n`;
+}
+
+function formatArtifact(summary: ArtifactSummary): string {
+  const lines = [
+    `Reference:    ${summary.reference}`,
+    `Digest:       ${summary.digest}`,
+    `MediaType:    ${summary.mediaType}`,
+    `ArtifactType: ${summary.artifactType ?? '-'}`,
+    `Subject:      ${summary.subject ? summary.subject.digest : '-'}`,
+    `Config:       ${summary.config.digest}  ${formatBytes(summary.config.size)}  ${summary.config.mediaType}`,
+    `Annotations:${Object.keys(summary.annotations).length === 0 ? '  -' : ''}`,
+    ...Object.entries(summary.annotations).map(([key, value]) => `  ${key}=${value}`),
+    `Blobs (${summary.blobs.length}):`,
+  ];
+  for (const blob of summary.blobs) {
+    lines.push(`  ${blob.digest}  ${formatBytes(blob.size).padStart(10)}  ${blob.mediaType}`);
+    for (const [key, value] of Object.entries(blob.annotations ?? {})) lines.push(`    ${key}=${value}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** For dir: references, which reading was used: skopeo's dir format, or a root filesystem packed into a layer. */
+async function directoryNote(reference: string): Promise<string | undefined> {
+  if (!reference.startsWith('dir:')) return undefined;
+  return (await isSkopeoDir(reference.slice('dir:'.length)))
+    ? 'skopeo dir: directory (the image it holds)'
+    : 'root filesystem directory, packed into one layer';
 }

@@ -2,38 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Image } from '../../../src/oci/image.js';
 import { newIndex } from '../../../src/oci/in-memory.js';
 import { writeImage } from '../../../src/oci/open.js';
 import { makeTestImage } from '../../helpers/oci-fixtures.js';
+import { rampart } from '../../helpers/run-cli.js';
 
 let work: string;
 let image: Image;
 let arm: Image;
 let layout: string;
-
-/** Runs the CLI in-process, capturing stdout/stderr. */
-async function rampart(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += Buffer.from(chunk as Buffer | string).toString('utf8');
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'rampart', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 const skopeoDigest = (ref: string) =>
   execFileSync('skopeo', ['inspect', '--format', '{{.Digest}}', ref], { encoding: 'utf8' }).trim();
@@ -159,9 +138,9 @@ describe('rampart copy', () => {
     expect(json.digest).toBe(skopeoDigest(`oci:${back}:arm`));
   });
 
-  it('refuses dir: and registry destinations without writing anything', async () => {
+  it('refuses a dir: destination that is not a skopeo dir, and registry destinations, writing nothing', async () => {
     const before = await readdir(work);
-    const dir = await rampart('copy', `oci:${layout}:v1`, `dir:${join(work, 'x')}`);
+    const dir = await rampart('copy', `oci:${layout}:v1`, `dir:${layout}`);
     expect(dir.code).toBe(2);
     const registry = await rampart('copy', `oci:${layout}:v1`, 'localhost:5000/x:1');
     // UNSUPPORTED_TRANSPORT: a usage-type code, exit 2.
