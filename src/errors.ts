@@ -180,9 +180,9 @@ export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends
   static fromJSON(value: SerializedError, depth = 0): Error {
     // A stored chain is data from elsewhere: cut it where toJSON would have.
     const cause =
-      value.cause === undefined || depth >= MAX_CAUSE_DEPTH
+      !isPlainRecord(value.cause) || depth >= MAX_CAUSE_DEPTH
         ? undefined
-        : RampartError.fromJSON(value.cause, depth + 1);
+        : RampartError.fromJSON(value.cause as SerializedError, depth + 1);
     if (value.name === 'RampartError' && isErrorCode(value.code)) {
       return new RampartError(value.code, value.message, {
         ...(cause !== undefined ? { cause } : {}),
@@ -190,13 +190,13 @@ export class RampartError<C extends RampartErrorCode = RampartErrorCode> extends
       });
     }
     const error: Error & { code?: string; syscall?: string; path?: string } = new Error(
-      value.message,
+      typeof value.message === 'string' ? value.message : '(no message)',
       cause !== undefined ? { cause } : undefined,
     );
-    error.name = value.name;
-    if (value.code !== undefined) error.code = value.code;
-    if (value.syscall !== undefined) error.syscall = value.syscall;
-    if (value.path !== undefined) error.path = value.path;
+    if (typeof value.name === 'string') error.name = value.name;
+    if (typeof value.code === 'string') error.code = value.code;
+    if (typeof value.syscall === 'string') error.syscall = value.syscall;
+    if (typeof value.path === 'string') error.path = value.path;
     return error;
   }
 }
@@ -209,21 +209,62 @@ export function isErrorCode(value: unknown): value is RampartErrorCode {
   return typeof value === 'string' && Object.hasOwn(EXIT_STATUS_BY_CODE, value);
 }
 
-/** The JSON form of any thrown value: a RampartError's toJSON, a system error's code, syscall and path. */
+/** `String(value)` that cannot throw (a hostile toString, a null-prototype object). */
+function describeThrown(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** Reads a property of a thrown value; a throwing getter reads as undefined. */
+function readSafely(value: object, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Details as JSON can hold them: a value JSON.stringify would throw on (a bigint) becomes its string. */
+function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(details, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)),
+  ) as Record<string, unknown>;
+}
+
+/**
+ * The JSON form of any thrown value: a RampartError's code and details, a system error's code,
+ * syscall and path. It never throws, whatever was thrown: the CLI prints errors with it.
+ */
 export function serializeError(error: unknown, depth = 0): SerializedError {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const out: SerializedError = { name: error.name, message: error.message };
+  if (!(error instanceof Error)) return { name: 'Error', message: describeThrown(error) };
+  const name = readSafely(error, 'name');
+  const message = readSafely(error, 'message');
+  const out: SerializedError = {
+    name: typeof name === 'string' ? name : 'Error',
+    message: typeof message === 'string' ? message : describeThrown(message),
+  };
   if (error instanceof RampartError) {
     out.code = error.code;
-    if (Object.keys(error.details).length > 0) out.details = { ...error.details };
+    if (Object.keys(error.details).length > 0) {
+      try {
+        out.details = jsonSafe({ ...error.details });
+      } catch {
+        // Details that cannot be written as JSON (a cycle) are left out rather than lose the error.
+      }
+    }
   } else {
-    const { code, syscall, path } = error as NodeJS.ErrnoException;
+    const code = readSafely(error, 'code');
+    const syscall = readSafely(error, 'syscall');
+    const path = readSafely(error, 'path');
     if (typeof code === 'string') out.code = code;
     if (typeof syscall === 'string') out.syscall = syscall;
     if (typeof path === 'string') out.path = path;
   }
-  if (error.cause !== undefined && depth < MAX_CAUSE_DEPTH)
-    out.cause = serializeError(error.cause, depth + 1);
+  const cause = readSafely(error, 'cause');
+  if (cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeError(cause, depth + 1);
   return out;
 }
 

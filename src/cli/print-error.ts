@@ -10,13 +10,14 @@ import { fromSystemError, isSystemError, serializeError } from '../errors.js';
  */
 export function formatCliError(error: unknown, options: { json: boolean; debug: boolean }): string {
   const shown = isSystemError(error) ? fromSystemError(error) : error;
+  // serializeError never throws, whatever was thrown: the message is read through it.
   const serialized = { error: serializeError(shown) };
   if (options.json && !options.debug) return `${JSON.stringify(serialized)}\n`;
-  const message = shown instanceof Error ? shown.message : String(shown);
-  let text = `error: ${message.split('\n')[0]}\n`;
+  let text = `error: ${serialized.error.message.split('\n')[0]}\n`;
   if (options.debug) {
     text += `${JSON.stringify(serialized, null, 2)}\n`;
-    if (shown instanceof Error && shown.stack) text += `${shown.stack}\n`;
+    const stack = shown instanceof Error ? (serializeStack(shown) ?? '') : '';
+    if (stack) text += `${stack}\n`;
   }
   return text;
 }
@@ -27,4 +28,12 @@ export function jsonRequested(command: Command | undefined): boolean {
   if (!command || !option) return false;
   const value: unknown = command.opts()[option.attributeName()];
   return value === 'json' || (Array.isArray(value) && value.includes('json'));
+}
+
+function serializeStack(error: Error): string | undefined {
+  try {
+    return typeof error.stack === 'string' ? error.stack : undefined;
+  } catch {
+    return undefined;
+  }
 }

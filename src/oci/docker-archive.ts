@@ -349,10 +349,10 @@ function decompressBlob(blob: Readable, descriptor: Descriptor, what: string): R
   const decoder = createDecompressor(compression === 'gzip' ? 'gz' : 'zst');
   // Outside the pipeline, so the error it gets is the named one, not the raw zlib message.
   const out = new PassThrough();
-  pipelineCallback(blob, decoder, (error) => {
-    if (!error) return;
+  const fail = (error: Error): void => {
+    if (out.destroyed) return;
     out.destroy(
-      error instanceof RampartError
+      error instanceof RampartError && error.code !== 'MALFORMED_ARCHIVE'
         ? error
         : new RampartError(
             'MALFORMED_ARCHIVE',
@@ -363,6 +363,12 @@ function decompressBlob(blob: Readable, descriptor: Descriptor, what: string): R
             },
           ),
     );
+  };
+  // pipeline() stops listening to the decoder once its input has ended, but zlib reports a
+  // truncated stream only while flushing, after that: without this listener it would crash the process.
+  decoder.on('error', fail);
+  pipelineCallback(blob, decoder, (error) => {
+    if (error) fail(error);
   }).pipe(out);
   return out;
 }

@@ -1,4 +1,4 @@
-import { RampartError } from '../errors.js';
+import { fromSystemError, isSystemError, RampartError } from '../errors.js';
 import type { CopyOptions } from './copy.js';
 import { copy } from './copy.js';
 import type { Digest } from './digest.js';
@@ -33,7 +33,7 @@ function registryLater(ref: ImageReference): RampartError {
 export async function openImage(ref: string | ImageReference): Promise<OciObject> {
   const reference = toReference(ref);
   return openReference(reference).catch((error: unknown) => {
-    throw asRampartError(error, `cannot read ${reference.raw}`);
+    throw asRampartError(error, `cannot read ${reference.raw}`, reference.path, 'read');
   });
 }
 
@@ -119,12 +119,18 @@ function cannotWriteDigest(ref: ImageReference): RampartError {
 }
 
 /** Filesystem errors from deep inside a transport become one-line IO errors naming the reference. */
-function asRampartError(error: unknown, context: string, path?: string): RampartError {
+function asRampartError(
+  error: unknown,
+  context: string,
+  path?: string,
+  operation: 'read' | 'write' = 'write',
+): RampartError {
   if (error instanceof RampartError) return error;
+  // A filesystem error says what the user can act on (missing folder, permissions, space).
+  if (isSystemError(error)) return fromSystemError(error, { ...(path ? { path } : {}), operation });
   const message = error instanceof Error ? error.message : String(error);
-  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
   return new RampartError('IO', `${context}: ${message}`, {
     cause: error,
-    details: { ...(path ? { path } : {}), ...(typeof errno === 'string' ? { errno } : {}) },
+    details: { ...(path ? { path } : {}) },
   });
 }

@@ -252,7 +252,7 @@ describe('oci value parsers', () => {
       'SIZE_MISMATCH',
       pipeline(Readable.from([Buffer.from('abcdef')]), verifyingStream(digest, 5, 'blob b')),
     );
-    expect(over.details).toEqual({ digest, expected: 5, location: 'blob b' });
+    expect(over.details).toEqual({ digest, expected: 5, actual: 6, location: 'blob b' });
     const mismatch = await rejected(
       'DIGEST_MISMATCH',
       pipeline(Readable.from([Buffer.from('abc')]), verifyingStream(digest, 3, 'blob b')),

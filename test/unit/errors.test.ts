@@ -465,3 +465,38 @@ describe('README error table', () => {
     }
   });
 });
+
+describe('printing hostile thrown values never throws', () => {
+  it('null-prototype objects, throwing toString and message getters, bigint details, null causes', () => {
+    const throwingToString = {
+      toString: () => {
+        throw new Error('no');
+      },
+    };
+    const throwingMessage = new Error('x');
+    Object.defineProperty(throwingMessage, 'message', {
+      get: () => {
+        throw new Error('no');
+      },
+    });
+    const bigint = new RampartError('USAGE', 'big', { details: { value: 10n as unknown as string } });
+    const causeless = new RampartError('IO', 'outer', { cause: Object.create(null) });
+    for (const thrown of [Object.create(null), throwingToString, throwingMessage, bigint, causeless]) {
+      for (const json of [false, true]) {
+        for (const debug of [false, true]) {
+          const text = formatCliError(thrown, { json, debug });
+          expect(text.startsWith(json && !debug ? '{"error":' : 'error: '), String(json)).toBe(true);
+        }
+      }
+    }
+    expect(JSON.parse(formatCliError(bigint, { json: true, debug: false })).error.details.value).toBe('10');
+    const rebuilt = RampartError.fromJSON({
+      name: 'RampartError',
+      code: 'IO',
+      message: 'm',
+      cause: null,
+    } as never);
+    expect(rebuilt).toBeInstanceOf(RampartError);
+    expect(rebuilt.cause).toBeUndefined();
+  });
+});

@@ -256,12 +256,12 @@ describe('the packed package', () => {
     "type-checks a TypeScript consumer against the package's declarations",
     async () => {
       const consumer = `
-      import { type BuildResult, buildImage, type Image, type ImageOrIndex, openImage, type SbomDocument, generateSbom } from 'rampart';
+      import { type BuildResult, buildImage, type Image, type OciObject, openImage, type SbomDocument, generateSbom } from 'rampart';
       import { type Digest, parseImageReference } from 'rampart/oci';
       import { compareVersions } from 'rampart/debian';
       import { type RampartErrorCode, RampartError } from 'rampart/errors';
       export async function use(ref: string): Promise<[BuildResult['digest'], Digest, SbomDocument, number]> {
-        const x: ImageOrIndex = await openImage(parseImageReference(ref));
+        const x: OciObject = await openImage(parseImageReference(ref));
         const image: Image | undefined = x.kind === 'image' ? x : undefined;
         const built = await buildImage({ specPath: 'spec.yaml' });
         const code: RampartErrorCode = new RampartError('USAGE', 'no').code;
