@@ -2,7 +2,9 @@ import { RampartError } from '../errors.js';
 import { copy } from '../oci/copy.js';
 import type { Image, Index } from '../oci/image.js';
 import { openSink } from '../oci/open.js';
+import { platformToDebianArch } from '../oci/platform.js';
 import { parseImageReference } from '../oci/reference.js';
+import type { Platform } from '../oci/types.js';
 
 export type BuildOutput = {
   transport: 'oci' | 'oci-archive' | 'docker-archive';
@@ -79,5 +81,13 @@ export async function writeOutput(output: BuildOutput, index: Index, single?: Im
   const source = output.transport === 'docker-archive' && single ? single : index;
   const tag = output.tag ?? (output.transport === 'docker-archive' ? undefined : 'latest');
   const sink = await openSink(output.raw);
-  return (await copy(source, sink, tag ? { tag } : {})).digest;
+  // umoci 0.4 cannot pick a platform out of an index under one tag ("tag is ambiguous"), nor can it
+  // from skopeo's own layouts: each platform image is also tagged `<tag>-<arch>` for it.
+  // A single-platform index is unambiguous to it already.
+  const platformTag =
+    tag && source.kind === 'index' && source.manifest.manifests.length > 1
+      ? (platform: Platform) => `${tag}-${platformToDebianArch(platform)}`
+      : undefined;
+  return (await copy(source, sink, { ...(tag ? { tag } : {}), ...(platformTag ? { platformTag } : {}) }))
+    .digest;
 }

@@ -29,6 +29,11 @@ export interface CopyOptions {
   platform?: Platform;
   /** The tag (or NAME:TAG for docker-archive) of the root manifest at the destination. */
   tag?: string;
+  /**
+   * Also tag each platform image of a root index (e.g. `latest-amd64`): tools that cannot choose
+   * a platform from an index (umoci 0.4) take one of these. Undefined: no extra tag.
+   */
+  platformTag?: (platform: Platform) => string | undefined;
   signal?: AbortSignal;
   onEvent?: (event: CopyEvent) => void;
   /** Clock for event times. */
@@ -46,6 +51,7 @@ export interface CopyResult {
 interface Written {
   descriptor: Descriptor;
   readBack: Digest;
+  raw: Buffer;
 }
 
 /**
@@ -132,6 +138,12 @@ export async function copy(
       const child = await index.child(entry);
       const written = await writeNode(child, false);
       if (written.descriptor.digest !== entry.digest) changed = true;
+      const platformTag = root && entry.platform ? options.platformTag?.(entry.platform) : undefined;
+      if (platformTag && child.kind !== 'index') {
+        await sink.putManifest(written.raw, written.descriptor.mediaType, platformTag, {
+          platform: entry.platform as Platform,
+        });
+      }
       manifests.push({
         ...entry,
         mediaType: written.descriptor.mediaType,
@@ -164,7 +176,7 @@ export async function copy(
       ...(artifactType ? { artifactType } : {}),
     });
     emit({ kind: 'manifest', time: now(), digest, mediaType, root });
-    return { descriptor: { mediaType, digest, size: raw.length }, readBack };
+    return { descriptor: { mediaType, digest, size: raw.length }, readBack, raw };
   };
 
   const writeNode = (node: OciObject, root: boolean, platform?: Platform): Promise<Written> =>
