@@ -3,11 +3,11 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { PassThrough, pipeline as pipelineCallback, Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { z } from 'zod';
 import { RampartError } from '../errors.js';
 import { writeStreamAtomic } from '../util/atomic-file.js';
-import { createDecompressor } from '../util/decompress.js';
+import { decompressStream } from '../util/decompress.js';
 import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
 import { digestHex, digestStream, readAll, sha256Digest, verifyingStream } from './digest.js';
@@ -346,29 +346,15 @@ export async function openDockerArchiveSink(file: string): Promise<ImageSink> {
 function decompressBlob(blob: Readable, descriptor: Descriptor, what: string): Readable {
   const compression = layerCompression(descriptor.mediaType);
   if (compression === 'none' || compression === undefined) return blob;
-  const decoder = createDecompressor(compression === 'gzip' ? 'gz' : 'zst');
-  // Outside the pipeline, so the error it gets is the named one, not the raw zlib message.
+  // Outside the pipeline, so the error it gets is the named one.
   const out = new PassThrough();
-  const fail = (error: Error): void => {
-    if (out.destroyed) return;
-    out.destroy(
-      error instanceof RampartError && error.code !== 'MALFORMED_ARCHIVE'
-        ? error
-        : new RampartError(
-            'MALFORMED_ARCHIVE',
-            `${what}: cannot decompress ${compression} data (${error.message})`,
-            {
-              cause: error,
-              details: { digest: descriptor.digest, format: compression },
-            },
-          ),
-    );
-  };
-  // pipeline() stops listening to the decoder once its input has ended, but zlib reports a
-  // truncated stream only while flushing, after that: without this listener it would crash the process.
-  decoder.on('error', fail);
-  pipelineCallback(blob, decoder, (error) => {
-    if (error) fail(error);
-  }).pipe(out);
+  decompressStream(
+    blob,
+    compression === 'gzip' ? 'gz' : 'zst',
+    { label: what, digest: descriptor.digest },
+    (error) => {
+      if (!out.destroyed) out.destroy(error);
+    },
+  ).pipe(out);
   return out;
 }

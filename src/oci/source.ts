@@ -1,7 +1,7 @@
-import { pipeline as pipelineCallback, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RampartError } from '../errors.js';
-import { createDecompressor } from '../util/decompress.js';
+import { decompressStream } from '../util/decompress.js';
 import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
 import { sha256Digest, verifyingStream } from './digest.js';
@@ -327,28 +327,17 @@ export function decompressLayer(
       // The verifier is what the consumer sees, so every failure upstream must reach it named: a raw
       // zlib error ("invalid distance too far back") says neither which layer nor what to do.
       const fail = (error: Error): void => {
-        if (verifier.destroyed) return;
-        verifier.destroy(
-          error instanceof RampartError && error.code !== 'MALFORMED_ARCHIVE'
-            ? error
-            : new RampartError(
-                'MALFORMED_ARCHIVE',
-                `${what}: cannot decompress ${compression} data (${error.message}); the blob is corrupt`,
-                { cause: error, details: { digest: descriptor.digest, format: compression } },
-              ),
-        );
+        if (!verifier.destroyed) verifier.destroy(error);
       };
       let decompressed: Readable = blob;
       if (compression === 'none') blob.on('error', fail);
       else {
-        const decoder = createDecompressor(compression === 'gzip' ? 'gz' : 'zst');
-        decompressed = pipelineCallback(blob, decoder, (error) => {
-          if (error) fail(error);
-        });
-        // pipeline() is done (and stops listening) once the decoder's writable side finishes, but
-        // zlib reports a truncated stream ("unexpected end of file") only after that, while
-        // flushing: without this listener that error was unhandled and killed the process.
-        decoder.on('error', fail);
+        decompressed = decompressStream(
+          blob,
+          compression === 'gzip' ? 'gz' : 'zst',
+          { label: what, digest: descriptor.digest },
+          fail,
+        );
       }
       // A consumer that stops early must release the blob (and its file descriptor).
       verifier.on('close', () => decompressed.destroy());

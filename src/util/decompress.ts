@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { Duplex, PassThrough } from 'node:stream';
+import { Duplex, PassThrough, pipeline, type Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { RampartError } from '../errors.js';
 
@@ -179,4 +179,40 @@ export async function decompressBuffer(data: Uint8Array, compression: Compressio
   stream.end(data);
   await done;
   return Buffer.concat(chunks);
+}
+
+const FORMAT_NAMES = { gz: 'gzip', zst: 'zstd', xz: 'xz' } as const;
+
+/**
+ * Decompresses `input` and reports every failure, named by `what`, through `onError` (once per
+ * error; the caller keeps the first). Why one function: pipeline() stops listening to the decoder
+ * once its writable side has finished, but zlib reports a truncated stream ("unexpected end of
+ * file") only after that, while flushing, and an 'error' nobody hears kills the process.
+ */
+export function decompressStream(
+  input: Readable,
+  compression: Exclude<Compression, 'none'>,
+  what: { label: string; digest?: string },
+  onError: (error: RampartError) => void,
+): Readable {
+  const decoder = createDecompressor(compression);
+  const format = FORMAT_NAMES[compression];
+  const fail = (error: Error): void => {
+    onError(
+      error instanceof RampartError && error.code !== 'MALFORMED_ARCHIVE'
+        ? error
+        : new RampartError(
+            'MALFORMED_ARCHIVE',
+            `${what.label}: cannot decompress ${format} data (${error.message}); the blob is corrupt`,
+            {
+              cause: error,
+              details: { ...(what.digest ? { digest: what.digest } : {}), format },
+            },
+          ),
+    );
+  };
+  decoder.on('error', fail);
+  return pipeline(input, decoder, (error) => {
+    if (error) fail(error);
+  });
 }
