@@ -371,7 +371,10 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
       );
     }
     checkReleaseFreshness(release, now, shownUrl);
-    const dateKey = `${release.origin ?? ''}|${release.codename ?? release.suite ?? suite}`;
+    // Keyed by the suite asked for, not by the signed Codename: an old Release of another codename
+    // that was once `stable` (signed Suite: stable) must not start a fresh history of its own, and
+    // `-updates`/`-security` suites that share a codename keep their own newest dates.
+    const dateKey = `${release.origin ?? ''}|${suite}`;
     const newestSeen = await cache.readJson<string>('release-date', dateKey);
     const { warning } = checkReleaseDate(release, {
       url: shownUrl,

@@ -339,6 +339,28 @@ describe('InRelease dates: replay and clock checks', () => {
     await load(older, await mkdtemp(join(work, 'cache-')));
   });
 
+  it('keys the newest date by the suite asked for, so an old codename signed as stable is a replay', async () => {
+    const packages = [{ name: 'p', version: '1' }];
+    const current = await createAptRepo([{ name: 'stable', codename: 'trixie', packages }], {
+      key: repo.key,
+      dir: await mkdtemp(join(work, 'r-')),
+    });
+    const previous = await createAptRepo(
+      [{ name: 'stable', codename: 'bookworm', packages, date: new Date(Date.now() - 2 * DAY) }],
+      { key: repo.key, dir: await mkdtemp(join(work, 'r-')) },
+    );
+    try {
+      const cacheDir = await mkdtemp(join(work, 'cache-'));
+      await load(current, cacheDir);
+      const error = await failure(load(previous, cacheDir));
+      expect(error.code).toBe('RELEASE_DATE_INVALID');
+      expect(error.details).toMatchObject({ reason: 'downgrade' });
+      expect(await readdir(join(cacheDir, 'release-date'))).toHaveLength(1);
+    } finally {
+      await Promise.all([current.close(), previous.close()]);
+    }
+  });
+
   it('refuses a Release dated in the future beyond the allowed skew', async () => {
     const cacheDir = await mkdtemp(join(work, 'cache-'));
     const error = await failure(load(future, cacheDir));
