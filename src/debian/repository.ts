@@ -144,7 +144,8 @@ async function fetchInRelease(
   http: HttpClient,
   opts: { maxBytes: number; signal?: AbortSignal; log: (message: string) => void },
 ): Promise<FetchedInRelease> {
-  const meta = await cache.readJson<InReleaseMeta>('inrelease', url);
+  // Keyed without credentials: the cache must not hold the mirror's password.
+  const meta = await cache.readJson<InReleaseMeta>('inrelease', redactUrl(url));
   const headers: Record<string, string> = {};
   if (meta && (await cache.has(meta.sha256))) {
     if (meta.etag) headers['if-none-match'] = meta.etag;
@@ -339,7 +340,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
     if (fetched.kind === 'missing') {
       // An implied suite may not exist on this archive (or this mirror has no security suite).
       // One this cache has verified before does exist: a 404 now would hide its updates.
-      const seenBefore = await cache.readJson<InReleaseMeta>('inrelease', url);
+      const seenBefore = await cache.readJson<InReleaseMeta>('inrelease', shownUrl);
       if (implied && !seenBefore) {
         warn(
           `${shownUrl} not found (HTTP 404): reading ${opts.suites.join(', ')} without ${suite}; pass --no-updates to stop looking for it, or --security-mirror URL`,
@@ -389,7 +390,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
     let sha256: string;
     if (fetched.kind === 'fresh') {
       sha256 = await cache.putBytes(fetched.bytes);
-      await cache.writeJson('inrelease', url, {
+      await cache.writeJson('inrelease', shownUrl, {
         sha256,
         ...(fetched.etag ? { etag: fetched.etag } : {}),
         ...(fetched.lastModified ? { lastModified: fetched.lastModified } : {}),

@@ -367,7 +367,7 @@ export class HttpClient {
     exchange: Exchange,
     idle: IdleTimer,
   ): Promise<HttpResponse> {
-    let target = new URL(rawUrl);
+    let target = parseRequestUrl(rawUrl);
     let method = initialMethod;
     let body = options.body;
     const headers = new Headers(options.headers);
@@ -571,4 +571,19 @@ export function throwIfCancelled(signal: AbortSignal | undefined, operation: str
 /** The client callers get when they pass none (or only a fetch function). */
 export function httpClientFor(options: { http?: HttpClient; fetch?: FetchFn }): HttpClient {
   return options.http ?? new HttpClient(options.fetch ? { fetch: options.fetch } : {});
+}
+
+/**
+ * The URL to request. The TypeError `new URL` throws carries the input — credentials included —
+ * so a bad URL becomes a USAGE error that shows it redacted.
+ */
+function parseRequestUrl(rawUrl: string): URL {
+  try {
+    return new URL(rawUrl);
+  } catch {
+    const shown = redactUrl(rawUrl);
+    throw new RampartError('USAGE', `${shown} is not a valid URL; check the mirror or registry address`, {
+      details: { value: shown },
+    });
+  }
 }

@@ -276,6 +276,20 @@ describe('.deb downloads from a hostile mirror', () => {
   });
 });
 
+describe('mirror credentials (review finding 3)', () => {
+  it('keeps the InRelease cache keyed without the password in the mirror URL', async () => {
+    const cacheDir = await mkdtemp(join(work, 'cache-'));
+    const withCredentials = repo.url.replace('://', '://user:s3cret@');
+    await loadFrom(withCredentials, { cacheDir });
+    const dir = join(cacheDir, 'inrelease');
+    const files = await readdir(dir);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(await readFile(join(dir, file), 'utf8')).not.toContain('s3cret');
+    // The same mirror without credentials finds the entry (a 304 needs the stored validators).
+    await loadFrom(repo.url, { cacheDir });
+  });
+});
+
 describe('InRelease dates: replay and clock checks', () => {
   const load = (r: AptRepo, cacheDir: string, extra: Partial<LoadRepositoriesOptions> = {}) =>
     loadRepositories({

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError, type RampartError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/client.js';
+import { redactUrl } from '../../../src/http/fetch.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void;
 
@@ -328,5 +329,25 @@ describe('HttpClient against hostile servers', () => {
     const dripping = await new HttpClient().request(`${hostile.url}/drip`, { signal: body.signal });
     setTimeout(() => body.abort(), 50);
     expect((await failure(dripping.bytes())).code).toBe('CANCELLED');
+  });
+});
+
+describe('URLs with credentials (review finding 3)', () => {
+  it.each([
+    ['https://user:s3cret@host.example/x', 'https://host.example/x'],
+    ['https://user:pa/ss@host.example/x', 'https://host.example/x'],
+  ])('redactUrl(%s) drops the credentials', (url, expected) => {
+    expect(redactUrl(url)).toBe(expected);
+  });
+
+  it('turns an unparseable URL into USAGE with the value redacted, not a TypeError carrying it', async () => {
+    const error = await new HttpClient({ retries: 0 }).request('https://user:pa/ss@host.example/x').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isRampartError(error, 'USAGE'), String(error)).toBe(true);
+    expect((error as RampartError).details).toEqual({ value: 'https://host.example/x' });
+    expect(JSON.stringify(error)).not.toContain('pa/ss');
+    expect((error as Error).message).not.toContain('pa/ss');
   });
 });
