@@ -231,15 +231,26 @@ describe('HttpClient against hostile servers', () => {
     expect(hostile.hits.get('/gone')).toBe(1);
   });
 
-  it('drops Authorization, Cookie and URL credentials on a redirect to another origin', async () => {
-    const headers = { authorization: 'Bearer private', cookie: 'session=1', 'x-keep': 'yes' };
+  it('drops Authorization, Cookie, custom headers and URL credentials on a redirect to another origin', async () => {
+    const headers = {
+      authorization: 'Bearer private',
+      cookie: 'session=1',
+      'x-api-key': 'k3y',
+      'x-keep': 'yes',
+      accept: 'application/json',
+      range: 'bytes=0-',
+    };
     const response = await client().request(`${hostile.url}/to-other`, { headers });
     expect((await response.bytes()).toString()).toBe('landed');
     expect(response.url).toBe(`${other.url}/landing`);
     const seen = other.headers.get('/landing') ?? {};
     expect(seen.authorization).toBeUndefined();
     expect(seen.cookie).toBeUndefined();
-    expect(seen['x-keep']).toBe('yes');
+    // Only the allow-list crosses origins (review finding 4): no API key under any name.
+    expect(seen['x-api-key']).toBeUndefined();
+    expect(seen['x-keep']).toBeUndefined();
+    expect(seen.accept).toBe('application/json');
+    expect(seen.range).toBe('bytes=0-');
     const withCredentials = hostile.url.replace('http://', 'http://user:pass@');
     await (await client().request(`${withCredentials}/to-other`)).bytes();
     expect(other.headers.get('/landing')?.authorization).toBeUndefined();
