@@ -341,6 +341,17 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
       // An implied suite may not exist on this archive (or this mirror has no security suite).
       // One this cache has verified before does exist: a 404 now would hide its updates.
       const seenBefore = await cache.readJson<InReleaseMeta>('inrelease', shownUrl);
+      // The Debian archive (its own keyring, not the caller's archive) always has a -security
+      // suite: a 404 for it is a broken mirror or a man in the middle hiding security fixes.
+      const securityExpected =
+        implied && suite.endsWith('-security') && !ownArchive && mirrors.keyring === DEFAULT_KEYRING;
+      if (securityExpected && !seenBefore) {
+        throw new RampartError(
+          'INDEX_MISSING',
+          `${shownUrl} not found (HTTP 404), though the Debian archive always has ${suite}: its security fixes would be missing; check the mirror or --security-mirror URL, or pass --no-updates to build without -updates and -security`,
+          { details: { url: shownUrl, suite } },
+        );
+      }
       if (implied && !seenBefore) {
         warn(
           `${shownUrl} not found (HTTP 404): reading ${opts.suites.join(', ')} without ${suite}; pass --no-updates to stop looking for it, or --security-mirror URL`,
