@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, constants as fsConstants, type Stats } from 'node:fs';
-import { type FileHandle, open, readdir, readlink, realpath } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { RampartError, type SourcePosition } from '../errors.js';
 import type { ContentStore } from './content.js';
@@ -79,7 +79,6 @@ export async function addAppFiles(
 
     const checkOpened = async (handle: FileHandle, expected: string): Promise<void> => {
       const opened = await openedPath(handle);
-      if (opened === undefined) return;
       if (opened !== expected || pseudoFilesystem(opened) || !inside(opened, roots)) {
         refuse(opened, `changed while it was read (now ${opened})`);
       }
@@ -116,10 +115,19 @@ export async function addAppFiles(
       return sha256;
     };
 
+    const allowedOutside = roots.slice(1);
     const walk = async (abs: string, rel: string, relInSource: string, handle: FileHandle): Promise<void> => {
       opts.signal?.throwIfAborted();
       const st = await handle.stat();
       if (st.isFile()) {
+        // Another name of the same inode may live anywhere on the filesystem: a hard link in the
+        // context is as good as a copy of a host file, and no path check can tell.
+        if (st.nlink > 1 && !inside(abs, allowedOutside)) {
+          refuse(
+            abs,
+            `${abs === real ? 'is' : `contains ${abs}, which is`} a file with ${st.nlink} hard links and could bring a file from outside the context (copy it instead)`,
+          );
+        }
         const sha = await copyFile(handle, st, rel, abs);
         digestLines.push(`${relInSource}\0file\0${st.mode & 0o111 ? 'x' : '-'}\0${sha}`);
         return;
@@ -128,13 +136,17 @@ export async function addAppFiles(
       if (rel !== '') tree.put(rel, { ...base, type: 'directory', mode: f.mode ?? 0o755 });
       digestLines.push(`${relInSource}\0directory`);
       // Entries are listed and opened through the checked descriptor, not through the path again.
-      const dirPath = (await openedPath(handle)) === undefined ? abs : `/proc/self/fd/${handle.fd}`;
+      const dirPath = `/proc/self/fd/${handle.fd}`;
       const names = (await readdir(dirPath)).sort();
       for (const name of names) {
         const childAbs = join(abs, name);
         const childRel = rel === '' ? name : `${rel}/${name}`;
         const childInSource = relInSource === '' ? name : `${relInSource}/${name}`;
-        const child = await openNoFollow(join(dirPath, name));
+        // The type is known before the open, so a device node or socket is never opened; a swap
+        // after this lstat is caught by O_NOFOLLOW and by the fstat and path re-checks.
+        const kind = await lstatKind(join(dirPath, name));
+        if (kind === 'other') notRegular(childAbs);
+        const child = kind === 'symlink' ? 'symlink' : await openNoFollow(join(dirPath, name));
         if (child === 'symlink') {
           const target = await readlink(join(dirPath, name));
           tree.put(childRel, { ...base, type: 'symlink', mode: 0o777, target });
@@ -151,7 +163,9 @@ export async function addAppFiles(
       }
     };
 
-    const top = await openNoFollow(real);
+    const topKind = await lstatKind(real);
+    if (topKind === 'other') notRegular(real);
+    const top = topKind === 'symlink' ? 'symlink' : await openNoFollow(real);
     if (top === 'symlink') refuse(real, 'changed while it was read');
     const handle = top as FileHandle;
     let record: FileSourceRecord;
@@ -234,18 +248,40 @@ async function openNoFollow(path: string): Promise<FileHandle | 'symlink'> {
   }
 }
 
-let procFd: boolean | undefined;
-
-/** The real path of an open descriptor (Linux /proc/self/fd), or undefined where there is no such view. */
-async function openedPath(handle: FileHandle): Promise<string | undefined> {
-  if (procFd === false) return undefined;
+/** What lstat says a path is, without opening it. */
+async function lstatKind(path: string): Promise<'file' | 'directory' | 'symlink' | 'other'> {
+  let st: Stats;
   try {
-    const path = await readlink(`/proc/self/fd/${handle.fd}`);
-    procFd = true;
-    return path;
-  } catch {
-    procFd = false;
-    return undefined;
+    st = await lstat(path);
+  } catch (error) {
+    throw new RampartError('IO', `cannot lstat ${path}: ${(error as Error).message}`, {
+      cause: error,
+      details: { path, syscall: 'lstat', errno: (error as NodeJS.ErrnoException).code ?? '' },
+    });
+  }
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'directory';
+  return 'other';
+}
+
+/**
+ * The real path of an open descriptor (Linux /proc/self/fd). Without that view the path of what
+ * was opened cannot be checked again, so the read is refused rather than done unchecked.
+ */
+async function openedPath(handle: FileHandle): Promise<string> {
+  const link = `/proc/self/fd/${handle.fd}`;
+  try {
+    return await readlink(link);
+  } catch (error) {
+    throw new RampartError(
+      'IO',
+      `cannot read ${link} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): the path of an opened source cannot be checked again, so files: sources are not read; mount /proc`,
+      {
+        cause: error,
+        details: { path: link, syscall: 'readlink', errno: (error as NodeJS.ErrnoException).code ?? '' },
+      },
+    );
   }
 }
 

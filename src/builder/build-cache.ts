@@ -100,15 +100,17 @@ function decodeIndex(bytes: Buffer): StoredIndex | undefined {
 }
 
 /**
- * Every referenced file is there with its size (its bytes are checked when read); each counts
- * as used, so `rampart cache prune` keeps the files builds still reference.
+ * Every referenced file is there with its bytes (hashed, not just sized: a damaged file makes
+ * this a miss, so the .deb is unpacked again and `put` replaces it, instead of every build
+ * failing on it); each counts as used, so `rampart cache prune` keeps the files builds still
+ * reference.
  */
 async function allPresent(store: ContentStore, entries: readonly StoredEntry[]): Promise<boolean> {
   for (const e of entries) {
     if (!e.content) continue;
     const path = store.pathOf(e.content.sha256);
     const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile() || info.size !== e.content.size) return false;
+    if (!info || !(await store.holds(e.content.sha256, e.content.size))) return false;
     await touchCacheEntry(path, info.mtimeMs);
   }
   return true;

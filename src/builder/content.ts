@@ -104,14 +104,23 @@ export class ContentStore {
     return join(this.dir, sha256);
   }
 
+  /**
+   * Whether the store's file for a digest holds exactly those bytes. The size alone is not
+   * enough: a zero-filled or otherwise damaged file of the right size would be trusted forever
+   * and fail every build that reads it, instead of being replaced by the next put.
+   */
+  async holds(sha256: string, size: number): Promise<boolean> {
+    const path = this.pathOf(sha256);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile() || info.size !== size) return false;
+    return (await sha256OfFile(path).catch(() => undefined)) === sha256;
+  }
+
   async put(bytes: Buffer): Promise<ContentRef> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const path = this.pathOf(sha256);
-    const present = await stat(path).then(
-      (s) => s.isFile() && s.size === bytes.length,
-      () => false,
-    );
-    if (!present) {
+    if (!(await this.holds(sha256, bytes.length))) {
+      // A damaged file of that name is replaced: rename over it is atomic for concurrent readers.
       // No fsync: a torn file is caught by the digest check on read, like any other damage.
       await mkdir(this.dir, { recursive: true });
       const temp = tempPathFor(path);
@@ -153,4 +162,11 @@ export class ContentStore {
       throw error;
     }
   }
+}
+
+/** The sha256 of a file's bytes, streamed. */
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

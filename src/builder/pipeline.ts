@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { defaultCacheDir } from '../debian/cache.js';
-import type { FetchFn } from '../http/fetch.js';
+import { type FetchFn, redactUrl } from '../http/fetch.js';
 import type { Image } from '../oci/image.js';
 import type { Environment } from '../util/source-date-epoch.js';
 import type { HardeningChange } from './assemble.js';
@@ -203,7 +203,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
           output: output.raw,
           locked,
           ...(opts.sbomDir ? { sbomDir: opts.sbomDir } : {}),
-          ...(opts.repository ? { repository: definedOnly(opts.repository) } : {}),
+          ...(opts.repository ? { repository: recordedRepository(opts.repository) } : {}),
           ...(opts.allowOutsideContext?.length ? { allowOutsideContext: opts.allowOutsideContext } : {}),
           ...(sde ? { sourceDateEpoch: sde } : {}),
         },
@@ -274,6 +274,18 @@ async function removeEmptyDirs(dir: string, top: string): Promise<void> {
     );
     if (!removed || d === top) return;
   }
+}
+
+/** `--mirror`/`--security-mirror` as the build record shows them: without credentials. */
+export function recordedRepository(
+  repository: NonNullable<BuildOptions['repository']>,
+): Partial<NonNullable<BuildOptions['repository']>> {
+  const { mirror, securityMirror, keyring } = repository;
+  return definedOnly({
+    mirror: mirror === undefined ? undefined : redactUrl(mirror),
+    securityMirror: securityMirror === undefined ? undefined : redactUrl(securityMirror),
+    keyring,
+  });
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

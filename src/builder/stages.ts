@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type AptMirrors, mirrorForSuite, resolveMirrors } from '../debian/apt-sources.js';
 import { downloadPackages } from '../debian/download.js';
 import { RampartError } from '../errors.js';
-import type { FetchFn } from '../http/fetch.js';
+import { type FetchFn, redactUrl } from '../http/fetch.js';
 import { type Digest, digestHex, sha256Digest } from '../oci/digest.js';
 import type { Image, Index } from '../oci/image.js';
 import { layerFromFile, newImage, newIndex } from '../oci/in-memory.js';
@@ -257,8 +257,9 @@ function httpStatusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
+/** Each package's URL as the build record shows it: without the mirror's credentials. */
 export function packageUrls(pkgs: readonly LockedPackage[], mirrors: AptMirrors): Map<string, string> {
-  return new Map(pkgs.map((p) => [p.sha256, `${mirrorForSuite(p.suite, mirrors)}/${p.filename}`]));
+  return new Map(pkgs.map((p) => [p.sha256, redactUrl(`${mirrorForSuite(p.suite, mirrors)}/${p.filename}`)]));
 }
 
 // ---- assemble ------------------------------------------------------------------------------
@@ -476,7 +477,7 @@ export function buildRecordOf(input: RecordInput, lockSha256: string, finishedOn
     invocation: input.invocation,
     releases: plan.releases.map((r) => ({
       suite: r.suite,
-      url: r.url,
+      url: redactUrl(r.url),
       inReleaseSha256: r.inReleaseSha256,
       date: r.date,
       ...(r.validUntil ? { validUntil: r.validUntil } : {}),
@@ -485,7 +486,7 @@ export function buildRecordOf(input: RecordInput, lockSha256: string, finishedOn
       name: p.name,
       version: p.version,
       architecture: p.architecture,
-      url: input.fetched.urls.get(p.sha256) ?? p.filename,
+      url: redactUrl(input.fetched.urls.get(p.sha256) ?? p.filename),
       sha256: p.sha256,
       size: p.size,
     })),

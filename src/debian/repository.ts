@@ -144,7 +144,8 @@ async function fetchInRelease(
   http: HttpClient,
   opts: { maxBytes: number; signal?: AbortSignal; log: (message: string) => void },
 ): Promise<FetchedInRelease> {
-  const meta = await cache.readJson<InReleaseMeta>('inrelease', url);
+  // Keyed without credentials: the cache must not hold the mirror's password.
+  const meta = await cache.readJson<InReleaseMeta>('inrelease', redactUrl(url));
   const headers: Record<string, string> = {};
   if (meta && (await cache.has(meta.sha256))) {
     if (meta.etag) headers['if-none-match'] = meta.etag;
@@ -339,7 +340,18 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
     if (fetched.kind === 'missing') {
       // An implied suite may not exist on this archive (or this mirror has no security suite).
       // One this cache has verified before does exist: a 404 now would hide its updates.
-      const seenBefore = await cache.readJson<InReleaseMeta>('inrelease', url);
+      const seenBefore = await cache.readJson<InReleaseMeta>('inrelease', shownUrl);
+      // The Debian archive (its own keyring, not the caller's archive) always has a -security
+      // suite: a 404 for it is a broken mirror or a man in the middle hiding security fixes.
+      const securityExpected =
+        implied && suite.endsWith('-security') && !ownArchive && mirrors.keyring === DEFAULT_KEYRING;
+      if (securityExpected && !seenBefore) {
+        throw new RampartError(
+          'INDEX_MISSING',
+          `${shownUrl} not found (HTTP 404), though the Debian archive always has ${suite}: its security fixes would be missing; check the mirror or --security-mirror URL, or pass --no-updates to build without -updates and -security`,
+          { details: { url: shownUrl, suite } },
+        );
+      }
       if (implied && !seenBefore) {
         warn(
           `${shownUrl} not found (HTTP 404): reading ${opts.suites.join(', ')} without ${suite}; pass --no-updates to stop looking for it, or --security-mirror URL`,
@@ -371,7 +383,10 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
       );
     }
     checkReleaseFreshness(release, now, shownUrl);
-    const dateKey = `${release.origin ?? ''}|${release.codename ?? release.suite ?? suite}`;
+    // Keyed by the suite asked for, not by the signed Codename: an old Release of another codename
+    // that was once `stable` (signed Suite: stable) must not start a fresh history of its own, and
+    // `-updates`/`-security` suites that share a codename keep their own newest dates.
+    const dateKey = `${release.origin ?? ''}|${suite}`;
     const newestSeen = await cache.readJson<string>('release-date', dateKey);
     const { warning } = checkReleaseDate(release, {
       url: shownUrl,
@@ -386,7 +401,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
     let sha256: string;
     if (fetched.kind === 'fresh') {
       sha256 = await cache.putBytes(fetched.bytes);
-      await cache.writeJson('inrelease', url, {
+      await cache.writeJson('inrelease', shownUrl, {
         sha256,
         ...(fetched.etag ? { etag: fetched.etag } : {}),
         ...(fetched.lastModified ? { lastModified: fetched.lastModified } : {}),

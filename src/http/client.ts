@@ -102,7 +102,21 @@ export interface HttpResponse {
   cancel(): Promise<void>;
 }
 
-const SENSITIVE_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
+/**
+ * The request headers that follow a redirect to another origin: content negotiation, caching
+ * validators, the range. Everything else (authorization, cookies, API keys under any name) stays
+ * with the origin it was meant for.
+ */
+const CROSS_ORIGIN_HEADERS = new Set([
+  'accept',
+  'accept-encoding',
+  'user-agent',
+  'if-none-match',
+  'if-modified-since',
+  'range',
+]);
+/** Describe a body that a 307/308 sends on: kept with it, not credentials. */
+const BODY_HEADERS = new Set(['content-type', 'content-length']);
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -367,7 +381,7 @@ export class HttpClient {
     exchange: Exchange,
     idle: IdleTimer,
   ): Promise<HttpResponse> {
-    let target = new URL(rawUrl);
+    let target = parseRequestUrl(rawUrl);
     let method = initialMethod;
     let body = options.body;
     const headers = new Headers(options.headers);
@@ -423,7 +437,6 @@ export class HttpClient {
             { details: { url: exchange.url, status: response.status, attempts: exchange.attempts } },
           );
         }
-        if (next.origin !== target.origin) for (const name of SENSITIVE_HEADERS) headers.delete(name);
         if (
           response.status === 303 ||
           ((response.status === 301 || response.status === 302) && method === 'POST')
@@ -432,6 +445,13 @@ export class HttpClient {
           body = undefined;
           headers.delete('content-type');
           headers.delete('content-length');
+        }
+        if (next.origin !== target.origin) {
+          for (const name of [...headers.keys()]) {
+            if (!CROSS_ORIGIN_HEADERS.has(name) && !(body !== undefined && BODY_HEADERS.has(name))) {
+              headers.delete(name);
+            }
+          }
         }
         next.username = '';
         next.password = '';
@@ -571,4 +591,19 @@ export function throwIfCancelled(signal: AbortSignal | undefined, operation: str
 /** The client callers get when they pass none (or only a fetch function). */
 export function httpClientFor(options: { http?: HttpClient; fetch?: FetchFn }): HttpClient {
   return options.http ?? new HttpClient(options.fetch ? { fetch: options.fetch } : {});
+}
+
+/**
+ * The URL to request. The TypeError `new URL` throws carries the input — credentials included —
+ * so a bad URL becomes a USAGE error that shows it redacted.
+ */
+function parseRequestUrl(rawUrl: string): URL {
+  try {
+    return new URL(rawUrl);
+  } catch {
+    const shown = redactUrl(rawUrl);
+    throw new RampartError('USAGE', `${shown} is not a valid URL; check the mirror or registry address`, {
+      details: { value: shown },
+    });
+  }
 }

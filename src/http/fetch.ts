@@ -11,7 +11,11 @@ export function redactUrl(url: string): string {
     }
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
+    // Unparseable (a password with a `/` in it, say): everything between `//` and the last `@`
+    // may be credentials, so all of it goes. Over-redacting a broken URL costs nothing.
+    const start = url.indexOf('//');
+    const at = url.lastIndexOf('@');
+    return start !== -1 && at > start ? `${url.slice(0, start + 2)}${url.slice(at + 1)}` : url;
   }
 }
 

@@ -130,6 +130,8 @@ export interface SuiteSpec {
   acquireByHash?: boolean;
   /** The Release `Date`; default now. */
   date?: Date;
+  /** The Release `Codename`; default the suite's name. */
+  codename?: string;
 }
 
 export interface AptRepo {
@@ -189,7 +191,7 @@ async function buildSuite(root: string, suite: SuiteSpec, key: GpgKey): Promise<
     'Origin: Rampart Tests',
     'Label: Rampart Tests',
     `Suite: ${suite.name}`,
-    `Codename: ${suite.name}`,
+    `Codename: ${suite.codename ?? suite.name}`,
     `Date: ${rfc2822(now)}`,
     ...(validUntil ? [`Valid-Until: ${rfc2822(validUntil)}`] : []),
     ...(suite.acquireByHash !== false ? ['Acquire-By-Hash: yes'] : []),

@@ -276,6 +276,20 @@ describe('.deb downloads from a hostile mirror', () => {
   });
 });
 
+describe('mirror credentials (review finding 3)', () => {
+  it('keeps the InRelease cache keyed without the password in the mirror URL', async () => {
+    const cacheDir = await mkdtemp(join(work, 'cache-'));
+    const withCredentials = repo.url.replace('://', '://user:s3cret@');
+    await loadFrom(withCredentials, { cacheDir });
+    const dir = join(cacheDir, 'inrelease');
+    const files = await readdir(dir);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(await readFile(join(dir, file), 'utf8')).not.toContain('s3cret');
+    // The same mirror without credentials finds the entry (a 304 needs the stored validators).
+    await loadFrom(repo.url, { cacheDir });
+  });
+});
+
 describe('InRelease dates: replay and clock checks', () => {
   const load = (r: AptRepo, cacheDir: string, extra: Partial<LoadRepositoriesOptions> = {}) =>
     loadRepositories({
@@ -337,6 +351,28 @@ describe('InRelease dates: replay and clock checks', () => {
     expect((await failure(load(older, cacheDir))).code).toBe('RELEASE_DATE_INVALID');
     // A cache that never saw the newer one accepts the older Release.
     await load(older, await mkdtemp(join(work, 'cache-')));
+  });
+
+  it('keys the newest date by the suite asked for, so an old codename signed as stable is a replay', async () => {
+    const packages = [{ name: 'p', version: '1' }];
+    const current = await createAptRepo([{ name: 'stable', codename: 'trixie', packages }], {
+      key: repo.key,
+      dir: await mkdtemp(join(work, 'r-')),
+    });
+    const previous = await createAptRepo(
+      [{ name: 'stable', codename: 'bookworm', packages, date: new Date(Date.now() - 2 * DAY) }],
+      { key: repo.key, dir: await mkdtemp(join(work, 'r-')) },
+    );
+    try {
+      const cacheDir = await mkdtemp(join(work, 'cache-'));
+      await load(current, cacheDir);
+      const error = await failure(load(previous, cacheDir));
+      expect(error.code).toBe('RELEASE_DATE_INVALID');
+      expect(error.details).toMatchObject({ reason: 'downgrade' });
+      expect(await readdir(join(cacheDir, 'release-date'))).toHaveLength(1);
+    } finally {
+      await Promise.all([current.close(), previous.close()]);
+    }
   });
 
   it('refuses a Release dated in the future beyond the allowed skew', async () => {

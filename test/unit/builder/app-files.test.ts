@@ -5,7 +5,8 @@
  * read is not followed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -188,5 +189,47 @@ describe('files[].source containment', () => {
     await writeFile(join(context, 'app', 'main.js'), 'changed\n');
     expect((await readContent(node.content)).toString()).toBe('main\n');
     expect(await readFile(join(context, 'app', 'main.js'), 'utf8')).toBe('changed\n');
+  });
+});
+
+describe('files[].source hard links and entry types (review finding 1)', () => {
+  it('refuses a file with more than one hard link, as the source or inside a directory', async () => {
+    await mkdir(join(context, 'hl'));
+    await link(join(outside, 'secret'), join(context, 'hl', 'secret'));
+    for (const source of ['hl/secret', 'hl']) {
+      const error = await refusal(source);
+      expect(isRampartError(error, 'SOURCE_OUTSIDE_CONTEXT'), `${source}: ${String(error)}`).toBe(true);
+      expect((error as Error).message).toContain('2 hard links');
+      expect((error as { details: { path: string; context: string } }).details).toMatchObject({
+        path: join(context, 'hl', 'secret'),
+        context,
+        position: { line: 5, column: 13 },
+      });
+    }
+  });
+
+  it('copies a hard-linked file under a directory the user allowed', async () => {
+    const allowed = join(root, 'allowed');
+    await mkdir(allowed);
+    await writeFile(join(allowed, 'a'), 'allowed\n');
+    await link(join(allowed, 'a'), join(allowed, 'b'));
+    const { tree } = await copy(join(allowed, 'b'), { allow: [allowed] });
+    expect(tree.get('app')?.content?.toString()).toBe('allowed\n');
+  });
+
+  it('refuses a socket inside a directory from lstat, without opening it', async () => {
+    const dir = join(context, 'with-socket');
+    await mkdir(dir);
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(join(dir, 'sock'), done));
+    try {
+      // Opening a socket fails with ENXIO (an IO error); the type check before the open says why.
+      for (const source of ['with-socket', 'with-socket/sock']) {
+        const error = await refusal(source);
+        expect(isRampartError(error, 'SPEC_INVALID'), `${source}: ${String(error)}`).toBe(true);
+      }
+    } finally {
+      await new Promise((done) => server.close(done));
+    }
   });
 });

@@ -250,4 +250,31 @@ describe('content store', () => {
     }
     expect(store.pathOf('a'.repeat(64))).toBe(join(work, 'store-forged', 'a'.repeat(64)));
   });
+  it('replaces a damaged file of the right size on the next put (review finding 5)', async () => {
+    const store = new ContentStore(join(work, 'store-repair'));
+    const ref = await store.put(Buffer.from('payload\n'));
+    await writeFile(ref.path, Buffer.alloc(ref.size));
+    expect(await store.holds(ref.sha256, ref.size)).toBe(false);
+    await store.put(Buffer.from('payload\n'));
+    expect((await readContent(ref)).toString()).toBe('payload\n');
+  });
+
+  it('re-unpacks a cached .deb whose stored file was zero-filled, repairing it (review finding 5)', async () => {
+    const deb = await buildDeb(work, {
+      name: 'zeroed',
+      version: '1.0',
+      files: { 'usr/bin/zeroed': '#!zeroed\n' },
+    });
+    const sha = createHash('sha256')
+      .update(await readFile(deb))
+      .digest('hex');
+    const cacheDir = join(work, 'cache-repair');
+    const cold = await readDebCached(deb, sha, cacheDir);
+    const ref = cold.entries.find((e) => e.header.name === 'usr/bin/zeroed')!.content;
+    if (!isContentRef(ref)) throw new Error('expected a reference');
+    await writeFile(ref.path, Buffer.alloc(ref.size));
+    const warm = await readDebCached(deb, sha, cacheDir);
+    const again = warm.entries.find((e) => e.header.name === 'usr/bin/zeroed')!.content;
+    expect((await readContent(again)).toString()).toBe('#!zeroed\n');
+  });
 });

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError, type RampartError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/client.js';
+import { redactUrl } from '../../../src/http/fetch.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void;
 
@@ -230,15 +231,26 @@ describe('HttpClient against hostile servers', () => {
     expect(hostile.hits.get('/gone')).toBe(1);
   });
 
-  it('drops Authorization, Cookie and URL credentials on a redirect to another origin', async () => {
-    const headers = { authorization: 'Bearer private', cookie: 'session=1', 'x-keep': 'yes' };
+  it('drops Authorization, Cookie, custom headers and URL credentials on a redirect to another origin', async () => {
+    const headers = {
+      authorization: 'Bearer private',
+      cookie: 'session=1',
+      'x-api-key': 'k3y',
+      'x-keep': 'yes',
+      accept: 'application/json',
+      range: 'bytes=0-',
+    };
     const response = await client().request(`${hostile.url}/to-other`, { headers });
     expect((await response.bytes()).toString()).toBe('landed');
     expect(response.url).toBe(`${other.url}/landing`);
     const seen = other.headers.get('/landing') ?? {};
     expect(seen.authorization).toBeUndefined();
     expect(seen.cookie).toBeUndefined();
-    expect(seen['x-keep']).toBe('yes');
+    // Only the allow-list crosses origins (review finding 4): no API key under any name.
+    expect(seen['x-api-key']).toBeUndefined();
+    expect(seen['x-keep']).toBeUndefined();
+    expect(seen.accept).toBe('application/json');
+    expect(seen.range).toBe('bytes=0-');
     const withCredentials = hostile.url.replace('http://', 'http://user:pass@');
     await (await client().request(`${withCredentials}/to-other`)).bytes();
     expect(other.headers.get('/landing')?.authorization).toBeUndefined();
@@ -328,5 +340,25 @@ describe('HttpClient against hostile servers', () => {
     const dripping = await new HttpClient().request(`${hostile.url}/drip`, { signal: body.signal });
     setTimeout(() => body.abort(), 50);
     expect((await failure(dripping.bytes())).code).toBe('CANCELLED');
+  });
+});
+
+describe('URLs with credentials (review finding 3)', () => {
+  it.each([
+    ['https://user:s3cret@host.example/x', 'https://host.example/x'],
+    ['https://user:pa/ss@host.example/x', 'https://host.example/x'],
+  ])('redactUrl(%s) drops the credentials', (url, expected) => {
+    expect(redactUrl(url)).toBe(expected);
+  });
+
+  it('turns an unparseable URL into USAGE with the value redacted, not a TypeError carrying it', async () => {
+    const error = await new HttpClient({ retries: 0 }).request('https://user:pa/ss@host.example/x').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isRampartError(error, 'USAGE'), String(error)).toBe(true);
+    expect((error as RampartError).details).toEqual({ value: 'https://host.example/x' });
+    expect(JSON.stringify(error)).not.toContain('pa/ss');
+    expect((error as Error).message).not.toContain('pa/ss');
   });
 });
