@@ -22,7 +22,7 @@ const REPO = resolve(import.meta.dirname, '../..');
 const README_FILES = ['README.md', 'images/README.md'];
 const CACHE_HOME =
   process.env.RAMPART_TEST_CACHE ?? process.env.XDG_CACHE_HOME ?? join(REPO, '.cache', 'e2e');
-const GROUP_ORDER = ['build', 'copy', 'inspect', 'sbom', 'apt', 'cache'];
+const GROUP_ORDER = ['--version', 'build', 'copy', 'inspect', 'sbom', 'apt', 'cache'];
 
 /** Examples that cannot run here, and why. Keep this list short: every entry is an untested doc line. */
 const SKIPPED: Record<string, string> = {

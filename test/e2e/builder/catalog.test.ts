@@ -382,7 +382,8 @@ describe('catalog images from the Debian archive', () => {
         { timeoutMs: 300_000 },
       );
     } finally {
-      await rm(root, { recursive: true, force: true });
+      // podman's cleanup may still be removing its storage when it exits.
+      await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
     }
     expect(out.exitCode, out.stderr).toBe(0);
     expect(out.stdout.trim()).toBe('static ok uid=65532');

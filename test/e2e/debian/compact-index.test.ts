@@ -14,10 +14,12 @@ let parsed: PackageIndex;
 
 beforeAll(async () => {
   const cacheDir = defaultCacheDir();
+  // trixie alone (no -updates/-security): the full parse below reads that one index.
   const { index, releases } = await loadRepositories({
     suites: ['trixie'],
     architectures: ['amd64'],
     cacheDir,
+    updates: false,
   });
   compact = index;
   const file = releases[0]?.indexes.find((entry) => entry.path === 'main/binary-amd64/Packages.xz');
