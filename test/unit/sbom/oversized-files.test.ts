@@ -102,7 +102,7 @@ describe('a dpkg database or os-release of hostile size (a gzip bomb in a layer)
       ['dpkg', '/var/lib/dpkg/status.d/hidden'],
     ]);
     expect(warnings.find((w) => w.path === '/var/lib/dpkg/status')!.message).toContain(
-      `${BOMB} bytes is over the 32 MiB limit`,
+      `${BOMB} bytes is over the 16 MiB limit`,
     );
   });
 });
