@@ -21,6 +21,9 @@ export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
   binaryCataloger,
 ];
 
+/** os-release is a few hundred bytes and is read whole: a larger one (a gzip bomb) is not read. */
+const MAX_OS_RELEASE_BYTES = 64 * 1024;
+
 export interface CatalogResult {
   distro?: SbomDistro;
   packages: SbomPackage[];
@@ -58,7 +61,16 @@ export async function catalogFileSource(
       else wanted.set(node.path, [cataloger]);
     }
   }
-  const osReleasePath = OS_RELEASE_PATHS.map((p) => resolve(p)).find((p) => p !== undefined);
+  let osReleasePath = OS_RELEASE_PATHS.map((p) => resolve(p)).find((p) => p !== undefined);
+  const osReleaseSize = nodes.find((n) => n.path === osReleasePath)?.size ?? 0;
+  if (osReleasePath && osReleaseSize > MAX_OS_RELEASE_BYTES) {
+    warnings.push({
+      cataloger: 'source',
+      path: osReleasePath,
+      message: `os-release of ${osReleaseSize} bytes is over the ${MAX_OS_RELEASE_BYTES / 1024} KiB limit; not read, the distribution is unknown`,
+    });
+    osReleasePath = undefined;
+  }
   const paths = new Set(wanted.keys());
   if (osReleasePath) paths.add(osReleasePath);
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogFileSource } from '../../../src/sbom/catalog.js';
 import { MAX_BINARY_BYTES } from '../../../src/sbom/catalogers/binary/cataloger.js';
+import { MAX_DPKG_FILE_BYTES } from '../../../src/sbom/catalogers/dpkg/cataloger.js';
 import { directoryFileSource } from '../../../src/sbom/source/dir-source.js';
 import type { FileSource } from '../../../src/sbom/source/file-source.js';
 
@@ -59,5 +60,49 @@ describe('files over the size limits', () => {
     // The file at the limit is still opened (and is no ELF, so it yields nothing and no warning).
     expect(touched).toEqual(['/usr/local/bin/exactly-limit']);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('a dpkg database or os-release of hostile size (a gzip bomb in a layer)', () => {
+  let bombRoot: string;
+  const BOMB = 1536 * 1024 * 1024;
+
+  beforeAll(() => {
+    bombRoot = mkdtempSync(join(tmpdir(), 'rampart-sbom-bomb-'));
+    for (const [path, size] of [
+      ['var/lib/dpkg/status', BOMB],
+      ['var/lib/dpkg/status.d/hidden', MAX_DPKG_FILE_BYTES + 1],
+      ['usr/share/doc/zeros/copyright', BOMB],
+      ['etc/os-release', BOMB],
+    ] as const) {
+      mkdirSync(join(bombRoot, path, '..'), { recursive: true });
+      execFileSync('truncate', ['-s', String(size), join(bombRoot, path)]);
+    }
+  });
+
+  afterAll(() => rmSync(bombRoot, { recursive: true, force: true }));
+
+  it('reads none of them (they would be read whole) and warns about each', async () => {
+    const disk = await directoryFileSource(bombRoot, () => {});
+    const touched: string[] = [];
+    const watched: FileSource = {
+      nodes: () => disk.nodes(),
+      read(paths, onError) {
+        touched.push(...paths);
+        return disk.read(paths, onError);
+      },
+    };
+    const { warnings, distro } = await catalogFileSource(watched);
+    expect(touched).toEqual([]);
+    expect(distro).toBeUndefined();
+    expect(warnings.map((w) => [w.cataloger, w.path])).toEqual([
+      ['source', '/etc/os-release'],
+      ['dpkg', '/usr/share/doc/zeros/copyright'],
+      ['dpkg', '/var/lib/dpkg/status'],
+      ['dpkg', '/var/lib/dpkg/status.d/hidden'],
+    ]);
+    expect(warnings.find((w) => w.path === '/var/lib/dpkg/status')!.message).toContain(
+      `${BOMB} bytes is over the 16 MiB limit`,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
 import type { SbomFile } from '../../model.js';
+import type { FileNode } from '../../source/file-source.js';
 import { licensesFromCopyright } from './copyright.js';
 import { parseStanzas, relationNames } from './stanzas.js';
 
@@ -8,18 +9,25 @@ const STATUS_D = /^\/var\/lib\/dpkg\/status\.d\/[^/]+$/;
 const INFO_MD5SUMS = /^\/var\/lib\/dpkg\/info\/([^/]+)\.md5sums$/;
 const COPYRIGHT = /^\/usr\/share\/doc\/[^/]+\/copyright$/;
 
+/**
+ * dpkg files larger than this are not read: they are read whole, so a hostile layer with a
+ * 1.5 GiB `status` of zeros (a few MiB gzipped) drove `sbom` to 4.7 GB of RSS. A status file is
+ * about 1 KiB per installed package (16k packages here); a 16 MiB one costs `sbom` about 180 MiB
+ * peak RSS, a 32 MiB one 270 MiB. Each file left out is a warning.
+ */
+export const MAX_DPKG_FILE_BYTES = 16 * 1024 * 1024;
+
 /** States in which dpkg lists a package but its files are not on disk. */
 const ABSENT_STATES = new Set(['not-installed', 'config-files']);
 
 /** Debian packages from the dpkg database, including distroless `status.d/` stanzas. */
 export const dpkgCataloger: Cataloger = {
   name: 'dpkg',
-  matches: (node) =>
-    (node.kind === 'file' || node.kind === 'hardlink') &&
-    (node.path === STATUS ||
-      STATUS_D.test(node.path) ||
-      INFO_MD5SUMS.test(node.path) ||
-      COPYRIGHT.test(node.path)),
+  matches: (node) => isDpkgFile(node) && node.size <= MAX_DPKG_FILE_BYTES,
+  skipReason: (node) =>
+    isDpkgFile(node) && node.size > MAX_DPKG_FILE_BYTES
+      ? `dpkg file of ${node.size} bytes is over the ${MAX_DPKG_FILE_BYTES / (1024 * 1024)} MiB limit; not read, so what it lists is missing from the SBOM`
+      : undefined,
   start() {
     const statusTexts: Array<{ path: string; text: string }> = [];
     const md5sums = new Map<string, SbomFile[]>();
@@ -55,6 +63,16 @@ export const dpkgCataloger: Cataloger = {
     };
   },
 };
+
+function isDpkgFile(node: FileNode): boolean {
+  return (
+    (node.kind === 'file' || node.kind === 'hardlink') &&
+    (node.path === STATUS ||
+      STATUS_D.test(node.path) ||
+      INFO_MD5SUMS.test(node.path) ||
+      COPYRIGHT.test(node.path))
+  );
+}
 
 function packagesFromStatus(path: string, text: string, ctx: CatalogContext): RawPackage[] {
   const packages: RawPackage[] = [];
