@@ -53,7 +53,15 @@ export async function catalogFileSource(
     for (const cataloger of catalogers) {
       if (!cataloger.matches(node)) {
         const reason = cataloger.skipReason?.(node);
-        if (reason) contextFor(cataloger.name).warn(node.path, reason);
+        if (reason && cataloger.skipHidesPackages) {
+          // Padding a package database past the limit must not hide packages silently.
+          warnings.push({
+            cataloger: cataloger.name,
+            path: node.path,
+            message: reason,
+            skipped: { name: node.path, reason: 'too-large' },
+          });
+        } else if (reason) contextFor(cataloger.name).warn(node.path, reason);
         continue;
       }
       const list = wanted.get(node.path);

@@ -48,5 +48,10 @@ export interface Cataloger {
    * limit (its size, say). The catalog records the reason as a warning, so nothing is left out silently.
    */
   skipReason?(node: FileNode): string | undefined;
+  /**
+   * Whether a file turned down for a limit can hide packages (a package database): then the skip
+   * is recorded like an unsafe layer entry, and `rampart sbom` fails unless told to accept it.
+   */
+  skipHidesPackages?: boolean;
   start(): CatalogerRun;
 }

@@ -169,11 +169,11 @@ export function unsafeEntriesError(doc: SbomDocument): RampartError | undefined 
   if (skipped.length === 0) return undefined;
   const shown = skipped
     .slice(0, 3)
-    .map((s) => `${JSON.stringify(s.name || `(layer ${s.layer})`)} (${s.reason})`)
+    .map((s) => `${JSON.stringify(s.name || `(layer ${s.layer ?? '?'})`)} (${s.reason})`)
     .join(', ');
   return new RampartError(
     'UNSAFE_ENTRIES',
-    `${doc.source.ref}: ${skipped.length} layer entr${skipped.length === 1 ? 'y was' : 'ies were'} unsafe or unreadable and left out of the SBOM: ${shown}${skipped.length > 3 ? ', ...' : ''}; the SBOM records each in its warnings; pass --allow-unsafe-entries to accept it`,
+    `${doc.source.ref}: ${skipped.length} entr${skipped.length === 1 ? 'y was' : 'ies were'} unsafe, unreadable or too large and left out of the SBOM: ${shown}${skipped.length > 3 ? ', ...' : ''}; the SBOM records each in its warnings; pass --allow-unsafe-entries to accept it`,
     {
       details: {
         count: skipped.length,
@@ -181,7 +181,7 @@ export function unsafeEntriesError(doc: SbomDocument): RampartError | undefined 
         entries: skipped.slice(0, MAX_LISTED_ENTRIES).map((s) => ({
           path: s.name,
           reason: s.reason,
-          layer: s.layerDigest ?? String(s.layer),
+          ...(s.layerDigest || s.layer !== undefined ? { layer: s.layerDigest ?? String(s.layer) } : {}),
         })),
       },
     },

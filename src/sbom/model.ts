@@ -62,7 +62,8 @@ export const SbomWarningSchema = z.object({
    */
   skipped: z
     .object({
-      layer: z.number().int(),
+      /** absent for a file the catalog turned down (a package database over its size limit) */
+      layer: z.number().int().optional(),
       layerDigest: z.string().optional(),
       /** position of the entry in its layer; absent when the whole layer was unreadable */
       entry: z.number().int().optional(),

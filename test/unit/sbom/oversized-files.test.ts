@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogFileSource } from '../../../src/sbom/catalog.js';
 import { MAX_BINARY_BYTES } from '../../../src/sbom/catalogers/binary/cataloger.js';
 import { MAX_DPKG_FILE_BYTES } from '../../../src/sbom/catalogers/dpkg/cataloger.js';
+import { generateSbom, unsafeEntriesError } from '../../../src/sbom/generate.js';
 import { directoryFileSource } from '../../../src/sbom/source/dir-source.js';
 import type { FileSource } from '../../../src/sbom/source/file-source.js';
 
@@ -104,5 +105,21 @@ describe('a dpkg database or os-release of hostile size (a gzip bomb in a layer)
     expect(warnings.find((w) => w.path === '/var/lib/dpkg/status')!.message).toContain(
       `${BOMB} bytes is over the 16 MiB limit`,
     );
+  });
+
+  it('a package database padded past the limit cannot hide packages: the SBOM is marked partial (UNSAFE_ENTRIES)', async () => {
+    const doc = await generateSbom({ kind: 'directory', path: bombRoot });
+    const skipped = doc.warnings.flatMap((w) => (w.skipped ? [w.skipped] : []));
+    expect(skipped).toEqual([
+      { name: '/usr/share/doc/zeros/copyright', reason: 'too-large' },
+      { name: '/var/lib/dpkg/status', reason: 'too-large' },
+      { name: '/var/lib/dpkg/status.d/hidden', reason: 'too-large' },
+    ]);
+    const error = unsafeEntriesError(doc);
+    expect(error?.code).toBe('UNSAFE_ENTRIES');
+    expect(error?.details).toMatchObject({
+      count: 3,
+      entries: [{ path: '/usr/share/doc/zeros/copyright', reason: 'too-large' }, {}, {}],
+    });
   });
 });

@@ -28,6 +28,7 @@ export const dpkgCataloger: Cataloger = {
     isDpkgFile(node) && node.size > MAX_DPKG_FILE_BYTES
       ? `dpkg file of ${node.size} bytes is over the ${MAX_DPKG_FILE_BYTES / (1024 * 1024)} MiB limit; not read, so what it lists is missing from the SBOM`
       : undefined,
+  skipHidesPackages: true,
   start() {
     const statusTexts: Array<{ path: string; text: string }> = [];
     const md5sums = new Map<string, SbomFile[]>();
