@@ -1,3 +1,4 @@
+import { RampartError } from '../errors.js';
 import type { CatalogContext, Cataloger, CatalogerRun, RawPackage } from './cataloger.js';
 import { binaryCataloger } from './catalogers/binary/cataloger.js';
 import { dpkgCataloger } from './catalogers/dpkg/cataloger.js';
@@ -38,6 +39,7 @@ export interface CatalogResult {
 export async function catalogFileSource(
   source: FileSource,
   catalogers: readonly Cataloger[] = DEFAULT_CATALOGERS,
+  signal?: AbortSignal,
 ): Promise<CatalogResult> {
   const warnings: SbomWarning[] = [];
   const nodes = [...source.nodes()];
@@ -89,6 +91,7 @@ export async function catalogFileSource(
     await inspectInPlace(source, paths, wanted, runs, contextFor, onReadError);
   }
   for await (const file of source.read(paths, onReadError)) {
+    throwIfCancelled(signal);
     if (file.path === osReleasePath) distro = parseOsRelease(file.content.toString('utf8'));
     for (const cataloger of wanted.get(file.path) ?? []) {
       const ctx = contextFor(cataloger.name);
@@ -239,4 +242,13 @@ function rawKey(pkg: RawPackage): string {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** CANCELLED when the caller's signal has fired: checked per file read, so a big image stops promptly. */
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  throw new RampartError('CANCELLED', 'the SBOM was cancelled', {
+    cause: signal.reason,
+    details: { operation: 'sbom' },
+  });
 }

@@ -30,6 +30,8 @@ export interface GenerateOptions {
   env?: NodeJS.ProcessEnv;
   /** The clock, for the document time of a directory (which has no creation time of its own). */
   now?: () => Date;
+  /** Stops the catalog (CANCELLED) between files; an image's layers are read as the files are. */
+  signal?: AbortSignal;
 }
 
 /** Catalogs an image or a root filesystem into rampart's SBOM model. */
@@ -101,7 +103,7 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
     // A directory has no creation time: the SBOM is as of now, not 1970.
     else if (input.kind === 'directory') source.created = (options.now?.() ?? new Date()).toISOString();
   }
-  const result = await catalogFileSource(files, catalogers);
+  const result = await catalogFileSource(files, catalogers, options.signal);
   return {
     source,
     ...(result.distro ? { distro: result.distro } : {}),
