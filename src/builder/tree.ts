@@ -142,6 +142,7 @@ export class FileTree {
           throw new RampartError(
             'FILE_CONFLICT',
             `/${path} (from ${owner}) needs /${parent} to be a directory, but ${node.owner} ships it as a ${node.type}`,
+            { details: { path: `/${parent}`, packages: [node.owner, owner] } },
           );
         }
         this.directoryOwners.get(parent)?.add(owner);

@@ -222,6 +222,7 @@ function refuseNonDirectory(
     throw new RampartError(
       'UNSAFE_LINK',
       `layer ${layer}: entry ${JSON.stringify(entry)} would go through symlink ${parent}; refusing to follow symlinks while extracting`,
+      { details: { path: entry, target: parent, location: `layer ${layer}` } },
     );
   }
   if (!stat.isDirectory()) {

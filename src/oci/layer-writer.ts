@@ -352,7 +352,9 @@ function tarHeader(entry: PlannedEntry, mtime: Date): PackHeader {
 }
 
 function invalid(path: string, problem: string): never {
-  throw new RampartError('INVALID_LAYER_ENTRY', `layer entry ${JSON.stringify(path)}: ${problem}`);
+  throw new RampartError('INVALID_LAYER_ENTRY', `layer entry ${JSON.stringify(path)}: ${problem}`, {
+    details: { path },
+  });
 }
 
 /** Pass-through that hashes and counts the bytes flowing by. */

@@ -20,13 +20,15 @@ export {
 export function safeHardlinkTarget(entryPath: string, linkname: string): string {
   try {
     const target = safeEntryPath(linkname);
-    if (target === '') throw new RampartError('UNSAFE_LINK', 'empty');
+    if (target === '') {
+      throw new RampartError('UNSAFE_LINK', 'empty', { details: { path: entryPath, target: linkname } });
+    }
     return target;
   } catch (error) {
     throw new RampartError(
       'UNSAFE_LINK',
       `hardlink ${JSON.stringify(entryPath)} points to ${JSON.stringify(linkname)}, which is not a path inside the image root`,
-      { cause: error },
+      { cause: error, details: { path: entryPath, target: linkname } },
     );
   }
 }
