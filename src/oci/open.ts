@@ -1,4 +1,5 @@
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
+import type { LockOptions } from '../util/path-lock.js';
 import type { CopyOptions } from './copy.js';
 import { copy } from './copy.js';
 import type { Digest } from './digest.js';
@@ -62,14 +63,17 @@ function selector(ref: ImageReference): { tag?: string; digest?: Digest } {
  * The sink for a destination reference: the one place transports are mapped to writers. `copy()`
  * does the writing (see copy.ts).
  */
-export async function openSink(target: string | ImageReference): Promise<ImageSink> {
+export async function openSink(
+  target: string | ImageReference,
+  options: { lock?: LockOptions } = {},
+): Promise<ImageSink> {
   const reference = toReference(target);
   const path = reference.path ?? '';
   try {
     switch (reference.transport) {
       case 'oci':
         if (reference.digest) throw cannotWriteDigest(reference);
-        return await openLayoutSink(path);
+        return await openLayoutSink(path, options);
       case 'oci-archive':
         if (reference.digest) throw cannotWriteDigest(reference);
         return await openOciArchiveSink(path);
@@ -97,7 +101,7 @@ export async function writeImage(
   opts: Omit<CopyOptions, 'tag'> = {},
 ): Promise<{ digest: Digest; reference: string; platform?: string }> {
   const reference = toReference(target);
-  const sink = await openSink(reference);
+  const sink = await openSink(reference, opts.signal ? { lock: { signal: opts.signal } } : {});
   try {
     const result = await copy(source, sink, { ...opts, ...(reference.tag ? { tag: reference.tag } : {}) });
     return {
