@@ -4,6 +4,7 @@ import { defaultCacheDir } from '../debian/cache.js';
 import type { FetchFn } from '../http/fetch.js';
 import type { Image } from '../oci/image.js';
 import type { Environment } from '../util/source-date-epoch.js';
+import { stagingDirPrefix, sweepAbandonedStaging } from '../util/staging.js';
 import type { HardeningChange } from './assemble.js';
 import type { BuildEvent, BuildEventBody } from './events.js';
 import { lockPathFor } from './lock.js';
@@ -124,7 +125,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   // Layers are staged beside the output (same filesystem) and the stage is removed whatever happens.
   const outParent = dirname(resolve(output.path));
   const createdParent = await mkdir(outParent, { recursive: true });
-  const workDir = await mkdtemp(join(outParent, '.rampart-build-'));
+  await sweepAbandonedStaging(outParent);
+  const workDir = await mkdtemp(join(outParent, stagingDirPrefix('build')));
   let succeeded = false;
   try {
     const images: Array<{ image: Image; arch: string }> = [];

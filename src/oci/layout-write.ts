@@ -6,6 +6,7 @@ import { RampartError } from '../errors.js';
 import { tempPathFor, writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
 import type { LockOptions } from '../util/path-lock.js';
 import { acquirePathLock } from '../util/path-lock.js';
+import { sweepAbandonedStaging } from '../util/staging.js';
 import type { Digest } from './digest.js';
 import { digestHex, digestStream, sha256Digest, verifyingStream } from './digest.js';
 import { directoryLayout, REF_NAME_ANNOTATION, readLayoutIndex } from './layout.js';
@@ -95,7 +96,11 @@ export async function holdsBlob(path: string, descriptor: Descriptor): Promise<b
 export async function openLayoutSink(dir: string, options: { lock?: LockOptions } = {}): Promise<ImageSink> {
   const existed = await exists(dir);
   // Refuse a directory that is not a layout before copying anything into it.
-  if (existed) await readExistingIndex(dir);
+  if (existed) {
+    await readExistingIndex(dir);
+    // Blob temp files of an earlier run that was killed mid-write.
+    await sweepAbandonedStaging(join(dir, 'blobs', 'sha256'));
+  }
   let staging: string | undefined;
   if (!existed) {
     await mkdir(dirname(resolve(dir)), { recursive: true });

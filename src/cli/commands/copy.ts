@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isRampartError, RampartError } from '../../errors.js';
 import { selectImage } from '../../oci/image.js';
 import { openImage, writeImage } from '../../oci/open.js';
 import { formatPlatform, parsePlatform } from '../../oci/platform.js';
@@ -47,41 +48,76 @@ Examples:
   $ rampart copy --platform linux/arm64 oci:./out/nodejs:latest oci-archive:nodejs-arm64.tar
   $ rampart copy -o json docker-archive:nodejs.tar oci:./layout:imported`,
     )
-    .action(async (source: string, destination: string, options: { platform?: string; output: string }) => {
-      const report = parseReportOutput(options.output, ['text', 'json'] as const);
-      const platform = options.platform ? parsePlatform(options.platform) : undefined;
-      const target = parseImageReference(destination);
-      const opened = await openImage(source);
-      // docker-archive holds one image: pick it here so the report can say which one was taken.
-      const image =
-        target.transport === 'docker-archive' && opened.kind === 'index'
-          ? await selectImage(opened, platform)
-          : opened;
-      const written = await writeImage(target, image, platform && image === opened ? { platform } : {});
-      const tookPlatform =
-        image !== opened && image.kind === 'image' ? formatPlatform(image.config) : undefined;
-      const digestChanged = target.transport === 'docker-archive' && written.digest !== image.digest;
-      if (report.format === 'json') {
-        await writeReport(
-          report,
-          `${JSON.stringify({
-            source,
-            sourceDigest: opened.digest,
-            reference: written.reference,
-            digest: written.digest,
-            ...(tookPlatform ? { platform: tookPlatform } : {}),
-          })}\n`,
-        );
-        return;
-      }
-      const lines = [`Copied ${source} -> ${written.reference}`];
-      if (tookPlatform)
+    .action((source: string, destination: string, options: { platform?: string; output: string }) =>
+      withInterrupt(async (signal) => {
+        const report = parseReportOutput(options.output, ['text', 'json'] as const);
+        const platform = options.platform ? parsePlatform(options.platform) : undefined;
+        const target = parseImageReference(destination);
+        const opened = await openImage(source);
+        // docker-archive holds one image: pick it here so the report can say which one was taken.
+        const image =
+          target.transport === 'docker-archive' && opened.kind === 'index'
+            ? await selectImage(opened, platform)
+            : opened;
+        const written = await writeImage(target, image, {
+          ...(platform && image === opened ? { platform } : {}),
+          signal,
+        });
+        const tookPlatform =
+          image !== opened && image.kind === 'image' ? formatPlatform(image.config) : undefined;
+        const digestChanged = target.transport === 'docker-archive' && written.digest !== image.digest;
+        if (report.format === 'json') {
+          await writeReport(
+            report,
+            `${JSON.stringify({
+              source,
+              sourceDigest: opened.digest,
+              reference: written.reference,
+              digest: written.digest,
+              ...(tookPlatform ? { platform: tookPlatform } : {}),
+            })}\n`,
+          );
+          return;
+        }
+        const lines = [`Copied ${source} -> ${written.reference}`];
+        if (tookPlatform)
+          lines.push(
+            `Platform: ${tookPlatform} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
+          );
         lines.push(
-          `Platform: ${tookPlatform} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
+          `Digest: ${written.digest}${digestChanged ? ' (docker-archive: manifest digest differs from the source by design)' : ''}`,
         );
-      lines.push(
-        `Digest: ${written.digest}${digestChanged ? ' (docker-archive: manifest digest differs from the source by design)' : ''}`,
-      );
-      await writeReport(report, `${lines.join('\n')}\n`);
-    });
+        await writeReport(report, `${lines.join('\n')}\n`);
+      }),
+    );
+}
+
+/**
+ * SIGINT/SIGTERM abort the copy, so the sink drops its staging; the exit status is 130 or 143. A
+ * second signal exits at once.
+ */
+async function withInterrupt<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (received) process.exit(signal === 'SIGINT' ? 130 : 143);
+    received = signal;
+    controller.abort(new Error(`received ${signal}`));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    return await run(controller.signal);
+  } catch (error) {
+    if (received && isRampartError(error, 'CANCELLED')) {
+      throw new RampartError('CANCELLED', `${error.message} (${received})`, {
+        cause: error,
+        details: { ...error.details, signal: received },
+      });
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
 }
