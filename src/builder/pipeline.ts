@@ -5,6 +5,7 @@ import type { FetchFn } from '../http/fetch.js';
 import type { Image } from '../oci/image.js';
 import type { Environment } from '../util/source-date-epoch.js';
 import { stagingDirPrefix, sweepAbandonedStaging } from '../util/staging.js';
+import { checkWritable } from '../util/writable.js';
 import type { HardeningChange } from './assemble.js';
 import type { BuildEvent, BuildEventBody } from './events.js';
 import { lockPathFor } from './lock.js';
@@ -98,6 +99,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     : variantSpec;
   const output = parseOutput(opts.output ?? defaultOutput(spec.name, spec.variant), spec);
   const archs = checkRequest(spec, opts.specPath, opts.archs, output);
+  // Every destination is checked before anything is downloaded or built: a read-only output or
+  // SBOM folder fails now, not after the image is written.
+  await checkWritable(output.path, { inside: output.transport === 'oci' });
+  if (opts.sbomDir) await checkWritable(opts.sbomDir, { inside: true });
   const lockPath = lockPathFor(opts.specPath);
   const locked = opts.locked === true;
 

@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
 import type { LockOptions } from '../util/path-lock.js';
 import { sweepAbandonedStaging } from '../util/staging.js';
+import { checkWritable } from '../util/writable.js';
 import type { CopyOptions } from './copy.js';
 import { copy } from './copy.js';
 import type { Digest } from './digest.js';
@@ -72,8 +73,12 @@ export async function openSink(
   const reference = toReference(target);
   const path = reference.path ?? '';
   try {
-    // What an earlier run killed before its cleanup left beside this destination.
-    if (path) await sweepAbandonedStaging(dirname(resolve(path)));
+    if (path) {
+      // A read-only or mistyped destination is one line now, before anything is staged.
+      await checkWritable(path, { inside: reference.transport === 'oci' || reference.transport === 'dir' });
+      // What an earlier run killed before its cleanup left beside this destination.
+      await sweepAbandonedStaging(dirname(resolve(path)));
+    }
     switch (reference.transport) {
       case 'oci':
         if (reference.digest) throw cannotWriteDigest(reference);
