@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,8 @@ import { spawnTracked, stopAllTracked } from '../../helpers/processes.js';
 const repo = join(import.meta.dirname, '../../..');
 let work: string;
 let source: string;
+/** An image of about 4 MiB (incompressible), more than the 2 MiB disk holds. */
+let big: string;
 let server: Server;
 let requests = 0;
 let mirror: string;
@@ -34,6 +37,11 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'rampart-destinations-'));
   source = `oci:${join(work, 'source')}:t`;
   await writeImage(source, await makeTestImage(work, [{ 'etc/a': 'a\n' }]));
+  big = `oci:${join(work, 'big')}:t`;
+  await writeImage(
+    big,
+    await makeTestImage(work, [{ 'usr/share/big': randomBytes(3 * 1024 * 1024).toString('base64') }]),
+  );
   writeFileSync(
     join(work, 'spec.yaml'),
     'name: x\ncontents:\n  suites: [trixie]\n  packages: [tzdata]\narchs: [amd64]\n',
@@ -75,6 +83,30 @@ function errorCode(stderr: string): string | undefined {
   const line = stderr.trim().split('\n');
   if (line.length !== 1) return `not one line: ${stderr}`;
   return (JSON.parse(line[0]?.replace(/^error: /, '') ?? '{}') as { error?: { code?: string } }).error?.code;
+}
+
+/**
+ * Runs the CLI in a private mount namespace where `full` is a 2 MiB tmpfs; returns what is left on
+ * it afterwards (listed inside: the mount is gone with the namespace).
+ */
+async function onSmallDisk(
+  full: string,
+  args: string[],
+): Promise<{ code: number | null; stderr: string; left: string[] }> {
+  const child = spawnTracked('unshare', [
+    '-m',
+    'sh',
+    '-c',
+    'mkdir -p "$1" && mount -t tmpfs -o size=2m tmpfs "$1" && d="$1" && shift && "$@" >/dev/null; rc=$?; ls -A "$d"; exit $rc',
+    'sh',
+    full,
+    process.execPath,
+    join(repo, 'bin/rampart.js'),
+    ...args,
+  ]);
+  const { code } = await child.exited;
+  const { stdout, stderr } = child.output();
+  return { code, stderr, left: stdout.split('\n').filter(Boolean) };
 }
 
 describe.runIf(mountable)('destinations are checked before the work starts', () => {
@@ -129,5 +161,18 @@ describe.runIf(mountable)('destinations are checked before the work starts', () 
     ]);
     expect([sbom.code, errorCode(sbom.stderr), requests]).toEqual([1, 'READ_ONLY_FILESYSTEM', 0]);
     expect(readdirSync(writable)).toEqual([]);
+  }, 120_000);
+
+  it('copy to a full disk: one line NO_SPACE and nothing half-written, for every transport', async () => {
+    const full = join(work, 'full');
+    for (const dest of [
+      `oci:${full}/layout:t`,
+      `oci-archive:${full}/image.tar`,
+      `docker-archive:${full}/image.tar:x:1`,
+      `dir:${full}/skopeo`,
+    ]) {
+      const { code, stderr, left } = await onSmallDisk(full, ['copy', '-o', 'json', big, dest]);
+      expect([dest, code, errorCode(stderr), left]).toEqual([dest, 1, 'NO_SPACE', []]);
+    }
   }, 120_000);
 });
