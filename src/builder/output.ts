@@ -68,9 +68,14 @@ export function archsForOutput(
  * Writes the built index (or, for docker-archive, its single image) through the one `copy()`. Sinks
  * stage what they write (a new layout is renamed into place, an archive replaces the old one on
  * close; an existing layout gets index.json last), so an interrupted write leaves the previous
- * output valid. Returns the digest a reader of the output sees.
+ * output valid; an abort of `signal` stops it the same way. Returns the digest a reader of the output sees.
  */
-export async function writeOutput(output: BuildOutput, index: Index, single?: Image): Promise<string> {
+export async function writeOutput(
+  output: BuildOutput,
+  index: Index,
+  single?: Image,
+  signal?: AbortSignal,
+): Promise<string> {
   if (output.transport === 'docker-archive' && !single) {
     throw new RampartError('USAGE', 'docker-archive holds one architecture; pass --arch', {
       details: { option: '--arch' },
@@ -78,6 +83,7 @@ export async function writeOutput(output: BuildOutput, index: Index, single?: Im
   }
   const source = output.transport === 'docker-archive' && single ? single : index;
   const tag = output.tag ?? (output.transport === 'docker-archive' ? undefined : 'latest');
-  const sink = await openSink(output.raw);
-  return (await copy(source, sink, tag ? { tag } : {})).digest;
+  // SIGINT/SIGTERM during the write (the build's signal) abort the copy, which drops its staging.
+  const sink = await openSink(output.raw, signal ? { lock: { signal } } : {});
+  return (await copy(source, sink, { ...(tag ? { tag } : {}), ...(signal ? { signal } : {}) })).digest;
 }
