@@ -7,7 +7,8 @@
  * them, it does not keep anyone else out.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fromSystemError, RampartError } from '../errors.js';
@@ -34,6 +35,25 @@ export function lockPathFor(path: string): string {
   return join(dirname(absolute), `.${basename(absolute)}.rampart-lock`);
 }
 
+/**
+ * Beside `path`, or inside it when `path` is a directory whose parent may not be written (a layout
+ * bind-mounted into a read-only tree): every writer of such a directory finds the same read-only
+ * parent, so all of them agree on the place.
+ */
+async function lockPathOf(path: string): Promise<string> {
+  const beside = lockPathFor(path);
+  const parentWritable = await access(dirname(beside), constants.W_OK).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
+  );
+  if (parentWritable) return beside;
+  const isDir = await stat(path).then(
+    (info) => info.isDirectory(),
+    () => false,
+  );
+  return isDir ? join(resolve(path), '.rampart-lock') : beside;
+}
+
 /** Whether a process of this host is alive (EPERM: alive, someone else's). */
 export function processAlive(pid: number): boolean {
   try {
@@ -46,7 +66,7 @@ export function processAlive(pid: number): boolean {
 
 /** Waits for, then takes, the lock on `path`. Release it in a `finally`. */
 export async function acquirePathLock(path: string, options: LockOptions = {}): Promise<HeldLock> {
-  const lockPath = lockPathFor(path);
+  const lockPath = await lockPathOf(path);
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const pollMs = options.pollMs ?? 100;
   const holder: LockHolder = {

@@ -163,6 +163,31 @@ describe.runIf(mountable)('destinations are checked before the work starts', () 
     expect(readdirSync(writable)).toEqual([]);
   }, 120_000);
 
+  it('an existing layout mounted writable under a read-only parent still takes a tag (its lock goes inside)', async () => {
+    const parent = join(work, 'ro-parent');
+    const cli = `"${process.execPath}" "${join(repo, 'bin/rampart.js')}"`;
+    const child = spawnTracked('unshare', [
+      '-m',
+      'sh',
+      '-c',
+      `set -e; mkdir -p "$1"; mount -t tmpfs tmpfs "$1"; ${cli} copy "$2" "oci:$1/layout:a" >/dev/null; mount --bind "$1/layout" "$1/layout"; mount -o remount,bind,ro "$1"; ${cli} copy "$2" "oci:$1/layout:b" >/dev/null; cat "$1/layout/index.json"; ls -A "$1" "$1/layout"`,
+      'sh',
+      parent,
+      source,
+    ]);
+    const { code } = await child.exited;
+    const { stdout, stderr } = child.output();
+    expect([code, stderr]).toEqual([0, '']);
+    const index = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as {
+      manifests: Array<{ annotations?: Record<string, string> }>;
+    };
+    expect(index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name'])).toEqual([
+      'a',
+      'b',
+    ]);
+    expect(stdout).not.toContain('rampart-lock');
+  });
+
   it('copy to a full disk: one line NO_SPACE and nothing half-written, for every transport', async () => {
     const full = join(work, 'full');
     for (const dest of [
