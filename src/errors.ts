@@ -70,7 +70,8 @@ export interface ErrorDetailsByCode {
   // Everything else.
   TOOL_FAILED: { tool: string; exitCode?: number | null };
   SBOM_INVALID: { path?: string; format?: string };
-  CANCELLED: { operation?: string };
+  /** `signal`: the signal that cancelled (SIGTERM exits 143, as a shell reports it). */
+  CANCELLED: { operation?: string; signal?: string };
 }
 
 export type RampartErrorCode = keyof ErrorDetailsByCode;

@@ -70,9 +70,14 @@ export function archsForOutput(
  * Writes the built index (or, for docker-archive, its single image) through the one `copy()`. Sinks
  * stage what they write (a new layout is renamed into place, an archive replaces the old one on
  * close; an existing layout gets index.json last), so an interrupted write leaves the previous
- * output valid. Returns the digest a reader of the output sees.
+ * output valid; an abort of `signal` stops it the same way. Returns the digest a reader of the output sees.
  */
-export async function writeOutput(output: BuildOutput, index: Index, single?: Image): Promise<string> {
+export async function writeOutput(
+  output: BuildOutput,
+  index: Index,
+  single?: Image,
+  signal?: AbortSignal,
+): Promise<string> {
   if (output.transport === 'docker-archive' && !single) {
     throw new RampartError('USAGE', 'docker-archive holds one architecture; pass --arch', {
       details: { option: '--arch' },
@@ -80,7 +85,8 @@ export async function writeOutput(output: BuildOutput, index: Index, single?: Im
   }
   const source = output.transport === 'docker-archive' && single ? single : index;
   const tag = output.tag ?? (output.transport === 'docker-archive' ? undefined : 'latest');
-  const sink = await openSink(output.raw);
+  // SIGINT/SIGTERM during the write (the build's signal) abort the copy, which drops its staging.
+  const sink = await openSink(output.raw, signal ? { lock: { signal } } : {});
   // umoci 0.4 cannot pick a platform out of an index under one tag ("tag is ambiguous"), nor can it
   // from skopeo's own layouts: each platform image is also tagged `<tag>-<arch>` for it.
   // A single-platform index is unambiguous to it already.
@@ -88,6 +94,11 @@ export async function writeOutput(output: BuildOutput, index: Index, single?: Im
     tag && source.kind === 'index' && source.manifest.manifests.length > 1
       ? (platform: Platform) => `${tag}-${platformToDebianArch(platform)}`
       : undefined;
-  return (await copy(source, sink, { ...(tag ? { tag } : {}), ...(platformTag ? { platformTag } : {}) }))
-    .digest;
+  return (
+    await copy(source, sink, {
+      ...(tag ? { tag } : {}),
+      ...(platformTag ? { platformTag } : {}),
+      ...(signal ? { signal } : {}),
+    })
+  ).digest;
 }

@@ -4,6 +4,8 @@ import { defaultCacheDir } from '../debian/cache.js';
 import { type FetchFn, redactUrl } from '../http/fetch.js';
 import type { Image } from '../oci/image.js';
 import type { Environment } from '../util/source-date-epoch.js';
+import { stagingDirPrefix, sweepAbandonedStaging } from '../util/staging.js';
+import { checkWritable } from '../util/writable.js';
 import type { HardeningChange } from './assemble.js';
 import type { BuildEvent, BuildEventBody } from './events.js';
 import { lockPathFor } from './lock.js';
@@ -97,6 +99,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     : variantSpec;
   const output = parseOutput(opts.output ?? defaultOutput(spec.name, spec.variant), spec);
   const archs = checkRequest(spec, opts.specPath, opts.archs, output);
+  // Every destination is checked before anything is downloaded or built: a read-only output or
+  // SBOM folder fails now, not after the image is written.
+  await checkWritable(output.path, { inside: output.transport === 'oci' });
+  if (opts.sbomDir) await checkWritable(opts.sbomDir, { inside: true });
   const lockPath = lockPathFor(opts.specPath);
   const locked = opts.locked === true;
 
@@ -124,7 +130,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   // Layers are staged beside the output (same filesystem) and the stage is removed whatever happens.
   const outParent = dirname(resolve(output.path));
   const createdParent = await mkdir(outParent, { recursive: true });
-  const workDir = await mkdtemp(join(outParent, '.rampart-build-'));
+  await sweepAbandonedStaging(outParent);
+  const workDir = await mkdtemp(join(outParent, stagingDirPrefix('build')));
   let succeeded = false;
   try {
     const images: Array<{ image: Image; arch: string }> = [];

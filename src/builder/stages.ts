@@ -439,7 +439,12 @@ export async function writeStage(
   plan: BuildPlan,
 ): Promise<string> {
   checkCancelled(ctx);
-  return writeOutput(output, indexOf(plan, images), images.length === 1 ? images[0]!.image : undefined);
+  return writeOutput(
+    output,
+    indexOf(plan, images),
+    images.length === 1 ? images[0]!.image : undefined,
+    ctx.signal,
+  );
 }
 
 // ---- record --------------------------------------------------------------------------------

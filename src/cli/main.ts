@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { exitStatusOf } from '../errors.js';
+import { exitStatusOf, isRampartError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { commandModules } from './commands/index.js';
 import { formatCliError, jsonRequested } from './print-error.js';
@@ -58,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(formatCliError(error, { json: jsonRequested(running), debug }));
+    if (isRampartError(error, 'CANCELLED') && error.details?.signal === 'SIGTERM') return 143;
     return exitStatusOf(error);
   }
 }

@@ -4,6 +4,7 @@ import { lstat, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { fromSystemError, RampartError } from '../errors.js';
 import { compareText } from '../util/compare-text.js';
+import { isAbandonedStaging } from '../util/staging.js';
 import { KEYED_JSON_SUFFIX, readCachedJsonKey, TOUCH_RESOLUTION_MS } from './cache.js';
 
 /**
@@ -20,7 +21,8 @@ import { KEYED_JSON_SUFFIX, readCachedJsonKey, TOUCH_RESOLUTION_MS } from './cac
  * kept unless `all`, which unlinks it and leaves what it points to alone.
  *
  * Pruning by age is safe beside running rampart processes: temp files younger than an hour
- * may be a write in progress and are never touched; files go by unlink, so a reader that
+ * may be a write in progress and are never touched, unless their name says which process wrote
+ * them and that process is gone; files go by unlink, so a reader that
  * already opened one keeps reading it; trees are renamed aside before they are removed, so
  * nobody sees half a tree under its real name; and symbolic links are never followed (a link
  * is an entry itself, removing it leaves its target alone). `all` is not: a build may be about
@@ -58,6 +60,8 @@ export interface CacheEntry {
   /** Last use, in ms since the epoch: the mtime (the newest in a tree). */
   lastUsedMs: number;
   temp: boolean;
+  /** A temp name of rampart's whose writing process is gone (staging.ts): abandoned, whatever its age. */
+  ownerGone?: boolean;
   /**
    * `file`: a file or symbolic link in a kind; `tree`: a directory in a tree kind;
    * `kind-link`: the kind folder itself is a symbolic link (never followed).
@@ -112,6 +116,7 @@ async function fileEntry(root: string, kind: string, path: string, info: Stats):
     bytes: info.size,
     lastUsedMs: info.mtimeMs,
     temp: isTempName(path),
+    ...(isAbandonedStaging(basename(path)) ? { ownerGone: true } : {}),
     layout: 'file',
   };
 }
@@ -262,7 +267,7 @@ export function pruneReason(
   opts: { nowMs: number; olderThanMs: number; all: boolean; staleFormat: boolean },
 ): PruneReason | undefined {
   const age = opts.nowMs - entry.lastUsedMs;
-  if (entry.temp && age < TEMP_GRACE_MS) return undefined;
+  if (entry.temp && age < TEMP_GRACE_MS && !entry.ownerGone) return undefined;
   // Their mtimes are not "last used": nothing refreshes them on a hit.
   if ((TREE_KINDS.has(entry.kind) || entry.layout === 'kind-link') && !opts.all) return undefined;
   if (entry.temp) return 'abandoned-temp';

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { RampartError } from '../errors.js';
 import { writeStreamAtomic } from '../util/atomic-file.js';
 import { decompressStream } from '../util/decompress.js';
+import { stagingDirPrefix } from '../util/staging.js';
 import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
 import { digestHex, digestStream, readAll, sha256Digest, verifyingStream } from './digest.js';
@@ -204,7 +205,7 @@ function requireEntry(archive: TarIndex, path: string, file: string): TarEntry {
  * as the plain tar it is, so its digest differs from the source's.
  */
 export async function openDockerArchiveSink(file: string): Promise<ImageSink> {
-  const staging = await mkdtemp(join(dirname(resolve(file)), '.rampart-docker-'));
+  const staging = await mkdtemp(join(dirname(resolve(file)), stagingDirPrefix('docker')));
   const location = `docker archive ${file}`;
   const layers = new Map<Digest, { path: string; diffID: Digest; size: number }>();
   const configs = new Map<Digest, Buffer>();

@@ -1,9 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import { tempPathFor, writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
+import type { LockOptions } from '../util/path-lock.js';
+import { acquirePathLock } from '../util/path-lock.js';
+import { sweepAbandonedStaging } from '../util/staging.js';
 import type { Digest } from './digest.js';
 import { digestHex, digestStream, sha256Digest, verifyingStream } from './digest.js';
 import { directoryLayout, REF_NAME_ANNOTATION, readLayoutIndex } from './layout.js';
@@ -83,19 +86,27 @@ export async function holdsBlob(path: string, descriptor: Descriptor): Promise<b
  * place on close, so a failed or interrupted copy leaves nothing; an existing layout (other tags) is
  * updated in place, blobs first and index.json last, so it stays valid throughout. Every manifest is
  * stored byte for byte (digests are preserved).
+ *
+ * Concurrent writers: blobs are content-addressed and renamed into place, so they never conflict;
+ * index.json is a read-modify-write, done on close under an advisory lock beside the layout (see
+ * path-lock.ts), re-reading index.json there so another writer's tags are kept. A layout that
+ * another writer created while this one staged is joined (staged blobs moved in) rather than
+ * renamed over.
  */
-export async function openLayoutSink(dir: string): Promise<ImageSink> {
-  const exists = await stat(dir).then(
-    () => true,
-    () => false,
-  );
-  const existing = exists ? await readExistingIndex(dir) : undefined;
+export async function openLayoutSink(dir: string, options: { lock?: LockOptions } = {}): Promise<ImageSink> {
+  const existed = await exists(dir);
+  // Refuse a directory that is not a layout before copying anything into it.
+  if (existed) {
+    await readExistingIndex(dir);
+    // Blob temp files of an earlier run that was killed mid-write.
+    await sweepAbandonedStaging(join(dir, 'blobs', 'sha256'));
+  }
   let staging: string | undefined;
-  if (!exists) {
+  if (!existed) {
     await mkdir(dirname(resolve(dir)), { recursive: true });
     staging = tempPathFor(dir);
   }
-  const target = staging ?? dir;
+  let target = staging ?? dir;
   const blobDir = join(target, 'blobs', 'sha256');
   await mkdir(blobDir, { recursive: true });
   const location = `OCI layout ${dir}`;
@@ -123,22 +134,56 @@ export async function openLayoutSink(dir: string): Promise<ImageSink> {
       return entry.digest;
     },
     async close() {
-      let index = existing;
-      for (const { entry, tag } of roots) index = updateIndex(index, entry, tag);
-      if (!existing) await writeFileAtomic(join(target, 'oci-layout'), OCI_LAYOUT_FILE);
-      if (index) await writeFileAtomic(join(target, 'index.json'), indexJson(index));
-      if (staging) {
-        await rename(staging, dir).catch(async (error: NodeJS.ErrnoException) => {
-          await rm(staging as string, { recursive: true, force: true });
-          throw new RampartError('IO', `cannot move the new layout into place at ${dir}: ${error.message}`, {
-            cause: error,
-            details: { path: dir, ...(error.code ? { errno: error.code } : {}) },
+      const lock = await acquirePathLock(dir, options.lock);
+      try {
+        if (staging && (await exists(dir))) {
+          // Another writer created the layout meanwhile: join it instead of renaming over it.
+          await moveBlobs(join(staging, 'blobs', 'sha256'), join(dir, 'blobs', 'sha256'));
+          await rm(staging, { recursive: true, force: true });
+          staging = undefined;
+          target = dir;
+        }
+        // Read again under the lock: what was read at open may be another writer's past.
+        const current = staging ? undefined : await readExistingIndex(dir);
+        let index = current;
+        for (const { entry, tag } of roots) index = updateIndex(index, entry, tag);
+        if (!current) await writeFileAtomic(join(target, 'oci-layout'), OCI_LAYOUT_FILE);
+        if (index) await writeFileAtomic(join(target, 'index.json'), indexJson(index));
+        if (staging) {
+          await rename(staging, dir).catch(async (error: NodeJS.ErrnoException) => {
+            await rm(staging as string, { recursive: true, force: true });
+            throw new RampartError(
+              'IO',
+              `cannot move the new layout into place at ${dir}: ${error.message}`,
+              {
+                cause: error,
+                details: { path: dir, ...(error.code ? { errno: error.code } : {}) },
+              },
+            );
           });
-        });
+        }
+      } finally {
+        await lock.release();
       }
     },
     async abort() {
       if (staging) await rm(staging, { recursive: true, force: true });
     },
   };
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Moves verified, content-addressed blobs into another layout: renaming over a same-named blob is harmless. */
+async function moveBlobs(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  for (const name of await readdir(from)) {
+    if (name.startsWith('.')) continue;
+    await rename(join(from, name), join(to, name));
+  }
 }

@@ -1,4 +1,8 @@
+import { dirname, resolve } from 'node:path';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
+import type { LockOptions } from '../util/path-lock.js';
+import { sweepAbandonedStaging } from '../util/staging.js';
+import { checkWritable } from '../util/writable.js';
 import type { CopyOptions } from './copy.js';
 import { copy } from './copy.js';
 import type { Digest } from './digest.js';
@@ -62,14 +66,23 @@ function selector(ref: ImageReference): { tag?: string; digest?: Digest } {
  * The sink for a destination reference: the one place transports are mapped to writers. `copy()`
  * does the writing (see copy.ts).
  */
-export async function openSink(target: string | ImageReference): Promise<ImageSink> {
+export async function openSink(
+  target: string | ImageReference,
+  options: { lock?: LockOptions } = {},
+): Promise<ImageSink> {
   const reference = toReference(target);
   const path = reference.path ?? '';
   try {
+    if (path) {
+      // A read-only or mistyped destination is one line now, before anything is staged.
+      await checkWritable(path, { inside: reference.transport === 'oci' || reference.transport === 'dir' });
+      // What an earlier run killed before its cleanup left beside this destination.
+      await sweepAbandonedStaging(dirname(resolve(path)));
+    }
     switch (reference.transport) {
       case 'oci':
         if (reference.digest) throw cannotWriteDigest(reference);
-        return await openLayoutSink(path);
+        return await openLayoutSink(path, options);
       case 'oci-archive':
         if (reference.digest) throw cannotWriteDigest(reference);
         return await openOciArchiveSink(path);
@@ -97,7 +110,7 @@ export async function writeImage(
   opts: Omit<CopyOptions, 'tag'> = {},
 ): Promise<{ digest: Digest; reference: string; platform?: string }> {
   const reference = toReference(target);
-  const sink = await openSink(reference);
+  const sink = await openSink(reference, opts.signal ? { lock: { signal: opts.signal } } : {});
   try {
     const result = await copy(source, sink, { ...opts, ...(reference.tag ? { tag: reference.tag } : {}) });
     return {

@@ -1,13 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromSystemError } from '../errors.js';
+import { tempSuffix } from './staging.js';
 
-/** A temp path in the same directory as `path`, so the final rename is atomic. */
+/**
+ * A temp path in the same directory as `path`, so the final rename is atomic; its name carries this
+ * process's pid, so a later run can sweep it once the process is gone (staging.ts).
+ */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
+  return join(dirname(path), `.${basename(path)}${tempSuffix()}`);
 }
 
 /**

@@ -7,6 +7,7 @@ import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
 import { hostPlatform, platformToDebianArch } from '../../oci/platform.js';
 import { compareText } from '../../util/compare-text.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
+import { withInterrupt } from '../interrupt.js';
 import { createProgressReporter } from '../progress.js';
 
 interface BuildCommandOptions {
@@ -113,39 +114,33 @@ Examples:
         ...(opts.quiet ? { quiet: true } : {}),
         prefix: 'rampart build: ',
       });
-      // SIGINT/SIGTERM stop the build between or inside its stages, so its staging is removed;
-      // a second signal exits at once.
-      const controller = new AbortController();
-      const stop = (signal: NodeJS.Signals) => {
-        if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
-        controller.abort(new Error(`received ${signal}`));
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      const result = await buildImage({
-        specPath,
-        ...(archs.length ? { archs } : {}),
-        ...(opts.variant ? { variant: opts.variant } : {}),
-        ...(dest ? { output: dest } : {}),
-        ...(opts.locked ? { locked: true } : {}),
-        ...(opts.cache ? { cacheDir: opts.cache } : {}),
-        ...(opts.mirror || opts.securityMirror || opts.keyring
-          ? {
-              repository: {
-                ...(opts.mirror ? { mirror: opts.mirror } : {}),
-                ...(opts.securityMirror ? { securityMirror: opts.securityMirror } : {}),
-                ...(opts.keyring ? { keyring: opts.keyring } : {}),
-              },
-            }
-          : {}),
-        ...(opts.sbom ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(dest) } : {}),
-        ...(opts.allowOutsideContext.length ? { allowOutsideContext: opts.allowOutsideContext } : {}),
-        // The edge fills in the outside world; the library takes it as given.
-        env: process.env,
-        clock: () => new Date(),
-        signal: controller.signal,
-        onProgress: progress.build,
-      })
+      // SIGINT/SIGTERM stop the build between or inside its stages, so its staging is removed.
+      const result = await withInterrupt((signal) =>
+        buildImage({
+          specPath,
+          ...(archs.length ? { archs } : {}),
+          ...(opts.variant ? { variant: opts.variant } : {}),
+          ...(dest ? { output: dest } : {}),
+          ...(opts.locked ? { locked: true } : {}),
+          ...(opts.cache ? { cacheDir: opts.cache } : {}),
+          ...(opts.mirror || opts.securityMirror || opts.keyring
+            ? {
+                repository: {
+                  ...(opts.mirror ? { mirror: opts.mirror } : {}),
+                  ...(opts.securityMirror ? { securityMirror: opts.securityMirror } : {}),
+                  ...(opts.keyring ? { keyring: opts.keyring } : {}),
+                },
+              }
+            : {}),
+          ...(opts.sbom ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(dest) } : {}),
+          ...(opts.allowOutsideContext.length ? { allowOutsideContext: opts.allowOutsideContext } : {}),
+          // The edge fills in the outside world; the library takes it as given.
+          env: process.env,
+          clock: () => new Date(),
+          signal,
+          onProgress: progress.build,
+        }),
+      )
         .catch((error: unknown) => {
           if (error instanceof RampartError) throw error;
           if (isSystemError(error)) throw fromSystemError(error);
@@ -155,8 +150,6 @@ Examples:
         })
         // The bar and the status line go before the result, or the error, is printed.
         .finally(() => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
           progress.stop();
         });
       await writeReport(

@@ -4,6 +4,7 @@ import { openImage, writeImage } from '../../oci/open.js';
 import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import { parseImageReference } from '../../oci/reference.js';
 import { parseReportOutput, writeReport } from '../format.js';
+import { withInterrupt } from '../interrupt.js';
 
 export function registerCopy(program: Command): void {
   program
@@ -47,41 +48,46 @@ Examples:
   $ rampart copy --platform linux/arm64 oci:./out/nodejs:latest oci-archive:nodejs-arm64.tar
   $ rampart copy -o json docker-archive:nodejs.tar oci:./layout:imported`,
     )
-    .action(async (source: string, destination: string, options: { platform?: string; output: string }) => {
-      const report = parseReportOutput(options.output, ['text', 'json'] as const);
-      const platform = options.platform ? parsePlatform(options.platform) : undefined;
-      const target = parseImageReference(destination);
-      const opened = await openImage(source);
-      // docker-archive holds one image: pick it here so the report can say which one was taken.
-      const image =
-        target.transport === 'docker-archive' && opened.kind === 'index'
-          ? await selectImage(opened, platform)
-          : opened;
-      const written = await writeImage(target, image, platform && image === opened ? { platform } : {});
-      const tookPlatform =
-        image !== opened && image.kind === 'image' ? formatPlatform(image.config) : undefined;
-      const digestChanged = target.transport === 'docker-archive' && written.digest !== image.digest;
-      if (report.format === 'json') {
-        await writeReport(
-          report,
-          `${JSON.stringify({
-            source,
-            sourceDigest: opened.digest,
-            reference: written.reference,
-            digest: written.digest,
-            ...(tookPlatform ? { platform: tookPlatform } : {}),
-          })}\n`,
-        );
-        return;
-      }
-      const lines = [`Copied ${source} -> ${written.reference}`];
-      if (tookPlatform)
+    .action((source: string, destination: string, options: { platform?: string; output: string }) =>
+      withInterrupt(async (signal) => {
+        const report = parseReportOutput(options.output, ['text', 'json'] as const);
+        const platform = options.platform ? parsePlatform(options.platform) : undefined;
+        const target = parseImageReference(destination);
+        const opened = await openImage(source);
+        // docker-archive holds one image: pick it here so the report can say which one was taken.
+        const image =
+          target.transport === 'docker-archive' && opened.kind === 'index'
+            ? await selectImage(opened, platform)
+            : opened;
+        const written = await writeImage(target, image, {
+          ...(platform && image === opened ? { platform } : {}),
+          signal,
+        });
+        const tookPlatform =
+          image !== opened && image.kind === 'image' ? formatPlatform(image.config) : undefined;
+        const digestChanged = target.transport === 'docker-archive' && written.digest !== image.digest;
+        if (report.format === 'json') {
+          await writeReport(
+            report,
+            `${JSON.stringify({
+              source,
+              sourceDigest: opened.digest,
+              reference: written.reference,
+              digest: written.digest,
+              ...(tookPlatform ? { platform: tookPlatform } : {}),
+            })}\n`,
+          );
+          return;
+        }
+        const lines = [`Copied ${source} -> ${written.reference}`];
+        if (tookPlatform)
+          lines.push(
+            `Platform: ${tookPlatform} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
+          );
         lines.push(
-          `Platform: ${tookPlatform} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
+          `Digest: ${written.digest}${digestChanged ? ' (docker-archive: manifest digest differs from the source by design)' : ''}`,
         );
-      lines.push(
-        `Digest: ${written.digest}${digestChanged ? ' (docker-archive: manifest digest differs from the source by design)' : ''}`,
-      );
-      await writeReport(report, `${lines.join('\n')}\n`);
-    });
+        await writeReport(report, `${lines.join('\n')}\n`);
+      }),
+    );
 }

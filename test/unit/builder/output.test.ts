@@ -1,8 +1,14 @@
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultOutput, parseOutput } from '../../../src/builder/output.js';
+import { defaultOutput, parseOutput, writeOutput } from '../../../src/builder/output.js';
 import { buildRecordPath } from '../../../src/builder/record.js';
 import { DEFAULT_SKIP, lockRequestFor } from '../../../src/builder/resolve.js';
 import { parseImageSpec } from '../../../src/builder/spec.js';
+import { isRampartError } from '../../../src/errors.js';
+import { newIndex } from '../../../src/oci/in-memory.js';
+import { makeTestImage } from '../../helpers/oci-fixtures.js';
 
 describe('build outputs', () => {
   it('defaults to an OCI layout under ./out, with a variant tag', () => {
@@ -39,5 +45,28 @@ describe('lockRequestFor', () => {
   it('uses the spec list when given', () => {
     const { spec } = parseImageSpec(text('  skip: [ucf]\n'), 'x.yaml', '/');
     expect(lockRequestFor(spec).skip).toEqual(['ucf']);
+  });
+});
+
+describe('writeOutput under an aborted build', () => {
+  it('writes nothing and leaves no staging, for each output transport (SIGINT during the write)', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'rampart-output-abort-'));
+    try {
+      const image = await makeTestImage(work, [{ 'etc/a': 'a\n' }]);
+      const index = newIndex([{ image, platform: { os: 'linux', architecture: 'amd64' } }]);
+      const controller = new AbortController();
+      controller.abort(new Error('received SIGINT'));
+      const out = join(work, 'out');
+      await mkdir(out);
+      for (const raw of [`oci:${out}/layout:t`, `oci-archive:${out}/a.tar`, `docker-archive:${out}/d.tar`]) {
+        const error = await writeOutput(parseOutput(raw), index, image, controller.signal).catch(
+          (e: unknown) => e,
+        );
+        expect([raw, isRampartError(error, 'CANCELLED')]).toEqual([raw, true]);
+      }
+      expect(await readdir(out)).toEqual([]);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 });
