@@ -237,8 +237,9 @@ describe('filesystem errors become one-line IO errors', () => {
   it('writing under a regular file', async () => {
     const file = join(work, 'plain-file');
     await writeFile(file, 'x');
+    // Checked before anything is written: a path below a regular file does not exist (ENOTDIR).
     await expect(writeImage(`oci:${join(file, 'layout')}:t`, image)).rejects.toMatchObject({
-      code: 'IO',
+      code: 'NOT_FOUND',
       message: expect.stringContaining('plain-file'),
     });
     await expect(
