@@ -82,6 +82,29 @@ export async function holdsBlob(path: string, descriptor: Descriptor): Promise<b
 }
 
 /**
+ * The blob half of a directory sink (an OCI layout's `blobs/sha256`, a skopeo dir): a blob is
+ * named by its hex digest, written atomically and checked against its descriptor while written,
+ * and one already there counts only once it is hashed.
+ */
+export function verifiedBlobFiles(
+  dir: string,
+  location: string,
+): { path(digest: Digest): string } & Pick<ImageSink, 'hasBlob' | 'putBlob'> {
+  const path = (digest: Digest) => join(dir, digestHex(digest));
+  return {
+    path,
+    hasBlob: (descriptor) => holdsBlob(path(descriptor.digest), descriptor),
+    async putBlob(descriptor, stream) {
+      await writeStreamAtomic(
+        path(descriptor.digest),
+        stream,
+        verifyingStream(descriptor.digest, descriptor.size, `blob ${descriptor.digest} for ${location}`),
+      );
+    },
+  };
+}
+
+/**
  * An OCI image layout as a sink. A new layout is written beside its final path and renamed into
  * place on close, so a failed or interrupted copy leaves nothing; an existing layout (other tags) is
  * updated in place, blobs first and index.json last, so it stays valid throughout. Every manifest is
@@ -111,20 +134,15 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
   await mkdir(blobDir, { recursive: true });
   const location = `OCI layout ${dir}`;
   const roots: Array<{ entry: Descriptor; tag: string | undefined }> = [];
-  const blobPath = (digest: Digest) => join(blobDir, digestHex(digest));
+  const blobs = verifiedBlobFiles(blobDir, location);
+  const blobPath = blobs.path;
 
   return {
     location,
     storesIndex: true,
     wantsOciMediaTypes: true,
-    hasBlob: (descriptor) => holdsBlob(blobPath(descriptor.digest), descriptor),
-    async putBlob(descriptor, stream) {
-      await writeStreamAtomic(
-        blobPath(descriptor.digest),
-        stream,
-        verifyingStream(descriptor.digest, descriptor.size, `blob ${descriptor.digest} for ${location}`),
-      );
-    },
+    hasBlob: blobs.hasBlob,
+    putBlob: blobs.putBlob,
     async putManifest(raw, mediaType, tag, options = {}) {
       const entry = rootDescriptor(raw, mediaType, tag, options);
       if (!(await holdsBlob(blobPath(entry.digest), entry))) {

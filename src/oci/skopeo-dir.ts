@@ -3,11 +3,10 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import { tempPathFor, writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
-import type { Digest } from './digest.js';
-import { digestHex, sha256Digest, verifyingStream } from './digest.js';
+import { digestHex, sha256Digest } from './digest.js';
 import type { OciObject } from './image.js';
 import { openRegularFile } from './layout.js';
-import { holdsBlob } from './layout-write.js';
+import { verifiedBlobFiles } from './layout-write.js';
 import type { ImageSink } from './sink.js';
 import { isSkopeoDir } from './skopeo-dir-detect.js';
 import type { BlobSource } from './source.js';
@@ -78,19 +77,13 @@ export async function openSkopeoDirSink(dir: string): Promise<ImageSink> {
   await mkdir(staging);
   const location = `skopeo dir ${dir}`;
   let rootWritten = false;
-  const blobPath = (digest: Digest) => join(staging, digestHex(digest));
+  const blobs = verifiedBlobFiles(staging, location);
   return {
     location,
     storesIndex: true,
     wantsOciMediaTypes: false,
-    hasBlob: (descriptor) => holdsBlob(blobPath(descriptor.digest), descriptor),
-    async putBlob(descriptor, stream) {
-      await writeStreamAtomic(
-        blobPath(descriptor.digest),
-        stream,
-        verifyingStream(descriptor.digest, descriptor.size, `blob ${descriptor.digest} for ${location}`),
-      );
-    },
+    hasBlob: blobs.hasBlob,
+    putBlob: blobs.putBlob,
     async putManifest(raw, _mediaType, _tag, options = {}) {
       const digest = sha256Digest(raw);
       const name = options.child ? `${digestHex(digest)}.manifest.json` : 'manifest.json';
