@@ -114,11 +114,12 @@ describe('rampart copy interrupted', () => {
         const what = `${destination.name} ${signal} after ${delay}/${duration} ms: exit ${code}: ${stderr.slice(0, 300)}`;
         if (code === 0) continue; // finished first: nothing to clean
         if (code === null) {
-          // The signal beat the CLI's handler (a loaded machine starts slower than measured): the
-          // default action killed it before it wrote anything, which must hold.
+          // No handler was listening: the signal came before the CLI set it up (a loaded machine
+          // starts slower than measured) or after the copy had committed and removed it. Either
+          // way the default action killed the process, and no staging may be left behind (an
+          // output, if any, was renamed into place whole).
           early++;
-          if (staging(dir).length || (!destination.before && readdirSync(dir).length))
-            failures.push(`${what}: killed during startup, yet something was written`);
+          if (staging(dir).length) failures.push(`${what}: staging left: ${staging(dir).join(', ')}`);
           continue;
         }
         interrupted++;
@@ -137,7 +138,7 @@ describe('rampart copy interrupted', () => {
     expect(failures).toEqual([]);
     // Most signals land inside the copy.
     process.stderr.write(
-      `interrupted copies: ${interrupted}, during startup: ${early}, startup ${startup} ms\n`,
+      `interrupted copies: ${interrupted}, outside the handler: ${early}, startup ${startup} ms\n`,
     );
     expect(interrupted).toBeGreaterThanOrEqual(Math.ceil(DESTINATIONS.length * TRIALS * 0.6));
   }, 300_000);
