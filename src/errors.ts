@@ -70,6 +70,7 @@ export interface ErrorDetailsByCode {
   // Everything else.
   TOOL_FAILED: { tool: string; exitCode?: number | null };
   SBOM_INVALID: { path?: string; format?: string };
+  SBOM_EMPTY: { reference: string };
   /** `signal`: the signal that cancelled (SIGTERM exits 143, as a shell reports it). */
   CANCELLED: { operation?: string; signal?: string };
 }
@@ -124,6 +125,7 @@ const EXIT_STATUS_BY_CODE = {
   LOCK_STALE: 1,
   TOOL_FAILED: 1,
   SBOM_INVALID: 1,
+  SBOM_EMPTY: 1,
   CANCELLED: 130,
 } as const satisfies Record<RampartErrorCode, 1 | 2 | 130>;
 

@@ -104,11 +104,21 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
     else if (input.kind === 'directory') source.created = (options.now?.() ?? new Date()).toISOString();
   }
   const result = await catalogFileSource(files, catalogers, options.signal);
+  // An empty answer must never look like a clean one (a skopeo dir read as a root gave `[]`).
+  const empty: SbomWarning[] =
+    result.packages.length === 0
+      ? [
+          {
+            cataloger: 'source',
+            message: `no package of any ecosystem found in ${source.ref}: no dpkg database, npm, Python, Java or Go metadata; check the reference points at the image or root you meant`,
+          },
+        ]
+      : [];
   return {
     source,
     ...(result.distro ? { distro: result.distro } : {}),
     packages: result.packages,
-    warnings: [...early, ...result.warnings],
+    warnings: [...early, ...result.warnings, ...empty],
   };
 }
 

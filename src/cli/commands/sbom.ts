@@ -17,6 +17,7 @@ export function registerSbom(program: Command): void {
     )
     .option('--platform <os/arch>', 'platform to pick from a multi-platform index')
     .option('--files', 'list every package file in SPDX and CycloneDX output (large)')
+    .option('--fail-empty', 'exit 1 (SBOM_EMPTY) when no package of any ecosystem is found')
     .option(
       '--allow-unsafe-entries',
       'exit 0 even when unsafe or unreadable layer entries were left out (they stay listed in the SBOM warnings)',
@@ -31,7 +32,13 @@ Examples:
     .action(
       async (
         image: string,
-        opts: { output?: string[]; platform?: string; files?: boolean; allowUnsafeEntries?: boolean },
+        opts: {
+          output?: string[];
+          platform?: string;
+          files?: boolean;
+          allowUnsafeEntries?: boolean;
+          failEmpty?: boolean;
+        },
       ) => {
         // Loaded on use so other commands do not pay for the catalogers and encoders.
         // Not through sbom/index.js: that also loads the SBOM reader and its zod schemas (~14 MiB).
@@ -66,6 +73,11 @@ Examples:
         // The SBOM is written with each skipped entry in its warnings; the exit status says it is partial.
         const unsafe = unsafeEntriesError(doc);
         if (unsafe && opts.allowUnsafeEntries !== true) throw unsafe;
+        if (opts.failEmpty && doc.packages.length === 0) {
+          throw new RampartError('SBOM_EMPTY', `${image}: no package of any ecosystem found (--fail-empty)`, {
+            details: { reference: image },
+          });
+        }
       },
     );
 }
