@@ -6,34 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newIndex } from '../../../src/oci/in-memory.js';
 import { writeImage } from '../../../src/oci/open.js';
 import { hostPlatform } from '../../../src/oci/platform.js';
 import { makeTestImage } from '../../helpers/oci-fixtures.js';
+import { rampart } from '../../helpers/run-cli.js';
 
 let work: string;
 let layout: string;
-
-async function rampart(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += Buffer.from(chunk as Buffer | string).toString('utf8');
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(['node', 'rampart', ...args]), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'rampart-cli-usability-'));

@@ -5,14 +5,14 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archsForOutput, parseOutput } from '../../../src/builder/output.js';
 import { formatBytes, formatTable, parseReportOutput, writeReport } from '../../../src/cli/format.js';
-import { main } from '../../../src/cli/main.js';
 import { comingLater } from '../../../src/cli/roadmap.js';
 import { isRampartError } from '../../../src/errors.js';
 import { parseImageReference } from '../../../src/oci/reference.js';
 import { generateSbom } from '../../../src/sbom/generate.js';
+import { rampart } from '../../helpers/run-cli.js';
 
 let work: string;
 beforeAll(async () => {
@@ -21,25 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-async function rampart(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(['node', 'rampart', ...args]), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 function thrown(fn: () => unknown): unknown {
   try {

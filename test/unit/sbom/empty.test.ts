@@ -2,28 +2,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { generateSbom } from '../../../src/sbom/generate.js';
+import { rampart as cli } from '../../helpers/run-cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rampart-sbom-empty-'));
 writeFileSync(join(root, 'README'), 'no packages here\n');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function cli(...args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(['node', 'rampart', ...args]), stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 describe('an SBOM with no package', () => {
   it('carries a warning in the document and on stderr; --fail-empty exits 1 with SBOM_EMPTY', async () => {
