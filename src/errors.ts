@@ -48,6 +48,8 @@ export interface ErrorDetailsByCode {
   // The network and the archive's trust chain.
   NETWORK: { url?: string; status?: number; attempts?: number };
   TIMEOUT: { url?: string; timeoutMs?: number; attempts?: number };
+  /** The registry refused the credentials (401) or the action (403) for a repository. */
+  UNAUTHORIZED: { registry: string; repository?: string; status?: number; action?: string };
   SIGNATURE_INVALID: { url?: string; keyIds?: string[] };
   RELEASE_EXPIRED: { url?: string; validUntil?: string };
   RELEASE_DATE_INVALID: { url?: string; date?: string; newestSeen?: string; reason?: 'future' | 'downgrade' };
@@ -112,6 +114,7 @@ const EXIT_STATUS_BY_CODE = {
   UNSAFE_ENTRIES: 1,
   NETWORK: 1,
   TIMEOUT: 1,
+  UNAUTHORIZED: 1,
   SIGNATURE_INVALID: 1,
   RELEASE_EXPIRED: 1,
   RELEASE_DATE_INVALID: 1,
