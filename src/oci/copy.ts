@@ -38,6 +38,12 @@ export interface CopyOptions {
   onEvent?: (event: CopyEvent) => void;
   /** Clock for event times. */
   now?: () => Date;
+  /**
+   * Attachments (signatures, attestations, SBOMs, referrers; see attachments.ts) written beside the
+   * root, in the same commit: byte for byte (never converted, so their digests and the subjects
+   * that name them hold), each listed at the top under its legacy tag or untagged.
+   */
+  attachments?: ReadonlyArray<{ object: Manifest | Index; tag?: string }>;
 }
 
 export interface CopyResult {
@@ -46,6 +52,11 @@ export interface CopyResult {
   mediaType: string;
   /** The platform copied, when one image was chosen from an index. */
   platform?: string;
+}
+
+/** An attachment being written: kept byte for byte, at the top under this tag (or untagged). */
+interface Verbatim {
+  tag: string | undefined;
 }
 
 interface Written {
@@ -79,12 +90,17 @@ export async function copy(
     }
   };
 
-  const putBlobs = async (node: Manifest | Image, blobs: readonly Descriptor[]): Promise<void> => {
+  const putBlobs = async (
+    node: Manifest | Image,
+    blobs: readonly Descriptor[],
+    verbatim?: Verbatim,
+  ): Promise<void> => {
     for (const original of blobs) {
       checkAborted();
-      const descriptor = sink.wantsOciMediaTypes
-        ? { ...original, mediaType: ociMediaType(original.mediaType) }
-        : original;
+      const descriptor =
+        sink.wantsOciMediaTypes && !verbatim
+          ? { ...original, mediaType: ociMediaType(original.mediaType) }
+          : original;
       if (seen.has(descriptor.digest)) continue;
       seen.add(descriptor.digest);
       const base = {
@@ -116,11 +132,13 @@ export async function copy(
     node: Manifest | Image,
     root: boolean,
     platform?: Platform,
+    verbatim?: Verbatim,
   ): Promise<Written> => {
     const { manifest } = node;
-    await putBlobs(node, [manifest.config, ...manifest.layers]);
+    await putBlobs(node, [manifest.config, ...manifest.layers], verbatim);
     let raw = node.rawManifest;
     let mediaType = node.mediaType;
+    if (verbatim) return put(raw, mediaType, root, undefined, root ? node.artifactType : undefined, verbatim);
     if (sink.wantsOciMediaTypes && needsOciConversion(mediaType)) {
       const converted = toOciManifest(manifest);
       raw = Buffer.from(JSON.stringify(converted));
@@ -130,15 +148,16 @@ export async function copy(
     return put(raw, mediaType, root, rootPlatform, root ? node.artifactType : undefined);
   };
 
-  const writeIndex = async (index: Index, root: boolean): Promise<Written> => {
+  const writeIndex = async (index: Index, root: boolean, verbatim?: Verbatim): Promise<Written> => {
     const manifests: Descriptor[] = [];
     let changed = false;
     for (const entry of index.manifest.manifests) {
       checkAborted();
       const child = await index.child(entry);
-      const written = await writeNode(child, false);
+      const written = await writeNode(child, false, undefined, verbatim ? { tag: undefined } : undefined);
       if (written.descriptor.digest !== entry.digest) changed = true;
-      const platformTag = root && entry.platform ? options.platformTag?.(entry.platform) : undefined;
+      const platformTag =
+        root && !verbatim && entry.platform ? options.platformTag?.(entry.platform) : undefined;
       if (platformTag && child.kind !== 'index') {
         await sink.putManifest(written.raw, written.descriptor.mediaType, platformTag, {
           platform: entry.platform as Platform,
@@ -153,12 +172,12 @@ export async function copy(
     }
     let raw = index.rawManifest;
     let mediaType = index.mediaType;
-    if (changed || (sink.wantsOciMediaTypes && needsOciConversion(mediaType))) {
+    if (!verbatim && (changed || (sink.wantsOciMediaTypes && needsOciConversion(mediaType)))) {
       const converted = toOciIndex(index.manifest, manifests);
       raw = Buffer.from(JSON.stringify(converted));
       mediaType = converted.mediaType as string;
     }
-    return put(raw, mediaType, root);
+    return put(raw, mediaType, root, undefined, root && verbatim ? index.artifactType : undefined, verbatim);
   };
 
   const put = async (
@@ -167,10 +186,12 @@ export async function copy(
     root: boolean,
     platform?: Platform,
     artifactType?: string,
+    verbatim?: Verbatim,
   ): Promise<Written> => {
     checkAborted();
     const digest = sha256Digest(raw);
-    const readBack = await sink.putManifest(raw, mediaType, root ? options.tag : undefined, {
+    const tag = verbatim ? verbatim.tag : options.tag;
+    const readBack = await sink.putManifest(raw, mediaType, root ? tag : undefined, {
       child: !root,
       ...(platform ? { platform } : {}),
       ...(artifactType ? { artifactType } : {}),
@@ -179,8 +200,13 @@ export async function copy(
     return { descriptor: { mediaType, digest, size: raw.length }, readBack, raw };
   };
 
-  const writeNode = (node: OciObject, root: boolean, platform?: Platform): Promise<Written> =>
-    node.kind === 'index' ? writeIndex(node, root) : writeManifest(node, root, platform);
+  const writeNode = (
+    node: OciObject,
+    root: boolean,
+    platform?: Platform,
+    verbatim?: Verbatim,
+  ): Promise<Written> =>
+    node.kind === 'index' ? writeIndex(node, root, verbatim) : writeManifest(node, root, platform, verbatim);
 
   try {
     let root: OciObject = source;
@@ -211,6 +237,9 @@ export async function copy(
     // A sink holding one image holds a runnable one: an artifact is refused here, by name.
     if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
     const written = await writeNode(root, true, platform);
+    for (const attachment of options.attachments ?? []) {
+      await writeNode(attachment.object, true, undefined, { tag: attachment.tag });
+    }
     checkAborted();
     await sink.close();
     return {

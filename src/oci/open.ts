@@ -3,12 +3,15 @@ import { fromSystemError, isSystemError, RampartError } from '../errors.js';
 import type { LockOptions } from '../util/path-lock.js';
 import { sweepAbandonedStaging } from '../util/staging.js';
 import { checkWritable } from '../util/writable.js';
+import type { Attachment, AttachmentStore } from './attachments.js';
+import { copiedManifestDigests, findAttachments, layoutAttachmentStore } from './attachments.js';
 import type { CopyOptions } from './copy.js';
 import { copy } from './copy.js';
 import type { Digest } from './digest.js';
 import { openDockerArchive, openDockerArchiveSink } from './docker-archive.js';
 import type { OciObject } from './image.js';
-import { directoryLayout, openLayout } from './layout.js';
+import { selectIndexEntry } from './image.js';
+import { archivedLayout, directoryLayout, openLayout } from './layout.js';
 import { openLayoutSink } from './layout-write.js';
 import { openOciArchive, openOciArchiveSink } from './oci-archive.js';
 import type { ImageReference } from './reference.js';
@@ -17,6 +20,7 @@ import { openRootfsDirectory } from './rootfs-source.js';
 import type { ImageSink } from './sink.js';
 import { openSkopeoDir, openSkopeoDirSink } from './skopeo-dir.js';
 import { isSkopeoDir } from './skopeo-dir-detect.js';
+import { TarIndex } from './tar-index.js';
 
 function toReference(ref: string | ImageReference): ImageReference {
   return typeof ref === 'string' ? parseImageReference(ref) : ref;
@@ -99,6 +103,36 @@ export async function openSink(
 }
 
 /**
+ * Refuses a transport that cannot hold attachments (docker-archive: and dir: hold one image and
+ * no tags beside it), before anything is read or written: one rule, for sources and destinations.
+ */
+export function checkHoldsAttachments(ref: string | ImageReference): void {
+  const reference = toReference(ref);
+  if (reference.transport === 'docker-archive' || reference.transport === 'dir') {
+    throw new RampartError(
+      'USAGE',
+      `${reference.transport}: cannot hold attachments (signatures, attestations, SBOMs, referrers); use oci:, oci-archive: or docker://, or drop --with-attachments`,
+      { details: { option: '--with-attachments', value: reference.raw } },
+    );
+  }
+}
+
+/** Where the attachments of what a reference names are looked up (see attachments.ts). */
+export async function openAttachmentStore(ref: string | ImageReference): Promise<AttachmentStore> {
+  const reference = toReference(ref);
+  checkHoldsAttachments(reference);
+  const path = reference.path ?? '';
+  switch (reference.transport) {
+    case 'oci':
+      return layoutAttachmentStore(directoryLayout(path));
+    case 'oci-archive':
+      return layoutAttachmentStore(archivedLayout(await TarIndex.open(path)));
+    default:
+      throw registryLater(reference);
+  }
+}
+
+/**
  * Writes an image, artifact or index to a destination reference through `copy()`. oci/oci-archive
  * keep every OCI manifest byte for byte (a whole index included; Docker schema 2 manifests get OCI
  * media types, see convert.ts); docker-archive holds one image, chosen by `platform` (default: the
@@ -107,20 +141,59 @@ export async function openSink(
 export async function writeImage(
   target: string | ImageReference,
   source: OciObject,
-  opts: Omit<CopyOptions, 'tag'> = {},
-): Promise<{ digest: Digest; reference: string; platform?: string }> {
+  opts: Omit<CopyOptions, 'tag' | 'attachments'> & {
+    /** Also copy the attachments found here (recursively) of every manifest copied. */
+    attachmentsFrom?: AttachmentStore;
+  } = {},
+): Promise<{ digest: Digest; reference: string; platform?: string; attachments?: Attachment[] }> {
   const reference = toReference(target);
+  const { attachmentsFrom, ...copyOptions } = opts;
+  if (attachmentsFrom) checkHoldsAttachments(reference);
+  const found = attachmentsFrom
+    ? await findAttachments(attachmentsFrom, attachedTo(source, opts), {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      })
+    : undefined;
+  const attachments =
+    found && attachmentsFrom
+      ? await Promise.all(
+          found.map(async (attachment) => ({
+            object: await attachmentsFrom.open(attachment.descriptor),
+            ...(attachment.tag ? { tag: attachment.tag } : {}),
+          })),
+        )
+      : undefined;
   const sink = await openSink(reference, opts.signal ? { lock: { signal: opts.signal } } : {});
   try {
-    const result = await copy(source, sink, { ...opts, ...(reference.tag ? { tag: reference.tag } : {}) });
+    const result = await copy(source, sink, {
+      ...copyOptions,
+      ...(reference.tag ? { tag: reference.tag } : {}),
+      ...(attachments ? { attachments } : {}),
+    });
     return {
       digest: result.digest,
       reference: reference.raw,
       ...(result.platform ? { platform: result.platform } : {}),
+      ...(found
+        ? {
+            attachments: found.map(({ kind, digest, tag, artifactType }) => ({
+              kind,
+              digest,
+              ...(tag ? { tag } : {}),
+              ...(artifactType ? { artifactType } : {}),
+            })),
+          }
+        : {}),
     };
   } catch (error) {
     throw asRampartError(error, `cannot write ${reference.raw}`, reference.path);
   }
+}
+
+/** The manifests a copy writes, whose attachments travel with it: one platform's image, or all. */
+function attachedTo(source: OciObject, opts: Pick<CopyOptions, 'platform'>): Digest[] {
+  if (source.kind === 'index' && opts.platform) return [selectIndexEntry(source, opts.platform).digest];
+  return copiedManifestDigests(source);
 }
 
 function cannotWriteDigest(ref: ImageReference): RampartError {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { selectImage } from '../../oci/image.js';
-import { openImage, writeImage } from '../../oci/open.js';
+import { checkHoldsAttachments, openAttachmentStore, openImage, writeImage } from '../../oci/open.js';
 import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import { parseImageReference } from '../../oci/reference.js';
 import { parseReportOutput, writeReport } from '../format.js';
@@ -23,6 +23,10 @@ export function registerCopy(program: Command): void {
     .option(
       '--platform <os/arch[/variant]>',
       'copy only this platform of an index (docker-archive, which holds one image, defaults to the host platform, else the first)',
+    )
+    .option(
+      '--with-attachments',
+      "also copy cosign's sha256-<hex>.sig/.att/.sbom tags and every referrer, recursively (not to or from docker-archive: or dir:)",
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
     .addHelpText(
@@ -48,46 +52,60 @@ Examples:
   $ rampart copy --platform linux/arm64 oci:./out/nodejs:latest oci-archive:nodejs-arm64.tar
   $ rampart copy -o json docker-archive:nodejs.tar oci:./layout:imported`,
     )
-    .action((source: string, destination: string, options: { platform?: string; output: string }) =>
-      withInterrupt(async (signal) => {
-        const report = parseReportOutput(options.output, ['text', 'json'] as const);
-        const platform = options.platform ? parsePlatform(options.platform) : undefined;
-        const target = parseImageReference(destination);
-        const opened = await openImage(source);
-        // docker-archive holds one image: pick it here so the report can say which one was taken.
-        const image =
-          target.transport === 'docker-archive' && opened.kind === 'index'
-            ? await selectImage(opened, platform)
-            : opened;
-        const written = await writeImage(target, image, {
-          ...(platform && image === opened ? { platform } : {}),
-          signal,
-        });
-        const tookPlatform =
-          image !== opened && image.kind === 'image' ? formatPlatform(image.config) : undefined;
-        const digestChanged = target.transport === 'docker-archive' && written.digest !== image.digest;
-        if (report.format === 'json') {
-          await writeReport(
-            report,
-            `${JSON.stringify({
-              source,
-              sourceDigest: opened.digest,
-              reference: written.reference,
-              digest: written.digest,
-              ...(tookPlatform ? { platform: tookPlatform } : {}),
-            })}\n`,
-          );
-          return;
-        }
-        const lines = [`Copied ${source} -> ${written.reference}`];
-        if (tookPlatform)
+    .action(
+      (
+        source: string,
+        destination: string,
+        options: { platform?: string; output: string; withAttachments?: boolean },
+      ) =>
+        withInterrupt(async (signal) => {
+          const report = parseReportOutput(options.output, ['text', 'json'] as const);
+          const platform = options.platform ? parsePlatform(options.platform) : undefined;
+          const target = parseImageReference(destination);
+          if (options.withAttachments) checkHoldsAttachments(target);
+          const attachmentsFrom = options.withAttachments ? await openAttachmentStore(source) : undefined;
+          const opened = await openImage(source);
+          // docker-archive holds one image: pick it here so the report can say which one was taken.
+          const image =
+            target.transport === 'docker-archive' && opened.kind === 'index'
+              ? await selectImage(opened, platform)
+              : opened;
+          const written = await writeImage(target, image, {
+            ...(platform && image === opened ? { platform } : {}),
+            ...(attachmentsFrom ? { attachmentsFrom } : {}),
+            signal,
+          });
+          const tookPlatform =
+            image !== opened && image.kind === 'image' ? formatPlatform(image.config) : undefined;
+          const digestChanged = target.transport === 'docker-archive' && written.digest !== image.digest;
+          if (report.format === 'json') {
+            await writeReport(
+              report,
+              `${JSON.stringify({
+                source,
+                sourceDigest: opened.digest,
+                reference: written.reference,
+                digest: written.digest,
+                ...(tookPlatform ? { platform: tookPlatform } : {}),
+                ...(written.attachments ? { attachments: written.attachments } : {}),
+              })}\n`,
+            );
+            return;
+          }
+          const lines = [`Copied ${source} -> ${written.reference}`];
+          if (tookPlatform)
+            lines.push(
+              `Platform: ${tookPlatform} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
+            );
           lines.push(
-            `Platform: ${tookPlatform} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
+            `Digest: ${written.digest}${digestChanged ? ' (docker-archive: manifest digest differs from the source by design)' : ''}`,
           );
-        lines.push(
-          `Digest: ${written.digest}${digestChanged ? ' (docker-archive: manifest digest differs from the source by design)' : ''}`,
-        );
-        await writeReport(report, `${lines.join('\n')}\n`);
-      }),
+          for (const attachment of written.attachments ?? []) {
+            lines.push(
+              `Attachment: ${attachment.kind} ${attachment.digest}${attachment.tag ? ` (tag ${attachment.tag})` : ''}${attachment.artifactType ? ` ${attachment.artifactType}` : ''}`,
+            );
+          }
+          await writeReport(report, `${lines.join('\n')}\n`);
+        }),
     );
 }
