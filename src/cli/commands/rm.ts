@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { deleteManifestByDigest } from '../../registry/manage.js';
+import { withInterrupt } from '../interrupt.js';
+
+export function registerRm(program: Command): void {
+  program
+    .command('rm')
+    .description('delete a manifest from a registry, by digest (where the registry allows deletes)')
+    .argument('<reference>', '[docker://]HOST/NAME@sha256:DIGEST')
+    .addHelpText(
+      'after',
+      `
+A registry may refuse deletes (docker-registry without storage.delete.enabled): rm then fails with
+UNSUPPORTED_OPERATION. Tags pointing at the manifest go with it; blobs are freed by the registry's
+garbage collection.
+
+Examples:
+  $ rampart rm docker://127.0.0.1:5000/app@sha256:0123...`,
+    )
+    .action((reference: string) =>
+      withInterrupt(async (signal) => {
+        const deleted = await deleteManifestByDigest(reference, { signal });
+        process.stdout.write(`Deleted ${deleted.registry}/${deleted.repository}@${deleted.digest}\n`);
+      }),
+    );
+}

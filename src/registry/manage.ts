@@ -1,0 +1,59 @@
+import { RampartError } from '../errors.js';
+import type { Digest } from '../oci/digest.js';
+import { parseImageReference } from '../oci/reference.js';
+import { createRegistryClient } from './client.js';
+import type { RegistryClient, RegistryOptions } from './types.js';
+
+/** Options of `ls`/`rm`: how registries are reached, or a client to use as is. */
+export type ManageOptions = RegistryOptions & { client?: RegistryClient };
+
+/** A repository (`[docker://]HOST/NAME`, Docker Hub names normalised) without a tag or digest. */
+export function parseRepository(value: string): { registry: string; repository: string } {
+  const reference = parseImageReference(value.startsWith('docker://') ? value : `docker://${value}`);
+  // parseImageReference adds :latest to a bare name; only an explicit tag or digest is refused.
+  const named = value.replace(/^docker:\/\//, '');
+  const lastSlash = named.lastIndexOf('/');
+  if (reference.digest || named.slice(lastSlash + 1).includes(':')) {
+    throw new RampartError(
+      'USAGE',
+      `'${value}' names an image; ls takes a repository (HOST/NAME, no :TAG or @DIGEST)`,
+      {
+        details: { value },
+      },
+    );
+  }
+  return { registry: reference.registry as string, repository: reference.repository as string };
+}
+
+/** `rampart ls`: every tag of a repository, following the registry's pagination. */
+export async function listRepositoryTags(
+  value: string,
+  options: ManageOptions = {},
+): Promise<{ registry: string; repository: string; tags: string[] }> {
+  const { registry, repository } = parseRepository(value);
+  const client = options.client ?? createRegistryClient(registry, options);
+  return { registry, repository, tags: await client.listTags(repository) };
+}
+
+/**
+ * `rampart rm`: deletes a manifest by digest. Only a digest: a tag can be moved meanwhile, and
+ * deleting by tag is not in every registry. A registry that does not allow deletes (docker-registry
+ * without `storage.delete.enabled`) answers UNSUPPORTED_OPERATION, from the client.
+ */
+export async function deleteManifestByDigest(
+  value: string,
+  options: ManageOptions = {},
+): Promise<{ registry: string; repository: string; digest: Digest }> {
+  const reference = parseImageReference(value.startsWith('docker://') ? value : `docker://${value}`);
+  const { registry, repository, digest } = reference;
+  if (!digest || !registry || !repository) {
+    throw new RampartError(
+      'USAGE',
+      `'${value}' has no @sha256: digest; rm deletes by digest only (\`rampart inspect docker://${value.replace(/^docker:\/\//, '')}\` prints it)`,
+      { details: { value } },
+    );
+  }
+  const client = options.client ?? createRegistryClient(registry, options);
+  await client.deleteManifest(repository, digest);
+  return { registry, repository, digest };
+}

@@ -1,0 +1,164 @@
+import { isRampartError, RampartError } from '../errors.js';
+import type { AttachmentStore } from '../oci/attachments.js';
+import { parseSubject, referrersTag } from '../oci/attachments.js';
+import type { Digest } from '../oci/digest.js';
+import { sha256Digest } from '../oci/digest.js';
+import type { Index, Manifest } from '../oci/image.js';
+import { MediaType } from '../oci/media-types.js';
+import type { Descriptor, IndexManifest } from '../oci/types.js';
+import { IndexManifestSchema, parseJsonBytes } from '../oci/types.js';
+import type { RegistryClient } from './types.js';
+
+/**
+ * Referrers on a registry (OCI distribution-spec 1.1): read through the referrers API where the
+ * registry has one, else through the referrers tag schema (an index tagged `sha256-<hex>` of the
+ * subject, listing its referrers), which rampart maintains when it pushes a manifest with a subject.
+ */
+
+/** How a pushed manifest's subject was recorded. */
+export type ReferrerRecord = 'none' | 'api' | 'tag-schema';
+
+/** Read-modify-write rounds of the tag-schema index before giving up (see `recordReferrer`). */
+export const TAG_SCHEMA_ATTEMPTS = 5;
+
+/**
+ * After a manifest was pushed: when it has a `subject`, makes it findable as a referrer. A registry
+ * with the referrers API (it answered the PUT with an `OCI-Subject` header, `subjectAccepted`, or
+ * its referrers endpoint answers with an index) indexes it itself: no fallback tag is written.
+ * Otherwise the `sha256-<hex>` tag-schema index is read, the descriptor added (with its artifactType
+ * and annotations; an entry of the same digest replaced, others kept) and pushed back.
+ *
+ * Concurrent writers: a registry offers no compare-and-swap on a tag, so two writers can each read
+ * the index and the second PUT would drop the first's entry. After the PUT the index is read again;
+ * when this entry is missing (another writer overwrote it) the round is repeated, at most
+ * TAG_SCHEMA_ATTEMPTS times (CONCURRENT_UPDATE after that). This narrows the window, it does not
+ * close it: a writer whose stale PUT lands after the other's check still wins.
+ */
+export async function recordReferrer(
+  client: RegistryClient,
+  repository: string,
+  manifest: { raw: Buffer; mediaType: string },
+  options: { subjectAccepted?: boolean; attempts?: number } = {},
+): Promise<ReferrerRecord> {
+  const digest = sha256Digest(manifest.raw);
+  const { subject, artifactType, annotations } = parseReferrerFields(manifest.raw, digest);
+  if (!subject) return 'none';
+  if (options.subjectAccepted) return 'api';
+  if ((await client.referrers(repository, subject)) !== undefined) return 'api';
+  const entry: Descriptor = {
+    mediaType: manifest.mediaType,
+    digest,
+    size: manifest.raw.length,
+    ...(artifactType ? { artifactType } : {}),
+    ...(annotations ? { annotations } : {}),
+  };
+  const tag = referrersTag(subject);
+  const attempts = options.attempts ?? TAG_SCHEMA_ATTEMPTS;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const current = await readTagSchemaIndex(client, repository, subject);
+    const updated = addReferrer(current, entry);
+    await client.putManifest(repository, tag, Buffer.from(JSON.stringify(updated)), MediaType.OciIndex);
+    const after = await readTagSchemaIndex(client, repository, subject);
+    if (after?.manifests.some((descriptor) => descriptor.digest === digest)) return 'tag-schema';
+  }
+  throw new RampartError(
+    'CONCURRENT_UPDATE',
+    `the referrers index ${client.registry}/${repository}:${tag} kept changing under other writers; ${digest} was not recorded after ${attempts} attempts; push it again`,
+    { details: { reference: `${client.registry}/${repository}:${tag}`, attempts } },
+  );
+}
+
+/** The tag-schema index with `entry` added: deduplicated by digest, other entries and fields kept. */
+export function addReferrer(current: IndexManifest | undefined, entry: Descriptor): IndexManifest {
+  const kept: Descriptor[] = [];
+  const seen = new Set<Digest>([entry.digest]);
+  for (const descriptor of current?.manifests ?? []) {
+    if (seen.has(descriptor.digest)) continue;
+    seen.add(descriptor.digest);
+    kept.push(descriptor);
+  }
+  return {
+    ...(current ?? {}),
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests: [...kept, entry],
+  };
+}
+
+/** The `sha256-<hex>` tag-schema index of a subject, or undefined when the tag does not exist. */
+export async function readTagSchemaIndex(
+  client: RegistryClient,
+  repository: string,
+  subject: Digest,
+): Promise<IndexManifest | undefined> {
+  const tag = referrersTag(subject);
+  let fetched: Awaited<ReturnType<RegistryClient['getManifest']>>;
+  try {
+    fetched = await client.getManifest(repository, tag);
+  } catch (error) {
+    if (isRampartError(error, 'MANIFEST_NOT_FOUND')) return undefined;
+    throw error;
+  }
+  // Something else under that tag is not ours to overwrite or to read referrers from.
+  if (fetched.mediaType !== MediaType.OciIndex) {
+    throw new RampartError(
+      'UNKNOWN_MEDIA_TYPE',
+      `${client.registry}/${repository}:${tag} is a ${fetched.mediaType}, not the OCI index the referrers tag schema keeps there`,
+      {
+        details: {
+          mediaType: fetched.mediaType,
+          digest: fetched.digest,
+          location: `${client.registry}/${repository}`,
+        },
+      },
+    );
+  }
+  return parseJsonBytes(IndexManifestSchema, fetched.raw, `${client.registry}/${repository}:${tag}`);
+}
+
+function parseReferrerFields(
+  raw: Buffer,
+  digest: Digest,
+): { subject?: Digest; artifactType?: string; annotations?: Record<string, string> } {
+  const what = `manifest ${digest}`;
+  const { subject, artifactType } = parseSubject(raw, what);
+  const annotations = (JSON.parse(raw.toString('utf8')) as { annotations?: unknown }).annotations;
+  const stringAnnotations =
+    annotations && typeof annotations === 'object'
+      ? Object.fromEntries(
+          Object.entries(annotations as Record<string, unknown>).filter(
+            (pair): pair is [string, string] => typeof pair[1] === 'string',
+          ),
+        )
+      : undefined;
+  return {
+    ...(subject ? { subject } : {}),
+    ...(artifactType ? { artifactType } : {}),
+    ...(stringAnnotations && Object.keys(stringAnnotations).length > 0
+      ? { annotations: stringAnnotations }
+      : {}),
+  };
+}
+
+/**
+ * A repository of a registry as an attachment store: legacy tags by HEAD; referrers through the
+ * API, else the tag schema. `open` reads a manifest of this repository (the registry source).
+ */
+export function registryAttachmentStore(
+  client: RegistryClient,
+  repository: string,
+  open: (descriptor: Descriptor) => Promise<Manifest | Index>,
+): AttachmentStore {
+  return {
+    location: `${client.registry}/${repository}`,
+    resolveTag: (tag) => client.headManifest(repository, tag),
+    async referrers(digest, artifactType) {
+      const listed =
+        (await client.referrers(repository, digest, artifactType)) ??
+        (await readTagSchemaIndex(client, repository, digest))?.manifests ??
+        [];
+      return artifactType ? listed.filter((descriptor) => descriptor.artifactType === artifactType) : listed;
+    },
+    open,
+  };
+}
