@@ -41,9 +41,10 @@ export interface CopyOptions {
   /**
    * Attachments (signatures, attestations, SBOMs, referrers; see attachments.ts) written beside the
    * root, in the same commit: byte for byte (never converted, so their digests and the subjects
-   * that name them hold), each listed at the top under its legacy tag or untagged.
+   * that name them hold), each listed at the top under its legacy tag or untagged. Each is opened
+   * when written, so one manifest at a time is held, however many a source lists.
    */
-  attachments?: ReadonlyArray<{ object: Manifest | Index; tag?: string }>;
+  attachments?: ReadonlyArray<{ open(): Promise<Manifest | Index>; tag?: string }>;
 }
 
 export interface CopyResult {
@@ -238,7 +239,7 @@ export async function copy(
     if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
     const written = await writeNode(root, true, platform);
     for (const attachment of options.attachments ?? []) {
-      await writeNode(attachment.object, true, undefined, { tag: attachment.tag });
+      await writeNode(await attachment.open(), true, undefined, { tag: attachment.tag });
     }
     checkAborted();
     await sink.close();

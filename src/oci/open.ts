@@ -156,12 +156,10 @@ export async function writeImage(
     : undefined;
   const attachments =
     found && attachmentsFrom
-      ? await Promise.all(
-          found.map(async (attachment) => ({
-            object: await attachmentsFrom.open(attachment.descriptor),
-            ...(attachment.tag ? { tag: attachment.tag } : {}),
-          })),
-        )
+      ? found.map((attachment) => ({
+          open: () => attachmentsFrom.open(attachment.descriptor),
+          ...(attachment.tag ? { tag: attachment.tag } : {}),
+        }))
       : undefined;
   const sink = await openSink(reference, opts.signal ? { lock: { signal: opts.signal } } : {});
   try {
