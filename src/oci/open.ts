@@ -1,11 +1,16 @@
 import { dirname, resolve } from 'node:path';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
+import { createRegistryClient } from '../registry/client.js';
+import { registryAttachmentStore } from '../registry/referrers.js';
+import { registrySink } from '../registry/sink.js';
+import { openRegistryImage, registryBlobSource, registryOrigin } from '../registry/source.js';
+import type { RegistryOptions } from '../registry/types.js';
 import type { LockOptions } from '../util/path-lock.js';
 import { sweepAbandonedStaging } from '../util/staging.js';
 import { checkWritable } from '../util/writable.js';
 import type { Attachment, AttachmentStore } from './attachments.js';
 import { copiedManifestDigests, findAttachments, layoutAttachmentStore } from './attachments.js';
-import type { CopyOptions } from './copy.js';
+import type { CopyOptions, CopyResult } from './copy.js';
 import { copy } from './copy.js';
 import type { Digest } from './digest.js';
 import { openDockerArchive, openDockerArchiveSink } from './docker-archive.js';
@@ -20,32 +25,34 @@ import { openRootfsDirectory } from './rootfs-source.js';
 import type { ImageSink } from './sink.js';
 import { openSkopeoDir, openSkopeoDirSink } from './skopeo-dir.js';
 import { isSkopeoDir } from './skopeo-dir-detect.js';
+import { loadManifest } from './source.js';
 import { TarIndex } from './tar-index.js';
 
 function toReference(ref: string | ImageReference): ImageReference {
   return typeof ref === 'string' ? parseImageReference(ref) : ref;
 }
 
-function registryLater(ref: ImageReference): RampartError {
-  return new RampartError(
-    'UNSUPPORTED_TRANSPORT',
-    `'${ref.raw}' needs the registry transport (docker://), which comes later; use oci:, oci-archive:, docker-archive: or dir:`,
-    { details: { reference: ref.raw, transport: ref.transport } },
-  );
+/** How `openImage`/`openSink`/`writeImage` reach a registry (docker://); unused by the local transports. */
+export interface OpenOptions {
+  registry?: RegistryOptions;
+}
+
+function registryClient(reference: ImageReference, options: RegistryOptions = {}) {
+  return createRegistryClient(reference.registry ?? '', options);
 }
 
 /**
  * Opens what a reference names from any supported transport: a runnable image (config read and
  * checked), an artifact manifest (nothing but the manifest read), or an index (children lazily).
  */
-export async function openImage(ref: string | ImageReference): Promise<OciObject> {
+export async function openImage(ref: string | ImageReference, options: OpenOptions = {}): Promise<OciObject> {
   const reference = toReference(ref);
-  return openReference(reference).catch((error: unknown) => {
+  return openReference(reference, options).catch((error: unknown) => {
     throw asRampartError(error, `cannot read ${reference.raw}`, reference.path, 'read');
   });
 }
 
-async function openReference(reference: ImageReference): Promise<OciObject> {
+async function openReference(reference: ImageReference, options: OpenOptions): Promise<OciObject> {
   const path = reference.path ?? '';
   switch (reference.transport) {
     case 'oci':
@@ -58,7 +65,7 @@ async function openReference(reference: ImageReference): Promise<OciObject> {
       // skopeo's dir: format (version + manifest.json) is an image; any other directory is a rootfs.
       return (await isSkopeoDir(path)) ? openSkopeoDir(path) : openRootfsDirectory(path);
     case 'docker':
-      throw registryLater(reference);
+      return openRegistryImage(reference, registryClient(reference, options.registry));
   }
 }
 
@@ -72,7 +79,7 @@ function selector(ref: ImageReference): { tag?: string; digest?: Digest } {
  */
 export async function openSink(
   target: string | ImageReference,
-  options: { lock?: LockOptions } = {},
+  options: { lock?: LockOptions } & OpenOptions = {},
 ): Promise<ImageSink> {
   const reference = toReference(target);
   const path = reference.path ?? '';
@@ -86,7 +93,7 @@ export async function openSink(
     switch (reference.transport) {
       case 'oci':
         if (reference.digest) throw cannotWriteDigest(reference);
-        return await openLayoutSink(path, options);
+        return await openLayoutSink(path, options.lock ? { lock: options.lock } : {});
       case 'oci-archive':
         if (reference.digest) throw cannotWriteDigest(reference);
         return await openOciArchiveSink(path);
@@ -95,7 +102,7 @@ export async function openSink(
       case 'dir':
         return await openSkopeoDirSink(path);
       case 'docker':
-        throw registryLater(reference);
+        return registrySink(reference, registryClient(reference, options.registry));
     }
   } catch (error) {
     throw asRampartError(error, `cannot write ${reference.raw}`, path);
@@ -118,22 +125,28 @@ export function checkHoldsAttachments(ref: string | ImageReference): void {
 }
 
 /** Where the attachments of what a reference names are looked up (see attachments.ts). */
-export async function openAttachmentStore(ref: string | ImageReference): Promise<AttachmentStore> {
+export async function openAttachmentStore(
+  ref: string | ImageReference,
+  options: OpenOptions = {},
+): Promise<AttachmentStore> {
   const reference = toReference(ref);
   checkHoldsAttachments(reference);
   const path = reference.path ?? '';
-  switch (reference.transport) {
-    case 'oci':
-      return layoutAttachmentStore(directoryLayout(path));
-    case 'oci-archive':
-      return layoutAttachmentStore(archivedLayout(await TarIndex.open(path)));
-    default:
-      throw registryLater(reference);
+  if (reference.transport === 'oci-archive')
+    return layoutAttachmentStore(archivedLayout(await TarIndex.open(path)));
+  if (reference.transport === 'docker') {
+    const repository = reference.repository ?? '';
+    const client = registryClient(reference, options.registry);
+    const source = registryBlobSource(client, repository);
+    return registryAttachmentStore(client, repository, (descriptor) => loadManifest(source, descriptor));
   }
+  return layoutAttachmentStore(directoryLayout(path));
 }
 
 /**
- * Writes an image, artifact or index to a destination reference through `copy()`. oci/oci-archive
+ * Writes an image, artifact or index to a destination reference through `copy()`. A registry
+ * (docker://) keeps every manifest byte for byte and gets the whole index; blobs of the same
+ * registry are mounted, `registry.jobs` run at once. oci/oci-archive
  * keep every OCI manifest byte for byte (a whole index included; Docker schema 2 manifests get OCI
  * media types, see convert.ts); docker-archive holds one image, chosen by `platform` (default: the
  * host's). Returns the digest a reader of the destination sees.
@@ -141,18 +154,18 @@ export async function openAttachmentStore(ref: string | ImageReference): Promise
 export async function writeImage(
   target: string | ImageReference,
   source: OciObject,
-  opts: Omit<CopyOptions, 'tag' | 'attachments'> & {
-    /** Also copy the attachments found here (recursively) of every manifest copied. */
-    attachmentsFrom?: AttachmentStore;
-  } = {},
-): Promise<{ digest: Digest; reference: string; platform?: string; attachments?: Attachment[] }> {
+  opts: Omit<CopyOptions, 'tag' | 'mountFrom' | 'attachments'> &
+    OpenOptions & {
+      /** Also copy the attachments found here (recursively) of every manifest copied. */
+      attachmentsFrom?: AttachmentStore;
+    } = {},
+): Promise<WriteResult> {
   const reference = toReference(target);
-  const { attachmentsFrom, ...copyOptions } = opts;
+  const { registry, attachmentsFrom, ...copyOptions } = opts;
+  const signal = opts.signal ?? registry?.signal;
   if (attachmentsFrom) checkHoldsAttachments(reference);
   const found = attachmentsFrom
-    ? await findAttachments(attachmentsFrom, attachedTo(source, opts), {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      })
+    ? await findAttachments(attachmentsFrom, attachedTo(source, opts), { ...(signal ? { signal } : {}) })
     : undefined;
   const attachments =
     found && attachmentsFrom
@@ -161,17 +174,23 @@ export async function writeImage(
           ...(attachment.tag ? { tag: attachment.tag } : {}),
         }))
       : undefined;
-  const sink = await openSink(reference, opts.signal ? { lock: { signal: opts.signal } } : {});
+  const sink = await openSink(reference, {
+    ...(signal ? { lock: { signal } } : {}),
+    ...(registry ? { registry } : {}),
+  });
+  const origin = registryOrigin(source);
   try {
     const result = await copy(source, sink, {
+      ...(registry?.jobs ? { jobs: registry.jobs } : {}),
       ...copyOptions,
+      ...(signal ? { signal } : {}),
+      ...(origin ? { mountFrom: origin } : {}),
       ...(reference.tag ? { tag: reference.tag } : {}),
       ...(attachments ? { attachments } : {}),
     });
     return {
-      digest: result.digest,
+      ...result,
       reference: reference.raw,
-      ...(result.platform ? { platform: result.platform } : {}),
       ...(found
         ? {
             attachments: found.map(({ kind, digest, tag, artifactType }) => ({
@@ -192,6 +211,13 @@ export async function writeImage(
 function attachedTo(source: OciObject, opts: Pick<CopyOptions, 'platform'>): Digest[] {
   if (source.kind === 'index' && opts.platform) return [selectIndexEntry(source, opts.platform).digest];
   return copiedManifestDigests(source);
+}
+
+/** What `writeImage` wrote: `copy()`'s result and the destination as given. */
+export interface WriteResult extends CopyResult {
+  reference: string;
+  /** With `attachmentsFrom`: what was copied beside the image. */
+  attachments?: Attachment[];
 }
 
 function cannotWriteDigest(ref: ImageReference): RampartError {
