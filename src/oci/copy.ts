@@ -1,4 +1,5 @@
-import { addAbortSignal } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { addAbortSignal, Transform } from 'node:stream';
 import { RampartError } from '../errors.js';
 import { startOnRead } from '../util/start-on-read.js';
 import { needsOciConversion, ociMediaType, toOciIndex, toOciManifest } from './convert.js';
@@ -8,7 +9,7 @@ import type { Image, Index, Manifest, OciObject } from './image.js';
 import { selectIndexEntry } from './image.js';
 import { isImageConfigMediaType } from './media-types.js';
 import { formatPlatform, platformMatches } from './platform.js';
-import type { ImageSink } from './sink.js';
+import type { BlobOrigin, ImageSink } from './sink.js';
 import type { Descriptor, ImageConfig, Platform } from './types.js';
 import { ImageConfigSchema, parseJsonBytes } from './types.js';
 
@@ -20,9 +21,16 @@ export type CopyEvent =
       digest: Digest;
       size: number;
       mediaType: string;
-      status: 'start' | 'copied' | 'exists';
+      /** `exists`: the destination had it (skipped); `mounted`: taken from another repository. */
+      status: 'start' | 'copied' | 'exists' | 'mounted';
     }
+  /** Bytes of one blob sent so far (at most one event per MiB, and one at the end), for progress bars. */
+  | { kind: 'blob-progress'; time: Date; digest: Digest; bytes: number; size: number }
   | { kind: 'manifest'; time: Date; digest: Digest; mediaType: string; root: boolean };
+
+/** Default number of blobs transferred at once. */
+export const DEFAULT_JOBS = 4;
+const PROGRESS_STEP = 1024 * 1024;
 
 export interface CopyOptions {
   /** Copy only this platform's image of an index (sinks that hold one image need one). */
@@ -38,6 +46,20 @@ export interface CopyOptions {
   onEvent?: (event: CopyEvent) => void;
   /** Clock for event times. */
   now?: () => Date;
+  /** Blob transfers run at once (default 4); manifests are written one by one, in order. */
+  jobs?: number;
+  /** Where the source's blobs live: a sink on the same registry mounts them instead of uploading. */
+  mountFrom?: BlobOrigin;
+}
+
+/** Blob bytes by what happened to them; a blob counts once however many manifests name it. */
+export interface CopiedBytes {
+  /** Sent to the destination. */
+  pushed: number;
+  /** Already at the destination. */
+  skipped: number;
+  /** Mounted from another repository of the same registry. */
+  mounted: number;
 }
 
 export interface CopyResult {
@@ -46,6 +68,9 @@ export interface CopyResult {
   mediaType: string;
   /** The platform copied, when one image was chosen from an index. */
   platform?: string;
+  /** Every platform copied (of each image of an index, or of the one image), in order. */
+  platforms: string[];
+  bytes: CopiedBytes;
 }
 
 interface Written {
@@ -79,37 +104,95 @@ export async function copy(
     }
   };
 
-  const putBlobs = async (node: Manifest | Image, blobs: readonly Descriptor[]): Promise<void> => {
-    for (const original of blobs) {
-      checkAborted();
+  const jobs = Math.max(1, Math.floor(options.jobs ?? DEFAULT_JOBS));
+  const bytes: CopiedBytes = { pushed: 0, skipped: 0, mounted: 0 };
+  const platforms: string[] = [];
+  /** Children of the indexes being copied, read once by the plan and written after their blobs. */
+  const children = new Map<Digest, Manifest | Index>();
+  const transfers: { node: Manifest | Image; original: Descriptor; descriptor: Descriptor }[] = [];
+
+  /** Reads the tree (indexes' children), listing each blob once, before anything is written. */
+  const plan = async (node: OciObject, root: boolean, platform?: Platform): Promise<void> => {
+    checkAborted();
+    if (node.kind === 'index') {
+      for (const entry of node.manifest.manifests) {
+        const child = children.get(entry.digest) ?? (await node.child(entry));
+        children.set(entry.digest, child);
+        if (entry.platform && child.kind !== 'index') platforms.push(formatPlatform(entry.platform));
+        await plan(child, false);
+      }
+      return;
+    }
+    if (root) {
+      const found = platform ?? (await platformOf(node));
+      if (found) platforms.push(formatPlatform(found));
+    }
+    const { manifest } = node;
+    for (const original of [manifest.config, ...manifest.layers]) {
       const descriptor = sink.wantsOciMediaTypes
         ? { ...original, mediaType: ociMediaType(original.mediaType) }
         : original;
       if (seen.has(descriptor.digest)) continue;
       seen.add(descriptor.digest);
-      const base = {
-        time: now(),
-        digest: descriptor.digest,
-        size: descriptor.size,
-        mediaType: descriptor.mediaType,
-      };
-      if (await sink.hasBlob(descriptor)) {
-        emit({ kind: 'blob', ...base, status: 'exists' });
-        continue;
-      }
-      emit({ kind: 'blob', ...base, status: 'start' });
-      const stream = await node.blob(original.digest);
-      // The abort is wired on the first read: a sink may open its file first, and an error emitted
-      // before it listens would reach nobody.
-      const abortable = signal
-        ? startOnRead(
-            () => addAbortSignal(signal, stream),
-            () => stream.destroy(),
-          )
-        : stream;
-      await sink.putBlob(descriptor, abortable);
-      emit({ kind: 'blob', ...base, time: now(), status: 'copied' });
+      transfers.push({ node, original, descriptor });
     }
+  };
+
+  /** One blob: skipped when present, mounted when the sink can, else streamed (reopened on retry). */
+  const transfer = async (
+    { node, original, descriptor }: (typeof transfers)[number],
+    stop: AbortSignal,
+  ): Promise<void> => {
+    const base = { digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType };
+    if (await sink.hasBlob(descriptor)) {
+      bytes.skipped += descriptor.size;
+      emit({ kind: 'blob', time: now(), ...base, status: 'exists' });
+      return;
+    }
+    if (options.mountFrom && sink.mountBlob && (await sink.mountBlob(descriptor, options.mountFrom))) {
+      bytes.mounted += descriptor.size;
+      emit({ kind: 'blob', time: now(), ...base, status: 'mounted' });
+      return;
+    }
+    if (stop.aborted) return;
+    emit({ kind: 'blob', time: now(), ...base, status: 'start' });
+    const open = async (): Promise<Readable> =>
+      counted(await node.blob(original.digest), stop, (sent) =>
+        emit({
+          kind: 'blob-progress',
+          time: now(),
+          digest: descriptor.digest,
+          bytes: sent,
+          size: descriptor.size,
+        }),
+      );
+    const outcome = await sink.putBlob(descriptor, await open(), open);
+    if (outcome === 'exists') bytes.skipped += descriptor.size;
+    else if (outcome === 'mounted') bytes.mounted += descriptor.size;
+    else bytes.pushed += descriptor.size;
+    emit({ kind: 'blob', time: now(), ...base, status: outcome === 'exists' ? 'exists' : 'copied' });
+  };
+
+  /** `jobs` transfers at a time; the first failure stops the others (their streams are destroyed). */
+  const transferAll = async (): Promise<void> => {
+    const failed = new AbortController();
+    const stop = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+    let next = 0;
+    let firstError: unknown;
+    const worker = async (): Promise<void> => {
+      while (next < transfers.length && !stop.aborted) {
+        const item = transfers[next++] as (typeof transfers)[number];
+        try {
+          await transfer(item, stop);
+        } catch (error) {
+          if (firstError === undefined) firstError = error;
+          failed.abort(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, transfers.length) }, worker));
+    checkAborted();
+    if (firstError !== undefined) throw firstError;
   };
 
   const writeManifest = async (
@@ -118,7 +201,6 @@ export async function copy(
     platform?: Platform,
   ): Promise<Written> => {
     const { manifest } = node;
-    await putBlobs(node, [manifest.config, ...manifest.layers]);
     let raw = node.rawManifest;
     let mediaType = node.mediaType;
     if (sink.wantsOciMediaTypes && needsOciConversion(mediaType)) {
@@ -135,7 +217,7 @@ export async function copy(
     let changed = false;
     for (const entry of index.manifest.manifests) {
       checkAborted();
-      const child = await index.child(entry);
+      const child = children.get(entry.digest) ?? (await index.child(entry));
       const written = await writeNode(child, false);
       if (written.descriptor.digest !== entry.digest) changed = true;
       const platformTag = root && entry.platform ? options.platformTag?.(entry.platform) : undefined;
@@ -210,6 +292,8 @@ export async function copy(
     }
     // A sink holding one image holds a runnable one: an artifact is refused here, by name.
     if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
+    await plan(root, true, platform);
+    await transferAll();
     const written = await writeNode(root, true, platform);
     checkAborted();
     await sink.close();
@@ -217,6 +301,8 @@ export async function copy(
       digest: written.readBack,
       mediaType: written.descriptor.mediaType,
       ...(chosen ? { platform: chosen } : {}),
+      platforms,
+      bytes,
     };
   } catch (error) {
     await sink.abort().catch(() => undefined);
@@ -240,4 +326,36 @@ async function platformOf(node: Manifest | Image): Promise<Platform | undefined>
   const { os, architecture, variant } = config;
   if (!os || !architecture || os === 'unknown') return undefined;
   return variant ? { os, architecture, variant } : { os, architecture };
+}
+
+/**
+ * A blob stream that reports bytes read (each MiB, and the end) and is destroyed by `stop`. Wired on
+ * the first read: a sink may open its file first, and an error emitted before it listens would
+ * reach nobody.
+ */
+function counted(stream: Readable, stop: AbortSignal, report: (bytes: number) => void): Readable {
+  return startOnRead(
+    () => {
+      let sent = 0;
+      let reported = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          sent += chunk.length;
+          if (sent - reported >= PROGRESS_STEP) {
+            reported = sent;
+            report(sent);
+          }
+          callback(null, chunk);
+        },
+        flush(callback) {
+          if (sent !== reported) report(sent);
+          callback();
+        },
+      });
+      const source = addAbortSignal(stop, stream);
+      source.on('error', (error) => counter.destroy(error));
+      return source.pipe(counter);
+    },
+    () => stream.destroy(),
+  );
 }

@@ -1,9 +1,13 @@
 import { dirname, resolve } from 'node:path';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
+import { createRegistryClient } from '../registry/client.js';
+import { registrySink } from '../registry/sink.js';
+import { openRegistryImage, registryOrigin } from '../registry/source.js';
+import type { RegistryOptions } from '../registry/types.js';
 import type { LockOptions } from '../util/path-lock.js';
 import { sweepAbandonedStaging } from '../util/staging.js';
 import { checkWritable } from '../util/writable.js';
-import type { CopyOptions } from './copy.js';
+import type { CopyOptions, CopyResult } from './copy.js';
 import { copy } from './copy.js';
 import type { Digest } from './digest.js';
 import { openDockerArchive, openDockerArchiveSink } from './docker-archive.js';
@@ -22,26 +26,27 @@ function toReference(ref: string | ImageReference): ImageReference {
   return typeof ref === 'string' ? parseImageReference(ref) : ref;
 }
 
-function registryLater(ref: ImageReference): RampartError {
-  return new RampartError(
-    'UNSUPPORTED_TRANSPORT',
-    `'${ref.raw}' needs the registry transport (docker://), which comes later; use oci:, oci-archive:, docker-archive: or dir:`,
-    { details: { reference: ref.raw, transport: ref.transport } },
-  );
+/** How `openImage`/`openSink`/`writeImage` reach a registry (docker://); unused by the local transports. */
+export interface OpenOptions {
+  registry?: RegistryOptions;
+}
+
+function registryClient(reference: ImageReference, options: RegistryOptions = {}) {
+  return createRegistryClient(reference.registry ?? '', options);
 }
 
 /**
  * Opens what a reference names from any supported transport: a runnable image (config read and
  * checked), an artifact manifest (nothing but the manifest read), or an index (children lazily).
  */
-export async function openImage(ref: string | ImageReference): Promise<OciObject> {
+export async function openImage(ref: string | ImageReference, options: OpenOptions = {}): Promise<OciObject> {
   const reference = toReference(ref);
-  return openReference(reference).catch((error: unknown) => {
+  return openReference(reference, options).catch((error: unknown) => {
     throw asRampartError(error, `cannot read ${reference.raw}`, reference.path, 'read');
   });
 }
 
-async function openReference(reference: ImageReference): Promise<OciObject> {
+async function openReference(reference: ImageReference, options: OpenOptions): Promise<OciObject> {
   const path = reference.path ?? '';
   switch (reference.transport) {
     case 'oci':
@@ -54,7 +59,7 @@ async function openReference(reference: ImageReference): Promise<OciObject> {
       // skopeo's dir: format (version + manifest.json) is an image; any other directory is a rootfs.
       return (await isSkopeoDir(path)) ? openSkopeoDir(path) : openRootfsDirectory(path);
     case 'docker':
-      throw registryLater(reference);
+      return openRegistryImage(reference, registryClient(reference, options.registry));
   }
 }
 
@@ -68,7 +73,7 @@ function selector(ref: ImageReference): { tag?: string; digest?: Digest } {
  */
 export async function openSink(
   target: string | ImageReference,
-  options: { lock?: LockOptions } = {},
+  options: { lock?: LockOptions } & OpenOptions = {},
 ): Promise<ImageSink> {
   const reference = toReference(target);
   const path = reference.path ?? '';
@@ -82,7 +87,7 @@ export async function openSink(
     switch (reference.transport) {
       case 'oci':
         if (reference.digest) throw cannotWriteDigest(reference);
-        return await openLayoutSink(path, options);
+        return await openLayoutSink(path, options.lock ? { lock: options.lock } : {});
       case 'oci-archive':
         if (reference.digest) throw cannotWriteDigest(reference);
         return await openOciArchiveSink(path);
@@ -91,7 +96,7 @@ export async function openSink(
       case 'dir':
         return await openSkopeoDirSink(path);
       case 'docker':
-        throw registryLater(reference);
+        return registrySink(reference, registryClient(reference, options.registry));
     }
   } catch (error) {
     throw asRampartError(error, `cannot write ${reference.raw}`, path);
@@ -99,7 +104,9 @@ export async function openSink(
 }
 
 /**
- * Writes an image, artifact or index to a destination reference through `copy()`. oci/oci-archive
+ * Writes an image, artifact or index to a destination reference through `copy()`. A registry
+ * (docker://) keeps every manifest byte for byte and gets the whole index; blobs of the same
+ * registry are mounted, `registry.jobs` run at once. oci/oci-archive
  * keep every OCI manifest byte for byte (a whole index included; Docker schema 2 manifests get OCI
  * media types, see convert.ts); docker-archive holds one image, chosen by `platform` (default: the
  * host's). Returns the digest a reader of the destination sees.
@@ -107,20 +114,33 @@ export async function openSink(
 export async function writeImage(
   target: string | ImageReference,
   source: OciObject,
-  opts: Omit<CopyOptions, 'tag'> = {},
-): Promise<{ digest: Digest; reference: string; platform?: string }> {
+  opts: Omit<CopyOptions, 'tag' | 'mountFrom'> & OpenOptions = {},
+): Promise<WriteResult> {
   const reference = toReference(target);
-  const sink = await openSink(reference, opts.signal ? { lock: { signal: opts.signal } } : {});
+  const { registry, ...copyOptions } = opts;
+  const signal = opts.signal ?? registry?.signal;
+  const sink = await openSink(reference, {
+    ...(signal ? { lock: { signal } } : {}),
+    ...(registry ? { registry } : {}),
+  });
+  const origin = registryOrigin(source);
   try {
-    const result = await copy(source, sink, { ...opts, ...(reference.tag ? { tag: reference.tag } : {}) });
-    return {
-      digest: result.digest,
-      reference: reference.raw,
-      ...(result.platform ? { platform: result.platform } : {}),
-    };
+    const result = await copy(source, sink, {
+      ...(registry?.jobs ? { jobs: registry.jobs } : {}),
+      ...copyOptions,
+      ...(signal ? { signal } : {}),
+      ...(origin ? { mountFrom: origin } : {}),
+      ...(reference.tag ? { tag: reference.tag } : {}),
+    });
+    return { ...result, reference: reference.raw };
   } catch (error) {
     throw asRampartError(error, `cannot write ${reference.raw}`, reference.path);
   }
+}
+
+/** What `writeImage` wrote: `copy()`'s result and the destination as given. */
+export interface WriteResult extends CopyResult {
+  reference: string;
 }
 
 function cannotWriteDigest(ref: ImageReference): RampartError {

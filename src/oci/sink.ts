@@ -16,10 +16,22 @@ export interface ImageSink {
   readonly wantsOciMediaTypes: boolean;
   /** Whether the blob is already stored, verified (a same-size blob with other content is not). */
   hasBlob(descriptor: Descriptor): Promise<boolean>;
-  /** Stores a blob; the stream is checked against the descriptor's size and digest while stored. */
-  putBlob(descriptor: Descriptor, stream: Readable): Promise<void>;
-  /** Makes a blob of another repository of the same registry available without a transfer. */
-  mountBlob?(descriptor: Descriptor, from: string): Promise<boolean>;
+  /**
+   * Stores a blob; the stream is checked against the descriptor's size and digest while stored.
+   * `reopen` gives a fresh stream of the same blob for a sink that retries (a registry upload).
+   * A sink may say what it did (`exists`: another writer stored it meanwhile); nothing: `pushed`.
+   */
+  putBlob(
+    descriptor: Descriptor,
+    stream: Readable,
+    reopen?: () => Promise<Readable>,
+    // biome-ignore lint/suspicious/noConfusingVoidType: the local sinks always store, and say nothing
+  ): Promise<BlobPutOutcome | void>;
+  /**
+   * Makes a blob of another repository of the same registry available without a transfer; false
+   * when `from` is elsewhere or the registry did not mount (the caller then uploads it).
+   */
+  mountBlob?(descriptor: Descriptor, from: BlobOrigin): Promise<boolean>;
   /**
    * Stores a manifest. The root manifest (what a reader of the destination finds) gets the tag;
    * children of an index are stored by digest only. Returns the digest a reader sees (docker-archive
@@ -30,6 +42,15 @@ export interface ImageSink {
   close(): Promise<void>;
   /** Drops what was written and any staging; the destination is left as it was. */
   abort(): Promise<void>;
+}
+
+/** What storing one blob came to. */
+export type BlobPutOutcome = 'pushed' | 'exists' | 'mounted';
+
+/** Where a source's blobs live, for a cross-repository mount. */
+export interface BlobOrigin {
+  registry: string;
+  repository: string;
 }
 
 export interface PutManifestOptions {

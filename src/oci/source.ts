@@ -26,6 +26,11 @@ export const MAX_CONFIG_SIZE = 4 * 1024 * 1024;
 export interface OpenedBlob {
   stream: Readable;
   size: number | undefined;
+  /**
+   * The transport already checks this stream against the descriptor it was given (size and digest;
+   * a registry client does while it downloads): it is not hashed a second time here.
+   */
+  verified?: boolean;
 }
 
 /**
@@ -35,8 +40,16 @@ export interface OpenedBlob {
 export interface BlobSource {
   /** Names the layout/archive in error messages. */
   readonly location: string;
-  /** Opens a blob; throws BLOB_NOT_FOUND when it is absent. Only regular files are blobs. */
-  openBlob(digest: Digest): Promise<OpenedBlob>;
+  /**
+   * Opens a blob; throws BLOB_NOT_FOUND when it is absent. Only regular files are blobs. The
+   * descriptor, when given, is the one the blob is read through (its size and media type).
+   */
+  openBlob(digest: Digest, descriptor?: Descriptor): Promise<OpenedBlob>;
+  /**
+   * Reads a manifest by its descriptor where manifests are not blobs (a registry's
+   * `/manifests/<digest>`): the bytes, size- and digest-checked. Absent: read as a blob.
+   */
+  readManifest?(descriptor: Descriptor): Promise<Buffer>;
 }
 
 /**
@@ -47,11 +60,11 @@ async function openSized(
   source: BlobSource,
   descriptor: Descriptor,
   what: string,
-): Promise<{ stream: Readable; mismatch?: RampartError }> {
+): Promise<{ stream: Readable; mismatch?: RampartError; verified?: boolean }> {
   const embedded = embeddedData(descriptor);
   if (embedded) return { stream: Readable.from([embedded]) };
-  const { stream, size } = await source.openBlob(descriptor.digest);
-  if (size === undefined || size === descriptor.size) return { stream };
+  const { stream, size, verified } = await source.openBlob(descriptor.digest, descriptor);
+  if (size === undefined || size === descriptor.size) return { stream, ...(verified ? { verified } : {}) };
   stream.destroy();
   const mismatch = new RampartError(
     'SIZE_MISMATCH',
@@ -113,7 +126,9 @@ export async function openVerifiedBlob(
   // Opened now, so a missing blob fails here where the source opens eagerly; read only when the
   // consumer reads. A source whose stream opens lazily may still fail before that: hold the error
   // and hand it to the reader.
-  const { stream: raw, mismatch } = await openSized(source, descriptor, what);
+  const { stream: raw, mismatch, verified } = await openSized(source, descriptor, what);
+  // Checked by the transport against this very descriptor: hashing it again would only cost CPU.
+  if (verified && !mismatch) return raw;
   let earlyError: Error | undefined = mismatch;
   const holdError = (error: Error): void => {
     earlyError ??= error;
@@ -144,7 +159,16 @@ export async function openVerifiedBlob(
  * read (an artifact, or an image to resolve with `toImage()`).
  */
 export async function loadManifest(source: BlobSource, descriptor: Descriptor): Promise<Manifest | Index> {
-  const raw = await readVerifiedBlob(source, descriptor, 'manifest', MAX_MANIFEST_SIZE);
+  if (descriptor.size > MAX_MANIFEST_SIZE) {
+    throw new RampartError(
+      'TOO_LARGE',
+      `manifest ${descriptor.digest} in ${source.location} is ${descriptor.size} bytes; a manifest may be at most ${MAX_MANIFEST_SIZE} bytes`,
+      { details: { limit: MAX_MANIFEST_SIZE, digest: descriptor.digest } },
+    );
+  }
+  const raw = source.readManifest
+    ? await source.readManifest(descriptor)
+    : await readVerifiedBlob(source, descriptor, 'manifest', MAX_MANIFEST_SIZE);
   return manifestFromRaw(source, raw, descriptor);
 }
 

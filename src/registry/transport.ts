@@ -1,0 +1,76 @@
+/**
+ * How a registry host is reached: which API host (Docker Hub's API lives on another name), which
+ * scheme, and whether TLS may go unverified. The rules, in one place:
+ *
+ * - Default: https with the system roots (plus `caFile`), never plain http.
+ * - `insecure: true` relaxes that for loopback hosts only (127.0.0.0/8, ::1, localhost): a
+ *   typo'd or spoofed name must not silently lose TLS. Any other host is relaxed only when named
+ *   in `insecure` (`['registry.internal:5000']`), and then with a warning event.
+ * - A relaxed host is tried with https first (certificate not checked), then plain http, as
+ *   docker and skopeo do for insecure registries; the scheme that answered is kept.
+ */
+import { isIP } from 'node:net';
+import type { RegistryEvent, RegistryOptions } from './types.js';
+
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_API = 'registry-1.docker.io';
+
+/** The host the API is served from: `docker.io` → `registry-1.docker.io`, anything else as is. */
+export function apiHostOf(registry: string): string {
+  return registry === DOCKER_HUB || registry === 'index.docker.io' ? DOCKER_HUB_API : registry;
+}
+
+/** The host name of `HOST[:PORT]` or `[V6]:PORT`, lowercased, without brackets. */
+export function hostnameOf(registry: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(registry);
+  if (bracketed?.[1]) return bracketed[1].toLowerCase();
+  if (isIP(registry) === 6) return registry.toLowerCase();
+  return registry.replace(/:\d+$/, '').toLowerCase();
+}
+
+/** 127.0.0.0/8, ::1 (and its IPv4-mapped form), `localhost`: traffic that never leaves the machine. */
+export function isLoopbackHost(registry: string): boolean {
+  const host = hostnameOf(registry);
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.split('.')[0] === '127';
+  if (isIP(host) === 6) {
+    if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
+    return mapped?.[1] !== undefined && mapped[1].split('.')[0] === '127';
+  }
+  return false;
+}
+
+/**
+ * Whether `registry` may use plain http or unverified TLS under `insecure`. A non-loopback host
+ * named explicitly gets a warning event; `insecure: true` does not reach a non-loopback host (it
+ * keeps verified https, with a warning saying so), since that would drop TLS for a host the user
+ * never named — and one command may talk to a local and a remote registry.
+ */
+export function insecureAllowed(
+  registry: string,
+  insecure: RegistryOptions['insecure'],
+  onEvent?: (event: RegistryEvent) => void,
+): boolean {
+  if (insecure === undefined || insecure === false) return false;
+  const named = Array.isArray(insecure) && insecure.some((entry) => sameRegistry(entry, registry));
+  if (isLoopbackHost(registry)) return insecure === true || named;
+  if (named) {
+    onEvent?.({
+      kind: 'warning',
+      message: `TLS verification is off for ${registry} (named as insecure): anyone on the network path can read and change what is sent`,
+    });
+    return true;
+  }
+  if (insecure === true) {
+    onEvent?.({
+      kind: 'warning',
+      message: `--insecure applies to loopback registries only: ${registry} keeps verified https (name it, --insecure ${registry}, to turn verification off for it)`,
+    });
+  }
+  return false;
+}
+
+function sameRegistry(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.toLowerCase();
+}
