@@ -7,9 +7,14 @@ import type { RegistryClient, RegistryOptions } from './types.js';
 /** Options of `ls`/`rm`: how registries are reached, or a client to use as is. */
 export type ManageOptions = RegistryOptions & { client?: RegistryClient };
 
+/** `ls`/`rm` take a registry name with or without `docker://`. */
+export function asDockerReference(value: string): string {
+  return value.startsWith('docker://') ? value : `docker://${value}`;
+}
+
 /** A repository (`[docker://]HOST/NAME`, Docker Hub names normalised) without a tag or digest. */
 export function parseRepository(value: string): { registry: string; repository: string } {
-  const reference = parseImageReference(value.startsWith('docker://') ? value : `docker://${value}`);
+  const reference = parseImageReference(asDockerReference(value));
   // parseImageReference adds :latest to a bare name; only an explicit tag or digest is refused.
   const named = value.replace(/^docker:\/\//, '');
   const lastSlash = named.lastIndexOf('/');
@@ -44,7 +49,7 @@ export async function deleteManifestByDigest(
   value: string,
   options: ManageOptions = {},
 ): Promise<{ registry: string; repository: string; digest: Digest }> {
-  const reference = parseImageReference(value.startsWith('docker://') ? value : `docker://${value}`);
+  const reference = parseImageReference(asDockerReference(value));
   const { registry, repository, digest } = reference;
   if (!digest || !registry || !repository) {
     throw new RampartError(

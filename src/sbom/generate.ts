@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import { parsePlatform } from '../oci/platform.js';
 import { isSkopeoDir } from '../oci/skopeo-dir-detect.js';
+import type { RegistryOptions } from '../registry/types.js';
 import { sourceDateEpoch } from '../util/source-date-epoch.js';
 import { catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
 import type { Cataloger } from './cataloger.js';
@@ -13,7 +14,7 @@ import { type FsTreeLike, imageFileSource, type SkippedImageEntry } from './sour
 /** What to catalog. `image` opens a reference with src/oci; `image-object` takes an already opened image. */
 export type SbomInput =
   | { kind: 'directory'; path: string }
-  | { kind: 'image'; ref: string; platform?: string }
+  | { kind: 'image'; ref: string; platform?: string; registry?: RegistryOptions }
   | { kind: 'image-object'; ref: string; image: OpenedImage }
   | { kind: 'files'; ref: string; files: FileSource; created?: string };
 
@@ -74,7 +75,9 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
     case 'image-object': {
       const oci = await loadOci();
       const image =
-        input.kind === 'image-object' ? input.image : await openAndSelect(oci, input.ref, input.platform);
+        input.kind === 'image-object'
+          ? input.image
+          : await openAndSelect(oci, input.ref, input.platform, input.registry);
       const config = configOf(image);
       const onSkippedEntry = (entry: SkippedImageEntry) =>
         early.push(skippedEntryWarning(entry, layerDigest(image.layers[entry.layer])));
@@ -201,7 +204,7 @@ export function unsafeEntriesError(doc: SbomDocument): RampartError | undefined 
 }
 
 interface OciModules {
-  openImage(ref: string): Promise<unknown>;
+  openImage(ref: string, options?: { registry?: RegistryOptions }): Promise<unknown>;
   selectImage(x: unknown, platform?: unknown): Promise<OpenedImage>;
   flattenImage(
     image: OpenedImage,
@@ -234,9 +237,14 @@ async function loadOci(): Promise<OciModules> {
   }
 }
 
-async function openAndSelect(oci: OciModules, ref: string, platform?: string): Promise<OpenedImage> {
+async function openAndSelect(
+  oci: OciModules,
+  ref: string,
+  platform?: string,
+  registry?: RegistryOptions,
+): Promise<OpenedImage> {
   try {
-    const opened = await oci.openImage(ref);
+    const opened = await oci.openImage(ref, registry ? { registry } : {});
     const wanted = platform ? parsePlatform(platform) : undefined;
     return await oci.selectImage(opened, wanted);
   } catch (error) {

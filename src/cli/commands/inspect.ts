@@ -12,8 +12,10 @@ import {
   totalLayerSize,
 } from '../../oci/summary.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
+import type { RegistryFlags } from '../registry-options.js';
+import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
-interface InspectOptions {
+interface InspectOptions extends RegistryFlags {
   output: string;
   platform?: string;
   raw?: boolean;
@@ -21,14 +23,14 @@ interface InspectOptions {
 }
 
 export function registerInspect(program: Command): void {
-  program
+  const command = program
     .command('inspect')
     .description(
       'show an image (digest, media type, platforms of an index, config and layers) or an OCI artifact',
     )
     .argument(
       '<image>',
-      'oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',
+      'docker://REG/REPO[:TAG|@DIGEST], oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH',
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
     .option(
@@ -36,12 +38,14 @@ export function registerInspect(program: Command): void {
       'image of an index to show (default: the host platform, else the first)',
     )
     .option('--raw', 'print the raw manifest bytes (of the index, or of the --platform image)')
-    .option('--config', 'print the raw config bytes of the image')
+    .option('--config', 'print the raw config bytes of the image');
+  addRegistryOptions(command)
     .addHelpText(
       'after',
       `
 Examples:
   $ rampart inspect oci:./out/nodejs:latest
+  $ rampart inspect --insecure docker://localhost:5000/nodejs:1.0
   $ rampart inspect -o json --platform linux/arm64 oci-archive:nodejs-arm64.tar
   $ rampart inspect --raw docker-archive:nodejs.tar | sha256sum
   $ rampart inspect dir:/srv/rootfs
@@ -63,7 +67,7 @@ tree packed and compressed, so only --raw, --config and copy compute it.`,
         );
         return;
       }
-      const opened = await openImage(reference);
+      const opened = await openImage(reference, { registry: await registryOptions(options, [reference]) });
       if (options.raw) {
         process.stdout.write(
           platform ? (await selectImage(opened, platform)).rawManifest : opened.rawManifest,

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { listRepositoryTags } from '../../registry/manage.js';
+import { asDockerReference, listRepositoryTags } from '../../registry/manage.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
+import type { RegistryFlags } from '../registry-options.js';
+import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
 export function registerLs(program: Command): void {
-  program
+  const command = program
     .command('ls')
     .description('list the tags of a registry repository')
     .argument('<repository>', '[docker://]HOST/NAME (Docker Hub names as docker pull takes them)')
@@ -12,7 +14,8 @@ export function registerLs(program: Command): void {
       '-o, --output <format[=file]>',
       'report format: text (one tag a line) or json, optionally =FILE',
       'text',
-    )
+    );
+  addRegistryOptions(command)
     .addHelpText(
       'after',
       `
@@ -20,10 +23,11 @@ Examples:
   $ rampart ls docker://127.0.0.1:5000/app
   $ rampart ls -o json library/debian`,
     )
-    .action((repository: string, options: { output: string }) =>
+    .action((repository: string, options: RegistryFlags & { output: string }) =>
       withInterrupt(async (signal) => {
         const report = parseReportOutput(options.output, ['text', 'json'] as const);
-        const listed = await listRepositoryTags(repository, { signal });
+        const registry = await registryOptions(options, [asDockerReference(repository)]);
+        const listed = await listRepositoryTags(repository, { ...registry, signal });
         await writeReport(
           report,
           report.format === 'json'

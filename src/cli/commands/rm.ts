@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
-import { deleteManifestByDigest } from '../../registry/manage.js';
+import { asDockerReference, deleteManifestByDigest } from '../../registry/manage.js';
 import { withInterrupt } from '../interrupt.js';
+import type { RegistryFlags } from '../registry-options.js';
+import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
 export function registerRm(program: Command): void {
-  program
+  const command = program
     .command('rm')
     .description('delete a manifest from a registry, by digest (where the registry allows deletes)')
-    .argument('<reference>', '[docker://]HOST/NAME@sha256:DIGEST')
+    .argument('<reference>', '[docker://]HOST/NAME@sha256:DIGEST');
+  addRegistryOptions(command)
     .addHelpText(
       'after',
       `
@@ -17,9 +20,10 @@ garbage collection.
 Examples:
   $ rampart rm docker://127.0.0.1:5000/app@sha256:0123...`,
     )
-    .action((reference: string) =>
+    .action((reference: string, options: RegistryFlags) =>
       withInterrupt(async (signal) => {
-        const deleted = await deleteManifestByDigest(reference, { signal });
+        const registry = await registryOptions(options, [asDockerReference(reference)]);
+        const deleted = await deleteManifestByDigest(reference, { ...registry, signal });
         process.stdout.write(`Deleted ${deleted.registry}/${deleted.repository}@${deleted.digest}\n`);
       }),
     );

@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
 import type { OutputSpec } from '../../sbom/encode/index.js';
+import type { RegistryFlags } from '../registry-options.js';
+import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
 export function registerSbom(program: Command): void {
-  program
+  const command = program
     .command('sbom')
     .description('catalog the packages in an image or root filesystem and write SBOMs')
     .argument(
       '<image>',
-      'oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or dir:PATH (a root filesystem directory)',
+      'docker://REG/REPO[:TAG|@DIGEST], oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or dir:PATH (a root filesystem directory)',
     )
     .option(
       '-o, --output <format[=file]>',
@@ -21,18 +23,20 @@ export function registerSbom(program: Command): void {
     .option(
       '--allow-unsafe-entries',
       'exit 0 even when unsafe or unreadable layer entries were left out (they stay listed in the SBOM warnings)',
-    )
+    );
+  addRegistryOptions(command)
     .addHelpText(
       'after',
       `
 Examples:
   $ rampart sbom oci:./out/nodejs:latest -o spdx-json=nodejs.spdx.json -o cyclonedx-json=nodejs.cdx.json -o table
+  $ rampart sbom --insecure docker://localhost:5000/nodejs:1.0 -o spdx-json=nodejs.spdx.json
   $ rampart sbom dir:/srv/rootfs -o json`,
     )
     .action(
       async (
         image: string,
-        opts: {
+        opts: RegistryFlags & {
           output?: string[];
           platform?: string;
           files?: boolean;
@@ -57,7 +61,10 @@ Examples:
             details: { option: '-o' },
           });
         }
-        const doc = await generateSbom(await inputFromReference(image, opts.platform));
+        const input = await inputFromReference(image, opts.platform);
+        const doc = await generateSbom(
+          input.kind === 'image' ? { ...input, registry: await registryOptions(opts, [input.ref]) } : input,
+        );
         const encodeOptions = { files: opts.files === true };
         await writeSbomFiles(
           doc,

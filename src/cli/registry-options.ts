@@ -1,0 +1,151 @@
+import type { Command } from 'commander';
+import { RampartError } from '../errors.js';
+import { parseImageReference } from '../oci/reference.js';
+import { credentialStore } from '../registry/credentials.js';
+import type { Credential, RegistryOptions } from '../registry/types.js';
+
+/** The registry options of every command that reads or writes an image, as commander gives them. */
+export interface RegistryFlags {
+  creds?: string;
+  username?: string;
+  passwordStdin?: boolean;
+  authfile?: string;
+  insecure?: true | string[];
+  caFile?: string;
+  jobs?: string;
+}
+
+const MAX_JOBS = 64;
+const HOST = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]+)?$/;
+
+/** Adds `--creds`, `--username`/`--password-stdin`, `--authfile`, `--insecure`, `--ca-file`, `--jobs`. */
+export function addRegistryOptions(command: Command): Command {
+  return command
+    .option(
+      '--creds <user:password>',
+      'credentials for the docker:// registry of this command (visible in ps: prefer --password-stdin)',
+    )
+    .option('--username <user>', 'user name for the docker:// registry; the password is read from stdin')
+    .option('--password-stdin', 'read the password (or token) for --username from stdin')
+    .option('--authfile <file>', 'credentials file (docker config.json or containers auth.json format)')
+    .option(
+      '--insecure [host]',
+      'allow plain HTTP or unverified TLS: bare for loopback registries only, or a HOST[:PORT] (repeatable)',
+      collectInsecure,
+    )
+    .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system roots')
+    .option('--jobs <n>', `blobs transferred at once (1-${MAX_JOBS}, default 4)`);
+}
+
+function collectInsecure(value: string | boolean, previous: true | string[] | undefined): true | string[] {
+  if (value === true || value === undefined) return previous ?? true;
+  if (typeof value !== 'string' || !HOST.test(value)) {
+    // Commander hands the next word to an optional value: an image reference is not a host.
+    throw new RampartError(
+      'USAGE',
+      `--insecure ${String(value)}: expected HOST[:PORT]; write --insecure=HOST, or put a bare --insecure after the images`,
+      { details: { option: '--insecure', value: String(value) } },
+    );
+  }
+  return [...(Array.isArray(previous) ? previous : []), value];
+}
+
+/**
+ * `RegistryOptions` from the flags. Explicit credentials go to the registry of the command's
+ * docker:// references, never to another: with two registries they are refused as ambiguous.
+ */
+export async function registryOptions(
+  flags: RegistryFlags,
+  references: readonly string[],
+  readStdin: () => Promise<string> = readAllStdin,
+): Promise<RegistryOptions> {
+  const jobs = flags.jobs === undefined ? undefined : parseJobs(flags.jobs);
+  const explicit = await explicitCredential(flags, readStdin);
+  const registries = [
+    ...new Set(
+      references.flatMap((value) => {
+        const ref = parseImageReference(value);
+        return ref.transport === 'docker' && ref.registry ? [ref.registry] : [];
+      }),
+    ),
+  ];
+  if (explicit && registries.length !== 1) {
+    throw new RampartError(
+      'USAGE',
+      registries.length === 0
+        ? '--creds/--username apply to a docker:// image, and this command names none'
+        : `--creds/--username would go to ${registries.length} registries (${registries.join(', ')}); use an --authfile that names each`,
+      { details: { option: flags.creds !== undefined ? '--creds' : '--username' } },
+    );
+  }
+  const env = flags.authfile ? { ...process.env, REGISTRY_AUTH_FILE: flags.authfile } : process.env;
+  return {
+    credentials: credentialStore({
+      ...(explicit ? { explicit, explicitRegistry: registries[0] as string } : {}),
+      env,
+    }),
+    env,
+    ...(flags.insecure ? { insecure: flags.insecure } : {}),
+    ...(flags.caFile ? { caFile: flags.caFile } : {}),
+    ...(jobs !== undefined ? { jobs } : {}),
+  };
+}
+
+function parseJobs(value: string): number {
+  const jobs = Number(value);
+  if (!/^[0-9]+$/.test(value) || jobs < 1 || jobs > MAX_JOBS) {
+    throw new RampartError('USAGE', `--jobs ${value}: expected a whole number from 1 to ${MAX_JOBS}`, {
+      details: { option: '--jobs', value },
+    });
+  }
+  return jobs;
+}
+
+async function explicitCredential(
+  flags: RegistryFlags,
+  readStdin: () => Promise<string>,
+): Promise<Credential | undefined> {
+  if (flags.creds !== undefined && (flags.username !== undefined || flags.passwordStdin)) {
+    throw new RampartError('USAGE', '--creds and --username/--password-stdin exclude each other', {
+      details: { option: '--creds' },
+    });
+  }
+  if (flags.creds !== undefined) {
+    const colon = flags.creds.indexOf(':');
+    // The value is a secret: it is never echoed back in the message or the details.
+    if (colon <= 0) {
+      throw new RampartError('USAGE', '--creds expects USER:PASSWORD', { details: { option: '--creds' } });
+    }
+    return { username: flags.creds.slice(0, colon), password: flags.creds.slice(colon + 1) };
+  }
+  if (flags.passwordStdin && flags.username === undefined) {
+    throw new RampartError('USAGE', '--password-stdin needs --username', {
+      details: { option: '--password-stdin' },
+    });
+  }
+  if (flags.username !== undefined) {
+    if (!flags.passwordStdin) {
+      throw new RampartError(
+        'USAGE',
+        '--username needs --password-stdin (the password is not taken as an argument)',
+        {
+          details: { option: '--username' },
+        },
+      );
+    }
+    const password = (await readStdin()).replace(/\r?\n$/, '');
+    if (!password) {
+      throw new RampartError('USAGE', '--password-stdin: stdin was empty', {
+        details: { option: '--password-stdin' },
+      });
+    }
+    return { username: flags.username, password };
+  }
+  return undefined;
+}
+
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
