@@ -21,12 +21,17 @@ export interface TestRegistry {
 const START_ATTEMPTS = 3;
 const START_TIMEOUT_MS = 15_000;
 
-export async function startRegistry(): Promise<TestRegistry> {
+export interface RegistryStartOptions {
+  /** `storage.delete.enabled` (default true); false makes DELETE answer 405 UNSUPPORTED. */
+  deleteEnabled?: boolean;
+}
+
+export async function startRegistry(options: RegistryStartOptions = {}): Promise<TestRegistry> {
   let lastError: unknown;
   // The free port may be taken between probing and binding; a fresh port usually fixes that.
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     try {
-      return await startRegistryOnce();
+      return await startRegistryOnce(options);
     } catch (error) {
       lastError = error;
     }
@@ -34,14 +39,14 @@ export async function startRegistry(): Promise<TestRegistry> {
   throw lastError;
 }
 
-async function startRegistryOnce(): Promise<TestRegistry> {
+async function startRegistryOnce(options: RegistryStartOptions): Promise<TestRegistry> {
   const base = await mkdtemp(join(tmpdir(), 'rampart-registry-'));
   const storageDir = join(base, 'storage');
   await mkdir(storageDir);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const configPath = join(base, 'config.yml');
-  await writeFile(configPath, registryConfig(storageDir, host));
+  await writeFile(configPath, registryConfig(storageDir, host, options.deleteEnabled ?? true));
   let registry: TrackedProcess;
   try {
     registry = spawnTracked('docker-registry', ['serve', configPath]);
@@ -73,7 +78,7 @@ async function stopAndClean(registry: TrackedProcess, base: string): Promise<voi
   await rm(base, { recursive: true, force: true });
 }
 
-function registryConfig(storageDir: string, host: string): string {
+function registryConfig(storageDir: string, host: string, deleteEnabled: boolean): string {
   return `version: 0.1
 log:
   level: error
@@ -83,7 +88,7 @@ storage:
   filesystem:
     rootdirectory: ${storageDir}
   delete:
-    enabled: true
+    enabled: ${deleteEnabled}
   maintenance:
     uploadpurging:
       enabled: false

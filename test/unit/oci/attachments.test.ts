@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,87 +6,24 @@ import { findAttachments, layoutAttachmentStore } from '../../../src/oci/attachm
 import type { Image } from '../../../src/oci/image.js';
 import { directoryLayout, REF_NAME_ANNOTATION } from '../../../src/oci/layout.js';
 import { openAttachmentStore, openImage, writeImage } from '../../../src/oci/open.js';
-import { makeTestImage } from '../../helpers/oci-fixtures.js';
+import type { AttachedLayout } from '../../helpers/attachment-fixtures.js';
+import { makeAttachedLayout, sha256, sigTag } from '../../helpers/attachment-fixtures.js';
 import { rampart } from '../../helpers/run-cli.js';
-
-// A cosign-style `.sig` tag and an OCI 1.1 referrer (untagged, with `subject`), built byte by byte,
-// plus a signature of the referrer (an attachment of an attachment) and an unrelated artifact.
-const sha256 = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-const EMPTY = Buffer.from('{}');
-const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 let work: string;
 let layout: string;
 let target: Image;
-const raws: Record<string, Buffer> = {};
-
-async function putBlob(dir: string, bytes: Buffer, mediaType: string) {
-  await writeFile(join(dir, 'blobs', 'sha256', sha256(bytes).slice(7)), bytes);
-  return { mediaType, digest: sha256(bytes), size: bytes.length };
-}
-
-/** Stores an artifact manifest, listed in index.json under `tag` or, untagged, as oras does. */
-async function putArtifact(
-  dir: string,
-  content: string,
-  options: {
-    artifactType: string;
-    subject?: { mediaType: string; digest: string; size: number };
-    tag?: string;
-  },
-): Promise<Buffer> {
-  const layer = await putBlob(dir, Buffer.from(content), 'text/plain');
-  const config = await putBlob(dir, EMPTY, 'application/vnd.oci.empty.v1+json');
-  const raw = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST,
-      artifactType: options.artifactType,
-      config,
-      layers: [layer],
-      ...(options.subject ? { subject: options.subject } : {}),
-    }),
-  );
-  await putBlob(dir, raw, MANIFEST);
-  const indexPath = join(dir, 'index.json');
-  const index = JSON.parse(await readFile(indexPath, 'utf8'));
-  index.manifests.push({
-    mediaType: MANIFEST,
-    digest: sha256(raw),
-    size: raw.length,
-    artifactType: options.artifactType,
-    ...(options.tag ? { annotations: { [REF_NAME_ANNOTATION]: options.tag } } : {}),
-  });
-  await writeFile(indexPath, JSON.stringify(index));
-  return raw;
-}
-
-const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
+let raws: AttachedLayout['raws'];
+let digestOf: AttachedLayout['digestOf'];
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'rampart-attachments-'));
-  target = await makeTestImage(work, [{ 'etc/app': 'v1\n' }]);
-  layout = join(work, 'layout');
-  await writeImage(`oci:${layout}:app`, target);
-  const subject = { mediaType: target.mediaType, digest: target.digest, size: target.rawManifest.length };
-  raws.sig = await putArtifact(layout, 'signature', {
-    artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
-    tag: sigTag(target.digest),
-  });
-  raws.referrer = await putArtifact(layout, 'sbom', { artifactType: 'application/spdx+json', subject });
-  const referrerSubject = { mediaType: MANIFEST, digest: sha256(raws.referrer), size: raws.referrer.length };
-  raws.referrerSig = await putArtifact(layout, 'signature of the sbom', {
-    artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
-    tag: sigTag(referrerSubject.digest),
-  });
-  raws.unrelated = await putArtifact(layout, 'other', { artifactType: 'text/plain', tag: 'other' });
+  ({ layout, target, raws, digestOf } = await makeAttachedLayout(work));
 });
 
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-const digestOf = (name: string) => sha256(raws[name] as Buffer);
 
 async function blobBytes(dir: string, digest: string): Promise<Buffer> {
   return readFile(join(dir, 'blobs', 'sha256', digest.slice(7)));
@@ -95,8 +31,8 @@ async function blobBytes(dir: string, digest: string): Promise<Buffer> {
 
 /** Every manifest and blob of each attachment is in `dir`, byte for byte as in the source layout. */
 async function expectAttachmentsIn(dir: string): Promise<void> {
-  for (const name of ['sig', 'referrer', 'referrerSig']) {
-    const raw = raws[name] as Buffer;
+  for (const name of ['sig', 'referrer', 'referrerSig'] as const) {
+    const raw = raws[name];
     expect((await blobBytes(dir, sha256(raw))).equals(raw)).toBe(true);
     const manifest = JSON.parse(raw.toString());
     for (const blob of [manifest.config, ...manifest.layers]) {
