@@ -277,6 +277,7 @@ export async function copy(
     const tag = verbatim ? verbatim.tag : options.tag;
     const readBack = await sink.putManifest(raw, mediaType, root ? tag : undefined, {
       child: !root,
+      ...(verbatim && root ? { attachment: true } : {}),
       ...(platform ? { platform } : {}),
       ...(artifactType ? { artifactType } : {}),
     });

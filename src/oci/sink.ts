@@ -60,4 +60,6 @@ export interface PutManifestOptions {
   platform?: Platform;
   /** The artifact type of a root artifact, for the index.json entry (OCI 1.1). */
   artifactType?: string;
+  /** An attachment written beside the root (copy --with-attachments): listed, but not the root. */
+  attachment?: boolean;
 }

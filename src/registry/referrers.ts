@@ -29,10 +29,11 @@ export const TAG_SCHEMA_ATTEMPTS = 5;
  * and annotations; an entry of the same digest replaced, others kept) and pushed back.
  *
  * Concurrent writers: a registry offers no compare-and-swap on a tag, so two writers can each read
- * the index and the second PUT would drop the first's entry. After the PUT the index is read again;
- * when this entry is missing (another writer overwrote it) the round is repeated, at most
- * TAG_SCHEMA_ATTEMPTS times (CONCURRENT_UPDATE after that). This narrows the window, it does not
- * close it: a writer whose stale PUT lands after the other's check still wins.
+ * the index and the second PUT would drop the first's entry. Within this process the updates of one
+ * index are serialised (a queue per registry, repository and tag). Against other processes, the
+ * index is read again after the PUT; when this entry is missing (another writer overwrote it) the
+ * round is repeated, at most TAG_SCHEMA_ATTEMPTS times (CONCURRENT_UPDATE after that). That narrows
+ * the window without closing it: a writer whose stale PUT lands after the other's check still wins.
  */
 export async function recordReferrer(
   client: RegistryClient,
@@ -53,7 +54,36 @@ export async function recordReferrer(
     ...(annotations ? { annotations } : {}),
   };
   const tag = referrersTag(subject);
-  const attempts = options.attempts ?? TAG_SCHEMA_ATTEMPTS;
+  return serialised(`${client.registry}/${repository}:${tag}`, () =>
+    updateTagSchema(client, repository, subject, entry, options.attempts ?? TAG_SCHEMA_ATTEMPTS),
+  );
+}
+
+/** The tail of each index's queue of updates in this process. */
+const queues = new Map<string, Promise<unknown>>();
+
+/** Runs `work` after every earlier `work` of the same key has settled. */
+async function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const previous = queues.get(key) ?? Promise.resolve();
+  const run = previous.then(work, work);
+  const tail = run.catch(() => undefined);
+  queues.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (queues.get(key) === tail) queues.delete(key);
+  }
+}
+
+async function updateTagSchema(
+  client: RegistryClient,
+  repository: string,
+  subject: Digest,
+  entry: Descriptor,
+  attempts: number,
+): Promise<ReferrerRecord> {
+  const tag = referrersTag(subject);
+  const { digest } = entry;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const current = await readTagSchemaIndex(client, repository, subject);
     const updated = addReferrer(current, entry);

@@ -49,7 +49,7 @@ export function registrySink(reference: ImageReference, client: RegistryClient):
     },
     async putManifest(raw, mediaType, tag, options = {}): Promise<Digest> {
       const digest = sha256Digest(raw);
-      const root = !options.child && tag === undefined;
+      const root = !options.child && !options.attachment && tag === undefined;
       if (root && reference.digest && reference.digest !== digest) {
         throw new RampartError(
           'DIGEST_MISMATCH',

@@ -1,18 +1,23 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Digest } from '../../../src/oci/digest.js';
-import { readAll } from '../../../src/oci/digest.js';
+import { readAll, sha256Digest } from '../../../src/oci/digest.js';
 import { loadManifest } from '../../../src/oci/source.js';
 import type { Descriptor } from '../../../src/oci/types.js';
 import { createRegistryClient } from '../../../src/registry/client.js';
 import { deleteManifestByDigest, listRepositoryTags } from '../../../src/registry/manage.js';
-import { readTagSchemaIndex, registryAttachmentStore } from '../../../src/registry/referrers.js';
+import {
+  readTagSchemaIndex,
+  recordReferrer,
+  registryAttachmentStore,
+} from '../../../src/registry/referrers.js';
 import { registryBlobSource } from '../../../src/registry/source.js';
 import type { RegistryClient } from '../../../src/registry/types.js';
 import type { AttachedLayout } from '../../helpers/attachment-fixtures.js';
-import { makeAttachedLayout, SBOM_TYPE, sigTag } from '../../helpers/attachment-fixtures.js';
+import { MANIFEST, makeAttachedLayout, SBOM_TYPE, sigTag } from '../../helpers/attachment-fixtures.js';
 import {
   peerTool,
   peerToolEnv,
@@ -262,5 +267,88 @@ describe('ls and rm', () => {
     } finally {
       await locked.stop();
     }
+  });
+});
+
+describe('the referrers tag schema under concurrent and hostile writers', () => {
+  /** A referrer artifact of the fixture image, pushed by digest (blobs first); its bytes. */
+  async function pushReferrer(repository: string, name: string): Promise<Buffer> {
+    const layer = Buffer.from(name);
+    const config = Buffer.from('{}');
+    const layerDescriptor = { mediaType: 'text/plain', digest: sha256Digest(layer), size: layer.length };
+    const configDescriptor = {
+      mediaType: 'application/vnd.oci.empty.v1+json',
+      digest: sha256Digest(config),
+      size: config.length,
+    };
+    await clientOne.pushBlob(repository, layerDescriptor, async () => Readable.from([layer]));
+    await clientOne.pushBlob(repository, configDescriptor, async () => Readable.from([config]));
+    const { target } = fixture;
+    const raw = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MANIFEST,
+        artifactType: `application/vnd.test.${name}`,
+        config: configDescriptor,
+        layers: [layerDescriptor],
+        subject: { mediaType: target.mediaType, digest: target.digest, size: target.rawManifest.length },
+      }),
+    );
+    await clientOne.putManifest(repository, sha256Digest(raw), raw, MANIFEST);
+    return raw;
+  }
+
+  it('six writers adding referrers of one subject at once: every entry is in the index', async () => {
+    const copied = await rampart(
+      'copy',
+      `oci:${fixture.layout}:app`,
+      `docker://${one.host}/race/app:v1`,
+      '--insecure',
+    );
+    expect(copied.code).toBe(0);
+    const raws: Buffer[] = [];
+    for (let i = 0; i < 6; i++) raws.push(await pushReferrer('race/app', `r${i}`));
+    const outcomes = await Promise.all(
+      raws.map((raw) => recordReferrer(clientOne, 'race/app', { raw, mediaType: MANIFEST })),
+    );
+    expect(outcomes).toEqual(Array(6).fill('tag-schema'));
+    const index = await readTagSchemaIndex(clientOne, 'race/app', fixture.target.digest as Digest);
+    expect(index?.manifests.map((d) => d.digest).sort()).toEqual(raws.map((raw) => sha256Digest(raw)).sort());
+  });
+
+  it('a tag-schema tag holding something else than an index is refused, not overwritten', async () => {
+    const copied = await rampart(
+      'copy',
+      `oci:${fixture.layout}:app`,
+      `docker://${one.host}/squat/app:v1`,
+      '--insecure',
+    );
+    expect(copied.code).toBe(0);
+    const image = await clientOne.getManifest('squat/app', 'v1');
+    const schemaTag = `sha256-${fixture.target.digest.slice(7)}`;
+    await clientOne.putManifest('squat/app', schemaTag, image.raw, image.mediaType);
+    const raw = await pushReferrer('squat/app', 'squatted');
+    await expect(recordReferrer(clientOne, 'squat/app', { raw, mediaType: MANIFEST })).rejects.toMatchObject({
+      code: 'UNKNOWN_MEDIA_TYPE',
+      details: { mediaType: image.mediaType },
+    });
+    expect((await clientOne.getManifest('squat/app', schemaTag)).digest).toBe(image.digest);
+  });
+
+  it('a destination pinned by digest takes the image with its untagged referrers', async () => {
+    const result = await rampart(
+      'copy',
+      '--with-attachments',
+      `oci:${fixture.layout}:app`,
+      `docker://${one.host}/pinned/app@${fixture.target.digest}`,
+      '--insecure',
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(
+      (await clientOne.getManifest('pinned/app', fixture.digestOf('referrer'))).raw.equals(
+        fixture.raws.referrer,
+      ),
+    ).toBe(true);
   });
 });
