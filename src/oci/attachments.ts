@@ -108,6 +108,8 @@ export async function findAttachments(
       add({ kind, digest: descriptor.digest, tag, subject, descriptor, ...artifactTypeField(descriptor) });
     }
     for (const descriptor of await store.referrers(subject)) {
+      // A listed blob (a hostile or broken index) is not a manifest to copy.
+      if (!isManifestMediaType(descriptor.mediaType) && !isIndexMediaType(descriptor.mediaType)) continue;
       add({
         kind: 'referrer',
         digest: descriptor.digest,

@@ -2,6 +2,7 @@ import { RampartError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { parseImageReference } from '../oci/reference.js';
 import { createRegistryClient } from './client.js';
+import { forgetReferrer } from './referrers.js';
 import type { RegistryClient, RegistryOptions } from './types.js';
 
 /** Options of `ls`/`rm`: how registries are reached, or a client to use as is. */
@@ -59,6 +60,9 @@ export async function deleteManifestByDigest(
     );
   }
   const client = options.client ?? createRegistryClient(registry, options);
+  const manifest = await client.getManifest(repository, digest);
   await client.deleteManifest(repository, digest);
+  // Only once deleted: a refused delete leaves the referrers index as it was.
+  await forgetReferrer(client, repository, manifest);
   return { registry, repository, digest };
 }

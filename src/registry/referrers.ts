@@ -91,9 +91,48 @@ async function updateTagSchema(
     const after = await readTagSchemaIndex(client, repository, subject);
     if (after?.manifests.some((descriptor) => descriptor.digest === digest)) return 'tag-schema';
   }
-  throw new RampartError(
+  throw concurrentUpdate(client, repository, tag, digest, attempts);
+}
+
+/**
+ * Before a manifest with a subject is deleted (`rampart rm`): its entry leaves the tag-schema index,
+ * so readers are not sent to a manifest that is gone. Nothing to do with the referrers API or when
+ * no index lists it; the same queue and re-read as `recordReferrer`.
+ */
+export async function forgetReferrer(
+  client: RegistryClient,
+  repository: string,
+  manifest: { raw: Buffer },
+  attempts: number = TAG_SCHEMA_ATTEMPTS,
+): Promise<void> {
+  const digest = sha256Digest(manifest.raw);
+  const { subject } = parseSubject(manifest.raw, `manifest ${digest}`);
+  if (!subject) return;
+  if ((await client.referrers(repository, subject)) !== undefined) return;
+  const tag = referrersTag(subject);
+  await serialised(`${client.registry}/${repository}:${tag}`, async () => {
+    // Each round reads (the check of the previous write) and, while the entry is still there, writes.
+    for (let attempt = 0; attempt <= attempts; attempt++) {
+      const current = await readTagSchemaIndex(client, repository, subject);
+      if (!current?.manifests.some((descriptor) => descriptor.digest === digest)) return;
+      if (attempt === attempts) break;
+      const updated = { ...current, manifests: current.manifests.filter((d) => d.digest !== digest) };
+      await client.putManifest(repository, tag, Buffer.from(JSON.stringify(updated)), MediaType.OciIndex);
+    }
+    throw concurrentUpdate(client, repository, tag, digest, attempts);
+  });
+}
+
+function concurrentUpdate(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  digest: Digest,
+  attempts: number,
+): RampartError {
+  return new RampartError(
     'CONCURRENT_UPDATE',
-    `the referrers index ${client.registry}/${repository}:${tag} kept changing under other writers; ${digest} was not recorded after ${attempts} attempts; push it again`,
+    `the referrers index ${client.registry}/${repository}:${tag} kept changing under other writers; ${digest} was not updated there after ${attempts} attempts; run it again`,
     { details: { reference: `${client.registry}/${repository}:${tag}`, attempts } },
   );
 }

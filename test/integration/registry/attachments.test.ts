@@ -234,14 +234,30 @@ describe('ls and rm', () => {
     });
   });
 
-  it('rm deletes by digest where the registry allows it', async () => {
-    const digest = fixture.digestOf('referrerSig');
+  it('rm deletes by digest where the registry allows it; a deleted referrer leaves the tag schema', async () => {
+    const digest = fixture.digestOf('referrer');
     const result = await rampart('rm', `docker://${one.host}/dst/app@${digest}`, '--insecure');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     await expect(clientOne.getManifest('dst/app', digest)).rejects.toMatchObject({
       code: 'MANIFEST_NOT_FOUND',
     });
+    const schema = await readTagSchemaIndex(clientOne, 'dst/app', fixture.target.digest as Digest);
+    expect(schema?.manifests).toEqual([]);
+    // and the image still copies with what is left attached (no dangling referrer)
+    const again = await rampart(
+      'copy',
+      '--with-attachments',
+      '-o',
+      'json',
+      `docker://${one.host}/dst/app:v1`,
+      `oci:${join(work, 'after-rm')}:app`,
+      '--insecure',
+    );
+    expect(again.stderr).toBe('');
+    expect(JSON.parse(again.stdout).attachments.map((a: { digest: string }) => a.digest)).toEqual([
+      fixture.digestOf('sig'),
+    ]);
   });
 
   it('rm is refused with UNSUPPORTED_OPERATION where deletes are disabled, and nothing is deleted', async () => {
