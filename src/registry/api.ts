@@ -71,7 +71,11 @@ export class RegistryApi {
 
   /** `SCHEME://HOST/v2/`, probed once for an insecure host. */
   baseUrl(): Promise<string> {
-    this.base ??= this.chooseBase();
+    // A cancelled probe must not stick: the next call probes again.
+    this.base ??= this.chooseBase().catch((error: unknown) => {
+      this.base = undefined;
+      throw error;
+    });
     return this.base;
   }
 
