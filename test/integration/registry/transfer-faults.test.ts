@@ -287,6 +287,25 @@ describe('pull resumes', () => {
   });
 });
 
+describe('cancellation', () => {
+  it('an abort mid-download ends the stream with CANCELLED and no resume', async () => {
+    const bytes = randomBytes(2 * 1024 * 1024);
+    const descriptor = describeBytes(bytes);
+    proxy.rule = () => ({ kind: 'pass' });
+    await client().pushBlob('faults/cancel', descriptor, async () => Readable.from([bytes]));
+    const controller = new AbortController();
+    const cancellable = createRegistryClient(proxy.host, { insecure: true, signal: controller.signal });
+    const stream = await cancellable.openBlob('faults/cancel', descriptor);
+    proxy.seen = [];
+    const error = await (async () => {
+      for await (const _chunk of stream) controller.abort();
+    })().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RampartError);
+    expect((error as RampartError).code).toBe('CANCELLED');
+    expect(proxy.seen).toEqual([]);
+  });
+});
+
 describe('cross-repository mount', () => {
   it('mounts a blob that the registry has in another repository, and reports a miss as false', async () => {
     proxy.rule = () => ({ kind: 'pass' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RampartError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/client.js';
-import { parseChallenge, scopesOf } from '../../../src/registry/auth.js';
+import { parseChallenge, RegistryAuthorizer, scopesOf } from '../../../src/registry/auth.js';
 import { createRegistryClient, nextLink } from '../../../src/registry/client.js';
 import { apiHostOf, insecureAllowed, isLoopbackHost } from '../../../src/registry/transport.js';
 import type { RegistryEvent } from '../../../src/registry/types.js';
@@ -125,5 +125,33 @@ describe('challenges, scopes and links', () => {
     expect(nextLink('<https://x/prev>; rel="prev", <https://x/next>; rel=next')).toBe('https://x/next');
     expect(nextLink('<https://x/a>; rel="nextish"')).toBeUndefined();
     expect(nextLink(null)).toBeUndefined();
+  });
+});
+
+describe('token realms', () => {
+  it('refuses to send credentials to a realm that is not https (plain http only on loopback or an insecure host)', async () => {
+    const { http, urls } = recordingHttp();
+    const authorizer = new RegistryAuthorizer({
+      registry: 'registry.example',
+      http,
+      credentials: { get: async () => ({ username: 'u', password: 'p' }) },
+    });
+    for (const realm of ['http://auth.example/token', 'file:///etc/passwd', 'not a url']) {
+      const challenge = new Response(null, {
+        status: 401,
+        headers: { 'www-authenticate': `Bearer realm="${realm}",service="s"` },
+      });
+      const error = await authorizer
+        .challenge(challenge, { repository: 'a/b', actions: 'pull' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RampartError);
+      expect((error as RampartError).code).toBe('UNAUTHORIZED');
+      expect((error as RampartError).details).toEqual({
+        registry: 'registry.example',
+        repository: 'a/b',
+        action: 'pull',
+      });
+    }
+    expect(urls).toEqual([]);
   });
 });
