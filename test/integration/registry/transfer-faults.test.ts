@@ -287,6 +287,23 @@ describe('pull resumes', () => {
   });
 });
 
+describe('deletion refused by the registry', () => {
+  it('405 is UNSUPPORTED_OPERATION naming the reference', async () => {
+    proxy.rule = (request) =>
+      request.method === 'DELETE' ? { kind: 'status', status: 405 } : { kind: 'pass' };
+    const digest = sha256Digest('anything');
+    const error = await client()
+      .deleteManifest('faults/delete', digest)
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RampartError);
+    expect((error as RampartError).code).toBe('UNSUPPORTED_OPERATION');
+    expect((error as RampartError).details).toEqual({
+      reference: `${proxy.host}/faults/delete@${digest}`,
+      operation: 'delete',
+    });
+  });
+});
+
 describe('cancellation', () => {
   it('an abort mid-download ends the stream with CANCELLED and no resume', async () => {
     const bytes = randomBytes(2 * 1024 * 1024);
