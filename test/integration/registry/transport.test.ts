@@ -137,3 +137,110 @@ describe('rampart copy oci: -> docker:// -> oci:', () => {
     }
   });
 });
+
+describe('skopeo agrees', () => {
+  it('skopeo pulls what rampart pushed with the same digests, and serves the index bytes', async () => {
+    await copyJson(`oci:${layout}:multi`, docker('interop/pushed'));
+    expect(skopeoRaw(docker('interop/pushed'))).toEqual(raws.multi);
+    const out = join(work, 'skopeo-pulled');
+    skopeo('copy', '--all', '--src-tls-verify=false', docker('interop/pushed'), `oci:${out}:t`);
+    const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8'));
+    expect(index.manifests[0].digest).toBe(sha256(raws.multi));
+    for (const child of [image, arm]) {
+      expect(await readFile(join(out, 'blobs', 'sha256', child.digest.slice(7)))).toEqual(child.rawManifest);
+      for (const layer of child.layers) {
+        const bytes = await readFile(join(out, 'blobs', 'sha256', layer.descriptor.digest.slice(7)));
+        expect(sha256(bytes)).toBe(layer.descriptor.digest);
+      }
+    }
+  });
+
+  it('rampart pulls what skopeo pushed with the same digests', async () => {
+    skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${layout}:multi`, docker('interop/by-skopeo'));
+    const back = join(work, 'from-skopeo');
+    const pulled = await copyJson(docker('interop/by-skopeo'), `oci:${back}:t`);
+    expect(pulled.digest).toBe(sha256(raws.multi));
+    expect(await rawOf(`oci:${back}:t`)).toEqual(raws.multi);
+  });
+});
+
+describe('inspect and sbom read docker://', () => {
+  it('inspect -o json and --raw of a pushed image', async () => {
+    await copyJson(`oci:${layout}:v1`, docker('inspect/app'));
+    const local = await rampart('inspect', '-o', 'json', `oci:${layout}:v1`);
+    const remote = await rampart('inspect', '-o', 'json', docker('inspect/app'), '--insecure');
+    expect(remote.code, remote.stderr).toBe(0);
+    const { reference: _l, ...localJson } = JSON.parse(local.stdout);
+    const { reference, ...remoteJson } = JSON.parse(remote.stdout);
+    expect(reference).toBe(docker('inspect/app'));
+    expect(remoteJson).toEqual(localJson);
+    const raw = await rampart('inspect', '--raw', docker('inspect/app'), '--insecure');
+    expect(sha256(Buffer.from(raw.stdout, 'utf8'))).toBe(image.digest);
+  });
+
+  it('sbom of a docker:// image catalogs its packages', async () => {
+    const withDpkg = await makeTestImage(work, [
+      {
+        'var/lib/dpkg/status':
+          'Package: hello\nStatus: install ok installed\nVersion: 2.10-3\nArchitecture: amd64\nMaintainer: x <x@example.org>\nDescription: hi\n\n',
+      },
+    ]);
+    await writeImage(`oci:${layout}:dpkg`, withDpkg);
+    await copyJson(`oci:${layout}:dpkg`, docker('sbom/app'));
+    const remote = await rampart('sbom', '-o', 'json', docker('sbom/app'), '--insecure');
+    expect(remote.code, remote.stderr).toBe(0);
+    const doc = JSON.parse(remote.stdout) as {
+      source: { ref: string; digest?: string };
+      packages: Array<{ name: string; version: string }>;
+    };
+    expect(doc.source).toMatchObject({ ref: docker('sbom/app'), digest: withDpkg.digest });
+    expect(doc.packages.map((p) => [p.name, p.version])).toEqual([['hello', '2.10-3']]);
+  });
+});
+
+describe('blobs already there, mounts, pins and jobs', () => {
+  it('a second push skips every blob; another repository of the registry mounts them', async () => {
+    const size = image.layers.reduce((sum, layer) => sum + layer.descriptor.size, image.rawConfig.length);
+    const first = await copyJson(`oci:${layout}:v1`, docker('reuse/one'));
+    expect(first.bytes).toEqual({ pushed: size, skipped: 0, mounted: 0 });
+    const again = await copyJson(`oci:${layout}:v1`, docker('reuse/one', ':v2'));
+    expect(again.bytes).toEqual({ pushed: 0, skipped: size, mounted: 0 });
+    const mounted = await copyJson(docker('reuse/one'), docker('reuse/two'));
+    expect(mounted.bytes).toEqual({ pushed: 0, skipped: 0, mounted: size });
+    expect(skopeoRaw(docker('reuse/two'))).toEqual(raws.v1);
+  });
+
+  it('a wrong @sha256: pin is refused, reading and writing', async () => {
+    await copyJson(`oci:${layout}:v1`, docker('pin/app'));
+    const registryOptions = { registry: { insecure: true } };
+    const read = await openImage(docker('pin/app', `@${arm.digest}`), registryOptions).catch((e) => e);
+    expect(read).toMatchObject({ code: 'MANIFEST_NOT_FOUND' });
+    const source = await openImage(`oci:${layout}:v1`);
+    const write = await writeImage(docker('pin/other', `@${arm.digest}`), source, registryOptions).catch(
+      (e) => e,
+    );
+    expect(write).toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      details: { expected: arm.digest, actual: image.digest },
+    });
+    // Nothing was written as the root: neither digest is a manifest of that repository.
+    for (const digest of [arm.digest, image.digest]) {
+      const head = await fetch(`${registry.url}/v2/pin/other/manifests/${digest}`, { method: 'HEAD' });
+      expect(head.status).toBe(404);
+    }
+    const right = await copyJson(`oci:${layout}:v1`, docker('pin/other', `@${image.digest}`));
+    expect(right.digest).toBe(image.digest);
+    expect(skopeoRaw(docker('pin/other', `@${image.digest}`))).toEqual(raws.v1);
+  });
+
+  it('--jobs 1 and --jobs 4 push the same index', async () => {
+    const one = await copyJson(`oci:${layout}:multi`, docker('jobs/one'), '--jobs', '1');
+    const four = await copyJson(`oci:${layout}:multi`, docker('jobs/four'), '--jobs', '4');
+    expect(one.digest).toBe(four.digest);
+    expect(one.platforms).toEqual(four.platforms);
+    expect(one.bytes.pushed + one.bytes.mounted + one.bytes.skipped).toBe(
+      four.bytes.pushed + four.bytes.mounted + four.bytes.skipped,
+    );
+    expect(skopeoRaw(docker('jobs/one'))).toEqual(skopeoRaw(docker('jobs/four')));
+  });
+});
