@@ -24,6 +24,8 @@ export type CopyEvent =
       /** `exists`: the destination had it (skipped); `mounted`: taken from another repository. */
       status: 'start' | 'copied' | 'exists' | 'mounted';
     }
+  /** What the copy will transfer at most: blobs (each once) and their bytes, before the first. */
+  | { kind: 'plan'; time: Date; blobs: number; bytes: number }
   /** Bytes of one blob sent so far (at most one event per MiB, and one at the end), for progress bars. */
   | { kind: 'blob-progress'; time: Date; digest: Digest; bytes: number; size: number }
   | { kind: 'manifest'; time: Date; digest: Digest; mediaType: string; root: boolean };
@@ -293,6 +295,12 @@ export async function copy(
     // A sink holding one image holds a runnable one: an artifact is refused here, by name.
     if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
     await plan(root, true, platform);
+    emit({
+      kind: 'plan',
+      time: now(),
+      blobs: transfers.length,
+      bytes: transfers.reduce((sum, t) => sum + t.descriptor.size, 0),
+    });
     await transferAll();
     const written = await writeNode(root, true, platform);
     checkAborted();
