@@ -33,6 +33,8 @@ export type CopyEvent =
 /** Default number of blobs transferred at once. */
 export const DEFAULT_JOBS = 4;
 const PROGRESS_STEP = 1024 * 1024;
+/** Indexes within indexes: real ones nest one or two deep. */
+const MAX_INDEX_DEPTH = 8;
 
 export interface CopyOptions {
   /** Copy only this platform's image of an index (sinks that hold one image need one). */
@@ -114,14 +116,22 @@ export async function copy(
   const transfers: { node: Manifest | Image; original: Descriptor; descriptor: Descriptor }[] = [];
 
   /** Reads the tree (indexes' children), listing each blob once, before anything is written. */
-  const plan = async (node: OciObject, root: boolean, platform?: Platform): Promise<void> => {
+  const plan = async (node: OciObject, root: boolean, platform?: Platform, depth = 0): Promise<void> => {
     checkAborted();
     if (node.kind === 'index') {
+      // A registry can serve indexes of indexes without end (each a new digest): nesting is bounded.
+      if (depth >= MAX_INDEX_DEPTH) {
+        throw new RampartError(
+          'MALFORMED_MANIFEST',
+          `index ${node.digest} is nested more than ${MAX_INDEX_DEPTH} indexes deep`,
+          { details: { location: node.digest } },
+        );
+      }
       for (const entry of node.manifest.manifests) {
         const child = children.get(entry.digest) ?? (await node.child(entry));
         children.set(entry.digest, child);
         if (entry.platform && child.kind !== 'index') platforms.push(formatPlatform(entry.platform));
-        await plan(child, false);
+        await plan(child, false, undefined, depth + 1);
       }
       return;
     }
