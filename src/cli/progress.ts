@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { BuildEvent } from '../builder/pipeline.js';
 import type { DownloadEvent } from '../debian/download.js';
+import type { CopyEvent } from '../oci/copy.js';
 import { formatBytes } from './format.js';
 
 /*
@@ -38,6 +39,8 @@ export interface ProgressReporter {
   download(event: DownloadEvent): void;
   /** Events of `buildImage`. */
   build(event: BuildEvent): void;
+  /** Events of `copy()`: a byte bar on a terminal, a line per blob in a log. */
+  copy(event: CopyEvent): void;
   /** Takes down the bar and the status line; call once when done, also when the work failed. */
   stop(): void;
 }
@@ -52,7 +55,13 @@ export function isInteractive(
 }
 
 export function createProgressReporter(opts: ProgressOptions = {}): ProgressReporter {
-  if (opts.quiet) return { download: () => undefined, build: () => undefined, stop: () => undefined };
+  if (opts.quiet)
+    return {
+      download: () => undefined,
+      build: () => undefined,
+      copy: () => undefined,
+      stop: () => undefined,
+    };
   const stream = opts.stream ?? process.stderr;
   const interactive = opts.interactive ?? isInteractive(stream, opts.env);
   const out: Output = interactive
@@ -72,7 +81,50 @@ export function createProgressReporter(opts: ProgressOptions = {}): ProgressRepo
       const said = describeBuildEvent(event);
       if (said) out.say(said.text, said.weight);
     },
+    copy: copyReporter(out),
     stop: () => out.stop(),
+  };
+}
+
+/** Blob transfers of a copy: one bar over every byte to send, a line for each blob. */
+function copyReporter(out: Output): (event: CopyEvent) => void {
+  const sent = new Map<string, number>();
+  let total = 0;
+  let done = 0;
+  let count = 0;
+  let blobs = 0;
+  const progress = () => done + [...sent.values()].reduce((sum, n) => sum + n, 0);
+  const barText = (bar: string) =>
+    `copying [${bar}] ${count}/${blobs} blobs | ${mib(Math.min(progress(), total))}/${formatMiB(total)}`;
+  return (event) => {
+    switch (event.kind) {
+      case 'plan':
+        total = event.bytes;
+        blobs = event.blobs;
+        out.say(`copying ${blobs} blobs (${formatBytes(total)})`, 'event');
+        if (blobs > 0) out.startBar(total, barText);
+        return;
+      case 'blob-progress':
+        sent.set(event.digest, event.bytes);
+        out.updateBar(Math.min(progress(), total));
+        return;
+      case 'blob': {
+        if (event.status === 'start') return;
+        sent.delete(event.digest);
+        done += event.size;
+        count++;
+        const what = { copied: 'copied', exists: 'already there', mounted: 'mounted' }[event.status];
+        out.say(
+          `[${count}/${blobs}] ${what} ${event.digest.slice(0, 19)} (${formatBytes(event.size)})`,
+          'event',
+        );
+        out.updateBar(Math.min(progress(), total));
+        if (count === blobs) out.stopBar();
+        return;
+      }
+      default:
+        return;
+    }
   };
 }
 

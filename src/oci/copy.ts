@@ -24,6 +24,8 @@ export type CopyEvent =
       /** `exists`: the destination had it (skipped); `mounted`: taken from another repository. */
       status: 'start' | 'copied' | 'exists' | 'mounted';
     }
+  /** What the copy will transfer at most: blobs (each once) and their bytes, before the first. */
+  | { kind: 'plan'; time: Date; blobs: number; bytes: number }
   /** Bytes of one blob sent so far (at most one event per MiB, and one at the end), for progress bars. */
   | { kind: 'blob-progress'; time: Date; digest: Digest; bytes: number; size: number }
   | { kind: 'manifest'; time: Date; digest: Digest; mediaType: string; root: boolean };
@@ -31,6 +33,8 @@ export type CopyEvent =
 /** Default number of blobs transferred at once. */
 export const DEFAULT_JOBS = 4;
 const PROGRESS_STEP = 1024 * 1024;
+/** Indexes within indexes: real ones nest one or two deep. */
+const MAX_INDEX_DEPTH = 8;
 
 export interface CopyOptions {
   /** Copy only this platform's image of an index (sinks that hold one image need one). */
@@ -128,15 +132,24 @@ export async function copy(
     node: OciObject,
     root: boolean,
     platform?: Platform,
+    depth = 0,
     verbatim?: boolean,
   ): Promise<void> => {
     checkAborted();
     if (node.kind === 'index') {
+      // A registry can serve indexes of indexes without end (each a new digest): nesting is bounded.
+      if (depth >= MAX_INDEX_DEPTH) {
+        throw new RampartError(
+          'MALFORMED_MANIFEST',
+          `index ${node.digest} is nested more than ${MAX_INDEX_DEPTH} indexes deep`,
+          { details: { location: node.digest } },
+        );
+      }
       for (const entry of node.manifest.manifests) {
         const child = children.get(entry.digest) ?? (await node.child(entry));
         children.set(entry.digest, child);
         if (entry.platform && child.kind !== 'index') platforms.push(formatPlatform(entry.platform));
-        await plan(child, false, undefined, verbatim);
+        await plan(child, false, undefined, depth + 1, verbatim);
       }
       return;
     }
@@ -322,12 +335,18 @@ export async function copy(
     // A sink holding one image holds a runnable one: an artifact is refused here, by name.
     if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
     await plan(root, true, platform);
+    emit({
+      kind: 'plan',
+      time: now(),
+      blobs: transfers.length,
+      bytes: transfers.reduce((sum, t) => sum + t.descriptor.size, 0),
+    });
     await transferAll();
     const written = await writeNode(root, true, platform);
     for (const attachment of options.attachments ?? []) {
       const object = await attachment.open();
       transfers.length = 0;
-      await plan(object, false, undefined, true);
+      await plan(object, false, undefined, 0, true);
       await transferAll();
       await writeNode(object, true, undefined, { tag: attachment.tag });
     }

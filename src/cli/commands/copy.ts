@@ -6,6 +6,7 @@ import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import { parseImageReference } from '../../oci/reference.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
+import { createProgressReporter } from '../progress.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
@@ -14,6 +15,7 @@ interface CopyFlags extends RegistryFlags {
   allPlatforms?: boolean;
   withAttachments?: boolean;
   output: string;
+  quiet?: boolean;
 }
 
 export function registerCopy(program: Command): void {
@@ -42,7 +44,8 @@ export function registerCopy(program: Command): void {
       '--with-attachments',
       "also copy cosign's sha256-<hex>.sig/.att/.sbom tags and every referrer, recursively (not to or from docker-archive: or dir:)",
     )
-    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
+    .option('-q, --quiet', 'no progress on stderr (errors only)');
   addRegistryOptions(command)
     .addHelpText(
       'after',
@@ -105,12 +108,17 @@ Examples:
           target.transport === 'docker-archive' && opened.kind === 'index'
             ? await selectImage(opened, platform)
             : opened;
+        const progress = createProgressReporter({
+          prefix: 'rampart copy: ',
+          ...(options.quiet ? { quiet: true } : {}),
+        });
         const written = await writeImage(target, image, {
           ...(platform && image === opened ? { platform } : {}),
           ...(attachmentsFrom ? { attachmentsFrom } : {}),
           signal,
           registry,
-        });
+          onEvent: progress.copy,
+        }).finally(() => progress.stop());
         const tookPlatform =
           image !== opened && image.kind === 'image' ? formatPlatform(image.config) : written.platform;
         const digestChanged = target.transport === 'docker-archive' && written.digest !== image.digest;

@@ -46,6 +46,7 @@ beforeAll(async () => {
   clientTwo = createRegistryClient(two.host, { insecure: true });
   const pushed = await rampart(
     'copy',
+    '-q',
     '--with-attachments',
     `oci:${fixture.layout}:app`,
     `docker://${one.host}/src/app:v1`,
@@ -97,6 +98,7 @@ describe('copy --with-attachments through docker-registry (referrers tag schema)
   it('registry -> registry (another repository): both arrive byte for byte', async () => {
     const result = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       '-o',
       'json',
@@ -119,6 +121,7 @@ describe('copy --with-attachments through docker-registry (referrers tag schema)
     const dir = join(work, 'airgap');
     const down = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       `docker://${one.host}/src/app:v1`,
       `oci:${dir}:app`,
@@ -127,6 +130,7 @@ describe('copy --with-attachments through docker-registry (referrers tag schema)
     expect(down.code).toBe(0);
     const up = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       `oci:${dir}:app`,
       `docker://${two.host}/mirror/app:v1`,
@@ -170,6 +174,7 @@ describe('a registry with the referrers API', () => {
   it('lists referrers through the API with artifactType filtering and writes no fallback tag', async () => {
     const pushed = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       `oci:${fixture.layout}:app`,
       `docker://${refreg.host}/app:v1`,
@@ -195,6 +200,7 @@ describe('a registry with the referrers API', () => {
     const dir = join(work, 'from-refreg');
     const down = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       `docker://${refreg.host}/app:v1`,
       `oci:${dir}:app`,
@@ -213,6 +219,7 @@ describe('ls and rm', () => {
     const wanted = Array.from({ length: 8 }, (_, i) => `t${i}`);
     const first = await rampart(
       'copy',
+      '-q',
       `oci:${fixture.layout}:app`,
       `docker://${one.host}/paged/app:t0`,
       '--insecure',
@@ -247,6 +254,7 @@ describe('ls and rm', () => {
     // and the image still copies with what is left attached (no dangling referrer)
     const again = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       '-o',
       'json',
@@ -266,6 +274,7 @@ describe('ls and rm', () => {
       const client = createRegistryClient(locked.host, { insecure: true });
       const pushed = await rampart(
         'copy',
+        '-q',
         `oci:${fixture.layout}:other`,
         `docker://${locked.host}/app:v1`,
         '--insecure',
@@ -317,6 +326,7 @@ describe('the referrers tag schema under concurrent and hostile writers', () => 
   it('six writers adding referrers of one subject at once: every entry is in the index', async () => {
     const copied = await rampart(
       'copy',
+      '-q',
       `oci:${fixture.layout}:app`,
       `docker://${one.host}/race/app:v1`,
       '--insecure',
@@ -335,6 +345,7 @@ describe('the referrers tag schema under concurrent and hostile writers', () => 
   it('a tag-schema tag holding something else than an index is refused, not overwritten', async () => {
     const copied = await rampart(
       'copy',
+      '-q',
       `oci:${fixture.layout}:app`,
       `docker://${one.host}/squat/app:v1`,
       '--insecure',
@@ -354,6 +365,7 @@ describe('the referrers tag schema under concurrent and hostile writers', () => 
   it('a destination pinned by digest takes the image with its untagged referrers', async () => {
     const result = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       `oci:${fixture.layout}:app`,
       `docker://${one.host}/pinned/app@${fixture.target.digest}`,

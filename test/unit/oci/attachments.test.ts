@@ -119,6 +119,7 @@ describe('attachments of a layout', () => {
     const archive = join(work, 'with-attachments.tar');
     const toArchive = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       '-o',
       'json',
@@ -146,6 +147,7 @@ describe('attachments of a layout', () => {
     const back = join(work, 'back');
     const fromArchive = await rampart(
       'copy',
+      '-q',
       '--with-attachments',
       `oci-archive:${archive}:app`,
       `oci:${back}:app`,
@@ -156,7 +158,7 @@ describe('attachments of a layout', () => {
 
   it('without --with-attachments only the image is copied', async () => {
     const plain = join(work, 'plain');
-    expect((await rampart('copy', `oci:${layout}:app`, `oci:${plain}:app`)).code).toBe(0);
+    expect((await rampart('copy', '-q', `oci:${layout}:app`, `oci:${plain}:app`)).code).toBe(0);
     const index = JSON.parse(await readFile(join(plain, 'index.json'), 'utf8'));
     expect(index.manifests.map((m: { digest: string }) => m.digest)).toEqual([target.digest]);
   });
@@ -168,6 +170,7 @@ describe('attachments of a layout', () => {
     ]) {
       const result = await rampart(
         'copy',
+        '-q',
         '--with-attachments',
         '-o',
         'json',

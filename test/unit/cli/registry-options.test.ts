@@ -1,0 +1,96 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import {
+  addRegistryOptions,
+  type RegistryFlags,
+  registryOptions,
+} from '../../../src/cli/registry-options.js';
+
+/** The flags commander hands an action for these arguments. */
+function parse(...args: string[]): RegistryFlags {
+  const command = addRegistryOptions(new Command().exitOverride().argument('[refs...]'));
+  command.parse(['node', 'x', ...args]);
+  return command.opts<RegistryFlags>();
+}
+
+const caught = (run: () => unknown) => {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+};
+const rejected = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+
+describe('registry options', () => {
+  it('bare --insecure means loopback only; hosts are named with --insecure=HOST (repeatable)', () => {
+    expect(parse('docker://127.0.0.1:5000/a', '--insecure').insecure).toBe(true);
+    expect(parse('--insecure=r.internal:5000', '--insecure=other').insecure).toEqual([
+      'r.internal:5000',
+      'other',
+    ]);
+    // An image reference after a bare --insecure is not taken for a host.
+    expect(caught(() => parse('--insecure', 'docker://127.0.0.1:5000/a'))).toMatchObject({
+      code: 'USAGE',
+      details: { option: '--insecure' },
+    });
+  });
+
+  it('--jobs is a whole number from 1 to 64', async () => {
+    expect((await registryOptions(parse('--jobs', '3'), [])).jobs).toBe(3);
+    for (const bad of ['0', '65', '2.5', 'x']) {
+      expect(await rejected(registryOptions(parse('--jobs', bad), []))).toMatchObject({
+        code: 'USAGE',
+        details: { option: '--jobs', value: bad },
+      });
+    }
+  });
+
+  it('explicit credentials go to the one registry named, never echo the secret, and are refused for two', async () => {
+    const options = await registryOptions(parse('--creds', 'me:s3cret'), [
+      'docker://127.0.0.1:5000/a:1',
+      'oci:x',
+    ]);
+    expect(await options.credentials?.get('127.0.0.1:5000')).toEqual({ username: 'me', password: 's3cret' });
+    const two = await rejected(
+      registryOptions(parse('--creds', 'me:s3cret'), [
+        'docker://127.0.0.1:5000/a',
+        'docker://localhost:5001/b',
+      ]),
+    );
+    expect(two).toMatchObject({ code: 'USAGE', details: { option: '--creds' } });
+    expect(JSON.stringify(two)).not.toContain('s3cret');
+    const malformed = await rejected(
+      registryOptions(parse('--creds', 's3cret'), ['docker://127.0.0.1:5000/a']),
+    );
+    expect(malformed).toMatchObject({ code: 'USAGE', details: { option: '--creds' } });
+    expect(JSON.stringify((malformed as { details: unknown }).details)).not.toContain('s3cret');
+  });
+
+  it('--username takes the password from stdin only', async () => {
+    const refs = ['docker://127.0.0.1:5000/a'];
+    const options = await registryOptions(
+      parse('--username', 'me', '--password-stdin'),
+      refs,
+      async () => 'pw\n',
+    );
+    expect(await options.credentials?.get('127.0.0.1:5000')).toEqual({ username: 'me', password: 'pw' });
+    expect(await rejected(registryOptions(parse('--username', 'me'), refs))).toMatchObject({
+      code: 'USAGE',
+      details: { option: '--username' },
+    });
+    expect(
+      await rejected(registryOptions(parse('--username', 'me', '--password-stdin'), refs, async () => '')),
+    ).toMatchObject({ code: 'USAGE', details: { option: '--password-stdin' } });
+  });
+
+  it('--authfile is handed to the credential store as REGISTRY_AUTH_FILE', async () => {
+    const options = await registryOptions(parse('--authfile', '/etc/auth.json'), []);
+    expect(options.env?.REGISTRY_AUTH_FILE).toBe('/etc/auth.json');
+  });
+});
