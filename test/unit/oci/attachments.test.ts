@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,15 @@ import type { Image } from '../../../src/oci/image.js';
 import { directoryLayout, REF_NAME_ANNOTATION } from '../../../src/oci/layout.js';
 import { openAttachmentStore, openImage, writeImage } from '../../../src/oci/open.js';
 import type { AttachedLayout } from '../../helpers/attachment-fixtures.js';
-import { makeAttachedLayout, sha256, sigTag } from '../../helpers/attachment-fixtures.js';
+import {
+  makeAttachedLayout,
+  putArtifact,
+  SBOM_TYPE,
+  SIG_TYPE,
+  sha256,
+  sigTag,
+} from '../../helpers/attachment-fixtures.js';
+import { makeTestImage } from '../../helpers/oci-fixtures.js';
 import { rampart } from '../../helpers/run-cli.js';
 
 let work: string;
@@ -181,5 +189,67 @@ describe('attachments of a layout', () => {
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
       await expect(readFile(join(work, 'x.tar'))).rejects.toMatchObject({ code: 'ENOENT' });
     }
+  });
+});
+
+describe('attachments of an index and of its children', () => {
+  it('copies those of every child; with --platform only those of the image taken', async () => {
+    const dir = join(work, 'multi');
+    const amd = await makeTestImage(work, [{ 'etc/arch': 'amd64\n' }]);
+    const arm = await makeTestImage(work, [{ 'etc/arch': 'arm64\n' }], {
+      os: 'linux',
+      architecture: 'arm64',
+    });
+    await writeImage(`oci:${dir}:amd`, amd);
+    await writeImage(`oci:${dir}:arm`, arm);
+    const entry = (image: typeof amd) => ({
+      mediaType: image.mediaType,
+      digest: image.digest,
+      size: image.rawManifest.length,
+      platform: { os: 'linux', architecture: image.config.architecture },
+    });
+    const rawIndex = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [entry(amd), entry(arm)],
+      }),
+    );
+    await writeFile(join(dir, 'blobs', 'sha256', sha256(rawIndex).slice(7)), rawIndex);
+    const indexPath = join(dir, 'index.json');
+    const top = JSON.parse(await readFile(indexPath, 'utf8'));
+    top.manifests.push({
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      digest: sha256(rawIndex),
+      size: rawIndex.length,
+      annotations: { [REF_NAME_ANNOTATION]: 'multi' },
+    });
+    await writeFile(indexPath, JSON.stringify(top));
+    const amdSig = await putArtifact(dir, 'amd sig', { artifactType: SIG_TYPE, tag: sigTag(amd.digest) });
+    const armSbom = await putArtifact(dir, 'arm sbom', {
+      artifactType: SBOM_TYPE,
+      subject: { mediaType: arm.mediaType, digest: arm.digest, size: arm.rawManifest.length },
+    });
+    const indexSig = await putArtifact(dir, 'index sig', {
+      artifactType: SIG_TYPE,
+      tag: sigTag(sha256(rawIndex)),
+    });
+
+    const all = await writeImage(
+      `oci:${join(work, 'multi-all')}:multi`,
+      await openImage(`oci:${dir}:multi`),
+      {
+        attachmentsFrom: await openAttachmentStore(`oci:${dir}`),
+      },
+    );
+    expect(all.attachments?.map((a) => a.digest).sort()).toEqual(
+      [sha256(amdSig), sha256(armSbom), sha256(indexSig)].sort(),
+    );
+    const one = await writeImage(`oci:${join(work, 'multi-arm')}:arm`, await openImage(`oci:${dir}:multi`), {
+      platform: { os: 'linux', architecture: 'arm64' },
+      attachmentsFrom: await openAttachmentStore(`oci:${dir}`),
+    });
+    expect(one.digest).toBe(arm.digest);
+    expect(one.attachments?.map((a) => [a.kind, a.digest])).toEqual([['referrer', sha256(armSbom)]]);
   });
 });
