@@ -16,11 +16,12 @@ import type { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import type { HttpResponse } from '../http/client.js';
 import { isRetryableStatus, parseRetryAfter } from '../http/fetch.js';
-import { type Digest, verifyingStream } from '../oci/digest.js';
+import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import type { Access, RegistryApi } from './api.js';
 import { checkDigest, checkRepository } from './names.js';
 import type { BlobPushResult } from './types.js';
+import { VerifiedSource } from './upload-source.js';
 
 export interface UploadOptions {
   /** Blobs smaller than this go in one PUT. Default 5 MiB. */
@@ -42,7 +43,6 @@ type Style = 'monolithic' | 'chunked';
 const STYLE_REFUSED = new Set([400, 405, 411, 413, 415, 416, 501]);
 /** Statuses inspected here rather than raised by HttpClient. */
 const HANDLED_STATUSES = [400, 404, 405, 408, 411, 413, 415, 416, 429, 500, 501, 502, 503, 504];
-const PROGRESS_STEP = 1024 * 1024;
 
 /** An attempt's failure, with what the loop needs to decide: retry, switch style, or give up. */
 class UploadFailure extends Error {
@@ -168,14 +168,17 @@ async function uploadOnce(
 ): Promise<void> {
   const access: Access = { repository, actions: 'pull,push' };
   const start = await api.url(`${repository}/blobs/uploads/`);
-  const started = await sendStep(api, start, { method: 'POST', access }, 'starting the upload');
-  await started.cancel();
-  let location = locationOf(api, started, start);
-  const minChunk = Number(started.headers.get('oci-chunk-min-length') ?? 0);
+  // Opened first: a source that cannot be opened leaves no session behind.
   const source = new VerifiedSource(await open(), digest, descriptor.size, (bytes) =>
     api.onEvent?.({ kind: 'blob-progress', digest, bytes, size: descriptor.size, direction: 'push' }),
   );
+  let location: string | undefined;
+  let finished = false;
   try {
+    const started = await sendStep(api, start, { method: 'POST', access }, 'starting the upload');
+    await started.cancel();
+    location = locationOf(api, started, start);
+    const minChunk = Number(started.headers.get('oci-chunk-min-length') ?? 0);
     if (style === 'monolithic') {
       const response = await sendStep(
         api,
@@ -191,6 +194,7 @@ async function uploadOnce(
         source,
       );
       await response.cancel();
+      finished = true;
       return checkStored(api, response, digest);
     }
     const size = Math.max(chunkSize, Number.isFinite(minChunk) ? minChunk : 0);
@@ -225,10 +229,26 @@ async function uploadOnce(
       'finishing the upload',
     );
     await response.cancel();
+    finished = true;
     return checkStored(api, response, digest);
   } finally {
     source.destroy();
+    // A failed session is given back rather than left for the registry's purge.
+    if (!finished && location !== undefined) await cancelSession(api, location, access);
   }
+}
+
+async function cancelSession(api: RegistryApi, location: string, access: Access): Promise<void> {
+  await api
+    .request(location, {
+      method: 'DELETE',
+      access,
+      retries: 0,
+      acceptStatuses: [404, 405],
+      deadlineMs: 10_000,
+    })
+    .then((response) => response.cancel())
+    .catch(() => undefined);
 }
 
 /** One request of a session: failures sorted into retry / refused (switch style) / fatal. */
@@ -314,102 +334,6 @@ function checkStored(api: RegistryApi, response: HttpResponse, digest: Digest): 
 function redactQuery(url: string): string {
   const parsed = new URL(url);
   return `${parsed.origin}${parsed.pathname}`;
-}
-
-/**
- * The source stream, verified as it is read, handed out in windows of N bytes (one per request
- * body). A window is single-use: a request sent again (a 401 answered, a redirect) fails instead
- * of sending a short body, and the session is retried with a fresh stream.
- */
-class VerifiedSource {
-  failure: RampartError | undefined;
-  private readonly iterator: AsyncIterator<Buffer>;
-  private leftover: Buffer | undefined;
-  private sent = 0;
-  private reported = 0;
-  private readonly verifier: ReturnType<typeof verifyingStream>;
-
-  constructor(
-    private readonly stream: Readable,
-    digest: Digest,
-    private readonly size: number,
-    private readonly progress: (bytes: number) => void,
-  ) {
-    this.verifier = verifyingStream(digest, size, `the upload of ${digest}`);
-    stream.on('error', (error) => this.verifier.destroy(error));
-    stream.pipe(this.verifier);
-    this.iterator = this.verifier[Symbol.asyncIterator]();
-  }
-
-  body(length: number): () => ReadableStream<Uint8Array> {
-    let used = false;
-    return () => {
-      if (used) {
-        return new ReadableStream({
-          start: (controller) => controller.error(new Error('an upload body cannot be sent twice')),
-        });
-      }
-      used = true;
-      return ReadableStream.from(this.window(length)) as ReadableStream<Uint8Array>;
-    };
-  }
-
-  private async *window(length: number): AsyncGenerator<Uint8Array> {
-    let remaining = length;
-    while (remaining > 0) {
-      const chunk = this.leftover ?? (await this.next());
-      this.leftover = undefined;
-      if (chunk === undefined) {
-        this.failure = new RampartError(
-          'SIZE_MISMATCH',
-          `the upload source ended after ${this.sent} bytes, expected ${this.size}`,
-          { details: { expected: this.size, actual: this.sent } },
-        );
-        throw this.failure;
-      }
-      const part = chunk.byteLength > remaining ? chunk.subarray(0, remaining) : chunk;
-      if (part !== chunk) this.leftover = chunk.subarray(remaining);
-      remaining -= part.byteLength;
-      this.sent += part.byteLength;
-      if (this.sent - this.reported >= PROGRESS_STEP || this.sent === this.size) {
-        this.reported = this.sent;
-        this.progress(this.sent);
-      }
-      yield part;
-    }
-    // The last window waits for the end of the stream: the digest is checked there.
-    if (this.sent === this.size) await this.end();
-  }
-
-  /** Reads to the end of the source, raising its size or digest failure. */
-  async end(): Promise<void> {
-    if (this.leftover !== undefined || (await this.next()) !== undefined) {
-      this.failure = new RampartError('SIZE_MISMATCH', `the upload source has more than ${this.size} bytes`, {
-        details: { expected: this.size },
-      });
-      throw this.failure;
-    }
-  }
-
-  private async next(): Promise<Buffer | undefined> {
-    try {
-      const result = await this.iterator.next();
-      return result.done ? undefined : result.value;
-    } catch (error) {
-      this.failure =
-        error instanceof RampartError
-          ? error
-          : new RampartError('IO', `reading the upload source failed: ${(error as Error).message}`, {
-              cause: error,
-            });
-      throw this.failure;
-    }
-  }
-
-  destroy(): void {
-    this.stream.destroy();
-    this.verifier.destroy();
-  }
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
