@@ -58,6 +58,7 @@ export async function registryOptions(
   flags: RegistryFlags,
   references: readonly string[],
   readStdin: () => Promise<string> = readAllStdin,
+  stderr: { write(text: string): unknown } = process.stderr,
 ): Promise<RegistryOptions> {
   const jobs = flags.jobs === undefined ? undefined : parseJobs(flags.jobs);
   const explicit = await explicitCredential(flags, readStdin);
@@ -85,6 +86,12 @@ export async function registryOptions(
       env,
     }),
     env,
+    // TLS turned off for a named host, retries of a flaky registry: said on stderr, once each.
+    onEvent: (event) => {
+      if (event.kind === 'warning') stderr.write(`warning: ${event.message}\n`);
+      else if (event.kind === 'retry')
+        stderr.write(`warning: retrying (attempt ${event.attempt}) after ${event.reason}\n`);
+    },
     ...(flags.insecure ? { insecure: flags.insecure } : {}),
     ...(flags.caFile ? { caFile: flags.caFile } : {}),
     ...(jobs !== undefined ? { jobs } : {}),

@@ -25,6 +25,8 @@ const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 const DEFAULT_TOKEN_SECONDS = 60;
 /** Tokens are dropped this long before they expire, so a request does not race the expiry. */
 const EXPIRY_MARGIN_MS = 10_000;
+/** What a bearer token may hold (RFC 6750 b64token, loosely: visible ASCII). */
+const HEADER_TOKEN = /^[\x21-\x7e]+$/;
 
 export interface Challenge {
   scheme: string;
@@ -91,7 +93,17 @@ export class RegistryAuthorizer implements RequestAuthorizer {
 
   async headers(access: Access): Promise<Record<string, string>> {
     const credential = await this.loadCredential();
-    if (credential?.registryToken) return { authorization: `Bearer ${credential.registryToken}` };
+    if (credential?.registryToken) {
+      // fetch() quotes an invalid header value in its error: check it here, where it is not shown.
+      if (!HEADER_TOKEN.test(credential.registryToken)) {
+        throw new RampartError(
+          'USAGE',
+          `the registry token stored for ${this.options.registry} has characters an HTTP header cannot carry; log in again`,
+          { details: { option: 'registrytoken' } },
+        );
+      }
+      return { authorization: `Bearer ${credential.registryToken}` };
+    }
     if (this.scheme === 'basic') return basicHeader(credential) ?? {};
     if (this.scheme === 'bearer') return { authorization: `Bearer ${await this.token(access, false)}` };
     return {};
@@ -184,7 +196,7 @@ export class RegistryAuthorizer implements RequestAuthorizer {
         : typeof parsed.access_token === 'string'
           ? parsed.access_token
           : '';
-    if (!token || /[\r\n]/.test(token)) {
+    if (!HEADER_TOKEN.test(token)) {
       throw new RampartError(
         'UNAUTHORIZED',
         `the token server of ${this.options.registry} sent no usable token`,

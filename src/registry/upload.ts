@@ -168,15 +168,17 @@ async function uploadOnce(
 ): Promise<void> {
   const access: Access = { repository, actions: 'pull,push' };
   const start = await api.url(`${repository}/blobs/uploads/`);
-  const started = await sendStep(api, start, { method: 'POST', access }, 'starting the upload');
-  await started.cancel();
-  let location = locationOf(api, started, start);
-  const minChunk = Number(started.headers.get('oci-chunk-min-length') ?? 0);
+  // Opened first: a source that cannot be opened leaves no session behind.
   const source = new VerifiedSource(await open(), digest, descriptor.size, (bytes) =>
     api.onEvent?.({ kind: 'blob-progress', digest, bytes, size: descriptor.size, direction: 'push' }),
   );
+  let location: string | undefined;
   let finished = false;
   try {
+    const started = await sendStep(api, start, { method: 'POST', access }, 'starting the upload');
+    await started.cancel();
+    location = locationOf(api, started, start);
+    const minChunk = Number(started.headers.get('oci-chunk-min-length') ?? 0);
     if (style === 'monolithic') {
       const response = await sendStep(
         api,
@@ -232,7 +234,7 @@ async function uploadOnce(
   } finally {
     source.destroy();
     // A failed session is given back rather than left for the registry's purge.
-    if (!finished) await cancelSession(api, location, access);
+    if (!finished && location !== undefined) await cancelSession(api, location, access);
   }
 }
 

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -250,5 +252,28 @@ describe('an unreachable registry', () => {
       url: `http://127.0.0.1:${port}/v2/any/repo/manifests/latest`,
       attempts: 2,
     });
+  });
+
+  it('a registry that accepts connections and never answers is one TIMEOUT at the configured limit', async () => {
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => sockets.push(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const client = createRegistryClient(`127.0.0.1:${port}`, {
+        insecure: true,
+        http: new HttpClient({ retries: 0, idleTimeoutMs: 300, deadlineMs: 3_000 }),
+      });
+      const error = await caught(client.getManifest('any/repo', 'latest'));
+      expect(error.code).toBe('TIMEOUT');
+      expect(error.details).toMatchObject({
+        url: `http://127.0.0.1:${port}/v2/any/repo/manifests/latest`,
+        timeoutMs: 300,
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });

@@ -291,3 +291,39 @@ describe('isInteractive', () => {
     expect(isInteractive({ write: () => true }, {})).toBe(false);
   });
 });
+
+describe('copy progress', () => {
+  const time = new Date(0);
+  const digest = (n: number) => `sha256:${String(n).repeat(64)}` as const;
+  const events = [
+    { kind: 'plan', time, blobs: 3, bytes: 3 * 1024 * 1024 },
+    { kind: 'blob', time, digest: digest(1), size: 1024 * 1024, mediaType: 'x', status: 'exists' },
+    { kind: 'blob', time, digest: digest(2), size: 1024 * 1024, mediaType: 'x', status: 'start' },
+    { kind: 'blob-progress', time, digest: digest(2), bytes: 1024 * 1024, size: 1024 * 1024 },
+    { kind: 'blob', time, digest: digest(2), size: 1024 * 1024, mediaType: 'x', status: 'copied' },
+    { kind: 'blob', time, digest: digest(3), size: 1024 * 1024, mediaType: 'x', status: 'mounted' },
+  ] as const;
+
+  it('writes one line per blob to a log, no control codes', () => {
+    const stream = fakeStream(false);
+    const progress = createProgressReporter({ stream, interactive: false, prefix: 'rampart copy: ' });
+    for (const event of events) progress.copy(event);
+    progress.stop();
+    expect(stream.text().split('\n')).toEqual([
+      'rampart copy: copying 3 blobs (3.0 MiB)',
+      `rampart copy: [1/3] already there ${digest(1).slice(0, 19)} (1.0 MiB)`,
+      `rampart copy: [2/3] copied ${digest(2).slice(0, 19)} (1.0 MiB)`,
+      `rampart copy: [3/3] mounted ${digest(3).slice(0, 19)} (1.0 MiB)`,
+      '',
+    ]);
+  });
+
+  it('draws a byte bar on a terminal and takes it down when done', () => {
+    const stream = fakeStream(true);
+    const progress = createProgressReporter({ stream, interactive: true, prefix: 'rampart copy: ' });
+    for (const event of events) progress.copy(event);
+    progress.stop();
+    expect(stream.text()).toContain('copying [');
+    expect(screenAfter(stream.text()).rows.join('').trim()).toBe('');
+  });
+});

@@ -155,3 +155,29 @@ describe('token realms', () => {
     expect(urls).toEqual([]);
   });
 });
+
+describe('secrets that cannot be sent', () => {
+  it('a stored registry token with a line break fails without showing the token', async () => {
+    const secret = 'abc.def\nghi-secret-token';
+    const fetched: string[] = [];
+    const http = new HttpClient({
+      retries: 0,
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        fetched.push(String(input));
+        new Headers(init?.headers);
+        return new Response(null, { status: 200 });
+      }) as typeof fetch,
+    });
+    const client = createRegistryClient('registry.example', {
+      http,
+      credentials: { get: async () => ({ registryToken: secret }) },
+    });
+    const error = await client.getManifest('a/b', 'latest').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RampartError);
+    expect((error as RampartError).code).toBe('USAGE');
+    const shown = JSON.stringify({ json: (error as RampartError).toJSON(), stack: (error as Error).stack });
+    expect(shown).not.toContain('ghi-secret-token');
+    expect(shown).not.toContain('abc.def');
+    expect(fetched).toEqual([]);
+  });
+});
