@@ -4,6 +4,14 @@
  * not named here are internals and may change without notice.
  */
 
+export {
+  type Attachment,
+  type AttachmentKind,
+  type AttachmentStore,
+  type FoundAttachment,
+  findAttachments,
+  layoutAttachmentStore,
+} from './attachments.js';
 export { type CopyEvent, type CopyOptions, type CopyResult, copy } from './copy.js';
 export {
   type Digest,
@@ -36,7 +44,7 @@ export {
   layerCompression,
   MediaType,
 } from './media-types.js';
-export { openImage, openSink, writeImage } from './open.js';
+export { checkHoldsAttachments, openAttachmentStore, openImage, openSink, writeImage } from './open.js';
 export {
   debianArchToPlatform,
   formatPlatform,
