@@ -8,7 +8,7 @@ import type { RegistryOptions } from '../registry/types.js';
 import type { LockOptions } from '../util/path-lock.js';
 import { sweepAbandonedStaging } from '../util/staging.js';
 import { checkWritable } from '../util/writable.js';
-import type { Attachment, AttachmentStore } from './attachments.js';
+import type { Attachment, AttachmentStore, FoundAttachment } from './attachments.js';
 import { copiedManifestDigests, findAttachments, layoutAttachmentStore } from './attachments.js';
 import type { CopyOptions, CopyResult } from './copy.js';
 import { copy } from './copy.js';
@@ -170,7 +170,7 @@ export async function writeImage(
   const attachments =
     found && attachmentsFrom
       ? found.map((attachment) => ({
-          open: () => attachmentsFrom.open(attachment.descriptor),
+          open: () => openAttachment(attachmentsFrom, attachment),
           ...(attachment.tag ? { tag: attachment.tag } : {}),
         }))
       : undefined;
@@ -205,6 +205,22 @@ export async function writeImage(
   } catch (error) {
     throw asRampartError(error, `cannot write ${reference.raw}`, reference.path);
   }
+}
+
+/**
+ * Opens an attachment to copy. A referrer must name the manifest it was listed for: a referrers
+ * list (an API answer, a tag-schema index) that says otherwise would smuggle unrelated content in.
+ */
+async function openAttachment(store: AttachmentStore, attachment: FoundAttachment) {
+  const object = await store.open(attachment.descriptor);
+  if (attachment.kind === 'referrer' && object.subject?.digest !== attachment.subject) {
+    throw new RampartError(
+      'MALFORMED_MANIFEST',
+      `${store.location} lists ${attachment.digest} as a referrer of ${attachment.subject}, but its subject is ${object.subject?.digest ?? 'absent'}`,
+      { details: { digest: attachment.digest, location: store.location, field: 'subject' } },
+    );
+  }
+  return object;
 }
 
 /** The manifests a copy writes, whose attachments travel with it: one platform's image, or all. */

@@ -2,10 +2,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AttachmentStore } from '../../../src/oci/attachments.js';
 import { findAttachments, layoutAttachmentStore } from '../../../src/oci/attachments.js';
 import type { Image } from '../../../src/oci/image.js';
 import { directoryLayout, REF_NAME_ANNOTATION } from '../../../src/oci/layout.js';
 import { openAttachmentStore, openImage, writeImage } from '../../../src/oci/open.js';
+import type { Descriptor } from '../../../src/oci/types.js';
 import type { AttachedLayout } from '../../helpers/attachment-fixtures.js';
 import {
   makeAttachedLayout,
@@ -251,5 +253,24 @@ describe('attachments of an index and of its children', () => {
     });
     expect(one.digest).toBe(arm.digest);
     expect(one.attachments?.map((a) => [a.kind, a.digest])).toEqual([['referrer', sha256(armSbom)]]);
+  });
+});
+
+describe('a store that lies about referrers', () => {
+  it('a listed referrer whose subject is another manifest is refused, and nothing is written', async () => {
+    const honest = layoutAttachmentStore(directoryLayout(layout));
+    const unrelated = (await honest.resolveTag('other')) as Descriptor;
+    const lying: AttachmentStore = {
+      ...honest,
+      referrers: async (digest) => [...(await honest.referrers(digest)), unrelated],
+    };
+    const dest = join(work, 'lied-to');
+    await expect(
+      writeImage(`oci:${dest}:app`, await openImage(`oci:${layout}:app`), { attachmentsFrom: lying }),
+    ).rejects.toMatchObject({
+      code: 'MALFORMED_MANIFEST',
+      details: { digest: digestOf('unrelated'), field: 'subject' },
+    });
+    await expect(readFile(join(dest, 'index.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
