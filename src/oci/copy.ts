@@ -332,6 +332,19 @@ export async function copy(
         );
       }
     }
+    // Attachments name their subject by digest: a rewrite of the image would orphan them.
+    if (options.attachments?.length && sink.wantsOciMediaTypes) {
+      const rewritten =
+        needsOciConversion(root.mediaType) ||
+        (root.kind === 'index' && root.manifest.manifests.some((e) => needsOciConversion(e.mediaType)));
+      if (rewritten) {
+        throw new RampartError(
+          'UNSUPPORTED_OPERATION',
+          `${root.digest} has Docker media types, which ${sink.location} rewrites to OCI ones: the manifest digests change and the attachments would name digests that are not there; copy it to docker:// instead, or without --with-attachments`,
+          { details: { reference: sink.location, operation: 'copy --with-attachments' } },
+        );
+      }
+    }
     // A sink holding one image holds a runnable one: an artifact is refused here, by name.
     if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
     await plan(root, true, platform);

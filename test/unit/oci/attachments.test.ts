@@ -274,3 +274,46 @@ describe('a store that lies about referrers', () => {
     await expect(readFile(join(dest, 'index.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
+
+describe('attachments and a digest-changing rewrite', () => {
+  it('a Docker-typed image into an OCI layout (rewritten, new digest) is refused with its attachments', async () => {
+    const manifest = JSON.parse(target.rawManifest.toString());
+    const docker = Buffer.from(
+      JSON.stringify({
+        ...manifest,
+        mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+        config: { ...manifest.config, mediaType: 'application/vnd.docker.container.image.v1+json' },
+        layers: manifest.layers.map((l: object) => ({
+          ...l,
+          mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+        })),
+      }),
+    );
+    await writeFile(join(layout, 'blobs', 'sha256', sha256(docker).slice(7)), docker);
+    const indexPath = join(layout, 'index.json');
+    const top = JSON.parse(await readFile(indexPath, 'utf8'));
+    top.manifests.push({
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      digest: sha256(docker),
+      size: docker.length,
+      annotations: { [REF_NAME_ANNOTATION]: 'docker' },
+    });
+    await writeFile(indexPath, JSON.stringify(top));
+    await putArtifact(layout, 'docker sig', { artifactType: SIG_TYPE, tag: sigTag(sha256(docker)) });
+    const dest = join(work, 'docker-typed');
+    const result = await rampart(
+      'copy',
+      '-q',
+      '--with-attachments',
+      '-o',
+      'json',
+      `oci:${layout}:docker`,
+      `oci:${dest}:docker`,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    await expect(readFile(join(dest, 'index.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // without attachments the rewrite is what it always was
+    expect((await rampart('copy', '-q', `oci:${layout}:docker`, `oci:${dest}:docker`)).code).toBe(0);
+  });
+});
