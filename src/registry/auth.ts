@@ -135,15 +135,30 @@ export class RegistryAuthorizer implements RequestAuthorizer {
   private async token(access: Access, refresh: boolean): Promise<string> {
     const scopes = scopesOf(access);
     const key = scopes.join(' ');
-    const cached = this.tokens.get(key);
     if (refresh) this.tokens.delete(key);
-    else if (cached && cached.expiresAt > this.now()) return cached.token;
+    else {
+      const cached = this.cachedFor(scopes);
+      if (cached !== undefined) return cached;
+    }
     let pending = this.pending.get(key);
     if (!pending) {
       pending = this.fetchToken(scopes, access).finally(() => this.pending.delete(key));
       this.pending.set(key, pending);
     }
     return pending;
+  }
+
+  /** A live token for these scopes, or for a superset (a `pull,push` token serves a pull). */
+  private cachedFor(scopes: string[]): string | undefined {
+    const now = this.now();
+    const exact = this.tokens.get(scopes.join(' '));
+    if (exact && exact.expiresAt > now) return exact.token;
+    for (const [key, cached] of this.tokens) {
+      if (cached.expiresAt <= now) continue;
+      const held = key.split(' ');
+      if (scopes.every((wanted) => held.some((scope) => covers(scope, wanted)))) return cached.token;
+    }
+    return undefined;
   }
 
   private async fetchToken(scopes: string[], access: Access): Promise<string> {
@@ -252,6 +267,17 @@ export class RegistryAuthorizer implements RequestAuthorizer {
       ...(access.actions ? { action: access.actions } : {}),
     };
   }
+}
+
+/** `repository:NAME:pull,push` covers `repository:NAME:pull`. */
+function covers(held: string, wanted: string): boolean {
+  const split = (scope: string) => {
+    const at = scope.lastIndexOf(':');
+    return { resource: scope.slice(0, at), actions: scope.slice(at + 1).split(',') };
+  };
+  const a = split(held);
+  const b = split(wanted);
+  return a.resource === b.resource && b.actions.every((action) => a.actions.includes(action));
 }
 
 function basicHeader(credential: Credential | undefined): Record<string, string> | undefined {

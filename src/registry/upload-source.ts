@@ -30,6 +30,9 @@ export class VerifiedSource {
   ) {
     this.verifier = verifyingStream(digest, size, `the upload of ${digest}`);
     stream.on('error', (error) => this.verifier.destroy(error));
+    // The iterator listens only from its first read; a small source can fail its check before
+    // that (the request not sent yet). The iterator still sees the error: the stream is errored.
+    this.verifier.on('error', () => undefined);
     stream.pipe(this.verifier);
     this.iterator = this.verifier[Symbol.asyncIterator]();
   }

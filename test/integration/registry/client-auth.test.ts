@@ -196,8 +196,19 @@ describe('token auth (distribution auth.token) with a test token server', () => 
     const before = tokens.requests;
     await roundTrip(client, 'team/app');
     for (let i = 0; i < 5; i++) await client.getManifest('team/app', 'v1');
-    // One token for `pull` (HEAD/GET) and one for `pull,push` (uploads, manifest PUT).
+    // One token for `pull` (the first HEAD) and one for `pull,push` (uploads, manifest PUT).
     expect(tokens.requests - before).toBe(2);
+    // A client that pushes first pulls with its `pull,push` token: one token in all.
+    const pusher = createRegistryClient(registry.host, options({ username: 'alice', password: PASSWORD }));
+    const beforePusher = tokens.requests;
+    await pusher.putManifest(
+      'team/app',
+      'v2',
+      (await client.getManifest('team/app', 'v1')).raw,
+      MediaType.OciManifest,
+    );
+    for (let i = 0; i < 3; i++) await pusher.getManifest('team/app', 'v2');
+    expect(tokens.requests - beforePusher).toBe(1);
   });
 
   it('exchanges an identity token (refresh token) at the token endpoint', async () => {

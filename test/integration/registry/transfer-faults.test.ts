@@ -287,6 +287,20 @@ describe('pull resumes', () => {
   });
 });
 
+describe('a corrupt small blob read late', () => {
+  it('fails when read, not before (no uncaught error while the caller is busy)', async () => {
+    proxy.rule = () => ({ kind: 'pass' });
+    const bytes = randomBytes(300);
+    const descriptor = describeBytes(bytes);
+    await client().pushBlob('faults/small', descriptor, async () => Readable.from([bytes]));
+    proxy.rule = (request) => (isBlobGet(request) ? { kind: 'corrupt-response' } : { kind: 'pass' });
+    const stream = await client().openBlob('faults/small', descriptor);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const error = await readAll(stream).catch((caught: unknown) => caught);
+    expect((error as RampartError).code).toBe('DIGEST_MISMATCH');
+  });
+});
+
 describe('deletion refused by the registry', () => {
   it('405 is UNSUPPORTED_OPERATION naming the reference', async () => {
     proxy.rule = (request) =>
