@@ -108,9 +108,12 @@ Examples:
           target.transport === 'docker-archive' && opened.kind === 'index'
             ? await selectImage(opened, platform)
             : opened;
+        // Transfers over the network get progress (a bar on a terminal, a line per blob in a log);
+        // a local copy stays as quiet as before, its stderr one error line when it fails.
+        const remote = target.transport === 'docker' || parseImageReference(source).transport === 'docker';
         const progress = createProgressReporter({
           prefix: 'rampart copy: ',
-          ...(options.quiet ? { quiet: true } : {}),
+          ...(options.quiet || !remote ? { quiet: true } : {}),
         });
         const written = await writeImage(target, image, {
           ...(platform && image === opened ? { platform } : {}),

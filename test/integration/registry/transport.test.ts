@@ -244,3 +244,20 @@ describe('blobs already there, mounts, pins and jobs', () => {
     expect(skopeoRaw(docker('jobs/one'))).toEqual(skopeoRaw(docker('jobs/four')));
   });
 });
+
+describe('copy --all-platforms', () => {
+  it('copies an index whole to a registry and is refused for docker-archive, writing nothing', async () => {
+    const whole = await copyJson('--all-platforms', `oci:${layout}:multi`, docker('all/multi'));
+    expect(whole.digest).toBe(sha256(raws.multi));
+    expect(whole.platforms).toEqual(['linux/amd64', 'linux/arm64/v8']);
+    const archive = join(work, 'all.tar');
+    const refused = await rampart(
+      'copy',
+      '--all-platforms',
+      `oci:${layout}:multi`,
+      `docker-archive:${archive}`,
+    );
+    expect(refused.code).toBe(2);
+    await expect(readFile(archive)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
