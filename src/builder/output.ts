@@ -5,12 +5,16 @@ import { openSink } from '../oci/open.js';
 import { platformToDebianArch } from '../oci/platform.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { Platform } from '../oci/types.js';
+import type { RegistryOptions } from '../registry/types.js';
 
 export type BuildOutput = {
-  transport: 'oci' | 'oci-archive' | 'docker-archive';
+  transport: 'oci' | 'oci-archive' | 'docker-archive' | 'docker';
+  /** The layout or archive; empty for a registry (docker://). */
   path: string;
   tag?: string;
   raw: string;
+  /** How a docker:// output's registry is reached. */
+  registry?: RegistryOptions;
 };
 
 /** The tag a build gets when its output names none: `latest`, or `latest-<variant>`. */
@@ -31,13 +35,16 @@ export function parseOutput(
   image?: { name: string; variant?: string | undefined },
 ): BuildOutput {
   const ref = parseImageReference(value);
+  // A registry gets the whole index, the root by its tag (by digest only when it names none).
+  if (ref.transport === 'docker')
+    return { transport: 'docker', path: '', ...(ref.tag ? { tag: ref.tag } : {}), raw: value };
   if (
     (ref.transport !== 'oci' && ref.transport !== 'oci-archive' && ref.transport !== 'docker-archive') ||
     !ref.path
   ) {
     throw new RampartError(
       'UNSUPPORTED_TRANSPORT',
-      `cannot build into '${value}': use oci:DIR:TAG, oci-archive:FILE or docker-archive:FILE`,
+      `cannot build into '${value}': use oci:DIR:TAG, oci-archive:FILE, docker-archive:FILE or docker://REG/REPO:TAG`,
     );
   }
   const tag =
@@ -84,14 +91,20 @@ export async function writeOutput(
     });
   }
   const source = output.transport === 'docker-archive' && single ? single : index;
-  const tag = output.tag ?? (output.transport === 'docker-archive' ? undefined : 'latest');
+  const tag =
+    output.tag ??
+    (output.transport === 'docker-archive' || output.transport === 'docker' ? undefined : 'latest');
   // SIGINT/SIGTERM during the write (the build's signal) abort the copy, which drops its staging.
-  const sink = await openSink(output.raw, signal ? { lock: { signal } } : {});
+  const registry = output.registry ? { ...output.registry, ...(signal ? { signal } : {}) } : undefined;
+  const sink = await openSink(output.raw, {
+    ...(signal ? { lock: { signal } } : {}),
+    ...(registry ? { registry } : {}),
+  });
   // umoci 0.4 cannot pick a platform out of an index under one tag ("tag is ambiguous"), nor can it
   // from skopeo's own layouts: each platform image is also tagged `<tag>-<arch>` for it.
   // A single-platform index is unambiguous to it already.
   const platformTag =
-    tag && source.kind === 'index' && source.manifest.manifests.length > 1
+    tag && output.transport !== 'docker' && source.kind === 'index' && source.manifest.manifests.length > 1
       ? (platform: Platform) => `${tag}-${platformToDebianArch(platform)}`
       : undefined;
   return (
@@ -99,6 +112,7 @@ export async function writeOutput(
       ...(tag ? { tag } : {}),
       ...(platformTag ? { platformTag } : {}),
       ...(signal ? { signal } : {}),
+      ...(output.registry?.jobs ? { jobs: output.registry.jobs } : {}),
     })
   ).digest;
 }

@@ -1,8 +1,10 @@
 import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { defaultCacheDir } from '../debian/cache.js';
 import { type FetchFn, redactUrl } from '../http/fetch.js';
 import type { Image } from '../oci/image.js';
+import type { RegistryOptions } from '../registry/types.js';
 import type { Environment } from '../util/source-date-epoch.js';
 import { stagingDirPrefix, sweepAbandonedStaging } from '../util/staging.js';
 import { checkWritable } from '../util/writable.js';
@@ -58,6 +60,8 @@ export type BuildOptions = {
   sbomDir?: string;
   /** Override the spec's `contents.mirror`, `security-mirror` and `keyring` (e.g. from CLI flags). */
   repository?: { mirror?: string; securityMirror?: string; keyring?: string };
+  /** How a docker:// output's registry is reached (credentials, TLS, --jobs). */
+  registry?: RegistryOptions;
   /** Directories besides the spec's own that `files[].source` may come from. */
   allowOutsideContext?: string[];
   /** Progress of each phase (the CLI draws it on stderr); without it the build reports nothing. */
@@ -97,11 +101,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const spec = opts.repository
     ? { ...variantSpec, contents: { ...variantSpec.contents, ...definedOnly(opts.repository) } }
     : variantSpec;
-  const output = parseOutput(opts.output ?? defaultOutput(spec.name, spec.variant), spec);
+  const parsedOutput = parseOutput(opts.output ?? defaultOutput(spec.name, spec.variant), spec);
+  const output = opts.registry ? { ...parsedOutput, registry: opts.registry } : parsedOutput;
+  const toRegistry = output.transport === 'docker';
   const archs = checkRequest(spec, opts.specPath, opts.archs, output);
   // Every destination is checked before anything is downloaded or built: a read-only output or
   // SBOM folder fails now, not after the image is written.
-  await checkWritable(output.path, { inside: output.transport === 'oci' });
+  if (!toRegistry) await checkWritable(output.path, { inside: output.transport === 'oci' });
   if (opts.sbomDir) await checkWritable(opts.sbomDir, { inside: true });
   const lockPath = lockPathFor(opts.specPath);
   const locked = opts.locked === true;
@@ -128,7 +134,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const fetched = await fetchStage(plan, spec, { locked, lockPath }, ctx);
 
   // Layers are staged beside the output (same filesystem) and the stage is removed whatever happens.
-  const outParent = dirname(resolve(output.path));
+  // A registry output has no folder: its layers are staged in the temp dir.
+  const outParent = toRegistry ? tmpdir() : dirname(resolve(output.path));
   const createdParent = await mkdir(outParent, { recursive: true });
   await sweepAbandonedStaging(outParent);
   const workDir = await mkdtemp(join(outParent, stagingDirPrefix('build')));
@@ -184,7 +191,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     ctx.report({ phase: 'write', kind: 'start', reference: output.raw });
     const digest = await writeStage(output, images, ctx, plan);
     const sboms = await writeSboms(sbomDocs);
-    const recordPath = buildRecordPath(output.path, output.transport, spec.variant);
+    // A registry holds no build record: it goes beside the spec and its lock.
+    const recordPath = toRegistry
+      ? join(dirname(lockPath), `${spec.name}${spec.variant ? `-${spec.variant}` : ''}.build.json`)
+      : buildRecordPath(output.path, output.transport, spec.variant);
     const sde = ctx.env.SOURCE_DATE_EPOCH;
     await recordStage(
       {

@@ -9,8 +9,10 @@ import { compareText } from '../../util/compare-text.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgressReporter } from '../progress.js';
+import type { RegistryFlags } from '../registry-options.js';
+import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
-interface BuildCommandOptions {
+interface BuildCommandOptions extends RegistryFlags {
   arch: string[];
   variant?: string;
   output: string[];
@@ -27,13 +29,13 @@ interface BuildCommandOptions {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerBuild(program: Command): void {
-  program
+  const command = program
     .command('build')
     .description('build a hardened, reproducible (multi-arch) image from an image spec')
     .argument('<spec>', 'image spec (YAML), e.g. images/nodejs.yaml')
     .argument(
       '[dest]',
-      'where to write the image: oci:DIR:TAG, oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG] (default oci:./out/<name>:latest)',
+      'where to write the image: oci:DIR:TAG, oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or docker://REG/REPO:TAG (default oci:./out/<name>:latest)',
     )
     .addHelpText(
       'after',
@@ -84,8 +86,9 @@ Examples:
         .argParser(collect)
         .default([]),
     )
-    .option('-q, --quiet', 'no progress on stderr (errors only)')
-    .action(async (specPath: string, destArg: string | undefined, opts: BuildCommandOptions) => {
+    .option('-q, --quiet', 'no progress on stderr (errors only)');
+  addRegistryOptions(command).action(
+    async (specPath: string, destArg: string | undefined, opts: BuildCommandOptions) => {
       // Before -o/--output meant the report on every command, --output was the image destination.
       const legacy = opts.output.filter(isTransportReference);
       const reports = opts.output.filter((value) => !isTransportReference(value));
@@ -114,6 +117,7 @@ Examples:
         ...(opts.quiet ? { quiet: true } : {}),
         prefix: 'rampart build: ',
       });
+      const registry = await registryOptions(opts, dest ? [dest] : []);
       // SIGINT/SIGTERM stop the build between or inside its stages, so its staging is removed.
       const result = await withInterrupt((signal) =>
         buildImage({
@@ -138,6 +142,7 @@ Examples:
           env: process.env,
           clock: () => new Date(),
           signal,
+          registry: { ...registry, signal },
           onProgress: progress.build,
         }),
       )
@@ -156,7 +161,8 @@ Examples:
         reportOutput,
         reportOutput.format === 'json' ? `${JSON.stringify(buildJson(result))}\n` : formatSummary(result),
       );
-    });
+    },
+  );
 }
 
 /** `oci:…`, `docker-archive:…`, `docker://…`: an image reference, not a report format. */
@@ -187,7 +193,8 @@ async function archsToBuild(
 
 /** The directory that holds the output: the parent of an oci: layout dir or of an archive file. */
 function sbomDirBeside(output: string | undefined): string {
-  return output ? dirname(parseOutput(output).path) : './out';
+  const parsed = output ? parseOutput(output) : undefined;
+  return parsed?.path ? dirname(parsed.path) : './out';
 }
 
 /** The stable `-o json` shape. */

@@ -138,14 +138,13 @@ describe('rampart copy', () => {
     expect(json.digest).toBe(skopeoDigest(`oci:${back}:arm`));
   });
 
-  it('refuses a dir: destination that is not a skopeo dir, and registry destinations, writing nothing', async () => {
+  it('refuses a dir: destination that is not a skopeo dir; an unreachable registry writes nothing', async () => {
     const before = await readdir(work);
     const dir = await rampart('copy', `oci:${layout}:v1`, `dir:${layout}`);
     expect(dir.code).toBe(2);
-    const registry = await rampart('copy', `oci:${layout}:v1`, 'localhost:5000/x:1');
-    // UNSUPPORTED_TRANSPORT: a usage-type code, exit 2.
-    expect(registry.code).toBe(2);
-    expect(registry.stderr).toContain('registry transport');
+    // A registry destination that does not answer fails, and nothing is written locally.
+    const registry = await rampart('copy', `oci:${layout}:v1`, 'docker://127.0.0.1:9/x:1', '--insecure');
+    expect(registry.code).not.toBe(0);
     expect(await readdir(work)).toEqual(before);
   });
 

@@ -16,12 +16,18 @@ describe('build outputs', () => {
     expect(defaultOutput('nodejs', 'dev')).toBe('oci:./out/nodejs:latest-dev');
   });
 
-  it('accepts the three local transports and refuses others', () => {
+  it('accepts the three local transports and docker://, and refuses others', () => {
     expect(parseOutput('oci:out/x:v1')).toMatchObject({ transport: 'oci', path: 'out/x', tag: 'v1' });
     expect(parseOutput('oci-archive:x.tar')).toMatchObject({ transport: 'oci-archive', path: 'x.tar' });
     expect(parseOutput('docker-archive:x.tar')).toMatchObject({ transport: 'docker-archive', path: 'x.tar' });
+    expect(parseOutput('docker://localhost:5000/a/b:1')).toEqual({
+      transport: 'docker',
+      path: '',
+      tag: '1',
+      raw: 'docker://localhost:5000/a/b:1',
+    });
     expect(() => parseOutput('dir:/tmp/x')).toThrow(
-      /use oci:DIR:TAG, oci-archive:FILE or docker-archive:FILE/,
+      expect.objectContaining({ code: 'UNSUPPORTED_TRANSPORT' }),
     );
   });
 
