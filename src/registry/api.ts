@@ -71,7 +71,11 @@ export class RegistryApi {
 
   /** `SCHEME://HOST/v2/`, probed once for an insecure host. */
   baseUrl(): Promise<string> {
-    this.base ??= this.chooseBase();
+    // A cancelled probe must not stick: the next call probes again.
+    this.base ??= this.chooseBase().catch((error: unknown) => {
+      this.base = undefined;
+      throw error;
+    });
     return this.base;
   }
 
@@ -116,7 +120,9 @@ export class RegistryApi {
 
   /** Sends a request with auth; 401/403 become UNAUTHORIZED, other statuses as HttpClient decides. */
   async request(url: string, request: ApiRequest): Promise<HttpResponse> {
-    const response = await this.http.request(url, await this.httpOptions(request));
+    const response = await this.http
+      .request(url, await this.httpOptions(request))
+      .catch((error: unknown) => this.rethrow(error, request));
     if (response.status === 401 || response.status === 403) {
       await response.cancel();
       throw this.unauthorized(response.status, request);
@@ -130,11 +136,22 @@ export class RegistryApi {
     request: ApiRequest,
     reader: (response: HttpResponse) => Promise<T>,
   ): Promise<T> {
-    return this.http.read(url, await this.httpOptions(request), async (response) => {
-      if (response.status === 401 || response.status === 403)
-        throw this.unauthorized(response.status, request);
-      return reader(response);
-    });
+    return this.http
+      .read(url, await this.httpOptions(request), async (response) => {
+        if (response.status === 401 || response.status === 403)
+          throw this.unauthorized(response.status, request);
+        return reader(response);
+      })
+      .catch((error: unknown) => this.rethrow(error, request));
+  }
+
+  /** HttpClient raises a 401 it could not answer as NETWORK: it is UNAUTHORIZED here. */
+  private rethrow(error: unknown, request: ApiRequest): never {
+    if (error instanceof RampartError && error.code === 'NETWORK') {
+      const status = (error.details as { status?: number }).status;
+      if (status === 401 || status === 403) throw this.unauthorized(status, request);
+    }
+    throw error;
   }
 
   private async httpOptions(request: ApiRequest): Promise<HttpRequestOptions> {

@@ -10,14 +10,14 @@
  */
 import type { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
-import { HttpClient } from '../http/client.js';
 import { sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { type Descriptor, DescriptorSchema } from '../oci/types.js';
 import { RegistryApi } from './api.js';
+import { RegistryAuthorizer } from './auth.js';
 import { openBlob } from './download.js';
 import { checkDigest, checkReference, checkRepository } from './names.js';
-import { apiHostOf, insecureAllowed } from './transport.js';
+import { apiHostOf, insecureAllowed, registryHttpClient } from './transport.js';
 import type { FetchedManifest, RegistryClient, RegistryOptions } from './types.js';
 import { hasBlob, mountBlob, pushBlob, type UploadOptions } from './upload.js';
 
@@ -48,11 +48,21 @@ export function createRegistryClient(
   tuning: RegistryClientTuning = {},
 ): RegistryClient {
   const insecure = insecureAllowed(registry, options.insecure, options.onEvent);
+  const http =
+    options.http ?? registryHttpClient({ ...(options.caFile ? { caFile: options.caFile } : {}), insecure });
+  const authorizer = new RegistryAuthorizer({
+    registry,
+    http,
+    insecure,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const api = new RegistryApi({
     registry,
     apiHost: apiHostOf(registry),
-    http: options.http ?? new HttpClient(),
+    http,
     insecure,
+    authorizer,
     signal: options.signal,
     onEvent: options.onEvent,
   });

@@ -9,7 +9,13 @@
  * - A relaxed host is tried with https first (certificate not checked), then plain http, as
  *   docker and skopeo do for insecure registries; the scheme that answered is kept.
  */
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { getCACertificates } from 'node:tls';
+import { Agent } from 'undici';
+import { RampartError } from '../errors.js';
+import { HttpClient } from '../http/client.js';
+import type { FetchFn } from '../http/fetch.js';
 import type { RegistryEvent, RegistryOptions } from './types.js';
 
 const DOCKER_HUB = 'docker.io';
@@ -73,4 +79,54 @@ export function insecureAllowed(
 
 function sameRegistry(a: string, b: string): boolean {
   return a.trim().toLowerCase() === b.toLowerCase();
+}
+
+export interface TlsSettings {
+  /** Extra CA certificates (PEM), trusted besides Node's default roots. */
+  caFile?: string;
+  /** Skip certificate verification (only for hosts `insecureAllowed` let through). */
+  insecure?: boolean;
+}
+
+/**
+ * A fetch function with these TLS settings, or the platform's own when there are none. Node's
+ * fetch takes an undici dispatcher; `undici`'s Agent carries the CA list and the verification
+ * switch (Node exposes no dispatcher class of its own). The CA file is read on first use.
+ */
+export function tlsFetch(settings: TlsSettings): FetchFn {
+  if (!settings.caFile && !settings.insecure) return fetch;
+  let agent: Promise<Agent> | undefined;
+  const makeAgent = async () => {
+    const ca = [...getCACertificates('default')];
+    if (settings.caFile) ca.push(await readCaFile(settings.caFile));
+    return new Agent({ connect: { ca, rejectUnauthorized: !settings.insecure } });
+  };
+  return (async (input: Parameters<FetchFn>[0], init?: Parameters<FetchFn>[1]) => {
+    agent ??= makeAgent();
+    const dispatcher = await agent;
+    return fetch(input, { ...init, dispatcher } as RequestInit);
+  }) as FetchFn;
+}
+
+async function readCaFile(path: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new RampartError('NOT_FOUND', `cannot read the CA file ${path}: ${(error as Error).message}`, {
+      cause: error,
+      details: { path },
+    });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new RampartError('USAGE', `${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, {
+      details: { option: 'ca-file', value: path },
+    });
+  }
+  return pem;
+}
+
+/** The HTTP client for one registry host when the caller passed none. */
+export function registryHttpClient(settings: TlsSettings): HttpClient {
+  return new HttpClient({ fetch: tlsFetch(settings) });
 }

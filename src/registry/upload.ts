@@ -175,6 +175,7 @@ async function uploadOnce(
   const source = new VerifiedSource(await open(), digest, descriptor.size, (bytes) =>
     api.onEvent?.({ kind: 'blob-progress', digest, bytes, size: descriptor.size, direction: 'push' }),
   );
+  let finished = false;
   try {
     if (style === 'monolithic') {
       const response = await sendStep(
@@ -191,6 +192,7 @@ async function uploadOnce(
         source,
       );
       await response.cancel();
+      finished = true;
       return checkStored(api, response, digest);
     }
     const size = Math.max(chunkSize, Number.isFinite(minChunk) ? minChunk : 0);
@@ -225,10 +227,26 @@ async function uploadOnce(
       'finishing the upload',
     );
     await response.cancel();
+    finished = true;
     return checkStored(api, response, digest);
   } finally {
     source.destroy();
+    // A failed session is given back rather than left for the registry's purge.
+    if (!finished) await cancelSession(api, location, access);
   }
+}
+
+async function cancelSession(api: RegistryApi, location: string, access: Access): Promise<void> {
+  await api
+    .request(location, {
+      method: 'DELETE',
+      access,
+      retries: 0,
+      acceptStatuses: [404, 405],
+      deadlineMs: 10_000,
+    })
+    .then((response) => response.cancel())
+    .catch(() => undefined);
 }
 
 /** One request of a session: failures sorted into retry / refused (switch style) / fatal. */

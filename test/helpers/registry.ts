@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, spawnTracked, stopProcess, type TrackedProcess, waitUntil } from './processes.js';
@@ -8,7 +9,7 @@ import { freePort, spawnTracked, stopProcess, type TrackedProcess, waitUntil } f
  * storage directory. It has no referrers API; see /work/shared/machine-notes.md.
  */
 export interface TestRegistry {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with `tls`) */
   url: string;
   /** 127.0.0.1:PORT, for image references */
   host: string;
@@ -18,15 +19,25 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
+/** How the registry is secured (see `test/helpers/registry-auth.ts` for making the files). */
+export interface RegistryOptions {
+  /** Serve https with this certificate and key (PEM files). */
+  tls?: { certificate: string; key: string };
+  /** Basic auth from an htpasswd file (bcrypt entries). */
+  htpasswd?: string;
+  /** Token auth (distribution's `auth.token`): JWTs signed by a certificate in `rootCertBundle`. */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+}
+
 const START_ATTEMPTS = 3;
 const START_TIMEOUT_MS = 15_000;
 
-export async function startRegistry(): Promise<TestRegistry> {
+export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   let lastError: unknown;
   // The free port may be taken between probing and binding; a fresh port usually fixes that.
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     try {
-      return await startRegistryOnce();
+      return await startRegistryOnce(options);
     } catch (error) {
       lastError = error;
     }
@@ -34,14 +45,14 @@ export async function startRegistry(): Promise<TestRegistry> {
   throw lastError;
 }
 
-async function startRegistryOnce(): Promise<TestRegistry> {
+async function startRegistryOnce(options: RegistryOptions): Promise<TestRegistry> {
   const base = await mkdtemp(join(tmpdir(), 'rampart-registry-'));
   const storageDir = join(base, 'storage');
   await mkdir(storageDir);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const configPath = join(base, 'config.yml');
-  await writeFile(configPath, registryConfig(storageDir, host));
+  await writeFile(configPath, registryConfig(storageDir, host, options));
   let registry: TrackedProcess;
   try {
     registry = spawnTracked('docker-registry', ['serve', configPath]);
@@ -49,13 +60,14 @@ async function startRegistryOnce(): Promise<TestRegistry> {
     await rm(base, { recursive: true, force: true });
     throw error;
   }
-  const url = `http://${host}`;
+  const url = `${options.tls ? 'https' : 'http'}://${host}`;
   try {
     await waitUntil(
       async () => {
         if (registry.child.exitCode !== null) {
           throw new Error(`docker-registry exited early: ${registry.output().stderr.trim()}`);
         }
+        if (options.tls || options.htpasswd || options.token) return await listening(port);
         return (await fetch(`${url}/v2/`).catch(() => undefined))?.status === 200;
       },
       START_TIMEOUT_MS,
@@ -73,7 +85,40 @@ async function stopAndClean(registry: TrackedProcess, base: string): Promise<voi
   await rm(base, { recursive: true, force: true });
 }
 
-function registryConfig(storageDir: string, host: string): string {
+/** Whether the port accepts connections (with TLS or auth, `/v2/` alone says nothing). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function registryConfig(storageDir: string, host: string, options: RegistryOptions): string {
+  const tls = options.tls
+    ? `  tls:
+    certificate: ${options.tls.certificate}
+    key: ${options.tls.key}
+`
+    : '';
+  const auth = options.htpasswd
+    ? `auth:
+  htpasswd:
+    realm: rampart-test
+    path: ${options.htpasswd}
+`
+    : options.token
+      ? `auth:
+  token:
+    realm: ${options.token.realm}
+    service: ${options.token.service}
+    issuer: ${options.token.issuer}
+    rootcertbundle: ${options.token.rootCertBundle}
+`
+      : '';
   return `version: 0.1
 log:
   level: error
@@ -87,7 +132,7 @@ storage:
   maintenance:
     uploadpurging:
       enabled: false
-http:
+${auth}http:
   addr: ${host}
-`;
+${tls}`;
 }
