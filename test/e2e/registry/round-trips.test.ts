@@ -3,8 +3,8 @@
  * 127.0.0.1, skopeo and crane (sid, from the Debian archive) read with the same digests and bytes,
  * and what skopeo pushes, rampart pulls identically. The nodejs image of the catalogue (built here
  * for amd64 and arm64 from the real archive, with the e2e download cache) is pushed whole by
- * rampart, read back by `skopeo inspect --raw` byte for byte, then pulled and run by podman
- * (runc) as uid 65532.
+ * `rampart build … docker://`, read back by `skopeo inspect --raw` byte for byte, then pulled and
+ * run by podman (runc) as uid 65532.
  */
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -115,29 +115,50 @@ describe('round trips with skopeo and crane', () => {
 
 describe('the nodejs image of the catalogue through a registry', () => {
   let layout: string;
+  let spec: string;
   let indexDigest: string;
   const ref = () => `${registry.host}/catalogue/nodejs:latest`;
 
   beforeAll(async () => {
     const specDir = join(work, 'spec');
     await mkdir(specDir, { recursive: true });
-    await copyFile(join(IMAGES, 'nodejs.yaml'), join(specDir, 'nodejs.yaml'));
+    spec = join(specDir, 'nodejs.yaml');
+    await copyFile(join(IMAGES, 'nodejs.yaml'), spec);
+    // The reference build into a layout; it writes the lock the registry build then follows.
     layout = join(work, 'nodejs');
     const built = await buildImage({
-      specPath: join(specDir, 'nodejs.yaml'),
+      specPath: spec,
       output: `oci:${layout}:latest`,
       archs: ['amd64', 'arm64'],
     });
     indexDigest = built.digest;
-    await rampartOk('copy', `oci:${layout}:latest`, `docker://${ref()}`, '--insecure');
   });
 
-  it('a multi-arch index pushed by rampart is read back by skopeo inspect --raw with the same bytes', async () => {
-    const raw = (await runCommand('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref()}`]))
-      .stdout;
+  it('a multi-arch index pushed by rampart build to docker:// is read back by skopeo inspect --raw with the same bytes', async () => {
+    const result = await rampart(
+      'build',
+      spec,
+      `docker://${ref()}`,
+      '--locked',
+      '--arch',
+      'amd64',
+      '--arch',
+      'arm64',
+      '-q',
+      '-o',
+      'json',
+      '--insecure',
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const raw = Buffer.from(
+      await ok('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref()}`]),
+      'utf8',
+    );
+    // Reproducible builds: the registry holds the very bytes of the layout build's index.
     const local = await readFile(join(layout, 'blobs/sha256', indexDigest.slice(7)));
-    expect(Buffer.from(raw, 'utf8')).toEqual(local);
-    const index = JSON.parse(raw) as { manifests: { platform?: { architecture?: string } }[] };
+    expect(raw).toEqual(local);
+    expect((JSON.parse(result.stdout) as { digest?: string }).digest).toBe(sha256(raw));
+    const index = JSON.parse(raw.toString()) as { manifests: { platform?: { architecture?: string } }[] };
     expect(index.manifests.map((m) => m.platform?.architecture).sort()).toEqual(['amd64', 'arm64']);
   });
 
