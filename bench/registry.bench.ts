@@ -8,16 +8,11 @@
  * Run with `npm run bench -- registry` (after `npm run build`: it runs bin/rampart.js).
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
-import { pack } from 'tar-stream';
+import { writeRandomImage } from '../test/helpers/random-image.js';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
 import type { BenchFigure } from './run.js';
 
@@ -52,94 +47,9 @@ async function timed(command: string, args: readonly string[]): Promise<Timed> {
   };
 }
 
-/** Counts and hashes what passes through. */
-function digester(): Transform & { digest(): string; size(): number } {
-  const hash = createHash('sha256');
-  let size = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  }) as Transform & { digest(): string; size(): number };
-  let hex: string | undefined;
-  t.digest = () => {
-    hex ??= hash.digest('hex');
-    return `sha256:${hex}`;
-  };
-  t.size = () => size;
-  return t;
-}
-
-/** One tar+gzip layer holding one file of random bytes, written into the layout's blobs. */
-async function writeLayer(layout: string, index: number, bytes: number) {
-  const tar = pack();
-  const diff = digester();
-  const blob = digester();
-  const temp = join(layout, 'blobs/sha256', `.layer-${index}`);
-  const done = pipeline(tar, diff, createGzip({ level: 1 }), blob, createWriteStream(temp));
-  const entry = tar.entry({ name: `data/layer-${index}.bin`, size: bytes, mode: 0o644, mtime: new Date(0) });
-  const chunk = 1024 * 1024;
-  let written = 0;
-  for (; written + chunk < bytes; written += chunk) {
-    if (!entry.write(randomBytes(chunk))) await once(entry, 'drain');
-  }
-  entry.end(randomBytes(bytes - written));
-  tar.finalize();
-  await done;
-  const digest = blob.digest();
-  await rename(temp, join(layout, 'blobs/sha256', digest.slice(7)));
-  return { digest, size: blob.size(), diffId: diff.digest() };
-}
-
-async function writeJsonBlob(layout: string, value: unknown) {
-  const bytes = Buffer.from(JSON.stringify(value));
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  await writeFile(join(layout, 'blobs/sha256', digest.slice(7)), bytes);
-  return { digest, size: bytes.length };
-}
-
-/** An OCI layout `layout:bench` with the layers of LAYER_MB; returns the bytes of its blobs. */
-export async function writeRandomImage(layout: string): Promise<number> {
-  await mkdir(join(layout, 'blobs/sha256'), { recursive: true });
-  await writeFile(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  const layers = [];
-  for (const [i, mb] of LAYER_MB.entries()) layers.push(await writeLayer(layout, i, mb * MB));
-  const config = await writeJsonBlob(layout, {
-    architecture: 'amd64',
-    os: 'linux',
-    config: {},
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-  });
-  const manifest = await writeJsonBlob(layout, {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: layers.map((l) => ({
-      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      digest: l.digest,
-      size: l.size,
-    })),
-  });
-  await writeFile(
-    join(layout, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          ...manifest,
-          annotations: { 'org.opencontainers.image.ref.name': TAG },
-        },
-      ],
-    }),
-  );
-  return layers.reduce((sum, l) => sum + l.size, config.size + manifest.size);
-}
-
 const rampartCopy = (src: string, dst: string) =>
-  timed(process.execPath, [join(REPO, 'bin/rampart.js'), 'copy', '--insecure', '-q', src, dst]);
+  // --insecure last: an optional-value flag before the images would take the source as its host.
+  timed(process.execPath, [join(REPO, 'bin/rampart.js'), 'copy', src, dst, '--insecure']);
 const skopeoPush = (src: string, dst: string) =>
   timed('skopeo', ['copy', '-q', '--dest-tls-verify=false', src, dst]);
 const skopeoPull = (src: string, dst: string) =>
@@ -156,7 +66,11 @@ export default async function registryBench(): Promise<BenchFigure[]> {
   };
   try {
     const source = join(work, 'source');
-    const bytes = await writeRandomImage(source);
+    const { bytes } = await writeRandomImage(
+      source,
+      TAG,
+      LAYER_MB.map((mb) => mb * MB),
+    );
     const best = { rampartPush: Infinity, skopeoPush: Infinity, rampartPull: Infinity, skopeoPull: Infinity };
     let peak = 0;
     const pullFrom = await fresh();
@@ -204,7 +118,7 @@ export default async function registryBench(): Promise<BenchFigure[]> {
         name: 'registry push: rampart time ÷ skopeo time',
         value: best.rampartPush / best.skopeoPush,
         unit: '×',
-        target: 1 / 1.2,
+        target: 0.83,
         note: 'target: rampart ≥ 1.2× skopeo throughput',
       },
       { name: 'registry pull: rampart copy docker:// → oci:', value: mbps(best.rampartPull), unit: 'MB/s' },
@@ -213,7 +127,7 @@ export default async function registryBench(): Promise<BenchFigure[]> {
         name: 'registry pull: rampart time ÷ skopeo time',
         value: best.rampartPull / best.skopeoPull,
         unit: '×',
-        target: 1 / 1.2,
+        target: 0.83,
         note: 'target: rampart ≥ 1.2× skopeo throughput',
       },
       { name: 'peak RSS: rampart push/pull of the ~200 MB image', value: peak, unit: 'MiB', target: 150 },
