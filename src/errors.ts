@@ -50,6 +50,8 @@ export interface ErrorDetailsByCode {
   TIMEOUT: { url?: string; timeoutMs?: number; attempts?: number };
   /** The registry refused the credentials (401) or the action (403) for a repository. */
   UNAUTHORIZED: { registry: string; repository?: string; status?: number; action?: string };
+  /** A credential file (docker config.json, podman auth.json) or its helper setting rampart cannot use. */
+  CREDENTIALS_INVALID: { path?: string; registry?: string; field?: string };
   SIGNATURE_INVALID: { url?: string; keyIds?: string[] };
   RELEASE_EXPIRED: { url?: string; validUntil?: string };
   RELEASE_DATE_INVALID: { url?: string; date?: string; newestSeen?: string; reason?: 'future' | 'downgrade' };
@@ -115,6 +117,7 @@ const EXIT_STATUS_BY_CODE = {
   NETWORK: 1,
   TIMEOUT: 1,
   UNAUTHORIZED: 1,
+  CREDENTIALS_INVALID: 1,
   SIGNATURE_INVALID: 1,
   RELEASE_EXPIRED: 1,
   RELEASE_DATE_INVALID: 1,

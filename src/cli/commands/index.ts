@@ -14,4 +14,6 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   sbom: async () => (await import('./sbom.js')).registerSbom,
   apt: async () => (await import('./apt.js')).registerApt,
   cache: async () => (await import('./cache.js')).registerCache,
+  login: async () => (await import('./login.js')).registerLogin,
+  logout: async () => (await import('./login.js')).registerLogout,
 };
