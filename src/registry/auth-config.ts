@@ -189,9 +189,9 @@ export function withAuthEntry(
   entry: Record<string, unknown> | undefined,
 ): Record<string, unknown> {
   const drop = new Set(authKeysFor(config, registry));
-  const auths: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config.auths)) if (!drop.has(key)) auths[key] = value;
-  if (entry) auths[serverAddressFor(registry)] = entry;
+  // fromEntries defines properties: a `__proto__` key of the file stays a key, not a prototype.
+  const kept = Object.entries(config.auths).filter(([key]) => !drop.has(key));
+  const auths = Object.fromEntries(entry ? [...kept, [serverAddressFor(registry), entry]] : kept);
   return { ...config.document, auths };
 }
 

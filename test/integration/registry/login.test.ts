@@ -204,3 +204,23 @@ describe('rampart logout (domain function)', () => {
     );
   });
 });
+
+describe('rewrites under attack', () => {
+  it('concurrent logins to different registries both land; a 0644 file becomes 0600; __proto__ keys stay keys', async () => {
+    mkdirSync(join(dir, 'home', '.docker'), { recursive: true });
+    writeFileSync(dockerConfig(), '{"auths":{"__proto__":{"auth":"eDp5"}},"__proto__":{"polluted":true}}', {
+      mode: 0o644,
+    });
+    await Promise.all(
+      ['a:1', 'b:1', 'c:1', 'd:1'].map((registry) =>
+        login({ registry, username: 'u', password: PASSWORD, verify, env }),
+      ),
+    );
+    const text = readFileSync(dockerConfig(), 'utf8');
+    const written = JSON.parse(text);
+    expect(Object.keys(written.auths).sort()).toEqual(['__proto__', 'a:1', 'b:1', 'c:1', 'd:1']);
+    expect(Object.hasOwn(written, '__proto__')).toBe(true);
+    expect(statSync(dockerConfig()).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(dir, 'home', '.docker'))).toEqual(['config.json']);
+  });
+});
