@@ -239,9 +239,22 @@ function readSafely(value: object, key: string): unknown {
 /** Details as JSON can hold them: a value JSON.stringify would throw on (a bigint) becomes its string. */
 function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
   return JSON.parse(
-    JSON.stringify(details, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)),
+    JSON.stringify(details, (key, value: unknown) =>
+      SECRET_KEYS.test(key) && value !== undefined
+        ? '<redacted>'
+        : typeof value === 'bigint'
+          ? value.toString()
+          : value,
+    ),
   ) as Record<string, unknown>;
 }
+
+/**
+ * Detail fields that can only hold a secret: whatever a throw site put there (a header map, a
+ * credential-shaped object) is printed as `<redacted>`, so one careless detail cannot leak it.
+ */
+const SECRET_KEYS =
+  /^(password|secret|token|auth|authorization|identitytoken|registrytoken|proxy-authorization)$/i;
 
 /**
  * The JSON form of any thrown value: a RampartError's code and details, a system error's code,

@@ -166,3 +166,24 @@ describe('a credential never serialises its secrets', () => {
     expect(JSON.stringify(serializeError(error))).not.toContain('s3cr3t');
   });
 });
+
+describe('error details never print secret-named fields', () => {
+  it('password, token, Authorization (any case, any depth) are <redacted> in JSON and --debug', () => {
+    const error = new RampartError('NETWORK', 'refused', {
+      details: {
+        url: 'https://h:1/v2/',
+        headers: { Authorization: `Basic ${SECRET}`, 'Proxy-Authorization': SECRET, accept: 'x' },
+        entry: { auth: SECRET, identitytoken: SECRET, password: SECRET, token: SECRET },
+      } as never,
+    });
+    for (const json of [false, true])
+      for (const debug of [false, true])
+        expect(formatCliError(error, { json, debug })).not.toContain('s3cr3t');
+    const details = serializeError(error).details as Record<string, Record<string, unknown>>;
+    expect(details.headers).toEqual({
+      Authorization: '<redacted>',
+      'Proxy-Authorization': '<redacted>',
+      accept: 'x',
+    });
+  });
+});
