@@ -73,6 +73,11 @@ export async function promptHidden(question: string): Promise<string> {
         }
       };
       input.on('data', onData);
+      // The terminal closed (or stdin was not one after all): what was typed is the answer.
+      input.once('end', () => {
+        input.off('data', onData);
+        resolve(answer);
+      });
     });
   } finally {
     input.setRawMode(false);
