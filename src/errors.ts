@@ -52,6 +52,8 @@ export interface ErrorDetailsByCode {
   UNAUTHORIZED: { registry: string; repository?: string; status?: number; action?: string };
   /** A read-modify-write of a shared document (the referrers tag-schema index) lost to other writers. */
   CONCURRENT_UPDATE: { reference: string; attempts: number };
+  /** A credential file (docker config.json, podman auth.json) or its helper setting rampart cannot use. */
+  CREDENTIALS_INVALID: { path?: string; registry?: string; field?: string };
   SIGNATURE_INVALID: { url?: string; keyIds?: string[] };
   RELEASE_EXPIRED: { url?: string; validUntil?: string };
   RELEASE_DATE_INVALID: { url?: string; date?: string; newestSeen?: string; reason?: 'future' | 'downgrade' };
@@ -118,6 +120,7 @@ const EXIT_STATUS_BY_CODE = {
   TIMEOUT: 1,
   UNAUTHORIZED: 1,
   CONCURRENT_UPDATE: 1,
+  CREDENTIALS_INVALID: 1,
   SIGNATURE_INVALID: 1,
   RELEASE_EXPIRED: 1,
   RELEASE_DATE_INVALID: 1,
@@ -239,9 +242,22 @@ function readSafely(value: object, key: string): unknown {
 /** Details as JSON can hold them: a value JSON.stringify would throw on (a bigint) becomes its string. */
 function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
   return JSON.parse(
-    JSON.stringify(details, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)),
+    JSON.stringify(details, (key, value: unknown) =>
+      SECRET_KEYS.test(key) && value !== undefined
+        ? '<redacted>'
+        : typeof value === 'bigint'
+          ? value.toString()
+          : value,
+    ),
   ) as Record<string, unknown>;
 }
+
+/**
+ * Detail fields that can only hold a secret: whatever a throw site put there (a header map, a
+ * credential-shaped object) is printed as `<redacted>`, so one careless detail cannot leak it.
+ */
+const SECRET_KEYS =
+  /^(password|secret|token|auth|authorization|identitytoken|registrytoken|proxy-authorization)$/i;
 
 /**
  * The JSON form of any thrown value: a RampartError's code and details, a system error's code,

@@ -61,19 +61,20 @@ async function syncAndRename(temp: string, path: string): Promise<void> {
 }
 
 /**
- * Writes `data` to a temp file in the same directory (created if missing), fsyncs, then renames
- * over `path`. A failure is a RampartError naming `path` (READ_ONLY_FILESYSTEM, NO_SPACE, ...);
+ * Writes `data` to a temp file in the same directory (created if missing), with `mode` (less the
+ * umask; default 0o666), fsyncs, then renames over `path`. A failure is a RampartError naming `path` (READ_ONLY_FILESYSTEM, NO_SPACE, ...);
  * `operation` words it ("write the SBOM").
  */
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string,
-  options: { operation?: string } = {},
+  options: { operation?: string; mode?: number } = {},
 ): Promise<void> {
   const temp = tempPathFor(path);
   try {
     await makeDirectory(dirname(path));
-    const handle = await open(temp, 'wx');
+    // The mode applies from creation (`mode`, e.g. 0o600 for a secret): never readable by others, even briefly.
+    const handle = await open(temp, 'wx', options.mode ?? 0o666);
     try {
       await handle.writeFile(data);
       await handle.sync();

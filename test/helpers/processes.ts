@@ -23,12 +23,12 @@ const live = new Map<number, TrackedProcess>();
 export function spawnTracked(
   command: string,
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: 'ignore' | 'pipe' } = {},
 ): TrackedProcess {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) {
     // spawn reports ENOENT/EACCES as an 'error' event a tick later; unheard, it would crash the run.

@@ -16,4 +16,6 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   cache: async () => (await import('./cache.js')).registerCache,
   ls: async () => (await import('./ls.js')).registerLs,
   rm: async () => (await import('./rm.js')).registerRm,
+  login: async () => (await import('./login.js')).registerLogin,
+  logout: async () => (await import('./login.js')).registerLogout,
 };
