@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { RampartError } from '../errors.js';
 import { parseImageReference } from '../oci/reference.js';
-import { credentialStore } from '../registry/credentials.js';
+import { credentialStore, parseCredsOption } from '../registry/credentials.js';
 import type { Credential, RegistryOptions } from '../registry/types.js';
+import { readSecretFromStdin } from './prompt.js';
 
 /** The registry options of every command that reads or writes an image, as commander gives them. */
 export interface RegistryFlags {
@@ -57,11 +58,11 @@ function collectInsecure(value: string | boolean, previous: true | string[] | un
 export async function registryOptions(
   flags: RegistryFlags,
   references: readonly string[],
-  readStdin: () => Promise<string> = readAllStdin,
+  stdin: NodeJS.ReadableStream = process.stdin,
   stderr: { write(text: string): unknown } = process.stderr,
 ): Promise<RegistryOptions> {
   const jobs = flags.jobs === undefined ? undefined : parseJobs(flags.jobs);
-  const explicit = await explicitCredential(flags, readStdin);
+  const explicit = await explicitCredential(flags, stdin);
   const registries = [
     ...new Set(
       references.flatMap((value) => {
@@ -79,11 +80,13 @@ export async function registryOptions(
       { details: { option: flags.creds !== undefined ? '--creds' : '--username' } },
     );
   }
-  const env = flags.authfile ? { ...process.env, REGISTRY_AUTH_FILE: flags.authfile } : process.env;
+  const env = process.env;
   return {
     credentials: credentialStore({
       ...(explicit ? { explicit, explicitRegistry: registries[0] as string } : {}),
       env,
+      ...(flags.authfile ? { authFile: flags.authfile } : {}),
+      onWarning: (message) => stderr.write(`warning: ${message}\n`),
     }),
     env,
     // TLS turned off for a named host, retries of a flaky registry: said on stderr, once each.
@@ -110,21 +113,15 @@ function parseJobs(value: string): number {
 
 async function explicitCredential(
   flags: RegistryFlags,
-  readStdin: () => Promise<string>,
+  stdin: NodeJS.ReadableStream,
 ): Promise<Credential | undefined> {
   if (flags.creds !== undefined && (flags.username !== undefined || flags.passwordStdin)) {
     throw new RampartError('USAGE', '--creds and --username/--password-stdin exclude each other', {
       details: { option: '--creds' },
     });
   }
-  if (flags.creds !== undefined) {
-    const colon = flags.creds.indexOf(':');
-    // The value is a secret: it is never echoed back in the message or the details.
-    if (colon <= 0) {
-      throw new RampartError('USAGE', '--creds expects USER:PASSWORD', { details: { option: '--creds' } });
-    }
-    return { username: flags.creds.slice(0, colon), password: flags.creds.slice(colon + 1) };
-  }
+  // The value is a secret: parseCredsOption never echoes it back in a message or the details.
+  if (flags.creds !== undefined) return parseCredsOption(flags.creds);
   if (flags.passwordStdin && flags.username === undefined) {
     throw new RampartError('USAGE', '--password-stdin needs --username', {
       details: { option: '--password-stdin' },
@@ -135,24 +132,16 @@ async function explicitCredential(
       throw new RampartError(
         'USAGE',
         '--username needs --password-stdin (the password is not taken as an argument)',
-        {
-          details: { option: '--username' },
-        },
+        { details: { option: '--username' } },
       );
     }
-    const password = (await readStdin()).replace(/\r?\n$/, '');
+    const password = await readSecretFromStdin(stdin, '--password-stdin');
     if (!password) {
       throw new RampartError('USAGE', '--password-stdin: stdin was empty', {
         details: { option: '--password-stdin' },
       });
     }
-    return { username: flags.username, password };
+    return parseCredsOption(`${flags.username}:${password}`, '--username');
   }
   return undefined;
-}
-
-async function readAllStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import {
@@ -56,7 +60,10 @@ describe('registry options', () => {
       'docker://127.0.0.1:5000/a:1',
       'oci:x',
     ]);
-    expect(await options.credentials?.get('127.0.0.1:5000')).toEqual({ username: 'me', password: 's3cret' });
+    const given = await options.credentials?.get('127.0.0.1:5000');
+    expect([given?.username, given?.password]).toEqual(['me', 's3cret']);
+    // The credential handed out redacts itself when printed or serialised.
+    expect(JSON.stringify(given)).not.toContain('s3cret');
     const two = await rejected(
       registryOptions(parse('--creds', 'me:s3cret'), [
         'docker://127.0.0.1:5000/a',
@@ -77,20 +84,31 @@ describe('registry options', () => {
     const options = await registryOptions(
       parse('--username', 'me', '--password-stdin'),
       refs,
-      async () => 'pw\n',
+      Readable.from(['pw\n']),
     );
-    expect(await options.credentials?.get('127.0.0.1:5000')).toEqual({ username: 'me', password: 'pw' });
+    const given = await options.credentials?.get('127.0.0.1:5000');
+    expect([given?.username, given?.password]).toEqual(['me', 'pw']);
     expect(await rejected(registryOptions(parse('--username', 'me'), refs))).toMatchObject({
       code: 'USAGE',
       details: { option: '--username' },
     });
     expect(
-      await rejected(registryOptions(parse('--username', 'me', '--password-stdin'), refs, async () => '')),
+      await rejected(registryOptions(parse('--username', 'me', '--password-stdin'), refs, Readable.from([]))),
     ).toMatchObject({ code: 'USAGE', details: { option: '--password-stdin' } });
   });
 
-  it('--authfile is handed to the credential store as REGISTRY_AUTH_FILE', async () => {
-    const options = await registryOptions(parse('--authfile', '/etc/auth.json'), []);
-    expect(options.env?.REGISTRY_AUTH_FILE).toBe('/etc/auth.json');
+  it('--authfile is the only credential file read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-authfile-'));
+    try {
+      const file = join(dir, 'auth.json');
+      const auth = Buffer.from('me:from-file').toString('base64');
+      writeFileSync(file, JSON.stringify({ auths: { '127.0.0.1:5000': { auth } } }));
+      const options = await registryOptions(parse('--authfile', file), []);
+      const given = await options.credentials?.get('127.0.0.1:5000');
+      expect([given?.username, given?.password]).toEqual(['me', 'from-file']);
+      expect(await options.credentials?.get('127.0.0.1:5001')).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
