@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { defaultCacheDir } from '../debian/cache.js';
+import { sweepAbandonedCacheTemps } from '../debian/cache-maintenance.js';
 import { type FetchFn, redactUrl } from '../http/fetch.js';
 import type { Image } from '../oci/image.js';
 import type { Environment } from '../util/source-date-epoch.js';
@@ -105,6 +106,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   if (opts.sbomDir) await checkWritable(opts.sbomDir, { inside: true });
   const lockPath = lockPathFor(opts.specPath);
   const locked = opts.locked === true;
+  // Temp files of builds and downloads killed mid-write (their process is gone) would otherwise
+  // wait for `rampart cache prune`.
+  await sweepAbandonedCacheTemps(ctx.cacheDir);
 
   let started = stopwatch();
   ctx.report({
