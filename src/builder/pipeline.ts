@@ -106,9 +106,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   if (opts.sbomDir) await checkWritable(opts.sbomDir, { inside: true });
   const lockPath = lockPathFor(opts.specPath);
   const locked = opts.locked === true;
-  // Temp files of builds and downloads killed mid-write (their process is gone) would otherwise
-  // wait for `rampart cache prune`.
+  // Temp files of builds and downloads killed mid-write (their process is gone): in the cache they
+  // would wait for `rampart cache prune`, beside the spec's lock and in the SBOM folder for ever.
   await sweepAbandonedCacheTemps(ctx.cacheDir);
+  await sweepAbandonedStaging(dirname(resolve(lockPath)));
+  if (opts.sbomDir) await sweepAbandonedStaging(resolve(opts.sbomDir));
 
   let started = stopwatch();
   ctx.report({
