@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { readCacheFile, touchCacheEntry } from '../debian/cache.js';
 import { type DebControl, type DebEntryHeader, readDeb, readDebData } from '../debian/deb-reader.js';
 import type { BuiltLayer, LayerEntry } from '../oci/layer-writer.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { tempPathFor, writeFileAtomic } from '../util/atomic-file.js';
 import { ContentStore, type TreeContent } from './content.js';
 
 /**
@@ -164,9 +164,16 @@ export async function storeLayer(cacheDir: string, key: string, layer: BuiltLaye
   const dir = join(cacheDir, 'build', 'layers');
   const blob = join(dir, 'blobs', layer.descriptor.digest.slice('sha256:'.length));
   await mkdir(join(dir, 'blobs'), { recursive: true });
-  const temp = `${blob}.tmp-${randomBytes(6).toString('hex')}`;
-  await copyFile(layer.path, temp);
-  await rename(temp, blob);
+  // Named with this process's pid (staging.ts), so a build killed mid-copy leaves a temp file the
+  // next build or `rampart cache prune` knows to be abandoned.
+  const temp = tempPathFor(blob);
+  try {
+    await copyFile(layer.path, temp);
+    await rename(temp, blob);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
   await writeFileAtomic(join(dir, `${key}.json`), JSON.stringify({ ...layer, path: '' }));
   return { ...layer, path: blob };
 }

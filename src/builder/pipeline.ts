@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { defaultCacheDir } from '../debian/cache.js';
+import { sweepAbandonedCacheTemps } from '../debian/cache-maintenance.js';
 import { type FetchFn, redactUrl } from '../http/fetch.js';
 import type { Image } from '../oci/image.js';
 import type { RegistryOptions } from '../registry/types.js';
@@ -111,6 +112,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   if (opts.sbomDir) await checkWritable(opts.sbomDir, { inside: true });
   const lockPath = lockPathFor(opts.specPath);
   const locked = opts.locked === true;
+  // Temp files of builds and downloads killed mid-write (their process is gone): in the cache they
+  // would wait for `rampart cache prune`, beside the spec's lock and in the SBOM folder for ever.
+  await sweepAbandonedCacheTemps(ctx.cacheDir);
+  await sweepAbandonedStaging(dirname(resolve(lockPath)));
+  if (opts.sbomDir) await sweepAbandonedStaging(resolve(opts.sbomDir));
 
   let started = stopwatch();
   ctx.report({

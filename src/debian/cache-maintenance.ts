@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { fromSystemError, RampartError } from '../errors.js';
 import { compareText } from '../util/compare-text.js';
-import { isAbandonedStaging } from '../util/staging.js';
+import { isAbandonedStaging, sweepAbandonedStaging, tempSuffix } from '../util/staging.js';
 import { KEYED_JSON_SUFFIX, readCachedJsonKey, TOUCH_RESOLUTION_MS } from './cache.js';
 
 /**
@@ -47,7 +46,10 @@ export const CACHE_KINDS: readonly string[] = [...FILE_KINDS, ...TREE_KINDS];
 /** Kinds whose files are keyed JSON values (`ContentCache.writeJson`). */
 const KEYED_KINDS: ReadonlySet<string> = new Set(['inrelease', 'parsed']);
 
-/** Temp names: `.NAME.tmp-HEX` (atomic-file), `NAME.tmp-HEX` (layer cache), `NAME.tmp-PID` (test roots). */
+/**
+ * Temp names: `.NAME.tmp-PID-HEX` (atomic-file, the layer cache, prune's asides), and the older
+ * `NAME.tmp-HEX` (layer cache before it named its owner), `NAME.tmp-PID` (test roots).
+ */
 export function isTempName(name: string): boolean {
   return /\.tmp-[^/]*$/.test(name);
 }
@@ -348,7 +350,7 @@ async function removeEntry(
       return true;
     }
     // Aside first (a temp name, so a failed removal is pruned later), then remove.
-    const aside = join(dirname(path), `.${basename(path)}.tmp-prune-${randomBytes(6).toString('hex')}`);
+    const aside = join(dirname(path), `.${basename(path)}${tempSuffix()}`);
     await rename(path, aside);
     await rm(aside, { recursive: true, force: true });
     return true;
@@ -356,6 +358,27 @@ async function removeEntry(
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw fromSystemError(error, { path, operation: 'remove the cache entry' });
   }
+}
+
+/**
+ * Removes, in every file kind (any depth, links not followed), the temp files and directories of
+ * rampart processes that are gone (staging.ts decides, as for staging beside an output): what a
+ * build or download killed mid-write left behind. Safe beside running rampart processes, whose
+ * temps are kept whatever their age. Returns the removed paths, relative to `dir`. `build` runs
+ * this at its start; `pruneCache` removes the same temps as `abandoned-temp` entries.
+ */
+export async function sweepAbandonedCacheTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const sweep = async (folder: string): Promise<void> => {
+    for (const name of await sweepAbandonedStaging(folder)) removed.push(relative(dir, join(folder, name)));
+    for (const child of await readdirOrEmpty(folder).catch(() => [])) {
+      if (child.isDirectory() && !isTempName(child.name)) await sweep(join(folder, child.name));
+    }
+  };
+  for (const kind of (await readKindFolders(dir).catch(() => undefined)) ?? []) {
+    if (FILE_KINDS.has(kind.name) && kind.isDirectory()) await sweep(join(dir, kind.name));
+  }
+  return removed.sort(compareText);
 }
 
 const DURATION = /^(\d+)(s|m|h|d|w)$/;

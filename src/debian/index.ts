@@ -19,6 +19,7 @@ export {
   type PruneOptions as CachePruneOptions,
   type PruneResult as CachePruneResult,
   pruneCache,
+  sweepAbandonedCacheTemps,
 } from './cache-maintenance.js';
 export {
   type DebControl,
