@@ -104,10 +104,16 @@ describe('rampart copy interrupted', () => {
       for (let trial = 0; trial < TRIALS; trial++) {
         const dir = destination.dir();
         const signal = trial % 2 === 0 ? 'SIGINT' : 'SIGTERM';
-        // After the CLI has loaded, before the copy ends.
-        const delay = Math.floor(startup + 50 + (duration - startup - 50) * 0.9 * Math.random());
+        // Inside the copy: once its first staging exists (the handler is set up before that), at a
+        // random moment of the time the copy still needs. Waiting for staging rather than a
+        // measured start-up keeps the signals inside the copy on a loaded machine.
         const run = start(['copy', source, destination.ref(dir)]);
-        await sleep(delay);
+        const launched = Date.now();
+        while (run.child.exitCode === null && !staging(dir).length && Date.now() - launched < 3 * duration)
+          await sleep(5);
+        const remaining = Math.max(0, duration - (Date.now() - launched));
+        const delay = Date.now() - launched + Math.floor(remaining * 0.8 * Math.random());
+        await sleep(delay - (Date.now() - launched));
         run.child.kill(signal);
         const { code } = await run.exited;
         const { stderr } = run.output();
