@@ -16,7 +16,8 @@
  *   Authorization, Cookie and credentials from the URL are dropped when a redirect leaves the
  *   origin, and an https → http redirect is refused.
  * - **An auth hook.** On 401, `onChallenge(response)` may return headers (a Bearer token after
- *   the registry token flow); the request is then sent once more with them.
+ *   the registry token flow); the request is then sent once more with them. Only a 401 from the
+ *   origin first asked is offered to the hook: a redirect target's challenge gets no credentials.
  * - **Cancellation.** An AbortSignal stops the request, the body and any backoff wait: CANCELLED.
  * - **Facts in errors.** NETWORK carries `url`, `status` and `attempts` (the true count);
  *   TIMEOUT `url`, `timeoutMs`, `attempts`; TOO_LARGE `limit`, `url`.
@@ -394,6 +395,8 @@ export class HttpClient {
       target.password = '';
     }
     let challenged = false;
+    // Challenges are answered for the origin the caller asked; a redirect target's 401 is its own.
+    const origin = target.origin;
     for (let redirects = 0; ; ) {
       const init: RequestInit & { duplex?: 'half' } = {
         method,
@@ -458,7 +461,7 @@ export class HttpClient {
         target = next;
         continue;
       }
-      if (response.status === 401 && options.onChallenge && !challenged) {
+      if (response.status === 401 && options.onChallenge && !challenged && target.origin === origin) {
         challenged = true;
         const extra = await options.onChallenge(response);
         await response.body?.cancel().catch(() => undefined);

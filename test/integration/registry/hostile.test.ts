@@ -1,0 +1,127 @@
+/**
+ * Hostile registries (security review of issue 12): node:http servers on 127.0.0.1 that lie,
+ * redirect and challenge in ways a real registry would not. Each test records what reached the
+ * hostile side and asserts that no credential did, or that the client stopped at its bound.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RampartError } from '../../../src/errors.js';
+import { HttpClient } from '../../../src/http/client.js';
+import { sha256Digest } from '../../../src/oci/digest.js';
+import { createRegistryClient } from '../../../src/registry/client.js';
+import type { CredentialStore } from '../../../src/registry/types.js';
+
+const USER = 'alice';
+const PASSWORD = 'hostile-test-secret-9f3a';
+const BASIC = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(
+    servers.splice(0).map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    ),
+  );
+});
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** A server on 127.0.0.1 answering with `handler`; every request it saw is in `seen`. */
+async function serve(
+  handler: (request: Seen, response: import('node:http').ServerResponse) => void,
+): Promise<{ host: string; origin: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((request, response) => {
+    const entry = { method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers };
+    seen.push(entry);
+    request.resume();
+    request.on('end', () => handler(entry, response));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { host, origin: `http://${host}`, seen };
+}
+
+const credentials = (registry: string): CredentialStore => ({
+  async get(name) {
+    return name === registry ? { username: USER, password: PASSWORD } : undefined;
+  },
+});
+
+async function caught(promise: Promise<unknown>): Promise<RampartError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RampartError);
+  return error as RampartError;
+}
+
+function leaked(seen: Seen[]): boolean {
+  return seen.some((request) => {
+    const text = `${request.url} ${JSON.stringify(request.headers)}`;
+    return request.headers.authorization !== undefined || text.includes(PASSWORD) || text.includes(BASIC);
+  });
+}
+
+describe('a redirect to another origin that answers 401', () => {
+  const blob = Buffer.from('hostile blob');
+  const digest = sha256Digest(blob);
+
+  /** The registry redirects the blob to `elsewhere` before any challenge: the client holds no auth yet. */
+  async function registryRedirectingTo(elsewhere: string) {
+    return serve((request, response) => {
+      if (request.url.startsWith('/v2/app/blobs/')) {
+        response.writeHead(307, { location: `${elsewhere}/storage/blob` }).end();
+      } else {
+        response.writeHead(404).end();
+      }
+    });
+  }
+
+  it('does not answer a Basic challenge of the redirect target with the registry password', async () => {
+    const storage = await serve((_request, response) => {
+      response.writeHead(401, { 'www-authenticate': 'Basic realm="storage"' }).end();
+    });
+    const registry = await registryRedirectingTo(storage.origin);
+    const client = createRegistryClient(registry.host, {
+      insecure: true,
+      credentials: credentials(registry.host),
+    });
+    const error = await caught(
+      client.openBlob('app', { mediaType: 'application/octet-stream', digest, size: blob.length }),
+    );
+    expect(storage.seen.length).toBeGreaterThan(0);
+    expect(leaked(storage.seen)).toBe(false);
+    expect(error.code).toBe('UNAUTHORIZED');
+  });
+
+  it('does not fetch a token for a Bearer challenge of the redirect target', async () => {
+    const realm = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"stolen"}');
+    });
+    const storage = await serve((_request, response) => {
+      response.writeHead(401, { 'www-authenticate': `Bearer realm="${realm.origin}/token"` }).end();
+    });
+    const registry = await registryRedirectingTo(storage.origin);
+    const client = createRegistryClient(registry.host, {
+      insecure: true,
+      credentials: credentials(registry.host),
+    });
+    await caught(
+      client.openBlob('app', { mediaType: 'application/octet-stream', digest, size: blob.length }),
+    );
+    expect(realm.seen).toEqual([]);
+    expect(leaked(storage.seen)).toBe(false);
+  });
+});
