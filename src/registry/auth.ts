@@ -16,7 +16,7 @@
 import { RampartError } from '../errors.js';
 import type { HttpClient } from '../http/client.js';
 import type { Access, RequestAuthorizer } from './api.js';
-import { isLoopbackHost } from './transport.js';
+import { hostnameOf, isLoopbackHost } from './transport.js';
 import type { Credential, CredentialStore } from './types.js';
 
 /** Token responses are small JSON documents. */
@@ -61,7 +61,7 @@ export interface AuthorizerOptions {
   registry: string;
   credentials?: CredentialStore;
   http: HttpClient;
-  /** Plain http is allowed for this registry (then also for its token realm). */
+  /** Plain http is allowed for this registry (then also for a token realm on the same host). */
   insecure?: boolean;
   signal?: AbortSignal;
   now?: () => number;
@@ -232,7 +232,11 @@ export class RegistryAuthorizer implements RequestAuthorizer {
     return token;
   }
 
-  /** The realm must be http(s); plain http only where the registry itself may be plain http. */
+  /**
+   * The realm must be https; plain http only to a loopback host, or to the registry's own host when
+   * that may be plain http. An insecure registry does not make another host's realm insecure: the
+   * credentials would cross the network in clear to a host the user never named.
+   */
   private checkRealm(realm: string, access: Access): string {
     let url: URL;
     try {
@@ -241,7 +245,13 @@ export class RegistryAuthorizer implements RequestAuthorizer {
       throw this.badRealm(access);
     }
     if (url.protocol === 'https:') return url.href;
-    if (url.protocol === 'http:' && (this.options.insecure || isLoopbackHost(url.host))) return url.href;
+    if (
+      url.protocol === 'http:' &&
+      (isLoopbackHost(url.host) ||
+        (this.options.insecure && hostnameOf(url.host) === hostnameOf(this.options.registry)))
+    ) {
+      return url.href;
+    }
     throw this.badRealm(access);
   }
 

@@ -125,3 +125,33 @@ describe('a redirect to another origin that answers 401', () => {
     expect(leaked(storage.seen)).toBe(false);
   });
 });
+
+describe('a token realm over plain http', () => {
+  it('refuses a plain-http realm on a non-loopback host even for an insecure loopback registry', async () => {
+    const realmHost = 'rampart-realm.invalid';
+    const registry = await serve((_request, response) => {
+      response
+        .writeHead(401, {
+          'www-authenticate': `Bearer realm="http://${realmHost}/token",service="registry"`,
+        })
+        .end();
+    });
+    const requested: string[] = [];
+    const http = new HttpClient({
+      retries: 0,
+      fetch: (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+        requested.push(String(input));
+        return fetch(input, init);
+      }) as typeof fetch,
+    });
+    const client = createRegistryClient(registry.host, {
+      insecure: true,
+      http,
+      credentials: credentials(registry.host),
+    });
+    const error = await caught(client.getManifest('app', 'latest'));
+    expect(requested.filter((url) => new URL(url).hostname === realmHost)).toEqual([]);
+    expect(error.code).toBe('UNAUTHORIZED');
+    expect(JSON.stringify(error.details)).not.toContain(PASSWORD);
+  });
+});
