@@ -5,7 +5,8 @@
  *
  * - Raw bytes are the truth: a manifest's digest is computed from the bytes received and must
  *   equal the digest asked for and the registry's `Docker-Content-Digest` (DIGEST_MISMATCH).
- * - Bounded: manifests and pages at 4 MiB, `Link` pagination at 10,000 pages; blobs streamed.
+ * - Bounded: manifests and pages at 4 MiB, `Link` pagination at 10,000 pages and 32 MiB in all
+ *   (what a listing holds in memory); blobs streamed.
  * - Names are checked against the distribution grammar before they go into a URL.
  */
 import type { Readable } from 'node:stream';
@@ -23,6 +24,8 @@ import { hasBlob, mountBlob, pushBlob, type UploadOptions } from './upload.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_PAGES = 10_000;
+/** All pages of one listing together: the tags or referrers are held in memory. */
+const MAX_LISTING_BYTES = 32 * 1024 * 1024;
 const TAGS_PAGE_SIZE = 1000;
 
 /** Every manifest type rampart reads, most specific first. */
@@ -280,6 +283,7 @@ async function paginate(
 ): Promise<boolean> {
   let url: string | undefined = first;
   const seen = new Set<string>();
+  let total = 0;
   for (let pages = 0; url !== undefined; pages++) {
     if (pages >= MAX_PAGES || seen.has(url)) {
       throw new RampartError(
@@ -308,6 +312,14 @@ async function paginate(
           });
         }
         const body = await response.bytes();
+        total += body.length;
+        if (total > MAX_LISTING_BYTES) {
+          throw new RampartError(
+            'TOO_LARGE',
+            `${api.registry}/${repository}: the listing is larger than ${MAX_LISTING_BYTES} bytes over ${pages + 1} pages; the registry is broken or hostile`,
+            { details: { limit: MAX_LISTING_BYTES, url: new URL(current).pathname } },
+          );
+        }
         if (
           optional &&
           pages === 0 &&

@@ -155,3 +155,22 @@ describe('a token realm over plain http', () => {
     expect(JSON.stringify(error.details)).not.toContain(PASSWORD);
   });
 });
+
+describe('endless listings', () => {
+  it('stops a tag list whose pages never end at a total size bound', async () => {
+    let pages = 0;
+    // 1 MiB pages of fresh tags, each linking to the next: 48 of them before the server stops.
+    const registry = await serve((request, response) => {
+      pages++;
+      const tags = Array.from({ length: 8192 }, (_, i) => `t${pages}-${i}`.padEnd(120, 'x'));
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (pages < 48) headers.link = `</v2/app/tags/list?n=1000&last=p${pages}>; rel="next"`;
+      response.writeHead(200, headers).end(JSON.stringify({ name: 'app', tags }));
+      void request;
+    });
+    const client = createRegistryClient(registry.host, { insecure: true });
+    const error = await caught(client.listTags('app'));
+    expect(error.code).toBe('TOO_LARGE');
+    expect(pages).toBeLessThan(48);
+  });
+});
