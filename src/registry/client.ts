@@ -17,7 +17,7 @@ import { type Descriptor, DescriptorSchema } from '../oci/types.js';
 import { RegistryApi } from './api.js';
 import { RegistryAuthorizer } from './auth.js';
 import { openBlob } from './download.js';
-import { checkDigest, checkReference, checkRepository } from './names.js';
+import { checkDigest, checkReference, checkRepository, isTag } from './names.js';
 import { apiHostOf, insecureAllowed, registryHttpClient } from './transport.js';
 import type { FetchedManifest, RegistryClient, RegistryOptions } from './types.js';
 import { hasBlob, mountBlob, pushBlob, type UploadOptions } from './upload.js';
@@ -213,10 +213,11 @@ export function createRegistryClient(
         (page) => {
           const list = (page as { tags?: unknown }).tags;
           if (list === null || list === undefined) return;
-          if (!Array.isArray(list) || list.some((tag) => typeof tag !== 'string')) {
+          // A tag outside the grammar (control characters, newlines) would be printed as is by ls.
+          if (!Array.isArray(list) || list.some((tag) => typeof tag !== 'string' || !isTag(tag))) {
             throw new RampartError(
               'MALFORMED_MANIFEST',
-              `${registry}/${repository}: the tag list is not a list of strings`,
+              `${registry}/${repository}: the tag list is not a list of valid tags`,
               {
                 details: { location: `${registry}/${repository}`, field: 'tags' },
               },

@@ -174,3 +174,17 @@ describe('endless listings', () => {
     expect(pages).toBeLessThan(48);
   });
 });
+
+describe('a tag list with hostile tags', () => {
+  it('refuses tags outside the grammar (terminal escapes, newlines) instead of handing them to ls', async () => {
+    const registry = await serve((_request, response) => {
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ name: 'app', tags: ['v1', 'v2\u001b]0;owned\u0007\nforged-line'] }));
+    });
+    const client = createRegistryClient(registry.host, { insecure: true });
+    const error = await caught(client.listTags('app'));
+    expect(error.code).toBe('MALFORMED_MANIFEST');
+    expect(error.details).toMatchObject({ field: 'tags' });
+  });
+});
