@@ -3,14 +3,19 @@
  * redirect and challenge in ways a real registry would not. Each test records what reached the
  * hostile side and asserts that no credential did, or that the client stopped at its bound.
  */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RampartError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/client.js';
 import { sha256Digest } from '../../../src/oci/digest.js';
+import { openImage, writeImage } from '../../../src/oci/open.js';
 import { createRegistryClient } from '../../../src/registry/client.js';
 import type { CredentialStore } from '../../../src/registry/types.js';
+import { writeRandomImage } from '../../helpers/random-image.js';
 
 const USER = 'alice';
 const PASSWORD = 'hostile-test-secret-9f3a';
@@ -186,5 +191,67 @@ describe('a tag list with hostile tags', () => {
     const error = await caught(client.listTags('app'));
     expect(error.code).toBe('MALFORMED_MANIFEST');
     expect(error.details).toMatchObject({ field: 'tags' });
+  });
+});
+
+describe('a pull from a lying registry into an existing OCI layout', () => {
+  let work: string;
+  afterEach(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** Every file of a directory (relative path → sha256 of its bytes). */
+  async function snapshot(dir: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      out[relative(dir, path)] = sha256Digest(await readFile(path));
+    }
+    return out;
+  }
+
+  it('leaves index.json as it was and no partial or unverified blob behind', async () => {
+    work = await mkdtemp(join(tmpdir(), 'rampart-hostile-'));
+    const served = join(work, 'served');
+    const image = await writeRandomImage(served, 'v1', [200_000, 300_000]);
+    const bad = image.layers[1]?.digest as string;
+    const registry = await serve((request, response) => {
+      const match = /^\/v2\/app\/(manifests|blobs)\/(.+)$/.exec(request.url);
+      if (request.url === '/v2/') return void response.writeHead(200).end('{}');
+      if (!match) return void response.writeHead(404).end();
+      const digest = match[1] === 'manifests' && match[2] === 'v1' ? image.digest : (match[2] as string);
+      readFile(join(served, 'blobs/sha256', digest.replace('sha256:', ''))).then(
+        (bytes) => {
+          // The second layer is served with one byte changed: right size, wrong digest.
+          if (digest === bad) bytes[1000] = (bytes[1000] ?? 0) ^ 0xff;
+          response
+            .writeHead(200, {
+              'content-type': 'application/vnd.oci.image.manifest.v1+json',
+              'content-length': String(bytes.length),
+            })
+            .end(request.method === 'HEAD' ? undefined : bytes);
+        },
+        () => response.writeHead(404).end(),
+      );
+    });
+    const target = join(work, 'target');
+    await writeRandomImage(target, 'existing', [10_000]);
+    const before = await snapshot(target);
+    const options = { registry: { insecure: true as const } };
+    const error = await caught(
+      openImage(`docker://${registry.host}/app:v1`, options).then((opened) =>
+        writeImage(`oci:${target}:pulled`, opened, options),
+      ),
+    );
+    expect(['DIGEST_MISMATCH', 'NETWORK']).toContain(error.code);
+    const after = await snapshot(target);
+    expect(after['index.json']).toBe(before['index.json']);
+    // Verified blobs of the failed pull may stay (content-addressed, harmless); nothing else may.
+    for (const [path, digest] of Object.entries(after)) {
+      if (before[path] !== undefined) expect(digest).toBe(before[path]);
+      else expect(path.startsWith('blobs/sha256/') && `sha256:${basename(path)}` === digest).toBe(true);
+    }
+    expect(after[`blobs/sha256/${bad.replace('sha256:', '')}`]).toBeUndefined();
   });
 });
