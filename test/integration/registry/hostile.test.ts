@@ -255,3 +255,49 @@ describe('a pull from a lying registry into an existing OCI layout', () => {
     expect(after[`blobs/sha256/${bad.replace('sha256:', '')}`]).toBeUndefined();
   });
 });
+
+describe('an interrupted pull (the CLI turns SIGINT into this abort)', () => {
+  let work: string;
+  afterEach(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('from a registry that stalls mid-blob: CANCELLED at once, no layout and no staging left', async () => {
+    work = await mkdtemp(join(tmpdir(), 'rampart-hostile-'));
+    const served = join(work, 'served');
+    const image = await writeRandomImage(served, 'v1', [400_000]);
+    const layer = image.layers[0]?.digest as string;
+    let stalled!: () => void;
+    const stalling = new Promise<void>((resolve) => {
+      stalled = resolve;
+    });
+    const registry = await serve((request, response) => {
+      const match = /^\/v2\/app\/(manifests|blobs)\/(.+)$/.exec(request.url);
+      if (!match) return void response.writeHead(request.url === '/v2/' ? 200 : 404).end();
+      const digest = match[1] === 'manifests' ? image.digest : (match[2] as string);
+      void readFile(join(served, 'blobs/sha256', digest.replace('sha256:', ''))).then((bytes) => {
+        response.writeHead(200, {
+          'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          'content-length': String(bytes.length),
+        });
+        if (digest !== layer) return void response.end(bytes);
+        // Half the layer, then nothing: the connection stays open.
+        response.write(bytes.subarray(0, bytes.length / 2), () => stalled());
+      });
+    });
+    const target = join(work, 'pulled');
+    const controller = new AbortController();
+    const options = {
+      registry: { insecure: true as const, signal: controller.signal },
+      signal: controller.signal,
+    };
+    const pulling = openImage(`docker://${registry.host}/app:v1`, options).then((opened) =>
+      writeImage(`oci:${target}:v1`, opened, options),
+    );
+    await stalling;
+    controller.abort(new Error('SIGINT'));
+    const error = await caught(pulling);
+    expect(error.code).toBe('CANCELLED');
+    expect((await readdir(work)).sort()).toEqual(['served']);
+  });
+});
