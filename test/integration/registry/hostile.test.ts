@@ -16,6 +16,7 @@ import { openImage, writeImage } from '../../../src/oci/open.js';
 import { createRegistryClient } from '../../../src/registry/client.js';
 import type { CredentialStore } from '../../../src/registry/types.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
+import { rampart } from '../../helpers/run-cli.js';
 
 const USER = 'alice';
 const PASSWORD = 'hostile-test-secret-9f3a';
@@ -300,4 +301,54 @@ describe('an interrupted pull (the CLI turns SIGINT into this abort)', () => {
     expect(error.code).toBe('CANCELLED');
     expect((await readdir(work)).sort()).toEqual(['served']);
   });
+});
+
+describe('credentials in what the CLI prints', () => {
+  const TOKEN = 'tok-hostile-test-7c1e';
+
+  /** The secrets of this test in any form the client could leak them. */
+  function expectNoSecret(text: string): void {
+    for (const secret of [PASSWORD, BASIC, TOKEN, Buffer.from(PASSWORD).toString('base64')]) {
+      expect(text.includes(secret), `output contains ${secret}`).toBe(false);
+    }
+  }
+
+  it('shows neither the password, its base64 nor a token when auth fails (--debug, -o json)', async () => {
+    // A token flow where the registry refuses the token it just had issued, and a Basic-only one.
+    const realm = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: TOKEN }));
+    });
+    const bearer = await serve((_request, response) => {
+      response
+        .writeHead(401, { 'www-authenticate': `Bearer realm="${realm.origin}/token",service="s"` })
+        .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: `bad token ${TOKEN}` }] }));
+    });
+    const basic = await serve((_request, response) => {
+      response.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+    });
+    const failing = await serve((_request, response) => {
+      response.writeHead(500).end(`echo ${BASIC}`);
+    });
+    for (const host of [bearer.host, basic.host, failing.host]) {
+      for (const args of [
+        ['ls', `docker://${host}/app`, '--insecure', '--creds', `${USER}:${PASSWORD}`, '--debug'],
+        ['ls', `docker://${host}/app`, '--insecure', '--creds', `${USER}:${PASSWORD}`, '-o', 'json'],
+        [
+          'copy',
+          `docker://${host}/app:v1`,
+          `oci:${join(tmpdir(), 'rampart-never-written')}:v1`,
+          '--insecure',
+          '--creds',
+          `${USER}:${PASSWORD}`,
+          '--debug',
+        ],
+      ]) {
+        const result = await rampart(...args);
+        expect(result.code).not.toBe(0);
+        expectNoSecret(result.stdout + result.stderr);
+      }
+    }
+    // The token server got the Basic credentials; the registry got them only as that token.
+    expect(realm.seen.some((request) => request.headers.authorization === `Basic ${BASIC}`)).toBe(true);
+  }, 120_000);
 });
