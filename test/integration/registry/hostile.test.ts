@@ -8,6 +8,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RampartError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/client.js';
@@ -351,4 +352,76 @@ describe('credentials in what the CLI prints', () => {
     // The token server got the Basic credentials; the registry got them only as that token.
     expect(realm.seen.some((request) => request.headers.authorization === `Basic ${BASIC}`)).toBe(true);
   }, 120_000);
+});
+
+describe('URLs and challenges a hostile registry hands back', () => {
+  it('does not follow a tag-list Link to another origin, nor loop on a Link to itself', async () => {
+    const elsewhere = await serve((_request, response) => void response.writeHead(200).end('{"tags":[]}'));
+    const foreign = await serve((_request, response) => {
+      response
+        .writeHead(200, {
+          'content-type': 'application/json',
+          link: `<${elsewhere.origin}/v2/app/tags/list?last=a>; rel="next"`,
+        })
+        .end('{"tags":["a"]}');
+    });
+    const looping = await serve((request, response) => {
+      response
+        .writeHead(200, { 'content-type': 'application/json', link: `<${request.url}>; rel="next"` })
+        .end('{"tags":["a"]}');
+    });
+    const creds = { insecure: true as const, credentials: credentials(foreign.host) };
+    expect((await caught(createRegistryClient(foreign.host, creds).listTags('app'))).code).toBe('NETWORK');
+    expect(elsewhere.seen).toEqual([]);
+    const loop = await caught(createRegistryClient(looping.host, { insecure: true }).listTags('app'));
+    expect(loop.code).toBe('TOO_LARGE');
+    expect(looping.seen.length).toBeLessThanOrEqual(3);
+  });
+
+  it('does not send a blob or credentials to an upload Location on another origin', async () => {
+    const elsewhere = await serve((_request, response) => void response.writeHead(201).end());
+    const registry = await serve((request, response) => {
+      if (request.method === 'HEAD') return void response.writeHead(404).end();
+      if (request.method === 'POST') {
+        return void response.writeHead(202, { location: `${elsewhere.origin}/v2/app/blobs/uploads/x` }).end();
+      }
+      response.writeHead(404).end();
+    });
+    const blob = Buffer.from('pushed blob');
+    const client = createRegistryClient(registry.host, {
+      insecure: true,
+      credentials: credentials(registry.host),
+    });
+    const error = await caught(
+      client.pushBlob(
+        'app',
+        { mediaType: 'application/octet-stream', digest: sha256Digest(blob), size: blob.length },
+        async () => Readable.from([blob]),
+      ),
+    );
+    expect(error.code).toBe('NETWORK');
+    expect(elsewhere.seen).toEqual([]);
+  });
+
+  it('a token answer that is huge or not JSON is UNAUTHORIZED or TOO_LARGE, never a crash or a leak', async () => {
+    for (const body of ['<html>not json</html>', JSON.stringify({ token: 'a'.repeat(2 * 1024 * 1024) })]) {
+      const realm = await serve((_request, response) => void response.writeHead(200).end(body));
+      const registry = await serve((_request, response) => {
+        response
+          .writeHead(401, {
+            'www-authenticate': `Bearer realm="${realm.origin}/t",service="a\\"b",scope="x",realm2=,=bad`,
+          })
+          .end();
+      });
+      const error = await caught(
+        createRegistryClient(registry.host, {
+          insecure: true,
+          credentials: credentials(registry.host),
+        }).getManifest('app', 'v1'),
+      );
+      expect(['UNAUTHORIZED', 'TOO_LARGE']).toContain(error.code);
+      expect(JSON.stringify({ message: error.message, details: error.details })).not.toContain(PASSWORD);
+      expect(leaked(registry.seen)).toBe(false);
+    }
+  });
 });
