@@ -425,3 +425,47 @@ describe('URLs and challenges a hostile registry hands back', () => {
     }
   });
 });
+
+describe('a blob redirected to storage with a signed URL', () => {
+  it('keeps the signed query out of errors and retry events, and refuses a 206 from the wrong offset', async () => {
+    const SIGNATURE = 'sig-hostile-test-4b2d';
+    const blob = Buffer.alloc(256 * 1024, 7);
+    const digest = sha256Digest(blob);
+    const storage = await serve((request, response) => {
+      if (request.headers.range === undefined) {
+        // Half the blob, then the connection breaks: the client resumes with Range.
+        response.writeHead(200, { 'content-length': String(blob.length) });
+        response.write(blob.subarray(0, blob.length / 2), () => response.socket?.destroy());
+        return;
+      }
+      // A 206 that starts at 0 whatever was asked.
+      response.writeHead(206, { 'content-range': `bytes 0-${blob.length - 1}/${blob.length}` }).end(blob);
+    });
+    const registry = await serve((_request, response) => {
+      response
+        .writeHead(307, {
+          location: `${storage.origin}/blob?X-Amz-Signature=${SIGNATURE}&X-Amz-Credential=c`,
+        })
+        .end();
+    });
+    const events: unknown[] = [];
+    const client = createRegistryClient(registry.host, {
+      insecure: true,
+      onEvent: (event) => events.push(event),
+    });
+    const stream = await client.openBlob('app', {
+      mediaType: 'application/octet-stream',
+      digest,
+      size: blob.length,
+    });
+    const error = await caught(
+      (async () => {
+        for await (const _ of stream) void _;
+      })(),
+    );
+    expect(error.code).toBe('NETWORK');
+    expect(events.some((event) => (event as { kind: string }).kind === 'retry')).toBe(true);
+    const shown = JSON.stringify({ message: error.message, details: error.details, events });
+    expect(shown).not.toContain(SIGNATURE);
+  });
+});
