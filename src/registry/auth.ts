@@ -63,6 +63,8 @@ export interface AuthorizerOptions {
   http: HttpClient;
   /** Plain http is allowed for this registry (then also for a token realm on the same host). */
   insecure?: boolean;
+  /** Hosts the user named as insecure (`--insecure HOST[:PORT]`): a plain-http realm there is allowed. */
+  insecureHosts?: readonly string[];
   signal?: AbortSignal;
   now?: () => number;
 }
@@ -233,9 +235,10 @@ export class RegistryAuthorizer implements RequestAuthorizer {
   }
 
   /**
-   * The realm must be https; plain http only to a loopback host, or to the registry's own host when
-   * that may be plain http. An insecure registry does not make another host's realm insecure: the
-   * credentials would cross the network in clear to a host the user never named.
+   * The realm must be https; plain http only to a loopback host, to the registry's own host when
+   * that may be plain http, or to a host the user named insecure. An insecure registry does not
+   * make another host's realm insecure: the credentials would cross the network in clear to a host
+   * the user never named.
    */
   private checkRealm(realm: string, access: Access): string {
     let url: URL;
@@ -248,7 +251,8 @@ export class RegistryAuthorizer implements RequestAuthorizer {
     if (
       url.protocol === 'http:' &&
       (isLoopbackHost(url.host) ||
-        (this.options.insecure && hostnameOf(url.host) === hostnameOf(this.options.registry)))
+        (this.options.insecure && hostnameOf(url.host) === hostnameOf(this.options.registry)) ||
+        (this.options.insecureHosts ?? []).some((host) => host.trim().toLowerCase() === url.host))
     ) {
       return url.href;
     }

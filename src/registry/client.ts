@@ -57,6 +57,7 @@ export function createRegistryClient(
     registry,
     http,
     insecure,
+    ...(Array.isArray(options.insecure) ? { insecureHosts: options.insecure } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });

@@ -160,6 +160,14 @@ describe('a token realm over plain http', () => {
     expect(requested.filter((url) => new URL(url).hostname === realmHost)).toEqual([]);
     expect(error.code).toBe('UNAUTHORIZED');
     expect(JSON.stringify(error.details)).not.toContain(PASSWORD);
+    // Named as insecure, the realm's host is asked (it does not exist: a network error).
+    const named = createRegistryClient(registry.host, {
+      insecure: [registry.host, realmHost],
+      http,
+      credentials: credentials(registry.host),
+    });
+    await caught(named.getManifest('app', 'latest'));
+    expect(requested.filter((url) => new URL(url).hostname === realmHost)).toHaveLength(1);
   });
 });
 
