@@ -18,7 +18,7 @@ import { RegistryApi } from './api.js';
 import { RegistryAuthorizer } from './auth.js';
 import { openBlob } from './download.js';
 import { checkDigest, checkReference, checkRepository, isTag } from './names.js';
-import { apiHostOf, insecureAllowed, registryHttpClient } from './transport.js';
+import { apiHostOf, hostnameOf, insecureAllowed, registryHttpClient } from './transport.js';
 import type { FetchedManifest, RegistryClient, RegistryOptions } from './types.js';
 import { hasBlob, mountBlob, pushBlob, type UploadOptions } from './upload.js';
 
@@ -52,7 +52,13 @@ export function createRegistryClient(
 ): RegistryClient {
   const insecure = insecureAllowed(registry, options.insecure, options.onEvent);
   const http =
-    options.http ?? registryHttpClient({ ...(options.caFile ? { caFile: options.caFile } : {}), insecure });
+    options.http ??
+    registryHttpClient({
+      ...(options.caFile ? { caFile: options.caFile } : {}),
+      insecure,
+      // A relaxed `localhost` must resolve to loopback (transport.ts).
+      ...(insecure && hostnameOf(apiHostOf(registry)) === 'localhost' ? { loopbackOnly: true } : {}),
+    });
   const authorizer = new RegistryAuthorizer({
     registry,
     http,

@@ -15,6 +15,7 @@ import { HttpClient } from '../../../src/http/client.js';
 import { sha256Digest } from '../../../src/oci/digest.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
 import { createRegistryClient } from '../../../src/registry/client.js';
+import { loopbackOnlyLookup } from '../../../src/registry/transport.js';
 import type { CredentialStore } from '../../../src/registry/types.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
 import { rampart } from '../../helpers/run-cli.js';
@@ -475,5 +476,30 @@ describe('a blob redirected to storage with a signed URL', () => {
     expect(events.some((event) => (event as { kind: string }).kind === 'retry')).toBe(true);
     const shown = JSON.stringify({ message: error.message, details: error.details, events });
     expect(shown).not.toContain(SIGNATURE);
+  });
+});
+
+describe('--insecure and localhost', () => {
+  const lookup = (hostname: string, all: boolean) =>
+    new Promise<{ error: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
+      loopbackOnlyLookup(hostname, { all }, (error, address) => resolve({ error, address })),
+    );
+
+  it('a relaxed localhost connects only to loopback addresses: other addresses are refused', async () => {
+    for (const all of [true, false]) {
+      expect((await lookup('10.1.2.3', all)).error?.code).toBe('ENOTLOOPBACK');
+      expect((await lookup('::ffff:10.1.2.3', all)).error?.code).toBe('ENOTLOOPBACK');
+      const local = await lookup('127.0.0.1', all);
+      expect(local.error).toBeNull();
+    }
+  });
+
+  it('an insecure localhost registry still works (localhost resolves to loopback here)', async () => {
+    const registry = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"tags":["v1"]}');
+    });
+    const port = registry.host.split(':')[1];
+    const client = createRegistryClient(`localhost:${port}`, { insecure: true });
+    expect(await client.listTags('app')).toEqual(['v1']);
   });
 });
