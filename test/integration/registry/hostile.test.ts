@@ -12,9 +12,11 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RampartError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/client.js';
-import { sha256Digest } from '../../../src/oci/digest.js';
+import { findAttachments, MAX_ATTACHMENTS } from '../../../src/oci/attachments.js';
+import { type Digest, sha256Digest } from '../../../src/oci/digest.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
 import { createRegistryClient } from '../../../src/registry/client.js';
+import { registryAttachmentStore } from '../../../src/registry/referrers.js';
 import { loopbackOnlyLookup } from '../../../src/registry/transport.js';
 import type { CredentialStore } from '../../../src/registry/types.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
@@ -501,5 +503,80 @@ describe('--insecure and localhost', () => {
     const port = registry.host.split(':')[1];
     const client = createRegistryClient(`localhost:${port}`, { insecure: true });
     expect(await client.listTags('app')).toEqual(['v1']);
+  });
+});
+
+describe('manifests and referrers a registry lies about', () => {
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.empty.v1+json',
+        digest: sha256Digest(Buffer.from('{}')),
+        size: 2,
+      },
+      layers: [],
+    }),
+  );
+  const digest = sha256Digest(manifest);
+  const other = sha256Digest(Buffer.from('other'));
+
+  it('manifest bytes that are not the digest asked for, a lying Docker-Content-Digest, an endless body', async () => {
+    const registry = await serve((request, response) => {
+      const headers = { 'content-type': 'application/vnd.oci.image.manifest.v1+json' };
+      if (request.url.endsWith(`/manifests/${other}`))
+        return void response.writeHead(200, headers).end(manifest);
+      if (request.url.endsWith('/manifests/lying')) {
+        return void response.writeHead(200, { ...headers, 'docker-content-digest': other }).end(manifest);
+      }
+      // Without a length, and never ending: 64 KiB chunks until the client hangs up.
+      response.writeHead(200, headers);
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => {
+        while (!response.destroyed && response.write(chunk));
+        if (!response.destroyed) response.once('drain', pump);
+      };
+      pump();
+    });
+    const client = createRegistryClient(registry.host, { insecure: true });
+    const substituted = await caught(client.getManifest('app', other));
+    expect(substituted.code).toBe('DIGEST_MISMATCH');
+    expect(substituted.details).toMatchObject({ expected: other, actual: digest });
+    expect((await caught(client.getManifest('app', 'lying'))).code).toBe('DIGEST_MISMATCH');
+    expect((await caught(client.getManifest('app', 'endless'))).code).toBe('TOO_LARGE');
+  });
+
+  it('a referrers index listing itself and thousands of entries: bounded, and nothing smuggled in', async () => {
+    const referrers = (subject: string) => ({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject, size: manifest.length },
+        ...Array.from({ length: 1500 }, (_, i) => ({
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: sha256Digest(Buffer.from(`${subject} ${i}`)),
+          size: 100,
+        })),
+      ],
+    });
+    const registry = await serve((request, response) => {
+      const referrer = /\/referrers\/(sha256:[0-9a-f]{64})/.exec(request.url)?.[1];
+      if (referrer) {
+        return void response
+          .writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' })
+          .end(JSON.stringify(referrers(referrer)));
+      }
+      response.writeHead(404).end();
+    });
+    const client = createRegistryClient(registry.host, { insecure: true });
+    const store = registryAttachmentStore(client, 'app', async () => {
+      throw new Error('not opened');
+    });
+    const error = await caught(findAttachments(store, [digest as Digest]));
+    expect(error.code).toBe('TOO_LARGE');
+    expect(error.details).toMatchObject({ limit: MAX_ATTACHMENTS });
+    // One subject's listing overflowed the bound before any other subject was asked about.
+    expect(registry.seen.filter((request) => request.url.includes('/referrers/')).length).toBe(1);
   });
 });
