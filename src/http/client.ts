@@ -86,6 +86,11 @@ export interface HttpRequestOptions {
   onChallenge?: (response: Response) => Promise<Record<string, string> | undefined>;
   /** What the request is for, named in CANCELLED errors (default `METHOD URL`). */
   operation?: string;
+  /**
+   * The body is a secret (a token form): a 307/308 redirect to another origin, which would send
+   * it on, is refused (NETWORK) rather than followed.
+   */
+  secretBody?: boolean;
 }
 
 export interface HttpResponse {
@@ -450,6 +455,13 @@ export class HttpClient {
           headers.delete('content-length');
         }
         if (next.origin !== target.origin) {
+          if (body !== undefined && options.secretBody) {
+            throw new RampartError(
+              'NETWORK',
+              `${method} ${exchange.url} redirected to another origin (${next.origin}) with a body that holds a credential; refusing to send it there`,
+              { details: { url: exchange.url, status: response.status, attempts: exchange.attempts } },
+            );
+          }
           for (const name of [...headers.keys()]) {
             if (!CROSS_ORIGIN_HEADERS.has(name) && !(body !== undefined && BODY_HEADERS.has(name))) {
               headers.delete(name);

@@ -169,7 +169,7 @@ export class RegistryAuthorizer implements RequestAuthorizer {
     const credential = await this.loadCredential();
     this.tokenRequests++;
     const url = new URL(realm.url);
-    let init: { method: string; headers: Record<string, string>; body?: string };
+    let init: { method: string; headers: Record<string, string>; body?: string; secretBody?: boolean };
     if (credential?.identityToken) {
       const form = new URLSearchParams({
         grant_type: 'refresh_token',
@@ -182,6 +182,8 @@ export class RegistryAuthorizer implements RequestAuthorizer {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
+        // The refresh token is in the body: it must not follow a redirect to another origin.
+        secretBody: true,
       };
     } else {
       if (realm.service) url.searchParams.set('service', realm.service);

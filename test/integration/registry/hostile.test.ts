@@ -580,3 +580,38 @@ describe('manifests and referrers a registry lies about', () => {
     expect(registry.seen.filter((request) => request.url.includes('/referrers/')).length).toBe(1);
   });
 });
+
+describe('an identity token posted to a token server that redirects', () => {
+  it('is not posted again to another origin on a 307', async () => {
+    const IDENTITY = 'identity-hostile-test-51f0';
+    const bodies: string[] = [];
+    // Records what was posted to it (the server helper drains bodies unread).
+    const collector = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on('end', () => {
+        bodies.push(body);
+        response.writeHead(200).end('{"token":"t"}');
+      });
+    });
+    servers.push(collector);
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const collectorOrigin = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    const realm = await serve((_request, response) => {
+      response.writeHead(307, { location: `${collectorOrigin}/token` }).end();
+    });
+    const registry = await serve((_request, response) => {
+      response
+        .writeHead(401, { 'www-authenticate': `Bearer realm="${realm.origin}/token",service="s"` })
+        .end();
+    });
+    const client = createRegistryClient(registry.host, {
+      insecure: true,
+      credentials: { get: async () => ({ identityToken: IDENTITY }) },
+    });
+    await caught(client.getManifest('app', 'v1'));
+    expect(bodies.some((body) => body.includes(IDENTITY))).toBe(false);
+  });
+});
