@@ -91,6 +91,8 @@ export interface HttpRequestOptions {
    * it on, is refused (NETWORK) rather than followed.
    */
   secretBody?: boolean;
+  /** The URL's query is a secret (upload session state): errors and `url` show origin and path only. */
+  hideQuery?: boolean;
 }
 
 export interface HttpResponse {
@@ -321,7 +323,7 @@ export class HttpClient {
     owned: boolean,
   ): Promise<T> {
     const method = (options.method ?? 'GET').toUpperCase();
-    const url = redactUrl(rawUrl);
+    const url = shownUrl(rawUrl, options);
     const exchange = new Exchange(
       url,
       method,
@@ -487,7 +489,7 @@ export class HttpClient {
         await response.body?.cancel().catch(() => undefined);
         return this.statusFailure(response, exchange);
       }
-      return this.guard(response, redactUrl(target.href), options.maxBytes, exchange, idle);
+      return this.guard(response, shownUrl(target.href, options), options.maxBytes, exchange, idle);
     }
   }
 
@@ -591,6 +593,14 @@ export class HttpClient {
       },
     };
   }
+}
+
+/** A URL as errors show it: without credentials, and without its query under `hideQuery`. */
+function shownUrl(url: string, options: HttpRequestOptions): string {
+  const shown = redactUrl(url);
+  if (!options.hideQuery) return shown;
+  const query = shown.search(/[?#]/);
+  return query === -1 ? shown : shown.slice(0, query);
 }
 
 /** Throws CANCELLED when `signal` has aborted: for long loops between requests. */

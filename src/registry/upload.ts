@@ -244,6 +244,7 @@ async function cancelSession(api: RegistryApi, location: string, access: Access)
       method: 'DELETE',
       access,
       retries: 0,
+      hideQuery: true,
       acceptStatuses: [404, 405],
       deadlineMs: 10_000,
     })
@@ -264,6 +265,7 @@ async function sendStep(
     response = await api.request(url, {
       ...request,
       retries: 0,
+      hideQuery: true,
       acceptStatuses: HANDLED_STATUSES,
       operation: `${what} ${request.method} ${api.registry}`,
     });

@@ -615,3 +615,35 @@ describe('an identity token posted to a token server that redirects', () => {
     expect(bodies.some((body) => body.includes(IDENTITY))).toBe(false);
   });
 });
+
+describe('an upload session URL with state in its query', () => {
+  it('keeps the session query out of the error and the retry events when the connection breaks', async () => {
+    const STATE = 'state-hostile-test-d41c';
+    const registry = await serve((request, response) => {
+      if (request.method === 'HEAD') return void response.writeHead(404).end();
+      if (request.method === 'POST') {
+        return void response.writeHead(202, { location: `/v2/app/blobs/uploads/u1?_state=${STATE}` }).end();
+      }
+      if (request.method === 'DELETE') return void response.writeHead(204).end();
+      // The upload itself: the connection breaks.
+      response.socket?.destroy();
+    });
+    const events: unknown[] = [];
+    const blob = Buffer.from('pushed blob');
+    const client = createRegistryClient(
+      registry.host,
+      { insecure: true, onEvent: (event) => events.push(event) },
+      { upload: { attempts: 2, sleep: async () => undefined } },
+    );
+    const error = await caught(
+      client.pushBlob(
+        'app',
+        { mediaType: 'application/octet-stream', digest: sha256Digest(blob), size: blob.length },
+        async () => Readable.from([blob]),
+      ),
+    );
+    expect(error.code).toBe('NETWORK');
+    expect(events.some((event) => (event as { kind: string }).kind === 'retry')).toBe(true);
+    expect(JSON.stringify({ message: error.message, details: error.details, events })).not.toContain(STATE);
+  });
+});
