@@ -97,6 +97,7 @@ export async function mountBlob(
         method: 'DELETE',
         access,
         retries: 0,
+        hideQuery: true,
         acceptStatuses: [404, 405],
       })
       .then((r) => r.cancel())
