@@ -16,7 +16,8 @@
  *   Authorization, Cookie and credentials from the URL are dropped when a redirect leaves the
  *   origin, and an https → http redirect is refused.
  * - **An auth hook.** On 401, `onChallenge(response)` may return headers (a Bearer token after
- *   the registry token flow); the request is then sent once more with them.
+ *   the registry token flow); the request is then sent once more with them. Only a 401 from the
+ *   origin first asked is offered to the hook: a redirect target's challenge gets no credentials.
  * - **Cancellation.** An AbortSignal stops the request, the body and any backoff wait: CANCELLED.
  * - **Facts in errors.** NETWORK carries `url`, `status` and `attempts` (the true count);
  *   TIMEOUT `url`, `timeoutMs`, `attempts`; TOO_LARGE `limit`, `url`.
@@ -85,6 +86,13 @@ export interface HttpRequestOptions {
   onChallenge?: (response: Response) => Promise<Record<string, string> | undefined>;
   /** What the request is for, named in CANCELLED errors (default `METHOD URL`). */
   operation?: string;
+  /**
+   * The body is a secret (a token form): a 307/308 redirect to another origin, which would send
+   * it on, is refused (NETWORK) rather than followed.
+   */
+  secretBody?: boolean;
+  /** The URL's query is a secret (upload session state): errors and `url` show origin and path only. */
+  hideQuery?: boolean;
 }
 
 export interface HttpResponse {
@@ -315,7 +323,7 @@ export class HttpClient {
     owned: boolean,
   ): Promise<T> {
     const method = (options.method ?? 'GET').toUpperCase();
-    const url = redactUrl(rawUrl);
+    const url = shownUrl(rawUrl, options);
     const exchange = new Exchange(
       url,
       method,
@@ -394,6 +402,8 @@ export class HttpClient {
       target.password = '';
     }
     let challenged = false;
+    // Challenges are answered for the origin the caller asked; a redirect target's 401 is its own.
+    const origin = target.origin;
     for (let redirects = 0; ; ) {
       const init: RequestInit & { duplex?: 'half' } = {
         method,
@@ -447,6 +457,13 @@ export class HttpClient {
           headers.delete('content-length');
         }
         if (next.origin !== target.origin) {
+          if (body !== undefined && options.secretBody) {
+            throw new RampartError(
+              'NETWORK',
+              `${method} ${exchange.url} redirected to another origin (${next.origin}) with a body that holds a credential; refusing to send it there`,
+              { details: { url: exchange.url, status: response.status, attempts: exchange.attempts } },
+            );
+          }
           for (const name of [...headers.keys()]) {
             if (!CROSS_ORIGIN_HEADERS.has(name) && !(body !== undefined && BODY_HEADERS.has(name))) {
               headers.delete(name);
@@ -458,7 +475,7 @@ export class HttpClient {
         target = next;
         continue;
       }
-      if (response.status === 401 && options.onChallenge && !challenged) {
+      if (response.status === 401 && options.onChallenge && !challenged && target.origin === origin) {
         challenged = true;
         const extra = await options.onChallenge(response);
         await response.body?.cancel().catch(() => undefined);
@@ -472,7 +489,7 @@ export class HttpClient {
         await response.body?.cancel().catch(() => undefined);
         return this.statusFailure(response, exchange);
       }
-      return this.guard(response, redactUrl(target.href), options.maxBytes, exchange, idle);
+      return this.guard(response, shownUrl(target.href, options), options.maxBytes, exchange, idle);
     }
   }
 
@@ -576,6 +593,14 @@ export class HttpClient {
       },
     };
   }
+}
+
+/** A URL as errors show it: without credentials, and without its query under `hideQuery`. */
+function shownUrl(url: string, options: HttpRequestOptions): string {
+  const shown = redactUrl(url);
+  if (!options.hideQuery) return shown;
+  const query = shown.search(/[?#]/);
+  return query === -1 ? shown : shown.slice(0, query);
 }
 
 /** Throws CANCELLED when `signal` has aborted: for long loops between requests. */

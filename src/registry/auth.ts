@@ -16,7 +16,7 @@
 import { RampartError } from '../errors.js';
 import type { HttpClient } from '../http/client.js';
 import type { Access, RequestAuthorizer } from './api.js';
-import { isLoopbackHost } from './transport.js';
+import { hostnameOf, isLoopbackHost } from './transport.js';
 import type { Credential, CredentialStore } from './types.js';
 
 /** Token responses are small JSON documents. */
@@ -61,8 +61,10 @@ export interface AuthorizerOptions {
   registry: string;
   credentials?: CredentialStore;
   http: HttpClient;
-  /** Plain http is allowed for this registry (then also for its token realm). */
+  /** Plain http is allowed for this registry (then also for a token realm on the same host). */
   insecure?: boolean;
+  /** Hosts the user named as insecure (`--insecure HOST[:PORT]`): a plain-http realm there is allowed. */
+  insecureHosts?: readonly string[];
   signal?: AbortSignal;
   now?: () => number;
 }
@@ -167,7 +169,7 @@ export class RegistryAuthorizer implements RequestAuthorizer {
     const credential = await this.loadCredential();
     this.tokenRequests++;
     const url = new URL(realm.url);
-    let init: { method: string; headers: Record<string, string>; body?: string };
+    let init: { method: string; headers: Record<string, string>; body?: string; secretBody?: boolean };
     if (credential?.identityToken) {
       const form = new URLSearchParams({
         grant_type: 'refresh_token',
@@ -180,6 +182,8 @@ export class RegistryAuthorizer implements RequestAuthorizer {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
+        // The refresh token is in the body: it must not follow a redirect to another origin.
+        secretBody: true,
       };
     } else {
       if (realm.service) url.searchParams.set('service', realm.service);
@@ -232,7 +236,12 @@ export class RegistryAuthorizer implements RequestAuthorizer {
     return token;
   }
 
-  /** The realm must be http(s); plain http only where the registry itself may be plain http. */
+  /**
+   * The realm must be https; plain http only to a loopback host, to the registry's own host when
+   * that may be plain http, or to a host the user named insecure. An insecure registry does not
+   * make another host's realm insecure: the credentials would cross the network in clear to a host
+   * the user never named.
+   */
   private checkRealm(realm: string, access: Access): string {
     let url: URL;
     try {
@@ -241,7 +250,14 @@ export class RegistryAuthorizer implements RequestAuthorizer {
       throw this.badRealm(access);
     }
     if (url.protocol === 'https:') return url.href;
-    if (url.protocol === 'http:' && (this.options.insecure || isLoopbackHost(url.host))) return url.href;
+    if (
+      url.protocol === 'http:' &&
+      (isLoopbackHost(url.host) ||
+        (this.options.insecure && hostnameOf(url.host) === hostnameOf(this.options.registry)) ||
+        (this.options.insecureHosts ?? []).some((host) => host.trim().toLowerCase() === url.host))
+    ) {
+      return url.href;
+    }
     throw this.badRealm(access);
   }
 

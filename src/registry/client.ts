@@ -5,7 +5,8 @@
  *
  * - Raw bytes are the truth: a manifest's digest is computed from the bytes received and must
  *   equal the digest asked for and the registry's `Docker-Content-Digest` (DIGEST_MISMATCH).
- * - Bounded: manifests and pages at 4 MiB, `Link` pagination at 10,000 pages; blobs streamed.
+ * - Bounded: manifests and pages at 4 MiB, `Link` pagination at 10,000 pages and 32 MiB in all
+ *   (what a listing holds in memory); blobs streamed.
  * - Names are checked against the distribution grammar before they go into a URL.
  */
 import type { Readable } from 'node:stream';
@@ -16,13 +17,15 @@ import { type Descriptor, DescriptorSchema } from '../oci/types.js';
 import { RegistryApi } from './api.js';
 import { RegistryAuthorizer } from './auth.js';
 import { openBlob } from './download.js';
-import { checkDigest, checkReference, checkRepository } from './names.js';
-import { apiHostOf, insecureAllowed, registryHttpClient } from './transport.js';
+import { checkDigest, checkReference, checkRepository, isTag } from './names.js';
+import { apiHostOf, hostnameOf, insecureAllowed, registryHttpClient } from './transport.js';
 import type { FetchedManifest, RegistryClient, RegistryOptions } from './types.js';
 import { hasBlob, mountBlob, pushBlob, type UploadOptions } from './upload.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_PAGES = 10_000;
+/** All pages of one listing together: the tags or referrers are held in memory. */
+const MAX_LISTING_BYTES = 32 * 1024 * 1024;
 const TAGS_PAGE_SIZE = 1000;
 
 /** Every manifest type rampart reads, most specific first. */
@@ -49,11 +52,18 @@ export function createRegistryClient(
 ): RegistryClient {
   const insecure = insecureAllowed(registry, options.insecure, options.onEvent);
   const http =
-    options.http ?? registryHttpClient({ ...(options.caFile ? { caFile: options.caFile } : {}), insecure });
+    options.http ??
+    registryHttpClient({
+      ...(options.caFile ? { caFile: options.caFile } : {}),
+      insecure,
+      // A relaxed `localhost` must resolve to loopback (transport.ts).
+      ...(insecure && hostnameOf(apiHostOf(registry)) === 'localhost' ? { loopbackOnly: true } : {}),
+    });
   const authorizer = new RegistryAuthorizer({
     registry,
     http,
     insecure,
+    ...(Array.isArray(options.insecure) ? { insecureHosts: options.insecure } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -210,10 +220,11 @@ export function createRegistryClient(
         (page) => {
           const list = (page as { tags?: unknown }).tags;
           if (list === null || list === undefined) return;
-          if (!Array.isArray(list) || list.some((tag) => typeof tag !== 'string')) {
+          // A tag outside the grammar (control characters, newlines) would be printed as is by ls.
+          if (!Array.isArray(list) || list.some((tag) => typeof tag !== 'string' || !isTag(tag))) {
             throw new RampartError(
               'MALFORMED_MANIFEST',
-              `${registry}/${repository}: the tag list is not a list of strings`,
+              `${registry}/${repository}: the tag list is not a list of valid tags`,
               {
                 details: { location: `${registry}/${repository}`, field: 'tags' },
               },
@@ -280,6 +291,7 @@ async function paginate(
 ): Promise<boolean> {
   let url: string | undefined = first;
   const seen = new Set<string>();
+  let total = 0;
   for (let pages = 0; url !== undefined; pages++) {
     if (pages >= MAX_PAGES || seen.has(url)) {
       throw new RampartError(
@@ -308,6 +320,14 @@ async function paginate(
           });
         }
         const body = await response.bytes();
+        total += body.length;
+        if (total > MAX_LISTING_BYTES) {
+          throw new RampartError(
+            'TOO_LARGE',
+            `${api.registry}/${repository}: the listing is larger than ${MAX_LISTING_BYTES} bytes over ${pages + 1} pages; the registry is broken or hostile`,
+            { details: { limit: MAX_LISTING_BYTES, url: new URL(current).pathname } },
+          );
+        }
         if (
           optional &&
           pages === 0 &&

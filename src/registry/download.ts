@@ -31,6 +31,8 @@ export async function openBlob(
   checkRepository(repository);
   const digest = checkDigest(descriptor.digest);
   const size = descriptor.size;
+  // Errors and events name this URL, never the one a redirect led to: storage URLs are often
+  // signed (a short-lived credential in the query).
   const url = await api.url(`${repository}/blobs/${digest}`);
   const access = { repository, actions: 'pull' };
   const maxResumes = options.resumes ?? DEFAULT_RESUMES;
@@ -74,7 +76,7 @@ export async function openBlob(
             throw new RampartError(
               'NETWORK',
               `${api.registry} answered a resumed download of ${digest} from the wrong offset (${start ?? 'none'}, asked for ${offset})`,
-              { details: { url: response.url, status: 206 } },
+              { details: { url, status: 206 } },
             );
           }
         } else {
@@ -103,7 +105,7 @@ export async function openBlob(
         resumes++;
         api.onEvent?.({
           kind: 'retry',
-          url: response.url,
+          url,
           attempt: resumes,
           reason: `connection broke after ${offset} of ${size} bytes; resuming`,
           delayMs: 0,

@@ -31,6 +31,11 @@ export function checkReference(reference: string): string {
   return reference;
 }
 
+/** Whether `tag` is a tag of the distribution grammar (what a registry may list). */
+export function isTag(tag: string): boolean {
+  return TAG.test(tag);
+}
+
 export function checkDigest(digest: string): Digest {
   if (!isDigest(digest)) {
     throw new RampartError('INVALID_REFERENCE', `'${digest}' is not a sha256 digest`, {

@@ -8,7 +8,13 @@
  *   in `insecure` (`['registry.internal:5000']`), and then with a warning event.
  * - A relaxed host is tried with https first (certificate not checked), then plain http, as
  *   docker and skopeo do for insecure registries; the scheme that answered is kept.
+ * - Loopback is decided on the name (`localhost`, 127.0.0.0/8, ::1), and a relaxed `localhost`
+ *   must also resolve to loopback addresses only: a resolver that answers otherwise (a DNS
+ *   query for `localhost`, a hosts file changed) would send plain http across the network.
+ *   docker resolves every registry name and checks the addresses against its insecure ranges
+ *   (127.0.0.0/8 by default); here other names are never relaxed without being named.
  */
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { getCACertificates } from 'node:tls';
@@ -86,6 +92,34 @@ export interface TlsSettings {
   caFile?: string;
   /** Skip certificate verification (only for hosts `insecureAllowed` let through). */
   insecure?: boolean;
+  /** Connect only to loopback addresses (a relaxed `localhost`: see the module comment). */
+  loopbackOnly?: boolean;
+}
+
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/** A `net.connect` lookup that resolves as usual and refuses any address that is not loopback. */
+export function loopbackOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+    if (error) return callback(error, []);
+    const outside = addresses.find(
+      (entry) => !isLoopbackHost(entry.family === 6 ? `[${entry.address}]` : entry.address),
+    );
+    const first = addresses[0];
+    if (outside !== undefined || first === undefined) {
+      const refused: NodeJS.ErrnoException = new Error(
+        `${hostname} resolves to ${outside?.address ?? 'no address'}, not a loopback address; refusing plain http or unverified TLS to it`,
+      );
+      refused.code = 'ENOTLOOPBACK';
+      return callback(refused, []);
+    }
+    if (options.all) callback(null, addresses);
+    else callback(null, first.address, first.family);
+  });
 }
 
 /**
@@ -94,12 +128,18 @@ export interface TlsSettings {
  * switch (Node exposes no dispatcher class of its own). The CA file is read on first use.
  */
 export function tlsFetch(settings: TlsSettings): FetchFn {
-  if (!settings.caFile && !settings.insecure) return fetch;
+  if (!settings.caFile && !settings.insecure && !settings.loopbackOnly) return fetch;
   let agent: Promise<Agent> | undefined;
   const makeAgent = async () => {
     const ca = [...getCACertificates('default')];
     if (settings.caFile) ca.push(await readCaFile(settings.caFile));
-    return new Agent({ connect: { ca, rejectUnauthorized: !settings.insecure } });
+    return new Agent({
+      connect: {
+        ca,
+        rejectUnauthorized: !settings.insecure,
+        ...(settings.loopbackOnly ? { lookup: loopbackOnlyLookup } : {}),
+      },
+    });
   };
   return (async (input: Parameters<FetchFn>[0], init?: Parameters<FetchFn>[1]) => {
     agent ??= makeAgent();

@@ -97,6 +97,7 @@ export async function mountBlob(
         method: 'DELETE',
         access,
         retries: 0,
+        hideQuery: true,
         acceptStatuses: [404, 405],
       })
       .then((r) => r.cancel())
@@ -244,6 +245,7 @@ async function cancelSession(api: RegistryApi, location: string, access: Access)
       method: 'DELETE',
       access,
       retries: 0,
+      hideQuery: true,
       acceptStatuses: [404, 405],
       deadlineMs: 10_000,
     })
@@ -264,6 +266,7 @@ async function sendStep(
     response = await api.request(url, {
       ...request,
       retries: 0,
+      hideQuery: true,
       acceptStatuses: HANDLED_STATUSES,
       operation: `${what} ${request.method} ${api.registry}`,
     });
