@@ -69,7 +69,17 @@ Registries (docker://):
   Blobs the registry holds are skipped, blobs of another repository of the same registry are
   mounted, the rest are uploaded --jobs at a time; manifests go children first, the tag last, so
   an interrupted push tags nothing. A destination @sha256: pin must be the digest written.
-  -o json reports bytes pushed, skipped and mounted.
+
+-o json prints one object:
+  source, destination   the references as given
+  digest                the digest of what was written (what a reader of the destination sees)
+  platforms             every platform copied ("os/arch[/variant]"), in order; [] for an artifact
+  attachments           with --with-attachments, each copied signature, attestation, SBOM or
+                        referrer: {"kind": "signature|attestation|sbom|referrer", "digest",
+                        "tag"? (cosign's sha256-<hex>.sig/.att/.sbom), "artifactType"?}; else []
+  bytes                 blob bytes {"pushed", "skipped" (already there), "mounted" (from another
+                        repository of the same registry)}
+  sourceDigest          the digest of the source's root (an index when one platform was taken)
 
 Examples:
   $ rampart copy oci:./out/nodejs:latest docker://localhost:5000/nodejs:1.0
@@ -136,9 +146,9 @@ Examples:
               // With --with-attachments: the signatures, attestations, SBOMs and referrers copied.
               attachments: written.attachments ?? [],
               bytes: written.bytes,
+              // The root read from the source: differs from `digest` when one platform of an index
+              // was taken, or when the destination format rewrites the manifest.
               sourceDigest: opened.digest,
-              reference: written.reference,
-              ...(tookPlatform ? { platform: tookPlatform } : {}),
             })}\n`,
           );
           return;

@@ -57,7 +57,7 @@ named, --insecure=HOST[:PORT], and gets a warning.
 Examples:
   $ rampart login ghcr.io -u octocat
   $ printf '%s' "$TOKEN" | rampart login 127.0.0.1:5000 -u ci --password-stdin --insecure
-  $ rampart login --authfile ./auth.json --ca-file ./ca.pem -u ci --password-stdin registry.internal:5000 < secret.txt`,
+  $ rampart login --authfile ./auth.json --ca-file ./ca.pem -u ci --password-stdin localhost:5000 < secret.txt`,
     )
     .action(
       (
