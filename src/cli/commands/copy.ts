@@ -22,7 +22,7 @@ export function registerCopy(program: Command): void {
   const command = program
     .command('copy')
     .description(
-      'copy an image, artifact or index between docker://, oci:, oci-archive: and docker-archive: (or from dir:)',
+      'copy an image, artifact or index between registries (docker://), oci:, oci-archive:, docker-archive: and dir:',
     )
     .argument(
       '<source>',
@@ -82,8 +82,10 @@ Registries (docker://):
   sourceDigest          the digest of the source's root (an index when one platform was taken)
 
 Examples:
-  $ rampart copy oci:./out/nodejs:latest docker://localhost:5000/nodejs:1.0
-  $ rampart copy --insecure docker://localhost:5000/nodejs:1.0 oci:./layout:nodejs
+  $ rampart copy oci:./out/nodejs:latest docker://localhost:5000/nodejs:1.0 --insecure
+  $ rampart copy docker://localhost:5000/nodejs:1.0 oci:./layout:nodejs --insecure
+  $ rampart copy --with-attachments -o json docker://localhost:5000/nodejs:1.0 oci:./mirror:nodejs --insecure
+  $ rampart copy --authfile ./auth.json --jobs 8 oci:./out/nodejs:latest docker://localhost:5000/team/nodejs:1.0 --insecure
   $ rampart copy oci:./out/nodejs:latest docker-archive:nodejs.tar:nodejs:latest
   $ rampart copy --platform linux/arm64 oci:./out/nodejs:latest oci-archive:nodejs-arm64.tar
   $ rampart copy -o json docker-archive:nodejs.tar oci:./layout:imported`,

@@ -56,8 +56,8 @@ named, --insecure=HOST[:PORT], and gets a warning.
 
 Examples:
   $ rampart login ghcr.io -u octocat
-  $ printf '%s' "$TOKEN" | rampart login 127.0.0.1:5000 -u ci --password-stdin --insecure
-  $ rampart login --authfile ./auth.json --ca-file ./ca.pem -u ci --password-stdin localhost:5000 < secret.txt`,
+  $ printf '%s' "$TOKEN" | rampart login localhost:5000 -u ci --password-stdin --insecure
+  $ rampart login --authfile ./auth.json -u ci --password-stdin localhost:5000 --insecure < secret.txt`,
     )
     .action(
       (
@@ -131,7 +131,7 @@ ${WHERE_CREDENTIALS_ARE_READ}
 
 Examples:
   $ rampart logout ghcr.io
-  $ rampart logout --authfile ./auth.json 127.0.0.1:5000`,
+  $ rampart logout --authfile ./auth.json localhost:5000`,
     )
     .action((registry: string, options: { authfile?: string; output: string }) =>
       withInterrupt(async (signal) => {
