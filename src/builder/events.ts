@@ -1,3 +1,4 @@
+import type { CopyEvent } from '../oci/copy.js';
 import type { LockedPackage } from './lock.js';
 
 /**
@@ -66,6 +67,11 @@ export type BuildEventBody =
   /** `packages`: what the SBOM catalogued (Debian and any other ecosystem found in the image). */
   | { phase: 'sboms'; kind: 'done'; arch: string; packages: number; elapsedMs: number }
   | { phase: 'write'; kind: 'start'; reference: string }
+  /**
+   * A docker:// output's transfer, as `copy()` reports it (plan, each blob, bytes sent, each
+   * manifest), for progress bars; local outputs send none.
+   */
+  | { phase: 'write'; kind: 'copy'; event: CopyEvent }
   /** The output, the SBOM files, the lock and the build record are written. */
   | { phase: 'write'; kind: 'done'; reference: string; digest: string; elapsedMs: number };
 

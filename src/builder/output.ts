@@ -1,5 +1,5 @@
 import { RampartError } from '../errors.js';
-import { copy } from '../oci/copy.js';
+import { type CopyEvent, copy } from '../oci/copy.js';
 import type { Image, Index } from '../oci/image.js';
 import { openSink } from '../oci/open.js';
 import { platformToDebianArch } from '../oci/platform.js';
@@ -84,6 +84,7 @@ export async function writeOutput(
   index: Index,
   single?: Image,
   signal?: AbortSignal,
+  onEvent?: (event: CopyEvent) => void,
 ): Promise<string> {
   if (output.transport === 'docker-archive' && !single) {
     throw new RampartError('USAGE', 'docker-archive holds one architecture; pass --arch', {
@@ -113,6 +114,7 @@ export async function writeOutput(
       ...(platformTag ? { platformTag } : {}),
       ...(signal ? { signal } : {}),
       ...(output.registry?.jobs ? { jobs: output.registry.jobs } : {}),
+      ...(onEvent ? { onEvent } : {}),
     })
   ).digest;
 }

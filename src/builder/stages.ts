@@ -444,6 +444,10 @@ export async function writeStage(
     indexOf(plan, images),
     images.length === 1 ? images[0]!.image : undefined,
     ctx.signal,
+    // A push takes long enough to need progress; a local write is over before a bar would draw.
+    output.transport === 'docker'
+      ? (event) => ctx.report({ phase: 'write', kind: 'copy', event })
+      : undefined,
   );
 }
 

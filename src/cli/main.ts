@@ -23,6 +23,7 @@ export async function createProgram(only?: string): Promise<Command> {
 Examples:
   $ rampart inspect oci:./out/nodejs:latest
   $ rampart copy oci:./out/nodejs:latest docker-archive:nodejs.tar
+  $ rampart copy oci:./out/nodejs:latest docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart apt resolve --suite trixie python3
 `,
     );

@@ -69,6 +69,7 @@ export function createProgressReporter(opts: ProgressOptions = {}): ProgressRepo
     : new LogOutput(stream, opts.prefix ?? '');
   const now = opts.now ?? (() => performance.now());
   const download = downloadReporter(out, now, opts.listCached === true);
+  const copy = copyReporter(out);
   return {
     download: (event) =>
       download(event.kind === 'done' ? { kind: 'package', pkg: event.pkg, cached: event.cached } : event),
@@ -78,10 +79,15 @@ export function createProgressReporter(opts: ProgressOptions = {}): ProgressRepo
         if (event.kind !== 'done') download(event);
         return;
       }
+      // A push to a registry: the same bar and lines as `rampart copy`.
+      if (event.phase === 'write' && event.kind === 'copy') {
+        copy(event.event);
+        return;
+      }
       const said = describeBuildEvent(event);
       if (said) out.say(said.text, said.weight);
     },
-    copy: copyReporter(out),
+    copy,
     stop: () => out.stop(),
   };
 }
@@ -339,6 +345,7 @@ function describeBuildEvent(event: BuildEvent): { text: string; weight: Weight }
       return closing(`${event.arch}: SBOM with ${event.packages} packages`, event.elapsedMs);
     case 'write':
       if (event.kind === 'start') return step(`writing ${event.reference}`);
+      if (event.kind === 'copy') return undefined;
       return closing(`wrote ${event.reference}`, event.elapsedMs);
     default:
       return undefined;

@@ -21,21 +21,39 @@ const HOST = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]+)?$/;
 
 /** Adds `--creds`, `--username`/`--password-stdin`, `--authfile`, `--insecure`, `--ca-file`, `--jobs`. */
 export function addRegistryOptions(command: Command): Command {
-  return command
+  command
     .option(
       '--creds <user:password>',
       'credentials for the docker:// registry of this command (visible in ps: prefer --password-stdin)',
     )
     .option('--username <user>', 'user name for the docker:// registry; the password is read from stdin')
     .option('--password-stdin', 'read the password (or token) for --username from stdin')
-    .option('--authfile <file>', 'credentials file (docker config.json or containers auth.json format)')
+    .option('--authfile <file>', 'credentials file (docker config.json or containers auth.json format)');
+  return addTlsOptions(command).option('--jobs <n>', `blobs transferred at once (1-${MAX_JOBS}, default 4)`);
+}
+
+/**
+ * Adds `--insecure [host]` and `--ca-file`, the TLS choices of every command that talks to a
+ * registry (login included): one parser, so `--insecure` means the same everywhere.
+ */
+export function addTlsOptions(command: Command): Command {
+  return command
     .option(
       '--insecure [host]',
-      'allow plain HTTP or unverified TLS: bare for loopback registries only, or a HOST[:PORT] (repeatable)',
+      'allow plain HTTP or unverified TLS: bare for loopback registries only, or =HOST[:PORT] (repeatable)',
       collectInsecure,
     )
-    .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system roots')
-    .option('--jobs <n>', `blobs transferred at once (1-${MAX_JOBS}, default 4)`);
+    .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system roots');
+}
+
+/** The TLS part of `RegistryOptions` from `--insecure` and `--ca-file`. */
+export function tlsOptions(
+  flags: Pick<RegistryFlags, 'insecure' | 'caFile'>,
+): Pick<RegistryOptions, 'insecure' | 'caFile'> {
+  return {
+    ...(flags.insecure ? { insecure: flags.insecure } : {}),
+    ...(flags.caFile ? { caFile: flags.caFile } : {}),
+  };
 }
 
 function collectInsecure(value: string | boolean, previous: true | string[] | undefined): true | string[] {
@@ -95,8 +113,7 @@ export async function registryOptions(
       else if (event.kind === 'retry')
         stderr.write(`warning: retrying (attempt ${event.attempt}) after ${event.reason}\n`);
     },
-    ...(flags.insecure ? { insecure: flags.insecure } : {}),
-    ...(flags.caFile ? { caFile: flags.caFile } : {}),
+    ...tlsOptions(flags),
     ...(jobs !== undefined ? { jobs } : {}),
   };
 }

@@ -8,11 +8,23 @@ export {
   type Attachment,
   type AttachmentKind,
   type AttachmentStore,
+  copiedManifestDigests,
   type FoundAttachment,
   findAttachments,
   layoutAttachmentStore,
+  legacyAttachmentTag,
+  MAX_ATTACHMENTS,
+  parseSubject,
+  referrersTag,
 } from './attachments.js';
-export { type CopyEvent, type CopyOptions, type CopyResult, copy } from './copy.js';
+export {
+  type CopiedBytes,
+  type CopyEvent,
+  type CopyOptions,
+  type CopyResult,
+  copy,
+  DEFAULT_JOBS,
+} from './copy.js';
 export {
   type Digest,
   digestHex,

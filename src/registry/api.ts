@@ -22,8 +22,16 @@ export interface Access {
 export interface RequestAuthorizer {
   /** Headers for a request with this access (a cached token, Basic credentials), if any. */
   headers(access: Access): Promise<Record<string, string>>;
-  /** On 401: headers to retry with, or undefined when nothing more can be tried. */
-  challenge(response: Response, access: Access): Promise<Record<string, string> | undefined>;
+  /**
+   * On 401: headers to retry with, or undefined when nothing more can be tried. `sentCredentials`
+   * says whether the refused request carried an Authorization header (concurrent requests sent
+   * before the first challenge was answered did not, and deserve their one retry).
+   */
+  challenge(
+    response: Response,
+    access: Access,
+    sentCredentials: boolean,
+  ): Promise<Record<string, string> | undefined>;
 }
 
 export const anonymous: RequestAuthorizer = {
@@ -162,7 +170,7 @@ export class RegistryApi {
       headers: { ...rest.headers, ...auth },
       acceptStatuses: [...(rest.acceptStatuses ?? []), 401, 403],
       signal: this.signal,
-      onChallenge: (response) => this.authorizer.challenge(response, access),
+      onChallenge: (response) => this.authorizer.challenge(response, access, 'authorization' in auth),
     };
   }
 

@@ -111,13 +111,18 @@ export class RegistryAuthorizer implements RequestAuthorizer {
     return {};
   }
 
-  async challenge(response: Response, access: Access): Promise<Record<string, string> | undefined> {
+  async challenge(
+    response: Response,
+    access: Access,
+    sentCredentials = true,
+  ): Promise<Record<string, string> | undefined> {
     const challenge = parseChallenge(response.headers.get('www-authenticate'));
     const credential = await this.loadCredential();
     if (challenge?.scheme === 'basic') {
       const header = basicHeader(credential);
-      // Already sent with this request: the same credentials again would be refused again.
-      if (header === undefined || this.scheme === 'basic') return undefined;
+      // Already sent with this request: the same credentials again would be refused again. A
+      // request sent before a concurrent one learnt the scheme went without them: retry it.
+      if (header === undefined || (this.scheme === 'basic' && sentCredentials)) return undefined;
       this.scheme = 'basic';
       return header;
     }

@@ -77,7 +77,7 @@ export function insecureAllowed(
   if (insecure === true) {
     onEvent?.({
       kind: 'warning',
-      message: `--insecure applies to loopback registries only: ${registry} keeps verified https (name it, --insecure ${registry}, to turn verification off for it)`,
+      message: `--insecure applies to loopback registries only: ${registry} keeps verified https (name it, --insecure=${registry}, to turn verification off for it)`,
     });
   }
   return false;

@@ -22,7 +22,7 @@ export function registerCopy(program: Command): void {
   const command = program
     .command('copy')
     .description(
-      'copy an image, artifact or index between docker://, oci:, oci-archive: and docker-archive: (or from dir:)',
+      'copy an image, artifact or index between registries (docker://), oci:, oci-archive:, docker-archive: and dir:',
     )
     .argument(
       '<source>',
@@ -69,11 +69,23 @@ Registries (docker://):
   Blobs the registry holds are skipped, blobs of another repository of the same registry are
   mounted, the rest are uploaded --jobs at a time; manifests go children first, the tag last, so
   an interrupted push tags nothing. A destination @sha256: pin must be the digest written.
-  -o json reports bytes pushed, skipped and mounted.
+
+-o json prints one object:
+  source, destination   the references as given
+  digest                the digest of what was written (what a reader of the destination sees)
+  platforms             every platform copied ("os/arch[/variant]"), in order; [] for an artifact
+  attachments           with --with-attachments, each copied signature, attestation, SBOM or
+                        referrer: {"kind": "signature|attestation|sbom|referrer", "digest",
+                        "tag"? (cosign's sha256-<hex>.sig/.att/.sbom), "artifactType"?}; else []
+  bytes                 blob bytes {"pushed", "skipped" (already there), "mounted" (from another
+                        repository of the same registry)}
+  sourceDigest          the digest of the source's root (an index when one platform was taken)
 
 Examples:
-  $ rampart copy oci:./out/nodejs:latest docker://localhost:5000/nodejs:1.0
-  $ rampart copy --insecure docker://localhost:5000/nodejs:1.0 oci:./layout:nodejs
+  $ rampart copy oci:./out/nodejs:latest docker://localhost:5000/nodejs:1.0 --insecure
+  $ rampart copy docker://localhost:5000/nodejs:1.0 oci:./layout:nodejs --insecure
+  $ rampart copy --with-attachments -o json docker://localhost:5000/nodejs:1.0 oci:./mirror:nodejs --insecure
+  $ rampart copy --authfile ./auth.json --jobs 8 oci:./out/nodejs:latest docker://localhost:5000/team/nodejs:1.0 --insecure
   $ rampart copy oci:./out/nodejs:latest docker-archive:nodejs.tar:nodejs:latest
   $ rampart copy --platform linux/arm64 oci:./out/nodejs:latest oci-archive:nodejs-arm64.tar
   $ rampart copy -o json docker-archive:nodejs.tar oci:./layout:imported`,
@@ -136,9 +148,9 @@ Examples:
               // With --with-attachments: the signatures, attestations, SBOMs and referrers copied.
               attachments: written.attachments ?? [],
               bytes: written.bytes,
+              // The root read from the source: differs from `digest` when one platform of an index
+              // was taken, or when the destination format rewrites the manifest.
               sourceDigest: opened.digest,
-              reference: written.reference,
-              ...(tookPlatform ? { platform: tookPlatform } : {}),
             })}\n`,
           );
           return;

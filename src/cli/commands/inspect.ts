@@ -45,7 +45,7 @@ export function registerInspect(program: Command): void {
       `
 Examples:
   $ rampart inspect oci:./out/nodejs:latest
-  $ rampart inspect --insecure docker://localhost:5000/nodejs:1.0
+  $ rampart inspect docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart inspect -o json --platform linux/arm64 oci-archive:nodejs-arm64.tar
   $ rampart inspect --raw docker-archive:nodejs.tar | sha256sum
   $ rampart inspect dir:/srv/rootfs

@@ -5,6 +5,7 @@ import { type CredentialLocation, login, logout, type VerifyCredentials } from '
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import { promptHidden, promptVisible, readSecretFromStdin } from '../prompt.js';
+import { addTlsOptions, tlsOptions } from '../registry-options.js';
 
 const WHERE_CREDENTIALS_ARE_READ = `
 Where credentials are read from (first answer wins):
@@ -17,7 +18,7 @@ Where credentials are read from (first answer wins):
   keys like HOST, https://HOST/v2/ and https://index.docker.io/v1/ all count), else credsStore.`;
 
 export function registerLogin(program: Command): void {
-  program
+  const command = program
     .command('login')
     .description('verify credentials for a registry, then store them (docker config format)')
     .argument('<registry>', 'HOST[:PORT] of the registry (docker.io, ghcr.io, 127.0.0.1:5000)')
@@ -34,9 +35,8 @@ export function registerLogin(program: Command): void {
       '--authfile <file>',
       'the credential file to write (default: $REGISTRY_AUTH_FILE, else the docker config)',
     )
-    .option('--insecure', 'verify over plain HTTP or unverified TLS (loopback registries only)')
-    .option('--ca-file <pem>', 'extra CA certificates to trust when verifying')
-    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
+  addTlsOptions(command)
     .addHelpText(
       'after',
       `
@@ -50,10 +50,14 @@ base64 "auth" entry of the file, which is created 0600 in a 0700 folder and rewr
 with every other entry kept.
 ${WHERE_CREDENTIALS_ARE_READ}
 
+--insecure and --ca-file mean what they mean on copy: a bare --insecure (put it after the
+registry) allows plain HTTP or unverified TLS for a loopback registry only; another host must be
+named, --insecure=HOST[:PORT], and gets a warning.
+
 Examples:
   $ rampart login ghcr.io -u octocat
-  $ printf '%s' "$TOKEN" | rampart login 127.0.0.1:5000 -u ci --password-stdin --insecure
-  $ rampart login --authfile ./auth.json -u ci --password-stdin registry.internal:5000 < secret.txt`,
+  $ printf '%s' "$TOKEN" | rampart login localhost:5000 -u ci --password-stdin --insecure
+  $ rampart login --authfile ./auth.json -u ci --password-stdin localhost:5000 --insecure < secret.txt`,
     )
     .action(
       (
@@ -63,7 +67,7 @@ Examples:
           passwordStdin?: boolean;
           password?: string;
           authfile?: string;
-          insecure?: boolean;
+          insecure?: true | string[];
           caFile?: string;
           output: string;
         },
@@ -82,8 +86,10 @@ Examples:
               credentials,
               env: process.env,
               signal,
-              ...(options.insecure ? { insecure: true } : {}),
-              ...(options.caFile ? { caFile: options.caFile } : {}),
+              ...tlsOptions(options),
+              onEvent: (event) => {
+                if (event.kind === 'warning') process.stderr.write(`warning: ${event.message}\n`);
+              },
             }).ping();
           const result = await login({
             registry,
@@ -125,7 +131,7 @@ ${WHERE_CREDENTIALS_ARE_READ}
 
 Examples:
   $ rampart logout ghcr.io
-  $ rampart logout --authfile ./auth.json 127.0.0.1:5000`,
+  $ rampart logout --authfile ./auth.json localhost:5000`,
     )
     .action((registry: string, options: { authfile?: string; output: string }) =>
       withInterrupt(async (signal) => {

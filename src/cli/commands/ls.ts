@@ -20,8 +20,8 @@ export function registerLs(program: Command): void {
       'after',
       `
 Examples:
-  $ rampart ls docker://127.0.0.1:5000/app
-  $ rampart ls -o json library/debian`,
+  $ rampart ls docker://localhost:5000/nodejs --insecure
+  $ rampart ls -o json localhost:5000/nodejs --insecure`,
     )
     .action((repository: string, options: RegistryFlags & { output: string }) =>
       withInterrupt(async (signal) => {

@@ -18,7 +18,7 @@ UNSUPPORTED_OPERATION. Tags pointing at the manifest go with it; blobs are freed
 garbage collection.
 
 Examples:
-  $ rampart rm docker://127.0.0.1:5000/app@sha256:0123...`,
+  $ rampart rm "docker://localhost:5000/nodejs@sha256:$(rampart inspect --raw docker://localhost:5000/nodejs:1.0 --insecure | sha256sum | cut -d' ' -f1)" --insecure`,
     )
     .action((reference: string, options: RegistryFlags) =>
       withInterrupt(async (signal) => {

@@ -30,7 +30,7 @@ export function registerSbom(program: Command): void {
       `
 Examples:
   $ rampart sbom oci:./out/nodejs:latest -o spdx-json=nodejs.spdx.json -o cyclonedx-json=nodejs.cdx.json -o table
-  $ rampart sbom --insecure docker://localhost:5000/nodejs:1.0 -o spdx-json=nodejs.spdx.json
+  $ rampart sbom docker://localhost:5000/nodejs:1.0 -o spdx-json=nodejs.spdx.json --insecure
   $ rampart sbom dir:/srv/rootfs -o json`,
     )
     .action(

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newIndex } from '../../../src/oci/in-memory.js';
-import { writeImage } from '../../../src/oci/open.js';
+import { openImage, writeImage } from '../../../src/oci/open.js';
 import { hostPlatform } from '../../../src/oci/platform.js';
 import { makeTestImage } from '../../helpers/oci-fixtures.js';
 import { rampart } from '../../helpers/run-cli.js';
@@ -116,13 +116,26 @@ describe('copy', () => {
     );
     expect(code).toBe(0);
     const json = JSON.parse(stdout);
+    // The issue's shape, plus sourceDigest: the index the platform was taken from.
+    expect(Object.keys(json)).toEqual([
+      'source',
+      'destination',
+      'digest',
+      'platforms',
+      'attachments',
+      'bytes',
+      'sourceDigest',
+    ]);
     expect(json).toMatchObject({
       source: `oci:${layout}:multi`,
-      reference: `docker-archive:${archive}`,
-      platform: 'linux/arm64/v8',
+      destination: `docker-archive:${archive}`,
+      platforms: ['linux/arm64/v8'],
+      attachments: [],
+      sourceDigest: (await openImage(`oci:${layout}:multi`)).digest,
     });
     expect(json.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(json.sourceDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(json.digest).not.toBe(json.sourceDigest);
+    expect(Object.keys(json.bytes)).toEqual(['pushed', 'skipped', 'mounted']);
   });
 
   it('copies an index whole to oci: with no platform line', async () => {

@@ -133,7 +133,10 @@ describe('the packed package', () => {
       const loaded = new Set();
       registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); loaded.add(r.url); return r; } });
       const api = await import('rampart');
-      const sub = await Promise.all(['oci', 'debian', 'builder', 'sbom', 'errors'].map((s) => import('rampart/' + s)));
+      const sub = await Promise.all(['oci', 'registry', 'debian', 'builder', 'sbom', 'errors'].map((s) => import('rampart/' + s)));
+      const { createRegistryClient, credentialStore, login, logout, listRepositoryTags } = await import('rampart/registry');
+      const client = createRegistryClient('127.0.0.1:9', { credentials: credentialStore({ env: {} }), insecure: true });
+      const registryApi = [typeof createRegistryClient, typeof client.ping, typeof login, typeof logout, typeof listRepositoryTags, client.registry];
       const pkg = (await import('rampart/package.json', { with: { type: 'json' } })).default;
       let deep;
       try { await import('rampart/dist/oci/open.js'); deep = 'importable'; } catch (e) { deep = e.code; }
@@ -143,7 +146,7 @@ describe('the packed package', () => {
       console.log(JSON.stringify({
         names: Object.keys(api).sort(),
         subpathsInRoot: sub.every((m) => Object.keys(m).every((k) => api[k] === m[k] || k === 'default')),
-        version: api.VERSION, packageVersion: pkg.version, deep,
+        version: api.VERSION, packageVersion: pkg.version, deep, registryApi,
         modules: [...new Set(packages)].sort(),
       }));`;
     await writeFile(join(app, 'load.mjs'), script);
@@ -167,10 +170,26 @@ describe('the packed package', () => {
       'RampartError',
       'isRampartError',
       'VERSION',
+      'createRegistryClient',
+      'credentialStore',
+      'login',
+      'logout',
+      'listRepositoryTags',
+      'deleteManifestByDigest',
+      'recordReferrer',
+      'findAttachments',
     ]) {
       expect(out.names, name).toContain(name);
     }
     expect(out.subpathsInRoot).toBe(true);
+    expect(out.registryApi).toEqual([
+      'function',
+      'function',
+      'function',
+      'function',
+      'function',
+      '127.0.0.1:9',
+    ]);
     expect(out.version).toBe(out.packageVersion);
     expect(out.deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
     const modules: string[] = out.modules;
@@ -259,6 +278,9 @@ describe('the packed package', () => {
       import { type BuildResult, buildImage, type Image, type OciObject, openImage, type SbomDocument, generateSbom } from 'rampart';
       import { type Digest, parseImageReference } from 'rampart/oci';
       import { compareVersions } from 'rampart/debian';
+      import { createRegistryClient, type RegistryClient, type RegistryOptions } from 'rampart/registry';
+      const registryOptions: RegistryOptions = { insecure: ['localhost:5000'], jobs: 2 };
+      export const registryClient: RegistryClient = createRegistryClient('localhost:5000', registryOptions);
       import { type RampartErrorCode, RampartError } from 'rampart/errors';
       export async function use(ref: string): Promise<[BuildResult['digest'], Digest, SbomDocument, number]> {
         const x: OciObject = await openImage(parseImageReference(ref));

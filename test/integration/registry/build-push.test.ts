@@ -109,4 +109,58 @@ describe('rampart build to docker://', () => {
       else process.env.SOURCE_DATE_EPOCH = previous;
     }
   });
+
+  it('shows the push as copy does: the plan and a line per blob (a bar on a terminal); a local build shows none', async () => {
+    const progressOf = (stderr: string) =>
+      stderr.split('\n').filter((line) => /^rampart build: (copying \d+ blobs|\[\d+\/\d+\] )/.test(line));
+    const first = await rampart(
+      'build',
+      spec,
+      `docker://${registry.host}/built/progress:1`,
+      '--cache',
+      join(dir, 'cache'),
+      '--insecure',
+    );
+    expect(first.code, first.stderr).toBe(0);
+    const lines = progressOf(first.stderr);
+    const blobs = Number(/copying (\d+) blobs/.exec(lines[0] ?? '')?.[1]);
+    // Two platforms: two configs and their layers.
+    expect(blobs).toBeGreaterThanOrEqual(3);
+    expect(lines).toHaveLength(blobs + 1);
+    expect(lines.slice(1).every((line) => / copied sha256:[0-9a-f]{12}/.test(line))).toBe(true);
+    // The same build again: every blob is already there.
+    const again = await rampart(
+      'build',
+      spec,
+      `docker://${registry.host}/built/progress:2`,
+      '--cache',
+      join(dir, 'cache'),
+      '--insecure',
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(
+      progressOf(again.stderr)
+        .slice(1)
+        .every((line) => / already there sha256:/.test(line)),
+    ).toBe(true);
+    const quiet = await rampart(
+      'build',
+      spec,
+      `docker://${registry.host}/built/progress:3`,
+      '--cache',
+      join(dir, 'cache'),
+      '--insecure',
+      '-q',
+    );
+    expect([quiet.code, quiet.stderr]).toEqual([0, '']);
+    const local = await rampart(
+      'build',
+      spec,
+      `oci:${join(dir, 'progress-layout')}:1`,
+      '--cache',
+      join(dir, 'cache'),
+    );
+    expect(local.code, local.stderr).toBe(0);
+    expect(progressOf(local.stderr)).toEqual([]);
+  });
 });

@@ -326,4 +326,23 @@ describe('copy progress', () => {
     expect(stream.text()).toContain('copying [');
     expect(screenAfter(stream.text()).rows.join('').trim()).toBe('');
   });
+
+  it("draws a build's push (write/copy events) as copy does, between the write lines", () => {
+    const stream = fakeStream(false);
+    const progress = createProgressReporter({ stream, interactive: false, prefix: 'rampart build: ' });
+    const reference = 'docker://127.0.0.1:5000/demo:1';
+    progress.build({ phase: 'write', kind: 'start', reference });
+    for (const event of events) progress.build({ phase: 'write', kind: 'copy', event });
+    progress.build({ phase: 'write', kind: 'done', reference, digest: digest(9), elapsedMs: 1500 });
+    progress.stop();
+    const lines = stream.text().split('\n');
+    expect(lines.slice(1, 5)).toEqual([
+      'rampart build: copying 3 blobs (3.0 MiB)',
+      `rampart build: [1/3] already there ${digest(1).slice(0, 19)} (1.0 MiB)`,
+      `rampart build: [2/3] copied ${digest(2).slice(0, 19)} (1.0 MiB)`,
+      `rampart build: [3/3] mounted ${digest(3).slice(0, 19)} (1.0 MiB)`,
+    ]);
+    expect(lines[0]).toContain(`writing ${reference}`);
+    expect(lines[5]).toContain(`wrote ${reference}`);
+  });
 });

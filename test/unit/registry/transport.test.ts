@@ -156,6 +156,31 @@ describe('token realms', () => {
   });
 });
 
+describe('Basic challenges', () => {
+  const basic = () => new Response(null, { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } });
+  const access = { repository: 'a/b', actions: 'pull' };
+
+  it('a request sent before a concurrent one learnt the scheme gets its retry; one sent with the credentials does not', async () => {
+    const authorizer = new RegistryAuthorizer({
+      registry: 'registry.example',
+      http: recordingHttp().http,
+      credentials: { get: async () => ({ username: 'u', password: 'p' }) },
+    });
+    const header = { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` };
+    // Two requests went out together without credentials; both 401s are answered.
+    expect(await authorizer.challenge(basic(), access, false)).toEqual(header);
+    expect(await authorizer.challenge(basic(), access, false)).toEqual(header);
+    // Later requests carry them; a 401 then means they were refused: no second try.
+    expect(await authorizer.headers(access)).toEqual(header);
+    expect(await authorizer.challenge(basic(), access, true)).toBeUndefined();
+  });
+
+  it('without credentials there is nothing to retry with', async () => {
+    const authorizer = new RegistryAuthorizer({ registry: 'registry.example', http: recordingHttp().http });
+    expect(await authorizer.challenge(basic(), access, false)).toBeUndefined();
+  });
+});
+
 describe('secrets that cannot be sent', () => {
   it('a stored registry token with a line break fails without showing the token', async () => {
     const secret = 'abc.def\nghi-secret-token';
