@@ -31,6 +31,7 @@ import type { SignatureFormat } from './sign.js';
 
 /** Which check a signature failed, for callers to match on. */
 export type SignatureCheck =
+  | 'manifest' // the signature manifest (or bundle referrer) cannot be read or is not its digest
   | 'blob' // the payload or bundle blob is missing, too large, or not the digest the manifest names
   | 'media-type' // the layer or manifest is not of the signature's type
   | 'signature' // the signature is absent, malformed, or not the key's over these bytes
@@ -95,8 +96,8 @@ export async function verifyDigest(
   const reports: SignatureReport[] = [];
   const sigTag = await store.resolveTag(legacyAttachmentTag(digest, 'sig'));
   if (sigTag) {
-    const manifest = await store.open(sigTag);
-    if (manifest.kind === 'manifest') {
+    const manifest = await openSignatureManifest(store, sigTag, 'legacy', reports);
+    if (manifest) {
       for (const layer of manifest.layerDescriptors.slice(0, MAX_SIGNATURES)) {
         options.signal?.throwIfAborted();
         reports.push(await checkLegacy(manifest, layer, digest, key, options.identity));
@@ -105,15 +106,67 @@ export async function verifyDigest(
   }
   // Every referrer is opened: a listing's artifactType is not to be trusted (cosign 3's tag-schema
   // entries even say the empty config's type); the manifest's own decides.
-  for (const descriptor of (await store.referrers(digest)).slice(0, MAX_SIGNATURES)) {
+  let referrers: Descriptor[];
+  try {
+    referrers = await store.referrers(digest);
+  } catch (error) {
+    // A layout whose index lists a damaged manifest cannot be scanned for referrers: reported, and
+    // the legacy signatures found above still count.
+    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    reports.push({
+      format: 'bundle',
+      valid: false,
+      failed: 'manifest',
+      reason: `the referrers of ${digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
+      annotations: {},
+      manifest: digest,
+    });
+    referrers = [];
+  }
+  for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
     options.signal?.throwIfAborted();
     if (descriptor.mediaType !== MediaType.OciManifest) continue;
-    const manifest = await store.open(descriptor);
-    if (manifest.kind !== 'manifest' || manifest.artifactType !== BUNDLE_MEDIA_TYPE) continue;
+    const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
+    if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
     const report = await checkBundle(manifest, digest, key, options.identity);
     if (report) reports.push(report);
   }
   return reports;
+}
+
+/**
+ * A signature manifest, or undefined with a failed report added when it cannot be read (missing,
+ * not its digest, too large, not a manifest): one broken entry does not hide the valid others.
+ */
+async function openSignatureManifest(
+  store: AttachmentStore,
+  descriptor: Descriptor,
+  format: SignatureFormat,
+  reports: SignatureReport[],
+): Promise<Manifest | undefined> {
+  try {
+    const manifest = await store.open(descriptor);
+    if (manifest.kind === 'manifest') return manifest;
+    reports.push({
+      format,
+      valid: false,
+      failed: 'manifest',
+      reason: `${descriptor.digest} in ${store.location} is an index, not a signature manifest`,
+      annotations: {},
+      manifest: descriptor.digest,
+    });
+  } catch (error) {
+    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    reports.push({
+      format,
+      valid: false,
+      failed: 'manifest',
+      reason: `the signature manifest ${descriptor.digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
+      annotations: {},
+      manifest: descriptor.digest,
+    });
+  }
+  return undefined;
 }
 
 async function readLayer(manifest: Manifest, layer: Descriptor): Promise<Buffer | string> {
