@@ -1,10 +1,16 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient } from '../../../src/registry/client.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
-import { peerTool, peerToolEnv } from '../../helpers/peer-tools.js';
+import {
+  peerTool,
+  peerToolEnv,
+  type ReferrersRegistry,
+  startReferrersRegistry,
+} from '../../helpers/peer-tools.js';
 import { runCommand } from '../../helpers/processes.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
@@ -20,6 +26,7 @@ let cosign2: string;
 let digest: string;
 const savedPassword = process.env.RAMPART_PASSWORD;
 
+let refreg: ReferrersRegistry | undefined;
 const env = () => peerToolEnv({ COSIGN_PASSWORD: PASSWORD });
 const ref = (repo: string) => `${registry.host}/${repo}@${digest}`;
 
@@ -88,7 +95,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (savedPassword === undefined) delete process.env.RAMPART_PASSWORD;
   else process.env.RAMPART_PASSWORD = savedPassword;
-  await registry?.stop();
+  await Promise.all([registry?.stop(), refreg?.stop()]);
   await rm(work, { recursive: true, force: true });
 });
 
@@ -227,5 +234,164 @@ describe('rampart and cosign', () => {
     expect(rejected.code).toBe(1);
     expect(rejected.result.signatures.map((s) => s.failed)).toEqual(['signature']);
     expect((await cosignVerify(cosign2, join(work, 'rampart.pub'), 'tamper')).exitCode).not.toBe(0);
+  });
+});
+
+/** A two-platform index in an OCI layout, tagged `multi`; returns the child digests. */
+async function writeIndexLayout(layout: string): Promise<string[]> {
+  const a = await writeRandomImage(layout, 'a', [700]);
+  const b = await writeRandomImage(layout, 'b', [800]);
+  const size = async (d: string) => (await readFile(join(layout, 'blobs/sha256', d.slice(7)))).length;
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: a.digest,
+          size: await size(a.digest),
+          platform: { os: 'linux', architecture: 'amd64' },
+        },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: b.digest,
+          size: await size(b.digest),
+          platform: { os: 'linux', architecture: 'arm64' },
+        },
+      ],
+    }),
+  );
+  const indexDigest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
+  await writeFile(join(layout, 'blobs/sha256', indexDigest.slice(7)), index);
+  await writeFile(
+    join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          digest: indexDigest,
+          size: index.length,
+          annotations: { 'org.opencontainers.image.ref.name': 'multi' },
+        },
+      ],
+    }),
+  );
+  return [indexDigest, a.digest, b.digest];
+}
+
+describe('multi-arch, air-gapped copies and the referrers API', () => {
+  it('--recursive: the index and each platform manifest verify with rampart, cosign 3 and cosign 2', async () => {
+    const layout = join(work, 'multi');
+    const digests = await writeIndexLayout(layout);
+    const pushed = await rampart(
+      'copy',
+      '-q',
+      `oci:${layout}:multi`,
+      `docker://${registry.host}/multi:v1`,
+      '--insecure',
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const signed = await rampart(
+      'sign',
+      '--recursive',
+      '--key',
+      join(work, 'rampart.key'),
+      `docker://${registry.host}/multi:v1`,
+      '--insecure',
+    );
+    expect(signed.code, signed.stderr).toBe(0);
+    for (const d of digests) {
+      const at = `${registry.host}/multi@${d}`;
+      const mine = await rampart(
+        'verify',
+        '-o',
+        'json',
+        '--key',
+        join(work, 'rampart.pub'),
+        `docker://${at}`,
+        '--insecure',
+      );
+      expect(mine.code, `${d} ${mine.stdout}`).toBe(0);
+      const formats = (JSON.parse(mine.stdout) as VerifyResult).signatures.map((s) => [s.format, s.valid]);
+      expect(formats.sort()).toEqual([
+        ['bundle', true],
+        ['legacy', true],
+      ]);
+      for (const bin of [cosign3, cosign2]) {
+        const theirs = await cosign(bin, [
+          'verify',
+          '--key',
+          join(work, 'rampart.pub'),
+          '--insecure-ignore-tlog=true',
+          '--allow-insecure-registry',
+          at,
+        ]);
+        expect(theirs.exitCode, `${bin} ${d}: ${theirs.stderr}`).toBe(0);
+      }
+    }
+  });
+
+  it('copied with --with-attachments into an OCI layout, signatures of both formats verify there', async () => {
+    for (const repo of ['by-cosign3', 'by-cosign2', 'bundle', 'legacy']) {
+      const dir = join(work, `copied-${repo}`);
+      const copied = await rampart(
+        'copy',
+        '-q',
+        '--with-attachments',
+        `docker://${registry.host}/${repo}:v1`,
+        `oci:${dir}:v1`,
+        '--insecure',
+      );
+      expect(copied.code, copied.stderr).toBe(0);
+      const key = repo.startsWith('by-') ? 'cosign.pub' : 'rampart.pub';
+      const verified = await rampart('verify', '-o', 'json', '--key', join(work, key), `oci:${dir}:v1`);
+      expect(verified.code, `${repo}: ${verified.stdout}`).toBe(0);
+      expect((JSON.parse(verified.stdout) as VerifyResult).digest).toBe(digest);
+    }
+  });
+
+  it('on a registry with the referrers API the bundle is found through it, with no fallback tag', async () => {
+    refreg = await startReferrersRegistry();
+    const pushed = await rampart(
+      'copy',
+      '-q',
+      `oci:${join(work, 'layout')}:app`,
+      `docker://${refreg.host}/api:v1`,
+      '--insecure',
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const signed = await rampart(
+      'sign',
+      '--format',
+      'bundle',
+      '--key',
+      join(work, 'rampart.key'),
+      `docker://${refreg.host}/api:v1`,
+      '--insecure',
+    );
+    expect(signed.code, signed.stderr).toBe(0);
+    const listed = await fetch(`${refreg.url}/v2/api/tags/list`);
+    expect(((await listed.json()) as { tags: string[] }).tags).toEqual(['v1']);
+    const verified = await rampart(
+      'verify',
+      '-o',
+      'json',
+      '--key',
+      join(work, 'rampart.pub'),
+      `docker://${refreg.host}/api:v1`,
+      '--insecure',
+    );
+    expect(verified.code, verified.stdout).toBe(0);
+    const cosigned = await cosign(cosign3, [
+      'verify',
+      '--key',
+      join(work, 'rampart.pub'),
+      '--insecure-ignore-tlog=true',
+      '--allow-insecure-registry',
+      `${refreg.host}/api@${digest}`,
+    ]);
+    expect(cosigned.exitCode, cosigned.stderr).toBe(0);
   });
 });
