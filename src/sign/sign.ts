@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
+import type { AttachmentStore } from '../oci/attachments.js';
 import { legacyAttachmentTag } from '../oci/attachments.js';
 import type { Digest } from '../oci/digest.js';
 import { sha256Digest } from '../oci/digest.js';
@@ -89,35 +90,26 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
   const subjects = await subjectsOf(object, options.recursive ?? false);
   const store = await openAttachmentStore(reference, open);
   // Written beside the image: the sink names the repository or layout, not a tag or digest in it.
-  const sink = await openSink({ ...reference, tag: undefined, digest: undefined } as ImageReference, {
-    ...open,
-    ...(options.signal ? { lock: { signal: options.signal } } : {}),
-  });
+  const openBeside = () =>
+    openSink({ ...reference, tag: undefined, digest: undefined } as ImageReference, {
+      ...open,
+      ...(options.signal ? { lock: { signal: options.signal } } : {}),
+    });
   const hint = publicKeyHint(parsePublicKey(await signer.publicKey()));
   const now = options.now ?? (() => new Date());
   const signatures: WrittenSignature[] = [];
-  try {
-    for (const subject of subjects) {
-      options.signal?.throwIfAborted();
-      if (formats.includes('legacy')) {
-        const tag = legacyAttachmentTag(subject.digest, 'sig');
-        const existing = await store.resolveTag(tag);
-        const current = existing ? await store.open(existing) : undefined;
-        if (current && current.kind !== 'manifest') {
-          throw new RampartError(
-            'MALFORMED_MANIFEST',
-            `${store.location}:${tag} is an index, not a signature manifest`,
-            {
-              details: { digest: current.digest, location: store.location },
-            },
-          );
-        }
-        const payload = simpleSigningPayload(identity, subject.digest, annotations);
-        const signature = await signer.sign(payload);
-        const digest = await appendLegacySignature(sink, current, payload, signature, tag);
-        signatures.push({ format: 'legacy', subject: subject.digest, digest, tag });
-      }
-      if (formats.includes('bundle')) {
+  for (const subject of subjects) {
+    options.signal?.throwIfAborted();
+    if (!formats.includes('legacy')) continue;
+    const payload = simpleSigningPayload(identity, subject.digest, annotations);
+    const signature = await signer.sign(payload);
+    signatures.push(await writeLegacy(store, openBeside, subject.digest, payload, signature, options.signal));
+  }
+  if (formats.includes('bundle')) {
+    const sink = await openBeside();
+    try {
+      for (const subject of subjects) {
+        options.signal?.throwIfAborted();
         const statement = signStatement(subject.digest, annotations, identity);
         const sig = await signer.sign(pae(IN_TOTO_PAYLOAD_TYPE, statement));
         const bundle = keyBundle(hint, {
@@ -128,13 +120,106 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
         const digest = await putBundleReferrer(sink, subject, bundle, now());
         signatures.push({ format: 'bundle', subject: subject.digest, digest });
       }
+      await sink.close();
+    } catch (error) {
+      await sink.abort();
+      throw error;
     }
-    await sink.close();
-  } catch (error) {
-    await sink.abort();
-    throw error;
   }
   return { reference: ref, digest: object.digest, identity, signatures };
+}
+
+/** Read-modify-write rounds of a `.sig` manifest before giving up (see `writeLegacy`). */
+export const LEGACY_ATTEMPTS = 5;
+
+/**
+ * Appends one signature to the `.sig` manifest of `subject`. A registry has no compare-and-swap on
+ * a tag (and a layout's index.json is re-read only under its lock at close), so two signers can each
+ * read the manifest and the later write drop the other's layer: after each write the tag is read
+ * again, and when this signature is not in it the round is repeated (CONCURRENT_UPDATE after
+ * LEGACY_ATTEMPTS). Within this process the appends to one tag are queued, so none is lost; against
+ * other processes the re-read narrows the window, as for the referrers tag schema, without closing it.
+ */
+async function writeLegacy(
+  store: AttachmentStore,
+  openBeside: () => Promise<ImageSink>,
+  subject: Digest,
+  payload: Buffer,
+  signature: Buffer,
+  signal: AbortSignal | undefined,
+): Promise<WrittenSignature> {
+  const tag = legacyAttachmentTag(subject, 'sig');
+  return serialised(`${store.location}:${tag}`, () =>
+    appendWithCheck(store, openBeside, subject, tag, payload, signature, signal),
+  );
+}
+
+async function appendWithCheck(
+  store: AttachmentStore,
+  openBeside: () => Promise<ImageSink>,
+  subject: Digest,
+  tag: string,
+  payload: Buffer,
+  signature: Buffer,
+  signal: AbortSignal | undefined,
+): Promise<WrittenSignature> {
+  const annotation = signature.toString('base64');
+  for (let attempt = 1; attempt <= LEGACY_ATTEMPTS; attempt++) {
+    signal?.throwIfAborted();
+    const current = await readSignatureManifest(store, tag);
+    const sink = await openBeside();
+    let digest: Digest;
+    try {
+      digest = await appendLegacySignature(sink, current, payload, signature, tag);
+      await sink.close();
+    } catch (error) {
+      await sink.abort();
+      throw error;
+    }
+    const after = await readSignatureManifest(store, tag);
+    if (
+      after?.layerDescriptors.some((layer) => layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION] === annotation)
+    ) {
+      return { format: 'legacy', subject, digest, tag };
+    }
+  }
+  throw new RampartError(
+    'CONCURRENT_UPDATE',
+    `${store.location}:${tag} kept changing under other signers; the signature was not kept there after ${LEGACY_ATTEMPTS} attempts; sign again`,
+    { details: { reference: `${store.location}:${tag}`, attempts: LEGACY_ATTEMPTS } },
+  );
+}
+
+/** The tail of each `.sig` manifest's queue of appends in this process. */
+const queues = new Map<string, Promise<unknown>>();
+
+/** Runs `work` after every earlier `work` of the same key has settled (one writer per tag here). */
+async function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const previous = queues.get(key) ?? Promise.resolve();
+  const run = previous.then(work, work);
+  const tail = run.catch(() => undefined);
+  queues.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (queues.get(key) === tail) queues.delete(key);
+  }
+}
+
+async function readSignatureManifest(store: AttachmentStore, tag: string): Promise<Manifest | undefined> {
+  const existing = await store.resolveTag(tag);
+  if (!existing) return undefined;
+  const current = await store.open(existing);
+  if (current.kind !== 'manifest') {
+    throw new RampartError(
+      'MALFORMED_MANIFEST',
+      `${store.location}:${tag} is an index, not a signature manifest`,
+      {
+        details: { digest: current.digest, location: store.location },
+      },
+    );
+  }
+  return current;
 }
 
 /** The manifests to sign: the root, and with `recursive` every manifest an index lists (nested too). */

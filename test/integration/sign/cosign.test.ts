@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient } from '../../../src/registry/client.js';
+import { decryptPrivateKey, keySigner } from '../../../src/sign/keys.js';
+import { signImage } from '../../../src/sign/sign.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
 import {
   peerTool,
@@ -350,6 +352,30 @@ describe('multi-arch, air-gapped copies and the referrers API', () => {
       expect(verified.code, `${repo}: ${verified.stdout}`).toBe(0);
       expect((JSON.parse(verified.stdout) as VerifyResult).digest).toBe(digest);
     }
+  });
+
+  it('concurrent signers of one image in a registry all keep their legacy signature', async () => {
+    const pushed = await rampart(
+      'copy',
+      '-q',
+      `oci:${join(work, 'layout')}:app`,
+      `docker://${registry.host}/concurrent:v1`,
+      '--insecure',
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const pem = await readFile(join(work, 'rampart.key'), 'utf8');
+    const signer = keySigner(await decryptPrivateKey(pem, PASSWORD));
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        signImage(`docker://${ref('concurrent')}`, signer, {
+          formats: ['legacy'],
+          registry: { insecure: true },
+        }),
+      ),
+    );
+    const ok = await cosignVerify(cosign2, join(work, 'rampart.pub'), 'concurrent');
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toHaveLength(4);
   });
 
   it('on a registry with the referrers API the bundle is found through it, with no fallback tag', async () => {

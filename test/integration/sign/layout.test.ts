@@ -100,6 +100,15 @@ describe('sign and verify in an OCI layout', () => {
     expect((await verifyImage(ref, pub, { identity: `oci:${layout}` })).verified).toBe(true);
   });
 
+  it('concurrent signers of one image all keep their legacy signature', async () => {
+    const { layout, ref, digest } = await freshLayout('concurrent');
+    await Promise.all(Array.from({ length: 4 }, () => signImage(ref, signer, { formats: ['legacy'] })));
+    const sig = await entryByTag(layout, `sha256-${digest.slice(7)}.sig`);
+    expect((await readJson(layout, sig.digest)).layers).toHaveLength(4);
+    const result = await verifyImage(ref, pub);
+    expect(result.signatures.map((s) => s.valid)).toEqual([true, true, true, true]);
+  });
+
   it('an unsigned image does not verify', async () => {
     const { ref } = await freshLayout('unsigned');
     expect(await verifyImage(ref, pub)).toMatchObject({ verified: false, signatures: [] });
