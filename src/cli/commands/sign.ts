@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { fromSystemError, RampartError } from '../../errors.js';
+import { RampartError } from '../../errors.js';
+import { readKeyFile } from '../../sign/key-files.js';
 import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
 import type { SignatureFormat } from '../../sign/sign.js';
 import { signImage } from '../../sign/sign.js';
@@ -57,9 +57,7 @@ Examples:
         const formats = parseFormat(options.format);
         const annotations = parseAnnotations(options.annotation);
         const registry = { ...(await registryOptions(options, [image])), signal };
-        const pem = await readFile(options.key, 'utf8').catch((error: unknown) => {
-          throw fromSystemError(error, { path: options.key, operation: 'read' });
-        });
+        const pem = await readKeyFile(options.key);
         const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
         const key = await decryptPrivateKey(pem, password, {
           path: options.key,

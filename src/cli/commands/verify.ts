@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { fromSystemError } from '../../errors.js';
+import { readKeyFile } from '../../sign/key-files.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { verifyImage } from '../../sign/verify.js';
 import { parseReportOutput, writeReport } from '../format.js';
@@ -42,9 +41,7 @@ Examples:
       withInterrupt(async (signal) => {
         const report = parseReportOutput(options.output, ['text', 'json'] as const);
         const registry = { ...(await registryOptions(options, [image])), signal };
-        const pem = await readFile(options.key, 'utf8').catch((error: unknown) => {
-          throw fromSystemError(error, { path: options.key, operation: 'read' });
-        });
+        const pem = await readKeyFile(options.key);
         const key = parsePublicKey(pem, { path: options.key });
         const result = await verifyImage(image, key, {
           registry,
