@@ -228,6 +228,44 @@ describe('sign and verify in an OCI layout', () => {
     expect(isRampartError(error, 'DIGEST_MISMATCH')).toBe(true);
   });
 
+  it("another image's valid signatures, moved beside this one, do not verify it", async () => {
+    const layout = join(work, 'replay');
+    const a = await writeRandomImage(layout, 'a', [400]);
+    const aIndex = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    const b = await writeRandomImage(layout, 'b', [401]);
+    const bIndex = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({ schemaVersion: 2, manifests: [...aIndex.manifests, ...bIndex.manifests] }),
+    );
+    const signed = await signImage(`oci:${layout}:a`, signer);
+    const sigA = await entryByTag(layout, `sha256-${a.digest.slice(7)}.sig`);
+    const bundleA = signed.signatures.find((s) => s.format === 'bundle')?.digest as string;
+    const bundleManifest = await readJson(layout, bundleA);
+    // A's .sig manifest under B's tag; A's bundle as a referrer of B (its subject rewritten).
+    const bSize = (await readFile(blobPath(layout, b.digest))).length;
+    const moved = Buffer.from(
+      JSON.stringify({
+        ...bundleManifest,
+        subject: { mediaType: bundleManifest.subject.mediaType, digest: b.digest, size: bSize },
+      }),
+    );
+    const movedDigest = await putBlob(layout, moved);
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    index.manifests.push(
+      { ...sigA, annotations: { [REF_NAME]: `sha256-${b.digest.slice(7)}.sig` } },
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: movedDigest, size: moved.length },
+    );
+    await writeFile(join(layout, 'index.json'), JSON.stringify(index));
+    const result = await verifyImage(`oci:${layout}:b`, pub);
+    expect(result.verified).toBe(false);
+    expect(result.signatures.map((s) => [s.format, s.failed])).toEqual([
+      ['legacy', 'digest'],
+      ['bundle', 'digest'],
+    ]);
+    expect((await verifyImage(`oci:${layout}:a`, pub)).verified).toBe(true);
+  });
+
   it('--recursive signs an index and every manifest it lists', async () => {
     const layout = join(work, 'index');
     const a = await writeRandomImage(layout, 'a', [500]);
