@@ -55,6 +55,12 @@ export interface ErrorDetailsByCode {
   /** A credential file (docker config.json, podman auth.json) or its helper setting rampart cannot use. */
   CREDENTIALS_INVALID: { path?: string; registry?: string; field?: string };
   SIGNATURE_INVALID: { url?: string; keyIds?: string[] };
+  /** A signing or verification key rampart cannot use: its file, the password, or the algorithm. */
+  KEY_INVALID: {
+    path?: string;
+    reason: 'format' | 'password' | 'kdf' | 'cipher' | 'algorithm' | 'unencrypted';
+    label?: string;
+  };
   RELEASE_EXPIRED: { url?: string; validUntil?: string };
   RELEASE_DATE_INVALID: { url?: string; date?: string; newestSeen?: string; reason?: 'future' | 'downgrade' };
   INDEX_MISSING: { url?: string; suite?: string; component?: string; architecture?: string };
@@ -122,6 +128,7 @@ const EXIT_STATUS_BY_CODE = {
   CONCURRENT_UPDATE: 1,
   CREDENTIALS_INVALID: 1,
   SIGNATURE_INVALID: 1,
+  KEY_INVALID: 1,
   RELEASE_EXPIRED: 1,
   RELEASE_DATE_INVALID: 1,
   INDEX_MISSING: 1,

@@ -50,7 +50,11 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    // A command that printed its report but failed its check (verify) sets exitCode; it is handed
+    // back here and cleared, so an in-process caller's next run starts from 0.
+    const code = typeof process.exitCode === 'number' ? process.exitCode : 0;
+    process.exitCode = undefined;
+    return code;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed help/version or the usage message.

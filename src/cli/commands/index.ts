@@ -18,4 +18,7 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   rm: async () => (await import('./rm.js')).registerRm,
   login: async () => (await import('./login.js')).registerLogin,
   logout: async () => (await import('./login.js')).registerLogout,
+  key: async () => (await import('./key.js')).registerKey,
+  sign: async () => (await import('./sign.js')).registerSign,
+  verify: async () => (await import('./verify.js')).registerVerify,
 };

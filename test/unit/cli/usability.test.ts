@@ -124,18 +124,15 @@ describe('single-image outputs of a multi-arch spec', () => {
 });
 
 describe('commands on the roadmap', () => {
-  it.each(['sign', 'verify', 'scan', 'push'])(
-    'rampart %s says which roadmap issue brings it',
-    async (name) => {
-      const error = comingLater(name);
-      expect(error?.code).toBe('UNSUPPORTED_OPERATION');
-      expect(error?.details).toEqual({ operation: name });
-      const { code, stderr } = await rampart(name, 'oci:./out/static:latest');
-      expect(code).toBe(2);
-      expect(stderr).not.toMatch(/unknown command/);
-      expect(stderr).toMatch(/^error: 'rampart \w+' is not available yet: it comes with the \w[\w ]* issue/);
-    },
-  );
+  it.each(['attest', 'scan', 'push'])('rampart %s says which roadmap issue brings it', async (name) => {
+    const error = comingLater(name);
+    expect(error?.code).toBe('UNSUPPORTED_OPERATION');
+    expect(error?.details).toEqual({ operation: name });
+    const { code, stderr } = await rampart(name, 'oci:./out/static:latest');
+    expect(code).toBe(2);
+    expect(stderr).not.toMatch(/unknown command/);
+    expect(stderr).toMatch(/^error: 'rampart \w+' is not available yet: it comes with the \w[\w ]* issue/);
+  });
 
   it('leaves other unknown commands to commander', async () => {
     expect(comingLater('frobnicate')).toBeUndefined();

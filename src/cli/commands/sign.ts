@@ -1,0 +1,110 @@
+import type { Command } from 'commander';
+import { RampartError } from '../../errors.js';
+import { readKeyFile } from '../../sign/key-files.js';
+import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
+import type { SignatureFormat } from '../../sign/sign.js';
+import { signImage } from '../../sign/sign.js';
+import { parseReportOutput, writeReport } from '../format.js';
+import { withInterrupt } from '../interrupt.js';
+import { keyPassword } from '../key-password.js';
+import type { RegistryFlags } from '../registry-options.js';
+import { addRegistryOptions, registryOptions } from '../registry-options.js';
+
+interface SignFlags extends RegistryFlags {
+  key: string;
+  recursive?: boolean;
+  annotation: string[];
+  format: string;
+  identity?: string;
+  allowInsecureKey?: boolean;
+  output: string;
+}
+
+export function registerSign(program: Command): void {
+  const command = program
+    .command('sign')
+    .description("sign an image (or index) with a key, in cosign's formats, in a registry or an OCI layout")
+    .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST]')
+    .requiredOption('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
+    .option('--recursive', 'also sign every manifest an index lists')
+    .option('-a, --annotation <key=value>', 'annotation to sign with the image (repeatable)', collect, [])
+    .option(
+      '--format <bundle|legacy|both>',
+      'bundle (cosign 3), legacy (.sig tag: cosign 2, skopeo) or both',
+      'both',
+    )
+    .option('--identity <ref>', 'docker-reference to sign (default: the repository, as cosign does)')
+    .option('--allow-insecure-key', 'accept an unencrypted private key file')
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
+  addRegistryOptions(command)
+    .addHelpText(
+      'after',
+      `
+Formats:
+  bundle   a sigstore bundle v0.3 (DSSE over an in-toto statement) stored as an OCI referrer of the
+           image (through the referrers API, or the referrers tag schema sha256-<hex>); cosign 3 reads it.
+  legacy   cosign's simple-signing payload as one more layer of the sha256-<hex>.sig manifest
+           (earlier signatures kept); cosign 2, skopeo and podman policies read it.
+The password comes from RAMPART_PASSWORD, else COSIGN_PASSWORD, else a terminal prompt.
+
+Examples:
+  $ rampart sign --key rampart.key docker://127.0.0.1:5000/app:1.0
+  $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/app:latest`,
+    )
+    .action((image: string, options: SignFlags) =>
+      withInterrupt(async (signal) => {
+        const report = parseReportOutput(options.output, ['text', 'json'] as const);
+        const formats = parseFormat(options.format);
+        const annotations = parseAnnotations(options.annotation);
+        const registry = { ...(await registryOptions(options, [image])), signal };
+        const pem = await readKeyFile(options.key);
+        const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
+        const key = await decryptPrivateKey(pem, password, {
+          path: options.key,
+          ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
+        });
+        const result = await signImage(image, keySigner(key), {
+          formats,
+          annotations,
+          registry,
+          signal,
+          ...(options.recursive ? { recursive: true } : {}),
+          ...(options.identity ? { identity: options.identity } : {}),
+        });
+        if (report.format === 'json') {
+          await writeReport(report, `${JSON.stringify(result)}\n`);
+          return;
+        }
+        const lines = result.signatures.map(
+          (s) => `Signed ${s.subject} (${s.format}): ${s.tag ? `${s.tag} ` : ''}${s.digest}\n`,
+        );
+        await writeReport(report, lines.join(''));
+      }),
+    );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseFormat(value: string): SignatureFormat[] {
+  if (value === 'both') return ['bundle', 'legacy'];
+  if (value === 'bundle' || value === 'legacy') return [value];
+  throw new RampartError('USAGE', `--format ${value}: expected bundle, legacy or both`, {
+    details: { option: '--format', value },
+  });
+}
+
+function parseAnnotations(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) {
+      throw new RampartError('USAGE', `-a ${value}: expected KEY=VALUE`, {
+        details: { option: '--annotation', value },
+      });
+    }
+    out[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return out;
+}

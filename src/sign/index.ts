@@ -1,0 +1,6 @@
+/** Keys, signatures and their verification in cosign's formats (`rampart key`, `sign`, `verify`). */
+export * from './formats.js';
+export * from './key-files.js';
+export * from './keys.js';
+export * from './sign.js';
+export * from './verify.js';

@@ -1,0 +1,389 @@
+import type { KeyObject } from 'node:crypto';
+import { isRampartError } from '../errors.js';
+import type { AttachmentStore } from '../oci/attachments.js';
+import { legacyAttachmentTag } from '../oci/attachments.js';
+import type { Digest } from '../oci/digest.js';
+import { digestHex, readAll } from '../oci/digest.js';
+import type { Manifest } from '../oci/image.js';
+import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
+import type { OpenOptions } from '../oci/open.js';
+import { openAttachmentStore, openImage } from '../oci/open.js';
+import { parseImageReference } from '../oci/reference.js';
+import type { Descriptor } from '../oci/types.js';
+import {
+  BUNDLE_MEDIA_TYPE,
+  COSIGN_SIGN_PREDICATE,
+  decodeBase64,
+  IN_TOTO_PAYLOAD_TYPE,
+  pae,
+  SIMPLE_SIGNING_TYPE,
+  STATEMENT_V1,
+} from './formats.js';
+import { verifySignature } from './keys.js';
+import type { SignatureFormat } from './sign.js';
+
+/**
+ * `rampart verify`: every signature of an image, in both formats, checked against one public key
+ * (cosign's `verify --key`): the stored blob's digest, the signature over exactly those bytes, the
+ * signed digest against the image's, and `docker-reference` (or the statement subject's name) when
+ * an identity is required. Nothing is re-serialised; nothing but the given key is trusted.
+ */
+
+/** Which check a signature failed, for callers to match on. */
+export type SignatureCheck =
+  | 'manifest' // the signature manifest (or bundle referrer) cannot be read or is not its digest
+  | 'blob' // the payload or bundle blob is missing, too large, or not the digest the manifest names
+  | 'media-type' // the layer or manifest is not of the signature's type
+  | 'signature' // the signature is absent, malformed, or not the key's over these bytes
+  | 'payload' // the signed document is not a well-formed simple-signing payload / statement / bundle
+  | 'digest' // the signed digest is not the image's
+  | 'identity' // docker-reference (or the statement's subject name) is not the required identity
+  | 'subject'; // a bundle referrer whose subject is not this image
+
+export interface SignatureReport {
+  format: SignatureFormat;
+  valid: boolean;
+  /** What failed, in words (absent when valid). */
+  reason?: string;
+  failed?: SignatureCheck;
+  /** The signed identity (docker-reference, or the statement subject's name), when there is one. */
+  identity?: string;
+  /** The payload's `optional` (legacy) or the statement subject's annotations (bundle). */
+  annotations: Record<string, unknown>;
+  /** The manifest holding this signature (`.sig` manifest or bundle referrer). */
+  manifest: Digest;
+  /** The layer (payload or bundle blob) that was checked. */
+  layer?: Digest;
+}
+
+export interface VerifyResult {
+  verified: boolean;
+  digest: Digest;
+  signatures: SignatureReport[];
+}
+
+export interface VerifyOptions extends OpenOptions {
+  /** Require this `docker-reference` (cosign: the repository). */
+  identity?: string;
+  signal?: AbortSignal;
+}
+
+/** Bound on one signature blob (a payload or a bundle: a few KiB in practice). */
+export const MAX_SIGNATURE_BLOB = 1024 * 1024;
+/** Bound on signatures checked for one image: a hostile store could list millions. */
+export const MAX_SIGNATURES = 1000;
+
+export async function verifyImage(
+  ref: string,
+  key: KeyObject,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
+  const reference = parseImageReference(ref);
+  const open = options.registry ? { registry: options.registry } : {};
+  const object = await openImage(reference, open);
+  const store = await openAttachmentStore(reference, open);
+  const signatures = await verifyDigest(store, object.digest, key, options);
+  return { verified: signatures.some((signature) => signature.valid), digest: object.digest, signatures };
+}
+
+/** The signatures of one manifest digest in a store, each checked. */
+export async function verifyDigest(
+  store: AttachmentStore,
+  digest: Digest,
+  key: KeyObject,
+  options: { identity?: string; signal?: AbortSignal } = {},
+): Promise<SignatureReport[]> {
+  const reports: SignatureReport[] = [];
+  const sigTag = await store.resolveTag(legacyAttachmentTag(digest, 'sig'));
+  if (sigTag) {
+    const manifest = await openSignatureManifest(store, sigTag, 'legacy', reports);
+    if (manifest) {
+      for (const layer of manifest.layerDescriptors.slice(0, MAX_SIGNATURES)) {
+        options.signal?.throwIfAborted();
+        reports.push(await checkLegacy(manifest, layer, digest, key, options.identity));
+      }
+    }
+  }
+  // Every referrer is opened: a listing's artifactType is not to be trusted (cosign 3's tag-schema
+  // entries even say the empty config's type); the manifest's own decides.
+  let referrers: Descriptor[];
+  try {
+    referrers = await store.referrers(digest);
+  } catch (error) {
+    // A layout whose index lists a damaged manifest cannot be scanned for referrers: reported, and
+    // the legacy signatures found above still count.
+    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    reports.push({
+      format: 'bundle',
+      valid: false,
+      failed: 'manifest',
+      reason: `the referrers of ${digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
+      annotations: {},
+      manifest: digest,
+    });
+    referrers = [];
+  }
+  for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
+    options.signal?.throwIfAborted();
+    if (descriptor.mediaType !== MediaType.OciManifest) continue;
+    const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
+    if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
+    const report = await checkBundle(manifest, digest, key, options.identity);
+    if (report) reports.push(report);
+  }
+  return reports;
+}
+
+/**
+ * A signature manifest, or undefined with a failed report added when it cannot be read (missing,
+ * not its digest, too large, not a manifest): one broken entry does not hide the valid others.
+ */
+async function openSignatureManifest(
+  store: AttachmentStore,
+  descriptor: Descriptor,
+  format: SignatureFormat,
+  reports: SignatureReport[],
+): Promise<Manifest | undefined> {
+  try {
+    const manifest = await store.open(descriptor);
+    if (manifest.kind === 'manifest') return manifest;
+    reports.push({
+      format,
+      valid: false,
+      failed: 'manifest',
+      reason: `${descriptor.digest} in ${store.location} is an index, not a signature manifest`,
+      annotations: {},
+      manifest: descriptor.digest,
+    });
+  } catch (error) {
+    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    reports.push({
+      format,
+      valid: false,
+      failed: 'manifest',
+      reason: `the signature manifest ${descriptor.digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
+      annotations: {},
+      manifest: descriptor.digest,
+    });
+  }
+  return undefined;
+}
+
+async function readLayer(manifest: Manifest, layer: Descriptor): Promise<Buffer | string> {
+  if (layer.size > MAX_SIGNATURE_BLOB)
+    return `the blob ${layer.digest} is ${layer.size} bytes, over ${MAX_SIGNATURE_BLOB}`;
+  try {
+    // Streamed through a digest and size check: bytes that are not the layer's digest fail here.
+    return await readAll(await manifest.blob(layer.digest));
+  } catch (error) {
+    if (isRampartError(error))
+      return `the blob ${layer.digest} cannot be read: ${error.code}: ${error.message}`;
+    throw error;
+  }
+}
+
+async function checkLegacy(
+  manifest: Manifest,
+  layer: Descriptor,
+  digest: Digest,
+  key: KeyObject,
+  identity: string | undefined,
+): Promise<SignatureReport> {
+  const base = { format: 'legacy' as const, manifest: manifest.digest, layer: layer.digest, annotations: {} };
+  const fail = (
+    failed: SignatureCheck,
+    reason: string,
+    extra: Partial<SignatureReport> = {},
+  ): SignatureReport => ({
+    ...base,
+    ...extra,
+    valid: false,
+    failed,
+    reason,
+  });
+  if (layer.mediaType !== MediaType.CosignSimpleSigning) {
+    return fail('media-type', `layer ${layer.digest} is ${layer.mediaType}, not a simple-signing payload`);
+  }
+  const signature = decodeBase64(layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION]);
+  if (!signature || signature.length === 0) {
+    return fail(
+      'signature',
+      `layer ${layer.digest} has no ${COSIGN_SIGNATURE_ANNOTATION} annotation in base64`,
+    );
+  }
+  const payload = await readLayer(manifest, layer);
+  if (typeof payload === 'string') return fail('blob', payload);
+  if (!verifySignature(key, payload, signature)) {
+    return fail('signature', `the signature on layer ${layer.digest} is not this key's over the payload`);
+  }
+  // Signed by the key: now what it says.
+  const parsed = parseSimpleSigning(payload);
+  if (typeof parsed === 'string') return fail('payload', `payload ${layer.digest}: ${parsed}`);
+  const extra = { identity: parsed.identity, annotations: parsed.optional };
+  if (parsed.digest !== digest) {
+    return fail('digest', `payload ${layer.digest} signs ${parsed.digest}, not the image ${digest}`, extra);
+  }
+  if (identity !== undefined && parsed.identity !== identity) {
+    return fail('identity', `payload ${layer.digest} names ${parsed.identity}, not ${identity}`, extra);
+  }
+  return { ...base, ...extra, valid: true };
+}
+
+/** A simple-signing payload, as strictly as containers/image reads it. */
+function parseSimpleSigning(
+  payload: Buffer,
+): { identity: string; digest: string; optional: Record<string, unknown> } | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return 'not JSON';
+  }
+  if (!isObject(value) || !isObject(value.critical)) return 'no critical object';
+  const { critical, optional } = value;
+  if (!hasExactly(critical, ['identity', 'image', 'type']))
+    return 'critical must hold exactly identity, image, type';
+  if (critical.type !== SIMPLE_SIGNING_TYPE) return `critical.type is not '${SIMPLE_SIGNING_TYPE}'`;
+  if (!isObject(critical.image) || !hasExactly(critical.image, ['docker-manifest-digest'])) {
+    return 'critical.image must hold exactly docker-manifest-digest';
+  }
+  if (!isObject(critical.identity) || !hasExactly(critical.identity, ['docker-reference'])) {
+    return 'critical.identity must hold exactly docker-reference';
+  }
+  const digest = critical.image['docker-manifest-digest'];
+  const identity = critical.identity['docker-reference'];
+  if (typeof digest !== 'string' || typeof identity !== 'string')
+    return 'digest and reference must be strings';
+  if (optional !== undefined && optional !== null && !isObject(optional)) return 'optional is not an object';
+  return { identity, digest, optional: isObject(optional) ? optional : {} };
+}
+
+async function checkBundle(
+  manifest: Manifest,
+  digest: Digest,
+  key: KeyObject,
+  identity: string | undefined,
+): Promise<SignatureReport | undefined> {
+  const layer = manifest.layerDescriptors[0];
+  const base = {
+    format: 'bundle' as const,
+    manifest: manifest.digest,
+    ...(layer ? { layer: layer.digest } : {}),
+    annotations: {},
+  };
+  const fail = (
+    failed: SignatureCheck,
+    reason: string,
+    extra: Partial<SignatureReport> = {},
+  ): SignatureReport => ({
+    ...base,
+    ...extra,
+    valid: false,
+    failed,
+    reason,
+  });
+  if (manifest.subject?.digest !== digest) {
+    return fail(
+      'subject',
+      `referrer ${manifest.digest} names ${manifest.subject?.digest ?? 'no subject'}, not ${digest}`,
+    );
+  }
+  if (!layer || manifest.layerDescriptors.length !== 1 || layer.mediaType !== BUNDLE_MEDIA_TYPE) {
+    return fail(
+      'media-type',
+      `referrer ${manifest.digest} does not hold exactly one ${BUNDLE_MEDIA_TYPE} layer`,
+    );
+  }
+  const raw = await readLayer(manifest, layer);
+  if (typeof raw === 'string') return fail('blob', raw);
+  const bundle = parseBundle(raw);
+  if (typeof bundle === 'string') return fail('payload', `bundle ${layer.digest}: ${bundle}`);
+  if (!verifySignature(key, pae(bundle.payloadType, bundle.payload), bundle.signature)) {
+    return fail(
+      'signature',
+      `the DSSE signature in bundle ${layer.digest} is not this key's over the statement`,
+    );
+  }
+  const statement = parseStatement(bundle.payload);
+  if (typeof statement === 'string') return fail('payload', `bundle ${layer.digest}: ${statement}`);
+  // An attestation of another predicate is not an image signature: not reported here.
+  if (statement.predicateType !== COSIGN_SIGN_PREDICATE) return undefined;
+  const subject = statement.subjects.find((entry) => entry.sha256 === digestHex(digest));
+  const first = statement.subjects[0];
+  const extra = {
+    ...((subject ?? first)?.name ? { identity: (subject ?? first)?.name as string } : {}),
+    annotations: (subject ?? first)?.annotations ?? {},
+  };
+  if (!subject) {
+    return fail('digest', `the statement in bundle ${layer.digest} does not name the image ${digest}`, extra);
+  }
+  if (identity !== undefined && subject.name !== identity) {
+    return fail(
+      'identity',
+      `the statement in bundle ${layer.digest} names ${subject.name ?? 'no identity'}, not ${identity}`,
+      extra,
+    );
+  }
+  return { ...base, ...extra, valid: true };
+}
+
+function parseBundle(raw: Buffer): { payloadType: string; payload: Buffer; signature: Buffer } | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return 'not JSON';
+  }
+  if (!isObject(value) || value.mediaType !== BUNDLE_MEDIA_TYPE)
+    return `mediaType is not ${BUNDLE_MEDIA_TYPE}`;
+  const envelope = value.dsseEnvelope;
+  if (!isObject(envelope)) return 'no dsseEnvelope';
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return `payloadType is not ${IN_TOTO_PAYLOAD_TYPE}`;
+  const payload = decodeBase64(envelope.payload);
+  if (!payload) return 'the payload is not base64';
+  const signatures = envelope.signatures;
+  // A sigstore bundle carries exactly one signature.
+  if (!Array.isArray(signatures) || signatures.length !== 1 || !isObject(signatures[0])) {
+    return 'the envelope does not hold exactly one signature';
+  }
+  const signature = decodeBase64(signatures[0].sig);
+  if (!signature || signature.length === 0) return 'the signature is not base64';
+  return { payloadType: envelope.payloadType, payload, signature };
+}
+
+interface StatementSubject {
+  name?: string;
+  sha256?: string;
+  annotations?: Record<string, unknown>;
+}
+
+function parseStatement(payload: Buffer): { predicateType: string; subjects: StatementSubject[] } | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return 'the statement is not JSON';
+  }
+  if (!isObject(value) || value._type !== STATEMENT_V1) return `the statement's _type is not ${STATEMENT_V1}`;
+  if (typeof value.predicateType !== 'string') return 'the statement has no predicateType';
+  if (!Array.isArray(value.subject) || value.subject.length === 0) return 'the statement has no subject';
+  const subjects: StatementSubject[] = [];
+  for (const entry of value.subject) {
+    if (!isObject(entry) || !isObject(entry.digest)) return 'a statement subject has no digest';
+    subjects.push({
+      ...(typeof entry.name === 'string' ? { name: entry.name } : {}),
+      ...(typeof entry.digest.sha256 === 'string' ? { sha256: entry.digest.sha256.toLowerCase() } : {}),
+      ...(isObject(entry.annotations) ? { annotations: entry.annotations } : {}),
+    });
+  }
+  return { predicateType: value.predicateType, subjects };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasExactly(value: Record<string, unknown>, keys: string[]): boolean {
+  const own = Object.keys(value).sort();
+  return own.length === keys.length && own.every((name, i) => name === keys[i]);
+}

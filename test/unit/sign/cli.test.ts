@@ -1,0 +1,123 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../helpers/processes.js';
+import { writeRandomImage } from '../../helpers/random-image.js';
+import { rampart } from '../../helpers/run-cli.js';
+
+// The CLI's key and password rules, in-process, on an OCI layout.
+let work: string;
+let layout: string;
+const saved = {
+  RAMPART_PASSWORD: process.env.RAMPART_PASSWORD,
+  COSIGN_PASSWORD: process.env.COSIGN_PASSWORD,
+};
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rampart-sign-cli-'));
+  layout = join(work, 'layout');
+  await writeRandomImage(layout, 'app', [300]);
+});
+afterEach(() => {
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+const errorOf = (stderr: string) =>
+  (JSON.parse(stderr) as { error: { code: string; details: Record<string, unknown> } }).error;
+
+describe('rampart key, sign and verify on the command line', () => {
+  it('generates, signs and verifies with COSIGN_PASSWORD; exits 1 when nothing verifies', async () => {
+    delete process.env.RAMPART_PASSWORD;
+    process.env.COSIGN_PASSWORD = 'from cosign variable';
+    const generated = await rampart('key', 'generate', '--output-prefix', join(work, 'k'));
+    expect(generated.code, generated.stderr).toBe(0);
+    expect(generated.stdout + generated.stderr).not.toContain('from cosign variable');
+    expect((await stat(join(work, 'k.key'))).mode & 0o777).toBe(0o600);
+    const unsigned = await rampart('verify', '-o', 'json', '--key', join(work, 'k.pub'), `oci:${layout}:app`);
+    expect(unsigned.code).toBe(1);
+    expect(JSON.parse(unsigned.stdout)).toMatchObject({ verified: false, signatures: [] });
+    const signed = await rampart('sign', '--key', join(work, 'k.key'), `oci:${layout}:app`);
+    expect(signed.code, signed.stderr).toBe(0);
+    const verified = await rampart('verify', '-o', 'json', '--key', join(work, 'k.pub'), `oci:${layout}:app`);
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout).signatures).toHaveLength(2);
+    const wrongPassword = await rampart(
+      'sign',
+      '-o',
+      'json',
+      '--key',
+      join(work, 'k.key'),
+      `oci:${layout}:app`,
+    );
+    expect(wrongPassword.code).toBe(0);
+    process.env.COSIGN_PASSWORD = 'wrong';
+    const refused = await rampart('sign', '-o', 'json', '--key', join(work, 'k.key'), `oci:${layout}:app`);
+    expect(refused.code).toBe(1);
+    expect(errorOf(refused.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { reason: 'password' } });
+    expect(refused.stderr).not.toContain('Zq9-not-the-password');
+  });
+
+  it('without a password and without a terminal: a usage error, nothing signed', async () => {
+    delete process.env.RAMPART_PASSWORD;
+    delete process.env.COSIGN_PASSWORD;
+    const run = await rampart('key', 'generate', '-o', 'json', '--output-prefix', join(work, 'none'));
+    expect(run.code).toBe(2);
+    const sign = await rampart('sign', '-o', 'json', '--key', join(work, 'k.key'), `oci:${layout}:app`);
+    expect(sign.code).toBe(2);
+    expect(errorOf(sign.stderr).code).toBe('USAGE');
+  });
+
+  it('an empty password and an unencrypted key need --allow-insecure-key', async () => {
+    process.env.RAMPART_PASSWORD = '';
+    expect((await rampart('key', 'generate', '--output-prefix', join(work, 'empty'))).code).toBe(2);
+    expect(
+      (await rampart('key', 'generate', '--allow-insecure-key', '--output-prefix', join(work, 'empty'))).code,
+    ).toBe(0);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    await writeFile(join(work, 'plain.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await writeFile(join(work, 'plain.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const refused = await rampart(
+      'sign',
+      '-o',
+      'json',
+      '--key',
+      join(work, 'plain.key'),
+      `oci:${layout}:app`,
+    );
+    expect(refused.code).toBe(1);
+    expect(errorOf(refused.stderr)).toMatchObject({
+      code: 'KEY_INVALID',
+      details: { reason: 'unencrypted' },
+    });
+    const allowed = await rampart(
+      'sign',
+      '--allow-insecure-key',
+      '--key',
+      join(work, 'plain.key'),
+      `oci:${layout}:app`,
+    );
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect((await rampart('verify', '--key', join(work, 'plain.pub'), `oci:${layout}:app`)).code).toBe(0);
+  });
+
+  it('a key path that is not a small regular file is refused without reading it', async () => {
+    await runCommand('mkfifo', [join(work, 'fifo')]);
+    for (const path of ['/dev/zero', join(work, 'fifo')]) {
+      const run = await rampart('verify', '-o', 'json', '--key', path, `oci:${layout}:app`);
+      expect(run.code, path).toBe(1);
+      expect(errorOf(run.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { path, reason: 'format' } });
+    }
+    await writeFile(join(work, 'big.pub'), Buffer.alloc(100 * 1024, 0x41));
+    const big = await rampart('verify', '-o', 'json', '--key', join(work, 'big.pub'), `oci:${layout}:app`);
+    expect(errorOf(big.stderr).code).toBe('KEY_INVALID');
+    expect(await readFile(join(work, 'k.pub'), 'utf8')).toContain('PUBLIC KEY');
+  });
+});

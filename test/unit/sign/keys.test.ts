@@ -1,0 +1,153 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { isRampartError } from '../../../src/errors.js';
+import { goJson, pae, simpleSigningPayload } from '../../../src/sign/formats.js';
+import {
+  COSIGN_KEY_LABEL,
+  decryptPrivateKey,
+  encryptPrivateKey,
+  generateKeyPair,
+  keySigner,
+  parsePem,
+  parsePublicKey,
+  publicKeyHint,
+  verifySignature,
+} from '../../../src/sign/keys.js';
+
+async function keyError(run: () => Promise<unknown> | unknown): Promise<Record<string, unknown> | undefined> {
+  try {
+    await run();
+  } catch (error) {
+    if (isRampartError(error, 'KEY_INVALID')) return error.details as Record<string, unknown>;
+    throw error;
+  }
+  return undefined;
+}
+
+interface Sealed {
+  kdf: { name: string; params: Record<string, number>; salt: string };
+  cipher: { name: string; nonce: string };
+  ciphertext: string;
+}
+
+/** Rewrites the JSON inside an encrypted PEM. */
+function editSealed(pem: string, edit: (value: Sealed) => void): string {
+  const block = parsePem(pem);
+  if (!block) throw new Error('no PEM');
+  const value = JSON.parse(block.body.toString('utf8')) as Sealed;
+  edit(value);
+  const body = Buffer.from(JSON.stringify(value)).toString('base64');
+  return `-----BEGIN ${block.label}-----\n${body}\n-----END ${block.label}-----\n`;
+}
+
+describe('cosign key files', () => {
+  it('a generated key decrypts with its password, signs, and verifies with its public key', async () => {
+    const pair = await generateKeyPair('correct horse');
+    expect(pair.privateKey.startsWith('-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n')).toBe(true);
+    expect(pair.privateKey).not.toContain('correct horse');
+    const sealed = JSON.parse(parsePem(pair.privateKey)?.body.toString('utf8') ?? '{}');
+    expect(sealed.kdf).toMatchObject({ name: 'scrypt', params: { N: 65536, r: 8, p: 1 } });
+    expect(Buffer.from(sealed.kdf.salt, 'base64')).toHaveLength(32);
+    expect(sealed.cipher.name).toBe('nacl/secretbox');
+    expect(Buffer.from(sealed.cipher.nonce, 'base64')).toHaveLength(24);
+    const signer = keySigner(await decryptPrivateKey(pair.privateKey, 'correct horse'));
+    expect(await signer.publicKey()).toBe(pair.publicKey);
+    const signature = await signer.sign(Buffer.from('payload'));
+    // ASN.1 DER SEQUENCE, as Go's ecdsa.VerifyASN1 reads it.
+    expect(signature[0]).toBe(0x30);
+    const pub = parsePublicKey(pair.publicKey);
+    expect(verifySignature(pub, Buffer.from('payload'), signature)).toBe(true);
+    expect(verifySignature(pub, Buffer.from('payloae'), signature)).toBe(false);
+    expect(verifySignature(pub, Buffer.from('payload'), Buffer.from('not der'))).toBe(false);
+    expect(publicKeyHint(pub)).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+  });
+
+  it('reads the legacy COSIGN label and every scrypt cost cosign writes', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    for (const scryptCost of [32768, 65536, 131072] as const) {
+      const pem = await encryptPrivateKey(privateKey, 'pw', { label: COSIGN_KEY_LABEL, scryptCost });
+      expect(pem.startsWith('-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----')).toBe(true);
+      const key = await decryptPrivateKey(pem, 'pw');
+      expect(
+        key
+          .export({ type: 'pkcs8', format: 'der' })
+          .equals(privateKey.export({ type: 'pkcs8', format: 'der' })),
+      ).toBe(true);
+    }
+  }, 60_000);
+
+  it('refuses a wrong password, a flipped ciphertext byte, and scrypt costs cosign does not write', async () => {
+    const { privateKey } = await generateKeyPair('pw', { scryptCost: 32768 });
+    expect(await keyError(() => decryptPrivateKey(privateKey, 'wrong'))).toMatchObject({
+      reason: 'password',
+    });
+    const flipped = editSealed(privateKey, (v) => {
+      const c = Buffer.from(v.ciphertext, 'base64');
+      c[20] = (c[20] ?? 0) ^ 1;
+      v.ciphertext = c.toString('base64');
+    });
+    expect(await keyError(() => decryptPrivateKey(flipped, 'pw'))).toMatchObject({ reason: 'password' });
+    // A hostile N would make scrypt allocate gigabytes: refused before deriving.
+    for (const params of [
+      { N: 1 << 24, r: 8, p: 1 },
+      { N: 32768, r: 64, p: 1 },
+      { N: 32768, r: 8, p: 16 },
+      { N: 1024, r: 8, p: 1 },
+    ]) {
+      const edited = editSealed(privateKey, (v) => {
+        v.kdf.params = params;
+      });
+      expect(await keyError(() => decryptPrivateKey(edited, 'pw'))).toMatchObject({ reason: 'kdf' });
+    }
+    const otherCipher = editSealed(privateKey, (v) => {
+      v.cipher.name = 'aes-gcm';
+    });
+    expect(await keyError(() => decryptPrivateKey(otherCipher, 'pw'))).toMatchObject({ reason: 'cipher' });
+    expect(await keyError(() => decryptPrivateKey('not a key', 'pw'))).toMatchObject({ reason: 'format' });
+  });
+
+  it('refuses an unencrypted private key unless allowed, and keys that are not ECDSA P-256', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const plain = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(await keyError(() => decryptPrivateKey(plain, '', { path: 'k.pem' }))).toEqual({
+      reason: 'unencrypted',
+      path: 'k.pem',
+      label: 'PRIVATE KEY',
+    });
+    expect((await decryptPrivateKey(plain, '', { allowInsecure: true })).asymmetricKeyType).toBe('ec');
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+    expect(await keyError(() => encryptPrivateKey(p384.privateKey, 'pw'))).toMatchObject({
+      reason: 'algorithm',
+    });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsaPub = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(await keyError(() => parsePublicKey(rsaPub))).toMatchObject({ reason: 'algorithm' });
+    expect(await keyError(() => parsePublicKey(plain))).toMatchObject({
+      reason: 'format',
+      label: 'PRIVATE KEY',
+    });
+  });
+});
+
+describe('signed documents', () => {
+  it('PAE is the DSSE spec encoding (worked example and spec vector)', () => {
+    expect(pae('application/vnd.in-toto+json', Buffer.from('{"a":1}')).toString('hex')).toBe(
+      '445353457631203238206170706c69636174696f6e2f766e642e696e2d746f746f2b6a736f6e2037207b2261223a317d',
+    );
+    expect(pae('http://example.com/HelloWorld', Buffer.from('hello world')).toString()).toBe(
+      'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+    );
+  });
+
+  it('the simple-signing payload is byte for byte what cosign writes', () => {
+    const digest = `sha256:${'ab'.repeat(32)}` as const;
+    expect(simpleSigningPayload('127.0.0.1:5000/demo', digest).toString()).toBe(
+      `{"critical":{"identity":{"docker-reference":"127.0.0.1:5000/demo"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"},"optional":null}`,
+    );
+    // Go sorts map keys and escapes <>& in HTML-safe mode.
+    expect(simpleSigningPayload('r/x', digest, { z: '1', a: '<&>' }).toString()).toContain(
+      '"optional":{"a":"\\u003c\\u0026\\u003e","z":"1"}',
+    );
+    expect(goJson({ s: '\u2028' }).toString()).toBe('{"s":"\\u2028"}');
+  });
+});
