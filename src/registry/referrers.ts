@@ -7,6 +7,7 @@ import type { Index, Manifest } from '../oci/image.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, IndexManifest } from '../oci/types.js';
 import { IndexManifestSchema, parseJsonBytes } from '../oci/types.js';
+import { serialised } from '../util/keyed-queue.js';
 import type { RegistryClient } from './types.js';
 
 /**
@@ -57,22 +58,6 @@ export async function recordReferrer(
   return serialised(`${client.registry}/${repository}:${tag}`, () =>
     updateTagSchema(client, repository, subject, entry, options.attempts ?? TAG_SCHEMA_ATTEMPTS),
   );
-}
-
-/** The tail of each index's queue of updates in this process. */
-const queues = new Map<string, Promise<unknown>>();
-
-/** Runs `work` after every earlier `work` of the same key has settled. */
-async function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
-  const previous = queues.get(key) ?? Promise.resolve();
-  const run = previous.then(work, work);
-  const tail = run.catch(() => undefined);
-  queues.set(key, tail);
-  try {
-    return await run;
-  } finally {
-    if (queues.get(key) === tail) queues.delete(key);
-  }
 }
 
 async function updateTagSchema(

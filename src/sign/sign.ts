@@ -12,6 +12,7 @@ import type { ImageReference } from '../oci/reference.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { ImageSink } from '../oci/sink.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
+import { serialised } from '../util/keyed-queue.js';
 import {
   BUNDLE_CONTENT_ANNOTATION,
   BUNDLE_MEDIA_TYPE,
@@ -188,22 +189,6 @@ async function appendWithCheck(
     `${store.location}:${tag} kept changing under other signers; the signature was not kept there after ${LEGACY_ATTEMPTS} attempts; sign again`,
     { details: { reference: `${store.location}:${tag}`, attempts: LEGACY_ATTEMPTS } },
   );
-}
-
-/** The tail of each `.sig` manifest's queue of appends in this process. */
-const queues = new Map<string, Promise<unknown>>();
-
-/** Runs `work` after every earlier `work` of the same key has settled (one writer per tag here). */
-async function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
-  const previous = queues.get(key) ?? Promise.resolve();
-  const run = previous.then(work, work);
-  const tail = run.catch(() => undefined);
-  queues.set(key, tail);
-  try {
-    return await run;
-  } finally {
-    if (queues.get(key) === tail) queues.delete(key);
-  }
 }
 
 async function readSignatureManifest(store: AttachmentStore, tag: string): Promise<Manifest | undefined> {
