@@ -6,6 +6,22 @@
  * throughput, i.e. ≤ 0.83 of its time, both ways) and rampart's peak RSS (target ≤ 150 MiB:
  * blobs are streamed, never held in memory). Each transfer runs twice; the faster run counts.
  * Run with `npm run bench -- registry` (after `npm run build`: it runs bin/rampart.js).
+ *
+ * Figures (2 shared cores under load from other jobs: noisy; each pair ran back to back, same
+ * registry setup and image for both tools; `integ` 1b0b505 before, `perf` after):
+ *
+ * | run | push rampart / skopeo MB/s | ratio | pull rampart / skopeo MB/s | ratio | peak RSS |
+ * | --- | --- | --- | --- | --- | --- |
+ * | before 1 | 70.4 / 120.5 | 1.71 × | 63.5 / 194.2 | 3.06 × | 235 MiB |
+ * | after 1  | 87.4 / 108.1 | 1.24 × | 91.4 / 210.6 | 2.31 × | 188 MiB |
+ * | before 2 | 65.6 / 156.3 | 2.38 × | 91.4 / 303.1 | 3.32 × | 223 MiB |
+ * | after 2  | 125.0 / 156.3 | 1.25 × | 114.3 / 312.6 | 2.73 × | 191 MiB |
+ *
+ * Still short of the targets. Where the rest goes (CPU profiles of a pull): fetch's own per-chunk
+ * work and WHATWG streams (~0.5 s), GC (~0.5 s), file writes, sha256 (once per blob), and process
+ * start (module loading; the compile cache helps from the second run). Peak RSS is ~65 MiB of Node
+ * and rampart's modules plus a young generation that grows to 16 MiB semi-spaces under this
+ * allocation rate, plus socket and file buffers per job.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

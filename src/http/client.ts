@@ -14,7 +14,8 @@
  *   reading; errors the reader raises itself (a digest mismatch) are not retried.
  * - **No credential leaks.** Redirects are followed here (`redirect: 'manual'`), so that
  *   Authorization, Cookie and credentials from the URL are dropped when a redirect leaves the
- *   origin, and an https → http redirect is refused.
+ *   origin, and an https → http redirect is refused. A request with a streamed body (a function)
+ *   follows none: fetch would buffer the whole body to be able to (see `attempt`).
  * - **An auth hook.** On 401, `onChallenge(response)` may return headers (a Bearer token after
  *   the registry token flow); the request is then sent once more with them. Only a 401 from the
  *   origin first asked is offered to the hook: a redirect target's challenge gets no credentials.
@@ -419,6 +420,11 @@ export class HttpClient {
               ? stream
               : (ReadableStream.from(stream) as ReadableStream<Uint8Array>);
           init.duplex = 'half';
+          // With any other redirect mode fetch clones the request to be able to follow a redirect,
+          // and the clone tees the body: the branch never read holds every byte sent, the whole
+          // upload in memory (nodejs/undici#4058). A streamed body is made afresh per attempt, so
+          // no redirect is followed for it: a 3xx answer fails the attempt as a network error.
+          init.redirect = 'error';
         } else {
           init.body = body;
         }

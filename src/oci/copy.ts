@@ -4,7 +4,7 @@ import { RampartError } from '../errors.js';
 import { startOnRead } from '../util/start-on-read.js';
 import { needsOciConversion, ociMediaType, toOciIndex, toOciManifest } from './convert.js';
 import type { Digest } from './digest.js';
-import { sha256Digest } from './digest.js';
+import { forwardVerified, sha256Digest } from './digest.js';
 import type { Image, Index, Manifest, OciObject } from './image.js';
 import { selectIndexEntry } from './image.js';
 import { isImageConfigMediaType } from './media-types.js';
@@ -402,28 +402,32 @@ async function platformOf(node: Manifest | Image): Promise<Platform | undefined>
  * reach nobody.
  */
 function counted(stream: Readable, stop: AbortSignal, report: (bytes: number) => void): Readable {
-  return startOnRead(
-    () => {
-      let sent = 0;
-      let reported = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          sent += chunk.length;
-          if (sent - reported >= PROGRESS_STEP) {
-            reported = sent;
-            report(sent);
-          }
-          callback(null, chunk);
-        },
-        flush(callback) {
-          if (sent !== reported) report(sent);
-          callback();
-        },
-      });
-      const source = addAbortSignal(stop, stream);
-      source.on('error', (error) => counter.destroy(error));
-      return source.pipe(counter);
-    },
-    () => stream.destroy(),
+  // Bytes and errors pass through unchanged: a verified source stays verified.
+  return forwardVerified(
+    stream,
+    startOnRead(
+      () => {
+        let sent = 0;
+        let reported = 0;
+        const counter = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            sent += chunk.length;
+            if (sent - reported >= PROGRESS_STEP) {
+              reported = sent;
+              report(sent);
+            }
+            callback(null, chunk);
+          },
+          flush(callback) {
+            if (sent !== reported) report(sent);
+            callback();
+          },
+        });
+        const source = addAbortSignal(stop, stream);
+        source.on('error', (error) => counter.destroy(error));
+        return source.pipe(counter);
+      },
+      () => stream.destroy(),
+    ),
   );
 }

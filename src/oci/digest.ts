@@ -34,6 +34,33 @@ export function digestHex(digest: Digest): string {
 }
 
 /**
+ * Streams known to end in an error unless their bytes have this digest and size (a verifying
+ * stream, or a pass-through of one). Set only by rampart's own code, never from input: a consumer
+ * that would verify the same bytes again (a sink writing what a verified source reads) skips the
+ * second hash. Keyed by identity, so a wrapper counts only when it is marked itself.
+ */
+const verifiedStreams = new WeakMap<Readable, { digest: Digest; size: number }>();
+
+/** Marks `stream` as failing unless its bytes are `digest` and `size` (see `isVerifiedAs`). */
+export function markVerified<T extends Readable>(stream: T, digest: Digest, size: number): T {
+  verifiedStreams.set(stream, { digest, size });
+  return stream;
+}
+
+/** Carries `from`'s mark, if any, to `to`: for a pass-through that forwards `from`'s errors. */
+export function forwardVerified<T extends Readable>(from: Readable, to: T): T {
+  const mark = verifiedStreams.get(from);
+  if (mark) verifiedStreams.set(to, mark);
+  return to;
+}
+
+/** True when `stream` already fails unless its bytes have this digest and size. */
+export function isVerifiedAs(stream: Readable, digest: Digest, size: number): boolean {
+  const mark = verifiedStreams.get(stream);
+  return mark !== undefined && mark.digest === digest && mark.size === size;
+}
+
+/**
  * A passthrough that hashes what flows through it and fails at the end of the stream when the
  * content does not match, so consumers never see a silently corrupted blob complete successfully.
  */
@@ -41,7 +68,7 @@ export function verifyingStream(expected: Digest, expectedSize?: number, what?: 
   const hash = createHash('sha256');
   let size = 0;
   const label = what ?? expected;
-  return new Transform({
+  const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       size += chunk.length;
@@ -82,6 +109,7 @@ export function verifyingStream(expected: Digest, expectedSize?: number, what?: 
       callback();
     },
   });
+  return expectedSize === undefined ? stream : markVerified(stream, expected, expectedSize);
 }
 
 /** Consumes a stream and returns its sha256 digest and byte count. */

@@ -8,7 +8,7 @@ import type { LockOptions } from '../util/path-lock.js';
 import { acquirePathLock } from '../util/path-lock.js';
 import { sweepAbandonedStaging } from '../util/staging.js';
 import type { Digest } from './digest.js';
-import { digestHex, digestStream, sha256Digest, verifyingStream } from './digest.js';
+import { digestHex, digestStream, isVerifiedAs, sha256Digest, verifyingStream } from './digest.js';
 import { directoryLayout, REF_NAME_ANNOTATION, readLayoutIndex } from './layout.js';
 import { MediaType } from './media-types.js';
 import type { ImageSink, PutManifestOptions } from './sink.js';
@@ -95,11 +95,11 @@ export function verifiedBlobFiles(
     path,
     hasBlob: (descriptor) => holdsBlob(path(descriptor.digest), descriptor),
     async putBlob(descriptor, stream) {
-      await writeStreamAtomic(
-        path(descriptor.digest),
-        stream,
-        verifyingStream(descriptor.digest, descriptor.size, `blob ${descriptor.digest} for ${location}`),
-      );
+      // A stream that already fails unless it is this blob (a verified source) is not hashed twice.
+      const checks = isVerifiedAs(stream, descriptor.digest, descriptor.size)
+        ? []
+        : [verifyingStream(descriptor.digest, descriptor.size, `blob ${descriptor.digest} for ${location}`)];
+      await writeStreamAtomic(path(descriptor.digest), stream, ...checks);
     },
   };
 }

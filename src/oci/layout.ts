@@ -12,6 +12,9 @@ import type { TarIndex } from './tar-index.js';
 import type { Descriptor, IndexManifest } from './types.js';
 import { IndexManifestSchema, parseJsonBytes } from './types.js';
 
+/** Bytes per read of a blob file. */
+const BLOB_READ_SIZE = 1024 * 1024;
+
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 
 /** File access to an OCI image layout, either a directory or an archive of one. */
@@ -102,7 +105,8 @@ export function directoryLayout(dir: string): LayoutFiles {
       const path = join(dir, 'blobs', 'sha256', digestHex(digest));
       try {
         const { handle, size } = await openRegularFile(path, 'blob');
-        return { stream: handle.createReadStream(), size };
+        // Large reads: one 64 KiB read per chunk costs several times the CPU of 1 MiB reads.
+        return { stream: handle.createReadStream({ highWaterMark: BLOB_READ_SIZE }), size };
       } catch (error) {
         if (error instanceof RampartError) throw error;
         const code = (error as NodeJS.ErrnoException).code;

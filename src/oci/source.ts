@@ -4,7 +4,7 @@ import { RampartError } from '../errors.js';
 import { decompressStream } from '../util/decompress.js';
 import { startOnRead } from '../util/start-on-read.js';
 import type { Digest } from './digest.js';
-import { sha256Digest, verifyingStream } from './digest.js';
+import { markVerified, sha256Digest, verifyingStream } from './digest.js';
 import type { Image, Index, Layer, Manifest, ManifestFields, OciObject } from './image.js';
 import { descriptorOf, manifestFields, notRunnableImage } from './image.js';
 import type { LayerCompression } from './media-types.js';
@@ -134,7 +134,7 @@ export async function openVerifiedBlob(
     earlyError ??= error;
   };
   raw.on('error', holdError);
-  return startOnRead(
+  const checked = startOnRead(
     () => {
       const verifier = verifyingStream(
         descriptor.digest,
@@ -152,6 +152,8 @@ export async function openVerifiedBlob(
     // A consumer that stops early (e.g. sniffing magic bytes) must not leak the file descriptor.
     () => raw.destroy(),
   );
+  // Fails unless the bytes match: a sink writing it need not hash it again.
+  return markVerified(checked, descriptor.digest, descriptor.size);
 }
 
 /**

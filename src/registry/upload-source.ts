@@ -4,7 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
-import { type Digest, verifyingStream } from '../oci/digest.js';
+import { type Digest, isVerifiedAs, verifyingStream } from '../oci/digest.js';
 
 /** Progress events at most every this many bytes. */
 const PROGRESS_STEP = 1024 * 1024;
@@ -20,7 +20,7 @@ export class VerifiedSource {
   private leftover: Buffer | undefined;
   private sent = 0;
   private reported = 0;
-  private readonly verifier: ReturnType<typeof verifyingStream>;
+  private readonly verifier: Readable;
 
   constructor(
     private readonly stream: Readable,
@@ -28,12 +28,18 @@ export class VerifiedSource {
     private readonly size: number,
     private readonly progress: (bytes: number) => void,
   ) {
-    this.verifier = verifyingStream(digest, size, `the upload of ${digest}`);
-    stream.on('error', (error) => this.verifier.destroy(error));
+    if (isVerifiedAs(stream, digest, size)) {
+      // The source fails by itself unless it is this blob: hashing it again would only cost CPU.
+      this.verifier = stream;
+    } else {
+      const verifier = verifyingStream(digest, size, `the upload of ${digest}`);
+      stream.on('error', (error) => verifier.destroy(error));
+      stream.pipe(verifier);
+      this.verifier = verifier;
+    }
     // The iterator listens only from its first read; a small source can fail its check before
     // that (the request not sent yet). The iterator still sees the error: the stream is errored.
     this.verifier.on('error', () => undefined);
-    stream.pipe(this.verifier);
     this.iterator = this.verifier[Symbol.asyncIterator]();
   }
 

@@ -1,6 +1,7 @@
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromSystemError } from '../errors.js';
 import { tempSuffix } from './staging.js';
@@ -35,13 +36,19 @@ export async function writeStreamAtomic(
   const upstreamErrors = new Set<unknown>();
   for (const stream of [source, ...transforms]) stream.on('error', (error) => upstreamErrors.add(error));
   try {
-    const out: Writable = handle.createWriteStream();
+    const out = batchedFileWriter(handle);
     await (pipeline as (...streams: unknown[]) => Promise<void>)(source, ...transforms, out).catch(
       (error: unknown) => {
         throw upstreamErrors.has(error) ? error : fromSystemError(error, { path, operation: 'write' });
       },
     );
-    await syncAndRename(temp, path);
+    await handle.sync().catch((error: unknown) => {
+      throw fromSystemError(error, { path, operation: 'write' });
+    });
+    await handle.close();
+    await rename(temp, path).catch((error: unknown) => {
+      throw fromSystemError(error, { path, operation: 'write' });
+    });
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(temp, { force: true }).catch(() => undefined);
@@ -49,15 +56,57 @@ export async function writeStreamAtomic(
   }
 }
 
-async function syncAndRename(temp: string, path: string): Promise<void> {
-  try {
-    const written = await open(temp, 'r');
-    await written.sync();
-    await written.close();
-    await rename(temp, path);
-  } catch (error) {
-    throw fromSystemError(error, { path, operation: 'write' });
+/** Bytes gathered before one write: network and decompression chunks are 16-64 KiB. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * A Writable onto an open file that gathers chunks and writes them with one `writev` per MiB (not
+ * one write per chunk: a 200 MB blob in 64 KiB chunks costs three times the CPU). It leaves the
+ * handle open; the caller syncs and closes it.
+ */
+function batchedFileWriter(handle: FileHandle): Writable {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let position = 0;
+  const flush = async (): Promise<void> => {
+    let buffers = pending;
+    let left = pendingBytes;
+    pending = [];
+    pendingBytes = 0;
+    while (left > 0) {
+      const { bytesWritten } = await handle.writev(buffers, position);
+      position += bytesWritten;
+      left -= bytesWritten;
+      if (left > 0) buffers = dropBytes(buffers, bytesWritten);
+    }
+  };
+  return new Writable({
+    highWaterMark: WRITE_BATCH,
+    write(chunk: Buffer, _encoding, callback) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < WRITE_BATCH) return callback();
+      flush().then(() => callback(), callback);
+    },
+    final(callback) {
+      flush().then(() => callback(), callback);
+    },
+  });
+}
+
+/** `buffers` without their first `count` bytes (after a short write). */
+function dropBytes(buffers: Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = [];
+  let skip = count;
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length;
+      continue;
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+    skip = 0;
   }
+  return rest;
 }
 
 /**

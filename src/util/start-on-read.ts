@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 
 /**
  * A stream whose data and errors start only when somebody reads it. Streams handed out by a
@@ -18,18 +18,36 @@ export function startOnRead(start: () => Readable, release?: () => void): Readab
       release?.();
     }
   };
-  async function* chunks(): AsyncGenerator<Buffer> {
-    inner = start();
-    yield* inner;
-  }
-  const outer = Readable.from(chunks(), { objectMode: false });
-  // Readable.from only finishes destroying once a pending read of `inner` settles; clean up at
-  // once instead, which also settles that read.
-  const destroyGenerator = outer._destroy.bind(outer);
-  outer._destroy = (error, callback) => {
-    cleanUp();
-    destroyGenerator(error, callback);
-  };
-  outer.once('close', cleanUp);
+  // Chunks are forwarded as they come, paused while the outer buffer is full: no generator and no
+  // async iterator per chunk (those cost a promise and, when chunks queue up, a copy each).
+  const outer: Readable = new Readable({
+    read() {
+      if (inner) {
+        inner.resume();
+        return;
+      }
+      let started: Readable;
+      try {
+        started = start();
+      } catch (error) {
+        outer.destroy(error as Error);
+        return;
+      }
+      inner = started;
+      started.on('data', (chunk: Buffer) => {
+        if (!outer.push(chunk)) started.pause();
+      });
+      started.once('end', () => outer.push(null));
+      // An error, or a close before the end (ERR_STREAM_PREMATURE_CLOSE), fails the outer stream.
+      finished(started, (error) => {
+        if (error) outer.destroy(error);
+      });
+    },
+    // Read to the end or not, started or not: release at once.
+    destroy(error, callback) {
+      cleanUp();
+      callback(error);
+    },
+  });
   return outer;
 }

@@ -1,0 +1,136 @@
+/**
+ * How blob bytes move through a copy: hashed once (where they are consumed, not again by a sink
+ * that receives an already verified stream), still refused when they do not match, and written to
+ * files in large writes rather than one write per network-sized chunk.
+ */
+import { createHash } from 'node:crypto';
+import { access, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RampartError } from '../../../src/errors.js';
+import { copy } from '../../../src/oci/copy.js';
+import { openImage, openSink } from '../../../src/oci/open.js';
+import { writeStreamAtomic } from '../../../src/util/atomic-file.js';
+import { type RandomImage, writeRandomImage } from '../../helpers/random-image.js';
+
+const MB = 1000 * 1000;
+let work: string;
+let image: RandomImage;
+const source = () => join(work, 'source');
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rampart-copy-streaming-'));
+  image = await writeRandomImage(source(), 'v1', [3 * MB, 2 * MB]);
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** Bytes fed to sha256 hashes while `run` runs (every Hash object shares one prototype). */
+async function bytesHashed(run: () => Promise<unknown>): Promise<number> {
+  const proto = Object.getPrototypeOf(createHash('sha256')) as { update: (...args: unknown[]) => unknown };
+  const update = proto.update;
+  let bytes = 0;
+  proto.update = function (this: unknown, data: unknown, ...rest: unknown[]) {
+    bytes += typeof data === 'string' ? Buffer.byteLength(data) : (data as Uint8Array).byteLength;
+    return update.call(this, data, ...rest);
+  };
+  try {
+    await run();
+  } finally {
+    proto.update = update;
+  }
+  return bytes;
+}
+
+describe('a copy hashes each blob once', () => {
+  it('oci: → oci: hashes the layers once, not once by the source and again by the sink', async () => {
+    const target = join(work, 'once');
+    const layerBytes = image.layers.reduce((sum, l) => sum + l.size, 0);
+    const hashed = await bytesHashed(async () => {
+      const object = await openImage(`oci:${source()}:v1`);
+      await copy(object, await openSink(`oci:${target}:v1`), { tag: 'v1' });
+    });
+    // Layers once; the config and manifests (a few hundred bytes each) a few times at most.
+    expect(hashed).toBeGreaterThanOrEqual(layerBytes);
+    expect(hashed).toBeLessThan(layerBytes + 64 * 1024);
+    for (const layer of image.layers) {
+      const stored = await readFile(join(target, 'blobs/sha256', layer.digest.slice(7)));
+      expect(`sha256:${createHash('sha256').update(stored).digest('hex')}`).toBe(layer.digest);
+    }
+  });
+
+  it('a layer whose bytes changed (same size) still fails the copy, and no blob is written', async () => {
+    const corrupt = join(work, 'corrupt');
+    await writeRandomImage(corrupt, 'v1', [3 * MB]);
+    const opened = await openImage(`oci:${corrupt}:v1`);
+    const layer = (opened as { manifest: { layers: { digest: string }[] } }).manifest.layers[0];
+    const file = join(corrupt, 'blobs/sha256', (layer?.digest ?? '').slice(7));
+    const handle = await open(file, 'r+');
+    await handle.write(Buffer.from([0x42, 0x42, 0x42, 0x42]), 0, 4, 1024 * 1024);
+    await handle.close();
+    const target = join(work, 'corrupt-copy');
+    const failure = await copy(opened, await openSink(`oci:${target}:v1`), { tag: 'v1' }).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(RampartError);
+    expect((failure as RampartError).code).toBe('DIGEST_MISMATCH');
+    expect((failure as RampartError<'DIGEST_MISMATCH'>).details.expected).toBe(layer?.digest);
+    await expect(access(target)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('blob files are written in large writes', () => {
+  it('a 3 MiB stream of 16 KiB chunks is written in a handful of writes, byte for byte', async () => {
+    const chunk = 16 * 1024;
+    const data = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251;
+    const chunks = Array.from({ length: data.length / chunk }, (_, i) =>
+      data.subarray(i * chunk, (i + 1) * chunk),
+    );
+    const probe = await open(join(work, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as Record<'write' | 'writev', (...args: unknown[]) => unknown>;
+    await probe.close();
+    const original = { write: proto.write, writev: proto.writev };
+    let writes = 0;
+    for (const name of ['write', 'writev'] as const) {
+      proto[name] = function (this: unknown, ...args: unknown[]) {
+        writes++;
+        return original[name].apply(this, args);
+      };
+    }
+    const path = join(work, 'written.bin');
+    try {
+      // A stream that yields each chunk on its own turn, as a socket does.
+      const stream = Readable.from(
+        (async function* () {
+          for (const c of chunks) {
+            await new Promise((resolve) => setImmediate(resolve));
+            yield c;
+          }
+        })(),
+      );
+      await writeStreamAtomic(path, stream);
+    } finally {
+      Object.assign(proto, original);
+    }
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThanOrEqual(4);
+    expect((await readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('a failing source leaves no file behind', async () => {
+    const path = join(work, 'never.bin');
+    const stream = Readable.from(
+      (async function* () {
+        yield Buffer.alloc(2 * 1024 * 1024);
+        throw new Error('source broke');
+      })(),
+    );
+    await expect(writeStreamAtomic(path, stream)).rejects.toThrow();
+    await expect(access(path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
