@@ -22,7 +22,20 @@ const REPO = resolve(import.meta.dirname, '../..');
 const README_FILES = ['README.md', 'images/README.md'];
 const CACHE_HOME =
   process.env.RAMPART_TEST_CACHE ?? process.env.XDG_CACHE_HOME ?? join(REPO, '.cache', 'e2e');
-const GROUP_ORDER = ['--version', 'build', 'copy', 'inspect', 'sbom', 'apt', 'cache'];
+const GROUP_ORDER = [
+  '--version',
+  'build',
+  'copy',
+  'inspect',
+  'sbom',
+  'key',
+  'sign',
+  'verify',
+  'apt',
+  'cache',
+];
+/** The password of the keys `key generate` examples write and `sign` examples read. */
+const KEY_PASSWORD = 'example-key-password';
 
 /** Examples that cannot run here, and why. Keep this list short: every entry is an untested doc line. */
 const SKIPPED: Record<string, string> = {
@@ -152,7 +165,12 @@ describe('documented examples', () => {
       const cacheHome = OWN_CACHE.has(example.command) ? await mkdtemp(join(work, '.cache-')) : CACHE_HOME;
       const result = await runCommand('sh', ['-c', `set -e\n${example.command}`], {
         cwd: work,
-        env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, XDG_CACHE_HOME: cacheHome },
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH ?? ''}`,
+          XDG_CACHE_HOME: cacheHome,
+          RAMPART_PASSWORD: KEY_PASSWORD,
+        },
         timeoutMs: 840_000,
       });
       expect(result.exitCode, `${example.command}\n${result.stderr}`).toBe(0);

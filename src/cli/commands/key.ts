@@ -29,8 +29,8 @@ twice). Both files are created new (an existing file is not overwritten); the pr
 cosign (sign --key PREFIX.key) and skopeo (--sign-by-sigstore-private-key) read the private key.
 
 Examples:
-  $ rampart key generate --output-prefix release
-  $ RAMPART_PASSWORD=... rampart key generate`,
+  $ rampart key generate --output-prefix rampart
+  $ RAMPART_PASSWORD=... rampart key generate --output-prefix ci`,
     )
     .action(async (options: GenerateFlags) => {
       const password = await keyPassword('write');

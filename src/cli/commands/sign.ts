@@ -48,8 +48,8 @@ Formats:
 The password comes from RAMPART_PASSWORD, else COSIGN_PASSWORD, else a terminal prompt.
 
 Examples:
-  $ rampart sign --key rampart.key docker://127.0.0.1:5000/app:1.0
-  $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/app:latest`,
+  $ rampart sign --key rampart.key docker://localhost:5000/nodejs:1.0 --insecure
+  $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/nodejs:latest`,
     )
     .action((image: string, options: SignFlags) =>
       withInterrupt(async (signal) => {

@@ -34,8 +34,8 @@ signed docker-reference. Exit status 0 only when at least one signature by the k
 "annotations", "manifest", "layer"}]}.
 
 Examples:
-  $ rampart verify --key rampart.pub docker://127.0.0.1:5000/app:1.0
-  $ rampart verify --key rampart.pub -o json oci:./layout:app`,
+  $ rampart verify --key rampart.pub docker://localhost:5000/nodejs:1.0 --insecure
+  $ rampart verify --key rampart.pub -o json oci:./out/nodejs:latest`,
     )
     .action((image: string, options: VerifyFlags) =>
       withInterrupt(async (signal) => {

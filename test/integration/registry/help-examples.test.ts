@@ -11,13 +11,15 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createProgram, main } from '../../../src/cli/main.js';
 import { writeImage } from '../../../src/oci/open.js';
+import { generateKeyPair } from '../../../src/sign/keys.js';
 import { makeTestImage } from '../../helpers/oci-fixtures.js';
 import { runCommand } from '../../helpers/processes.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 
+const KEY_PASSWORD = 'example-key-password';
 const REPO = resolve(import.meta.dirname, '../../..');
 /** The order the examples need each other's results in: push first, delete last. */
-const GROUP_ORDER = ['copy', 'inspect', 'sbom', 'ls', 'login', 'logout', 'rm'];
+const GROUP_ORDER = ['copy', 'inspect', 'sbom', 'sign', 'verify', 'ls', 'login', 'logout', 'rm'];
 /** Examples of registry commands that cannot run here, and why. */
 const SKIPPED: Record<string, string> = {
   'rampart build images/nodejs.yaml docker://localhost:5000/nodejs:22 --insecure':
@@ -105,6 +107,12 @@ beforeAll(async () => {
   ]);
   await writeImage(`oci:${join(work, 'out', 'nodejs')}:latest`, image);
   await writeFile(join(work, 'secret.txt'), 'example-password');
+  // The keys `sign` and `verify` examples name, encrypted under the password of their env.
+  for (const name of ['rampart', 'release']) {
+    const pair = await generateKeyPair(KEY_PASSWORD, { scryptCost: 32768 });
+    await writeFile(join(work, `${name}.key`), pair.privateKey, { mode: 0o600 });
+    await writeFile(join(work, `${name}.pub`), pair.publicKey);
+  }
 });
 afterAll(async () => {
   await registry?.stop();
@@ -138,6 +146,7 @@ describe('registry examples of --help', () => {
           REGISTRY_AUTH_FILE: '',
           XDG_RUNTIME_DIR: '',
           TOKEN: 'example-token',
+          RAMPART_PASSWORD: KEY_PASSWORD,
         },
         timeoutMs: 120_000,
       });
