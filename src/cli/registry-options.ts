@@ -19,8 +19,11 @@ export interface RegistryFlags {
 const MAX_JOBS = 64;
 const HOST = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]+)?$/;
 
-/** Adds `--creds`, `--username`/`--password-stdin`, `--authfile`, `--insecure`, `--ca-file`, `--jobs`. */
-export function addRegistryOptions(command: Command): Command {
+/**
+ * Adds `--creds`, `--username`/`--password-stdin`, `--authfile`, `--insecure`, `--ca-file`, and
+ * `--jobs` where the command transfers blobs (`copy`, `build`): elsewhere it would do nothing.
+ */
+export function addRegistryOptions(command: Command, options: { jobs?: boolean } = {}): Command {
   command
     .option(
       '--creds <user:password>',
@@ -29,7 +32,9 @@ export function addRegistryOptions(command: Command): Command {
     .option('--username <user>', 'user name for the docker:// registry; the password is read from stdin')
     .option('--password-stdin', 'read the password (or token) for --username from stdin')
     .option('--authfile <file>', 'credentials file (docker config.json or containers auth.json format)');
-  return addTlsOptions(command).option('--jobs <n>', `blobs transferred at once (1-${MAX_JOBS}, default 4)`);
+  addTlsOptions(command);
+  if (options.jobs === false) return command;
+  return command.option('--jobs <n>', `blobs transferred at once (1-${MAX_JOBS}, default 4)`);
 }
 
 /**

@@ -24,7 +24,7 @@ export function registerSbom(program: Command): void {
       '--allow-unsafe-entries',
       'exit 0 even when unsafe or unreadable layer entries were left out (they stay listed in the SBOM warnings)',
     );
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `

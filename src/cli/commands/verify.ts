@@ -23,7 +23,7 @@ export function registerVerify(program: Command): void {
     .requiredOption('--key <file>', 'public key (SPKI PEM, as cosign and rampart key generate write it)')
     .option('--identity <ref>', 'require this docker-reference (the repository the signer named)')
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `

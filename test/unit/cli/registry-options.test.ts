@@ -45,6 +45,17 @@ describe('registry options', () => {
     });
   });
 
+  it('--jobs is offered only by the commands that transfer blobs (copy, build)', async () => {
+    const { createProgram } = await import('../../../src/cli/main.js');
+    const program = await createProgram();
+    const withJobs = program.commands
+      .filter((command) => command.options.some((option) => option.long === '--authfile'))
+      .filter((command) => command.options.some((option) => option.long === '--jobs'))
+      .map((command) => command.name())
+      .sort();
+    expect(withJobs).toEqual(['build', 'copy']);
+  });
+
   it('--jobs is a whole number from 1 to 64', async () => {
     expect((await registryOptions(parse('--jobs', '3'), [])).jobs).toBe(3);
     for (const bad of ['0', '65', '2.5', 'x']) {
