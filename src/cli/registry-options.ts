@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RampartError } from '../errors.js';
 import { parseImageReference } from '../oci/reference.js';
-import { credentialStore, parseCredsOption } from '../registry/credentials.js';
+import { checkUsername, credentialStore, parseCredsOption } from '../registry/credentials.js';
 import type { Credential, RegistryOptions } from '../registry/types.js';
 import { readSecretFromStdin } from './prompt.js';
 
@@ -150,6 +150,8 @@ async function explicitCredential(
     });
   }
   if (flags.username !== undefined) {
+    // Checked before it is joined to the password: `a:b` would otherwise send user `a`.
+    checkUsername(flags.username);
     if (!flags.passwordStdin) {
       throw new RampartError(
         'USAGE',

@@ -106,6 +106,12 @@ describe('registry options', () => {
     expect(
       await rejected(registryOptions(parse('--username', 'me', '--password-stdin'), refs, Readable.from([]))),
     ).toMatchObject({ code: 'USAGE', details: { option: '--password-stdin' } });
+    // A ':' in the user name would move its tail into the password (user 'me', password 'you:pw').
+    expect(
+      await rejected(
+        registryOptions(parse('--username', 'me:you', '--password-stdin'), refs, Readable.from(['pw'])),
+      ),
+    ).toMatchObject({ code: 'USAGE', details: { option: '--username' } });
   });
 
   it('--authfile is the only credential file read', async () => {
