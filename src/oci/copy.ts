@@ -148,7 +148,9 @@ export async function copy(
       for (const entry of node.manifest.manifests) {
         const child = children.get(entry.digest) ?? (await node.child(entry));
         children.set(entry.digest, child);
-        if (entry.platform && child.kind !== 'index') platforms.push(formatPlatform(entry.platform));
+        // An attachment's platforms (an index of per-platform SBOMs) are not the image's.
+        if (entry.platform && child.kind !== 'index' && !verbatim)
+          platforms.push(formatPlatform(entry.platform));
         await plan(child, false, undefined, depth + 1, verbatim);
       }
       return;
