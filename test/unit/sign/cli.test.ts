@@ -131,4 +131,15 @@ describe('rampart key, sign and verify on the command line', () => {
     await expect(stat(`${prefix}.key`)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await readFile(`${prefix}.pub`, 'utf8')).toBe("someone else's public key\n");
   });
+
+  it('verify refuses dir: and docker-archive: before reading them (no signatures can be beside them)', async () => {
+    const { verifyImage } = await import('../../../src/sign/verify.js');
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    for (const ref of [
+      `dir:${join(work, 'missing-rootfs')}`,
+      `docker-archive:${join(work, 'missing.tar')}`,
+    ]) {
+      await expect(verifyImage(ref, publicKey)).rejects.toMatchObject({ code: 'UNSUPPORTED_TRANSPORT' });
+    }
+  });
 });
