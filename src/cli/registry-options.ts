@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { RampartError } from '../errors.js';
 import { parseImageReference } from '../oci/reference.js';
 import { checkUsername, credentialStore, parseCredsOption } from '../registry/credentials.js';
@@ -42,12 +42,16 @@ export function addRegistryOptions(command: Command, options: { jobs?: boolean }
  * registry (login included): one parser, so `--insecure` means the same everywhere.
  */
 export function addTlsOptions(command: Command): Command {
+  // Preset: commander would otherwise set a bare --insecure to `true` without calling the parser,
+  // overwriting the hosts named before it.
+  const insecure = new Option(
+    '--insecure [host]',
+    'allow plain HTTP or unverified TLS: bare for loopback registries only, or =HOST[:PORT] (repeatable)',
+  )
+    .preset(true)
+    .argParser(collectInsecure);
   return command
-    .option(
-      '--insecure [host]',
-      'allow plain HTTP or unverified TLS: bare for loopback registries only, or =HOST[:PORT] (repeatable)',
-      collectInsecure,
-    )
+    .addOption(insecure)
     .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system roots');
 }
 
@@ -62,7 +66,16 @@ export function tlsOptions(
 }
 
 function collectInsecure(value: string | boolean, previous: true | string[] | undefined): true | string[] {
-  if (value === true || value === undefined) return previous ?? true;
+  const bare = value === true || value === undefined;
+  // `true` and a host list cannot be one value: either form would silently drop the other.
+  if (previous !== undefined && bare !== (previous === true)) {
+    throw new RampartError(
+      'USAGE',
+      'a bare --insecure (loopback registries) and --insecure=HOST cannot be combined; name each registry instead, e.g. --insecure=localhost:5000 --insecure=HOST',
+      { details: { option: '--insecure' } },
+    );
+  }
+  if (bare) return previous ?? true;
   if (typeof value !== 'string' || !HOST.test(value)) {
     // Commander hands the next word to an optional value: an image reference is not a host.
     throw new RampartError(

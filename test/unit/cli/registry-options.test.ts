@@ -38,6 +38,17 @@ describe('registry options', () => {
       'r.internal:5000',
       'other',
     ]);
+    // Bare and named together would drop one of them (the loopback registry lost its http).
+    for (const args of [
+      ['--insecure=r.internal:5000', '--insecure'],
+      ['docker://127.0.0.1:5000/a', '--insecure', '--insecure=r.internal:5000'],
+    ]) {
+      expect(caught(() => parse(...args))).toMatchObject({
+        code: 'USAGE',
+        details: { option: '--insecure' },
+      });
+    }
+    expect(parse('docker://127.0.0.1:5000/a', '--insecure', '--insecure').insecure).toBe(true);
     // An image reference after a bare --insecure is not taken for a host.
     expect(caught(() => parse('--insecure', 'docker://127.0.0.1:5000/a'))).toMatchObject({
       code: 'USAGE',
