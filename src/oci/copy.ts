@@ -34,7 +34,7 @@ export type CopyEvent =
 export const DEFAULT_JOBS = 4;
 const PROGRESS_STEP = 1024 * 1024;
 /** Indexes within indexes: real ones nest one or two deep. */
-const MAX_INDEX_DEPTH = 8;
+export const MAX_INDEX_DEPTH = 8;
 
 export interface CopyOptions {
   /** Copy only this platform's image of an index (sinks that hold one image need one). */
