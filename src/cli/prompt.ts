@@ -49,6 +49,7 @@ export async function promptHidden(question: string): Promise<string> {
   input.setRawMode(true);
   input.resume();
   input.setEncoding('utf8');
+  let detach = (): void => undefined;
   try {
     return await new Promise<string>((resolve, reject) => {
       let answer = '';
@@ -72,14 +73,18 @@ export async function promptHidden(question: string): Promise<string> {
           else answer += char;
         }
       };
-      input.on('data', onData);
       // The terminal closed (or stdin was not one after all): what was typed is the answer.
-      input.once('end', () => {
+      const onEnd = () => resolve(answer);
+      // Both listeners go however the prompt ends: `key generate` asks twice on the same stdin.
+      detach = () => {
         input.off('data', onData);
-        resolve(answer);
-      });
+        input.off('end', onEnd);
+      };
+      input.on('data', onData);
+      input.once('end', onEnd);
     });
   } finally {
+    detach();
     input.setRawMode(false);
     input.pause();
     process.stderr.write('\n');

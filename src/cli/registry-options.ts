@@ -1,7 +1,7 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { RampartError } from '../errors.js';
 import { parseImageReference } from '../oci/reference.js';
-import { credentialStore, parseCredsOption } from '../registry/credentials.js';
+import { checkUsername, credentialStore, parseCredsOption } from '../registry/credentials.js';
 import type { Credential, RegistryOptions } from '../registry/types.js';
 import { readSecretFromStdin } from './prompt.js';
 
@@ -19,8 +19,11 @@ export interface RegistryFlags {
 const MAX_JOBS = 64;
 const HOST = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]+)?$/;
 
-/** Adds `--creds`, `--username`/`--password-stdin`, `--authfile`, `--insecure`, `--ca-file`, `--jobs`. */
-export function addRegistryOptions(command: Command): Command {
+/**
+ * Adds `--creds`, `--username`/`--password-stdin`, `--authfile`, `--insecure`, `--ca-file`, and
+ * `--jobs` where the command transfers blobs (`copy`, `build`): elsewhere it would do nothing.
+ */
+export function addRegistryOptions(command: Command, options: { jobs?: boolean } = {}): Command {
   command
     .option(
       '--creds <user:password>',
@@ -29,7 +32,9 @@ export function addRegistryOptions(command: Command): Command {
     .option('--username <user>', 'user name for the docker:// registry; the password is read from stdin')
     .option('--password-stdin', 'read the password (or token) for --username from stdin')
     .option('--authfile <file>', 'credentials file (docker config.json or containers auth.json format)');
-  return addTlsOptions(command).option('--jobs <n>', `blobs transferred at once (1-${MAX_JOBS}, default 4)`);
+  addTlsOptions(command);
+  if (options.jobs === false) return command;
+  return command.option('--jobs <n>', `blobs transferred at once (1-${MAX_JOBS}, default 4)`);
 }
 
 /**
@@ -37,12 +42,16 @@ export function addRegistryOptions(command: Command): Command {
  * registry (login included): one parser, so `--insecure` means the same everywhere.
  */
 export function addTlsOptions(command: Command): Command {
+  // Preset: commander would otherwise set a bare --insecure to `true` without calling the parser,
+  // overwriting the hosts named before it.
+  const insecure = new Option(
+    '--insecure [host]',
+    'allow plain HTTP or unverified TLS: bare for loopback registries only, or =HOST[:PORT] (repeatable)',
+  )
+    .preset(true)
+    .argParser(collectInsecure);
   return command
-    .option(
-      '--insecure [host]',
-      'allow plain HTTP or unverified TLS: bare for loopback registries only, or =HOST[:PORT] (repeatable)',
-      collectInsecure,
-    )
+    .addOption(insecure)
     .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system roots');
 }
 
@@ -57,7 +66,16 @@ export function tlsOptions(
 }
 
 function collectInsecure(value: string | boolean, previous: true | string[] | undefined): true | string[] {
-  if (value === true || value === undefined) return previous ?? true;
+  const bare = value === true || value === undefined;
+  // `true` and a host list cannot be one value: either form would silently drop the other.
+  if (previous !== undefined && bare !== (previous === true)) {
+    throw new RampartError(
+      'USAGE',
+      'a bare --insecure (loopback registries) and --insecure=HOST cannot be combined; name each registry instead, e.g. --insecure=localhost:5000 --insecure=HOST',
+      { details: { option: '--insecure' } },
+    );
+  }
+  if (bare) return previous ?? true;
   if (typeof value !== 'string' || !HOST.test(value)) {
     // Commander hands the next word to an optional value: an image reference is not a host.
     throw new RampartError(
@@ -145,6 +163,8 @@ async function explicitCredential(
     });
   }
   if (flags.username !== undefined) {
+    // Checked before it is joined to the password: `a:b` would otherwise send user `a`.
+    checkUsername(flags.username);
     if (!flags.passwordStdin) {
       throw new RampartError(
         'USAGE',

@@ -34,7 +34,7 @@ export type CopyEvent =
 export const DEFAULT_JOBS = 4;
 const PROGRESS_STEP = 1024 * 1024;
 /** Indexes within indexes: real ones nest one or two deep. */
-const MAX_INDEX_DEPTH = 8;
+export const MAX_INDEX_DEPTH = 8;
 
 export interface CopyOptions {
   /** Copy only this platform's image of an index (sinks that hold one image need one). */
@@ -148,7 +148,9 @@ export async function copy(
       for (const entry of node.manifest.manifests) {
         const child = children.get(entry.digest) ?? (await node.child(entry));
         children.set(entry.digest, child);
-        if (entry.platform && child.kind !== 'index') platforms.push(formatPlatform(entry.platform));
+        // An attachment's platforms (an index of per-platform SBOMs) are not the image's.
+        if (entry.platform && child.kind !== 'index' && !verbatim)
+          platforms.push(formatPlatform(entry.platform));
         await plan(child, false, undefined, depth + 1, verbatim);
       }
       return;

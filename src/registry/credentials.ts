@@ -75,6 +75,18 @@ export function registryKey(registry: string): string {
 }
 
 /**
+ * A user name as a registry credential takes it: non-empty and without ':' (the basic-auth and the
+ * docker config `auth` encodings split at the first ':'). One rule for `login` and `--username`.
+ */
+export function checkUsername(username: string, option = '--username'): string {
+  if (username === '' || username.includes(':'))
+    throw new RampartError('USAGE', 'the username must be non-empty and cannot contain ":"', {
+      details: { option },
+    });
+  return username;
+}
+
+/**
  * `--creds USER:PASSWORD` as skopeo takes it: split at the first ':' (the password may hold ':').
  * The error never carries the value.
  */

@@ -22,7 +22,7 @@ import {
 } from './auth-config.js';
 import { authFileLocations, dockerConfigPath, readAuthFile, updateAuthFile } from './auth-file.js';
 import { type HelperRunOptions, helperErase, helperProgram, helperStore } from './credential-helper.js';
-import { credentialStore } from './credentials.js';
+import { checkUsername, credentialStore } from './credentials.js';
 import { RegistryCredential } from './secret.js';
 import type { CredentialStore } from './types.js';
 
@@ -63,10 +63,7 @@ export interface LogoutResult {
 /** Verifies the credential with the registry, then stores it. */
 export async function login(options: LoginOptions): Promise<LoginResult> {
   const registry = registryArgument(options.registry);
-  if (options.username === '' || options.username.includes(':'))
-    throw new RampartError('USAGE', 'the username must be non-empty and cannot contain ":"', {
-      details: { option: '--username' },
-    });
+  checkUsername(options.username);
   if (options.password === '')
     throw new RampartError('USAGE', 'the password is empty; give it on stdin with --password-stdin', {
       details: { option: '--password-stdin' },

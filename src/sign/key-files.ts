@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { fromSystemError, RampartError } from '../errors.js';
+import { open, unlink } from 'node:fs/promises';
+import { fromSystemError, isSystemError, RampartError } from '../errors.js';
 
 /** A key file is a few hundred bytes; nothing larger is read. */
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
@@ -39,5 +39,50 @@ export async function readKeyFile(path: string): Promise<string> {
     return buffer.subarray(0, bytesRead).toString('utf8');
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Writes a key pair as `PREFIX.key` (mode 0600) and `PREFIX.pub`, both created new: a key is never
+ * overwritten by accident. When the public key cannot be written, the private key just written is
+ * removed again, so a retry does not stop at a half-written pair.
+ */
+export async function writeKeyPairFiles(
+  prefix: string,
+  pair: { privateKey: string; publicKey: string },
+): Promise<{ privateKeyPath: string; publicKeyPath: string }> {
+  const privateKeyPath = `${prefix}.key`;
+  const publicKeyPath = `${prefix}.pub`;
+  await writeNewFile(privateKeyPath, pair.privateKey, 0o600);
+  try {
+    await writeNewFile(publicKeyPath, pair.publicKey, 0o644);
+  } catch (error) {
+    await unlink(privateKeyPath).catch(() => undefined);
+    throw error;
+  }
+  return { privateKeyPath, publicKeyPath };
+}
+
+/** Creates a file that must not exist yet (O_EXCL). */
+async function writeNewFile(path: string, text: string, mode: number): Promise<void> {
+  let created = false;
+  try {
+    const handle = await open(path, 'wx', mode);
+    created = true;
+    try {
+      await handle.writeFile(text);
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    // A file this call created and could not fill (disk full) is not left as a truncated key.
+    if (created) await unlink(path).catch(() => undefined);
+    if (isSystemError(error) && error.code === 'EEXIST') {
+      throw new RampartError('USAGE', `${path} exists; remove it or choose another --output-prefix`, {
+        details: { option: '--output-prefix', value: path },
+      });
+    }
+    if (isSystemError(error)) throw fromSystemError(error, { path, operation: 'write' });
+    throw error;
   }
 }

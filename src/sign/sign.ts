@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import type { AttachmentStore } from '../oci/attachments.js';
 import { legacyAttachmentTag } from '../oci/attachments.js';
+import { MAX_INDEX_DEPTH } from '../oci/copy.js';
 import type { Digest } from '../oci/digest.js';
 import { sha256Digest } from '../oci/digest.js';
 import type { Manifest, OciObject } from '../oci/image.js';
@@ -217,14 +218,23 @@ async function subjectsOf(object: OciObject, recursive: boolean): Promise<Descri
   if (!recursive || object.kind !== 'index') return [root];
   const out: Descriptor[] = [root];
   const seen = new Set<Digest>([object.digest]);
-  const queue = [object];
-  for (let index = queue.shift(); index; index = queue.shift()) {
+  const queue = [{ index: object, depth: 0 }];
+  for (let item = queue.shift(); item; item = queue.shift()) {
+    const { index, depth } = item;
+    // As copy does: a registry can serve indexes of indexes without end, each a new digest.
+    if (depth >= MAX_INDEX_DEPTH) {
+      throw new RampartError(
+        'MALFORMED_MANIFEST',
+        `index ${index.digest} is nested more than ${MAX_INDEX_DEPTH} indexes deep`,
+        { details: { location: index.digest } },
+      );
+    }
     for (const entry of index.manifest.manifests) {
       if (seen.has(entry.digest)) continue;
       seen.add(entry.digest);
       out.push({ mediaType: entry.mediaType, digest: entry.digest, size: entry.size });
       const child = await index.child(entry);
-      if (child.kind === 'index') queue.push(child);
+      if (child.kind === 'index') queue.push({ index: child, depth: depth + 1 });
     }
   }
   return out;

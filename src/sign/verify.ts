@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { isRampartError } from '../errors.js';
+import { isRampartError, RampartError } from '../errors.js';
 import type { AttachmentStore } from '../oci/attachments.js';
 import { legacyAttachmentTag } from '../oci/attachments.js';
 import type { Digest } from '../oci/digest.js';
@@ -79,6 +79,14 @@ export async function verifyImage(
   options: VerifyOptions = {},
 ): Promise<VerifyResult> {
   const reference = parseImageReference(ref);
+  // Refused before anything is read: a dir: would otherwise be packed whole as a root filesystem.
+  if (reference.transport === 'docker-archive' || reference.transport === 'dir') {
+    throw new RampartError(
+      'UNSUPPORTED_TRANSPORT',
+      `${reference.transport}: holds no signatures beside an image; verify in a registry (docker://), an OCI layout (oci:) or an OCI archive (oci-archive:)`,
+      { details: { reference: ref, transport: reference.transport } },
+    );
+  }
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
   const store = await openAttachmentStore(reference, open);

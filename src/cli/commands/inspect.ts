@@ -39,7 +39,7 @@ export function registerInspect(program: Command): void {
     )
     .option('--raw', 'print the raw manifest bytes (of the index, or of the --platform image)')
     .option('--config', 'print the raw config bytes of the image');
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `

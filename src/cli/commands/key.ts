@@ -1,6 +1,6 @@
-import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
+import { RampartError } from '../../errors.js';
+import { writeKeyPairFiles } from '../../sign/key-files.js';
 import { generateKeyPair } from '../../sign/keys.js';
 import { keyPassword } from '../key-password.js';
 
@@ -42,30 +42,9 @@ Examples:
         );
       }
       const pair = await generateKeyPair(password);
-      const keyPath = `${options.outputPrefix}.key`;
-      const pubPath = `${options.outputPrefix}.pub`;
-      await writeNew(keyPath, pair.privateKey, 0o600);
-      await writeNew(pubPath, pair.publicKey, 0o644);
-      process.stderr.write(`Private key written to ${keyPath}\nPublic key written to ${pubPath}\n`);
+      const { privateKeyPath, publicKeyPath } = await writeKeyPairFiles(options.outputPrefix, pair);
+      process.stderr.write(
+        `Private key written to ${privateKeyPath}\nPublic key written to ${publicKeyPath}\n`,
+      );
     });
-}
-
-/** Creates a file that must not exist yet (O_EXCL): a key is never overwritten by accident. */
-async function writeNew(path: string, text: string, mode: number): Promise<void> {
-  try {
-    const handle = await open(path, 'wx', mode);
-    try {
-      await handle.writeFile(text);
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (isSystemError(error) && error.code === 'EEXIST') {
-      throw new RampartError('USAGE', `${path} exists; remove it or choose another --output-prefix`, {
-        details: { option: '--output-prefix', value: path },
-      });
-    }
-    if (isSystemError(error)) throw fromSystemError(error, { path, operation: 'write' });
-    throw error;
-  }
 }

@@ -15,7 +15,7 @@ export function registerLs(program: Command): void {
       'report format: text (one tag a line) or json, optionally =FILE',
       'text',
     );
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `

@@ -9,7 +9,7 @@ export function registerRm(program: Command): void {
     .command('rm')
     .description('delete a manifest from a registry, by digest (where the registry allows deletes)')
     .argument('<reference>', '[docker://]HOST/NAME@sha256:DIGEST');
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `

@@ -24,7 +24,7 @@ export function registerSbom(program: Command): void {
       '--allow-unsafe-entries',
       'exit 0 even when unsafe or unreadable layer entries were left out (they stay listed in the SBOM warnings)',
     );
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `
@@ -62,9 +62,9 @@ Examples:
           });
         }
         const input = await inputFromReference(image, opts.platform);
-        const doc = await generateSbom(
-          input.kind === 'image' ? { ...input, registry: await registryOptions(opts, [input.ref]) } : input,
-        );
+        // Checked for a root filesystem too: --creds there names no registry (a usage error, as on inspect).
+        const registry = await registryOptions(opts, input.kind === 'image' ? [input.ref] : []);
+        const doc = await generateSbom(input.kind === 'image' ? { ...input, registry } : input);
         const encodeOptions = { files: opts.files === true };
         await writeSbomFiles(
           doc,

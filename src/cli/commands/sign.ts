@@ -36,7 +36,7 @@ export function registerSign(program: Command): void {
     .option('--identity <ref>', 'docker-reference to sign (default: the repository, as cosign does)')
     .option('--allow-insecure-key', 'accept an unencrypted private key file')
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `

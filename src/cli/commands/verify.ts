@@ -19,11 +19,11 @@ export function registerVerify(program: Command): void {
     .description(
       'verify the signatures of an image with a public key (cosign bundle and legacy .sig formats), offline',
     )
-    .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST]')
+    .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST], oci:DIR[:TAG|@DIGEST] or oci-archive:FILE[:TAG]')
     .requiredOption('--key <file>', 'public key (SPKI PEM, as cosign and rampart key generate write it)')
     .option('--identity <ref>', 'require this docker-reference (the repository the signer named)')
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `

@@ -38,11 +38,33 @@ describe('registry options', () => {
       'r.internal:5000',
       'other',
     ]);
+    // Bare and named together would drop one of them (the loopback registry lost its http).
+    for (const args of [
+      ['--insecure=r.internal:5000', '--insecure'],
+      ['docker://127.0.0.1:5000/a', '--insecure', '--insecure=r.internal:5000'],
+    ]) {
+      expect(caught(() => parse(...args))).toMatchObject({
+        code: 'USAGE',
+        details: { option: '--insecure' },
+      });
+    }
+    expect(parse('docker://127.0.0.1:5000/a', '--insecure', '--insecure').insecure).toBe(true);
     // An image reference after a bare --insecure is not taken for a host.
     expect(caught(() => parse('--insecure', 'docker://127.0.0.1:5000/a'))).toMatchObject({
       code: 'USAGE',
       details: { option: '--insecure' },
     });
+  });
+
+  it('--jobs is offered only by the commands that transfer blobs (copy, build)', async () => {
+    const { createProgram } = await import('../../../src/cli/main.js');
+    const program = await createProgram();
+    const withJobs = program.commands
+      .filter((command) => command.options.some((option) => option.long === '--authfile'))
+      .filter((command) => command.options.some((option) => option.long === '--jobs'))
+      .map((command) => command.name())
+      .sort();
+    expect(withJobs).toEqual(['build', 'copy']);
   });
 
   it('--jobs is a whole number from 1 to 64', async () => {
@@ -95,6 +117,12 @@ describe('registry options', () => {
     expect(
       await rejected(registryOptions(parse('--username', 'me', '--password-stdin'), refs, Readable.from([]))),
     ).toMatchObject({ code: 'USAGE', details: { option: '--password-stdin' } });
+    // A ':' in the user name would move its tail into the password (user 'me', password 'you:pw').
+    expect(
+      await rejected(
+        registryOptions(parse('--username', 'me:you', '--password-stdin'), refs, Readable.from(['pw'])),
+      ),
+    ).toMatchObject({ code: 'USAGE', details: { option: '--username' } });
   });
 
   it('--authfile is the only credential file read', async () => {

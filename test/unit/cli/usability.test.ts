@@ -177,3 +177,15 @@ describe('SBOM of a directory', () => {
     expect(pinned.source.created).toBe('2023-11-14T22:13:20.000Z');
   });
 });
+
+describe('registry options on a root filesystem', () => {
+  it('sbom dir: with --creds is a usage error, as on inspect, not silently ignored', async () => {
+    const rootfs = join(work, 'rootfs-creds');
+    await mkdir(join(rootfs, 'etc'), { recursive: true });
+    await writeFile(join(rootfs, 'etc', 'os-release'), 'ID=debian\n');
+    const result = await rampart('sbom', '--creds', 'me:secret', `dir:${rootfs}`);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain('--creds');
+    expect(result.stderr).not.toContain('secret');
+  });
+});

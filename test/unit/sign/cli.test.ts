@@ -120,4 +120,26 @@ describe('rampart key, sign and verify on the command line', () => {
     expect(errorOf(big.stderr).code).toBe('KEY_INVALID');
     expect(await readFile(join(work, 'k.pub'), 'utf8')).toContain('PUBLIC KEY');
   });
+
+  it('key generate onto an existing PREFIX.pub leaves no PREFIX.key behind', async () => {
+    process.env.RAMPART_PASSWORD = 'half-written pair';
+    const prefix = join(work, 'half');
+    await writeFile(`${prefix}.pub`, "someone else's public key\n");
+    const refused = await rampart('key', 'generate', '--output-prefix', prefix);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('half.pub exists');
+    await expect(stat(`${prefix}.key`)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(`${prefix}.pub`, 'utf8')).toBe("someone else's public key\n");
+  });
+
+  it('verify refuses dir: and docker-archive: before reading them (no signatures can be beside them)', async () => {
+    const { verifyImage } = await import('../../../src/sign/verify.js');
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    for (const ref of [
+      `dir:${join(work, 'missing-rootfs')}`,
+      `docker-archive:${join(work, 'missing.tar')}`,
+    ]) {
+      await expect(verifyImage(ref, publicKey)).rejects.toMatchObject({ code: 'UNSUPPORTED_TRANSPORT' });
+    }
+  });
 });
