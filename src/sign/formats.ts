@@ -11,6 +11,8 @@ export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/** What cosign's `attest` still writes; v1 consumers read it (same fields). */
+export const STATEMENT_V01 = 'https://in-toto.io/Statement/v0.1';
 /** The predicate type of cosign 3's image signature statement. */
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 /** The manifest annotations cosign 3 puts on a bundle referrer. */

@@ -18,6 +18,7 @@ import {
   pae,
   SIMPLE_SIGNING_TYPE,
   STATEMENT_V1,
+  STATEMENT_V01,
 } from './formats.js';
 import { verifySignature } from './keys.js';
 import type { SignatureFormat } from './sign.js';
@@ -440,7 +441,8 @@ function parseStatement(payload: Buffer): ParsedStatement | string {
   } catch {
     return 'the statement is not JSON';
   }
-  if (!isObject(value) || value._type !== STATEMENT_V1) return `the statement's _type is not ${STATEMENT_V1}`;
+  if (!isObject(value) || (value._type !== STATEMENT_V1 && value._type !== STATEMENT_V01))
+    return `the statement's _type is not ${STATEMENT_V1} (or ${STATEMENT_V01})`;
   if (typeof value.predicateType !== 'string') return 'the statement has no predicateType';
   if (!Array.isArray(value.subject) || value.subject.length === 0) return 'the statement has no subject';
   const subjects: StatementSubject[] = [];
