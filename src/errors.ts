@@ -143,7 +143,7 @@ const EXIT_STATUS_BY_CODE = {
   TOOL_FAILED: 1,
   SBOM_INVALID: 1,
   SBOM_EMPTY: 1,
-  PREDICATE_INVALID: 2,
+  PREDICATE_INVALID: 1,
   CANCELLED: 130,
 } as const satisfies Record<RampartErrorCode, 1 | 2 | 130>;
 
