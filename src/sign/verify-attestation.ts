@@ -116,8 +116,11 @@ export async function verifyAttestations(
       ),
     );
   }
+  // With a type: those of that type, and the failures whose type is not known (kept as reasons).
   const wanted =
-    predicateType === undefined ? reports : reports.filter((r) => r.predicateType === predicateType);
+    predicateType === undefined
+      ? reports
+      : reports.filter((r) => r.predicateType === predicateType || r.predicateType === undefined);
   return {
     verified: wanted.some((report) => report.valid),
     digest: object.digest,

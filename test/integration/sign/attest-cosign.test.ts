@@ -266,4 +266,37 @@ describe('rampart attestations and cosign', () => {
     );
     expect((await rampartVerify('cosign.pub', 'by-cosign2', '--type', 'spdxjson')).code).toBe(1);
   }, 300_000);
+
+  it('copied with --with-attachments into an OCI layout, attestations of both formats verify there', async () => {
+    const layout = join(work, 'mirror');
+    for (const repo of ['bundle', 'legacy']) {
+      const copied = await rampart(
+        'copy',
+        '-q',
+        '--with-attachments',
+        `docker://${ref(repo)}`,
+        `oci:${layout}:${repo}`,
+        '--insecure',
+      );
+      expect(copied.code, copied.stderr).toBe(0);
+    }
+    // The registry is not needed any more: the layout holds everything.
+    await registry.stop();
+    const run = await rampart(
+      'verify-attestation',
+      '-o',
+      'json',
+      '--key',
+      join(work, 'rampart.pub'),
+      '--type',
+      'slsaprovenance1',
+      `oci:${layout}:legacy`,
+    );
+    expect(run.code, run.stdout).toBe(0);
+    const result = JSON.parse(run.stdout) as VerifyAttestationResult;
+    expect(result.attestations.map((a) => [a.format, a.valid])).toEqual([
+      ['legacy', true],
+      ['bundle', true],
+    ]);
+  }, 300_000);
 });

@@ -140,6 +140,16 @@ describe('attest and verify-attestation in an OCI layout', () => {
     expect(wrong.attestations.map((a) => a.failed)).toEqual(['signature', 'signature', 'signature']);
   });
 
+  it('concurrent attesters of one image all keep their .att layer', async () => {
+    const { layout, ref, digest } = await freshLayout('concurrent');
+    await Promise.all(
+      Array.from({ length: 4 }, () => attestImage(ref, signer, 'openvex', VEX, { formats: ['legacy'] })),
+    );
+    expect((await attEnvelope(layout, digest)).manifest.layers).toHaveLength(4);
+    const result = await verifyAttestations(ref, pub, { type: 'openvex' });
+    expect(result.attestations.map((a) => a.valid)).toEqual([true, true, true, true]);
+  });
+
   it('attestations are not signatures, and signatures are not attestations', async () => {
     const { ref } = await freshLayout('apart');
     await signImage(ref, signer);
