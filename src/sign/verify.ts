@@ -12,6 +12,7 @@ import { parseImageReference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/types.js';
 import {
   BUNDLE_MEDIA_TYPE,
+  BUNDLE_PREDICATE_ANNOTATION,
   COSIGN_SIGN_PREDICATE,
   decodeBase64,
   IN_TOTO_PAYLOAD_TYPE,
@@ -129,6 +130,10 @@ export async function verifyDigest(
     if (descriptor.mediaType !== MediaType.OciManifest) continue;
     const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
     if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
+    // A referrer that says it holds an attestation is verify-attestation's: skipped, not reported as
+    // a failed signature (the annotation is unsigned, so trusting it can only hide, never validate).
+    const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
+    if (claimed !== undefined && claimed !== COSIGN_SIGN_PREDICATE) continue;
     const report = await checkBundle(manifest, digest, key, options.identity);
     if (report) reports.push(report);
   }

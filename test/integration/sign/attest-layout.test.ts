@@ -160,6 +160,9 @@ describe('attest and verify-attestation in an OCI layout', () => {
       'legacy',
     ]);
     expect((await verifyAttestations(ref, pub)).attestations).toHaveLength(2);
+    // With another key: the failures listed are the signatures', not the attestations'.
+    expect((await verifyImage(ref, otherPub)).signatures).toHaveLength(2);
+    expect((await verifyAttestations(ref, otherPub)).attestations).toHaveLength(2);
   });
 
   it('rejects a flipped byte in the envelope payload, in the signature, and a statement about another digest', async () => {
