@@ -10,6 +10,8 @@ import {
   attestationStatement,
   DSSE_ENVELOPE_MEDIA_TYPE,
   keyBundle,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
   predicateTypeOf,
 } from './formats.js';
 import type { Signer } from './keys.js';
@@ -73,10 +75,19 @@ export async function attestImage(
       details: { option: '--type', value: type },
     });
   }
-  if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate)) {
-    throw new RampartError('PREDICATE_INVALID', 'the predicate is not a JSON object', {
-      details: { type: predicateType },
-    });
+  if (
+    typeof predicate !== 'object' ||
+    predicate === null ||
+    Array.isArray(predicate) ||
+    nestsDeeperThan(predicate)
+  ) {
+    throw new RampartError(
+      'PREDICATE_INVALID',
+      `the predicate is not a JSON object nested at most ${MAX_JSON_DEPTH} deep`,
+      {
+        details: { type: predicateType },
+      },
+    );
   }
   const { reference, object, store, openBeside } = await openAttachmentTarget(ref, options);
   const formats = options.formats ?? ['bundle', 'legacy'];
@@ -174,6 +185,13 @@ export async function readPredicateFile(path: string, limit = MAX_PREDICATE_BYTE
     throw new RampartError('PREDICATE_INVALID', `the predicate ${path} is not a JSON object`, {
       details: { path },
     });
+  }
+  if (nestsDeeperThan(value)) {
+    throw new RampartError(
+      'PREDICATE_INVALID',
+      `the predicate ${path} nests deeper than ${MAX_JSON_DEPTH} levels`,
+      { details: { path } },
+    );
   }
   return value;
 }

@@ -155,6 +155,24 @@ export function keyBundle(hint: string, envelope: DsseEnvelope): Buffer {
   );
 }
 
+/**
+ * Bound on the nesting of a predicate or statement: SBOMs and provenance nest a dozen levels; a
+ * hostile document nested millions deep parses, but cannot be serialised again (stack overflow).
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether parsed JSON nests deeper than `limit` (walked without recursion). */
+export function nestsDeeperThan(value: unknown, limit = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Standard or URL-safe base64 (DSSE verifiers accept both); undefined when it is neither. */
 export function decodeBase64(text: unknown): Buffer | undefined {
   if (typeof text !== 'string') return undefined;

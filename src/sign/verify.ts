@@ -16,6 +16,8 @@ import {
   COSIGN_SIGN_PREDICATE,
   decodeBase64,
   IN_TOTO_PAYLOAD_TYPE,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
   pae,
   SIMPLE_SIGNING_TYPE,
   STATEMENT_V1,
@@ -449,6 +451,7 @@ function parseStatement(payload: Buffer): ParsedStatement | string {
   if (!isObject(value) || (value._type !== STATEMENT_V1 && value._type !== STATEMENT_V01))
     return `the statement's _type is not ${STATEMENT_V1} (or ${STATEMENT_V01})`;
   if (typeof value.predicateType !== 'string') return 'the statement has no predicateType';
+  if (nestsDeeperThan(value)) return `the statement nests deeper than ${MAX_JSON_DEPTH} levels`;
   if (!Array.isArray(value.subject) || value.subject.length === 0) return 'the statement has no subject';
   const subjects: StatementSubject[] = [];
   for (const entry of value.subject) {

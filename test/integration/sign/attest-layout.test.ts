@@ -273,6 +273,12 @@ describe('predicate files', () => {
       code: 'PREDICATE_INVALID',
       details: { path: file },
     });
+    const deep = 200_000;
+    await writeFile(file, `{"a":${'['.repeat(deep)}${']'.repeat(deep)}}`);
+    expect(await codeOf(readPredicateFile(file))).toEqual({
+      code: 'PREDICATE_INVALID',
+      details: { path: file },
+    });
     const fifo = join(work, 'fifo');
     expect((await runCommand('mkfifo', [fifo])).exitCode).toBe(0);
     expect(await codeOf(readPredicateFile(fifo))).toEqual({
@@ -282,6 +288,18 @@ describe('predicate files', () => {
     expect(((await codeOf(readPredicateFile(join(work, 'absent.json')))) as { code: string }).code).toBe(
       'NOT_FOUND',
     );
+  });
+
+  it('rejects a statement signed by the key that nests too deep to print', async () => {
+    const { layout, ref, digest } = await freshLayout('deep');
+    await attestImage(ref, signer, 'openvex', VEX, { formats: ['legacy'] });
+    const depth = 100_000;
+    const statement = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${digest.slice(7)}"}}],"predicateType":"https://openvex.dev/ns","predicate":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    const envelope = await signStatementDsse(signer, Buffer.from(statement), '');
+    await replaceAttLayer(layout, digest, Buffer.from(JSON.stringify(envelope)));
+    const result = await verifyAttestations(ref, pub);
+    expect(result.attestations[0]).toMatchObject({ valid: false, failed: 'payload' });
+    expect(() => JSON.stringify(result)).not.toThrow();
   });
 
   it('refuses an unknown --type that is not a URI', async () => {
