@@ -83,6 +83,7 @@ export interface ErrorDetailsByCode {
   TOOL_FAILED: { tool: string; exitCode?: number | null };
   SBOM_INVALID: { path?: string; format?: string };
   SBOM_EMPTY: { reference: string };
+  PREDICATE_INVALID: { path?: string; type?: string };
   /** `signal`: the signal that cancelled (SIGTERM exits 143, as a shell reports it). */
   CANCELLED: { operation?: string; signal?: string };
 }
@@ -142,6 +143,7 @@ const EXIT_STATUS_BY_CODE = {
   TOOL_FAILED: 1,
   SBOM_INVALID: 1,
   SBOM_EMPTY: 1,
+  PREDICATE_INVALID: 1,
   CANCELLED: 130,
 } as const satisfies Record<RampartErrorCode, 1 | 2 | 130>;
 

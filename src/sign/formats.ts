@@ -11,11 +11,44 @@ export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/** What cosign's `attest` still writes; v1 consumers read it (same fields). */
+export const STATEMENT_V01 = 'https://in-toto.io/Statement/v0.1';
 /** The predicate type of cosign 3's image signature statement. */
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 /** The manifest annotations cosign 3 puts on a bundle referrer. */
 export const BUNDLE_CONTENT_ANNOTATION = 'dev.sigstore.bundle.content';
 export const BUNDLE_PREDICATE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
+/** cosign 2's `.att` layers: a DSSE envelope, its predicate type in an (unsigned) annotation. */
+export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
+export const ATTESTATION_PREDICATE_ANNOTATION = 'predicateType';
+
+/**
+ * The predicate types of cosign's `--type` short names (sigstore/cosign `pkg/cosign/attestation`,
+ * `cmd/cosign/cli/options/predicate.go`); any other `--type` must be a URI and is used as it is.
+ */
+export const PREDICATE_TYPES = {
+  slsaprovenance: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance02: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance1: 'https://slsa.dev/provenance/v1',
+  link: 'https://in-toto.io/Link/v1',
+  spdx: 'https://spdx.dev/Document',
+  spdxjson: 'https://spdx.dev/Document',
+  cyclonedx: 'https://cyclonedx.org/bom',
+  vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
+  openvex: 'https://openvex.dev/ns',
+  custom: 'https://cosign.sigstore.dev/attestation/v1',
+} as const satisfies Record<string, string>;
+
+/** The predicate type a `--type` names: a short name's URI, or the URI given; undefined if neither. */
+export function predicateTypeOf(type: string): string | undefined {
+  if (Object.hasOwn(PREDICATE_TYPES, type)) return PREDICATE_TYPES[type as keyof typeof PREDICATE_TYPES];
+  try {
+    const url = new URL(type);
+    return url.protocol.length > 1 && type.length <= 1024 ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The simple-signing payload, byte for byte as cosign (Go `encoding/json`) writes it: compact, keys
@@ -87,6 +120,24 @@ export function signStatement(
   });
 }
 
+/**
+ * The in-toto Statement v1 of an attestation: the image digest as subject (named by `name`), the
+ * predicate type, and the predicate (already-parsed JSON, embedded as it is).
+ */
+export function attestationStatement(
+  digest: Digest,
+  predicateType: string,
+  predicate: unknown,
+  name?: string,
+): Buffer {
+  return goJson({
+    _type: STATEMENT_V1,
+    subject: [{ ...(name ? { name } : {}), digest: { sha256: digestHex(digest) } }],
+    predicateType,
+    predicate,
+  });
+}
+
 export interface DsseEnvelope {
   payload: string;
   payloadType: string;
@@ -102,6 +153,24 @@ export function keyBundle(hint: string, envelope: DsseEnvelope): Buffer {
       dsseEnvelope: envelope,
     }),
   );
+}
+
+/**
+ * Bound on the nesting of a predicate or statement: SBOMs and provenance nest a dozen levels; a
+ * hostile document nested millions deep parses, but cannot be serialised again (stack overflow).
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether parsed JSON nests deeper than `limit` (walked without recursion). */
+export function nestsDeeperThan(value: unknown, limit = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Standard or URL-safe base64 (DSSE verifiers accept both); undefined when it is neither. */

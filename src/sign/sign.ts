@@ -19,6 +19,7 @@ import {
   BUNDLE_MEDIA_TYPE,
   BUNDLE_PREDICATE_ANNOTATION,
   COSIGN_SIGN_PREDICATE,
+  type DsseEnvelope,
   IN_TOTO_PAYLOAD_TYPE,
   keyBundle,
   pae,
@@ -75,7 +76,20 @@ export function defaultIdentity(reference: ImageReference): string {
   return `${reference.transport}:${reference.path ?? ''}`;
 }
 
-export async function signImage(ref: string, signer: Signer, options: SignOptions = {}): Promise<SignResult> {
+/** Where signatures and attestations of an image go: the image, its attachment store, a sink beside it. */
+export interface AttachmentTarget {
+  reference: ImageReference;
+  object: OciObject;
+  store: AttachmentStore;
+  /** A sink naming the repository or layout (not a tag or digest in it). */
+  openBeside: () => Promise<ImageSink>;
+}
+
+/** Opens the image `ref` names for writing attachments beside it (docker:// or oci: only). */
+export async function openAttachmentTarget(
+  ref: string,
+  options: Pick<SignOptions, 'registry' | 'signal'>,
+): Promise<AttachmentTarget> {
   const reference = parseImageReference(ref);
   if (reference.transport !== 'docker' && reference.transport !== 'oci') {
     throw new RampartError(
@@ -84,19 +98,23 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
       { details: { reference: ref, transport: reference.transport } },
     );
   }
-  const formats = options.formats ?? ['bundle', 'legacy'];
-  const annotations = options.annotations ?? {};
-  const identity = options.identity ?? defaultIdentity(reference);
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
-  const subjects = await subjectsOf(object, options.recursive ?? false);
   const store = await openAttachmentStore(reference, open);
-  // Written beside the image: the sink names the repository or layout, not a tag or digest in it.
   const openBeside = () =>
     openSink({ ...reference, tag: undefined, digest: undefined } as ImageReference, {
       ...open,
       ...(options.signal ? { lock: { signal: options.signal } } : {}),
     });
+  return { reference, object, store, openBeside };
+}
+
+export async function signImage(ref: string, signer: Signer, options: SignOptions = {}): Promise<SignResult> {
+  const { reference, object, store, openBeside } = await openAttachmentTarget(ref, options);
+  const formats = options.formats ?? ['bundle', 'legacy'];
+  const annotations = options.annotations ?? {};
+  const identity = options.identity ?? defaultIdentity(reference);
+  const subjects = await subjectsOf(object, options.recursive ?? false);
   const hint = publicKeyHint(parsePublicKey(await signer.publicKey()));
   const now = options.now ?? (() => new Date());
   const signatures: WrittenSignature[] = [];
@@ -105,7 +123,13 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
     if (!formats.includes('legacy')) continue;
     const payload = simpleSigningPayload(identity, subject.digest, annotations);
     const signature = await signer.sign(payload);
-    signatures.push(await writeLegacy(store, openBeside, subject.digest, payload, signature, options.signal));
+    const layer: LegacyLayer = {
+      mediaType: MediaType.CosignSimpleSigning,
+      bytes: payload,
+      annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature.toString('base64') },
+    };
+    const written = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, options.signal);
+    signatures.push({ format: 'legacy', subject: subject.digest, ...written });
   }
   if (formats.includes('bundle')) {
     const sink = await openBeside();
@@ -113,13 +137,8 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
       for (const subject of subjects) {
         options.signal?.throwIfAborted();
         const statement = signStatement(subject.digest, annotations, identity);
-        const sig = await signer.sign(pae(IN_TOTO_PAYLOAD_TYPE, statement));
-        const bundle = keyBundle(hint, {
-          payload: statement.toString('base64'),
-          payloadType: IN_TOTO_PAYLOAD_TYPE,
-          signatures: [{ sig: sig.toString('base64') }],
-        });
-        const digest = await putBundleReferrer(sink, subject, bundle, now());
+        const bundle = keyBundle(hint, await signStatementDsse(signer, statement));
+        const digest = await putBundleReferrer(sink, subject, bundle, COSIGN_SIGN_PREDICATE, now());
         signatures.push({ format: 'bundle', subject: subject.digest, digest });
       }
       await sink.close();
@@ -131,59 +150,81 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
   return { reference: ref, digest: object.digest, identity, signatures };
 }
 
-/** Read-modify-write rounds of a `.sig` manifest before giving up (see `writeLegacy`). */
+/** Read-modify-write rounds of a `.sig`/`.att` manifest before giving up (see `writeLegacyLayer`). */
 export const LEGACY_ATTEMPTS = 5;
 
+/** One layer of a legacy `.sig` (simple-signing payload) or `.att` (DSSE envelope) manifest. */
+export interface LegacyLayer {
+  mediaType: string;
+  bytes: Buffer;
+  annotations: Record<string, string>;
+}
+
 /**
- * Appends one signature to the `.sig` manifest of `subject`. A registry has no compare-and-swap on
- * a tag (and a layout's index.json is re-read only under its lock at close), so two signers can each
- * read the manifest and the later write drop the other's layer: after each write the tag is read
- * again, and when this signature is not in it the round is repeated (CONCURRENT_UPDATE after
- * LEGACY_ATTEMPTS). Within this process the appends to one tag are queued, so none is lost; against
- * other processes the re-read narrows the window, as for the referrers tag schema, without closing it.
+ * A DSSE envelope over an in-toto statement, signed by `signer` over its pre-authentication
+ * encoding. `keyid` as cosign writes it: absent for bundles, empty for legacy `.att` envelopes.
  */
-async function writeLegacy(
+export async function signStatementDsse(
+  signer: Signer,
+  statement: Buffer,
+  keyid?: string,
+): Promise<DsseEnvelope> {
+  const sig = await signer.sign(pae(IN_TOTO_PAYLOAD_TYPE, statement));
+  return {
+    payloadType: IN_TOTO_PAYLOAD_TYPE,
+    payload: statement.toString('base64'),
+    signatures: [{ ...(keyid !== undefined ? { keyid } : {}), sig: sig.toString('base64') }],
+  };
+}
+
+/**
+ * Appends one layer to the `sha256-<hex>.<suffix>` manifest of `subject`. A registry has no
+ * compare-and-swap on a tag (and a layout's index.json is re-read only under its lock at close), so
+ * two signers can each read the manifest and the later write drop the other's layer: after each
+ * write the tag is read again, and when this layer is not in it the round is repeated
+ * (CONCURRENT_UPDATE after LEGACY_ATTEMPTS). Within this process the appends to one tag are
+ * queued, so none is lost; against other processes the re-read narrows the window, as for the
+ * referrers tag schema, without closing it.
+ */
+export async function writeLegacyLayer(
   store: AttachmentStore,
   openBeside: () => Promise<ImageSink>,
   subject: Digest,
-  payload: Buffer,
-  signature: Buffer,
+  suffix: 'sig' | 'att',
+  layer: LegacyLayer,
   signal: AbortSignal | undefined,
-): Promise<WrittenSignature> {
-  const tag = legacyAttachmentTag(subject, 'sig');
-  return serialised(`${store.location}:${tag}`, () =>
-    appendWithCheck(store, openBeside, subject, tag, payload, signature, signal),
-  );
+): Promise<{ digest: Digest; tag: string }> {
+  const tag = legacyAttachmentTag(subject, suffix);
+  return serialised(`${store.location}:${tag}`, () => appendWithCheck(store, openBeside, tag, layer, signal));
 }
 
 async function appendWithCheck(
   store: AttachmentStore,
   openBeside: () => Promise<ImageSink>,
-  subject: Digest,
   tag: string,
-  payload: Buffer,
-  signature: Buffer,
+  layer: LegacyLayer,
   signal: AbortSignal | undefined,
-): Promise<WrittenSignature> {
-  const annotation = signature.toString('base64');
+): Promise<{ digest: Digest; tag: string }> {
+  const layerDigest = sha256Digest(layer.bytes);
+  // The layer is ours when its blob and its annotations are (a .sig payload can repeat; its
+  // signature annotation cannot; a .att envelope holds its own signature).
+  const isOurs = (entry: Descriptor) =>
+    entry.digest === layerDigest &&
+    Object.entries(layer.annotations).every(([name, value]) => entry.annotations?.[name] === value);
   for (let attempt = 1; attempt <= LEGACY_ATTEMPTS; attempt++) {
     signal?.throwIfAborted();
     const current = await readSignatureManifest(store, tag);
     const sink = await openBeside();
     let digest: Digest;
     try {
-      digest = await appendLegacySignature(sink, current, payload, signature, tag);
+      digest = await appendLegacyLayer(sink, current, layer, tag);
       await sink.close();
     } catch (error) {
       await sink.abort();
       throw error;
     }
     const after = await readSignatureManifest(store, tag);
-    if (
-      after?.layerDescriptors.some((layer) => layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION] === annotation)
-    ) {
-      return { format: 'legacy', subject, digest, tag };
-    }
+    if (after?.layerDescriptors.some(isOurs)) return { digest, tag };
   }
   throw new RampartError(
     'CONCURRENT_UPDATE',
@@ -244,18 +285,17 @@ async function subjectsOf(object: OciObject, recursive: boolean): Promise<Descri
  * The `.sig` manifest with one more layer: the existing manifest's layers and annotations kept, the
  * config rewritten to list every payload (as go-containerregistry's mutate.Append does).
  */
-async function appendLegacySignature(
+async function appendLegacyLayer(
   sink: ImageSink,
   current: Manifest | undefined,
-  payload: Buffer,
-  signature: Buffer,
+  added: LegacyLayer,
   tag: string,
 ): Promise<Digest> {
   const layer: Descriptor = {
-    mediaType: MediaType.CosignSimpleSigning,
-    digest: sha256Digest(payload),
-    size: payload.length,
-    annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature.toString('base64') },
+    mediaType: added.mediaType,
+    digest: sha256Digest(added.bytes),
+    size: added.bytes.length,
+    annotations: added.annotations,
   };
   const layers = [...(current?.layerDescriptors ?? []), layer];
   // Existing layers are already stored beside the manifest; a copy re-stores nothing.
@@ -277,7 +317,7 @@ async function appendLegacySignature(
     digest: sha256Digest(config),
     size: config.length,
   };
-  await putSmallBlob(sink, layer, payload);
+  await putSmallBlob(sink, layer, added.bytes);
   await putSmallBlob(sink, configDescriptor, config);
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -295,11 +335,15 @@ async function appendLegacySignature(
 
 const EMPTY_CONFIG = Buffer.from('{}');
 
-/** The bundle as cosign 3 stores it: an artifact manifest with the empty config and a `subject`. */
-async function putBundleReferrer(
+/**
+ * The bundle as cosign 3 stores it: an artifact manifest with the empty config and a `subject`,
+ * its statement's predicate type in an annotation.
+ */
+export async function putBundleReferrer(
   sink: ImageSink,
   subject: Descriptor,
   bundle: Buffer,
+  predicateType: string,
   created: Date,
 ): Promise<Digest> {
   const configDescriptor: Descriptor = {
@@ -323,7 +367,7 @@ async function putBundleReferrer(
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     annotations: {
       [BUNDLE_CONTENT_ANNOTATION]: 'dsse-envelope',
-      [BUNDLE_PREDICATE_ANNOTATION]: COSIGN_SIGN_PREDICATE,
+      [BUNDLE_PREDICATE_ANNOTATION]: predicateType,
       'org.opencontainers.image.created': created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     },
   };

@@ -12,12 +12,16 @@ import { parseImageReference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/types.js';
 import {
   BUNDLE_MEDIA_TYPE,
+  BUNDLE_PREDICATE_ANNOTATION,
   COSIGN_SIGN_PREDICATE,
   decodeBase64,
   IN_TOTO_PAYLOAD_TYPE,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
   pae,
   SIMPLE_SIGNING_TYPE,
   STATEMENT_V1,
+  STATEMENT_V01,
 } from './formats.js';
 import { verifySignature } from './keys.js';
 import type { SignatureFormat } from './sign.js';
@@ -136,6 +140,10 @@ export async function verifyDigest(
     if (descriptor.mediaType !== MediaType.OciManifest) continue;
     const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
     if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
+    // A referrer that says it holds an attestation is verify-attestation's: skipped, not reported as
+    // a failed signature (the annotation is unsigned, so trusting it can only hide, never validate).
+    const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
+    if (claimed !== undefined && claimed !== COSIGN_SIGN_PREDICATE) continue;
     const report = await checkBundle(manifest, digest, key, options.identity);
     if (report) reports.push(report);
   }
@@ -146,7 +154,7 @@ export async function verifyDigest(
  * A signature manifest, or undefined with a failed report added when it cannot be read (missing,
  * not its digest, too large, not a manifest): one broken entry does not hide the valid others.
  */
-async function openSignatureManifest(
+export async function openSignatureManifest(
   store: AttachmentStore,
   descriptor: Descriptor,
   format: SignatureFormat,
@@ -177,9 +185,13 @@ async function openSignatureManifest(
   return undefined;
 }
 
-async function readLayer(manifest: Manifest, layer: Descriptor): Promise<Buffer | string> {
-  if (layer.size > MAX_SIGNATURE_BLOB)
-    return `the blob ${layer.digest} is ${layer.size} bytes, over ${MAX_SIGNATURE_BLOB}`;
+/** A signature or attestation blob (at most `limit` bytes), or why it cannot be read. */
+export async function readLayer(
+  manifest: Manifest,
+  layer: Descriptor,
+  limit = MAX_SIGNATURE_BLOB,
+): Promise<Buffer | string> {
+  if (layer.size > limit) return `the blob ${layer.digest} is ${layer.size} bytes, over ${limit}`;
   try {
     // Streamed through a digest and size check: bytes that are not the layer's digest fail here.
     return await readAll(await manifest.blob(layer.digest));
@@ -272,70 +284,120 @@ async function checkBundle(
   key: KeyObject,
   identity: string | undefined,
 ): Promise<SignatureReport | undefined> {
+  const opened = await openBundle(manifest, digest, key);
+  if ('report' in opened) return opened.report;
+  const { statement, base, layer } = opened;
+  // An attestation of another predicate is not an image signature: not reported here.
+  if (statement.predicateType !== COSIGN_SIGN_PREDICATE) return undefined;
+  const checked = checkStatementSubject(statement, digest, base, `the statement in bundle ${layer.digest}`);
+  if (!checked.valid || identity === undefined || checked.identity === identity) return checked;
+  return {
+    ...checked,
+    valid: false,
+    failed: 'identity',
+    reason: `the statement in bundle ${layer.digest} names ${checked.identity ?? 'no identity'}, not ${identity}`,
+  };
+}
+
+type ReportBase = Pick<SignatureReport, 'format' | 'manifest' | 'layer' | 'annotations'>;
+
+function failure(base: ReportBase, failed: SignatureCheck, reason: string): SignatureReport {
+  return { ...base, valid: false, failed, reason };
+}
+
+/**
+ * A bundle referrer of `digest` checked up to its statement: the referrer's subject, its one
+ * bundle layer (at most `limit` bytes), the bundle, the DSSE signature by `key`, the statement's
+ * shape. Either a failed report or the signed statement.
+ */
+export async function openBundle(
+  manifest: Manifest,
+  digest: Digest,
+  key: KeyObject,
+  limit = MAX_SIGNATURE_BLOB,
+): Promise<
+  { report: SignatureReport } | { statement: ParsedStatement; base: ReportBase; layer: Descriptor }
+> {
   const layer = manifest.layerDescriptors[0];
-  const base = {
-    format: 'bundle' as const,
+  const base: ReportBase = {
+    format: 'bundle',
     manifest: manifest.digest,
     ...(layer ? { layer: layer.digest } : {}),
     annotations: {},
   };
-  const fail = (
-    failed: SignatureCheck,
-    reason: string,
-    extra: Partial<SignatureReport> = {},
-  ): SignatureReport => ({
-    ...base,
-    ...extra,
-    valid: false,
-    failed,
-    reason,
-  });
   if (manifest.subject?.digest !== digest) {
-    return fail(
-      'subject',
-      `referrer ${manifest.digest} names ${manifest.subject?.digest ?? 'no subject'}, not ${digest}`,
-    );
+    return {
+      report: failure(
+        base,
+        'subject',
+        `referrer ${manifest.digest} names ${manifest.subject?.digest ?? 'no subject'}, not ${digest}`,
+      ),
+    };
   }
   if (!layer || manifest.layerDescriptors.length !== 1 || layer.mediaType !== BUNDLE_MEDIA_TYPE) {
-    return fail(
-      'media-type',
-      `referrer ${manifest.digest} does not hold exactly one ${BUNDLE_MEDIA_TYPE} layer`,
-    );
+    return {
+      report: failure(
+        base,
+        'media-type',
+        `referrer ${manifest.digest} does not hold exactly one ${BUNDLE_MEDIA_TYPE} layer`,
+      ),
+    };
   }
-  const raw = await readLayer(manifest, layer);
-  if (typeof raw === 'string') return fail('blob', raw);
+  const raw = await readLayer(manifest, layer, limit);
+  if (typeof raw === 'string') return { report: failure(base, 'blob', raw) };
   const bundle = parseBundle(raw);
-  if (typeof bundle === 'string') return fail('payload', `bundle ${layer.digest}: ${bundle}`);
-  if (!verifySignature(key, pae(bundle.payloadType, bundle.payload), bundle.signature)) {
-    return fail(
-      'signature',
-      `the DSSE signature in bundle ${layer.digest} is not this key's over the statement`,
-    );
+  if (typeof bundle === 'string')
+    return { report: failure(base, 'payload', `bundle ${layer.digest}: ${bundle}`) };
+  return checkEnvelope(bundle, key, base, layer, `bundle ${layer.digest}`);
+}
+
+/** The DSSE signatures of an envelope by `key` over its PAE, then the statement it carries. */
+export function checkEnvelope(
+  envelope: ParsedEnvelope,
+  key: KeyObject,
+  base: ReportBase,
+  layer: Descriptor,
+  what: string,
+): { report: SignatureReport } | { statement: ParsedStatement; base: ReportBase; layer: Descriptor } {
+  const signed = pae(envelope.payloadType, envelope.payload);
+  if (!envelope.signatures.some((signature) => verifySignature(key, signed, signature))) {
+    return {
+      report: failure(
+        base,
+        'signature',
+        `the DSSE signature in ${what} is not this key's over the statement`,
+      ),
+    };
   }
-  const statement = parseStatement(bundle.payload);
-  if (typeof statement === 'string') return fail('payload', `bundle ${layer.digest}: ${statement}`);
-  // An attestation of another predicate is not an image signature: not reported here.
-  if (statement.predicateType !== COSIGN_SIGN_PREDICATE) return undefined;
+  const statement = parseStatement(envelope.payload);
+  if (typeof statement === 'string') return { report: failure(base, 'payload', `${what}: ${statement}`) };
+  return { statement, base, layer };
+}
+
+/** Valid when the signed statement names `digest` as a subject ('digest' failure otherwise). */
+export function checkStatementSubject(
+  statement: ParsedStatement,
+  digest: Digest,
+  base: ReportBase,
+  what: string,
+): SignatureReport {
   const subject = statement.subjects.find((entry) => entry.sha256 === digestHex(digest));
-  const first = statement.subjects[0];
+  const shown = subject ?? statement.subjects[0];
   const extra = {
-    ...((subject ?? first)?.name ? { identity: (subject ?? first)?.name as string } : {}),
-    annotations: (subject ?? first)?.annotations ?? {},
+    ...(shown?.name ? { identity: shown.name } : {}),
+    annotations: shown?.annotations ?? {},
   };
-  if (!subject) {
-    return fail('digest', `the statement in bundle ${layer.digest} does not name the image ${digest}`, extra);
-  }
-  if (identity !== undefined && subject.name !== identity) {
-    return fail(
-      'identity',
-      `the statement in bundle ${layer.digest} names ${subject.name ?? 'no identity'}, not ${identity}`,
-      extra,
-    );
-  }
+  if (!subject) return { ...failure(base, 'digest', `${what} does not name the image ${digest}`), ...extra };
   return { ...base, ...extra, valid: true };
 }
 
-function parseBundle(raw: Buffer): { payloadType: string; payload: Buffer; signature: Buffer } | string {
+export interface ParsedEnvelope {
+  payloadType: string;
+  payload: Buffer;
+  signatures: Buffer[];
+}
+
+function parseBundle(raw: Buffer): ParsedEnvelope | string {
   let value: unknown;
   try {
     value = JSON.parse(raw.toString('utf8'));
@@ -344,36 +406,60 @@ function parseBundle(raw: Buffer): { payloadType: string; payload: Buffer; signa
   }
   if (!isObject(value) || value.mediaType !== BUNDLE_MEDIA_TYPE)
     return `mediaType is not ${BUNDLE_MEDIA_TYPE}`;
-  const envelope = value.dsseEnvelope;
-  if (!isObject(envelope)) return 'no dsseEnvelope';
+  // A sigstore bundle carries exactly one signature.
+  return parseEnvelope(value.dsseEnvelope, 1);
+}
+
+/** A DSSE envelope of an in-toto statement; `exactly`: the number of signatures it must hold. */
+export function parseEnvelope(envelope: unknown, exactly?: number): ParsedEnvelope | string {
+  if (!isObject(envelope)) return 'no DSSE envelope';
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return `payloadType is not ${IN_TOTO_PAYLOAD_TYPE}`;
   const payload = decodeBase64(envelope.payload);
   if (!payload) return 'the payload is not base64';
-  const signatures = envelope.signatures;
-  // A sigstore bundle carries exactly one signature.
-  if (!Array.isArray(signatures) || signatures.length !== 1 || !isObject(signatures[0])) {
-    return 'the envelope does not hold exactly one signature';
+  const list = envelope.signatures;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    list.length > MAX_SIGNATURES ||
+    (exactly !== undefined && list.length !== exactly)
+  ) {
+    return exactly === 1
+      ? 'the envelope does not hold exactly one signature'
+      : 'the envelope holds no signatures';
   }
-  const signature = decodeBase64(signatures[0].sig);
-  if (!signature || signature.length === 0) return 'the signature is not base64';
-  return { payloadType: envelope.payloadType, payload, signature };
+  const signatures: Buffer[] = [];
+  for (const entry of list) {
+    const signature = isObject(entry) ? decodeBase64(entry.sig) : undefined;
+    if (!signature || signature.length === 0) return 'a signature is not base64';
+    signatures.push(signature);
+  }
+  return { payloadType: envelope.payloadType, payload, signatures };
 }
 
-interface StatementSubject {
+export interface StatementSubject {
   name?: string;
   sha256?: string;
   annotations?: Record<string, unknown>;
 }
 
-function parseStatement(payload: Buffer): { predicateType: string; subjects: StatementSubject[] } | string {
+export interface ParsedStatement {
+  predicateType: string;
+  subjects: StatementSubject[];
+  /** The whole statement as signed (parsed JSON). */
+  value: Record<string, unknown>;
+}
+
+function parseStatement(payload: Buffer): ParsedStatement | string {
   let value: unknown;
   try {
     value = JSON.parse(payload.toString('utf8'));
   } catch {
     return 'the statement is not JSON';
   }
-  if (!isObject(value) || value._type !== STATEMENT_V1) return `the statement's _type is not ${STATEMENT_V1}`;
+  if (!isObject(value) || (value._type !== STATEMENT_V1 && value._type !== STATEMENT_V01))
+    return `the statement's _type is not ${STATEMENT_V1} (or ${STATEMENT_V01})`;
   if (typeof value.predicateType !== 'string') return 'the statement has no predicateType';
+  if (nestsDeeperThan(value)) return `the statement nests deeper than ${MAX_JSON_DEPTH} levels`;
   if (!Array.isArray(value.subject) || value.subject.length === 0) return 'the statement has no subject';
   const subjects: StatementSubject[] = [];
   for (const entry of value.subject) {
@@ -384,7 +470,7 @@ function parseStatement(payload: Buffer): { predicateType: string; subjects: Sta
       ...(isObject(entry.annotations) ? { annotations: entry.annotations } : {}),
     });
   }
-  return { predicateType: value.predicateType, subjects };
+  return { predicateType: value.predicateType, subjects, value };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

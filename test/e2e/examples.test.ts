@@ -31,6 +31,8 @@ const GROUP_ORDER = [
   'key',
   'sign',
   'verify',
+  'attest',
+  'verify-attestation',
   'apt',
   'cache',
 ];

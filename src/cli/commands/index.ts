@@ -21,4 +21,6 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   key: async () => (await import('./key.js')).registerKey,
   sign: async () => (await import('./sign.js')).registerSign,
   verify: async () => (await import('./verify.js')).registerVerify,
+  attest: async () => (await import('./attest.js')).registerAttest,
+  'verify-attestation': async () => (await import('./verify-attestation.js')).registerVerifyAttestation,
 };

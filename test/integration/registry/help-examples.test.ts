@@ -19,7 +19,19 @@ import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 const KEY_PASSWORD = 'example-key-password';
 const REPO = resolve(import.meta.dirname, '../../..');
 /** The order the examples need each other's results in: push first, delete last. */
-const GROUP_ORDER = ['copy', 'inspect', 'sbom', 'sign', 'verify', 'ls', 'login', 'logout', 'rm'];
+const GROUP_ORDER = [
+  'copy',
+  'inspect',
+  'sbom',
+  'sign',
+  'verify',
+  'attest',
+  'verify-attestation',
+  'ls',
+  'login',
+  'logout',
+  'rm',
+];
 /** Examples of registry commands that cannot run here, and why. */
 const SKIPPED: Record<string, string> = {
   'rampart build images/nodejs.yaml docker://localhost:5000/nodejs:22 --insecure':

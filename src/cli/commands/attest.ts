@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import { RampartError } from '../../errors.js';
+import { attestImage, readPredicateFile } from '../../sign/attest.js';
+import { readKeyFile } from '../../sign/key-files.js';
+import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
+import type { SignatureFormat } from '../../sign/sign.js';
+import { parseReportOutput, writeReport } from '../format.js';
+import { withInterrupt } from '../interrupt.js';
+import { keyPassword } from '../key-password.js';
+import type { RegistryFlags } from '../registry-options.js';
+import { addRegistryOptions, registryOptions } from '../registry-options.js';
+
+interface AttestFlags extends RegistryFlags {
+  key: string;
+  type: string;
+  predicate: string;
+  format: string;
+  identity?: string;
+  allowInsecureKey?: boolean;
+  output: string;
+}
+
+export function registerAttest(program: Command): void {
+  const command = program
+    .command('attest')
+    .description(
+      "attach a signed in-toto attestation (SLSA provenance, SBOM, OpenVEX...) to an image, in cosign's formats",
+    )
+    .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST]')
+    .requiredOption('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
+    .requiredOption(
+      '--type <type>',
+      'predicate type: slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, openvex, link, vuln, custom, or a URI',
+    )
+    .requiredOption('--predicate <file>', 'the predicate: a JSON object (at most 8 MiB)')
+    .option('--format <bundle|legacy|both>', 'bundle (cosign 3), legacy (.att tag: cosign 2) or both', 'both')
+    .option('--identity <ref>', 'the statement subject name (default: the repository, as cosign does)')
+    .option('--allow-insecure-key', 'accept an unencrypted private key file')
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
+  addRegistryOptions(command)
+    .addHelpText(
+      'after',
+      `
+The statement (in-toto v1: subject = the image digest, predicateType from --type, the predicate
+as given) is signed as a DSSE envelope and stored:
+  bundle   a sigstore bundle v0.3 as an OCI referrer of the image, annotated
+           dev.sigstore.bundle.predicateType; cosign 3 verify-attestation reads it.
+  legacy   one more DSSE layer (application/vnd.dsse.envelope.v1+json, annotated predicateType) of
+           the sha256-<hex>.att manifest, earlier attestations kept; cosign 2 reads it.
+The password comes from RAMPART_PASSWORD, else COSIGN_PASSWORD, else a terminal prompt.
+
+Examples:
+  $ rampart attest --key rampart.key --type cyclonedx --predicate nodejs.cdx.json oci:./out/nodejs:latest
+  $ rampart attest --key rampart.key --type spdxjson --predicate nodejs.spdx.json docker://localhost:5000/nodejs:1.0 --insecure`,
+    )
+    .action((image: string, options: AttestFlags) =>
+      withInterrupt(async (signal) => {
+        const report = parseReportOutput(options.output, ['text', 'json'] as const);
+        const formats = parseFormat(options.format);
+        const predicate = await readPredicateFile(options.predicate);
+        const registry = { ...(await registryOptions(options, [image])), signal };
+        const pem = await readKeyFile(options.key);
+        const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
+        const key = await decryptPrivateKey(pem, password, {
+          path: options.key,
+          ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
+        });
+        const result = await attestImage(image, keySigner(key), options.type, predicate, {
+          formats,
+          registry,
+          signal,
+          ...(options.identity ? { identity: options.identity } : {}),
+        });
+        if (report.format === 'json') {
+          await writeReport(report, `${JSON.stringify(result)}\n`);
+          return;
+        }
+        const lines = result.attestations.map(
+          (a) =>
+            `Attested ${result.digest} (${a.format}, ${result.predicateType}): ${a.tag ? `${a.tag} ` : ''}${a.digest}\n`,
+        );
+        await writeReport(report, lines.join(''));
+      }),
+    );
+}
+
+function parseFormat(value: string): SignatureFormat[] {
+  if (value === 'both') return ['bundle', 'legacy'];
+  if (value === 'bundle' || value === 'legacy') return [value];
+  throw new RampartError('USAGE', `--format ${value}: expected bundle, legacy or both`, {
+    details: { option: '--format', value },
+  });
+}

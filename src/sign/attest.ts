@@ -1,0 +1,197 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { fromSystemError, RampartError } from '../errors.js';
+import type { Digest } from '../oci/digest.js';
+import { COSIGN_SIGNATURE_ANNOTATION } from '../oci/media-types.js';
+import type { OpenOptions } from '../oci/open.js';
+import type { Descriptor } from '../oci/types.js';
+import {
+  ATTESTATION_PREDICATE_ANNOTATION,
+  attestationStatement,
+  DSSE_ENVELOPE_MEDIA_TYPE,
+  keyBundle,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
+  predicateTypeOf,
+} from './formats.js';
+import type { Signer } from './keys.js';
+import { parsePublicKey, publicKeyHint } from './keys.js';
+import type { SignatureFormat } from './sign.js';
+import {
+  defaultIdentity,
+  openAttachmentTarget,
+  putBundleReferrer,
+  signStatementDsse,
+  writeLegacyLayer,
+} from './sign.js';
+
+/**
+ * `rampart attest`: an in-toto Statement v1 (subject: the image digest; a predicate of the given
+ * type) in a DSSE envelope signed with the key, stored as cosign 3 does (a sigstore bundle referrer
+ * with the `dev.sigstore.bundle.predicateType` annotation) and as cosign 2 does (one more DSSE layer
+ * of the `sha256-<hex>.att` manifest, with the `predicateType` annotation; earlier ones kept).
+ */
+
+/** Bound on a predicate file: SBOMs of distroless images are far smaller; a bundle must stay readable. */
+export const MAX_PREDICATE_BYTES = 8 * 1024 * 1024;
+
+export interface AttestOptions extends OpenOptions {
+  /** Which formats to write (default both). */
+  formats?: readonly SignatureFormat[];
+  /** The statement subject's name; default: the repository (cosign's), or the layout path. */
+  identity?: string;
+  now?: () => Date;
+  signal?: AbortSignal;
+}
+
+export interface WrittenAttestation {
+  format: SignatureFormat;
+  /** The manifest holding the attestation (the `.att` manifest, or the bundle referrer). */
+  digest: Digest;
+  tag?: string;
+}
+
+export interface AttestResult {
+  reference: string;
+  digest: Digest;
+  predicateType: string;
+  attestations: WrittenAttestation[];
+}
+
+/**
+ * Attests the image `ref` with `predicate` (parsed JSON, an object) of `type` (a cosign short name
+ * or a URI).
+ */
+export async function attestImage(
+  ref: string,
+  signer: Signer,
+  type: string,
+  predicate: unknown,
+  options: AttestOptions = {},
+): Promise<AttestResult> {
+  const predicateType = predicateTypeOf(type);
+  if (!predicateType) {
+    throw new RampartError('USAGE', `--type ${type}: expected a cosign predicate name or a URI`, {
+      details: { option: '--type', value: type },
+    });
+  }
+  if (
+    typeof predicate !== 'object' ||
+    predicate === null ||
+    Array.isArray(predicate) ||
+    nestsDeeperThan(predicate)
+  ) {
+    throw new RampartError(
+      'PREDICATE_INVALID',
+      `the predicate is not a JSON object nested at most ${MAX_JSON_DEPTH} deep`,
+      {
+        details: { type: predicateType },
+      },
+    );
+  }
+  const { reference, object, store, openBeside } = await openAttachmentTarget(ref, options);
+  const formats = options.formats ?? ['bundle', 'legacy'];
+  const identity = options.identity ?? defaultIdentity(reference);
+  const now = options.now ?? (() => new Date());
+  const subject: Descriptor = {
+    mediaType: object.mediaType,
+    digest: object.digest,
+    size: object.rawManifest.length,
+  };
+  const statement = attestationStatement(object.digest, predicateType, predicate, identity);
+  const attestations: WrittenAttestation[] = [];
+  if (formats.includes('legacy')) {
+    options.signal?.throwIfAborted();
+    const envelope = await signStatementDsse(signer, statement, '');
+    const written = await writeLegacyLayer(
+      store,
+      openBeside,
+      object.digest,
+      'att',
+      {
+        mediaType: DSSE_ENVELOPE_MEDIA_TYPE,
+        bytes: Buffer.from(JSON.stringify(envelope)),
+        // cosign's: an empty signature annotation (the signature is inside the envelope).
+        annotations: { [COSIGN_SIGNATURE_ANNOTATION]: '', [ATTESTATION_PREDICATE_ANNOTATION]: predicateType },
+      },
+      options.signal,
+    );
+    attestations.push({ format: 'legacy', ...written });
+  }
+  if (formats.includes('bundle')) {
+    options.signal?.throwIfAborted();
+    const hint = publicKeyHint(parsePublicKey(await signer.publicKey()));
+    const bundle = keyBundle(hint, await signStatementDsse(signer, statement));
+    const sink = await openBeside();
+    try {
+      const digest = await putBundleReferrer(sink, subject, bundle, predicateType, now());
+      await sink.close();
+      attestations.push({ format: 'bundle', digest });
+    } catch (error) {
+      await sink.abort();
+      throw error;
+    }
+  }
+  return { reference: ref, digest: object.digest, predicateType, attestations };
+}
+
+/**
+ * A predicate file: at most MAX_PREDICATE_BYTES (checked while reading, so a growing file or a
+ * FIFO cannot exceed it), UTF-8 JSON holding an object.
+ */
+export async function readPredicateFile(path: string, limit = MAX_PREDICATE_BYTES): Promise<unknown> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    // O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused below).
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw fromSystemError(error, { path, operation: 'read' });
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    if (!(await handle.stat()).isFile()) {
+      throw new RampartError('PREDICATE_INVALID', `the predicate ${path} is not a regular file`, {
+        details: { path },
+      });
+    }
+    for (;;) {
+      const chunk = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > limit) {
+        throw new RampartError('TOO_LARGE', `the predicate ${path} is over ${limit} bytes`, {
+          details: { limit, path },
+        });
+      }
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+  } catch (error) {
+    if (error instanceof RampartError) throw error;
+    throw fromSystemError(error, { path, operation: 'read' });
+  } finally {
+    await handle.close();
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
+  } catch {
+    throw new RampartError('PREDICATE_INVALID', `the predicate ${path} is not UTF-8 JSON`, {
+      details: { path },
+    });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RampartError('PREDICATE_INVALID', `the predicate ${path} is not a JSON object`, {
+      details: { path },
+    });
+  }
+  if (nestsDeeperThan(value)) {
+    throw new RampartError(
+      'PREDICATE_INVALID',
+      `the predicate ${path} nests deeper than ${MAX_JSON_DEPTH} levels`,
+      { details: { path } },
+    );
+  }
+  return value;
+}
