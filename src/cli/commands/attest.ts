@@ -37,7 +37,7 @@ export function registerAttest(program: Command): void {
     .option('--identity <ref>', 'the statement subject name (default: the repository, as cosign does)')
     .option('--allow-insecure-key', 'accept an unencrypted private key file')
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `

@@ -23,7 +23,7 @@ export function registerVerifyAttestation(program: Command): void {
     .requiredOption('--key <file>', 'public key (SPKI PEM, as cosign and rampart key generate write it)')
     .option('--type <type>', 'only attestations of this predicate type (a cosign short name or a URI)')
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
-  addRegistryOptions(command)
+  addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
       `
