@@ -84,6 +84,12 @@ export interface ErrorDetailsByCode {
   SBOM_INVALID: { path?: string; format?: string };
   SBOM_EMPTY: { reference: string };
   PREDICATE_INVALID: { path?: string; type?: string };
+  /** The advisory store is unreadable, corrupt, or of a schema this version cannot migrate. */
+  ADVISORY_DB_INVALID: { path: string; schemaVersion?: number; supported?: number };
+  /** A whole advisory feed or VEX document could not be read (bad records inside one are counted and skipped). */
+  FEED_INVALID: { source: string; path?: string; url?: string; format?: string };
+  /** A verification policy or lint configuration file is not valid. */
+  POLICY_INVALID: { path: string; field?: string };
   /** `signal`: the signal that cancelled (SIGTERM exits 143, as a shell reports it). */
   CANCELLED: { operation?: string; signal?: string };
 }
@@ -144,6 +150,9 @@ const EXIT_STATUS_BY_CODE = {
   SBOM_INVALID: 1,
   SBOM_EMPTY: 1,
   PREDICATE_INVALID: 1,
+  ADVISORY_DB_INVALID: 1,
+  FEED_INVALID: 1,
+  POLICY_INVALID: 2,
   CANCELLED: 130,
 } as const satisfies Record<RampartErrorCode, 1 | 2 | 130>;
 

@@ -336,6 +336,7 @@ describe('exit status', () => {
       'UNSUPPORTED_TRANSPORT',
       'SPEC_INVALID',
       'SOURCE_OUTSIDE_CONTEXT',
+      'POLICY_INVALID',
     ];
     for (const code of ERROR_CODES) {
       const expected = usage.includes(code) ? 2 : code === 'CANCELLED' ? 130 : 1;
