@@ -243,9 +243,10 @@ describe('ls and rm', () => {
 
   it('rm deletes by digest where the registry allows it; a deleted referrer leaves the tag schema', async () => {
     const digest = fixture.digestOf('referrer');
-    const result = await rampart('rm', `docker://${one.host}/dst/app@${digest}`, '--insecure');
+    const result = await rampart('rm', '-o', 'json', `docker://${one.host}/dst/app@${digest}`, '--insecure');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ registry: one.host, repository: 'dst/app', digest });
     await expect(clientOne.getManifest('dst/app', digest)).rejects.toMatchObject({
       code: 'MANIFEST_NOT_FOUND',
     });
