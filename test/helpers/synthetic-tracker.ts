@@ -1,5 +1,5 @@
-import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 
 /**
  * Writes a synthetic Debian security tracker dump in the real format (compact JSON, as the tracker
@@ -20,7 +20,16 @@ export interface SyntheticTrackerOptions {
 }
 
 const RELEASES = ['bullseye', 'bookworm', 'trixie', 'forky', 'sid'];
-const URGENCIES = ['low', 'medium', 'high', 'unimportant', 'not yet assigned', 'low**', 'medium**', 'end-of-life'];
+const URGENCIES = [
+  'low',
+  'medium',
+  'high',
+  'unimportant',
+  'not yet assigned',
+  'low**',
+  'medium**',
+  'end-of-life',
+];
 const WORDS =
   'buffer overflow in the parser allows remote attackers to cause a denial of service or possibly execute arbitrary code via a crafted file use after free null pointer dereference integer overflow'.split(
     ' ',
@@ -61,21 +70,30 @@ export async function writeSyntheticTracker(
     for (let e = 0; e < count; e++) {
       const id =
         random() < 0.03
-          ? `TEMP-${String(Math.floor(random() * 9_999_999)).padStart(7, '0')}-${Math.floor(random() * 0xffffff).toString(16).toUpperCase()}`
+          ? `TEMP-${String(Math.floor(random() * 9_999_999)).padStart(7, '0')}-${Math.floor(
+              random() * 0xffffff,
+            )
+              .toString(16)
+              .toUpperCase()}`
           : `CVE-${2005 + Math.floor(random() * 21)}-${1000 + p * 37 + e}`;
       const entry: Record<string, unknown> = {};
       if (random() < 0.9) {
-        entry.description = Array.from({ length: 6 + Math.floor(random() * 20) }, () => pick(WORDS)).join(' ');
+        entry.description = Array.from({ length: 6 + Math.floor(random() * 20) }, () => pick(WORDS)).join(
+          ' ',
+        );
       }
       if (random() < 0.7) entry.scope = random() < 0.6 ? 'remote' : 'local';
       if (random() < 0.3) entry.debianbug = 100000 + Math.floor(random() * 1_000_000);
       const releases: Record<string, unknown> = {};
       for (const release of RELEASES) {
         const status = random() < 0.7 ? 'resolved' : random() < 0.9 ? 'open' : 'undetermined';
-        const repositories: Record<string, string> = { [release]: `${version}-${1 + Math.floor(random() * 4)}` };
+        const repositories: Record<string, string> = {
+          [release]: `${version}-${1 + Math.floor(random() * 4)}`,
+        };
         if (release !== 'sid' && random() < 0.3) repositories[`${release}-security`] = `${version}-1+deb12u1`;
         const value: Record<string, unknown> = { status, repositories };
-        if (status === 'resolved') value.fixed_version = random() < 0.3 ? '0' : `${version}-${Math.floor(random() * 3)}`;
+        if (status === 'resolved')
+          value.fixed_version = random() < 0.3 ? '0' : `${version}-${Math.floor(random() * 3)}`;
         value.urgency = pick(URGENCIES);
         if (status === 'open' && release !== 'sid' && random() < 0.3) {
           value.nodsa = 'Minor issue';
