@@ -98,7 +98,7 @@ export function scanSbomDocument(
   const idsOf = (id: string): string[] => {
     let ids = aliasCache.get(id);
     if (!ids) {
-      ids = [...new Set([id, ...(vuln(id)?.aliases ?? []), ...reader.aliasesOf(id)])];
+      ids = [...new Set([id, ...upstreamCve(id), ...(vuln(id)?.aliases ?? []), ...reader.aliasesOf(id)])];
       aliasCache.set(id, ids);
     }
     return ids;
@@ -149,6 +149,15 @@ export function scanSbomDocument(
     },
     warnings,
   };
+}
+
+/**
+ * osv.dev's distro records (`DEBIAN-CVE-2024-1234`, `UBUNTU-CVE-…`) are the distro's view of one
+ * CVE and name it in `upstream`, not `aliases`: the id itself ties them to the CVE.
+ */
+function upstreamCve(id: string): string[] {
+  const m = /^[A-Z]+-(CVE-\d{4}-\d+)$/.exec(id);
+  return m ? [m[1]!] : [];
 }
 
 /** Union of candidates whose ids (with their aliases) overlap: one vulnerability, one finding. */
