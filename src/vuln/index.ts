@@ -1,5 +1,15 @@
 /** `rampart/vuln`: the scanner as a library (issue 14). */
 
+// The advisory store and its feeds (vstore).
+export {
+  detectFormat,
+  type FeedImportResult,
+  IMPORT_FORMATS,
+  type ImportFormat,
+  type ImportInput,
+  type ImportOptions,
+  importAdvisories,
+} from './import/index.js';
 export { trackerStatus } from './match/debian.js';
 export { MATCHERS } from './match/index.js';
 export type { Candidate, MatchContext, Matcher } from './match/matcher.js';
@@ -15,5 +25,24 @@ export {
   severityFromScore,
   severityFromUrgency,
 } from './severity.js';
+export { type FeedReport, STALE_AFTER_MS, type StoreStatusReport, storeStatusReport } from './status.js';
+export {
+  AdvisoryStore,
+  AdvisoryWriter,
+  type FeedStatus,
+  normalizePackageName,
+  type OpenStoreOptions,
+  openAdvisoryStore,
+} from './store.js';
+export { ADVISORY_DB_VARIABLE, advisoryDbPath } from './store-path.js';
 export * from './types.js';
+export {
+  configuredFeeds,
+  DEFAULT_FEEDS,
+  type FeedConfig,
+  type FeedUpdateResult,
+  type UpdateEvent,
+  type UpdateOptions,
+  updateAdvisories,
+} from './update.js';
 export { decidingStatement, parseOpenVex, purlMatches, statementApplies } from './vex.js';
