@@ -15,6 +15,7 @@ import { lockPathFor } from './lock.js';
 import { defaultOutput, parseOutput } from './output.js';
 import { buildRecordPath } from './record.js';
 import { generateSboms, type SbomToWrite, writeSboms } from './sboms.js';
+import { buildAdvisoryDb, scanStage } from './scan-stage.js';
 import { applyVariant, loadImageSpec } from './spec.js';
 import {
   assembleStage,
@@ -67,6 +68,12 @@ export type BuildOptions = {
   allowOutsideContext?: string[];
   /** Progress of each phase (the CLI draws it on stderr); without it the build reports nothing. */
   onProgress?: (event: BuildEvent) => void;
+  /**
+   * The advisory store each image is scanned with, into the build record (issue 14 item 8):
+   * default `$RAMPART_ADVISORY_DB`, else `vuln/advisories.db` in the cache dir, used only when it
+   * exists; `false` never scans.
+   */
+  advisoryDb?: string | false;
 };
 
 export type LayerSummary = PlatformSummary['layers'][number];
@@ -193,6 +200,15 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         });
       }
     }
+    const advisoryDb = buildAdvisoryDb(opts.advisoryDb, ctx);
+    const scans = advisoryDb
+      ? await scanStage(
+          advisoryDb,
+          images,
+          images.map((_, i) => sbomDocs[i]?.doc),
+          ctx,
+        )
+      : undefined;
     started = stopwatch();
     ctx.report({ phase: 'write', kind: 'start', reference: output.raw });
     const digest = await writeStage(output, images, ctx, plan);
@@ -232,6 +248,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         },
         startedOn,
         recordPath,
+        ...(scans ? { scans } : {}),
       },
       ctx,
     );

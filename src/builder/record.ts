@@ -1,5 +1,6 @@
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { LockedRelease } from './lock.js';
+import type { RecordedScan } from './scan-stage.js';
 
 /**
  * What a build used and made, kept beside the output: everything SLSA provenance (v1) needs —
@@ -33,6 +34,11 @@ export type BuildRecord = {
   created: string;
   startedOn: string;
   finishedOn: string;
+  /**
+   * Each image's vulnerability scan (`rampart scan -o json` shape) when an advisory store
+   * existed at build time, or why it could not be read; absent without a store.
+   */
+  scans?: RecordedScan[];
 };
 
 export type BuildInvocation = {

@@ -468,6 +468,8 @@ export type RecordInput = {
   invocation: BuildRecord['invocation'];
   startedOn: Date;
   recordPath: string;
+  /** Each image's scan, when an advisory store exists. */
+  scans?: BuildRecord['scans'];
 };
 
 /** The build record v2 (pure): what SLSA provenance needs, from what the stages produced. */
@@ -511,6 +513,7 @@ export function buildRecordOf(input: RecordInput, lockSha256: string, finishedOn
     created: plan.created,
     startedOn: input.startedOn.toISOString(),
     finishedOn: finishedOn.toISOString(),
+    ...(input.scans ? { scans: input.scans } : {}),
   };
 }
 

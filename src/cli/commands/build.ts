@@ -24,6 +24,8 @@ interface BuildCommandOptions extends RegistryFlags {
   quiet?: boolean;
   sbom?: string | boolean;
   allowOutsideContext: string[];
+  db?: string;
+  scan: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -86,6 +88,11 @@ Examples:
         .argParser(collect)
         .default([]),
     )
+    .option(
+      '--db <file>',
+      'scan each image with this advisory store into the build record (default: $RAMPART_ADVISORY_DB, else vuln/advisories.db in the cache, when it exists)',
+    )
+    .option('--no-scan', 'do not scan the images into the build record, even when an advisory store exists')
     .option('-q, --quiet', 'no progress on stderr (errors only)');
   addRegistryOptions(command).action(
     async (specPath: string, destArg: string | undefined, opts: BuildCommandOptions) => {
@@ -138,6 +145,7 @@ Examples:
             : {}),
           ...(opts.sbom ? { sbomDir: typeof opts.sbom === 'string' ? opts.sbom : sbomDirBeside(dest) } : {}),
           ...(opts.allowOutsideContext.length ? { allowOutsideContext: opts.allowOutsideContext } : {}),
+          ...(opts.scan === false ? { advisoryDb: false as const } : opts.db ? { advisoryDb: opts.db } : {}),
           // The edge fills in the outside world; the library takes it as given.
           env: process.env,
           clock: () => new Date(),

@@ -1,0 +1,108 @@
+/**
+ * Advisory store import (issue 14): a Debian security tracker dump imported by the real CLI
+ * (`rampart db import`) in its own process, wall time and peak RSS, into a fresh store and again
+ * over the previous import (the `db update` case: the feed's old rows are replaced in the same
+ * transaction). No real dump is reachable from these machines: the dumps are synthesised in the
+ * real format from the shapes of the real samples (`test/helpers/synthetic-tracker.ts`), one of
+ * about the size the issue gives (~70 MB) and one with its ~1.5 M release entries (which, with
+ * the real samples' shapes, is ~220 MB).
+ * Targets: import < 10 s, peak RSS < 500 MB. vmatch's scan figures live in `scan.bench.ts`.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeSyntheticTracker } from '../test/helpers/synthetic-tracker.js';
+import type { BenchFigure } from './run.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/**
+ * `rampart ARGS` in a fresh process: wall time, CPU time (user + system: on a machine shared by
+ * many jobs, the figure that says what the import costs) and peak RSS. As memory.bench.ts's
+ * `measureCli`, plus the CPU time.
+ */
+async function measureCli(
+  args: string[],
+): Promise<{ status: number | null; elapsedMs: number; cpuMs: number; peakMiB: number; stderr: string }> {
+  const script = [
+    `import { main } from ${JSON.stringify(join(ROOT, 'dist/cli/main.js'))};`,
+    `const code = await main(['node', 'rampart', ...${JSON.stringify(args)}]);`,
+    'const u = process.resourceUsage();',
+    'process.stderr.write("\\nmeasured " + u.maxRSS + " " + (u.userCPUTime + u.systemCPUTime) + "\\n");',
+    'process.exitCode = code;',
+  ].join('\n');
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-64 * 1024);
+  });
+  const [status] = (await once(child, 'close')) as [number | null];
+  const elapsedMs = performance.now() - started;
+  const match = /measured (\d+) (\d+)/.exec(stderr);
+  if (!match)
+    throw new Error(`rampart ${args.join(' ')} could not be measured (${status}): ${stderr.slice(-500)}`);
+  return { status, elapsedMs, cpuMs: Number(match[2]) / 1000, peakMiB: Number(match[1]) / 1024, stderr };
+}
+
+async function importFigures(work: string, label: string, packages: number): Promise<BenchFigure[]> {
+  const dump = join(work, `${label}.json`);
+  const info = await writeSyntheticTracker(dump, { packages, entriesPerPackage: 10 });
+  const db = join(work, `${label}.db`);
+  const args = ['db', 'import', dump, '--db', db, '-q'];
+  const fresh = await measureCli(args);
+  if (fresh.status !== 0) throw new Error(`db import failed: ${fresh.stderr.slice(-500)}`);
+  const again = await measureCli(args);
+  if (again.status !== 0) throw new Error(`db import (again) failed: ${again.stderr.slice(-500)}`);
+  const note = `synthetic: ${(info.bytes / 1e6).toFixed(0)} MB, ${info.packages} packages, ${info.entries} entries, ${info.releaseEntries} release entries`;
+  return [
+    {
+      name: `db import tracker ${label}: wall, fresh store`,
+      value: fresh.elapsedMs / 1000,
+      unit: 's',
+      target: 10,
+      note,
+    },
+    {
+      name: `db import tracker ${label}: wall, replacing the previous import`,
+      value: again.elapsedMs / 1000,
+      unit: 's',
+      target: 10,
+    },
+    {
+      name: `db import tracker ${label}: CPU time (user+sys), fresh store`,
+      value: fresh.cpuMs / 1000,
+      unit: 's',
+      target: 10,
+    },
+    {
+      name: `db import tracker ${label}: CPU time (user+sys), replacing`,
+      value: again.cpuMs / 1000,
+      unit: 's',
+      target: 10,
+    },
+    {
+      name: `db import tracker ${label}: peak RSS`,
+      value: Math.max(fresh.peakMiB, again.peakMiB) * 1.048576,
+      unit: 'MB',
+      target: 500,
+    },
+  ];
+}
+
+export default async function vulnBench(): Promise<BenchFigure[]> {
+  const work = await mkdtemp(join(tmpdir(), 'rampart-bench-vuln-'));
+  try {
+    return [
+      ...(await importFigures(work, '70MB', 9_500)),
+      ...(await importFigures(work, '1.5M-releases', 30_000)),
+    ];
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

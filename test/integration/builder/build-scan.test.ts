@@ -1,0 +1,127 @@
+/**
+ * Issue 14 item 8: `rampart build` scans each image it builds into the build record when an
+ * advisory store exists, and leaves the record without `scans` when there is none.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage } from '../../../src/builder/pipeline.js';
+import type { BuildRecord } from '../../../src/builder/record.js';
+import { importAdvisories } from '../../../src/vuln/import/index.js';
+import { openAdvisoryStore } from '../../../src/vuln/store.js';
+import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
+
+let repo: AptRepo;
+let dir: string;
+let specPath: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rampart-build-scan-'));
+  repo = await createAptRepo(
+    [
+      {
+        name: 'trixie',
+        architectures: ['amd64'],
+        packages: [
+          {
+            name: 'base-files',
+            version: '13.8',
+            architecture: 'amd64',
+            files: {
+              'usr/lib/os-release':
+                'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\nVERSION_CODENAME=trixie\nID=debian\n',
+            },
+            symlinks: { 'etc/os-release': '../usr/lib/os-release' },
+          },
+          {
+            name: 'libssl3t64',
+            source: 'openssl (3.5.1-1)',
+            version: '3.5.1-1+b1',
+            architecture: 'amd64',
+            files: { 'usr/lib/libssl.so.3': 'not really\n' },
+          },
+        ],
+      },
+    ],
+    { dir },
+  );
+  specPath = join(dir, 'scanned.yaml');
+  await writeFile(
+    specPath,
+    [
+      'name: scanned',
+      'contents:',
+      '  suites: [trixie]',
+      `  mirror: ${repo.url}`,
+      `  keyring: ${repo.key.keyring}`,
+      '  packages: [base-files, libssl3t64]',
+      'archs: [amd64]',
+      '',
+    ].join('\n'),
+  );
+  const tracker = join(dir, 'tracker.json');
+  await writeFile(
+    tracker,
+    JSON.stringify({
+      openssl: {
+        'CVE-2026-0001': {
+          description: 'hand-made entry for the test',
+          releases: {
+            trixie: {
+              status: 'resolved',
+              repositories: { trixie: '3.5.1-1' },
+              fixed_version: '3.5.1-2',
+              urgency: 'high',
+            },
+          },
+        },
+      },
+    }),
+  );
+  const store = openAdvisoryStore(join(dir, 'advisories.db'));
+  await importAdvisories(store, [{ path: tracker }]);
+  store.close();
+});
+
+afterAll(async () => {
+  await repo?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function build(name: string, advisoryDb?: string): Promise<BuildRecord> {
+  const result = await buildImage({
+    specPath,
+    output: `oci:${join(dir, name)}:latest`,
+    cacheDir: join(dir, 'cache'),
+    etcApt: '/nonexistent-apt-config',
+    env: {},
+    ...(advisoryDb ? { advisoryDb } : {}),
+  });
+  return JSON.parse(await readFile(result.record, 'utf8')) as BuildRecord;
+}
+
+describe('build record scans', () => {
+  it('records each image scan through the source package when a store exists', async () => {
+    const record = await build('with-store', join(dir, 'advisories.db'));
+    expect(record.scans).toHaveLength(1);
+    const scan = record.scans![0]!;
+    expect(scan).toMatchObject({ architecture: 'amd64', digest: record.platforms[0]!.digest });
+    if (!('result' in scan)) throw new Error(`no scan: ${JSON.stringify(scan)}`);
+    expect(scan.result.distro.codename).toBe('trixie');
+    expect(
+      scan.result.matches.map((m) => [
+        m.vulnerability.id,
+        m.package.name,
+        m.package.version,
+        m.vulnerability.status,
+      ]),
+    ).toEqual([['CVE-2026-0001', 'libssl3t64', '3.5.1-1+b1', 'fixed']]);
+  });
+
+  it('records no scan without a store, and why when the named store cannot be read', async () => {
+    expect((await build('without-store')).scans).toBeUndefined();
+    const missing = await build('missing-store', join(dir, 'missing.db'));
+    expect(missing.scans?.map((s) => ('error' in s ? s.error.code : 'scanned'))).toEqual(['NOT_FOUND']);
+  });
+});
