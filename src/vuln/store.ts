@@ -47,18 +47,51 @@ export function normalizePackageName(ecosystem: AdvisoryEcosystem, name: string)
   return ecosystem === 'pypi' ? name.toLowerCase().replace(/[-_.]+/g, '-') : name;
 }
 
-interface AffectedRow {
-  source: string;
-  ecosystem: string;
-  package: string;
-  vulnerability: string;
-  release: string | null;
-  status: string | null;
-  fixed_version: string | null;
-  urgency: string | null;
-  nodsa: string | null;
-  nodsa_reason: string | null;
-  osv: string | null;
+/**
+ * An affected record as stored, without the package and ecosystem (the row's): a tracker record
+ * is a tuple `[id, source, release, status, fixed_version, urgency, nodsa, nodsa_reason]` (a third
+ * of the bytes of the object form; the tracker's records are most of the store), others the
+ * object itself.
+ */
+type StoredAffected =
+  | [string, string, string | null, string, string | null, string | null, string | null, string | null]
+  | Omit<AffectedRecord, 'ecosystem' | 'packageName'>;
+
+function storeAffected({ ecosystem: _e, packageName: _p, ...record }: AffectedRecord): StoredAffected {
+  if (!record.debian || record.osv) return record;
+  const d = record.debian;
+  return [
+    record.vulnerabilityId,
+    record.source,
+    record.release ?? null,
+    d.status,
+    d.fixedVersion ?? null,
+    d.urgency ?? null,
+    d.nodsa ?? null,
+    d.nodsaReason ?? null,
+  ];
+}
+
+function loadAffected(
+  stored: StoredAffected,
+  ecosystem: AdvisoryEcosystem,
+  packageName: string,
+): AffectedRecord {
+  if (!Array.isArray(stored)) return { ...stored, ecosystem, packageName };
+  const [vulnerabilityId, source, release, status, fixedVersion, urgency, nodsa, nodsaReason] = stored;
+  const debian: NonNullable<AffectedRecord['debian']> = { status };
+  if (fixedVersion !== null) debian.fixedVersion = fixedVersion;
+  if (urgency !== null) debian.urgency = urgency;
+  if (nodsa !== null) debian.nodsa = nodsa;
+  if (nodsaReason !== null) debian.nodsaReason = nodsaReason;
+  return {
+    vulnerabilityId,
+    source: source as AdvisorySourceName,
+    ecosystem,
+    packageName,
+    ...(release !== null ? { release } : {}),
+    debian,
+  };
 }
 
 function invalid(path: string, message: string, cause?: unknown, extra: { schemaVersion?: number } = {}) {
@@ -142,10 +175,15 @@ function prepareSchema(db: DatabaseSync, path: string, readOnly: boolean): void 
       { schemaVersion: version },
     );
   }
-  if (version === SCHEMA_VERSION) {
-    if (!readOnly) db.exec('PRAGMA journal_mode = WAL');
-    return;
+  if (!readOnly) {
+    // WAL: scans read while an import writes. synchronous=NORMAL keeps commits atomic (a crash
+    // loses at most the last commit, never the previous data); a 64 MiB page cache keeps a
+    // full import's index pages in memory.
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA cache_size = -65536');
   }
+  if (version === SCHEMA_VERSION) return;
   if (readOnly) {
     throw invalid(
       path,
@@ -154,7 +192,6 @@ function prepareSchema(db: DatabaseSync, path: string, readOnly: boolean): void 
       { schemaVersion: version },
     );
   }
-  db.exec('PRAGMA journal_mode = WAL');
   db.exec('BEGIN IMMEDIATE');
   try {
     // Read again under the write lock: another process may have migrated meanwhile.
@@ -193,22 +230,43 @@ export class AdvisoryStore implements AdvisoryReader {
   // ---- reader ----
 
   affected(ecosystem: AdvisoryEcosystem, packageName: string): AffectedRecord[] {
-    // DISTINCT: one OSV record shipped in two feeds (a GHSA in the npm and the Maven archive) is one statement.
-    const rows = this.statement(
-      `SELECT DISTINCT source, ecosystem, package, vulnerability, release, status, fixed_version, urgency, nodsa, nodsa_reason, osv
-       FROM affected WHERE ecosystem = ? AND package = ? ORDER BY vulnerability, release, source`,
-    ).all(ecosystem, normalizePackageName(ecosystem, packageName)) as unknown as AffectedRow[];
-    return rows.map(affectedFromRow);
+    const name = normalizePackageName(ecosystem, packageName);
+    const rows = this.statement('SELECT records FROM affected WHERE ecosystem = ? AND package = ?').all(
+      ecosystem,
+      name,
+    ) as Array<{ records: string }>;
+    // One OSV record shipped in two feeds (a GHSA in the npm and the Maven archive) is one statement.
+    const unique = new Map<string, StoredAffected>();
+    for (const row of rows) {
+      for (const stored of JSON.parse(row.records) as StoredAffected[])
+        unique.set(JSON.stringify(stored), stored);
+    }
+    return [...unique.values()]
+      .map((stored) => loadAffected(stored, ecosystem, name))
+      .sort(
+        (a, b) =>
+          compareStrings(a.vulnerabilityId, b.vulnerabilityId) ||
+          compareStrings(a.release ?? '', b.release ?? '') ||
+          compareStrings(a.source, b.source),
+      );
   }
 
   vulnerability(id: string): VulnerabilityRecord | undefined {
-    const rows = this.statement('SELECT record FROM vulnerabilities WHERE id = ? ORDER BY feed').all(
+    const rows = this.statement('SELECT source, record FROM vulnerabilities WHERE id = ? ORDER BY feed').all(
       id,
-    ) as Array<{
-      record: string;
-    }>;
+    ) as Array<{ source: string; record: string }>;
     if (rows.length === 0) return undefined;
-    return mergeVulnerabilities(rows.map((r) => JSON.parse(r.record) as VulnerabilityRecord));
+    return mergeVulnerabilities(
+      rows.map((r) => ({
+        id,
+        source: r.source as AdvisorySourceName,
+        aliases: [],
+        cvss: [],
+        severityLabels: [],
+        urls: [],
+        ...(JSON.parse(r.record) as Partial<VulnerabilityRecord>),
+      })),
+    );
   }
 
   aliasesOf(id: string): string[] {
@@ -302,37 +360,41 @@ export class AdvisoryWriter {
   /** Removes every row the feed contributed (before it is imported again). */
   clearFeed(feed: string): void {
     for (const table of ['affected', 'vulnerabilities', 'aliases', 'vex', 'debian_releases']) {
+      // A scan: cheaper than keeping a feed index up to date on every insert of an import.
       this.statement(`DELETE FROM ${table} WHERE feed = ?`).run(feed);
     }
   }
 
   putVulnerability(feed: string, record: VulnerabilityRecord): void {
+    // Empty lists are left out of the stored JSON (most tracker records have only a summary and URLs).
+    const { id, source, ...rest } = record;
+    const stored: Partial<VulnerabilityRecord> = { ...rest };
+    for (const key of ['aliases', 'cvss', 'severityLabels', 'urls'] as const) {
+      if (stored[key]?.length === 0) delete stored[key];
+    }
     this.statement(
       'INSERT OR REPLACE INTO vulnerabilities (feed, id, source, record) VALUES (?, ?, ?, ?)',
-    ).run(feed, record.id, record.source, JSON.stringify(record));
+    ).run(feed, id, source, JSON.stringify(stored));
     for (const alias of record.aliases) {
       if (alias !== record.id)
         this.statement('INSERT INTO aliases (feed, id, alias) VALUES (?, ?, ?)').run(feed, record.id, alias);
     }
   }
 
-  putAffected(feed: string, record: AffectedRecord): void {
-    this.statement(
-      `INSERT INTO affected (feed, source, ecosystem, package, vulnerability, release, status, fixed_version, urgency, nodsa, nodsa_reason, osv)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
+  /** The affected records of one package, as one row (all records must share ecosystem and package). */
+  putAffected(
+    feed: string,
+    ecosystem: AdvisoryEcosystem,
+    packageName: string,
+    records: AffectedRecord[],
+  ): void {
+    if (records.length === 0) return;
+    const stored = records.map(storeAffected);
+    this.statement('INSERT INTO affected (feed, ecosystem, package, records) VALUES (?, ?, ?, ?)').run(
       feed,
-      record.source,
-      record.ecosystem,
-      normalizePackageName(record.ecosystem, record.packageName),
-      record.vulnerabilityId,
-      record.release ?? null,
-      record.debian?.status ?? null,
-      record.debian?.fixedVersion ?? null,
-      record.debian?.urgency ?? null,
-      record.debian?.nodsa ?? null,
-      record.debian?.nodsaReason ?? null,
-      record.osv ? JSON.stringify(record.osv) : null,
+      ecosystem,
+      normalizePackageName(ecosystem, packageName),
+      JSON.stringify(stored),
     );
   }
 
@@ -367,23 +429,8 @@ export class AdvisoryWriter {
   }
 }
 
-function affectedFromRow(row: AffectedRow): AffectedRecord {
-  const record: AffectedRecord = {
-    vulnerabilityId: row.vulnerability,
-    source: row.source as AdvisorySourceName,
-    ecosystem: row.ecosystem as AdvisoryEcosystem,
-    packageName: row.package,
-  };
-  if (row.release !== null) record.release = row.release;
-  if (row.status !== null) {
-    record.debian = { status: row.status };
-    if (row.fixed_version !== null) record.debian.fixedVersion = row.fixed_version;
-    if (row.urgency !== null) record.debian.urgency = row.urgency;
-    if (row.nodsa !== null) record.debian.nodsa = row.nodsa;
-    if (row.nodsa_reason !== null) record.debian.nodsaReason = row.nodsa_reason;
-  }
-  if (row.osv !== null) record.osv = JSON.parse(row.osv) as NonNullable<AffectedRecord['osv']>;
-  return record;
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function feedFromRow(row: Record<string, unknown>): FeedStatus {

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { defaultCacheDir } from '../../debian/cache.js';
 import { RampartError } from '../../errors.js';
 import type { Severity } from '../../vuln/types.js';
+import { addDbOption, dbPathOf } from '../db-option.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import type { RegistryFlags } from '../registry-options.js';
@@ -62,7 +61,7 @@ export function registerScan(program: Command): void {
     .option('--only-fixed', 'show only findings that have a fixed version')
     .option('--ignore-unfixed', 'alias of --only-fixed')
     .option('--show-negligible', 'also show issues the distro rates unimportant (hidden by default)');
-  addRegistryOptions(command, { jobs: false })
+  addRegistryOptions(addDbOption(command), { jobs: false })
     .addHelpText(
       'after',
       `
@@ -106,8 +105,7 @@ Examples:
           import('../../vuln/scan.js'),
           import('../../version.js'),
         ]);
-        const dbPath =
-          opts.db ?? process.env.RAMPART_ADVISORY_DB ?? join(defaultCacheDir(), 'vuln', 'advisories.db');
+        const dbPath = dbPathOf(opts);
         const isImage = !input.startsWith('sbom:') && !input.startsWith('dir:');
         const registry = isImage ? { ...(await registryOptions(opts, [input])), signal } : undefined;
         let vexKey: import('node:crypto').KeyObject | undefined;

@@ -268,7 +268,7 @@ function addDocument(
   try {
     const { vulnerability, affected } = osvRecord(doc);
     sink.vulnerability(vulnerability);
-    for (const record of affected) sink.affected(record);
+    for (const record of affected) sink.affected([record]);
     sink.record();
   } catch (error) {
     const id = typeof (doc as { id?: unknown })?.id === 'string' ? (doc as { id: string }).id : location;

@@ -31,8 +31,10 @@ export class RecordSink {
     this.writer.putVulnerability(this.feed, record);
   }
 
-  affected(record: AffectedRecord): void {
-    this.writer.putAffected(this.feed, record);
+  /** Affected records of one package (the tracker: all of a source package's at once). */
+  affected(records: AffectedRecord[]): void {
+    const first = records[0];
+    if (first) this.writer.putAffected(this.feed, first.ecosystem, first.packageName, records);
   }
 
   debianRelease(release: string): void {

@@ -103,6 +103,7 @@ export async function importTracker(
       sink.skip(sourcePackage, 'not an object of vulnerabilities');
       continue;
     }
+    const affected: AffectedRecord[] = [];
     for (const [id, entry] of Object.entries(member.value)) {
       let parsed: ReturnType<typeof trackerEntry>;
       try {
@@ -113,10 +114,11 @@ export async function importTracker(
       }
       sink.vulnerability(parsed.vulnerability);
       for (const record of parsed.affected) {
-        sink.affected(record);
+        affected.push(record);
         sink.debianRelease(record.release!);
       }
       sink.record();
     }
+    sink.affected(affected);
   }
 }

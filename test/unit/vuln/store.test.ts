@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RampartError } from '../../../src/errors.js';
 import { importAdvisories } from '../../../src/vuln/import/index.js';
 import { SCHEMA_VERSION } from '../../../src/vuln/schema.js';
+import { storeStatusReport } from '../../../src/vuln/status.js';
 import { normalizePackageName, openAdvisoryStore } from '../../../src/vuln/store.js';
 import { VULNDATA } from '../../helpers/vulndata.js';
 
@@ -106,5 +107,23 @@ describe('advisory store', () => {
   it('normalises PyPI names (PEP 503) on both sides, and only PyPI names', () => {
     expect(normalizePackageName('pypi', 'Foo_Bar.baz')).toBe('foo-bar-baz');
     expect(normalizePackageName('npm', 'Foo_Bar')).toBe('Foo_Bar');
+  });
+
+  it('status: each feed with its age, and a warning once it is older than 24 h', async () => {
+    const path = join(dir, 'status.db');
+    const store = openAdvisoryStore(path, { now: () => new Date('2026-12-01T00:00:00Z') });
+    expect(storeStatusReport(store, new Date('2026-12-01T00:00:00Z')).warnings.map((w) => w.code)).toEqual([
+      'EMPTY_STORE',
+    ]);
+    await importAdvisories(store, [{ path: join(VULNDATA, 'osv/go') }]);
+    const fresh = storeStatusReport(store, new Date('2026-12-02T00:00:00Z'));
+    expect(fresh.sources.map((s) => [s.records, s.ageSeconds, s.stale])).toEqual([[3, 86_400, false]]);
+    expect(fresh.warnings).toEqual([]);
+    const stale = storeStatusReport(store, new Date('2026-12-02T00:00:01Z'));
+    expect(stale.sources[0]!.stale).toBe(true);
+    expect(stale.warnings).toEqual([
+      expect.objectContaining({ code: 'STALE_FEED', feed: `osv:${join(VULNDATA, 'osv/go')}` }),
+    ]);
+    store.close();
   });
 });
