@@ -40,10 +40,6 @@ export function registerScan(program: Command): void {
       `${FORMATS.join(', ')}, optionally =FILE; repeatable (default: table)`,
       (value: string, previous: string[] = []) => [...previous, value],
     )
-    .option(
-      '--db <file>',
-      'the advisory store (default: $RAMPART_ADVISORY_DB, else vuln/advisories.db in the cache dir)',
-    )
     .option('--platform <os/arch>', 'platform to pick from a multi-platform index')
     .option(
       '--vex <file>',
