@@ -112,6 +112,8 @@ export function scanSbomDocument(
     const matcher = MATCHERS[pkg.type as AdvisoryEcosystem];
     if (!matcher) continue;
     const candidates = matcher.match(pkg, context);
+    // No feed says this package is affected: no finding, and no alias or vulnerability lookups.
+    if (!candidates.some((c) => c.status !== 'not_affected')) continue;
     for (const group of groupByAlias(candidates, idsOf)) {
       const finding = decide(pkg, group.candidates, group.ids, vuln);
       if (!finding) continue;
