@@ -10,6 +10,16 @@ export {
   type ImportOptions,
   importAdvisories,
 } from './import/index.js';
+export {
+  encodeScan,
+  encodeScanCycloneDx,
+  encodeScanOpenVex,
+  encodeScanSarif,
+  encodeScanTable,
+  SCAN_FORMATS,
+  type ScanEncodeOptions,
+  type ScanFormat,
+} from './encode/index.js';
 export { trackerStatus } from './match/debian.js';
 export { MATCHERS } from './match/index.js';
 export type { Candidate, MatchContext, Matcher } from './match/matcher.js';
@@ -18,6 +28,13 @@ export { osvAffects } from './match/osv-range.js';
 export { compareByEcosystem, type VersionCompare } from './match/versions.js';
 export { type DistroRelease, debianRelease } from './release.js';
 export { findingsAtOrAbove, SCAN_WARNINGS, type ScanOptions, scanSbomDocument } from './scan.js';
+export {
+  type ScanInputOptions,
+  type ScanInputResult,
+  sbomForInput,
+  scanInput,
+  verifiedAttachedVex,
+} from './scan-input.js';
 export {
   chooseSeverity,
   SEVERITY_ORDER,
