@@ -1,4 +1,6 @@
+import { lstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import type { FsNode, FsTree } from '../oci/fs-tree.js';
 import { comparePaths } from '../oci/fs-tree.js';
@@ -37,6 +39,8 @@ export interface MeasureOptions {
   vulnerabilities?: VulnerabilityCounter;
   /** Paths listed per PathList (the `total` is always exact); default 1000. */
   maxPaths?: number;
+  /** Receives the SBOM the packages were counted from (`--against` picks the main packages from it). */
+  onSbom?: (sbom: SbomDocument) => void;
   /** Progress, one line per phase. */
   onProgress?: (event: { phase: 'open' | 'list' | 'read' | 'catalog' | 'done'; reference: string }) => void;
 }
@@ -172,7 +176,8 @@ export async function measureDirectory(
   const nodes: SurfaceNode[] = [...files.nodes()].map((node) => ({
     path: node.path,
     kind: node.kind,
-    mode: node.mode,
+    // The SBOM walk does not stat directories (it lists them as 0755); world-writable needs their mode.
+    mode: node.kind === 'directory' ? directoryMode(root, node.path) : node.mode,
     size: node.size,
   }));
   options.onProgress?.({ phase: 'read', reference });
@@ -216,6 +221,14 @@ export async function measureDirectory(
     },
     options,
   );
+}
+
+function directoryMode(root: string, path: string): number {
+  try {
+    return lstatSync(join(root, path)).mode & 0o7777;
+  } catch {
+    return 0o755;
+  }
 }
 
 async function checkDirectory(root: string): Promise<void> {
@@ -296,6 +309,7 @@ async function readHeads(
 /** The one rule that turns observations into SurfaceMetrics, for images and directories alike. */
 async function summarise(observed: Observed, options: MeasureOptions): Promise<SurfaceMetrics> {
   const max = options.maxPaths ?? 1000;
+  options.onSbom?.(observed.sbom);
   const lists = {
     executablesOnPath: [] as string[],
     shells: [] as string[],

@@ -22,5 +22,6 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   sign: async () => (await import('./sign.js')).registerSign,
   verify: async () => (await import('./verify.js')).registerVerify,
   attest: async () => (await import('./attest.js')).registerAttest,
+  compare: async () => (await import('./compare.js')).registerCompare,
   'verify-attestation': async () => (await import('./verify-attestation.js')).registerVerifyAttestation,
 };
