@@ -1,7 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import { parsePlatform, platformToDebianArch } from '../oci/platform.js';
 import type { SbomDocument } from '../sbom/model.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { type MeasureOptions, measureDirectory, measureSurface } from './metrics.js';
 import { ensureStandardRoot, mainPackages, parseAgainst } from './standard-root.js';
 import type { CompareResult, SurfaceMetrics } from './types.js';
@@ -169,9 +172,36 @@ export async function compareAgainst(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
-  const ma = await measureDirectory(root.path, { ...options, reference: root.description });
+  const ma = await standardRootMetrics(root.path, root.description, options);
   return {
     ...compareMetrics(ma, mb),
     standardRoot: { description: root.description, path: root.path, packages },
   };
+}
+
+/**
+ * A standard root never changes once built (its directory is named by its package set), so its
+ * metrics are kept beside it: a warm `--against` measures only the image. A cache file that does
+ * not parse, or was written for another reference or set of options, is measured again.
+ */
+async function standardRootMetrics(
+  path: string,
+  description: string,
+  options: CompareOptions,
+): Promise<SurfaceMetrics> {
+  const cacheFile = join(dirname(path), `metrics-${options.maxPaths ?? 1000}.json`);
+  const cached = await readFile(cacheFile, 'utf8').then(
+    (text) => JSON.parse(text) as SurfaceMetrics,
+    () => undefined,
+  );
+  if (
+    cached?.subject?.reference === description &&
+    typeof cached.files === 'number' &&
+    !options.vulnerabilities
+  )
+    return cached;
+  const { vulnerabilities: _, ...plain } = options;
+  const measured = await measureDirectory(path, { ...plain, reference: description });
+  await writeFileAtomic(cacheFile, JSON.stringify(measured)).catch(() => undefined);
+  return options.vulnerabilities ? measureDirectory(path, { ...options, reference: description }) : measured;
 }

@@ -57,7 +57,7 @@ export function parseAgainst(value: string): { suite: string } {
  * database. No maintainer script runs, so files those scripts would create (/etc/passwd from
  * base-passwd, alternatives links) are absent; everything that packages ship is there.
  *
- * The root is cached under CACHE/surface/standard-roots/KEY, KEY being the digest of the
+ * The root is cached under CACHE/surface/standard-roots/KEY/root, KEY being the digest of the
  * resolved package set, so a warm compare costs one index load and no download or unpack.
  */
 export async function ensureStandardRoot(request: StandardRootRequest): Promise<StandardRoot> {
@@ -87,8 +87,10 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
   const extra = request.packages.filter((p) => !required.includes(p) && p !== 'apt');
   const description = `debian:${request.suite} minbase${extra.length > 0 ? ` + ${extra.join(', ')}` : ''}`;
   const parent = join(cacheDir, 'surface', 'standard-roots');
-  const path = join(parent, key);
-  const done = join(path, '.rampart-standard-root');
+  // KEY/root is the root; KEY/description marks it complete (and holds no file of the root).
+  const entry = join(parent, key);
+  const path = join(entry, 'root');
+  const done = join(entry, 'description');
   if (
     await stat(done).then(
       () => true,
@@ -104,9 +106,10 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
     ...(request.signal ? { signal: request.signal } : {}),
   });
   await mkdir(parent, { recursive: true });
-  const staging = `${path}${tempSuffix()}`;
+  const stagingEntry = `${entry}${tempSuffix()}`;
+  const staging = join(stagingEntry, 'root');
   try {
-    await mkdir(staging);
+    await mkdir(staging, { recursive: true });
     const stanzas: string[] = [];
     for (const pkg of resolution.packages) {
       request.signal?.throwIfAborted();
@@ -128,14 +131,14 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
     }
     await mkdir(join(staging, 'var/lib/dpkg'), { recursive: true });
     await writeFile(join(staging, 'var/lib/dpkg/status'), stanzas.join('\n'));
-    await writeFile(join(staging, '.rampart-standard-root'), `${description}\n`);
-    await rename(staging, path).catch(async (error: NodeJS.ErrnoException) => {
+    await writeFile(join(stagingEntry, 'description'), `${description}\n`);
+    await rename(stagingEntry, entry).catch(async (error: NodeJS.ErrnoException) => {
       // Another process finished the same root first: theirs is as good as ours.
       if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
-      await rm(staging, { recursive: true, force: true });
+      await rm(stagingEntry, { recursive: true, force: true });
     });
   } catch (error) {
-    await rm(staging, { recursive: true, force: true });
+    await rm(stagingEntry, { recursive: true, force: true });
     if (request.signal?.aborted)
       throw new RampartError('CANCELLED', 'building the standard root was cancelled', {
         cause: error,
@@ -198,14 +201,31 @@ async function ensureRealParents(root: string, path: string, deb: string): Promi
 }
 
 /**
- * The image's main packages, for `--against`: the Debian packages of its SBOM that no other
- * package of the image depends on (the roots of its dependency graph — for a rampart image the
- * spec's `packages:`, as the resolver pulled in the rest). Names only, sorted.
+ * The image's main packages, for `--against`: the roots of the dependency graph of its Debian
+ * packages (from the SBOM) — packages that nothing outside their own dependency cycle depends on
+ * (nodejs and libnode depend on each other; both are roots). For a rampart image these are the
+ * spec's `packages:`, as the resolver pulled in the rest. Names only, sorted.
  */
 export function mainPackages(
   packages: ReadonlyArray<{ id: string; name: string; type: string; dependsOn: readonly string[] }>,
 ): string[] {
   const debs = packages.filter((p) => p.type === 'deb');
-  const depended = new Set(debs.flatMap((p) => p.dependsOn));
-  return [...new Set(debs.filter((p) => !depended.has(p.id)).map((p) => p.name))].sort(compareText);
+  const ids = new Set(debs.map((p) => p.id));
+  const edges = new Map(debs.map((p) => [p.id, p.dependsOn.filter((d) => ids.has(d))]));
+  const reach = new Map<string, Set<string>>();
+  for (const { id } of debs) {
+    const seen = new Set<string>();
+    const pending = [...(edges.get(id) ?? [])];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      pending.push(...(edges.get(next) ?? []));
+    }
+    reach.set(id, seen);
+  }
+  // p is a root when every package that reaches p is also reached from p (same cycle).
+  const roots = debs.filter((p) =>
+    debs.every((q) => q.id === p.id || !reach.get(q.id)?.has(p.id) || reach.get(p.id)?.has(q.id)),
+  );
+  return [...new Set(roots.map((p) => p.name))].sort(compareText);
 }
