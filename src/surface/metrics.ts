@@ -117,8 +117,6 @@ export async function measureImage(
   });
   throwIfCancelled(signal);
   options.onProgress?.({ phase: 'read', reference });
-  const passwdPath = tree.resolve('/etc/passwd');
-  const heads = await readHeads(image, tree, passwdPath, signal);
   const nodes: SurfaceNode[] = tree.entries().map((node) => ({
     path: node.path,
     kind: node.kind,
@@ -127,9 +125,16 @@ export async function measureImage(
     ...(node.xattrs ? { xattrs: node.xattrs } : {}),
   }));
   options.onProgress?.({ phase: 'catalog', reference });
-  // The catalogers read their files from the tree already built: no second flatten.
-  const files = await imageFileSource(image, { flattenImage: async () => tree, readFiles }, () => undefined);
+  // The catalogers list the tree already built (no second flatten) and read their files in the
+  // same pass that takes every file's first bytes: flatten + one pass in all.
+  const heads: Heads = { elf: new Map(), passwd: undefined, done: false };
+  const listed = await imageFileSource(image, { flattenImage: async () => tree, readFiles }, () => undefined);
+  const files: FileSource = {
+    nodes: () => listed.nodes(),
+    read: (paths) => readLayersOnce(image, tree, paths, heads, signal),
+  };
   const sbom = await catalog(files, reference, signal);
+  if (!heads.done) for await (const _ of readLayersOnce(image, tree, new Set(), heads, signal));
   const config = image.config.config ?? {};
   const compression = image.layers.map((layer) => layerCompression(layer.descriptor.mediaType));
   const compressed = compression.some((c) => c === 'gzip' || c === 'zstd');
@@ -250,60 +255,82 @@ async function catalog(files: FileSource, reference: string, signal: AbortSignal
   return generateSbom({ kind: 'files', ref: reference, files }, signal ? { signal } : {});
 }
 
+interface Heads {
+  elf: Map<string, ElfFileType>;
+  passwd: string | undefined;
+  done: boolean;
+}
+
 /**
- * One more pass over the layers that hold final regular files: the first bytes of each (for its
- * ELF type) and the whole of /etc/passwd. Only layers with such entries are read.
+ * The one pass over the layers after the flatten: it yields the whole content of the files the
+ * catalogers asked for (symlinks in their paths resolved inside the image, as fs-view's readFiles
+ * does) and, on the way, keeps the first bytes of every final regular file (its ELF type) and
+ * /etc/passwd into `heads`. Only layers holding such entries are read.
  */
-async function readHeads(
+async function* readLayersOnce(
   image: Image,
   tree: FsTree,
-  passwdPath: string | undefined,
+  wanted: ReadonlySet<string>,
+  heads: Heads,
   signal: AbortSignal | undefined,
-): Promise<{ elf: Map<string, ElfFileType>; passwd: string | undefined }> {
-  const pathsBySource = new Map<string, string[]>();
+): AsyncIterable<{ path: string; content: Buffer }> {
+  const keyOf = (path: string) => {
+    const source = tree.contentSource(path);
+    return source ? { key: `${source.layer}:${source.entry}`, layer: source.layer } : undefined;
+  };
+  const headPaths = new Map<string, string[]>();
+  const wholePaths = new Map<string, string[]>();
   const layers = new Set<number>();
+  const add = (map: Map<string, string[]>, path: string, at: { key: string; layer: number }) => {
+    const list = map.get(at.key);
+    if (list) list.push(path);
+    else map.set(at.key, [path]);
+    layers.add(at.layer);
+  };
   for (const node of tree.entries()) {
     if ((node.kind !== 'file' && node.kind !== 'hardlink') || node.size < 52) continue;
-    const source = tree.contentSource(node.path);
-    if (!source) continue;
-    const key = `${source.layer}:${source.entry}`;
-    const paths = pathsBySource.get(key);
-    if (paths) paths.push(node.path);
-    else pathsBySource.set(key, [node.path]);
-    layers.add(source.layer);
+    const at = keyOf(node.path);
+    if (at) add(headPaths, node.path, at);
   }
-  const passwdSource = passwdPath === undefined ? undefined : tree.contentSource(passwdPath);
-  if (passwdSource) layers.add(passwdSource.layer);
-  const elf = new Map<string, ElfFileType>();
-  let passwd: string | undefined;
+  for (const path of wanted) {
+    const resolved = tree.resolve(path);
+    const node = resolved === undefined ? undefined : tree.get(resolved);
+    const at = node && (node.kind === 'file' || node.kind === 'hardlink') ? keyOf(node.path) : undefined;
+    if (at) add(wholePaths, path, at);
+  }
+  const passwdPath = tree.resolve('/etc/passwd');
+  const passwdAt = passwdPath === undefined ? undefined : keyOf(passwdPath);
+  if (passwdAt) layers.add(passwdAt.layer);
   for (const layer of [...layers].sort((a, b) => a - b)) {
     const lenient = { onSkippedEntry: () => undefined };
     const stream = await (image.layers[layer] as Image['layers'][number]).uncompressed();
     for await (const { entry, body } of readLayerEntries(stream, lenient)) {
       const key = `${layer}:${entry.index}`;
-      const paths = pathsBySource.get(key);
-      const isPasswd =
-        passwdSource !== undefined && passwdSource.layer === layer && passwdSource.entry === entry.index;
-      if (!paths && !isPasswd) continue;
+      const forHead = headPaths.get(key);
+      const whole = wholePaths.get(key);
+      const isPasswd = passwdAt?.key === key;
+      if (!forHead && !whole && !isPasswd) continue;
       throwIfCancelled(signal);
-      const limit = isPasswd ? MAX_PASSWD_BYTES + 1 : ELF_HEAD_BYTES;
+      const limit = whole ? Number.POSITIVE_INFINITY : isPasswd ? MAX_PASSWD_BYTES + 1 : ELF_HEAD_BYTES;
       const chunks: Buffer[] = [];
       let kept = 0;
-      // Unread bytes are drained by the reader; the rest of a big file is read but not kept.
+      // The rest of a big file is read (the tar stream goes on) but not kept.
       for await (const chunk of body) {
         if (kept >= limit) continue;
         chunks.push(chunk);
         kept += chunk.length;
       }
-      const head = Buffer.concat(chunks);
-      if (isPasswd && head.length <= MAX_PASSWD_BYTES) passwd = head.toString('utf8');
-      if (!paths) continue;
-      const size = entry.kind === 'node' ? entry.size : head.length;
-      const type = await readElfFileType(bufferReader(head), size).catch(() => undefined);
-      if (type) for (const path of paths) elf.set(path, type);
+      const content = Buffer.concat(chunks);
+      if (isPasswd && content.length <= MAX_PASSWD_BYTES) heads.passwd = content.toString('utf8');
+      if (forHead) {
+        const size = entry.kind === 'node' ? entry.size : content.length;
+        const type = await readElfFileType(bufferReader(content), size).catch(() => undefined);
+        if (type) for (const path of forHead) heads.elf.set(path, type);
+      }
+      for (const path of whole ?? []) yield { path, content };
     }
   }
-  return { elf, passwd };
+  heads.done = true;
 }
 
 /** The one rule that turns observations into SurfaceMetrics, for images and directories alike. */

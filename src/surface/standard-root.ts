@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
-import { chmod, link, lstat, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { statusStanza } from '../builder/status-d.js';
 import { canonicalPath, movedSymlinkTarget, USR_MERGED_DIRS } from '../builder/tree.js';
 import { defaultCacheDir } from '../debian/cache.js';
 import { readDeb, readDebData } from '../debian/deb-reader.js';
 import { downloadPackages } from '../debian/download.js';
+import type { PackageIndex } from '../debian/package-index.js';
 import { loadRepositories } from '../debian/repository.js';
 import { resolvePackageClosure } from '../debian/resolver.js';
 import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { compareText } from '../util/compare-text.js';
 import { tempSuffix } from '../util/staging.js';
 
@@ -73,11 +75,8 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
     warn: log,
   });
   const index = repos.indexes.get(request.architecture) ?? repos.index;
-  const required: string[] = [];
-  for (const name of index.names()) {
-    const candidate = index.candidates(name)[0];
-    if (candidate && (candidate.priority === 'required' || candidate.essential)) required.push(name);
-  }
+  const parent = join(cacheDir, 'surface', 'standard-roots');
+  const required = await requiredPackages(index, parent, repos.releases, request.architecture);
   const wanted = [...new Set([...required, 'apt', ...request.packages])].sort(compareText);
   const resolution = resolvePackageClosure(index, { packages: wanted, architecture: request.architecture });
   const key = createHash('sha256')
@@ -86,7 +85,6 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
     .slice(0, 32);
   const extra = request.packages.filter((p) => !required.includes(p) && p !== 'apt');
   const description = `debian:${request.suite} minbase${extra.length > 0 ? ` + ${extra.join(', ')}` : ''}`;
-  const parent = join(cacheDir, 'surface', 'standard-roots');
   // KEY/root is the root; KEY/description marks it complete (and holds no file of the root).
   const entry = join(parent, key);
   const path = join(entry, 'root');
@@ -147,6 +145,38 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
     throw error;
   }
   return { path, description, packages: resolution.packages.length, cached: false };
+}
+
+/**
+ * The `Priority: required` and `Essential: yes` packages of the index. Finding them parses every
+ * stanza of the index (~70k, seconds), so the answer is kept per archive state (the InRelease
+ * digests of the suites read) and architecture beside the standard roots.
+ */
+async function requiredPackages(
+  index: PackageIndex,
+  dir: string,
+  releases: ReadonlyArray<{ suite: string; inReleaseSha256: string }>,
+  architecture: string,
+): Promise<string[]> {
+  const key = createHash('sha256')
+    .update(JSON.stringify([architecture, releases.map((r) => [r.suite, r.inReleaseSha256])]))
+    .digest('hex')
+    .slice(0, 32);
+  const file = join(dir, `required-${key}.json`);
+  const cached = await readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as unknown,
+    () => undefined,
+  );
+  if (Array.isArray(cached) && cached.every((n) => typeof n === 'string')) return cached as string[];
+  const required: string[] = [];
+  for (const name of index.names()) {
+    const candidate = index.candidates(name)[0];
+    if (candidate && (candidate.priority === 'required' || candidate.essential)) required.push(name);
+  }
+  required.sort(compareText);
+  await mkdir(dir, { recursive: true });
+  await writeFileAtomic(file, JSON.stringify(required)).catch(() => undefined);
+  return required;
 }
 
 /**
