@@ -6,9 +6,15 @@ import { isRampartError } from '../../../src/errors.js';
 import { writeImage } from '../../../src/oci/open.js';
 import { compareMetrics } from '../../../src/surface/compare.js';
 import { measureSurface, resolveUser } from '../../../src/surface/metrics.js';
+import { mainPackages } from '../../../src/surface/standard-root.js';
 import type { CompareResult, SurfaceMetrics } from '../../../src/surface/types.js';
 import { rampart } from '../../helpers/run-cli.js';
-import { SURFACE_EXPECTED, surfaceImage, surfaceRoot } from '../../helpers/surface-fixtures.js';
+import {
+  SURFACE_EXPECTED,
+  SURFACE_LAYERS,
+  surfaceImage,
+  surfaceRoot,
+} from '../../helpers/surface-fixtures.js';
 
 let work: string;
 let image: SurfaceMetrics;
@@ -95,6 +101,23 @@ describe('measureSurface on a generated image with known contents', () => {
     expect(m.vulnerabilities).toEqual({ critical: 1, high: 2 });
   });
 
+  it('leaves out a hostile entry, says so, and still measures the rest', async () => {
+    const hostile = await surfaceImage(work, [
+      ...SURFACE_LAYERS,
+      [
+        { path: '../../usr/bin/bash', mode: 0o755, content: 'escape' },
+        { path: 'etc/passwd', type: 'symlink', target: '../../../../etc/shadow' },
+      ],
+    ]);
+    await writeImage(`oci:${join(work, 'hostile')}:v1`, hostile);
+    const m = await measureSurface(`oci:${join(work, 'hostile')}:v1`);
+    expect(m.warnings?.length).toBe(1);
+    expect(m.shells.paths).toEqual(SURFACE_EXPECTED.shells);
+    expect(m.setuid.paths).toEqual(SURFACE_EXPECTED.setuid);
+    // The /etc/passwd link out of the image resolves inside it, to nothing: the name is not resolved.
+    expect(m.user).toEqual({ name: 'nonroot', root: false });
+  });
+
   it('resolves the user: root by default, by uid, by name through /etc/passwd', () => {
     const passwd = 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/false\nadmin:x:0:0::/:/bin/sh\n';
     expect(resolveUser('', passwd)).toEqual({ name: '', root: true });
@@ -146,5 +169,20 @@ describe('compareMetrics', () => {
     expect(r.packages).toBe(66.7);
     expect(r.files).toBe(0);
     expect(compareMetrics({ ...image, files: 0 }, { ...image, files: 5 }).reduction.files).toBe(-100);
+  });
+});
+
+describe('mainPackages', () => {
+  it('takes the roots of the dependency graph, both members of a root cycle', () => {
+    const pkg = (name: string, dependsOn: string[], type = 'deb') => ({ id: name, name, type, dependsOn });
+    expect(
+      mainPackages([
+        pkg('nodejs', ['libnode', 'libc6']),
+        pkg('libnode', ['nodejs', 'libc6']),
+        pkg('libc6', []),
+        pkg('netbase', []),
+        pkg('undici', [], 'npm'),
+      ]),
+    ).toEqual(['libnode', 'netbase', 'nodejs']);
   });
 });
