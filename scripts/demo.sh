@@ -22,3 +22,8 @@ echo "Wrote ./out/nodejs (OCI layout), ./out/nodejs.build.json (build record), i
 echo "./out/nodejs.spdx.json and ./out/nodejs.cdx.json (SBOMs). Run it with umoci + runc, or:"
 echo "  npx rampart copy oci:./out/nodejs:latest docker-archive:nodejs.tar:nodejs:latest && podman load -i nodejs.tar"
 echo "Coming next: pushing to registries, cosign-compatible signing and attestations, the CVE scanner."
+echo
+echo "==> rampart compare oci:./out/nodejs:latest --against debian:trixie -o html=./out/nodejs-surface.html"
+echo "    (the attack surface against the standard Debian root: trixie minbase + the image's main packages;"
+echo "    built from the verified archive on the first run and cached)"
+node bin/rampart.js compare oci:./out/nodejs:latest --against debian:trixie -o html=./out/nodejs-surface.html

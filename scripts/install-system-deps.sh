@@ -2,7 +2,7 @@
 # Installs the Debian packages rampart's test suites and demo need, when they are missing.
 # Needs root (CI runs as root); otherwise it says what to install and carries on.
 set -eu
-packages="skopeo umoci runc docker-registry mmdebstrap podman dpkg-dev gpg gpgv xz-utils zstd lz4 binutils zip gcc libc6-dev ca-certificates openssl qemu-user-static util-linux"
+packages="skopeo umoci runc docker-registry mmdebstrap podman dpkg-dev gpg gpgv xz-utils zstd lz4 binutils zip gcc libc6-dev ca-certificates openssl qemu-user-static util-linux chromium"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -22,6 +22,7 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   sign: async () => (await import('./sign.js')).registerSign,
   verify: async () => (await import('./verify.js')).registerVerify,
   attest: async () => (await import('./attest.js')).registerAttest,
+  compare: async () => (await import('./compare.js')).registerCompare,
   'verify-attestation': async () => (await import('./verify-attestation.js')).registerVerifyAttestation,
   scan: async () => (await import('./scan.js')).registerScan,
   db: async () => (await import('./db.js')).registerDb,

@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { chmod, link, lstat, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { statusStanza } from '../builder/status-d.js';
+import { canonicalPath, movedSymlinkTarget, USR_MERGED_DIRS } from '../builder/tree.js';
+import { defaultCacheDir } from '../debian/cache.js';
+import { readDeb, readDebData } from '../debian/deb-reader.js';
+import { downloadPackages } from '../debian/download.js';
+import type { PackageIndex } from '../debian/package-index.js';
+import { loadRepositories } from '../debian/repository.js';
+import { resolvePackageClosure } from '../debian/resolver.js';
+import { RampartError } from '../errors.js';
+import type { FetchFn } from '../http/fetch.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { compareText } from '../util/compare-text.js';
+import { tempSuffix } from '../util/staging.js';
+
+/** `--against debian:SUITE`: which standard root to compare with. */
+export interface StandardRootRequest {
+  /** A Debian suite (trixie, bookworm, ...). */
+  suite: string;
+  /** Debian architecture (amd64, arm64, ...). */
+  architecture: string;
+  /** The image's main packages, installed on top of minbase (see mainPackages). */
+  packages: readonly string[];
+  cacheDir?: string;
+  fetch?: FetchFn;
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+}
+
+export interface StandardRoot {
+  /** The root directory (in the cache; reused while the archive resolves to the same packages). */
+  path: string;
+  /** `debian:SUITE minbase + PKG...` */
+  description: string;
+  packages: number;
+  cached: boolean;
+}
+
+/** Parses `debian:SUITE` (the only family `--against` knows). */
+export function parseAgainst(value: string): { suite: string } {
+  const match = /^debian:([a-z][a-z0-9-]*)$/.exec(value);
+  if (!match)
+    throw new RampartError(
+      'USAGE',
+      `--against ${JSON.stringify(value)}: give debian:SUITE (for example debian:trixie)`,
+      { details: { option: '--against', value } },
+    );
+  return { suite: match[1] as string };
+}
+
+/**
+ * The standard Debian root an image is measured against: what `mmdebstrap --variant=minbase`
+ * installs (every `Priority: required` package and apt) plus the image's main packages and their
+ * dependencies, resolved by rampart's resolver against the signature-verified archive
+ * (SUITE, SUITE-updates, SUITE-security), downloaded and digest-checked into rampart's cache,
+ * and unpacked as dpkg unpacks: modes kept (setuid included), merged /usr, a dpkg status
+ * database. No maintainer script runs, so files those scripts would create (/etc/passwd from
+ * base-passwd, alternatives links) are absent; everything that packages ship is there.
+ *
+ * The root is cached under CACHE/surface/standard-roots/KEY/root, KEY being the digest of the
+ * resolved package set, so a warm compare costs one index load and no download or unpack.
+ */
+export async function ensureStandardRoot(request: StandardRootRequest): Promise<StandardRoot> {
+  const cacheDir = request.cacheDir ?? defaultCacheDir();
+  const log = request.log ?? (() => undefined);
+  const repos = await loadRepositories({
+    suites: [request.suite],
+    architectures: [request.architecture],
+    cacheDir,
+    ...(request.fetch ? { fetch: request.fetch } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
+    log,
+    warn: log,
+  });
+  const index = repos.indexes.get(request.architecture) ?? repos.index;
+  const parent = join(cacheDir, 'surface', 'standard-roots');
+  const required = await requiredPackages(index, parent, repos.releases, request.architecture);
+  const wanted = [...new Set([...required, 'apt', ...request.packages])].sort(compareText);
+  const resolution = resolvePackageClosure(index, { packages: wanted, architecture: request.architecture });
+  const key = createHash('sha256')
+    .update(resolution.packages.map((p) => `${p.name}:${p.architecture}=${p.version} ${p.sha256}`).join('\n'))
+    .digest('hex')
+    .slice(0, 32);
+  const extra = request.packages.filter((p) => !required.includes(p) && p !== 'apt');
+  const description = `debian:${request.suite} minbase${extra.length > 0 ? ` + ${extra.join(', ')}` : ''}`;
+  // KEY/root is the root; KEY/description marks it complete (and holds no file of the root).
+  const entry = join(parent, key);
+  const path = join(entry, 'root');
+  const done = join(entry, 'description');
+  if (
+    await stat(done).then(
+      () => true,
+      () => false,
+    )
+  )
+    return { path, description, packages: resolution.packages.length, cached: true };
+  log(`building the standard root (${resolution.packages.length} packages)`);
+  const files = await downloadPackages(resolution.packages, {
+    mirrors: repos.mirrors,
+    cacheDir,
+    ...(request.fetch ? { fetch: request.fetch } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  await mkdir(parent, { recursive: true });
+  const stagingEntry = `${entry}${tempSuffix()}`;
+  const staging = join(stagingEntry, 'root');
+  try {
+    await mkdir(staging, { recursive: true });
+    const stanzas: string[] = [];
+    for (const pkg of resolution.packages) {
+      request.signal?.throwIfAborted();
+      const deb = files.get(pkg.sha256) as string;
+      await unpackDeb(staging, deb);
+      const control = (await readDeb(deb)).controlFiles.get('control') as Buffer;
+      stanzas.push(statusStanza(control.toString('utf8')));
+    }
+    for (const dir of USR_MERGED_DIRS) {
+      const present = await lstat(join(staging, 'usr', dir)).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      const taken = await lstat(join(staging, dir)).then(
+        () => true,
+        () => false,
+      );
+      if (present && !taken) await symlink(`usr/${dir}`, join(staging, dir));
+    }
+    await mkdir(join(staging, 'var/lib/dpkg'), { recursive: true });
+    await writeFile(join(staging, 'var/lib/dpkg/status'), stanzas.join('\n'));
+    await writeFile(join(stagingEntry, 'description'), `${description}\n`);
+    await rename(stagingEntry, entry).catch(async (error: NodeJS.ErrnoException) => {
+      // Another process finished the same root first: theirs is as good as ours.
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      await rm(stagingEntry, { recursive: true, force: true });
+    });
+  } catch (error) {
+    await rm(stagingEntry, { recursive: true, force: true });
+    if (request.signal?.aborted)
+      throw new RampartError('CANCELLED', 'building the standard root was cancelled', {
+        cause: error,
+        details: { operation: 'standard root' },
+      });
+    throw error;
+  }
+  return { path, description, packages: resolution.packages.length, cached: false };
+}
+
+/**
+ * The `Priority: required` and `Essential: yes` packages of the index. Finding them parses every
+ * stanza of the index (~70k, seconds), so the answer is kept per archive state (the InRelease
+ * digests of the suites read) and architecture beside the standard roots.
+ */
+async function requiredPackages(
+  index: PackageIndex,
+  dir: string,
+  releases: ReadonlyArray<{ suite: string; inReleaseSha256: string }>,
+  architecture: string,
+): Promise<string[]> {
+  const key = createHash('sha256')
+    .update(JSON.stringify([architecture, releases.map((r) => [r.suite, r.inReleaseSha256])]))
+    .digest('hex')
+    .slice(0, 32);
+  const file = join(dir, `required-${key}.json`);
+  const cached = await readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as unknown,
+    () => undefined,
+  );
+  if (Array.isArray(cached) && cached.every((n) => typeof n === 'string')) return cached as string[];
+  const required: string[] = [];
+  for (const name of index.names()) {
+    const candidate = index.candidates(name)[0];
+    if (candidate && (candidate.priority === 'required' || candidate.essential)) required.push(name);
+  }
+  required.sort(compareText);
+  await mkdir(dir, { recursive: true });
+  await writeFileAtomic(file, JSON.stringify(required)).catch(() => undefined);
+  return required;
+}
+
+/**
+ * Unpacks one .deb's data into `root` as dpkg would (paths canonicalised into merged /usr).
+ * Entry names were checked by the .deb reader (no `..`, no absolute); an entry whose parent on
+ * disk is not a real directory (a symlink a package shipped) is refused, so nothing is written
+ * through a link out of the root.
+ */
+async function unpackDeb(root: string, deb: string): Promise<void> {
+  for await (const entry of readDebData(deb)) {
+    const h = entry.header;
+    if (h.type !== 'file' && h.type !== 'directory' && h.type !== 'symlink' && h.type !== 'link') continue;
+    const type = h.type === 'link' ? 'hardlink' : h.type;
+    const path = canonicalPath(h.name, type);
+    if (path === '') continue;
+    await ensureRealParents(root, path, deb);
+    const target = join(root, path);
+    const existing = await lstat(target).catch(() => undefined);
+    if (h.type === 'directory') {
+      if (!existing) await mkdir(target);
+      else if (!existing.isDirectory()) continue;
+      await chmod(target, h.mode & 0o7777);
+      continue;
+    }
+    if (existing?.isDirectory()) continue;
+    if (existing) await rm(target, { force: true });
+    if (h.type === 'symlink') await symlink(movedSymlinkTarget(h.name, path, h.linkname ?? ''), target);
+    else if (h.type === 'link') {
+      const source = join(root, canonicalPath(h.linkname ?? ''));
+      if ((await lstat(source).catch(() => undefined))?.isFile()) await link(source, target);
+    } else {
+      await writeFile(target, entry.content ?? Buffer.alloc(0), { flag: 'wx' });
+      await chmod(target, h.mode & 0o7777);
+    }
+  }
+}
+
+async function ensureRealParents(root: string, path: string, deb: string): Promise<void> {
+  const parts = path.split('/').slice(0, -1);
+  let current = root;
+  for (const part of parts) {
+    current = join(current, part);
+    const info = await lstat(current).catch(() => undefined);
+    if (!info) await mkdir(current, { mode: 0o755 });
+    else if (!info.isDirectory())
+      throw new RampartError(
+        'UNSAFE_LINK',
+        `${deb}: /${path} would be written through ${current.slice(root.length)}, which is not a directory`,
+        { details: { path: `/${path}`, target: current.slice(root.length) } },
+      );
+  }
+}
+
+/**
+ * The image's main packages, for `--against`: the roots of the dependency graph of its Debian
+ * packages (from the SBOM) — packages that nothing outside their own dependency cycle depends on
+ * (nodejs and libnode depend on each other; both are roots). For a rampart image these are the
+ * spec's `packages:`, as the resolver pulled in the rest. Names only, sorted.
+ */
+export function mainPackages(
+  packages: ReadonlyArray<{ id: string; name: string; type: string; dependsOn: readonly string[] }>,
+): string[] {
+  const debs = packages.filter((p) => p.type === 'deb');
+  const ids = new Set(debs.map((p) => p.id));
+  const edges = new Map(debs.map((p) => [p.id, p.dependsOn.filter((d) => ids.has(d))]));
+  const reach = new Map<string, Set<string>>();
+  for (const { id } of debs) {
+    const seen = new Set<string>();
+    const pending = [...(edges.get(id) ?? [])];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      pending.push(...(edges.get(next) ?? []));
+    }
+    reach.set(id, seen);
+  }
+  // p is a root when every package that reaches p is also reached from p (same cycle).
+  const roots = debs.filter((p) =>
+    debs.every((q) => q.id === p.id || !reach.get(q.id)?.has(p.id) || reach.get(p.id)?.has(q.id)),
+  );
+  return [...new Set(roots.map((p) => p.name))].sort(compareText);
+}
