@@ -178,7 +178,7 @@ function mergeDuplicates(raw: RawPackage[]): RawPackage[] {
       continue;
     }
     seen.locations = [...new Set([...seen.locations, ...pkg.locations])];
-    if (seen.licenses.length === 0) seen.licenses = pkg.licenses;
+    seen.license ??= pkg.license;
     seen.depends = [...(seen.depends ?? []), ...(pkg.depends ?? [])];
     seen.files ??= pkg.files;
     seen.sha256 ??= pkg.sha256;
@@ -222,7 +222,7 @@ function assignIdentity(
         type: pkg.type,
         purl,
         cpes: cpesFor(pkg),
-        licenses: [...new Set(pkg.licenses)].sort(),
+        ...(pkg.license ? { license: pkg.license } : {}),
         ...(pkg.supplier ? { supplier: pkg.supplier } : {}),
         ...(pkg.source ? { source: pkg.source } : {}),
         ...(pkg.architecture ? { architecture: pkg.architecture } : {}),

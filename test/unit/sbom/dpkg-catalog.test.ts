@@ -31,7 +31,7 @@ describe('dpkg cataloger', () => {
     const foo = packages.find((p) => p.name === 'libfoo1')!;
     expect(foo.source).toEqual({ name: 'foo', version: '1.2-1' });
     expect(foo.supplier).toBe('Foo Team <foo@example.org>');
-    expect(foo.licenses).toEqual(['GPL-2.0-or-later', 'MIT']);
+    expect(foo.license).toEqual({ expression: 'GPL-2.0-or-later AND MIT' });
     expect(foo.files?.map((f) => f.path)).toEqual([
       '/usr/lib/x86_64-linux-gnu/libfoo.so.1',
       '/usr/share/doc/foo-common/copyright',

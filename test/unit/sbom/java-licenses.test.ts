@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogFileSource } from '../../../src/sbom/catalog.js';
-import { licensesFromBundleLicense } from '../../../src/sbom/catalogers/java/licenses.js';
+import { licenseFromBundleLicense } from '../../../src/sbom/catalogers/java/licenses.js';
 import { parsePomLicenses } from '../../../src/sbom/catalogers/java/pom-xml.js';
-import { conjunction, licenseIdFromUrl } from '../../../src/sbom/identity/license.js';
+import { licenseIdFromUrl } from '../../../src/sbom/identity/license.js';
 import { directoryFileSource } from '../../../src/sbom/source/dir-source.js';
 import type { FileSource } from '../../../src/sbom/source/file-source.js';
 
@@ -89,20 +89,19 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const licensesOf = (result: Awaited<ReturnType<typeof catalogFileSource>>) =>
-  Object.fromEntries(result.packages.map((p) => [p.name, p.licenses]));
+  Object.fromEntries(result.packages.map((p) => [p.name, p.license?.expression]));
 
 describe('java licences', () => {
   it('reads pom.xml licences by URL and by name, Bundle-License, and warns about a damaged pom.xml', async () => {
     const result = await catalogFileSource(await directoryFileSource(root, () => {}));
     const licenses = licensesOf(result);
     // The pom.xml wins over the manifest's Bundle-License (GPL-3.0-only) for the archive's own artifact.
-    expect(licenses.dual).toEqual(['Apache-2.0', 'MIT']);
-    expect(conjunction(licenses.dual!)).toBe('Apache-2.0 AND MIT');
-    expect(licenses.osgi).toEqual(['Apache-2.0', 'EPL-2.0']);
+    expect(licenses.dual).toBe('Apache-2.0 AND MIT');
+    expect(licenses.osgi).toBe('EPL-2.0 AND Apache-2.0');
     // spdx-correct alone reads this name as EPL-1.0; the URL says 2.0.
-    expect(licenses.inner).toEqual(['EPL-2.0']);
-    expect(licenses.shop).toEqual([]);
-    expect(licenses.broken).toEqual([]);
+    expect(licenses.inner).toBe('EPL-2.0');
+    expect(licenses.shop).toBeUndefined();
+    expect(licenses.broken).toBeUndefined();
     expect(result.packages.map((p) => p.purl)).toContain('pkg:maven/org.example/broken@0.1');
     expect(result.warnings.map((w) => [w.cataloger, w.path])).toEqual([
       ['java', '/opt/app/lib/broken-0.1.jar!/META-INF/maven/org.example/broken/pom.xml'],
@@ -167,19 +166,19 @@ describe('parsePomLicenses', () => {
 
 describe('Bundle-License and licence URLs', () => {
   it.each([
-    ['Apache-2.0', ['Apache-2.0']],
-    ['EPL-2.0 OR Apache-2.0', ['EPL-2.0 OR Apache-2.0']],
-    ['http://www.apache.org/licenses/LICENSE-2.0.txt', ['Apache-2.0']],
-    ['Apache License, Version 2.0', ['Apache-2.0']],
-    ['MIT;link="https://opensource.org/licenses/MIT", BSD-3-Clause', ['MIT', 'BSD-3-Clause']],
+    ['Apache-2.0', 'Apache-2.0'],
+    ['EPL-2.0 OR Apache-2.0', 'EPL-2.0 OR Apache-2.0'],
+    ['http://www.apache.org/licenses/LICENSE-2.0.txt', 'Apache-2.0'],
+    ['Apache License, Version 2.0', 'Apache-2.0'],
+    ['MIT;link="https://opensource.org/licenses/MIT", BSD-3-Clause', 'MIT AND BSD-3-Clause'],
     [
       '"Eclipse Distribution License";link="http://www.eclipse.org/org/documents/edl-v10.php"',
-      ['BSD-3-Clause'],
+      'BSD-3-Clause',
     ],
-    ['<<EXTERNAL>>', []],
-    ['https://licenses.example.test/ours', ['LicenseRef-https-licenses.example.test-ours']],
-  ])('%s → %j', (value, ids) => {
-    expect(licensesFromBundleLicense(value)).toEqual(ids);
+    ['<<EXTERNAL>>', undefined],
+    ['https://licenses.example.test/ours', 'LicenseRef-https-licenses.example.test-ours'],
+  ])('%s → %j', (value, expression) => {
+    expect(licenseFromBundleLicense(value)?.expression).toEqual(expression);
   });
 
   it.each([

@@ -108,7 +108,6 @@ export async function packagesFromElf(
           type: 'cargo',
           name: crate.name,
           version: crate.version,
-          licenses: [],
           locations: [path],
           ...(crate.root ? { sha256: digest } : {}),
           depends: crate.dependencies.flatMap((i) => {
@@ -151,7 +150,6 @@ function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage
       type: 'golang',
       name: m.path,
       version: m.version,
-      licenses: [],
       locations: [path],
     }),
   );
@@ -159,7 +157,7 @@ function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage
     type: 'golang',
     name: 'stdlib',
     version: info.goVersion.split(' ')[0] ?? info.goVersion,
-    licenses: ['BSD-3-Clause'],
+    license: { expression: 'BSD-3-Clause' },
     locations: [path],
   };
   const main: RawPackage[] = info.main
@@ -168,7 +166,6 @@ function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage
           type: 'golang',
           name: info.main.path,
           version: info.main.version,
-          licenses: [],
           locations: [path],
           sha256,
           depends: [...deps, stdlib].map((d) => [{ name: d.name, version: d.version }]),
