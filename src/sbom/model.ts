@@ -37,6 +37,7 @@ export const SbomPackageSchema = z.object({
   /** Stable within one document: `<type>:<name>@<version>` plus the architecture or location when needed. */
   id: z.string(),
   name: z.string(),
+  /** Empty when the package has none (a Go main module built from a working tree, `(devel)`). */
   version: z.string(),
   type: PackageTypeSchema,
   purl: z.string(),

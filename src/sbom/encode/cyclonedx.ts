@@ -83,7 +83,7 @@ function componentFor(pkg: SbomPackage): CDXModule.Models.Component {
   const CDX = loadCdx();
   const component = new CDX.Models.Component(CDX.Enums.ComponentType.Library, pkg.name, {
     bomRef: pkg.id,
-    version: pkg.version,
+    ...(pkg.version ? { version: pkg.version } : {}),
     purl: pkg.purl,
     ...(pkg.cpes[0] ? { cpe: pkg.cpes[0] } : {}),
     ...(pkg.supplier ? { publisher: pkg.supplier } : {}),

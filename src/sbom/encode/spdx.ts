@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { VERSION } from '../../version.js';
 import { purlFor } from '../identity/purl.js';
+import { supplierActor } from '../identity/supplier.js';
 import type { SbomDocument, SbomPackage } from '../model.js';
 import { compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
@@ -137,7 +138,7 @@ function packageElement(pkg: SbomPackage, id: string, declared: string): Record<
   return {
     SPDXID: id,
     name: pkg.name,
-    versionInfo: pkg.version,
+    ...(pkg.version ? { versionInfo: pkg.version } : {}),
     ...(pkg.supplier ? { supplier: spdxActor(pkg.supplier) } : {}),
     downloadLocation: 'NOASSERTION',
     filesAnalyzed: false,
@@ -210,10 +211,10 @@ function fileElement(file: NonNullable<SbomPackage['files']>[number], id: string
   };
 }
 
-/** SPDX supplier: Debian's `Name <mail>` becomes `Organization: Name (mail)`. */
+/** SPDX supplier: `Name <mail>` becomes `Person: Name (mail)` or, for a list or team, `Organization: …`. */
 function spdxActor(supplier: string): string {
-  const match = /^(.*?)\s*<([^>]*)>\s*$/.exec(supplier);
-  return match ? `Organization: ${match[1]} (${match[2]})` : `Organization: ${supplier}`;
+  const actor = supplierActor(supplier);
+  return `${actor.kind}: ${actor.name}${actor.email ? ` (${actor.email})` : ''}`;
 }
 
 /** SPDX ids allow only `[A-Za-z0-9.-]`; a short hash of the full identity keeps them unique. */

@@ -144,6 +144,15 @@ async function scanForGoHeader(layout: ElfLayout, read: ByteReader): Promise<Buf
   return undefined;
 }
 
+/**
+ * `(devel)` is what `go build` records for a main module built from a working tree: no version at
+ * all, so the package gets none (its purl has no `@version`, SPDX no versionInfo) rather than a
+ * version string that no advisory or other tool would match.
+ */
+function goModuleVersion(version: string): string {
+  return version === '(devel)' ? '' : version;
+}
+
 function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage[] {
   const deps = info.deps.map(
     (m): RawPackage => ({
@@ -165,7 +174,7 @@ function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage
         {
           type: 'golang',
           name: info.main.path,
-          version: info.main.version,
+          version: goModuleVersion(info.main.version),
           locations: [path],
           sha256,
           depends: [...deps, stdlib].map((d) => [{ name: d.name, version: d.version }]),
