@@ -253,10 +253,13 @@ function nameFor(type: PackageType, purl: PackageURL, fallback: string): string 
   return purl.name || fallback;
 }
 
-/** `Organization: X` / `Person: X` → X; NOASSERTION (what most tools write when unknown) → none. */
+/** `Organization: X` / `Person: X` → X (`X (mail)` → `X <mail>`); NOASSERTION (what most tools write when unknown) → none. */
 function spdxSupplier(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const name = value.replace(/^(Organization|Person):\s*/, '').trim();
+  // `Name (mail)` is how SPDX writes Debian's `Name <mail>`; give it back in the package's own spelling.
+  const withMail = /^(.*?)\s*\(([^()\s]+@[^()\s]+)\)$/.exec(name);
+  if (withMail) return `${withMail[1]} <${withMail[2]}>`;
   return name && name !== 'NOASSERTION' ? name : undefined;
 }
 
