@@ -5,6 +5,7 @@ import { dpkgCataloger } from './catalogers/dpkg/cataloger.js';
 import { javaCataloger } from './catalogers/java/cataloger.js';
 import { npmCataloger } from './catalogers/npm/cataloger.js';
 import { pythonCataloger } from './catalogers/python/cataloger.js';
+import { inheritDebianLicences } from './deb-owned-licences.js';
 import { cpesFor } from './identity/cpe.js';
 import { purlFor } from './identity/purl.js';
 import type { SbomDistro, SbomPackage, SbomWarning } from './model.js';
@@ -114,6 +115,7 @@ export async function catalogFileSource(
   }
   // Binaries are inspected concurrently; sort before merging so the output never depends on timing.
   raw.sort((a, b) => compareText(rawKey(a), rawKey(b)));
+  inheritDebianLicences(raw, resolve);
   const packages = assignIdentity(mergeDuplicates(raw), distro, contextFor('identity'));
   warnings.sort((a, b) =>
     compareText(

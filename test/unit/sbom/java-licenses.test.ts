@@ -164,6 +164,56 @@ describe('parsePomLicenses', () => {
   });
 });
 
+describe('jars a Debian package installs', () => {
+  it("take the package's copyright licence when they declare none, and keep a pom's own", async () => {
+    const debRoot = join(work, 'debroot');
+    const java = join(debRoot, 'usr/share/java');
+    jar(
+      'demo-1.0.jar',
+      { 'META-INF/maven/org.example/demo/pom.properties': properties('org.example', 'demo', '1.0') },
+      java,
+      join(work, 'demo'),
+    );
+    jar(
+      'pommed-2.0.jar',
+      {
+        'META-INF/maven/org.example/pommed/pom.properties': properties('org.example', 'pommed', '2.0'),
+        'META-INF/maven/org.example/pommed/pom.xml': pom('<license><name>MIT</name></license>'),
+      },
+      java,
+      join(work, 'pommed'),
+    );
+    jar(
+      'stray-3.0.jar',
+      { 'META-INF/maven/org.example/stray/pom.properties': properties('org.example', 'stray', '3.0') },
+      join(debRoot, 'opt'),
+      join(work, 'stray'),
+    );
+    const write = (path: string, text: string) => {
+      mkdirSync(join(debRoot, path, '..'), { recursive: true });
+      writeFileSync(join(debRoot, path), text);
+    };
+    write(
+      'var/lib/dpkg/status',
+      'Package: libdemo-java\nStatus: install ok installed\nArchitecture: all\nVersion: 1.0-1\nMaintainer: Jane Doe <jane@example.org>\n\n',
+    );
+    write(
+      'var/lib/dpkg/info/libdemo-java.md5sums',
+      '0123456789abcdef0123456789abcdef  usr/share/java/demo-1.0.jar\n0123456789abcdef0123456789abcdef  usr/share/java/pommed-2.0.jar\n',
+    );
+    write(
+      'usr/share/doc/libdemo-java/copyright',
+      'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: 2020 Jane Doe\nLicense: Apache-2.0 or LGPL-2.1+\n',
+    );
+    const result = await catalogFileSource(await directoryFileSource(debRoot, () => {}));
+    const licenseOf = (name: string) => result.packages.find((p) => p.name === name)?.license?.expression;
+    expect(licenseOf('libdemo-java')).toBe('Apache-2.0 OR LGPL-2.1-or-later');
+    expect(licenseOf('demo')).toBe('Apache-2.0 OR LGPL-2.1-or-later');
+    expect(licenseOf('pommed')).toBe('MIT');
+    expect(licenseOf('stray')).toBeUndefined();
+  });
+});
+
 describe('Bundle-License and licence URLs', () => {
   it.each([
     ['Apache-2.0', 'Apache-2.0'],
