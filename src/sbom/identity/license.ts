@@ -12,6 +12,8 @@ import { spdxLicenseIdFor } from './spdx-ids.js';
 export class LicenseRefs {
   readonly #byId = new Map<string, LicenseRef>();
   readonly #byName = new Map<string, string>();
+  // The next suffix per sanitised id: thousands of names that sanitise alike (`a!`, `a!!`, …) stay linear.
+  readonly #nextSuffix = new Map<string, number>();
 
   idFor(name: string, text?: string): string {
     const known = this.#byName.get(name);
@@ -22,7 +24,10 @@ export class LicenseRefs {
     }
     const base = licenseRefId(name);
     let id = base;
-    for (let n = 2; this.#byId.has(id); n++) id = `${base}-${n}`;
+    for (let n = this.#nextSuffix.get(base) ?? 2; this.#byId.has(id); n++) {
+      id = `${base}-${n}`;
+      this.#nextSuffix.set(base, n + 1);
+    }
     this.#byId.set(id, { id, name, ...(text !== undefined ? { text } : {}) });
     this.#byName.set(name, id);
     return id;

@@ -202,3 +202,31 @@ describe('spdxForDebianName', () => {
       expect(spdxForDebianName(name), name).toBeUndefined();
   });
 });
+
+describe('hostile copyright files', () => {
+  // A quadratic or recursive reader overflows the stack or runs past the test timeout here.
+  it('stay linear and valid: deep nesting, a huge License line, thousands of names that sanitise alike', () => {
+    const header = 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n';
+    const deep = `Files: a\nCopyright: x\nLicense: ${'('.repeat(50_000)}MIT${')'.repeat(50_000)}\n\n`;
+    const long = `Files: b\nCopyright: x\nLicense: ${'MIT or '.repeat(100_000)}ISC\n\n`;
+    const alike = Array.from(
+      { length: 5_000 },
+      (_, i) => `Files: c${i}\nCopyright: x\nLicense: a${'!'.repeat(i + 1)}\n`,
+    ).join('\n');
+    const license = licenseFromCopyright(header + deep + long + alike)!;
+    expect(isValid(license.expression)).toBe(true);
+    expect(license.refs).toHaveLength(5_002);
+    expect(license.refs?.at(-1)?.id).toMatch(/^LicenseRef-a-\d+$/);
+  });
+});
+
+function isValid(expression: string): boolean {
+  return expression.split(' AND ').every((term) => {
+    try {
+      spdxParse(term.replace(/^\((.*)\)$/, '$1'));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

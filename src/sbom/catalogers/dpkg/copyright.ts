@@ -92,7 +92,10 @@ export function dep5License(
   const { synopsis, body } = splitField(field);
   const textFor = (name: string) =>
     texts.get(name.toLowerCase()) ?? (name.toLowerCase() === synopsis.toLowerCase() ? body : undefined);
-  const parsed = new Dep5Parser(synopsis, (name) => leafForName(name, textFor, refs), textFor, refs).parse();
+  const parsed =
+    synopsis.length <= MAX_SYNOPSIS
+      ? new Dep5Parser(synopsis, (name) => leafForName(name, textFor, refs), textFor, refs).parse()
+      : undefined;
   return parsed ?? { kind: 'leaf', term: refs.idFor(synopsis, textFor(synopsis)) };
 }
 
@@ -105,6 +108,13 @@ function leafForName(
   if (spdx) return parseLicense(spdx) ?? { kind: 'leaf', term: spdx };
   return { kind: 'leaf', term: refs.idFor(name, textFor(name)) };
 }
+
+/**
+ * A License line longer than this, or nested deeper than MAX_DEPTH, is not parsed (it becomes one
+ * LicenseRef): real ones are under 200 characters and 2 levels, and the reader recurses per level.
+ */
+const MAX_SYNOPSIS = 4096;
+const MAX_DEPTH = 16;
 
 type Token = { kind: 'word'; text: string } | { kind: 'comma' | 'open' | 'close' };
 
@@ -129,6 +139,7 @@ function tokenize(line: string): Token[] {
 class Dep5Parser {
   readonly #tokens: Token[];
   #at = 0;
+  #depth = 0;
 
   constructor(
     line: string,
@@ -181,10 +192,12 @@ class Dep5Parser {
   #term(): LicenseNode | undefined {
     const token = this.#peek();
     if (token?.kind === 'open') {
+      if (++this.#depth > MAX_DEPTH) return undefined;
       this.#at++;
       const inner = this.#list();
       if (this.#peek()?.kind !== 'close') return undefined;
       this.#at++;
+      this.#depth--;
       return inner;
     }
     if (
