@@ -5,6 +5,7 @@ import { dpkgCataloger } from './catalogers/dpkg/cataloger.js';
 import { javaCataloger } from './catalogers/java/cataloger.js';
 import { npmCataloger } from './catalogers/npm/cataloger.js';
 import { pythonCataloger } from './catalogers/python/cataloger.js';
+import { inheritDebianLicences } from './deb-owned-licences.js';
 import { cpesFor } from './identity/cpe.js';
 import { purlFor } from './identity/purl.js';
 import type { SbomDistro, SbomPackage, SbomWarning } from './model.js';
@@ -114,6 +115,7 @@ export async function catalogFileSource(
   }
   // Binaries are inspected concurrently; sort before merging so the output never depends on timing.
   raw.sort((a, b) => compareText(rawKey(a), rawKey(b)));
+  inheritDebianLicences(raw, resolve);
   const packages = assignIdentity(mergeDuplicates(raw), distro, contextFor('identity'));
   warnings.sort((a, b) =>
     compareText(
@@ -178,7 +180,7 @@ function mergeDuplicates(raw: RawPackage[]): RawPackage[] {
       continue;
     }
     seen.locations = [...new Set([...seen.locations, ...pkg.locations])];
-    if (seen.licenses.length === 0) seen.licenses = pkg.licenses;
+    seen.license ??= pkg.license;
     seen.depends = [...(seen.depends ?? []), ...(pkg.depends ?? [])];
     seen.files ??= pkg.files;
     seen.sha256 ??= pkg.sha256;
@@ -222,7 +224,7 @@ function assignIdentity(
         type: pkg.type,
         purl,
         cpes: cpesFor(pkg),
-        licenses: [...new Set(pkg.licenses)].sort(),
+        ...(pkg.license ? { license: pkg.license } : {}),
         ...(pkg.supplier ? { supplier: pkg.supplier } : {}),
         ...(pkg.source ? { source: pkg.source } : {}),
         ...(pkg.architecture ? { architecture: pkg.architecture } : {}),

@@ -1,4 +1,4 @@
-import type { PackageType, SbomFile } from './model.js';
+import type { DeclaredLicense, PackageType, SbomFile } from './model.js';
 import type { FileContent, FileNode, RandomAccessFile } from './source/file-source.js';
 
 /** What a cataloger knows about a package before identity (purl, CPE, id) is assigned. */
@@ -10,7 +10,7 @@ export interface RawPackage {
   namespace?: string;
   architecture?: string;
   source?: { name: string; version: string };
-  licenses: string[];
+  license?: DeclaredLicense;
   supplier?: string;
   locations: string[];
   files?: SbomFile[];

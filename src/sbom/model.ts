@@ -11,16 +11,39 @@ export const SbomFileSchema = z.object({
 });
 export type SbomFile = z.infer<typeof SbomFileSchema>;
 
+export const LicenseRefSchema = z.object({
+  /** `LicenseRef-<sanitised name>`, as it appears in the expression. */
+  id: z.string(),
+  /** The licence name exactly as the package wrote it (`BSD-4-clause-POWERDOG`, `GPL-2+ with OpenSSL exception`). */
+  name: z.string(),
+  /** The licence text the package gives for that name (a DEP-5 stand-alone License paragraph), when it gives one. */
+  text: z.string().optional(),
+});
+export type LicenseRef = z.infer<typeof LicenseRefSchema>;
+
+/** What a package declares about its licence, as one SPDX expression. */
+export const DeclaredLicenseSchema = z.object({
+  /**
+   * One SPDX licence expression keeping the package's structure (OR, AND, WITH, or-later): a Debian
+   * package's is the AND of its copyright file's Files paragraphs. Names SPDX lacks are `LicenseRef-`s.
+   */
+  expression: z.string(),
+  /** What each `LicenseRef-` in the expression stands for; absent when it has none. */
+  refs: z.array(LicenseRefSchema).optional(),
+});
+export type DeclaredLicense = z.infer<typeof DeclaredLicenseSchema>;
+
 export const SbomPackageSchema = z.object({
   /** Stable within one document: `<type>:<name>@<version>` plus the architecture or location when needed. */
   id: z.string(),
   name: z.string(),
+  /** Empty when the package has none (a Go main module built from a working tree, `(devel)`). */
   version: z.string(),
   type: PackageTypeSchema,
   purl: z.string(),
   cpes: z.array(z.string()),
-  /** SPDX expressions (or LicenseRef-*), one per declared licence statement. */
-  licenses: z.array(z.string()),
+  /** The declared licence; absent when the package declares none that rampart could read. */
+  license: DeclaredLicenseSchema.optional(),
   supplier: z.string().optional(),
   source: z.object({ name: z.string(), version: z.string() }).optional(),
   architecture: z.string().optional(),

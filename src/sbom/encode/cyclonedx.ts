@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as CDXModule from '@cyclonedx/cyclonedx-library';
 import { VERSION } from '../../version.js';
-import type { SbomDocument, SbomFile, SbomPackage } from '../model.js';
+import type { DeclaredLicense, LicenseRef, SbomDocument, SbomFile, SbomPackage } from '../model.js';
 import { comparePackages, compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
 import { warningLine } from './warnings.js';
@@ -83,12 +83,12 @@ function componentFor(pkg: SbomPackage): CDXModule.Models.Component {
   const CDX = loadCdx();
   const component = new CDX.Models.Component(CDX.Enums.ComponentType.Library, pkg.name, {
     bomRef: pkg.id,
-    version: pkg.version,
+    ...(pkg.version ? { version: pkg.version } : {}),
     purl: pkg.purl,
     ...(pkg.cpes[0] ? { cpe: pkg.cpes[0] } : {}),
     ...(pkg.supplier ? { publisher: pkg.supplier } : {}),
   });
-  for (const license of licensesFor(pkg.licenses)) component.licenses.add(license);
+  addLicense(component, pkg.license);
   if (pkg.sha256) component.hashes.set(CDX.Enums.HashAlgorithm['SHA-256'], pkg.sha256);
   const property = (name: string, value: string) =>
     component.properties.add(new CDX.Models.Property(name, value));
@@ -134,18 +134,34 @@ function fileComponentsFor(pkg: SbomPackage): CDXModule.Models.Component[] {
 }
 
 /**
- * CycloneDX allows either several `license` entries or exactly one `expression`. Known SPDX ids
- * become `license.id`; compound expressions force a single AND-ed expression.
+ * CycloneDX allows either `license` entries or exactly one `expression`. A single SPDX id becomes
+ * `license.id`, a single LicenseRef a named licence with its text; anything else is the expression,
+ * and the names and texts its LicenseRefs stand for go to `evidence.licenses` as named licences
+ * (each with a `rampart:license:ref` property naming its id in the expression).
  */
-function licensesFor(ids: readonly string[]): CDXModule.Models.License[] {
+function addLicense(component: CDXModule.Models.Component, license: DeclaredLicense | undefined): void {
+  if (!license) return;
   const CDX = loadCdx();
-  if (ids.length === 0) return [];
-  if (ids.some((id) => /\s/.test(id) || id.endsWith('+'))) {
-    const joined =
-      ids.length === 1 ? ids[0]! : ids.map((id) => (/\s/.test(id) ? `(${id})` : id)).join(' AND ');
-    return [new CDX.Models.LicenseExpression(joined)];
+  const named = (ref: LicenseRef) => {
+    const out = new CDX.Models.NamedLicense(
+      ref.name,
+      ref.text === undefined
+        ? {}
+        : { text: new CDX.Models.Attachment(ref.text, { contentType: 'text/plain' }) },
+    );
+    out.properties.add(new CDX.Models.Property('rampart:license:ref', ref.id));
+    return out;
+  };
+  const refs = license.refs ?? [];
+  const single = refs.find((r) => r.id === license.expression);
+  if (single) component.licenses.add(named(single));
+  else if (/^[A-Za-z0-9.-]+$/.test(license.expression) && CDX.SPDX.isSupportedSpdxId(license.expression))
+    component.licenses.add(new CDX.Models.SpdxLicense(license.expression));
+  else {
+    component.licenses.add(new CDX.Models.LicenseExpression(license.expression));
+    if (refs.length > 0)
+      component.evidence = new CDX.Models.ComponentEvidence({
+        licenses: new CDX.Models.LicenseRepository(refs.map(named)),
+      });
   }
-  return ids.map((id) =>
-    CDX.SPDX.isSupportedSpdxId(id) ? new CDX.Models.SpdxLicense(id) : new CDX.Models.NamedLicense(id),
-  );
 }

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { VERSION } from '../../version.js';
-import { conjunction } from '../identity/license.js';
 import { purlFor } from '../identity/purl.js';
+import { supplierActor } from '../identity/supplier.js';
 import type { SbomDocument, SbomPackage } from '../model.js';
 import { compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
+import { documentLicenses } from './license-refs.js';
 import { warningLine } from './warnings.js';
 
 export interface SpdxEncodeOptions {
@@ -57,14 +58,12 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
   }
 
   const spdxIds = new Map(doc.packages.map((p) => [p.id, spdxIdFor('Package', p.type, p.name, p.id)]));
-  const licenseRefs = new Set<string>();
+  const licenses = documentLicenses(doc.packages);
   const sourcePackages = new Map<string, Record<string, unknown>>();
   const files = new Map<string, Record<string, unknown>>();
   for (const pkg of doc.packages) {
     const id = spdxIds.get(pkg.id)!;
-    const declared = conjunction(pkg.licenses);
-    for (const match of declared.matchAll(/LicenseRef-[A-Za-z0-9.-]+/g)) licenseRefs.add(match[0]);
-    packages.push(packageElement(pkg, id, declared));
+    packages.push(packageElement(pkg, id, licenses.expressionOf(pkg)));
     relationships.push({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
     for (const dep of pkg.dependsOn) {
       const target = spdxIds.get(dep);
@@ -110,13 +109,16 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
         ? { comment: ['rampart warnings:', ...doc.warnings.map(warningLine)].join('\n') }
         : {}),
     },
-    ...(licenseRefs.size > 0
+    ...(licenses.refs.length > 0
       ? {
-          hasExtractedLicensingInfos: [...licenseRefs].sort().map((licenseId) => ({
-            licenseId,
-            name: licenseId.slice('LicenseRef-'.length),
-            extractedText: 'NOASSERTION',
-            comment: 'Licence name as declared by the package; the text was not extracted.',
+          hasExtractedLicensingInfos: licenses.refs.map((ref) => ({
+            licenseId: ref.id,
+            name: ref.name,
+            // The package's own text for the licence; a package that names it without a text leaves the name.
+            extractedText: ref.text ?? ref.name,
+            ...(ref.text === undefined
+              ? { comment: 'The package names this licence but gives no text for it.' }
+              : {}),
           })),
         }
       : {}),
@@ -136,7 +138,7 @@ function packageElement(pkg: SbomPackage, id: string, declared: string): Record<
   return {
     SPDXID: id,
     name: pkg.name,
-    versionInfo: pkg.version,
+    ...(pkg.version ? { versionInfo: pkg.version } : {}),
     ...(pkg.supplier ? { supplier: spdxActor(pkg.supplier) } : {}),
     downloadLocation: 'NOASSERTION',
     filesAnalyzed: false,
@@ -180,7 +182,6 @@ function sourceElement(
       name: source.name,
       version: source.version,
       architecture: 'source',
-      licenses: [],
       locations: [],
     },
     doc.distro,
@@ -210,10 +211,10 @@ function fileElement(file: NonNullable<SbomPackage['files']>[number], id: string
   };
 }
 
-/** SPDX supplier: Debian's `Name <mail>` becomes `Organization: Name (mail)`. */
+/** SPDX supplier: `Name <mail>` becomes `Person: Name (mail)` or, for a list or team, `Organization: …`. */
 function spdxActor(supplier: string): string {
-  const match = /^(.*?)\s*<([^>]*)>\s*$/.exec(supplier);
-  return match ? `Organization: ${match[1]} (${match[2]})` : `Organization: ${supplier}`;
+  const actor = supplierActor(supplier);
+  return `${actor.kind}: ${actor.name}${actor.email ? ` (${actor.email})` : ''}`;
 }
 
 /** SPDX ids allow only `[A-Za-z0-9.-]`; a short hash of the full identity keeps them unique. */

@@ -14,26 +14,26 @@ export function purlFor(pkg: RawPackage, distro: SbomDistro | undefined): string
         qualifiers.upstream =
           pkg.source.version === pkg.version ? pkg.source.name : `${pkg.source.name}@${pkg.source.version}`;
       }
-      return render('deb', distro?.id ?? 'debian', pkg.name, pkg.version, qualifiers);
+      return renderPurl('deb', distro?.id ?? 'debian', pkg.name, pkg.version, qualifiers);
     }
     case 'npm': {
       const scoped = /^(@[^/]+)\/(.+)$/.exec(pkg.name);
       return scoped
-        ? render('npm', scoped[1]!, scoped[2]!, pkg.version)
-        : render('npm', undefined, pkg.name, pkg.version);
+        ? renderPurl('npm', scoped[1]!, scoped[2]!, pkg.version)
+        : renderPurl('npm', undefined, pkg.name, pkg.version);
     }
     case 'pypi':
-      return render('pypi', undefined, normalisePythonName(pkg.name), pkg.version);
+      return renderPurl('pypi', undefined, normalisePythonName(pkg.name), pkg.version);
     case 'golang': {
       const slash = pkg.name.lastIndexOf('/');
       return slash > 0
-        ? render('golang', pkg.name.slice(0, slash), pkg.name.slice(slash + 1), pkg.version)
-        : render('golang', undefined, pkg.name, pkg.version);
+        ? renderPurl('golang', pkg.name.slice(0, slash), pkg.name.slice(slash + 1), pkg.version)
+        : renderPurl('golang', undefined, pkg.name, pkg.version);
     }
     case 'maven':
-      return render('maven', pkg.namespace, pkg.name, pkg.version);
+      return renderPurl('maven', pkg.namespace, pkg.name, pkg.version);
     case 'cargo':
-      return render('cargo', undefined, pkg.name, pkg.version);
+      return renderPurl('cargo', undefined, pkg.name, pkg.version);
   }
 }
 
@@ -49,20 +49,28 @@ export function normalisePythonName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '-');
 }
 
-function render(
+/**
+ * The canonical purl string for the given parts (packageurl-js, which applies each type's rules),
+ * with `+` spelled `%2B` as the purl spec's test suite and vulnerability databases write it
+ * (`pkg:deb/debian/attr@1:2.4.47-2%2Bb1`); a `:` (an epoch, a URL scheme in a qualifier) stays
+ * literal, as the suite writes it.
+ */
+export function renderPurl(
   type: string,
   namespace: string | undefined,
   name: string,
   version: string,
   qualifiers?: Record<string, string>,
+  subpath?: string,
 ): string {
-  const purl = new PackageURL(type, namespace ?? null, name, version || null, qualifiers ?? null, null);
-  // Vulnerability databases and syft spell `+` as %2B and an epoch's `:` as %3A; packageurl-js
-  // leaves both literal.
-  const text = purl.toString().replace(/\+/g, '%2B');
-  const end = text.search(/[?#]/);
-  const head = end < 0 ? text : text.slice(0, end);
-  const at = head.lastIndexOf('@');
-  if (at < 0) return text;
-  return `${head.slice(0, at + 1)}${head.slice(at + 1).replace(/:/g, '%3A')}${text.slice(head.length)}`;
+  const purl = new PackageURL(
+    type,
+    namespace ?? null,
+    name,
+    version || null,
+    qualifiers && Object.keys(qualifiers).length > 0 ? qualifiers : null,
+    subpath ?? null,
+  );
+  // packageurl-js percent-encodes every `:`; the suite leaves it literal (versions and qualifier values alike).
+  return purl.toString().replace(/\+/g, '%2B').replace(/%3A/gi, ':');
 }

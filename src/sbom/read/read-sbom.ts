@@ -1,7 +1,9 @@
 import { PackageURL } from 'packageurl-js';
 import { RampartError } from '../../errors.js';
 import { isFileDigest } from '../file-digest.js';
+import { declaredLicense, isSpdxExpression, LICENSE_REF_TOKEN, LicenseRefs } from '../identity/license.js';
 import {
+  type DeclaredLicense,
   type PackageType,
   PackageTypeSchema,
   type SbomDocument,
@@ -49,6 +51,16 @@ function readSpdx(json: Record<string, unknown>): SbomDocument {
       { details: { format: `spdx ${String(json.spdxVersion).slice(0, 20)}` } },
     );
   const elements = Array.isArray(json.packages) ? json.packages.filter(isObject) : [];
+  const extracted = new Map<string, { name: string; text: string | undefined }>();
+  for (const info of Array.isArray(json.hasExtractedLicensingInfos) ? json.hasExtractedLicensingInfos : []) {
+    if (!isObject(info) || typeof info.licenseId !== 'string') continue;
+    const text = typeof info.extractedText === 'string' ? info.extractedText : undefined;
+    const name = typeof info.name === 'string' && info.name !== 'NOASSERTION' ? info.name : undefined;
+    extracted.set(info.licenseId, {
+      name: name ?? info.licenseId.slice('LicenseRef-'.length),
+      text: text === undefined || text === 'NOASSERTION' || text === name ? undefined : text,
+    });
+  }
   const idBySpdxId = new Map<string, string>();
   const packages: SbomPackage[] = [];
   for (const element of elements) {
@@ -64,7 +76,7 @@ function readSpdx(json: Record<string, unknown>): SbomDocument {
       name: str(element.name),
       version: str(element.versionInfo),
       cpes,
-      licenses: license ? [license] : [],
+      license: license ? spdxLicense(license, extracted) : undefined,
       supplier: spdxSupplier(element.supplier),
     });
     if (!pkg) continue;
@@ -115,7 +127,7 @@ function readCycloneDx(json: Record<string, unknown>): SbomDocument {
         name: str(component.name),
         version: str(component.version),
         cpes: typeof component.cpe === 'string' ? [component.cpe] : [],
-        licenses: cdxLicenses(component.licenses),
+        license: cdxLicense(component.licenses),
         supplier:
           isObject(component.supplier) && typeof component.supplier.name === 'string'
             ? component.supplier.name
@@ -192,7 +204,13 @@ function uniqueSortedFiles(files: SbomFile[]): SbomFile[] {
 
 function packageFromPurl(
   purl: string | undefined,
-  fields: { name: string; version: string; cpes: string[]; licenses: string[]; supplier: string | undefined },
+  fields: {
+    name: string;
+    version: string;
+    cpes: string[];
+    license: DeclaredLicense | undefined;
+    supplier: string | undefined;
+  },
 ): SbomPackage | undefined {
   if (!purl) return undefined;
   let parsed: PackageURL;
@@ -217,7 +235,7 @@ function packageFromPurl(
     type: type.data,
     purl,
     cpes: fields.cpes,
-    licenses: fields.licenses,
+    ...(fields.license ? { license: fields.license } : {}),
     ...(fields.supplier ? { supplier: fields.supplier } : {}),
     ...(type.data === 'deb'
       ? { source: { name: sourceName || name, version: sourceVersion || version } }
@@ -235,22 +253,56 @@ function nameFor(type: PackageType, purl: PackageURL, fallback: string): string 
   return purl.name || fallback;
 }
 
-/** `Organization: X` / `Person: X` → X; NOASSERTION (what most tools write when unknown) → none. */
+/** `Organization: X` / `Person: X` → X (`X (mail)` → `X <mail>`); NOASSERTION (what most tools write when unknown) → none. */
 function spdxSupplier(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const name = value.replace(/^(Organization|Person):\s*/, '').trim();
+  // `Name (mail)` is how SPDX writes Debian's `Name <mail>`; give it back in the package's own spelling.
+  const withMail = /^(.*?)\s*\(([^()\s]+@[^()\s]+)\)$/.exec(name);
+  if (withMail) return `${withMail[1]} <${withMail[2]}>`;
   return name && name !== 'NOASSERTION' ? name : undefined;
 }
 
-function cdxLicenses(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
-  return value.filter(isObject).flatMap((entry) => {
-    if (typeof entry.expression === 'string') return [entry.expression];
+/** An SPDX licenseDeclared with what its LicenseRefs stand for; a value that is no expression becomes one LicenseRef. */
+function spdxLicense(
+  expression: string,
+  extracted: ReadonlyMap<string, { name: string; text: string | undefined }>,
+): DeclaredLicense | undefined {
+  if (!isSpdxExpression(expression)) {
+    const refs = new LicenseRefs();
+    return declaredLicense([refs.idFor(expression)], refs);
+  }
+  const refs = [...new Set(expression.match(LICENSE_REF_TOKEN) ?? [])].sort().map((id) => {
+    const info = extracted.get(id);
+    return {
+      id,
+      name: info?.name ?? id.slice('LicenseRef-'.length),
+      ...(info?.text ? { text: info.text } : {}),
+    };
+  });
+  return { expression, ...(refs.length > 0 ? { refs } : {}) };
+}
+
+/** CycloneDX licences: an expression, or entries (SPDX ids, named licences with their text), all applying. */
+function cdxLicense(value: unknown): DeclaredLicense | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const refs = new LicenseRefs();
+  const terms = value.filter(isObject).flatMap((entry) => {
+    if (typeof entry.expression === 'string')
+      return [isSpdxExpression(entry.expression) ? entry.expression : refs.idFor(entry.expression)];
     const license = isObject(entry.license) ? entry.license : {};
-    if (typeof license.id === 'string') return [license.id];
-    if (typeof license.name === 'string') return [license.name];
+    if (typeof license.id === 'string')
+      return [isSpdxExpression(license.id) ? license.id : refs.idFor(license.id)];
+    if (typeof license.name === 'string') {
+      const text =
+        isObject(license.text) && typeof license.text.content === 'string' ? license.text.content : undefined;
+      // A base64 attachment is left out: the model keeps texts, not blobs.
+      const plain = isObject(license.text) && license.text.encoding === 'base64' ? undefined : text;
+      return [refs.idFor(license.name, plain)];
+    }
     return [];
   });
+  return declaredLicense(terms, refs);
 }
 
 function finish(source: SbomDocument['source'], packages: SbomPackage[]): SbomDocument {

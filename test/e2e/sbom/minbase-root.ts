@@ -25,3 +25,29 @@ export function ensureMinbaseRoot(): string {
   renameSync(temp, root);
   return root;
 }
+
+/**
+ * A `mmdebstrap --variant=minbase --include=<packages> trixie` root, made once under the cache dir
+ * (named after the packages) and reused; built under a temp name and renamed, and a concurrent
+ * builder that renamed first wins (this one's copy is dropped).
+ */
+export function ensureTrixieRootWith(packages: readonly string[]): string {
+  const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  const root = join(cache, `rampart/e2e/minbase-trixie+${[...packages].sort().join('+')}`);
+  if (existsSync(join(root, 'var/lib/dpkg/status'))) return root;
+  mkdirSync(join(cache, 'rampart/e2e'), { recursive: true });
+  const temp = `${root}.tmp-${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  execFileSync(
+    'mmdebstrap',
+    ['--variant=minbase', `--include=${packages.join(',')}`, 'trixie', temp, hostMirror()],
+    { stdio: 'pipe' },
+  );
+  try {
+    renameSync(temp, root);
+  } catch (error) {
+    if (!existsSync(join(root, 'var/lib/dpkg/status'))) throw error;
+    rmSync(temp, { recursive: true, force: true });
+  }
+  return root;
+}

@@ -31,7 +31,7 @@ describe('rampart sbom on an mmdebstrap minbase trixie root', () => {
     assertSbomMatchesStatus(dirDoc, root);
     expect(dirDoc.distro).toMatchObject({ id: 'debian', versionId: '13' });
     expect(dirDoc.warnings).toEqual([]);
-    const withLicences = dirDoc.packages.filter((p) => p.licenses.length > 0).length;
+    const withLicences = dirDoc.packages.filter((p) => p.license !== undefined).length;
     console.log(`minbase: ${dirDoc.packages.length} packages, ${withLicences} with licences`);
     expect(withLicences).toBeGreaterThan(dirDoc.packages.length * 0.9);
   });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeSbom } from '../../../src/sbom/encode/index.js';
 import { generateSbom } from '../../../src/sbom/generate.js';
 
 // Real ELF files: /bin/true with sections added by binutils' objcopy, and Debian's Go-built umoci.
@@ -68,6 +69,15 @@ beforeAll(() => {
     ),
   );
   binaryWithSection(join(root, 'usr/local/bin/legacy'), '.go.buildinfo', goBuildInfoSection('go1.16', '', 0));
+  // `go build` in a working tree records the main module as `(devel)`.
+  binaryWithSection(
+    join(root, 'usr/local/bin/devtool'),
+    '.go.buildinfo',
+    goBuildInfoSection(
+      'go1.23.1',
+      ['mod\texample.com/devtool\t(devel)\t', 'dep\tgolang.org/x/text\tv0.20.0\th1:pqr=', ''].join('\n'),
+    ),
+  );
   const crates = {
     packages: [
       { name: 'ripgrep', version: '14.1.0', source: 'local', kind: 'runtime', dependencies: [1], root: true },
@@ -104,6 +114,22 @@ describe('binary cataloger on real ELF files', () => {
       .split(' ')[0];
     expect(main.sha256).toBe(sha);
     expect(main.dependsOn).toContain('pkg:golang/golang.org/x/text@v0.14.0');
+  });
+
+  it('gives a (devel) main module no version, in the model, the purl and both encodings', async () => {
+    const doc = await generateSbom({ kind: 'directory', path: root });
+    const dev = doc.packages.find((p) => p.name === 'example.com/devtool')!;
+    expect(dev.version).toBe('');
+    expect(dev.purl).toBe('pkg:golang/example.com/devtool');
+    expect(dev.dependsOn).toContain('pkg:golang/golang.org/x/text@v0.20.0');
+    const spdx = JSON.parse(encodeSbom(doc, 'spdx-json'));
+    const element = spdx.packages.find((p: { name: string }) => p.name === 'example.com/devtool');
+    expect(element).toBeDefined();
+    expect(element.versionInfo).toBeUndefined();
+    const bom = JSON.parse(encodeSbom(doc, 'cyclonedx-json'));
+    const component = bom.components.find((c: { name: string }) => c.name === 'example.com/devtool');
+    expect(component.version).toBeUndefined();
+    expect(JSON.stringify([spdx, bom])).not.toContain('(devel)');
   });
 
   it("reports the Go version of Debian's umoci as readelf shows it", async () => {

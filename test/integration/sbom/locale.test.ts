@@ -8,7 +8,7 @@ const { encodeCycloneDxJson } = await import('./src/sbom/encode/cyclonedx.ts');
 const { encodeSpdxJson } = await import('./src/sbom/encode/spdx.ts');
 const pkg = (name, deps = []) => ({
   id: 'deb:' + name, name, version: '1.0', type: 'deb', purl: 'pkg:deb/debian/' + name + '@1.0?arch=amd64',
-  cpes: [], licenses: ['MIT', 'Apache-2.0'], architecture: 'amd64', locations: ['/var/lib/dpkg/status'],
+  cpes: [], license: { expression: 'MIT AND Apache-2.0' }, architecture: 'amd64', locations: ['/var/lib/dpkg/status'],
   files: [{ path: '/usr/lib/aa.so' }, { path: '/usr/lib/z.so' }, { path: '/usr/lib/Ab.so' }],
   dependsOn: deps,
 });

@@ -27,7 +27,6 @@ const raw = (type: RawPackage['type'], name: string, version: string, namespace?
   name,
   version,
   ...(namespace !== undefined ? { namespace } : {}),
-  licenses: [],
   locations: [],
 });
 const cpe = (vendor: string, product: string, version: string, update = '*') =>
@@ -227,7 +226,6 @@ describe('CPEs in catalogued SBOMs', () => {
       type: p.type,
       purl: `pkg:${p.type}/${p.name}@${encodeURIComponent(p.version)}`,
       cpes: cpesFor(p),
-      licenses: [],
       locations: ['/usr/bin/app'],
       dependsOn: [],
     }));

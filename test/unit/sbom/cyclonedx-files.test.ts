@@ -17,7 +17,7 @@ interface CdxComponent {
 const hex = (seed: string, length: number) => seed.repeat(length).slice(0, length);
 
 function pkg(fields: Partial<SbomPackage> & Pick<SbomPackage, 'name' | 'version' | 'type' | 'purl'>) {
-  return { id: fields.purl, cpes: [], licenses: [], locations: [], dependsOn: [], ...fields };
+  return { id: fields.purl, cpes: [], locations: [], dependsOn: [], ...fields };
 }
 
 /**

@@ -19,7 +19,7 @@ describe('dpkg cataloger', () => {
     expect(result.packages.map((p) => p.purl)).toEqual([
       'pkg:deb/debian/libc6@2.41-12?arch=amd64&distro=debian-13&upstream=glibc',
       'pkg:deb/debian/libfoo1@1.2-1%2Bb1?arch=amd64&distro=debian-13&upstream=foo%401.2-1',
-      'pkg:deb/debian/mta@1%3A4.0~rc1?arch=all&distro=debian-13',
+      'pkg:deb/debian/mta@1:4.0~rc1?arch=all&distro=debian-13',
     ]);
     expect(result.warnings).toHaveLength(1);
     expect(result.warnings[0]).toMatchObject({ cataloger: 'dpkg', path: '/var/lib/dpkg/status' });
@@ -31,7 +31,7 @@ describe('dpkg cataloger', () => {
     const foo = packages.find((p) => p.name === 'libfoo1')!;
     expect(foo.source).toEqual({ name: 'foo', version: '1.2-1' });
     expect(foo.supplier).toBe('Foo Team <foo@example.org>');
-    expect(foo.licenses).toEqual(['GPL-2.0-or-later', 'MIT']);
+    expect(foo.license).toEqual({ expression: 'GPL-2.0-or-later AND MIT' });
     expect(foo.files?.map((f) => f.path)).toEqual([
       '/usr/lib/x86_64-linux-gnu/libfoo.so.1',
       '/usr/share/doc/foo-common/copyright',

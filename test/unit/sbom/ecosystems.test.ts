@@ -30,7 +30,7 @@ describe('npm cataloger', () => {
     ]);
     const express = packages.find((p) => p.name === 'express')!;
     expect(express.supplier).toBe('TJ Holowaychuk');
-    expect(express.licenses).toEqual(['MIT']);
+    expect(express.license).toEqual({ expression: 'MIT' });
     expect(express.dependsOn).toEqual(['pkg:npm/debug@2.6.9']);
     expect(express.cpes).toEqual(['cpe:2.3:a:express:express:4.19.2:*:*:*:*:*:*:*']);
     expect(warnings.map((w) => w.path)).toEqual(['/app/node_modules/broken/package.json']);
@@ -97,7 +97,7 @@ describe('python cataloger', () => {
       'pkg:pypi/typing-extensions@4.12.2',
     ]);
     const jinja = packages.find((p) => p.name === 'Jinja2')!;
-    expect(jinja.licenses).toEqual(['BSD-3-Clause']);
+    expect(jinja.license).toEqual({ expression: 'BSD-3-Clause' });
     expect(jinja.dependsOn).toEqual(['pkg:pypi/markupsafe@2.1.5']);
     // RECORD hashes are urlsafe base64; the model keeps hex.
     expect(jinja.files?.find((f) => f.path.endsWith('__init__.py'))).toEqual({
@@ -111,7 +111,11 @@ describe('python cataloger', () => {
     expect(jinja.files?.find((f) => f.path.endsWith('damaged.py'))).toEqual({
       path: `${site}/jinja2/damaged.py`,
     });
-    expect(packages.find((p) => p.name === 'typing_extensions')!.licenses).toEqual(['PSF-2.0']);
-    expect(packages.find((p) => p.name === 'MarkupSafe')!.licenses).toEqual(['BSD-3-Clause']);
+    expect(packages.find((p) => p.name === 'typing_extensions')!.license).toEqual({ expression: 'PSF-2.0' });
+    // "BSD License" says neither 2- nor 3-clause: it stays a LicenseRef that keeps the classifier's name.
+    expect(packages.find((p) => p.name === 'MarkupSafe')!.license).toEqual({
+      expression: 'LicenseRef-BSD-License',
+      refs: [{ id: 'LicenseRef-BSD-License', name: 'BSD License' }],
+    });
   });
 });

@@ -119,7 +119,7 @@ describe('CycloneDX 1.6 encoder', () => {
       version: '13',
     });
     const scoped = bom.components.find((c: { name: string }) => c.name === '@scope/pkg');
-    expect(scoped.licenses).toEqual([{ expression: '(MIT OR Apache-2.0)' }]);
+    expect(scoped.licenses).toEqual([{ expression: 'MIT OR Apache-2.0' }]);
     const libfoo = doc.packages.find((p) => p.name === 'libfoo1')!;
     const edges = bom.dependencies.find((d: { ref: string }) => d.ref === libfoo.id);
     expect(edges.dependsOn).toEqual(libfoo.dependsOn);

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogFileSource } from '../../../src/sbom/catalog.js';
-import { licensesFromBundleLicense } from '../../../src/sbom/catalogers/java/licenses.js';
+import { licenseFromBundleLicense } from '../../../src/sbom/catalogers/java/licenses.js';
 import { parsePomLicenses } from '../../../src/sbom/catalogers/java/pom-xml.js';
-import { conjunction, licenseIdFromUrl } from '../../../src/sbom/identity/license.js';
+import { licenseIdFromUrl } from '../../../src/sbom/identity/license.js';
 import { directoryFileSource } from '../../../src/sbom/source/dir-source.js';
 import type { FileSource } from '../../../src/sbom/source/file-source.js';
 
@@ -89,20 +89,19 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const licensesOf = (result: Awaited<ReturnType<typeof catalogFileSource>>) =>
-  Object.fromEntries(result.packages.map((p) => [p.name, p.licenses]));
+  Object.fromEntries(result.packages.map((p) => [p.name, p.license?.expression]));
 
 describe('java licences', () => {
   it('reads pom.xml licences by URL and by name, Bundle-License, and warns about a damaged pom.xml', async () => {
     const result = await catalogFileSource(await directoryFileSource(root, () => {}));
     const licenses = licensesOf(result);
     // The pom.xml wins over the manifest's Bundle-License (GPL-3.0-only) for the archive's own artifact.
-    expect(licenses.dual).toEqual(['Apache-2.0', 'MIT']);
-    expect(conjunction(licenses.dual!)).toBe('Apache-2.0 AND MIT');
-    expect(licenses.osgi).toEqual(['Apache-2.0', 'EPL-2.0']);
+    expect(licenses.dual).toBe('Apache-2.0 AND MIT');
+    expect(licenses.osgi).toBe('EPL-2.0 AND Apache-2.0');
     // spdx-correct alone reads this name as EPL-1.0; the URL says 2.0.
-    expect(licenses.inner).toEqual(['EPL-2.0']);
-    expect(licenses.shop).toEqual([]);
-    expect(licenses.broken).toEqual([]);
+    expect(licenses.inner).toBe('EPL-2.0');
+    expect(licenses.shop).toBeUndefined();
+    expect(licenses.broken).toBeUndefined();
     expect(result.packages.map((p) => p.purl)).toContain('pkg:maven/org.example/broken@0.1');
     expect(result.warnings.map((w) => [w.cataloger, w.path])).toEqual([
       ['java', '/opt/app/lib/broken-0.1.jar!/META-INF/maven/org.example/broken/pom.xml'],
@@ -165,21 +164,71 @@ describe('parsePomLicenses', () => {
   });
 });
 
+describe('jars a Debian package installs', () => {
+  it("take the package's copyright licence when they declare none, and keep a pom's own", async () => {
+    const debRoot = join(work, 'debroot');
+    const java = join(debRoot, 'usr/share/java');
+    jar(
+      'demo-1.0.jar',
+      { 'META-INF/maven/org.example/demo/pom.properties': properties('org.example', 'demo', '1.0') },
+      java,
+      join(work, 'demo'),
+    );
+    jar(
+      'pommed-2.0.jar',
+      {
+        'META-INF/maven/org.example/pommed/pom.properties': properties('org.example', 'pommed', '2.0'),
+        'META-INF/maven/org.example/pommed/pom.xml': pom('<license><name>MIT</name></license>'),
+      },
+      java,
+      join(work, 'pommed'),
+    );
+    jar(
+      'stray-3.0.jar',
+      { 'META-INF/maven/org.example/stray/pom.properties': properties('org.example', 'stray', '3.0') },
+      join(debRoot, 'opt'),
+      join(work, 'stray'),
+    );
+    const write = (path: string, text: string) => {
+      mkdirSync(join(debRoot, path, '..'), { recursive: true });
+      writeFileSync(join(debRoot, path), text);
+    };
+    write(
+      'var/lib/dpkg/status',
+      'Package: libdemo-java\nStatus: install ok installed\nArchitecture: all\nVersion: 1.0-1\nMaintainer: Jane Doe <jane@example.org>\n\n',
+    );
+    write(
+      'var/lib/dpkg/info/libdemo-java.md5sums',
+      '0123456789abcdef0123456789abcdef  usr/share/java/demo-1.0.jar\n0123456789abcdef0123456789abcdef  usr/share/java/pommed-2.0.jar\n',
+    );
+    write(
+      'usr/share/doc/libdemo-java/copyright',
+      'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: 2020 Jane Doe\nLicense: Apache-2.0 or LGPL-2.1+\n',
+    );
+    const result = await catalogFileSource(await directoryFileSource(debRoot, () => {}));
+    const licenseOf = (name: string) => result.packages.find((p) => p.name === name)?.license?.expression;
+    expect(licenseOf('libdemo-java')).toBe('Apache-2.0 OR LGPL-2.1-or-later');
+    expect(licenseOf('demo')).toBe('Apache-2.0 OR LGPL-2.1-or-later');
+    expect(licenseOf('pommed')).toBe('MIT');
+    expect(licenseOf('stray')).toBeUndefined();
+  });
+});
+
 describe('Bundle-License and licence URLs', () => {
   it.each([
-    ['Apache-2.0', ['Apache-2.0']],
-    ['EPL-2.0 OR Apache-2.0', ['EPL-2.0 OR Apache-2.0']],
-    ['http://www.apache.org/licenses/LICENSE-2.0.txt', ['Apache-2.0']],
-    ['Apache License, Version 2.0', ['Apache-2.0']],
-    ['MIT;link="https://opensource.org/licenses/MIT", BSD-3-Clause', ['MIT', 'BSD-3-Clause']],
+    ['Apache-2.0', 'Apache-2.0'],
+    ['EPL-2.0 OR Apache-2.0', 'EPL-2.0 OR Apache-2.0'],
+    ['http://www.apache.org/licenses/LICENSE-2.0.txt', 'Apache-2.0'],
+    ['Apache License, Version 2.0', 'Apache-2.0'],
+    ['MIT;link="https://opensource.org/licenses/MIT", BSD-3-Clause', 'MIT AND BSD-3-Clause'],
     [
       '"Eclipse Distribution License";link="http://www.eclipse.org/org/documents/edl-v10.php"',
-      ['BSD-3-Clause'],
+      'BSD-3-Clause',
     ],
-    ['<<EXTERNAL>>', []],
-    ['https://licenses.example.test/ours', ['LicenseRef-https-licenses.example.test-ours']],
-  ])('%s → %j', (value, ids) => {
-    expect(licensesFromBundleLicense(value)).toEqual(ids);
+    ['<<EXTERNAL>>', undefined],
+    ['https://licenses.example.test/ours', 'LicenseRef-https-licenses.example.test-ours'],
+  ])('%s → %j', (value, expression) => {
+    expect(licenseFromBundleLicense(value)?.expression).toEqual(expression);
   });
 
   it.each([

@@ -113,7 +113,6 @@ describe('resolveNodeDependencies', () => {
       type: 'npm' as const,
       name: 'a',
       version: '1.0.0',
-      licenses: [],
       locations: [],
       depends: [['b'], ['missing']],
     };
@@ -121,7 +120,7 @@ describe('resolveNodeDependencies', () => {
       { dir: '/app/node_modules/a', pkg: a },
       {
         dir: '/app/node_modules/b',
-        pkg: { type: 'npm' as const, name: 'real-b', version: '4.0.0', licenses: [], locations: [] },
+        pkg: { type: 'npm' as const, name: 'real-b', version: '4.0.0', locations: [] },
       },
     ];
     expect(resolveNodeDependencies(modules)[0]!.depends).toEqual([

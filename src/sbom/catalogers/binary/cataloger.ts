@@ -108,7 +108,6 @@ export async function packagesFromElf(
           type: 'cargo',
           name: crate.name,
           version: crate.version,
-          licenses: [],
           locations: [path],
           ...(crate.root ? { sha256: digest } : {}),
           depends: crate.dependencies.flatMap((i) => {
@@ -145,13 +144,21 @@ async function scanForGoHeader(layout: ElfLayout, read: ByteReader): Promise<Buf
   return undefined;
 }
 
+/**
+ * `(devel)` is what `go build` records for a main module built from a working tree: no version at
+ * all, so the package gets none (its purl has no `@version`, SPDX no versionInfo) rather than a
+ * version string that no advisory or other tool would match.
+ */
+function goModuleVersion(version: string): string {
+  return version === '(devel)' ? '' : version;
+}
+
 function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage[] {
   const deps = info.deps.map(
     (m): RawPackage => ({
       type: 'golang',
       name: m.path,
       version: m.version,
-      licenses: [],
       locations: [path],
     }),
   );
@@ -159,7 +166,7 @@ function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage
     type: 'golang',
     name: 'stdlib',
     version: info.goVersion.split(' ')[0] ?? info.goVersion,
-    licenses: ['BSD-3-Clause'],
+    license: { expression: 'BSD-3-Clause' },
     locations: [path],
   };
   const main: RawPackage[] = info.main
@@ -167,8 +174,7 @@ function goPackages(path: string, info: GoBuildInfo, sha256: string): RawPackage
         {
           type: 'golang',
           name: info.main.path,
-          version: info.main.version,
-          licenses: [],
+          version: goModuleVersion(info.main.version),
           locations: [path],
           sha256,
           depends: [...deps, stdlib].map((d) => [{ name: d.name, version: d.version }]),

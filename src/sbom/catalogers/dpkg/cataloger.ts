@@ -1,7 +1,7 @@
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
-import type { SbomFile } from '../../model.js';
+import type { DeclaredLicense, SbomFile } from '../../model.js';
 import type { FileNode } from '../../source/file-source.js';
-import { licensesFromCopyright } from './copyright.js';
+import { licenseFromCopyright } from './copyright.js';
 import { parseStanzas, relationNames } from './stanzas.js';
 
 const STATUS = '/var/lib/dpkg/status';
@@ -32,8 +32,8 @@ export const dpkgCataloger: Cataloger = {
   start() {
     const statusTexts: Array<{ path: string; text: string }> = [];
     const md5sums = new Map<string, SbomFile[]>();
-    // Licences, not texts: a Debian root has a megabyte or more of copyright files.
-    const copyrightLicenses = new Map<string, string[]>();
+    // Licences, not whole files: a Debian root has a megabyte or more of copyright files.
+    const copyrightLicenses = new Map<string, DeclaredLicense | undefined>();
     return {
       accept({ path, content }) {
         const text = content.toString('utf8');
@@ -41,7 +41,7 @@ export const dpkgCataloger: Cataloger = {
         if (info) md5sums.set(info[1]!, parseMd5sums(text));
         else if (STATUS_D.test(path) && path.endsWith('.md5sums'))
           md5sums.set(path.slice(path.lastIndexOf('/') + 1, -'.md5sums'.length), parseMd5sums(text));
-        else if (COPYRIGHT.test(path)) copyrightLicenses.set(path, licensesFromCopyright(text));
+        else if (COPYRIGHT.test(path)) copyrightLicenses.set(path, licenseFromCopyright(text));
         else statusTexts.push({ path, text });
       },
       finish(ctx) {
@@ -53,9 +53,9 @@ export const dpkgCataloger: Cataloger = {
           const files = md5sums.get(`${pkg.name}:${pkg.architecture}`) ?? md5sums.get(pkg.name);
           if (files) pkg.files = files;
           const copyrightPath = ctx.resolve(`/usr/share/doc/${pkg.name}/copyright`);
-          const licenses = copyrightPath ? copyrightLicenses.get(copyrightPath) : undefined;
-          if (copyrightPath && licenses) {
-            pkg.licenses = [...licenses];
+          const license = copyrightPath ? copyrightLicenses.get(copyrightPath) : undefined;
+          if (copyrightPath && license) {
+            pkg.license = license;
             pkg.locations.push(copyrightPath);
           }
         }
@@ -97,7 +97,6 @@ function packagesFromStatus(path: string, text: string, ctx: CatalogContext): Ra
       version,
       ...(architecture ? { architecture } : {}),
       source: parseSource(fields.get('source'), name, version),
-      licenses: [],
       ...(maintainer ? { supplier: maintainer } : {}),
       locations: [path],
       depends: [...relationNames(fields.get('pre-depends')), ...relationNames(fields.get('depends'))],

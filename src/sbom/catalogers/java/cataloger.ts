@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
+import type { DeclaredLicense } from '../../model.js';
 import { type ByteReader, bufferReader, type FileNode } from '../../source/file-source.js';
-import { licensesFromBundleLicense, licensesFromPom } from './licenses.js';
+import { licenseFromBundleLicense, licenseFromPom } from './licenses.js';
 import { parsePomLicenses } from './pom-xml.js';
 import { listZipEntries, readZipEntry, type ZipEntry } from './zip.js';
 
@@ -74,12 +75,13 @@ export async function packagesFromArchive(
       // The pom.xml beside pom.properties is the same artifact's; only its <licenses> are read.
       const pomPath = entry.name.replace(/pom\.properties$/, 'pom.xml');
       const pomEntry = entries.find((e) => e.name === pomPath);
+      const license = pomEntry ? await pomLicense(location, read, size, pomEntry, ctx) : undefined;
       out.push({
         type: 'maven',
         namespace: groupId,
         name: artifactId,
         version,
-        licenses: pomEntry ? await pomLicenses(location, read, size, pomEntry, ctx) : [],
+        ...(license ? { license } : {}),
         locations: [location],
       });
     }
@@ -88,9 +90,10 @@ export async function packagesFromArchive(
   const readManifest = async () =>
     manifestEntry ? parseManifest(await entryText(manifestEntry)) : new Map<string, string>();
   const only = out.length === 1 && pomPropertiesEntries.length === 1 ? out[0] : undefined;
-  if (only && only.licenses.length === 0 && manifestEntry) {
+  if (only && !only.license && manifestEntry) {
     // With one artifact in the archive, the manifest describes that artifact too.
-    only.licenses = licensesFromBundleLicense((await readManifest()).get('Bundle-License') ?? '');
+    const license = licenseFromBundleLicense((await readManifest()).get('Bundle-License') ?? '');
+    if (license) only.license = license;
   }
   if (out.length === 0) {
     const manifest = await readManifest();
@@ -104,12 +107,13 @@ export async function packagesFromArchive(
           .get('Bundle-SymbolicName')
           ?.split(';')[0]
           ?.replace(/\.[^.]+$/, '') ?? name;
+      const license = licenseFromBundleLicense(manifest.get('Bundle-License') ?? '');
       out.push({
         type: 'maven',
         namespace: group,
         name,
         version,
-        licenses: licensesFromBundleLicense(manifest.get('Bundle-License') ?? ''),
+        ...(license ? { license } : {}),
         locations: [location],
       });
     } else ctx.warn(location, 'Java archive without pom.properties or a versioned manifest; skipped');
@@ -132,21 +136,21 @@ export async function packagesFromArchive(
 }
 
 /** A damaged or oversized pom.xml costs its licences, with a warning; the package is still reported. */
-async function pomLicenses(
+async function pomLicense(
   location: string,
   read: ByteReader,
   size: number,
   entry: ZipEntry,
   ctx: CatalogContext,
-): Promise<string[]> {
+): Promise<DeclaredLicense | undefined> {
   try {
-    return licensesFromPom(parsePomLicenses(await readZipEntry(read, size, entry, MAX_METADATA_BYTES)));
+    return licenseFromPom(parsePomLicenses(await readZipEntry(read, size, entry, MAX_METADATA_BYTES)));
   } catch (error) {
     ctx.warn(
       `${location}!/${entry.name}`,
       `pom.xml not read, licences left out: ${error instanceof Error ? error.message : String(error)}`,
     );
-    return [];
+    return undefined;
   }
 }
 

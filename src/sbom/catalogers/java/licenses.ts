@@ -1,10 +1,11 @@
 import {
+  declaredLicense,
   isSpdxExpression,
+  LicenseRefs,
+  licenseFromName,
   licenseIdFromUrl,
-  licenseRef,
-  licensesFromStatement,
-  normaliseLicenseId,
 } from '../../identity/license.js';
+import type { DeclaredLicense } from '../../model.js';
 import type { PomLicense } from './pom-xml.js';
 
 /**
@@ -13,36 +14,42 @@ import type { PomLicense } from './pom-xml.js';
  * normaliser. The URL goes before the fuzzy name match because Java licence names are prose
  * ("Eclipse Public License - v 2.0") that spdx-correct can read as the wrong version.
  */
-export function licenseIdsFromNameAndUrl({ name, url }: PomLicense): string[] {
+export function licenseIdsFromNameAndUrl({ name, url }: PomLicense, refs: LicenseRefs): string[] {
   const text = name?.trim() ?? '';
-  if (text !== '' && isSpdxExpression(text)) return licensesFromStatement(text);
+  if (text !== '' && isSpdxExpression(text)) return [text];
   const fromUrl = url ? licenseIdFromUrl(url) : undefined;
   if (fromUrl) return [fromUrl];
-  if (/^https?:\/\//i.test(text)) return [licenseIdFromUrl(text) ?? licenseRef(text)];
+  if (/^https?:\/\//i.test(text)) return [licenseIdFromUrl(text) ?? refs.idFor(text)];
   // spdx-correct turns "GPL2 w/ CPE" into GPL-3.0-or-later; an exception clause stays a LicenseRef.
   if (text !== '')
-    return [/\s(?:with|w\/)\s|exception/i.test(text) ? licenseRef(text) : normaliseLicenseId(text)];
-  return url?.trim() ? [licenseRef(url)] : [];
+    return [/\s(?:with|w\/)\s|exception/i.test(text) ? refs.idFor(text) : licenseFromName(text, refs)];
+  return url?.trim() ? [refs.idFor(url.trim())] : [];
 }
 
-export function licensesFromPom(licenses: readonly PomLicense[]): string[] {
-  return licenses.flatMap(licenseIdsFromNameAndUrl).filter((id) => id !== 'NOASSERTION');
+/** A POM's `<licenses>`, all of which are taken to apply (AND). */
+export function licenseFromPom(licenses: readonly PomLicense[]): DeclaredLicense | undefined {
+  const refs = new LicenseRefs();
+  return declaredLicense(
+    licenses.flatMap((l) => licenseIdsFromNameAndUrl(l, refs)),
+    refs,
+  );
 }
 
 /**
  * OSGi `Bundle-License`: `<<EXTERNAL>>`, an SPDX expression, or a comma-separated list of
  * `name;link="url";description="…"` where the name is an SPDX id, a URL or (in practice) prose.
  */
-export function licensesFromBundleLicense(value: string): string[] {
+export function licenseFromBundleLicense(value: string): DeclaredLicense | undefined {
   const text = value.trim();
-  if (text === '' || text === '<<EXTERNAL>>') return [];
-  if (isSpdxExpression(text)) return licensesFromStatement(text);
+  const refs = new LicenseRefs();
+  if (text === '' || text === '<<EXTERNAL>>') return undefined;
+  if (isSpdxExpression(text)) return declaredLicense([text], refs);
   const ids = bundleLicenseClauses(text).flatMap((clause) => {
     const [first = '', ...attributes] = splitOutsideQuotes(clause, ';');
     const link = attributes.map((a) => /^\s*link\s*:?=\s*(.*)$/i.exec(a)?.[1]).find((v) => v !== undefined);
-    return licenseIdsFromNameAndUrl({ name: unquote(first), ...(link ? { url: unquote(link) } : {}) });
+    return licenseIdsFromNameAndUrl({ name: unquote(first), ...(link ? { url: unquote(link) } : {}) }, refs);
   });
-  return ids.filter((id) => id !== 'NOASSERTION');
+  return declaredLicense(ids, refs);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
-import { licensesFromStatement } from '../../identity/license.js';
+import { declaredLicense, LicenseRefs, licenseFromStatement } from '../../identity/license.js';
+import type { DeclaredLicense } from '../../model.js';
 import { type ModuleAt, resolveNodeDependencies } from './node-resolution.js';
 
 // A module directory is `<name>` or `@scope/<name>` under node_modules or Debian's nodejs trees.
@@ -53,7 +54,7 @@ export function packageFromManifest(path: string, json: unknown): RawPackage | u
     type: 'npm',
     name: json.name,
     version: json.version,
-    licenses: npmLicenses(json),
+    ...optionalLicense(npmLicense(json)),
     ...(author ? { supplier: author } : {}),
     locations: [path],
     depends: Object.keys(isObject(json.dependencies) ? json.dependencies : {})
@@ -86,7 +87,7 @@ function packagesFromLock(path: string, json: unknown, ctx: CatalogContext): Raw
           type: 'npm',
           name,
           version: entry.version,
-          licenses: typeof entry.license === 'string' ? licensesFromStatement(entry.license) : [],
+          ...optionalLicense(typeof entry.license === 'string' ? statementLicense(entry.license) : undefined),
           locations: [path],
           depends: Object.keys(isObject(entry.dependencies) ? entry.dependencies : {}).map((n) => [n]),
         },
@@ -97,7 +98,7 @@ function packagesFromLock(path: string, json: unknown, ctx: CatalogContext): Raw
     const walk = (deps: Record<string, unknown>) => {
       for (const [name, entry] of Object.entries(deps)) {
         if (!isObject(entry) || typeof entry.version !== 'string') continue;
-        out.push({ type: 'npm', name, version: entry.version, licenses: [], locations: [path] });
+        out.push({ type: 'npm', name, version: entry.version, locations: [path] });
         if (isObject(entry.dependencies)) walk(entry.dependencies);
       }
     };
@@ -115,15 +116,30 @@ function nameFromLockKey(key: string): string | undefined {
   return at < 0 ? undefined : key.slice(at + 'node_modules/'.length);
 }
 
-function npmLicenses(json: Record<string, unknown>): string[] {
-  const statements: string[] = [];
-  const collect = (value: unknown) => {
-    if (typeof value === 'string') statements.push(value);
-    else if (isObject(value) && typeof value.type === 'string') statements.push(value.type);
-  };
-  collect(json.license);
-  if (Array.isArray(json.licenses)) json.licenses.forEach(collect);
-  return statements.flatMap((s) => licensesFromStatement(s));
+/**
+ * `license` (an SPDX expression, or a name), else the deprecated `licenses` list, whose entries are
+ * alternatives: npm documents `[{"type":"MIT"},{"type":"Apache-2.0"}]` as `(MIT OR Apache-2.0)`.
+ */
+function npmLicense(json: Record<string, unknown>): DeclaredLicense | undefined {
+  const refs = new LicenseRefs();
+  const statement = (value: unknown) =>
+    typeof value === 'string'
+      ? licenseFromStatement(value, refs)
+      : isObject(value) && typeof value.type === 'string'
+        ? licenseFromStatement(value.type, refs)
+        : undefined;
+  const main = statement(json.license);
+  if (main) return declaredLicense([main], refs);
+  return Array.isArray(json.licenses) ? declaredLicense(json.licenses.map(statement), refs, 'or') : undefined;
+}
+
+function statementLicense(text: string): DeclaredLicense | undefined {
+  const refs = new LicenseRefs();
+  return declaredLicense([licenseFromStatement(text, refs)], refs);
+}
+
+function optionalLicense(license: DeclaredLicense | undefined): { license?: DeclaredLicense } {
+  return license ? { license } : {};
 }
 
 /** `"Jane Doe <jane@example.org> (https://…)"` or `{ name }` → `Jane Doe`. */

@@ -1,8 +1,13 @@
 import { normaliseTreePath } from '../../../oci/fs-tree.js';
 import type { Cataloger, RawPackage } from '../../cataloger.js';
 import { isFileDigest } from '../../file-digest.js';
-import { licensesFromStatement, normaliseLicenseId } from '../../identity/license.js';
-import type { SbomFile } from '../../model.js';
+import {
+  declaredLicense,
+  LicenseRefs,
+  licenseFromName,
+  licenseFromStatement,
+} from '../../identity/license.js';
+import type { DeclaredLicense, SbomFile } from '../../model.js';
 
 const PACKAGES_DIR = String.raw`\/(?:site|dist)-packages\/`;
 const METADATA = new RegExp(`${PACKAGES_DIR}[^/]+\\.(?:dist-info\\/METADATA|egg-info\\/PKG-INFO|egg-info)$`);
@@ -71,11 +76,12 @@ export function packageFromMetadata(path: string, text: string): RawPackage | un
       .get('author-email')?.[0]
       ?.replace(/<[^>]*>/g, '')
       .trim();
+  const license = pythonLicense(headers);
   return {
     type: 'pypi',
     name,
     version,
-    licenses: pythonLicenses(headers),
+    ...(license ? { license } : {}),
     ...(author ? { supplier: author } : {}),
     locations: [path],
     depends: (headers.get('requires-dist') ?? [])
@@ -85,27 +91,33 @@ export function packageFromMetadata(path: string, text: string): RawPackage | un
   };
 }
 
-/** PEP 639 License-Expression wins; then trove classifiers; then a short License field. */
-function pythonLicenses(headers: Map<string, string[]>): string[] {
+/**
+ * PEP 639 License-Expression wins; then trove classifiers (all of them, ANDed: they do not say
+ * whether they are alternatives); then a short License field.
+ */
+function pythonLicense(headers: Map<string, string[]>): DeclaredLicense | undefined {
+  const refs = new LicenseRefs();
   const expression = headers.get('license-expression')?.[0];
-  if (expression) return licensesFromStatement(expression);
+  if (expression) return declaredLicense([licenseFromStatement(expression, refs)], refs);
   const fromClassifiers = (headers.get('classifier') ?? [])
     .filter((c) => c.startsWith('License :: '))
     .map((c) => c.split('::').pop()!.trim())
     .filter((c) => c !== 'OSI Approved')
-    .map((c) => normaliseLicenseId(CLASSIFIER_NAMES[c] ?? c));
-  if (fromClassifiers.length > 0) return fromClassifiers;
+    .map((c) => CLASSIFIER_NAMES[c] ?? licenseFromName(c, refs));
+  if (fromClassifiers.length > 0) return declaredLicense(fromClassifiers, refs);
   const license = headers.get('license')?.[0];
   // Some projects paste the whole licence text here; only a short value is a name.
   return license && license.length < 80 && !license.includes('\n') && license !== 'UNKNOWN'
-    ? licensesFromStatement(license)
-    : [];
+    ? declaredLicense([licenseFromStatement(license, refs)], refs)
+    : undefined;
 }
 
+/**
+ * Classifiers that name exactly one SPDX licence. "BSD License" and "Apache Software License" do
+ * not (no clause count, no version), so they stay LicenseRefs.
+ */
 const CLASSIFIER_NAMES: Record<string, string> = {
   'MIT License': 'MIT',
-  'BSD License': 'BSD-3-Clause',
-  'Apache Software License': 'Apache-2.0',
   'Python Software Foundation License': 'PSF-2.0',
   'GNU General Public License v2 (GPLv2)': 'GPL-2.0-only',
   'GNU General Public License v2 or later (GPLv2+)': 'GPL-2.0-or-later',
