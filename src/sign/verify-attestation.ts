@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { isRampartError, RampartError } from '../errors.js';
+import { RampartError } from '../errors.js';
 import { legacyAttachmentTag } from '../oci/attachments.js';
 import type { Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
@@ -25,6 +25,7 @@ import {
   openSignatureManifest,
   parseEnvelope,
   readLayer,
+  readReferrers,
 } from './verify.js';
 
 /**
@@ -79,20 +80,7 @@ export async function verifyAttestations(
       reports.push(await checkLegacyAttestation(manifest as Manifest, layer, object.digest, key));
     }
   }
-  let referrers: Descriptor[] = [];
-  try {
-    referrers = await store.referrers(object.digest);
-  } catch (error) {
-    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
-    reports.push({
-      format: 'bundle',
-      valid: false,
-      failed: 'manifest',
-      reason: `the referrers of ${object.digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
-      annotations: {},
-      manifest: object.digest,
-    });
-  }
+  const referrers = await readReferrers(store, object.digest, reports);
   for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
     options.signal?.throwIfAborted();
     if (descriptor.mediaType !== MediaType.OciManifest) continue;

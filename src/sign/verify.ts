@@ -118,23 +118,7 @@ export async function verifyDigest(
   }
   // Every referrer is opened: a listing's artifactType is not to be trusted (cosign 3's tag-schema
   // entries even say the empty config's type); the manifest's own decides.
-  let referrers: Descriptor[];
-  try {
-    referrers = await store.referrers(digest);
-  } catch (error) {
-    // A layout whose index lists a damaged manifest cannot be scanned for referrers: reported, and
-    // the legacy signatures found above still count.
-    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
-    reports.push({
-      format: 'bundle',
-      valid: false,
-      failed: 'manifest',
-      reason: `the referrers of ${digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
-      annotations: {},
-      manifest: digest,
-    });
-    referrers = [];
-  }
+  const referrers = await readReferrers(store, digest, reports);
   for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
     options.signal?.throwIfAborted();
     if (descriptor.mediaType !== MediaType.OciManifest) continue;
@@ -148,6 +132,32 @@ export async function verifyDigest(
     if (report) reports.push(report);
   }
   return reports;
+}
+
+/**
+ * The referrers of `digest` in a store; when the listing cannot be read (a layout whose index lists a
+ * damaged manifest, a registry answering nonsense) a failed 'manifest' report is added and none are
+ * returned, so the legacy signatures found beside still count.
+ */
+export async function readReferrers(
+  store: AttachmentStore,
+  digest: Digest,
+  reports: SignatureReport[],
+): Promise<Descriptor[]> {
+  try {
+    return await store.referrers(digest);
+  } catch (error) {
+    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    reports.push({
+      format: 'bundle',
+      valid: false,
+      failed: 'manifest',
+      reason: `the referrers of ${digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
+      annotations: {},
+      manifest: digest,
+    });
+    return [];
+  }
 }
 
 /**
