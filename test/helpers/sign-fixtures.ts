@@ -40,8 +40,11 @@ export interface LayoutSignFixture {
   pub: KeyObject;
   /** A public key that signed nothing. */
   otherPub: KeyObject;
-  /** A new layout `work/name` holding a random image tagged `app`. */
-  freshLayout(name: string): Promise<{ layout: string; ref: string; digest: string }>;
+  /** A new layout `work/name` holding a random image tagged `app` (`runConfig`: its config's `config`). */
+  freshLayout(
+    name: string,
+    runConfig?: Record<string, unknown>,
+  ): Promise<{ layout: string; ref: string; digest: string }>;
   cleanup(): Promise<void>;
 }
 
@@ -56,9 +59,9 @@ export async function layoutSignFixture(prefix: string): Promise<LayoutSignFixtu
     signer,
     pub,
     otherPub,
-    async freshLayout(name) {
+    async freshLayout(name, runConfig = {}) {
       const layout = join(work, name);
-      const image = await writeRandomImage(layout, 'app', [2000]);
+      const image = await writeRandomImage(layout, 'app', [2000], runConfig);
       return { layout, ref: `oci:${layout}:app`, digest: image.digest };
     },
     cleanup: () => rm(work, { recursive: true, force: true }),
