@@ -389,7 +389,7 @@ async function signedAttestations(
   return out;
 }
 
-/** The image itself, or every manifest an index lists (nested indexes: their manifests, one level). */
+/** The image itself, or every image an index lists (a nested index: its images, one level down). */
 async function platformManifests(object: OciObject): Promise<Array<Manifest | OciObject>> {
   if (object.kind !== 'index') return [object];
   const out: Manifest[] = [];
@@ -402,7 +402,8 @@ async function platformManifests(object: OciObject): Promise<Array<Manifest | Oc
         continue;
       }
       const child = await index.child(entry);
-      if (child.kind === 'manifest') out.push(child);
+      // Runnable images only: an attestation manifest listed in an index (buildx's) is no platform.
+      if (child.kind === 'manifest' && child.isImage) out.push(child);
     }
   };
   await visit(object, 0);
