@@ -13,8 +13,15 @@ import type { PolicyResult } from '../../../src/sign/policy.js';
 import { evaluatePolicy, loadPolicy } from '../../../src/sign/policy.js';
 import { signImage } from '../../../src/sign/sign.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
+import { writeRandomImage } from '../../helpers/random-image.js';
 import { rampart } from '../../helpers/run-cli.js';
-import { type LayoutSignFixture, layoutSignFixture } from '../../helpers/sign-fixtures.js';
+import {
+  blobPath,
+  type LayoutSignFixture,
+  layoutSignFixture,
+  putBlob,
+  REF_NAME,
+} from '../../helpers/sign-fixtures.js';
 
 // Sigstore bundle files (sign/attest --bundle, verify --bundle; @sigstore/verify as the reference
 // verifier, offline) and verification policies (verify --policy): every rule passing and failing.
@@ -335,5 +342,69 @@ non-root: true
       ['non-root', false],
     ]);
     expect(result.rules[1]?.reason).toContain('no SLSA v1 provenance by a required signer');
+  });
+  it('on an index: signers on the index, attestations and non-root on each platform image', async () => {
+    const layout = join(work, 'policy-index');
+    const a = await writeRandomImage(layout, 'a', [500], { User: '65532' });
+    const b = await writeRandomImage(layout, 'b', [600], { User: '0:0' });
+    const entry = async (digest: string, architecture: string) => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest,
+      size: (await readFile(blobPath(layout, digest))).length,
+      platform: { os: 'linux', architecture },
+    });
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [await entry(a.digest, 'amd64'), await entry(b.digest, 'arm64')],
+      }),
+    );
+    const indexDigest = await putBlob(layout, index);
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            digest: indexDigest,
+            size: index.length,
+            annotations: { [REF_NAME]: 'multi' },
+          },
+          // The platform images tagged too, so the test can attest one of them on its own.
+          { ...(await entry(a.digest, 'amd64')), annotations: { [REF_NAME]: 'a' } },
+        ],
+      }),
+    );
+    const ref = `oci:${layout}:multi`;
+    await signImage(ref, fx.signer, { formats: ['bundle'] });
+    // Provenance on the amd64 image only.
+    await attestImage(`oci:${layout}:a`, fx.signer, 'slsaprovenance1', provenance(), {
+      formats: ['bundle'],
+    });
+    const path = await policyFile(
+      'index.yaml',
+      `version: 1\nsigners:\n  - key: signer.pub\nprovenance:\n  builder-id: ${BUILDER}\nnon-root: true\n`,
+    );
+    const first = await evaluatePolicy(ref, await loadPolicy(path), { now: NOW });
+    expect(first.digest).toBe(indexDigest);
+    expect(first.subjects).toEqual([a.digest, b.digest]);
+    expect(first.rules.map((r) => [r.rule, r.passed])).toEqual([
+      ['signer', true],
+      ['provenance.builder-id', false],
+      ['non-root', false],
+    ]);
+    expect(first.rules[1]?.reason).toContain(b.digest);
+    expect(first.rules[1]?.reason).not.toContain(a.digest);
+    expect(first.rules[2]?.reason).toContain(`${b.digest} runs as 0:0`);
+    // Provenance on the index counts for every platform.
+    await attestImage(ref, fx.signer, 'slsaprovenance1', provenance(), { formats: ['legacy'] });
+    const second = await evaluatePolicy(ref, await loadPolicy(path), { now: NOW });
+    expect(second.rules.map((r) => [r.rule, r.passed])).toEqual([
+      ['signer', true],
+      ['provenance.builder-id', true],
+      ['non-root', false],
+    ]);
   });
 });
