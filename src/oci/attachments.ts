@@ -160,7 +160,10 @@ export function layoutAttachmentStore(files: LayoutFiles): AttachmentStore {
     location: files.location,
     async resolveTag(tag) {
       const index = await readLayoutIndex(files);
-      return index.manifests.find((entry) => entry.annotations?.[REF_NAME_ANNOTATION] === tag);
+      return (
+        index.manifests.find((entry) => entry.annotations?.[REF_NAME_ANNOTATION] === tag) ??
+        cosignSavedAttachment(index.manifests, tag)
+      );
     },
     async referrers(digest, artifactType) {
       subjects ??= scan();
@@ -183,6 +186,30 @@ export function layoutAttachmentStore(files: LayoutFiles): AttachmentStore {
     },
     open: (descriptor) => loadManifest(files, descriptor),
   };
+}
+
+/** The `kind` annotations of the layout `cosign save` writes (sigstore/cosign `pkg/oci/layout`). */
+const COSIGN_KIND = 'kind';
+const COSIGN_SAVED_IMAGE_KINDS = ['dev.cosignproject.cosign/image', 'dev.cosignproject.cosign/imageIndex'];
+const COSIGN_SAVED_KINDS = {
+  sig: 'dev.cosignproject.cosign/sigs',
+  att: 'dev.cosignproject.cosign/atts',
+} as const;
+
+/**
+ * `cosign save` writes one image, its `.sig` and `.att` manifests into a layout with no ref.names,
+ * each entry marked by a `kind` annotation: the `sha256-<hex>.sig|.att` of that image's digest is
+ * the entry of that kind. Only in a layout holding exactly one such image (else whose they are is
+ * not known); what the signatures sign is still checked by the verifier.
+ */
+function cosignSavedAttachment(entries: readonly Descriptor[], tag: string): Descriptor | undefined {
+  const match = /^sha256-([0-9a-f]{64})\.(sig|att)$/.exec(tag);
+  if (!match) return undefined;
+  const images = entries.filter((e) => COSIGN_SAVED_IMAGE_KINDS.includes(e.annotations?.[COSIGN_KIND] ?? ''));
+  if (images.length !== 1 || images[0]?.digest !== `sha256:${match[1]}`) return undefined;
+  const kind = COSIGN_SAVED_KINDS[match[2] as 'sig' | 'att'];
+  const found = entries.filter((e) => e.annotations?.[COSIGN_KIND] === kind);
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /** The `subject` and artifact type of a manifest or index, from its raw bytes. */

@@ -5,6 +5,7 @@ import type { Digest } from '../oci/digest.js';
 import { COSIGN_SIGNATURE_ANNOTATION } from '../oci/media-types.js';
 import type { OpenOptions } from '../oci/open.js';
 import type { Descriptor } from '../oci/types.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import {
   ATTESTATION_PREDICATE_ANNOTATION,
   attestationStatement,
@@ -41,6 +42,8 @@ export interface AttestOptions extends OpenOptions {
   /** The statement subject's name; default: the repository (cosign's), or the layout path. */
   identity?: string;
   now?: () => Date;
+  /** `--bundle FILE`: also write the attestation's sigstore bundle v0.3 here (staged, renamed last). */
+  bundleFile?: string;
   signal?: AbortSignal;
 }
 
@@ -56,6 +59,8 @@ export interface AttestResult {
   digest: Digest;
   predicateType: string;
   attestations: WrittenAttestation[];
+  /** The bundle file written (`bundleFile`). */
+  bundleFile?: string;
 }
 
 /**
@@ -118,10 +123,15 @@ export async function attestImage(
     );
     attestations.push({ format: 'legacy', ...written });
   }
-  if (formats.includes('bundle')) {
+  const wantsBundle = formats.includes('bundle') || options.bundleFile !== undefined;
+  const bundle = wantsBundle
+    ? keyBundle(
+        publicKeyHint(parsePublicKey(await signer.publicKey())),
+        await signStatementDsse(signer, statement),
+      )
+    : undefined;
+  if (bundle && formats.includes('bundle')) {
     options.signal?.throwIfAborted();
-    const hint = publicKeyHint(parsePublicKey(await signer.publicKey()));
-    const bundle = keyBundle(hint, await signStatementDsse(signer, statement));
     const sink = await openBeside();
     try {
       const digest = await putBundleReferrer(sink, subject, bundle, predicateType, now());
@@ -132,14 +142,29 @@ export async function attestImage(
       throw error;
     }
   }
+  if (bundle && options.bundleFile !== undefined) {
+    await writeFileAtomic(options.bundleFile, bundle, { operation: 'write the bundle' });
+    return {
+      reference: ref,
+      digest: object.digest,
+      predicateType,
+      attestations,
+      bundleFile: options.bundleFile,
+    };
+  }
   return { reference: ref, digest: object.digest, predicateType, attestations };
 }
 
 /**
- * A predicate file: at most MAX_PREDICATE_BYTES (checked while reading, so a growing file or a
- * FIFO cannot exceed it), UTF-8 JSON holding an object.
+ * A regular file's bytes, at most `limit` (checked while reading, so a growing file or a FIFO cannot
+ * exceed it). Anything but a regular file is refused with `code` (the caller's: a predicate, a bundle).
  */
-export async function readPredicateFile(path: string, limit = MAX_PREDICATE_BYTES): Promise<unknown> {
+export async function readBoundedFile(
+  path: string,
+  limit: number,
+  code: 'PREDICATE_INVALID' | 'USAGE',
+  what: string,
+): Promise<Buffer> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     // O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused below).
@@ -151,9 +176,7 @@ export async function readPredicateFile(path: string, limit = MAX_PREDICATE_BYTE
   let total = 0;
   try {
     if (!(await handle.stat()).isFile()) {
-      throw new RampartError('PREDICATE_INVALID', `the predicate ${path} is not a regular file`, {
-        details: { path },
-      });
+      throw new RampartError(code, `${what} ${path} is not a regular file`, { details: { path } });
     }
     for (;;) {
       const chunk = Buffer.alloc(64 * 1024);
@@ -161,7 +184,7 @@ export async function readPredicateFile(path: string, limit = MAX_PREDICATE_BYTE
       if (bytesRead === 0) break;
       total += bytesRead;
       if (total > limit) {
-        throw new RampartError('TOO_LARGE', `the predicate ${path} is over ${limit} bytes`, {
+        throw new RampartError('TOO_LARGE', `${what} ${path} is over ${limit} bytes`, {
           details: { limit, path },
         });
       }
@@ -173,9 +196,15 @@ export async function readPredicateFile(path: string, limit = MAX_PREDICATE_BYTE
   } finally {
     await handle.close();
   }
+  return Buffer.concat(chunks);
+}
+
+/** A predicate file: at most MAX_PREDICATE_BYTES, UTF-8 JSON holding an object. */
+export async function readPredicateFile(path: string, limit = MAX_PREDICATE_BYTES): Promise<unknown> {
+  const bytes = await readBoundedFile(path, limit, 'PREDICATE_INVALID', 'the predicate');
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     throw new RampartError('PREDICATE_INVALID', `the predicate ${path} is not UTF-8 JSON`, {
       details: { path },

@@ -13,6 +13,7 @@ import type { ImageReference } from '../oci/reference.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { ImageSink } from '../oci/sink.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { serialised } from '../util/keyed-queue.js';
 import {
   BUNDLE_CONTENT_ANNOTATION,
@@ -51,6 +52,11 @@ export interface SignOptions extends OpenOptions {
   identity?: string;
   /** For `org.opencontainers.image.created` on bundle referrers. */
   now?: () => Date;
+  /**
+   * `--bundle FILE`: also write the image's sigstore bundle v0.3 (public-key verification material,
+   * no transparency-log entry) to this file, staged and renamed once everything else is stored.
+   */
+  bundleFile?: string;
   signal?: AbortSignal;
 }
 
@@ -68,6 +74,8 @@ export interface SignResult {
   digest: Digest;
   identity: string;
   signatures: WrittenSignature[];
+  /** The bundle file written (`bundleFile`). */
+  bundleFile?: string;
 }
 
 /** The identity cosign writes for a reference: the repository, without tag or digest. */
@@ -131,13 +139,20 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
     const written = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, options.signal);
     signatures.push({ format: 'legacy', subject: subject.digest, ...written });
   }
+  // The bundle of the root image, kept for `bundleFile` (the bytes stored as its referrer, if any).
+  let rootBundle: Buffer | undefined;
+  const bundleOf = async (subject: Descriptor) => {
+    const statement = signStatement(subject.digest, annotations, identity);
+    const bundle = keyBundle(hint, await signStatementDsse(signer, statement));
+    if (subject.digest === object.digest) rootBundle = bundle;
+    return bundle;
+  };
   if (formats.includes('bundle')) {
     const sink = await openBeside();
     try {
       for (const subject of subjects) {
         options.signal?.throwIfAborted();
-        const statement = signStatement(subject.digest, annotations, identity);
-        const bundle = keyBundle(hint, await signStatementDsse(signer, statement));
+        const bundle = await bundleOf(subject);
         const digest = await putBundleReferrer(sink, subject, bundle, COSIGN_SIGN_PREDICATE, now());
         signatures.push({ format: 'bundle', subject: subject.digest, digest });
       }
@@ -146,6 +161,11 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
       await sink.abort();
       throw error;
     }
+  }
+  if (options.bundleFile !== undefined) {
+    const bundle = rootBundle ?? (await bundleOf(subjects[0] as Descriptor));
+    await writeFileAtomic(options.bundleFile, bundle, { operation: 'write the bundle' });
+    return { reference: ref, digest: object.digest, identity, signatures, bundleFile: options.bundleFile };
   }
   return { reference: ref, digest: object.digest, identity, signatures };
 }

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { isRampartError, RampartError } from '../errors.js';
+import { RampartError } from '../errors.js';
+import type { AttachmentStore } from '../oci/attachments.js';
 import { legacyAttachmentTag } from '../oci/attachments.js';
 import type { Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
@@ -25,6 +26,7 @@ import {
   openSignatureManifest,
   parseEnvelope,
   readLayer,
+  readReferrers,
 } from './verify.js';
 
 /**
@@ -70,52 +72,7 @@ export async function verifyAttestations(
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
   const store = await openAttachmentStore(reference, open);
-  const reports: AttestationReport[] = [];
-  const attTag = await store.resolveTag(legacyAttachmentTag(object.digest, 'att'));
-  if (attTag) {
-    const manifest = await openSignatureManifest(store, attTag, 'legacy', reports);
-    for (const layer of manifest?.layerDescriptors.slice(0, MAX_SIGNATURES) ?? []) {
-      options.signal?.throwIfAborted();
-      reports.push(await checkLegacyAttestation(manifest as Manifest, layer, object.digest, key));
-    }
-  }
-  let referrers: Descriptor[] = [];
-  try {
-    referrers = await store.referrers(object.digest);
-  } catch (error) {
-    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
-    reports.push({
-      format: 'bundle',
-      valid: false,
-      failed: 'manifest',
-      reason: `the referrers of ${object.digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
-      annotations: {},
-      manifest: object.digest,
-    });
-  }
-  for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
-    options.signal?.throwIfAborted();
-    if (descriptor.mediaType !== MediaType.OciManifest) continue;
-    const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
-    if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
-    const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
-    const opened = await openBundle(manifest, object.digest, key, MAX_ATTESTATION_BLOB);
-    if ('report' in opened) {
-      // Not signed by this key: an image signature (cosign/sign/v1) is `verify`'s, not reported here.
-      if (claimed !== COSIGN_SIGN_PREDICATE)
-        reports.push({ ...opened.report, ...(claimed ? { predicateType: claimed } : {}) });
-      continue;
-    }
-    const { statement, base, layer } = opened;
-    if (statement.predicateType === COSIGN_SIGN_PREDICATE) continue;
-    reports.push(
-      withStatement(
-        checkStatementSubject(statement, object.digest, base, `the statement in bundle ${layer.digest}`),
-        statement.predicateType,
-        statement.value,
-      ),
-    );
-  }
+  const reports = await verifyAttestationsOfDigest(store, object.digest, key, options);
   // With a type: those of that type, and the failures whose type is not known (kept as reasons).
   const wanted =
     predicateType === undefined
@@ -127,6 +84,49 @@ export async function verifyAttestations(
     ...(predicateType ? { predicateType } : {}),
     attestations: wanted,
   };
+}
+
+/** The attestations of one manifest digest in a store (both formats), each checked against `key`. */
+export async function verifyAttestationsOfDigest(
+  store: AttachmentStore,
+  digest: Digest,
+  key: KeyObject,
+  options: { signal?: AbortSignal } = {},
+): Promise<AttestationReport[]> {
+  const reports: AttestationReport[] = [];
+  const attTag = await store.resolveTag(legacyAttachmentTag(digest, 'att'));
+  if (attTag) {
+    const manifest = await openSignatureManifest(store, attTag, 'legacy', reports);
+    for (const layer of manifest?.layerDescriptors.slice(0, MAX_SIGNATURES) ?? []) {
+      options.signal?.throwIfAborted();
+      reports.push(await checkLegacyAttestation(manifest as Manifest, layer, digest, key));
+    }
+  }
+  const referrers = await readReferrers(store, digest, reports);
+  for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
+    options.signal?.throwIfAborted();
+    if (descriptor.mediaType !== MediaType.OciManifest) continue;
+    const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
+    if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
+    const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
+    const opened = await openBundle(manifest, digest, key, MAX_ATTESTATION_BLOB);
+    if ('report' in opened) {
+      // Not signed by this key: an image signature (cosign/sign/v1) is `verify`'s, not reported here.
+      if (claimed !== COSIGN_SIGN_PREDICATE)
+        reports.push({ ...opened.report, ...(claimed ? { predicateType: claimed } : {}) });
+      continue;
+    }
+    const { statement, base, layer } = opened;
+    if (statement.predicateType === COSIGN_SIGN_PREDICATE) continue;
+    reports.push(
+      withStatement(
+        checkStatementSubject(statement, digest, base, `the statement in bundle ${layer.digest}`),
+        statement.predicateType,
+        statement.value,
+      ),
+    );
+  }
+  return reports;
 }
 
 function resolveType(type: string): string {

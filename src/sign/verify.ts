@@ -3,7 +3,7 @@ import { isRampartError, RampartError } from '../errors.js';
 import type { AttachmentStore } from '../oci/attachments.js';
 import { legacyAttachmentTag } from '../oci/attachments.js';
 import type { Digest } from '../oci/digest.js';
-import { digestHex, readAll } from '../oci/digest.js';
+import { digestHex, readAll, sha256Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
 import type { OpenOptions } from '../oci/open.js';
@@ -58,6 +58,10 @@ export interface SignatureReport {
   manifest: Digest;
   /** The layer (payload or bundle blob) that was checked. */
   layer?: Digest;
+  /** A bundle given as a file (`verify --bundle`): its path; `manifest` and `layer` are its digest. */
+  file?: string;
+  /** A bundle file's signed predicate type (an image signature's is cosign/sign/v1). */
+  predicateType?: string;
 }
 
 export interface VerifyResult {
@@ -118,23 +122,7 @@ export async function verifyDigest(
   }
   // Every referrer is opened: a listing's artifactType is not to be trusted (cosign 3's tag-schema
   // entries even say the empty config's type); the manifest's own decides.
-  let referrers: Descriptor[];
-  try {
-    referrers = await store.referrers(digest);
-  } catch (error) {
-    // A layout whose index lists a damaged manifest cannot be scanned for referrers: reported, and
-    // the legacy signatures found above still count.
-    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
-    reports.push({
-      format: 'bundle',
-      valid: false,
-      failed: 'manifest',
-      reason: `the referrers of ${digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
-      annotations: {},
-      manifest: digest,
-    });
-    referrers = [];
-  }
+  const referrers = await readReferrers(store, digest, reports);
   for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
     options.signal?.throwIfAborted();
     if (descriptor.mediaType !== MediaType.OciManifest) continue;
@@ -148,6 +136,32 @@ export async function verifyDigest(
     if (report) reports.push(report);
   }
   return reports;
+}
+
+/**
+ * The referrers of `digest` in a store; when the listing cannot be read (a layout whose index lists a
+ * damaged manifest, a registry answering nonsense) a failed 'manifest' report is added and none are
+ * returned, so the legacy signatures found beside still count.
+ */
+export async function readReferrers(
+  store: AttachmentStore,
+  digest: Digest,
+  reports: SignatureReport[],
+): Promise<Descriptor[]> {
+  try {
+    return await store.referrers(digest);
+  } catch (error) {
+    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    reports.push({
+      format: 'bundle',
+      valid: false,
+      failed: 'manifest',
+      reason: `the referrers of ${digest} in ${store.location} cannot be read: ${error.code}: ${error.message}`,
+      annotations: {},
+      manifest: digest,
+    });
+    return [];
+  }
 }
 
 /**
@@ -289,17 +303,85 @@ async function checkBundle(
   const { statement, base, layer } = opened;
   // An attestation of another predicate is not an image signature: not reported here.
   if (statement.predicateType !== COSIGN_SIGN_PREDICATE) return undefined;
-  const checked = checkStatementSubject(statement, digest, base, `the statement in bundle ${layer.digest}`);
+  return requireIdentity(
+    checkStatementSubject(statement, digest, base, `the statement in bundle ${layer.digest}`),
+    identity,
+    `the statement in bundle ${layer.digest}`,
+  );
+}
+
+/** A valid report turned into an 'identity' failure when `identity` is required and not the one signed. */
+function requireIdentity(
+  checked: SignatureReport,
+  identity: string | undefined,
+  what: string,
+): SignatureReport {
   if (!checked.valid || identity === undefined || checked.identity === identity) return checked;
   return {
     ...checked,
     valid: false,
     failed: 'identity',
-    reason: `the statement in bundle ${layer.digest} names ${checked.identity ?? 'no identity'}, not ${identity}`,
+    reason: `${what} names ${checked.identity ?? 'no identity'}, not ${identity}`,
   };
 }
 
-type ReportBase = Pick<SignatureReport, 'format' | 'manifest' | 'layer' | 'annotations'>;
+/** Bound on a bundle file given to `verify --bundle` (an attestation's: a predicate of 8 MiB in base64). */
+export const MAX_BUNDLE_FILE = 16 * 1024 * 1024;
+
+/**
+ * `rampart verify IMAGE --bundle FILE`: the sigstore bundle in `bundle` (the bytes of the file
+ * `file`, as `sign --bundle` or `attest --bundle` wrote them, or cosign's `--bundle`) checked
+ * against the image: the DSSE signature by `key`, the statement's shape, a subject naming the
+ * image's digest, and with `identity` that subject's name. The registry or layout is read only for
+ * the image's digest; no signature stored there is consulted.
+ */
+export async function verifyImageBundle(
+  ref: string,
+  bundle: Buffer,
+  key: KeyObject,
+  options: VerifyOptions & { file?: string } = {},
+): Promise<VerifyResult> {
+  const reference = parseImageReference(ref);
+  const open = options.registry ? { registry: options.registry } : {};
+  const object = await openImage(reference, open);
+  const report = checkBundleBytes(bundle, object.digest, key, options.identity, options.file);
+  return { verified: report.valid, digest: object.digest, signatures: [report] };
+}
+
+/** One bundle's bytes checked against an image digest (see verifyImageBundle). */
+export function checkBundleBytes(
+  bytes: Buffer,
+  digest: Digest,
+  key: KeyObject,
+  identity?: string,
+  file?: string,
+): SignatureReport {
+  const own = sha256Digest(bytes);
+  const what = `bundle ${file ?? own}`;
+  const base: ReportBase = {
+    format: 'bundle',
+    manifest: own,
+    layer: own,
+    annotations: {},
+    ...(file !== undefined ? { file } : {}),
+  };
+  const bundle = parseBundle(bytes);
+  if (typeof bundle === 'string') return failure(base, 'payload', `${what}: ${bundle}`);
+  const layer: Descriptor = { mediaType: BUNDLE_MEDIA_TYPE, digest: own, size: bytes.length };
+  const checked = checkEnvelope(bundle, key, base, layer, what);
+  if ('report' in checked) return checked.report;
+  const { statement } = checked;
+  return {
+    ...requireIdentity(
+      checkStatementSubject(statement, digest, base, `the statement in ${what}`),
+      identity,
+      `the statement in ${what}`,
+    ),
+    predicateType: statement.predicateType,
+  };
+}
+
+type ReportBase = Pick<SignatureReport, 'format' | 'manifest' | 'layer' | 'annotations' | 'file'>;
 
 function failure(base: ReportBase, failed: SignatureCheck, reason: string): SignatureReport {
   return { ...base, valid: false, failed, reason };

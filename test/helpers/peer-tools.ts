@@ -23,7 +23,7 @@ import {
  * group (the loser of a race drops its copy). HOME, GOCACHE and GOTELEMETRY point into the cache.
  */
 
-export type PeerToolName = 'crane' | 'oras' | 'cosign' | 'cosign2';
+export type PeerToolName = 'crane' | 'oras' | 'cosign' | 'cosign2' | 'in-toto-golang';
 
 export const PEER_TOOLS_DIR = fileURLToPath(new URL('../../.cache/peer-tools/', import.meta.url));
 
@@ -36,12 +36,15 @@ interface Group {
 
 const SID: Group = { name: 'sid', suite: 'sid', packages: ['cosign', 'oras', 'crane'] };
 const TRIXIE: Group = { name: 'trixie', suite: 'trixie', packages: ['cosign'] };
+/** A group of its own: adding a package to a group already cached would leave it missing there. */
+const SID_INTOTO: Group = { name: 'sid-intoto', suite: 'sid', packages: ['in-toto-golang'] };
 
 const TOOLS: Record<PeerToolName, { group: Group; binary: string }> = {
   crane: { group: SID, binary: 'usr/bin/crane' },
   oras: { group: SID, binary: 'usr/bin/oras' },
   cosign: { group: SID, binary: 'usr/bin/cosign' },
   cosign2: { group: TRIXIE, binary: 'usr/bin/cosign' },
+  'in-toto-golang': { group: SID_INTOTO, binary: 'usr/bin/in-toto-golang' },
 };
 
 /** The absolute path of a peer tool, fetched and extracted on first use. */
@@ -109,6 +112,25 @@ export async function startReferrersRegistry(): Promise<ReferrersRegistry> {
 export async function referrersRegistryBinary(): Promise<string> {
   const dir = await ensureGroup('refreg', buildReferrersRegistry);
   return join(dir, 'refreg');
+}
+
+/**
+ * A trixie root with skopeo 1.18 (bookworm's skopeo has sigstore disabled), made once with
+ * mmdebstrap from the host's mirror; run it as `chroot ROOT skopeo ...` (the network namespace is
+ * the host's, so a registry on 127.0.0.1 is reachable). Tests write their files under ROOT/tmp.
+ */
+export async function skopeoTrixieRoot(): Promise<string> {
+  return ensureGroup('chroot-trixie-skopeo', async (temp) => {
+    await run('mmdebstrap', [
+      '-q',
+      '--variant=minbase',
+      '--aptopt=Acquire::Check-Valid-Until "false"',
+      '--include=skopeo,ca-certificates',
+      'trixie',
+      temp,
+      `deb ${debianMirror()} trixie main`,
+    ]);
+  });
 }
 
 /**

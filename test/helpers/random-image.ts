@@ -73,11 +73,15 @@ export interface RandomImage {
   config: { digest: string; size: number };
 }
 
-/** Writes `layout:tag` with one layer per entry of `layerBytes` (uncompressed sizes). */
+/**
+ * Writes `layout:tag` with one layer per entry of `layerBytes` (uncompressed sizes); `runConfig` is
+ * the config's `config` (User, Env...), empty by default.
+ */
 export async function writeRandomImage(
   layout: string,
   tag: string,
   layerBytes: readonly number[],
+  runConfig: Record<string, unknown> = {},
 ): Promise<RandomImage> {
   await mkdir(join(layout, 'blobs/sha256'), { recursive: true });
   await writeFile(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
@@ -86,7 +90,7 @@ export async function writeRandomImage(
   const config = await writeJsonBlob(layout, {
     architecture: 'amd64',
     os: 'linux',
-    config: {},
+    config: runConfig,
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
   });
   const manifest = await writeJsonBlob(layout, {

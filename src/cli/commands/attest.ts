@@ -17,6 +17,7 @@ interface AttestFlags extends RegistryFlags {
   format: string;
   identity?: string;
   allowInsecureKey?: boolean;
+  bundle?: string;
   output: string;
 }
 
@@ -36,6 +37,10 @@ export function registerAttest(program: Command): void {
     .option('--format <bundle|legacy|both>', 'bundle (cosign 3), legacy (.att tag: cosign 2) or both', 'both')
     .option('--identity <ref>', 'the statement subject name (default: the repository, as cosign does)')
     .option('--allow-insecure-key', 'accept an unencrypted private key file')
+    .option(
+      '--bundle <file>',
+      'also write the attestation as a sigstore bundle v0.3 file (public key, no transparency log)',
+    )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
   addRegistryOptions(command, { jobs: false })
     .addHelpText(
@@ -51,7 +56,9 @@ The password comes from RAMPART_PASSWORD, else COSIGN_PASSWORD, else a terminal 
 
 Examples:
   $ rampart attest --key rampart.key --type cyclonedx --predicate nodejs.cdx.json oci:./out/nodejs:latest
-  $ rampart attest --key rampart.key --type spdxjson --predicate nodejs.spdx.json docker://localhost:5000/nodejs:1.0 --insecure`,
+  $ rampart attest --key rampart.key --type spdxjson --predicate nodejs.spdx.json docker://localhost:5000/nodejs:1.0 --insecure
+  $ rampart attest --key rampart.key --type slsaprovenance1 --predicate prov.json --bundle prov.sigstore.json oci:./out/nodejs:latest
+--bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle reads it.`,
     )
     .action((image: string, options: AttestFlags) =>
       withInterrupt(async (signal) => {
@@ -70,6 +77,7 @@ Examples:
           registry,
           signal,
           ...(options.identity ? { identity: options.identity } : {}),
+          ...(options.bundle !== undefined ? { bundleFile: options.bundle } : {}),
         });
         if (report.format === 'json') {
           await writeReport(report, `${JSON.stringify(result)}\n`);
@@ -79,6 +87,7 @@ Examples:
           (a) =>
             `Attested ${result.digest} (${a.format}, ${result.predicateType}): ${a.tag ? `${a.tag} ` : ''}${a.digest}\n`,
         );
+        if (result.bundleFile) lines.push(`Wrote bundle ${result.bundleFile}\n`);
         await writeReport(report, lines.join(''));
       }),
     );

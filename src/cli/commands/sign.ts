@@ -17,6 +17,7 @@ interface SignFlags extends RegistryFlags {
   format: string;
   identity?: string;
   allowInsecureKey?: boolean;
+  bundle?: string;
   output: string;
 }
 
@@ -35,6 +36,10 @@ export function registerSign(program: Command): void {
     )
     .option('--identity <ref>', 'docker-reference to sign (default: the repository, as cosign does)')
     .option('--allow-insecure-key', 'accept an unencrypted private key file')
+    .option(
+      '--bundle <file>',
+      'also write the signature as a sigstore bundle v0.3 file (public key, no transparency log)',
+    )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
   addRegistryOptions(command, { jobs: false })
     .addHelpText(
@@ -49,7 +54,10 @@ The password comes from RAMPART_PASSWORD, else COSIGN_PASSWORD, else a terminal 
 
 Examples:
   $ rampart sign --key rampart.key docker://localhost:5000/nodejs:1.0 --insecure
-  $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/nodejs:latest`,
+  $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/nodejs:latest
+  $ rampart sign --key rampart.key --bundle nodejs.sigstore.json oci:./out/nodejs:latest
+--bundle FILE writes the image's bundle (the index's with --recursive) whatever --format says;
+rampart verify --bundle FILE and @sigstore/verify read it.`,
     )
     .action((image: string, options: SignFlags) =>
       withInterrupt(async (signal) => {
@@ -70,6 +78,7 @@ Examples:
           signal,
           ...(options.recursive ? { recursive: true } : {}),
           ...(options.identity ? { identity: options.identity } : {}),
+          ...(options.bundle !== undefined ? { bundleFile: options.bundle } : {}),
         });
         if (report.format === 'json') {
           await writeReport(report, `${JSON.stringify(result)}\n`);
@@ -78,6 +87,7 @@ Examples:
         const lines = result.signatures.map(
           (s) => `Signed ${s.subject} (${s.format}): ${s.tag ? `${s.tag} ` : ''}${s.digest}\n`,
         );
+        if (result.bundleFile) lines.push(`Wrote bundle ${result.bundleFile}\n`);
         await writeReport(report, lines.join(''));
       }),
     );

@@ -16,6 +16,7 @@ describe('peer tools from the Debian archive', () => {
     oras: { pkg: 'oras', major: '1.', args: ['version'] },
     cosign: { pkg: 'cosign', major: '3.', args: ['version'] },
     cosign2: { pkg: 'cosign', major: '2.', args: ['version'] },
+    'in-toto-golang': { pkg: 'in-toto-golang', major: '0.', args: ['--help'] },
   };
   for (const [name, want] of Object.entries(expected) as [PeerToolName, (typeof expected)[PeerToolName]][]) {
     it(`${name} runs \`${want.args.join(' ')}\``, async () => {

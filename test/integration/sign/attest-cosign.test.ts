@@ -1,18 +1,14 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerifyAttestationResult } from '../../../src/sign/verify-attestation.js';
-import { peerTool, peerToolEnv } from '../../helpers/peer-tools.js';
-import { runCommand } from '../../helpers/processes.js';
-import { writeRandomImage } from '../../helpers/random-image.js';
-import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import type { TestRegistry } from '../../helpers/registry.js';
 import { rampart } from '../../helpers/run-cli.js';
+import { type CosignRegistryFixture, cosignRegistryFixture } from '../../helpers/sign-fixtures.js';
 
 // rampart's attestations against cosign 3.1.1 (bundle referrers, through the referrers tag schema
 // on docker-registry 2.8) and cosign 2.5.0 (legacy .att), both ways, offline. cosign checks the
 // SLSA v1 predicate's required fields, so the provenance below is a complete one.
-const PASSWORD = 'rampart test password';
 const PREDICATES = {
   slsaprovenance1: {
     buildDefinition: {
@@ -51,18 +47,16 @@ const PREDICATES = {
 } as const;
 const TYPES = Object.keys(PREDICATES) as Array<keyof typeof PREDICATES>;
 
+let fx: CosignRegistryFixture;
 let work: string;
 let registry: TestRegistry;
 let cosign3: string;
 let cosign2: string;
 let digest: string;
-const savedPassword = process.env.RAMPART_PASSWORD;
-const env = () => peerToolEnv({ COSIGN_PASSWORD: PASSWORD });
-const ref = (repo: string) => `${registry.host}/${repo}@${digest}`;
+const ref = (repo: string) => fx.ref(repo);
+const cosign = (bin: string, args: string[]) => fx.cosign(bin, args);
+const tags = (repo: string) => fx.tags(repo);
 
-async function cosign(bin: string, args: string[]) {
-  return runCommand(bin, args, { env: env(), cwd: work, timeoutMs: 120_000 });
-}
 async function cosignVerifyAttestation(bin: string, key: string, repo: string, type: string) {
   return cosign(bin, [
     'verify-attestation',
@@ -114,10 +108,6 @@ async function rampartVerify(key: string, repo: string, ...extra: string[]) {
     result: JSON.parse(run.stdout || '{}') as VerifyAttestationResult,
   };
 }
-async function tags(repo: string): Promise<string[]> {
-  const response = await fetch(`${registry.url}/v2/${repo}/tags/list`);
-  return ((await response.json()) as { tags: string[] }).tags.sort();
-}
 /** The statements cosign printed (one DSSE envelope per line). */
 function statements(
   stdout: string,
@@ -129,37 +119,18 @@ function statements(
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'rampart-attest-cosign-'));
-  process.env.RAMPART_PASSWORD = PASSWORD;
-  [registry, cosign3, cosign2] = await Promise.all([
-    startRegistry(),
-    peerTool('cosign'),
-    peerTool('cosign2'),
+  fx = await cosignRegistryFixture('rampart-attest-cosign-', [
+    'bundle',
+    'legacy',
+    'by-cosign3',
+    'by-cosign2',
   ]);
-  const image = await writeRandomImage(join(work, 'layout'), 'app', [3000]);
-  digest = image.digest;
-  for (const repo of ['bundle', 'legacy', 'by-cosign3', 'by-cosign2']) {
-    const pushed = await rampart(
-      'copy',
-      '-q',
-      `oci:${join(work, 'layout')}:app`,
-      `docker://${registry.host}/${repo}:v1`,
-      '--insecure',
-    );
-    expect(pushed.code, pushed.stderr).toBe(0);
-  }
+  ({ work, registry, cosign3, cosign2, digest } = fx);
   for (const type of TYPES) await writeFile(join(work, `${type}.json`), JSON.stringify(PREDICATES[type]));
-  const generated = await rampart('key', 'generate', '--output-prefix', join(work, 'rampart'));
-  expect(generated.code, generated.stderr).toBe(0);
-  const made = await cosign(cosign3, ['generate-key-pair']);
-  expect(made.exitCode, made.stderr).toBe(0);
 }, 600_000);
 
 afterAll(async () => {
-  if (savedPassword === undefined) delete process.env.RAMPART_PASSWORD;
-  else process.env.RAMPART_PASSWORD = savedPassword;
-  await registry?.stop();
-  await rm(work, { recursive: true, force: true });
+  await fx?.cleanup();
 });
 
 describe('rampart attestations and cosign', () => {

@@ -1,24 +1,25 @@
 import type { KeyObject } from 'node:crypto';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError } from '../../../src/errors.js';
 import { attestImage, readPredicateFile } from '../../../src/sign/attest.js';
 import { PREDICATE_TYPES } from '../../../src/sign/formats.js';
 import type { Signer } from '../../../src/sign/keys.js';
-import { decryptPrivateKey, generateKeyPair, keySigner, parsePublicKey } from '../../../src/sign/keys.js';
 import { signImage, signStatementDsse } from '../../../src/sign/sign.js';
 import { verifyImage } from '../../../src/sign/verify.js';
 import { verifyAttestations } from '../../../src/sign/verify-attestation.js';
 import { runCommand } from '../../helpers/processes.js';
-import { writeRandomImage } from '../../helpers/random-image.js';
+import {
+  type LayoutSignFixture,
+  layoutSignFixture,
+  putBlob,
+  REF_NAME,
+  readJson,
+} from '../../helpers/sign-fixtures.js';
 
 // Attestations in OCI layouts: both formats written and verified, --type, and every stored part
 // changed (envelope payload, signature, the statement's subject) rejected naming the failed check.
-const REF_NAME = 'org.opencontainers.image.ref.name';
-const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const VEX = {
   '@context': 'https://openvex.dev/ns/v0.2.0',
   '@id': 'https://example.org/vex/1',
@@ -28,37 +29,22 @@ const VEX = {
   statements: [],
 };
 
+let fx: LayoutSignFixture;
 let work: string;
 let signer: Signer;
 let pub: KeyObject;
 let otherPub: KeyObject;
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'rampart-attest-layout-'));
-  const pair = await generateKeyPair('pw', { scryptCost: 32768 });
-  signer = keySigner(await decryptPrivateKey(pair.privateKey, 'pw'));
-  pub = parsePublicKey(pair.publicKey);
-  otherPub = parsePublicKey((await generateKeyPair('pw', { scryptCost: 32768 })).publicKey);
+  fx = await layoutSignFixture('rampart-attest-layout-');
+  ({ work, signer, pub, otherPub } = fx);
 }, 60_000);
 
 afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
+  await fx?.cleanup();
 });
 
-async function freshLayout(name: string) {
-  const layout = join(work, name);
-  const image = await writeRandomImage(layout, 'app', [2000]);
-  return { layout, ref: `oci:${layout}:app`, digest: image.digest };
-}
-const blobPath = (layout: string, digest: string) => join(layout, 'blobs', 'sha256', digest.slice(7));
-async function readJson(layout: string, digest: string) {
-  return JSON.parse(await readFile(blobPath(layout, digest), 'utf8'));
-}
-async function putBlob(layout: string, bytes: Buffer): Promise<string> {
-  const digest = sha256(bytes);
-  await writeFile(blobPath(layout, digest), bytes);
-  return digest;
-}
+const freshLayout = (name: string) => fx.freshLayout(name);
 async function index(layout: string) {
   return JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
     manifests: Array<{ digest: string; size: number; annotations?: Record<string, string> }>;

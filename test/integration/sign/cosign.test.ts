@@ -1,40 +1,36 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient } from '../../../src/registry/client.js';
 import { decryptPrivateKey, keySigner } from '../../../src/sign/keys.js';
 import { signImage } from '../../../src/sign/sign.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
-import {
-  peerTool,
-  peerToolEnv,
-  type ReferrersRegistry,
-  startReferrersRegistry,
-} from '../../helpers/peer-tools.js';
-import { runCommand } from '../../helpers/processes.js';
+import { type ReferrersRegistry, startReferrersRegistry } from '../../helpers/peer-tools.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
-import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import type { TestRegistry } from '../../helpers/registry.js';
 import { rampart } from '../../helpers/run-cli.js';
+import {
+  type CosignRegistryFixture,
+  cosignRegistryFixture,
+  SIGN_TEST_PASSWORD,
+} from '../../helpers/sign-fixtures.js';
 
 // rampart's keys and signatures against cosign 3.1.1 (bundles, the referrers tag schema on
 // docker-registry 2.8) and cosign 2.5.0 (legacy .sig), both ways, offline.
-const PASSWORD = 'rampart test password';
+const PASSWORD = SIGN_TEST_PASSWORD;
+let fx: CosignRegistryFixture;
 let work: string;
 let registry: TestRegistry;
 let cosign3: string;
 let cosign2: string;
 let digest: string;
-const savedPassword = process.env.RAMPART_PASSWORD;
 
 let refreg: ReferrersRegistry | undefined;
-const env = () => peerToolEnv({ COSIGN_PASSWORD: PASSWORD });
-const ref = (repo: string) => `${registry.host}/${repo}@${digest}`;
+const ref = (repo: string) => fx.ref(repo);
+const cosign = (bin: string, args: string[]) => fx.cosign(bin, args);
+const tags = (repo: string) => fx.tags(repo);
 
-async function cosign(bin: string, args: string[]) {
-  return runCommand(bin, args, { env: env(), cwd: work, timeoutMs: 120_000 });
-}
 async function cosignVerify(bin: string, key: string, repo: string) {
   return cosign(bin, [
     'verify',
@@ -63,42 +59,20 @@ async function rampartSign(key: string, repo: string, ...extra: string[]) {
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
 }
-async function tags(repo: string): Promise<string[]> {
-  const response = await fetch(`${registry.url}/v2/${repo}/tags/list`);
-  return ((await response.json()) as { tags: string[] }).tags.sort();
-}
-
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'rampart-sign-cosign-'));
-  process.env.RAMPART_PASSWORD = PASSWORD;
-  [registry, cosign3, cosign2] = await Promise.all([
-    startRegistry(),
-    peerTool('cosign'),
-    peerTool('cosign2'),
+  fx = await cosignRegistryFixture('rampart-sign-cosign-', [
+    'bundle',
+    'legacy',
+    'by-cosign3',
+    'by-cosign2',
+    'keys',
+    'tamper',
   ]);
-  const image = await writeRandomImage(join(work, 'layout'), 'app', [3000]);
-  digest = image.digest;
-  for (const repo of ['bundle', 'legacy', 'by-cosign3', 'by-cosign2', 'keys', 'tamper']) {
-    const pushed = await rampart(
-      'copy',
-      '-q',
-      `oci:${join(work, 'layout')}:app`,
-      `docker://${registry.host}/${repo}:v1`,
-      '--insecure',
-    );
-    expect(pushed.code, pushed.stderr).toBe(0);
-  }
-  const generated = await rampart('key', 'generate', '--output-prefix', join(work, 'rampart'));
-  expect(generated.code, generated.stderr).toBe(0);
-  const made = await cosign(cosign3, ['generate-key-pair']);
-  expect(made.exitCode, made.stderr).toBe(0);
+  ({ work, registry, cosign3, cosign2, digest } = fx);
 }, 600_000);
 
 afterAll(async () => {
-  if (savedPassword === undefined) delete process.env.RAMPART_PASSWORD;
-  else process.env.RAMPART_PASSWORD = savedPassword;
-  await Promise.all([registry?.stop(), refreg?.stop()]);
-  await rm(work, { recursive: true, force: true });
+  await Promise.all([fx?.cleanup(), refreg?.stop()]);
 });
 
 describe('rampart and cosign', () => {

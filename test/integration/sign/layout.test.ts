@@ -1,55 +1,43 @@
 import type { KeyObject } from 'node:crypto';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError } from '../../../src/errors.js';
 import type { Digest } from '../../../src/oci/digest.js';
 import { openAttachmentStore } from '../../../src/oci/open.js';
 import type { Signer } from '../../../src/sign/keys.js';
-import { decryptPrivateKey, generateKeyPair, keySigner, parsePublicKey } from '../../../src/sign/keys.js';
 import { signImage } from '../../../src/sign/sign.js';
 import { verifyDigest, verifyImage } from '../../../src/sign/verify.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
+import {
+  blobPath,
+  type LayoutSignFixture,
+  layoutSignFixture,
+  putBlob,
+  REF_NAME,
+  readJson,
+  sha256,
+} from '../../helpers/sign-fixtures.js';
 
 // Signatures in OCI layouts, and every way a stored byte can be changed: each must be rejected
 // with the check that failed.
-const REF_NAME = 'org.opencontainers.image.ref.name';
-const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
+let fx: LayoutSignFixture;
 let work: string;
 let signer: Signer;
 let pub: KeyObject;
 let otherPub: KeyObject;
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'rampart-sign-layout-'));
-  const pair = await generateKeyPair('pw', { scryptCost: 32768 });
-  signer = keySigner(await decryptPrivateKey(pair.privateKey, 'pw'));
-  pub = parsePublicKey(pair.publicKey);
-  otherPub = parsePublicKey((await generateKeyPair('pw', { scryptCost: 32768 })).publicKey);
+  fx = await layoutSignFixture('rampart-sign-layout-');
+  ({ work, signer, pub, otherPub } = fx);
 }, 60_000);
 
 afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
+  await fx?.cleanup();
 });
 
-async function freshLayout(name: string) {
-  const layout = join(work, name);
-  const image = await writeRandomImage(layout, 'app', [2000]);
-  return { layout, ref: `oci:${layout}:app`, digest: image.digest };
-}
-
-const blobPath = (layout: string, digest: string) => join(layout, 'blobs', 'sha256', digest.slice(7));
-async function readJson(layout: string, digest: string) {
-  return JSON.parse(await readFile(blobPath(layout, digest), 'utf8'));
-}
-async function putBlob(layout: string, bytes: Buffer): Promise<string> {
-  const digest = sha256(bytes);
-  await writeFile(blobPath(layout, digest), bytes);
-  return digest;
-}
+const freshLayout = (name: string) => fx.freshLayout(name);
 /** Points index.json's entry `digest` at a new manifest (keeping its ref.name). */
 async function replaceEntry(layout: string, digest: string, manifest: Buffer): Promise<string> {
   const next = await putBlob(layout, manifest);

@@ -1,0 +1,462 @@
+import type { KeyObject } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { isRampartError, RampartError } from '../errors.js';
+import type { AttachmentStore } from '../oci/attachments.js';
+import type { Digest } from '../oci/digest.js';
+import { digestHex } from '../oci/digest.js';
+import type { Index, Manifest, OciObject } from '../oci/image.js';
+import { isIndexMediaType } from '../oci/media-types.js';
+import { openAttachmentStore, openImage } from '../oci/open.js';
+import { parseImageReference } from '../oci/reference.js';
+import { readBoundedFile } from './attest.js';
+import { PREDICATE_TYPES, predicateTypeOf } from './formats.js';
+import { readKeyFile } from './key-files.js';
+import { parsePublicKey, publicKeyHint } from './keys.js';
+import type { VerifyOptions } from './verify.js';
+import { verifyDigest } from './verify.js';
+import type { AttestationReport } from './verify-attestation.js';
+import { verifyAttestationsOfDigest } from './verify-attestation.js';
+
+/**
+ * `rampart verify IMAGE --policy FILE`: a YAML policy (docs/policy.md, field by field) evaluated
+ * against an image, every rule to the end, each passed or failed with its reason. Rules: required
+ * signers (each public key has a valid signature on the image), required attestation predicate
+ * types, the SLSA provenance's `runDetails.builder.id` and recorded spec digest, a maximum age
+ * (from the provenance's `startedOn`), and a non-root user in every image config. Only what a
+ * required signer signed is believed: attestations by other keys are not looked at.
+ */
+
+/** A policy file is a few hundred bytes; nothing larger is read. */
+export const MAX_POLICY_BYTES = 256 * 1024;
+/** Bound on signers and predicate types: a policy lists a handful. */
+export const MAX_POLICY_ENTRIES = 64;
+
+export const SLSA_PROVENANCE_V1 = PREDICATE_TYPES.slsaprovenance1;
+
+export interface PolicySigner {
+  /** The name rules report: `name`, else the key file, else `signers[i]`. */
+  name: string;
+  key: KeyObject;
+  /** base64(sha256(DER SPKI)): the sigstore bundle hint of this key. */
+  hint: string;
+}
+
+export interface Policy {
+  /** The policy file. */
+  path: string;
+  signers: PolicySigner[];
+  /** Predicate type URIs (short names resolved). */
+  predicateTypes: string[];
+  provenance?: { builderId?: string; specDigest?: Digest };
+  maxAge?: { text: string; seconds: number };
+  nonRoot?: boolean;
+}
+
+const DURATION = /^([1-9][0-9]{0,8})(s|m|h|d)$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+const signerSchema = z
+  .strictObject({
+    name: z.string().min(1).max(256).optional(),
+    key: z.string().min(1).max(4096).optional(),
+    'public-key': z
+      .string()
+      .min(1)
+      .max(16 * 1024)
+      .optional(),
+  })
+  .refine((s) => (s.key === undefined) !== (s['public-key'] === undefined), {
+    message: 'give exactly one of key (a file) or public-key (PEM)',
+  });
+
+const policySchema = z.strictObject({
+  version: z.literal(1),
+  signers: z.array(signerSchema).min(1).max(MAX_POLICY_ENTRIES),
+  'predicate-types': z.array(z.string().min(1).max(1024)).max(MAX_POLICY_ENTRIES).optional(),
+  provenance: z
+    .strictObject({
+      'builder-id': z.string().min(1).max(1024).optional(),
+      'spec-digest': z
+        .string()
+        .regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 lowercase hex>')
+        .optional(),
+    })
+    .optional(),
+  'max-age': z.string().regex(DURATION, 'expected a number and a unit: 3600s, 90m, 48h, 30d').optional(),
+  'non-root': z.boolean().optional(),
+});
+
+function invalid(path: string, field: string | undefined, message: string): RampartError {
+  return new RampartError('POLICY_INVALID', `${path}${field ? `: ${field}` : ''}: ${message}`, {
+    details: { path, ...(field ? { field } : {}) },
+  });
+}
+
+/** Reads and checks a policy file; keys named by `key:` are read relative to the policy's folder. */
+export async function loadPolicy(path: string): Promise<Policy> {
+  const bytes = await readBoundedFile(path, MAX_POLICY_BYTES, 'USAGE', 'the policy');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw invalid(path, undefined, 'not UTF-8');
+  }
+  return parsePolicy(text, path, (file) => readKeyFile(resolve(dirname(path), file)));
+}
+
+/** A policy's text checked field by field (POLICY_INVALID naming the field), its keys read. */
+export async function parsePolicy(
+  text: string,
+  path: string,
+  readKey: (file: string) => Promise<string>,
+): Promise<Policy> {
+  const lineCounter = new LineCounter();
+  // maxAliasCount bounds alias expansion (a "billion laughs" file); a policy needs none.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0] as { pos: [number, number]; message: string };
+    const { line, col } = lineCounter.linePos(first.pos[0]);
+    throw invalid(path, undefined, `invalid YAML at ${line}:${col}: ${first.message}`);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 0 });
+  } catch {
+    throw invalid(path, undefined, 'YAML aliases are not allowed');
+  }
+  const parsed = policySchema.safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues;
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
+    const field = [
+      ...(issue?.path ?? []),
+      ...(issue?.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : []),
+    ]
+      .map(String)
+      .join('.');
+    throw invalid(path, field || undefined, issue?.message ?? 'not a policy');
+  }
+  const data = parsed.data;
+  const signers: PolicySigner[] = [];
+  for (const [i, entry] of data.signers.entries()) {
+    const field = `signers.${i}.${entry.key !== undefined ? 'key' : 'public-key'}`;
+    let pem: string;
+    if (entry.key !== undefined) {
+      try {
+        pem = await readKey(entry.key);
+      } catch (error) {
+        if (!isRampartError(error)) throw error;
+        throw invalid(path, field, `cannot read ${entry.key}: ${error.code}: ${error.message}`);
+      }
+    } else {
+      pem = entry['public-key'] as string;
+    }
+    let key: KeyObject;
+    try {
+      key = parsePublicKey(pem, entry.key !== undefined ? { path: entry.key } : {});
+    } catch (error) {
+      if (!isRampartError(error)) throw error;
+      throw invalid(path, field, `not a public key: ${error.message}`);
+    }
+    const hint = publicKeyHint(key);
+    if (signers.some((s) => s.hint === hint)) throw invalid(path, field, 'this key is listed twice');
+    signers.push({ name: entry.name ?? entry.key ?? `signers[${i}]`, key, hint });
+  }
+  const predicateTypes: string[] = [];
+  for (const [i, type] of (data['predicate-types'] ?? []).entries()) {
+    const uri = predicateTypeOf(type);
+    if (!uri)
+      throw invalid(path, `predicate-types.${i}`, `${type} is neither a cosign predicate name nor a URI`);
+    if (!predicateTypes.includes(uri)) predicateTypes.push(uri);
+  }
+  const provenance = data.provenance
+    ? {
+        ...(data.provenance['builder-id'] !== undefined ? { builderId: data.provenance['builder-id'] } : {}),
+        ...(data.provenance['spec-digest'] !== undefined
+          ? { specDigest: data.provenance['spec-digest'] as Digest }
+          : {}),
+      }
+    : undefined;
+  const maxAge = data['max-age'];
+  const match = maxAge === undefined ? null : DURATION.exec(maxAge);
+  return {
+    path,
+    signers,
+    predicateTypes,
+    ...(provenance ? { provenance } : {}),
+    ...(match && maxAge
+      ? {
+          maxAge: {
+            text: maxAge,
+            seconds: Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS],
+          },
+        }
+      : {}),
+    ...(data['non-root'] !== undefined ? { nonRoot: data['non-root'] } : {}),
+  };
+}
+
+/** The rules a policy can hold, as reported. */
+export type PolicyRuleName =
+  | 'signer'
+  | 'predicate-type'
+  | 'provenance.builder-id'
+  | 'provenance.spec-digest'
+  | 'max-age'
+  | 'non-root';
+
+export interface PolicyRuleResult {
+  rule: PolicyRuleName;
+  /** What the rule asks, in words (the signer's name, the predicate type, the builder id...). */
+  requirement: string;
+  passed: boolean;
+  /** Why it passed or failed. */
+  reason: string;
+}
+
+export interface PolicyResult {
+  passed: boolean;
+  digest: Digest;
+  /** The manifests attestation rules were checked on: the image, or each platform manifest of an index. */
+  subjects: Digest[];
+  rules: PolicyRuleResult[];
+}
+
+export interface PolicyOptions extends Pick<VerifyOptions, 'registry' | 'signal'> {
+  /** For max-age (default: the system clock). */
+  now?: () => Date;
+}
+
+/**
+ * Evaluates every rule of `policy` against the image `ref`. Signers are checked on the digest the
+ * reference names. Attestation rules (predicate types, provenance, age) and non-root are checked on
+ * the image, or for an index on each platform manifest it lists (where `build --sign-key` attaches
+ * provenance); an attestation on the index itself counts for all of them.
+ */
+export async function evaluatePolicy(
+  ref: string,
+  policy: Policy,
+  options: PolicyOptions = {},
+): Promise<PolicyResult> {
+  const reference = parseImageReference(ref);
+  const open = options.registry ? { registry: options.registry } : {};
+  const object = await openImage(reference, open);
+  const store = await openAttachmentStore(reference, open);
+  const now = (options.now ?? (() => new Date()))();
+  const subjects = await platformManifests(object);
+  const rules: PolicyRuleResult[] = [];
+
+  for (const signer of policy.signers) {
+    options.signal?.throwIfAborted();
+    const reports = await verifyDigest(store, object.digest, signer.key, options);
+    const valid = reports.filter((r) => r.valid);
+    rules.push({
+      rule: 'signer',
+      requirement: signer.name,
+      passed: valid.length > 0,
+      reason:
+        valid.length > 0
+          ? `${valid.length} valid signature(s) on ${object.digest} (${[...new Set(valid.map((r) => r.format))].join(', ')})`
+          : reports.length === 0
+            ? `no signature on ${object.digest}`
+            : `none of the ${reports.length} signature(s) on ${object.digest} is valid for this key: ${reports[0]?.reason ?? ''}`,
+    });
+  }
+
+  // Valid attestations by any required signer, per subject (the index's own count for each).
+  const rootAttestations =
+    object.kind === 'index' ? await signedAttestations(store, object.digest, policy, options) : [];
+  const attestations = new Map<Digest, AttestationReport[]>();
+  for (const subject of subjects) {
+    const own = subject.digest === object.digest ? [] : rootAttestations;
+    attestations.set(subject.digest, [
+      ...(await signedAttestations(store, subject.digest, policy, options)),
+      ...own,
+    ]);
+  }
+  const each = (check: (digest: Digest, reports: AttestationReport[]) => string | undefined) => {
+    const failures: string[] = [];
+    for (const subject of subjects) {
+      const failure = check(subject.digest, attestations.get(subject.digest) ?? []);
+      if (failure) failures.push(failure);
+    }
+    return failures;
+  };
+  const where =
+    subjects.length === 1 ? (subjects[0]?.digest ?? object.digest) : `${subjects.length} platform manifests`;
+
+  for (const type of policy.predicateTypes) {
+    const failures = each((digest, reports) =>
+      reports.some((r) => r.predicateType === type)
+        ? undefined
+        : `no ${type} attestation by a required signer on ${digest}`,
+    );
+    rules.push(result('predicate-type', type, failures, `signed ${type} attestation on ${where}`));
+  }
+
+  const provenances = (reports: AttestationReport[]) =>
+    reports.filter((r) => r.predicateType === SLSA_PROVENANCE_V1).map((r) => predicateOf(r));
+  const provenanceRule = (
+    rule: PolicyRuleName,
+    requirement: string,
+    check: (predicate: Record<string, unknown>) => string | undefined,
+  ) => {
+    const failures = each((digest, reports) => {
+      const found = provenances(reports);
+      if (found.length === 0) return `no SLSA v1 provenance by a required signer on ${digest}`;
+      // Every signed provenance must agree: one that does not is a build the policy does not allow.
+      for (const predicate of found) {
+        const failure = check(predicate);
+        if (failure) return `${digest}: ${failure}`;
+      }
+      return undefined;
+    });
+    rules.push(result(rule, requirement, failures, `the signed provenance of ${where} has ${requirement}`));
+  };
+  if (policy.provenance?.builderId !== undefined) {
+    const wanted = policy.provenance.builderId;
+    provenanceRule('provenance.builder-id', wanted, (predicate) => {
+      const id = field(predicate, ['runDetails', 'builder', 'id']);
+      return id === wanted ? undefined : `runDetails.builder.id is ${describe(id)}, not ${wanted}`;
+    });
+  }
+  if (policy.provenance?.specDigest !== undefined) {
+    const wanted = policy.provenance.specDigest;
+    provenanceRule('provenance.spec-digest', wanted, (predicate) => {
+      const hex = field(predicate, ['buildDefinition', 'externalParameters', 'spec', 'digest', 'sha256']);
+      return hex === digestHex(wanted)
+        ? undefined
+        : `buildDefinition.externalParameters.spec.digest.sha256 is ${describe(hex)}, not ${digestHex(wanted)}`;
+    });
+  }
+  if (policy.maxAge !== undefined) {
+    const { text, seconds } = policy.maxAge;
+    provenanceRule('max-age', text, (predicate) => {
+      const started = field(predicate, ['runDetails', 'metadata', 'startedOn']);
+      const time = typeof started === 'string' ? Date.parse(started) : Number.NaN;
+      if (Number.isNaN(time)) return `runDetails.metadata.startedOn is ${describe(started)}, not a time`;
+      const age = Math.floor((now.getTime() - time) / 1000);
+      return age <= seconds ? undefined : `built ${started}, ${formatAge(age)} ago, older than ${text}`;
+    });
+  }
+
+  if (policy.nonRoot) {
+    const failures: string[] = [];
+    for (const subject of subjects) {
+      options.signal?.throwIfAborted();
+      const user = await configUser(subject);
+      if (typeof user !== 'string') failures.push(`${subject.digest}: ${user.reason}`);
+      else if (isRootUser(user))
+        failures.push(`${subject.digest} runs as ${user === '' ? 'root (no User set)' : user}`);
+    }
+    rules.push(
+      result('non-root', 'a non-root user', failures, `the config of ${where} names a non-root user`),
+    );
+  }
+  return {
+    passed: rules.every((r) => r.passed),
+    digest: object.digest,
+    subjects: subjects.map((s) => s.digest),
+    rules,
+  };
+}
+
+function result(
+  rule: PolicyRuleName,
+  requirement: string,
+  failures: string[],
+  passed: string,
+): PolicyRuleResult {
+  return failures.length === 0
+    ? { rule, requirement, passed: true, reason: passed }
+    : { rule, requirement, passed: false, reason: failures.join('; ') };
+}
+
+async function signedAttestations(
+  store: AttachmentStore,
+  digest: Digest,
+  policy: Policy,
+  options: PolicyOptions,
+): Promise<AttestationReport[]> {
+  const out: AttestationReport[] = [];
+  for (const signer of policy.signers) {
+    options.signal?.throwIfAborted();
+    const reports = await verifyAttestationsOfDigest(store, digest, signer.key, options);
+    out.push(...reports.filter((r) => r.valid));
+  }
+  return out;
+}
+
+/** The image itself, or every image an index lists (a nested index: its images, one level down). */
+async function platformManifests(object: OciObject): Promise<Array<Manifest | OciObject>> {
+  if (object.kind !== 'index') return [object];
+  const out: Manifest[] = [];
+  const visit = async (index: Index, depth: number) => {
+    for (const entry of index.manifest.manifests.slice(0, MAX_POLICY_ENTRIES * 4)) {
+      if (isIndexMediaType(entry.mediaType)) {
+        if (depth > 0) continue;
+        const child = await index.child(entry);
+        if (child.kind === 'index') await visit(child, depth + 1);
+        continue;
+      }
+      const child = await index.child(entry);
+      // Runnable images only: an attestation manifest listed in an index (buildx's) is no platform.
+      if (child.kind === 'manifest' && child.isImage) out.push(child);
+    }
+  };
+  await visit(object, 0);
+  return out;
+}
+
+/** The `User` of an image's config ('' when unset), or why it cannot be read. */
+async function configUser(object: Manifest | OciObject): Promise<string | { reason: string }> {
+  if (object.kind === 'index') return { reason: 'an index, not an image' };
+  try {
+    const image = object.kind === 'image' ? object : await object.toImage();
+    return image.config.config?.User ?? '';
+  } catch (error) {
+    if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    return { reason: `the config cannot be read: ${error.code}: ${error.message}` };
+  }
+}
+
+/**
+ * Whether a config `User` runs as root: unset, `root`, or UID 0 (`0`, `000`, `0:1000`, `root:x`).
+ * A user name is taken at its word (it is resolved in the image's /etc/passwd, which is not read
+ * here): numeric UIDs, as rampart's builder writes, leave nothing to trust.
+ */
+export function isRootUser(user: string): boolean {
+  const name = user.split(':')[0]?.trim() ?? '';
+  return name === '' || name === 'root' || /^0+$/.test(name);
+}
+
+function predicateOf(report: AttestationReport): Record<string, unknown> {
+  const predicate = report.statement?.predicate;
+  return typeof predicate === 'object' && predicate !== null && !Array.isArray(predicate)
+    ? (predicate as Record<string, unknown>)
+    : {};
+}
+
+function field(value: unknown, path: readonly string[]): unknown {
+  let current = value;
+  for (const name of path) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) return undefined;
+    current = Object.hasOwn(current, name) ? (current as Record<string, unknown>)[name] : undefined;
+  }
+  return current;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+function formatAge(seconds: number): string {
+  if (seconds >= 86400) return `${Math.floor(seconds / 86400)}d`;
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h`;
+  if (seconds >= 60) return `${Math.floor(seconds / 60)}m`;
+  return `${seconds}s`;
+}
