@@ -64,7 +64,10 @@ Examples:
         const input = await inputFromReference(image, opts.platform);
         // Checked for a root filesystem too: --creds there names no registry (a usage error, as on inspect).
         const registry = await registryOptions(opts, input.kind === 'image' ? [input.ref] : []);
-        const doc = await generateSbom(input.kind === 'image' ? { ...input, registry } : input);
+        // --files lists every file, and SPDX 2.3 requires each one's SHA-1: hash them while reading.
+        const doc = await generateSbom(input.kind === 'image' ? { ...input, registry } : input, {
+          fileDigests: opts.files === true,
+        });
         const encodeOptions = { files: opts.files === true };
         await writeSbomFiles(
           doc,
