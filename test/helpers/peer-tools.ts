@@ -430,6 +430,8 @@ export interface ChrootRun {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** the files named in `collect`, read back from the work folder (absent when not written) */
+  outputs: Record<string, string>;
 }
 
 /**
@@ -439,6 +441,7 @@ export interface ChrootRun {
 export async function runInSidChroot(
   argv: readonly string[],
   files: Record<string, string> = {},
+  collect: readonly string[] = [],
 ): Promise<ChrootRun> {
   const root = await sidToolsChroot();
   const work = await mkdtemp(join(root, 'tmp', 'rampart-'));
@@ -453,7 +456,10 @@ export async function runInSidChroot(
       timeoutMs: 600_000,
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' },
     });
-    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+    const outputs: Record<string, string> = {};
+    for (const name of collect)
+      if (existsSync(join(work, name))) outputs[name] = await readFile(join(work, name), 'utf8');
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, outputs };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -467,4 +473,27 @@ export async function validateCycloneDxStrict(file: string): Promise<ChrootRun> 
 /** `pyspdxtools -i` on an SPDX JSON file. */
 export async function validateSpdxWithPyspdxtools(file: string): Promise<ChrootRun> {
   return runInSidChroot(['pyspdxtools', '-i', 'doc.spdx.json'], { 'doc.spdx.json': file });
+}
+
+/**
+ * debsbom (sid) on a root's dpkg status and os-release: `{ cdx, spdx }` JSON texts. `extraArgs`
+ * such as `--with-licenses` are passed through.
+ */
+export async function runDebsbom(
+  root: string,
+  extraArgs: readonly string[] = [],
+): Promise<{ cdx: string; spdx: string }> {
+  const result = await runInSidChroot(
+    ['debsbom', 'generate', '-t', 'cdx', '-t', 'spdx', '-r', 'root', '-o', 'out', ...extraArgs],
+    {
+      'root/var/lib/dpkg/status': join(root, 'var/lib/dpkg/status'),
+      'root/usr/lib/os-release': join(root, 'usr/lib/os-release'),
+    },
+    ['out.cdx.json', 'out.spdx.json'],
+  );
+  const cdx = result.outputs['out.cdx.json'];
+  const spdx = result.outputs['out.spdx.json'];
+  if (result.exitCode !== 0 || !cdx || !spdx)
+    throw new Error(`debsbom failed (${result.exitCode}): ${result.stderr.slice(-2000)}`);
+  return { cdx, spdx };
 }
