@@ -18,7 +18,10 @@ export function registerSbom(program: Command): void {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--platform <os/arch>', 'platform to pick from a multi-platform index')
-    .option('--files', 'list every package file in SPDX and CycloneDX output (large)')
+    .option(
+      '--files',
+      'list every package file, with a SHA-1 computed from its bytes, in SPDX and CycloneDX output (large; reads the whole root)',
+    )
     .option('--fail-empty', 'exit 1 (SBOM_EMPTY) when no package of any ecosystem is found')
     .option(
       '--allow-unsafe-entries',
