@@ -1,5 +1,12 @@
+import { createHash } from 'node:crypto';
 import { RampartError } from '../errors.js';
-import type { CatalogContext, Cataloger, CatalogerRun, RawPackage } from './cataloger.js';
+import {
+  type CatalogContext,
+  type Cataloger,
+  type CatalogerRun,
+  type RawPackage,
+  rawPackageKey,
+} from './cataloger.js';
 import { binaryCataloger } from './catalogers/binary/cataloger.js';
 import { dpkgCataloger } from './catalogers/dpkg/cataloger.js';
 import { javaCataloger } from './catalogers/java/cataloger.js';
@@ -13,7 +20,7 @@ import { comparePackages, compareText } from './order.js';
 import { OS_RELEASE_PATHS, parseOsRelease } from './os-release.js';
 import { resolveDependencies } from './relationships.js';
 import { createPathResolver } from './resolve-path.js';
-import type { FileSource } from './source/file-source.js';
+import type { FileNode, FileSource } from './source/file-source.js';
 
 export const DEFAULT_CATALOGERS: readonly Cataloger[] = [
   dpkgCataloger,
@@ -41,6 +48,7 @@ export async function catalogFileSource(
   source: FileSource,
   catalogers: readonly Cataloger[] = DEFAULT_CATALOGERS,
   signal?: AbortSignal,
+  options: { fileDigests?: boolean } = {},
 ): Promise<CatalogResult> {
   const warnings: SbomWarning[] = [];
   const nodes = [...source.nodes()];
@@ -116,7 +124,9 @@ export async function catalogFileSource(
   // Binaries are inspected concurrently; sort before merging so the output never depends on timing.
   raw.sort((a, b) => compareText(rawKey(a), rawKey(b)));
   inheritDebianLicences(raw, resolve);
-  const packages = assignIdentity(mergeDuplicates(raw), distro, contextFor('identity'));
+  let packages = assignIdentity(mergeDuplicates(raw), distro, contextFor('identity'));
+  if (options.fileDigests)
+    packages = await withFileSha1s(packages, source, nodes, resolve, onReadError, signal);
   warnings.sort((a, b) =>
     compareText(
       `${a.path ?? ''}\0${a.cataloger}\0${a.message}`,
@@ -124,6 +134,50 @@ export async function catalogFileSource(
     ),
   );
   return { ...(distro ? { distro } : {}), packages, warnings };
+}
+
+/**
+ * Sets `sha1` on every package file that is a regular file in the root (symlinked directories
+ * followed inside the root), hashing each distinct file once. Files listed but absent keep none.
+ */
+async function withFileSha1s(
+  packages: SbomPackage[],
+  source: FileSource,
+  nodes: readonly FileNode[],
+  resolve: (path: string) => string | undefined,
+  onReadError: (path: string, error: unknown) => void,
+  signal: AbortSignal | undefined,
+): Promise<SbomPackage[]> {
+  const regular = new Set(nodes.filter((n) => n.kind === 'file' || n.kind === 'hardlink').map((n) => n.path));
+  const resolved = new Map<string, string>();
+  for (const pkg of packages)
+    for (const file of pkg.files ?? []) {
+      if (resolved.has(file.path)) continue;
+      const target = resolve(file.path);
+      if (target !== undefined && regular.has(target)) resolved.set(file.path, target);
+    }
+  const wanted = new Set(resolved.values());
+  const sha1s = new Map<string, string>();
+  if (source.sha1) {
+    for await (const { path, sha1 } of source.sha1(wanted, onReadError)) {
+      throwIfCancelled(signal);
+      sha1s.set(path, sha1);
+    }
+  } else {
+    for await (const { path, content } of source.read(wanted, onReadError)) {
+      throwIfCancelled(signal);
+      sha1s.set(path, createHash('sha1').update(content).digest('hex'));
+    }
+  }
+  return packages.map((pkg) => {
+    if (!pkg.files) return pkg;
+    const files = pkg.files.map((file) => {
+      const target = resolved.get(file.path);
+      const sha1 = target === undefined ? undefined : sha1s.get(target);
+      return sha1 ? { ...file, sha1 } : file;
+    });
+    return { ...pkg, files };
+  });
 }
 
 const INSPECT_CONCURRENCY = 8;
@@ -169,11 +223,14 @@ async function inspectInPlace(
   await Promise.all(Array.from({ length: INSPECT_CONCURRENCY }, worker));
 }
 
-/** The same ecosystem package found twice (lock file and installed tree) is one package with two locations. */
+/**
+ * The same ecosystem package found twice (lock file and installed tree) is one package with two
+ * locations; a nested package (jar in a fat jar) is never merged (see rawPackageKey).
+ */
 function mergeDuplicates(raw: RawPackage[]): RawPackage[] {
   const byKey = new Map<string, RawPackage>();
   for (const pkg of raw) {
-    const key = [pkg.type, pkg.namespace ?? '', pkg.name, pkg.version, pkg.architecture ?? ''].join('\0');
+    const key = rawPackageKey(pkg);
     const seen = byKey.get(key);
     if (!seen) {
       byKey.set(key, { ...pkg, locations: [...pkg.locations] });
@@ -184,6 +241,11 @@ function mergeDuplicates(raw: RawPackage[]): RawPackage[] {
     seen.depends = [...(seen.depends ?? []), ...(pkg.depends ?? [])];
     seen.files ??= pkg.files;
     seen.sha256 ??= pkg.sha256;
+    seen.description ??= pkg.description;
+    seen.homepage ??= pkg.homepage;
+    if (pkg.application) seen.application = true;
+    if (pkg.builtUsing) seen.builtUsing = [...(seen.builtUsing ?? []), ...pkg.builtUsing];
+    if (pkg.contains) seen.contains = [...(seen.contains ?? []), ...pkg.contains];
   }
   return [...byKey.values()];
 }
@@ -215,8 +277,13 @@ function assignIdentity(
     return { raw: pkg, id, purl };
   });
   const edges = resolveDependencies(entries);
+  const idByKey = new Map(entries.map(({ raw: pkg, id }) => [rawPackageKey(pkg), id]));
   return entries
     .map(({ raw: pkg, id, purl }) => {
+      const builtUsing = resolveBuiltUsing(pkg, idByKey);
+      const contains = [...new Set((pkg.contains ?? []).flatMap((key) => idByKey.get(key) ?? []))].sort(
+        compareText,
+      );
       const out: SbomPackage = {
         id,
         name: pkg.name,
@@ -232,10 +299,38 @@ function assignIdentity(
         ...(pkg.files ? { files: [...pkg.files].sort((a, b) => compareText(a.path, b.path)) } : {}),
         ...(pkg.sha256 ? { sha256: pkg.sha256 } : {}),
         dependsOn: edges.get(id) ?? [],
+        ...(pkg.description ? { description: pkg.description } : {}),
+        ...(pkg.homepage ? { homepage: pkg.homepage } : {}),
+        ...(pkg.application ? { application: true } : {}),
+        ...(builtUsing.length > 0 ? { builtUsing } : {}),
+        ...(contains.length > 0 ? { contains } : {}),
       };
       return out;
     })
     .sort(comparePackages);
+}
+
+/**
+ * A binary's Built-Using entries point at the Debian source packages (architecture `source`) the
+ * dpkg cataloger reported for them; one source named by two fields keeps both.
+ */
+function resolveBuiltUsing(
+  pkg: RawPackage,
+  idByKey: ReadonlyMap<string, string>,
+): NonNullable<SbomPackage['builtUsing']> {
+  const seen = new Map<string, NonNullable<SbomPackage['builtUsing']>[number]>();
+  for (const ref of pkg.builtUsing ?? []) {
+    const key = rawPackageKey({
+      type: 'deb',
+      name: ref.name,
+      version: ref.version,
+      architecture: 'source',
+      locations: [],
+    });
+    const id = idByKey.get(key);
+    if (id) seen.set(`${id}\0${ref.field}`, { id, field: ref.field });
+  }
+  return [...seen.values()].sort((a, b) => compareText(a.id, b.id) || compareText(a.field, b.field));
 }
 
 function rawKey(pkg: RawPackage): string {

@@ -23,6 +23,36 @@ export interface RawPackage {
   depends?: Array<Array<string | { name: string; version: string }>>;
   /** Extra names this package answers to (dpkg Provides). */
   provides?: string[];
+  description?: string;
+  homepage?: string;
+  /** The application the root was built for (see SbomPackage.application). */
+  application?: boolean;
+  /** Debian source packages compiled into this binary, by the dpkg field that lists them. */
+  builtUsing?: Array<{ name: string; version: string; field: BuiltUsingField }>;
+  /** Packages inside this one (nested jars), by `rawPackageKey`. */
+  contains?: string[];
+  /**
+   * Set on a package found inside another archive (a jar in a fat jar): it stays its own package,
+   * never merged with a copy of the same artifact elsewhere in the root.
+   */
+  nested?: boolean;
+}
+
+export type BuiltUsingField = 'Built-Using' | 'Static-Built-Using' | 'X-Cargo-Built-Using';
+
+/**
+ * The key under which catalogued copies of one package merge into one: ecosystem, coordinates and
+ * architecture; a nested package (jar in a jar) keeps its own location, so it is never merged.
+ */
+export function rawPackageKey(pkg: RawPackage): string {
+  return [
+    pkg.type,
+    pkg.namespace ?? '',
+    pkg.name,
+    pkg.version,
+    pkg.architecture ?? '',
+    pkg.nested ? (pkg.locations[0] ?? '') : '',
+  ].join('\0');
 }
 
 export interface CatalogContext {

@@ -33,6 +33,11 @@ export interface GenerateOptions {
   now?: () => Date;
   /** Stops the catalog (CANCELLED) between files; an image's layers are read as the files are. */
   signal?: AbortSignal;
+  /**
+   * Hash every file the packages list (SHA-1, streamed) so SPDX output with files is valid
+   * (SPDX 2.3 requires a SHA-1 on each file); `rampart sbom --files` sets it. Reads the whole root.
+   */
+  fileDigests?: boolean;
 }
 
 /** Catalogs an image or a root filesystem into rampart's SBOM model. */
@@ -106,7 +111,9 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
     // A directory has no creation time: the SBOM is as of now, not 1970.
     else if (input.kind === 'directory') source.created = (options.now?.() ?? new Date()).toISOString();
   }
-  const result = await catalogFileSource(files, catalogers, options.signal);
+  const result = await catalogFileSource(files, catalogers, options.signal, {
+    fileDigests: options.fileDigests === true,
+  });
   // An empty answer must never look like a clean one (a skopeo dir read as a root gave `[]`).
   const empty: SbomWarning[] =
     result.packages.length === 0

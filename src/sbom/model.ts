@@ -8,6 +8,12 @@ export const SbomFileSchema = z.object({
   path: z.string(),
   /** Digest as recorded by the package manager (dpkg md5sums, RECORD sha256), not recomputed. */
   digest: z.object({ algorithm: z.enum(['md5', 'sha1', 'sha256']), value: z.string() }).optional(),
+  /**
+   * SHA-1 of the file's bytes in the catalogued root, computed while reading when file digests are
+   * asked for (`rampart sbom --files`: SPDX 2.3 requires one on every file). Absent when the file
+   * is not in the root (removed after install) or was not hashed.
+   */
+  sha1: z.string().optional(),
 });
 export type SbomFile = z.infer<typeof SbomFileSchema>;
 
@@ -53,6 +59,25 @@ export const SbomPackageSchema = z.object({
   /** sha256 of the evidencing file, when the cataloger read a binary or archive anyway. */
   sha256: z.string().optional(),
   dependsOn: z.array(z.string()),
+  /** One-line summary from the package's metadata (dpkg Description synopsis, npm, PyPI Summary, pom). */
+  description: z.string().optional(),
+  homepage: z.string().optional(),
+  /** The application the root was built for (an npm project root), not a dependency of it. */
+  application: z.boolean().optional(),
+  /**
+   * Sources compiled into this binary package (dpkg `Built-Using`, `Static-Built-Using`,
+   * `X-Cargo-Built-Using`): ids of the Debian source packages (architecture `source`) in this document.
+   */
+  builtUsing: z
+    .array(
+      z.object({
+        id: z.string(),
+        field: z.enum(['Built-Using', 'Static-Built-Using', 'X-Cargo-Built-Using']),
+      }),
+    )
+    .optional(),
+  /** Ids of packages physically inside this one (jars nested in a fat jar). */
+  contains: z.array(z.string()).optional(),
 });
 export type SbomPackage = z.infer<typeof SbomPackageSchema>;
 

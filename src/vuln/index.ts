@@ -1,15 +1,5 @@
 /** `rampart/vuln`: the scanner as a library (issue 14). */
 
-// The advisory store and its feeds (vstore).
-export {
-  detectFormat,
-  type FeedImportResult,
-  IMPORT_FORMATS,
-  type ImportFormat,
-  type ImportInput,
-  type ImportOptions,
-  importAdvisories,
-} from './import/index.js';
 export {
   encodeScan,
   encodeScanCycloneDx,
@@ -20,6 +10,16 @@ export {
   type ScanEncodeOptions,
   type ScanFormat,
 } from './encode/index.js';
+// The advisory store and its feeds (vstore).
+export {
+  detectFormat,
+  type FeedImportResult,
+  IMPORT_FORMATS,
+  type ImportFormat,
+  type ImportInput,
+  type ImportOptions,
+  importAdvisories,
+} from './import/index.js';
 export { trackerStatus } from './match/debian.js';
 export { MATCHERS } from './match/index.js';
 export type { Candidate, MatchContext, Matcher } from './match/matcher.js';

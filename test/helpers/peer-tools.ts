@@ -417,3 +417,105 @@ async function buildReferrersRegistry(temp: string): Promise<void> {
     await rm(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * sid chroot with the tools that need sid's Python: `debsbom` (Debian's SBOM generator),
+ * `pyspdxtools` (python3-spdx-tools) and cyclonedx-python-lib (python3-cyclonedx-lib), as in
+ * /work/shared/tools/peer-tools.sh `step_chroots`. Built once with mmdebstrap (minbase, ~2 min) in a
+ * private temp folder and renamed into place, like the .deb groups. Runs as root (chroot).
+ */
+export async function sidToolsChroot(): Promise<string> {
+  return ensureGroup('chroot-sid-sbom', async (temp) => {
+    await run('mmdebstrap', [
+      '-q',
+      '--variant=minbase',
+      '--aptopt=Acquire::Check-Valid-Until "false"',
+      '--include=debsbom,python3-spdx-tools,python3-cyclonedx-lib,python3-jsonschema,ca-certificates',
+      'sid',
+      join(temp, 'root'),
+      `deb ${debianMirror()} sid main`,
+    ]);
+    await writeFile(join(temp, 'root', 'cdxval.py'), CDX_VALIDATE_PY);
+  }).then((dir) => join(dir, 'root'));
+}
+
+/** cyclonedx-python-lib's strict JSON validator on one file (exit 1 and the error when invalid). */
+const CDX_VALIDATE_PY = `import sys, json
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+data = open(sys.argv[1]).read()
+err = JsonStrictValidator(SchemaVersion.from_version(json.loads(data)["specVersion"])).validate_str(data)
+print("INVALID: %s" % err if err else "valid"); sys.exit(1 if err else 0)
+`;
+
+export interface ChrootRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** the files named in `collect`, read back from the work folder (absent when not written) */
+  outputs: Record<string, string>;
+}
+
+/**
+ * Runs `argv` inside the sid tools chroot with `files` (name -> host path) copied into a private
+ * work folder that is the command's cwd; paths in argv are relative to it. The folder is removed after.
+ */
+export async function runInSidChroot(
+  argv: readonly string[],
+  files: Record<string, string> = {},
+  collect: readonly string[] = [],
+): Promise<ChrootRun> {
+  const root = await sidToolsChroot();
+  const work = await mkdtemp(join(root, 'tmp', 'rampart-'));
+  try {
+    for (const [name, from] of Object.entries(files)) {
+      await mkdir(join(work, name, '..'), { recursive: true });
+      await run('cp', ['-a', from, join(work, name)]);
+    }
+    const inside = `/tmp/${work.split('/').pop()}`;
+    const script = `cd ${inside} && exec "$@"`;
+    const result = await runCommand('chroot', [root, '/bin/sh', '-c', script, 'sh', ...argv], {
+      timeoutMs: 600_000,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' },
+    });
+    const outputs: Record<string, string> = {};
+    for (const name of collect)
+      if (existsSync(join(work, name))) outputs[name] = await readFile(join(work, name), 'utf8');
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, outputs };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** cyclonedx-python-lib's strict validator on a CycloneDX JSON file. */
+export async function validateCycloneDxStrict(file: string): Promise<ChrootRun> {
+  return runInSidChroot(['python3', '/cdxval.py', 'bom.json'], { 'bom.json': file });
+}
+
+/** `pyspdxtools -i` on an SPDX JSON file. */
+export async function validateSpdxWithPyspdxtools(file: string): Promise<ChrootRun> {
+  return runInSidChroot(['pyspdxtools', '-i', 'doc.spdx.json'], { 'doc.spdx.json': file });
+}
+
+/**
+ * debsbom (sid) on a root's dpkg status and os-release: `{ cdx, spdx }` JSON texts. `extraArgs`
+ * such as `--with-licenses` are passed through.
+ */
+export async function runDebsbom(
+  root: string,
+  extraArgs: readonly string[] = [],
+): Promise<{ cdx: string; spdx: string }> {
+  const result = await runInSidChroot(
+    ['debsbom', 'generate', '-t', 'cdx', '-t', 'spdx', '-r', 'root', '-o', 'out', ...extraArgs],
+    {
+      'root/var/lib/dpkg/status': join(root, 'var/lib/dpkg/status'),
+      'root/usr/lib/os-release': join(root, 'usr/lib/os-release'),
+    },
+    ['out.cdx.json', 'out.spdx.json'],
+  );
+  const cdx = result.outputs['out.cdx.json'];
+  const spdx = result.outputs['out.spdx.json'];
+  if (result.exitCode !== 0 || !cdx || !spdx)
+    throw new Error(`debsbom failed (${result.exitCode}): ${result.stderr.slice(-2000)}`);
+  return { cdx, spdx };
+}

@@ -15,7 +15,6 @@ export function deb(name: string, version: string, source?: { name: string; vers
     type: 'deb',
     purl: `pkg:deb/debian/${name}@${encodeURIComponent(version)}?arch=amd64&distro=debian-13${upstream}`,
     cpes: [],
-    licenses: [],
     locations: ['/var/lib/dpkg/status'],
     dependsOn: [],
     ...(source ? { source } : {}),
@@ -30,7 +29,6 @@ export function lang(type: SbomPackage['type'], name: string, version: string, p
     type,
     purl,
     cpes: [],
-    licenses: [],
     locations: [],
     dependsOn: [],
   };

@@ -18,7 +18,10 @@ export function registerSbom(program: Command): void {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--platform <os/arch>', 'platform to pick from a multi-platform index')
-    .option('--files', 'list every package file in SPDX and CycloneDX output (large)')
+    .option(
+      '--files',
+      'list every package file, with a SHA-1 computed from its bytes, in SPDX and CycloneDX output (large; reads the whole root)',
+    )
     .option('--fail-empty', 'exit 1 (SBOM_EMPTY) when no package of any ecosystem is found')
     .option(
       '--allow-unsafe-entries',
@@ -64,7 +67,10 @@ Examples:
         const input = await inputFromReference(image, opts.platform);
         // Checked for a root filesystem too: --creds there names no registry (a usage error, as on inspect).
         const registry = await registryOptions(opts, input.kind === 'image' ? [input.ref] : []);
-        const doc = await generateSbom(input.kind === 'image' ? { ...input, registry } : input);
+        // --files lists every file, and SPDX 2.3 requires each one's SHA-1: hash them while reading.
+        const doc = await generateSbom(input.kind === 'image' ? { ...input, registry } : input, {
+          fileDigests: opts.files === true,
+        });
         const encodeOptions = { files: opts.files === true };
         await writeSbomFiles(
           doc,

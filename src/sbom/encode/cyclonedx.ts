@@ -57,9 +57,13 @@ export function encodeCycloneDxJson(doc: SbomDocument, options: CycloneDxEncodeO
     subject.dependencies.add(os.bomRef);
   }
 
+  const builtUsingFields = new Map<string, Set<string>>();
+  for (const pkg of doc.packages)
+    for (const ref of pkg.builtUsing ?? [])
+      builtUsingFields.set(ref.id, (builtUsingFields.get(ref.id) ?? new Set()).add(ref.field));
   const components = new Map<string, CDXModule.Models.Component>();
   for (const pkg of [...doc.packages].sort(comparePackages)) {
-    const component = componentFor(pkg);
+    const component = componentFor(pkg, [...(builtUsingFields.get(pkg.id) ?? [])].sort(compareText));
     if (options.files) for (const file of fileComponentsFor(pkg)) component.components.add(file);
     components.set(pkg.id, component);
     bom.components.add(component);
@@ -67,7 +71,10 @@ export function encodeCycloneDxJson(doc: SbomDocument, options: CycloneDxEncodeO
   }
   for (const pkg of doc.packages) {
     const component = components.get(pkg.id)!;
-    for (const dep of [...pkg.dependsOn].sort(compareText)) {
+    // CycloneDX has one edge kind: dependencies, nested jars and Built-Using sources are all
+    // `dependsOn`; the source components say which dpkg field named them (properties).
+    const targets = [...pkg.dependsOn, ...(pkg.contains ?? []), ...(pkg.builtUsing ?? []).map((b) => b.id)];
+    for (const dep of [...new Set(targets)].sort(compareText)) {
       const target = components.get(dep);
       if (target) component.dependencies.add(target.bomRef);
     }
@@ -79,16 +86,22 @@ export function encodeCycloneDxJson(doc: SbomDocument, options: CycloneDxEncodeO
   return `${serializer.serialize(bom, { sortLists: false, space: 2 })}\n`;
 }
 
-function componentFor(pkg: SbomPackage): CDXModule.Models.Component {
+function componentFor(pkg: SbomPackage, builtUsingFields: readonly string[]): CDXModule.Models.Component {
   const CDX = loadCdx();
-  const component = new CDX.Models.Component(CDX.Enums.ComponentType.Library, pkg.name, {
+  const type = pkg.application ? CDX.Enums.ComponentType.Application : CDX.Enums.ComponentType.Library;
+  const component = new CDX.Models.Component(type, pkg.name, {
     bomRef: pkg.id,
     ...(pkg.version ? { version: pkg.version } : {}),
     purl: pkg.purl,
     ...(pkg.cpes[0] ? { cpe: pkg.cpes[0] } : {}),
     ...(pkg.supplier ? { publisher: pkg.supplier } : {}),
+    ...(pkg.description ? { description: pkg.description } : {}),
   });
   addLicense(component, pkg.license);
+  if (pkg.homepage && /^https?:\/\/\S+$/.test(pkg.homepage))
+    component.externalReferences.add(
+      new CDX.Models.ExternalReference(pkg.homepage, CDX.Enums.ExternalReferenceType.Website),
+    );
   if (pkg.sha256) component.hashes.set(CDX.Enums.HashAlgorithm['SHA-256'], pkg.sha256);
   const property = (name: string, value: string) =>
     component.properties.add(new CDX.Models.Property(name, value));
@@ -100,6 +113,8 @@ function componentFor(pkg: SbomPackage): CDXModule.Models.Component {
     property('rampart:package:source-version', pkg.source.version);
   }
   for (const [i, location] of pkg.locations.entries()) property(`rampart:location:${i}`, location);
+  // A Debian source package whose code is compiled into binaries here (dpkg Built-Using fields).
+  for (const field of builtUsingFields) property('rampart:package:built-using-field', field);
   return component;
 }
 
@@ -116,6 +131,8 @@ function fileComponentsFor(pkg: SbomPackage): CDXModule.Models.Component[] {
     const path = file.path.startsWith('/') ? file.path : `/${file.path}`;
     const digests = byPath.get(path) ?? [];
     if (file.digest) digests.push(file.digest);
+    // The SHA-1 computed from the bytes in the root (generateSbom with fileDigests).
+    if (file.sha1) digests.push({ algorithm: 'sha1', value: file.sha1 });
     byPath.set(path, digests);
   }
   return [...byPath.keys()].sort(compareText).map((path) => {

@@ -17,6 +17,7 @@ interface SpdxRelationship {
   spdxElementId: string;
   relationshipType: string;
   relatedSpdxElement: string;
+  comment?: string;
 }
 
 /** Encodes the model as an SPDX 2.3 JSON document; the same model always gives the same bytes. */
@@ -57,27 +58,57 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
     });
   }
 
-  const spdxIds = new Map(doc.packages.map((p) => [p.id, spdxIdFor('Package', p.type, p.name, p.id)]));
+  const spdxIds = new Map(doc.packages.map((p) => [p.id, spdxIdOf(p)]));
   const licenses = documentLicenses(doc.packages);
   const sourcePackages = new Map<string, Record<string, unknown>>();
+  // Debian source packages in the model (Built-Using) are the same elements as binaries' sources.
+  const modelSources = new Set(doc.packages.filter(isDebianSource).map((p) => spdxIds.get(p.id)!));
   const files = new Map<string, Record<string, unknown>>();
   for (const pkg of doc.packages) {
     const id = spdxIds.get(pkg.id)!;
-    packages.push(packageElement(pkg, id, licenses.expressionOf(pkg)));
-    relationships.push({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    const fileIds: string[] = [];
+    const fileSha1s: string[] = [];
+    if (options.files) {
+      for (const file of pkg.files ?? []) {
+        // SPDX 2.3 requires a SHA-1 on every file: a file listed but not in the root (removed
+        // after install) or not hashed has none, so it is counted in the package's comment instead.
+        if (!file.sha1) continue;
+        const fileId = spdxIdFor('File', 'file', file.path.split('/').pop() ?? 'file', file.path);
+        files.set(fileId, fileElement(file, file.sha1, fileId));
+        fileIds.push(fileId);
+        fileSha1s.push(file.sha1);
+      }
+    }
+    packages.push(packageElement(pkg, id, licenses.expressionOf(pkg), options.files ? fileSha1s : undefined));
+    // A source package is what binaries were built from (GENERATED_FROM below), not image content.
+    if (!isDebianSource(pkg))
+      relationships.push({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
     for (const dep of pkg.dependsOn) {
       const target = spdxIds.get(dep);
       if (target)
         relationships.push({ spdxElementId: id, relationshipType: 'DEPENDS_ON', relatedSpdxElement: target });
     }
-    if (pkg.type === 'deb' && pkg.source) {
-      const sourceId = spdxIdFor(
-        'SourcePackage',
-        'deb',
-        pkg.source.name,
-        `${pkg.source.name}@${pkg.source.version}`,
-      );
-      if (!sourcePackages.has(sourceId))
+    for (const inner of pkg.contains ?? []) {
+      const target = spdxIds.get(inner);
+      if (target)
+        relationships.push({ spdxElementId: id, relationshipType: 'CONTAINS', relatedSpdxElement: target });
+    }
+    // Built-Using names the sources whose code is compiled into this binary: the binary is (in
+    // part) generated from them. STATIC_LINK relates two artifacts, a binary linking a library
+    // binary; these are source packages, so GENERATED_FROM, with the dpkg field in the comment.
+    for (const ref of pkg.builtUsing ?? []) {
+      const target = spdxIds.get(ref.id);
+      if (target)
+        relationships.push({
+          spdxElementId: id,
+          relationshipType: 'GENERATED_FROM',
+          relatedSpdxElement: target,
+          comment: `dpkg ${ref.field}`,
+        });
+    }
+    if (pkg.type === 'deb' && pkg.source && !isDebianSource(pkg)) {
+      const sourceId = debianSourceId(pkg.source);
+      if (!sourcePackages.has(sourceId) && !modelSources.has(sourceId))
         sourcePackages.set(sourceId, sourceElement(pkg.source, sourceId, doc));
       relationships.push({
         spdxElementId: id,
@@ -85,13 +116,8 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
         relatedSpdxElement: sourceId,
       });
     }
-    if (options.files) {
-      for (const file of pkg.files ?? []) {
-        const fileId = spdxIdFor('File', 'file', file.path.split('/').pop() ?? 'file', file.path);
-        files.set(fileId, fileElement(file, fileId));
-        relationships.push({ spdxElementId: id, relationshipType: 'CONTAINS', relatedSpdxElement: fileId });
-      }
-    }
+    for (const fileId of fileIds)
+      relationships.push({ spdxElementId: id, relationshipType: 'CONTAINS', relatedSpdxElement: fileId });
   }
   packages.push(...sourcePackages.values());
 
@@ -134,21 +160,36 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
   return `${JSON.stringify(document, null, 2)}\n`;
 }
 
-function packageElement(pkg: SbomPackage, id: string, declared: string): Record<string, unknown> {
+function packageElement(
+  pkg: SbomPackage,
+  id: string,
+  declared: string,
+  fileSha1s: readonly string[] | undefined,
+): Record<string, unknown> {
+  const listed = pkg.files?.length ?? 0;
+  const analyzed = fileSha1s !== undefined && fileSha1s.length > 0;
+  const notInRoot = fileSha1s === undefined ? 0 : listed - fileSha1s.length;
   return {
     SPDXID: id,
     name: pkg.name,
     ...(pkg.version ? { versionInfo: pkg.version } : {}),
     ...(pkg.supplier ? { supplier: spdxActor(pkg.supplier) } : {}),
     downloadLocation: 'NOASSERTION',
-    filesAnalyzed: false,
+    ...(pkg.homepage && isSpdxUri(pkg.homepage) ? { homepage: pkg.homepage } : {}),
+    // A package that CONTAINS files has them analysed, and then SPDX 2.3 requires the
+    // verification code over their SHA-1s (§7.9).
+    filesAnalyzed: analyzed,
+    ...(analyzed
+      ? { packageVerificationCode: { packageVerificationCodeValue: verificationCode(fileSha1s) } }
+      : {}),
     ...(pkg.sha256 ? { checksums: [{ algorithm: 'SHA256', checksumValue: pkg.sha256 }] } : {}),
-    ...(pkg.source
+    ...(pkg.source && !isDebianSource(pkg)
       ? { sourceInfo: `built from source package ${pkg.source.name} ${pkg.source.version}` }
       : {}),
     licenseConcluded: 'NOASSERTION',
     licenseDeclared: declared,
     copyrightText: 'NOASSERTION',
+    ...(pkg.description ? { summary: pkg.description } : {}),
     externalRefs: [
       { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: pkg.purl },
       ...pkg.cpes.map((cpe) => ({
@@ -157,18 +198,46 @@ function packageElement(pkg: SbomPackage, id: string, declared: string): Record<
         referenceLocator: cpe,
       })),
     ],
-    primaryPackagePurpose: 'LIBRARY',
-    ...(pkg.architecture || pkg.locations.length > 0
+    primaryPackagePurpose: pkg.application ? 'APPLICATION' : isDebianSource(pkg) ? 'SOURCE' : 'LIBRARY',
+    ...(pkg.architecture || pkg.locations.length > 0 || notInRoot > 0
       ? {
           comment: [
             pkg.architecture && `architecture: ${pkg.architecture}`,
             `found at: ${pkg.locations.join(', ')}`,
+            notInRoot > 0 && `${notInRoot} of ${listed} listed files are not in the root`,
           ]
             .filter(Boolean)
             .join('; '),
         }
       : {}),
   };
+}
+
+/**
+ * SPDX 2.3 §7.9: SHA-1 of the files' SHA-1s (lower-case hex) sorted ascending and concatenated
+ * with no separator. A path listed twice is one file.
+ */
+export function verificationCode(sha1s: readonly string[]): string {
+  const sorted = [...sha1s].sort(compareText);
+  return createHash('sha1').update(sorted.join('')).digest('hex');
+}
+
+/** A Debian source package (Built-Using) in the model: architecture `source`. */
+function isDebianSource(pkg: SbomPackage): boolean {
+  return pkg.type === 'deb' && pkg.architecture === 'source';
+}
+
+function debianSourceId(source: { name: string; version: string }): string {
+  return spdxIdFor('SourcePackage', 'deb', source.name, `${source.name}@${source.version}`);
+}
+
+function spdxIdOf(pkg: SbomPackage): string {
+  return isDebianSource(pkg) ? debianSourceId(pkg) : spdxIdFor('Package', pkg.type, pkg.name, pkg.id);
+}
+
+/** SPDX `homepage` must be a URI; a metadata field holding prose is left out rather than invalid. */
+function isSpdxUri(value: string): boolean {
+  return /^https?:\/\/[^\s]+$/.test(value);
 }
 
 function sourceElement(
@@ -200,12 +269,20 @@ function sourceElement(
   };
 }
 
-function fileElement(file: NonNullable<SbomPackage['files']>[number], id: string): Record<string, unknown> {
-  const algorithm = file.digest?.algorithm.toUpperCase();
+function fileElement(
+  file: NonNullable<SbomPackage['files']>[number],
+  sha1: string,
+  id: string,
+): Record<string, unknown> {
+  const checksums = [{ algorithm: 'SHA1', checksumValue: sha1 }];
+  // The package manager's own record (dpkg md5sums, RECORD sha256) is kept beside the computed SHA-1.
+  if (file.digest && file.digest.algorithm !== 'sha1')
+    checksums.push({ algorithm: file.digest.algorithm.toUpperCase(), checksumValue: file.digest.value });
   return {
     SPDXID: id,
-    fileName: file.path,
-    checksums: file.digest ? [{ algorithm, checksumValue: file.digest.value }] : [],
+    // SPDX 2.3 §8.1: a relative path from the package root, `./usr/bin/x`.
+    fileName: `.${file.path.startsWith('/') ? '' : '/'}${file.path}`,
+    checksums: checksums.sort((a, b) => compareText(a.algorithm, b.algorithm)),
     licenseConcluded: 'NOASSERTION',
     copyrightText: 'NOASSERTION',
   };

@@ -46,6 +46,14 @@ export interface FileSource {
     paths: ReadonlySet<string>,
     onError: (path: string, error: unknown) => void,
   ): AsyncIterable<FileContent>;
+  /**
+   * Optional: the SHA-1 of each wanted regular file, hashed as it streams (never held whole).
+   * Without it the catalog hashes what `read` yields, one file at a time.
+   */
+  sha1?(
+    paths: ReadonlySet<string>,
+    onError: (path: string, error: unknown) => void,
+  ): AsyncIterable<{ path: string; sha1: string }>;
 }
 
 /** A FileSource over in-memory files, for tests and for SBOMs of small generated trees. */

@@ -52,7 +52,8 @@ export function assertSbomMatchesStatus(doc: SbomDocument, root: string): void {
     .find((p) => existsSync(p));
   const osRelease = osReleasePath ? readFileSync(osReleasePath, 'utf8') : '';
   const versionId = /^VERSION_ID="?([^"\n]+)"?/m.exec(osRelease)?.[1];
-  const debs = doc.packages.filter((p) => p.type === 'deb');
+  // Built-Using sources (architecture `source`) are compiled into binaries, not installed packages.
+  const debs = doc.packages.filter((p) => p.type === 'deb' && p.architecture !== 'source');
   expect(debs.map((p) => `${p.name}:${p.architecture}`).sort()).toEqual(
     expected.map((e) => `${e.name}:${e.architecture}`).sort(),
   );

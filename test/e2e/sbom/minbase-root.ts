@@ -15,13 +15,24 @@ export function hostMirror(path = '/etc/apt/sources.list.d/debian.sources'): str
  * Built into a temp name and renamed, so an interrupted run never leaves a half root behind.
  */
 export function ensureMinbaseRoot(): string {
+  return ensureTrixieRoot('minbase-trixie', []);
+}
+
+/**
+ * A minbase trixie root with `include` added (`--include=`), cached under `name` like the minbase
+ * root: e.g. ripgrep and fd-find, whose dpkg status carries Built-Using and X-Cargo-Built-Using.
+ */
+export function ensureTrixieRoot(name: string, include: readonly string[]): string {
   const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
-  const root = join(cache, 'rampart/e2e/minbase-trixie');
+  const root = join(cache, 'rampart/e2e', name);
   if (existsSync(join(root, 'var/lib/dpkg/status'))) return root;
   mkdirSync(join(cache, 'rampart/e2e'), { recursive: true });
   const temp = `${root}.tmp-${process.pid}`;
   rmSync(temp, { recursive: true, force: true });
-  execFileSync('mmdebstrap', ['--variant=minbase', 'trixie', temp, hostMirror()], { stdio: 'pipe' });
+  const extra = include.length > 0 ? [`--include=${include.join(',')}`] : [];
+  execFileSync('mmdebstrap', ['--variant=minbase', ...extra, 'trixie', temp, hostMirror()], {
+    stdio: 'pipe',
+  });
   renameSync(temp, root);
   return root;
 }

@@ -31,9 +31,11 @@ describe('rampart sbom on an mmdebstrap minbase trixie root', () => {
     assertSbomMatchesStatus(dirDoc, root);
     expect(dirDoc.distro).toMatchObject({ id: 'debian', versionId: '13' });
     expect(dirDoc.warnings).toEqual([]);
-    const withLicences = dirDoc.packages.filter((p) => p.license !== undefined).length;
-    console.log(`minbase: ${dirDoc.packages.length} packages, ${withLicences} with licences`);
-    expect(withLicences).toBeGreaterThan(dirDoc.packages.length * 0.9);
+    // Built-Using sources (sqv's Static-Built-Using) have no copyright file of their own here.
+    const installed = dirDoc.packages.filter((p) => p.architecture !== 'source');
+    const withLicences = installed.filter((p) => p.license !== undefined).length;
+    console.log(`minbase: ${installed.length} installed packages, ${withLicences} with licences`);
+    expect(withLicences).toBeGreaterThan(installed.length * 0.9);
   });
 
   it('writes schema-valid SPDX and CycloneDX through the CLI for dir:', async () => {

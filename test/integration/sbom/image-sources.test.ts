@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   mkdirSync,
   mkdtempSync,
@@ -48,6 +49,11 @@ beforeAll(async () => {
     join(root, 'var/lib/dpkg/info/bash.md5sums'),
     `${'0'.repeat(32)}  usr/share/doc/bash/README\n${'1'.repeat(32)}  usr/bin/bash\n${'2'.repeat(32)}  usr/bin/bashbug\n`,
   );
+  // Two of bash's three listed files exist (their SHA-1s go into SPDX); bashbug was removed.
+  mkdirSync(join(root, 'usr/bin'), { recursive: true });
+  mkdirSync(join(root, 'usr/share/doc/bash'), { recursive: true });
+  writeFileSync(join(root, 'usr/bin/bash'), 'not really bash\n');
+  writeFileSync(join(root, 'usr/share/doc/bash/README'), 'read me\n');
   writeFileSync(
     join(root, 'usr/lib/node_modules/left-pad/package.json'),
     '{"name":"left-pad","version":"1.3.0"}',
@@ -125,6 +131,20 @@ describe('rampart sbom on every transport', () => {
         .map((line) => `file /${line.split(/\s+/)[1]}`)
         .sort(),
     );
+    // --files through the CLI hashes the files read from the image's layers: each SPDX file's
+    // SHA-1 is that of the same file in the root the image was made from.
+    expect(spdx.files.map((f: { fileName: string }) => f.fileName).sort()).toEqual([
+      './usr/bin/bash',
+      './usr/share/doc/bash/README',
+    ]);
+    for (const file of spdx.files as Array<{ fileName: string; checksums: Array<Record<string, string>> }>) {
+      const sha1 = file.checksums.find((c) => c.algorithm === 'SHA1')?.checksumValue;
+      expect(sha1, file.fileName).toBe(
+        createHash('sha1')
+          .update(readFileSync(join(root, file.fileName)))
+          .digest('hex'),
+      );
+    }
   });
 });
 

@@ -9,9 +9,10 @@ import { cycloneDxValidator, spdxValidator } from './schema-validators.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
-async function sampleDocument(digest = DIGEST): Promise<SbomDocument> {
+async function sampleDocument(digest = DIGEST, fileDigests = false): Promise<SbomDocument> {
   const result = await catalogFileSource(
     debianRoot({
+      '/usr/lib/x86_64-linux-gnu/libfoo.so.1': 'libfoo bytes',
       '/usr/share/doc/mta/copyright':
         'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: public-domain\n',
       '/app/node_modules/@scope/pkg/package.json':
@@ -19,6 +20,9 @@ async function sampleDocument(digest = DIGEST): Promise<SbomDocument> {
       '/usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA':
         'Name: six\nVersion: 1.16.0\nLicense: MIT\n',
     }),
+    undefined,
+    undefined,
+    { fileDigests },
   );
   return {
     source: {
@@ -40,10 +44,12 @@ describe('SPDX 2.3 encoder', () => {
   it('produces a schema-valid document, with and without files', async () => {
     const doc = await sampleDocument();
     expect(validate(JSON.parse(encodeSbom(doc, 'spdx-json')))).toEqual([]);
-    const withFiles = JSON.parse(encodeSbom(doc, 'spdx-json', { files: true }));
+    const withFiles = JSON.parse(
+      encodeSbom(await sampleDocument(DIGEST, true), 'spdx-json', { files: true }),
+    );
     expect(validate(withFiles)).toEqual([]);
     expect(withFiles.files.map((f: { fileName: string }) => f.fileName)).toContain(
-      '/usr/lib/x86_64-linux-gnu/libfoo.so.1',
+      './usr/lib/x86_64-linux-gnu/libfoo.so.1',
     );
   });
 

@@ -1,4 +1,4 @@
-import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
+import type { BuiltUsingField, CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
 import type { DeclaredLicense, SbomFile } from '../../model.js';
 import type { FileNode } from '../../source/file-source.js';
 import { licenseFromCopyright } from './copyright.js';
@@ -59,7 +59,7 @@ export const dpkgCataloger: Cataloger = {
             pkg.locations.push(copyrightPath);
           }
         }
-        return packages;
+        return [...packages, ...builtUsingSources(packages)];
       },
     };
   },
@@ -91,6 +91,16 @@ function packagesFromStatus(path: string, text: string, ctx: CatalogContext): Ra
     if (state && ABSENT_STATES.has(state)) continue;
     const architecture = fields.get('architecture');
     const maintainer = fields.get('maintainer');
+    const description = fields.get('description')?.split('\n')[0]?.trim();
+    const homepage = fields.get('homepage')?.trim();
+    const builtUsing = BUILT_USING_FIELDS.flatMap((field) =>
+      parseBuiltUsing(fields.get(field.toLowerCase()), (entry) =>
+        ctx.warn(
+          path,
+          `${name}: ${field} entry ${JSON.stringify(entry)} is not "source (= version)"; left out`,
+        ),
+      ).map((ref) => ({ ...ref, field })),
+    );
     packages.push({
       type: 'deb',
       name,
@@ -101,9 +111,68 @@ function packagesFromStatus(path: string, text: string, ctx: CatalogContext): Ra
       locations: [path],
       depends: [...relationNames(fields.get('pre-depends')), ...relationNames(fields.get('depends'))],
       provides: relationNames(fields.get('provides')).flat(),
+      ...(description ? { description } : {}),
+      ...(homepage ? { homepage } : {}),
+      ...(builtUsing.length > 0 ? { builtUsing } : {}),
     });
   }
   return packages;
+}
+
+/**
+ * The dpkg fields that name source packages compiled into a binary: `Built-Using` (licence
+ * compliance, Policy 7.8), `Static-Built-Using` (statically linked code, Policy 7.9: Go, Rust) and
+ * dh-cargo's `X-Cargo-Built-Using` (the Rust crates' Debian source packages).
+ */
+const BUILT_USING_FIELDS: readonly BuiltUsingField[] = [
+  'Built-Using',
+  'Static-Built-Using',
+  'X-Cargo-Built-Using',
+];
+
+/** `gcc-14 (= 14.2.0-19), rust-memchr (= 2.7.4-1)`: each entry pins one source version exactly. */
+export function parseBuiltUsing(
+  field: string | undefined,
+  onBad: (entry: string) => void,
+): Array<{ name: string; version: string }> {
+  if (!field) return [];
+  const out: Array<{ name: string; version: string }> = [];
+  for (const raw of field.split(',')) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    const match = /^([a-z0-9][a-z0-9+.-]+)\s*\(\s*=\s*([0-9A-Za-z.+~:-]+)\s*\)$/.exec(entry);
+    if (match) out.push({ name: match[1]!, version: match[2]! });
+    else onBad(entry.slice(0, 120));
+  }
+  return out;
+}
+
+/**
+ * One Debian source package (architecture `source`) per distinct Built-Using entry, so the
+ * statically linked code is a component a scanner can match; Debian's security tracker keys
+ * advisories by source package.
+ */
+function builtUsingSources(packages: readonly RawPackage[]): RawPackage[] {
+  const sources = new Map<string, RawPackage>();
+  for (const pkg of packages) {
+    for (const ref of pkg.builtUsing ?? []) {
+      const key = `${ref.name}\0${ref.version}`;
+      const seen = sources.get(key);
+      if (seen) {
+        if (!seen.locations.includes(pkg.locations[0]!)) seen.locations.push(pkg.locations[0]!);
+        continue;
+      }
+      sources.set(key, {
+        type: 'deb',
+        name: ref.name,
+        version: ref.version,
+        architecture: 'source',
+        source: { name: ref.name, version: ref.version },
+        locations: [pkg.locations[0]!],
+      });
+    }
+  }
+  return [...sources.values()];
 }
 
 /** `Source: glibc (2.41-12)` → glibc at 2.41-12; no Source field means the source has the binary's name. */

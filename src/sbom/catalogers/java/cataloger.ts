@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CatalogContext, Cataloger, RawPackage } from '../../cataloger.js';
+import { type CatalogContext, type Cataloger, type RawPackage, rawPackageKey } from '../../cataloger.js';
 import type { DeclaredLicense } from '../../model.js';
 import { type ByteReader, bufferReader, type FileNode } from '../../source/file-source.js';
 import { licenseFromBundleLicense, licenseFromPom } from './licenses.js';
@@ -118,15 +118,26 @@ export async function packagesFromArchive(
       });
     } else ctx.warn(location, 'Java archive without pom.properties or a versioned manifest; skipped');
   }
+  if (depth > 0) for (const pkg of out) pkg.nested = true;
   if (depth < MAX_NESTING) {
+    const own = [...out];
     for (const entry of entries) {
       if (!/\.(?:jar|war|ear)$/i.test(entry.name)) continue;
       const nestedLocation = `${location}!/${entry.name}`;
       try {
         const nested = await readZipEntry(read, size, entry, MAX_ARCHIVE_BYTES);
-        out.push(
-          ...(await packagesFromArchive(nestedLocation, bufferReader(nested), nested.length, ctx, depth + 1)),
+        const found = await packagesFromArchive(
+          nestedLocation,
+          bufferReader(nested),
+          nested.length,
+          ctx,
+          depth + 1,
         );
+        // A jar inside a fat jar is its own component (its copy may differ from one elsewhere),
+        // with an edge from the archive that holds it.
+        const inner = found.filter((pkg) => pkg.locations[0] === nestedLocation).map(rawPackageKey);
+        for (const pkg of own) pkg.contains = [...(pkg.contains ?? []), ...inner];
+        out.push(...found);
       } catch (error) {
         ctx.warn(nestedLocation, `nested archive: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -8,6 +8,29 @@ import { type ModuleAt, resolveNodeDependencies } from './node-resolution.js';
 const INSTALLED_MANIFEST =
   /(?:\/node_modules|^\/usr\/share\/nodejs|^\/usr\/lib\/nodejs|^\/usr\/lib\/[^/]+\/nodejs)\/(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/;
 const LOCK_FILE = /\/package-lock\.json$/;
+const DEBIAN_NODE_TREE = /^\/usr\/(?:share\/nodejs|lib\/nodejs|lib\/[^/]+\/nodejs)\//;
+
+/**
+ * A project manifest: a package.json outside node_modules and Debian's nodejs trees. It is the
+ * application (see `isProjectRoot`) only when it was installed: a lock or node_modules beside it.
+ */
+function isProjectManifest(path: string): boolean {
+  return path.endsWith('/package.json') && !path.includes('/node_modules/') && !DEBIAN_NODE_TREE.test(path);
+}
+
+/**
+ * The rule for "the application" of a root: an npm project root, that is a `package.json` outside
+ * node_modules with a `package-lock.json` or a `node_modules` folder beside it (`/app` in most
+ * images, wherever WORKDIR put it). The same rule holds for an image and a directory, so it needs
+ * no image config. Its production `dependencies` become its edges, pinned as Node resolves them.
+ */
+function isProjectRoot(dir: string, ctx: CatalogContext): boolean {
+  const base = dir === '/' ? '' : dir;
+  return (
+    ctx.resolve(`${base}/package-lock.json`) !== undefined ||
+    ctx.resolve(`${base}/node_modules`) !== undefined
+  );
+}
 
 /**
  * npm packages: installed `package.json` manifests (nested too) and `package-lock.json` entries.
@@ -20,15 +43,21 @@ export const npmCataloger: Cataloger = {
     (node.kind === 'file' || node.kind === 'hardlink') &&
     node.size < 16 * 1024 * 1024 &&
     (INSTALLED_MANIFEST.test(node.path) ||
+      isProjectManifest(node.path) ||
       (LOCK_FILE.test(node.path) && !node.path.includes('/node_modules/'))),
   start() {
     const fromLocks: RawPackage[] = [];
     const installed: ModuleAt[] = [];
+    const projects: ModuleAt[] = [];
     return {
       accept({ path, content }, ctx) {
         const json: unknown = JSON.parse(content.toString('utf8'));
         if (LOCK_FILE.test(path)) fromLocks.push(...packagesFromLock(path, json, ctx));
-        else {
+        else if (!INSTALLED_MANIFEST.test(path)) {
+          // Not every stray package.json is an application; finish() keeps the installed projects.
+          const pkg = packageFromManifest(path, json);
+          if (pkg) projects.push({ dir: posix.dirname(path), pkg: { ...pkg, application: true } });
+        } else {
           const pkg = packageFromManifest(path, json);
           if (pkg) installed.push({ dir: posix.dirname(path), pkg });
           else ctx.warn(path, 'package.json without a name and version; skipped');
@@ -36,10 +65,13 @@ export const npmCataloger: Cataloger = {
       },
       // Dependency edges need the whole installed tree, so they are pinned once every manifest is in.
       finish: (ctx) => [
-        ...resolveNodeDependencies(installed, (dir) => {
-          const manifest = ctx.resolve(`${dir}/package.json`);
-          return manifest ? posix.dirname(manifest) : undefined;
-        }),
+        ...resolveNodeDependencies(
+          [...installed, ...projects.filter((p) => isProjectRoot(p.dir, ctx))],
+          (dir) => {
+            const manifest = ctx.resolve(`${dir}/package.json`);
+            return manifest ? posix.dirname(manifest) : undefined;
+          },
+        ),
         ...fromLocks,
       ],
     };
@@ -56,6 +88,10 @@ export function packageFromManifest(path: string, json: unknown): RawPackage | u
     version: json.version,
     ...optionalLicense(npmLicense(json)),
     ...(author ? { supplier: author } : {}),
+    ...(typeof json.description === 'string' && json.description.trim()
+      ? { description: json.description.trim() }
+      : {}),
+    ...(homepageOf(json) ? { homepage: homepageOf(json)! } : {}),
     locations: [path],
     depends: Object.keys(isObject(json.dependencies) ? json.dependencies : {})
       .sort()
@@ -148,6 +184,12 @@ function personName(value: unknown): string | undefined {
     typeof value === 'string' ? value : isObject(value) && typeof value.name === 'string' ? value.name : '';
   const name = text.replace(/<[^>]*>|\([^)]*\)/g, '').trim();
   return name || undefined;
+}
+
+/** `homepage` when it is a web address: the project's page, for a reader of the SBOM. */
+function homepageOf(json: Record<string, unknown>): string | undefined {
+  if (typeof json.homepage === 'string' && /^https?:\/\//.test(json.homepage)) return json.homepage;
+  return undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -77,12 +77,24 @@ export function packageFromMetadata(path: string, text: string): RawPackage | un
       ?.replace(/<[^>]*>/g, '')
       .trim();
   const license = pythonLicense(headers);
+  const summary = headers.get('summary')?.[0]?.trim();
+  // Core metadata 2.1+ moved `Home-page` into `Project-URL: Homepage, <url>`.
+  const homepage = [
+    headers.get('home-page')?.[0],
+    ...(headers.get('project-url') ?? [])
+      .filter((u) => /^home\s*-?page\s*,/i.test(u))
+      .map((u) => u.slice(u.indexOf(',') + 1)),
+  ]
+    .map((u) => u?.trim())
+    .find((u) => u !== undefined && /^https?:\/\/\S+$/.test(u));
   return {
     type: 'pypi',
     name,
     version,
     ...(license ? { license } : {}),
     ...(author ? { supplier: author } : {}),
+    ...(summary ? { description: summary } : {}),
+    ...(homepage ? { homepage } : {}),
     locations: [path],
     depends: (headers.get('requires-dist') ?? [])
       .filter((req) => !/;\s*.*extra\s*==/.test(req))
