@@ -127,7 +127,10 @@ function readCycloneDx(json: Record<string, unknown>): SbomDocument {
         name: str(component.name),
         version: str(component.version),
         cpes: typeof component.cpe === 'string' ? [component.cpe] : [],
-        license: cdxLicense(component.licenses),
+        license: cdxLicense(
+          component.licenses,
+          isObject(component.evidence) ? component.evidence.licenses : undefined,
+        ),
         supplier:
           isObject(component.supplier) && typeof component.supplier.name === 'string'
             ? component.supplier.name
@@ -284,7 +287,7 @@ function spdxLicense(
 }
 
 /** CycloneDX licences: an expression, or entries (SPDX ids, named licences with their text), all applying. */
-function cdxLicense(value: unknown): DeclaredLicense | undefined {
+function cdxLicense(value: unknown, evidence: unknown): DeclaredLicense | undefined {
   if (!Array.isArray(value)) return undefined;
   const refs = new LicenseRefs();
   const terms = value.filter(isObject).flatMap((entry) => {
@@ -302,7 +305,25 @@ function cdxLicense(value: unknown): DeclaredLicense | undefined {
     }
     return [];
   });
-  return declaredLicense(terms, refs);
+  const declared = declaredLicense(terms, refs);
+  if (!declared) return undefined;
+  // What an expression's LicenseRefs stand for: rampart writes them as named licences in
+  // evidence.licenses, each with a `rampart:license:ref` property naming its id.
+  const known = new Map((declared.refs ?? []).map((r) => [r.id, r]));
+  for (const entry of Array.isArray(evidence) ? evidence.filter(isObject) : []) {
+    const license = isObject(entry.license) ? entry.license : {};
+    const properties = Array.isArray(license.properties) ? license.properties.filter(isObject) : [];
+    const id = properties.find((p) => p.name === 'rampart:license:ref')?.value;
+    if (typeof id !== 'string' || typeof license.name !== 'string' || known.has(id)) continue;
+    const text =
+      isObject(license.text) && typeof license.text.content === 'string' && license.text.encoding !== 'base64'
+        ? license.text.content
+        : undefined;
+    known.set(id, { id, name: license.name, ...(text !== undefined ? { text } : {}) });
+  }
+  const used = [...new Set(declared.expression.match(LICENSE_REF_TOKEN) ?? [])].sort();
+  const withRefs = used.flatMap((id) => known.get(id) ?? []);
+  return { expression: declared.expression, ...(withRefs.length > 0 ? { refs: withRefs } : {}) };
 }
 
 function finish(source: SbomDocument['source'], packages: SbomPackage[]): SbomDocument {

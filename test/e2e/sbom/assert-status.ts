@@ -43,7 +43,8 @@ export function dpkgQueryPackages(root: string): StatusEntry[] {
 /**
  * Checks that an SBOM lists exactly the dpkg packages of `root` with the right version,
  * architecture, source and purl. The expected purl is rebuilt here with encodeURIComponent,
- * independently of packageurl-js. Reusable by the image builder's tests.
+ * independently of packageurl-js, leaving `:` literal as the purl spec's test suite does
+ * (`pkg:deb/debian/attr@1:2.4.47-2%2Bb1`). Reusable by the image builder's tests.
  */
 export function assertSbomMatchesStatus(doc: SbomDocument, root: string): void {
   const expected = dpkgQueryPackages(root);
@@ -62,12 +63,16 @@ export function assertSbomMatchesStatus(doc: SbomDocument, root: string): void {
     const sourceDiffers = e.sourceName !== e.name || e.sourceVersion !== e.version;
     const upstream = !sourceDiffers
       ? ''
-      : `&upstream=${encodeURIComponent(e.sourceVersion === e.version ? e.sourceName : `${e.sourceName}@${e.sourceVersion}`)}`;
-    const purl = `pkg:deb/debian/${encodeURIComponent(e.name)}@${encodeURIComponent(e.version)}?arch=${e.architecture}${versionId ? `&distro=debian-${versionId}` : ''}${upstream}`;
+      : `&upstream=${purlEncode(e.sourceVersion === e.version ? e.sourceName : `${e.sourceName}@${e.sourceVersion}`)}`;
+    const purl = `pkg:deb/debian/${purlEncode(e.name)}@${purlEncode(e.version)}?arch=${e.architecture}${versionId ? `&distro=debian-${versionId}` : ''}${upstream}`;
     expect({ version: pkg.version, source: pkg.source, purl: pkg.purl }, e.name).toEqual({
       version: e.version,
       source: { name: e.sourceName, version: e.sourceVersion },
       purl,
     });
   }
+}
+
+function purlEncode(text: string): string {
+  return encodeURIComponent(text).replace(/%3A/g, ':');
 }

@@ -121,4 +121,12 @@ describe('licences in CycloneDX', () => {
     ]);
     expect(component('zeta').licenses).toBeUndefined();
   });
+
+  it('reads the expressions and the names and texts behind their LicenseRefs back', () => {
+    const back = readSbom(JSON.stringify(bom));
+    const license = (name: string) => back.packages.find((p) => p.name === name)!.license;
+    expect(license('alpha')).toEqual(doc.packages[0]!.license);
+    expect(license('beta')).toEqual(doc.packages[1]!.license);
+    expect(license('epsilon')).toEqual({ expression: 'MIT' });
+  });
 });
