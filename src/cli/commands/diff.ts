@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { parsePlatform } from '../../oci/platform.js';
+import { diffImages } from '../../surface/diff.js';
+import { renderDiffMarkdown, renderDiffText } from '../../surface/diff-render.js';
+import { openSubjectImage } from '../../surface/open.js';
+import { parseReportOutput, writeReport } from '../format.js';
+import { withInterrupt } from '../interrupt.js';
+import type { RegistryFlags } from '../registry-options.js';
+import { addRegistryOptions, registryOptions } from '../registry-options.js';
+
+interface DiffCommandOptions extends RegistryFlags {
+  output: string;
+  platform?: string;
+}
+
+export function registerDiff(program: Command): void {
+  const command = program
+    .command('diff')
+    .description(
+      'what changed between two images: packages (with versions), files (with sizes), config, and fixed/introduced vulnerabilities',
+    )
+    .argument('<old>', 'the older image: docker://, oci:, oci-archive:, docker-archive: or dir: reference')
+    .argument('<new>', 'the newer image, any transport')
+    .option('-o, --output <format[=file]>', 'report format: text, json or markdown, optionally =FILE', 'text')
+    .option(
+      '--platform <os/arch[/variant]>',
+      'image of an index to compare (default: the host platform, else the first)',
+    );
+  addRegistryOptions(command, { jobs: false })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ rampart diff oci:./out/nodejs:1.0 oci:./out/nodejs:1.1
+  $ rampart diff docker://localhost:5000/nodejs:1.0 docker://localhost:5000/nodejs:1.1 --insecure -o markdown=CHANGES.md
+  $ rampart diff dir:/srv/old-root dir:/srv/new-root -o json | jq '.packages.changed'
+
+Packages come from rampart's SBOM catalog (deb, npm, Python, Java, Go), matched by ecosystem, name
+and architecture. A file counts as changed when its kind, mode bits (setuid/setgid included), owner,
+link target, size or content (sha256) differ; modification times are ignored. Config compares user,
+env, entrypoint, cmd, working dir, labels, exposed ports and stop signal. Exit status 0 whether or
+not anything changed.`,
+    )
+    .action(async (oldRef: string, newRef: string, options: DiffCommandOptions) => {
+      const report = parseReportOutput(options.output, ['text', 'json', 'markdown'] as const);
+      const platform = options.platform ? parsePlatform(options.platform) : undefined;
+      const registry = await registryOptions(options, [oldRef, newRef]);
+      const open = (reference: string) =>
+        openSubjectImage(reference, { registry, ...(platform ? { platform } : {}) });
+      const diff = await withInterrupt(async (signal) =>
+        diffImages(
+          { reference: oldRef, image: await open(oldRef) },
+          { reference: newRef, image: await open(newRef) },
+          { signal },
+        ),
+      );
+      const text =
+        report.format === 'json'
+          ? `${JSON.stringify(diff, null, 2)}\n`
+          : report.format === 'markdown'
+            ? renderDiffMarkdown(diff)
+            : renderDiffText(diff);
+      await writeReport(report, text);
+    });
+}
