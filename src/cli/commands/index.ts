@@ -24,4 +24,5 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   attest: async () => (await import('./attest.js')).registerAttest,
   'verify-attestation': async () => (await import('./verify-attestation.js')).registerVerifyAttestation,
   diff: async () => (await import('./diff.js')).registerDiff,
+  lint: async () => (await import('./lint.js')).registerLint,
 };
