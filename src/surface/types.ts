@@ -31,6 +31,11 @@ export interface SurfaceMetrics {
   exposedPorts: string[];
   /** Present only when an advisory store exists. */
   vulnerabilities?: Record<string, number>;
+  /**
+   * What could not be measured, or was measured only in part (an unsafe layer entry left out,
+   * capabilities of a directory root): one sentence each. Absent when everything was measured.
+   */
+  warnings?: string[];
 }
 
 /** `rampart compare -o json` (a contract). Reductions are percentages (0–100, may be negative). */

@@ -235,3 +235,46 @@ function sectionsAsSegments(sections: RawSection[]): ElfSegment[] {
       flags: PF_R | ((s.flags & SHF_WRITE) !== 0 ? PF_W : 0) | ((s.flags & SHF_EXECINSTR) !== 0 ? PF_X : 0),
     }));
 }
+
+/** What an ELF file is, for attack-surface metrics (src/surface): see `readElfFileType`. */
+export type ElfFileType = 'executable' | 'shared-library' | 'relocatable' | 'core' | 'other';
+
+const ET_REL = 1;
+const ET_EXEC = 2;
+const ET_DYN = 3;
+const ET_CORE = 4;
+const PT_INTERP = 3;
+
+/**
+ * The type of an ELF file from its header and program headers only (a few hundred bytes), or
+ * undefined when it is not ELF. ET_EXEC is an executable; ET_DYN is one when it asks for a
+ * program interpreter (PT_INTERP: a PIE program, and glibc's libc.so.6, which runs), otherwise a
+ * shared library. A damaged program header table makes an ET_DYN a shared library, never a throw.
+ */
+export async function readElfFileType(read: ByteReader, fileSize: number): Promise<ElfFileType | undefined> {
+  const header = await read(0, 64);
+  if (header.length < 52 || !header.subarray(0, 4).equals(ELF_MAGIC)) return undefined;
+  const is64 = header[4] === 2;
+  if (is64 && header.length < 64) return undefined;
+  const { u16, u32, word } = fieldReader(is64, header[5] !== 1);
+  const type = u16(header, 0x10);
+  if (type === ET_EXEC) return 'executable';
+  if (type === ET_REL) return 'relocatable';
+  if (type === ET_CORE) return 'core';
+  if (type !== ET_DYN) return 'other';
+  const phoff = word(header, is64 ? 0x20 : 0x1c);
+  const phentsize = u16(header, is64 ? 0x36 : 0x2a);
+  const phnum = u16(header, is64 ? 0x38 : 0x2c);
+  if (
+    phoff === 0 ||
+    phnum === 0 ||
+    phnum > MAX_TABLE_ENTRIES ||
+    phentsize < (is64 ? 56 : 32) ||
+    phoff + phnum * phentsize > fileSize
+  )
+    return 'shared-library';
+  const table = await read(phoff, phnum * phentsize);
+  for (let i = 0; i < phnum && (i + 1) * phentsize <= table.length; i++)
+    if (u32(table, i * phentsize) === PT_INTERP) return 'executable';
+  return 'shared-library';
+}
