@@ -12,6 +12,7 @@ import { failsAt, lintImage } from '../../surface/lint/run.js';
 import { encodeSarif } from '../../surface/lint/sarif.js';
 import { tagsNaming } from '../../surface/lint/tags.js';
 import { LINT_SEVERITIES, type LintSeverity } from '../../surface/lint/types.js';
+import { measureImage } from '../../surface/metrics.js';
 import { openSubject } from '../../surface/open.js';
 import { formatTable, parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
@@ -105,6 +106,8 @@ tags of a dir:) are listed as skipped, never as passed.`,
         return lintImage(reference, opened, {
           ...(config ? { config } : {}),
           signal,
+          measure: (image, ref, cancel) =>
+            measureImage(image, { reference: ref, ...(cancel ? { signal: cancel } : {}) }),
           ...(holdsAttachments
             ? {
                 attachments: async () =>

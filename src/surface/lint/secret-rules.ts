@@ -217,8 +217,12 @@ export function findSecrets(text: string): SecretHit[] {
     const hit = firstHit(rule, candidates);
     if (hit) hits.push(hit);
   }
-  // A private key inside a service-account file is one secret, reported once (as the file).
-  return hits.some((hit) => hit.rule === 'gcp-service-account')
-    ? hits.filter((hit) => hit.rule !== 'private-key')
-    : hits;
+  // One secret, one hit: a named rule wins over the generic assignment that also matches
+  // (`GITHUB_TOKEN=ghp_…`), and a service-account file over the private key inside it.
+  const named = hits.some((hit) => hit.rule !== 'generic-api-key');
+  return hits.filter(
+    (hit) =>
+      !(named && hit.rule === 'generic-api-key') &&
+      !(hit.rule === 'private-key' && hits.some((other) => other.rule === 'gcp-service-account')),
+  );
 }
