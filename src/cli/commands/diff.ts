@@ -31,9 +31,9 @@ export function registerDiff(program: Command): void {
       'after',
       `
 Examples:
-  $ rampart diff oci:./out/nodejs:1.0 oci:./out/nodejs:1.1
-  $ rampart diff docker://localhost:5000/nodejs:1.0 docker://localhost:5000/nodejs:1.1 --insecure -o markdown=CHANGES.md
-  $ rampart diff dir:/srv/old-root dir:/srv/new-root -o json | jq '.packages.changed'
+  $ rampart diff oci:./out/nodejs:latest oci:./layout:imported
+  $ rampart diff docker://localhost:5000/nodejs:1.0 oci:./out/nodejs:latest --insecure -o markdown=CHANGES.md
+  $ rampart diff oci:./out/nodejs:latest oci:./layout:imported -o json=diff.json
 
 Packages come from rampart's SBOM catalog (deb, npm, Python, Java, Go), matched by ecosystem, name
 and architecture. A file counts as changed when its kind, mode bits (setuid/setgid included), owner,

@@ -54,10 +54,10 @@ export function registerLint(program: Command): void {
       'after',
       `
 Examples:
-  $ rampart lint oci:./out/nodejs:latest
+  $ rampart lint oci:./out/nodejs:latest --fail-on warning
   $ rampart lint docker://localhost:5000/nodejs:1.0 --insecure -o sarif=lint.sarif --fail-on warning
-  $ rampart lint dir:/srv/rootfs -o json | jq '.findings[] | select(.severity == "error")'
-  $ rampart lint --list-checks -o json
+  $ rampart lint oci-archive:nodejs-arm64.tar -o json=lint.json
+  $ rampart lint --list-checks
 
 Severities: error > warning > info. Exit status 1 with --fail-on when a finding is at that
 severity or above, else 0. Disable a check in ${LINT_CONFIG_FILE}, with a mandatory reason:
