@@ -1,9 +1,10 @@
 import { type Command, Option } from 'commander';
 import { RampartError } from '../../errors.js';
 import { openAttachmentStore } from '../../oci/open.js';
-import { parsePlatform } from '../../oci/platform.js';
+import { parsePlatform, platformToDebianArch } from '../../oci/platform.js';
 import { parseImageReference } from '../../oci/reference.js';
 import { createRegistryClient } from '../../registry/client.js';
+import { loadArchiveLookup } from '../../surface/lint/archive.js';
 import { seeAttachments } from '../../surface/lint/attachments.js';
 import { LINT_CONFIG_FILE, readLintConfig } from '../../surface/lint/config.js';
 import { listLintChecks } from '../../surface/lint/registry.js';
@@ -25,6 +26,11 @@ interface LintCommandOptions extends RegistryFlags {
   config?: string;
   platform?: string;
   listChecks?: boolean;
+  archive?: boolean;
+  suite?: string[];
+  mirror?: string;
+  keyring?: string;
+  cache?: string;
 }
 
 export function registerLint(program: Command): void {
@@ -48,7 +54,23 @@ export function registerLint(program: Command): void {
       '--platform <os/arch[/variant]>',
       'image of an index to lint (default: the host platform, else the first)',
     )
-    .option('--list-checks', 'list the checks (id, severity, group, title) and exit');
+    .option('--list-checks', 'list the checks (id, severity, group, title) and exit')
+    .option(
+      '--archive',
+      'compare package versions with the Debian archive (outdated-package): the host apt mirror, or --mirror',
+    )
+    .addOption(
+      new Option(
+        '--suite <suite>',
+        "archive suite for --archive (repeatable; default: the image's release, with -updates and -security)",
+      ).argParser((value: string, previous: string[] = []) => [...previous, value]),
+    )
+    .option('--mirror <url>', "Debian mirror for --archive (default: the host's apt sources)")
+    .option('--keyring <file>', "OpenPGP keyring that signs the archive (default: Debian's)")
+    .option(
+      '--cache <dir>',
+      'download cache for --archive (default: $XDG_CACHE_HOME/rampart or ~/.cache/rampart)',
+    );
   addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
@@ -112,6 +134,19 @@ tags of a dir:) are listed as skipped, never as passed.`,
             ? {
                 attachments: async () =>
                   seeAttachments(await openAttachmentStore(parsed, { registry }), subjects, signal),
+              }
+            : {}),
+          ...(options.archive
+            ? {
+                archive: (sbom) =>
+                  loadArchiveLookup(sbom, {
+                    architecture: platformToDebianArch(opened.config),
+                    signal,
+                    ...(options.suite ? { suites: options.suite } : {}),
+                    ...(options.mirror ? { mirror: options.mirror } : {}),
+                    ...(options.keyring ? { keyring: options.keyring } : {}),
+                    ...(options.cache ? { cacheDir: options.cache } : {}),
+                  }),
               }
             : {}),
           tags: () =>

@@ -1,7 +1,8 @@
-import { RampartError } from '../../errors.js';
+import { isRampartError, RampartError } from '../../errors.js';
 import { flattenImage } from '../../oci/fs-view.js';
 import type { Image } from '../../oci/image.js';
 import { generateSbom } from '../../sbom/generate.js';
+import type { SbomDocument } from '../../sbom/model.js';
 import type { SurfaceMetrics } from '../types.js';
 import type { LintConfig } from './config.js';
 import { LINT_CHECKS } from './registry.js';
@@ -24,8 +25,11 @@ export interface LintOptions {
   attachments?: () => Promise<AttachmentsSeen | undefined>;
   /** Every tag naming the image where it is stored; undefined when they cannot be listed. */
   tags?: () => Promise<string[] | undefined>;
-  /** Newer package versions in the configured archive; absent when no archive is configured. */
-  newerVersion?: NewerVersionLookup;
+  /**
+   * The configured archive (see archive.ts `loadArchiveLookup`); absent when none is configured.
+   * A failure to reach it skips `outdated-package` with the error as the reason (other errors throw).
+   */
+  archive?: (sbom: SbomDocument) => Promise<NewerVersionLookup>;
   /** The clock (end-of-life dates). */
   now?: () => Date;
   signal?: AbortSignal;
@@ -39,7 +43,7 @@ const REQUIREMENT_REASONS: Record<LintRequirement, string> = {
   metrics: 'no surface metrics were measured',
   attachments: 'attachments cannot be seen for this transport (docker-archive:, dir:)',
   tags: 'the tags naming the image cannot be seen for this transport',
-  archive: 'no archive is configured (--archive-spec)',
+  archive: 'no archive is configured (rampart lint --archive)',
   files: 'the image files cannot be read',
 };
 
@@ -75,7 +79,15 @@ export async function lintImage(
     const tags = await options.tags();
     if (tags) context.tags = tags;
   }
-  if (options.newerVersion) context.newerVersion = options.newerVersion;
+  let archiveProblem: string | undefined;
+  if (options.archive && needs('archive')) {
+    try {
+      context.newerVersion = await options.archive(sbom);
+    } catch (error) {
+      if (!isRampartError(error) || error.code === 'CANCELLED' || error.code === 'USAGE') throw error;
+      archiveProblem = `the archive could not be read: ${error.code}: ${error.message}`;
+    }
+  }
   const available: Record<LintRequirement, boolean> = {
     metrics: context.metrics !== undefined,
     attachments: context.attachments !== undefined,
@@ -93,7 +105,8 @@ export async function lintImage(
       });
     const missing = check.requires.find((requirement) => !available[requirement]);
     if (missing) {
-      skipped.push({ check: check.id, reason: REQUIREMENT_REASONS[missing] });
+      const reason = missing === 'archive' && archiveProblem ? archiveProblem : REQUIREMENT_REASONS[missing];
+      skipped.push({ check: check.id, reason });
       continue;
     }
     findings.push(...(await check.run(context)));

@@ -1,13 +1,15 @@
 /**
  * `rampart diff` (issue 15 item 3): two builds of one spec from two lock files that differ in one
  * package show exactly that change — in packages, in the files that package owns (and dpkg's
- * records of it), and nothing else. Hermetic: the signed local APT repo.
+ * records of it), and nothing else; `lint --archive` finds the older one outdated. Hermetic: the
+ * signed local APT repo.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageDiff } from '../../../src/surface/diff.js';
+import type { LintResult } from '../../../src/surface/lint/types.js';
 import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
 import { rampart } from '../../helpers/run-cli.js';
 
@@ -142,5 +144,26 @@ describe('rampart diff', () => {
     const { code, stdout, stderr } = await rampart('diff', newRef, newRef);
     expect(code, stderr).toBe(0);
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('No differences.');
+  });
+
+  it('lint --archive: the old image has one outdated package, the new one none', async () => {
+    const archive = ['--archive', '--mirror', repo.url, '--keyring', repo.key.keyring, '--suite', 'testing'];
+    const outdated = async (ref: string) => {
+      const { code, stdout, stderr } = await rampart(
+        'lint',
+        ref,
+        '-o',
+        'json',
+        ...archive,
+        '--cache',
+        join(dir, 'cache'),
+      );
+      expect(code, stderr).toBe(0);
+      const result = JSON.parse(stdout) as LintResult;
+      expect(result.skipped.map((s) => s.check)).not.toContain('outdated-package');
+      return result.findings.filter((f) => f.check === 'outdated-package').map((f) => f.location);
+    };
+    expect(await outdated(oldRef)).toEqual([{ kind: 'package', name: 'tool', version: '1.0' }]);
+    expect(await outdated(newRef)).toEqual([]);
   });
 });
