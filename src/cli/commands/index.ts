@@ -25,4 +25,6 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   'verify-attestation': async () => (await import('./verify-attestation.js')).registerVerifyAttestation,
   diff: async () => (await import('./diff.js')).registerDiff,
   lint: async () => (await import('./lint.js')).registerLint,
+  scan: async () => (await import('./scan.js')).registerScan,
+  db: async () => (await import('./db.js')).registerDb,
 };

@@ -1,0 +1,129 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RampartError } from '../../../src/errors.js';
+import { importAdvisories } from '../../../src/vuln/import/index.js';
+import { SCHEMA_VERSION } from '../../../src/vuln/schema.js';
+import { storeStatusReport } from '../../../src/vuln/status.js';
+import { normalizePackageName, openAdvisoryStore } from '../../../src/vuln/store.js';
+import { VULNDATA } from '../../helpers/vulndata.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rampart-vstore-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function codeOf(fn: () => unknown): { code?: string; details?: unknown } {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof RampartError) return { code: error.code, details: error.details };
+    throw error;
+  }
+  return {};
+}
+
+describe('advisory store', () => {
+  it('creates a versioned store and reads back the real tracker sample by source package', async () => {
+    const path = join(dir, 'tracker.db');
+    const store = openAdvisoryStore(path, { now: () => new Date('2026-12-01T00:00:00Z') });
+    const [result] = await importAdvisories(store, [
+      { path: join(VULNDATA, 'osvdev-debian/debian_security_tracker_mock.json') },
+    ]);
+    expect(result).toMatchObject({ feed: 'debian-tracker', format: 'debian-tracker', skipped: 0 });
+    expect(store.affected('deb', 'apparmor').find((r) => r.release === 'bookworm')).toEqual({
+      vulnerabilityId: 'CVE-2014-1424',
+      source: 'debian-tracker',
+      ecosystem: 'deb',
+      packageName: 'apparmor',
+      release: 'bookworm',
+      debian: { status: 'resolved', fixedVersion: '0', urgency: 'unimportant' },
+    });
+    expect(store.affected('deb', 'busybox').map((r) => r.release)).toEqual([
+      'bookworm',
+      'bullseye',
+      'buster',
+      'sid',
+      'trixie',
+    ]);
+    expect(store.debianReleases()).toEqual(['bookworm', 'bullseye', 'buster', 'sid', 'trixie']);
+    expect(store.vulnerability('CVE-2018-1000500')?.summary).toMatch(/^Busybox contains/);
+    const status = store.status();
+    expect(status).toMatchObject({ path, schemaVersion: SCHEMA_VERSION, built: '2026-12-01T00:00:00.000Z' });
+    expect(status.sources).toEqual([
+      expect.objectContaining({
+        name: 'debian-tracker',
+        records: result!.records,
+        updated: '2026-12-01T00:00:00.000Z',
+      }),
+    ]);
+    store.close();
+    const reader = openAdvisoryStore(path, { readOnly: true });
+    expect(reader.affected('deb', 'busybox')).toHaveLength(5);
+    reader.close();
+  });
+
+  it('refuses a store of a newer schema and a foreign SQLite file (ADVISORY_DB_INVALID)', () => {
+    const newer = join(dir, 'newer.db');
+    const db = new DatabaseSync(newer);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(codeOf(() => openAdvisoryStore(newer))).toEqual({
+      code: 'ADVISORY_DB_INVALID',
+      details: { path: newer, schemaVersion: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION },
+    });
+    const foreign = join(dir, 'foreign.db');
+    const other = new DatabaseSync(foreign);
+    other.exec('CREATE TABLE t (x)');
+    other.close();
+    expect(codeOf(() => openAdvisoryStore(foreign)).code).toBe('ADVISORY_DB_INVALID');
+  });
+
+  it('refuses a file that is not SQLite, and a missing store when reading', async () => {
+    const garbage = join(dir, 'garbage.db');
+    await writeFile(
+      garbage,
+      'this is not a database, it is a text file long enough to have a header\n'.repeat(10),
+    );
+    expect(codeOf(() => openAdvisoryStore(garbage)).code).toBe('ADVISORY_DB_INVALID');
+    expect(codeOf(() => openAdvisoryStore(join(dir, 'missing.db'), { readOnly: true })).code).toBe(
+      'NOT_FOUND',
+    );
+  });
+
+  it('migrates an empty (version 0) file', () => {
+    const empty = join(dir, 'empty.db');
+    new DatabaseSync(empty).close();
+    const store = openAdvisoryStore(empty);
+    expect(store.status().schemaVersion).toBe(SCHEMA_VERSION);
+    store.close();
+  });
+
+  it('normalises PyPI names (PEP 503) on both sides, and only PyPI names', () => {
+    expect(normalizePackageName('pypi', 'Foo_Bar.baz')).toBe('foo-bar-baz');
+    expect(normalizePackageName('npm', 'Foo_Bar')).toBe('Foo_Bar');
+  });
+
+  it('status: each feed with its age, and a warning once it is older than 24 h', async () => {
+    const path = join(dir, 'status.db');
+    const store = openAdvisoryStore(path, { now: () => new Date('2026-12-01T00:00:00Z') });
+    expect(storeStatusReport(store, new Date('2026-12-01T00:00:00Z')).warnings.map((w) => w.code)).toEqual([
+      'EMPTY_STORE',
+    ]);
+    await importAdvisories(store, [{ path: join(VULNDATA, 'osv/go') }]);
+    const fresh = storeStatusReport(store, new Date('2026-12-02T00:00:00Z'));
+    expect(fresh.sources.map((s) => [s.records, s.ageSeconds, s.stale])).toEqual([[3, 86_400, false]]);
+    expect(fresh.warnings).toEqual([]);
+    const stale = storeStatusReport(store, new Date('2026-12-02T00:00:01Z'));
+    expect(stale.sources[0]!.stale).toBe(true);
+    expect(stale.warnings).toEqual([
+      expect.objectContaining({ code: 'STALE_FEED', feed: `osv:${join(VULNDATA, 'osv/go')}` }),
+    ]);
+    store.close();
+  });
+});
