@@ -1,8 +1,10 @@
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parsePlatform } from '../../oci/platform.js';
 import { diffImages } from '../../surface/diff.js';
 import { renderDiffMarkdown, renderDiffText } from '../../surface/diff-render.js';
 import { openSubjectImage } from '../../surface/open.js';
+import { addDbOption, dbPathOf } from '../db-option.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import type { RegistryFlags } from '../registry-options.js';
@@ -11,6 +13,7 @@ import { addRegistryOptions, registryOptions } from '../registry-options.js';
 interface DiffCommandOptions extends RegistryFlags {
   output: string;
   platform?: string;
+  db?: string;
 }
 
 export function registerDiff(program: Command): void {
@@ -26,7 +29,7 @@ export function registerDiff(program: Command): void {
       '--platform <os/arch[/variant]>',
       'image of an index to compare (default: the host platform, else the first)',
     );
-  addRegistryOptions(command, { jobs: false })
+  addRegistryOptions(addDbOption(command), { jobs: false })
     .addHelpText(
       'after',
       `
@@ -38,8 +41,10 @@ Examples:
 Packages come from rampart's SBOM catalog (deb, npm, Python, Java, Go), matched by ecosystem, name
 and architecture. A file counts as changed when its kind, mode bits (setuid/setgid included), owner,
 link target, size or content (sha256) differ; modification times are ignored. Config compares user,
-env, entrypoint, cmd, working dir, labels, exposed ports and stop signal. Exit status 0 whether or
-not anything changed.`,
+env, entrypoint, cmd, working dir, labels, exposed ports and stop signal. When an advisory store
+exists (--db, $RAMPART_ADVISORY_DB or the default path; \`rampart db update\`), both images are
+scanned and the vulnerabilities fixed and introduced are listed. Exit status 0 whether or not
+anything changed.`,
     )
     .action(async (oldRef: string, newRef: string, options: DiffCommandOptions) => {
       const report = parseReportOutput(options.output, ['text', 'json', 'markdown'] as const);
@@ -47,13 +52,19 @@ not anything changed.`,
       const registry = await registryOptions(options, [oldRef, newRef]);
       const open = (reference: string) =>
         openSubjectImage(reference, { registry, ...(platform ? { platform } : {}) });
+      const store = await openStoreIfAny(options.db);
       const diff = await withInterrupt(async (signal) =>
         diffImages(
           { reference: oldRef, image: await open(oldRef) },
           { reference: newRef, image: await open(newRef) },
-          { signal },
+          {
+            signal,
+            ...(store
+              ? { scanFindings: async (sbom) => (await scanner()).scanSbomDocument(store, sbom).matches }
+              : {}),
+          },
         ),
-      );
+      ).finally(() => store?.close());
       const text =
         report.format === 'json'
           ? `${JSON.stringify(diff, null, 2)}\n`
@@ -62,4 +73,25 @@ not anything changed.`,
             : renderDiffText(diff);
       await writeReport(report, text);
     });
+}
+
+const scanner = () => import('../../vuln/scan.js');
+
+/**
+ * The advisory store, when one exists: `--db FILE` must exist (NOT_FOUND otherwise); the default
+ * path ($RAMPART_ADVISORY_DB, else the cache's) is used only if it is there, so a diff without a
+ * store simply has no `findings`.
+ */
+async function openStoreIfAny(db: string | undefined) {
+  const path = dbPathOf({ ...(db ? { db } : {}) });
+  if (
+    db === undefined &&
+    !(await stat(path).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return undefined;
+  const { openAdvisoryStore } = await import('../../vuln/store.js');
+  return openAdvisoryStore(path, { readOnly: true });
 }

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageDiff } from '../../../src/surface/diff.js';
 import type { LintResult } from '../../../src/surface/lint/types.js';
+import { importAdvisories } from '../../../src/vuln/import/index.js';
+import { openAdvisoryStore } from '../../../src/vuln/store.js';
 import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
 import { rampart } from '../../helpers/run-cli.js';
 
@@ -40,6 +42,8 @@ async function build(specDir: string, locked: boolean): Promise<string> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rampart-diff-'));
+  // No advisory store unless a test names one: the machine's default store must not leak in.
+  process.env.RAMPART_ADVISORY_DB = join(dir, 'no-store.db');
   repo = await createAptRepo(
     [
       {
@@ -49,7 +53,7 @@ beforeAll(async () => {
             name: 'base-files',
             version: '13.8',
             architecture: 'all',
-            files: { 'usr/lib/os-release': 'ID=debian\nVERSION_CODENAME=testing\n' },
+            files: { 'usr/lib/os-release': 'ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n' },
           },
           tool('1.0', '#!tool 1.0\n'),
           tool('1.1', '#!tool 1.1, with a longer body\n'),
@@ -103,6 +107,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  delete process.env.RAMPART_ADVISORY_DB;
   await repo?.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -165,5 +170,35 @@ describe('rampart diff', () => {
     };
     expect(await outdated(oldRef)).toEqual([{ kind: 'package', name: 'tool', version: '1.0' }]);
     expect(await outdated(newRef)).toEqual([]);
+  });
+
+  it('with an advisory store, lists the vulnerability the new version fixes', async () => {
+    // The tracker's real JSON format (keys are source packages): fixed in tool 1.1 for trixie.
+    const tracker = join(dir, 'tracker.json');
+    await writeFile(
+      tracker,
+      JSON.stringify({
+        tool: {
+          'CVE-2026-9000': {
+            releases: {
+              trixie: { status: 'resolved', fixed_version: '1.1', urgency: 'high', repositories: {} },
+            },
+          },
+        },
+      }),
+    );
+    const db = join(dir, 'advisories.db');
+    const store = openAdvisoryStore(db);
+    await importAdvisories(store, [{ path: tracker }]);
+    store.close();
+    const { code, stdout, stderr } = await rampart('diff', oldRef, newRef, '-o', 'json', '--db', db);
+    expect(code, stderr).toBe(0);
+    const diff = JSON.parse(stdout) as ImageDiff;
+    expect(diff.findings).toEqual({
+      fixed: [{ id: 'CVE-2026-9000', severity: expect.any(String), package: 'tool', version: '1.0' }],
+      introduced: [],
+    });
+    const markdown = await rampart('diff', oldRef, newRef, '-o', 'markdown', '--db', db);
+    expect(markdown.stdout).toContain('| CVE-2026-9000 |');
   });
 });
