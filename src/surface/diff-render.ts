@@ -1,5 +1,6 @@
 // The CLI's byte formatter is a pure function; one rule for sizes everywhere.
 import { formatBytes as humanBytes } from '../cli/format.js';
+import { displayPath as shown } from '../errors.js';
 import type { DiffConfigChange, DiffFile, ImageDiff } from './diff.js';
 
 /**
@@ -16,16 +17,17 @@ function signedBytes(delta: number): string {
 }
 
 function describeConfig(change: DiffConfigChange): string {
-  const name = change.key ? `${change.field} ${change.key}` : change.field;
-  if (change.old === undefined) return `${name}: set to ${change.new}`;
-  if (change.new === undefined) return `${name}: removed (was ${change.old})`;
-  return `${name}: ${change.old} → ${change.new}`;
+  // Image contents are hostile input: control characters (an escape sequence, a newline) are quoted.
+  const name = change.key ? `${change.field} ${shown(change.key)}` : change.field;
+  if (change.old === undefined) return `${name}: set to ${shown(change.new ?? '')}`;
+  if (change.new === undefined) return `${name}: removed (was ${shown(change.old)})`;
+  return `${name}: ${shown(change.old)} → ${shown(change.new)}`;
 }
 
 function fileLine(file: DiffFile): string {
   return file.kind === 'symlink'
-    ? `${file.path} -> ${file.linkTarget ?? ''}`
-    : `${file.path} (${humanBytes(file.size)})`;
+    ? `${shown(file.path)} -> ${shown(file.linkTarget ?? '')}`
+    : `${shown(file.path)} (${humanBytes(file.size)})`;
 }
 
 function isEmpty(diff: ImageDiff): boolean {
@@ -50,9 +52,11 @@ export function renderDiffText(diff: ImageDiff): string {
     `Packages: ${packages.changed.length} changed, ${packages.added.length} added, ${packages.removed.length} removed`,
   );
   for (const c of packages.changed)
-    out.push(`  ~ ${c.name} ${c.from} -> ${c.to}${c.direction === 'downgrade' ? ' (downgrade)' : ''}`);
-  for (const p of packages.added) out.push(`  + ${p.name} ${p.version}`);
-  for (const p of packages.removed) out.push(`  - ${p.name} ${p.version}`);
+    out.push(
+      `  ~ ${shown(c.name)} ${shown(c.from)} -> ${shown(c.to)}${c.direction === 'downgrade' ? ' (downgrade)' : ''}`,
+    );
+  for (const p of packages.added) out.push(`  + ${shown(p.name)} ${shown(p.version)}`);
+  for (const p of packages.removed) out.push(`  - ${shown(p.name)} ${shown(p.version)}`);
   out.push(
     '',
     `Files: ${files.changed.length} changed, ${files.added.length} added, ${files.removed.length} removed (${signedBytes(files.bytesDelta)})`,
@@ -65,7 +69,7 @@ export function renderDiffText(diff: ImageDiff): string {
   listed(
     files.changed.map(
       (c) =>
-        `  ~ ${c.path} (${c.reasons.join(', ')}${c.reasons.includes('size') ? `: ${humanBytes(c.old.size)} -> ${humanBytes(c.new.size)}` : ''})`,
+        `  ~ ${shown(c.path)} (${c.reasons.join(', ')}${c.reasons.includes('size') ? `: ${humanBytes(c.old.size)} -> ${humanBytes(c.new.size)}` : ''})`,
     ),
   );
   listed(files.added.map((f) => `  + ${fileLine(f)}`));
@@ -80,23 +84,32 @@ export function renderDiffText(diff: ImageDiff): string {
       `Vulnerabilities: ${diff.findings.fixed.length} fixed, ${diff.findings.introduced.length} introduced`,
     );
     for (const f of diff.findings.fixed)
-      out.push(`  fixed      ${f.id} (${f.severity}) in ${f.package} ${f.version}`);
+      out.push(`  fixed      ${shown(f.id)} (${f.severity}) in ${shown(f.package)} ${shown(f.version)}`);
     for (const f of diff.findings.introduced)
-      out.push(`  introduced ${f.id} (${f.severity}) in ${f.package} ${f.version}`);
+      out.push(`  introduced ${shown(f.id)} (${f.severity}) in ${shown(f.package)} ${shown(f.version)}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Control characters as visible escapes: a name from an image must not drive a terminal or a page. */
+function escapeControls(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Markdown-safe inline code (a backtick in a file name must not end the span). */
 function code(text: string): string {
   const ticks = text.includes('`') ? '``' : '`';
   const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-  return `${ticks}${pad}${text.replace(/\r?\n/g, ' ')}${pad}${ticks}`;
+  return `${ticks}${pad}${escapeControls(text)}${pad}${ticks}`;
 }
 
-/** A table cell: pipes escaped, newlines flattened. */
+/** A table cell: pipes escaped, HTML and control characters neutralised. */
 function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return escapeControls(text)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|');
 }
 
 export function renderDiffMarkdown(diff: ImageDiff): string {

@@ -1,19 +1,20 @@
+import { displayPath as shown } from '../../errors.js';
 import type { LintLocation, LintResult } from './types.js';
 
 function where(location: LintLocation): string {
   switch (location.kind) {
     case 'file':
-      return location.path;
+      return shown(location.path);
     case 'env':
-      return `env ${location.name}`;
+      return `env ${shown(location.name)}`;
     case 'label':
-      return `label ${location.name}`;
+      return `label ${shown(location.name)}`;
     case 'config':
       return `config ${location.field}`;
     case 'package':
-      return `package ${location.name} ${location.version}`;
+      return `package ${shown(location.name)} ${shown(location.version)}`;
     case 'tag':
-      return `tag ${location.name}`;
+      return `tag ${shown(location.name)}`;
     case 'image':
       return 'image';
   }
@@ -27,7 +28,8 @@ export function renderLintText(result: LintResult): string {
   if (findings.length === 0) out.push('No findings.');
   for (const finding of findings) {
     out.push(`${finding.severity.toUpperCase().padEnd(7)} ${finding.check}  ${where(finding.location)}`);
-    out.push(`        ${finding.message}`);
+    // Messages name paths and keys from the image: control characters are quoted, not printed.
+    out.push(`        ${shown(finding.message)}`);
     out.push(`        fix: ${finding.fix}`);
   }
   const { summary } = result;
