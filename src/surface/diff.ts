@@ -282,8 +282,9 @@ async function diffFiles(
   const changed: DiffFileChange[] = [];
   const toHash: string[] = [];
   let bytesDelta = 0;
-  for (const node of newNodes.values()) if (hasContent(node)) bytesDelta += node.size;
-  for (const node of oldNodes.values()) if (hasContent(node)) bytesDelta -= node.size;
+  // Regular files only: a hardlink shares its target's bytes and would count them twice.
+  for (const node of newNodes.values()) if (node.kind === 'file') bytesDelta += node.size;
+  for (const node of oldNodes.values()) if (node.kind === 'file') bytesDelta -= node.size;
   const pending = new Map<string, FileChangeReason[]>();
   for (const [path, before] of oldNodes) {
     const after = newNodes.get(path);
