@@ -442,6 +442,6 @@ function systemErrorDescription(error: NodeJS.ErrnoException): string {
 }
 
 /** A path as a message shows it: quoted when it holds control characters (a newline, an escape sequence). */
-function displayPath(path: string): string {
+export function displayPath(path: string): string {
   return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
 }

@@ -35,6 +35,8 @@ const GROUP_ORDER = [
   'verify-attestation',
   'apt',
   'cache',
+  'diff',
+  'lint',
 ];
 /** The password of the keys `key generate` examples write and `sign` examples read. */
 const KEY_PASSWORD = 'example-key-password';

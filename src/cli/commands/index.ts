@@ -24,6 +24,8 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   attest: async () => (await import('./attest.js')).registerAttest,
   compare: async () => (await import('./compare.js')).registerCompare,
   'verify-attestation': async () => (await import('./verify-attestation.js')).registerVerifyAttestation,
+  diff: async () => (await import('./diff.js')).registerDiff,
+  lint: async () => (await import('./lint.js')).registerLint,
   scan: async () => (await import('./scan.js')).registerScan,
   db: async () => (await import('./db.js')).registerDb,
 };

@@ -26,8 +26,12 @@ import type { FsTree } from '../../../src/oci/fs-tree.js';
 import { flattenImage, readFiles } from '../../../src/oci/fs-view.js';
 import { selectImage } from '../../../src/oci/image.js';
 import { openImage } from '../../../src/oci/open.js';
+import { parsePlatform } from '../../../src/oci/platform.js';
 import { generateSbom } from '../../../src/sbom/generate.js';
 import type { SbomDocument } from '../../../src/sbom/model.js';
+import { lintImage } from '../../../src/surface/lint/run.js';
+import { measureImage } from '../../../src/surface/metrics.js';
+import { openSubject } from '../../../src/surface/open.js';
 import { runCommand } from '../../helpers/processes.js';
 import { runArm64Image } from '../../helpers/qemu.js';
 import { runOciImage } from '../../helpers/runc.js';
@@ -261,6 +265,29 @@ describe('catalog images from the Debian archive', () => {
         change: 'world-write cleared (1777 -> 1775)',
       });
     }
+  });
+
+  it('rampart lint: runtime images have no finding at warning or above; the dev variant has its shell and root user', async () => {
+    const lintOf = async (key: string, platform: string) => {
+      const b = built.get(key)!;
+      const ref = `oci:${b.layout}:${b.tag}`;
+      const { image } = await openSubject(ref, { platform: parsePlatform(platform) });
+      return lintImage(ref, image, { measure: (img, reference) => measureImage(img, { reference }) });
+    };
+    for (const key of ['static', 'base', 'cc', 'nodejs', 'python3', 'nodejs-arm64']) {
+      const result = await lintOf(key, key.endsWith('-arm64') ? 'linux/arm64' : 'linux/amd64');
+      expect(
+        result.findings.filter((f) => f.severity !== 'info'),
+        key,
+      ).toEqual([]);
+      expect(
+        result.skipped.map((s) => s.check),
+        key,
+      ).toEqual(['outdated-package']);
+    }
+    const dev = await lintOf('base-dev', 'linux/amd64');
+    const serious = dev.findings.filter((f) => f.severity !== 'info').map((f) => f.check);
+    expect(new Set(serious)).toEqual(new Set(['root-user', 'shell-present']));
   });
 
   it('builds one index with a manifest per architecture', async () => {

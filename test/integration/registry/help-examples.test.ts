@@ -27,6 +27,8 @@ const GROUP_ORDER = [
   'verify',
   'attest',
   'verify-attestation',
+  'diff',
+  'lint',
   'ls',
   'login',
   'logout',
