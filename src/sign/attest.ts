@@ -18,6 +18,7 @@ import type { Signer } from './keys.js';
 import { parsePublicKey, publicKeyHint } from './keys.js';
 import type { SignatureFormat } from './sign.js';
 import {
+  type AttachmentTarget,
   defaultIdentity,
   openAttachmentTarget,
   putBundleReferrer,
@@ -89,7 +90,21 @@ export async function attestImage(
       },
     );
   }
-  const { reference, object, store, openBeside } = await openAttachmentTarget(ref, options);
+  return attestTarget(await openAttachmentTarget(ref, options), signer, predicateType, predicate, options);
+}
+
+/**
+ * Attests what `target` holds (the image a reference names, or a manifest of its index) with a
+ * checked predicate of the resolved `predicateType`.
+ */
+export async function attestTarget(
+  target: AttachmentTarget,
+  signer: Signer,
+  predicateType: string,
+  predicate: unknown,
+  options: Omit<AttestOptions, 'registry'> = {},
+): Promise<AttestResult> {
+  const { reference, object, store, openBeside } = target;
   const formats = options.formats ?? ['bundle', 'legacy'];
   const identity = options.identity ?? defaultIdentity(reference);
   const now = options.now ?? (() => new Date());
@@ -132,7 +147,7 @@ export async function attestImage(
       throw error;
     }
   }
-  return { reference: ref, digest: object.digest, predicateType, attestations };
+  return { reference: reference.raw, digest: object.digest, predicateType, attestations };
 }
 
 /**
