@@ -23,4 +23,5 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   verify: async () => (await import('./verify.js')).registerVerify,
   attest: async () => (await import('./attest.js')).registerAttest,
   'verify-attestation': async () => (await import('./verify-attestation.js')).registerVerifyAttestation,
+  tree: async () => (await import('./tree.js')).registerTree,
 };

@@ -27,6 +27,7 @@ const GROUP_ORDER = [
   'verify',
   'attest',
   'verify-attestation',
+  'tree',
   'ls',
   'login',
   'logout',

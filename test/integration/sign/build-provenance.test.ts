@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREDICATE_TYPES } from '../../../src/sign/formats.js';
+import type { AttachmentTree } from '../../../src/sign/tree.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
 import type { VerifyAttestationResult } from '../../../src/sign/verify-attestation.js';
 import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
@@ -234,6 +235,47 @@ describe('build --sign-key', () => {
     // Legacy tags: the signature and the attestations.
     expect(tree.stdout).toContain(`sha256-${amd64.digest.slice(7)}.sig`);
     expect(tree.stdout).toContain(`sha256-${amd64.digest.slice(7)}.att`);
+  }, 120_000);
+
+  it('rampart tree lists the signatures and the attestations with their predicate types', async () => {
+    const run = await rampart('tree', '-o', 'json', `docker://${registry.host}/app:1`, '--insecure');
+    expect(run.code, run.stderr).toBe(0);
+    const tree = JSON.parse(run.stdout) as AttachmentTree;
+    expect(tree.digest).toBe(built.digest);
+    const summary = (attachments: AttachmentTree['attachments']) =>
+      attachments.map((a) => `${a.kind} ${a.format} ${(a.predicateTypes ?? []).join(',')}`).sort();
+    const perPlatform = [
+      PREDICATE_TYPES.slsaprovenance1,
+      PREDICATE_TYPES.spdxjson,
+      PREDICATE_TYPES.cyclonedx,
+      PREDICATE_TYPES.openvex,
+    ];
+    expect(summary(tree.attachments)).toEqual(
+      [
+        `attestation bundle ${PREDICATE_TYPES.slsaprovenance1}`,
+        `attestation legacy ${PREDICATE_TYPES.slsaprovenance1}`,
+        'signature bundle ',
+        'signature legacy ',
+      ].sort(),
+    );
+    expect(tree.manifests.map((m) => m.platform)).toEqual(['linux/amd64', 'linux/arm64/v8']);
+    for (const manifest of tree.manifests) {
+      expect(summary(manifest.attachments)).toEqual(
+        [
+          ...perPlatform.map(
+            (t) =>
+              `${t === PREDICATE_TYPES.spdxjson || t === PREDICATE_TYPES.cyclonedx ? 'sbom' : 'attestation'} bundle ${t}`,
+          ),
+          `attestation legacy ${[...perPlatform].join(',')}`,
+          'signature bundle ',
+          'signature legacy ',
+        ].sort(),
+      );
+    }
+    const text = await rampart('tree', `docker://${registry.host}/app:1`, '--insecure');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`sha256-${built.platforms[0]!.digest.slice(7)}.att`);
+    expect(text.stdout).toContain('linux/arm64');
   }, 120_000);
 
   it('signing does not change the image: an unsigned build of the lock has the same digests', async () => {
