@@ -27,14 +27,15 @@ export interface RampartProvenance {
   buildDefinition: {
     buildType: string;
     externalParameters: {
-      spec: { path: string; name: string; sha256: string; content: string };
+      /** `content`: the spec's text; `redacted` when URL credentials were removed from it. */
+      spec: { path: string; name: string; sha256: string; content: string; redacted?: true };
       variant?: string;
       archs: string[];
       locked: boolean;
       sourceDateEpoch?: string;
     };
     internalParameters: {
-      lock: { sha256: string; content: string };
+      lock: { sha256: string; content: string; redacted?: true };
       created: string;
       repository?: { mirror?: string; securityMirror?: string; keyring?: string };
     };
@@ -89,6 +90,9 @@ export function buildProvenance(input: ProvenanceInput): RampartProvenance {
     })),
   ];
   const invocation = record.invocation;
+  // A signed attestation is published: a mirror's credentials in the spec or the lock stay out.
+  const spec = withoutCredentials(input.specText);
+  const lock = withoutCredentials(input.lockText);
   return {
     buildDefinition: {
       buildType: rampartBuildType(record.builder.version),
@@ -97,7 +101,8 @@ export function buildProvenance(input: ProvenanceInput): RampartProvenance {
           path: record.spec.path,
           name: record.spec.name,
           sha256: record.spec.sha256,
-          content: input.specText,
+          content: spec.text,
+          ...(spec.redacted ? { redacted: true as const } : {}),
         },
         ...(invocation.variant ? { variant: invocation.variant } : {}),
         archs: arch === undefined ? [...invocation.archs] : [arch],
@@ -105,7 +110,11 @@ export function buildProvenance(input: ProvenanceInput): RampartProvenance {
         ...(invocation.sourceDateEpoch ? { sourceDateEpoch: invocation.sourceDateEpoch } : {}),
       },
       internalParameters: {
-        lock: { sha256: lockSha256, content: input.lockText },
+        lock: {
+          sha256: lockSha256,
+          content: lock.text,
+          ...(lock.redacted ? { redacted: true as const } : {}),
+        },
         created: record.created,
         ...(invocation.repository ? { repository: invocation.repository } : {}),
       },
@@ -122,6 +131,12 @@ export function buildProvenance(input: ProvenanceInput): RampartProvenance {
   };
 }
 
+/** `scheme://user:password@host` -> `scheme://host` everywhere in a text (spec YAML, lock JSON). */
+export function withoutCredentials(text: string): { text: string; redacted: boolean } {
+  const redacted = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@"'?#]+@/gi, '$1');
+  return { text: redacted, redacted: redacted !== text };
+}
+
 const provenanceSchema = z.object({
   buildDefinition: z.object({
     buildType: z.string().startsWith(BUILD_TYPE_PREFIX),
@@ -131,13 +146,14 @@ const provenanceSchema = z.object({
         name: z.string(),
         sha256: z.string().regex(/^[0-9a-f]{64}$/),
         content: z.string().optional(),
+        redacted: z.literal(true).optional(),
       }),
       variant: z.string().optional(),
       archs: z.array(z.string().regex(/^[a-z0-9]+$/)).min(1),
       sourceDateEpoch: z.string().optional(),
     }),
     internalParameters: z.object({
-      lock: z.object({ sha256: z.string(), content: z.string() }),
+      lock: z.object({ sha256: z.string(), content: z.string(), redacted: z.literal(true).optional() }),
       repository: z
         .object({
           mirror: z.string().optional(),

@@ -200,6 +200,23 @@ describe('verify --rebuild', () => {
     expect(error.error.details.path).toBe(other);
   }, 300_000);
 
+  it('no provenance signed by the key: PROVENANCE_INVALID, nothing built', async () => {
+    const other = await rampart('key', 'generate', '--output-prefix', join(work, 'other'));
+    expect(other.code, other.stderr).toBe(0);
+    const run = await rampart(
+      'verify',
+      '--rebuild',
+      '-o',
+      'json',
+      '--key',
+      join(work, 'other.pub'),
+      `oci:${layout}:1`,
+    );
+    expect(run.code).toBe(1);
+    const error = JSON.parse(run.stderr.replace(/^error: /, '')) as { error: { code: string } };
+    expect(error.error.code).toBe('PROVENANCE_INVALID');
+  }, 120_000);
+
   it('after one file of a layer is altered and the image re-signed, --rebuild names the layer and the file', async () => {
     // The provenance the build attached to the index, re-attested by the "attacker" over the new digest.
     const attested = await rampart(
