@@ -139,6 +139,11 @@ provenance. The image digests do not change. The password is read as 'rampart si
       });
       const registry = await registryOptions(opts, dest ? [dest] : []);
       // The key is opened before anything is built: a wrong password costs nothing.
+      if (!opts.signKey && (opts.builderId !== undefined || opts.allowInsecureKey)) {
+        throw new RampartError('USAGE', '--builder-id and --allow-insecure-key are for --sign-key', {
+          details: { option: opts.builderId !== undefined ? '--builder-id' : '--allow-insecure-key' },
+        });
+      }
       const sign = opts.signKey ? await buildSigning(opts) : undefined;
       // SIGINT/SIGTERM stop the build between or inside its stages, so its staging is removed.
       const result = await withInterrupt((signal) =>

@@ -293,6 +293,12 @@ describe('build --sign-key', () => {
     expect(run.code, run.stderr).toBe(0);
     const unsigned = JSON.parse(run.stdout) as typeof built;
     expect(unsigned.digest).toBe(built.digest);
+    // And the registry's tag still names that index after everything was attached.
+    const head = await fetch(`${registry.url}/v2/app/manifests/1`, {
+      method: 'HEAD',
+      headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+    });
+    expect(head.headers.get('docker-content-digest')).toBe(built.digest);
     expect(unsigned.platforms.map((p) => p.digest)).toEqual(built.platforms.map((p) => p.digest));
   }, 300_000);
 
@@ -341,5 +347,8 @@ describe('build --sign-key', () => {
     );
     expect(run.code).toBe(2);
     expect(JSON.parse(run.stderr.replace(/^error: /, '')).error.code).toBe('USAGE');
+    const alone = await rampart('build', '-q', '-o', 'json', spec, '--builder-id', 'https://ci/b');
+    expect(alone.code).toBe(2);
+    expect(JSON.parse(alone.stderr.replace(/^error: /, '')).error.details.option).toBe('--builder-id');
   });
 });

@@ -21,6 +21,7 @@ import { imageFromParts, newIndex } from '../../../src/oci/in-memory.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
 import { readLayerEntries } from '../../../src/oci/tar-safety.js';
 import type { RebuildResult } from '../../../src/sign/rebuild.js';
+import type { AttachmentTree } from '../../../src/sign/tree.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
 import type { VerifyAttestationResult } from '../../../src/sign/verify-attestation.js';
 import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
@@ -184,6 +185,29 @@ describe('verify --rebuild', () => {
     });
     expect(result.rebuild.platforms).toMatchObject([{ architecture: 'amd64', equal: true }]);
   }, 300_000);
+
+  it('rampart tree lists what the build attached in the layout', async () => {
+    const run = await rampart('tree', '-o', 'json', `oci:${layout}:1`);
+    expect(run.code, run.stderr).toBe(0);
+    const tree = JSON.parse(run.stdout) as AttachmentTree;
+    expect(tree.digest).toBe(builtDigest);
+    const kinds = (list: AttachmentTree['attachments']) => list.map((a) => `${a.kind} ${a.format}`).sort();
+    expect(kinds(tree.attachments)).toEqual([
+      'attestation bundle',
+      'attestation legacy',
+      'signature bundle',
+      'signature legacy',
+    ]);
+    expect(kinds(tree.manifests[0]!.attachments)).toEqual([
+      'attestation bundle',
+      'attestation bundle',
+      'attestation legacy',
+      'sbom bundle',
+      'sbom bundle',
+      'signature bundle',
+      'signature legacy',
+    ]);
+  });
 
   it('--spec: the same spec file rebuilds; another spec is refused by its digest', async () => {
     const same = await verifyRebuild('--spec', spec);
