@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Digest } from '../oci/digest.js';
 import type { Image, Layer } from '../oci/image.js';
-import { readLayerEntries } from '../oci/tar-safety.js';
+import { readLayerEntries, type SkippedEntry } from '../oci/tar-safety.js';
 import { compareText } from '../util/compare-text.js';
 
 /**
@@ -78,7 +78,10 @@ export async function diffImages(
 /** Every entry of a layer with its facts (whiteouts as type `whiteout`), content hashed while read. */
 export async function layerFiles(layer: Layer, signal?: AbortSignal): Promise<Map<string, FileFacts>> {
   const files = new Map<string, FileFacts>();
-  for await (const { entry, body } of readLayerEntries(await layer.uncompressed())) {
+  // A hostile entry (a path leaving the root, a bad link) is a difference to report, not a failure.
+  const onSkippedEntry = (skipped: SkippedEntry) =>
+    files.set(skipped.name, { type: `unsafe:${skipped.reason}`, mode: 0, uid: 0, gid: 0, size: 0 });
+  for await (const { entry, body } of readLayerEntries(await layer.uncompressed(), { onSkippedEntry })) {
     signal?.throwIfAborted();
     if (entry.kind === 'whiteout') {
       files.set(entry.path, { type: 'whiteout', mode: 0, uid: 0, gid: 0, size: 0 });

@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { BuildRecord } from '../../../src/builder/record.js';
 import { isRampartError } from '../../../src/errors.js';
-import { diffFiles, type FileFacts } from '../../../src/sign/layer-diff.js';
+import type { Digest } from '../../../src/oci/digest.js';
+import { sha256Digest } from '../../../src/oci/digest.js';
+import type { Layer } from '../../../src/oci/image.js';
+import { diffFiles, type FileFacts, layerFiles } from '../../../src/sign/layer-diff.js';
 import { openVexDocument } from '../../../src/sign/openvex.js';
 import {
   buildProvenance,
@@ -10,6 +14,7 @@ import {
   rampartBuildType,
   withoutCredentials,
 } from '../../../src/sign/provenance.js';
+import { rawTar } from '../../helpers/hostile-layers.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 const SPEC =
@@ -202,5 +207,27 @@ describe('OpenVEX document and file differences', () => {
       'only-in-rebuild usr/c',
       'modified usr/mode',
     ]);
+  });
+
+  it('a hostile entry in a compared layer is listed as unsafe, not fatal', async () => {
+    const tar = await rawTar([
+      { name: 'usr/bin/tool', content: 'x' },
+      { name: '../../etc/passwd', content: 'root' },
+      { name: 'usr/link', type: 'link', linkname: '../../outside' },
+    ]);
+    const layer: Layer = {
+      descriptor: {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: sha256Digest(tar),
+        size: tar.length,
+      },
+      diffID: sha256Digest(tar) as Digest,
+      blob: async () => Readable.from([tar]),
+      uncompressed: async () => Readable.from([tar]),
+    };
+    const files = await layerFiles(layer);
+    expect(files.get('usr/bin/tool')).toMatchObject({ type: 'file', sha256: sha('x') });
+    expect(files.get('../../etc/passwd')?.type).toMatch(/^unsafe:/);
+    expect(files.get('usr/link')?.type).toMatch(/^unsafe:/);
   });
 });
