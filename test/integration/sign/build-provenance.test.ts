@@ -187,6 +187,20 @@ describe('build --sign-key', () => {
         }
       }
     }
+    // The index (what the tag names) carries the whole build's provenance.
+    for (const bin of [cosign3, cosign2]) {
+      const index = await cosign(bin, [
+        'verify-attestation',
+        '--key',
+        join(work, 'rampart.pub'),
+        '--insecure-ignore-tlog=true',
+        '--allow-insecure-registry',
+        '--type',
+        'slsaprovenance1',
+        `${registry.host}/app:1`,
+      ]);
+      expect(index.exitCode, `${bin} index: ${index.stderr}`).toBe(0);
+    }
   }, 600_000);
 
   it('the provenance names the spec, every .deb and InRelease, the builder and the clock', async () => {
