@@ -262,6 +262,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     let signed: SignedBuild | undefined;
     if (opts.sign) {
       checkCancelled(ctx);
+      const signing = stopwatch();
       const { attachBuildAttestations } = await import('../sign/build-attestations.js');
       signed = await attachBuildAttestations(
         {
@@ -278,6 +279,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         output.registry ? { registry: output.registry } : {},
       );
       if (staged !== output) await copyWithAttachments(staged, output, ctx.signal);
+      ctx.report({
+        phase: 'write',
+        kind: 'signed',
+        signatures: signed.signatures.length,
+        attestations: signed.attestations.length,
+        elapsedMs: signing(),
+      });
     }
     succeeded = true;
     ctx.report({ phase: 'write', kind: 'done', reference: output.raw, digest, elapsedMs: started() });

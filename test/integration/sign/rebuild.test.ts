@@ -96,7 +96,6 @@ beforeAll(async () => {
   expect(generated.code, generated.stderr).toBe(0);
   const built = await rampart(
     'build',
-    '-q',
     '-o',
     'json',
     spec,
@@ -107,6 +106,8 @@ beforeAll(async () => {
     join(work, 'rampart.key'),
   );
   expect(built.code, built.stderr).toBe(0);
+  // The progress log says what was attached: index + image, each in both formats; 4 + 1 attestations.
+  expect(built.stderr).toMatch(/signed: 4 signatures, 5 attestations in /);
   builtDigest = (JSON.parse(built.stdout) as { digest: string }).digest;
 }, 300_000);
 
