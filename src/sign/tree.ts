@@ -1,3 +1,4 @@
+import { RampartError } from '../errors.js';
 import type { AttachmentKind, AttachmentStore, FoundAttachment } from '../oci/attachments.js';
 import { findAttachments } from '../oci/attachments.js';
 import type { Digest } from '../oci/digest.js';
@@ -59,6 +60,13 @@ const SBOM_TYPES = [/spdx/i, /cyclonedx/i, /syft/i];
 
 export async function attachmentTree(ref: string, options: TreeOptions = {}): Promise<AttachmentTree> {
   const reference = parseImageReference(ref);
+  if (reference.transport === 'docker-archive' || reference.transport === 'dir') {
+    throw new RampartError(
+      'UNSUPPORTED_TRANSPORT',
+      `${reference.transport}: holds one image and nothing attached to it; list the attachments of an oci:, oci-archive: or docker:// image`,
+      { details: { reference: ref, transport: reference.transport } },
+    );
+  }
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
   const store = await openAttachmentStore(reference, open);

@@ -210,6 +210,12 @@ describe('verify --rebuild', () => {
     ]);
   });
 
+  it('rampart tree refuses a transport that holds no attachments, in one line', async () => {
+    const run = await rampart('tree', '-o', 'json', `docker-archive:${join(work, 'none.tar')}`);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stderr.replace(/^error: /, '')).error.code).toBe('UNSUPPORTED_TRANSPORT');
+  });
+
   it('--spec: the same spec file rebuilds; another spec is refused by its digest', async () => {
     const same = await verifyRebuild('--spec', spec);
     expect(same.code, same.stderr).toBe(0);
