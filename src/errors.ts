@@ -90,6 +90,8 @@ export interface ErrorDetailsByCode {
   FEED_INVALID: { source: string; path?: string; url?: string; format?: string };
   /** A verification policy or lint configuration file is not valid. */
   POLICY_INVALID: { path: string; field?: string };
+  /** A verified SLSA provenance is not a rampart build's (verify --rebuild cannot rebuild from it). */
+  PROVENANCE_INVALID: { field?: string; digest?: string };
   /** `signal`: the signal that cancelled (SIGTERM exits 143, as a shell reports it). */
   CANCELLED: { operation?: string; signal?: string };
 }
@@ -153,6 +155,7 @@ const EXIT_STATUS_BY_CODE = {
   ADVISORY_DB_INVALID: 1,
   FEED_INVALID: 1,
   POLICY_INVALID: 2,
+  PROVENANCE_INVALID: 1,
   CANCELLED: 130,
 } as const satisfies Record<RampartErrorCode, 1 | 2 | 130>;
 

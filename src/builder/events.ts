@@ -72,6 +72,8 @@ export type BuildEventBody =
    * manifest), for progress bars; local outputs send none.
    */
   | { phase: 'write'; kind: 'copy'; event: CopyEvent }
+  /** With `sign`: the signatures and attestations attached, before the write is done. */
+  | { phase: 'write'; kind: 'signed'; signatures: number; attestations: number; elapsedMs: number }
   /** The output, the SBOM files, the lock and the build record are written. */
   | { phase: 'write'; kind: 'done'; reference: string; digest: string; elapsedMs: number };
 

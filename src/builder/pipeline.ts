@@ -1,18 +1,23 @@
-import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { defaultCacheDir } from '../debian/cache.js';
 import { sweepAbandonedCacheTemps } from '../debian/cache-maintenance.js';
+import { RampartError } from '../errors.js';
 import { type FetchFn, redactUrl } from '../http/fetch.js';
 import type { Image } from '../oci/image.js';
+import { openAttachmentStore, openImage, writeImage } from '../oci/open.js';
+import { platformToDebianArch } from '../oci/platform.js';
 import type { RegistryOptions } from '../registry/types.js';
+import type { SbomDocument } from '../sbom/model.js';
+import type { BuildSigningOptions, SignedBuild } from '../sign/build-attestations.js';
 import type { Environment } from '../util/source-date-epoch.js';
 import { stagingDirPrefix, sweepAbandonedStaging } from '../util/staging.js';
 import { checkWritable } from '../util/writable.js';
 import type { HardeningChange } from './assemble.js';
 import type { BuildEvent, BuildEventBody } from './events.js';
 import { lockPathFor } from './lock.js';
-import { defaultOutput, parseOutput } from './output.js';
+import { type BuildOutput, defaultOutput, parseOutput } from './output.js';
 import { buildRecordPath } from './record.js';
 import { generateSboms, type SbomToWrite, writeSboms } from './sboms.js';
 import { buildAdvisoryDb, scanStage } from './scan-stage.js';
@@ -74,6 +79,13 @@ export type BuildOptions = {
    * exists; `false` never scans.
    */
   advisoryDb?: string | false;
+  /**
+   * Sign every manifest and the index, and attach SLSA provenance, SBOMs and OpenVEX to each
+   * platform image (`--sign-key`); not for docker-archive, which cannot hold attachments.
+   */
+  sign?: BuildSigningOptions;
+  /** The lock to read and write (default `<spec>.lock.json`); `verify --rebuild` gives the provenance's. */
+  lockPath?: string;
 };
 
 export type LayerSummary = PlatformSummary['layers'][number];
@@ -88,6 +100,8 @@ export type BuildResult = {
   record: string;
   /** SBOM files written (with `sbomDir`). */
   sboms: string[];
+  /** What `sign` attached. */
+  signed?: SignedBuild;
   skipped: Array<{ name: string; requiredBy: string }>;
   created: string;
 };
@@ -113,11 +127,18 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const output = opts.registry ? { ...parsedOutput, registry: opts.registry } : parsedOutput;
   const toRegistry = output.transport === 'docker';
   const archs = checkRequest(spec, opts.specPath, opts.archs, output);
+  if (opts.sign && output.transport === 'docker-archive') {
+    throw new RampartError(
+      'USAGE',
+      'docker-archive cannot hold signatures or attestations; build --sign-key into oci:, oci-archive: or docker://',
+      { details: { option: '--sign-key', value: output.raw } },
+    );
+  }
   // Every destination is checked before anything is downloaded or built: a read-only output or
   // SBOM folder fails now, not after the image is written.
   if (!toRegistry) await checkWritable(output.path, { inside: output.transport === 'oci' });
   if (opts.sbomDir) await checkWritable(opts.sbomDir, { inside: true });
-  const lockPath = lockPathFor(opts.specPath);
+  const lockPath = opts.lockPath ?? lockPathFor(opts.specPath);
   const locked = opts.locked === true;
   // Temp files of builds and downloads killed mid-write (their process is gone): in the cache they
   // would wait for `rampart cache prune`, beside the spec's lock and in the SBOM folder for ever.
@@ -178,14 +199,14 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Everything that can fail slowly (SBOM cataloging reads every layer) happens before the
     // output is replaced; what follows it are small atomic writes.
     const sbomDocs: SbomToWrite[] = [];
-    if (opts.sbomDir) {
+    if (opts.sbomDir || opts.sign) {
       // One image at a time, so each architecture's SBOM is reported as it is ready.
       for (const one of images) {
         checkCancelled(ctx);
         started = stopwatch();
         ctx.report({ phase: 'sboms', kind: 'start', arch: one.arch });
         const docs = await generateSboms(
-          opts.sbomDir,
+          opts.sbomDir ?? workDir,
           `${spec.name}${spec.variant ? `-${spec.variant}` : ''}`,
           [one],
           () => undefined,
@@ -211,14 +232,17 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       : undefined;
     started = stopwatch();
     ctx.report({ phase: 'write', kind: 'start', reference: output.raw });
-    const digest = await writeStage(output, images, ctx, plan);
-    const sboms = await writeSboms(sbomDocs);
+    // An archive cannot be added to: a signed build is written into a staged layout, signed
+    // there, and copied with its attachments into the archive last.
+    const staged = opts.sign && output.transport === 'oci-archive' ? stagedLayout(workDir, output) : output;
+    const digest = await writeStage(staged, images, ctx, plan);
+    const sboms = opts.sbomDir ? await writeSboms(sbomDocs) : [];
     // A registry holds no build record: it goes beside the spec and its lock.
     const recordPath = toRegistry
       ? join(dirname(lockPath), `${spec.name}${spec.variant ? `-${spec.variant}` : ''}.build.json`)
       : buildRecordPath(output.path, output.transport, spec.variant);
     const sde = ctx.env.SOURCE_DATE_EPOCH;
-    await recordStage(
+    const record = await recordStage(
       {
         plan,
         spec,
@@ -252,6 +276,34 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       },
       ctx,
     );
+    let signed: SignedBuild | undefined;
+    if (opts.sign) {
+      checkCancelled(ctx);
+      const signing = stopwatch();
+      const { attachBuildAttestations } = await import('../sign/build-attestations.js');
+      signed = await attachBuildAttestations(
+        {
+          reference: staged.raw,
+          digest: digest as `sha256:${string}`,
+          record,
+          specText: loaded.text,
+          lockText: await readFile(lockPath, 'utf8'),
+          sboms: sbomsByArch(images, sbomDocs),
+          clock: ctx.clock,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        },
+        opts.sign,
+        output.registry ? { registry: output.registry } : {},
+      );
+      if (staged !== output) await copyWithAttachments(staged, output, ctx.signal);
+      ctx.report({
+        phase: 'write',
+        kind: 'signed',
+        signatures: signed.signatures.length,
+        attestations: signed.attestations.length,
+        elapsedMs: signing(),
+      });
+    }
     succeeded = true;
     ctx.report({ phase: 'write', kind: 'done', reference: output.raw, digest, elapsedMs: started() });
     return {
@@ -263,6 +315,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       lock: lockPath,
       record: recordPath,
       sboms,
+      ...(signed ? { signed } : {}),
       skipped: contents.variant.skipped,
       created: plan.created,
     };
@@ -273,6 +326,36 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     await rm(workDir, { recursive: true, force: true });
     if (!succeeded && createdParent) await removeEmptyDirs(outParent, createdParent);
   }
+}
+
+/** A layout in the build's staging dir standing in for an archive output until it is signed. */
+function stagedLayout(workDir: string, output: BuildOutput): BuildOutput {
+  const path = join(workDir, 'signed-layout');
+  const tag = output.tag ?? 'latest';
+  return { transport: 'oci', path, tag, raw: `oci:${path}:${tag}` };
+}
+
+/** The staged, signed layout into the archive: manifests byte for byte, attachments and platform tags kept. */
+async function copyWithAttachments(from: BuildOutput, to: BuildOutput, signal?: AbortSignal): Promise<void> {
+  const source = await openImage(from.raw);
+  const tag = to.tag ?? 'latest';
+  const platformTag =
+    source.kind === 'index' && source.manifest.manifests.length > 1
+      ? (platform: Parameters<typeof platformToDebianArch>[0]) => `${tag}-${platformToDebianArch(platform)}`
+      : undefined;
+  await writeImage(`${to.transport}:${to.path}:${tag}`, source, {
+    attachmentsFrom: await openAttachmentStore(from.raw),
+    ...(platformTag ? { platformTag } : {}),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+function sbomsByArch(
+  images: ReadonlyArray<{ arch: string }>,
+  docs: readonly SbomToWrite[],
+): Map<string, SbomDocument> {
+  // generateSboms was called once per image, in this order.
+  return new Map(images.map((one, i) => [one.arch, docs[i]!.doc]));
 }
 
 /** The defaults of the outside world, filled in once: every stage gets them from here. */

@@ -346,6 +346,10 @@ function describeBuildEvent(event: BuildEvent): { text: string; weight: Weight }
     case 'write':
       if (event.kind === 'start') return step(`writing ${event.reference}`);
       if (event.kind === 'copy') return undefined;
+      if (event.kind === 'signed')
+        return step(
+          `signed: ${event.signatures} signatures, ${event.attestations} attestations in ${formatDuration(event.elapsedMs)}`,
+        );
       return closing(`wrote ${event.reference}`, event.elapsedMs);
     default:
       return undefined;

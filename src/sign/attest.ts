@@ -19,6 +19,7 @@ import type { Signer } from './keys.js';
 import { parsePublicKey, publicKeyHint } from './keys.js';
 import type { SignatureFormat } from './sign.js';
 import {
+  type AttachmentTarget,
   defaultIdentity,
   openAttachmentTarget,
   putBundleReferrer,
@@ -94,7 +95,21 @@ export async function attestImage(
       },
     );
   }
-  const { reference, object, store, openBeside } = await openAttachmentTarget(ref, options);
+  return attestTarget(await openAttachmentTarget(ref, options), signer, predicateType, predicate, options);
+}
+
+/**
+ * Attests what `target` holds (the image a reference names, or a manifest of its index) with a
+ * checked predicate of the resolved `predicateType`.
+ */
+export async function attestTarget(
+  target: AttachmentTarget,
+  signer: Signer,
+  predicateType: string,
+  predicate: unknown,
+  options: Omit<AttestOptions, 'registry'> = {},
+): Promise<AttestResult> {
+  const { reference, object, store, openBeside } = target;
   const formats = options.formats ?? ['bundle', 'legacy'];
   const identity = options.identity ?? defaultIdentity(reference);
   const now = options.now ?? (() => new Date());
@@ -145,14 +160,14 @@ export async function attestImage(
   if (bundle && options.bundleFile !== undefined) {
     await writeFileAtomic(options.bundleFile, bundle, { operation: 'write the bundle' });
     return {
-      reference: ref,
+      reference: reference.raw,
       digest: object.digest,
       predicateType,
       attestations,
       bundleFile: options.bundleFile,
     };
   }
-  return { reference: ref, digest: object.digest, predicateType, attestations };
+  return { reference: reference.raw, digest: object.digest, predicateType, attestations };
 }
 
 /**

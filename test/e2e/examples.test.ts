@@ -33,6 +33,7 @@ const GROUP_ORDER = [
   'verify',
   'attest',
   'verify-attestation',
+  'tree',
   'apt',
   'cache',
   'diff',

@@ -5,9 +5,13 @@ import { type BuildResult, buildImage } from '../../builder/pipeline.js';
 import { applyVariant, loadImageSpec } from '../../builder/spec.js';
 import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
 import { hostPlatform, platformToDebianArch } from '../../oci/platform.js';
+import type { BuildSigningOptions } from '../../sign/build-attestations.js';
+import { readKeyFile } from '../../sign/key-files.js';
+import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
 import { compareText } from '../../util/compare-text.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
+import { keyPassword } from '../key-password.js';
 import { createProgressReporter } from '../progress.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
@@ -26,6 +30,9 @@ interface BuildCommandOptions extends RegistryFlags {
   allowOutsideContext: string[];
   db?: string;
   scan: boolean;
+  signKey?: string;
+  builderId?: string;
+  allowInsecureKey?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -55,7 +62,14 @@ Examples:
   $ rampart build images/nodejs.yaml --arch amd64
   $ rampart build images/base.yaml oci:./out/base:latest-dev --variant dev
   $ rampart build images/nodejs.yaml --locked --sbom ./sbom -o json
-  $ rampart build images/static.yaml docker-archive:static-arm64.tar --arch arm64`,
+  $ rampart build images/static.yaml docker-archive:static-arm64.tar --arch arm64
+  $ RAMPART_PASSWORD=... rampart build images/nodejs.yaml docker://localhost:5000/nodejs:22 --insecure \
+      --sign-key release.key --builder-id https://ci.example.com/builders/rampart
+
+With --sign-key the index and every platform image are signed (cosign 3 bundle and cosign 2 .sig),
+and each platform image gets signed attestations: SLSA provenance v1 (slsaprovenance1), SPDX
+(spdxjson), CycloneDX (cyclonedx) and OpenVEX (openvex); the index gets the whole build's
+provenance. The image digests do not change. The password is read as 'rampart sign' reads it.`,
     )
     .addOption(
       new Option('--arch <arch>', 'build only this architecture of the spec (repeatable)')
@@ -93,7 +107,13 @@ Examples:
       'scan each image with this advisory store into the build record (default: $RAMPART_ADVISORY_DB, else vuln/advisories.db in the cache, when it exists)',
     )
     .option('--no-scan', 'do not scan the images into the build record, even when an advisory store exists')
-    .option('-q, --quiet', 'no progress on stderr (errors only)');
+    .option('-q, --quiet', 'no progress on stderr (errors only)')
+    .option(
+      '--sign-key <file>',
+      'sign the index and every image, and attach SLSA provenance, SBOMs and OpenVEX (cosign key file)',
+    )
+    .option('--builder-id <uri>', 'SLSA builder.id of the provenance (default pkg:npm/rampart@VERSION)')
+    .option('--allow-insecure-key', 'accept an unencrypted --sign-key file');
   addRegistryOptions(command).action(
     async (specPath: string, destArg: string | undefined, opts: BuildCommandOptions) => {
       // Before -o/--output meant the report on every command, --output was the image destination.
@@ -125,6 +145,13 @@ Examples:
         prefix: 'rampart build: ',
       });
       const registry = await registryOptions(opts, dest ? [dest] : []);
+      // The key is opened before anything is built: a wrong password costs nothing.
+      if (!opts.signKey && (opts.builderId !== undefined || opts.allowInsecureKey)) {
+        throw new RampartError('USAGE', '--builder-id and --allow-insecure-key are for --sign-key', {
+          details: { option: opts.builderId !== undefined ? '--builder-id' : '--allow-insecure-key' },
+        });
+      }
+      const sign = opts.signKey ? await buildSigning(opts) : undefined;
       // SIGINT/SIGTERM stop the build between or inside its stages, so its staging is removed.
       const result = await withInterrupt((signal) =>
         buildImage({
@@ -152,6 +179,7 @@ Examples:
           signal,
           registry: { ...registry, signal },
           onProgress: progress.build,
+          ...(sign ? { sign } : {}),
         }),
       )
         .catch((error: unknown) => {
@@ -171,6 +199,30 @@ Examples:
       );
     },
   );
+}
+
+async function buildSigning(opts: BuildCommandOptions): Promise<BuildSigningOptions> {
+  if (opts.builderId !== undefined && !isUri(opts.builderId)) {
+    throw new RampartError('USAGE', `--builder-id ${opts.builderId}: expected a URI`, {
+      details: { option: '--builder-id', value: opts.builderId },
+    });
+  }
+  const path = opts.signKey as string;
+  const pem = await readKeyFile(path);
+  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
+  const key = await decryptPrivateKey(pem, password, {
+    path,
+    ...(opts.allowInsecureKey ? { allowInsecure: true } : {}),
+  });
+  return { signer: keySigner(key), ...(opts.builderId ? { builderId: opts.builderId } : {}) };
+}
+
+function isUri(value: string): boolean {
+  try {
+    return new URL(value).protocol.length > 1 && value.length <= 1024;
+  } catch {
+    return false;
+  }
 }
 
 /** `oci:…`, `docker-archive:…`, `docker://…`: an image reference, not a report format. */
@@ -216,6 +268,23 @@ export function buildJson(result: BuildResult) {
       size: p.size,
     })),
     lock: result.lock,
+    ...(result.signed
+      ? {
+          signed: {
+            signatures: result.signed.signatures.map((s) => ({
+              format: s.format,
+              subject: s.subject,
+              digest: s.digest,
+            })),
+            attestations: result.signed.attestations.map((a) => ({
+              subject: a.subject,
+              ...(a.architecture ? { architecture: a.architecture } : {}),
+              predicateType: a.predicateType,
+              digests: a.attestations.map((w) => w.digest),
+            })),
+          },
+        }
+      : {}),
     hardening: hardeningOf(result),
   };
 }
@@ -263,5 +332,12 @@ export function formatSummary(result: BuildResult): string {
   lines.push(`lock: ${result.lock}`);
   lines.push(`record: ${result.record}`);
   for (const sbom of result.sboms) lines.push(`sbom: ${sbom}`);
+  if (result.signed) {
+    lines.push(
+      `signed: ${result.signed.signatures.length} signatures, ${result.signed.attestations.length} attestations`,
+    );
+    for (const a of result.signed.attestations)
+      lines.push(`  ${a.architecture ?? 'index'} ${a.subject}: ${a.predicateType}`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -28,4 +28,5 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   lint: async () => (await import('./lint.js')).registerLint,
   scan: async () => (await import('./scan.js')).registerScan,
   db: async () => (await import('./db.js')).registerDb,
+  tree: async () => (await import('./tree.js')).registerTree,
 };

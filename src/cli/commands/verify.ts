@@ -4,6 +4,7 @@ import { readBoundedFile } from '../../sign/attest.js';
 import { readKeyFile } from '../../sign/key-files.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { evaluatePolicy, loadPolicy } from '../../sign/policy.js';
+import { type RebuildResult, rebuildAndCompare } from '../../sign/rebuild.js';
 import { MAX_BUNDLE_FILE, verifyImage, verifyImageBundle } from '../../sign/verify.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
@@ -16,6 +17,11 @@ interface VerifyFlags extends RegistryFlags {
   bundle?: string;
   policy?: string;
   output: string;
+  rebuild?: boolean;
+  spec?: string;
+  cache?: string;
+  mirror?: string;
+  keyring?: string;
 }
 
 export function registerVerify(program: Command): void {
@@ -35,7 +41,12 @@ export function registerVerify(program: Command): void {
       '--policy <file>',
       'evaluate a verification policy (YAML, docs/policy.md); every rule is reported',
     )
-    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
+    .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text')
+    .option('--rebuild', 'also rebuild the image from its signed SLSA provenance and compare digests')
+    .option('--spec <file>', "with --rebuild: build this spec (its sha256 must be the provenance's)")
+    .option('--cache <dir>', 'with --rebuild: download cache (as for build)')
+    .option('--mirror <url>', 'with --rebuild: Debian mirror (overrides the spec and the host)')
+    .option('--keyring <file>', 'with --rebuild: OpenPGP keyring that signs the archive');
   addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
@@ -57,7 +68,17 @@ Examples:
   $ rampart verify --key rampart.pub docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart verify --key rampart.pub -o json oci:./out/nodejs:latest
   $ rampart verify --key rampart.pub --bundle nodejs.sigstore.json oci:./out/nodejs:latest
-  $ rampart verify --policy release-policy.yaml oci:./out/nodejs:latest`,
+  $ rampart verify --policy release-policy.yaml oci:./out/nodejs:latest
+
+--rebuild reads the SLSA provenance signed by the key (rampart build --sign-key attaches it), builds
+the spec it embeds (or --spec FILE, checked against the recorded sha256) from the lock it embeds,
+and compares: exit 0 only when the signatures verify and the rebuild has the image's digest. Where
+it does not, the report names each differing layer and the files that differ in it
+(-o json: "rebuild": {"reproduced", "digest", "rebuiltDigest", "provenance", "spec", "platforms":
+[{"architecture", "digest", "rebuiltDigest", "equal", "difference": {"config", "layers": [{"index",
+"expected", "rebuilt", "files": [{"path", "change", "expected", "rebuilt"}]}]}}]}). For an image
+built with --sign-key (not run by the examples above):
+  rampart verify --key release.pub --rebuild -o json docker://localhost:5000/nodejs:22 --insecure`,
     )
     .action((image: string, options: VerifyFlags) =>
       withInterrupt(async (signal) => {
@@ -108,9 +129,28 @@ Examples:
                 { registry, signal, file: options.bundle, ...identity },
               )
             : await verifyImage(image, key, { registry, signal, ...identity });
-        if (!result.verified) process.exitCode = 1;
+        if (options.spec && !options.rebuild) {
+          throw new RampartError('USAGE', '--spec is for --rebuild', { details: { option: '--spec' } });
+        }
+        const rebuild = options.rebuild
+          ? await rebuildAndCompare(image, key, {
+              registry,
+              signal,
+              ...(options.spec ? { specPath: options.spec } : {}),
+              ...(options.cache ? { cacheDir: options.cache } : {}),
+              ...(options.mirror || options.keyring
+                ? {
+                    repository: {
+                      ...(options.mirror ? { mirror: options.mirror } : {}),
+                      ...(options.keyring ? { keyring: options.keyring } : {}),
+                    },
+                  }
+                : {}),
+            })
+          : undefined;
+        if (!result.verified || (rebuild && !rebuild.reproduced)) process.exitCode = 1;
         if (report.format === 'json') {
-          await writeReport(report, `${JSON.stringify(result)}\n`);
+          await writeReport(report, `${JSON.stringify(rebuild ? { ...result, rebuild } : result)}\n`);
           return;
         }
         const lines = [`${result.verified ? 'Verified' : 'NOT verified'}: ${image} (${result.digest})\n`];
@@ -120,7 +160,28 @@ Examples:
             `  ${s.valid ? 'valid  ' : 'INVALID'} ${s.format} ${s.manifest}${s.reason ? `: ${s.reason}` : ''}\n`,
           );
         }
+        if (rebuild) lines.push(...formatRebuild(rebuild));
         await writeReport(report, lines.join(''));
       }),
     );
+}
+
+function formatRebuild(rebuild: RebuildResult): string[] {
+  const lines = [
+    `${rebuild.reproduced ? 'Reproduced' : 'NOT reproduced'}: rebuilt ${rebuild.rebuiltDigest} from the provenance in ${rebuild.provenance.manifest}\n`,
+  ];
+  for (const p of rebuild.platforms) {
+    lines.push(
+      `  ${p.architecture}: ${p.equal ? 'equal' : 'DIFFERS'} ${p.digest} / ${p.rebuiltDigest ?? '(not rebuilt)'}\n`,
+    );
+    if (p.difference?.config) lines.push('    config differs\n');
+    for (const layer of p.difference?.layers ?? []) {
+      lines.push(
+        `    layer ${layer.index}: ${layer.expected ?? '(none)'} / rebuilt ${layer.rebuilt ?? '(none)'}\n`,
+      );
+      for (const file of layer.files) lines.push(`      ${file.change} /${file.path}\n`);
+      if (layer.truncated) lines.push('      ... (more files differ)\n');
+    }
+  }
+  return lines;
 }

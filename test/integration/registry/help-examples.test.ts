@@ -29,6 +29,7 @@ const GROUP_ORDER = [
   'verify-attestation',
   'diff',
   'lint',
+  'tree',
   'ls',
   'login',
   'logout',

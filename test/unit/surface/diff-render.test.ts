@@ -13,7 +13,14 @@ const hostile: ImageDiff = {
   old: { reference: 'oci:a', digest: 'sha256:aa', platform: 'linux/amd64' },
   new: { reference: 'oci:b', digest: 'sha256:bb', platform: 'linux/amd64' },
   packages: {
-    added: [{ name: '<img src=x onerror=alert(1)>|x', version: '1\n| injected | row |', type: 'npm', purl: 'pkg:npm/x@1' }],
+    added: [
+      {
+        name: '<img src=x onerror=alert(1)>|x',
+        version: '1\n| injected | row |',
+        type: 'npm',
+        purl: 'pkg:npm/x@1',
+      },
+    ],
     removed: [],
     changed: [],
   },
