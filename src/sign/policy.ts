@@ -325,10 +325,11 @@ export async function evaluatePolicy(
   if (policy.provenance?.specDigest !== undefined) {
     const wanted = policy.provenance.specDigest;
     provenanceRule('provenance.spec-digest', wanted, (predicate) => {
-      const hex = field(predicate, ['buildDefinition', 'externalParameters', 'spec', 'digest', 'sha256']);
+      // Where `rampart build --sign-key` records the spec's digest (hex, beside its path and text).
+      const hex = field(predicate, ['buildDefinition', 'externalParameters', 'spec', 'sha256']);
       return hex === digestHex(wanted)
         ? undefined
-        : `buildDefinition.externalParameters.spec.digest.sha256 is ${describe(hex)}, not ${digestHex(wanted)}`;
+        : `buildDefinition.externalParameters.spec.sha256 is ${describe(hex)}, not ${digestHex(wanted)}`;
     });
   }
   if (policy.maxAge !== undefined) {

@@ -32,7 +32,7 @@ const provenance = (builder = BUILDER, specHex = SPEC_HEX) => ({
   buildDefinition: {
     buildType: 'https://example.org/rampart-test/build/v1',
     externalParameters: {
-      spec: { uri: 'images/app.yaml', digest: { sha256: specHex } },
+      spec: { path: 'images/app.yaml', name: 'app', sha256: specHex, content: 'name: app\n' },
       variant: 'default',
       archs: ['amd64'],
     },
