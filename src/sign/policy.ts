@@ -9,13 +9,12 @@ import { digestHex } from '../oci/digest.js';
 import type { Index, Manifest, OciObject } from '../oci/image.js';
 import { isIndexMediaType } from '../oci/media-types.js';
 import { openAttachmentStore, openImage } from '../oci/open.js';
-import { parseImageReference } from '../oci/reference.js';
 import { readBoundedFile } from './attest.js';
 import { PREDICATE_TYPES, predicateTypeOf } from './formats.js';
 import { readKeyFile } from './key-files.js';
 import { parsePublicKey, publicKeyHint } from './keys.js';
 import type { VerifyOptions } from './verify.js';
-import { verifyDigest } from './verify.js';
+import { verifiableReference, verifyDigest } from './verify.js';
 import type { AttestationReport } from './verify-attestation.js';
 import { verifyAttestationsOfDigest } from './verify-attestation.js';
 
@@ -240,7 +239,7 @@ export async function evaluatePolicy(
   policy: Policy,
   options: PolicyOptions = {},
 ): Promise<PolicyResult> {
-  const reference = parseImageReference(ref);
+  const reference = verifiableReference(ref);
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
   const store = await openAttachmentStore(reference, open);
@@ -325,10 +324,11 @@ export async function evaluatePolicy(
   if (policy.provenance?.specDigest !== undefined) {
     const wanted = policy.provenance.specDigest;
     provenanceRule('provenance.spec-digest', wanted, (predicate) => {
-      const hex = field(predicate, ['buildDefinition', 'externalParameters', 'spec', 'digest', 'sha256']);
+      // Where `rampart build --sign-key` records the spec's digest (hex, beside its path and text).
+      const hex = field(predicate, ['buildDefinition', 'externalParameters', 'spec', 'sha256']);
       return hex === digestHex(wanted)
         ? undefined
-        : `buildDefinition.externalParameters.spec.digest.sha256 is ${describe(hex)}, not ${digestHex(wanted)}`;
+        : `buildDefinition.externalParameters.spec.sha256 is ${describe(hex)}, not ${digestHex(wanted)}`;
     });
   }
   if (policy.maxAge !== undefined) {

@@ -8,6 +8,7 @@ import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
 import type { OpenOptions } from '../oci/open.js';
 import { openAttachmentStore, openImage } from '../oci/open.js';
+import type { ImageReference } from '../oci/reference.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/types.js';
 import {
@@ -86,8 +87,20 @@ export async function verifyImage(
   key: KeyObject,
   options: VerifyOptions = {},
 ): Promise<VerifyResult> {
+  const reference = verifiableReference(ref);
+  const open = options.registry ? { registry: options.registry } : {};
+  const object = await openImage(reference, open);
+  const store = await openAttachmentStore(reference, open);
+  const signatures = await verifyDigest(store, object.digest, key, options);
+  return { verified: signatures.some((signature) => signature.valid), digest: object.digest, signatures };
+}
+
+/**
+ * The reference of an image to verify: docker://, oci: or oci-archive:. Others are refused before
+ * anything is read (a dir: would otherwise be packed whole as a root filesystem).
+ */
+export function verifiableReference(ref: string): ImageReference {
   const reference = parseImageReference(ref);
-  // Refused before anything is read: a dir: would otherwise be packed whole as a root filesystem.
   if (reference.transport === 'docker-archive' || reference.transport === 'dir') {
     throw new RampartError(
       'UNSUPPORTED_TRANSPORT',
@@ -95,11 +108,7 @@ export async function verifyImage(
       { details: { reference: ref, transport: reference.transport } },
     );
   }
-  const open = options.registry ? { registry: options.registry } : {};
-  const object = await openImage(reference, open);
-  const store = await openAttachmentStore(reference, open);
-  const signatures = await verifyDigest(store, object.digest, key, options);
-  return { verified: signatures.some((signature) => signature.valid), digest: object.digest, signatures };
+  return reference;
 }
 
 /** The signatures of one manifest digest in a store, each checked. */
@@ -341,7 +350,7 @@ export async function verifyImageBundle(
   key: KeyObject,
   options: VerifyOptions & { file?: string } = {},
 ): Promise<VerifyResult> {
-  const reference = parseImageReference(ref);
+  const reference = verifiableReference(ref);
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
   const report = checkBundleBytes(bundle, object.digest, key, options.identity, options.file);

@@ -32,7 +32,7 @@ const provenance = (builder = BUILDER, specHex = SPEC_HEX) => ({
   buildDefinition: {
     buildType: 'https://example.org/rampart-test/build/v1',
     externalParameters: {
-      spec: { uri: 'images/app.yaml', digest: { sha256: specHex } },
+      spec: { path: 'images/app.yaml', name: 'app', sha256: specHex, content: 'name: app\n' },
       variant: 'default',
       archs: ['amd64'],
     },
@@ -191,10 +191,22 @@ describe('sigstore bundle files', () => {
     expect(refused.result.signatures[0]?.failed).toBe('payload');
   });
 
-  it('a bundle file that is not a regular file is refused before reading', async () => {
+  it('a bundle file that is not a regular file, and a dir: image, are refused before reading', async () => {
     const { ref } = await fx.freshLayout('bundle-dir');
     const run = await rampart('verify', '-o', 'json', '--key', pubFile, '--bundle', work, ref);
     expect(run.code).toBe(2);
+    // A dir: is refused before it is read (it would be packed whole), with a bundle or a policy.
+    const file = join(work, 'dir-bundle.sigstore.json');
+    await writeFile(file, '{}');
+    await writeFile(join(work, 'dir-policy.yaml'), 'version: 1\nsigners:\n  - key: signer.pub\n');
+    for (const args of [
+      ['--key', pubFile, '--bundle', file],
+      ['--policy', join(work, 'dir-policy.yaml')],
+    ]) {
+      const refused = await rampart('verify', '-o', 'json', ...args, `dir:${work}`);
+      expect(refused.code).toBe(2);
+      expect(JSON.parse(refused.stderr.replace(/^error: /, '')).error.code).toBe('UNSUPPORTED_TRANSPORT');
+    }
   });
 });
 

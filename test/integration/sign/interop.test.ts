@@ -24,7 +24,9 @@ const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const PROVENANCE = {
   buildDefinition: {
     buildType: 'https://example.org/rampart-test/build/v1',
-    externalParameters: { spec: { uri: 'images/app.yaml', digest: { sha256: 'ab'.repeat(32) } } },
+    externalParameters: {
+      spec: { path: 'images/app.yaml', name: 'app', sha256: 'ab'.repeat(32), content: 'name: app\n' },
+    },
     internalParameters: {},
     resolvedDependencies: [],
   },

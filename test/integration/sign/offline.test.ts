@@ -16,7 +16,9 @@ const PASSWORD = 'offline test password';
 const PROVENANCE = {
   buildDefinition: {
     buildType: 'https://example.org/rampart-test/build/v1',
-    externalParameters: { spec: { uri: 'images/app.yaml', digest: { sha256: 'ab'.repeat(32) } } },
+    externalParameters: {
+      spec: { path: 'images/app.yaml', name: 'app', sha256: 'ab'.repeat(32), content: 'name: app\n' },
+    },
   },
   runDetails: {
     builder: { id: 'https://example.org/builder' },
