@@ -50,7 +50,14 @@ export function distroFromPurls(purls: string[]): SbomDistro | undefined {
   for (const purl of purls) {
     if (!purl.startsWith('pkg:deb/')) continue;
     const m = /[?&]distro=([^&#]+)/.exec(purl);
-    if (m) counts.set(decodeURIComponent(m[1]!), (counts.get(decodeURIComponent(m[1]!)) ?? 0) + 1);
+    if (!m) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(m[1]!);
+    } catch {
+      continue; // a malformed %-escape in a foreign SBOM's purl: not a distro
+    }
+    counts.set(value, (counts.get(value) ?? 0) + 1);
   }
   const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0];
   const m = best ? /^([a-z]+)-(.+)$/.exec(best) : null;

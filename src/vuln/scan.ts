@@ -98,7 +98,8 @@ export function scanSbomDocument(
   const idsOf = (id: string): string[] => {
     let ids = aliasCache.get(id);
     if (!ids) {
-      ids = [...new Set([id, ...upstreamCve(id), ...(vuln(id)?.aliases ?? []), ...reader.aliasesOf(id)])];
+      // aliasesOf is the closure in both directions, a record's own aliases included (the contract).
+      ids = [...new Set([id, ...upstreamCve(id), ...reader.aliasesOf(id)])];
       aliasCache.set(id, ids);
     }
     return ids;
@@ -115,7 +116,7 @@ export function scanSbomDocument(
     // No feed says this package is affected: no finding, and no alias or vulnerability lookups.
     if (!candidates.some((c) => c.status !== 'not_affected')) continue;
     for (const group of groupByAlias(candidates, idsOf)) {
-      const finding = decide(pkg, group.candidates, group.ids, vuln);
+      const finding = decide(pkg, group.candidates, group.ids, vuln, options.showNegligible === true);
       if (!finding) continue;
       if (!options.showNegligible && finding.vulnerability.severity === 'negligible') continue;
       const ids = [finding.vulnerability.id, ...finding.vulnerability.aliases];
@@ -210,11 +211,21 @@ function decide(
   candidates: Candidate[],
   ids: Set<string>,
   vuln: (id: string) => VulnerabilityRecord | undefined,
+  showNegligible: boolean,
 ): ScanMatch | undefined {
   const authoritative = candidates.filter((c) => c.authoritative);
   const used = authoritative.length > 0 ? authoritative : candidates;
   const actionable = used.filter((c) => c.status !== 'not_affected');
   if (actionable.length === 0) return undefined;
+  // The distro rates it unimportant and it is hidden: no vulnerability lookups for it.
+  if (!showNegligible) {
+    const early = chooseSeverity(
+      pkg.type,
+      actionable.map((c) => c.record),
+      [],
+    );
+    if (early.severitySource === 'debian-tracker' && early.severity === 'negligible') return undefined;
+  }
   actionable.sort((a, b) => STATUS_PREFERENCE.indexOf(a.status) - STATUS_PREFERENCE.indexOf(b.status));
   const status = actionable[0]!.status;
   const compare = compareByEcosystem[pkg.type as AdvisoryEcosystem];

@@ -382,3 +382,16 @@ describe('version orders', () => {
     });
   });
 });
+
+describe('hostile or foreign SBOM input', () => {
+  it('takes the release from deb purls when the SBOM has no os-release facts, and survives malformed purls', () => {
+    const pkgs = [
+      { ...deb('libssl3t64', '3.5.1-1', { name: 'openssl', version: '3.5.1-1' }) },
+      { ...deb('x', '1'), purl: 'pkg:deb/debian/x@1?distro=%E0%A4%A' },
+    ];
+    const doc = { ...sbom(pkgs), distro: undefined };
+    const result = scanSbomDocument(memoryAdvisoryReader(trackerRecords(HANDMADE)), doc, { now: NOW });
+    expect(result.distro).toEqual({ id: 'debian', version: '13', codename: 'trixie' });
+    expect(result.matches.map((m) => m.vulnerability.id)).toEqual(['CVE-2026-2000']);
+  });
+});
