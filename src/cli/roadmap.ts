@@ -7,7 +7,6 @@ import { RampartError } from '../errors.js';
 const COMING: Record<string, string> = {
   push: 'the registry transport issue (docker://: pull, push and copy images with their signatures, attestations and referrers)',
   pull: 'the registry transport issue (docker://: pull, push and copy images with their signatures, attestations and referrers)',
-  scan: 'the vulnerability scanner issue (Debian security tracker and OSV advisories, VEX, SARIF, CI gating)',
 };
 
 /** The error for a command on the roadmap, or undefined for any other name. */

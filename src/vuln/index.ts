@@ -1,5 +1,15 @@
 /** `rampart/vuln`: the scanner as a library (issue 14). */
 
+export {
+  encodeScan,
+  encodeScanCycloneDx,
+  encodeScanOpenVex,
+  encodeScanSarif,
+  encodeScanTable,
+  SCAN_FORMATS,
+  type ScanEncodeOptions,
+  type ScanFormat,
+} from './encode/index.js';
 // The advisory store and its feeds (vstore).
 export {
   detectFormat,
@@ -18,6 +28,13 @@ export { osvAffects } from './match/osv-range.js';
 export { compareByEcosystem, type VersionCompare } from './match/versions.js';
 export { type DistroRelease, debianRelease } from './release.js';
 export { findingsAtOrAbove, SCAN_WARNINGS, type ScanOptions, scanSbomDocument } from './scan.js';
+export {
+  type ScanInputOptions,
+  type ScanInputResult,
+  sbomForInput,
+  scanInput,
+  verifiedAttachedVex,
+} from './scan-input.js';
 export {
   chooseSeverity,
   SEVERITY_ORDER,

@@ -39,3 +39,26 @@ export function osvDebianEcosystem(release: DistroRelease): string | undefined {
   const entry = Object.entries(DEBIAN_CODENAMES).find(([, name]) => name === release.codename);
   return entry ? `Debian:${entry[0]}` : undefined;
 }
+
+/**
+ * The distro an SBOM without os-release facts names in its Debian purls (`distro=debian-13`,
+ * `distro=debian-13.2`, `distro=debian-trixie`): SPDX documents carry no OS element, and other
+ * tools' SBOMs write the qualifier too. The most frequent value wins.
+ */
+export function distroFromPurls(purls: string[]): SbomDistro | undefined {
+  const counts = new Map<string, number>();
+  for (const purl of purls) {
+    if (!purl.startsWith('pkg:deb/')) continue;
+    const m = /[?&]distro=([^&#]+)/.exec(purl);
+    if (m) counts.set(decodeURIComponent(m[1]!), (counts.get(decodeURIComponent(m[1]!)) ?? 0) + 1);
+  }
+  const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0];
+  const m = best ? /^([a-z]+)-(.+)$/.exec(best) : null;
+  if (!m) return undefined;
+  const value = m[2]!;
+  if (/^\d+(\.\d+)*$/.test(value)) {
+    const codename = m[1] === 'debian' ? DEBIAN_CODENAMES[value.split('.')[0]!] : undefined;
+    return { id: m[1]!, versionId: value, ...(codename ? { versionCodename: codename } : {}) };
+  }
+  return { id: m[1]!, versionCodename: value };
+}

@@ -2,7 +2,7 @@ import type { SbomDocument, SbomPackage } from '../sbom/model.js';
 import { compareText } from '../util/compare-text.js';
 import { type Candidate, MATCHERS, type MatchContext } from './match/index.js';
 import { compareByEcosystem } from './match/versions.js';
-import { debianRelease } from './release.js';
+import { debianRelease, distroFromPurls } from './release.js';
 import { chooseSeverity, SEVERITY_ORDER, severityRank } from './severity.js';
 import type {
   AdvisoryEcosystem,
@@ -53,7 +53,7 @@ export function scanSbomDocument(
 ): ScanResult {
   const now = options.now ?? new Date();
   const warnings: ScanResult['warnings'] = [];
-  const release = debianRelease(sbom.distro);
+  const release = debianRelease(sbom.distro ?? distroFromPurls(sbom.packages.map((p) => p.purl)));
   const hasDeb = sbom.packages.some((p) => p.type === 'deb');
   const status = reader.status();
   if (hasDeb) {
@@ -112,6 +112,8 @@ export function scanSbomDocument(
     const matcher = MATCHERS[pkg.type as AdvisoryEcosystem];
     if (!matcher) continue;
     const candidates = matcher.match(pkg, context);
+    // No feed says this package is affected: no finding, and no alias or vulnerability lookups.
+    if (!candidates.some((c) => c.status !== 'not_affected')) continue;
     for (const group of groupByAlias(candidates, idsOf)) {
       const finding = decide(pkg, group.candidates, group.ids, vuln);
       if (!finding) continue;

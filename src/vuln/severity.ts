@@ -1,5 +1,8 @@
-import { Cvss3P0, Cvss3P1, Cvss4P0 } from 'ae-cvss-calculator';
+import cvssCalculator from 'ae-cvss-calculator';
 import type { AffectedRecord, Severity, VulnerabilityRecord } from './types.js';
+
+// A CommonJS (webpack) bundle: Node's ESM loader sees only its default export, not named ones.
+const { Cvss3P0, Cvss3P1, Cvss4P0 } = cvssCalculator;
 
 export const SEVERITY_ORDER: readonly Severity[] = [
   'unknown',

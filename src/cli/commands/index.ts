@@ -23,5 +23,6 @@ export const commandModules: Record<string, () => Promise<Register>> = {
   verify: async () => (await import('./verify.js')).registerVerify,
   attest: async () => (await import('./attest.js')).registerAttest,
   'verify-attestation': async () => (await import('./verify-attestation.js')).registerVerifyAttestation,
+  scan: async () => (await import('./scan.js')).registerScan,
   db: async () => (await import('./db.js')).registerDb,
 };

@@ -124,7 +124,7 @@ describe('single-image outputs of a multi-arch spec', () => {
 });
 
 describe('commands on the roadmap', () => {
-  it.each(['scan', 'push'])('rampart %s says which roadmap issue brings it', async (name) => {
+  it.each(['push'])('rampart %s says which roadmap issue brings it', async (name) => {
     const error = comingLater(name);
     expect(error?.code).toBe('UNSUPPORTED_OPERATION');
     expect(error?.details).toEqual({ operation: name });
