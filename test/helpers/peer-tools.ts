@@ -395,3 +395,23 @@ async function buildReferrersRegistry(temp: string): Promise<void> {
     await rm(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * A sid root with `debsbom` (sec-scan: Debian's own matcher of a security-tracker JSON file against
+ * an SBOM) and `debsecan`, as in /work/shared/tools/peer-tools.sh `step_chroots`/`step_vuln`: the
+ * independent scanners rampart's Debian findings are compared with. Built once with mmdebstrap
+ * (minbase) and renamed into place. Runs as root (chroot).
+ */
+export async function sidVulnScannersChroot(): Promise<string> {
+  return ensureGroup('chroot-sid-vulnscan', async (temp) => {
+    await run('mmdebstrap', [
+      '-q',
+      '--variant=minbase',
+      '--aptopt=Acquire::Check-Valid-Until "false"',
+      '--include=debsbom,python3-cyclonedx-lib,debsecan,ca-certificates',
+      'sid',
+      join(temp, 'root'),
+      `deb ${debianMirror()} sid main`,
+    ]);
+  }).then((dir) => join(dir, 'root'));
+}
