@@ -10,9 +10,14 @@
  * 1. debsbom reports a source package; rampart the binary packages built from it (grype's rule:
  *    the finding keeps the binary name) — compared through each finding's source.
  * 2. rampart hides issues the tracker rates `unimportant` unless `--show-negligible`; debsbom lists them.
+ *
+ * `debsecan --source file://` reads the same advisories written in its own format (the tracker's
+ * `debsecan/release/1/<suite>` file: unimportant and `fixed_version` "0" issues are left out, as
+ * the tracker does) and reports per binary package, as rampart does by default: equal sets.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareVersions } from '../../../src/debian/version.js';
 import { sidVulnScannersChroot } from '../../helpers/peer-tools.js';
@@ -190,5 +195,64 @@ describe('rampart vs debsbom sec-scan on the same tracker data', () => {
     expect([...theirsByKey.keys()].filter((k) => !byDefault.has(k.split(' ')[0]!))).toEqual([
       'CVE-2099-1005 zlib',
     ]);
+  });
+
+  it('finds the same (vulnerability, binary package, fixed version) as debsecan on the same advisories', async () => {
+    // The debsecan feed of the same entries (security_db.py calculateDebsecan1's shape).
+    const vulnerabilities: string[] = [];
+    const lines: string[] = [];
+    for (const [source, entries] of Object.entries(tracker)) {
+      for (const [id, value] of Object.entries(entries)) {
+        const sid = (value as { releases: { sid: Record<string, string> } }).releases.sid;
+        if (sid.urgency === 'unimportant' || sid.fixed_version === '0') continue;
+        const urgency = { low: 'L', medium: 'M', high: 'H' }[sid.urgency as string] ?? ' ';
+        lines.push(
+          `${source},${vulnerabilities.length},S${urgency}  ,${sid.status === 'resolved' ? sid.fixed_version : ''},`,
+        );
+        vulnerabilities.push(`${id},,${source}`);
+      }
+    }
+    await mkdir(join(work, 'debsecan'));
+    await writeFile(
+      join(work, 'debsecan', 'sid'),
+      deflateSync(`${['VERSION 1', ...vulnerabilities, '', ...lines, '', ''].join('\n')}`),
+    );
+    const run = await runCommand(
+      'chroot',
+      [
+        root,
+        'debsecan',
+        '--suite',
+        'sid',
+        '--source',
+        `file:///tmp/${work.split('/').pop()}/debsecan/`,
+        '--format',
+        'detail',
+      ],
+      { timeoutMs: 300_000 },
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    const theirs = run.stdout
+      .split(/\n(?=CVE-)/)
+      .filter((block) => block.startsWith('CVE-'))
+      .map((block) => {
+        const id = block.split(/\s/)[0]!;
+        const binary = /installed: (\S+) /.exec(block)?.[1];
+        const fixed = /fixed in unstable: \S+ (\S+)/.exec(block)?.[1];
+        return `${id} ${binary} ${fixed ?? '-'}`;
+      })
+      .sort();
+    const db = join(work, 'advisories.db');
+    const scanned = await rampart('scan', `dir:${root}`, '--db', db, '-o', 'json');
+    expect(scanned.code, scanned.stderr).toBe(0);
+    const ours = (
+      JSON.parse(scanned.stdout) as {
+        matches: Array<{ vulnerability: { id: string; fixedVersion?: string }; package: { name: string } }>;
+      }
+    ).matches
+      .map((m) => `${m.vulnerability.id} ${m.package.name} ${m.vulnerability.fixedVersion ?? '-'}`)
+      .sort();
+    expect(theirs.length).toBeGreaterThan(0);
+    expect(ours).toEqual(theirs);
   });
 });
