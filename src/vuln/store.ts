@@ -332,8 +332,17 @@ export class AdvisoryStore implements AdvisoryReader {
    */
   async transaction<T>(body: (writer: AdvisoryWriter) => Promise<T>): Promise<T> {
     if (this.inTransaction) throw new Error('advisory store: transactions do not nest');
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      // Another import or update holds the write lock for longer than the busy timeout.
+      throw new RampartError(
+        'LOCKED',
+        `the advisory store ${this.path} is being written by another rampart; retry when it is done`,
+        { cause: error, details: { path: this.path } },
+      );
+    }
     this.inTransaction = true;
-    this.db.exec('BEGIN IMMEDIATE');
     try {
       const result = await body(new AdvisoryWriter(this.statement.bind(this), this.now));
       this.statement(`INSERT OR REPLACE INTO meta (key, value) VALUES ('built', ?)`).run(

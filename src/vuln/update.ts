@@ -24,6 +24,9 @@ export interface FeedConfig {
   format?: ImportFormat;
 }
 
+/** The largest feed download accepted (TOO_LARGE past it): the biggest real feeds are a few hundred MB. */
+export const MAX_FEED_BYTES = 4 * 1024 ** 3;
+
 const OSV_BASE = 'https://osv-vulnerabilities.storage.googleapis.com';
 
 /** The feeds `db update` reads unless told otherwise. */
@@ -157,6 +160,7 @@ async function updateFeed(
   const response = await options.http.request(feed.url, {
     headers,
     acceptStatuses: [304],
+    maxBytes: MAX_FEED_BYTES,
     operation: `db update ${feed.name}`,
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -236,7 +240,11 @@ export async function downloadForImport(
   dir: string,
   signal?: AbortSignal,
 ): Promise<{ path: string; remove: () => Promise<void> }> {
-  const response = await http.request(url, { operation: `download ${url}`, ...(signal ? { signal } : {}) });
+  const response = await http.request(url, {
+    operation: `download ${url}`,
+    maxBytes: MAX_FEED_BYTES,
+    ...(signal ? { signal } : {}),
+  });
   const path = join(dir, `.import.download${tempSuffix()}`);
   try {
     await saveBody(response, path);

@@ -420,17 +420,18 @@ async function buildReferrersRegistry(temp: string): Promise<void> {
 
 /**
  * sid chroot with the tools that need sid's Python: `debsbom` (Debian's SBOM generator),
- * `pyspdxtools` (python3-spdx-tools) and cyclonedx-python-lib (python3-cyclonedx-lib), as in
+ * `pyspdxtools` (python3-spdx-tools), cyclonedx-python-lib (python3-cyclonedx-lib) and `debsecan` (the
+ * independent scanners rampart's Debian findings are compared with), as in
  * /work/shared/tools/peer-tools.sh `step_chroots`. Built once with mmdebstrap (minbase, ~2 min) in a
  * private temp folder and renamed into place, like the .deb groups. Runs as root (chroot).
  */
 export async function sidToolsChroot(): Promise<string> {
-  return ensureGroup('chroot-sid-sbom', async (temp) => {
+  return ensureGroup('chroot-sid-tools', async (temp) => {
     await run('mmdebstrap', [
       '-q',
       '--variant=minbase',
       '--aptopt=Acquire::Check-Valid-Until "false"',
-      '--include=debsbom,python3-spdx-tools,python3-cyclonedx-lib,python3-jsonschema,ca-certificates',
+      '--include=debsbom,python3-spdx-tools,python3-cyclonedx-lib,python3-jsonschema,debsecan,ca-certificates',
       'sid',
       join(temp, 'root'),
       `deb ${debianMirror()} sid main`,

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 
 /**
- * The real advisory samples in the workplace's `shared/vulndata` (beside the repository, as in CI):
- * tracker JSON excerpts, OSV records, dpkg status files. Their origins are in its README.
+ * Real advisory samples (tracker JSON excerpts, OSV records), copied unchanged with their layout
+ * from the workplace's shared `vulndata` folder into `test/fixtures/vulndata/shared/`, so the tests
+ * run from the repository alone; `SOURCES.md` there records where each file came from.
  */
-export const VULNDATA = fileURLToPath(new URL('../../../shared/vulndata/', import.meta.url));
+export const VULNDATA = fileURLToPath(new URL('../fixtures/vulndata/shared/', import.meta.url));

@@ -6,43 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSbom } from '../../../src/sbom/encode/index.js';
 import { generateSbom } from '../../../src/sbom/generate.js';
 import type { SbomDocument } from '../../../src/sbom/model.js';
-import { debianMirror, PEER_TOOLS_DIR } from '../../helpers/peer-tools.js';
+import { sidToolsChroot } from '../../helpers/peer-tools.js';
 import { ensureTrixieRootWith } from './minbase-root.js';
 
 /*
  * Issue 16 item 4: rampart's Debian purls and supplier kinds match what Debian's own SBOM generator
  * (debsbom 0.10.2, sid, in a chroot) writes for the same root, so matching by string works.
  */
-
-/** The sid chroot with debsbom (peer-tools.sh `step_chroots`), built once into the shared peer-tools cache. */
-function ensureSidSbomChroot(): string {
-  const dir = join(PEER_TOOLS_DIR, 'chroot-sid-sbom');
-  if (existsSync(join(dir, '.complete'))) return join(dir, 'root');
-  const temp = `${dir}.tmp-${process.pid}`;
-  rmSync(temp, { recursive: true, force: true });
-  mkdirSync(temp, { recursive: true });
-  execFileSync(
-    'mmdebstrap',
-    [
-      '-q',
-      '--variant=minbase',
-      '--aptopt=Acquire::Check-Valid-Until "false"',
-      '--include=debsbom,python3-spdx-tools,python3-cyclonedx-lib,python3-jsonschema,ca-certificates',
-      'sid',
-      join(temp, 'root'),
-      `deb ${debianMirror()} sid main`,
-    ],
-    { stdio: 'pipe' },
-  );
-  writeFileSync(join(temp, '.complete'), '');
-  try {
-    renameSync(temp, dir);
-  } catch (error) {
-    if (!existsSync(join(dir, '.complete'))) throw error;
-    rmSync(temp, { recursive: true, force: true });
-  }
-  return join(dir, 'root');
-}
 
 let doc: SbomDocument;
 let chroot: string;
@@ -55,7 +25,7 @@ let theirSpdx: {
 beforeAll(async () => {
   const root = ensureTrixieRootWith(['python3', 'nodejs']);
   doc = await generateSbom({ kind: 'directory', path: root });
-  chroot = ensureSidSbomChroot();
+  chroot = await sidToolsChroot();
   const name = `rampart-licences-${process.pid}`;
   work = join(chroot, 'tmp', name);
   rmSync(work, { recursive: true, force: true });

@@ -126,4 +126,22 @@ describe('advisory store', () => {
     ]);
     store.close();
   });
+
+  it('a second writer waiting past the busy timeout gets LOCKED, and the first writer is unaffected', async () => {
+    const path = join(dir, 'locked.db');
+    const first = openAdvisoryStore(path);
+    const second = openAdvisoryStore(path, { busyTimeoutMs: 50 });
+    let code: string | undefined;
+    await first.transaction(async () => {
+      try {
+        await second.transaction(async () => undefined);
+      } catch (error) {
+        code = error instanceof RampartError ? error.code : String(error);
+      }
+    });
+    expect(code).toBe('LOCKED');
+    await second.transaction(async () => undefined);
+    first.close();
+    second.close();
+  });
 });
