@@ -299,3 +299,13 @@ export function findingsAtOrAbove(result: ScanResult, level: Severity): ScanMatc
 }
 
 export { SEVERITY_ORDER };
+
+/**
+ * Findings left after VEX, counted by severity (every level present, zeros included): the
+ * `vulnerabilities` metric of `rampart compare` and of the maintenance service's reports.
+ */
+export function countBySeverity(result: ScanResult): Record<Severity, number> {
+  const counts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const match of result.matches) counts[match.vulnerability.severity]++;
+  return counts;
+}

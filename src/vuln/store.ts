@@ -101,6 +101,24 @@ function invalid(path: string, message: string, cause?: unknown, extra: { schema
   });
 }
 
+/**
+ * The store a command reads when it can do without one (`diff`, `compare`): a path the user named
+ * (`--db`) must exist (NOT_FOUND otherwise), the default one (`$RAMPART_ADVISORY_DB`, else the
+ * cache's) is opened read-only only when it is there; `undefined` means "no store, no findings".
+ */
+export function openOptionalAdvisoryStore(
+  named: string | undefined,
+  defaultPath: string,
+): AdvisoryStore | undefined {
+  if (named !== undefined) return openAdvisoryStore(named, { readOnly: true });
+  try {
+    statSync(defaultPath);
+  } catch {
+    return undefined;
+  }
+  return openAdvisoryStore(defaultPath, { readOnly: true });
+}
+
 /** Opens (and, unless read-only, creates or migrates) the advisory store at `path`. */
 export function openAdvisoryStore(path: string, options: OpenStoreOptions = {}): AdvisoryStore {
   if (options.readOnly) {

@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
+import type { SbomDocument } from '../../sbom/model.js';
+import { addDbOption, dbPathOf } from '../db-option.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
 interface CompareFlags extends RegistryFlags {
   output: string;
+  db?: string;
   against?: string;
   platform?: string;
 }
@@ -27,6 +30,7 @@ export function registerCompare(program: Command): void {
       "compare the image with the standard Debian root: minbase of SUITE plus the image's main packages, built from the verified archive and cached",
     )
     .option('--platform <os/arch[/variant]>', 'image of an index to measure (default: the host platform)');
+  addDbOption(command);
   addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
@@ -41,7 +45,9 @@ on the default PATH, shells, package managers, interpreters, setuid/setgid files
 paths, files with capabilities, the user and exposed ports. The reduction is (A - B) / A in
 percent: positive when B is smaller. With --against, A is the standard Debian root (Priority:
 required packages, apt, and the image's main packages: its Debian packages that no other package
-in it depends on) and B the image.`,
+in it depends on) and B the image. When an advisory store exists (--db, $RAMPART_ADVISORY_DB or
+the default path; \`rampart db update\`), both sides are scanned and the findings left after VEX
+are counted by severity (the "vulnerabilities" metric and its reduction).`,
     )
     .action(async (a: string, b: string | undefined, flags: CompareFlags) => {
       const output = parseReportOutput(flags.output, ['text', 'json', 'html'] as const);
@@ -62,14 +68,24 @@ in it depends on) and B the image.`,
         flags,
         [a, ...(b ? [b] : [])].filter((r) => r.startsWith('docker://')),
       );
+      const { openOptionalAdvisoryStore } = await import('../../vuln/store.js');
+      const store = openOptionalAdvisoryStore(flags.db, dbPathOf({}));
+      const scanner = store ? await import('../../vuln/scan.js') : undefined;
       const options = {
         registry,
         ...(flags.platform ? { platform: flags.platform } : {}),
+        ...(store && scanner
+          ? {
+              vulnerabilities: async (sbom: SbomDocument) =>
+                scanner.countBySeverity(scanner.scanSbomDocument(store, sbom)),
+            }
+          : {}),
         log: (message: string) => process.stderr.write(`${message}\n`),
       };
-      const full = flags.against
-        ? await compareAgainst(a, flags.against, options)
-        : await compareSurfaces(a, b as string, options);
+      const full = await (flags.against
+        ? compareAgainst(a, flags.against, options)
+        : compareSurfaces(a, b as string, options)
+      ).finally(() => store?.close());
       const result = { a: full.a, b: full.b, reduction: full.reduction };
       if (output.format === 'json') {
         await writeReport(output, `${JSON.stringify(result, null, 2)}\n`);

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parsePlatform } from '../../oci/platform.js';
 import { diffImages } from '../../surface/diff.js';
@@ -77,21 +76,8 @@ anything changed.`,
 
 const scanner = () => import('../../vuln/scan.js');
 
-/**
- * The advisory store, when one exists: `--db FILE` must exist (NOT_FOUND otherwise); the default
- * path ($RAMPART_ADVISORY_DB, else the cache's) is used only if it is there, so a diff without a
- * store simply has no `findings`.
- */
+/** The advisory store when one exists (`openOptionalAdvisoryStore`): without one a diff has no `findings`. */
 async function openStoreIfAny(db: string | undefined) {
-  const path = dbPathOf({ ...(db ? { db } : {}) });
-  if (
-    db === undefined &&
-    !(await stat(path).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return undefined;
-  const { openAdvisoryStore } = await import('../../vuln/store.js');
-  return openAdvisoryStore(path, { readOnly: true });
+  const { openOptionalAdvisoryStore } = await import('../../vuln/store.js');
+  return openOptionalAdvisoryStore(db, dbPathOf({}));
 }

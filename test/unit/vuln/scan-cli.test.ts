@@ -257,4 +257,68 @@ describe('rampart scan', () => {
   });
 });
 
+describe('rampart compare with an advisory store', () => {
+  it('counts the findings of each side by severity and reports their reduction', async () => {
+    const bare = join(dir, 'bare');
+    await mkdir(join(bare, 'etc'), { recursive: true });
+    await writeFile(join(bare, 'etc/os-release'), 'ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n');
+    const { code, stdout, stderr } = await rampart(
+      'compare',
+      `dir:${rootfs}`,
+      `dir:${bare}`,
+      '--db',
+      db,
+      '-o',
+      'json',
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    // the six findings `rampart scan` reports for this root (first test), by their severities
+    const scan = JSON.parse(
+      (await rampart('scan', `dir:${rootfs}`, '--db', db, '-o', 'json')).stdout,
+    ) as ScanResult;
+    const expected: Record<string, number> = {
+      negligible: 0,
+      low: 0,
+      medium: 0,
+      high: 0,
+      critical: 0,
+      unknown: 0,
+    };
+    for (const m of scan.matches) expected[m.vulnerability.severity]! += 1;
+    expect(scan.matches).toHaveLength(6);
+    expect(result.a.vulnerabilities).toEqual(expected);
+    expect(Object.values(result.b.vulnerabilities).every((n) => n === 0)).toBe(true);
+    expect(result.reduction.vulnerabilities).toBe(100);
+  });
+
+  it('a --db that does not exist is NOT_FOUND; without a store there is no vulnerabilities metric', async () => {
+    const missing = await rampart(
+      'compare',
+      `dir:${rootfs}`,
+      `dir:${rootfs}`,
+      '--db',
+      join(dir, 'none.db'),
+      '-o',
+      'json',
+    );
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stderr).error).toMatchObject({
+      code: 'NOT_FOUND',
+      details: { path: join(dir, 'none.db') },
+    });
+    const saved = process.env.RAMPART_ADVISORY_DB;
+    process.env.RAMPART_ADVISORY_DB = join(dir, 'no-default.db');
+    const none = await rampart('compare', `dir:${rootfs}`, `dir:${rootfs}`, '-o', 'json').finally(() => {
+      if (saved === undefined) delete process.env.RAMPART_ADVISORY_DB;
+      else process.env.RAMPART_ADVISORY_DB = saved;
+    });
+    expect(none.code).toBe(0);
+    const result = JSON.parse(none.stdout);
+    expect(result.a.vulnerabilities).toBeUndefined();
+    expect(result.reduction.vulnerabilities).toBeUndefined();
+  });
+});
+
 void NOW;
