@@ -20,7 +20,7 @@ import { lockPathFor } from './lock.js';
 import { type BuildOutput, defaultOutput, parseOutput } from './output.js';
 import { buildRecordPath } from './record.js';
 import { generateSboms, type SbomToWrite, writeSboms } from './sboms.js';
-import { buildAdvisoryDb, scanStage } from './scan-stage.js';
+import { buildAdvisoryDb, scanStage, vexFromScans } from './scan-stage.js';
 import { applyVariant, loadImageSpec } from './spec.js';
 import {
   assembleStage,
@@ -292,7 +292,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
           clock: ctx.clock,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         },
-        opts.sign,
+        // The scan (when a store exists) supplies the OpenVEX statements, unless the caller did.
+        scans && !opts.sign.vexStatements
+          ? { ...opts.sign, vexStatements: vexFromScans(scans, spec.name) }
+          : opts.sign,
         output.registry ? { registry: output.registry } : {},
       );
       if (staged !== output) await copyWithAttachments(staged, output, ctx.signal);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Image } from '../oci/image.js';
 import type { SbomDocument } from '../sbom/model.js';
+import type { VexStatementSource } from '../sign/openvex.js';
 import { ADVISORY_DB_VARIABLE } from '../vuln/store-path.js';
 import type { ScanResult } from '../vuln/types.js';
 import type { BuildContext } from './stages.js';
@@ -75,4 +76,23 @@ export async function scanStage(
     store.close();
   }
   return scans;
+}
+
+/**
+ * The OpenVEX statements `build --sign-key` attests for each platform image: one per finding of
+ * its recorded scan (open findings `affected`, VEX-suppressed ones with their status), about the
+ * image (`pkg:oci/NAME@DIGEST`) with the package as subcomponent. An image that was not scanned,
+ * or whose scan failed, gets none: an empty document says "no statement made".
+ */
+export function vexFromScans(scans: readonly RecordedScan[], imageName: string): VexStatementSource {
+  return async ({ digest }) => {
+    const scan = scans.find((s) => s.digest === digest);
+    if (!scan || !('result' in scan)) return [];
+    const { scanVexStatements } = await import('../vuln/encode/openvex.js');
+    const image = `pkg:oci/${encodeURIComponent(imageName)}@${encodeURIComponent(digest)}`;
+    return scanVexStatements(scan.result, (m) => ({
+      '@id': image,
+      subcomponents: [{ '@id': m.package.purl }],
+    }));
+  };
 }

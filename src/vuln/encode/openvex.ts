@@ -28,29 +28,7 @@ export function encodeScanOpenVex(
           subcomponents: [{ '@id': m.package.purl }],
         }
       : { '@id': m.package.purl };
-  const vuln = (m: ScanMatch) => ({
-    name: m.vulnerability.id,
-    ...(m.vulnerability.aliases.length ? { aliases: m.vulnerability.aliases } : {}),
-  });
-  const statements = [
-    ...result.matches.map((m) => ({
-      vulnerability: vuln(m),
-      products: [product(m)],
-      status: 'affected',
-      action_statement: m.vulnerability.fixedVersion
-        ? `Upgrade ${m.package.name} to ${m.vulnerability.fixedVersion} or later`
-        : 'No fix is available yet; monitor the advisory',
-    })),
-    ...result.suppressed.map((m: SuppressedMatch) => ({
-      vulnerability: vuln(m),
-      products: [product(m)],
-      status: m.vex.status,
-      ...(m.vex.justification ? { justification: m.vex.justification } : {}),
-      ...(m.vex.status === 'not_affected' && !m.vex.justification
-        ? { impact_statement: `suppressed by a VEX statement${m.vex.author ? ` from ${m.vex.author}` : ''}` }
-        : {}),
-    })),
-  ];
+  const statements = scanVexStatements(result, product);
   const body = JSON.stringify(statements);
   const doc = {
     '@context': 'https://openvex.dev/ns/v0.2.0',
@@ -62,4 +40,46 @@ export function encodeScanOpenVex(
     statements,
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** The product a statement is about: the image (with the package as subcomponent) or the package. */
+export type VexProduct = { '@id': string; subcomponents?: Array<{ '@id': string }> };
+
+/**
+ * The OpenVEX statements of a scan, one per finding: open findings are `affected` (with an action
+ * statement naming the fix when there is one); VEX-suppressed findings keep the status and
+ * justification that suppressed them. `rampart scan -o openvex` and `build --sign-key` share it.
+ */
+export function scanVexStatements(
+  result: ScanResult,
+  product: (m: ScanMatch) => VexProduct,
+): Array<{
+  vulnerability: { name: string; aliases?: string[] };
+  products: VexProduct[];
+  status: 'not_affected' | 'affected' | 'fixed' | 'under_investigation';
+  [field: string]: unknown;
+}> {
+  const vuln = (m: ScanMatch) => ({
+    name: m.vulnerability.id,
+    ...(m.vulnerability.aliases.length ? { aliases: m.vulnerability.aliases } : {}),
+  });
+  return [
+    ...result.matches.map((m) => ({
+      vulnerability: vuln(m),
+      products: [product(m)],
+      status: 'affected' as const,
+      action_statement: m.vulnerability.fixedVersion
+        ? `Upgrade ${m.package.name} to ${m.vulnerability.fixedVersion} or later`
+        : 'No fix is available yet; monitor the advisory',
+    })),
+    ...result.suppressed.map((m: SuppressedMatch) => ({
+      vulnerability: vuln(m),
+      products: [product(m)],
+      status: m.vex.status as 'not_affected' | 'affected' | 'fixed' | 'under_investigation',
+      ...(m.vex.justification ? { justification: m.vex.justification } : {}),
+      ...(m.vex.status === 'not_affected' && !m.vex.justification
+        ? { impact_statement: `suppressed by a VEX statement${m.vex.author ? ` from ${m.vex.author}` : ''}` }
+        : {}),
+    })),
+  ];
 }

@@ -2,12 +2,17 @@
  * Issue 14 item 8: `rampart build` scans each image it builds into the build record when an
  * advisory store exists, and leaves the record without `scans` when there is none.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../../src/builder/pipeline.js';
 import type { BuildRecord } from '../../../src/builder/record.js';
+import { openAttachmentStore } from '../../../src/oci/open.js';
+import { PREDICATE_TYPES } from '../../../src/sign/formats.js';
+import { keySigner } from '../../../src/sign/keys.js';
+import { verifyAttestationsOfDigest } from '../../../src/sign/verify-attestation.js';
 import { importAdvisories } from '../../../src/vuln/import/index.js';
 import { openAdvisoryStore } from '../../../src/vuln/store.js';
 import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
@@ -123,5 +128,49 @@ describe('build record scans', () => {
     expect((await build('without-store')).scans).toBeUndefined();
     const missing = await build('missing-store', join(dir, 'missing.db'));
     expect(missing.scans?.map((s) => ('error' in s ? s.error.code : 'scanned'))).toEqual(['NOT_FOUND']);
+  });
+});
+
+describe('build --sign-key with an advisory store', () => {
+  it("attests the scan's findings as the OpenVEX document of each image", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const output = `oci:${join(dir, 'signed')}:latest`;
+    const result = await buildImage({
+      specPath,
+      output,
+      cacheDir: join(dir, 'cache'),
+      etcApt: '/nonexistent-apt-config',
+      env: {},
+      advisoryDb: join(dir, 'advisories.db'),
+      sign: { signer: keySigner(privateKey), formats: ['bundle'] },
+    });
+    const record = JSON.parse(await readFile(result.record, 'utf8')) as BuildRecord;
+    const image = record.platforms[0]!.digest;
+    // A layout names only the index: the platform image's attestations are read by its digest.
+    const store = await openAttachmentStore(`oci:${join(dir, 'signed')}:latest`);
+    const reports = await verifyAttestationsOfDigest(store, image as `sha256:${string}`, publicKey);
+    const verified = {
+      verified: reports.some((r) => r.valid),
+      attestations: reports.filter((r) => r.predicateType === PREDICATE_TYPES.openvex),
+    };
+    expect(verified.verified).toBe(true);
+    const vex = verified.attestations.find((a) => a.valid)!.statement!.predicate as {
+      statements: Array<{ vulnerability: { name: string }; status: string; products: unknown[] }>;
+    };
+    expect(vex.statements).toEqual([
+      expect.objectContaining({
+        vulnerability: { name: 'CVE-2026-0001' },
+        status: 'affected',
+        action_statement: 'Upgrade libssl3t64 to 3.5.1-2 or later',
+        products: [
+          {
+            '@id': `pkg:oci/scanned@${encodeURIComponent(image)}`,
+            subcomponents: [
+              { '@id': expect.stringMatching(/^pkg:deb\/debian\/libssl3t64@3\.5\.1-1%2Bb1\?/) },
+            ],
+          },
+        ],
+      }),
+    ]);
   });
 });
