@@ -2,9 +2,9 @@ import type { Digest } from '../oci/digest.js';
 
 /**
  * The OpenVEX v0.2.0 document (https://github.com/openvex/spec) a build attaches to each platform
- * image. Its statements come from a `VexStatementSource`: the scanner (issue 14) plugs in there;
- * until it does, the document is empty and valid, which says "no statement made", not "no
- * vulnerability".
+ * image. Its statements come from a `VexStatementSource`: the build's scan when an advisory store
+ * exists (`vexFromScans` in src/builder/scan-stage.ts); without one the document is empty and
+ * valid, which says "no statement made", not "no vulnerability".
  */
 
 export const OPENVEX_CONTEXT = 'https://openvex.dev/ns/v0.2.0';
