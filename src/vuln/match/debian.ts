@@ -3,7 +3,7 @@ import type { SbomPackage } from '../../sbom/model.js';
 import { osvDebianEcosystem } from '../release.js';
 import type { AffectedRecord, FindingStatus } from '../types.js';
 import { type Candidate, isWithdrawn, type MatchContext, type Matcher } from './matcher.js';
-import { osvAffects } from './osv-range.js';
+import { osvCandidate } from './osv-range.js';
 
 /**
  * The Debian security tracker's fields → a finding status (README "Finding status"), for an
@@ -57,14 +57,7 @@ export const debianMatcher: Matcher = {
       } else if (record.osv) {
         if (record.release !== undefined && record.release !== osvRelease) continue;
         if (isWithdrawn(record, context)) continue;
-        const verdict = osvAffects(record.osv, sourceVersion, compareVersions);
-        out.push({
-          vulnerabilityId: record.vulnerabilityId,
-          record,
-          status: !verdict.affected ? 'not_affected' : verdict.fixedVersion ? 'fixed' : 'affected',
-          ...(verdict.fixedVersion ? { fixedVersion: verdict.fixedVersion } : {}),
-          authoritative: false,
-        });
+        out.push(osvCandidate({ ...record, osv: record.osv }, sourceVersion, compareVersions));
       }
     }
     return out;

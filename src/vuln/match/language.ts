@@ -2,7 +2,7 @@ import { PackageURL } from 'packageurl-js';
 import type { SbomPackage } from '../../sbom/model.js';
 import type { AdvisoryEcosystem } from '../types.js';
 import { type Candidate, isWithdrawn, type MatchContext, type Matcher } from './matcher.js';
-import { osvAffects } from './osv-range.js';
+import { osvCandidate } from './osv-range.js';
 import { compareByEcosystem } from './versions.js';
 
 /**
@@ -30,14 +30,7 @@ export function osvMatcher(
           seen.add(k);
           if (isWithdrawn(record, context, context.reader.vulnerability(record.vulnerabilityId)?.withdrawn))
             continue;
-          const verdict = osvAffects(record.osv, pkg.version, compare);
-          out.push({
-            vulnerabilityId: record.vulnerabilityId,
-            record,
-            status: !verdict.affected ? 'not_affected' : verdict.fixedVersion ? 'fixed' : 'affected',
-            ...(verdict.fixedVersion ? { fixedVersion: verdict.fixedVersion } : {}),
-            authoritative: false,
-          });
+          out.push(osvCandidate({ ...record, osv: record.osv }, pkg.version, compare));
         }
       }
       return out;

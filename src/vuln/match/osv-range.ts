@@ -1,4 +1,5 @@
 import type { AffectedRecord } from '../types.js';
+import type { Candidate } from './matcher.js';
 import type { VersionCompare } from './versions.js';
 
 export interface RangeVerdict {
@@ -76,4 +77,20 @@ function sortEvents(
     if (b.kind === 'introduced' && b.value === '0') return 1;
     return (cmp(a.value, b.value) ?? 0) || rank(a) - rank(b);
   });
+}
+
+/** An OSV record's verdict on an installed version, as a matcher's candidate (never authoritative). */
+export function osvCandidate(
+  record: AffectedRecord & { osv: NonNullable<AffectedRecord['osv']> },
+  version: string,
+  compare: VersionCompare,
+): Candidate {
+  const verdict = osvAffects(record.osv, version, compare);
+  return {
+    vulnerabilityId: record.vulnerabilityId,
+    record,
+    status: !verdict.affected ? 'not_affected' : verdict.fixedVersion ? 'fixed' : 'affected',
+    ...(verdict.fixedVersion ? { fixedVersion: verdict.fixedVersion } : {}),
+    authoritative: false,
+  };
 }
