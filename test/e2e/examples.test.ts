@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { commandModules } from '../../src/cli/commands/index.js';
 import { createProgram, main } from '../../src/cli/main.js';
+import { openAdvisoryStore } from '../../src/vuln/store.js';
 import { runCommand } from '../helpers/processes.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -38,14 +39,47 @@ const GROUP_ORDER = [
   'cache',
   'diff',
   'lint',
+  'db',
+  'scan',
+  'compare',
 ];
 /** The password of the keys `key generate` examples write and `sign` examples read. */
 const KEY_PASSWORD = 'example-key-password';
 
+const FEEDS =
+  'downloads the advisory feeds from the internet (no route out here); test/integration/vuln/db-cli.test.ts runs `db update` against a local feed server';
+const ADVISORY_FILES =
+  'imports advisory files the user downloaded; test/unit/vuln/import.test.ts and db-cli.test.ts import the real samples';
+const RELEASE_KEY =
+  "uses the README's release key pair, which its `RAMPART_PASSWORD=... rampart key generate` line (not an example run here) writes; test/integration/sign/ covers it";
+const POLICY =
+  "reads the user's policy file (docs/policy.md); test/integration/sign/bundle-policy.test.ts evaluates policies";
+const TWO_BUILDS = 'compares two builds the user has; test/integration/surface/diff.test.ts diffs two builds';
 /** Examples that cannot run here, and why. Keep this list short: every entry is an untested doc line. */
 const SKIPPED: Record<string, string> = {
   'rampart sbom dir:/srv/rootfs -o json': "names the user's own root filesystem",
   'rampart inspect dir:/srv/rootfs': "names the user's own root filesystem",
+  'rampart compare dir:/srv/debian-root oci:./out/nodejs:latest': "names the user's own root filesystem",
+  'rampart db update': FEEDS,
+  'rampart db update && rampart scan oci:./out/nodejs:latest': FEEDS,
+  'rampart db update --only debian-tracker,osv-npm': FEEDS,
+  'rampart db update --feed debian-tracker=https://mirror.example/tracker.json --db ./advisories.db':
+    "names the user's own feed URL",
+  'rampart db import ./json ./npm/all.zip ./vex/': ADVISORY_FILES,
+  'rampart db import ./json': ADVISORY_FILES,
+  'rampart db import ./npm/all.zip ./pypi/all.zip': ADVISORY_FILES,
+  'rampart db import ./vex/ --format openvex --db ./advisories.db': ADVISORY_FILES,
+  'rampart db import ./tracker.json ./osv/npm-all.zip --db ./advisories.db': ADVISORY_FILES,
+  'rampart db import https://example.org/advisories.json -o json': 'names a URL on the internet',
+  'rampart scan sbom:nodejs.spdx.json --vex nodejs.openvex.json -o json':
+    "reads the user's VEX document; test/unit/vuln/scan-cli.test.ts scans sbom: with --vex",
+  'rampart scan oci:./out/nodejs:latest --vex-key release.pub -o openvex=nodejs.vex.json': RELEASE_KEY,
+  'rampart sign --key release.key --bundle nodejs.sigstore.json oci:./out/nodejs:latest': RELEASE_KEY,
+  'rampart verify --key release.pub --bundle nodejs.sigstore.json oci:./out/nodejs:latest': RELEASE_KEY,
+  'rampart verify --policy release-policy.yaml oci:./mirror/nodejs:22': POLICY,
+  'rampart verify --policy release-policy.yaml oci:./out/nodejs:latest': POLICY,
+  'rampart diff oci:./out/nodejs:latest oci:./layout:imported': TWO_BUILDS,
+  'rampart diff oci:./out/nodejs:latest oci:./layout:imported -o json=diff.json': TWO_BUILDS,
 };
 /**
  * Examples that talk to a registry (the docs' `localhost:5000`, or a registry command) run in
@@ -144,6 +178,7 @@ beforeAll(async () => {
   );
   await chmod(join(bin, 'rampart'), 0o755);
   await mkdir(CACHE_HOME, { recursive: true });
+  openAdvisoryStore(join(work, 'advisories.db')).close();
 });
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
@@ -175,6 +210,8 @@ describe('documented examples', () => {
           PATH: `${bin}:${process.env.PATH ?? ''}`,
           XDG_CACHE_HOME: cacheHome,
           RAMPART_PASSWORD: KEY_PASSWORD,
+          // An empty advisory store (no feed is reachable here): scan, db status and compare run on it.
+          RAMPART_ADVISORY_DB: join(work, 'advisories.db'),
         },
         timeoutMs: 840_000,
       });

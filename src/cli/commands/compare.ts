@@ -37,7 +37,7 @@ export function registerCompare(program: Command): void {
       `
 Examples:
   $ rampart compare dir:/srv/debian-root oci:./out/nodejs:latest
-  $ rampart compare docker://localhost:5000/app:1.0 oci:./out/app:latest --insecure -o json
+  $ rampart compare docker://localhost:5000/nodejs:1.0 oci:./out/nodejs:latest --insecure -o json
   $ rampart compare oci:./out/nodejs:latest --against debian:trixie -o html=nodejs-surface.html
 
 Metrics: packages (by ecosystem), files, bytes, ELF executables and shared libraries, executables

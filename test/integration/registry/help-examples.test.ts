@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createProgram, main } from '../../../src/cli/main.js';
 import { writeImage } from '../../../src/oci/open.js';
 import { generateKeyPair } from '../../../src/sign/keys.js';
+import { openAdvisoryStore } from '../../../src/vuln/store.js';
 import { makeTestImage } from '../../helpers/oci-fixtures.js';
 import { runCommand } from '../../helpers/processes.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
@@ -23,12 +24,14 @@ const GROUP_ORDER = [
   'copy',
   'inspect',
   'sbom',
+  'scan',
   'sign',
   'verify',
   'attest',
   'verify-attestation',
   'diff',
   'lint',
+  'compare',
   'tree',
   'ls',
   'login',
@@ -122,6 +125,7 @@ beforeAll(async () => {
   ]);
   await writeImage(`oci:${join(work, 'out', 'nodejs')}:latest`, image);
   await writeFile(join(work, 'secret.txt'), 'example-password');
+  openAdvisoryStore(join(work, 'advisories.db')).close();
   // The keys `sign` and `verify` examples name, encrypted under the password of their env.
   for (const name of ['rampart', 'release']) {
     const pair = await generateKeyPair(KEY_PASSWORD, { scryptCost: 32768 });
@@ -162,6 +166,8 @@ describe('registry examples of --help', () => {
           XDG_RUNTIME_DIR: '',
           TOKEN: 'example-token',
           RAMPART_PASSWORD: KEY_PASSWORD,
+          // An empty advisory store (no feed is reachable here) for the scan examples.
+          RAMPART_ADVISORY_DB: join(work, 'advisories.db'),
         },
         timeoutMs: 120_000,
       });
