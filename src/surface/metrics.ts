@@ -376,7 +376,12 @@ async function summarise(observed: Observed, options: MeasureOptions): Promise<S
     else if (type === 'shared-library') sharedLibraries++;
   }
   const byEcosystem: Record<string, number> = {};
-  for (const pkg of observed.sbom.packages) byEcosystem[pkg.type] = (byEcosystem[pkg.type] ?? 0) + 1;
+  // Installed packages only: a Debian source package named by Built-Using (`architecture:
+  // 'source'`) is where code came from, not something the image holds.
+  const installed = observed.sbom.packages.filter(
+    (pkg) => !(pkg.type === 'deb' && pkg.architecture === 'source'),
+  );
+  for (const pkg of installed) byEcosystem[pkg.type] = (byEcosystem[pkg.type] ?? 0) + 1;
   const vulnerabilities = options.vulnerabilities
     ? await options.vulnerabilities(observed.sbom, options.signal)
     : undefined;
@@ -390,7 +395,7 @@ async function summarise(observed: Observed, options: MeasureOptions): Promise<S
   options.onProgress?.({ phase: 'done', reference: observed.subject.reference });
   return {
     subject: observed.subject,
-    packages: { total: observed.sbom.packages.length, byEcosystem: sortedRecord(byEcosystem) },
+    packages: { total: installed.length, byEcosystem: sortedRecord(byEcosystem) },
     files,
     bytes: {
       uncompressed: bytes,
