@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,5 +184,37 @@ describe('mainPackages', () => {
         pkg('undici', [], 'npm'),
       ]),
     ).toEqual(['libnode', 'netbase', 'nodejs']);
+  });
+});
+
+describe('package counts', () => {
+  it('count installed packages, not the Debian source packages Built-Using names', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rampart-surface-builtusing-'));
+    try {
+      mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
+      writeFileSync(
+        join(root, 'var/lib/dpkg/status'),
+        [
+          'Package: ripgrep',
+          'Status: install ok installed',
+          'Architecture: amd64',
+          'Version: 14.1.1-1+b4',
+          'Built-Using: rustc (= 1.85.0+dfsg3-1)',
+          'X-Cargo-Built-Using: rust-regex (= 1.11.1-1), rust-memchr (= 2.7.4-1)',
+          'Description: fast grep',
+          '',
+          'Package: base-files',
+          'Status: install ok installed',
+          'Architecture: amd64',
+          'Version: 13.8',
+          'Description: base system',
+          '',
+        ].join('\n'),
+      );
+      const metrics = await measureSurface(`dir:${root}`);
+      expect(metrics.packages).toEqual({ total: 2, byEcosystem: { deb: 2 } });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
