@@ -78,6 +78,8 @@ const SKIPPED: Record<string, string> = {
   'rampart verify --key release.pub --bundle nodejs.sigstore.json oci:./out/nodejs:latest': RELEASE_KEY,
   'rampart verify --policy release-policy.yaml oci:./mirror/nodejs:22': POLICY,
   'rampart verify --policy release-policy.yaml oci:./out/nodejs:latest': POLICY,
+  'rampart attest --key rampart.key --type slsaprovenance1 --predicate prov.json --bundle prov.sigstore.json oci:./out/nodejs:latest':
+    "reads the user's provenance predicate; test/integration/sign/bundle-policy.test.ts attests with --bundle",
   'rampart diff oci:./out/nodejs:latest oci:./layout:imported': TWO_BUILDS,
   'rampart diff oci:./out/nodejs:latest oci:./layout:imported -o json=diff.json': TWO_BUILDS,
 };

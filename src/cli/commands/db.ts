@@ -91,7 +91,7 @@ Each input is a feed: the tracker dump is always "debian-tracker" (a new dump re
 others are named FORMAT:LOCATION unless --feed names them; importing a feed again replaces it.
 
 Examples:
-  $ rampart db import ./json                              # the tracker dump
+  $ rampart db import ./json
   $ rampart db import ./npm/all.zip ./pypi/all.zip
   $ rampart db import ./vex/ --format openvex --db ./advisories.db
   $ rampart db import https://example.org/advisories.json -o json`,
