@@ -72,7 +72,7 @@ when the image's Debian release is unknown to the store (its Debian packages wer
 
 Examples:
   $ rampart db update && rampart scan oci:./out/nodejs:latest
-  $ rampart scan docker://localhost:5000/python3:1.0 --insecure --fail-on high -o sarif=scan.sarif -o table
+  $ rampart scan docker://localhost:5000/nodejs:1.0 --insecure -o sarif=scan.sarif -o table
   $ rampart scan sbom:nodejs.spdx.json --vex nodejs.openvex.json -o json
   $ rampart scan oci:./out/nodejs:latest --vex-key rampart.pub --only-fixed`,
     )
