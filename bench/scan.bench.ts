@@ -85,7 +85,6 @@ export function sbomDocument(): SbomDocument {
     type: 'deb',
     purl: `pkg:deb/debian/${p.name}@${encodeURIComponent(p.version)}?arch=amd64&distro=debian-13`,
     cpes: [],
-    licenses: [],
     locations: ['/var/lib/dpkg/status'],
     dependsOn: [],
     ...(p.source ? { source: { name: p.source, version: p.sourceVersion! } } : {}),
