@@ -120,6 +120,8 @@ export async function rebuildAndCompare(
       archs: external.archs,
       ...(external.variant ? { variant: external.variant } : {}),
       output,
+      // A rebuild is compared, not recorded: no scan of it into a build record that is thrown away.
+      advisoryDb: false,
       // Only what the provenance recorded: the verifier's own SOURCE_DATE_EPOCH must not leak in.
       env: external.sourceDateEpoch ? { SOURCE_DATE_EPOCH: external.sourceDateEpoch } : {},
       ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),

@@ -237,9 +237,17 @@ async function ensureRealParents(root: string, path: string, deb: string): Promi
  * spec's `packages:`, as the resolver pulled in the rest. Names only, sorted.
  */
 export function mainPackages(
-  packages: ReadonlyArray<{ id: string; name: string; type: string; dependsOn: readonly string[] }>,
+  packages: ReadonlyArray<{
+    id: string;
+    name: string;
+    type: string;
+    architecture?: string;
+    dependsOn: readonly string[];
+  }>,
 ): string[] {
-  const debs = packages.filter((p) => p.type === 'deb');
+  // Installed packages only: a Built-Using source package (`architecture: 'source'`) has no
+  // incoming edge but is no package one could install.
+  const debs = packages.filter((p) => p.type === 'deb' && p.architecture !== 'source');
   const ids = new Set(debs.map((p) => p.id));
   const edges = new Map(debs.map((p) => [p.id, p.dependsOn.filter((d) => ids.has(d))]));
   const reach = new Map<string, Set<string>>();

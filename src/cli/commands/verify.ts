@@ -85,10 +85,16 @@ built with --sign-key (not run by the examples above):
         const report = parseReportOutput(options.output, ['text', 'json'] as const);
         const registry = { ...(await registryOptions(options, [image])), signal };
         if (options.policy !== undefined) {
-          if (options.key !== undefined || options.bundle !== undefined) {
+          if (
+            options.key !== undefined ||
+            options.bundle !== undefined ||
+            options.identity !== undefined ||
+            options.rebuild ||
+            options.spec !== undefined
+          ) {
             throw new RampartError(
               'USAGE',
-              '--policy names its own keys: give it without --key and --bundle',
+              '--policy names its own keys and rules: give it without --key, --bundle, --identity and --rebuild/--spec',
               {
                 details: { option: '--policy' },
               },

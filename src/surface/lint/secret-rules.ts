@@ -217,12 +217,13 @@ export function findSecrets(text: string): SecretHit[] {
     const hit = firstHit(rule, candidates);
     if (hit) hits.push(hit);
   }
-  // One secret, one hit: a named rule wins over the generic assignment that also matches
+  // One secret, one hit: a named rule wins over the generic assignment that matches the same line
   // (`GITHUB_TOKEN=ghp_…`), and a service-account file over the private key inside it.
-  const named = hits.some((hit) => hit.rule !== 'generic-api-key');
+  const namedOn = (line: number | undefined) =>
+    hits.some((other) => other.rule !== 'generic-api-key' && other.line === line);
   return hits.filter(
     (hit) =>
-      !(named && hit.rule === 'generic-api-key') &&
+      !(hit.rule === 'generic-api-key' && namedOn(hit.line)) &&
       !(hit.rule === 'private-key' && hits.some((other) => other.rule === 'gcp-service-account')),
   );
 }

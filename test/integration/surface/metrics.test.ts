@@ -182,6 +182,8 @@ describe('mainPackages', () => {
         pkg('libc6', []),
         pkg('netbase', []),
         pkg('undici', [], 'npm'),
+        // a Built-Using source: nothing depends on it, but it is not an installable package
+        { id: 'rustc-src', name: 'rustc', type: 'deb', architecture: 'source', dependsOn: [] },
       ]),
     ).toEqual(['libnode', 'netbase', 'nodejs']);
   });

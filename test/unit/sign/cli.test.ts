@@ -142,4 +142,20 @@ describe('rampart key, sign and verify on the command line', () => {
       await expect(verifyImage(ref, publicKey)).rejects.toMatchObject({ code: 'UNSUPPORTED_TRANSPORT' });
     }
   });
+
+  it('verify --policy refuses the options a policy replaces or cannot combine with (--key, --rebuild, --identity)', async () => {
+    for (const extra of [['--rebuild'], ['--spec', 'x.yaml'], ['--identity', 'repo'], ['--key', 'k.pub']]) {
+      const run = await rampart(
+        'verify',
+        '-o',
+        'json',
+        '--policy',
+        join(work, 'p.yaml'),
+        ...extra,
+        `oci:${layout}:app`,
+      );
+      expect(run.code, extra.join(' ')).toBe(2);
+      expect(JSON.parse(run.stderr).error).toMatchObject({ code: 'USAGE', details: { option: '--policy' } });
+    }
+  });
 });

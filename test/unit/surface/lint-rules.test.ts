@@ -48,6 +48,15 @@ describe('secret rules', () => {
     expect(rules('NODE_ENV=production')).toEqual([]);
   });
 
+  it('a named token hides the generic hit on its own line only, not an unrelated secret elsewhere', () => {
+    const token = `ghp_${'a1B2c3D4e5'.repeat(3)}123456`;
+    expect(rules(`GITHUB_TOKEN=${token}`)).toEqual(['github-pat']);
+    expect(rules(`DB_PASSWORD=s8Kq2Lw9Zx4Rt7Vb\nGITHUB_TOKEN=${token}`).sort()).toEqual([
+      'generic-api-key',
+      'github-pat',
+    ]);
+  });
+
   it('never returns the secret itself', () => {
     const token = TOKEN;
     const [hit] = findSecrets(`T=${token}`);
