@@ -274,7 +274,14 @@ describe('real .debs', () => {
         }
       }
       expect(checked.size, `${pkg.name}: every md5sums entry is a file in data.tar`).toBe(info.md5sums.size);
-      const dpkgNames = execFileSync('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -t', 'sh', file])
+      // Names as stored (literal, not the C locale's octal escapes of non-ASCII bytes such as
+      // ca-certificates' NetLock_Arany_=Class_Gold=_Főtanúsítvány.crt).
+      const dpkgNames = execFileSync('sh', [
+        '-c',
+        'dpkg-deb --fsys-tarfile "$1" | tar --quoting-style=literal -t',
+        'sh',
+        file,
+      ])
         .toString()
         .split('\n')
         .map((n) => n.replace(/^\.\//, '').replace(/\/$/, ''))
