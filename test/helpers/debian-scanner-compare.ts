@@ -201,16 +201,20 @@ export async function debsbomFindings(
   const sarif = run.outputs['sec.sarif'];
   if (run.exitCode !== 0 || json === undefined || sarif === undefined)
     throw new Error(`debsbom failed (${run.exitCode}): ${run.stderr.slice(-2000)}`);
-  const bySource = new Map<string, { id: string; source: string; status: string; fixed?: string }>();
+  const bySource = new Map<
+    string,
+    { id: string; source: string; version: string; status: string; fixed?: string }
+  >();
   for (const line of json.split('\n').filter((l) => l.trim())) {
     const f = JSON.parse(line) as {
       purl: string;
       vulnerability: { id: string; status: string; 'fixed-in'?: string };
     };
-    const source = PackageURL.fromString(f.purl).name;
-    bySource.set(`${f.vulnerability.id}-${source}`, {
+    const purl = PackageURL.fromString(f.purl);
+    bySource.set(`${f.vulnerability.id}-${purl.name}`, {
       id: f.vulnerability.id,
-      source,
+      source: purl.name,
+      version: purl.version ?? '',
       status: f.vulnerability.status,
       ...(f.vulnerability['fixed-in'] ? { fixed: f.vulnerability['fixed-in'] } : {}),
     });
@@ -218,20 +222,33 @@ export async function debsbomFindings(
   const results = (
     JSON.parse(sarif) as { runs: Array<{ results: Array<{ ruleId: string; properties: { PURL: string } }> }> }
   ).runs[0]!.results;
-  return results.map((r) => {
+  const findings = results.map((r) => {
     const of = bySource.get(r.ruleId);
     if (!of) throw new Error(`debsbom SARIF rule ${r.ruleId} is not in its JSON output`);
     const purl = PackageURL.fromString(r.properties.PURL);
-    return {
-      id: of.id,
-      binary: purl.name,
-      installed: purl.version!,
-      state: of.status === 'resolved' ? ('resolved' as const) : ('open' as const),
-      ...(of.fixed ? { fixed: of.fixed } : {}),
-      source: of.source,
-      status: of.status,
-    };
+    return finding(of, purl.name, purl.version ?? '');
   });
+  // A source finding debsbom attributes to no binary stays in the comparison, named by its source.
+  const attributed = new Set(results.map((r) => r.ruleId));
+  for (const [rule, of] of bySource)
+    if (!attributed.has(rule)) findings.push(finding(of, `(source ${of.source})`, of.version));
+  return findings;
+}
+
+function finding(
+  of: { id: string; source: string; status: string; fixed?: string },
+  binary: string,
+  installed: string,
+): Finding & { source: string; status: string } {
+  return {
+    id: of.id,
+    binary,
+    installed,
+    state: of.status === 'resolved' ? 'resolved' : 'open',
+    ...(of.fixed ? { fixed: of.fixed } : {}),
+    source: of.source,
+    status: of.status,
+  };
 }
 
 const DEBSECAN_URGENCY: Record<string, string> = {

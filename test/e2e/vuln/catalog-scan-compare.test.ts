@@ -283,6 +283,18 @@ describe.each(IMAGES)('the catalog image %s', (name) => {
     expect(negligible.filter((f) => realIds.has(f.id))).toEqual([]);
   });
 
+  it("gives the same findings from the image's own SBOM (rampart's CycloneDX and SPDX, sbom:FILE)", async () => {
+    const key = (f: Finding) => `${f.id} ${f.binary} ${f.installed} ${f.state} ${f.fixed ?? '-'}`;
+    const formats = ['cyclonedx-json', 'spdx-json'];
+    const file = (format: string) => join(work, `${name}.${format}`);
+    const made = await rampart('sbom', subject().ref, ...formats.flatMap((f) => ['-o', `${f}=${file(f)}`]));
+    expect(made.code, made.stderr).toBe(0);
+    for (const format of formats) {
+      const fromSbom = await rampartFindings({ ...subject(), ref: `sbom:${file(format)}` }, db);
+      expect(fromSbom.map(key).sort(), format).toEqual(ours.map(key).sort());
+    }
+  });
+
   it('names the binaries of the hand-made openssl (and nodejs) entries, found through their sources', () => {
     const binaries = (id: string) =>
       ours
