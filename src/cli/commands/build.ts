@@ -198,6 +198,11 @@ provenance. The image digests do not change. The password is read as 'rampart si
         .finally(() => {
           progress.stop();
         });
+      // The image is built and valid; a scan that failed is in the record, and said here.
+      for (const failed of result.scanErrors ?? [])
+        process.stderr.write(
+          `warning: scanning ${failed.architecture} ${failed.digest} with ${failed.db} failed (${failed.error.code}): ${failed.error.message}; the build record says so\n`,
+        );
       await writeReport(
         reportOutput,
         reportOutput.format === 'json' ? `${JSON.stringify(buildJson(result))}\n` : formatSummary(result),
@@ -291,6 +296,7 @@ export function buildJson(result: BuildResult) {
         }
       : {}),
     hardening: hardeningOf(result),
+    ...(result.scanErrors ? { scanErrors: result.scanErrors } : {}),
   };
 }
 
