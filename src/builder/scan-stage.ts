@@ -27,7 +27,7 @@ export type ScanFailure = { code: string; message: string };
  */
 function scanFailure(error: unknown, db: string): ScanFailure {
   if (error instanceof RampartError) return { code: error.code, message: error.message };
-  if ((error as { code?: unknown }).code === 'ERR_SQLITE_ERROR')
+  if (error instanceof Error && (error as { code?: unknown }).code === 'ERR_SQLITE_ERROR')
     return {
       code: 'ADVISORY_DB_INVALID',
       message: `the advisory store ${db} cannot be read: ${(error as Error).message}`,
@@ -36,7 +36,7 @@ function scanFailure(error: unknown, db: string): ScanFailure {
     const mapped = fromSystemError(error);
     return { code: mapped.code, message: mapped.message };
   }
-  return { code: 'IO', message: (error as Error).message ?? String(error) };
+  return { code: 'IO', message: error instanceof Error ? error.message : String(error) };
 }
 
 /**
