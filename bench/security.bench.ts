@@ -1,6 +1,6 @@
 /**
  * Issue 10 acceptance: rampart's memory and time under hostile input stay bounded. Each CLI run
- * is its own process (measureCli from memory.bench.ts); the hostile servers run in this process
+ * is its own process (measureCli from measure-cli.ts); the hostile servers run in this process
  * on 127.0.0.1 and every file is generated in a temp dir that is removed afterwards.
  *
  * - an endless InRelease body: `apt resolve` must stop at its InRelease size limit (TOO_LARGE);
@@ -24,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { constants, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { createGpgKey, disposeGpgKey } from '../test/helpers/apt-repo.js';
-import { measureCli } from './memory.bench.js';
+import { measureCli } from './measure-cli.js';
 import type { BenchFigure } from './run.js';
 
 const MiB = 1024 * 1024;

@@ -8,47 +8,12 @@
  * the real samples' shapes, is ~220 MB).
  * Targets: import < 10 s, peak RSS < 500 MB. vmatch's scan figures live in `scan.bench.ts`.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { writeSyntheticTracker } from '../test/helpers/synthetic-tracker.js';
+import { measureCli } from './measure-cli.js';
 import type { BenchFigure } from './run.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
-
-/**
- * `rampart ARGS` in a fresh process: wall time, CPU time (user + system: on a machine shared by
- * many jobs, the figure that says what the import costs) and peak RSS. As memory.bench.ts's
- * `measureCli`, plus the CPU time.
- */
-async function measureCli(
-  args: string[],
-): Promise<{ status: number | null; elapsedMs: number; cpuMs: number; peakMiB: number; stderr: string }> {
-  const script = [
-    `import { main } from ${JSON.stringify(join(ROOT, 'dist/cli/main.js'))};`,
-    `const code = await main(['node', 'rampart', ...${JSON.stringify(args)}]);`,
-    'const u = process.resourceUsage();',
-    'process.stderr.write("\\nmeasured " + u.maxRSS + " " + (u.userCPUTime + u.systemCPUTime) + "\\n");',
-    'process.exitCode = code;',
-  ].join('\n');
-  const started = performance.now();
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-64 * 1024);
-  });
-  const [status] = (await once(child, 'close')) as [number | null];
-  const elapsedMs = performance.now() - started;
-  const match = /measured (\d+) (\d+)/.exec(stderr);
-  if (!match)
-    throw new Error(`rampart ${args.join(' ')} could not be measured (${status}): ${stderr.slice(-500)}`);
-  return { status, elapsedMs, cpuMs: Number(match[2]) / 1000, peakMiB: Number(match[1]) / 1024, stderr };
-}
 
 async function importFigures(work: string, label: string, packages: number): Promise<BenchFigure[]> {
   const dump = join(work, `${label}.json`);

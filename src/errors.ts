@@ -17,7 +17,7 @@ export type SourcePosition = { file?: string; line?: number; column?: number };
  */
 export interface ErrorDetailsByCode {
   // Invocation: the user fixes the command line, the environment or the spec. Exit 2.
-  USAGE: { option?: string; value?: string };
+  USAGE: { option?: string; value?: string; conflictsWith?: string };
   INVALID_ENVIRONMENT: { variable: string; value?: string };
   UNSUPPORTED_OPERATION: { reference?: string; operation?: string };
   INVALID_REFERENCE: { reference: string };

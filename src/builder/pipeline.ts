@@ -20,7 +20,13 @@ import { lockPathFor } from './lock.js';
 import { type BuildOutput, defaultOutput, parseOutput } from './output.js';
 import { buildRecordPath } from './record.js';
 import { generateSboms, type SbomToWrite, writeSboms } from './sboms.js';
-import { buildAdvisoryDb, scanStage, vexFromScans } from './scan-stage.js';
+import {
+  buildAdvisoryDb,
+  type RecordedScan,
+  type ScanFailure,
+  scanStage,
+  vexFromScans,
+} from './scan-stage.js';
 import { applyVariant, loadImageSpec } from './spec.js';
 import {
   assembleStage,
@@ -75,8 +81,8 @@ export type BuildOptions = {
   onProgress?: (event: BuildEvent) => void;
   /**
    * The advisory store each image is scanned with, into the build record (issue 14 item 8):
-   * default `$RAMPART_ADVISORY_DB`, else `vuln/advisories.db` in the cache dir, used only when it
-   * exists; `false` never scans.
+   * default `$RAMPART_ADVISORY_DB`, else `vuln/advisories.db` in rampart's cache dir (`env`'s
+   * `XDG_CACHE_HOME`, not `cacheDir`), used only when it exists; `false` never scans.
    */
   advisoryDb?: string | false;
   /**
@@ -102,6 +108,8 @@ export type BuildResult = {
   sboms: string[];
   /** What `sign` attached. */
   signed?: SignedBuild;
+  /** Images the build scanned but could not (also in the record's `scans`): warn, not fail. */
+  scanErrors?: Array<{ architecture: string; digest: string; db: string; error: ScanFailure }>;
   skipped: Array<{ name: string; requiredBy: string }>;
   created: string;
 };
@@ -319,6 +327,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       record: recordPath,
       sboms,
       ...(signed ? { signed } : {}),
+      ...(scanErrors(scans) ?? {}),
       skipped: contents.variant.skipped,
       created: plan.created,
     };
@@ -329,6 +338,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     await rm(workDir, { recursive: true, force: true });
     if (!succeeded && createdParent) await removeEmptyDirs(outParent, createdParent);
   }
+}
+
+function scanErrors(scans: RecordedScan[] | undefined): Pick<BuildResult, 'scanErrors'> | undefined {
+  const failed = (scans ?? []).flatMap((s) => ('error' in s ? [s] : []));
+  return failed.length ? { scanErrors: failed } : undefined;
 }
 
 /** A layout in the build's staging dir standing in for an archive output until it is signed. */

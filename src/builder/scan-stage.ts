@@ -1,31 +1,58 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import type { Image } from '../oci/image.js';
 import type { SbomDocument } from '../sbom/model.js';
 import type { VexStatementSource } from '../sign/openvex.js';
-import { ADVISORY_DB_VARIABLE } from '../vuln/store-path.js';
+import { advisoryDbPath } from '../vuln/store-path.js';
 import type { ScanResult } from '../vuln/types.js';
-import type { BuildContext } from './stages.js';
+import { type BuildContext, checkCancelled } from './stages.js';
 
 /**
  * Issue 14 item 8: when an advisory store exists, each built image is scanned and the result goes
  * into the build record (input for the OpenVEX attestation and the maintenance service). No store,
- * no scan: a build never needs advisories. A store that cannot be read does not fail the build;
- * the record says why there is no scan.
+ * no scan: a build never needs advisories. The scan is a report on an image that is already built
+ * and valid, and `build` has no `--fail-on` gate: a store that cannot be opened, or an image whose
+ * scan fails, is recorded with the error's code (and warned about by the CLI) instead of failing
+ * the build. Only a cancellation stops it.
  */
 export type RecordedScan =
   | { architecture: string; digest: string; db: string; result: ScanResult }
-  | { architecture: string; digest: string; db: string; error: { code: string; message: string } };
+  | { architecture: string; digest: string; db: string; error: ScanFailure };
 
-/** The store a build scans with: the option, else `$RAMPART_ADVISORY_DB` or `vuln/advisories.db` in the build's cache when it exists. */
+export type ScanFailure = { code: string; message: string };
+
+/**
+ * The code a failed scan is recorded with: a RampartError's own; SQLite failing to read a store
+ * that opened (a damaged file) is `ADVISORY_DB_INVALID`; a system error its mapped code; else `IO`.
+ */
+function scanFailure(error: unknown, db: string): ScanFailure {
+  if (error instanceof RampartError) return { code: error.code, message: error.message };
+  if (error instanceof Error && (error as { code?: unknown }).code === 'ERR_SQLITE_ERROR')
+    return {
+      code: 'ADVISORY_DB_INVALID',
+      message: `the advisory store ${db} cannot be read: ${(error as Error).message}`,
+    };
+  if (isSystemError(error)) {
+    const mapped = fromSystemError(error);
+    return { code: mapped.code, message: mapped.message };
+  }
+  return { code: 'IO', message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * The store a build scans with: the option, else where every command finds it (`advisoryDbPath`:
+ * `$RAMPART_ADVISORY_DB`, else `vuln/advisories.db` in rampart's cache dir) when it exists. The
+ * build's download cache (`--cache`, `cacheDir`) is not where the store lives: `rampart db update`
+ * and `rampart scan` would look elsewhere.
+ */
 export function buildAdvisoryDb(
   option: string | false | undefined,
-  ctx: Pick<BuildContext, 'env' | 'cacheDir'>,
+  ctx: Pick<BuildContext, 'env'>,
 ): string | undefined {
   if (option === false) return undefined;
   // Named explicitly: scanned even when missing, so the record says the store was not found.
   if (option !== undefined) return option;
-  const path = option ?? ctx.env[ADVISORY_DB_VARIABLE] ?? join(ctx.cacheDir, 'vuln', 'advisories.db');
+  const path = advisoryDbPath(undefined, ctx.env);
   return existsSync(path) ? path : undefined;
 }
 
@@ -37,11 +64,12 @@ export async function scanStage(
   db: string,
   images: ReadonlyArray<{ image: Image; arch: string }>,
   sbomDocs: ReadonlyArray<SbomDocument | undefined>,
-  ctx: Pick<BuildContext, 'clock'>,
+  ctx: Pick<BuildContext, 'clock' | 'signal'>,
 ): Promise<RecordedScan[]> {
-  const [{ openAdvisoryStore }, { scanSbomDocument }, { generateSbom }] = await Promise.all([
+  const [{ openAdvisoryStore }, { scanSbomDocument }, { scannedSbom }, { generateSbom }] = await Promise.all([
     import('../vuln/store.js'),
     import('../vuln/scan.js'),
+    import('../vuln/scan-input.js'),
     import('../sbom/generate.js'),
   ]);
   const scans: RecordedScan[] = [];
@@ -49,10 +77,7 @@ export async function scanStage(
   try {
     store = openAdvisoryStore(db, { readOnly: true });
   } catch (error) {
-    const failure = {
-      code: (error as { code?: string }).code ?? 'IO',
-      message: (error as Error).message,
-    };
+    const failure = scanFailure(error, db);
     return images.map(({ image, arch }) => ({
       architecture: arch,
       digest: image.digest,
@@ -62,15 +87,21 @@ export async function scanStage(
   }
   try {
     for (const [index, { image, arch }] of images.entries()) {
-      const doc =
-        sbomDocs[index] ??
-        (await generateSbom({ kind: 'image-object', ref: `${arch}@${image.digest}`, image }));
-      scans.push({
-        architecture: arch,
-        digest: image.digest,
-        db,
-        result: scanSbomDocument(store, doc, { now: ctx.clock(), imageDigest: image.digest }),
-      });
+      checkCancelled(ctx);
+      try {
+        const doc =
+          sbomDocs[index] ??
+          (await generateSbom({ kind: 'image-object', ref: `${arch}@${image.digest}`, image }));
+        scans.push({
+          architecture: arch,
+          digest: image.digest,
+          db,
+          result: scanSbomDocument(store, scannedSbom(doc), { now: ctx.clock(), imageDigest: image.digest }),
+        });
+      } catch (error) {
+        if (isRampartError(error, 'CANCELLED')) throw error;
+        scans.push({ architecture: arch, digest: image.digest, db, error: scanFailure(error, db) });
+      }
     }
   } finally {
     store.close();

@@ -13,6 +13,7 @@ import { readLayerEntries } from '../oci/tar-safety.js';
 import type { RegistryOptions } from '../registry/types.js';
 import { type ElfFileType, readElfFileType } from '../sbom/catalogers/binary/elf.js';
 import { generateSbom, inputFromReference } from '../sbom/generate.js';
+import { installedPackages } from '../sbom/installed.js';
 import type { SbomDocument } from '../sbom/model.js';
 import { directoryFileSource } from '../sbom/source/dir-source.js';
 import { bufferReader, type FileSource } from '../sbom/source/file-source.js';
@@ -378,9 +379,7 @@ async function summarise(observed: Observed, options: MeasureOptions): Promise<S
   const byEcosystem: Record<string, number> = {};
   // Installed packages only: a Debian source package named by Built-Using (`architecture:
   // 'source'`) is where code came from, not something the image holds.
-  const installed = observed.sbom.packages.filter(
-    (pkg) => !(pkg.type === 'deb' && pkg.architecture === 'source'),
-  );
+  const installed = installedPackages(observed.sbom.packages);
   for (const pkg of installed) byEcosystem[pkg.type] = (byEcosystem[pkg.type] ?? 0) + 1;
   const vulnerabilities = options.vulnerabilities
     ? await options.vulnerabilities(observed.sbom, options.signal)

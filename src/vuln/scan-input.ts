@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
 import type { RegistryOptions } from '../registry/types.js';
+import { contentPackages } from '../sbom/installed.js';
 import type { SbomDocument } from '../sbom/model.js';
 import { type ScanOptions, scanSbomDocument } from './scan.js';
 import type { AdvisoryReader, ScanResult, VexStatementRecord } from './types.js';
@@ -80,6 +81,16 @@ export async function sbomForInput(
   );
 }
 
+/**
+ * What a scan matches, whatever the input (an image, a root, an SBOM file, the build's own
+ * SBOM): the installed packages and the Debian source packages compiled into them (Built-Using),
+ * the rule the SBOM model shares (`contentPackages`). The document keeps everything else.
+ */
+export function scannedSbom(sbom: SbomDocument): SbomDocument {
+  const packages = contentPackages(sbom.packages);
+  return packages.length === sbom.packages.length ? sbom : { ...sbom, packages };
+}
+
 /** The OpenVEX statements of the image's attestations that verify with `key` (and name the image). */
 export async function verifiedAttachedVex(
   ref: string,
@@ -137,7 +148,7 @@ export async function scanInput(
     vex.push(...attached.statements);
     vexDocuments.push(...attached.documents);
   }
-  const result = scanSbomDocument(reader, sbom, {
+  const result = scanSbomDocument(reader, scannedSbom(sbom), {
     ...(options.showNegligible ? { showNegligible: true } : {}),
     ...(options.onlyFixed ? { onlyFixed: true } : {}),
     ...(options.imageDigest ? { imageDigest: options.imageDigest } : {}),

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { Signer } from '../../src/sign/keys.js';
 import { decryptPrivateKey, generateKeyPair, keySigner, parsePublicKey } from '../../src/sign/keys.js';
+import { type AptRepo, createAptRepo, type DebSpec } from './apt-repo.js';
 import { peerTool, peerToolEnv } from './peer-tools.js';
 import { runCommand } from './processes.js';
 import { writeRandomImage } from './random-image.js';
@@ -139,6 +140,87 @@ export async function cosignRegistryFixture(
       if (savedPassword === undefined) delete process.env.RAMPART_PASSWORD;
       else process.env.RAMPART_PASSWORD = savedPassword;
       await registry.stop();
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SignedBuildFixture {
+  work: string;
+  /** The hermetic signed APT repository the spec builds from (suite `testing`). */
+  repo: AptRepo;
+  /** `work/app.yaml`: image `app` of `packages` from `repo`, for `archs`. */
+  spec: string;
+  /** The signed build: `rampart build -o json SPEC DEST --cache work/cache --sign-key work/rampart.key ...buildArgs`. */
+  build: { code: number; stdout: string; stderr: string };
+  cleanup(): Promise<void>;
+}
+
+/**
+ * An image built and signed by `rampart build --sign-key` from a hermetic signed APT repo:
+ * `work/rampart.{key,pub}` from `rampart key generate` under SIGN_TEST_PASSWORD, the spec, the
+ * download cache `work/cache` (for rebuilds), and the build's run (asserted to succeed).
+ * RAMPART_PASSWORD and the variables in `env` (e.g. SOURCE_DATE_EPOCH) are set for the test
+ * file and restored by cleanup.
+ */
+export async function signedBuildFixture(
+  prefix: string,
+  options: {
+    packages: DebSpec[];
+    archs: string[];
+    /** Where to build, e.g. `oci:${join(work, 'layout')}:1`. */
+    dest(work: string): string;
+    buildArgs?: string[];
+    env?: Record<string, string>;
+  },
+): Promise<SignedBuildFixture> {
+  const work = await mkdtemp(join(tmpdir(), prefix));
+  const variables = { RAMPART_PASSWORD: SIGN_TEST_PASSWORD, ...options.env };
+  const saved = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, variables);
+  const repo = await createAptRepo([
+    { name: 'testing', architectures: options.archs, packages: options.packages },
+  ]);
+  const spec = join(work, 'app.yaml');
+  await writeFile(
+    spec,
+    [
+      'name: app',
+      'contents:',
+      '  suites: [testing]',
+      `  mirror: ${repo.url}`,
+      `  keyring: ${repo.key.keyring}`,
+      `  packages: [${[...new Set(options.packages.map((p) => p.name))].join(', ')}]`,
+      `archs: [${options.archs.join(', ')}]`,
+      '',
+    ].join('\n'),
+  );
+  const generated = await rampart('key', 'generate', '--output-prefix', join(work, 'rampart'));
+  expect(generated.code, generated.stderr).toBe(0);
+  const build = await rampart(
+    'build',
+    '-o',
+    'json',
+    spec,
+    options.dest(work),
+    '--cache',
+    join(work, 'cache'),
+    '--sign-key',
+    join(work, 'rampart.key'),
+    ...(options.buildArgs ?? []),
+  );
+  expect(build.code, build.stderr).toBe(0);
+  return {
+    work,
+    repo,
+    spec,
+    build,
+    async cleanup() {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      await repo.close();
       await rm(work, { recursive: true, force: true });
     },
   };

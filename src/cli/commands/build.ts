@@ -104,7 +104,7 @@ provenance. The image digests do not change. The password is read as 'rampart si
     )
     .option(
       '--db <file>',
-      'scan each image with this advisory store into the build record (default: $RAMPART_ADVISORY_DB, else vuln/advisories.db in the cache, when it exists)',
+      'scan each image with this advisory store into the build record (default, when it exists: $RAMPART_ADVISORY_DB, else vuln/advisories.db in $XDG_CACHE_HOME/rampart, as for scan; not in --cache)',
     )
     .option('--no-scan', 'do not scan the images into the build record, even when an advisory store exists')
     .option('-q, --quiet', 'no progress on stderr (errors only)')
@@ -116,6 +116,11 @@ provenance. The image digests do not change. The password is read as 'rampart si
     .option('--allow-insecure-key', 'accept an unencrypted --sign-key file');
   addRegistryOptions(command).action(
     async (specPath: string, destArg: string | undefined, opts: BuildCommandOptions) => {
+      // Checked before anything is read: --no-scan would silently win over a named store.
+      if (opts.db !== undefined && opts.scan === false)
+        throw new RampartError('USAGE', '--db and --no-scan contradict each other: give one of them', {
+          details: { option: '--db', conflictsWith: '--no-scan' },
+        });
       // Before -o/--output meant the report on every command, --output was the image destination.
       const legacy = opts.output.filter(isTransportReference);
       const reports = opts.output.filter((value) => !isTransportReference(value));
@@ -193,6 +198,11 @@ provenance. The image digests do not change. The password is read as 'rampart si
         .finally(() => {
           progress.stop();
         });
+      // The image is built and valid; a scan that failed is in the record, and said here.
+      for (const failed of result.scanErrors ?? [])
+        process.stderr.write(
+          `warning: scanning ${failed.architecture} ${failed.digest} with ${failed.db} failed (${failed.error.code}): ${failed.error.message}; the build record says so\n`,
+        );
       await writeReport(
         reportOutput,
         reportOutput.format === 'json' ? `${JSON.stringify(buildJson(result))}\n` : formatSummary(result),
@@ -286,6 +296,7 @@ export function buildJson(result: BuildResult) {
         }
       : {}),
     hardening: hardeningOf(result),
+    ...(result.scanErrors ? { scanErrors: result.scanErrors } : {}),
   };
 }
 

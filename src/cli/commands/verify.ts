@@ -82,6 +82,18 @@ built with --sign-key (not run by the examples above):
     )
     .action((image: string, options: VerifyFlags) =>
       withInterrupt(async (signal) => {
+        // Options that only steer the rebuild are refused without it, before anything is read.
+        const rebuildOnly = (
+          [
+            ['--cache', options.cache],
+            ['--mirror', options.mirror],
+            ['--keyring', options.keyring],
+          ] as const
+        ).find(([, value]) => value !== undefined);
+        if (rebuildOnly && !options.rebuild)
+          throw new RampartError('USAGE', `${rebuildOnly[0]} is for --rebuild`, {
+            details: { option: rebuildOnly[0] },
+          });
         const report = parseReportOutput(options.output, ['text', 'json'] as const);
         const registry = { ...(await registryOptions(options, [image])), signal };
         if (options.policy !== undefined) {
@@ -123,6 +135,9 @@ built with --sign-key (not run by the examples above):
             details: { option: '--key' },
           });
         }
+        if (options.spec && !options.rebuild) {
+          throw new RampartError('USAGE', '--spec is for --rebuild', { details: { option: '--spec' } });
+        }
         const pem = await readKeyFile(options.key);
         const key = parsePublicKey(pem, { path: options.key });
         const identity = options.identity ? { identity: options.identity } : {};
@@ -135,9 +150,6 @@ built with --sign-key (not run by the examples above):
                 { registry, signal, file: options.bundle, ...identity },
               )
             : await verifyImage(image, key, { registry, signal, ...identity });
-        if (options.spec && !options.rebuild) {
-          throw new RampartError('USAGE', '--spec is for --rebuild', { details: { option: '--spec' } });
-        }
         const rebuild = options.rebuild
           ? await rebuildAndCompare(image, key, {
               registry,

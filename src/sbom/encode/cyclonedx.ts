@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as CDXModule from '@cyclonedx/cyclonedx-library';
 import { VERSION } from '../../version.js';
+import { isDebianSourcePackage } from '../installed.js';
 import type { DeclaredLicense, LicenseRef, SbomDocument, SbomFile, SbomPackage } from '../model.js';
 import { comparePackages, compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
@@ -67,7 +68,10 @@ export function encodeCycloneDxJson(doc: SbomDocument, options: CycloneDxEncodeO
     if (options.files) for (const file of fileComponentsFor(pkg)) component.components.add(file);
     components.set(pkg.id, component);
     bom.components.add(component);
-    subject.dependencies.add(component.bomRef);
+    // The image depends on what it holds: its installed packages, as SPDX's image CONTAINS them.
+    // A Built-Using source is reached through the binaries built using it (below), as SPDX's
+    // GENERATED_FROM, never from the image: its code is in those binaries, not beside them.
+    if (!isDebianSourcePackage(pkg)) subject.dependencies.add(component.bomRef);
   }
   for (const pkg of doc.packages) {
     const component = components.get(pkg.id)!;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { VERSION } from '../../version.js';
 import { purlFor } from '../identity/purl.js';
 import { supplierActor } from '../identity/supplier.js';
+import { isDebianSourcePackage } from '../installed.js';
 import type { SbomDocument, SbomPackage } from '../model.js';
 import { compareText } from '../order.js';
 import { creationTime, deterministicUuid, subjectKey } from './document-ids.js';
@@ -62,7 +63,7 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
   const licenses = documentLicenses(doc.packages);
   const sourcePackages = new Map<string, Record<string, unknown>>();
   // Debian source packages in the model (Built-Using) are the same elements as binaries' sources.
-  const modelSources = new Set(doc.packages.filter(isDebianSource).map((p) => spdxIds.get(p.id)!));
+  const modelSources = new Set(doc.packages.filter(isDebianSourcePackage).map((p) => spdxIds.get(p.id)!));
   const files = new Map<string, Record<string, unknown>>();
   for (const pkg of doc.packages) {
     const id = spdxIds.get(pkg.id)!;
@@ -81,7 +82,7 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
     }
     packages.push(packageElement(pkg, id, licenses.expressionOf(pkg), options.files ? fileSha1s : undefined));
     // A source package is what binaries were built from (GENERATED_FROM below), not image content.
-    if (!isDebianSource(pkg))
+    if (!isDebianSourcePackage(pkg))
       relationships.push({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
     for (const dep of pkg.dependsOn) {
       const target = spdxIds.get(dep);
@@ -106,7 +107,7 @@ export function encodeSpdxJson(doc: SbomDocument, options: SpdxEncodeOptions = {
           comment: `dpkg ${ref.field}`,
         });
     }
-    if (pkg.type === 'deb' && pkg.source && !isDebianSource(pkg)) {
+    if (pkg.type === 'deb' && pkg.source && !isDebianSourcePackage(pkg)) {
       const sourceId = debianSourceId(pkg.source);
       if (!sourcePackages.has(sourceId) && !modelSources.has(sourceId))
         sourcePackages.set(sourceId, sourceElement(pkg.source, sourceId, doc));
@@ -183,7 +184,7 @@ function packageElement(
       ? { packageVerificationCode: { packageVerificationCodeValue: verificationCode(fileSha1s) } }
       : {}),
     ...(pkg.sha256 ? { checksums: [{ algorithm: 'SHA256', checksumValue: pkg.sha256 }] } : {}),
-    ...(pkg.source && !isDebianSource(pkg)
+    ...(pkg.source && !isDebianSourcePackage(pkg)
       ? { sourceInfo: `built from source package ${pkg.source.name} ${pkg.source.version}` }
       : {}),
     licenseConcluded: 'NOASSERTION',
@@ -198,7 +199,11 @@ function packageElement(
         referenceLocator: cpe,
       })),
     ],
-    primaryPackagePurpose: pkg.application ? 'APPLICATION' : isDebianSource(pkg) ? 'SOURCE' : 'LIBRARY',
+    primaryPackagePurpose: pkg.application
+      ? 'APPLICATION'
+      : isDebianSourcePackage(pkg)
+        ? 'SOURCE'
+        : 'LIBRARY',
     ...(pkg.architecture || pkg.locations.length > 0 || notInRoot > 0
       ? {
           comment: [
@@ -222,17 +227,12 @@ export function verificationCode(sha1s: readonly string[]): string {
   return createHash('sha1').update(sorted.join('')).digest('hex');
 }
 
-/** A Debian source package (Built-Using) in the model: architecture `source`. */
-function isDebianSource(pkg: SbomPackage): boolean {
-  return pkg.type === 'deb' && pkg.architecture === 'source';
-}
-
 function debianSourceId(source: { name: string; version: string }): string {
   return spdxIdFor('SourcePackage', 'deb', source.name, `${source.name}@${source.version}`);
 }
 
 function spdxIdOf(pkg: SbomPackage): string {
-  return isDebianSource(pkg) ? debianSourceId(pkg) : spdxIdFor('Package', pkg.type, pkg.name, pkg.id);
+  return isDebianSourcePackage(pkg) ? debianSourceId(pkg) : spdxIdFor('Package', pkg.type, pkg.name, pkg.id);
 }
 
 /** SPDX `homepage` must be a URI; a metadata field holding prose is left out rather than invalid. */

@@ -2,6 +2,7 @@ import { PackageURL } from 'packageurl-js';
 import { RampartError } from '../../errors.js';
 import { isFileDigest } from '../file-digest.js';
 import { declaredLicense, isSpdxExpression, LICENSE_REF_TOKEN, LicenseRefs } from '../identity/license.js';
+import { contentPackages } from '../installed.js';
 import {
   type DeclaredLicense,
   type PackageType,
@@ -10,6 +11,7 @@ import {
   SbomDocumentSchema,
   type SbomFile,
   type SbomPackage,
+  SbomPackageSchema,
 } from '../model.js';
 import { comparePackages, compareText } from '../order.js';
 
@@ -86,10 +88,14 @@ function readSpdx(json: Record<string, unknown>): SbomDocument {
   const relationships = Array.isArray(json.relationships) ? json.relationships.filter(isObject) : [];
   const byId = new Map(packages.map((p) => [p.id, p]));
   for (const r of relationships) {
-    if (r.relationshipType !== 'DEPENDS_ON') continue;
     const from = byId.get(idBySpdxId.get(str(r.spdxElementId)) ?? '');
     const to = idBySpdxId.get(str(r.relatedSpdxElement));
-    if (from && to && !from.dependsOn.includes(to)) from.dependsOn.push(to);
+    if (!from || !to) continue;
+    if (r.relationshipType === 'DEPENDS_ON' && !from.dependsOn.includes(to)) from.dependsOn.push(to);
+    // rampart writes a binary's Built-Using sources as GENERATED_FROM with the dpkg field in the
+    // comment (spdx.ts); a binary's own Source: is GENERATED_FROM without one.
+    const field = builtUsingField(str(r.comment).replace(/^dpkg /, ''));
+    if (r.relationshipType === 'GENERATED_FROM' && field) addBuiltUsing(from, to, field);
   }
   const created = isObject(json.creationInfo) ? json.creationInfo.created : undefined;
   return finish(
@@ -102,6 +108,8 @@ function readCycloneDx(json: Record<string, unknown>): SbomDocument {
   const packages: SbomPackage[] = [];
   const idByRef = new Map<string, string>();
   const filesById = new Map<string, SbomFile[]>();
+  // Source components rampart marks as compiled into binaries (the dpkg field that named them).
+  const builtUsingFieldById = new Map<string, BuiltUsingField>();
   let distro: SbomDocument['distro'];
   // `owner`: the package whose `components` this list is; its `file` children are its files, not packages.
   const visit = (list: unknown, owner: SbomPackage | undefined) => {
@@ -141,6 +149,12 @@ function readCycloneDx(json: Record<string, unknown>): SbomDocument {
       if (pkg) {
         if (typeof component['bom-ref'] === 'string') idByRef.set(component['bom-ref'], pkg.id);
         packages.push(pkg);
+        const properties = Array.isArray(component.properties) ? component.properties.filter(isObject) : [];
+        const field = properties
+          .filter((p) => p.name === BUILT_USING_PROPERTY)
+          .map((p) => builtUsingField(str(p.value)))
+          .find((f) => f !== undefined);
+        if (field) builtUsingFieldById.set(pkg.id, field);
       }
       visit(component.components, pkg);
     }
@@ -152,7 +166,11 @@ function readCycloneDx(json: Record<string, unknown>): SbomDocument {
     if (!from || !Array.isArray(dep.dependsOn)) continue;
     for (const ref of dep.dependsOn) {
       const to = idByRef.get(String(ref));
-      if (to && to !== from.id && !from.dependsOn.includes(to)) from.dependsOn.push(to);
+      if (!to || to === from.id) continue;
+      // CycloneDX has one edge kind: an edge to a Built-Using source is the model's builtUsing.
+      const field = builtUsingFieldById.get(to);
+      if (field) addBuiltUsing(from, to, field);
+      else if (!from.dependsOn.includes(to)) from.dependsOn.push(to);
     }
   }
   const metadata = isObject(json.metadata) ? json.metadata : {};
@@ -225,8 +243,6 @@ function packageFromPurl(
   const type = PackageTypeSchema.safeParse(parsed.type);
   if (!type.success) return undefined;
   const qualifiers = (parsed.qualifiers ?? {}) as Record<string, string>;
-  // Source packages (ours are GENERATED_FROM targets) are not installed; the binaries carry them.
-  if (type.data === 'deb' && qualifiers.arch === 'source') return undefined;
   const name = nameFor(type.data, parsed, fields.name);
   const version = parsed.version ?? fields.version;
   const upstream = qualifiers.upstream;
@@ -326,11 +342,34 @@ function cdxLicense(value: unknown, evidence: unknown): DeclaredLicense | undefi
   return { expression: declared.expression, ...(withRefs.length > 0 ? { refs: withRefs } : {}) };
 }
 
+/** The property the CycloneDX encoder puts on a Debian source component that binaries were built using. */
+const BUILT_USING_PROPERTY = 'rampart:package:built-using-field';
+const BUILT_USING_FIELDS = SbomPackageSchema.shape.builtUsing.unwrap().element.shape.field.options;
+type BuiltUsingField = (typeof BUILT_USING_FIELDS)[number];
+
+function builtUsingField(value: string): BuiltUsingField | undefined {
+  return BUILT_USING_FIELDS.find((field) => field === value);
+}
+
+function addBuiltUsing(from: SbomPackage, to: string, field: BuiltUsingField): void {
+  const refs = (from.builtUsing ??= []);
+  if (!refs.some((ref) => ref.id === to && ref.field === field)) refs.push({ id: to, field });
+}
+
+/**
+ * One package per id, in the model's order. Debian source packages stay only where a binary was
+ * built using them (`contentPackages`, the rule every reader of the model shares); the sources
+ * an SBOM lists for every binary's `Source:` are carried by the binaries' `source`.
+ */
 function finish(source: SbomDocument['source'], packages: SbomPackage[]): SbomDocument {
   const unique = new Map<string, SbomPackage>();
   for (const p of packages) if (!unique.has(p.id)) unique.set(p.id, p);
-  const list = [...unique.values()].sort(comparePackages);
-  for (const p of list) p.dependsOn.sort();
+  const list = contentPackages([...unique.values()]).sort(comparePackages);
+  const kept = new Set(list.map((p) => p.id));
+  for (const p of list) {
+    p.dependsOn = p.dependsOn.filter((id) => kept.has(id)).sort();
+    if (p.builtUsing) p.builtUsing.sort((a, b) => compareText(a.id, b.id) || compareText(a.field, b.field));
+  }
   return { source, packages: list, warnings: [] };
 }
 

@@ -1,3 +1,4 @@
+import { installedPackages } from '../../sbom/installed.js';
 import type { LintCheck } from './types.js';
 import { findingOf } from './types.js';
 
@@ -84,7 +85,8 @@ const outdatedPackage: LintCheck = {
   run(context) {
     const newer = context.newerVersion;
     if (!newer) return [];
-    return context.sbom.packages.flatMap((pkg) => {
+    // Installed packages only: a Built-Using source (arch=source) is not in the image to update.
+    return installedPackages(context.sbom.packages).flatMap((pkg) => {
       if (pkg.type !== 'deb') return [];
       const version = newer({
         name: pkg.name,

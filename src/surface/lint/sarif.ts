@@ -1,3 +1,4 @@
+import { sarifLog } from '../../util/sarif-log.js';
 import { VERSION } from '../../version.js';
 import { LINT_CHECKS } from './registry.js';
 import type { LintFinding, LintLocation, LintResult, LintSeverity } from './types.js';
@@ -72,39 +73,27 @@ function resultOf(finding: LintFinding, ruleIndex: number) {
 
 export function encodeSarif(result: LintResult): Record<string, unknown> {
   const index = new Map(LINT_CHECKS.map((check, i) => [check.id, i]));
-  return {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-    version: '2.1.0',
-    runs: [
-      {
-        tool: {
-          driver: {
-            name: 'rampart',
-            version: VERSION,
-            rules: LINT_CHECKS.map((check) => ({
-              id: check.id,
-              name: check.id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
-              shortDescription: { text: check.title },
-              help: { text: check.fix },
-              defaultConfiguration: { level: LEVELS[check.severity] },
-              properties: { group: check.group },
-            })),
-          },
-        },
-        originalUriBaseIds: {
-          IMAGE_ROOT: {
-            description: {
-              text: `the root filesystem of ${result.subject.reference} (${result.subject.digest})`,
-            },
-          },
-        },
-        results: result.findings.map((finding) => resultOf(finding, index.get(finding.check) ?? -1)),
-        properties: {
-          subject: result.subject,
-          skipped: result.skipped,
-          disabled: result.disabled,
+  const rules = LINT_CHECKS.map((check) => ({
+    id: check.id,
+    name: check.id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
+    shortDescription: { text: check.title },
+    help: { text: check.fix },
+    defaultConfiguration: { level: LEVELS[check.severity] },
+    properties: { group: check.group },
+  }));
+  return sarifLog(VERSION, rules, {
+    originalUriBaseIds: {
+      IMAGE_ROOT: {
+        description: {
+          text: `the root filesystem of ${result.subject.reference} (${result.subject.digest})`,
         },
       },
-    ],
-  };
+    },
+    results: result.findings.map((finding) => resultOf(finding, index.get(finding.check) ?? -1)),
+    properties: {
+      subject: result.subject,
+      skipped: result.skipped,
+      disabled: result.disabled,
+    },
+  });
 }

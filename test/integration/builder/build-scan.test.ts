@@ -3,9 +3,10 @@
  * advisory store exists, and leaves the record without `scans` when there is none.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../../src/builder/pipeline.js';
 import type { BuildRecord } from '../../../src/builder/record.js';
@@ -16,6 +17,7 @@ import { verifyAttestationsOfDigest } from '../../../src/sign/verify-attestation
 import { importAdvisories } from '../../../src/vuln/import/index.js';
 import { openAdvisoryStore } from '../../../src/vuln/store.js';
 import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
+import { rampart } from '../../helpers/run-cli.js';
 
 let repo: AptRepo;
 let dir: string;
@@ -94,13 +96,17 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function build(name: string, advisoryDb?: string): Promise<BuildRecord> {
+async function build(
+  name: string,
+  advisoryDb?: string,
+  options: { cacheDir?: string; env?: Record<string, string> } = {},
+): Promise<BuildRecord> {
   const result = await buildImage({
     specPath,
     output: `oci:${join(dir, name)}:latest`,
-    cacheDir: join(dir, 'cache'),
+    cacheDir: options.cacheDir ?? join(dir, 'cache'),
     etcApt: '/nonexistent-apt-config',
-    env: {},
+    env: options.env ?? {},
     ...(advisoryDb ? { advisoryDb } : {}),
   });
   return JSON.parse(await readFile(result.record, 'utf8')) as BuildRecord;
@@ -128,6 +134,84 @@ describe('build record scans', () => {
     expect((await build('without-store')).scans).toBeUndefined();
     const missing = await build('missing-store', join(dir, 'missing.db'));
     expect(missing.scans?.map((s) => ('error' in s ? s.error.code : 'scanned'))).toEqual(['NOT_FOUND']);
+  });
+});
+
+describe('where the build finds the store', () => {
+  it("follows advisoryDbPath (XDG cache dir), not the build's download cache", async () => {
+    const downloads = join(dir, 'other-downloads');
+    const xdg = join(dir, 'xdg');
+    for (const at of [join(downloads, 'vuln'), join(xdg, 'rampart', 'vuln')]) {
+      await mkdir(at, { recursive: true });
+      await copyFile(join(dir, 'advisories.db'), join(at, 'advisories.db'));
+    }
+    const record = await build('store-location', undefined, {
+      cacheDir: downloads,
+      env: { XDG_CACHE_HOME: xdg },
+    });
+    expect(record.scans?.map((s) => s.db)).toEqual([join(xdg, 'rampart', 'vuln', 'advisories.db')]);
+    // The variable still names it first, as for every command.
+    const named = await build('store-location-env', undefined, {
+      cacheDir: downloads,
+      env: { XDG_CACHE_HOME: xdg, RAMPART_ADVISORY_DB: join(dir, 'advisories.db') },
+    });
+    expect(named.scans?.map((s) => s.db)).toEqual([join(dir, 'advisories.db')]);
+  });
+});
+
+describe('a scan that fails inside the build', () => {
+  let damaged: string;
+  beforeAll(async () => {
+    // A store that opens (schema version and application id are right) but cannot be read.
+    damaged = join(dir, 'damaged.db');
+    await copyFile(join(dir, 'advisories.db'), damaged);
+    const db = new DatabaseSync(damaged);
+    db.exec('DROP TABLE feeds');
+    db.close();
+  });
+
+  it('is recorded with its code and reported, and the valid image is still written', async () => {
+    const result = await buildImage({
+      specPath,
+      output: `oci:${join(dir, 'damaged-store')}:latest`,
+      cacheDir: join(dir, 'cache'),
+      etcApt: '/nonexistent-apt-config',
+      env: {},
+      advisoryDb: damaged,
+    });
+    const record = JSON.parse(await readFile(result.record, 'utf8')) as BuildRecord;
+    expect(record.scans?.map((s) => ('error' in s ? s.error.code : 'scanned'))).toEqual([
+      'ADVISORY_DB_INVALID',
+    ]);
+    expect(result.scanErrors?.map((s) => [s.architecture, s.digest, s.error.code])).toEqual([
+      ['amd64', record.platforms[0]!.digest, 'ADVISORY_DB_INVALID'],
+    ]);
+    const index = JSON.parse(await readFile(join(dir, 'damaged-store', 'index.json'), 'utf8'));
+    expect(index.manifests).toHaveLength(1);
+  });
+
+  it('rampart build warns on stderr, lists it under scanErrors and exits 0', async () => {
+    const run = await rampart(
+      'build',
+      specPath,
+      `oci:${join(dir, 'damaged-cli')}:latest`,
+      '--cache',
+      join(dir, 'cache'),
+      '--db',
+      damaged,
+      '-q',
+      '-o',
+      'json',
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as {
+      digest: string;
+      scanErrors: Array<{ error: { code: string } }>;
+    };
+    expect(report.scanErrors.map((s) => s.error.code)).toEqual(['ADVISORY_DB_INVALID']);
+    expect(run.stderr.split('\n').filter((line) => line.startsWith('warning: scanning amd64 '))).toHaveLength(
+      1,
+    );
   });
 });
 

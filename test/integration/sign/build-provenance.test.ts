@@ -4,25 +4,27 @@
  * (bundles) and cosign 2.5.0 (legacy), offline, against a hermetic signed APT repo and a local
  * registry. The image digests equal those of an unsigned build of the same lock.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREDICATE_TYPES } from '../../../src/sign/formats.js';
 import type { AttachmentTree } from '../../../src/sign/tree.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
 import type { VerifyAttestationResult } from '../../../src/sign/verify-attestation.js';
-import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
+import type { AptRepo } from '../../helpers/apt-repo.js';
 import { peerTool, peerToolEnv } from '../../helpers/peer-tools.js';
 import { runCommand } from '../../helpers/processes.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { rampart } from '../../helpers/run-cli.js';
+import {
+  SIGN_TEST_PASSWORD,
+  type SignedBuildFixture,
+  signedBuildFixture,
+} from '../../helpers/sign-fixtures.js';
 
-const PASSWORD = 'rampart build test password';
 const TYPES = ['slsaprovenance1', 'spdxjson', 'cyclonedx', 'openvex'] as const;
-const savedPassword = process.env.RAMPART_PASSWORD;
-const savedEpoch = process.env.SOURCE_DATE_EPOCH;
 
+let fx: SignedBuildFixture;
 let work: string;
 let repo: AptRepo;
 let registry: TestRegistry;
@@ -37,7 +39,7 @@ let built: {
 
 async function cosign(bin: string, args: string[]) {
   return runCommand(bin, args, {
-    env: peerToolEnv({ COSIGN_PASSWORD: PASSWORD }),
+    env: peerToolEnv({ COSIGN_PASSWORD: SIGN_TEST_PASSWORD }),
     cwd: work,
     timeoutMs: 120_000,
   });
@@ -45,76 +47,37 @@ async function cosign(bin: string, args: string[]) {
 const at = (digest: string) => `${registry.host}/app@${digest}`;
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'rampart-build-provenance-'));
-  process.env.RAMPART_PASSWORD = PASSWORD;
-  process.env.SOURCE_DATE_EPOCH = '1700000000';
-  [registry, cosign3, cosign2, repo] = await Promise.all([
+  [registry, cosign3, cosign2] = await Promise.all([
     startRegistry(),
     peerTool('cosign'),
     peerTool('cosign2'),
-    createAptRepo([
-      {
-        name: 'testing',
-        architectures: ['amd64', 'arm64'],
-        packages: [
-          {
-            name: 'base-files',
-            version: '13.8',
-            architecture: 'all',
-            files: {
-              'usr/lib/os-release': 'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="13"\n',
-              'usr/share/doc/base-files/copyright': 'licence\n',
-            },
-          },
-          { name: 'tool', version: '2.0', architecture: 'amd64', files: { 'usr/bin/tool': 'amd64\n' } },
-          { name: 'tool', version: '2.0', architecture: 'arm64', files: { 'usr/bin/tool': 'arm64\n' } },
-        ],
-      },
-    ]),
   ]);
-  spec = join(work, 'app.yaml');
-  await writeFile(
-    spec,
-    [
-      'name: app',
-      'contents:',
-      '  suites: [testing]',
-      `  mirror: ${repo.url}`,
-      `  keyring: ${repo.key.keyring}`,
-      '  packages: [base-files, tool]',
-      'archs: [amd64, arm64]',
-      '',
-    ].join('\n'),
-  );
-  const generated = await rampart('key', 'generate', '--output-prefix', join(work, 'rampart'));
-  expect(generated.code, generated.stderr).toBe(0);
-  const run = await rampart(
-    'build',
-    '-q',
-    '-o',
-    'json',
-    spec,
-    `docker://${registry.host}/app:1`,
-    '--insecure',
-    '--cache',
-    join(work, 'cache'),
-    '--sign-key',
-    join(work, 'rampart.key'),
-    '--builder-id',
-    'https://ci.example.com/builders/rampart-test',
-  );
-  expect(run.code, run.stderr).toBe(0);
-  built = JSON.parse(run.stdout);
+  fx = await signedBuildFixture('rampart-build-provenance-', {
+    archs: ['amd64', 'arm64'],
+    packages: [
+      {
+        name: 'base-files',
+        version: '13.8',
+        architecture: 'all',
+        files: {
+          'usr/lib/os-release': 'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="13"\n',
+          'usr/share/doc/base-files/copyright': 'licence\n',
+        },
+      },
+      { name: 'tool', version: '2.0', architecture: 'amd64', files: { 'usr/bin/tool': 'amd64\n' } },
+      { name: 'tool', version: '2.0', architecture: 'arm64', files: { 'usr/bin/tool': 'arm64\n' } },
+    ],
+    dest: () => `docker://${registry.host}/app:1`,
+    buildArgs: ['-q', '--insecure', '--builder-id', 'https://ci.example.com/builders/rampart-test'],
+    env: { SOURCE_DATE_EPOCH: '1700000000' },
+  });
+  ({ work, repo, spec } = fx);
+  built = JSON.parse(fx.build.stdout);
 }, 600_000);
 
 afterAll(async () => {
-  if (savedPassword === undefined) delete process.env.RAMPART_PASSWORD;
-  else process.env.RAMPART_PASSWORD = savedPassword;
-  if (savedEpoch === undefined) delete process.env.SOURCE_DATE_EPOCH;
-  else process.env.SOURCE_DATE_EPOCH = savedEpoch;
   await registry?.stop();
-  await repo?.close();
-  await rm(work, { recursive: true, force: true });
+  await fx?.cleanup();
 });
 
 describe('build --sign-key', () => {

@@ -6,8 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -24,14 +23,11 @@ import type { RebuildResult } from '../../../src/sign/rebuild.js';
 import type { AttachmentTree } from '../../../src/sign/tree.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
 import type { VerifyAttestationResult } from '../../../src/sign/verify-attestation.js';
-import { type AptRepo, createAptRepo } from '../../helpers/apt-repo.js';
 import { rampart } from '../../helpers/run-cli.js';
+import { type SignedBuildFixture, signedBuildFixture } from '../../helpers/sign-fixtures.js';
 
-const PASSWORD = 'rampart rebuild test password';
-const savedPassword = process.env.RAMPART_PASSWORD;
-
+let fx: SignedBuildFixture;
 let work: string;
-let repo: AptRepo;
 let spec: string;
 let layout: string;
 let builtDigest: string;
@@ -57,65 +53,32 @@ async function verifyRebuild(...extra: string[]) {
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'rampart-rebuild-'));
-  process.env.RAMPART_PASSWORD = PASSWORD;
-  repo = await createAptRepo([
-    {
-      name: 'testing',
-      packages: [
-        {
-          name: 'base-files',
-          version: '13.8',
-          architecture: 'all',
-          files: { 'usr/lib/os-release': 'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="13"\n' },
-        },
-        {
-          name: 'tool',
-          version: '2.0',
-          files: { 'usr/bin/tool': '#!tool\n', 'usr/share/tool/data': 'data\n' },
-        },
-      ],
-    },
-  ]);
-  spec = join(work, 'app.yaml');
-  await writeFile(
-    spec,
-    [
-      'name: app',
-      'contents:',
-      '  suites: [testing]',
-      `  mirror: ${repo.url}`,
-      `  keyring: ${repo.key.keyring}`,
-      '  packages: [base-files, tool]',
-      'archs: [amd64]',
-      '',
-    ].join('\n'),
-  );
+  fx = await signedBuildFixture('rampart-rebuild-', {
+    archs: ['amd64'],
+    packages: [
+      {
+        name: 'base-files',
+        version: '13.8',
+        architecture: 'all',
+        files: { 'usr/lib/os-release': 'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="13"\n' },
+      },
+      {
+        name: 'tool',
+        version: '2.0',
+        files: { 'usr/bin/tool': '#!tool\n', 'usr/share/tool/data': 'data\n' },
+      },
+    ],
+    dest: (dir) => `oci:${join(dir, 'layout')}:1`,
+  });
+  ({ work, spec } = fx);
   layout = join(work, 'layout');
-  const generated = await rampart('key', 'generate', '--output-prefix', join(work, 'rampart'));
-  expect(generated.code, generated.stderr).toBe(0);
-  const built = await rampart(
-    'build',
-    '-o',
-    'json',
-    spec,
-    `oci:${layout}:1`,
-    '--cache',
-    join(work, 'cache'),
-    '--sign-key',
-    join(work, 'rampart.key'),
-  );
-  expect(built.code, built.stderr).toBe(0);
   // The progress log says what was attached: index + image, each in both formats; 4 + 1 attestations.
-  expect(built.stderr).toMatch(/signed: 4 signatures, 5 attestations in /);
-  builtDigest = (JSON.parse(built.stdout) as { digest: string }).digest;
+  expect(fx.build.stderr).toMatch(/signed: 4 signatures, 5 attestations in /);
+  builtDigest = (JSON.parse(fx.build.stdout) as { digest: string }).digest;
 }, 300_000);
 
 afterAll(async () => {
-  if (savedPassword === undefined) delete process.env.RAMPART_PASSWORD;
-  else process.env.RAMPART_PASSWORD = savedPassword;
-  await repo?.close();
-  await rm(work, { recursive: true, force: true });
+  await fx?.cleanup();
 });
 
 /** The layer with `path` rewritten to `content` (every other entry as it was), gzip-compressed. */

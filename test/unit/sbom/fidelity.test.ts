@@ -125,6 +125,48 @@ describe('Built-Using, Static-Built-Using and X-Cargo-Built-Using', () => {
     });
   });
 
+  it('SPDX and CycloneDX agree: the image holds the installed packages, a source is reached from its binaries only', () => {
+    const installed = sbom.packages
+      .filter((p) => p.architecture !== 'source')
+      .map((p) => p.purl)
+      .sort();
+    const spdx = JSON.parse(encodeSbom(sbom, 'spdx-json'));
+    const imageId = spdx.relationships.find(
+      (r: Record<string, string>) =>
+        r.spdxElementId === 'SPDXRef-DOCUMENT' && r.relationshipType === 'DESCRIBES',
+    ).relatedSpdxElement;
+    const purlOfSpdx = new Map<string, string>(
+      spdx.packages.map((p: { SPDXID: string; externalRefs?: Array<Record<string, string>> }) => [
+        p.SPDXID,
+        p.externalRefs?.find((r) => r.referenceType === 'purl')?.referenceLocator,
+      ]),
+    );
+    const spdxHeld = spdx.relationships
+      .filter((r: Record<string, string>) => r.spdxElementId === imageId && r.relationshipType === 'CONTAINS')
+      .map((r: Record<string, string>) => purlOfSpdx.get(r.relatedSpdxElement ?? ''))
+      .filter((purl: string | undefined) => purl !== undefined)
+      .sort();
+    expect(spdxHeld).toEqual(installed);
+    const cdx = JSON.parse(encodeSbom(sbom, 'cyclonedx-json'));
+    const purlOfRef = new Map<string, string>(
+      cdx.components.map((c: Record<string, string>) => [c['bom-ref'], c.purl]),
+    );
+    const cdxHeld = cdx.dependencies
+      .find((d: { ref: string }) => d.ref === cdx.metadata.component['bom-ref'])
+      .dependsOn.map((ref: string) => purlOfRef.get(ref))
+      .filter((purl: string | undefined) => purl !== undefined)
+      .sort();
+    expect(cdxHeld).toEqual(installed);
+    // Every source is still a component, reached from a binary.
+    const sourceRefs = sbom.packages.filter((p) => p.architecture === 'source').map((p) => p.id);
+    const reached = new Set(
+      cdx.dependencies
+        .filter((d: { ref: string }) => d.ref !== cdx.metadata.component['bom-ref'])
+        .flatMap((d: { dependsOn?: string[] }) => d.dependsOn ?? []),
+    );
+    for (const ref of sourceRefs) expect(reached.has(ref), ref).toBe(true);
+  });
+
   it('CycloneDX: the sources are components, each a dependsOn target of the binary', () => {
     const cdx = JSON.parse(encodeSbom(sbom, 'cyclonedx-json'));
     expect(cycloneDxValidator()(cdx)).toEqual([]);

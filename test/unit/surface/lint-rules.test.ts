@@ -6,6 +6,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isRampartError } from '../../../src/errors.js';
+import { catalogFileSource } from '../../../src/sbom/catalog.js';
+import { memoryFileSource } from '../../../src/sbom/source/file-source.js';
 import { parseLintConfig } from '../../../src/surface/lint/config.js';
 import { PACKAGE_CHECKS } from '../../../src/surface/lint/packages.js';
 import { LINT_CHECKS, listLintChecks } from '../../../src/surface/lint/registry.js';
@@ -132,5 +134,35 @@ describe('end of life', () => {
     expect(run('lts-only-distro', '12', '2026-01-01')).toEqual([]);
     expect(run('lts-only-distro', '13', '2026-12-06')).toEqual([]);
     expect(run('eol-distro', '11', '2026-09-01')).toHaveLength(1);
+  });
+});
+
+describe('outdated-package', () => {
+  it('asks the archive about installed packages only, never a Built-Using source (arch=source)', async () => {
+    const cataloged = await catalogFileSource(
+      memoryFileSource({
+        '/usr/lib/os-release': 'ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n',
+        '/var/lib/dpkg/status':
+          'Package: ripgrep\nStatus: install ok installed\nArchitecture: amd64\nVersion: 14.1.1-1+b4\nBuilt-Using: rustc (= 1.85.0+dfsg3-1)\nDescription: search\n',
+      }),
+    );
+    expect(cataloged.packages.map((p) => `${p.name}:${p.architecture}`).sort()).toEqual([
+      'ripgrep:amd64',
+      'rustc:source',
+    ]);
+    const asked: string[] = [];
+    const context = {
+      sbom: { distro: cataloged.distro, packages: cataloged.packages, warnings: [] },
+      now: new Date('2026-12-06'),
+      // An archive where every name has a newer version: what the check asks about is what it flags.
+      newerVersion: (pkg: { name: string; architecture?: string }) => {
+        asked.push(`${pkg.name}:${pkg.architecture}`);
+        return '99.0-1';
+      },
+    } as unknown as LintContext;
+    const check = PACKAGE_CHECKS.find((c) => c.id === 'outdated-package')!;
+    const findings = check.run(context) as Array<{ location: { name: string } }>;
+    expect(findings.map((f) => f.location.name)).toEqual(['ripgrep']);
+    expect(asked).toEqual(['ripgrep:amd64']);
   });
 });
