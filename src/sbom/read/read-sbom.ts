@@ -352,7 +352,8 @@ function builtUsingField(value: string): BuiltUsingField | undefined {
 }
 
 function addBuiltUsing(from: SbomPackage, to: string, field: BuiltUsingField): void {
-  const refs = (from.builtUsing ??= []);
+  from.builtUsing ??= [];
+  const refs = from.builtUsing;
   if (!refs.some((ref) => ref.id === to && ref.field === field)) refs.push({ id: to, field });
 }
 
