@@ -9,11 +9,13 @@ import { type Image, selectImage } from '../oci/image.js';
 import { layerCompression } from '../oci/media-types.js';
 import { openImage } from '../oci/open.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
-import { readLayerEntries } from '../oci/tar-safety.js';
+import type { TarNodeEntry } from '../oci/tar-safety.js';
 import type { RegistryOptions } from '../registry/types.js';
-import { type ElfFileType, readElfFileType } from '../sbom/catalogers/binary/elf.js';
+import { DEFAULT_CATALOGERS } from '../sbom/catalog.js';
+import { ELF_MAGIC, type ElfFileType, readElfFileType } from '../sbom/catalogers/binary/elf.js';
 import { generateSbom, inputFromReference } from '../sbom/generate.js';
 import type { SbomDocument } from '../sbom/model.js';
+import { OS_RELEASE_PATHS } from '../sbom/os-release.js';
 import { directoryFileSource } from '../sbom/source/dir-source.js';
 import { bufferReader, type FileSource } from '../sbom/source/file-source.js';
 import { imageFileSource } from '../sbom/source/image-source.js';
@@ -109,11 +111,15 @@ export async function measureImage(
   const { reference, signal } = options;
   const warnings: string[] = [];
   options.onProgress?.({ phase: 'list', reference });
+  // One read of each layer: the tree, every file's ELF type and the files the catalogers will
+  // ask for come out of the same pass (the read that verifies the layer's digests).
+  const kept = new LayerCapture();
   const tree = await flattenImage(image, {
     onSkippedEntry: (entry) =>
       warnings.push(
         `layer ${entry.layer} entry ${entry.index} ${JSON.stringify(entry.name)} was left out (${entry.reason}): ${entry.message}`,
       ),
+    onFileBody: (layer, entry, body) => kept.take(layer, entry, body, signal),
   });
   throwIfCancelled(signal);
   options.onProgress?.({ phase: 'read', reference });
@@ -124,17 +130,24 @@ export async function measureImage(
     size: node.size,
     ...(node.xattrs ? { xattrs: node.xattrs } : {}),
   }));
+  const elf = new Map<string, ElfFileType>();
+  for (const node of nodes) {
+    if ((node.kind !== 'file' && node.kind !== 'hardlink') || node.size < 52) continue;
+    const type = kept.elf.get(sourceKey(tree, node.path) ?? '');
+    if (type) elf.set(node.path, type);
+  }
   options.onProgress?.({ phase: 'catalog', reference });
-  // The catalogers list the tree already built (no second flatten) and read their files in the
-  // same pass that takes every file's first bytes: flatten + one pass in all.
-  const heads: Heads = { elf: new Map(), passwd: undefined, done: false };
   const listed = await imageFileSource(image, { flattenImage: async () => tree, readFiles }, () => undefined);
   const files: FileSource = {
     nodes: () => listed.nodes(),
-    read: (paths) => readLayersOnce(image, tree, paths, heads, signal),
+    read: (paths, onError) => kept.read(image, tree, paths, onError),
   };
   const sbom = await catalog(files, reference, signal);
-  if (!heads.done) for await (const _ of readLayersOnce(image, tree, new Set(), heads, signal));
+  let passwd: string | undefined;
+  const passwdPath = tree.resolve('/etc/passwd');
+  if (passwdPath !== undefined && (tree.get(passwdPath)?.size ?? 0) <= MAX_PASSWD_BYTES)
+    for await (const { content } of kept.read(image, tree, new Set([passwdPath]), () => undefined))
+      passwd = content.toString('utf8');
   const config = image.config.config ?? {};
   const compression = image.layers.map((layer) => layerCompression(layer.descriptor.mediaType));
   const compressed = compression.some((c) => c === 'gzip' || c === 'zstd');
@@ -146,9 +159,9 @@ export async function measureImage(
         platform: formatPlatform(image.config),
       },
       nodes,
-      elf: heads.elf,
+      elf,
       sbom,
-      passwd: heads.passwd,
+      passwd,
       user: config.User ?? '',
       exposedPorts: Object.keys(config.ExposedPorts ?? {}).sort(comparePaths),
       ...(compressed
@@ -255,82 +268,100 @@ async function catalog(files: FileSource, reference: string, signal: AbortSignal
   return generateSbom({ kind: 'files', ref: reference, files }, signal ? { signal } : {});
 }
 
-interface Heads {
-  elf: Map<string, ElfFileType>;
-  passwd: string | undefined;
-  done: boolean;
+/** The tar entry (`layer:index`) holding a final regular file's or hardlink's bytes. */
+function sourceKey(tree: FsTree, path: string): string | undefined {
+  const source = tree.contentSource(path);
+  return source ? `${source.layer}:${source.entry}` : undefined;
 }
 
+/** What the layer pass keeps of files the catalogers may ask for, in all (the rest is read again). */
+const MAX_KEPT_BYTES = 64 * 1024 * 1024;
+const OS_RELEASE_MAX_BYTES = 64 * 1024;
+
 /**
- * The one pass over the layers after the flatten: it yields the whole content of the files the
- * catalogers asked for (symlinks in their paths resolved inside the image, as fs-view's readFiles
- * does) and, on the way, keeps the first bytes of every final regular file (its ELF type) and
- * /etc/passwd into `heads`. Only layers holding such entries are read.
+ * What measureImage keeps from the one pass over the layers, by tar entry (`layer:index`): the
+ * ELF type of every regular file, and the whole content of the entries the SBOM's catalogers
+ * match by their own path, size and mode (plus os-release and /etc/passwd), up to
+ * MAX_KEPT_BYTES in all. An entry may be hidden by a later layer; the final tree's
+ * `contentSource` says which entry a path's bytes are. A wanted file that was not kept (over the
+ * budget, or reached through a hardlink or symlink under another name) is read in a second pass
+ * over only the layers holding such files (fs-view's readFiles).
  */
-async function* readLayersOnce(
-  image: Image,
-  tree: FsTree,
-  wanted: ReadonlySet<string>,
-  heads: Heads,
-  signal: AbortSignal | undefined,
-): AsyncIterable<{ path: string; content: Buffer }> {
-  const keyOf = (path: string) => {
-    const source = tree.contentSource(path);
-    return source ? { key: `${source.layer}:${source.entry}`, layer: source.layer } : undefined;
-  };
-  const headPaths = new Map<string, string[]>();
-  const wholePaths = new Map<string, string[]>();
-  const layers = new Set<number>();
-  const add = (map: Map<string, string[]>, path: string, at: { key: string; layer: number }) => {
-    const list = map.get(at.key);
-    if (list) list.push(path);
-    else map.set(at.key, [path]);
-    layers.add(at.layer);
-  };
-  for (const node of tree.entries()) {
-    if ((node.kind !== 'file' && node.kind !== 'hardlink') || node.size < 52) continue;
-    const at = keyOf(node.path);
-    if (at) add(headPaths, node.path, at);
-  }
-  for (const path of wanted) {
-    const resolved = tree.resolve(path);
-    const node = resolved === undefined ? undefined : tree.get(resolved);
-    const at = node && (node.kind === 'file' || node.kind === 'hardlink') ? keyOf(node.path) : undefined;
-    if (at) add(wholePaths, path, at);
-  }
-  const passwdPath = tree.resolve('/etc/passwd');
-  const passwdAt = passwdPath === undefined ? undefined : keyOf(passwdPath);
-  if (passwdAt) layers.add(passwdAt.layer);
-  for (const layer of [...layers].sort((a, b) => a - b)) {
-    const lenient = { onSkippedEntry: () => undefined };
-    const stream = await (image.layers[layer] as Image['layers'][number]).uncompressed();
-    for await (const { entry, body } of readLayerEntries(stream, lenient)) {
-      const key = `${layer}:${entry.index}`;
-      const forHead = headPaths.get(key);
-      const whole = wholePaths.get(key);
-      const isPasswd = passwdAt?.key === key;
-      if (!forHead && !whole && !isPasswd) continue;
-      throwIfCancelled(signal);
-      const limit = whole ? Number.POSITIVE_INFINITY : isPasswd ? MAX_PASSWD_BYTES + 1 : ELF_HEAD_BYTES;
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      // The rest of a big file is read (the tar stream goes on) but not kept.
-      for await (const chunk of body) {
-        if (kept >= limit) continue;
-        chunks.push(chunk);
-        kept += chunk.length;
-      }
-      const content = Buffer.concat(chunks);
-      if (isPasswd && content.length <= MAX_PASSWD_BYTES) heads.passwd = content.toString('utf8');
-      if (forHead) {
-        const size = entry.kind === 'node' ? entry.size : content.length;
-        const type = await readElfFileType(bufferReader(content), size).catch(() => undefined);
-        if (type) for (const path of forHead) heads.elf.set(path, type);
-      }
-      for (const path of whole ?? []) yield { path, content };
+class LayerCapture {
+  readonly elf = new Map<string, ElfFileType>();
+  private readonly content = new Map<string, Buffer>();
+  private keptBytes = 0;
+
+  async take(
+    layer: number,
+    entry: TarNodeEntry,
+    body: AsyncIterable<Buffer>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    throwIfCancelled(signal);
+    const path = `/${entry.path}`;
+    const whole = this.keptBytes + entry.size <= MAX_KEPT_BYTES && wantedWhole(path, entry);
+    if (whole) this.keptBytes += entry.size;
+    const limit = whole ? entry.size : entry.size >= 52 ? ELF_HEAD_BYTES : 0;
+    if (limit === 0) return; // drained by the layer reader
+    const chunks: Buffer[] = [];
+    let have = 0;
+    let elfMagic: boolean | undefined;
+    // Read on past what is kept without keeping it: breaking out would destroy the tar entry stream.
+    for await (const chunk of body) {
+      if (have >= limit || elfMagic === false) continue;
+      chunks.push(chunk);
+      have += chunk.length;
+      // Most files are not ELF: once the magic says so, only a file kept whole needs more bytes.
+      if (!whole && elfMagic === undefined && have >= 4)
+        elfMagic = Buffer.concat(chunks).subarray(0, 4).equals(ELF_MAGIC);
+    }
+    const bytes = Buffer.concat(chunks);
+    const key = `${layer}:${entry.index}`;
+    if (whole) this.content.set(key, bytes);
+    if (entry.size >= 52) {
+      const type = await readElfFileType(bufferReader(bytes.subarray(0, ELF_HEAD_BYTES)), entry.size).catch(
+        () => undefined,
+      );
+      if (type) this.elf.set(key, type);
     }
   }
-  heads.done = true;
+
+  /**
+   * FileSource.read over the image: the kept contents first, then one more pass for the rest.
+   * Symlinks in a wanted path are resolved inside the image, as readFiles does.
+   */
+  async *read(
+    image: Image,
+    tree: FsTree,
+    paths: ReadonlySet<string>,
+    onError: (path: string, error: unknown) => void,
+  ): AsyncIterable<{ path: string; content: Buffer }> {
+    const missing = new Set<string>();
+    for (const path of paths) {
+      const resolved = tree.resolve(path);
+      const node = resolved === undefined ? undefined : tree.get(resolved);
+      if (!node || (node.kind !== 'file' && node.kind !== 'hardlink')) continue;
+      const content = this.content.get(sourceKey(tree, node.path) ?? '');
+      if (content) yield { path, content };
+      else missing.add(path);
+    }
+    if (missing.size === 0) return;
+    try {
+      yield* readFiles(image, tree, missing);
+    } catch (error) {
+      // A layer that changed since it was read: keep what was read and report the rest.
+      onError('(image layers)', error);
+    }
+  }
+}
+
+/** Whether a file is kept whole in the layer pass: a cataloger's file, os-release or /etc/passwd. */
+function wantedWhole(path: string, entry: TarNodeEntry): boolean {
+  if (path === '/etc/passwd') return entry.size <= MAX_PASSWD_BYTES;
+  if ((OS_RELEASE_PATHS as readonly string[]).includes(path)) return entry.size <= OS_RELEASE_MAX_BYTES;
+  const node = { path, kind: 'file' as const, size: entry.size, mode: entry.mode };
+  return DEFAULT_CATALOGERS.some((cataloger) => cataloger.matches(node));
 }
 
 /** The one rule that turns observations into SurfaceMetrics, for images and directories alike. */

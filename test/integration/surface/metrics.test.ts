@@ -118,6 +118,27 @@ describe('measureSurface on a generated image with known contents', () => {
     expect(m.user).toEqual({ name: 'nonroot', root: false });
   });
 
+  it('reads the files its one layer pass did not keep: a hardlinked manifest, /etc/passwd through a symlink', async () => {
+    // The pass keeps entries by their own name; these are wanted under another name, so a second
+    // read must find them (a missing npm package or an unresolved user would show it did not).
+    const linked = await surfaceImage(
+      work,
+      [
+        [
+          { path: 'usr/share/base-passwd/passwd', content: 'admin:x:0:0::/:/bin/sh\n' },
+          { path: 'etc/passwd', type: 'symlink', target: '../usr/share/base-passwd/passwd' },
+          { path: 'srv/store/blob', content: '{"name":"left-pad","version":"1.3.0"}' },
+          { path: 'usr/lib/node_modules/left-pad/package.json', type: 'hardlink', target: 'srv/store/blob' },
+        ],
+      ],
+      'admin',
+    );
+    await writeImage(`oci:${join(work, 'linked')}:v1`, linked);
+    const m = await measureSurface(`oci:${join(work, 'linked')}:v1`);
+    expect(m.user).toEqual({ name: 'admin', root: true });
+    expect(m.packages.byEcosystem).toEqual({ npm: 1 });
+  });
+
   it('resolves the user: root by default, by uid, by name through /etc/passwd', () => {
     const passwd = 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/false\nadmin:x:0:0::/:/bin/sh\n';
     expect(resolveUser('', passwd)).toEqual({ name: '', root: true });
