@@ -14,7 +14,7 @@ import type { RegistryOptions } from '../registry/types.js';
 import { DEFAULT_CATALOGERS } from '../sbom/catalog.js';
 import { ELF_MAGIC, type ElfFileType, readElfFileType } from '../sbom/catalogers/binary/elf.js';
 import { generateSbom, inputFromReference } from '../sbom/generate.js';
-import type { SbomDocument } from '../sbom/model.js';
+import type { PackageType, SbomDocument, SbomPackage } from '../sbom/model.js';
 import { OS_RELEASE_PATHS } from '../sbom/os-release.js';
 import { directoryFileSource } from '../sbom/source/dir-source.js';
 import { bufferReader, type FileSource } from '../sbom/source/file-source.js';
@@ -70,6 +70,13 @@ interface Observed {
   capabilitiesMeasured: boolean;
   warnings: string[];
 }
+
+/**
+ * Bump whenever measuring the same root or image would give other metrics (a new field, another
+ * rule): cached metrics of standard roots are keyed by it (see standardRootMetrics in compare.ts).
+ * 2: packages.total counts distribution packages only; packages.language added.
+ */
+export const METRICS_FORMAT = 2;
 
 /** Headers plus program headers: real binaries keep their program header table in the first pages. */
 const ELF_HEAD_BYTES = 64 * 1024;
@@ -406,14 +413,7 @@ async function summarise(observed: Observed, options: MeasureOptions): Promise<S
     if (type === 'executable') executables++;
     else if (type === 'shared-library') sharedLibraries++;
   }
-  const byEcosystem: Record<string, number> = {};
-  // Installed packages only: a Debian source package named by Built-Using (`architecture:
-  // 'source'`) is where code came from, not something the image holds.
-  const installed = observed.sbom.packages.filter(
-    (pkg) => !(pkg.type === 'deb' && pkg.architecture === 'source'),
-  );
-  for (const pkg of installed) byEcosystem[pkg.type] = (byEcosystem[pkg.type] ?? 0) + 1;
-  const vulnerabilities = options.vulnerabilities
+  const counts = options.vulnerabilities
     ? await options.vulnerabilities(observed.sbom, options.signal)
     : undefined;
   const warnings = [...observed.warnings];
@@ -424,27 +424,83 @@ async function summarise(observed: Observed, options: MeasureOptions): Promise<S
     paths: paths.sort(comparePaths).slice(0, max),
   });
   options.onProgress?.({ phase: 'done', reference: observed.subject.reference });
-  return {
-    subject: observed.subject,
-    packages: { total: installed.length, byEcosystem: sortedRecord(byEcosystem) },
-    files,
-    bytes: {
-      uncompressed: bytes,
-      ...(observed.compressedBytes !== undefined ? { compressed: observed.compressedBytes } : {}),
+  return withVulnerabilities(
+    {
+      subject: observed.subject,
+      packages: countPackages(observed.sbom.packages),
+      files,
+      bytes: {
+        uncompressed: bytes,
+        ...(observed.compressedBytes !== undefined ? { compressed: observed.compressedBytes } : {}),
+      },
+      elf: { executables, sharedLibraries },
+      executablesOnPath: pathList(lists.executablesOnPath),
+      shells: pathList(lists.shells),
+      packageManagers: pathList(lists.packageManagers),
+      interpreters: pathList(lists.interpreters),
+      setuid: pathList(lists.setuid),
+      setgid: pathList(lists.setgid),
+      worldWritable: pathList(lists.worldWritable),
+      capabilities: pathList(lists.capabilities),
+      user: resolveUser(observed.user, observed.passwd),
+      exposedPorts: observed.exposedPorts,
+      ...(warnings.length > 0 ? { warnings } : {}),
     },
-    elf: { executables, sharedLibraries },
-    executablesOnPath: pathList(lists.executablesOnPath),
-    shells: pathList(lists.shells),
-    packageManagers: pathList(lists.packageManagers),
-    interpreters: pathList(lists.interpreters),
-    setuid: pathList(lists.setuid),
-    setgid: pathList(lists.setgid),
-    worldWritable: pathList(lists.worldWritable),
-    capabilities: pathList(lists.capabilities),
-    user: resolveUser(observed.user, observed.passwd),
-    exposedPorts: observed.exposedPorts,
-    ...(vulnerabilities ? { vulnerabilities: sortedRecord(vulnerabilities) } : {}),
-    ...(warnings.length > 0 ? { warnings } : {}),
+    counts,
+  );
+}
+
+/**
+ * What counts as a package (one rule, for every side of every compare): `total` is the
+ * distribution packages — the SBOM's `deb` packages, which the dpkg cataloger reads from dpkg's
+ * database, so the figure is what `dpkg-query -W` lists (less packages of which only
+ * configuration files are left). That is the unit a
+ * distribution ships, patches and a scanner reports, and the unit the issue's target and the
+ * independent check (dpkg-query on the same root) are defined in. Language packages (npm, PyPI,
+ * Maven, Go, Rust) are counted apart in `language`: a Debian `node-*` package ships an npm module
+ * the SBOM lists too, identically on both sides of a compare, so adding them to `total` would
+ * count that code twice and blur the reduction. Debian source packages named by Built-Using
+ * (`architecture: 'source'`) say where code came from and are not installed: neither kind.
+ * `byEcosystem` keeps every installed package by type.
+ */
+export function countPackages(
+  packages: ReadonlyArray<Pick<SbomPackage, 'type' | 'architecture'>>,
+): SurfaceMetrics['packages'] {
+  const byEcosystem: Record<string, number> = {};
+  let total = 0;
+  let language = 0;
+  for (const pkg of packages) {
+    if (pkg.type === 'deb' && pkg.architecture === 'source') continue;
+    byEcosystem[pkg.type] = (byEcosystem[pkg.type] ?? 0) + 1;
+    if (PACKAGE_KIND[pkg.type] === 'distribution') total++;
+    else language++;
+  }
+  return { total, language, byEcosystem: sortedRecord(byEcosystem) };
+}
+
+/** Each SBOM package type is one kind or the other (a new type does not compile until it is sorted). */
+const PACKAGE_KIND: Record<PackageType, 'distribution' | 'language'> = {
+  deb: 'distribution',
+  npm: 'language',
+  pypi: 'language',
+  golang: 'language',
+  maven: 'language',
+  cargo: 'language',
+};
+
+/**
+ * Metrics with the vulnerability counts by severity set (or removed when undefined), keys in the
+ * order summarise writes them; also for metrics cached without counts.
+ */
+export function withVulnerabilities(
+  metrics: SurfaceMetrics,
+  counts: Record<string, number> | undefined,
+): SurfaceMetrics {
+  const { vulnerabilities: _, warnings, ...rest } = metrics;
+  return {
+    ...rest,
+    ...(counts ? { vulnerabilities: sortedRecord(counts) } : {}),
+    ...(warnings ? { warnings } : {}),
   };
 }
 
