@@ -165,25 +165,36 @@ export async function compareAgainst(
     ...(options.log ? { log: options.log } : {}),
   };
   // The archive check (network, signatures) needs nothing of the image: it runs while the image is
-  // measured. Awaited below; a failure of the measure first must not leave it unhandled.
-  const archive = archiveState(archiveRequest);
+  // measured. Awaited below; when the measure fails first it is stopped, not left running or
+  // unhandled.
+  const stop = new AbortController();
+  const archive = archiveState({
+    ...archiveRequest,
+    signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+  });
   archive.catch(() => undefined);
   let sbom: SbomDocument | undefined;
-  const mb = await measureSurface(image, {
-    ...options,
-    onSbom: (doc) => {
-      sbom = doc;
-    },
-  });
-  const platform = mb.subject.platform ?? options.platform;
-  if (!platform)
-    throw new RampartError(
-      'USAGE',
-      `${image} is a root directory with no platform: give --platform os/arch for --against`,
-      {
-        details: { option: '--platform' },
+  let mb: SurfaceMetrics;
+  let platform: string;
+  try {
+    mb = await measureSurface(image, {
+      ...options,
+      onSbom: (doc) => {
+        sbom = doc;
       },
-    );
+    });
+    const given = mb.subject.platform ?? options.platform;
+    if (!given)
+      throw new RampartError(
+        'USAGE',
+        `${image} is a root directory with no platform: give --platform os/arch for --against`,
+        { details: { option: '--platform' } },
+      );
+    platform = given;
+  } catch (error) {
+    stop.abort();
+    throw error;
+  }
   const packages = mainPackages(sbom?.packages ?? []);
   const root = await ensureStandardRoot({
     ...archiveRequest,
