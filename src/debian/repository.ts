@@ -48,6 +48,11 @@ export interface LoadRepositoriesOptions extends AptMirrors {
   signal?: AbortSignal;
   /** Read only the suites named, not also their `-updates` and `-security` (default true: read them). */
   updates?: boolean;
+  /**
+   * Default true. false: fetch and verify the InRelease files only and return empty indexes, for a
+   * caller that keys a cache by the archive state (`releases`) and needs the packages only on a miss.
+   */
+  indexes?: boolean;
   /** Accept a Release dated before the newest this cache has verified for its suite (a snapshot). */
   allowDowngrade?: boolean;
   /** Default 5 minutes. */
@@ -305,7 +310,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
       details: { option: '--suite' },
     });
   }
-  if (opts.architectures.length === 0) {
+  if (opts.architectures.length === 0 && opts.indexes !== false) {
     throw new RampartError('USAGE', 'no architecture given; pass --arch', { details: { option: '--arch' } });
   }
   const log = opts.log ?? (() => undefined);
@@ -416,7 +421,7 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
       await cache.writeJson('release-date', dateKey, release.date);
     }
     const indexFiles: LoadedRelease['indexes'] = [];
-    for (const arch of opts.architectures) {
+    for (const arch of opts.indexes === false ? [] : opts.architectures) {
       for (const component of components) {
         throwIfCancelled(opts.signal, 'loading the repositories');
         const loaded = await loadPackages(

@@ -44,6 +44,14 @@ export interface FlattenOptions {
    * fails the whole flatten, as extraction does.
    */
   onSkippedEntry?: (entry: SkippedLayerEntry) => void;
+  /**
+   * Sees the body of every regular-file entry as the layer streams past (before the next entry),
+   * so a caller that needs file contents as well as the tree reads each layer once. It may stop
+   * keeping bytes early but must not break out of `body` (that would destroy the tar stream);
+   * whatever it leaves unread is drained. The entry may still be hidden by a later layer: map
+   * what it keeps to the final tree with `contentSource` (layer, entry index).
+   */
+  onFileBody?: (layer: number, entry: TarNodeEntry, body: AsyncIterable<Buffer>) => Promise<void>;
 }
 
 export async function flattenLayers(
@@ -56,8 +64,10 @@ export async function flattenLayers(
     const entries: LayerTarEntry[] = [];
     const names = new Map<number, string>();
     const readOptions = report ? { onSkippedEntry: (e: SkippedEntry) => report({ ...e, layer }) } : {};
-    for await (const { entry } of readLayerEntries(await open(), readOptions)) {
+    for await (const { entry, body } of readLayerEntries(await open(), readOptions)) {
       entries.push(entry);
+      if (options.onFileBody && entry.kind === 'node' && entry.type === 'file')
+        await options.onFileBody(layer, entry, body);
       if (report) names.set(entry.index, entry.kind === 'opaque' ? entry.dir : entry.path);
     }
     const skip = report

@@ -9,15 +9,16 @@ import type { SbomPackage } from './model.js';
  * no place in the image's package list.
  */
 
+/** What the rule reads of a package (SBOM packages, and records shaped like them). */
+type PackageKind = { readonly type: string; readonly architecture?: string | undefined };
+
 /** A Debian source package in the model (architecture `source`), not an installed package. */
-export function isDebianSourcePackage(pkg: Pick<SbomPackage, 'type' | 'architecture'>): boolean {
+export function isDebianSourcePackage(pkg: PackageKind): boolean {
   return pkg.type === 'deb' && pkg.architecture === 'source';
 }
 
 /** The packages installed in the image: every package but the Debian source packages. */
-export function installedPackages<P extends Pick<SbomPackage, 'type' | 'architecture'>>(
-  packages: readonly P[],
-): P[] {
+export function installedPackages<P extends PackageKind>(packages: readonly P[]): P[] {
   return packages.filter((pkg) => !isDebianSourcePackage(pkg));
 }
 

@@ -1,12 +1,20 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import { parsePlatform, platformToDebianArch } from '../oci/platform.js';
-import type { SbomDocument } from '../sbom/model.js';
+import { type SbomDocument, SbomDocumentSchema } from '../sbom/model.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { type MeasureOptions, measureDirectory, measureSurface } from './metrics.js';
-import { ensureStandardRoot, mainPackages, parseAgainst } from './standard-root.js';
+import { VERSION } from '../version.js';
+import {
+  METRICS_FORMAT,
+  type MeasureOptions,
+  measureDirectory,
+  measureSurface,
+  withVulnerabilities,
+} from './metrics.js';
+import { archiveState, ensureStandardRoot, mainPackages, parseAgainst } from './standard-root.js';
 import type { CompareResult, SurfaceMetrics } from './types.js';
 
 /**
@@ -31,6 +39,7 @@ export function compareMetrics(a: SurfaceMetrics, b: SurfaceMetrics): CompareRes
     b,
     reduction: {
       packages: reductionPercent(a.packages.total, b.packages.total),
+      languagePackages: reductionPercent(a.packages.language, b.packages.language),
       files: reductionPercent(a.files, b.files),
       bytes: reductionPercent(a.bytes.uncompressed, b.bytes.uncompressed),
       executables: reductionPercent(a.executablesOnPath.total, b.executablesOnPath.total),
@@ -61,6 +70,7 @@ export function compareRows(result: CompareResult): CompareRow[] {
   });
   const rows = [
     row('packages', a.packages.total, b.packages.total),
+    row('language packages', a.packages.language, b.packages.language),
     row('files', a.files, b.files),
     row('bytes', a.bytes.uncompressed, b.bytes.uncompressed, 'bytes'),
     row('ELF executables', a.elf.executables, b.elf.executables),
@@ -111,7 +121,8 @@ export function formatCompareText(result: CompareResult): string {
     ...cells.map(line),
     '',
     `user: A ${user(result.a)}, B ${user(result.b)}`,
-    `reduction (B vs A): ${result.reduction.packages}% fewer packages, ${result.reduction.executables}% fewer executables on PATH, ${result.reduction.bytes}% fewer bytes`,
+    `reduction (B vs A): ${result.reduction.packages}% fewer packages, ${result.reduction.languagePackages}% fewer language packages, ${result.reduction.executables}% fewer executables on PATH, ${result.reduction.bytes}% fewer bytes`,
+    'packages: distribution packages (dpkg); language packages (npm, PyPI, ...) are counted apart',
     '',
   ].join('\n');
 }
@@ -146,31 +157,50 @@ export async function compareAgainst(
   options: AgainstOptions = {},
 ): Promise<CompareResult & { standardRoot: { description: string; path: string; packages: string[] } }> {
   const { suite } = parseAgainst(against);
-  let sbom: SbomDocument | undefined;
-  const mb = await measureSurface(image, {
-    ...options,
-    onSbom: (doc) => {
-      sbom = doc;
-    },
-  });
-  const platform = mb.subject.platform ?? options.platform;
-  if (!platform)
-    throw new RampartError(
-      'USAGE',
-      `${image} is a root directory with no platform: give --platform os/arch for --against`,
-      {
-        details: { option: '--platform' },
-      },
-    );
-  const packages = mainPackages(sbom?.packages ?? []);
-  const root = await ensureStandardRoot({
+  const archiveRequest = {
     suite,
-    architecture: platformToDebianArch(parsePlatform(platform)),
-    packages,
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.log ? { log: options.log } : {}),
+  };
+  // The archive check (network, signatures) needs nothing of the image: it runs while the image is
+  // measured. Awaited below; when the measure fails first it is stopped, not left running or
+  // unhandled.
+  const stop = new AbortController();
+  const archive = archiveState({
+    ...archiveRequest,
+    signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+  });
+  archive.catch(() => undefined);
+  let sbom: SbomDocument | undefined;
+  let mb: SurfaceMetrics;
+  let platform: string;
+  try {
+    mb = await measureSurface(image, {
+      ...options,
+      onSbom: (doc) => {
+        sbom = doc;
+      },
+    });
+    const given = mb.subject.platform ?? options.platform;
+    if (!given)
+      throw new RampartError(
+        'USAGE',
+        `${image} is a root directory with no platform: give --platform os/arch for --against`,
+        { details: { option: '--platform' } },
+      );
+    platform = given;
+  } catch (error) {
+    stop.abort();
+    throw error;
+  }
+  const packages = mainPackages(sbom?.packages ?? []);
+  const root = await ensureStandardRoot({
+    ...archiveRequest,
+    architecture: platformToDebianArch(parsePlatform(platform)),
+    packages,
+    archive: await archive,
   });
   const ma = await standardRootMetrics(root.path, root.description, options);
   return {
@@ -180,28 +210,51 @@ export async function compareAgainst(
 }
 
 /**
- * A standard root never changes once built (its directory is named by its package set), so its
- * metrics are kept beside it: a warm `--against` measures only the image. A cache file that does
- * not parse, or was written for another reference or set of options, is measured again.
+ * A standard root never changes once built (its directory is named by the digest of its package
+ * closure, see ensureStandardRoot), so its metrics are kept beside it, in
+ * `metrics-KEY.json`: KEY is the digest of rampart's version, METRICS_FORMAT (bumped whenever
+ * measureDirectory would report something else for the same root), the path-list cap and the
+ * description (the subject's reference). The root and every input of the measurement are in the
+ * key, so the file cannot go stale: a rampart that measures differently reads another file. A
+ * file that does not parse is measured again. The root's SBOM is kept too (`sbom-KEY.json`),
+ * so counting vulnerabilities against today's advisory store re-scans it without a re-measure.
+ * A warm `--against` measures only the image.
  */
 async function standardRootMetrics(
   path: string,
   description: string,
   options: CompareOptions,
 ): Promise<SurfaceMetrics> {
-  const cacheFile = join(dirname(path), `metrics-${options.maxPaths ?? 1000}.json`);
-  const cached = await readFile(cacheFile, 'utf8').then(
+  const key = createHash('sha256')
+    .update(JSON.stringify([VERSION, METRICS_FORMAT, options.maxPaths ?? 1000, description]))
+    .digest('hex')
+    .slice(0, 32);
+  const metricsFile = join(dirname(path), `metrics-${key}.json`);
+  const sbomFile = join(dirname(path), `sbom-${key}.json`);
+  const { vulnerabilities: count, ...plain } = options;
+  const cached = await readFile(metricsFile, 'utf8').then(
     (text) => JSON.parse(text) as SurfaceMetrics,
     () => undefined,
   );
-  if (
-    cached?.subject?.reference === description &&
-    typeof cached.files === 'number' &&
-    !options.vulnerabilities
-  )
-    return cached;
-  const { vulnerabilities: _, ...plain } = options;
-  const measured = await measureDirectory(path, { ...plain, reference: description });
-  await writeFileAtomic(cacheFile, JSON.stringify(measured)).catch(() => undefined);
-  return options.vulnerabilities ? measureDirectory(path, { ...options, reference: description }) : measured;
+  if (cached?.subject?.reference === description && typeof cached.files === 'number') {
+    if (!count) return cached;
+    const sbom = await readFile(sbomFile, 'utf8').then(
+      (text) => SbomDocumentSchema.safeParse(JSON.parse(text)),
+      () => undefined,
+    );
+    if (sbom?.success) return withVulnerabilities(cached, await count(sbom.data, options.signal));
+  }
+  let sbom: SbomDocument | undefined;
+  const measured = await measureDirectory(path, {
+    ...plain,
+    reference: description,
+    onSbom: (doc) => {
+      sbom = doc;
+    },
+  });
+  // The SBOM first: metrics without it would send a warm count of vulnerabilities to a re-measure.
+  await writeFileAtomic(sbomFile, JSON.stringify(sbom))
+    .then(() => writeFileAtomic(metricsFile, JSON.stringify(measured)))
+    .catch(() => undefined);
+  return count && sbom ? withVulnerabilities(measured, await count(sbom, options.signal)) : measured;
 }

@@ -63,7 +63,8 @@ details{margin:.3rem 0}code{font-family:ui-monospace,monospace}
 </dl>
 <h2>Reduction of B against A</h2>
 <ul class="headline">
-<li><strong>${escapeHtml(String(result.reduction.packages))}%</strong> fewer packages</li>
+<li><strong>${escapeHtml(String(result.reduction.packages))}%</strong> fewer packages (distribution packages, as dpkg lists them)</li>
+<li><strong>${escapeHtml(String(result.reduction.languagePackages))}%</strong> fewer language packages (npm, PyPI, ...)</li>
 <li><strong>${escapeHtml(String(result.reduction.executables))}%</strong> fewer executables on PATH</li>
 <li><strong>${escapeHtml(String(result.reduction.files))}%</strong> fewer files</li>
 <li><strong>${escapeHtml(String(result.reduction.bytes))}%</strong> fewer bytes</li>

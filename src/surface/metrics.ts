@@ -9,12 +9,14 @@ import { type Image, selectImage } from '../oci/image.js';
 import { layerCompression } from '../oci/media-types.js';
 import { openImage } from '../oci/open.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
-import { readLayerEntries } from '../oci/tar-safety.js';
+import type { TarNodeEntry } from '../oci/tar-safety.js';
 import type { RegistryOptions } from '../registry/types.js';
-import { type ElfFileType, readElfFileType } from '../sbom/catalogers/binary/elf.js';
+import { DEFAULT_CATALOGERS } from '../sbom/catalog.js';
+import { ELF_MAGIC, type ElfFileType, readElfFileType } from '../sbom/catalogers/binary/elf.js';
 import { generateSbom, inputFromReference } from '../sbom/generate.js';
 import { installedPackages } from '../sbom/installed.js';
-import type { SbomDocument } from '../sbom/model.js';
+import type { PackageType, SbomDocument, SbomPackage } from '../sbom/model.js';
+import { OS_RELEASE_PATHS } from '../sbom/os-release.js';
 import { directoryFileSource } from '../sbom/source/dir-source.js';
 import { bufferReader, type FileSource } from '../sbom/source/file-source.js';
 import { imageFileSource } from '../sbom/source/image-source.js';
@@ -70,6 +72,13 @@ interface Observed {
   warnings: string[];
 }
 
+/**
+ * Bump whenever measuring the same root or image would give other metrics (a new field, another
+ * rule): cached metrics of standard roots are keyed by it (see standardRootMetrics in compare.ts).
+ * 2: packages.total counts distribution packages only; packages.language added.
+ */
+export const METRICS_FORMAT = 2;
+
 /** Headers plus program headers: real binaries keep their program header table in the first pages. */
 const ELF_HEAD_BYTES = 64 * 1024;
 /** /etc/passwd larger than this is not a passwd file anyone should trust; the user stays unresolved. */
@@ -110,11 +119,15 @@ export async function measureImage(
   const { reference, signal } = options;
   const warnings: string[] = [];
   options.onProgress?.({ phase: 'list', reference });
+  // One read of each layer: the tree, every file's ELF type and the files the catalogers will
+  // ask for come out of the same pass (the read that verifies the layer's digests).
+  const kept = new LayerCapture();
   const tree = await flattenImage(image, {
     onSkippedEntry: (entry) =>
       warnings.push(
         `layer ${entry.layer} entry ${entry.index} ${JSON.stringify(entry.name)} was left out (${entry.reason}): ${entry.message}`,
       ),
+    onFileBody: (layer, entry, body) => kept.take(layer, entry, body, signal),
   });
   throwIfCancelled(signal);
   options.onProgress?.({ phase: 'read', reference });
@@ -125,17 +138,24 @@ export async function measureImage(
     size: node.size,
     ...(node.xattrs ? { xattrs: node.xattrs } : {}),
   }));
+  const elf = new Map<string, ElfFileType>();
+  for (const node of nodes) {
+    if ((node.kind !== 'file' && node.kind !== 'hardlink') || node.size < 52) continue;
+    const type = kept.elf.get(sourceKey(tree, node.path) ?? '');
+    if (type) elf.set(node.path, type);
+  }
   options.onProgress?.({ phase: 'catalog', reference });
-  // The catalogers list the tree already built (no second flatten) and read their files in the
-  // same pass that takes every file's first bytes: flatten + one pass in all.
-  const heads: Heads = { elf: new Map(), passwd: undefined, done: false };
   const listed = await imageFileSource(image, { flattenImage: async () => tree, readFiles }, () => undefined);
   const files: FileSource = {
     nodes: () => listed.nodes(),
-    read: (paths) => readLayersOnce(image, tree, paths, heads, signal),
+    read: (paths, onError) => kept.read(image, tree, paths, onError),
   };
   const sbom = await catalog(files, reference, signal);
-  if (!heads.done) for await (const _ of readLayersOnce(image, tree, new Set(), heads, signal));
+  let passwd: string | undefined;
+  const passwdPath = tree.resolve('/etc/passwd');
+  if (passwdPath !== undefined && (tree.get(passwdPath)?.size ?? 0) <= MAX_PASSWD_BYTES)
+    for await (const { content } of kept.read(image, tree, new Set([passwdPath]), () => undefined))
+      passwd = content.toString('utf8');
   const config = image.config.config ?? {};
   const compression = image.layers.map((layer) => layerCompression(layer.descriptor.mediaType));
   const compressed = compression.some((c) => c === 'gzip' || c === 'zstd');
@@ -147,9 +167,9 @@ export async function measureImage(
         platform: formatPlatform(image.config),
       },
       nodes,
-      elf: heads.elf,
+      elf,
       sbom,
-      passwd: heads.passwd,
+      passwd,
       user: config.User ?? '',
       exposedPorts: Object.keys(config.ExposedPorts ?? {}).sort(comparePaths),
       ...(compressed
@@ -256,82 +276,100 @@ async function catalog(files: FileSource, reference: string, signal: AbortSignal
   return generateSbom({ kind: 'files', ref: reference, files }, signal ? { signal } : {});
 }
 
-interface Heads {
-  elf: Map<string, ElfFileType>;
-  passwd: string | undefined;
-  done: boolean;
+/** The tar entry (`layer:index`) holding a final regular file's or hardlink's bytes. */
+function sourceKey(tree: FsTree, path: string): string | undefined {
+  const source = tree.contentSource(path);
+  return source ? `${source.layer}:${source.entry}` : undefined;
 }
 
+/** What the layer pass keeps of files the catalogers may ask for, in all (the rest is read again). */
+const MAX_KEPT_BYTES = 64 * 1024 * 1024;
+const OS_RELEASE_MAX_BYTES = 64 * 1024;
+
 /**
- * The one pass over the layers after the flatten: it yields the whole content of the files the
- * catalogers asked for (symlinks in their paths resolved inside the image, as fs-view's readFiles
- * does) and, on the way, keeps the first bytes of every final regular file (its ELF type) and
- * /etc/passwd into `heads`. Only layers holding such entries are read.
+ * What measureImage keeps from the one pass over the layers, by tar entry (`layer:index`): the
+ * ELF type of every regular file, and the whole content of the entries the SBOM's catalogers
+ * match by their own path, size and mode (plus os-release and /etc/passwd), up to
+ * MAX_KEPT_BYTES in all. An entry may be hidden by a later layer; the final tree's
+ * `contentSource` says which entry a path's bytes are. A wanted file that was not kept (over the
+ * budget, or reached through a hardlink or symlink under another name) is read in a second pass
+ * over only the layers holding such files (fs-view's readFiles).
  */
-async function* readLayersOnce(
-  image: Image,
-  tree: FsTree,
-  wanted: ReadonlySet<string>,
-  heads: Heads,
-  signal: AbortSignal | undefined,
-): AsyncIterable<{ path: string; content: Buffer }> {
-  const keyOf = (path: string) => {
-    const source = tree.contentSource(path);
-    return source ? { key: `${source.layer}:${source.entry}`, layer: source.layer } : undefined;
-  };
-  const headPaths = new Map<string, string[]>();
-  const wholePaths = new Map<string, string[]>();
-  const layers = new Set<number>();
-  const add = (map: Map<string, string[]>, path: string, at: { key: string; layer: number }) => {
-    const list = map.get(at.key);
-    if (list) list.push(path);
-    else map.set(at.key, [path]);
-    layers.add(at.layer);
-  };
-  for (const node of tree.entries()) {
-    if ((node.kind !== 'file' && node.kind !== 'hardlink') || node.size < 52) continue;
-    const at = keyOf(node.path);
-    if (at) add(headPaths, node.path, at);
-  }
-  for (const path of wanted) {
-    const resolved = tree.resolve(path);
-    const node = resolved === undefined ? undefined : tree.get(resolved);
-    const at = node && (node.kind === 'file' || node.kind === 'hardlink') ? keyOf(node.path) : undefined;
-    if (at) add(wholePaths, path, at);
-  }
-  const passwdPath = tree.resolve('/etc/passwd');
-  const passwdAt = passwdPath === undefined ? undefined : keyOf(passwdPath);
-  if (passwdAt) layers.add(passwdAt.layer);
-  for (const layer of [...layers].sort((a, b) => a - b)) {
-    const lenient = { onSkippedEntry: () => undefined };
-    const stream = await (image.layers[layer] as Image['layers'][number]).uncompressed();
-    for await (const { entry, body } of readLayerEntries(stream, lenient)) {
-      const key = `${layer}:${entry.index}`;
-      const forHead = headPaths.get(key);
-      const whole = wholePaths.get(key);
-      const isPasswd = passwdAt?.key === key;
-      if (!forHead && !whole && !isPasswd) continue;
-      throwIfCancelled(signal);
-      const limit = whole ? Number.POSITIVE_INFINITY : isPasswd ? MAX_PASSWD_BYTES + 1 : ELF_HEAD_BYTES;
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      // The rest of a big file is read (the tar stream goes on) but not kept.
-      for await (const chunk of body) {
-        if (kept >= limit) continue;
-        chunks.push(chunk);
-        kept += chunk.length;
-      }
-      const content = Buffer.concat(chunks);
-      if (isPasswd && content.length <= MAX_PASSWD_BYTES) heads.passwd = content.toString('utf8');
-      if (forHead) {
-        const size = entry.kind === 'node' ? entry.size : content.length;
-        const type = await readElfFileType(bufferReader(content), size).catch(() => undefined);
-        if (type) for (const path of forHead) heads.elf.set(path, type);
-      }
-      for (const path of whole ?? []) yield { path, content };
+class LayerCapture {
+  readonly elf = new Map<string, ElfFileType>();
+  private readonly content = new Map<string, Buffer>();
+  private keptBytes = 0;
+
+  async take(
+    layer: number,
+    entry: TarNodeEntry,
+    body: AsyncIterable<Buffer>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    throwIfCancelled(signal);
+    const path = `/${entry.path}`;
+    const whole = this.keptBytes + entry.size <= MAX_KEPT_BYTES && wantedWhole(path, entry);
+    if (whole) this.keptBytes += entry.size;
+    const limit = whole ? entry.size : entry.size >= 52 ? ELF_HEAD_BYTES : 0;
+    if (limit === 0) return; // drained by the layer reader
+    const chunks: Buffer[] = [];
+    let have = 0;
+    let elfMagic: boolean | undefined;
+    // Read on past what is kept without keeping it: breaking out would destroy the tar entry stream.
+    for await (const chunk of body) {
+      if (have >= limit || elfMagic === false) continue;
+      chunks.push(chunk);
+      have += chunk.length;
+      // Most files are not ELF: once the magic says so, only a file kept whole needs more bytes.
+      if (!whole && elfMagic === undefined && have >= 4)
+        elfMagic = Buffer.concat(chunks).subarray(0, 4).equals(ELF_MAGIC);
+    }
+    const bytes = Buffer.concat(chunks);
+    const key = `${layer}:${entry.index}`;
+    if (whole) this.content.set(key, bytes);
+    if (entry.size >= 52) {
+      const type = await readElfFileType(bufferReader(bytes.subarray(0, ELF_HEAD_BYTES)), entry.size).catch(
+        () => undefined,
+      );
+      if (type) this.elf.set(key, type);
     }
   }
-  heads.done = true;
+
+  /**
+   * FileSource.read over the image: the kept contents first, then one more pass for the rest.
+   * Symlinks in a wanted path are resolved inside the image, as readFiles does.
+   */
+  async *read(
+    image: Image,
+    tree: FsTree,
+    paths: ReadonlySet<string>,
+    onError: (path: string, error: unknown) => void,
+  ): AsyncIterable<{ path: string; content: Buffer }> {
+    const missing = new Set<string>();
+    for (const path of paths) {
+      const resolved = tree.resolve(path);
+      const node = resolved === undefined ? undefined : tree.get(resolved);
+      if (!node || (node.kind !== 'file' && node.kind !== 'hardlink')) continue;
+      const content = this.content.get(sourceKey(tree, node.path) ?? '');
+      if (content) yield { path, content };
+      else missing.add(path);
+    }
+    if (missing.size === 0) return;
+    try {
+      yield* readFiles(image, tree, missing);
+    } catch (error) {
+      // A layer that changed since it was read: keep what was read and report the rest.
+      onError('(image layers)', error);
+    }
+  }
+}
+
+/** Whether a file is kept whole in the layer pass: a cataloger's file, os-release or /etc/passwd. */
+function wantedWhole(path: string, entry: TarNodeEntry): boolean {
+  if (path === '/etc/passwd') return entry.size <= MAX_PASSWD_BYTES;
+  if ((OS_RELEASE_PATHS as readonly string[]).includes(path)) return entry.size <= OS_RELEASE_MAX_BYTES;
+  const node = { path, kind: 'file' as const, size: entry.size, mode: entry.mode };
+  return DEFAULT_CATALOGERS.some((cataloger) => cataloger.matches(node));
 }
 
 /** The one rule that turns observations into SurfaceMetrics, for images and directories alike. */
@@ -376,12 +414,7 @@ async function summarise(observed: Observed, options: MeasureOptions): Promise<S
     if (type === 'executable') executables++;
     else if (type === 'shared-library') sharedLibraries++;
   }
-  const byEcosystem: Record<string, number> = {};
-  // Installed packages only: a Debian source package named by Built-Using (`architecture:
-  // 'source'`) is where code came from, not something the image holds.
-  const installed = installedPackages(observed.sbom.packages);
-  for (const pkg of installed) byEcosystem[pkg.type] = (byEcosystem[pkg.type] ?? 0) + 1;
-  const vulnerabilities = options.vulnerabilities
+  const counts = options.vulnerabilities
     ? await options.vulnerabilities(observed.sbom, options.signal)
     : undefined;
   const warnings = [...observed.warnings];
@@ -392,27 +425,84 @@ async function summarise(observed: Observed, options: MeasureOptions): Promise<S
     paths: paths.sort(comparePaths).slice(0, max),
   });
   options.onProgress?.({ phase: 'done', reference: observed.subject.reference });
-  return {
-    subject: observed.subject,
-    packages: { total: installed.length, byEcosystem: sortedRecord(byEcosystem) },
-    files,
-    bytes: {
-      uncompressed: bytes,
-      ...(observed.compressedBytes !== undefined ? { compressed: observed.compressedBytes } : {}),
+  return withVulnerabilities(
+    {
+      subject: observed.subject,
+      packages: countPackages(observed.sbom.packages),
+      files,
+      bytes: {
+        uncompressed: bytes,
+        ...(observed.compressedBytes !== undefined ? { compressed: observed.compressedBytes } : {}),
+      },
+      elf: { executables, sharedLibraries },
+      executablesOnPath: pathList(lists.executablesOnPath),
+      shells: pathList(lists.shells),
+      packageManagers: pathList(lists.packageManagers),
+      interpreters: pathList(lists.interpreters),
+      setuid: pathList(lists.setuid),
+      setgid: pathList(lists.setgid),
+      worldWritable: pathList(lists.worldWritable),
+      capabilities: pathList(lists.capabilities),
+      user: resolveUser(observed.user, observed.passwd),
+      exposedPorts: observed.exposedPorts,
+      ...(warnings.length > 0 ? { warnings } : {}),
     },
-    elf: { executables, sharedLibraries },
-    executablesOnPath: pathList(lists.executablesOnPath),
-    shells: pathList(lists.shells),
-    packageManagers: pathList(lists.packageManagers),
-    interpreters: pathList(lists.interpreters),
-    setuid: pathList(lists.setuid),
-    setgid: pathList(lists.setgid),
-    worldWritable: pathList(lists.worldWritable),
-    capabilities: pathList(lists.capabilities),
-    user: resolveUser(observed.user, observed.passwd),
-    exposedPorts: observed.exposedPorts,
-    ...(vulnerabilities ? { vulnerabilities: sortedRecord(vulnerabilities) } : {}),
-    ...(warnings.length > 0 ? { warnings } : {}),
+    counts,
+  );
+}
+
+/**
+ * What counts as a package (one rule, for every side of every compare): `total` is the
+ * distribution packages — the SBOM's `deb` packages, which the dpkg cataloger reads from dpkg's
+ * database, so the figure is what `dpkg-query -W` lists (less packages of which only
+ * configuration files are left). That is the unit a
+ * distribution ships, patches and a scanner reports, and the unit the issue's target and the
+ * independent check (dpkg-query on the same root) are defined in. Language packages (npm, PyPI,
+ * Maven, Go, Rust) are counted apart in `language`: a Debian `node-*` package ships an npm module
+ * the SBOM lists too, identically on both sides of a compare, so adding them to `total` would
+ * count that code twice and blur the reduction. Debian source packages named by Built-Using
+ * (`architecture: 'source'`) say where code came from and are not installed: neither kind.
+ * `byEcosystem` keeps every installed package by type.
+ */
+export function countPackages(
+  packages: ReadonlyArray<Pick<SbomPackage, 'type' | 'architecture'>>,
+): SurfaceMetrics['packages'] {
+  const byEcosystem: Record<string, number> = {};
+  let total = 0;
+  let language = 0;
+  // Installed packages only: a Debian source package named by Built-Using is where code came
+  // from, not something the image holds.
+  for (const pkg of installedPackages(packages)) {
+    byEcosystem[pkg.type] = (byEcosystem[pkg.type] ?? 0) + 1;
+    if (PACKAGE_KIND[pkg.type] === 'distribution') total++;
+    else language++;
+  }
+  return { total, language, byEcosystem: sortedRecord(byEcosystem) };
+}
+
+/** Each SBOM package type is one kind or the other (a new type does not compile until it is sorted). */
+const PACKAGE_KIND: Record<PackageType, 'distribution' | 'language'> = {
+  deb: 'distribution',
+  npm: 'language',
+  pypi: 'language',
+  golang: 'language',
+  maven: 'language',
+  cargo: 'language',
+};
+
+/**
+ * Metrics with the vulnerability counts by severity set (or removed when undefined), keys in the
+ * order summarise writes them; also for metrics cached without counts.
+ */
+export function withVulnerabilities(
+  metrics: SurfaceMetrics,
+  counts: Record<string, number> | undefined,
+): SurfaceMetrics {
+  const { vulnerabilities: _, warnings, ...rest } = metrics;
+  return {
+    ...rest,
+    ...(counts ? { vulnerabilities: sortedRecord(counts) } : {}),
+    ...(warnings ? { warnings } : {}),
   };
 }
 

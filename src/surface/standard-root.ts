@@ -3,17 +3,20 @@ import { chmod, link, lstat, mkdir, readFile, rename, rm, stat, symlink, writeFi
 import { join } from 'node:path';
 import { statusStanza } from '../builder/status-d.js';
 import { canonicalPath, movedSymlinkTarget, USR_MERGED_DIRS } from '../builder/tree.js';
+import type { AptMirrors } from '../debian/apt-sources.js';
 import { defaultCacheDir } from '../debian/cache.js';
 import { readDeb, readDebData } from '../debian/deb-reader.js';
 import { downloadPackages } from '../debian/download.js';
 import type { PackageIndex } from '../debian/package-index.js';
-import { loadRepositories } from '../debian/repository.js';
+import { loadRepositories, parsedCacheFormat } from '../debian/repository.js';
 import { resolvePackageClosure } from '../debian/resolver.js';
 import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
+import { installedPackages } from '../sbom/installed.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { compareText } from '../util/compare-text.js';
 import { tempSuffix } from '../util/staging.js';
+import { VERSION } from '../version.js';
 
 /** `--against debian:SUITE`: which standard root to compare with. */
 export interface StandardRootRequest {
@@ -23,11 +26,18 @@ export interface StandardRootRequest {
   architecture: string;
   /** The image's main packages, installed on top of minbase (see mainPackages). */
   packages: readonly string[];
+  /** The archive's mirror and keyring (default: the host's apt sources and Debian's keyring). */
+  mirrors?: AptMirrors;
+  /** The archive state from archiveState, when the caller checked it already (default: checked here). */
+  archive?: ArchiveState;
   cacheDir?: string;
   fetch?: FetchFn;
   signal?: AbortSignal;
   log?: (message: string) => void;
 }
+
+/** The verified InRelease digest of each suite read (SUITE, SUITE-updates, SUITE-security). */
+export type ArchiveState = ReadonlyArray<{ suite: string; inReleaseSha256: string }>;
 
 export interface StandardRoot {
   /** The root directory (in the cache; reused while the archive resolves to the same packages). */
@@ -60,22 +70,23 @@ export function parseAgainst(value: string): { suite: string } {
  * base-passwd, alternatives links) are absent; everything that packages ship is there.
  *
  * The root is cached under CACHE/surface/standard-roots/KEY/root, KEY being the digest of the
- * resolved package set, so a warm compare costs one index load and no download or unpack.
+ * resolved package set (names, versions, .deb SHA-256s), so a root never changes once built.
+ * Which KEY a request resolves to is remembered per archive state (resolvedKey): a warm compare
+ * fetches and verifies the suites' InRelease files (conditional requests) and reads nothing else
+ * of the archive — no index load, no resolve, no download, no unpack.
  */
 export async function ensureStandardRoot(request: StandardRootRequest): Promise<StandardRoot> {
   const cacheDir = request.cacheDir ?? defaultCacheDir();
   const log = request.log ?? (() => undefined);
-  const repos = await loadRepositories({
-    suites: [request.suite],
-    architectures: [request.architecture],
-    cacheDir,
-    ...(request.fetch ? { fetch: request.fetch } : {}),
-    ...(request.signal ? { signal: request.signal } : {}),
-    log,
-    warn: log,
-  });
-  const index = repos.indexes.get(request.architecture) ?? repos.index;
+  const repoOptions = { ...archiveOptions(request), architectures: [request.architecture], cacheDir };
   const parent = join(cacheDir, 'surface', 'standard-roots');
+  // Warm: the verified InRelease digests name the archive state; with the request they name the
+  // root built before, so neither the ~70k-package index nor the resolver is needed.
+  const archive = request.archive ?? (await archiveState(request));
+  const known = await readResolved(parent, resolvedKey(request, archive));
+  if (known) return { ...known, cached: true };
+  const repos = await loadRepositories(repoOptions);
+  const index = repos.indexes.get(request.architecture) ?? repos.index;
   const required = await requiredPackages(index, parent, repos.releases, request.architecture);
   const wanted = [...new Set([...required, 'apt', ...request.packages])].sort(compareText);
   const resolution = resolvePackageClosure(index, { packages: wanted, architecture: request.architecture });
@@ -89,13 +100,16 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
   const entry = join(parent, key);
   const path = join(entry, 'root');
   const done = join(entry, 'description');
-  if (
-    await stat(done).then(
-      () => true,
-      () => false,
-    )
-  )
+  const remember = () =>
+    writeResolved(parent, resolvedKey(request, repos.releases), {
+      key,
+      description,
+      packages: resolution.packages.length,
+    });
+  if (await exists(done)) {
+    await remember();
     return { path, description, packages: resolution.packages.length, cached: true };
+  }
   log(`building the standard root (${resolution.packages.length} packages)`);
   const files = await downloadPackages(resolution.packages, {
     mirrors: repos.mirrors,
@@ -135,6 +149,7 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
       if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
       await rm(stagingEntry, { recursive: true, force: true });
     });
+    await remember();
   } catch (error) {
     await rm(stagingEntry, { recursive: true, force: true });
     if (request.signal?.aborted)
@@ -145,6 +160,106 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
     throw error;
   }
   return { path, description, packages: resolution.packages.length, cached: false };
+}
+
+function archiveOptions(request: Omit<StandardRootRequest, 'architecture' | 'packages'>) {
+  const log = request.log ?? (() => undefined);
+  return {
+    ...request.mirrors,
+    suites: [request.suite],
+    cacheDir: request.cacheDir ?? defaultCacheDir(),
+    ...(request.fetch ? { fetch: request.fetch } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
+    log,
+    warn: log,
+  };
+}
+
+/**
+ * Fetches (conditionally) and verifies the InRelease files of SUITE, SUITE-updates and
+ * SUITE-security, reading no index: the state of the archive a standard root is resolved
+ * against. Needs nothing of the image, so `compare --against` starts it while it measures.
+ */
+export async function archiveState(
+  request: Omit<StandardRootRequest, 'architecture' | 'packages'>,
+): Promise<ArchiveState> {
+  const { releases } = await loadRepositories({
+    ...archiveOptions(request),
+    architectures: [],
+    indexes: false,
+  });
+  return releases.map((r) => ({ suite: r.suite, inReleaseSha256: r.inReleaseSha256 }));
+}
+
+/**
+ * Bump when what a standard root is resolved to could change for the same archive and request
+ * (the required set, the resolver's choices, the closure key): entries written before are then
+ * ignored. rampart's version is part of the key too, so a release never reads another's memo.
+ */
+const RESOLUTION_FORMAT = 1;
+
+/** What `resolved-KEY.json` remembers: the root directory's key and what ensureStandardRoot returns. */
+interface ResolvedRoot {
+  key: string;
+  description: string;
+  packages: number;
+}
+
+/**
+ * The memo key of a request against an archive state: the suite, architecture and main packages
+ * asked for, and the SHA-256 of each InRelease the index was read from (suite, -updates,
+ * -security; verified, and listing the digest of every Packages index), with the parser's format
+ * (parsedCacheFormat), rampart's version and RESOLUTION_FORMAT. Those fix the index and so the
+ * closure: when the archive publishes a new Release, the key changes and the root is resolved again.
+ */
+function resolvedKey(
+  request: StandardRootRequest,
+  releases: ReadonlyArray<{ suite: string; inReleaseSha256: string }>,
+): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        RESOLUTION_FORMAT,
+        VERSION,
+        parsedCacheFormat(),
+        request.suite,
+        request.architecture,
+        [...new Set(request.packages)].sort(compareText),
+        releases.map((r) => [r.suite, r.inReleaseSha256]),
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** The root a memo names, when the memo parses and the root is complete; otherwise undefined. */
+async function readResolved(parent: string, memo: string): Promise<Omit<StandardRoot, 'cached'> | undefined> {
+  const known = await readFile(join(parent, `resolved-${memo}.json`), 'utf8').then(
+    (text) => JSON.parse(text) as Partial<ResolvedRoot>,
+    () => undefined,
+  );
+  if (
+    typeof known?.key !== 'string' ||
+    !/^[0-9a-f]{32}$/.test(known.key) ||
+    typeof known.description !== 'string' ||
+    typeof known.packages !== 'number'
+  )
+    return undefined;
+  const entry = join(parent, known.key);
+  if (!(await exists(join(entry, 'description')))) return undefined;
+  return { path: join(entry, 'root'), description: known.description, packages: known.packages };
+}
+
+async function writeResolved(parent: string, memo: string, root: ResolvedRoot): Promise<void> {
+  await mkdir(parent, { recursive: true });
+  await writeFileAtomic(join(parent, `resolved-${memo}.json`), JSON.stringify(root)).catch(() => undefined);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -247,7 +362,7 @@ export function mainPackages(
 ): string[] {
   // Installed packages only: a Built-Using source package (`architecture: 'source'`) has no
   // incoming edge but is no package one could install.
-  const debs = packages.filter((p) => p.type === 'deb' && p.architecture !== 'source');
+  const debs = installedPackages(packages).filter((p) => p.type === 'deb');
   const ids = new Set(debs.map((p) => p.id));
   const edges = new Map(debs.map((p) => [p.id, p.dependsOn.filter((d) => ids.has(d))]));
   const reach = new Map<string, Set<string>>();

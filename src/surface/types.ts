@@ -12,7 +12,21 @@ export interface PathList {
 export interface SurfaceMetrics {
   /** What was measured: the reference the user gave, the resolved digest, the platform. */
   subject: { reference: string; digest?: string; platform?: string };
-  packages: { total: number; byEcosystem: Record<string, number> };
+  /** See countPackages (src/surface/metrics.ts) for what counts as a package, and why. */
+  packages: {
+    /**
+     * Distribution packages: what the distribution's package manager installed (dpkg's database,
+     * as `dpkg-query -W` lists it). The package figure of `compare` and its reduction.
+     */
+    total: number;
+    /**
+     * Language packages (npm, PyPI, Maven, Go modules, Rust crates) found in the files,
+     * including those a distribution package ships (a `node-*` deb and the npm module in it).
+     */
+    language: number;
+    /** Every package of the SBOM by ecosystem (`deb`, `npm`, ...): both kinds together. */
+    byEcosystem: Record<string, number>;
+  };
   files: number;
   bytes: { uncompressed: number; compressed?: number };
   /** ELF executables (ET_EXEC or ET_DYN with an interpreter) and shared libraries. */
@@ -43,7 +57,10 @@ export interface CompareResult {
   a: SurfaceMetrics;
   b: SurfaceMetrics;
   reduction: {
+    /** of distribution packages (`packages.total`) */
     packages: number;
+    /** of language packages (`packages.language`) */
+    languagePackages: number;
     files: number;
     bytes: number;
     executables: number;

@@ -109,15 +109,23 @@ function withArchiveErrors<T extends Duplex>(stream: T, format: string): T {
   return stream;
 }
 
+/**
+ * Output chunk of the gzip and zstd decoders. zlib's default (16 KiB) cuts a 120 MB layer into
+ * ~7,500 buffers, each a trip through every stream stage after it (digest, tar parser, a reader's
+ * loop) and a small external allocation for the GC: measured on the nodejs image's layers
+ * (`compare --against`, warm), 256 KiB takes the process from ~1.7 to ~1.0 s of CPU.
+ */
+const DECODER_CHUNK_BYTES = 256 * 1024;
+
 /** A duplex stream that decompresses `compression`. */
 export function createDecompressor(compression: Compression): Duplex {
   switch (compression) {
     case 'xz':
       return new XzProcess();
     case 'gz':
-      return withArchiveErrors(createGunzip(), 'gzip');
+      return withArchiveErrors(createGunzip({ chunkSize: DECODER_CHUNK_BYTES }), 'gzip');
     case 'zst':
-      return withArchiveErrors(createZstdDecompress(), 'zstd');
+      return withArchiveErrors(createZstdDecompress({ chunkSize: DECODER_CHUNK_BYTES }), 'zstd');
     case 'none':
       return new PassThrough();
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
@@ -30,6 +30,7 @@ export type FixtureEntry =
   | { path: string; type?: 'file'; mode?: number; content: string | Buffer; xattrs?: Record<string, string> }
   | { path: string; type: 'directory'; mode: number }
   | { path: string; type: 'symlink'; target: string }
+  | { path: string; type: 'hardlink'; target: string }
   | { path: string; type: 'whiteout' };
 
 const STATUS = `Package: dash
@@ -108,6 +109,7 @@ async function tarOf(entries: FixtureEntry[]): Promise<Buffer> {
     const base = { name: e.path, mtime: new Date(0), uid: 0, gid: 0 };
     if (e.type === 'directory') tar.entry({ ...base, type: 'directory', mode: e.mode });
     else if (e.type === 'symlink') tar.entry({ ...base, type: 'symlink', linkname: e.target, mode: 0o777 });
+    else if (e.type === 'hardlink') tar.entry({ ...base, type: 'link', linkname: e.target, mode: 0o644 });
     else if (e.type === 'whiteout') {
       const slash = e.path.lastIndexOf('/');
       tar.entry(
@@ -172,6 +174,7 @@ export async function surfaceRoot(root: string, layers = SURFACE_LAYERS): Promis
         await mkdir(path, { recursive: true });
         await chmod(path, e.mode);
       } else if (e.type === 'symlink') await symlink(e.target, path);
+      else if (e.type === 'hardlink') await link(join(root, e.target), path);
       else {
         await writeFile(path, e.content);
         await chmod(path, e.mode ?? 0o644);

@@ -40,7 +40,8 @@ Examples:
   $ rampart compare docker://localhost:5000/nodejs:1.0 oci:./out/nodejs:latest --insecure -o json
   $ rampart compare oci:./out/nodejs:latest --against debian:trixie -o html=nodejs-surface.html
 
-Metrics: packages (by ecosystem), files, bytes, ELF executables and shared libraries, executables
+Metrics: packages (distribution packages, as dpkg-query lists them) and language packages (npm,
+PyPI, ...; counted apart), files, bytes, ELF executables and shared libraries, executables
 on the default PATH, shells, package managers, interpreters, setuid/setgid files, world-writable
 paths, files with capabilities, the user and exposed ports. The reduction is (A - B) / A in
 percent: positive when B is smaller. With --against, A is the standard Debian root (Priority:

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PATH_DIRS } from '../../../src/surface/classify.js';
 import { measureSurface } from '../../../src/surface/metrics.js';
 import type { SurfaceMetrics } from '../../../src/surface/types.js';
-import { ensureMinbaseRoot } from '../sbom/minbase-root.js';
+import { ensureMinbaseRoot, ensureTrixieRootWith } from '../sbom/minbase-root.js';
 
 /**
  * The metrics of a real `mmdebstrap --variant=minbase trixie` root against independent counts of
@@ -16,6 +16,11 @@ let metrics: SurfaceMetrics;
 const sh = (script: string) =>
   execFileSync('sh', ['-c', script], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
 const count = (script: string) => Number(sh(`${script} | wc -l`).trim());
+/** What dpkg-query lists as installed in a root's dpkg database. */
+const dpkgInstalled = (at: string) =>
+  count(
+    `dpkg-query --admindir=${join(at, 'var/lib/dpkg')} -W -f='\${db:Status-Abbrev} \${Package}\\n' | grep '^ii '`,
+  );
 
 beforeAll(async () => {
   root = ensureMinbaseRoot();
@@ -24,9 +29,7 @@ beforeAll(async () => {
 
 describe('measureSurface agrees with independent tools on a minbase root', () => {
   it('packages: dpkg-query --admindir', () => {
-    const dpkg = count(
-      `dpkg-query --admindir=${join(root, 'var/lib/dpkg')} -W -f='\${db:Status-Abbrev} \${Package}\\n' | grep '^ii '`,
-    );
+    const dpkg = dpkgInstalled(root);
     expect(dpkg).toBeGreaterThan(50);
     expect(metrics.packages.byEcosystem.deb).toBe(dpkg);
     expect(metrics.packages.total).toBe(dpkg);
@@ -68,5 +71,24 @@ describe('measureSurface agrees with independent tools on a minbase root', () =>
       expect.arrayContaining(['/usr/bin/bash', '/usr/bin/dash', '/usr/bin/sh']),
     );
     expect(metrics.packageManagers.paths).toEqual(expect.arrayContaining(['/usr/bin/apt', '/usr/bin/dpkg']));
+  });
+});
+
+describe('the package figure is what dpkg-query lists, on a root with language packages too', () => {
+  let nodejs: string;
+  let measured: SurfaceMetrics;
+  beforeAll(async () => {
+    // minbase + nodejs (mmdebstrap, dpkg's own install): node-* debs ship npm modules, which the
+    // SBOM lists as well; they are language packages, not more distribution packages.
+    nodejs = ensureTrixieRootWith(['nodejs']);
+    measured = await measureSurface(`dir:${nodejs}`);
+  });
+
+  it('packages.total = dpkg-query; npm modules counted apart in packages.language', () => {
+    const dpkg = dpkgInstalled(nodejs);
+    expect(dpkg).toBeGreaterThan(50);
+    expect(measured.packages.language).toBeGreaterThan(0);
+    expect(measured.packages.byEcosystem.npm).toBe(measured.packages.language);
+    expect(measured.packages.total).toBe(dpkg);
   });
 });

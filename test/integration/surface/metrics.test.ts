@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError } from '../../../src/errors.js';
 import { writeImage } from '../../../src/oci/open.js';
 import { compareMetrics } from '../../../src/surface/compare.js';
-import { measureSurface, resolveUser } from '../../../src/surface/metrics.js';
+import { countPackages, measureSurface, resolveUser } from '../../../src/surface/metrics.js';
 import { mainPackages } from '../../../src/surface/standard-root.js';
 import type { CompareResult, SurfaceMetrics } from '../../../src/surface/types.js';
 import { rampart } from '../../helpers/run-cli.js';
@@ -40,7 +40,11 @@ function paths(m: SurfaceMetrics, key: keyof typeof SURFACE_EXPECTED & keyof Sur
 
 describe('measureSurface on a generated image with known contents', () => {
   it('counts every metric of the merged view (a whited-out file is gone)', () => {
-    expect(image.packages).toEqual({ total: SURFACE_EXPECTED.packages, byEcosystem: { deb: 2 } });
+    expect(image.packages).toEqual({
+      total: SURFACE_EXPECTED.packages,
+      language: 0,
+      byEcosystem: { deb: 2 },
+    });
     for (const key of [
       'shells',
       'packageManagers',
@@ -118,6 +122,27 @@ describe('measureSurface on a generated image with known contents', () => {
     expect(m.user).toEqual({ name: 'nonroot', root: false });
   });
 
+  it('reads the files its one layer pass did not keep: a hardlinked manifest, /etc/passwd through a symlink', async () => {
+    // The pass keeps entries by their own name; these are wanted under another name, so a second
+    // read must find them (a missing npm package or an unresolved user would show it did not).
+    const linked = await surfaceImage(
+      work,
+      [
+        [
+          { path: 'usr/share/base-passwd/passwd', content: 'admin:x:0:0::/:/bin/sh\n' },
+          { path: 'etc/passwd', type: 'symlink', target: '../usr/share/base-passwd/passwd' },
+          { path: 'srv/store/blob', content: '{"name":"left-pad","version":"1.3.0"}' },
+          { path: 'usr/lib/node_modules/left-pad/package.json', type: 'hardlink', target: 'srv/store/blob' },
+        ],
+      ],
+      'admin',
+    );
+    await writeImage(`oci:${join(work, 'linked')}:v1`, linked);
+    const m = await measureSurface(`oci:${join(work, 'linked')}:v1`);
+    expect(m.user).toEqual({ name: 'admin', root: true });
+    expect(m.packages).toEqual({ total: 0, language: 1, byEcosystem: { npm: 1 } });
+  });
+
   it('resolves the user: root by default, by uid, by name through /etc/passwd', () => {
     const passwd = 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/false\nadmin:x:0:0::/:/bin/sh\n';
     expect(resolveUser('', passwd)).toEqual({ name: '', root: true });
@@ -149,7 +174,13 @@ describe('rampart compare', () => {
     const result = JSON.parse(readFileSync(out, 'utf8')) as CompareResult;
     expect(Object.keys(result)).toEqual(['a', 'b', 'reduction']);
     expect(result).toEqual(JSON.parse(JSON.stringify(compareMetrics(result.a, result.b))));
-    expect(result.reduction).toEqual({ packages: 0, files: 0, bytes: 0, executables: 0 });
+    expect(result.reduction).toEqual({
+      packages: 0,
+      languagePackages: 0,
+      files: 0,
+      bytes: 0,
+      executables: 0,
+    });
   });
 
   it('prints the side-by-side table and refuses bad usage with code 2', async () => {
@@ -164,9 +195,13 @@ describe('rampart compare', () => {
 
 describe('compareMetrics', () => {
   it('computes (A - B) / A in percent, one decimal; a zero baseline gives 0 or -100', () => {
-    const b = { ...image, packages: { total: 1, byEcosystem: {} }, files: 0 };
-    const r = compareMetrics({ ...image, packages: { total: 3, byEcosystem: {} }, files: 0 }, b).reduction;
+    const b = { ...image, packages: { total: 1, language: 4, byEcosystem: {} }, files: 0 };
+    const r = compareMetrics(
+      { ...image, packages: { total: 3, language: 4, byEcosystem: {} }, files: 0 },
+      b,
+    ).reduction;
     expect(r.packages).toBe(66.7);
+    expect(r.languagePackages).toBe(0);
     expect(r.files).toBe(0);
     expect(compareMetrics({ ...image, files: 0 }, { ...image, files: 5 }).reduction.files).toBe(-100);
   });
@@ -190,6 +225,24 @@ describe('mainPackages', () => {
 });
 
 describe('package counts', () => {
+  it('count distribution packages as the package figure and language packages apart', () => {
+    const pkg = (type: 'deb' | 'npm' | 'pypi' | 'golang', architecture?: string) => ({
+      type,
+      ...(architecture ? { architecture } : {}),
+    });
+    expect(
+      countPackages([
+        pkg('deb', 'amd64'),
+        pkg('deb', 'all'),
+        pkg('npm'), // e.g. the module a node-* deb ships: the same code, counted once in each figure
+        pkg('npm'),
+        pkg('pypi'),
+        pkg('golang'),
+        pkg('deb', 'source'), // Built-Using: neither
+      ]),
+    ).toEqual({ total: 2, language: 4, byEcosystem: { deb: 2, golang: 1, npm: 2, pypi: 1 } });
+  });
+
   it('count installed packages, not the Debian source packages Built-Using names', async () => {
     const root = mkdtempSync(join(tmpdir(), 'rampart-surface-builtusing-'));
     try {
@@ -214,7 +267,7 @@ describe('package counts', () => {
         ].join('\n'),
       );
       const metrics = await measureSurface(`dir:${root}`);
-      expect(metrics.packages).toEqual({ total: 2, byEcosystem: { deb: 2 } });
+      expect(metrics.packages).toEqual({ total: 2, language: 0, byEcosystem: { deb: 2 } });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
