@@ -95,6 +95,11 @@ export function verifiedBlobFiles(
     path,
     hasBlob: (descriptor) => holdsBlob(path(descriptor.digest), descriptor),
     async putBlob(descriptor, stream) {
+      // One already stored (and hashed to its digest) is kept: callers need not ask hasBlob first.
+      if (await holdsBlob(path(descriptor.digest), descriptor)) {
+        stream.destroy();
+        return 'exists';
+      }
       // A stream that already fails unless it is this blob (a verified source) is not hashed twice.
       const checks = isVerifiedAs(stream, descriptor.digest, descriptor.size)
         ? []

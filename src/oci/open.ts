@@ -4,7 +4,7 @@ import { createRegistryClient } from '../registry/client.js';
 import { registryAttachmentStore } from '../registry/referrers.js';
 import { registrySink } from '../registry/sink.js';
 import { openRegistryImage, registryBlobSource, registryOrigin } from '../registry/source.js';
-import type { RegistryOptions } from '../registry/types.js';
+import type { RegistryClient, RegistryOptions } from '../registry/types.js';
 import type { LockOptions } from '../util/path-lock.js';
 import { sweepAbandonedStaging } from '../util/staging.js';
 import { checkWritable } from '../util/writable.js';
@@ -37,8 +37,28 @@ export interface OpenOptions {
   registry?: RegistryOptions;
 }
 
-function registryClient(reference: ImageReference, options: RegistryOptions = {}) {
-  return createRegistryClient(reference.registry ?? '', options);
+/**
+ * The clients made for one `RegistryOptions` object, per registry host. A command passes the same
+ * options to `openImage`, `openAttachmentStore` and `openSink` (sign: all three): one client then
+ * serves them all, so the scheme probe, the token for a scope and the connections are made once,
+ * not per open.
+ */
+const clients = new WeakMap<RegistryOptions, Map<string, RegistryClient>>();
+
+function registryClient(reference: ImageReference, options?: RegistryOptions): RegistryClient {
+  const registry = reference.registry ?? '';
+  if (!options) return createRegistryClient(registry, {});
+  let byHost = clients.get(options);
+  if (!byHost) {
+    byHost = new Map();
+    clients.set(options, byHost);
+  }
+  let client = byHost.get(registry);
+  if (!client) {
+    client = createRegistryClient(registry, options);
+    byHost.set(registry, client);
+  }
+  return client;
 }
 
 /**

@@ -397,7 +397,10 @@ export async function putBundleReferrer(
   });
 }
 
+/**
+ * Stores a blob of a few KiB. No `hasBlob` first: the registry and layout sinks skip a stored blob
+ * in `putBlob` (a registry HEADs it there: asking before cost each blob a second HEAD).
+ */
 async function putSmallBlob(sink: ImageSink, descriptor: Descriptor, bytes: Buffer): Promise<void> {
-  if (await sink.hasBlob(descriptor)) return;
   await sink.putBlob(descriptor, Readable.from([bytes]), async () => Readable.from([bytes]));
 }

@@ -89,9 +89,18 @@ export async function verifyImage(
 ): Promise<VerifyResult> {
   const reference = verifiableReference(ref);
   const open = options.registry ? { registry: options.registry } : {};
-  const object = await openImage(reference, open);
+  const opening = openImage(reference, open);
+  opening.catch(() => undefined);
   const store = await openAttachmentStore(reference, open);
-  const signatures = await verifyDigest(store, object.digest, key, options);
+  // A pinned digest is known before the image is read: its signatures are looked up meanwhile.
+  // The image must still open (and be that digest) for the result to count.
+  const early = reference.digest ? verifyDigest(store, reference.digest, key, options) : undefined;
+  early?.catch(() => undefined);
+  const object = await opening;
+  const signatures =
+    early && object.digest === reference.digest
+      ? await early
+      : await verifyDigest(store, object.digest, key, options);
   return { verified: signatures.some((signature) => signature.valid), digest: object.digest, signatures };
 }
 
@@ -119,6 +128,11 @@ export async function verifyDigest(
   options: { identity?: string; signal?: AbortSignal } = {},
 ): Promise<SignatureReport[]> {
   const reports: SignatureReport[] = [];
+  // The `.sig` tag and the referrers are independent lookups: both are asked at once. The
+  // referrers' own reports follow the legacy ones, as when asked in turn.
+  const referrerReports: SignatureReport[] = [];
+  const listing = readReferrers(store, digest, referrerReports);
+  listing.catch(() => undefined);
   const sigTag = await store.resolveTag(legacyAttachmentTag(digest, 'sig'));
   if (sigTag) {
     const manifest = await openSignatureManifest(store, sigTag, 'legacy', reports);
@@ -131,7 +145,8 @@ export async function verifyDigest(
   }
   // Every referrer is opened: a listing's artifactType is not to be trusted (cosign 3's tag-schema
   // entries even say the empty config's type); the manifest's own decides.
-  const referrers = await readReferrers(store, digest, reports);
+  const referrers = await listing;
+  reports.push(...referrerReports);
   for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
     options.signal?.throwIfAborted();
     if (descriptor.mediaType !== MediaType.OciManifest) continue;

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
 import { readKeyFile } from '../../sign/key-files.js';
-import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
+import { decryptPrivateKeyWhile, keySigner } from '../../sign/keys.js';
 import type { SignatureFormat } from '../../sign/sign.js';
-import { signImage } from '../../sign/sign.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import { keyPassword } from '../key-password.js';
@@ -67,10 +66,13 @@ rampart verify --bundle FILE and @sigstore/verify read it.`,
         const registry = { ...(await registryOptions(options, [image])), signal };
         const pem = await readKeyFile(options.key);
         const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-        const key = await decryptPrivateKey(pem, password, {
-          path: options.key,
-          ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
-        });
+        // The signing code (registry, OCI, formats) loads while scrypt opens the key.
+        const [key, { signImage }] = await decryptPrivateKeyWhile(
+          pem,
+          password,
+          { path: options.key, ...(options.allowInsecureKey ? { allowInsecure: true } : {}) },
+          () => import('../../sign/sign.js'),
+        );
         const result = await signImage(image, keySigner(key), {
           formats,
           annotations,

@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
-import { readBoundedFile } from '../../sign/attest.js';
 import { readKeyFile } from '../../sign/key-files.js';
 import { parsePublicKey } from '../../sign/keys.js';
-import { evaluatePolicy, loadPolicy } from '../../sign/policy.js';
-import { type RebuildResult, rebuildAndCompare } from '../../sign/rebuild.js';
-import { MAX_BUNDLE_FILE, verifyImage, verifyImageBundle } from '../../sign/verify.js';
+import type { RebuildResult } from '../../sign/rebuild.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import type { RegistryFlags } from '../registry-options.js';
@@ -112,6 +109,8 @@ built with --sign-key (not run by the examples above):
               },
             );
           }
+          // Loaded on this path only: the policy code brings the YAML parser.
+          const { evaluatePolicy, loadPolicy } = await import('../../sign/policy.js');
           const policy = await loadPolicy(options.policy);
           const evaluated = await evaluatePolicy(image, policy, { registry, signal });
           if (!evaluated.passed) process.exitCode = 1;
@@ -141,17 +140,23 @@ built with --sign-key (not run by the examples above):
         const pem = await readKeyFile(options.key);
         const key = parsePublicKey(pem, { path: options.key });
         const identity = options.identity ? { identity: options.identity } : {};
+        const { MAX_BUNDLE_FILE, verifyImage, verifyImageBundle } = await import('../../sign/verify.js');
         const result =
           options.bundle !== undefined
             ? await verifyImageBundle(
                 image,
-                await readBoundedFile(options.bundle, MAX_BUNDLE_FILE, 'USAGE', 'the bundle'),
+                await (await import('../../sign/attest.js')).readBoundedFile(
+                  options.bundle,
+                  MAX_BUNDLE_FILE,
+                  'USAGE',
+                  'the bundle',
+                ),
                 key,
                 { registry, signal, file: options.bundle, ...identity },
               )
             : await verifyImage(image, key, { registry, signal, ...identity });
         const rebuild = options.rebuild
-          ? await rebuildAndCompare(image, key, {
+          ? await (await import('../../sign/rebuild.js')).rebuildAndCompare(image, key, {
               registry,
               signal,
               ...(options.spec ? { specPath: options.spec } : {}),

@@ -5,6 +5,7 @@ import { goJson, pae, simpleSigningPayload } from '../../../src/sign/formats.js'
 import {
   COSIGN_KEY_LABEL,
   decryptPrivateKey,
+  decryptPrivateKeyWhile,
   encryptPrivateKey,
   generateKeyPair,
   keySigner,
@@ -126,6 +127,35 @@ describe('cosign key files', () => {
       reason: 'format',
       label: 'PRIVATE KEY',
     });
+  });
+});
+
+describe('opening a key while other work runs', () => {
+  it('returns the key and the other result; the key failure wins over the other one', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('pw', { scryptCost: 32768 });
+    let started = false;
+    const [key, other] = await decryptPrivateKeyWhile(privateKey, 'pw', {}, async () => {
+      started = true;
+      return 'loaded';
+    });
+    expect(other).toBe('loaded');
+    expect(started).toBe(true);
+    const data = Buffer.from('payload');
+    expect(verifySignature(parsePublicKey(publicKey), data, await keySigner(key).sign(data))).toBe(true);
+    // A wrong password is reported as such even when the other work failed first.
+    const details = await keyError(() =>
+      decryptPrivateKeyWhile(privateKey, 'wrong', { path: 'k.key' }, async () => {
+        throw new Error('the other work failed');
+      }),
+    );
+    expect(details).toEqual({ reason: 'password', path: 'k.key', label: 'ENCRYPTED SIGSTORE PRIVATE KEY' });
+    // With the key opened, the other work's failure is the caller's.
+    const failure = new Error('the other work failed');
+    await expect(
+      decryptPrivateKeyWhile(privateKey, 'pw', {}, async () => {
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
   });
 });
 

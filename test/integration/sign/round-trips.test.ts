@@ -1,0 +1,95 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpClient } from '../../../src/http/client.js';
+import { openImage, writeImage } from '../../../src/oci/open.js';
+import type { RegistryOptions } from '../../../src/registry/types.js';
+import { decryptPrivateKey, generateKeyPair, keySigner, parsePublicKey } from '../../../src/sign/keys.js';
+import { signImage } from '../../../src/sign/sign.js';
+import { verifyImage } from '../../../src/sign/verify.js';
+import { writeRandomImage } from '../../helpers/random-image.js';
+import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
+
+// The requests `sign` and `verify` send to a registry (docker-registry 2.8, loopback, --insecure):
+// one client per command, so the scheme is probed once, and no blob is HEADed twice.
+let work: string;
+let registry: TestRegistry;
+let digest: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rampart-sign-round-trips-'));
+  registry = await startRegistry();
+  const image = await writeRandomImage(join(work, 'layout'), 'app', [200]);
+  digest = image.digest;
+  for (const repo of ['bundle', 'both']) {
+    await writeImage(
+      `docker://${registry.host}/${repo}:v1`,
+      await openImage(`oci:${join(work, 'layout')}:app`),
+      {
+        registry: { insecure: true },
+      },
+    );
+  }
+});
+afterAll(async () => {
+  await registry?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+/** Registry options whose HTTP client records every request (method and URL) it sends. */
+function recording(): { options: RegistryOptions; requests: Array<{ method: string; url: string }> } {
+  const requests: Array<{ method: string; url: string }> = [];
+  const http = new HttpClient({
+    fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+      requests.push({ method: init?.method ?? 'GET', url: String(input) });
+      return fetch(input, init);
+    }) as typeof fetch,
+  });
+  return { options: { insecure: true, http }, requests };
+}
+
+const probes = (requests: Array<{ url: string }>) => requests.filter((r) => r.url.startsWith('https://'));
+
+/** Blob digests HEADed more than once. */
+function headedTwice(requests: Array<{ method: string; url: string }>): string[] {
+  const seen = new Map<string, number>();
+  for (const { method, url } of requests) {
+    const blob = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url)?.[1];
+    if (method === 'HEAD' && blob) seen.set(blob, (seen.get(blob) ?? 0) + 1);
+  }
+  return [...seen].filter(([, count]) => count > 1).map(([blob]) => blob);
+}
+
+describe('registry round trips of sign and verify', () => {
+  it('probes the scheme once per command and HEADs each blob once', async () => {
+    const pair = await generateKeyPair('pw', { scryptCost: 32768 });
+    const signer = keySigner(await decryptPrivateKey(pair.privateKey, 'pw'));
+    const pub = parsePublicKey(pair.publicKey);
+    for (const [repo, formats] of [
+      ['bundle', ['bundle']],
+      ['both', ['bundle', 'legacy']],
+    ] as const) {
+      const ref = `docker://${registry.host}/${repo}@${digest}`;
+      const sign = recording();
+      const signed = await signImage(ref, signer, { formats, registry: sign.options });
+      expect(signed.signatures.map((s) => s.format).sort()).toEqual([...formats].sort());
+      // openImage, the attachment store and the sink beside the image share one client.
+      expect(probes(sign.requests)).toHaveLength(1);
+      expect(headedTwice(sign.requests)).toEqual([]);
+
+      const verify = recording();
+      const verified = await verifyImage(ref, pub, { registry: verify.options });
+      expect(verified.verified).toBe(true);
+      expect(verified.signatures.map((s) => [s.format, s.valid])).toEqual(
+        formats.length === 2
+          ? [
+              ['legacy', true],
+              ['bundle', true],
+            ]
+          : [['bundle', true]],
+      );
+      expect(probes(verify.requests)).toHaveLength(1);
+    }
+  });
+});
