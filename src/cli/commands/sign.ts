@@ -7,11 +7,12 @@ import { signImage } from '../../sign/sign.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import { keyPassword } from '../key-password.js';
+import { addKeylessOptions, type KeylessFlags, keylessFromFlags } from '../keyless-options.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
-interface SignFlags extends RegistryFlags {
-  key: string;
+interface SignFlags extends RegistryFlags, KeylessFlags {
+  key?: string;
   recursive?: boolean;
   annotation: string[];
   format: string;
@@ -26,7 +27,7 @@ export function registerSign(program: Command): void {
     .command('sign')
     .description("sign an image (or index) with a key, in cosign's formats, in a registry or an OCI layout")
     .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST]')
-    .requiredOption('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
+    .option('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
     .option('--recursive', 'also sign every manifest an index lists')
     .option('-a, --annotation <key=value>', 'annotation to sign with the image (repeatable)', collect, [])
     .option(
@@ -41,6 +42,7 @@ export function registerSign(program: Command): void {
       'also write the signature as a sigstore bundle v0.3 file (public key, no transparency log)',
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
+  addKeylessOptions(command);
   addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
@@ -65,13 +67,8 @@ rampart verify --bundle FILE and @sigstore/verify read it.`,
         const formats = parseFormat(options.format);
         const annotations = parseAnnotations(options.annotation);
         const registry = { ...(await registryOptions(options, [image])), signal };
-        const pem = await readKeyFile(options.key);
-        const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-        const key = await decryptPrivateKey(pem, password, {
-          path: options.key,
-          ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
-        });
-        const result = await signImage(image, keySigner(key), {
+        const signer = (await keylessFromFlags(options, process.env, signal)) ?? (await keyFrom(options));
+        const result = await signImage(image, signer, {
           formats,
           annotations,
           registry,
@@ -117,4 +114,17 @@ function parseAnnotations(values: readonly string[]): Record<string, string> {
     out[value.slice(0, eq)] = value.slice(eq + 1);
   }
   return out;
+}
+
+/** The `--key` file's signer (the password from the environment or a prompt). */
+async function keyFrom(options: SignFlags) {
+  const path = options.key as string;
+  const pem = await readKeyFile(path);
+  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
+  return keySigner(
+    await decryptPrivateKey(pem, password, {
+      path,
+      ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
+    }),
+  );
 }

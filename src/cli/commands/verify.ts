@@ -5,7 +5,7 @@ import { readKeyFile } from '../../sign/key-files.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { evaluatePolicy, loadPolicy } from '../../sign/policy.js';
 import { type RebuildResult, rebuildAndCompare } from '../../sign/rebuild.js';
-import { MAX_BUNDLE_FILE, verifyImage, verifyImageBundle } from '../../sign/verify.js';
+import { MAX_BUNDLE_FILE, type VerifyResult, verifyImage, verifyImageBundle } from '../../sign/verify.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import type { RegistryFlags } from '../registry-options.js';
@@ -13,6 +13,10 @@ import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
 interface VerifyFlags extends RegistryFlags {
   key?: string;
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  trustedRoot?: string;
   identity?: string;
   bundle?: string;
   policy?: string;
@@ -33,6 +37,13 @@ export function registerVerify(program: Command): void {
     .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST], oci:DIR[:TAG|@DIGEST] or oci-archive:FILE[:TAG]')
     .option('--key <file>', 'public key (SPKI PEM, as cosign and rampart key generate write it)')
     .option('--identity <ref>', 'require this docker-reference (the repository the signer named)')
+    .option('--certificate-identity <id>', 'keyless: the identity the signing certificate must name')
+    .option(
+      '--certificate-identity-regexp <re>',
+      'keyless: a regular expression the certificate identity must match (unanchored, as cosign)',
+    )
+    .option('--certificate-oidc-issuer <url>', 'keyless: the OIDC issuer the certificate must name')
+    .option('--trusted-root <file>', 'keyless: the sigstore trusted root (CAs, logs) to verify against')
     .option(
       '--bundle <file>',
       'check this sigstore bundle file (sign/attest --bundle) instead of the stored signatures',
@@ -90,7 +101,8 @@ built with --sign-key (not run by the examples above):
             options.bundle !== undefined ||
             options.identity !== undefined ||
             options.rebuild ||
-            options.spec !== undefined
+            options.spec !== undefined ||
+            options.trustedRoot !== undefined
           ) {
             throw new RampartError(
               'USAGE',
@@ -118,8 +130,24 @@ built with --sign-key (not run by the examples above):
           await writeReport(report, lines.join(''));
           return;
         }
+        if (
+          options.trustedRoot !== undefined ||
+          options.certificateIdentity !== undefined ||
+          options.certificateIdentityRegexp !== undefined ||
+          options.certificateOidcIssuer !== undefined
+        ) {
+          // Keyless: the certificate and log entries, against the trusted root (no --key).
+          const { verifyKeylessFromFlags } = await import('../keyless-verify-options.js');
+          const result = await verifyKeylessFromFlags(image, options, { registry, signal });
+          if (!result.verified) process.exitCode = 1;
+          await writeReport(
+            report,
+            report.format === 'json' ? `${JSON.stringify(result)}\n` : verifyLines(image, result).join(''),
+          );
+          return;
+        }
         if (options.key === undefined) {
-          throw new RampartError('USAGE', 'give --key (a public key) or --policy', {
+          throw new RampartError('USAGE', 'give --key (a public key), --trusted-root (keyless) or --policy', {
             details: { option: '--key' },
           });
         }
@@ -159,17 +187,25 @@ built with --sign-key (not run by the examples above):
           await writeReport(report, `${JSON.stringify(rebuild ? { ...result, rebuild } : result)}\n`);
           return;
         }
-        const lines = [`${result.verified ? 'Verified' : 'NOT verified'}: ${image} (${result.digest})\n`];
-        if (result.signatures.length === 0) lines.push('  no signatures found\n');
-        for (const s of result.signatures) {
-          lines.push(
-            `  ${s.valid ? 'valid  ' : 'INVALID'} ${s.format} ${s.manifest}${s.reason ? `: ${s.reason}` : ''}\n`,
-          );
-        }
+        const lines = verifyLines(image, result);
         if (rebuild) lines.push(...formatRebuild(rebuild));
         await writeReport(report, lines.join(''));
       }),
     );
+}
+
+function verifyLines(image: string, result: VerifyResult): string[] {
+  const lines = [`${result.verified ? 'Verified' : 'NOT verified'}: ${image} (${result.digest})\n`];
+  if (result.signatures.length === 0) lines.push('  no signatures found\n');
+  for (const s of result.signatures) {
+    const by = s.certificate?.identity
+      ? ` by ${s.certificate.identity} (${s.certificate.issuer ?? 'no issuer'})`
+      : '';
+    lines.push(
+      `  ${s.valid ? 'valid  ' : 'INVALID'} ${s.format} ${s.manifest}${by}${s.reason ? `: ${s.reason}` : ''}\n`,
+    );
+  }
+  return lines;
 }
 
 function formatRebuild(rebuild: RebuildResult): string[] {
