@@ -60,7 +60,12 @@ Examples:
   $ rampart attest --key rampart.key --type cyclonedx --predicate nodejs.cdx.json oci:./out/nodejs:latest
   $ rampart attest --key rampart.key --type spdxjson --predicate nodejs.spdx.json docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart attest --key rampart.key --type slsaprovenance1 --predicate prov.json --bundle prov.sigstore.json oci:./out/nodejs:latest
---bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle reads it.`,
+--bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle reads it.
+
+--keyless (instead of --key; online): signed with an ephemeral key Fulcio certifies for the OIDC
+token in SIGSTORE_ID_TOKEN (or --identity-token-file), logged in Rekor; stored in the bundle
+format only (the default --format becomes bundle; legacy is refused).
+  $ rampart attest --keyless --type openvex --predicate nodejs.openvex.json oci:./out/nodejs:latest`,
     )
     .action((image: string, options: AttestFlags) =>
       withInterrupt(async (signal) => {

@@ -25,7 +25,9 @@ interface SignFlags extends RegistryFlags, KeylessFlags {
 export function registerSign(program: Command): void {
   const command = program
     .command('sign')
-    .description("sign an image (or index) with a key, in cosign's formats, in a registry or an OCI layout")
+    .description(
+      "sign an image (or index) with a key, or keylessly (Fulcio, Rekor), in cosign's formats, in a registry or an OCI layout",
+    )
     .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST]')
     .option('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
     .option('--recursive', 'also sign every manifest an index lists')
@@ -59,7 +61,17 @@ Examples:
   $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/nodejs:latest
   $ rampart sign --key rampart.key --bundle nodejs.sigstore.json oci:./out/nodejs:latest
 --bundle FILE writes the image's bundle (the index's with --recursive) whatever --format says;
-rampart verify --bundle FILE and @sigstore/verify read it.`,
+rampart verify --bundle FILE and @sigstore/verify read it.
+
+Keyless (--keyless, instead of --key; online): an ephemeral key is certified by Fulcio for the
+identity of an OIDC token (from SIGSTORE_ID_TOKEN, or --identity-token-file), and every signature
+is logged in Rekor (default: the public-good instances; --fulcio-url/--rekor-url for your own).
+The bundle holds the certificate and the log entry; the legacy layer the certificate
+(dev.sigstore.cosign/certificate) and the log entry (dev.sigstore.cosign/bundle), as cosign writes
+them. Verify with rampart verify --certificate-identity ... --certificate-oidc-issuer ...
+--trusted-root FILE, or cosign verify.
+  $ rampart sign --keyless --identity-token-file token.jwt oci:./out/nodejs:latest
+  $ rampart sign --keyless --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal oci:./out/nodejs:latest`,
     )
     .action((image: string, options: SignFlags) =>
       withInterrupt(async (signal) => {

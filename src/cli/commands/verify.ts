@@ -75,11 +75,22 @@ digest, maximum age, non-root user) is evaluated and printed as passed or failed
 exit status 1 when any fails. The policy's signers are the keys; --key is not needed.
 -o json with --policy: {"passed", "digest", "subjects", "rules": [{"rule", "requirement", "passed", "reason"}]}.
 
+Keyless signatures (sign --keyless, cosign's keyless): --trusted-root FILE (a sigstore trusted
+root: the Fulcio CAs, Rekor logs and CT logs to trust), --certificate-oidc-issuer ISS and
+--certificate-identity ID (or --certificate-identity-regexp RE, unanchored as cosign's) instead of
+--key. Each signature's certificate must chain to a CA of the root at the time its Rekor entry (or
+a timestamp authority) vouches for, carry SCTs only from the root's CT logs (at least one when the
+root lists any), its log entry must be signed by a log of the root and be of this signature, and
+it must name that identity and issuer. Offline: nothing is fetched (no TUF). -o json adds
+"certificate": {"identity", "issuer"}; "failed" adds certificate, tlog, timestamp,
+certificate-identity, certificate-issuer.
+
 Examples:
   $ rampart verify --key rampart.pub docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart verify --key rampart.pub -o json oci:./out/nodejs:latest
   $ rampart verify --key rampart.pub --bundle nodejs.sigstore.json oci:./out/nodejs:latest
   $ rampart verify --policy release-policy.yaml oci:./out/nodejs:latest
+  $ rampart verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json oci:./out/nodejs:latest
 
 --rebuild reads the SLSA provenance signed by the key (rampart build --sign-key attaches it), builds
 the spec it embeds (or --spec FILE, checked against the recorded sha256) from the lock it embeds,
