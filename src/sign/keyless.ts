@@ -4,6 +4,7 @@ import type { X509Certificate as SigstoreCertificate } from '@sigstore/core';
 import type { Signature as SigstoreSignature, Signer as SigstoreSigner } from '@sigstore/sign';
 import { RampartError } from '../errors.js';
 import { COSIGN_SIGNATURE_ANNOTATION } from '../oci/media-types.js';
+import { isLoopbackHost } from '../registry/transport.js';
 import { IN_TOTO_PAYLOAD_TYPE } from './formats.js';
 import type { SignatureMaterial } from './sign.js';
 
@@ -166,10 +167,19 @@ export async function keylessMaterial(options: KeylessOptions): Promise<KeylessM
     ['--fulcio-url', fulcioURL],
     ['--rekor-url', rekorURL],
   ] as const) {
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-      throw new RampartError('USAGE', `${option} ${url}: expected an http(s) URL`, {
-        details: { option, value: url },
-      });
+    // The identity token travels to Fulcio: in clear only to this machine (a local instance).
+    const parsed = URL.canParse(url) ? new URL(url) : undefined;
+    if (
+      !parsed ||
+      !(parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopbackHost(parsed.host)))
+    ) {
+      throw new RampartError(
+        'USAGE',
+        `${option} ${url}: expected an https URL (http only for a loopback host)`,
+        {
+          details: { option, value: url },
+        },
+      );
     }
   }
   const token = options.identityToken;

@@ -375,6 +375,20 @@ describe('keyless errors', () => {
     expect(index.manifests).toHaveLength(1);
   });
 
+  it('a Fulcio or Rekor URL in plain http off this machine is refused (the token would travel in clear)', async () => {
+    for (const [fulcioURL, rekorURL, option] of [
+      ['http://fulcio.example.internal', mock.url, '--fulcio-url'],
+      [mock.url, 'http://10.1.2.3:3000', '--rekor-url'],
+      ['file:///etc/passwd', mock.url, '--fulcio-url'],
+    ] as const) {
+      const error = await keylessMaterial({ identityToken: token, fulcioURL, rekorURL }).catch(
+        (e: unknown) => e,
+      );
+      expect(isRampartError(error) && error.code).toBe('USAGE');
+      expect(isRampartError(error) && error.details).toMatchObject({ option });
+    }
+  });
+
   it('a trusted root that is not one is KEY_INVALID naming the file', async () => {
     const { ref } = await fx.freshLayout('badroot');
     const error = await verify(ref, {
