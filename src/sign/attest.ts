@@ -2,7 +2,6 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { fromSystemError, RampartError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
-import { COSIGN_SIGNATURE_ANNOTATION } from '../oci/media-types.js';
 import type { OpenOptions } from '../oci/open.js';
 import type { Descriptor } from '../oci/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -10,20 +9,19 @@ import {
   ATTESTATION_PREDICATE_ANNOTATION,
   attestationStatement,
   DSSE_ENVELOPE_MEDIA_TYPE,
-  keyBundle,
   MAX_JSON_DEPTH,
   nestsDeeperThan,
   predicateTypeOf,
 } from './formats.js';
 import type { Signer } from './keys.js';
-import { parsePublicKey, publicKeyHint } from './keys.js';
 import type { SignatureFormat } from './sign.js';
 import {
   type AttachmentTarget,
+  asMaterial,
   defaultIdentity,
   openAttachmentTarget,
   putBundleReferrer,
-  signStatementDsse,
+  type SignatureMaterial,
   writeLegacyLayer,
 } from './sign.js';
 
@@ -70,7 +68,7 @@ export interface AttestResult {
  */
 export async function attestImage(
   ref: string,
-  signer: Signer,
+  signer: Signer | SignatureMaterial,
   type: string,
   predicate: unknown,
   options: AttestOptions = {},
@@ -104,7 +102,7 @@ export async function attestImage(
  */
 export async function attestTarget(
   target: AttachmentTarget,
-  signer: Signer,
+  signer: Signer | SignatureMaterial,
   predicateType: string,
   predicate: unknown,
   options: Omit<AttestOptions, 'registry'> = {},
@@ -119,10 +117,18 @@ export async function attestTarget(
     size: object.rawManifest.length,
   };
   const statement = attestationStatement(object.digest, predicateType, predicate, identity);
+  const material = asMaterial(signer);
   const attestations: WrittenAttestation[] = [];
   if (formats.includes('legacy')) {
     options.signal?.throwIfAborted();
-    const envelope = await signStatementDsse(signer, statement, '');
+    if (!material.legacyEnvelope) {
+      throw new RampartError(
+        'UNSUPPORTED_OPERATION',
+        'this signer writes attestations in the bundle format only; give --format bundle',
+        { details: { operation: 'attest --format legacy' } },
+      );
+    }
+    const { envelope, annotations } = await material.legacyEnvelope(statement);
     const written = await writeLegacyLayer(
       store,
       openBeside,
@@ -131,20 +137,14 @@ export async function attestTarget(
       {
         mediaType: DSSE_ENVELOPE_MEDIA_TYPE,
         bytes: Buffer.from(JSON.stringify(envelope)),
-        // cosign's: an empty signature annotation (the signature is inside the envelope).
-        annotations: { [COSIGN_SIGNATURE_ANNOTATION]: '', [ATTESTATION_PREDICATE_ANNOTATION]: predicateType },
+        annotations: { ...annotations, [ATTESTATION_PREDICATE_ANNOTATION]: predicateType },
       },
       options.signal,
     );
     attestations.push({ format: 'legacy', ...written });
   }
   const wantsBundle = formats.includes('bundle') || options.bundleFile !== undefined;
-  const bundle = wantsBundle
-    ? keyBundle(
-        publicKeyHint(parsePublicKey(await signer.publicKey())),
-        await signStatementDsse(signer, statement),
-      )
-    : undefined;
+  const bundle = wantsBundle ? await material.bundle(statement) : undefined;
   if (bundle && formats.includes('bundle')) {
     options.signal?.throwIfAborted();
     const sink = await openBeside();

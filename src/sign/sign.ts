@@ -117,24 +117,68 @@ export async function openAttachmentTarget(
   return { reference, object, store, openBeside };
 }
 
-export async function signImage(ref: string, signer: Signer, options: SignOptions = {}): Promise<SignResult> {
+/**
+ * What a signature is stored with. Keyed (`keyMaterial`): a public-key hint and no
+ * transparency-log entry. Keyless (keyless.ts): a Fulcio certificate and a Rekor entry.
+ */
+export interface SignatureMaterial {
+  /** The sigstore bundle v0.3 (its JSON bytes) of a DSSE envelope over the in-toto `statement`. */
+  bundle(statement: Buffer): Promise<Buffer>;
+  /** The annotations of a legacy `.sig` layer holding `payload`: its signature and what proves it. */
+  legacyAnnotations(payload: Buffer): Promise<Record<string, string>>;
+  /** A legacy `.att` layer's DSSE envelope over `statement`, with its annotations (keyed only). */
+  legacyEnvelope?(
+    statement: Buffer,
+  ): Promise<{ envelope: DsseEnvelope; annotations: Record<string, string> }>;
+}
+
+/** A key's signatures as cosign writes them with `--key`. */
+export function keyMaterial(signer: Signer): SignatureMaterial {
+  let hint: Promise<string> | undefined;
+  return {
+    async bundle(statement) {
+      hint ??= signer.publicKey().then((pem) => publicKeyHint(parsePublicKey(pem)));
+      return keyBundle(await hint, await signStatementDsse(signer, statement));
+    },
+    async legacyAnnotations(payload) {
+      return { [COSIGN_SIGNATURE_ANNOTATION]: (await signer.sign(payload)).toString('base64') };
+    },
+    async legacyEnvelope(statement) {
+      // cosign's: keyid empty, an empty signature annotation (the signature is inside the envelope).
+      return {
+        envelope: await signStatementDsse(signer, statement, ''),
+        annotations: { [COSIGN_SIGNATURE_ANNOTATION]: '' },
+      };
+    },
+  };
+}
+
+/** `signer` as SignatureMaterial (a key's, unless it already is one). */
+export function asMaterial(signer: Signer | SignatureMaterial): SignatureMaterial {
+  return 'bundle' in signer ? signer : keyMaterial(signer);
+}
+
+export async function signImage(
+  ref: string,
+  signer: Signer | SignatureMaterial,
+  options: SignOptions = {},
+): Promise<SignResult> {
   const { reference, object, store, openBeside } = await openAttachmentTarget(ref, options);
   const formats = options.formats ?? ['bundle', 'legacy'];
   const annotations = options.annotations ?? {};
   const identity = options.identity ?? defaultIdentity(reference);
   const subjects = await subjectsOf(object, options.recursive ?? false);
-  const hint = publicKeyHint(parsePublicKey(await signer.publicKey()));
+  const material = asMaterial(signer);
   const now = options.now ?? (() => new Date());
   const signatures: WrittenSignature[] = [];
   for (const subject of subjects) {
     options.signal?.throwIfAborted();
     if (!formats.includes('legacy')) continue;
     const payload = simpleSigningPayload(identity, subject.digest, annotations);
-    const signature = await signer.sign(payload);
     const layer: LegacyLayer = {
       mediaType: MediaType.CosignSimpleSigning,
       bytes: payload,
-      annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature.toString('base64') },
+      annotations: await material.legacyAnnotations(payload),
     };
     const written = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, options.signal);
     signatures.push({ format: 'legacy', subject: subject.digest, ...written });
@@ -142,8 +186,7 @@ export async function signImage(ref: string, signer: Signer, options: SignOption
   // The bundle of the root image, kept for `bundleFile` (the bytes stored as its referrer, if any).
   let rootBundle: Buffer | undefined;
   const bundleOf = async (subject: Descriptor) => {
-    const statement = signStatement(subject.digest, annotations, identity);
-    const bundle = keyBundle(hint, await signStatementDsse(signer, statement));
+    const bundle = await material.bundle(signStatement(subject.digest, annotations, identity));
     if (subject.digest === object.digest) rootBundle = bundle;
     return bundle;
   };

@@ -43,7 +43,13 @@ export type SignatureCheck =
   | 'payload' // the signed document is not a well-formed simple-signing payload / statement / bundle
   | 'digest' // the signed digest is not the image's
   | 'identity' // docker-reference (or the statement's subject name) is not the required identity
-  | 'subject'; // a bundle referrer whose subject is not this image
+  | 'subject' // a bundle referrer whose subject is not this image
+  // Keyless (certificate) signatures:
+  | 'certificate' // the certificate does not chain to a CA of the trusted root (at the signing time), or lacks a required SCT
+  | 'tlog' // no transparency-log entry, or one the trusted root's logs did not sign, or not of this signature
+  | 'timestamp' // no verified time of signing (log entry or timestamp authority)
+  | 'certificate-identity' // the certificate names another identity than the one required
+  | 'certificate-issuer'; // the certificate names another OIDC issuer than the one required
 
 export interface SignatureReport {
   format: SignatureFormat;
@@ -63,6 +69,8 @@ export interface SignatureReport {
   file?: string;
   /** A bundle file's signed predicate type (an image signature's is cosign/sign/v1). */
   predicateType?: string;
+  /** Keyless: the signing certificate's identity (subject alternative name) and OIDC issuer. */
+  certificate?: { identity?: string; issuer?: string };
 }
 
 export interface VerifyResult {
@@ -127,6 +135,32 @@ export async function verifyDigest(
   key: KeyObject,
   options: { identity?: string; signal?: AbortSignal } = {},
 ): Promise<SignatureReport[]> {
+  return checkSignatures(
+    store,
+    digest,
+    {
+      legacy: (manifest, layer) => checkLegacy(manifest, layer, digest, key, options.identity),
+      bundle: (manifest) => checkBundle(manifest, digest, key, options.identity),
+    },
+    options.signal,
+  );
+}
+
+/** How one signature is checked: by a key (here), by a certificate and trusted root (keyless-verify.ts). */
+export interface SignatureChecker {
+  /** A layer of the `.sig` manifest. */
+  legacy(manifest: Manifest, layer: Descriptor): Promise<SignatureReport>;
+  /** A sigstore bundle referrer; undefined when it holds no image signature (an attestation). */
+  bundle(manifest: Manifest): Promise<SignatureReport | undefined>;
+}
+
+/** Every signature of one manifest digest in a store (`.sig` layers, bundle referrers), each checked. */
+export async function checkSignatures(
+  store: AttachmentStore,
+  digest: Digest,
+  checker: SignatureChecker,
+  signal?: AbortSignal,
+): Promise<SignatureReport[]> {
   const reports: SignatureReport[] = [];
   // The `.sig` tag and the referrers are independent lookups: both are asked at once. The
   // referrers' own reports follow the legacy ones, as when asked in turn.
@@ -138,8 +172,8 @@ export async function verifyDigest(
     const manifest = await openSignatureManifest(store, sigTag, 'legacy', reports);
     if (manifest) {
       for (const layer of manifest.layerDescriptors.slice(0, MAX_SIGNATURES)) {
-        options.signal?.throwIfAborted();
-        reports.push(await checkLegacy(manifest, layer, digest, key, options.identity));
+        signal?.throwIfAborted();
+        reports.push(await checker.legacy(manifest, layer));
       }
     }
   }
@@ -148,7 +182,7 @@ export async function verifyDigest(
   const referrers = await listing;
   reports.push(...referrerReports);
   for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
-    options.signal?.throwIfAborted();
+    signal?.throwIfAborted();
     if (descriptor.mediaType !== MediaType.OciManifest) continue;
     const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
     if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
@@ -156,7 +190,7 @@ export async function verifyDigest(
     // a failed signature (the annotation is unsigned, so trusting it can only hide, never validate).
     const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
     if (claimed !== undefined && claimed !== COSIGN_SIGN_PREDICATE) continue;
-    const report = await checkBundle(manifest, digest, key, options.identity);
+    const report = await checker.bundle(manifest);
     if (report) reports.push(report);
   }
   return reports;
@@ -288,7 +322,7 @@ async function checkLegacy(
 }
 
 /** A simple-signing payload, as strictly as containers/image reads it. */
-function parseSimpleSigning(
+export function parseSimpleSigning(
   payload: Buffer,
 ): { identity: string; digest: string; optional: Record<string, unknown> } | string {
   let value: unknown;
@@ -405,9 +439,9 @@ export function checkBundleBytes(
   };
 }
 
-type ReportBase = Pick<SignatureReport, 'format' | 'manifest' | 'layer' | 'annotations' | 'file'>;
+export type ReportBase = Pick<SignatureReport, 'format' | 'manifest' | 'layer' | 'annotations' | 'file'>;
 
-function failure(base: ReportBase, failed: SignatureCheck, reason: string): SignatureReport {
+export function failure(base: ReportBase, failed: SignatureCheck, reason: string): SignatureReport {
   return { ...base, valid: false, failed, reason };
 }
 
@@ -424,6 +458,24 @@ export async function openBundle(
 ): Promise<
   { report: SignatureReport } | { statement: ParsedStatement; base: ReportBase; layer: Descriptor }
 > {
+  const read = await readBundleLayer(manifest, digest, limit);
+  if ('report' in read) return read;
+  const { raw, base, layer } = read;
+  const bundle = parseBundle(raw);
+  if (typeof bundle === 'string')
+    return { report: failure(base, 'payload', `bundle ${layer.digest}: ${bundle}`) };
+  return checkEnvelope(bundle, key, base, layer, `bundle ${layer.digest}`);
+}
+
+/**
+ * The bundle blob of a referrer of `digest`: its subject must be `digest`, it must hold exactly one
+ * bundle layer (at most `limit` bytes). Either a failed report or the bytes.
+ */
+export async function readBundleLayer(
+  manifest: Manifest,
+  digest: Digest,
+  limit = MAX_SIGNATURE_BLOB,
+): Promise<{ report: SignatureReport } | { raw: Buffer; base: ReportBase; layer: Descriptor }> {
   const layer = manifest.layerDescriptors[0];
   const base: ReportBase = {
     format: 'bundle',
@@ -451,10 +503,7 @@ export async function openBundle(
   }
   const raw = await readLayer(manifest, layer, limit);
   if (typeof raw === 'string') return { report: failure(base, 'blob', raw) };
-  const bundle = parseBundle(raw);
-  if (typeof bundle === 'string')
-    return { report: failure(base, 'payload', `bundle ${layer.digest}: ${bundle}`) };
-  return checkEnvelope(bundle, key, base, layer, `bundle ${layer.digest}`);
+  return { raw, base, layer };
 }
 
 /** The DSSE signatures of an envelope by `key` over its PAE, then the statement it carries. */
@@ -555,7 +604,7 @@ export interface ParsedStatement {
   value: Record<string, unknown>;
 }
 
-function parseStatement(payload: Buffer): ParsedStatement | string {
+export function parseStatement(payload: Buffer): ParsedStatement | string {
   let value: unknown;
   try {
     value = JSON.parse(payload.toString('utf8'));

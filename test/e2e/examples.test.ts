@@ -54,6 +54,8 @@ const RELEASE_KEY =
   "uses the README's release key pair, which its `RAMPART_PASSWORD=... rampart key generate` line (not an example run here) writes; test/integration/sign/ covers it";
 const POLICY =
   "reads the user's policy file (docs/policy.md); test/integration/sign/bundle-policy.test.ts evaluates policies";
+const KEYLESS =
+  'needs an OIDC token and Fulcio and Rekor (online); test/integration/sign/keyless.test.ts signs against @sigstore/mock on 127.0.0.1';
 const TWO_BUILDS = 'compares two builds the user has; test/integration/surface/diff.test.ts diffs two builds';
 /** Examples that cannot run here, and why. Keep this list short: every entry is an untested doc line. */
 const SKIPPED: Record<string, string> = {
@@ -80,6 +82,14 @@ const SKIPPED: Record<string, string> = {
   'rampart verify --policy release-policy.yaml oci:./out/nodejs:latest': POLICY,
   'rampart attest --key rampart.key --type slsaprovenance1 --predicate prov.json --bundle prov.sigstore.json oci:./out/nodejs:latest':
     "reads the user's provenance predicate; test/integration/sign/bundle-policy.test.ts attests with --bundle",
+  'rampart sign --keyless --identity-token-file token.jwt oci:./out/nodejs:latest': KEYLESS,
+  'rampart sign --keyless --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal oci:./out/nodejs:latest':
+    KEYLESS,
+  'rampart sign --keyless --identity-token-file token.jwt --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal oci:./out/nodejs:latest':
+    KEYLESS,
+  'rampart attest --keyless --type openvex --predicate nodejs.openvex.json oci:./out/nodejs:latest': KEYLESS,
+  'rampart verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json oci:./out/nodejs:latest':
+    "reads the user's trusted root and a keyless signature; test/integration/sign/keyless.test.ts verifies against a mock's root",
   'rampart diff oci:./out/nodejs:latest oci:./layout:imported': TWO_BUILDS,
   'rampart diff oci:./out/nodejs:latest oci:./layout:imported -o json=diff.json': TWO_BUILDS,
 };

@@ -7,11 +7,12 @@ import type { SignatureFormat } from '../../sign/sign.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import { keyPassword } from '../key-password.js';
+import { addKeylessOptions, type KeylessFlags, keylessFromFlags } from '../keyless-options.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
-interface AttestFlags extends RegistryFlags {
-  key: string;
+interface AttestFlags extends RegistryFlags, KeylessFlags {
+  key?: string;
   type: string;
   predicate: string;
   format: string;
@@ -28,7 +29,7 @@ export function registerAttest(program: Command): void {
       "attach a signed in-toto attestation (SLSA provenance, SBOM, OpenVEX...) to an image, in cosign's formats",
     )
     .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST]')
-    .requiredOption('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
+    .option('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
     .requiredOption(
       '--type <type>',
       'predicate type: slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, openvex, link, vuln, custom, or a URI',
@@ -42,6 +43,7 @@ export function registerAttest(program: Command): void {
       'also write the attestation as a sigstore bundle v0.3 file (public key, no transparency log)',
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
+  addKeylessOptions(command);
   addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
@@ -58,21 +60,25 @@ Examples:
   $ rampart attest --key rampart.key --type cyclonedx --predicate nodejs.cdx.json oci:./out/nodejs:latest
   $ rampart attest --key rampart.key --type spdxjson --predicate nodejs.spdx.json docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart attest --key rampart.key --type slsaprovenance1 --predicate prov.json --bundle prov.sigstore.json oci:./out/nodejs:latest
---bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle reads it.`,
+--bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle reads it.
+
+--keyless (instead of --key; online): signed with an ephemeral key Fulcio certifies for the OIDC
+token in SIGSTORE_ID_TOKEN (or --identity-token-file), logged in Rekor; stored in the bundle
+format only (the default --format becomes bundle; legacy is refused).
+  $ rampart attest --keyless --type openvex --predicate nodejs.openvex.json oci:./out/nodejs:latest`,
     )
     .action((image: string, options: AttestFlags) =>
       withInterrupt(async (signal) => {
         const report = parseReportOutput(options.output, ['text', 'json'] as const);
-        const formats = parseFormat(options.format);
+        // Keyless attestations are written as bundles only (no legacy .att); the default follows.
+        const formats: SignatureFormat[] =
+          options.keyless && command.getOptionValueSource('format') === 'default'
+            ? ['bundle']
+            : parseFormat(options.format);
         const predicate = await readPredicateFile(options.predicate);
         const registry = { ...(await registryOptions(options, [image])), signal };
-        const pem = await readKeyFile(options.key);
-        const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-        const key = await decryptPrivateKey(pem, password, {
-          path: options.key,
-          ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
-        });
-        const result = await attestImage(image, keySigner(key), options.type, predicate, {
+        const signer = (await keylessFromFlags(options, process.env, signal)) ?? (await keyFrom(options));
+        const result = await attestImage(image, signer, options.type, predicate, {
           formats,
           registry,
           signal,
@@ -99,4 +105,17 @@ function parseFormat(value: string): SignatureFormat[] {
   throw new RampartError('USAGE', `--format ${value}: expected bundle, legacy or both`, {
     details: { option: '--format', value },
   });
+}
+
+/** The `--key` file's signer (the password from the environment or a prompt). */
+async function keyFrom(options: AttestFlags) {
+  const path = options.key as string;
+  const pem = await readKeyFile(path);
+  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
+  return keySigner(
+    await decryptPrivateKey(pem, password, {
+      path,
+      ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
+    }),
+  );
 }

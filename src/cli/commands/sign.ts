@@ -6,11 +6,12 @@ import type { SignatureFormat } from '../../sign/sign.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import { keyPassword } from '../key-password.js';
+import { addKeylessOptions, type KeylessFlags, keylessFromFlags } from '../keyless-options.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
-interface SignFlags extends RegistryFlags {
-  key: string;
+interface SignFlags extends RegistryFlags, KeylessFlags {
+  key?: string;
   recursive?: boolean;
   annotation: string[];
   format: string;
@@ -23,9 +24,11 @@ interface SignFlags extends RegistryFlags {
 export function registerSign(program: Command): void {
   const command = program
     .command('sign')
-    .description("sign an image (or index) with a key, in cosign's formats, in a registry or an OCI layout")
+    .description(
+      "sign an image (or index) with a key, or keylessly (Fulcio, Rekor), in cosign's formats, in a registry or an OCI layout",
+    )
     .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST]')
-    .requiredOption('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
+    .option('--key <file>', "private key (cosign's encrypted PEM; rampart key generate writes one)")
     .option('--recursive', 'also sign every manifest an index lists')
     .option('-a, --annotation <key=value>', 'annotation to sign with the image (repeatable)', collect, [])
     .option(
@@ -40,6 +43,7 @@ export function registerSign(program: Command): void {
       'also write the signature as a sigstore bundle v0.3 file (public key, no transparency log)',
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
+  addKeylessOptions(command);
   addRegistryOptions(command, { jobs: false })
     .addHelpText(
       'after',
@@ -56,7 +60,17 @@ Examples:
   $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/nodejs:latest
   $ rampart sign --key rampart.key --bundle nodejs.sigstore.json oci:./out/nodejs:latest
 --bundle FILE writes the image's bundle (the index's with --recursive) whatever --format says;
-rampart verify --bundle FILE and @sigstore/verify read it.`,
+rampart verify --bundle FILE and @sigstore/verify read it.
+
+Keyless (--keyless, instead of --key; online): an ephemeral key is certified by Fulcio for the
+identity of an OIDC token (from SIGSTORE_ID_TOKEN, or --identity-token-file), and every signature
+is logged in Rekor (default: the public-good instances; --fulcio-url/--rekor-url for your own).
+The bundle holds the certificate and the log entry; the legacy layer the certificate
+(dev.sigstore.cosign/certificate) and the log entry (dev.sigstore.cosign/bundle), as cosign writes
+them. Verify with rampart verify --certificate-identity ... --certificate-oidc-issuer ...
+--trusted-root FILE, or cosign verify.
+  $ rampart sign --keyless --identity-token-file token.jwt oci:./out/nodejs:latest
+  $ rampart sign --keyless --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal oci:./out/nodejs:latest`,
     )
     .action((image: string, options: SignFlags) =>
       withInterrupt(async (signal) => {
@@ -64,16 +78,11 @@ rampart verify --bundle FILE and @sigstore/verify read it.`,
         const formats = parseFormat(options.format);
         const annotations = parseAnnotations(options.annotation);
         const registry = { ...(await registryOptions(options, [image])), signal };
-        const pem = await readKeyFile(options.key);
-        const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-        // The signing code (registry, OCI, formats) loads while scrypt opens the key.
-        const [key, { signImage }] = await decryptPrivateKeyWhile(
-          pem,
-          password,
-          { path: options.key, ...(options.allowInsecureKey ? { allowInsecure: true } : {}) },
-          () => import('../../sign/sign.js'),
-        );
-        const result = await signImage(image, keySigner(key), {
+        const keyless = await keylessFromFlags(options, process.env, signal);
+        const [signer, { signImage }] = keyless
+          ? [keyless, await import('../../sign/sign.js')]
+          : await keyFrom(options);
+        const result = await signImage(image, signer, {
           formats,
           annotations,
           registry,
@@ -119,4 +128,19 @@ function parseAnnotations(values: readonly string[]): Record<string, string> {
     out[value.slice(0, eq)] = value.slice(eq + 1);
   }
   return out;
+}
+
+/** The `--key` file's signer (the password from the environment or a prompt). */
+/** The key's signer, and the signing code, which loads while scrypt opens the key. */
+async function keyFrom(options: SignFlags) {
+  const path = options.key as string;
+  const pem = await readKeyFile(path);
+  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
+  const [key, signing] = await decryptPrivateKeyWhile(
+    pem,
+    password,
+    { path, ...(options.allowInsecureKey ? { allowInsecure: true } : {}) },
+    () => import('../../sign/sign.js'),
+  );
+  return [keySigner(key), signing] as const;
 }

@@ -3,6 +3,7 @@ import { RampartError } from '../../errors.js';
 import { readKeyFile } from '../../sign/key-files.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import type { RebuildResult } from '../../sign/rebuild.js';
+import type { VerifyResult } from '../../sign/verify.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import type { RegistryFlags } from '../registry-options.js';
@@ -10,6 +11,10 @@ import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
 interface VerifyFlags extends RegistryFlags {
   key?: string;
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  trustedRoot?: string;
   identity?: string;
   bundle?: string;
   policy?: string;
@@ -30,6 +35,13 @@ export function registerVerify(program: Command): void {
     .argument('<image>', 'docker://REG/REPO[:TAG|@DIGEST], oci:DIR[:TAG|@DIGEST] or oci-archive:FILE[:TAG]')
     .option('--key <file>', 'public key (SPKI PEM, as cosign and rampart key generate write it)')
     .option('--identity <ref>', 'require this docker-reference (the repository the signer named)')
+    .option('--certificate-identity <id>', 'keyless: the identity the signing certificate must name')
+    .option(
+      '--certificate-identity-regexp <re>',
+      'keyless: a regular expression the certificate identity must match (unanchored, as cosign)',
+    )
+    .option('--certificate-oidc-issuer <url>', 'keyless: the OIDC issuer the certificate must name')
+    .option('--trusted-root <file>', 'keyless: the sigstore trusted root (CAs, logs) to verify against')
     .option(
       '--bundle <file>',
       'check this sigstore bundle file (sign/attest --bundle) instead of the stored signatures',
@@ -61,11 +73,22 @@ digest, maximum age, non-root user) is evaluated and printed as passed or failed
 exit status 1 when any fails. The policy's signers are the keys; --key is not needed.
 -o json with --policy: {"passed", "digest", "subjects", "rules": [{"rule", "requirement", "passed", "reason"}]}.
 
+Keyless signatures (sign --keyless, cosign's keyless): --trusted-root FILE (a sigstore trusted
+root: the Fulcio CAs, Rekor logs and CT logs to trust), --certificate-oidc-issuer ISS and
+--certificate-identity ID (or --certificate-identity-regexp RE, unanchored as cosign's) instead of
+--key. Each signature's certificate must chain to a CA of the root at the time its Rekor entry (or
+a timestamp authority) vouches for, carry SCTs only from the root's CT logs (at least one when the
+root lists any), its log entry must be signed by a log of the root and be of this signature, and
+it must name that identity and issuer. Offline: nothing is fetched (no TUF). -o json adds
+"certificate": {"identity", "issuer"}; "failed" adds certificate, tlog, timestamp,
+certificate-identity, certificate-issuer.
+
 Examples:
   $ rampart verify --key rampart.pub docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart verify --key rampart.pub -o json oci:./out/nodejs:latest
   $ rampart verify --key rampart.pub --bundle nodejs.sigstore.json oci:./out/nodejs:latest
   $ rampart verify --policy release-policy.yaml oci:./out/nodejs:latest
+  $ rampart verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json oci:./out/nodejs:latest
 
 --rebuild reads the SLSA provenance signed by the key (rampart build --sign-key attaches it), builds
 the spec it embeds (or --spec FILE, checked against the recorded sha256) from the lock it embeds,
@@ -99,7 +122,8 @@ built with --sign-key (not run by the examples above):
             options.bundle !== undefined ||
             options.identity !== undefined ||
             options.rebuild ||
-            options.spec !== undefined
+            options.spec !== undefined ||
+            options.trustedRoot !== undefined
           ) {
             throw new RampartError(
               'USAGE',
@@ -129,8 +153,24 @@ built with --sign-key (not run by the examples above):
           await writeReport(report, lines.join(''));
           return;
         }
+        if (
+          options.trustedRoot !== undefined ||
+          options.certificateIdentity !== undefined ||
+          options.certificateIdentityRegexp !== undefined ||
+          options.certificateOidcIssuer !== undefined
+        ) {
+          // Keyless: the certificate and log entries, against the trusted root (no --key).
+          const { verifyKeylessFromFlags } = await import('../keyless-verify-options.js');
+          const result = await verifyKeylessFromFlags(image, options, { registry, signal });
+          if (!result.verified) process.exitCode = 1;
+          await writeReport(
+            report,
+            report.format === 'json' ? `${JSON.stringify(result)}\n` : verifyLines(image, result).join(''),
+          );
+          return;
+        }
         if (options.key === undefined) {
-          throw new RampartError('USAGE', 'give --key (a public key) or --policy', {
+          throw new RampartError('USAGE', 'give --key (a public key), --trusted-root (keyless) or --policy', {
             details: { option: '--key' },
           });
         }
@@ -176,17 +216,25 @@ built with --sign-key (not run by the examples above):
           await writeReport(report, `${JSON.stringify(rebuild ? { ...result, rebuild } : result)}\n`);
           return;
         }
-        const lines = [`${result.verified ? 'Verified' : 'NOT verified'}: ${image} (${result.digest})\n`];
-        if (result.signatures.length === 0) lines.push('  no signatures found\n');
-        for (const s of result.signatures) {
-          lines.push(
-            `  ${s.valid ? 'valid  ' : 'INVALID'} ${s.format} ${s.manifest}${s.reason ? `: ${s.reason}` : ''}\n`,
-          );
-        }
+        const lines = verifyLines(image, result);
         if (rebuild) lines.push(...formatRebuild(rebuild));
         await writeReport(report, lines.join(''));
       }),
     );
+}
+
+function verifyLines(image: string, result: VerifyResult): string[] {
+  const lines = [`${result.verified ? 'Verified' : 'NOT verified'}: ${image} (${result.digest})\n`];
+  if (result.signatures.length === 0) lines.push('  no signatures found\n');
+  for (const s of result.signatures) {
+    const by = s.certificate?.identity
+      ? ` by ${s.certificate.identity} (${s.certificate.issuer ?? 'no issuer'})`
+      : '';
+    lines.push(
+      `  ${s.valid ? 'valid  ' : 'INVALID'} ${s.format} ${s.manifest}${by}${s.reason ? `: ${s.reason}` : ''}\n`,
+    );
+  }
+  return lines;
 }
 
 function formatRebuild(rebuild: RebuildResult): string[] {

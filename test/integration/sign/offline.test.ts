@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -88,5 +88,58 @@ describe('keyed signing with no network', () => {
       const run = await cli(...args);
       expect(run.code, `${args[0]}: ${run.stderr}`).toBe(0);
     }
+  });
+
+  it('keyed signing loads nothing of keyless signing (no sigstore-js module); --keyless does, and fails offline with NETWORK', async () => {
+    const { ref } = await fx.freshLayout('no-keyless');
+    // A module hook recording every resolved URL of sigstore-js or rampart's keyless modules.
+    const log = join(fx.work, 'loaded.log');
+    const hook = join(fx.work, 'record-keyless.mjs');
+    await writeFile(
+      hook,
+      `import { registerHooks } from 'node:module';
+import { appendFileSync } from 'node:fs';
+registerHooks({ resolve(specifier, context, next) {
+  const resolved = next(specifier, context);
+  if (/node_modules\\/@sigstore\\/|\\/sign\\/keyless/.test(resolved.url)) appendFileSync(${JSON.stringify(log)}, resolved.url + '\\n');
+  return resolved;
+} });
+`,
+    );
+    const loaded = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    const recorded = (...args: string[]) =>
+      offline(['--import', hook, join(repo, 'bin/rampart.js'), ...args]);
+    const key = join(fx.work, 'k.key');
+    const pub = join(fx.work, 'k.pub');
+    for (const args of [
+      ['sign', '--key', key, ref],
+      ['attest', '--key', key, '--type', 'slsaprovenance1', '--predicate', join(fx.work, 'prov.json'), ref],
+      ['verify', '--key', pub, ref],
+    ]) {
+      const run = await recorded(...args);
+      expect(run.code, `${args[0]}: ${run.stderr}`).toBe(0);
+    }
+    expect(await loaded()).toEqual([]);
+    // The control: the hook sees keyless signing load them (it then cannot reach Fulcio).
+    await writeFile(
+      join(fx.work, 'token'),
+      'eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwic3ViIjoibWUifQ.c2ln',
+    );
+    const keyless = await recorded(
+      'sign',
+      '--keyless',
+      '--identity-token-file',
+      join(fx.work, 'token'),
+      '--fulcio-url',
+      url,
+      '--rekor-url',
+      url,
+      '-o',
+      'json',
+      ref,
+    );
+    expect(keyless.code).toBe(1);
+    expect(JSON.parse(keyless.stderr.trim().split('\n').at(-1) as string).error.code).toBe('NETWORK');
+    expect((await loaded()).some((entry) => entry.includes('@sigstore/sign'))).toBe(true);
   });
 });

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { RampartError } from '../errors.js';
+import type { SignatureMaterial } from '../sign/sign.js';
+
+/**
+ * The keyless options of `sign` and `attest` (`--keyless`, `--fulcio-url`, `--rekor-url`,
+ * `--identity-token-file`) and the signer they name. The keyless modules (and sigstore-js) are
+ * imported only when `--keyless` is given: keyed signing loads and contacts nothing of them.
+ */
+
+export interface KeylessFlags {
+  key?: string;
+  keyless?: boolean;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+  identityTokenFile?: string;
+}
+
+export function addKeylessOptions(command: Command): Command {
+  return command
+    .option('--keyless', 'sign with a Fulcio certificate for an OIDC identity, logged in Rekor (online)')
+    .option('--fulcio-url <url>', "with --keyless: Fulcio's URL (default: the public-good instance)")
+    .option('--rekor-url <url>', "with --keyless: Rekor's URL (default: the public-good instance)")
+    .option(
+      '--identity-token-file <file>',
+      'with --keyless: read the OIDC identity token from this file (default: $SIGSTORE_ID_TOKEN)',
+    );
+}
+
+/** Bound on an identity token file. */
+const MAX_TOKEN_FILE = 64 * 1024;
+
+/**
+ * The keyless signature material the flags ask for, or undefined without `--keyless` (then `--key`
+ * must be given, and no keyless option).
+ */
+export async function keylessFromFlags(
+  flags: KeylessFlags,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+): Promise<SignatureMaterial | undefined> {
+  if (!flags.keyless) {
+    const stray = (
+      [
+        ['--fulcio-url', flags.fulcioUrl],
+        ['--rekor-url', flags.rekorUrl],
+        ['--identity-token-file', flags.identityTokenFile],
+      ] as const
+    ).find(([, value]) => value !== undefined);
+    if (stray) {
+      throw new RampartError('USAGE', `${stray[0]} is for --keyless`, { details: { option: stray[0] } });
+    }
+    if (flags.key === undefined) {
+      throw new RampartError('USAGE', 'give --key (a private key) or --keyless', {
+        details: { option: '--key' },
+      });
+    }
+    return undefined;
+  }
+  if (flags.key !== undefined) {
+    throw new RampartError('USAGE', 'give --key or --keyless, not both', {
+      details: { option: '--keyless' },
+    });
+  }
+  const { keylessMaterial, ID_TOKEN_VARIABLE } = await import('../sign/keyless.js');
+  let identityToken: string;
+  let tokenSource: { variable: string } | { option: string };
+  if (flags.identityTokenFile !== undefined) {
+    const { readBoundedFile } = await import('../sign/attest.js');
+    identityToken = (
+      await readBoundedFile(flags.identityTokenFile, MAX_TOKEN_FILE, 'USAGE', 'the identity token file')
+    )
+      .toString('utf8')
+      .trim();
+    tokenSource = { option: '--identity-token-file' };
+  } else {
+    identityToken = env[ID_TOKEN_VARIABLE] ?? '';
+    tokenSource = { variable: ID_TOKEN_VARIABLE };
+  }
+  return keylessMaterial({
+    identityToken,
+    tokenSource,
+    signal,
+    ...(flags.fulcioUrl !== undefined ? { fulcioURL: flags.fulcioUrl } : {}),
+    ...(flags.rekorUrl !== undefined ? { rekorURL: flags.rekorUrl } : {}),
+  });
+}

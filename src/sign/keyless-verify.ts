@@ -1,0 +1,397 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import type { Bundle } from '@sigstore/bundle';
+import type { TrustMaterial, VerificationError, Verifier } from '@sigstore/verify';
+import { RampartError } from '../errors.js';
+import type { Manifest } from '../oci/image.js';
+import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
+import type { OpenOptions } from '../oci/open.js';
+import { openAttachmentStore, openImage } from '../oci/open.js';
+import type { Descriptor } from '../oci/types.js';
+import { COSIGN_SIGN_PREDICATE, decodeBase64, IN_TOTO_PAYLOAD_TYPE } from './formats.js';
+import { COSIGN_BUNDLE_ANNOTATION, COSIGN_CERTIFICATE_ANNOTATION } from './keyless.js';
+import {
+  checkSignatures,
+  checkStatementSubject,
+  failure,
+  parseSimpleSigning,
+  parseStatement,
+  type ReportBase,
+  readBundleLayer,
+  readLayer,
+  type SignatureCheck,
+  type SignatureReport,
+  type VerifyResult,
+  verifiableReference,
+} from './verify.js';
+
+/**
+ * `rampart verify --certificate-identity ID --certificate-oidc-issuer ISS --trusted-root FILE`:
+ * keyless signatures (a Fulcio certificate and a Rekor entry, as cosign writes them) checked
+ * offline by @sigstore/verify against a trusted root file: the certificate chains to one of its
+ * CAs at the time the log (or a timestamp authority) vouches for, with an SCT from one of its CT
+ * logs when it lists any; the log entry is signed by one of its logs and is of this signature; the
+ * signature is the certificate key's. Then the certificate's identity and issuer are the required
+ * ones, and the signed document names the image's digest. Nothing is fetched (no TUF).
+ */
+
+export interface KeylessVerifyOptions extends OpenOptions {
+  /** The trusted root (sigstore `trustedroot+json`): its bytes. */
+  trustedRoot: Buffer;
+  /** Its file, for errors. */
+  trustedRootFile?: string;
+  /** The certificate's subject alternative name, exactly (cosign `--certificate-identity`). */
+  identity?: string;
+  /** Or a regular expression it must match (cosign `--certificate-identity-regexp`: unanchored). */
+  identityRegexp?: string;
+  /** The OIDC issuer the certificate must name, exactly (cosign `--certificate-oidc-issuer`). */
+  issuer: string;
+  signal?: AbortSignal;
+}
+
+/** Bound on a trusted root file (the public-good one is about 10 KiB). */
+export const MAX_TRUSTED_ROOT = 4 * 1024 * 1024;
+
+export async function verifyImageKeyless(ref: string, options: KeylessVerifyOptions): Promise<VerifyResult> {
+  const reference = verifiableReference(ref);
+  const policy = identityPolicy(options);
+  const verifier = await verifierFor(options.trustedRoot, options.trustedRootFile);
+  const open = options.registry ? { registry: options.registry } : {};
+  const object = await openImage(reference, open);
+  const store = await openAttachmentStore(reference, open);
+  const { toSignedEntity } = await import('@sigstore/verify');
+  const { bundleFromJSON } = await import('@sigstore/bundle');
+  const digest = object.digest;
+  const signatures = await checkSignatures(
+    store,
+    digest,
+    {
+      legacy: async (manifest, layer) => {
+        const base: ReportBase = {
+          format: 'legacy',
+          manifest: manifest.digest,
+          layer: layer.digest,
+          annotations: {},
+        };
+        const payload = await legacyPayload(manifest, layer, base);
+        if ('report' in payload) return payload.report;
+        const bundle = legacyBundle(layer, payload.bytes);
+        if (typeof bundle === 'string')
+          return failure(
+            base,
+            bundle.startsWith('no certificate') ? 'certificate' : 'payload',
+            `layer ${layer.digest}: ${bundle}`,
+          );
+        const checked = verifyEntity(
+          verifier,
+          () => toSignedEntity(bundle, payload.bytes),
+          policy,
+          base,
+          `layer ${layer.digest}`,
+        );
+        if (!checked.valid) return checked;
+        const parsed = parseSimpleSigning(payload.bytes);
+        if (typeof parsed === 'string') return failure(base, 'payload', `payload ${layer.digest}: ${parsed}`);
+        const extra = { ...checked, identity: parsed.identity, annotations: parsed.optional };
+        if (parsed.digest !== digest) {
+          return {
+            ...extra,
+            valid: false,
+            failed: 'digest',
+            reason: `payload ${layer.digest} signs ${parsed.digest}, not the image ${digest}`,
+          };
+        }
+        return extra;
+      },
+      bundle: async (manifest) => {
+        const read = await readBundleLayer(manifest, digest);
+        if ('report' in read) return read.report;
+        const { raw, base, layer } = read;
+        const what = `bundle ${layer.digest}`;
+        let bundle: Bundle;
+        try {
+          bundle = bundleFromJSON(JSON.parse(raw.toString('utf8')));
+        } catch (error) {
+          return failure(
+            base,
+            'payload',
+            `${what} is not a sigstore bundle: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+        if (
+          bundle.content.$case !== 'dsseEnvelope' ||
+          bundle.content.dsseEnvelope.payloadType !== IN_TOTO_PAYLOAD_TYPE
+        ) {
+          return failure(base, 'payload', `${what} does not hold a DSSE envelope of an in-toto statement`);
+        }
+        if (bundle.verificationMaterial.content.$case === 'publicKey') {
+          return failure(
+            base,
+            'certificate',
+            `${what} is signed with a key (no certificate); verify it with --key`,
+          );
+        }
+        const checked = verifyEntity(verifier, () => toSignedEntity(bundle), policy, base, what);
+        if (!checked.valid) return checked;
+        const statement = parseStatement(bundle.content.dsseEnvelope.payload);
+        if (typeof statement === 'string') return failure(base, 'payload', `${what}: ${statement}`);
+        // An attestation of another predicate is not an image signature: not reported here.
+        if (statement.predicateType !== COSIGN_SIGN_PREDICATE) return undefined;
+        return {
+          ...checkStatementSubject(statement, digest, base, `the statement in ${what}`),
+          certificate: checked.certificate,
+        };
+      },
+    },
+    options.signal,
+  );
+  return { verified: signatures.some((signature) => signature.valid), digest, signatures };
+}
+
+interface IdentityPolicy {
+  identity?: string;
+  identityRegexp?: RegExp;
+  issuer: string;
+}
+
+function identityPolicy(options: KeylessVerifyOptions): IdentityPolicy {
+  if ((options.identity === undefined) === (options.identityRegexp === undefined)) {
+    throw new RampartError(
+      'USAGE',
+      'give exactly one of --certificate-identity and --certificate-identity-regexp',
+      {
+        details: { option: '--certificate-identity' },
+      },
+    );
+  }
+  if (options.issuer.length === 0) {
+    throw new RampartError('USAGE', '--certificate-oidc-issuer: the issuer must not be empty', {
+      details: { option: '--certificate-oidc-issuer' },
+    });
+  }
+  let identityRegexp: RegExp | undefined;
+  if (options.identityRegexp !== undefined) {
+    try {
+      identityRegexp = new RegExp(options.identityRegexp, 'u');
+    } catch {
+      throw new RampartError(
+        'USAGE',
+        `--certificate-identity-regexp ${options.identityRegexp}: not a regular expression`,
+        {
+          details: { option: '--certificate-identity-regexp', value: options.identityRegexp },
+        },
+      );
+    }
+  }
+  return {
+    ...(options.identity !== undefined ? { identity: options.identity } : {}),
+    ...(identityRegexp ? { identityRegexp } : {}),
+    issuer: options.issuer,
+  };
+}
+
+/**
+ * The verifier of a trusted root: a verified time (log entry or timestamp authority) and a
+ * transparency-log entry are always required; an SCT when the root lists CT logs (a root without
+ * any says none is trusted, as cosign's `--insecure-ignore-sct` would).
+ */
+export async function verifierFor(bytes: Buffer, file?: string): Promise<Verifier> {
+  const invalid = (why: string) =>
+    new RampartError('KEY_INVALID', `the trusted root${file ? ` ${file}` : ''} ${why}`, {
+      details: { ...(file ? { path: file } : {}), reason: 'format', label: 'trusted root' },
+    });
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw invalid('is not UTF-8 JSON');
+  }
+  if (
+    typeof json !== 'object' ||
+    json === null ||
+    !String((json as { mediaType?: unknown }).mediaType).startsWith(
+      'application/vnd.dev.sigstore.trustedroot',
+    )
+  ) {
+    throw invalid('is not a sigstore trusted root (mediaType application/vnd.dev.sigstore.trustedroot+json)');
+  }
+  const { TrustedRoot } = await import('@sigstore/protobuf-specs');
+  const { toTrustMaterial, Verifier: SigstoreVerifier } = await import('@sigstore/verify');
+  let material: TrustMaterial;
+  let ctlogs: number;
+  try {
+    const root = TrustedRoot.fromJSON(json);
+    ctlogs = root.ctlogs.length;
+    material = toTrustMaterial(root);
+  } catch (error) {
+    throw invalid(`cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return new SigstoreVerifier(material, {
+    tlogThreshold: 1,
+    timestampThreshold: 1,
+    ctlogThreshold: ctlogs > 0 ? 1 : 0,
+  });
+}
+
+type Checked = SignatureReport;
+
+/** @sigstore/verify's checks of one signed entity, then the identity policy; a report either way. */
+function verifyEntity(
+  verifier: Verifier,
+  entity: () => ReturnType<typeof import('@sigstore/verify').toSignedEntity>,
+  policy: IdentityPolicy,
+  base: ReportBase,
+  what: string,
+): Checked {
+  let signer: ReturnType<Verifier['verify']>;
+  try {
+    signer = verifier.verify(entity());
+  } catch (error) {
+    const code = (error as Partial<VerificationError>).code;
+    const message = error instanceof Error ? error.message : String(error);
+    return failure(base, checkOf(code), `${what}: ${code ? `${code}: ` : ''}${message}`);
+  }
+  const identity = signer.identity?.subjectAlternativeName;
+  const issuer = signer.identity?.extensions?.issuer;
+  const certificate = {
+    ...(identity !== undefined ? { identity } : {}),
+    ...(issuer !== undefined ? { issuer } : {}),
+  };
+  const report = { ...base, certificate };
+  const wanted = policy.identity ?? `/${policy.identityRegexp?.source}/`;
+  const matches =
+    identity !== undefined &&
+    (policy.identity !== undefined
+      ? identity === policy.identity
+      : (policy.identityRegexp?.test(identity) ?? false));
+  if (!matches) {
+    return {
+      ...report,
+      valid: false,
+      failed: 'certificate-identity',
+      reason: `${what}: the certificate names ${identity ?? 'no identity'}, not ${wanted}`,
+    };
+  }
+  if (issuer !== policy.issuer) {
+    return {
+      ...report,
+      valid: false,
+      failed: 'certificate-issuer',
+      reason: `${what}: the certificate's OIDC issuer is ${issuer ?? 'absent'}, not ${policy.issuer}`,
+    };
+  }
+  return { ...report, valid: true };
+}
+
+/** The check a @sigstore/verify error code names. */
+function checkOf(code: string | undefined): SignatureCheck {
+  if (code === undefined) return 'payload';
+  if (code.startsWith('TLOG')) return 'tlog';
+  if (code === 'TIMESTAMP_ERROR') return 'timestamp';
+  if (code === 'CERTIFICATE_ERROR' || code === 'PUBLIC_KEY_ERROR') return 'certificate';
+  return 'signature';
+}
+
+/** A legacy layer's payload, after its media type and signature annotation are checked. */
+async function legacyPayload(
+  manifest: Manifest,
+  layer: Descriptor,
+  base: ReportBase,
+): Promise<{ report: SignatureReport } | { bytes: Buffer }> {
+  if (layer.mediaType !== MediaType.CosignSimpleSigning) {
+    return {
+      report: failure(
+        base,
+        'media-type',
+        `layer ${layer.digest} is ${layer.mediaType}, not a simple-signing payload`,
+      ),
+    };
+  }
+  const bytes = await readLayer(manifest, layer);
+  if (typeof bytes === 'string') return { report: failure(base, 'blob', bytes) };
+  return { bytes };
+}
+
+/**
+ * A cosign keyless `.sig` layer as a sigstore bundle (v0.1: a certificate, a message signature, a
+ * Rekor entry with its signed entry timestamp), so @sigstore/verify checks it like any other; or
+ * why it cannot be one. The annotations are only read here: every one is verified there.
+ */
+export function legacyBundle(layer: Descriptor, payload: Buffer): Bundle | string {
+  const annotations = layer.annotations ?? {};
+  const signature = decodeBase64(annotations[COSIGN_SIGNATURE_ANNOTATION]);
+  if (!signature || signature.length === 0) return `no ${COSIGN_SIGNATURE_ANNOTATION} annotation in base64`;
+  const pem = annotations[COSIGN_CERTIFICATE_ANNOTATION];
+  if (pem === undefined)
+    return `no certificate (${COSIGN_CERTIFICATE_ANNOTATION}): a key's signature; verify it with --key`;
+  let der: Buffer;
+  try {
+    der = new X509Certificate(pem).raw;
+  } catch {
+    return `${COSIGN_CERTIFICATE_ANNOTATION} is not a PEM certificate`;
+  }
+  const tlogEntries = [];
+  const rekor = annotations[COSIGN_BUNDLE_ANNOTATION];
+  if (rekor !== undefined) {
+    const entry = rekorEntry(rekor);
+    if (typeof entry === 'string') return `${COSIGN_BUNDLE_ANNOTATION}: ${entry}`;
+    tlogEntries.push(entry);
+  }
+  return {
+    mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
+    verificationMaterial: {
+      content: { $case: 'x509CertificateChain', x509CertificateChain: { certificates: [{ rawBytes: der }] } },
+      tlogEntries,
+      timestampVerificationData: { rfc3161Timestamps: [] },
+    },
+    content: {
+      $case: 'messageSignature',
+      messageSignature: {
+        // HashAlgorithm.SHA2_256 (protobuf-specs), a const enum not imported at run time here.
+        messageDigest: { algorithm: 1, digest: createHash('sha256').update(payload).digest() },
+        signature,
+      },
+    },
+  } as Bundle;
+}
+
+/** cosign's RekorBundle annotation as a transparency-log entry with an inclusion promise. */
+function rekorEntry(text: string): Bundle['verificationMaterial']['tlogEntries'][number] | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  const v = value as { SignedEntryTimestamp?: unknown; Payload?: Record<string, unknown> };
+  const set = decodeBase64(v.SignedEntryTimestamp);
+  const p = v.Payload;
+  const body = decodeBase64(p?.body);
+  if (
+    !set ||
+    !p ||
+    !body ||
+    typeof p.integratedTime !== 'number' ||
+    typeof p.logIndex !== 'number' ||
+    typeof p.logID !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(p.logID)
+  ) {
+    return 'not a Rekor bundle (SignedEntryTimestamp, Payload.body, integratedTime, logIndex, logID)';
+  }
+  let kind: { kind?: unknown; apiVersion?: unknown };
+  try {
+    kind = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 'the entry body is not JSON';
+  }
+  if (typeof kind.kind !== 'string' || typeof kind.apiVersion !== 'string')
+    return 'the entry body names no kind and apiVersion';
+  return {
+    logIndex: String(p.logIndex),
+    logId: { keyId: Buffer.from(p.logID, 'hex') },
+    kindVersion: { kind: kind.kind, version: kind.apiVersion },
+    integratedTime: String(p.integratedTime),
+    inclusionPromise: { signedEntryTimestamp: set },
+    inclusionProof: undefined,
+    canonicalizedBody: body,
+  };
+}

@@ -1,0 +1,96 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keylessMaterial } from '../../../src/sign/keyless.js';
+import { signImage } from '../../../src/sign/sign.js';
+import { peerToolEnv } from '../../helpers/peer-tools.js';
+import { runCommand } from '../../helpers/processes.js';
+import { type CosignRegistryFixture, cosignRegistryFixture } from '../../helpers/sign-fixtures.js';
+import { mockIdentityToken, type SigstoreMock, startSigstoreMock } from '../../helpers/sigstore-mock.js';
+
+// cosign verifies rampart's keyless signatures offline: cosign 3.1.1 both formats (the bundle
+// referrer, and the legacy .sig layer with --new-bundle-format=false) against the mock's trusted
+// root alone (no SCT or tlog flag needed); cosign 2.5.0 the legacy format with the same CA, log and
+// CT log keys given as SIGSTORE_ROOT_FILE / SIGSTORE_REKOR_PUBLIC_KEY / SIGSTORE_CT_LOG_PUBLIC_KEY_FILE
+// (it reads no trusted root for legacy signatures). A wrong identity is refused by both.
+const IDENTITY = 'https://example.org/rampart/ci/release.yml@refs/heads/main';
+const ISSUER = 'https://token.example.org';
+
+let fx: CosignRegistryFixture;
+let mock: SigstoreMock;
+let cosign2Env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  fx = await cosignRegistryFixture('rampart-keyless-cosign-', ['keyless']);
+  mock = await startSigstoreMock();
+  await writeFile(join(fx.work, 'root.json'), mock.trustedRoot());
+  const root = JSON.parse(mock.trustedRoot());
+  const pem = (label: string, base64: string) =>
+    `-----BEGIN ${label}-----\n${base64}\n-----END ${label}-----\n`;
+  const files = {
+    SIGSTORE_ROOT_FILE: [
+      'fulcio.pem',
+      pem('CERTIFICATE', root.certificateAuthorities[0].certChain.certificates[0].rawBytes),
+    ],
+    SIGSTORE_REKOR_PUBLIC_KEY: ['rekor.pub', pem('PUBLIC KEY', root.tlogs[0].publicKey.rawBytes)],
+    SIGSTORE_CT_LOG_PUBLIC_KEY_FILE: ['ctlog.pub', pem('PUBLIC KEY', root.ctlogs[0].publicKey.rawBytes)],
+  };
+  cosign2Env = {};
+  for (const [variable, [name, text]] of Object.entries(files)) {
+    await writeFile(join(fx.work, name as string), text as string);
+    cosign2Env[variable] = join(fx.work, name as string);
+  }
+  const token = mockIdentityToken({ sub: IDENTITY, iss: ISSUER });
+  const material = await keylessMaterial({ identityToken: token, fulcioURL: mock.url, rekorURL: mock.url });
+  await signImage(`docker://${fx.ref('keyless')}`, material, { registry: { insecure: true } });
+}, 300_000);
+
+afterAll(async () => {
+  await mock?.close();
+  await fx?.cleanup();
+});
+
+const verifyArgs = (identity: string) => [
+  'verify',
+  '--certificate-identity',
+  identity,
+  '--certificate-oidc-issuer',
+  ISSUER,
+  '--allow-insecure-registry',
+];
+
+describe('cosign verifies rampart keyless signatures offline', () => {
+  it('cosign 3.1.1: the bundle and the legacy .sig, with --trusted-root only', async () => {
+    for (const extra of [[], ['--new-bundle-format=false']]) {
+      const run = await fx.cosign(fx.cosign3, [
+        ...verifyArgs(IDENTITY),
+        '--trusted-root',
+        'root.json',
+        ...extra,
+        fx.ref('keyless'),
+      ]);
+      expect(run.exitCode, `${extra.join(' ')}: ${run.stderr}`).toBe(0);
+      expect(JSON.parse(run.stdout)[0].critical.image['docker-manifest-digest']).toBe(fx.digest);
+    }
+    const wrong = await fx.cosign(fx.cosign3, [
+      ...verifyArgs('https://example.org/someone-else'),
+      '--trusted-root',
+      'root.json',
+      fx.ref('keyless'),
+    ]);
+    expect(wrong.exitCode).not.toBe(0);
+  });
+
+  it('cosign 2.5.0: the legacy .sig, with the CA, log and CT log keys from the environment', async () => {
+    const run = (identity: string) =>
+      runCommand(fx.cosign2, [...verifyArgs(identity), fx.ref('keyless')], {
+        cwd: fx.work,
+        env: peerToolEnv(cosign2Env),
+        timeoutMs: 120_000,
+      });
+    const ok = await run(IDENTITY);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)[0].optional.Issuer).toBe(ISSUER);
+    expect((await run('https://example.org/someone-else')).exitCode).not.toBe(0);
+  });
+});
