@@ -207,7 +207,8 @@ export function createRegistryClient(
     hasBlob: (repository, descriptor) => hasBlob(api, repository, descriptor),
     openBlob: (repository, descriptor): Promise<Readable> =>
       openBlob(api, repository, descriptor, tuning.resumes === undefined ? {} : { resumes: tuning.resumes }),
-    pushBlob: (repository, descriptor, open) => pushBlob(api, repository, descriptor, open, tuning.upload),
+    pushBlob: (repository, descriptor, open, options) =>
+      pushBlob(api, repository, descriptor, open, { ...tuning.upload, ...options }),
     mountBlob: (repository, descriptor, from) => mountBlob(api, repository, descriptor, from),
 
     async listTags(repository) {

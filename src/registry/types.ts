@@ -91,12 +91,14 @@ export interface RegistryClient {
   /**
    * Uploads a blob unless present: monolithic for small blobs, chunked PATCH for large ones
    * (falling back when refused); `open` is called again for a retry. The registry's digest check
-   * is the last word; the stream is also verified while sent.
+   * is the last word; the stream is also verified while sent. `skipCheck`: the caller has just
+   * asked `hasBlob` (a copy does), so no second `HEAD` is sent.
    */
   pushBlob(
     repository: string,
     descriptor: Descriptor,
     open: () => Promise<Readable>,
+    options?: { skipCheck?: boolean },
   ): Promise<BlobPushResult>;
   /** Cross-repository mount (`POST ...?mount=&from=`); false when the registry did not mount. */
   mountBlob(repository: string, descriptor: Descriptor, from: string): Promise<boolean>;

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError, type RampartError } from '../../../src/errors.js';
-import { HttpClient } from '../../../src/http/client.js';
+import { HttpClient, type HttpClientOptions } from '../../../src/http/client.js';
 import { redactUrl } from '../../../src/http/fetch.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void;
@@ -80,7 +80,8 @@ const recordSleep = async (ms: number) => {
   sleeps.push(ms);
 };
 
-beforeAll(async () => {
+/** Fresh servers per transport: some routes answer by how often they were hit. */
+async function startServers(): Promise<void> {
   other = await serve({
     '/landing': (_req, res) => res.writeHead(200).end('landed'),
   });
@@ -130,14 +131,11 @@ beforeAll(async () => {
       });
     },
   });
-});
-afterAll(async () => {
+}
+async function stopServers(): Promise<void> {
   await hostile.close();
   await other.close();
-});
-
-const client = (extra: ConstructorParameters<typeof HttpClient>[0] = {}) =>
-  new HttpClient({ idleTimeoutMs: 2000, deadlineMs: 20_000, backoffMs: 1, sleep: recordSleep, ...extra });
+}
 
 async function failure(promise: Promise<unknown>): Promise<RampartError> {
   const error = await promise.then(
@@ -148,7 +146,28 @@ async function failure(promise: Promise<unknown>): Promise<RampartError> {
   return error as RampartError;
 }
 
-describe('HttpClient against hostile servers', () => {
+/** The same rules through both transports: fetch (the default) and an undici dispatcher (registries). */
+const transports: Array<{ transport: string; options: HttpClientOptions }> = [
+  { transport: 'fetch', options: {} },
+  {
+    transport: 'an undici dispatcher',
+    options: { dispatcher: async () => new (await import('undici')).Agent() },
+  },
+];
+
+describe.each(transports)('HttpClient ($transport) against hostile servers', ({ options }) => {
+  beforeAll(startServers);
+  afterAll(stopServers);
+  const client = (extra: HttpClientOptions = {}) =>
+    new HttpClient({
+      idleTimeoutMs: 2000,
+      deadlineMs: 20_000,
+      backoffMs: 1,
+      sleep: recordSleep,
+      ...options,
+      ...extra,
+    });
+
   it('cuts an endless body at maxBytes with TOO_LARGE, having read little more than the limit', async () => {
     const limit = 1024 * 1024;
     const response = await client().request(`${hostile.url}/endless`, { maxBytes: limit });
@@ -319,7 +338,7 @@ describe('HttpClient against hostile servers', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     const error = await failure(
-      new HttpClient({ idleTimeoutMs: 60_000 }).request(`${hostile.url}/silent`, {
+      new HttpClient({ ...options, idleTimeoutMs: 60_000 }).request(`${hostile.url}/silent`, {
         signal: controller.signal,
         operation: 'fetching the silent file',
       }),
@@ -329,6 +348,7 @@ describe('HttpClient against hostile servers', () => {
     const waiting = new AbortController();
     const during = await failure(
       new HttpClient({
+        ...options,
         sleep: async (_ms, signal) => {
           waiting.abort();
           if (signal.aborted) throw signal.reason;
@@ -337,7 +357,7 @@ describe('HttpClient against hostile servers', () => {
     );
     expect(during.code).toBe('CANCELLED');
     const body = new AbortController();
-    const dripping = await new HttpClient().request(`${hostile.url}/drip`, { signal: body.signal });
+    const dripping = await new HttpClient(options).request(`${hostile.url}/drip`, { signal: body.signal });
     setTimeout(() => body.abort(), 50);
     expect((await failure(dripping.bytes())).code).toBe('CANCELLED');
   });
