@@ -25,18 +25,20 @@
  *
  * Two transports, one set of rules. By default the platform's `fetch` (undici, built into Node
  * 24): it streams both ways, takes an AbortSignal, and stays replaceable (callers and tests pass any
- * fetch-compatible function). With a `dispatcher` (an undici Agent: the registry client), requests
- * go through undici's own `Dispatcher.request` instead: request and response bodies are Node
- * streams, with none of fetch's per-chunk work (each chunk copied into a new Uint8Array and queued
- * through WHATWG byte streams, then read back through a reader: ~1/3 of a 200 MB blob pull's CPU,
- * and the copies were most of its garbage). Either way undici's own `headersTimeout`/`bodyTimeout`
- * are idle timeouts only, so the deadline lives here. `HttpResponse` offers the body both ways
- * (`body`, `stream()`), each guarded alike.
+ * fetch-compatible function). With `agents` (the registry client, which moves large blobs), requests
+ * go through `node:http`/`node:https` instead: request and response bodies are Node streams, with
+ * none of fetch's per-chunk work (each chunk copied into a new Uint8Array and queued through WHATWG
+ * byte streams, then read back through a reader: ~1/3 of a 200 MB blob pull's CPU, and the copies
+ * were most of its garbage), and nothing to load (fetch's undici is compiled on first use, ~0.1 s
+ * of CPU; the undici package's Agent, ~0.3 s: a third of a small registry command). undici's own
+ * `request` would stream as well but costs that load. The deadline and the idle timeout live here
+ * either way (undici's `headersTimeout`/`bodyTimeout` are idle timeouts only). `HttpResponse`
+ * offers the body both ways (`body`, `stream()`), each guarded alike.
  */
-import { STATUS_CODES } from 'node:http';
-import { Readable, Transform } from 'node:stream';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import type { Dispatcher } from 'undici';
 import { RampartError } from '../errors.js';
 import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
 
@@ -46,13 +48,25 @@ export type RequestBody =
   | string
   | (() => ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>);
 
+/** The connection pools of the `node:http` transport, one per scheme. */
+export interface HttpAgents {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
+/** What callers read of response headers (fetch's `Headers` is one). */
+export interface ResponseHeaders {
+  get(name: string): string | null;
+  has(name: string): boolean;
+}
+
 export interface HttpClientOptions {
   fetch?: FetchFn;
   /**
-   * Send through this undici dispatcher (`Dispatcher.request`, Node streams) instead of `fetch`;
-   * called once, at the first request, so undici can be loaded then. Ignored when `fetch` is given.
+   * Send through `node:http`/`node:https` with these agents (keep-alive, TLS settings) instead of
+   * `fetch`; called once, at the first request. Ignored when `fetch` is given.
    */
-  dispatcher?: () => Promise<Dispatcher>;
+  agents?: () => Promise<HttpAgents>;
   /** No response headers, or no body bytes, for this long: the attempt fails. Default 60 s. */
   idleTimeoutMs?: number;
   /**
@@ -112,7 +126,7 @@ export interface HttpRequestOptions {
 /** What an auth hook sees of a 401 answer (its body is discarded). */
 export interface ChallengeResponse {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
 }
 
 export interface HttpResponse {
@@ -120,13 +134,13 @@ export interface HttpResponse {
   url: string;
   status: number;
   statusText: string;
-  headers: Headers;
+  headers: ResponseHeaders;
   /** Attempts made so far, this one included. */
   attempts: number;
   /** The body, guarded by the idle timeout, the deadline, `maxBytes` and the signal. */
   readonly body: ReadableStream<Uint8Array>;
   /**
-   * The same body as a Node stream (no WHATWG stream in between with a dispatcher): read one of
+   * The same body as a Node stream (no WHATWG stream in between with `agents`): read one of
    * `body` and `stream()`, not both.
    */
   stream(): Readable;
@@ -139,8 +153,8 @@ export interface HttpResponse {
 interface Answer {
   status: number;
   statusText: string;
-  headers: Headers;
-  /** WHATWG from fetch, Node from a dispatcher; null for a HEAD (or a null-body status). */
+  headers: ResponseHeaders;
+  /** WHATWG from fetch, Node from `node:http`; null for a HEAD (or a null-body status). */
   body: ReadableStream<Uint8Array> | Readable | null;
   /** Drops the body unread (keeping the connection where the transport can). */
   discard(): Promise<void>;
@@ -298,8 +312,8 @@ class IdleTimer {
 
 export class HttpClient {
   private readonly fetchFn: FetchFn;
-  private readonly dispatcherFactory: (() => Promise<Dispatcher>) | undefined;
-  private dispatcher: Promise<Dispatcher> | undefined;
+  private readonly agentsFactory: (() => Promise<HttpAgents>) | undefined;
+  private agents: Promise<HttpAgents> | undefined;
   private readonly defaults: Required<
     Pick<
       HttpClientOptions,
@@ -318,7 +332,7 @@ export class HttpClient {
 
   constructor(options: HttpClientOptions = {}) {
     this.fetchFn = options.fetch ?? fetch;
-    this.dispatcherFactory = options.fetch ? undefined : options.dispatcher;
+    this.agentsFactory = options.fetch ? undefined : options.agents;
     this.defaults = {
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       deadlineMs: options.deadlineMs ?? 15 * 60_000,
@@ -334,13 +348,17 @@ export class HttpClient {
   }
 
   /**
-   * Closes the connections of the dispatcher this client made (none with `fetch`): for a library
-   * caller done with it. Requests still running finish first; a later request makes a new one.
+   * Closes the kept-alive connections of the agents this client made (none with `fetch`): for a
+   * library caller done with it (idle ones do not hold the process open). A later request makes
+   * new agents.
    */
   async close(): Promise<void> {
-    const dispatcher = this.dispatcher;
-    this.dispatcher = undefined;
-    if (dispatcher) await (await dispatcher).close();
+    const agents = this.agents;
+    this.agents = undefined;
+    if (!agents) return;
+    const { http, https } = await agents;
+    http.destroy();
+    https.destroy();
   }
 
   /**
@@ -441,7 +459,9 @@ export class HttpClient {
     let target = parseRequestUrl(rawUrl);
     let method = initialMethod;
     let body = options.body;
-    const headers = new Headers(options.headers);
+    // Lowercase names, as the `Headers` of fetch keeps them (without loading fetch).
+    const headers = new Map<string, string>();
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name.toLowerCase(), value);
     // fetch() refuses URLs with credentials; they go as Basic auth, to this origin only.
     if (target.username || target.password) {
       const user = decodeURIComponent(target.username);
@@ -546,41 +566,20 @@ export class HttpClient {
   private async send(
     target: URL,
     method: string,
-    headers: Headers,
+    headers: Map<string, string>,
     body: RequestBody | undefined,
     signal: AbortSignal,
   ): Promise<Answer> {
-    if (this.dispatcherFactory) {
-      this.dispatcher ??= this.dispatcherFactory();
-      const dispatcher = await this.dispatcher;
-      const made = typeof body === 'function' ? body() : body;
-      const data = await dispatcher.request({
-        origin: target.origin,
-        path: `${target.pathname}${target.search}`,
-        method: method as Dispatcher.HttpMethod,
-        headers: Object.fromEntries(headers),
-        // A WHATWG stream goes as a Node stream; iterables and buffers as they are.
-        body:
-          made instanceof ReadableStream
-            ? Readable.fromWeb(made as NodeWebReadableStream<Uint8Array>)
-            : (made as Dispatcher.DispatchOptions['body']),
-        signal,
-      });
-      const answerHeaders = new Headers();
-      for (const [name, value] of Object.entries(data.headers)) {
-        if (Array.isArray(value)) for (const item of value) answerHeaders.append(name, item);
-        else if (value !== undefined) answerHeaders.set(name, value);
-      }
-      return {
-        status: data.statusCode,
-        statusText: STATUS_CODES[data.statusCode] ?? '',
-        headers: answerHeaders,
-        body: method === 'HEAD' ? null : data.body,
-        // Read out a small rest (the connection stays open for the next request); a large one is cut.
-        discard: () => data.body.dump({ limit: 64 * 1024 }),
-      };
+    if (this.agentsFactory) {
+      this.agents ??= this.agentsFactory();
+      return sendNode(target, method, headers, body, signal, await this.agents);
     }
-    const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual', signal };
+    const init: RequestInit & { duplex?: 'half' } = {
+      method,
+      headers: Object.fromEntries(headers),
+      redirect: 'manual',
+      signal,
+    };
     if (body !== undefined) {
       if (typeof body === 'function') {
         const stream = body();
@@ -666,7 +665,7 @@ export class HttpClient {
     if (source === null) {
       void response.discard().catch(() => undefined);
       done();
-    } else if (source instanceof ReadableStream) {
+    } else if (!(source instanceof Readable)) {
       const upstream = source.getReader();
       web = new ReadableStream<Uint8Array>(
         {
@@ -773,6 +772,78 @@ export class HttpClient {
         }
       },
     };
+  }
+}
+
+/** One request through `node:http`/`node:https`, as an Answer; the body is the response stream. */
+function sendNode(
+  target: URL,
+  method: string,
+  headers: Map<string, string>,
+  body: RequestBody | undefined,
+  signal: AbortSignal,
+  agents: HttpAgents,
+): Promise<Answer> {
+  const https = target.protocol === 'https:';
+  return new Promise<Answer>((resolve, reject) => {
+    // Taken from Node's own module table when used: an ESM import of node:http builds its ESM
+    // facade, reading every export, and one of them (WebSocket) compiles fetch's undici (~0.1 s).
+    const { request: send } = https
+      ? process.getBuiltinModule('node:https')
+      : process.getBuiltinModule('node:http');
+    const request = send(target, {
+      method,
+      headers: Object.fromEntries(headers),
+      agent: https ? agents.https : agents.http,
+      signal,
+    });
+    // Errors after the answer arrived reach the response stream (and so its reader) as well.
+    request.on('error', reject);
+    request.once('response', (response: IncomingMessage) => {
+      resolve({
+        status: response.statusCode ?? 0,
+        statusText: response.statusMessage ?? '',
+        headers: new NodeHeaders(response.headers),
+        body: method === 'HEAD' ? null : response,
+        // A complete small answer is read out (the connection is kept); anything else is cut.
+        discard: async () => {
+          if (response.complete) response.resume();
+          else response.destroy();
+        },
+      });
+    });
+    if (body === undefined) {
+      request.end();
+    } else if (typeof body === 'function') {
+      const made = body();
+      const stream =
+        made instanceof Readable
+          ? made
+          : Symbol.asyncIterator in made && !('getReader' in made)
+            ? Readable.from(made, { objectMode: false })
+            : Readable.fromWeb(made as NodeWebReadableStream<Uint8Array>);
+      // A source that fails (a digest mismatch) ends the request with its error.
+      pipeline(stream, request, (error) => {
+        if (error) request.destroy(error);
+      });
+    } else {
+      request.end(body);
+    }
+  });
+}
+
+/** `node:http`'s header object behind the `get`/`has` of fetch's Headers (repeated values joined). */
+class NodeHeaders implements ResponseHeaders {
+  constructor(private readonly raw: IncomingMessage['headers']) {}
+
+  get(name: string): string | null {
+    const value = this.raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  has(name: string): boolean {
+    return this.raw[name.toLowerCase()] !== undefined;
   }
 }
 

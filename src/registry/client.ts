@@ -11,6 +11,7 @@
  */
 import type { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
+import type { ResponseHeaders } from '../http/client.js';
 import { sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { type Descriptor, DescriptorSchema } from '../oci/types.js';
@@ -287,7 +288,7 @@ async function paginate(
   api: RegistryApi,
   first: string,
   repository: string,
-  onPage: (page: unknown, headers: Headers) => void,
+  onPage: (page: unknown, headers: ResponseHeaders) => void,
   optional = false,
 ): Promise<boolean> {
   let url: string | undefined = first;

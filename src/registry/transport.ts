@@ -18,9 +18,8 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { getCACertificates } from 'node:tls';
-import type { Agent } from 'undici';
 import { RampartError } from '../errors.js';
-import { HttpClient } from '../http/client.js';
+import { type HttpAgents, HttpClient } from '../http/client.js';
 import type { RegistryEvent, RegistryOptions } from './types.js';
 
 const DOCKER_HUB = 'docker.io';
@@ -122,27 +121,31 @@ export function loopbackOnlyLookup(hostname: string, options: LookupOptions, cal
 }
 
 /**
- * The undici Agent a registry's HTTP client sends through (`Dispatcher.request`: Node streams both
- * ways, see http/client.ts), with these TLS settings: extra CA certificates, the verification
- * switch, the loopback-only lookup. The `undici` package supplies it (Node exposes no dispatcher
- * class of its own), loaded at the first request, so commands that reach no registry never load
- * it; the CA file is read then too. Idle connections do not keep the process alive (undici unrefs
- * them); `HttpClient.close()` ends them.
+ * The connection pools a registry's HTTP client sends through (`node:http`/`node:https`, Node
+ * streams both ways, see http/client.ts), with these TLS settings: extra CA certificates, the
+ * verification switch, the loopback-only lookup (for plain http too). Made at the first request;
+ * the CA file is read then. Kept-alive connections do not hold the process open (the agents unref
+ * idle sockets); `HttpClient.close()` ends them.
  */
-export function registryDispatcher(settings: TlsSettings): () => Promise<Agent> {
+export function registryAgents(settings: TlsSettings): () => Promise<HttpAgents> {
   return async () => {
-    const { Agent } = await import('undici');
     // Without a CA file, TLS uses Node's default list by itself; parsing it here cost ~0.2 s.
     const ca = settings.caFile
       ? [...getCACertificates('default'), await readCaFile(settings.caFile)]
       : undefined;
-    return new Agent({
-      connect: {
+    const lookup = settings.loopbackOnly ? { lookup: loopbackOnlyLookup } : {};
+    // Not imported: see sendNode in http/client.ts (an ESM import of node:http loads fetch's undici).
+    const { Agent: HttpAgent } = process.getBuiltinModule('node:http');
+    const { Agent: HttpsAgent } = process.getBuiltinModule('node:https');
+    return {
+      http: new HttpAgent({ keepAlive: true, ...lookup }),
+      https: new HttpsAgent({
+        keepAlive: true,
         ...(ca ? { ca } : {}),
         rejectUnauthorized: !settings.insecure,
-        ...(settings.loopbackOnly ? { lookup: loopbackOnlyLookup } : {}),
-      },
-    });
+        ...lookup,
+      }),
+    };
   };
 }
 
@@ -166,5 +169,5 @@ async function readCaFile(path: string): Promise<string> {
 
 /** The HTTP client for one registry host when the caller passed none. */
 export function registryHttpClient(settings: TlsSettings): HttpClient {
-  return new HttpClient({ dispatcher: registryDispatcher(settings) });
+  return new HttpClient({ agents: registryAgents(settings) });
 }

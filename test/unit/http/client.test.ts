@@ -4,7 +4,14 @@
  * passed in; nothing asserts how long anything took.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  Agent as HttpAgent,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError, type RampartError } from '../../../src/errors.js';
@@ -146,12 +153,12 @@ async function failure(promise: Promise<unknown>): Promise<RampartError> {
   return error as RampartError;
 }
 
-/** The same rules through both transports: fetch (the default) and an undici dispatcher (registries). */
+/** The same rules through both transports: fetch (the default) and node:http (registries). */
 const transports: Array<{ transport: string; options: HttpClientOptions }> = [
   { transport: 'fetch', options: {} },
   {
-    transport: 'an undici dispatcher',
-    options: { dispatcher: async () => new (await import('undici')).Agent() },
+    transport: 'node:http',
+    options: { agents: async () => ({ http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent() }) },
   },
 ];
 

@@ -4,7 +4,8 @@
  * client sends streamed bodies in the mode that does not clone, and follows no redirect for them.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, Agent as HttpAgent, type Server } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -41,12 +42,12 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-/** Both transports: fetch (the default) and an undici dispatcher (registries). */
+/** Both transports: fetch (the default) and node:http (registries). */
 const transports: Array<{ transport: string; options: HttpClientOptions }> = [
   { transport: 'fetch', options: {} },
   {
-    transport: 'an undici dispatcher',
-    options: { dispatcher: async () => new (await import('undici')).Agent() },
+    transport: 'node:http',
+    options: { agents: async () => ({ http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent() }) },
   },
 ];
 
