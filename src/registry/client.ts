@@ -89,6 +89,10 @@ export function createRegistryClient(
   const client: RegistryClient = {
     registry,
 
+    async close() {
+      if (!options.http) await http.close();
+    },
+
     async ping() {
       const response = await api.request(await api.url(''), { access: {} });
       await response.cancel();

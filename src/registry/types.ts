@@ -70,6 +70,11 @@ export interface RegistryClient {
   /** `GET /v2/`: reachable, and the credentials (if any) are accepted. */
   ping(): Promise<void>;
   /**
+   * Closes the kept-alive connections of the HTTP client it made (not of one passed in as
+   * `http`); idle ones never hold the process open. A later call opens new ones.
+   */
+  close(): Promise<void>;
+  /**
    * A manifest by tag or digest, with Accept for OCI/Docker manifests and indexes. The digest is
    * computed from the bytes; it must equal a requested digest and the Docker-Content-Digest
    * header (DIGEST_MISMATCH otherwise). Bounded at 4 MiB. MANIFEST_NOT_FOUND on 404.

@@ -12,7 +12,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError, type RampartError } from '../../../src/errors.js';
 import { HttpClient, type HttpClientOptions } from '../../../src/http/client.js';
@@ -387,5 +387,33 @@ describe('URLs with credentials (review finding 3)', () => {
     expect((error as RampartError).details).toEqual({ value: 'https://host.example/x' });
     expect(JSON.stringify(error)).not.toContain('pa/ss');
     expect((error as Error).message).not.toContain('pa/ss');
+  });
+});
+
+describe('HttpClient with agents: close()', () => {
+  it('ends the kept-alive connection it made, which stays open without it', async () => {
+    const server = createServer((_req, res) => res.writeHead(200).end('ok'));
+    const sockets: Array<Socket> = [];
+    server.on('connection', (socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+    try {
+      const http = new HttpClient({
+        agents: async () => ({ http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent() }),
+      });
+      expect((await (await http.request(url)).bytes()).toString()).toBe('ok');
+      expect((await (await http.request(url)).bytes()).toString()).toBe('ok');
+      // One connection, reused, and still open after both answers.
+      expect(sockets).toHaveLength(1);
+      const socket = sockets[0] as Socket;
+      expect(socket.destroyed).toBe(false);
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      await http.close();
+      await closed;
+      expect(socket.destroyed).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
