@@ -13,20 +13,27 @@
  * `RAMPART_BENCH_REGISTRY_RUNS=N` asks for more (on a shared machine 7 or more). Run with
  * `npm run bench -- registry` (it builds first: it runs bin/rampart.js).
  *
- * Figures (2 shared cores, medians of CPU seconds; wall time at this load is noise):
+ * Figures (2 cores shared with six other developers' jobs: wall time is noisy, CPU seconds and
+ * RSS less so). Five interleaved runs of d525d68, this transport and skopeo, medians; ratio = median
+ * of each run's rampart wall time ÷ skopeo's (load average 7.9-10.3):
  *
- * | run | load | push CPU rampart / skopeo | pull CPU rampart / skopeo | peak RSS push / pull |
+ * | build | push ratio | pull ratio | CPU push / pull | peak RSS push / pull (median, max) |
  * | --- | --- | --- | --- | --- |
- * | d525d68 (fetch) | 13-15 | 1.98 / 0.86 s | 2.40 / 0.89 s | 182 / 184 MiB |
- * | node:http transport | 13-15 | 1.71 / 0.86 s | 1.96 / 0.89 s | 147 / 149 MiB |
+ * | d525d68 (fetch) | 1.98 × | 3.96 × | 2.54 / 3.14 s | 177, 185 / 176, 200 MiB |
+ * | node:http transport | 1.26 × | 2.49 × | 1.98 / 2.36 s | 145, 146 / 142, 156 MiB |
+ * | skopeo | 1 | 1 | 0.99 / 1.01 s | 22 / 21 MiB |
  *
- * Where the rest goes (CPU profiles and a 100 kB image as the fixed cost): ~0.6 s of each command
- * is Node start-up and loading rampart's modules (skopeo's whole 100 kB copy takes 0.1 s); of the
- * rest, sha256 of 200 MB (~0.3 s, skopeo hashes too), the kernel's copies into sockets and the
- * page cache, node:http's parser (it copies each body chunk out of its read buffer) and the
- * garbage collection of those 64 KiB chunks. Peak RSS is ~85 MiB of Node and rampart's modules
- * (a 100 kB copy peaks there) plus chunks awaiting collection (V8 collects them by external memory
- * pressure, ~64 MiB) and the bytes in flight per job.
+ * Still short of the time targets. What bounds them: a copy of a 100 kB image costs rampart
+ * ~0.6 s of CPU and 85 MiB (Node start-up and rampart's modules), skopeo 0.1 s and 21 MiB; the
+ * 200 MB themselves cost ~1.2 s more, all on one thread (skopeo spreads its work over several,
+ * which also wins it a larger share of a loaded machine). Where those go (CPU profiles): the
+ * kernel's copies into sockets and the page cache, node:http's parser (it copies each body chunk
+ * out of its read buffer), stream plumbing, sha256 (0.13 s for 200 MB here) and the garbage
+ * collection of the 64 KiB-1 MiB chunks. Peak RSS is ~85 MiB of Node and rampart's modules (a
+ * 100 kB copy peaks there) plus chunks awaiting collection (V8 collects them on external memory
+ * growth, ~64 MiB, not by the small young generation they barely touch) and the bytes in flight
+ * per job. `node --max-semi-space-size=1` cut it to ~125 MiB and some CPU in trials, but V8 takes
+ * that flag only at start-up (not from `v8.setFlagsFromString` in bin/rampart.js).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
