@@ -716,8 +716,8 @@ export class HttpClient {
         },
         destroy(error, callback) {
           done();
-          // Unread on purpose (cancelled, or over the limit): a small rest is read out, keeping the
-          // connection; `discard` cuts a large one.
+          // Left unread on purpose (cancelled, over the limit): `discard` reads out an answer that
+          // has arrived whole (the connection is kept) and cuts one still arriving.
           if (!source.readableEnded) void response.discard().catch(() => undefined);
           callback(error);
         },
@@ -805,7 +805,8 @@ function sendNode(
         statusText: response.statusMessage ?? '',
         headers: new NodeHeaders(response.headers),
         body: method === 'HEAD' ? null : response,
-        // A complete small answer is read out (the connection is kept); anything else is cut.
+        // An answer that has arrived whole is read out (the connection is kept); one still
+        // arriving is cut, rather than read to its end.
         discard: async () => {
           if (response.complete) response.resume();
           else response.destroy();
