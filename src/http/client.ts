@@ -23,12 +23,22 @@
  * - **Facts in errors.** NETWORK carries `url`, `status` and `attempts` (the true count);
  *   TIMEOUT `url`, `timeoutMs`, `attempts`; TOO_LARGE `limit`, `url`.
  *
- * Built on the platform's `fetch` (undici, built into Node 24) rather than undici's own
- * `request`: fetch streams request and response bodies, takes an AbortSignal, and keeps the
- * transport replaceable (callers and tests pass any fetch-compatible function); undici's
- * dispatcher-level `headersTimeout`/`bodyTimeout` are idle timeouts only, so the deadline has to
- * live here anyway.
+ * Two transports, one set of rules. By default the platform's `fetch` (undici, built into Node
+ * 24): it streams both ways, takes an AbortSignal, and stays replaceable (callers and tests pass any
+ * fetch-compatible function). With `agents` (the registry client, which moves large blobs), requests
+ * go through `node:http`/`node:https` instead: request and response bodies are Node streams, with
+ * none of fetch's per-chunk work (each chunk copied into a new Uint8Array and queued through WHATWG
+ * byte streams, then read back through a reader: ~1/3 of a 200 MB blob pull's CPU, and the copies
+ * were most of its garbage), and nothing to load (fetch's undici is compiled on first use, ~0.1 s
+ * of CPU; the undici package's Agent, ~0.3 s: a third of a small registry command). undici's own
+ * `request` would stream as well but costs that load. The deadline and the idle timeout live here
+ * either way (undici's `headersTimeout`/`bodyTimeout` are idle timeouts only). `HttpResponse`
+ * offers the body both ways (`body`, `stream()`), each guarded alike.
  */
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import { pipeline, Readable, Transform } from 'node:stream';
+import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { RampartError } from '../errors.js';
 import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
 
@@ -38,8 +48,25 @@ export type RequestBody =
   | string
   | (() => ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>);
 
+/** The connection pools of the `node:http` transport, one per scheme. */
+export interface HttpAgents {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
+/** What callers read of response headers (fetch's `Headers` is one). */
+export interface ResponseHeaders {
+  get(name: string): string | null;
+  has(name: string): boolean;
+}
+
 export interface HttpClientOptions {
   fetch?: FetchFn;
+  /**
+   * Send through `node:http`/`node:https` with these agents (keep-alive, TLS settings) instead of
+   * `fetch`; called once, at the first request. Ignored when `fetch` is given.
+   */
+  agents?: () => Promise<HttpAgents>;
   /** No response headers, or no body bytes, for this long: the attempt fails. Default 60 s. */
   idleTimeoutMs?: number;
   /**
@@ -84,7 +111,7 @@ export interface HttpRequestOptions {
   /** Non-2xx statuses handed to the caller instead of raised (e.g. 304, 404). */
   acceptStatuses?: number[];
   /** On 401: headers to send the request again with (once), or undefined to fail. */
-  onChallenge?: (response: Response) => Promise<Record<string, string> | undefined>;
+  onChallenge?: (response: ChallengeResponse) => Promise<Record<string, string> | undefined>;
   /** What the request is for, named in CANCELLED errors (default `METHOD URL`). */
   operation?: string;
   /**
@@ -96,19 +123,41 @@ export interface HttpRequestOptions {
   hideQuery?: boolean;
 }
 
+/** What an auth hook sees of a 401 answer (its body is discarded). */
+export interface ChallengeResponse {
+  status: number;
+  headers: ResponseHeaders;
+}
+
 export interface HttpResponse {
   /** The final URL after redirects, without credentials. */
   url: string;
   status: number;
   statusText: string;
-  headers: Headers;
+  headers: ResponseHeaders;
   /** Attempts made so far, this one included. */
   attempts: number;
   /** The body, guarded by the idle timeout, the deadline, `maxBytes` and the signal. */
-  body: ReadableStream<Uint8Array>;
+  readonly body: ReadableStream<Uint8Array>;
+  /**
+   * The same body as a Node stream (no WHATWG stream in between with `agents`): read one of
+   * `body` and `stream()`, not both.
+   */
+  stream(): Readable;
   /** The whole body (at most `maxBytes`): for small documents only. */
   bytes(): Promise<Buffer>;
   cancel(): Promise<void>;
+}
+
+/** One answer of either transport, before the guards. */
+interface Answer {
+  status: number;
+  statusText: string;
+  headers: ResponseHeaders;
+  /** WHATWG from fetch, Node from `node:http`; null for a HEAD (or a null-body status). */
+  body: ReadableStream<Uint8Array> | Readable | null;
+  /** Drops the body unread (keeping the connection where the transport can). */
+  discard(): Promise<void>;
 }
 
 /**
@@ -263,6 +312,8 @@ class IdleTimer {
 
 export class HttpClient {
   private readonly fetchFn: FetchFn;
+  private readonly agentsFactory: (() => Promise<HttpAgents>) | undefined;
+  private agents: Promise<HttpAgents> | undefined;
   private readonly defaults: Required<
     Pick<
       HttpClientOptions,
@@ -281,6 +332,7 @@ export class HttpClient {
 
   constructor(options: HttpClientOptions = {}) {
     this.fetchFn = options.fetch ?? fetch;
+    this.agentsFactory = options.fetch ? undefined : options.agents;
     this.defaults = {
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       deadlineMs: options.deadlineMs ?? 15 * 60_000,
@@ -293,6 +345,20 @@ export class HttpClient {
     };
     this.sleep = options.sleep ?? abortableSleep;
     this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Closes the kept-alive connections of the agents this client made (none with `fetch`): for a
+   * library caller done with it (idle ones do not hold the process open). A later request makes
+   * new agents.
+   */
+  async close(): Promise<void> {
+    const agents = this.agents;
+    this.agents = undefined;
+    if (!agents) return;
+    const { http, https } = await agents;
+    http.destroy();
+    https.destroy();
   }
 
   /**
@@ -393,7 +459,9 @@ export class HttpClient {
     let target = parseRequestUrl(rawUrl);
     let method = initialMethod;
     let body = options.body;
-    const headers = new Headers(options.headers);
+    // Lowercase names, as the `Headers` of fetch keeps them (without loading fetch).
+    const headers = new Map<string, string>();
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name.toLowerCase(), value);
     // fetch() refuses URLs with credentials; they go as Basic auth, to this origin only.
     if (target.username || target.password) {
       const user = decodeURIComponent(target.username);
@@ -406,38 +474,25 @@ export class HttpClient {
     // Challenges are answered for the origin the caller asked; a redirect target's 401 is its own.
     const origin = target.origin;
     for (let redirects = 0; ; ) {
-      const init: RequestInit & { duplex?: 'half' } = {
-        method,
-        headers,
-        redirect: 'manual',
-        signal: idle.controller.signal,
-      };
-      if (body !== undefined && method !== 'GET' && method !== 'HEAD') {
-        if (typeof body === 'function') {
-          const stream = body();
-          init.body =
-            stream instanceof ReadableStream
-              ? stream
-              : (ReadableStream.from(stream) as ReadableStream<Uint8Array>);
-          init.duplex = 'half';
-          // With any other redirect mode fetch clones the request to be able to follow a redirect,
-          // and the clone tees the body: the branch never read holds every byte sent, the whole
-          // upload in memory (nodejs/undici#4058). A streamed body is made afresh per attempt, so
-          // no redirect is followed for it: a 3xx answer fails the attempt as a network error.
-          init.redirect = 'error';
-        } else {
-          init.body = body;
-        }
-      }
-      let response: Response;
+      const sent = body !== undefined && method !== 'GET' && method !== 'HEAD' ? body : undefined;
+      let response: Answer;
       try {
-        response = await this.fetchFn(target.href, init);
+        response = await this.send(target, method, headers, sent, idle.controller.signal);
       } catch (error) {
         throw exchange.failure(error, idle.fired);
       }
+      if (typeof sent === 'function' && REDIRECT_STATUSES.has(response.status)) {
+        // A streamed body is made afresh per attempt, so no redirect is followed for it (see
+        // `send`): the attempt fails as a network error, as fetch's redirect mode 'error' does.
+        await response.discard().catch(() => undefined);
+        throw exchange.failure(
+          new Error(`HTTP ${response.status} redirect in answer to a streamed request body`),
+          false,
+        );
+      }
       const location = response.headers.get('location');
       if (REDIRECT_STATUSES.has(response.status) && location) {
-        await response.body?.cancel().catch(() => undefined);
+        await response.discard().catch(() => undefined);
         const next = new URL(location, target);
         if (++redirects > this.defaults.maxRedirects || !/^https?:$/.test(next.protocol)) {
           throw new RampartError(
@@ -484,22 +539,73 @@ export class HttpClient {
       if (response.status === 401 && options.onChallenge && !challenged && target.origin === origin) {
         challenged = true;
         const extra = await options.onChallenge(response);
-        await response.body?.cancel().catch(() => undefined);
+        await response.discard().catch(() => undefined);
         if (extra) {
           for (const [name, value] of Object.entries(extra)) headers.set(name, value);
           continue;
         }
         return this.statusFailure(response, exchange);
       }
-      if (!response.ok && !options.acceptStatuses?.includes(response.status)) {
-        await response.body?.cancel().catch(() => undefined);
+      if (
+        (response.status < 200 || response.status > 299) &&
+        !options.acceptStatuses?.includes(response.status)
+      ) {
+        await response.discard().catch(() => undefined);
         return this.statusFailure(response, exchange);
       }
       return this.guard(response, shownUrl(target.href, options), options.maxBytes, exchange, idle);
     }
   }
 
-  private statusFailure(response: Response, exchange: Exchange): never {
+  /**
+   * Sends one request through the transport, following no redirect. A streamed body (a function)
+   * is made here, once per send. Through fetch it goes with redirect mode 'error': with any other
+   * mode fetch clones the request to be able to follow a redirect, and the clone tees the body, so
+   * the branch never read holds every byte sent, the whole upload in memory (nodejs/undici#4058).
+   */
+  private async send(
+    target: URL,
+    method: string,
+    headers: Map<string, string>,
+    body: RequestBody | undefined,
+    signal: AbortSignal,
+  ): Promise<Answer> {
+    if (this.agentsFactory) {
+      this.agents ??= this.agentsFactory();
+      return sendNode(target, method, headers, body, signal, await this.agents);
+    }
+    const init: RequestInit & { duplex?: 'half' } = {
+      method,
+      headers: Object.fromEntries(headers),
+      redirect: 'manual',
+      signal,
+    };
+    if (body !== undefined) {
+      if (typeof body === 'function') {
+        const stream = body();
+        init.body =
+          stream instanceof ReadableStream
+            ? stream
+            : (ReadableStream.from(stream) as ReadableStream<Uint8Array>);
+        init.duplex = 'half';
+        init.redirect = 'error';
+      } else {
+        init.body = body;
+      }
+    }
+    const response = await this.fetchFn(target.href, init);
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+      body: response.body,
+      discard: async () => {
+        await response.body?.cancel();
+      },
+    };
+  }
+
+  private statusFailure(response: Answer, exchange: Exchange): never {
     const status = response.status;
     const tried = `${exchange.attempts} attempt${exchange.attempts === 1 ? '' : 's'}`;
     const error = new RampartError(
@@ -519,7 +625,7 @@ export class HttpClient {
 
   /** Wraps the body: idle timer re-armed per chunk, byte limit, failures turned into RampartErrors. */
   private guard(
-    response: Response,
+    response: Answer,
     finalUrl: string,
     maxBytes: number | undefined,
     exchange: Exchange,
@@ -533,23 +639,35 @@ export class HttpClient {
       );
     const declared = Number(response.headers.get('content-length') ?? Number.NaN);
     if (maxBytes !== undefined && Number.isFinite(declared) && declared > maxBytes) {
-      void response.body?.cancel().catch(() => undefined);
+      void response.discard().catch(() => undefined);
       throw tooLarge(declared);
     }
+    let finished = false;
     const done = () => {
+      if (finished) return;
+      finished = true;
       idle.clear();
       exchange.finish();
     };
+    let received = 0;
+    /** Per chunk, both transports: the byte limit, then the idle timer. */
+    const check = (length: number): void => {
+      received += length;
+      if (maxBytes !== undefined && received > maxBytes) {
+        done();
+        throw tooLarge(received);
+      }
+      idle.refresh();
+    };
     const source = NULL_BODY_STATUSES.has(response.status) ? null : response.body;
-    let body: ReadableStream<Uint8Array>;
+    let web: ReadableStream<Uint8Array> | undefined;
+    let node: Readable | undefined;
     if (source === null) {
-      void response.body?.cancel().catch(() => undefined);
-      body = new ReadableStream({ start: (controller) => controller.close() });
+      void response.discard().catch(() => undefined);
       done();
-    } else {
+    } else if (!(source instanceof Readable)) {
       const upstream = source.getReader();
-      let received = 0;
-      body = new ReadableStream<Uint8Array>(
+      web = new ReadableStream<Uint8Array>(
         {
           async pull(controller) {
             let chunk: Awaited<ReturnType<typeof upstream.read>>;
@@ -565,13 +683,12 @@ export class HttpClient {
               controller.close();
               return;
             }
-            received += chunk.value.byteLength;
-            if (maxBytes !== undefined && received > maxBytes) {
-              done();
+            try {
+              check(chunk.value.byteLength);
+            } catch (error) {
               await upstream.cancel().catch(() => undefined);
-              throw tooLarge(received);
+              throw error;
             }
-            idle.refresh();
             controller.enqueue(chunk.value);
           },
           async cancel(reason) {
@@ -581,23 +698,153 @@ export class HttpClient {
         },
         { highWaterMark: 0 },
       );
+    } else {
+      // Chunks pass through as they are (no copy); the source's failures become RampartErrors.
+      const guarded = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          try {
+            check(chunk.byteLength);
+          } catch (error) {
+            callback(error as Error);
+            return;
+          }
+          callback(null, chunk);
+        },
+        flush(callback) {
+          done();
+          callback();
+        },
+        destroy(error, callback) {
+          done();
+          // Left unread on purpose (cancelled, over the limit): `discard` reads out an answer that
+          // has arrived whole (the connection is kept) and cuts one still arriving.
+          if (!source.readableEnded) void response.discard().catch(() => undefined);
+          callback(error);
+        },
+      });
+      source.on('error', (error) => guarded.destroy(exchange.failure(error, idle.fired)));
+      source.pipe(guarded);
+      node = guarded;
     }
+    const empty = () => {
+      node = Readable.from([]);
+      return node;
+    };
+    const nodeBody = (): Readable => {
+      if (node) return node;
+      if (web) {
+        node = Readable.fromWeb(web as NodeWebReadableStream<Uint8Array>);
+        web = undefined;
+        return node;
+      }
+      return empty();
+    };
+    const webBody = (): ReadableStream<Uint8Array> => {
+      if (web) return web;
+      if (node) {
+        web = Readable.toWeb(node) as unknown as ReadableStream<Uint8Array>;
+        node = undefined;
+        return web;
+      }
+      web = new ReadableStream({ start: (controller) => controller.close() });
+      return web;
+    };
     return {
       url: finalUrl,
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,
       attempts: exchange.attempts,
-      body,
+      get body() {
+        return webBody();
+      },
+      stream: nodeBody,
       async bytes() {
         const chunks: Uint8Array[] = [];
-        for await (const chunk of body) chunks.push(chunk);
+        for await (const chunk of nodeBody()) chunks.push(chunk as Uint8Array);
         return Buffer.concat(chunks);
       },
       async cancel() {
-        if (!body.locked) await body.cancel().catch(() => undefined);
+        if (web) {
+          if (!web.locked) await web.cancel().catch(() => undefined);
+        } else if (node && !node.destroyed && !node.readableEnded) {
+          node.destroy();
+        }
       },
     };
+  }
+}
+
+/** One request through `node:http`/`node:https`, as an Answer; the body is the response stream. */
+function sendNode(
+  target: URL,
+  method: string,
+  headers: Map<string, string>,
+  body: RequestBody | undefined,
+  signal: AbortSignal,
+  agents: HttpAgents,
+): Promise<Answer> {
+  const https = target.protocol === 'https:';
+  return new Promise<Answer>((resolve, reject) => {
+    // Taken from Node's own module table when used: an ESM import of node:http builds its ESM
+    // facade, reading every export, and one of them (WebSocket) compiles fetch's undici (~0.1 s).
+    const { request: send } = https
+      ? process.getBuiltinModule('node:https')
+      : process.getBuiltinModule('node:http');
+    const request = send(target, {
+      method,
+      headers: Object.fromEntries(headers),
+      agent: https ? agents.https : agents.http,
+      signal,
+    });
+    // Errors after the answer arrived reach the response stream (and so its reader) as well.
+    request.on('error', reject);
+    request.once('response', (response: IncomingMessage) => {
+      resolve({
+        status: response.statusCode ?? 0,
+        statusText: response.statusMessage ?? '',
+        headers: new NodeHeaders(response.headers),
+        body: method === 'HEAD' ? null : response,
+        // An answer that has arrived whole is read out (the connection is kept); one still
+        // arriving is cut, rather than read to its end.
+        discard: async () => {
+          if (response.complete) response.resume();
+          else response.destroy();
+        },
+      });
+    });
+    if (body === undefined) {
+      request.end();
+    } else if (typeof body === 'function') {
+      const made = body();
+      const stream =
+        made instanceof Readable
+          ? made
+          : Symbol.asyncIterator in made && !('getReader' in made)
+            ? Readable.from(made, { objectMode: false })
+            : Readable.fromWeb(made as NodeWebReadableStream<Uint8Array>);
+      // A source that fails (a digest mismatch) ends the request with its error.
+      pipeline(stream, request, (error) => {
+        if (error) request.destroy(error);
+      });
+    } else {
+      request.end(body);
+    }
+  });
+}
+
+/** `node:http`'s header object behind the `get`/`has` of fetch's Headers (repeated values joined). */
+class NodeHeaders implements ResponseHeaders {
+  constructor(private readonly raw: IncomingMessage['headers']) {}
+
+  get(name: string): string | null {
+    const value = this.raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  has(name: string): boolean {
+    return this.raw[name.toLowerCase()] !== undefined;
   }
 }
 

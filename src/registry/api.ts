@@ -6,7 +6,7 @@
  * the client send credentials elsewhere.
  */
 import { RampartError } from '../errors.js';
-import type { HttpClient, HttpRequestOptions, HttpResponse } from '../http/client.js';
+import type { ChallengeResponse, HttpClient, HttpRequestOptions, HttpResponse } from '../http/client.js';
 import type { RegistryEvent } from './types.js';
 
 /** What a request needs access to: `repository:NAME:ACTIONS` scopes for the token flow. */
@@ -28,7 +28,7 @@ export interface RequestAuthorizer {
    * before the first challenge was answered did not, and deserve their one retry).
    */
   challenge(
-    response: Response,
+    response: ChallengeResponse,
     access: Access,
     sentCredentials: boolean,
   ): Promise<Record<string, string> | undefined>;

@@ -14,7 +14,7 @@
  * name the registry, repository, status and action only.
  */
 import { RampartError } from '../errors.js';
-import type { HttpClient } from '../http/client.js';
+import type { ChallengeResponse, HttpClient } from '../http/client.js';
 import type { Access, RequestAuthorizer } from './api.js';
 import { hostnameOf, isLoopbackHost } from './transport.js';
 import type { Credential, CredentialStore } from './types.js';
@@ -112,7 +112,7 @@ export class RegistryAuthorizer implements RequestAuthorizer {
   }
 
   async challenge(
-    response: Response,
+    response: ChallengeResponse,
     access: Access,
     sentCredentials = true,
   ): Promise<Record<string, string> | undefined> {

@@ -11,6 +11,7 @@
  */
 import type { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
+import type { ResponseHeaders } from '../http/client.js';
 import { sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { type Descriptor, DescriptorSchema } from '../oci/types.js';
@@ -87,6 +88,10 @@ export function createRegistryClient(
 
   const client: RegistryClient = {
     registry,
+
+    async close() {
+      if (!options.http) await http.close();
+    },
 
     async ping() {
       const response = await api.request(await api.url(''), { access: {} });
@@ -207,7 +212,8 @@ export function createRegistryClient(
     hasBlob: (repository, descriptor) => hasBlob(api, repository, descriptor),
     openBlob: (repository, descriptor): Promise<Readable> =>
       openBlob(api, repository, descriptor, tuning.resumes === undefined ? {} : { resumes: tuning.resumes }),
-    pushBlob: (repository, descriptor, open) => pushBlob(api, repository, descriptor, open, tuning.upload),
+    pushBlob: (repository, descriptor, open, options) =>
+      pushBlob(api, repository, descriptor, open, { ...tuning.upload, ...options }),
     mountBlob: (repository, descriptor, from) => mountBlob(api, repository, descriptor, from),
 
     async listTags(repository) {
@@ -286,7 +292,7 @@ async function paginate(
   api: RegistryApi,
   first: string,
   repository: string,
-  onPage: (page: unknown, headers: Headers) => void,
+  onPage: (page: unknown, headers: ResponseHeaders) => void,
   optional = false,
 ): Promise<boolean> {
   let url: string | undefined = first;

@@ -84,7 +84,7 @@ export async function openBlob(
         }
       }
       try {
-        for await (const chunk of response.body) {
+        for await (const chunk of response.stream() as AsyncIterable<Buffer>) {
           let bytes = chunk;
           if (skip > 0) {
             const dropped = Math.min(skip, bytes.byteLength);

@@ -38,7 +38,11 @@ export async function listRepositoryTags(
 ): Promise<{ registry: string; repository: string; tags: string[] }> {
   const { registry, repository } = parseRepository(value);
   const client = options.client ?? createRegistryClient(registry, options);
-  return { registry, repository, tags: await client.listTags(repository) };
+  try {
+    return { registry, repository, tags: await client.listTags(repository) };
+  } finally {
+    if (!options.client) await client.close();
+  }
 }
 
 /**
@@ -60,9 +64,13 @@ export async function deleteManifestByDigest(
     );
   }
   const client = options.client ?? createRegistryClient(registry, options);
-  const manifest = await client.getManifest(repository, digest);
-  await client.deleteManifest(repository, digest);
-  // Only once deleted: a refused delete leaves the referrers index as it was.
-  await forgetReferrer(client, repository, manifest);
-  return { registry, repository, digest };
+  try {
+    const manifest = await client.getManifest(repository, digest);
+    await client.deleteManifest(repository, digest);
+    // Only once deleted: a refused delete leaves the referrers index as it was.
+    await forgetReferrer(client, repository, manifest);
+    return { registry, repository, digest };
+  } finally {
+    if (!options.client) await client.close();
+  }
 }

@@ -18,10 +18,8 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { getCACertificates } from 'node:tls';
-import type { Agent } from 'undici';
 import { RampartError } from '../errors.js';
-import { HttpClient } from '../http/client.js';
-import type { FetchFn } from '../http/fetch.js';
+import { type HttpAgents, HttpClient } from '../http/client.js';
 import type { RegistryEvent, RegistryOptions } from './types.js';
 
 const DOCKER_HUB = 'docker.io';
@@ -123,36 +121,32 @@ export function loopbackOnlyLookup(hostname: string, options: LookupOptions, cal
 }
 
 /**
- * A fetch function with these TLS settings, or the platform's own when there are none. Node's
- * fetch takes an undici dispatcher, but Node exposes no dispatcher class of its own, so with
- * settings the `undici` package supplies both the Agent (CA list, verification switch, lookup)
- * and the fetch that uses it: one HTTP stack per process, not Node's built-in copy of undici plus
- * the package (loading both cost a registry command ~0.3 s of start-up). The package is loaded on
- * first use, so commands that reach no registry never load it. The CA file is read then too.
+ * The connection pools a registry's HTTP client sends through (`node:http`/`node:https`, Node
+ * streams both ways, see http/client.ts), with these TLS settings: extra CA certificates, the
+ * verification switch, the loopback-only lookup (for plain http too). Made at the first request;
+ * the CA file is read then. Kept-alive connections do not hold the process open (the agents unref
+ * idle sockets); `HttpClient.close()` ends them.
  */
-export function tlsFetch(settings: TlsSettings): FetchFn {
-  if (!settings.caFile && !settings.insecure && !settings.loopbackOnly) return fetch;
-  let stack: Promise<{ agent: Agent; fetch: typeof import('undici').fetch }> | undefined;
-  const makeStack = async () => {
-    const undici = await import('undici');
+export function registryAgents(settings: TlsSettings): () => Promise<HttpAgents> {
+  return async () => {
     // Without a CA file, TLS uses Node's default list by itself; parsing it here cost ~0.2 s.
     const ca = settings.caFile
       ? [...getCACertificates('default'), await readCaFile(settings.caFile)]
       : undefined;
-    const agent = new undici.Agent({
-      connect: {
+    const lookup = settings.loopbackOnly ? { lookup: loopbackOnlyLookup } : {};
+    // Not imported: see sendNode in http/client.ts (an ESM import of node:http loads fetch's undici).
+    const { Agent: HttpAgent } = process.getBuiltinModule('node:http');
+    const { Agent: HttpsAgent } = process.getBuiltinModule('node:https');
+    return {
+      http: new HttpAgent({ keepAlive: true, ...lookup }),
+      https: new HttpsAgent({
+        keepAlive: true,
         ...(ca ? { ca } : {}),
         rejectUnauthorized: !settings.insecure,
-        ...(settings.loopbackOnly ? { lookup: loopbackOnlyLookup } : {}),
-      },
-    });
-    return { agent, fetch: undici.fetch };
+        ...lookup,
+      }),
+    };
   };
-  return (async (input: Parameters<FetchFn>[0], init?: Parameters<FetchFn>[1]) => {
-    stack ??= makeStack();
-    const { agent, fetch: undiciFetch } = await stack;
-    return undiciFetch(input as string, { ...init, dispatcher: agent } as Parameters<typeof undiciFetch>[1]);
-  }) as unknown as FetchFn;
 }
 
 async function readCaFile(path: string): Promise<string> {
@@ -175,5 +169,5 @@ async function readCaFile(path: string): Promise<string> {
 
 /** The HTTP client for one registry host when the caller passed none. */
 export function registryHttpClient(settings: TlsSettings): HttpClient {
-  return new HttpClient({ fetch: tlsFetch(settings) });
+  return new HttpClient({ agents: registryAgents(settings) });
 }

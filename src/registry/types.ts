@@ -70,6 +70,11 @@ export interface RegistryClient {
   /** `GET /v2/`: reachable, and the credentials (if any) are accepted. */
   ping(): Promise<void>;
   /**
+   * Closes the kept-alive connections of the HTTP client it made (not of one passed in as
+   * `http`); idle ones never hold the process open. A later call opens new ones.
+   */
+  close(): Promise<void>;
+  /**
    * A manifest by tag or digest, with Accept for OCI/Docker manifests and indexes. The digest is
    * computed from the bytes; it must equal a requested digest and the Docker-Content-Digest
    * header (DIGEST_MISMATCH otherwise). Bounded at 4 MiB. MANIFEST_NOT_FOUND on 404.
@@ -91,12 +96,14 @@ export interface RegistryClient {
   /**
    * Uploads a blob unless present: monolithic for small blobs, chunked PATCH for large ones
    * (falling back when refused); `open` is called again for a retry. The registry's digest check
-   * is the last word; the stream is also verified while sent.
+   * is the last word; the stream is also verified while sent. `skipCheck`: the caller has just
+   * asked `hasBlob` (a copy does), so no second `HEAD` is sent.
    */
   pushBlob(
     repository: string,
     descriptor: Descriptor,
     open: () => Promise<Readable>,
+    options?: { skipCheck?: boolean },
   ): Promise<BlobPushResult>;
   /** Cross-repository mount (`POST ...?mount=&from=`); false when the registry did not mount. */
   mountBlob(repository: string, descriptor: Descriptor, from: string): Promise<boolean>;

@@ -9,6 +9,11 @@ import { type Digest, isVerifiedAs, verifyingStream } from '../oci/digest.js';
 /** Progress events at most every this many bytes. */
 const PROGRESS_STEP = 1024 * 1024;
 
+// biome-ignore lint/correctness/useYield: fails on its first read, as a body sent twice must.
+async function* sentTwice(): AsyncGenerator<Uint8Array> {
+  throw new Error('an upload body cannot be sent twice');
+}
+
 /**
  * The source stream, verified as it is read, handed out in windows of N bytes (one per request
  * body). A window is single-use: a request sent again (a 401 answered, a redirect) fails instead
@@ -43,16 +48,12 @@ export class VerifiedSource {
     this.iterator = this.verifier[Symbol.asyncIterator]();
   }
 
-  body(length: number): () => ReadableStream<Uint8Array> {
+  body(length: number): () => AsyncIterable<Uint8Array> {
     let used = false;
     return () => {
-      if (used) {
-        return new ReadableStream({
-          start: (controller) => controller.error(new Error('an upload body cannot be sent twice')),
-        });
-      }
+      if (used) return sentTwice();
       used = true;
-      return ReadableStream.from(this.window(length)) as ReadableStream<Uint8Array>;
+      return this.window(length);
     };
   }
 

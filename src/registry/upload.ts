@@ -35,6 +35,8 @@ export interface UploadOptions {
   /** The longest Retry-After honoured. Default 60 s. */
   maxRetryAfterMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** No `HEAD` first: the caller has just asked `hasBlob`. */
+  skipCheck?: boolean;
 }
 
 type Style = 'monolithic' | 'chunked';
@@ -115,7 +117,7 @@ export async function pushBlob(
 ): Promise<BlobPushResult> {
   checkRepository(repository);
   const digest = checkDigest(descriptor.digest);
-  if (await hasBlob(api, repository, descriptor)) return 'exists';
+  if (!options.skipCheck && (await hasBlob(api, repository, descriptor))) return 'exists';
   const attempts = options.attempts ?? 4;
   const backoffMs = options.backoffMs ?? 500;
   const sleep = options.sleep ?? abortableSleep;

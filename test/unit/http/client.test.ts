@@ -4,11 +4,18 @@
  * passed in; nothing asserts how long anything took.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer,
+  Agent as HttpAgent,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError, type RampartError } from '../../../src/errors.js';
-import { HttpClient } from '../../../src/http/client.js';
+import { HttpClient, type HttpClientOptions } from '../../../src/http/client.js';
 import { redactUrl } from '../../../src/http/fetch.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void;
@@ -80,7 +87,8 @@ const recordSleep = async (ms: number) => {
   sleeps.push(ms);
 };
 
-beforeAll(async () => {
+/** Fresh servers per transport: some routes answer by how often they were hit. */
+async function startServers(): Promise<void> {
   other = await serve({
     '/landing': (_req, res) => res.writeHead(200).end('landed'),
   });
@@ -130,14 +138,11 @@ beforeAll(async () => {
       });
     },
   });
-});
-afterAll(async () => {
+}
+async function stopServers(): Promise<void> {
   await hostile.close();
   await other.close();
-});
-
-const client = (extra: ConstructorParameters<typeof HttpClient>[0] = {}) =>
-  new HttpClient({ idleTimeoutMs: 2000, deadlineMs: 20_000, backoffMs: 1, sleep: recordSleep, ...extra });
+}
 
 async function failure(promise: Promise<unknown>): Promise<RampartError> {
   const error = await promise.then(
@@ -148,7 +153,28 @@ async function failure(promise: Promise<unknown>): Promise<RampartError> {
   return error as RampartError;
 }
 
-describe('HttpClient against hostile servers', () => {
+/** The same rules through both transports: fetch (the default) and node:http (registries). */
+const transports: Array<{ transport: string; options: HttpClientOptions }> = [
+  { transport: 'fetch', options: {} },
+  {
+    transport: 'node:http',
+    options: { agents: async () => ({ http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent() }) },
+  },
+];
+
+describe.each(transports)('HttpClient ($transport) against hostile servers', ({ options }) => {
+  beforeAll(startServers);
+  afterAll(stopServers);
+  const client = (extra: HttpClientOptions = {}) =>
+    new HttpClient({
+      idleTimeoutMs: 2000,
+      deadlineMs: 20_000,
+      backoffMs: 1,
+      sleep: recordSleep,
+      ...options,
+      ...extra,
+    });
+
   it('cuts an endless body at maxBytes with TOO_LARGE, having read little more than the limit', async () => {
     const limit = 1024 * 1024;
     const response = await client().request(`${hostile.url}/endless`, { maxBytes: limit });
@@ -319,7 +345,7 @@ describe('HttpClient against hostile servers', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     const error = await failure(
-      new HttpClient({ idleTimeoutMs: 60_000 }).request(`${hostile.url}/silent`, {
+      new HttpClient({ ...options, idleTimeoutMs: 60_000 }).request(`${hostile.url}/silent`, {
         signal: controller.signal,
         operation: 'fetching the silent file',
       }),
@@ -329,6 +355,7 @@ describe('HttpClient against hostile servers', () => {
     const waiting = new AbortController();
     const during = await failure(
       new HttpClient({
+        ...options,
         sleep: async (_ms, signal) => {
           waiting.abort();
           if (signal.aborted) throw signal.reason;
@@ -337,7 +364,7 @@ describe('HttpClient against hostile servers', () => {
     );
     expect(during.code).toBe('CANCELLED');
     const body = new AbortController();
-    const dripping = await new HttpClient().request(`${hostile.url}/drip`, { signal: body.signal });
+    const dripping = await new HttpClient(options).request(`${hostile.url}/drip`, { signal: body.signal });
     setTimeout(() => body.abort(), 50);
     expect((await failure(dripping.bytes())).code).toBe('CANCELLED');
   });
@@ -360,5 +387,33 @@ describe('URLs with credentials (review finding 3)', () => {
     expect((error as RampartError).details).toEqual({ value: 'https://host.example/x' });
     expect(JSON.stringify(error)).not.toContain('pa/ss');
     expect((error as Error).message).not.toContain('pa/ss');
+  });
+});
+
+describe('HttpClient with agents: close()', () => {
+  it('ends the kept-alive connection it made, which stays open without it', async () => {
+    const server = createServer((_req, res) => res.writeHead(200).end('ok'));
+    const sockets: Array<Socket> = [];
+    server.on('connection', (socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+    try {
+      const http = new HttpClient({
+        agents: async () => ({ http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent() }),
+      });
+      expect((await (await http.request(url)).bytes()).toString()).toBe('ok');
+      expect((await (await http.request(url)).bytes()).toString()).toBe('ok');
+      // One connection, reused, and still open after both answers.
+      expect(sockets).toHaveLength(1);
+      const socket = sockets[0] as Socket;
+      expect(socket.destroyed).toBe(false);
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      await http.close();
+      await closed;
+      expect(socket.destroyed).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

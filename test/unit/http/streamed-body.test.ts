@@ -4,13 +4,14 @@
  * client sends streamed bodies in the mode that does not clone, and follows no redirect for them.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, Agent as HttpAgent, type Server } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError, type RampartError } from '../../../src/errors.js';
-import { HttpClient } from '../../../src/http/client.js';
+import { HttpClient, type HttpClientOptions } from '../../../src/http/client.js';
 
 const MiB = 1024 * 1024;
 setFlagsFromString('--expose-gc');
@@ -41,7 +42,16 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-describe('streamed request bodies', () => {
+/** Both transports: fetch (the default) and node:http (registries). */
+const transports: Array<{ transport: string; options: HttpClientOptions }> = [
+  { transport: 'fetch', options: {} },
+  {
+    transport: 'node:http',
+    options: { agents: async () => ({ http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent() }) },
+  },
+];
+
+describe.each(transports)('streamed request bodies ($transport)', ({ options }) => {
   it('a 96 MiB upload is sent whole without holding it in memory', async () => {
     const total = 96 * MiB;
     const chunk = 256 * 1024;
@@ -62,7 +72,7 @@ describe('streamed request bodies', () => {
     };
     gc();
     const before = process.memoryUsage().arrayBuffers;
-    const response = await new HttpClient().request(`${base}/sink`, { method: 'PUT', body: body });
+    const response = await new HttpClient(options).request(`${base}/sink`, { method: 'PUT', body: body });
     expect(response.status).toBe(201);
     expect((await response.bytes()).toString()).toBe(`${total} ${expected.digest('hex')}`);
     // Chunks in flight (the server here is in this process too), not the 96 MiB a kept copy holds.
@@ -70,7 +80,7 @@ describe('streamed request bodies', () => {
   });
 
   it('a redirect answer to a streamed upload fails as NETWORK instead of being followed', async () => {
-    const error = await new HttpClient({ retries: 0 })
+    const error = await new HttpClient({ ...options, retries: 0 })
       .request(`${base}/moved`, {
         method: 'PUT',
         body: () =>
