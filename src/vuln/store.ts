@@ -195,11 +195,15 @@ function prepareSchema(db: DatabaseSync, path: string, readOnly: boolean): void 
     );
   }
   if (!readOnly) {
-    // WAL: scans read while an import writes. synchronous=NORMAL keeps commits atomic (a crash
-    // loses at most the last commit, never the previous data); a 64 MiB page cache keeps a
-    // full import's index pages in memory.
+    // WAL: scans read while an import writes, and the import's pages are written once to the
+    // WAL (a rollback journal would copy the old ones first, then block readers while it writes
+    // the file). synchronous=FULL makes a commit durable: the WAL is synced before COMMIT
+    // returns, so an import reported done survives a power cut (NORMAL syncs it only at the
+    // checkpoint, and a power cut may roll the last import back). One import is one transaction,
+    // so this costs one fsync of the WAL per import, which the checkpoint at close would do
+    // anyway. A 64 MiB page cache keeps a full import's index pages in memory.
     db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA synchronous = FULL');
     db.exec('PRAGMA cache_size = -65536');
   }
   if (version === SCHEMA_VERSION) return;
@@ -404,8 +408,14 @@ export class AdvisoryWriter {
   /** Removes every row the feed contributed (before it is imported again). */
   clearFeed(feed: string): void {
     for (const table of ['affected', 'vulnerabilities', 'aliases', 'vex', 'debian_releases']) {
-      // A scan: cheaper than keeping a feed index up to date on every insert of an import.
-      this.statement(`DELETE FROM ${table} WHERE feed = ?`).run(feed);
+      // A table holding only this feed's rows (the tracker's, in a store without OSV data) is
+      // emptied whole: SQLite frees its pages without visiting each row and its index entries
+      // (the replacing import of a 70 MB dump spent ~1.4 s deleting row by row).
+      const other = this.statement(`SELECT 1 AS found FROM ${table} WHERE feed <> ? LIMIT 1`).get(feed);
+      // Otherwise a scan: cheaper than keeping a feed index up to date on every insert of an import.
+      this.statement(other ? `DELETE FROM ${table} WHERE feed = ?` : `DELETE FROM ${table}`).run(
+        ...(other ? [feed] : []),
+      );
     }
   }
 
