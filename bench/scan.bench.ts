@@ -110,7 +110,7 @@ function dpkgStatus(): string {
 
 /** Preloaded into the scanned CLI: its own CPU time (user + system), on stderr at exit. */
 const CPU_REPORT = `data:text/javascript,${encodeURIComponent(
-  'process.on("exit", () => { const u = process.resourceUsage(); process.stderr.write(`\\ncpu-ms ${(u.userCPUTime + u.systemCPUTime) / 1000}\\n`); });',
+  'process.on("exit", () => { const u = process.resourceUsage(); process.stderr.write("\\ncpu-ms " + (u.userCPUTime + u.systemCPUTime) / 1000 + "\\n"); });',
 )}`;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
