@@ -9,11 +9,15 @@
  * measures a real built image instead (e.g. the catalog's nodejs).
  * Run with `npm run bench -- scan` (after `npm run build`: the end-to-end figure runs bin/rampart.js).
  *
- * Measured 2026-12-06 on the shared 2-core machine at load average 12-18 (eight developers'
- * builds and tests; `rampart --version` alone took 0.77 s then): import of 1.50 M release entries
- * (221 MB) 42.6 s, library scan 149 ms (400 findings), end to end 1.87 s. Most of the library
- * scan is store queries (one `affected` per package, one `aliasesOf` + `vulnerability` per
- * finding); the targets (50 ms, 500 ms) need a quiet machine to be judged.
+ * Measured 2026-12-06 on the shared 2-core machine (load average 7-10, interleaved with the code
+ * before the change, d525d68): library scan median 120-149 ms -> 27 ms (CPU 37-39 -> 15-19 ms per
+ * scan: one `affected` query per package and one `aliasesOf` + `vulnerability` per candidate id
+ * were ~1,300 queries, now ~3 batched ones, `json_each` of the names/ids); end to end on this
+ * synthetic image 1.4-2.6 s -> 1.05 s wall, 446 ms CPU warm. On the built nodejs image (44 MB of
+ * layers) the end-to-end scan was 4.4-7.8 s wall / 3.3 s CPU, almost all of it cataloging the
+ * layers again; with the catalog kept by manifest digest a warm scan is 1.2-1.6 s wall / ~0.5 s
+ * CPU at load 10-15, of which Node's start is ~0.09 s and loading ~250 modules most of the rest
+ * (zod alone, through src/oci/types.ts, is 95 of them).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
