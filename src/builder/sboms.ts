@@ -20,10 +20,18 @@ export async function generateSboms(
   images: ReadonlyArray<{ image: Image; arch: string }>,
   log: (message: string) => void,
 ): Promise<SbomToWrite[]> {
-  const { generateSbom } = await import('../sbom/generate.js');
+  const [{ generateSbom }, { catalogCache }] = await Promise.all([
+    import('../sbom/generate.js'),
+    import('../sbom/catalog-cache.js'),
+  ]);
+  // Kept by manifest digest in rampart's cache too: `rampart scan` of the built image reuses it.
+  const cache = catalogCache();
   const result: SbomToWrite[] = [];
   for (const { image, arch } of images) {
-    const doc = await generateSbom({ kind: 'image-object', ref: `${base}@${image.digest}`, image });
+    const doc = await generateSbom(
+      { kind: 'image-object', ref: `${base}@${image.digest}`, image },
+      { cache },
+    );
     result.push({
       doc,
       outputs: [

@@ -38,7 +38,7 @@ export const MIN_PRUNE_AGE_MS = 3600_000;
 export const TEMP_GRACE_MS = 3600_000;
 
 /** Kinds whose every file is an entry. */
-const FILE_KINDS: ReadonlySet<string> = new Set(['blobs', 'inrelease', 'parsed', 'build']);
+const FILE_KINDS: ReadonlySet<string> = new Set(['blobs', 'inrelease', 'parsed', 'build', 'sbom']);
 /** Kinds of trees made as a unit (e2e Debian roots and apt state, test tools): only `all` removes them. */
 const TREE_KINDS: ReadonlySet<string> = new Set(['e2e', 'e2e-apt', 'tools']);
 /** Every top-level folder rampart (or its test suite) writes; nothing else is listed or pruned. */

@@ -4,12 +4,11 @@ import { parsePlatform } from '../oci/platform.js';
 import { isSkopeoDir } from '../oci/skopeo-dir-detect.js';
 import type { RegistryOptions } from '../registry/types.js';
 import { sourceDateEpoch } from '../util/source-date-epoch.js';
-import { catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
+import type { CatalogCache } from './catalog-cache.js';
 import type { Cataloger } from './cataloger.js';
 import type { SbomDocument, SbomSource, SbomWarning } from './model.js';
-import { directoryFileSource } from './source/dir-source.js';
 import type { FileSource } from './source/file-source.js';
-import { type FsTreeLike, imageFileSource, type SkippedImageEntry } from './source/image-source.js';
+import type { FsTreeLike, SkippedImageEntry } from './source/image-source.js';
 
 /** What to catalog. `image` opens a reference with src/oci; `image-object` takes an already opened image. */
 export type SbomInput =
@@ -38,15 +37,21 @@ export interface GenerateOptions {
    * (SPDX 2.3 requires a SHA-1 on each file); `rampart sbom --files` sets it. Reads the whole root.
    */
   fileDigests?: boolean;
+  /**
+   * Catalogs of images by manifest digest (`catalog-cache.ts`): an image this rampart cataloged
+   * before is not read again. Used for images with the default catalogers, no file digests and a
+   * creation time of their own (so the document depends on nothing but the image).
+   */
+  cache?: CatalogCache;
 }
 
 /** Catalogs an image or a root filesystem into rampart's SBOM model. */
 export async function generateSbom(input: SbomInput, options: GenerateOptions = {}): Promise<SbomDocument> {
   const env = options.env ?? process.env;
-  const catalogers = options.catalogers ?? DEFAULT_CATALOGERS;
   const early: SbomWarning[] = [];
   let files: FileSource;
   let source: SbomSource;
+  let cached: { cache: CatalogCache; digest: string } | undefined;
   switch (input.kind) {
     case 'directory': {
       const info = await stat(input.path).catch((error: unknown) => {
@@ -66,6 +71,7 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
           },
         );
       }
+      const { directoryFileSource } = await import('./source/dir-source.js');
       files = await directoryFileSource(input.path, (path, error) =>
         early.push({ cataloger: 'source', path, message: `could not list: ${messageOf(error)}` }),
       );
@@ -84,16 +90,6 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
           ? input.image
           : await openAndSelect(oci, input.ref, input.platform, input.registry);
       const config = configOf(image);
-      const onSkippedEntry = (entry: SkippedImageEntry) =>
-        early.push(skippedEntryWarning(entry, layerDigest(image.layers[entry.layer])));
-      files = await imageFileSource(image, oci, onSkippedEntry).catch((error: unknown) => {
-        if (isRampartError(error)) throw error;
-        throw new RampartError(
-          'MALFORMED_ARCHIVE',
-          `cannot read the layers of ${input.ref}: ${messageOf(error)}; the image is corrupt or truncated, copy or pull it again`,
-          { cause: error, details: { reference: input.ref } },
-        );
-      });
       const platform = config.os && config.architecture ? `${config.os}/${config.architecture}` : undefined;
       source = {
         kind: 'image',
@@ -102,6 +98,23 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
         ...(platform ? { platform } : {}),
         ...(config.created ? { created: config.created } : {}),
       };
+      if (options.cache && !options.catalogers && !options.fileDigests && config.created) {
+        cached = { cache: options.cache, digest: image.digest };
+        const hit = await options.cache.get(image.digest);
+        if (hit) return { source, ...hit };
+      }
+      const onSkippedEntry = (entry: SkippedImageEntry) =>
+        early.push(skippedEntryWarning(entry, layerDigest(image.layers[entry.layer])));
+      // Loaded only now: a cached catalog needs neither the layer reader nor the catalogers.
+      const { imageFileSource } = await import('./source/image-source.js');
+      files = await imageFileSource(image, oci, onSkippedEntry).catch((error: unknown) => {
+        if (isRampartError(error)) throw error;
+        throw new RampartError(
+          'MALFORMED_ARCHIVE',
+          `cannot read the layers of ${input.ref}: ${messageOf(error)}; the image is corrupt or truncated, copy or pull it again`,
+          { cause: error, details: { reference: input.ref } },
+        );
+      });
       break;
     }
   }
@@ -111,7 +124,8 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
     // A directory has no creation time: the SBOM is as of now, not 1970.
     else if (input.kind === 'directory') source.created = (options.now?.() ?? new Date()).toISOString();
   }
-  const result = await catalogFileSource(files, catalogers, options.signal, {
+  const { catalogFileSource, DEFAULT_CATALOGERS } = await import('./catalog.js');
+  const result = await catalogFileSource(files, options.catalogers ?? DEFAULT_CATALOGERS, options.signal, {
     fileDigests: options.fileDigests === true,
   });
   // An empty answer must never look like a clean one (a skopeo dir read as a root gave `[]`).
@@ -124,12 +138,14 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
           },
         ]
       : [];
-  return {
-    source,
+  const catalog = {
     ...(result.distro ? { distro: result.distro } : {}),
     packages: result.packages,
     warnings: [...early, ...result.warnings, ...empty],
   };
+  // An empty catalog's warning names the reference; it is cheap to make again anyway.
+  if (result.packages.length > 0) await cached?.cache.put(cached.digest, catalog);
+  return { source, ...catalog };
 }
 
 /**

@@ -3,6 +3,7 @@
  * filesystem, encode it (SPDX 2.3, CycloneDX 1.6, rampart JSON, a table), read SPDX/CycloneDX back.
  */
 export { type CatalogResult, catalogFileSource, DEFAULT_CATALOGERS } from './catalog.js';
+export { type CachedCatalog, type CatalogCache, catalogCache } from './catalog-cache.js';
 export type { CatalogContext, Cataloger, CatalogerRun, RawPackage } from './cataloger.js';
 export { type CycloneDxEncodeOptions, encodeCycloneDxJson } from './encode/cyclonedx.js';
 export {

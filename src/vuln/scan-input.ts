@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
 import type { RegistryOptions } from '../registry/types.js';
+import type { CatalogCache } from '../sbom/catalog-cache.js';
 import { contentPackages } from '../sbom/installed.js';
 import type { SbomDocument } from '../sbom/model.js';
 import { type ScanOptions, scanSbomDocument } from './scan.js';
@@ -23,6 +24,8 @@ export interface ScanInputOptions extends Omit<ScanOptions, 'vex'> {
    */
   vexKey?: KeyObject;
   signal?: AbortSignal;
+  /** Reuse (and keep) catalogs of images by manifest digest (`catalogCache()`, as `rampart scan` does). */
+  catalogCache?: CatalogCache;
 }
 
 export interface ScanInputResult {
@@ -55,7 +58,12 @@ async function readBounded(path: string, what: string): Promise<Buffer> {
 /** `sbom:FILE` (SPDX or CycloneDX JSON, ours or another tool's), `dir:PATH`, or any image transport → the SBOM. */
 export async function sbomForInput(
   input: string,
-  options: { platform?: string; registry?: RegistryOptions; signal?: AbortSignal } = {},
+  options: {
+    platform?: string;
+    registry?: RegistryOptions;
+    signal?: AbortSignal;
+    catalogCache?: CatalogCache;
+  } = {},
 ): Promise<SbomDocument> {
   if (input.startsWith('sbom:')) {
     const path = input.slice('sbom:'.length);
@@ -77,6 +85,7 @@ export async function sbomForInput(
     source.kind === 'image' && options.registry ? { ...source, registry: options.registry } : source,
     {
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.catalogCache ? { cache: options.catalogCache } : {}),
     },
   );
 }

@@ -2,6 +2,7 @@ import type { SbomDocument, SbomPackage } from '../sbom/model.js';
 import { compareText } from '../util/compare-text.js';
 import { type Candidate, MATCHERS, type MatchContext } from './match/index.js';
 import { compareByEcosystem } from './match/versions.js';
+import { PrefetchingReader } from './prefetch.js';
 import { debianRelease, distroFromPurls } from './release.js';
 import { chooseSeverity, SEVERITY_ORDER, severityRank } from './severity.js';
 import type {
@@ -84,61 +85,87 @@ export function scanSbomDocument(
       });
   }
 
+  // Every store lookup of the scan in a few batched queries: all packages' records (one query
+  // per ecosystem), then the aliases of every candidate id, then the records of every finding's
+  // ids; the matchers and `decide` then read from what was fetched.
+  const batch = new PrefetchingReader(reader);
+  const namesByEcosystem = new Map<AdvisoryEcosystem, string[]>();
+  for (const pkg of sbom.packages) {
+    const matcher = MATCHERS[pkg.type as AdvisoryEcosystem];
+    if (!matcher) continue;
+    const names = namesByEcosystem.get(matcher.ecosystem) ?? [];
+    names.push(...matcher.lookupNames(pkg));
+    namesByEcosystem.set(matcher.ecosystem, names);
+  }
+  for (const [ecosystem, names] of namesByEcosystem) {
+    batch.prefetchAffected(ecosystem, names);
+    // OSV matchers read each record's vulnerability (`withdrawn`) while matching.
+    if (ecosystem !== 'deb')
+      batch.prefetchVulnerabilities(
+        names.flatMap((n) => batch.affected(ecosystem, n).map((r) => r.vulnerabilityId)),
+      );
+  }
   const context: MatchContext = {
-    reader,
+    reader: batch,
     release: release?.id === 'debian' ? release : undefined,
     now,
-  };
-  const vulnCache = new Map<string, VulnerabilityRecord | undefined>();
-  const vuln = (id: string) => {
-    if (!vulnCache.has(id)) vulnCache.set(id, reader.vulnerability(id));
-    return vulnCache.get(id);
   };
   const aliasCache = new Map<string, string[]>();
   const idsOf = (id: string): string[] => {
     let ids = aliasCache.get(id);
     if (!ids) {
       // aliasesOf is the closure in both directions, a record's own aliases included (the contract).
-      ids = [...new Set([id, ...upstreamCve(id), ...reader.aliasesOf(id)])];
+      ids = [...new Set([id, ...upstreamCve(id), ...batch.aliasesOf(id)])];
       aliasCache.set(id, ids);
     }
     return ids;
   };
+  const vuln = (id: string) => batch.vulnerability(id);
   const statements = [...reader.vexStatements(), ...(options.vex ?? [])];
   const imageDigest = options.imageDigest ?? sbom.source.digest;
 
-  const matches: ScanMatch[] = [];
-  const suppressed: SuppressedMatch[] = [];
+  const matched: Array<{ pkg: SbomPackage; candidates: Candidate[] }> = [];
   for (const pkg of sbom.packages) {
     const matcher = MATCHERS[pkg.type as AdvisoryEcosystem];
     if (!matcher) continue;
     const candidates = matcher.match(pkg, context);
     // No feed says this package is affected: no finding, and no alias or vulnerability lookups.
     if (!candidates.some((c) => c.status !== 'not_affected')) continue;
-    for (const group of groupByAlias(candidates, idsOf)) {
-      const finding = decide(pkg, group.candidates, group.ids, vuln, options.showNegligible === true);
-      if (!finding) continue;
-      if (!options.showNegligible && finding.vulnerability.severity === 'negligible') continue;
-      const ids = [finding.vulnerability.id, ...finding.vulnerability.aliases];
-      const vex = statements.length ? decidingStatement(statements, ids, pkg.purl, imageDigest) : undefined;
-      if (vex && (vex.status === 'not_affected' || vex.status === 'fixed')) {
-        suppressed.push({
-          vulnerability: {
-            ...finding.vulnerability,
-            status: vex.status === 'not_affected' ? 'not_affected' : finding.vulnerability.status,
-          },
-          package: finding.package,
-          vex: {
-            status: vex.status,
-            ...(vex.justification ? { justification: vex.justification } : {}),
-            ...(vex.author ? { author: vex.author } : {}),
-          },
-        });
-        continue;
-      }
-      if (options.onlyFixed && finding.vulnerability.fixedVersion === undefined) continue;
-      matches.push(finding);
+    matched.push({ pkg, candidates });
+  }
+  batch.prefetchAliases(matched.flatMap(({ candidates }) => candidates.map((c) => c.vulnerabilityId)));
+  const decided = matched.flatMap(({ pkg, candidates }) =>
+    groupByAlias(candidates, idsOf).flatMap(({ ids, candidates: group }) => {
+      const actionable = actionableCandidates(pkg, group, options.showNegligible === true);
+      return actionable.length > 0 ? [{ pkg, ids, actionable }] : [];
+    }),
+  );
+  batch.prefetchVulnerabilities(decided.flatMap(({ ids }) => [...ids]));
+
+  const matches: ScanMatch[] = [];
+  const suppressed: SuppressedMatch[] = [];
+  for (const { pkg, ids: groupIds, actionable } of decided) {
+    const finding = decide(pkg, groupIds, actionable, vuln);
+    if (!options.showNegligible && finding.vulnerability.severity === 'negligible') continue;
+    const ids = [finding.vulnerability.id, ...finding.vulnerability.aliases];
+    const vex = statements.length ? decidingStatement(statements, ids, pkg.purl, imageDigest) : undefined;
+    if (vex && (vex.status === 'not_affected' || vex.status === 'fixed')) {
+      suppressed.push({
+        vulnerability: {
+          ...finding.vulnerability,
+          status: vex.status === 'not_affected' ? 'not_affected' : finding.vulnerability.status,
+        },
+        package: finding.package,
+        vex: {
+          status: vex.status,
+          ...(vex.justification ? { justification: vex.justification } : {}),
+          ...(vex.author ? { author: vex.author } : {}),
+        },
+      });
+      continue;
     }
+    if (options.onlyFixed && finding.vulnerability.fixedVersion === undefined) continue;
+    matches.push(finding);
   }
   matches.sort(compareMatches);
   suppressed.sort(compareMatches);
@@ -205,18 +232,20 @@ const STATUS_PREFERENCE: FindingStatus[] = [
   'end_of_life',
 ];
 
-/** One vulnerability group on one package → a finding, or none when the deciding feed says not affected. */
-function decide(
+/**
+ * The candidates of one vulnerability group on one package that make a finding: the deciding
+ * feed's (the distro's own when it has a verdict) that are not "not affected"; none when there
+ * is no such candidate, or when the distro rates the issue unimportant and it is hidden.
+ */
+function actionableCandidates(
   pkg: SbomPackage,
   candidates: Candidate[],
-  ids: Set<string>,
-  vuln: (id: string) => VulnerabilityRecord | undefined,
   showNegligible: boolean,
-): ScanMatch | undefined {
+): Candidate[] {
   const authoritative = candidates.filter((c) => c.authoritative);
   const used = authoritative.length > 0 ? authoritative : candidates;
   const actionable = used.filter((c) => c.status !== 'not_affected');
-  if (actionable.length === 0) return undefined;
+  if (actionable.length === 0) return [];
   // The distro rates it unimportant and it is hidden: no vulnerability lookups for it.
   if (!showNegligible) {
     const early = chooseSeverity(
@@ -224,8 +253,18 @@ function decide(
       actionable.map((c) => c.record),
       [],
     );
-    if (early.severitySource === 'debian-tracker' && early.severity === 'negligible') return undefined;
+    if (early.severitySource === 'debian-tracker' && early.severity === 'negligible') return [];
   }
+  return actionable;
+}
+
+/** One vulnerability group on one package, with its actionable candidates → a finding. */
+function decide(
+  pkg: SbomPackage,
+  ids: Set<string>,
+  actionable: Candidate[],
+  vuln: (id: string) => VulnerabilityRecord | undefined,
+): ScanMatch {
   actionable.sort((a, b) => STATUS_PREFERENCE.indexOf(a.status) - STATUS_PREFERENCE.indexOf(b.status));
   const status = actionable[0]!.status;
   const compare = compareByEcosystem[pkg.type as AdvisoryEcosystem];

@@ -1,8 +1,12 @@
-import cvssCalculator from 'ae-cvss-calculator';
+import { createRequire } from 'node:module';
 import type { AffectedRecord, Severity, VulnerabilityRecord } from './types.js';
 
-// A CommonJS (webpack) bundle: Node's ESM loader sees only its default export, not named ones.
-const { Cvss3P0, Cvss3P1, Cvss4P0 } = cvssCalculator;
+// A CommonJS (webpack) bundle, loaded on first use (synchronously): a scan whose findings are all
+// rated by the tracker's urgency scores no vector and never needs it.
+const require = createRequire(import.meta.url);
+let calculator: typeof import('ae-cvss-calculator') | undefined;
+const cvssCalculator = () =>
+  (calculator ??= require('ae-cvss-calculator') as typeof import('ae-cvss-calculator'));
 
 export const SEVERITY_ORDER: readonly Severity[] = [
   'unknown',
@@ -34,6 +38,7 @@ export function scoreCvss(entry: {
   source?: string;
 }): ScoredCvss | undefined {
   const vector = entry.vector.trim();
+  const { Cvss3P0, Cvss3P1, Cvss4P0 } = cvssCalculator();
   try {
     let score: number | undefined;
     if (vector.startsWith('CVSS:4.0/')) score = new Cvss4P0(vector).calculateScores().base;

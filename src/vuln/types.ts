@@ -127,6 +127,15 @@ export interface AdvisoryReader {
   debianReleases(): string[];
   status(): { path: string; schemaVersion: number; built: string; sources: AdvisorySourceStatus[] };
   close(): void;
+  /**
+   * Batch forms of `affected`, `aliasesOf` and `vulnerability`: the same answers for many names or
+   * ids from one query each (a scan asks them for every package of an image at once). Optional: a
+   * reader without them is asked one name or id at a time.
+   */
+  affectedMany?(ecosystem: AdvisoryEcosystem, packageNames: readonly string[]): Map<string, AffectedRecord[]>;
+  /** The alias graph's edges (both directions) at each of `ids`: `aliasesOf` is the closure over them. */
+  aliasEdges?(ids: readonly string[]): Map<string, string[]>;
+  vulnerabilities?(ids: readonly string[]): Map<string, VulnerabilityRecord>;
 }
 
 /** Finding status, in Trivy's vocabulary (README: mapping from the tracker's fields). */

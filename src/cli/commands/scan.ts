@@ -94,12 +94,14 @@ Examples:
           { encodeScan },
           { findingsAtOrAbove, SCAN_WARNINGS },
           { VERSION },
+          { catalogCache },
         ] = await Promise.all([
           import('../../vuln/store.js'),
           import('../../vuln/scan-input.js'),
           import('../../vuln/encode/index.js'),
           import('../../vuln/scan.js'),
           import('../../version.js'),
+          import('../../sbom/catalog-cache.js'),
         ]);
         const dbPath = dbPathOf(opts);
         const isImage = !input.startsWith('sbom:') && !input.startsWith('dir:');
@@ -122,6 +124,8 @@ Examples:
             ...(vexKey ? { vexKey } : {}),
             ...(opts.onlyFixed || opts.ignoreUnfixed ? { onlyFixed: true } : {}),
             ...(opts.showNegligible ? { showNegligible: true } : {}),
+            // An image cataloged before (same manifest digest, same rampart) is not read again.
+            catalogCache: catalogCache(),
             now,
             signal,
           });

@@ -61,9 +61,14 @@ export async function* splitTopLevelObject(
   let oversized = false;
   let inMember = false;
 
-  const finishMember = (): JsonMember => {
-    const bytes = memberBytes;
-    const text = oversized ? '' : Buffer.concat(parts).toString('utf8');
+  /** `whole`: the member lies within one chunk (most do), decoded from it without copying. */
+  const finishMember = (whole?: Uint8Array): JsonMember => {
+    const bytes = whole ? whole.length : memberBytes;
+    const text = whole
+      ? Buffer.from(whole.buffer, whole.byteOffset, whole.length).toString('utf8')
+      : oversized
+        ? ''
+        : Buffer.concat(parts).toString('utf8');
     parts = [];
     memberBytes = 0;
     inMember = false;
@@ -123,14 +128,12 @@ export async function* splitTopLevelObject(
         depth--;
         if (depth === 0) {
           // The top-level object closes right after a member.
-          appendPart(buffer.subarray(memberStart, i));
-          yield finishMember();
+          yield endMember(buffer, memberStart, i);
           closed = true;
           memberStart = -1;
         }
       } else if (byte === COMMA && depth === 1) {
-        appendPart(buffer.subarray(memberStart, i));
-        yield finishMember();
+        yield endMember(buffer, memberStart, i);
         memberStart = -1;
       }
     }
@@ -138,6 +141,14 @@ export async function* splitTopLevelObject(
   }
   if (!started) throw fail('it is empty');
   if (!closed) throw fail('it ends before the top-level object closes (truncated?)');
+
+  /** The member that ends at `end` of `buffer` (having started at `start`, or in an earlier chunk). */
+  function endMember(buffer: Uint8Array, start: number, end: number): JsonMember {
+    const part = buffer.subarray(start, end);
+    if (parts.length === 0 && !oversized && part.length <= maxMemberBytes) return finishMember(part);
+    appendPart(part);
+    return finishMember();
+  }
 
   function appendPart(part: Uint8Array): void {
     memberBytes += part.length;

@@ -42,6 +42,7 @@ export function trackerStatus(
  */
 export const debianMatcher: Matcher = {
   ecosystem: 'deb',
+  lookupNames: (pkg) => [pkg.source?.name ?? pkg.name],
   match(pkg: SbomPackage, context: MatchContext): Candidate[] {
     const release = context.release;
     if (!release?.codename) return [];

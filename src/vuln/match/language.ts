@@ -17,6 +17,7 @@ export function osvMatcher(
   const compare = compareByEcosystem[ecosystem];
   return {
     ecosystem,
+    lookupNames: (pkg) => [...new Set(names(pkg))],
     match(pkg: SbomPackage, context: MatchContext): Candidate[] {
       const wanted = names(pkg);
       const key = canonical(wanted[0] ?? pkg.name);

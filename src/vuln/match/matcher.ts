@@ -27,6 +27,8 @@ export interface MatchContext {
 export interface Matcher {
   ecosystem: AdvisoryEcosystem;
   match(pkg: SbomPackage, context: MatchContext): Candidate[];
+  /** The names `match` looks the package up by (`reader.affected`), so a scan can fetch them all at once. */
+  lookupNames(pkg: SbomPackage): string[];
 }
 
 /** OSV withdrawn: a record withdrawn at or before the scan time is ignored. */

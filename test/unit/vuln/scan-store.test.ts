@@ -160,3 +160,67 @@ describe('scan through the real store and importers', () => {
     ]);
   });
 });
+
+describe('batched store lookups', () => {
+  const LANGUAGE = [
+    lang('npm', 'lodash', '4.17.11', 'pkg:npm/lodash@4.17.11'),
+    lang('pypi', 'Werkzeug', '3.1.4', 'pkg:pypi/werkzeug@3.1.4'),
+    lang('golang', 'stdlib', 'go1.22.1', 'pkg:golang/stdlib@go1.22.1'),
+  ];
+
+  it('answers a scan in a few batched queries, never one per package or id, with the same findings', () => {
+    const calls: Record<string, number> = {};
+    const counted = new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls[String(property)] = (calls[String(property)] ?? 0) + 1;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const image = sbom([...IMAGE, ...LANGUAGE]);
+    const result = scanSbomDocument(counted, image, { now: NOW });
+    expect(calls.affected ?? 0).toBe(0);
+    expect(calls.vulnerability ?? 0).toBe(0);
+    expect(calls.aliasesOf ?? 0).toBe(0);
+    // One per ecosystem (deb, npm, pypi, golang).
+    expect(calls.affectedMany).toBe(4);
+    // Each language ecosystem's records (for `withdrawn`), then every finding's ids.
+    expect(calls.vulnerabilities).toBeLessThanOrEqual(4);
+    // One per level of the alias graph (CVE <- GHSA -> GO-...).
+    expect(calls.aliasEdges).toBeLessThanOrEqual(4);
+    expect(result.matches.map((m) => [m.package.name, m.vulnerability.id])).toEqual(
+      expect.arrayContaining([
+        ['libssl3t64', 'CVE-2026-2000'],
+        ['lodash', 'CVE-2019-10744'],
+        ['stdlib', 'CVE-2023-45288'],
+      ]),
+    );
+    expect(result.matches).toHaveLength(12);
+  });
+
+  it('gives the batch answers the one-at-a-time lookups give', () => {
+    const names = ['Werkzeug', 'werkzeug', 'WERKZEUG', 'no-such-project'];
+    const many = store.affectedMany('pypi', names);
+    expect([...many.keys()]).toEqual(names);
+    for (const name of names) expect(many.get(name)).toEqual(store.affected('pypi', name));
+    expect(many.get('Werkzeug')!.length).toBeGreaterThan(0);
+    const debNames = ['openssl', 'nodejs', 'glibc', 'zlib', 'unknown-source'];
+    const debMany = store.affectedMany('deb', debNames);
+    for (const name of debNames) expect(debMany.get(name)).toEqual(store.affected('deb', name));
+
+    const ids = ['CVE-2026-2000', 'DEBIAN-CVE-2026-2000', 'GO-2024-2687', 'CVE-2023-45288', 'NOPE-1'];
+    const vulns = store.vulnerabilities(ids);
+    expect(vulns.has('NOPE-1')).toBe(false);
+    for (const id of ids) expect(vulns.get(id)).toEqual(store.vulnerability(id));
+    expect(store.aliasesOf('GO-2024-2687')).toEqual(['CVE-2023-45288', 'GHSA-4v7x-pqxf-cx7m']);
+    expect(store.aliasEdges(['CVE-2023-45288', 'NOPE-1'])).toEqual(
+      new Map([
+        ['CVE-2023-45288', ['GHSA-4v7x-pqxf-cx7m', 'GO-2024-2687']],
+        ['NOPE-1', []],
+      ]),
+    );
+  });
+});

@@ -145,3 +145,55 @@ describe('advisory store', () => {
     second.close();
   });
 });
+
+describe('writing the store', () => {
+  const tracker = (source: string, id: string) => ({
+    [source]: {
+      [id]: { description: id, releases: { trixie: { status: 'open', repositories: {}, urgency: 'low' } } },
+    },
+  });
+  const write = async (name: string, json: unknown) => {
+    const path = join(dir, name);
+    await writeFile(path, JSON.stringify(json));
+    return path;
+  };
+
+  it('commits durably: WAL with synchronous=FULL on a store opened for writing', () => {
+    const store = openAdvisoryStore(join(dir, 'durable.db'));
+    const db = new DatabaseSync(join(dir, 'durable.db'));
+    // journal_mode is kept in the file; synchronous belongs to the writer's own connection.
+    expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
+    db.close();
+    expect((store as unknown as { db: DatabaseSync }).db.prepare('PRAGMA synchronous').get()).toEqual({
+      synchronous: 2,
+    });
+    store.close();
+  });
+
+  it('replacing a feed removes only its rows, whether or not the tables hold other feeds', async () => {
+    const store = openAdvisoryStore(join(dir, 'replace.db'));
+    // One feed alone (its tables are emptied whole), then again next to another feed (row by row).
+    await importAdvisories(store, [
+      { path: await write('a1.json', tracker('alpha', 'CVE-2026-1')), feed: 'a' },
+    ]);
+    await importAdvisories(store, [
+      { path: await write('a2.json', tracker('beta', 'CVE-2026-2')), feed: 'a' },
+    ]);
+    expect(store.affected('deb', 'alpha')).toEqual([]);
+    expect(store.vulnerability('CVE-2026-1')).toBeUndefined();
+    expect(store.affected('deb', 'beta')).toHaveLength(1);
+    await importAdvisories(store, [
+      { path: await write('b1.json', tracker('gamma', 'CVE-2026-3')), feed: 'b' },
+    ]);
+    await importAdvisories(store, [
+      { path: await write('a3.json', tracker('delta', 'CVE-2026-4')), feed: 'a' },
+    ]);
+    expect(store.affected('deb', 'beta')).toEqual([]);
+    expect(store.vulnerability('CVE-2026-2')).toBeUndefined();
+    expect(store.affected('deb', 'gamma')).toHaveLength(1);
+    expect(store.vulnerability('CVE-2026-3')?.summary).toBe('CVE-2026-3');
+    expect(store.affected('deb', 'delta')).toHaveLength(1);
+    expect(store.debianReleases()).toEqual(['trixie']);
+    store.close();
+  });
+});

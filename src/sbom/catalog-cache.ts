@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ContentCache, defaultCacheDir } from '../debian/cache.js';
+import { VERSION } from '../version.js';
+import type { SbomDocument } from './model.js';
+
+/** What cataloging an image found: the SBOM without its `source` (which names the reference used). */
+export type CachedCatalog = Pick<SbomDocument, 'distro' | 'packages' | 'warnings'>;
+
+/** Catalogs of images by manifest digest (`GenerateOptions.cache`). */
+export interface CatalogCache {
+  get(manifestDigest: string): Promise<CachedCatalog | undefined>;
+  put(manifestDigest: string, catalog: CachedCatalog): Promise<void>;
+}
+
+/** Bump when the cached value's shape changes. */
+export const CATALOG_CACHE_FORMAT = 1;
+
+/**
+ * The code that makes a catalog (this folder, src/oci, src/debian, src/util, compiled or not):
+ * each file's path, size and mtime, hashed. rampart's version alone would not do: a checkout
+ * keeps one version while its catalogers change, and the test suites' fixture images have the
+ * same digests run after run. About a hundred stat calls, once per process.
+ */
+let fingerprint: Promise<string> | undefined;
+function codeFingerprint(): Promise<string> {
+  fingerprint ??= (async () => {
+    const hash = createHash('sha256');
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    for (const folder of ['sbom', 'oci', 'debian', 'util']) {
+      const names = await readdir(join(root, folder), { recursive: true }).catch(() => [] as string[]);
+      for (const name of names.filter((n) => /\.[cm]?[jt]s$/.test(n)).sort()) {
+        const info = await stat(join(root, folder, name)).catch(() => undefined);
+        if (info?.isFile()) hash.update(`${folder}/${name}\0${info.size}\0${info.mtimeMs}\n`);
+      }
+    }
+    return hash.digest('hex').slice(0, 32);
+  })();
+  return fingerprint;
+}
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * The catalog cache in rampart's cache dir (`sbom/`, keyed JSON files, pruned by `rampart cache
+ * prune` like the rest). An image's manifest digest binds its config and every layer by digest,
+ * so the catalog of one digest is the catalog of every image with that digest; the key adds
+ * rampart's version and a fingerprint of the cataloging code, so a changed cataloger never sees
+ * an old catalog.
+ * Entries are written only by rampart itself, from layers it read and verified, into the user's
+ * own cache (which holds the advisory store that decides the findings, too): an SBOM lying beside
+ * an image, which anyone who can write the output directory could edit, is not trusted instead of
+ * the layers. Best effort: an unreadable, corrupt or foreign entry is a miss, a failed write
+ * only costs the next run the catalog.
+ */
+export function catalogCache(root: string = defaultCacheDir()): CatalogCache {
+  const cache = new ContentCache(root);
+  const key = async (digest: string) =>
+    `sbom-catalog/${CATALOG_CACHE_FORMAT}/rampart-${VERSION}/${await codeFingerprint()}/${digest}`;
+  return {
+    async get(digest) {
+      if (!DIGEST.test(digest)) return undefined;
+      const value = await cache.readJson<CachedCatalog>('sbom', await key(digest)).catch(() => undefined);
+      return isCatalog(value) ? value : undefined;
+    },
+    async put(digest, catalog) {
+      if (!DIGEST.test(digest)) return;
+      const value: CachedCatalog = {
+        ...(catalog.distro ? { distro: catalog.distro } : {}),
+        packages: catalog.packages,
+        warnings: catalog.warnings,
+      };
+      await cache.writeJson('sbom', await key(digest), value).catch(() => undefined);
+    },
+  };
+}
+
+function isCatalog(value: unknown): value is CachedCatalog {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    Array.isArray(v.packages) &&
+    Array.isArray(v.warnings) &&
+    (v.distro === undefined || (typeof v.distro === 'object' && v.distro !== null))
+  );
+}
