@@ -2,7 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair } from '../../../src/sign/keys.js';
 import { runCommand } from '../../helpers/processes.js';
+import { writeRandomImage } from '../../helpers/random-image.js';
 
 // What a command loads: `sign` and `verify` bring the registry, OCI and signing code only when they
 // run, and `verify` the policy (YAML) and rebuild code only on those paths. Each case is a fresh
@@ -10,6 +12,9 @@ import { runCommand } from '../../helpers/processes.js';
 const REPO = resolve(import.meta.dirname, '../../..');
 let work: string;
 let script: string;
+/** A real public key and an existing (unsigned) layout: verify gets past reading both. */
+let publicKey: string;
+let layout: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'rampart-module-graph-'));
@@ -24,6 +29,10 @@ const code = await main(['node', 'rampart', ...process.argv.slice(2)]);
 process.stderr.write('\\n' + JSON.stringify({ code, loaded: [...loaded] }) + '\\n');
 `,
   );
+  publicKey = join(work, 'cosign.pub');
+  await writeFile(publicKey, (await generateKeyPair('pw', { scryptCost: 32768 })).publicKey);
+  layout = `oci:${join(work, 'layout')}:app`;
+  await writeRandomImage(join(work, 'layout'), 'app', [64]);
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -59,12 +68,10 @@ describe('the CLI loads what a command needs', () => {
   });
 
   it('verify --key loads the verifier, not the policy (YAML) or rebuild code', async () => {
-    const modules = await modulesOf(
-      'verify',
-      '--key',
-      join(work, 'missing.pub'),
-      `oci:${join(work, 'none')}`,
-    );
+    const modules = await modulesOf('verify', '--key', publicKey, layout);
+    // The key was read and the image opened: verify.ts ran (the image has no signature).
+    expect(modules).toContain('src/sign/verify.ts');
+    expect(modules).toContain('src/oci/open.ts');
     expect(modules).not.toContain('src/sign/policy.ts');
     expect(modules).not.toContain('src/sign/rebuild.ts');
     expect(modules).not.toContain('node_modules/yaml');
