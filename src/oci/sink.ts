@@ -20,6 +20,8 @@ export interface ImageSink {
    * Stores a blob; the stream is checked against the descriptor's size and digest while stored.
    * `reopen` gives a fresh stream of the same blob for a sink that retries (a registry upload).
    * A sink may say what it did (`exists`: another writer stored it meanwhile); nothing: `pushed`.
+   * The caller asks `hasBlob` first (the one existence check per blob: copy and sign do): a sink
+   * need not check again, and the registry sink does not (a second HEAD per blob).
    */
   putBlob(
     descriptor: Descriptor,

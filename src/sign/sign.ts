@@ -441,9 +441,10 @@ export async function putBundleReferrer(
 }
 
 /**
- * Stores a blob of a few KiB. No `hasBlob` first: the registry and layout sinks skip a stored blob
- * in `putBlob` (a registry HEADs it there: asking before cost each blob a second HEAD).
+ * Stores a blob of a few KiB unless the sink holds it: `hasBlob` first, as every caller of a sink
+ * does (see `ImageSink.putBlob`; the registry sink's `putBlob` sends no HEAD of its own).
  */
 async function putSmallBlob(sink: ImageSink, descriptor: Descriptor, bytes: Buffer): Promise<void> {
+  if (await sink.hasBlob(descriptor)) return;
   await sink.putBlob(descriptor, Readable.from([bytes]), async () => Readable.from([bytes]));
 }

@@ -1,9 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpClient } from '../../../src/http/client.js';
+import { type HttpAgents, HttpClient } from '../../../src/http/client.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
+import { registryAgents } from '../../../src/registry/transport.js';
 import type { RegistryOptions } from '../../../src/registry/types.js';
 import { decryptPrivateKey, generateKeyPair, keySigner, parsePublicKey } from '../../../src/sign/keys.js';
 import { signImage } from '../../../src/sign/sign.js';
@@ -37,16 +39,27 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** Registry options whose HTTP client records every request (method and URL) it sends. */
+/**
+ * Registry options whose HTTP client records every request (method and URL) it sends, on the
+ * default transport (`node:http`/`node:https` agents, as `registryHttpClient` makes them).
+ */
 function recording(): { options: RegistryOptions; requests: Array<{ method: string; url: string }> } {
   const requests: Array<{ method: string; url: string }> = [];
-  const http = new HttpClient({
-    fetch: (async (input: string | URL | Request, init?: RequestInit) => {
-      requests.push({ method: init?.method ?? 'GET', url: String(input) });
-      return fetch(input, init);
-    }) as typeof fetch,
-  });
-  return { options: { insecure: true, http }, requests };
+  const made = registryAgents({ insecure: true, loopbackOnly: true });
+  const agents = async (): Promise<HttpAgents> => {
+    const pools = await made();
+    for (const agent of [pools.http, pools.https]) {
+      // Every request of an agent passes here before a socket is chosen.
+      const pool = agent as unknown as { addRequest(request: ClientRequest, options: unknown): void };
+      const addRequest = pool.addRequest.bind(pool);
+      pool.addRequest = (request, options) => {
+        requests.push({ method: request.method, url: `${request.protocol}//${request.host}${request.path}` });
+        addRequest(request, options);
+      };
+    }
+    return pools;
+  };
+  return { options: { insecure: true, http: new HttpClient({ agents }) }, requests };
 }
 
 const probes = (requests: Array<{ url: string }>) => requests.filter((r) => r.url.startsWith('https://'));
@@ -59,6 +72,16 @@ function headedTwice(requests: Array<{ method: string; url: string }>): string[]
     if (method === 'HEAD' && blob) seen.set(blob, (seen.get(blob) ?? 0) + 1);
   }
   return [...seen].filter(([, count]) => count > 1).map(([blob]) => blob);
+}
+
+/** `REPOSITORY@DIGEST` of every blob upload finished (the PUT that closes a POSTed session). */
+function uploaded(requests: Array<{ method: string; url: string }>): string[] {
+  return requests.flatMap(({ method, url }) => {
+    const parsed = new URL(url);
+    const repository = /^\/v2\/(.+)\/blobs\/uploads\//.exec(parsed.pathname)?.[1];
+    const blob = parsed.searchParams.get('digest');
+    return method === 'PUT' && repository && blob ? [`${repository}@${blob}`] : [];
+  });
 }
 
 describe('registry round trips of sign and verify', () => {
@@ -91,5 +114,31 @@ describe('registry round trips of sign and verify', () => {
       );
       expect(probes(verify.requests)).toHaveLength(1);
     }
+  });
+
+  it('uploads no blob the repository already holds: a second signature sends no POST for the empty config', async () => {
+    const signer = keySigner(
+      await decryptPrivateKey((await generateKeyPair('pw', { scryptCost: 32768 })).privateKey, 'pw'),
+    );
+    const ref = `docker://${registry.host}/again@${digest}`;
+    await writeImage(ref, await openImage(`oci:${join(work, 'layout')}:app`), {
+      registry: { insecure: true },
+    });
+    const sent: Array<{ method: string; url: string }> = [];
+    for (const formats of [['bundle', 'legacy'], ['bundle']] as const) {
+      const sign = recording();
+      await signImage(ref, signer, { formats, registry: sign.options });
+      expect(headedTwice(sign.requests)).toEqual([]);
+      sent.push(...sign.requests);
+    }
+    // The `{}` config of the second bundle (and anything else stored by the first sign) is
+    // found by its HEAD, not posted again.
+    const uploads = uploaded(sent);
+    expect(uploads.length).toBeGreaterThan(0);
+    expect(uploads.filter((blob, index) => uploads.indexOf(blob) !== index)).toEqual([]);
+    const posts = sent.filter(
+      (r) => r.method === 'POST' && /\/blobs\/uploads\/$/.test(new URL(r.url).pathname),
+    );
+    expect(posts).toHaveLength(uploads.length);
   });
 });
