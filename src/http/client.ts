@@ -40,7 +40,11 @@ import type { Agent as HttpsAgent } from 'node:https';
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { RampartError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
+
+/** The `User-Agent` of every request rampart sends (a caller's own header wins). */
+export const USER_AGENT = `rampart/${VERSION}`;
 
 /** A request body; a function is called once per attempt, so streamed bodies can be retried. */
 export type RequestBody =
@@ -462,6 +466,8 @@ export class HttpClient {
     // Lowercase names, as the `Headers` of fetch keeps them (without loading fetch).
     const headers = new Map<string, string>();
     for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name.toLowerCase(), value);
+    // Who is asking, on both transports (fetch would send its own `node`; node:http sends none).
+    if (!headers.has('user-agent')) headers.set('user-agent', USER_AGENT);
     // fetch() refuses URLs with credentials; they go as Basic auth, to this origin only.
     if (target.username || target.password) {
       const user = decodeURIComponent(target.username);
