@@ -19,7 +19,7 @@ import { RegistryApi } from './api.js';
 import { RegistryAuthorizer } from './auth.js';
 import { openBlob } from './download.js';
 import { checkDigest, checkReference, checkRepository, isTag } from './names.js';
-import { apiHostOf, hostnameOf, insecureAllowed, registryHttpClient } from './transport.js';
+import { apiHostOf, hostnameOf, insecureAllowed, proxyEnvFor, registryHttpClient } from './transport.js';
 import type { FetchedManifest, RegistryClient, RegistryOptions } from './types.js';
 import { hasBlob, mountBlob, pushBlob, type UploadOptions } from './upload.js';
 
@@ -59,6 +59,7 @@ export function createRegistryClient(
       insecure,
       // A relaxed `localhost` must resolve to loopback (transport.ts).
       ...(insecure && hostnameOf(apiHostOf(registry)) === 'localhost' ? { loopbackOnly: true } : {}),
+      proxyEnv: proxyEnvFor(apiHostOf(registry), options.env ?? process.env),
     });
   const authorizer = new RegistryAuthorizer({
     registry,

@@ -16,7 +16,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { getCACertificates } from 'node:tls';
 import { RampartError } from '../errors.js';
 import { type HttpAgents, HttpClient } from '../http/client.js';
@@ -92,7 +92,43 @@ export interface TlsSettings {
   insecure?: boolean;
   /** Connect only to loopback addresses (a relaxed `localhost`: see the module comment). */
   loopbackOnly?: boolean;
+  /**
+   * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` (and lowercase) to send through: what `proxyEnvFor`
+   * decided, nothing for a direct connection.
+   */
+  proxyEnv?: NodeJS.ProcessEnv;
+  /** How long an unused pooled connection is kept. Default `FREE_SOCKET_TIMEOUT_MS`. */
+  freeSocketTimeoutMs?: number;
 }
+
+/**
+ * The proxy variables a registry's connections follow, or undefined for direct connections. The
+ * rule is fetch's (Node's built-in proxy support), so that one switch sends all of rampart's
+ * traffic (the Debian archive through fetch, registries through `node:http`) the same way:
+ * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` are honoured when `NODE_USE_ENV_PROXY=1` is set (in `env`,
+ * or Node was started with `--use-env-proxy`). A loopback registry is never proxied (Go's
+ * `http.ProxyFromEnvironment` skips loopback too): a proxy cannot reach this machine's 127.0.0.1,
+ * and the loopback-only lookup of a relaxed `localhost` must see the registry's own addresses.
+ */
+export function proxyEnvFor(registry: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined {
+  if (isLoopbackHost(registry)) return undefined;
+  const enabled =
+    env.NODE_USE_ENV_PROXY === '1' ||
+    process.execArgv.includes('--use-env-proxy') ||
+    (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes('--use-env-proxy');
+  if (!enabled) return undefined;
+  const names = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+  const picked = Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+  return Object.keys(picked).length > 0 ? picked : undefined;
+}
+
+/**
+ * How long a kept-alive connection may sit unused in a pool before it is closed: undici's
+ * keep-alive default (fetch's), so a long-lived library caller holds no idle sockets to a
+ * registry it is done with. A connection in use has no socket timeout at all (the client's
+ * idle timer and deadline, http/client.ts, bound a request).
+ */
+export const FREE_SOCKET_TIMEOUT_MS = 4_000;
 
 type LookupCallback = (
   error: NodeJS.ErrnoException | null,
@@ -123,9 +159,10 @@ export function loopbackOnlyLookup(hostname: string, options: LookupOptions, cal
 /**
  * The connection pools a registry's HTTP client sends through (`node:http`/`node:https`, Node
  * streams both ways, see http/client.ts), with these TLS settings: extra CA certificates, the
- * verification switch, the loopback-only lookup (for plain http too). Made at the first request;
- * the CA file is read then. Kept-alive connections do not hold the process open (the agents unref
- * idle sockets); `HttpClient.close()` ends them.
+ * verification switch, the loopback-only lookup (for plain http too), the proxy. Made at the
+ * first request; the CA file is read then. Kept-alive connections do not hold the process open
+ * (the agents unref idle sockets) and close after `FREE_SOCKET_TIMEOUT_MS` unused;
+ * `HttpClient.close()` ends them at once.
  */
 export function registryAgents(settings: TlsSettings): () => Promise<HttpAgents> {
   return async () => {
@@ -133,20 +170,51 @@ export function registryAgents(settings: TlsSettings): () => Promise<HttpAgents>
     const ca = settings.caFile
       ? [...getCACertificates('default'), await readCaFile(settings.caFile)]
       : undefined;
-    const lookup = settings.loopbackOnly ? { lookup: loopbackOnlyLookup } : {};
+    // The loopback-only lookup resolves the registry itself: never with a proxy (`proxyEnvFor`).
+    const route = settings.loopbackOnly
+      ? { lookup: loopbackOnlyLookup }
+      : settings.proxyEnv
+        ? { proxyEnv: settings.proxyEnv }
+        : {};
+    const idleMs = settings.freeSocketTimeoutMs ?? FREE_SOCKET_TIMEOUT_MS;
     // Not imported: see sendNode in http/client.ts (an ESM import of node:http loads fetch's undici).
     const { Agent: HttpAgent } = process.getBuiltinModule('node:http');
     const { Agent: HttpsAgent } = process.getBuiltinModule('node:https');
     return {
-      http: new HttpAgent({ keepAlive: true, ...lookup }),
-      https: new HttpsAgent({
-        keepAlive: true,
-        ...(ca ? { ca } : {}),
-        rejectUnauthorized: !settings.insecure,
-        ...lookup,
-      }),
+      http: closingIdleSockets(new HttpAgent({ keepAlive: true, ...route }), idleMs),
+      https: closingIdleSockets(
+        new HttpsAgent({
+          keepAlive: true,
+          ...(ca ? { ca } : {}),
+          rejectUnauthorized: !settings.insecure,
+          ...route,
+        }),
+        idleMs,
+      ),
     };
   };
+}
+
+/**
+ * Gives the pool's free sockets a timeout, and takes it off a socket when it is reused. The
+ * Agent's own `timeout` option would not do: it is set on every socket at connect, so a request
+ * in flight (a slow blob) would carry it too. A free socket that times out is destroyed by the
+ * Agent (its `timeout` listener closes sockets in the free list).
+ */
+function closingIdleSockets<T extends HttpAgents['http'] | HttpAgents['https']>(agent: T, idleMs: number): T {
+  const keepSocketAlive = agent.keepSocketAlive.bind(agent);
+  const reuseSocket = agent.reuseSocket.bind(agent);
+  agent.keepSocketAlive = (socket) => {
+    // Node's returns whether the socket is kept (its typings say void).
+    const kept = keepSocketAlive(socket) as unknown as boolean;
+    if (kept && 'setTimeout' in socket) (socket as Socket).setTimeout(idleMs);
+    return kept as unknown as undefined;
+  };
+  agent.reuseSocket = (socket, request) => {
+    if ('setTimeout' in socket) (socket as Socket).setTimeout(0);
+    reuseSocket(socket, request);
+  };
+  return agent;
 }
 
 async function readCaFile(path: string): Promise<string> {

@@ -47,7 +47,7 @@ export interface RegistryOptions {
   jobs?: number;
   signal?: AbortSignal;
   onEvent?: (event: RegistryEvent) => void;
-  /** Environment for credential files and helpers (default: process.env). */
+  /** Environment for credential files and helpers, and the proxy variables (default: process.env). */
   env?: NodeJS.ProcessEnv;
 }
 

@@ -26,7 +26,11 @@ export interface TestCertificates {
   key: string;
 }
 
-export async function makeCertificates(dir: string): Promise<TestCertificates> {
+/** `dnsNames`: more names the server certificate is valid for (a registry reached through a proxy). */
+export async function makeCertificates(
+  dir: string,
+  dnsNames: readonly string[] = [],
+): Promise<TestCertificates> {
   const subject = (cn: string) => ['-subj', `/CN=${cn}`];
   await openssl(
     [
@@ -59,7 +63,8 @@ export async function makeCertificates(dir: string): Promise<TestCertificates> {
     ],
     dir,
   );
-  await writeFile(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  const names = ['IP:127.0.0.1', 'DNS:localhost', ...dnsNames.map((name) => `DNS:${name}`)];
+  await writeFile(join(dir, 'server.ext'), `subjectAltName=${names.join(',')}\n`);
   await openssl(
     [
       'x509',
