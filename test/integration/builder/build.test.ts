@@ -357,7 +357,7 @@ describe('rampart build on a local archive', () => {
     }
   });
 
-  it("keeps the catalog under the image manifest digest in the build's cache dir, so scanning the built image reads no layer", async () => {
+  it("keeps the catalog under the image manifest digest in the build's cache dir, so scanning the built image catalogs no layer", async () => {
     const { catalogCache } = await import('../../../src/sbom/catalog-cache.js');
     const { generateSbom } = await import('../../../src/sbom/generate.js');
     const kept = await catalogCache(cacheDir).get(result.platforms[0]!.digest);
