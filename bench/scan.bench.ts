@@ -18,6 +18,9 @@
  * layers again; with the catalog kept by manifest digest a warm scan is 1.2-1.6 s wall / ~0.5 s
  * CPU at load 10-15, of which Node's start is ~0.09 s and loading ~250 modules most of the rest
  * (zod alone, through src/oci/types.ts, is 95 of them).
+ * A hit still hashes every layer blob (a tampered image must fail as it does uncached): on the
+ * nodejs image (44 MB of gzip layers) a library hit went from 7-36 ms to 80-200 ms wall, 78-191 ms
+ * CPU (5 hits per run, 2 runs, load 8), against 2.5-4.8 s wall / 2.6-3.0 s CPU cataloging cold.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

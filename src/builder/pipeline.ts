@@ -218,6 +218,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
           `${spec.name}${spec.variant ? `-${spec.variant}` : ''}`,
           [one],
           () => undefined,
+          ctx.cacheDir,
         );
         sbomDocs.push(...docs);
         ctx.report({
@@ -384,10 +385,11 @@ function contextOf(opts: BuildOptions): BuildContext {
         listener({ ...event, at: clock().toISOString(), ...(opts.jobId ? { jobId: opts.jobId } : {}) })
     : () => undefined;
   const signal = opts.signal;
+  const env = opts.env ?? process.env;
   return {
     clock,
-    env: opts.env ?? process.env,
-    cacheDir: opts.cacheDir ?? defaultCacheDir(),
+    env,
+    cacheDir: opts.cacheDir ?? defaultCacheDir(env),
     ...(opts.etcApt ? { etcApt: opts.etcApt } : {}),
     ...(opts.fetch || signal ? { fetch: fetchWithSignal(opts.fetch ?? fetch, signal) } : {}),
     ...(signal ? { signal } : {}),

@@ -13,19 +13,23 @@ export type SbomToWrite = {
   outputs: Array<{ format: 'spdx-json' | 'cyclonedx-json'; path: string }>;
 };
 
-/** `<dir>/<name>-<arch>.spdx.json` and `.cdx.json`, cataloged from the built image itself. */
+/**
+ * `<dir>/<name>-<arch>.spdx.json` and `.cdx.json`, cataloged from the built image itself. The
+ * catalog is kept in the build's cache dir (`cacheDir`: `--cache`, else rampart's cache dir by the
+ * build's environment), where `rampart scan` with the same cache reuses it.
+ */
 export async function generateSboms(
   dir: string,
   base: string,
   images: ReadonlyArray<{ image: Image; arch: string }>,
   log: (message: string) => void,
+  cacheDir: string,
 ): Promise<SbomToWrite[]> {
   const [{ generateSbom }, { catalogCache }] = await Promise.all([
     import('../sbom/generate.js'),
     import('../sbom/catalog-cache.js'),
   ]);
-  // Kept by manifest digest in rampart's cache too: `rampart scan` of the built image reuses it.
-  const cache = catalogCache();
+  const cache = catalogCache(cacheDir);
   const result: SbomToWrite[] = [];
   for (const { image, arch } of images) {
     const doc = await generateSbom(

@@ -66,10 +66,9 @@ export async function scanStage(
   sbomDocs: ReadonlyArray<SbomDocument | undefined>,
   ctx: Pick<BuildContext, 'clock' | 'signal'>,
 ): Promise<RecordedScan[]> {
-  const [{ openAdvisoryStore }, { scanSbomDocument }, { scannedSbom }, { generateSbom }] = await Promise.all([
+  const [{ openAdvisoryStore }, { scanSbomDocument }, { generateSbom }] = await Promise.all([
     import('../vuln/store.js'),
     import('../vuln/scan.js'),
-    import('../vuln/scan-input.js'),
     import('../sbom/generate.js'),
   ]);
   const scans: RecordedScan[] = [];
@@ -96,7 +95,7 @@ export async function scanStage(
           architecture: arch,
           digest: image.digest,
           db,
-          result: scanSbomDocument(store, scannedSbom(doc), { now: ctx.clock(), imageDigest: image.digest }),
+          result: scanSbomDocument(store, doc, { now: ctx.clock(), imageDigest: image.digest }),
         });
       } catch (error) {
         if (isRampartError(error, 'CANCELLED')) throw error;

@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ContentCache, defaultCacheDir } from '../debian/cache.js';
+import { codeFingerprint } from '../util/code-fingerprint.js';
 import { VERSION } from '../version.js';
 import type { SbomDocument } from './model.js';
 
@@ -18,28 +15,18 @@ export interface CatalogCache {
 /** Bump when the cached value's shape changes. */
 export const CATALOG_CACHE_FORMAT = 1;
 
+/** The folders of the code that makes a catalog (the layer reader, the catalogers, their helpers). */
+export const CATALOG_CODE = ['sbom', 'oci', 'debian', 'util'] as const;
+
 /**
- * The code that makes a catalog (this folder, src/oci, src/debian, src/util, compiled or not):
- * each file's path, size and mtime, hashed. rampart's version alone would not do: a checkout
- * keeps one version while its catalogers change, and the test suites' fixture images have the
- * same digests run after run. About a hundred stat calls, once per process.
+ * The cache key of an image's catalog: CATALOG_CACHE_FORMAT, rampart's version, the fingerprint
+ * of the cataloging code (`codeFingerprint(CATALOG_CODE)`; `codeRoot` is for tests) and the digest.
  */
-let fingerprint: Promise<string> | undefined;
-function codeFingerprint(): Promise<string> {
-  fingerprint ??= (async () => {
-    const hash = createHash('sha256');
-    const root = fileURLToPath(new URL('..', import.meta.url));
-    for (const folder of ['sbom', 'oci', 'debian', 'util']) {
-      const names = await readdir(join(root, folder), { recursive: true }).catch(() => [] as string[]);
-      for (const name of names.filter((n) => /\.[cm]?[jt]s$/.test(n)).sort()) {
-        const info = await stat(join(root, folder, name)).catch(() => undefined);
-        if (info?.isFile()) hash.update(`${folder}/${name}\0${info.size}\0${info.mtimeMs}\n`);
-      }
-    }
-    return hash.digest('hex').slice(0, 32);
-  })();
-  return fingerprint;
+export async function catalogCacheKey(manifestDigest: string, codeRoot?: string): Promise<string> {
+  const code = await codeFingerprint(CATALOG_CODE, codeRoot);
+  return `sbom-catalog/${CATALOG_CACHE_FORMAT}/rampart-${VERSION}/${code}/${manifestDigest}`;
 }
+
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /**
@@ -56,8 +43,7 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
  */
 export function catalogCache(root: string = defaultCacheDir()): CatalogCache {
   const cache = new ContentCache(root);
-  const key = async (digest: string) =>
-    `sbom-catalog/${CATALOG_CACHE_FORMAT}/rampart-${VERSION}/${await codeFingerprint()}/${digest}`;
+  const key = (digest: string) => catalogCacheKey(digest);
   return {
     async get(digest) {
       if (!DIGEST.test(digest)) return undefined;

@@ -1,4 +1,6 @@
 import { stat } from 'node:fs/promises';
+import { type Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import { parsePlatform } from '../oci/platform.js';
 import { isSkopeoDir } from '../oci/skopeo-dir-detect.js';
@@ -21,7 +23,8 @@ export type SbomInput =
 export interface OpenedImage {
   digest: string;
   config: unknown;
-  layers: ReadonlyArray<unknown>;
+  /** Each layer's compressed blob, as a stream that fails unless its digest and size match. */
+  layers: ReadonlyArray<{ blob(): Promise<Readable> }>;
 }
 
 export interface GenerateOptions {
@@ -101,19 +104,22 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
       if (options.cache && !options.catalogers && !options.fileDigests && config.created) {
         cached = { cache: options.cache, digest: image.digest };
         const hit = await options.cache.get(image.digest);
-        if (hit) return { source, ...hit };
+        if (hit) {
+          // The catalog is the catalog of these bytes only if these are the bytes: a corrupt or
+          // tampered layer fails here as it fails uncached (a docker-archive's uncompressed layers
+          // are named by their diff_ids, so the manifest digest alone binds nothing there).
+          await verifyLayerBlobs(image, options.signal).catch((error: unknown) => {
+            throw layerReadError(error, input.ref);
+          });
+          return { source, ...hit };
+        }
       }
       const onSkippedEntry = (entry: SkippedImageEntry) =>
         early.push(skippedEntryWarning(entry, layerDigest(image.layers[entry.layer])));
       // Loaded only now: a cached catalog needs neither the layer reader nor the catalogers.
       const { imageFileSource } = await import('./source/image-source.js');
       files = await imageFileSource(image, oci, onSkippedEntry).catch((error: unknown) => {
-        if (isRampartError(error)) throw error;
-        throw new RampartError(
-          'MALFORMED_ARCHIVE',
-          `cannot read the layers of ${input.ref}: ${messageOf(error)}; the image is corrupt or truncated, copy or pull it again`,
-          { cause: error, details: { reference: input.ref } },
-        );
+        throw layerReadError(error, input.ref);
       });
       break;
     }
@@ -287,6 +293,31 @@ function configOf(image: OpenedImage): { os?: string; architecture?: string; cre
     ...(typeof c.architecture === 'string' ? { architecture: c.architecture } : {}),
     ...(typeof c.created === 'string' ? { created: c.created } : {}),
   };
+}
+
+/** A failure reading an image's layers, as one error: rampart's own as is, anything else MALFORMED_ARCHIVE. */
+function layerReadError(error: unknown, ref: string): unknown {
+  if (isRampartError(error)) return error;
+  return new RampartError(
+    'MALFORMED_ARCHIVE',
+    `cannot read the layers of ${ref}: ${messageOf(error)}; the image is corrupt or truncated, copy or pull it again`,
+    { cause: error, details: { reference: ref } },
+  );
+}
+
+/**
+ * Reads every layer blob through its digest- and size-verifying stream (`Layer.blob`) and drops
+ * the bytes: what a catalog cache hit still costs, next to the gunzip, untar and catalogers it saves.
+ */
+async function verifyLayerBlobs(image: OpenedImage, signal: AbortSignal | undefined): Promise<void> {
+  for (const layer of image.layers) {
+    signal?.throwIfAborted();
+    await pipeline(
+      await layer.blob(),
+      new Writable({ write: (_chunk, _encoding, done) => done() }),
+      ...(signal ? [{ signal }] : []),
+    );
+  }
 }
 
 function messageOf(error: unknown): string {

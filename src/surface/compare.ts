@@ -6,6 +6,7 @@ import type { FetchFn } from '../http/fetch.js';
 import { parsePlatform, platformToDebianArch } from '../oci/platform.js';
 import { type SbomDocument, SbomDocumentSchema } from '../sbom/model.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { codeFingerprint } from '../util/code-fingerprint.js';
 import { VERSION } from '../version.js';
 import {
   METRICS_FORMAT,
@@ -209,13 +210,33 @@ export async function compareAgainst(
   };
 }
 
+/** The folders of the code that measures a root: the metrics, and the catalogers they run. */
+export const METRICS_CODE = ['surface', 'sbom', 'oci', 'debian', 'util'] as const;
+
+/**
+ * The key of a standard root's kept metrics and SBOM: the digest of rampart's version,
+ * METRICS_FORMAT (the shape of the file), the fingerprint of the measuring code
+ * (`codeFingerprint(METRICS_CODE)`; `codeRoot` is for tests), the path-list cap and the
+ * description (the subject's reference).
+ */
+export async function standardRootMetricsKey(
+  maxPaths: number,
+  description: string,
+  codeRoot?: string,
+): Promise<string> {
+  const code = await codeFingerprint(METRICS_CODE, codeRoot);
+  return createHash('sha256')
+    .update(JSON.stringify([VERSION, METRICS_FORMAT, code, maxPaths, description]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
 /**
  * A standard root never changes once built (its directory is named by the digest of its package
  * closure, see ensureStandardRoot), so its metrics are kept beside it, in
- * `metrics-KEY.json`: KEY is the digest of rampart's version, METRICS_FORMAT (bumped whenever
- * measureDirectory would report something else for the same root), the path-list cap and the
- * description (the subject's reference). The root and every input of the measurement are in the
- * key, so the file cannot go stale: a rampart that measures differently reads another file. A
+ * `metrics-KEY.json`: KEY is standardRootMetricsKey's. The root and every input of the
+ * measurement are in the key, the code that measures too, so a rampart that measures differently
+ * (another release, or a checkout whose catalogers or metrics changed) reads another file. A
  * file that does not parse is measured again. The root's SBOM is kept too (`sbom-KEY.json`),
  * so counting vulnerabilities against today's advisory store re-scans it without a re-measure.
  * A warm `--against` measures only the image.
@@ -225,10 +246,7 @@ async function standardRootMetrics(
   description: string,
   options: CompareOptions,
 ): Promise<SurfaceMetrics> {
-  const key = createHash('sha256')
-    .update(JSON.stringify([VERSION, METRICS_FORMAT, options.maxPaths ?? 1000, description]))
-    .digest('hex')
-    .slice(0, 32);
+  const key = await standardRootMetricsKey(options.maxPaths ?? 1000, description);
   const metricsFile = join(dirname(path), `metrics-${key}.json`);
   const sbomFile = join(dirname(path), `sbom-${key}.json`);
   const { vulnerabilities: count, ...plain } = options;

@@ -14,6 +14,7 @@ import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import { installedPackages } from '../sbom/installed.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { codeFingerprint } from '../util/code-fingerprint.js';
 import { compareText } from '../util/compare-text.js';
 import { tempSuffix } from '../util/staging.js';
 import { VERSION } from '../version.js';
@@ -83,7 +84,7 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
   // Warm: the verified InRelease digests name the archive state; with the request they name the
   // root built before, so neither the ~70k-package index nor the resolver is needed.
   const archive = request.archive ?? (await archiveState(request));
-  const known = await readResolved(parent, resolvedKey(request, archive));
+  const known = await readResolved(parent, await resolvedKey(request, archive));
   if (known) return { ...known, cached: true };
   const repos = await loadRepositories(repoOptions);
   const index = repos.indexes.get(request.architecture) ?? repos.index;
@@ -100,8 +101,8 @@ export async function ensureStandardRoot(request: StandardRootRequest): Promise<
   const entry = join(parent, key);
   const path = join(entry, 'root');
   const done = join(entry, 'description');
-  const remember = () =>
-    writeResolved(parent, resolvedKey(request, repos.releases), {
+  const remember = async () =>
+    writeResolved(parent, await resolvedKey(request, repos.releases), {
       key,
       description,
       packages: resolution.packages.length,
@@ -191,12 +192,14 @@ export async function archiveState(
   return releases.map((r) => ({ suite: r.suite, inReleaseSha256: r.inReleaseSha256 }));
 }
 
-/**
- * Bump when what a standard root is resolved to could change for the same archive and request
- * (the required set, the resolver's choices, the closure key): entries written before are then
- * ignored. rampart's version is part of the key too, so a release never reads another's memo.
- */
+/** Bump when the memo file's shape changes: entries written before are then ignored. */
 const RESOLUTION_FORMAT = 1;
+
+/**
+ * The folders of the code that decides what a standard root is resolved to (the required set,
+ * the resolver's choices, the closure key): a change there gives another memo key.
+ */
+export const RESOLUTION_CODE = ['surface', 'debian', 'util'] as const;
 
 /** What `resolved-KEY.json` remembers: the root directory's key and what ensureStandardRoot returns. */
 interface ResolvedRoot {
@@ -209,18 +212,23 @@ interface ResolvedRoot {
  * The memo key of a request against an archive state: the suite, architecture and main packages
  * asked for, and the SHA-256 of each InRelease the index was read from (suite, -updates,
  * -security; verified, and listing the digest of every Packages index), with the parser's format
- * (parsedCacheFormat), rampart's version and RESOLUTION_FORMAT. Those fix the index and so the
- * closure: when the archive publishes a new Release, the key changes and the root is resolved again.
+ * (parsedCacheFormat), rampart's version, RESOLUTION_FORMAT and the fingerprint of the resolving
+ * code (`codeFingerprint(RESOLUTION_CODE)`; `codeRoot` is for tests). Those fix the index and so
+ * the closure: when the archive publishes a new Release, or the resolver changes, the key changes
+ * and the root is resolved again.
  */
-function resolvedKey(
+export async function resolvedKey(
   request: StandardRootRequest,
   releases: ReadonlyArray<{ suite: string; inReleaseSha256: string }>,
-): string {
+  codeRoot?: string,
+): Promise<string> {
+  const code = await codeFingerprint(RESOLUTION_CODE, codeRoot);
   return createHash('sha256')
     .update(
       JSON.stringify([
         RESOLUTION_FORMAT,
         VERSION,
+        code,
         parsedCacheFormat(),
         request.suite,
         request.architecture,

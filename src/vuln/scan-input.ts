@@ -3,7 +3,6 @@ import { readFile, stat } from 'node:fs/promises';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
 import type { RegistryOptions } from '../registry/types.js';
 import type { CatalogCache } from '../sbom/catalog-cache.js';
-import { contentPackages } from '../sbom/installed.js';
 import type { SbomDocument } from '../sbom/model.js';
 import { type ScanOptions, scanSbomDocument } from './scan.js';
 import type { AdvisoryReader, ScanResult, VexStatementRecord } from './types.js';
@@ -90,16 +89,6 @@ export async function sbomForInput(
   );
 }
 
-/**
- * What a scan matches, whatever the input (an image, a root, an SBOM file, the build's own
- * SBOM): the installed packages and the Debian source packages compiled into them (Built-Using),
- * the rule the SBOM model shares (`contentPackages`). The document keeps everything else.
- */
-export function scannedSbom(sbom: SbomDocument): SbomDocument {
-  const packages = contentPackages(sbom.packages);
-  return packages.length === sbom.packages.length ? sbom : { ...sbom, packages };
-}
-
 /** The OpenVEX statements of the image's attestations that verify with `key` (and name the image). */
 export async function verifiedAttachedVex(
   ref: string,
@@ -157,7 +146,7 @@ export async function scanInput(
     vex.push(...attached.statements);
     vexDocuments.push(...attached.documents);
   }
-  const result = scanSbomDocument(reader, scannedSbom(sbom), {
+  const result = scanSbomDocument(reader, sbom, {
     ...(options.showNegligible ? { showNegligible: true } : {}),
     ...(options.onlyFixed ? { onlyFixed: true } : {}),
     ...(options.imageDigest ? { imageDigest: options.imageDigest } : {}),

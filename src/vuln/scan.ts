@@ -1,3 +1,4 @@
+import { contentPackages } from '../sbom/installed.js';
 import type { SbomDocument, SbomPackage } from '../sbom/model.js';
 import { compareText } from '../util/compare-text.js';
 import { type Candidate, MATCHERS, type MatchContext } from './match/index.js';
@@ -46,16 +47,21 @@ const STALE_MS = 24 * 60 * 60 * 1000;
  * finding with every id in `aliases`; the distro's own verdict wins for distro packages; severity
  * by the one precedence rule (severity.ts); VEX moves findings to `suppressed`. No I/O beyond the
  * reader; the result is plain data, in a stable order.
+ * What is scanned is one rule, applied here so every caller (scan, build's record, compare, diff,
+ * a library user) gets it: the installed packages and the Debian source packages compiled into
+ * them (Built-Using), `contentPackages`. A source package only named as a binary's `Source:` is
+ * pedigree: the binaries built from it carry its findings.
  */
 export function scanSbomDocument(
   reader: AdvisoryReader,
   sbom: SbomDocument,
   options: ScanOptions = {},
 ): ScanResult {
+  const packages = contentPackages(sbom.packages);
   const now = options.now ?? new Date();
   const warnings: ScanResult['warnings'] = [];
   const release = debianRelease(sbom.distro ?? distroFromPurls(sbom.packages.map((p) => p.purl)));
-  const hasDeb = sbom.packages.some((p) => p.type === 'deb');
+  const hasDeb = packages.some((p) => p.type === 'deb');
   const status = reader.status();
   if (hasDeb) {
     const known = new Set(reader.debianReleases());
@@ -90,7 +96,7 @@ export function scanSbomDocument(
   // ids; the matchers and `decide` then read from what was fetched.
   const batch = new PrefetchingReader(reader);
   const namesByEcosystem = new Map<AdvisoryEcosystem, string[]>();
-  for (const pkg of sbom.packages) {
+  for (const pkg of packages) {
     const matcher = MATCHERS[pkg.type as AdvisoryEcosystem];
     if (!matcher) continue;
     const names = namesByEcosystem.get(matcher.ecosystem) ?? [];
@@ -125,7 +131,7 @@ export function scanSbomDocument(
   const imageDigest = options.imageDigest ?? sbom.source.digest;
 
   const matched: Array<{ pkg: SbomPackage; candidates: Candidate[] }> = [];
-  for (const pkg of sbom.packages) {
+  for (const pkg of packages) {
     const matcher = MATCHERS[pkg.type as AdvisoryEcosystem];
     if (!matcher) continue;
     const candidates = matcher.match(pkg, context);

@@ -357,17 +357,17 @@ describe('rampart build on a local archive', () => {
     }
   });
 
-  it('keeps the catalog under the image manifest digest, so scanning the built image reads no layer', async () => {
+  it("keeps the catalog under the image manifest digest in the build's cache dir, so scanning the built image catalogs no layer", async () => {
     const { catalogCache } = await import('../../../src/sbom/catalog-cache.js');
     const { generateSbom } = await import('../../../src/sbom/generate.js');
-    const kept = await catalogCache().get(result.platforms[0]!.digest);
+    const kept = await catalogCache(cacheDir).get(result.platforms[0]!.digest);
     expect(kept?.packages.map((p) => p.name)).toEqual(
       expect.arrayContaining(['base-files', 'libfoo1', 'tool']),
     );
     // What `rampart scan oci:...` catalogs: the same packages, from the kept catalog.
     const scanned = await generateSbom(
       { kind: 'image', ref: `oci:${layout}:latest` },
-      { cache: catalogCache() },
+      { cache: catalogCache(cacheDir) },
     );
     expect(scanned.source.digest).toBe(result.platforms[0]!.digest);
     expect(scanned.packages).toEqual(kept!.packages);

@@ -1,8 +1,9 @@
 /**
- * Issue 14 (`rampart scan` end to end): an image cataloged once is not read again. The catalog is
- * kept in rampart's cache under the image's manifest digest; a hit returns it without touching a
- * layer, names the reference used now, and anything that does not match (another digest, a
- * corrupt entry, file digests asked for) is cataloged from the layers as before.
+ * Issue 14 (`rampart scan` end to end): an image cataloged once is not cataloged again. The
+ * catalog is kept in rampart's cache under the image's manifest digest; a hit returns it (naming
+ * the reference used now) after checking every layer blob's digest, so a corrupt or tampered image
+ * still fails; anything that does not match (another digest, a corrupt entry, file digests asked
+ * for) is cataloged from the layers as before.
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -49,7 +50,7 @@ async function corruptLayers(): Promise<void> {
 }
 
 describe('the catalog cache', () => {
-  it('reuses the catalog of a manifest digest without reading a layer, and only for that digest', async () => {
+  it('reuses the catalog of a manifest digest, and only for that digest', async () => {
     const cache = catalogCache(cacheRoot);
     const first = await generateSbom({ kind: 'image', ref: `oci:${layout}:one` }, { cache });
     expect(first.packages.map((p) => [p.name, p.version])).toEqual([['zlib1g', '1:1.3.dfsg-3.1']]);
@@ -57,29 +58,78 @@ describe('the catalog cache', () => {
     const otherFirst = await generateSbom({ kind: 'image', ref: `oci:${layout}:two` }, { cache });
     expect(otherFirst.packages.map((p) => p.version)).toEqual(['1:1.3.dfsg-9']);
 
+    // A hit is read from the entry, not cataloged: an entry marked here comes back as marked.
+    const marked = {
+      packages: first.packages.map((p) => ({ ...p, version: 'from-the-cache' })),
+      warnings: [],
+    };
+    await cache.put(first.source.digest as string, marked);
+    const again = await generateSbom({ kind: 'image', ref: `oci:${layout}:one` }, { cache });
+    expect(again.packages.map((p) => p.version)).toEqual(['from-the-cache']);
+    expect(again.source).toEqual({ ...first.source, ref: `oci:${layout}:one` });
+    const otherAgain = await generateSbom({ kind: 'image', ref: `oci:${layout}:two` }, { cache });
+    expect(otherAgain.packages).toEqual(otherFirst.packages);
+    expect(otherAgain.source.digest).not.toBe(first.source.digest);
+
+    // A corrupt entry is a miss: the layers are cataloged again.
+    for (const name of await readdir(join(cacheRoot, 'sbom')))
+      await writeFile(join(cacheRoot, 'sbom', name), '{"key":');
+    const recataloged = await generateSbom({ kind: 'image', ref: `oci:${layout}:one` }, { cache });
+    expect(recataloged.packages).toEqual(first.packages);
+  });
+
+  it('still verifies every layer on a hit: a tampered docker-archive fails as it does uncached', async () => {
+    // docker-archive layers are uncompressed tars named by their diff_ids, and the manifest digest
+    // is computed from those: a same-size edit of a file in a layer keeps the image's digest.
+    const archive = join(dir, 'image.tar');
+    await writeImage(
+      `docker-archive:${archive}:x:1`,
+      await makeTestImage(dir, [
+        { 'etc/os-release': OS_RELEASE, 'var/lib/dpkg/status': STATUS('1:1.3.dfsg-5') },
+      ]),
+    );
+    const cache = catalogCache(cacheRoot);
+    const first = await generateSbom({ kind: 'image', ref: `docker-archive:${archive}` }, { cache });
+    expect(first.packages.map((p) => p.version)).toEqual(['1:1.3.dfsg-5']);
+    const bytes = await readFile(archive);
+    const at = bytes.indexOf('1:1.3.dfsg-5');
+    expect(at).toBeGreaterThan(0);
+    bytes.write('1:1.3.dfsg-6', at);
+    await writeFile(archive, bytes);
+
+    const uncached = await generateSbom({ kind: 'image', ref: `docker-archive:${archive}` }).catch(
+      (e: unknown) => e,
+    );
+    expect(uncached).toMatchObject({ code: 'DIGEST_MISMATCH' });
+    const cached = await generateSbom({ kind: 'image', ref: `docker-archive:${archive}` }, { cache }).catch(
+      (e: unknown) => e,
+    );
+    expect(cached).toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      details: { expected: (uncached as { details: { expected: string } }).details.expected },
+    });
+  });
+
+  it('still verifies every layer on a hit: a corrupt oci layout fails, never gives the old catalog', async () => {
+    const cache = catalogCache(cacheRoot);
+    for (const tag of ['one', 'two'])
+      await generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache });
     await corruptLayers();
-    // Without the cache the layers are read, and they are garbage now.
+    // Uncached, gunzip meets the zeros before the blob's hash ends (MALFORMED_ARCHIVE); a hit
+    // reads only the blob, so its hash says what is wrong.
     await expect(generateSbom({ kind: 'image', ref: `oci:${layout}:one` })).rejects.toMatchObject({
       code: expect.any(String),
     });
-    // With it, each digest gets its own catalog back; the source names this reference.
-    const again = await generateSbom({ kind: 'image', ref: `oci:${layout}:one` }, { cache });
-    expect(again).toEqual({ ...first, source: { ...first.source, ref: `oci:${layout}:one` } });
-    const otherAgain = await generateSbom({ kind: 'image', ref: `oci:${layout}:two` }, { cache });
-    expect(otherAgain.packages).toEqual(otherFirst.packages);
-    expect(otherAgain.source.digest).toBe(otherFirst.source.digest);
-    expect(otherAgain.source.digest).not.toBe(first.source.digest);
-
+    for (const tag of ['one', 'two']) {
+      await expect(
+        generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache }),
+      ).rejects.toMatchObject({
+        code: 'DIGEST_MISMATCH',
+      });
+    }
     // Asking for file digests catalogs the layers (the cached catalog has none).
     await expect(
       generateSbom({ kind: 'image', ref: `oci:${layout}:one` }, { cache, fileDigests: true }),
     ).rejects.toMatchObject({ code: expect.any(String) });
-
-    // A corrupt entry is a miss (and the layers, garbage now, are read).
-    const entries = await readdir(join(cacheRoot, 'sbom'));
-    for (const name of entries) await writeFile(join(cacheRoot, 'sbom', name), '{"key":');
-    await expect(generateSbom({ kind: 'image', ref: `oci:${layout}:one` }, { cache })).rejects.toMatchObject({
-      code: expect.any(String),
-    });
   });
 });

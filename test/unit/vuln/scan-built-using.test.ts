@@ -114,3 +114,29 @@ describe('source packages an SBOM lists only as binaries’ Source:', () => {
     ]);
   });
 });
+
+describe('the rule is in the scan entry point', () => {
+  it('a library caller of scanSbomDocument (as compare and diff are) scans what rampart scan does', async () => {
+    const { generateSbom } = await import('../../../src/sbom/generate.js');
+    const { scanSbomDocument } = await import('../../../src/vuln/scan.js');
+    const root = await generateSbom({ kind: 'directory', path: rootfs });
+    const rustc = root.packages.find((p) => p.name === 'rustc');
+    expect(rustc?.architecture).toBe('source');
+    // An SBOM whose model lists a binary's Source: as a package of its own (a library user's).
+    const openssl = {
+      ...rustc!,
+      id: 'source-openssl',
+      name: 'openssl',
+      version: '3.5.1-1',
+      purl: 'pkg:deb/debian/openssl@3.5.1-1?arch=source&distro=debian-13',
+    };
+    const doc = { ...root, packages: [...root.packages, openssl] };
+    const store = openAdvisoryStore(db, { readOnly: true });
+    try {
+      const scanned = scanSbomDocument(store, doc).matches.map((m) => [m.package.name, m.vulnerability.id]);
+      expect(scanned).toEqual((await findings(`dir:${rootfs}`)).map((f) => [f.name, f.id]));
+    } finally {
+      store.close();
+    }
+  });
+});
