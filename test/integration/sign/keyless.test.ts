@@ -1,4 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
@@ -373,6 +375,62 @@ describe('keyless errors', () => {
     expect(isRampartError(error) && error.details).toMatchObject({ url: `${mock.url}/nowhere`, status: 404 });
     const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
     expect(index.manifests).toHaveLength(1);
+  });
+
+  it('a Fulcio or Rekor that redirects elsewhere is refused: the token (or entry) goes to no other host', async () => {
+    // The redirect target: another host, in plain http. It must see no request at all.
+    const seen: string[] = [];
+    const elsewhere = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((done) => elsewhere.listen(0, '127.0.0.2', done));
+    const target = `http://127.0.0.2:${(elsewhere.address() as AddressInfo).port}/steal`;
+    const redirector = createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: target }).end();
+    });
+    await new Promise<void>((done) => redirector.listen(0, '127.0.0.1', done));
+    const redirecting = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+    try {
+      for (const [fulcioURL, rekorURL] of [
+        [redirecting, mock.url],
+        [mock.url, redirecting],
+      ] as const) {
+        const { layout, ref } = await fx.freshLayout('redirected');
+        const material = await keylessMaterial({ identityToken: token, fulcioURL, rekorURL, retries: 0 });
+        const error = await signImage(ref, material).catch((e: unknown) => e);
+        expect(isRampartError(error) && error.code, String(error)).toBe('NETWORK');
+        expect(isRampartError(error) && error.details).toMatchObject({
+          status: 307,
+          location: target,
+        });
+        const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+        expect(index.manifests).toHaveLength(1);
+      }
+      const { ref } = await fx.freshLayout('redirected-cli');
+      const tokenFile = join(fx.work, 'redirect-token');
+      await writeFile(tokenFile, token);
+      const cli = await rampart(
+        'sign',
+        '--keyless',
+        '--identity-token-file',
+        tokenFile,
+        '--fulcio-url',
+        redirecting,
+        '--rekor-url',
+        mock.url,
+        ref,
+        '-o',
+        'json',
+      );
+      expect(cli.code).toBe(1);
+      expect(seen).toEqual([]);
+    } finally {
+      elsewhere.close();
+      redirector.close();
+    }
   });
 
   it('a Fulcio or Rekor URL in plain http off this machine is refused (the token would travel in clear)', async () => {
