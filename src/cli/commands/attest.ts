@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
 import { attestImage, readPredicateFile } from '../../sign/attest.js';
-import { readKeyFile } from '../../sign/key-files.js';
-import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
 import type { SignatureFormat } from '../../sign/sign.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
-import { keyPassword } from '../key-password.js';
+import { keySignerFromFlags } from '../key-options.js';
 import { addKeylessOptions, type KeylessFlags, keylessFromFlags } from '../keyless-options.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
@@ -77,7 +75,9 @@ format only (the default --format becomes bundle; legacy is refused).
             : parseFormat(options.format);
         const predicate = await readPredicateFile(options.predicate);
         const registry = { ...(await registryOptions(options, [image])), signal };
-        const signer = (await keylessFromFlags(options, process.env, signal)) ?? (await keyFrom(options));
+        const signer =
+          (await keylessFromFlags(options, process.env, signal)) ??
+          (await keySignerFromFlags(options, async () => undefined))[0];
         const result = await attestImage(image, signer, options.type, predicate, {
           formats,
           registry,
@@ -105,17 +105,4 @@ function parseFormat(value: string): SignatureFormat[] {
   throw new RampartError('USAGE', `--format ${value}: expected bundle, legacy or both`, {
     details: { option: '--format', value },
   });
-}
-
-/** The `--key` file's signer (the password from the environment or a prompt). */
-async function keyFrom(options: AttestFlags) {
-  const path = options.key as string;
-  const pem = await readKeyFile(path);
-  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-  return keySigner(
-    await decryptPrivateKey(pem, password, {
-      path,
-      ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
-    }),
-  );
 }

@@ -433,6 +433,35 @@ describe('keyless errors', () => {
     }
   });
 
+  it('Fulcio and Rekor URLs are shown without their credentials (usage and service errors)', async () => {
+    const usage = await keylessMaterial({
+      identityToken: token,
+      fulcioURL: 'http://user:s3cret@fulcio.example.internal/',
+      rekorURL: mock.url,
+    }).catch((e: unknown) => e);
+    expect(isRampartError(usage) && usage.code).toBe('USAGE');
+    expect(isRampartError(usage) && usage.details).toEqual({
+      option: '--fulcio-url',
+      value: 'http://fulcio.example.internal/',
+    });
+    expect(String((usage as Error).message).includes('s3cret')).toBe(false);
+    const { ref } = await fx.freshLayout('redacted');
+    const credentialed = mock.url.replace('http://', 'http://user:s3cret@');
+    const material = await keylessMaterial({
+      identityToken: token,
+      fulcioURL: `${credentialed}/nowhere`,
+      rekorURL: mock.url,
+      retries: 0,
+    });
+    const service = await signImage(ref, material).catch((e: unknown) => e);
+    expect(isRampartError(service) && service.code).toBe('NETWORK');
+    expect(isRampartError(service) && service.details).toMatchObject({
+      url: `${mock.url}/nowhere`,
+      status: 404,
+    });
+    expect(String((service as Error).message).includes('s3cret')).toBe(false);
+  });
+
   it('a Fulcio or Rekor URL in plain http off this machine is refused (the token would travel in clear)', async () => {
     for (const [fulcioURL, rekorURL, option] of [
       ['http://fulcio.example.internal', mock.url, '--fulcio-url'],
@@ -536,6 +565,27 @@ describe('rampart sign --keyless / verify --trusted-root (CLI)', () => {
     ]) {
       const run = await rampart(...args, '-o', 'json');
       expect(run.code, args.join(' ')).toBe(2);
+    }
+  });
+
+  it('--allow-insecure-key with --keyless is a usage error naming it (sign and attest)', async () => {
+    const { ref } = await fx.freshLayout('insecure-key');
+    const tokenFile = join(fx.work, 'insecure-token');
+    await writeFile(tokenFile, token);
+    const keyless = ['--keyless', '--identity-token-file', tokenFile, '--fulcio-url', mock.url];
+    const predicate = ['--type', 'openvex', '--predicate', join(fx.work, 'root.json')];
+    for (const args of [
+      ['sign', ...keyless, '--allow-insecure-key', ref],
+      ['attest', ...keyless, ...predicate, '--allow-insecure-key', ref],
+    ]) {
+      const before = mock.requests.length;
+      const run = await rampart(...args, '-o', 'json');
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(JSON.parse(run.stderr).error).toMatchObject({
+        code: 'USAGE',
+        details: { option: '--allow-insecure-key' },
+      });
+      expect(mock.requests.length).toBe(before);
     }
   });
 });
