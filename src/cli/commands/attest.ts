@@ -38,7 +38,7 @@ export function registerAttest(program: Command): void {
     .option('--allow-insecure-key', 'accept an unencrypted private key file')
     .option(
       '--bundle <file>',
-      'also write the attestation as a sigstore bundle v0.3 file (public key, no transparency log)',
+      'also write the attestation as a sigstore bundle v0.3 file (--key: the public key, no log; --keyless: the certificate and Rekor entry)',
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
   addKeylessOptions(command);
@@ -58,7 +58,8 @@ Examples:
   $ rampart attest --key rampart.key --type cyclonedx --predicate nodejs.cdx.json oci:./out/nodejs:latest
   $ rampart attest --key rampart.key --type spdxjson --predicate nodejs.spdx.json docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart attest --key rampart.key --type slsaprovenance1 --predicate prov.json --bundle prov.sigstore.json oci:./out/nodejs:latest
---bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle reads it.
+--bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle FILE
+reads it (with --key, or for --keyless with --trusted-root and --certificate-*).
 
 --keyless (instead of --key; online): signed with an ephemeral key Fulcio certifies for the OIDC
 token in SIGSTORE_ID_TOKEN (or --identity-token-file), logged in Rekor; stored in the bundle

@@ -38,7 +38,7 @@ export function registerSign(program: Command): void {
     .option('--allow-insecure-key', 'accept an unencrypted private key file')
     .option(
       '--bundle <file>',
-      'also write the signature as a sigstore bundle v0.3 file (public key, no transparency log)',
+      'also write the signature as a sigstore bundle v0.3 file (--key: the public key, no log; --keyless: the certificate and Rekor entry)',
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
   addKeylessOptions(command);
@@ -58,7 +58,8 @@ Examples:
   $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/nodejs:latest
   $ rampart sign --key rampart.key --bundle nodejs.sigstore.json oci:./out/nodejs:latest
 --bundle FILE writes the image's bundle (the index's with --recursive) whatever --format says;
-rampart verify --bundle FILE and @sigstore/verify read it.
+rampart verify --bundle FILE (with --key, or for --keyless with --trusted-root and
+--certificate-identity/--certificate-oidc-issuer) and @sigstore/verify read it.
 
 Keyless (--keyless, instead of --key; online): an ephemeral key is certified by Fulcio for the
 identity of an OIDC token (from SIGSTORE_ID_TOKEN, or --identity-token-file), and every signature

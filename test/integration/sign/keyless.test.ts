@@ -568,6 +568,75 @@ describe('rampart sign --keyless / verify --trusted-root (CLI)', () => {
     }
   });
 
+  it('sign --keyless --bundle FILE is read by verify --bundle FILE with the keyless options', async () => {
+    const { ref } = await fx.freshLayout('bundle-file');
+    const tokenFile = join(fx.work, 'bundle-token');
+    await writeFile(tokenFile, token);
+    const bundleFile = join(fx.work, 'keyless.sigstore.json');
+    const signedCli = await rampart(
+      'sign',
+      '--keyless',
+      '--identity-token-file',
+      tokenFile,
+      '--fulcio-url',
+      mock.url,
+      '--rekor-url',
+      mock.url,
+      '--format',
+      'legacy',
+      '--bundle',
+      bundleFile,
+      ref,
+    );
+    expect(signedCli.code, signedCli.stderr).toBe(0);
+    const rootFile = join(fx.work, 'root.json');
+    const keyless = (issuer: string) => [
+      '--certificate-identity',
+      IDENTITY,
+      '--certificate-oidc-issuer',
+      issuer,
+      '--trusted-root',
+      rootFile,
+    ];
+    const ok = await rampart('verify', ref, '--bundle', bundleFile, ...keyless(ISSUER), '-o', 'json');
+    expect(ok.code, ok.stderr).toBe(0);
+    const report = JSON.parse(ok.stdout);
+    expect(report.signatures).toHaveLength(1);
+    expect(report.signatures[0]).toMatchObject({
+      format: 'bundle',
+      valid: true,
+      file: bundleFile,
+      certificate: { identity: IDENTITY, issuer: ISSUER },
+    });
+    const wrong = await rampart(
+      'verify',
+      ref,
+      '--bundle',
+      bundleFile,
+      ...keyless('https://other.example'),
+      '-o',
+      'json',
+    );
+    expect(wrong.code).toBe(1);
+    expect(JSON.parse(wrong.stdout).signatures[0]).toMatchObject({
+      valid: false,
+      failed: 'certificate-issuer',
+    });
+    // Another image's digest: the statement does not name it.
+    const other = await fx.freshLayout('bundle-file-other');
+    const elsewhere = await rampart(
+      'verify',
+      other.ref,
+      '--bundle',
+      bundleFile,
+      ...keyless(ISSUER),
+      '-o',
+      'json',
+    );
+    expect(JSON.parse(elsewhere.stdout).signatures[0]).toMatchObject({ valid: false, failed: 'digest' });
+    expect(elsewhere.code).toBe(1);
+  });
+
   it('--allow-insecure-key with --keyless is a usage error naming it (sign and attest)', async () => {
     const { ref } = await fx.freshLayout('insecure-key');
     const tokenFile = join(fx.work, 'insecure-token');
