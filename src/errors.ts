@@ -46,7 +46,12 @@ export interface ErrorDetailsByCode {
   INVALID_LAYER_ENTRY: { path?: string; layer?: string };
   UNSAFE_ENTRIES: { count: number; entries?: Array<{ path: string; reason: string; layer?: string }> };
   // The network and the archive's trust chain.
-  NETWORK: { url?: string; status?: number; attempts?: number };
+  NETWORK: {
+    url?: string;
+    status?: number;
+    attempts?: number /** Where a refused redirect pointed. */;
+    location?: string;
+  };
   TIMEOUT: { url?: string; timeoutMs?: number; attempts?: number };
   /** The registry refused the credentials (401) or the action (403) for a repository. */
   UNAUTHORIZED: { registry: string; repository?: string; status?: number; action?: string };

@@ -14,6 +14,7 @@ export interface KeylessFlags {
   fulcioUrl?: string;
   rekorUrl?: string;
   identityTokenFile?: string;
+  allowInsecureKey?: boolean;
 }
 
 export function addKeylessOptions(command: Command): Command {
@@ -60,6 +61,11 @@ export async function keylessFromFlags(
   if (flags.key !== undefined) {
     throw new RampartError('USAGE', 'give --key or --keyless, not both', {
       details: { option: '--keyless' },
+    });
+  }
+  if (flags.allowInsecureKey) {
+    throw new RampartError('USAGE', '--allow-insecure-key is for --key (keyless signing reads no key file)', {
+      details: { option: '--allow-insecure-key' },
     });
   }
   const { keylessMaterial, ID_TOKEN_VARIABLE } = await import('../sign/keyless.js');

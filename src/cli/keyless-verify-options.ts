@@ -1,7 +1,7 @@
 import { RampartError } from '../errors.js';
 import { readBoundedFile } from '../sign/attest.js';
-import { MAX_TRUSTED_ROOT, verifyImageKeyless } from '../sign/keyless-verify.js';
-import type { VerifyOptions, VerifyResult } from '../sign/verify.js';
+import { MAX_TRUSTED_ROOT, verifyImageKeyless, verifyImageKeylessBundle } from '../sign/keyless-verify.js';
+import { MAX_BUNDLE_FILE, type VerifyOptions, type VerifyResult } from '../sign/verify.js';
 
 /** The keyless options of `rampart verify` (see verify --help). */
 export interface KeylessVerifyFlags {
@@ -16,7 +16,10 @@ export interface KeylessVerifyFlags {
   trustedRoot?: string;
 }
 
-/** `rampart verify IMAGE --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer ISS`. */
+/**
+ * `rampart verify IMAGE --trusted-root FILE --certificate-identity ID --certificate-oidc-issuer ISS`
+ * (the stored signatures, or with `--bundle FILE` only that bundle file).
+ */
 export async function verifyKeylessFromFlags(
   image: string,
   flags: KeylessVerifyFlags,
@@ -25,7 +28,6 @@ export async function verifyKeylessFromFlags(
   const clash = (
     [
       ['--key', flags.key],
-      ['--bundle', flags.bundle],
       ['--identity', flags.identity],
       ['--rebuild', flags.rebuild],
       ['--spec', flags.spec],
@@ -51,7 +53,7 @@ export async function verifyKeylessFromFlags(
     );
   }
   const path = flags.trustedRoot;
-  return verifyImageKeyless(image, {
+  const keyless = {
     ...options,
     trustedRoot: await readBoundedFile(path, MAX_TRUSTED_ROOT, 'USAGE', 'the trusted root'),
     trustedRootFile: path,
@@ -60,5 +62,8 @@ export async function verifyKeylessFromFlags(
     ...(flags.certificateIdentityRegexp !== undefined
       ? { identityRegexp: flags.certificateIdentityRegexp }
       : {}),
-  });
+  };
+  if (flags.bundle === undefined) return verifyImageKeyless(image, keyless);
+  const bundle = await readBoundedFile(flags.bundle, MAX_BUNDLE_FILE, 'USAGE', 'the bundle');
+  return verifyImageKeylessBundle(image, bundle, { ...keyless, file: flags.bundle });
 }

@@ -504,14 +504,28 @@ export class HttpClient {
           throw new RampartError(
             'NETWORK',
             `${method} ${exchange.url} redirected too often or to an unsupported URL (${redactUrl(next.href)}); check the URL`,
-            { details: { url: exchange.url, status: response.status, attempts: exchange.attempts } },
+            {
+              details: {
+                url: exchange.url,
+                status: response.status,
+                location: redactUrl(next.href),
+                attempts: exchange.attempts,
+              },
+            },
           );
         }
         if (target.protocol === 'https:' && next.protocol === 'http:') {
           throw new RampartError(
             'NETWORK',
             `${method} ${exchange.url} redirected from https to plain http (${redactUrl(next.href)}); refusing the downgrade`,
-            { details: { url: exchange.url, status: response.status, attempts: exchange.attempts } },
+            {
+              details: {
+                url: exchange.url,
+                status: response.status,
+                location: redactUrl(next.href),
+                attempts: exchange.attempts,
+              },
+            },
           );
         }
         if (
@@ -528,7 +542,14 @@ export class HttpClient {
             throw new RampartError(
               'NETWORK',
               `${method} ${exchange.url} redirected to another origin (${next.origin}) with a body that holds a credential; refusing to send it there`,
-              { details: { url: exchange.url, status: response.status, attempts: exchange.attempts } },
+              {
+                details: {
+                  url: exchange.url,
+                  status: response.status,
+                  location: redactUrl(next.href),
+                  attempts: exchange.attempts,
+                },
+              },
             );
           }
           for (const name of [...headers.keys()]) {

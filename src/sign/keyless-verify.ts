@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { Bundle } from '@sigstore/bundle';
 import type { TrustMaterial, VerificationError, Verifier } from '@sigstore/verify';
 import { RampartError } from '../errors.js';
+import { type Digest, sha256Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
 import type { OpenOptions } from '../oci/open.js';
@@ -58,8 +59,8 @@ export async function verifyImageKeyless(ref: string, options: KeylessVerifyOpti
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
   const store = await openAttachmentStore(reference, open);
-  const { toSignedEntity } = await import('@sigstore/verify');
-  const { bundleFromJSON } = await import('@sigstore/bundle');
+  const sigstore = await sigstoreModules();
+  const { toSignedEntity } = sigstore;
   const digest = object.digest;
   const signatures = await checkSignatures(
     store,
@@ -106,45 +107,116 @@ export async function verifyImageKeyless(ref: string, options: KeylessVerifyOpti
         const read = await readBundleLayer(manifest, digest);
         if ('report' in read) return read.report;
         const { raw, base, layer } = read;
-        const what = `bundle ${layer.digest}`;
-        let bundle: Bundle;
-        try {
-          bundle = bundleFromJSON(JSON.parse(raw.toString('utf8')));
-        } catch (error) {
-          return failure(
-            base,
-            'payload',
-            `${what} is not a sigstore bundle: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        }
-        if (
-          bundle.content.$case !== 'dsseEnvelope' ||
-          bundle.content.dsseEnvelope.payloadType !== IN_TOTO_PAYLOAD_TYPE
-        ) {
-          return failure(base, 'payload', `${what} does not hold a DSSE envelope of an in-toto statement`);
-        }
-        if (bundle.verificationMaterial.content.$case === 'publicKey') {
-          return failure(
-            base,
-            'certificate',
-            `${what} is signed with a key (no certificate); verify it with --key`,
-          );
-        }
-        const checked = verifyEntity(verifier, () => toSignedEntity(bundle), policy, base, what);
+        const checked = checkKeylessBundle(
+          raw,
+          digest,
+          verifier,
+          policy,
+          base,
+          `bundle ${layer.digest}`,
+          sigstore,
+        );
         if (!checked.valid) return checked;
-        const statement = parseStatement(bundle.content.dsseEnvelope.payload);
-        if (typeof statement === 'string') return failure(base, 'payload', `${what}: ${statement}`);
         // An attestation of another predicate is not an image signature: not reported here.
-        if (statement.predicateType !== COSIGN_SIGN_PREDICATE) return undefined;
-        return {
-          ...checkStatementSubject(statement, digest, base, `the statement in ${what}`),
-          certificate: checked.certificate,
-        };
+        if (checked.predicateType !== COSIGN_SIGN_PREDICATE) return undefined;
+        const { predicateType: _, ...report } = checked;
+        return report;
       },
     },
     options.signal,
   );
   return { verified: signatures.some((signature) => signature.valid), digest, signatures };
+}
+
+/**
+ * `rampart verify --bundle FILE --certificate-identity ... --trusted-root FILE`: one keyless bundle
+ * file (sign/attest --keyless --bundle) checked as a stored one is (certificate, log entry,
+ * identity, issuer), and its statement's subject against the image's digest; any predicate type.
+ */
+export async function verifyImageKeylessBundle(
+  ref: string,
+  bytes: Buffer,
+  options: KeylessVerifyOptions & { file?: string },
+): Promise<VerifyResult> {
+  const reference = verifiableReference(ref);
+  const policy = identityPolicy(options);
+  const verifier = await verifierFor(options.trustedRoot, options.trustedRootFile);
+  const object = await openImage(reference, options.registry ? { registry: options.registry } : {});
+  const own = sha256Digest(bytes);
+  const base: ReportBase = {
+    format: 'bundle',
+    manifest: own,
+    layer: own,
+    annotations: {},
+    ...(options.file !== undefined ? { file: options.file } : {}),
+  };
+  const what = `bundle ${options.file ?? own}`;
+  const report = checkKeylessBundle(
+    bytes,
+    object.digest,
+    verifier,
+    policy,
+    base,
+    what,
+    await sigstoreModules(),
+  );
+  return { verified: report.valid, digest: object.digest, signatures: [report] };
+}
+
+async function sigstoreModules() {
+  const [{ toSignedEntity }, { bundleFromJSON }] = await Promise.all([
+    import('@sigstore/verify'),
+    import('@sigstore/bundle'),
+  ]);
+  return { toSignedEntity, bundleFromJSON };
+}
+
+/**
+ * One keyless bundle's bytes checked: a DSSE envelope of an in-toto statement, signed under a
+ * certificate (not a key), verified against the trusted root and the identity policy, whose
+ * statement names `digest`. A failed report, or the valid one with the statement's predicate type.
+ */
+function checkKeylessBundle(
+  raw: Buffer,
+  digest: Digest,
+  verifier: Verifier,
+  policy: IdentityPolicy,
+  base: ReportBase,
+  what: string,
+  sigstore: Awaited<ReturnType<typeof sigstoreModules>>,
+): SignatureReport {
+  let bundle: Bundle;
+  try {
+    bundle = sigstore.bundleFromJSON(JSON.parse(raw.toString('utf8')));
+  } catch (error) {
+    return failure(
+      base,
+      'payload',
+      `${what} is not a sigstore bundle: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (
+    bundle.content.$case !== 'dsseEnvelope' ||
+    bundle.content.dsseEnvelope.payloadType !== IN_TOTO_PAYLOAD_TYPE
+  ) {
+    return failure(base, 'payload', `${what} does not hold a DSSE envelope of an in-toto statement`);
+  }
+  if (bundle.verificationMaterial.content.$case === 'publicKey') {
+    return failure(
+      base,
+      'certificate',
+      `${what} is signed with a key (no certificate); verify it with --key`,
+    );
+  }
+  const checked = verifyEntity(verifier, () => sigstore.toSignedEntity(bundle), policy, base, what);
+  if (!checked.valid) return checked;
+  const statement = parseStatement(bundle.content.dsseEnvelope.payload);
+  if (typeof statement === 'string') return failure(base, 'payload', `${what}: ${statement}`);
+  return {
+    ...checkStatementSubject(statement, digest, base, `the statement in ${what}`),
+    certificate: checked.certificate,
+    predicateType: statement.predicateType,
+  };
 }
 
 interface IdentityPolicy {

@@ -3,6 +3,8 @@ import type { Bundle, TransparencyLogEntry } from '@sigstore/bundle';
 import type { X509Certificate as SigstoreCertificate } from '@sigstore/core';
 import type { Signature as SigstoreSignature, Signer as SigstoreSigner } from '@sigstore/sign';
 import { RampartError } from '../errors.js';
+import { HttpClient } from '../http/client.js';
+import { redactUrl } from '../http/fetch.js';
 import { COSIGN_SIGNATURE_ANNOTATION } from '../oci/media-types.js';
 import { isLoopbackHost } from '../registry/transport.js';
 import { IN_TOTO_PAYLOAD_TYPE } from './formats.js';
@@ -158,9 +160,9 @@ export interface KeylessMaterial extends SignatureMaterial {
  */
 export async function keylessMaterial(options: KeylessOptions): Promise<KeylessMaterial> {
   const now = options.now ?? (() => new Date());
-  readTokenClaims(options.identityToken, options.tokenSource, now());
+  // Fulcio's challenge is the token's email, else its subject: what readTokenClaims reads.
+  const { subject } = readTokenClaims(options.identityToken, options.tokenSource, now());
   const sign = await import('@sigstore/sign');
-  const fetchOptions = { timeout: options.timeoutMs ?? 30_000, retry: { retries: options.retries ?? 2 } };
   const fulcioURL = options.fulcioURL ?? sign.DEFAULT_FULCIO_URL;
   const rekorURL = options.rekorURL ?? sign.DEFAULT_REKOR_URL;
   for (const [option, url] of [
@@ -175,38 +177,85 @@ export async function keylessMaterial(options: KeylessOptions): Promise<KeylessM
     ) {
       throw new RampartError(
         'USAGE',
-        `${option} ${url}: expected an https URL (http only for a loopback host)`,
+        `${option} ${redactUrl(url)}: expected an https URL (http only for a loopback host)`,
         {
-          details: { option, value: url },
+          details: { option, value: redactUrl(url) },
         },
       );
     }
   }
   const token = options.identityToken;
+  // Fulcio and Rekor go through rampart's HTTP client, not sigstore-js's (make-fetch-happen follows
+  // any redirect and sends the body again, the identity token included, to any host and scheme).
+  const http = new HttpClient({ retries: options.retries ?? 2 });
+  const post = (url: string, body: unknown, operation: string) =>
+    http.read(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        // The Fulcio body holds the token, and a Rekor entry belongs in the log the trusted root
+        // names: neither follows a redirect off the origin it was sent to (nor https → http).
+        secretBody: true,
+        deadlineMs: options.timeoutMs ?? 30_000,
+        maxBytes: MAX_SERVICE_ANSWER,
+        operation,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      async (response) => JSON.parse((await response.bytes()).toString('utf8')) as unknown,
+    );
   const key = new CertifiedEphemeralKey(async (holder) => {
     options.signal?.throwIfAborted();
-    const fulcio = new sign.FulcioSigner({
-      identityProvider: { getToken: async () => token },
-      keyHolder: holder,
-      fulcioBaseURL: fulcioURL,
-      ...fetchOptions,
-    });
     try {
-      const signed = await fulcio.sign(Buffer.alloc(0));
-      if (signed.key.$case !== 'x509Certificate') throw new Error('Fulcio returned no certificate');
-      return signed.key.certificate;
+      // The proof of possession: the token's subject signed by the key (as sigstore-js's FulcioSigner).
+      const challenge = await holder.sign(Buffer.from(subject));
+      if (challenge.key.$case !== 'publicKey') throw new Error('the key holder returned no public key');
+      const answer = (await post(
+        `${fulcioURL.replace(/\/+$/, '')}/api/v2/signingCert`,
+        {
+          credentials: { oidcIdentityToken: token },
+          publicKeyRequest: {
+            publicKey: { algorithm: 'ECDSA', content: challenge.key.publicKey },
+            proofOfPossession: challenge.signature.toString('base64'),
+          },
+        },
+        `Fulcio signing certificate (${redactUrl(fulcioURL)})`,
+      )) as FulcioAnswer;
+      const chain = (answer?.signedCertificateEmbeddedSct ?? answer?.signedCertificateDetachedSct)?.chain
+        ?.certificates;
+      const leaf = chain?.[0];
+      if (typeof leaf !== 'string') throw new Error('Fulcio returned no certificate');
+      return leaf;
     } catch (error) {
       throw serviceError(error, 'Fulcio', fulcioURL);
     }
   }, now);
-  const dsseBuilder = new sign.DSSEBundleBuilder({
-    signer: key,
-    witnesses: [new sign.RekorWitness({ rekorBaseURL: rekorURL, entryType: 'dsse', ...fetchOptions })],
-  });
-  const messageBuilder = new sign.MessageSignatureBundleBuilder({
-    signer: key,
-    witnesses: [new sign.RekorWitness({ rekorBaseURL: rekorURL, ...fetchOptions })],
-  });
+  // sigstore-js builds the entries and reads the answers; only the transport is rampart's.
+  const witness = (entryType?: 'dsse') => {
+    const rekor = new sign.RekorWitness({ rekorBaseURL: rekorURL, ...(entryType ? { entryType } : {}) });
+    const client = rekor as unknown as { tlogV1?: unknown };
+    if (client.tlogV1 === undefined) throw new Error('@sigstore/sign: RekorWitness has no tlogV1 client');
+    client.tlogV1 = {
+      createEntry: async (proposed: unknown) => {
+        const answer = await post(
+          `${rekorURL.replace(/\/+$/, '')}/api/v1/log/entries`,
+          proposed,
+          `Rekor entry (${redactUrl(rekorURL)})`,
+        );
+        // One entry, keyed by its UUID (as sigstore-js's Rekor client unpacks it).
+        const entries = answer && typeof answer === 'object' ? Object.entries(answer) : [];
+        const [only] = entries;
+        if (entries.length !== 1 || !only || typeof only[1] !== 'object') {
+          throw new Error('Rekor answered with other than one entry');
+        }
+        return { ...(only[1] as object), uuid: only[0] };
+      },
+    };
+    return rekor;
+  };
+  const dsseBuilder = new sign.DSSEBundleBuilder({ signer: key, witnesses: [witness('dsse')] });
+  const messageBuilder = new sign.MessageSignatureBundleBuilder({ signer: key, witnesses: [witness()] });
   const { bundleToJSON } = await import('@sigstore/bundle');
   const create = async (
     builder: { create: (artifact: { data: Buffer; type?: string }) => Promise<Bundle> },
@@ -286,23 +335,42 @@ export function rekorBundleAnnotation(entry: TransparencyLogEntry): string {
   });
 }
 
-/** A sigstore-js failure talking to `service` as a RampartError: NETWORK with the URL and status. */
+/** Bound on a Fulcio or Rekor answer (a certificate chain, a log entry: a few KiB). */
+const MAX_SERVICE_ANSWER = 1024 * 1024;
+
+/** Fulcio's `/api/v2/signingCert` answer: the chain, leaf first, with the SCT embedded or apart. */
+interface FulcioAnswer {
+  signedCertificateEmbeddedSct?: { chain?: { certificates?: unknown[] } };
+  signedCertificateDetachedSct?: { chain?: { certificates?: unknown[] } };
+}
+
+/**
+ * A failure talking to `service` as a RampartError: NETWORK with the configured URL (redacted),
+ * the status, and where a refused redirect pointed.
+ */
 function serviceError(error: unknown, service: 'Fulcio' | 'Rekor', url: string): Error {
-  if (error instanceof RampartError) return error;
   if (error instanceof Error && error.name === 'AbortError') return error;
-  // sigstore-js's InternalError wraps the HTTP error (statusCode) or the fetch failure. Its message
-  // can quote the identity token (IDENTITY_TOKEN_PARSE_ERROR), so it is not passed on for that code.
-  const internal = error as { code?: string; cause?: { statusCode?: number; message?: string } };
-  if (internal.code === 'IDENTITY_TOKEN_PARSE_ERROR' || internal.code === 'IDENTITY_TOKEN_READ_ERROR') {
-    return new RampartError('INVALID_ENVIRONMENT', 'the identity token has no subject Fulcio can certify', {
-      details: { variable: ID_TOKEN_VARIABLE },
+  const shown = redactUrl(url);
+  if (error instanceof RampartError) {
+    // The HTTP client's own failures (status, refused redirect, timeout) say which service it was.
+    if (error.code !== 'NETWORK' && error.code !== 'TIMEOUT') return error;
+    const { status, location } = error.details as { status?: unknown; location?: unknown };
+    return new RampartError(error.code, `${service} at ${shown}: ${error.message.slice(0, 300)}`, {
+      cause: error,
+      details: {
+        url: shown,
+        ...(typeof status === 'number' ? { status } : {}),
+        ...(typeof location === 'string' ? { location } : {}),
+      },
     });
   }
+  // sigstore-js's InternalError wraps the HTTP error (statusCode) or the failure.
+  const internal = error as { cause?: { statusCode?: number; message?: string } };
   const status = internal.cause?.statusCode;
   const why = internal.cause?.message ?? (error instanceof Error ? error.message : String(error));
   return new RampartError(
     'NETWORK',
-    `${service} at ${url} ${status !== undefined ? `answered ${status}` : 'failed'}: ${why.slice(0, 300)}`,
-    { cause: error, details: { url, ...(status !== undefined ? { status } : {}) } },
+    `${service} at ${shown} ${status !== undefined ? `answered ${status}` : 'failed'}: ${why.slice(0, 300)}`,
+    { cause: error, details: { url: shown, ...(status !== undefined ? { status } : {}) } },
   );
 }

@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
 import { attestImage, readPredicateFile } from '../../sign/attest.js';
-import { readKeyFile } from '../../sign/key-files.js';
-import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
 import type { SignatureFormat } from '../../sign/sign.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
-import { keyPassword } from '../key-password.js';
+import { keySignerFromFlags } from '../key-options.js';
 import { addKeylessOptions, type KeylessFlags, keylessFromFlags } from '../keyless-options.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
@@ -40,7 +38,7 @@ export function registerAttest(program: Command): void {
     .option('--allow-insecure-key', 'accept an unencrypted private key file')
     .option(
       '--bundle <file>',
-      'also write the attestation as a sigstore bundle v0.3 file (public key, no transparency log)',
+      'also write the attestation as a sigstore bundle v0.3 file (--key: the public key, no log; --keyless: the certificate and Rekor entry)',
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
   addKeylessOptions(command);
@@ -60,7 +58,8 @@ Examples:
   $ rampart attest --key rampart.key --type cyclonedx --predicate nodejs.cdx.json oci:./out/nodejs:latest
   $ rampart attest --key rampart.key --type spdxjson --predicate nodejs.spdx.json docker://localhost:5000/nodejs:1.0 --insecure
   $ rampart attest --key rampart.key --type slsaprovenance1 --predicate prov.json --bundle prov.sigstore.json oci:./out/nodejs:latest
---bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle reads it.
+--bundle FILE writes the attestation's bundle whatever --format says; rampart verify --bundle FILE
+reads it (with --key, or for --keyless with --trusted-root and --certificate-*).
 
 --keyless (instead of --key; online): signed with an ephemeral key Fulcio certifies for the OIDC
 token in SIGSTORE_ID_TOKEN (or --identity-token-file), logged in Rekor; stored in the bundle
@@ -77,7 +76,9 @@ format only (the default --format becomes bundle; legacy is refused).
             : parseFormat(options.format);
         const predicate = await readPredicateFile(options.predicate);
         const registry = { ...(await registryOptions(options, [image])), signal };
-        const signer = (await keylessFromFlags(options, process.env, signal)) ?? (await keyFrom(options));
+        const signer =
+          (await keylessFromFlags(options, process.env, signal)) ??
+          (await keySignerFromFlags(options, async () => undefined))[0];
         const result = await attestImage(image, signer, options.type, predicate, {
           formats,
           registry,
@@ -105,17 +106,4 @@ function parseFormat(value: string): SignatureFormat[] {
   throw new RampartError('USAGE', `--format ${value}: expected bundle, legacy or both`, {
     details: { option: '--format', value },
   });
-}
-
-/** The `--key` file's signer (the password from the environment or a prompt). */
-async function keyFrom(options: AttestFlags) {
-  const path = options.key as string;
-  const pem = await readKeyFile(path);
-  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-  return keySigner(
-    await decryptPrivateKey(pem, password, {
-      path,
-      ...(options.allowInsecureKey ? { allowInsecure: true } : {}),
-    }),
-  );
 }

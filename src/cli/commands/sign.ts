@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
-import { readKeyFile } from '../../sign/key-files.js';
-import { decryptPrivateKeyWhile, keySigner } from '../../sign/keys.js';
 import type { SignatureFormat } from '../../sign/sign.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
-import { keyPassword } from '../key-password.js';
+import { keySignerFromFlags } from '../key-options.js';
 import { addKeylessOptions, type KeylessFlags, keylessFromFlags } from '../keyless-options.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
@@ -40,7 +38,7 @@ export function registerSign(program: Command): void {
     .option('--allow-insecure-key', 'accept an unencrypted private key file')
     .option(
       '--bundle <file>',
-      'also write the signature as a sigstore bundle v0.3 file (public key, no transparency log)',
+      'also write the signature as a sigstore bundle v0.3 file (--key: the public key, no log; --keyless: the certificate and Rekor entry)',
     )
     .option('-o, --output <format[=file]>', 'report format: text or json, optionally =FILE', 'text');
   addKeylessOptions(command);
@@ -60,7 +58,8 @@ Examples:
   $ rampart sign --key rampart.key --recursive -a build=42 oci:./out/nodejs:latest
   $ rampart sign --key rampart.key --bundle nodejs.sigstore.json oci:./out/nodejs:latest
 --bundle FILE writes the image's bundle (the index's with --recursive) whatever --format says;
-rampart verify --bundle FILE and @sigstore/verify read it.
+rampart verify --bundle FILE (with --key, or for --keyless with --trusted-root and
+--certificate-identity/--certificate-oidc-issuer) and @sigstore/verify read it.
 
 Keyless (--keyless, instead of --key; online): an ephemeral key is certified by Fulcio for the
 identity of an OIDC token (from SIGSTORE_ID_TOKEN, or --identity-token-file), and every signature
@@ -81,7 +80,7 @@ them. Verify with rampart verify --certificate-identity ... --certificate-oidc-i
         const keyless = await keylessFromFlags(options, process.env, signal);
         const [signer, { signImage }] = keyless
           ? [keyless, await import('../../sign/sign.js')]
-          : await keyFrom(options);
+          : await keySignerFromFlags(options, () => import('../../sign/sign.js'));
         const result = await signImage(image, signer, {
           formats,
           annotations,
@@ -128,19 +127,4 @@ function parseAnnotations(values: readonly string[]): Record<string, string> {
     out[value.slice(0, eq)] = value.slice(eq + 1);
   }
   return out;
-}
-
-/** The `--key` file's signer (the password from the environment or a prompt). */
-/** The key's signer, and the signing code, which loads while scrypt opens the key. */
-async function keyFrom(options: SignFlags) {
-  const path = options.key as string;
-  const pem = await readKeyFile(path);
-  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-  const [key, signing] = await decryptPrivateKeyWhile(
-    pem,
-    password,
-    { path, ...(options.allowInsecureKey ? { allowInsecure: true } : {}) },
-    () => import('../../sign/sign.js'),
-  );
-  return [keySigner(key), signing] as const;
 }

@@ -67,7 +67,8 @@ signed docker-reference. Exit status 0 only when at least one signature by the k
 "annotations", "manifest", "layer"}]}.
 
 --bundle FILE: only that bundle is checked (its DSSE signature by --key, a statement subject naming
-the image's digest, and --identity); the image is read for its digest only.
+the image's digest, and --identity); the image is read for its digest only. A keyless bundle
+(sign/attest --keyless --bundle) is checked with the keyless options below instead of --key.
 --policy FILE: every rule of the policy (signers, predicate types, provenance builder id and spec
 digest, maximum age, non-root user) is evaluated and printed as passed or failed with its reason;
 exit status 1 when any fails. The policy's signers are the keys; --key is not needed.

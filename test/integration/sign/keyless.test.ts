@@ -1,4 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
@@ -375,6 +377,91 @@ describe('keyless errors', () => {
     expect(index.manifests).toHaveLength(1);
   });
 
+  it('a Fulcio or Rekor that redirects elsewhere is refused: the token (or entry) goes to no other host', async () => {
+    // The redirect target: another host, in plain http. It must see no request at all.
+    const seen: string[] = [];
+    const elsewhere = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((done) => elsewhere.listen(0, '127.0.0.2', done));
+    const target = `http://127.0.0.2:${(elsewhere.address() as AddressInfo).port}/steal`;
+    const redirector = createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: target }).end();
+    });
+    await new Promise<void>((done) => redirector.listen(0, '127.0.0.1', done));
+    const redirecting = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+    try {
+      for (const [fulcioURL, rekorURL] of [
+        [redirecting, mock.url],
+        [mock.url, redirecting],
+      ] as const) {
+        const { layout, ref } = await fx.freshLayout('redirected');
+        const material = await keylessMaterial({ identityToken: token, fulcioURL, rekorURL, retries: 0 });
+        const error = await signImage(ref, material).catch((e: unknown) => e);
+        expect(isRampartError(error) && error.code, String(error)).toBe('NETWORK');
+        expect(isRampartError(error) && error.details).toMatchObject({
+          status: 307,
+          location: target,
+        });
+        const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+        expect(index.manifests).toHaveLength(1);
+      }
+      const { ref } = await fx.freshLayout('redirected-cli');
+      const tokenFile = join(fx.work, 'redirect-token');
+      await writeFile(tokenFile, token);
+      const cli = await rampart(
+        'sign',
+        '--keyless',
+        '--identity-token-file',
+        tokenFile,
+        '--fulcio-url',
+        redirecting,
+        '--rekor-url',
+        mock.url,
+        ref,
+        '-o',
+        'json',
+      );
+      expect(cli.code).toBe(1);
+      expect(seen).toEqual([]);
+    } finally {
+      elsewhere.close();
+      redirector.close();
+    }
+  });
+
+  it('Fulcio and Rekor URLs are shown without their credentials (usage and service errors)', async () => {
+    const usage = await keylessMaterial({
+      identityToken: token,
+      fulcioURL: 'http://user:s3cret@fulcio.example.internal/',
+      rekorURL: mock.url,
+    }).catch((e: unknown) => e);
+    expect(isRampartError(usage) && usage.code).toBe('USAGE');
+    expect(isRampartError(usage) && usage.details).toEqual({
+      option: '--fulcio-url',
+      value: 'http://fulcio.example.internal/',
+    });
+    expect(String((usage as Error).message).includes('s3cret')).toBe(false);
+    const { ref } = await fx.freshLayout('redacted');
+    const credentialed = mock.url.replace('http://', 'http://user:s3cret@');
+    const material = await keylessMaterial({
+      identityToken: token,
+      fulcioURL: `${credentialed}/nowhere`,
+      rekorURL: mock.url,
+      retries: 0,
+    });
+    const service = await signImage(ref, material).catch((e: unknown) => e);
+    expect(isRampartError(service) && service.code).toBe('NETWORK');
+    expect(isRampartError(service) && service.details).toMatchObject({
+      url: `${mock.url}/nowhere`,
+      status: 404,
+    });
+    expect(String((service as Error).message).includes('s3cret')).toBe(false);
+  });
+
   it('a Fulcio or Rekor URL in plain http off this machine is refused (the token would travel in clear)', async () => {
     for (const [fulcioURL, rekorURL, option] of [
       ['http://fulcio.example.internal', mock.url, '--fulcio-url'],
@@ -478,6 +565,96 @@ describe('rampart sign --keyless / verify --trusted-root (CLI)', () => {
     ]) {
       const run = await rampart(...args, '-o', 'json');
       expect(run.code, args.join(' ')).toBe(2);
+    }
+  });
+
+  it('sign --keyless --bundle FILE is read by verify --bundle FILE with the keyless options', async () => {
+    const { ref } = await fx.freshLayout('bundle-file');
+    const tokenFile = join(fx.work, 'bundle-token');
+    await writeFile(tokenFile, token);
+    const bundleFile = join(fx.work, 'keyless.sigstore.json');
+    const signedCli = await rampart(
+      'sign',
+      '--keyless',
+      '--identity-token-file',
+      tokenFile,
+      '--fulcio-url',
+      mock.url,
+      '--rekor-url',
+      mock.url,
+      '--format',
+      'legacy',
+      '--bundle',
+      bundleFile,
+      ref,
+    );
+    expect(signedCli.code, signedCli.stderr).toBe(0);
+    const rootFile = join(fx.work, 'root.json');
+    const keyless = (issuer: string) => [
+      '--certificate-identity',
+      IDENTITY,
+      '--certificate-oidc-issuer',
+      issuer,
+      '--trusted-root',
+      rootFile,
+    ];
+    const ok = await rampart('verify', ref, '--bundle', bundleFile, ...keyless(ISSUER), '-o', 'json');
+    expect(ok.code, ok.stderr).toBe(0);
+    const report = JSON.parse(ok.stdout);
+    expect(report.signatures).toHaveLength(1);
+    expect(report.signatures[0]).toMatchObject({
+      format: 'bundle',
+      valid: true,
+      file: bundleFile,
+      certificate: { identity: IDENTITY, issuer: ISSUER },
+    });
+    const wrong = await rampart(
+      'verify',
+      ref,
+      '--bundle',
+      bundleFile,
+      ...keyless('https://other.example'),
+      '-o',
+      'json',
+    );
+    expect(wrong.code).toBe(1);
+    expect(JSON.parse(wrong.stdout).signatures[0]).toMatchObject({
+      valid: false,
+      failed: 'certificate-issuer',
+    });
+    // Another image's digest: the statement does not name it.
+    const other = await fx.freshLayout('bundle-file-other');
+    const elsewhere = await rampart(
+      'verify',
+      other.ref,
+      '--bundle',
+      bundleFile,
+      ...keyless(ISSUER),
+      '-o',
+      'json',
+    );
+    expect(JSON.parse(elsewhere.stdout).signatures[0]).toMatchObject({ valid: false, failed: 'digest' });
+    expect(elsewhere.code).toBe(1);
+  });
+
+  it('--allow-insecure-key with --keyless is a usage error naming it (sign and attest)', async () => {
+    const { ref } = await fx.freshLayout('insecure-key');
+    const tokenFile = join(fx.work, 'insecure-token');
+    await writeFile(tokenFile, token);
+    const keyless = ['--keyless', '--identity-token-file', tokenFile, '--fulcio-url', mock.url];
+    const predicate = ['--type', 'openvex', '--predicate', join(fx.work, 'root.json')];
+    for (const args of [
+      ['sign', ...keyless, '--allow-insecure-key', ref],
+      ['attest', ...keyless, ...predicate, '--allow-insecure-key', ref],
+    ]) {
+      const before = mock.requests.length;
+      const run = await rampart(...args, '-o', 'json');
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(JSON.parse(run.stderr).error).toMatchObject({
+        code: 'USAGE',
+        details: { option: '--allow-insecure-key' },
+      });
+      expect(mock.requests.length).toBe(before);
     }
   });
 });

@@ -1,0 +1,30 @@
+import { readKeyFile } from '../sign/key-files.js';
+import { decryptPrivateKeyWhile, keySigner, type Signer } from '../sign/keys.js';
+import { keyPassword } from './key-password.js';
+
+/** The private-key options of `sign` and `attest`. */
+export interface KeyFlags {
+  key?: string;
+  allowInsecureKey?: boolean;
+}
+
+/**
+ * The `--key` file's signer (the password from RAMPART_PASSWORD/COSIGN_PASSWORD or a prompt; an
+ * unencrypted key only with `--allow-insecure-key`), and what `load` resolves to: the command's
+ * signing code, imported while scrypt opens the key.
+ */
+export async function keySignerFromFlags<T>(
+  flags: KeyFlags,
+  load: () => Promise<T>,
+): Promise<readonly [Signer, T]> {
+  const path = flags.key as string;
+  const pem = await readKeyFile(path);
+  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
+  const [key, loaded] = await decryptPrivateKeyWhile(
+    pem,
+    password,
+    { path, ...(flags.allowInsecureKey ? { allowInsecure: true } : {}) },
+    load,
+  );
+  return [keySigner(key), loaded] as const;
+}
