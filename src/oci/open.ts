@@ -1,8 +1,5 @@
 import { dirname, resolve } from 'node:path';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
-import { createRegistryClient } from '../registry/client.js';
-import { registryAttachmentStore } from '../registry/referrers.js';
-import { registrySink } from '../registry/sink.js';
 import { openRegistryImage, registryBlobSource, registryOrigin } from '../registry/source.js';
 import type { RegistryClient, RegistryOptions } from '../registry/types.js';
 import type { LockOptions } from '../util/path-lock.js';
@@ -45,7 +42,10 @@ export interface OpenOptions {
  */
 const clients = new WeakMap<RegistryOptions, Map<string, RegistryClient>>();
 
-function registryClient(reference: ImageReference, options?: RegistryOptions): RegistryClient {
+// The registry client (HTTP, auth, retries) and its sink and referrers code load only for a
+// docker:// reference: a command on a local layout or archive never pays for them.
+async function registryClient(reference: ImageReference, options?: RegistryOptions): Promise<RegistryClient> {
+  const { createRegistryClient } = await import('../registry/client.js');
   const registry = reference.registry ?? '';
   if (!options) return createRegistryClient(registry, {});
   let byHost = clients.get(options);
@@ -85,7 +85,7 @@ async function openReference(reference: ImageReference, options: OpenOptions): P
       // skopeo's dir: format (version + manifest.json) is an image; any other directory is a rootfs.
       return (await isSkopeoDir(path)) ? openSkopeoDir(path) : openRootfsDirectory(path);
     case 'docker':
-      return openRegistryImage(reference, registryClient(reference, options.registry));
+      return openRegistryImage(reference, await registryClient(reference, options.registry));
   }
 }
 
@@ -121,8 +121,13 @@ export async function openSink(
         return await openDockerArchiveSink(path);
       case 'dir':
         return await openSkopeoDirSink(path);
-      case 'docker':
-        return registrySink(reference, registryClient(reference, options.registry));
+      case 'docker': {
+        const [{ registrySink }, client] = await Promise.all([
+          import('../registry/sink.js'),
+          registryClient(reference, options.registry),
+        ]);
+        return registrySink(reference, client);
+      }
     }
   } catch (error) {
     throw asRampartError(error, `cannot write ${reference.raw}`, path);
@@ -156,7 +161,10 @@ export async function openAttachmentStore(
     return layoutAttachmentStore(archivedLayout(await TarIndex.open(path)));
   if (reference.transport === 'docker') {
     const repository = reference.repository ?? '';
-    const client = registryClient(reference, options.registry);
+    const [{ registryAttachmentStore }, client] = await Promise.all([
+      import('../registry/referrers.js'),
+      registryClient(reference, options.registry),
+    ]);
     const source = registryBlobSource(client, repository);
     return registryAttachmentStore(client, repository, (descriptor) => loadManifest(source, descriptor));
   }

@@ -2,6 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeImage } from '../../../src/oci/open.js';
+import { importAdvisories } from '../../../src/vuln/import/index.js';
+import { openAdvisoryStore } from '../../../src/vuln/store.js';
+import { makeTestImage } from '../../helpers/oci-fixtures.js';
 import { runCommand } from '../../helpers/processes.js';
 
 // What a command loads: `sign` and `verify` bring the registry, OCI and signing code only when they
@@ -24,19 +28,56 @@ const code = await main(['node', 'rampart', ...process.argv.slice(2)]);
 process.stderr.write('\\n' + JSON.stringify({ code, loaded: [...loaded] }) + '\\n');
 `,
   );
+  // A one-package image in a local layout and a store with one advisory for it: what `scan` reads.
+  const image = await makeTestImage(work, [
+    {
+      'etc/os-release': 'ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n',
+      'var/lib/dpkg/status':
+        'Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\nDescription: x\n',
+    },
+  ]);
+  await writeImage(`oci:${join(work, 'layout')}:t`, image);
+  const feed = join(work, 'feed.json');
+  await writeFile(
+    feed,
+    JSON.stringify({
+      hello: {
+        'CVE-2026-0001': {
+          description: 'x',
+          releases: {
+            trixie: { status: 'resolved', repositories: {}, fixed_version: '1.0-2', urgency: 'high' },
+          },
+        },
+      },
+    }),
+  );
+  const store = openAdvisoryStore(join(work, 'advisories.db'));
+  try {
+    await importAdvisories(store, [{ path: feed, feed: 'test' }]);
+  } finally {
+    store.close();
+  }
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
 async function modulesOf(...args: string[]): Promise<string[]> {
-  const run = await runCommand(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO });
+  return (await runGraph(...args)).modules;
+}
+
+async function runGraph(...args: string[]): Promise<{ code: number; stdout: string; modules: string[] }> {
+  const run = await runCommand(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: REPO,
+    env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') },
+  });
   const last = run.stderr.trim().split('\n').at(-1) ?? '{}';
-  const { loaded } = JSON.parse(last) as { loaded: string[] };
-  return loaded
+  const { code, loaded } = JSON.parse(last) as { code: number; loaded: string[] };
+  const modules = loaded
     .filter((url) => url.startsWith(`file://${REPO}/`))
     .map((url) => url.slice(`file://${REPO}/`.length))
     .map((path) => (path.startsWith('node_modules/') ? path.split('/').slice(0, 2).join('/') : path));
+  return { code, stdout: run.stdout, modules };
 }
 
 describe('the CLI loads what a command needs', () => {
@@ -75,5 +116,24 @@ describe('the CLI loads what a command needs', () => {
       `oci:${join(work, 'none')}`,
     );
     expect(policy).toContain('src/sign/policy.ts');
+  });
+
+  it('scan of a local layout loads no registry client, credentials or HTTP code', async () => {
+    const { stdout, modules } = await runGraph(
+      'scan',
+      `oci:${join(work, 'layout')}:t`,
+      '--db',
+      join(work, 'advisories.db'),
+      '-o',
+      'json',
+    );
+    expect(stdout.split('\n').at(-2)).toBe('}'); // it ran: the JSON report was written
+    expect(modules).toContain('src/oci/open.ts');
+    expect(modules).toContain('src/vuln/scan.ts');
+    const registry = modules.filter(
+      (path) => path.startsWith('src/registry/') || path.startsWith('src/http/'),
+    );
+    // registry/source.ts (the origin of a pulled image, a WeakMap lookup) is all that stays.
+    expect(registry).toEqual(['src/registry/source.ts']);
   });
 });
