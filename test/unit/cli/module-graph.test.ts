@@ -135,5 +135,23 @@ describe('the CLI loads what a command needs', () => {
     );
     // registry/source.ts (the origin of a pulled image, a WeakMap lookup) is all that stays.
     expect(registry).toEqual(['src/registry/source.ts']);
+
+    // Again, with the catalog kept from the first scan: no layer is read, no purl parsed, nothing written.
+    const warm = await runGraph('scan', `oci:${join(work, 'layout')}:t`, '--db', join(work, 'advisories.db'));
+    expect(warm.stdout).toContain('CVE-2026-0001');
+    expect(warm.modules).toContain('src/sbom/catalog-cache.ts');
+    for (const unneeded of [
+      'src/sbom/catalog.ts',
+      'src/oci/fs-view.ts',
+      'src/oci/copy.ts',
+      'src/oci/layout-write.ts',
+      'src/oci/oci-archive.ts',
+      'src/oci/docker-archive.ts',
+      'src/oci/tar-index.ts',
+      'node_modules/tar-stream',
+      'node_modules/packageurl-js',
+    ]) {
+      expect(warm.modules, 'warm scan of a layout').not.toContain(unneeded);
+    }
   });
 });
