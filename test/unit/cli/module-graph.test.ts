@@ -154,4 +154,32 @@ describe('the CLI loads what a command needs', () => {
       expect(warm.modules, 'warm scan of a layout').not.toContain(unneeded);
     }
   });
+
+  it('the built CLI (bin/rampart.js) loads zod as one bundled file, not its ~95 modules', async () => {
+    // npm test, npm run build and npm run bench build dist/ and the bundle (scripts/bundle-zod.mjs).
+    const hook = `data:text/javascript,${encodeURIComponent(
+      `import { registerHooks } from 'node:module';
+const loaded = [];
+registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
+process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(loaded) + '\\n'));`,
+    )}`;
+    const run = await runCommand(
+      process.execPath,
+      [
+        '--import',
+        hook,
+        join(REPO, 'bin/rampart.js'),
+        'scan',
+        `oci:${join(work, 'layout')}:t`,
+        '--db',
+        join(work, 'advisories.db'),
+      ],
+      { cwd: REPO, env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') } },
+    );
+    expect(run.stdout).toContain('CVE-2026-0001');
+    const loaded = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '[]') as string[];
+    const zod = loaded.filter((url) => url.includes('/zod'));
+    expect(zod).toHaveLength(1);
+    expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.js$/);
+  });
 });
