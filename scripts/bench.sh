@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 sh scripts/install-system-deps.sh
 sh scripts/install-npm-deps.sh
 npx tsc -p tsconfig.build.json
+node scripts/bundle-zod.mjs
 npx tsx bench/run.ts "$@"

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 sh scripts/install-system-deps.sh
 sh scripts/install-npm-deps.sh
 npx tsc -p tsconfig.build.json
+node scripts/bundle-zod.mjs
 npx tsc -p tsconfig.json --noEmit
 npx biome check .
 sh scripts/check-test-cache.sh "$@"

@@ -1,8 +1,8 @@
 import { type Command, Option } from 'commander';
 import { RampartError } from '../errors.js';
 import { parseImageReference } from '../oci/reference.js';
-import { checkUsername, credentialStore, parseCredsOption } from '../registry/credentials.js';
-import type { Credential, RegistryOptions } from '../registry/types.js';
+import type { CredentialSources } from '../registry/credentials.js';
+import type { Credential, CredentialStore, RegistryOptions } from '../registry/types.js';
 import { readSecretFromStdin } from './prompt.js';
 
 /** The registry options of every command that reads or writes an image, as commander gives them. */
@@ -117,13 +117,16 @@ export async function registryOptions(
     );
   }
   const env = process.env;
+  const sources: CredentialSources = {
+    ...(explicit ? { explicit, explicitRegistry: registries[0] as string } : {}),
+    env,
+    ...(flags.authfile ? { authFile: flags.authfile } : {}),
+    onWarning: (message) => stderr.write(`warning: ${message}\n`),
+  };
   return {
-    credentials: credentialStore({
-      ...(explicit ? { explicit, explicitRegistry: registries[0] as string } : {}),
-      env,
-      ...(flags.authfile ? { authFile: flags.authfile } : {}),
-      onWarning: (message) => stderr.write(`warning: ${message}\n`),
-    }),
+    credentials: explicit
+      ? (await import('../registry/credentials.js')).credentialStore(sources)
+      : lazyCredentialStore(sources),
     env,
     // TLS turned off for a named host, retries of a flaky registry: said on stderr, once each.
     onEvent: (event) => {
@@ -133,6 +136,20 @@ export async function registryOptions(
     },
     ...tlsOptions(flags),
     ...(jobs !== undefined ? { jobs } : {}),
+  };
+}
+
+/**
+ * The credential store of `sources`, its code (auth files, credential helpers) loaded on the first
+ * lookup: a command that reaches no registry (a local layout) never loads it.
+ */
+function lazyCredentialStore(sources: CredentialSources): CredentialStore {
+  let store: Promise<CredentialStore> | undefined;
+  return {
+    async get(registry) {
+      store ??= import('../registry/credentials.js').then(({ credentialStore }) => credentialStore(sources));
+      return (await store).get(registry);
+    },
   };
 }
 
@@ -156,7 +173,10 @@ async function explicitCredential(
     });
   }
   // The value is a secret: parseCredsOption never echoes it back in a message or the details.
-  if (flags.creds !== undefined) return parseCredsOption(flags.creds);
+  if (flags.creds !== undefined) {
+    const { parseCredsOption } = await import('../registry/credentials.js');
+    return parseCredsOption(flags.creds);
+  }
   if (flags.passwordStdin && flags.username === undefined) {
     throw new RampartError('USAGE', '--password-stdin needs --username', {
       details: { option: '--password-stdin' },
@@ -164,6 +184,7 @@ async function explicitCredential(
   }
   if (flags.username !== undefined) {
     // Checked before it is joined to the password: `a:b` would otherwise send user `a`.
+    const { checkUsername, parseCredsOption } = await import('../registry/credentials.js');
     checkUsername(flags.username);
     if (!flags.passwordStdin) {
       throw new RampartError(

@@ -1,8 +1,5 @@
 import { dirname, resolve } from 'node:path';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
-import { createRegistryClient } from '../registry/client.js';
-import { registryAttachmentStore } from '../registry/referrers.js';
-import { registrySink } from '../registry/sink.js';
 import { openRegistryImage, registryBlobSource, registryOrigin } from '../registry/source.js';
 import type { RegistryClient, RegistryOptions } from '../registry/types.js';
 import type { LockOptions } from '../util/path-lock.js';
@@ -11,22 +8,19 @@ import { checkWritable } from '../util/writable.js';
 import type { Attachment, AttachmentStore, FoundAttachment } from './attachments.js';
 import { copiedManifestDigests, findAttachments, layoutAttachmentStore } from './attachments.js';
 import type { CopyOptions, CopyResult } from './copy.js';
-import { copy } from './copy.js';
 import type { Digest } from './digest.js';
-import { openDockerArchive, openDockerArchiveSink } from './docker-archive.js';
 import type { OciObject } from './image.js';
 import { selectIndexEntry } from './image.js';
 import { archivedLayout, directoryLayout, openLayout } from './layout.js';
-import { openLayoutSink } from './layout-write.js';
-import { openOciArchive, openOciArchiveSink } from './oci-archive.js';
 import type { ImageReference } from './reference.js';
 import { parseImageReference } from './reference.js';
-import { openRootfsDirectory } from './rootfs-source.js';
 import type { ImageSink } from './sink.js';
-import { openSkopeoDir, openSkopeoDirSink } from './skopeo-dir.js';
 import { isSkopeoDir } from './skopeo-dir-detect.js';
 import { loadManifest } from './source.js';
-import { TarIndex } from './tar-index.js';
+
+// Each transport's reader and writer (and copy) load when a reference of that transport is opened
+// or written: reading a local layout (a scan, a compare) loads neither the archive formats nor
+// the writing side.
 
 function toReference(ref: string | ImageReference): ImageReference {
   return typeof ref === 'string' ? parseImageReference(ref) : ref;
@@ -45,7 +39,10 @@ export interface OpenOptions {
  */
 const clients = new WeakMap<RegistryOptions, Map<string, RegistryClient>>();
 
-function registryClient(reference: ImageReference, options?: RegistryOptions): RegistryClient {
+// The registry client (HTTP, auth, retries) and its sink and referrers code load only for a
+// docker:// reference: a command on a local layout or archive never pays for them.
+async function registryClient(reference: ImageReference, options?: RegistryOptions): Promise<RegistryClient> {
+  const { createRegistryClient } = await import('../registry/client.js');
   const registry = reference.registry ?? '';
   if (!options) return createRegistryClient(registry, {});
   let byHost = clients.get(options);
@@ -78,14 +75,16 @@ async function openReference(reference: ImageReference, options: OpenOptions): P
     case 'oci':
       return openLayout(directoryLayout(path), selector(reference));
     case 'oci-archive':
-      return openOciArchive(path, selector(reference));
+      return (await import('./oci-archive.js')).openOciArchive(path, selector(reference));
     case 'docker-archive':
-      return openDockerArchive(path, reference.tag);
+      return (await import('./docker-archive.js')).openDockerArchive(path, reference.tag);
     case 'dir':
       // skopeo's dir: format (version + manifest.json) is an image; any other directory is a rootfs.
-      return (await isSkopeoDir(path)) ? openSkopeoDir(path) : openRootfsDirectory(path);
+      return (await isSkopeoDir(path))
+        ? (await import('./skopeo-dir.js')).openSkopeoDir(path)
+        : (await import('./rootfs-source.js')).openRootfsDirectory(path);
     case 'docker':
-      return openRegistryImage(reference, registryClient(reference, options.registry));
+      return openRegistryImage(reference, await registryClient(reference, options.registry));
   }
 }
 
@@ -113,16 +112,24 @@ export async function openSink(
     switch (reference.transport) {
       case 'oci':
         if (reference.digest) throw cannotWriteDigest(reference);
-        return await openLayoutSink(path, options.lock ? { lock: options.lock } : {});
+        return await (await import('./layout-write.js')).openLayoutSink(
+          path,
+          options.lock ? { lock: options.lock } : {},
+        );
       case 'oci-archive':
         if (reference.digest) throw cannotWriteDigest(reference);
-        return await openOciArchiveSink(path);
+        return await (await import('./oci-archive.js')).openOciArchiveSink(path);
       case 'docker-archive':
-        return await openDockerArchiveSink(path);
+        return await (await import('./docker-archive.js')).openDockerArchiveSink(path);
       case 'dir':
-        return await openSkopeoDirSink(path);
-      case 'docker':
-        return registrySink(reference, registryClient(reference, options.registry));
+        return await (await import('./skopeo-dir.js')).openSkopeoDirSink(path);
+      case 'docker': {
+        const [{ registrySink }, client] = await Promise.all([
+          import('../registry/sink.js'),
+          registryClient(reference, options.registry),
+        ]);
+        return registrySink(reference, client);
+      }
     }
   } catch (error) {
     throw asRampartError(error, `cannot write ${reference.raw}`, path);
@@ -153,10 +160,13 @@ export async function openAttachmentStore(
   checkHoldsAttachments(reference);
   const path = reference.path ?? '';
   if (reference.transport === 'oci-archive')
-    return layoutAttachmentStore(archivedLayout(await TarIndex.open(path)));
+    return layoutAttachmentStore(archivedLayout(await (await import('./tar-index.js')).TarIndex.open(path)));
   if (reference.transport === 'docker') {
     const repository = reference.repository ?? '';
-    const client = registryClient(reference, options.registry);
+    const [{ registryAttachmentStore }, client] = await Promise.all([
+      import('../registry/referrers.js'),
+      registryClient(reference, options.registry),
+    ]);
     const source = registryBlobSource(client, repository);
     return registryAttachmentStore(client, repository, (descriptor) => loadManifest(source, descriptor));
   }
@@ -200,6 +210,7 @@ export async function writeImage(
   });
   const origin = registryOrigin(source);
   try {
+    const { copy } = await import('./copy.js');
     const result = await copy(source, sink, {
       ...(registry?.jobs ? { jobs: registry.jobs } : {}),
       ...copyOptions,

@@ -248,14 +248,18 @@ interface OciModules {
 
 /** src/oci is imported lazily so that directory SBOMs (and this module's tests) need none of it. */
 async function loadOci(): Promise<OciModules> {
-  const paths = ['../oci/open.js', '../oci/image.js', '../oci/fs-view.js'];
+  const paths = ['../oci/open.js', '../oci/image.js'];
+  // The layer reader (and tar-stream under it) only when layers are read: not for a cached catalog.
+  const fsView = '../oci/fs-view.js';
   try {
-    const [open, image, view] = await Promise.all(paths.map((p) => import(p)));
+    const [open, image] = await Promise.all(paths.map((p) => import(p)));
     return {
       openImage: open.openImage,
       selectImage: image.selectImage,
-      flattenImage: view.flattenImage,
-      readFiles: view.readFiles,
+      flattenImage: async (opened, options) => (await import(fsView)).flattenImage(opened, options),
+      readFiles: async function* (opened, tree, wanted) {
+        yield* (await import(fsView)).readFiles(opened, tree, wanted);
+      },
     };
   } catch (error) {
     throw new RampartError(

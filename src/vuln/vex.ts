@@ -1,5 +1,6 @@
-import { PackageURL } from 'packageurl-js';
+import type { PackageURL } from 'packageurl-js';
 import { RampartError } from '../errors.js';
+import { packageUrl } from '../sbom/identity/purl.js';
 import type { VexStatementRecord } from './types.js';
 
 const STATUSES = new Set(['not_affected', 'affected', 'fixed', 'under_investigation']);
@@ -79,7 +80,7 @@ export function parseOpenVex(json: unknown, document: string): VexStatementRecor
 
 function parsePurl(text: string): PackageURL | undefined {
   try {
-    return PackageURL.fromString(text);
+    return packageUrl().fromString(text);
   } catch {
     return undefined;
   }

@@ -1,4 +1,18 @@
-import { PackageURL } from 'packageurl-js';
+import { createRequire } from 'node:module';
+import type { PackageURL as PackageURLClass } from 'packageurl-js';
+
+/*
+ * packageurl-js (15 modules) loads on first use, synchronously (`require`: it is CommonJS): a warm
+ * scan of a Debian image, whose purls come from the cached catalog, never parses or renders one.
+ */
+const require = createRequire(import.meta.url);
+let packageUrlModule: typeof import('packageurl-js') | undefined;
+/** packageurl-js's `PackageURL`, loaded on the first call. */
+export function packageUrl(): typeof PackageURLClass {
+  packageUrlModule ??= require('packageurl-js') as typeof import('packageurl-js');
+  return packageUrlModule.PackageURL;
+}
+
 import type { RawPackage } from '../cataloger.js';
 import type { SbomDistro } from '../model.js';
 
@@ -63,6 +77,7 @@ export function renderPurl(
   qualifiers?: Record<string, string>,
   subpath?: string,
 ): string {
+  const PackageURL = packageUrl();
   const purl = new PackageURL(
     type,
     namespace ?? null,

@@ -1,4 +1,4 @@
-import { PackageURL } from 'packageurl-js';
+import { packageUrl } from '../../sbom/identity/purl.js';
 import type { SbomPackage } from '../../sbom/model.js';
 import type { AdvisoryEcosystem } from '../types.js';
 import { type Candidate, isWithdrawn, type MatchContext, type Matcher } from './matcher.js';
@@ -43,7 +43,7 @@ type AffectedRecordKey = string;
 /** purl namespace and name, as the ecosystem writes a full package name. */
 export function purlParts(pkg: SbomPackage): { namespace?: string; name: string } {
   try {
-    const p = PackageURL.fromString(pkg.purl);
+    const p = packageUrl().fromString(pkg.purl);
     return { ...(p.namespace ? { namespace: p.namespace } : {}), name: p.name };
   } catch {
     return { name: pkg.name };

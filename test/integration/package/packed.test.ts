@@ -125,6 +125,8 @@ describe('the packed package', () => {
     );
     expect(unwanted).toEqual([]);
     expect(files.filter((f) => f.startsWith('dist/') && f.endsWith('.js')).length).toBeGreaterThan(50);
+    // The CLI's one-file zod (scripts/bundle-zod.mjs, run by prepare).
+    expect(files.filter((f) => /^dist\/vendor\/zod-[^/]+\.js$/.test(f))).toHaveLength(1);
   });
 
   it('loads as a library without the CLI, openpgp or the CycloneDX library, and hides its internals', async () => {

@@ -2,7 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeImage } from '../../../src/oci/open.js';
 import { generateKeyPair } from '../../../src/sign/keys.js';
+import { importAdvisories } from '../../../src/vuln/import/index.js';
+import { openAdvisoryStore } from '../../../src/vuln/store.js';
+import { makeTestImage } from '../../helpers/oci-fixtures.js';
 import { runCommand } from '../../helpers/processes.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
 
@@ -33,19 +37,56 @@ process.stderr.write('\\n' + JSON.stringify({ code, loaded: [...loaded] }) + '\\
   await writeFile(publicKey, (await generateKeyPair('pw', { scryptCost: 32768 })).publicKey);
   layout = `oci:${join(work, 'layout')}:app`;
   await writeRandomImage(join(work, 'layout'), 'app', [64]);
+  // A one-package image in a local layout and a store with one advisory for it: what `scan` reads.
+  const image = await makeTestImage(work, [
+    {
+      'etc/os-release': 'ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n',
+      'var/lib/dpkg/status':
+        'Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\nDescription: x\n',
+    },
+  ]);
+  await writeImage(`oci:${join(work, 'layout')}:t`, image);
+  const feed = join(work, 'feed.json');
+  await writeFile(
+    feed,
+    JSON.stringify({
+      hello: {
+        'CVE-2026-0001': {
+          description: 'x',
+          releases: {
+            trixie: { status: 'resolved', repositories: {}, fixed_version: '1.0-2', urgency: 'high' },
+          },
+        },
+      },
+    }),
+  );
+  const store = openAdvisoryStore(join(work, 'advisories.db'));
+  try {
+    await importAdvisories(store, [{ path: feed, feed: 'test' }]);
+  } finally {
+    store.close();
+  }
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
 async function modulesOf(...args: string[]): Promise<string[]> {
-  const run = await runCommand(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO });
+  return (await runGraph(...args)).modules;
+}
+
+async function runGraph(...args: string[]): Promise<{ code: number; stdout: string; modules: string[] }> {
+  const run = await runCommand(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: REPO,
+    env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') },
+  });
   const last = run.stderr.trim().split('\n').at(-1) ?? '{}';
-  const { loaded } = JSON.parse(last) as { loaded: string[] };
-  return loaded
+  const { code, loaded } = JSON.parse(last) as { code: number; loaded: string[] };
+  const modules = loaded
     .filter((url) => url.startsWith(`file://${REPO}/`))
     .map((url) => url.slice(`file://${REPO}/`.length))
     .map((path) => (path.startsWith('node_modules/') ? path.split('/').slice(0, 2).join('/') : path));
+  return { code, stdout: run.stdout, modules };
 }
 
 describe('the CLI loads what a command needs', () => {
@@ -82,5 +123,70 @@ describe('the CLI loads what a command needs', () => {
       `oci:${join(work, 'none')}`,
     );
     expect(policy).toContain('src/sign/policy.ts');
+  });
+
+  it('scan of a local layout loads no registry client, credentials or HTTP code', async () => {
+    const { stdout, modules } = await runGraph(
+      'scan',
+      `oci:${join(work, 'layout')}:t`,
+      '--db',
+      join(work, 'advisories.db'),
+      '-o',
+      'json',
+    );
+    expect(stdout.split('\n').at(-2)).toBe('}'); // it ran: the JSON report was written
+    expect(modules).toContain('src/oci/open.ts');
+    expect(modules).toContain('src/vuln/scan.ts');
+    const registry = modules.filter(
+      (path) => path.startsWith('src/registry/') || path.startsWith('src/http/'),
+    );
+    // registry/source.ts (the origin of a pulled image, a WeakMap lookup) is all that stays.
+    expect(registry).toEqual(['src/registry/source.ts']);
+
+    // Again, with the catalog kept from the first scan: no layer is read, no purl parsed, nothing written.
+    const warm = await runGraph('scan', `oci:${join(work, 'layout')}:t`, '--db', join(work, 'advisories.db'));
+    expect(warm.stdout).toContain('CVE-2026-0001');
+    expect(warm.modules).toContain('src/sbom/catalog-cache.ts');
+    for (const unneeded of [
+      'src/sbom/catalog.ts',
+      'src/oci/fs-view.ts',
+      'src/oci/copy.ts',
+      'src/oci/layout-write.ts',
+      'src/oci/oci-archive.ts',
+      'src/oci/docker-archive.ts',
+      'src/oci/tar-index.ts',
+      'node_modules/tar-stream',
+      'node_modules/packageurl-js',
+    ]) {
+      expect(warm.modules, 'warm scan of a layout').not.toContain(unneeded);
+    }
+  });
+
+  it('the built CLI (bin/rampart.js) loads zod as one bundled file, not its ~95 modules', async () => {
+    // npm test, npm run build and npm run bench build dist/ and the bundle (scripts/bundle-zod.mjs).
+    const hook = `data:text/javascript,${encodeURIComponent(
+      `import { registerHooks } from 'node:module';
+const loaded = [];
+registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
+process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(loaded) + '\\n'));`,
+    )}`;
+    const run = await runCommand(
+      process.execPath,
+      [
+        '--import',
+        hook,
+        join(REPO, 'bin/rampart.js'),
+        'scan',
+        `oci:${join(work, 'layout')}:t`,
+        '--db',
+        join(work, 'advisories.db'),
+      ],
+      { cwd: REPO, env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') } },
+    );
+    expect(run.stdout).toContain('CVE-2026-0001');
+    const loaded = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '[]') as string[];
+    const zod = loaded.filter((url) => url.includes('/zod'));
+    expect(zod).toHaveLength(1);
+    expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.js$/);
   });
 });

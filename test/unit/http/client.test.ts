@@ -15,7 +15,12 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError, type RampartError } from '../../../src/errors.js';
-import { HttpClient, type HttpClientOptions } from '../../../src/http/client.js';
+import {
+  defaultAgents,
+  HttpClient,
+  type HttpClientOptions,
+  httpClientFor,
+} from '../../../src/http/client.js';
 import { redactUrl } from '../../../src/http/fetch.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void;
@@ -160,6 +165,8 @@ const transports: Array<{ transport: string; options: HttpClientOptions }> = [
     transport: 'node:http',
     options: { agents: async () => ({ http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent() }) },
   },
+  // What httpClientFor gives a caller that passes no client (the Debian archive code).
+  { transport: 'node:http, default agents', options: { agents: defaultAgents } },
 ];
 
 describe.each(transports)('HttpClient ($transport) against hostile servers', ({ options }) => {
@@ -387,6 +394,33 @@ describe('URLs with credentials (review finding 3)', () => {
     expect((error as RampartError).details).toEqual({ value: 'https://host.example/x' });
     expect(JSON.stringify(error)).not.toContain('pa/ss');
     expect((error as Error).message).not.toContain('pa/ss');
+  });
+});
+
+describe('httpClientFor: the client of a caller that passes none', () => {
+  it('sends through node:http, never the platform fetch (whose undici costs ~0.3 s to load), unless given a fetch', async () => {
+    const server = createServer((req, res) => res.writeHead(200).end(`ok ${req.url}`));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+    const platformFetch = globalThis.fetch;
+    const calls: string[] = [];
+    globalThis.fetch = async (input) => {
+      calls.push(String(input));
+      return new Response('from fetch');
+    };
+    try {
+      const client = httpClientFor({});
+      expect((await (await client.request(url)).bytes()).toString()).toBe('ok /x');
+      await client.close();
+      expect(calls).toEqual([]);
+      const own = httpClientFor({ fetch: globalThis.fetch });
+      expect((await (await own.request(url)).bytes()).toString()).toBe('from fetch');
+      expect(calls).toEqual([url]);
+    } finally {
+      globalThis.fetch = platformFetch;
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
