@@ -41,6 +41,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { RampartError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { closingIdleSockets, environmentProxy, FREE_SOCKET_TIMEOUT_MS } from './agents.js';
 import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
 
 /** The `User-Agent` of every request rampart sends (a caller's own header wins). */
@@ -898,14 +899,15 @@ export function throwIfCancelled(signal: AbortSignal | undefined, operation: str
  * CA list; the proxy from the environment when NODE_USE_ENV_PROXY asks for it, as fetch and
  * Node's global agents do): the `node:http` transport without any setting of its own.
  */
-export async function defaultAgents(): Promise<HttpAgents> {
+export async function defaultAgents(env: NodeJS.ProcessEnv = process.env): Promise<HttpAgents> {
   // Not imported: see sendNode (an ESM import of node:http loads fetch's undici).
   const { Agent: HttpAgent } = process.getBuiltinModule('node:http');
   const { Agent: HttpsAgent } = process.getBuiltinModule('node:https');
-  const proxy = process.env.NODE_USE_ENV_PROXY ? { proxyEnv: process.env } : {};
+  const proxyEnv = environmentProxy(env);
+  const proxy = proxyEnv ? { proxyEnv } : {};
   return {
-    http: new HttpAgent({ keepAlive: true, ...proxy }),
-    https: new HttpsAgent({ keepAlive: true, ...proxy }),
+    http: closingIdleSockets(new HttpAgent({ keepAlive: true, ...proxy }), FREE_SOCKET_TIMEOUT_MS),
+    https: closingIdleSockets(new HttpsAgent({ keepAlive: true, ...proxy }), FREE_SOCKET_TIMEOUT_MS),
   };
 }
 

@@ -16,10 +16,14 @@
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { readFile } from 'node:fs/promises';
-import { isIP, type Socket } from 'node:net';
+import { isIP } from 'node:net';
 import { getCACertificates } from 'node:tls';
 import { RampartError } from '../errors.js';
+import { closingIdleSockets, environmentProxy, FREE_SOCKET_TIMEOUT_MS } from '../http/agents.js';
 import { type HttpAgents, HttpClient } from '../http/client.js';
+
+export { FREE_SOCKET_TIMEOUT_MS };
+
 import type { RegistryEvent, RegistryOptions } from './types.js';
 
 const DOCKER_HUB = 'docker.io';
@@ -111,24 +115,8 @@ export interface TlsSettings {
  * and the loopback-only lookup of a relaxed `localhost` must see the registry's own addresses.
  */
 export function proxyEnvFor(registry: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined {
-  if (isLoopbackHost(registry)) return undefined;
-  const enabled =
-    env.NODE_USE_ENV_PROXY === '1' ||
-    process.execArgv.includes('--use-env-proxy') ||
-    (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes('--use-env-proxy');
-  if (!enabled) return undefined;
-  const names = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
-  const picked = Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
-  return Object.keys(picked).length > 0 ? picked : undefined;
+  return isLoopbackHost(registry) ? undefined : environmentProxy(env);
 }
-
-/**
- * How long a kept-alive connection may sit unused in a pool before it is closed: undici's
- * keep-alive default (fetch's), so a long-lived library caller holds no idle sockets to a
- * registry it is done with. A connection in use has no socket timeout at all (the client's
- * idle timer and deadline, http/client.ts, bound a request).
- */
-export const FREE_SOCKET_TIMEOUT_MS = 4_000;
 
 type LookupCallback = (
   error: NodeJS.ErrnoException | null,
@@ -193,28 +181,6 @@ export function registryAgents(settings: TlsSettings): () => Promise<HttpAgents>
       ),
     };
   };
-}
-
-/**
- * Gives the pool's free sockets a timeout, and takes it off a socket when it is reused. The
- * Agent's own `timeout` option would not do: it is set on every socket at connect, so a request
- * in flight (a slow blob) would carry it too. A free socket that times out is destroyed by the
- * Agent (its `timeout` listener closes sockets in the free list).
- */
-function closingIdleSockets<T extends HttpAgents['http'] | HttpAgents['https']>(agent: T, idleMs: number): T {
-  const keepSocketAlive = agent.keepSocketAlive.bind(agent);
-  const reuseSocket = agent.reuseSocket.bind(agent);
-  agent.keepSocketAlive = (socket) => {
-    // Node's returns whether the socket is kept (its typings say void).
-    const kept = keepSocketAlive(socket) as unknown as boolean;
-    if (kept && 'setTimeout' in socket) (socket as Socket).setTimeout(idleMs);
-    return kept as unknown as undefined;
-  };
-  agent.reuseSocket = (socket, request) => {
-    if ('setTimeout' in socket) (socket as Socket).setTimeout(0);
-    reuseSocket(socket, request);
-  };
-  return agent;
 }
 
 async function readCaFile(path: string): Promise<string> {

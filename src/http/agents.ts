@@ -1,0 +1,56 @@
+/**
+ * The rules every `node:http`/`node:https` agent pool of rampart follows (registries, the Debian
+ * archive): which proxy it goes through and how long an unused connection is kept.
+ */
+import type { Socket } from 'node:net';
+import type { HttpAgents } from './client.js';
+
+/**
+ * How long a kept-alive connection may sit unused in a pool before it is closed: undici's
+ * keep-alive default (fetch's), so a long-lived library caller holds no idle sockets to a
+ * registry it is done with. A connection in use has no socket timeout at all (the client's
+ * idle timer and deadline, http/client.ts, bound a request).
+ */
+export const FREE_SOCKET_TIMEOUT_MS = 4_000;
+
+/**
+ * The proxy variables to send through, or undefined for direct connections. The rule is fetch's
+ * (Node's built-in proxy support), so that one switch sends all of rampart's traffic the same way:
+ * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` (and lowercase) are honoured when `NODE_USE_ENV_PROXY=1`
+ * is set (in `env`, or Node was started with `--use-env-proxy`).
+ */
+export function environmentProxy(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined {
+  const enabled =
+    env.NODE_USE_ENV_PROXY === '1' ||
+    process.execArgv.includes('--use-env-proxy') ||
+    (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes('--use-env-proxy');
+  if (!enabled) return undefined;
+  const names = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+  const picked = Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+  return Object.keys(picked).length > 0 ? picked : undefined;
+}
+
+/**
+ * Gives the pool's free sockets a timeout, and takes it off a socket when it is reused. The
+ * Agent's own `timeout` option would not do: it is set on every socket at connect, so a request
+ * in flight (a slow blob) would carry it too. A free socket that times out is destroyed by the
+ * Agent (its `timeout` listener closes sockets in the free list).
+ */
+export function closingIdleSockets<T extends HttpAgents['http'] | HttpAgents['https']>(
+  agent: T,
+  idleMs: number,
+): T {
+  const keepSocketAlive = agent.keepSocketAlive.bind(agent);
+  const reuseSocket = agent.reuseSocket.bind(agent);
+  agent.keepSocketAlive = (socket) => {
+    // Node's returns whether the socket is kept (its typings say void).
+    const kept = keepSocketAlive(socket) as unknown as boolean;
+    if (kept && 'setTimeout' in socket) (socket as Socket).setTimeout(idleMs);
+    return kept as unknown as undefined;
+  };
+  agent.reuseSocket = (socket, request) => {
+    if ('setTimeout' in socket) (socket as Socket).setTimeout(0);
+    reuseSocket(socket, request);
+  };
+  return agent;
+}
