@@ -297,6 +297,135 @@ async function isOwnArchive(opts: LoadRepositoriesOptions): Promise<boolean> {
   return opts.keyring !== (host.keyring ?? DEFAULT_KEYRING);
 }
 
+/** What the cache keeps per suite: the newest Release date verified, and that InRelease's blob. */
+type NewestRelease = { date: string; sha256?: string };
+
+function readNewest(value: string | NewestRelease | undefined): NewestRelease | undefined {
+  // Caches written before the blob was recorded hold the date alone.
+  return typeof value === 'string' ? { date: value } : value;
+}
+
+/**
+ * Verifies a fetched InRelease (signature, suite, Valid-Until, Date against the newest this cache
+ * has verified for the suite) and, only then, records it in the cache. A Release older than the
+ * newest verified one is what a stale mirror (or a CDN node behind the others) serves as well as
+ * a replay: as apt does (a "last minute IMS hit"), the newest verified InRelease is used instead,
+ * re-verified from the cache, with a warning; it is refused only when that copy is gone or no
+ * longer valid, or when its indexes cannot be had (`downgrade` then builds the refusal).
+ */
+async function trustRelease(
+  fetched: Exclude<FetchedInRelease, { kind: 'missing' }>,
+  ctx: {
+    suite: string;
+    implied: boolean;
+    url: string;
+    keys: Awaited<ReturnType<typeof readKeyring>>;
+    keyringName: string;
+    cache: ContentCache;
+    now: Date;
+    warn: (message: string) => void;
+    opts: LoadRepositoriesOptions;
+  },
+): Promise<{ release: Release; sha256: string; downgrade?: (cause: unknown) => RampartError }> {
+  const { suite, url, cache, now, opts } = ctx;
+  const verify = async (bytes: Buffer): Promise<Release> => {
+    try {
+      const { text } = await verifyInRelease(bytes.toString('utf8'), ctx.keys, {
+        url,
+        keyringName: ctx.keyringName,
+        now,
+      });
+      const release = parseRelease(text, url);
+      checkReleaseSuite(release, suite, url);
+      return release;
+    } catch (error) {
+      // A companion suite the user did not name: say why it was read and how not to.
+      if (!ctx.implied || !isRampartError(error, 'SIGNATURE_INVALID')) throw error;
+      throw new RampartError(
+        'SIGNATURE_INVALID',
+        `${error.message} (${suite} is read by default with the suites given; pass --no-updates to read only those, or --security-mirror URL)`,
+        { cause: error, details: error.details },
+      );
+    }
+  };
+  const release = await verify(fetched.bytes);
+  checkReleaseFreshness(release, now, url);
+  // Keyed by the suite asked for, not by the signed Codename: an old Release of another codename
+  // that was once `stable` (signed Suite: stable) must not start a fresh history of its own, and
+  // `-updates`/`-security` suites that share a codename keep their own newest dates.
+  const dateKey = `${release.origin ?? ''}|${suite}`;
+  const newest = readNewest(await cache.readJson<string | NewestRelease>('release-date', dateKey));
+  const dateOpts = {
+    url,
+    now,
+    ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
+    ...(opts.maxClockSkewMs !== undefined ? { maxClockSkewMs: opts.maxClockSkewMs } : {}),
+    ...(opts.maxReleaseAgeMs !== undefined ? { maxAgeMs: opts.maxReleaseAgeMs } : {}),
+  };
+  let refusal: RampartError<'RELEASE_DATE_INVALID'>;
+  try {
+    const { warning } = checkReleaseDate(release, {
+      ...dateOpts,
+      ...(newest !== undefined ? { newestSeen: newest.date } : {}),
+    });
+    if (warning) ctx.warn(warning);
+  } catch (error) {
+    if (!isRampartError(error, 'RELEASE_DATE_INVALID') || error.details?.reason !== 'downgrade') throw error;
+    refusal = error;
+    const kept = newest?.sha256 ? await keptRelease(newest.sha256, cache, verify) : undefined;
+    if (!kept) throw refusal;
+    checkReleaseFreshness(kept, now, url);
+    if (kept.date !== newest?.date) throw refusal;
+    ctx.warn(
+      `${url} is dated ${release.date}, older than the ${kept.date} already verified for this suite (a stale mirror, or a replay): using the verified one, as apt does; pass --allow-downgrade if the older archive is intended`,
+    );
+    return {
+      release: kept,
+      sha256: newest.sha256 as string,
+      downgrade: (cause) =>
+        new RampartError(
+          'RELEASE_DATE_INVALID',
+          `${refusal.message} (the indexes of the verified one are not available: ${cause instanceof Error ? cause.message : String(cause)})`,
+          {
+            cause,
+            details: refusal.details,
+          },
+        ),
+    };
+  }
+  // Trusted from here on: only now does it enter the cache.
+  let sha256: string;
+  if (fetched.kind === 'fresh') {
+    sha256 = await cache.putBytes(fetched.bytes);
+    await cache.writeJson('inrelease', url, {
+      sha256,
+      ...(fetched.etag ? { etag: fetched.etag } : {}),
+      ...(fetched.lastModified ? { lastModified: fetched.lastModified } : {}),
+    } satisfies InReleaseMeta);
+  } else {
+    sha256 = fetched.sha256;
+  }
+  if (
+    newest === undefined ||
+    parseReleaseDate(newest.date, 'Date', url) <= parseReleaseDate(release.date, 'Date', url)
+  ) {
+    await cache.writeJson('release-date', dateKey, { date: release.date, sha256 } satisfies NewestRelease);
+  }
+  return { release, sha256 };
+}
+
+/** The newest verified InRelease, read back from the cache and verified again; undefined when gone. */
+async function keptRelease(
+  sha256: string,
+  cache: ContentCache,
+  verify: (bytes: Buffer) => Promise<Release>,
+): Promise<Release | undefined> {
+  if (!(await cache.has(sha256))) return undefined;
+  const bytes = await cache.readBlob(sha256).catch(() => undefined);
+  if (!bytes || createHash('sha256').update(bytes).digest('hex') !== sha256) return undefined;
+  return verify(bytes).catch(() => undefined);
+}
+
 /**
  * Fetches and verifies InRelease for every suite (each release suite with its `-updates` and
  * `-security` unless `updates: false`), then each suite's Packages index per architecture
@@ -369,57 +498,18 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
         { details: { url: shownUrl, suite } },
       );
     }
-    let release: Release;
-    try {
-      const { text } = await verifyInRelease(fetched.bytes.toString('utf8'), keys, {
-        url: shownUrl,
-        keyringName: mirrors.keyring,
-        now,
-      });
-      release = parseRelease(text, shownUrl);
-      checkReleaseSuite(release, suite, shownUrl);
-    } catch (error) {
-      // A companion suite the user did not name: say why it was read and how not to.
-      if (!implied || !isRampartError(error, 'SIGNATURE_INVALID')) throw error;
-      throw new RampartError(
-        'SIGNATURE_INVALID',
-        `${error.message} (${suite} is read by default with the suites given; pass --no-updates to read only those, or --security-mirror URL)`,
-        { cause: error, details: error.details },
-      );
-    }
-    checkReleaseFreshness(release, now, shownUrl);
-    // Keyed by the suite asked for, not by the signed Codename: an old Release of another codename
-    // that was once `stable` (signed Suite: stable) must not start a fresh history of its own, and
-    // `-updates`/`-security` suites that share a codename keep their own newest dates.
-    const dateKey = `${release.origin ?? ''}|${suite}`;
-    const newestSeen = await cache.readJson<string>('release-date', dateKey);
-    const { warning } = checkReleaseDate(release, {
+    const trusted = await trustRelease(fetched, {
+      suite,
+      implied,
       url: shownUrl,
+      keys,
+      keyringName: mirrors.keyring,
+      cache,
       now,
-      ...(newestSeen !== undefined ? { newestSeen } : {}),
-      ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
-      ...(opts.maxClockSkewMs !== undefined ? { maxClockSkewMs: opts.maxClockSkewMs } : {}),
-      ...(opts.maxReleaseAgeMs !== undefined ? { maxAgeMs: opts.maxReleaseAgeMs } : {}),
+      warn,
+      opts,
     });
-    if (warning) warn(warning);
-    // Trusted from here on: only now does it enter the cache.
-    let sha256: string;
-    if (fetched.kind === 'fresh') {
-      sha256 = await cache.putBytes(fetched.bytes);
-      await cache.writeJson('inrelease', shownUrl, {
-        sha256,
-        ...(fetched.etag ? { etag: fetched.etag } : {}),
-        ...(fetched.lastModified ? { lastModified: fetched.lastModified } : {}),
-      } satisfies InReleaseMeta);
-    } else {
-      sha256 = fetched.sha256;
-    }
-    if (
-      newestSeen === undefined ||
-      parseReleaseDate(newestSeen, 'Date', shownUrl) < parseReleaseDate(release.date, 'Date', shownUrl)
-    ) {
-      await cache.writeJson('release-date', dateKey, release.date);
-    }
+    const { release, sha256 } = trusted;
     const indexFiles: LoadedRelease['indexes'] = [];
     for (const arch of opts.indexes === false ? [] : opts.architectures) {
       for (const component of components) {
@@ -434,7 +524,9 @@ export async function loadRepositories(opts: LoadRepositoriesOptions): Promise<L
           http,
           url,
           opts.signal,
-        );
+        ).catch((error: unknown) => {
+          throw trusted.downgrade && !isRampartError(error, 'CANCELLED') ? trusted.downgrade(error) : error;
+        });
         log(`${suite}/${component}/binary-${arch}: ${loaded.count} packages`);
         perArch.get(arch)?.push(loaded.compact);
         indexFiles.push({ path: loaded.path, ...loaded.entry });

@@ -68,7 +68,7 @@ function addRepoOptions(command: Command): Command {
     .option('--no-updates', "read only the suites given, not also each one's -updates and -security")
     .option(
       '--allow-downgrade',
-      'accept an InRelease older than one this cache has verified (e.g. a snapshot mirror)',
+      'use an InRelease older than one this cache has verified (e.g. a snapshot mirror); without it the newest verified one is kept',
     )
     .option('-v, --verbose', 'log the indexes being fetched');
 }

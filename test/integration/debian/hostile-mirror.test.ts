@@ -5,7 +5,7 @@
  * and nothing unverified is left in the cache. Timeouts are short and passed in.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -332,25 +332,84 @@ describe('InRelease dates: replay and clock checks', () => {
     await Promise.all([newer?.close(), older?.close(), stale?.close(), future?.close()]);
   });
 
-  it('refuses a Release older than the newest this cache has verified, unless allowDowngrade', async () => {
+  const dateOf = async (r: AptRepo) =>
+    /^Date: (.*)$/m.exec(await readFile(r.path('dists/stable/Release'), 'utf8'))?.[1];
+  const inReleaseSha = async (r: AptRepo) => sha256(await readFile(r.path('dists/stable/InRelease')));
+
+  it('keeps the newest verified Release when a mirror serves an older one, as apt does, unless allowDowngrade', async () => {
     const cacheDir = await mkdtemp(join(work, 'cache-'));
     await load(newer, cacheDir);
-    const error = await failure(load(older, cacheDir));
-    expect(error.code).toBe('RELEASE_DATE_INVALID');
-    const newerDate = /^Date: (.*)$/m.exec(await readFile(newer.path('dists/stable/Release'), 'utf8'))?.[1];
-    const olderDate = /^Date: (.*)$/m.exec(await readFile(older.path('dists/stable/Release'), 'utf8'))?.[1];
-    expect(error.details).toEqual({
-      url: `${older.url}/dists/stable/InRelease`,
-      date: olderDate,
-      newestSeen: newerDate,
-      reason: 'downgrade',
-    });
+    const [newerDate, olderDate] = [await dateOf(newer), await dateOf(older)];
+    const warnings: string[] = [];
+    const kept = await load(older, cacheDir, { warn: (m) => warnings.push(m) });
+    expect(kept.releases[0]).toMatchObject({ date: newerDate, inReleaseSha256: await inReleaseSha(newer) });
+    expect(kept.index.candidates('p').map((c) => c.version)).toEqual(['1']);
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        `${older.url}/dists/stable/InRelease is dated ${olderDate}, older than the ${newerDate}`,
+      ),
+    ]);
     const loaded = await load(older, cacheDir, { allowDowngrade: true });
-    expect(loaded.releases[0]?.date).toBe(olderDate);
+    expect(loaded.releases[0]).toMatchObject({ date: olderDate, inReleaseSha256: await inReleaseSha(older) });
     // Allowing one downgrade does not lower the bar for the next run.
-    expect((await failure(load(older, cacheDir))).code).toBe('RELEASE_DATE_INVALID');
+    expect((await load(older, cacheDir)).releases[0]?.date).toBe(newerDate);
     // A cache that never saw the newer one accepts the older Release.
-    await load(older, await mkdtemp(join(work, 'cache-')));
+    expect((await load(older, await mkdtemp(join(work, 'cache-')))).releases[0]?.date).toBe(olderDate);
+  });
+
+  it('refuses the older Release when the newest verified one is no longer in the cache', async () => {
+    const expectRefusal = async (cacheDir: string) => {
+      const error = await failure(load(older, cacheDir));
+      expect(error.code).toBe('RELEASE_DATE_INVALID');
+      expect(error.details).toEqual({
+        url: `${older.url}/dists/stable/InRelease`,
+        date: await dateOf(older),
+        newestSeen: await dateOf(newer),
+        reason: 'downgrade',
+      });
+    };
+    // Its blob removed (cache pruned).
+    const pruned = await mkdtemp(join(work, 'cache-'));
+    await load(newer, pruned);
+    await rm(join(pruned, 'blobs/sha256', await inReleaseSha(newer)));
+    await expectRefusal(pruned);
+    // Its blob replaced by another validly signed InRelease (the older one): its digest is checked.
+    const swapped = await mkdtemp(join(work, 'cache-'));
+    await load(newer, swapped);
+    await writeFile(
+      join(swapped, 'blobs/sha256', await inReleaseSha(newer)),
+      await readFile(older.path('dists/stable/InRelease')),
+    );
+    await expectRefusal(swapped);
+    // A cache written before the blob was recorded holds the date alone.
+    const legacy = await mkdtemp(join(work, 'cache-'));
+    await load(newer, legacy);
+    const [record] = await readdir(join(legacy, 'release-date'));
+    const file = join(legacy, 'release-date', record as string);
+    const stored = JSON.parse(await readFile(file, 'utf8')) as { key: string; value: { date: string } };
+    await writeFile(file, JSON.stringify({ key: stored.key, value: stored.value.date }));
+    await expectRefusal(legacy);
+  });
+
+  it("refuses the older Release when the verified one's indexes are not cached and the mirror lacks them", async () => {
+    const moved = await createAptRepo([{ name: 'stable', packages: [{ name: 'p', version: '2' }] }], {
+      key: repo.key,
+      dir: await mkdtemp(join(work, 'r-')),
+    });
+    try {
+      const cacheDir = await mkdtemp(join(work, 'cache-'));
+      await load(moved, cacheDir);
+      const keep = await inReleaseSha(moved);
+      for (const blob of await readdir(join(cacheDir, 'blobs/sha256'))) {
+        if (blob !== keep) await rm(join(cacheDir, 'blobs/sha256', blob));
+      }
+      const error = await failure(load(older, cacheDir));
+      expect(error.code).toBe('RELEASE_DATE_INVALID');
+      expect(error.details).toMatchObject({ reason: 'downgrade', newestSeen: await dateOf(moved) });
+      expect(error.message).toContain('the indexes of the verified one are not available');
+    } finally {
+      await moved.close();
+    }
   });
 
   it('keys the newest date by the suite asked for, so an old codename signed as stable is a replay', async () => {
@@ -366,10 +425,13 @@ describe('InRelease dates: replay and clock checks', () => {
     try {
       const cacheDir = await mkdtemp(join(work, 'cache-'));
       await load(current, cacheDir);
-      const error = await failure(load(previous, cacheDir));
-      expect(error.code).toBe('RELEASE_DATE_INVALID');
-      expect(error.details).toMatchObject({ reason: 'downgrade' });
+      const warnings: string[] = [];
+      const kept = await load(previous, cacheDir, { warn: (m) => warnings.push(m) });
+      expect(kept.releases[0]?.inReleaseSha256).toBe(await inReleaseSha(current));
+      expect(warnings).toHaveLength(1);
       expect(await readdir(join(cacheDir, 'release-date'))).toHaveLength(1);
+      await rm(join(cacheDir, 'blobs/sha256', await inReleaseSha(current)));
+      expect((await failure(load(previous, cacheDir))).details).toMatchObject({ reason: 'downgrade' });
     } finally {
       await Promise.all([current.close(), previous.close()]);
     }
