@@ -2,28 +2,39 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { Bundle } from '@sigstore/bundle';
 import type { TrustMaterial, VerificationError, Verifier } from '@sigstore/verify';
 import { RampartError } from '../errors.js';
+import type { AttachmentStore } from '../oci/attachments.js';
 import { type Digest, sha256Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
 import type { OpenOptions } from '../oci/open.js';
 import { openAttachmentStore, openImage } from '../oci/open.js';
 import type { Descriptor } from '../oci/types.js';
-import { COSIGN_SIGN_PREDICATE, decodeBase64, IN_TOTO_PAYLOAD_TYPE } from './formats.js';
+import {
+  BUNDLE_MEDIA_TYPE,
+  BUNDLE_PREDICATE_ANNOTATION,
+  COSIGN_SIGN_PREDICATE,
+  decodeBase64,
+  IN_TOTO_PAYLOAD_TYPE,
+} from './formats.js';
 import { COSIGN_BUNDLE_ANNOTATION, COSIGN_CERTIFICATE_ANNOTATION } from './keyless.js';
 import {
   checkSignatures,
   checkStatementSubject,
   failure,
+  MAX_SIGNATURES,
+  openSignatureManifest,
   parseSimpleSigning,
   parseStatement,
   type ReportBase,
   readBundleLayer,
   readLayer,
+  readReferrers,
   type SignatureCheck,
   type SignatureReport,
   type VerifyResult,
   verifiableReference,
 } from './verify.js';
+import { type AttestationReport, MAX_ATTESTATION_BLOB } from './verify-attestation.js';
 
 /**
  * `rampart verify --certificate-identity ID --certificate-oidc-issuer ISS --trusted-root FILE`:
@@ -54,15 +65,33 @@ export const MAX_TRUSTED_ROOT = 4 * 1024 * 1024;
 
 export async function verifyImageKeyless(ref: string, options: KeylessVerifyOptions): Promise<VerifyResult> {
   const reference = verifiableReference(ref);
-  const policy = identityPolicy(options);
+  const identities = identityPolicy(options);
   const verifier = await verifierFor(options.trustedRoot, options.trustedRootFile);
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
   const store = await openAttachmentStore(reference, open);
+  const signatures = await verifyDigestKeyless(store, object.digest, { verifier, identities }, options);
+  return { verified: signatures.some((signature) => signature.valid), digest: object.digest, signatures };
+}
+
+/** What keyless verification trusts: a trusted root's verifier and the identities it accepts (any one). */
+export interface KeylessTrust {
+  verifier: Verifier;
+  /** The certificate must name one of these (identity, or a match of the regexp, and the issuer). */
+  identities: CertificateIdentity[];
+}
+
+/** Every keyless signature of one manifest digest in a store (`.sig` layers, bundle referrers), each checked. */
+export async function verifyDigestKeyless(
+  store: AttachmentStore,
+  digest: Digest,
+  trust: KeylessTrust,
+  options: { signal?: AbortSignal } = {},
+): Promise<SignatureReport[]> {
   const sigstore = await sigstoreModules();
   const { toSignedEntity } = sigstore;
-  const digest = object.digest;
-  const signatures = await checkSignatures(
+  const { verifier, identities } = trust;
+  return checkSignatures(
     store,
     digest,
     {
@@ -85,7 +114,7 @@ export async function verifyImageKeyless(ref: string, options: KeylessVerifyOpti
         const checked = verifyEntity(
           verifier,
           () => toSignedEntity(bundle, payload.bytes),
-          policy,
+          identities,
           base,
           `layer ${layer.digest}`,
         );
@@ -111,7 +140,7 @@ export async function verifyImageKeyless(ref: string, options: KeylessVerifyOpti
           raw,
           digest,
           verifier,
-          policy,
+          identities,
           base,
           `bundle ${layer.digest}`,
           sigstore,
@@ -119,13 +148,67 @@ export async function verifyImageKeyless(ref: string, options: KeylessVerifyOpti
         if (!checked.valid) return checked;
         // An attestation of another predicate is not an image signature: not reported here.
         if (checked.predicateType !== COSIGN_SIGN_PREDICATE) return undefined;
-        const { predicateType: _, ...report } = checked;
+        const { predicateType: _, statement: __, ...report } = checked;
         return report;
       },
     },
     options.signal,
   );
-  return { verified: signatures.some((signature) => signature.valid), digest, signatures };
+}
+
+/**
+ * The keyless attestations of one manifest digest (cosign 3's bundle referrers, cosign 2's `.att`
+ * DSSE layers with a certificate), each checked against the trusted root and identities, as
+ * `verifyAttestationsOfDigest` checks keyed ones; the valid ones carry their statement.
+ */
+export async function verifyKeylessAttestationsOfDigest(
+  store: AttachmentStore,
+  digest: Digest,
+  trust: KeylessTrust,
+  options: { signal?: AbortSignal } = {},
+): Promise<AttestationReport[]> {
+  const sigstore = await sigstoreModules();
+  const reports: AttestationReport[] = [];
+  const referrers = await readReferrers(store, digest, reports);
+  for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
+    options.signal?.throwIfAborted();
+    if (descriptor.mediaType !== MediaType.OciManifest) continue;
+    const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
+    if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
+    const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
+    // An image signature (cosign/sign/v1) is `verify`'s, not an attestation.
+    if (claimed === COSIGN_SIGN_PREDICATE) continue;
+    const read = await readBundleLayer(manifest, digest, MAX_ATTESTATION_BLOB);
+    if ('report' in read) {
+      reports.push({ ...read.report, ...(claimed ? { predicateType: claimed } : {}) });
+      continue;
+    }
+    const { raw, base, layer } = read;
+    const checked = checkKeylessBundle(
+      raw,
+      digest,
+      trust.verifier,
+      trust.identities,
+      base,
+      `bundle ${layer.digest}`,
+      sigstore,
+    );
+    if (checked.predicateType === COSIGN_SIGN_PREDICATE) continue;
+    reports.push(attestationReport(checked, claimed));
+  }
+  return reports;
+}
+
+/** A checked keyless bundle as an attestation report: the statement only when valid. */
+function attestationReport(checked: KeylessBundleReport, claimed: string | undefined): AttestationReport {
+  const { statement, predicateType, ...report } = checked;
+  const type = predicateType ?? claimed;
+  return {
+    ...report,
+    ...(type !== undefined ? { predicateType: type } : {}),
+    ...(statement !== undefined ? { subjectMatches: report.valid } : {}),
+    ...(report.valid && statement ? { statement } : {}),
+  };
 }
 
 /**
@@ -139,7 +222,7 @@ export async function verifyImageKeylessBundle(
   options: KeylessVerifyOptions & { file?: string },
 ): Promise<VerifyResult> {
   const reference = verifiableReference(ref);
-  const policy = identityPolicy(options);
+  const identities = identityPolicy(options);
   const verifier = await verifierFor(options.trustedRoot, options.trustedRootFile);
   const object = await openImage(reference, options.registry ? { registry: options.registry } : {});
   const own = sha256Digest(bytes);
@@ -155,12 +238,13 @@ export async function verifyImageKeylessBundle(
     bytes,
     object.digest,
     verifier,
-    policy,
+    identities,
     base,
     what,
     await sigstoreModules(),
   );
-  return { verified: report.valid, digest: object.digest, signatures: [report] };
+  const { statement: _, ...signature } = report;
+  return { verified: report.valid, digest: object.digest, signatures: [signature] };
 }
 
 async function sigstoreModules() {
@@ -171,6 +255,9 @@ async function sigstoreModules() {
   return { toSignedEntity, bundleFromJSON };
 }
 
+/** A checked keyless bundle: the report, with the signed statement once its signature is valid. */
+type KeylessBundleReport = SignatureReport & { statement?: Record<string, unknown> };
+
 /**
  * One keyless bundle's bytes checked: a DSSE envelope of an in-toto statement, signed under a
  * certificate (not a key), verified against the trusted root and the identity policy, whose
@@ -180,11 +267,11 @@ function checkKeylessBundle(
   raw: Buffer,
   digest: Digest,
   verifier: Verifier,
-  policy: IdentityPolicy,
+  identities: CertificateIdentity[],
   base: ReportBase,
   what: string,
   sigstore: Awaited<ReturnType<typeof sigstoreModules>>,
-): SignatureReport {
+): KeylessBundleReport {
   let bundle: Bundle;
   try {
     bundle = sigstore.bundleFromJSON(JSON.parse(raw.toString('utf8')));
@@ -208,7 +295,7 @@ function checkKeylessBundle(
       `${what} is signed with a key (no certificate); verify it with --key`,
     );
   }
-  const checked = verifyEntity(verifier, () => sigstore.toSignedEntity(bundle), policy, base, what);
+  const checked = verifyEntity(verifier, () => sigstore.toSignedEntity(bundle), identities, base, what);
   if (!checked.valid) return checked;
   const statement = parseStatement(bundle.content.dsseEnvelope.payload);
   if (typeof statement === 'string') return failure(base, 'payload', `${what}: ${statement}`);
@@ -216,16 +303,19 @@ function checkKeylessBundle(
     ...checkStatementSubject(statement, digest, base, `the statement in ${what}`),
     certificate: checked.certificate,
     predicateType: statement.predicateType,
+    statement: statement.value,
   };
 }
 
-interface IdentityPolicy {
+/** One identity a keyless signature may be made by: the certificate's SAN (exactly, or a match) and OIDC issuer. */
+export interface CertificateIdentity {
   identity?: string;
+  /** Unanchored, as cosign's `--certificate-identity-regexp`. */
   identityRegexp?: RegExp;
   issuer: string;
 }
 
-function identityPolicy(options: KeylessVerifyOptions): IdentityPolicy {
+function identityPolicy(options: KeylessVerifyOptions): CertificateIdentity[] {
   if ((options.identity === undefined) === (options.identityRegexp === undefined)) {
     throw new RampartError(
       'USAGE',
@@ -254,11 +344,13 @@ function identityPolicy(options: KeylessVerifyOptions): IdentityPolicy {
       );
     }
   }
-  return {
-    ...(options.identity !== undefined ? { identity: options.identity } : {}),
-    ...(identityRegexp ? { identityRegexp } : {}),
-    issuer: options.issuer,
-  };
+  return [
+    {
+      ...(options.identity !== undefined ? { identity: options.identity } : {}),
+      ...(identityRegexp ? { identityRegexp } : {}),
+      issuer: options.issuer,
+    },
+  ];
 }
 
 /**
@@ -306,11 +398,11 @@ export async function verifierFor(bytes: Buffer, file?: string): Promise<Verifie
 
 type Checked = SignatureReport;
 
-/** @sigstore/verify's checks of one signed entity, then the identity policy; a report either way. */
+/** @sigstore/verify's checks of one signed entity, then the identities (any one); a report either way. */
 function verifyEntity(
   verifier: Verifier,
   entity: () => ReturnType<typeof import('@sigstore/verify').toSignedEntity>,
-  policy: IdentityPolicy,
+  identities: CertificateIdentity[],
   base: ReportBase,
   what: string,
 ): Checked {
@@ -329,13 +421,14 @@ function verifyEntity(
     ...(issuer !== undefined ? { issuer } : {}),
   };
   const report = { ...base, certificate };
-  const wanted = policy.identity ?? `/${policy.identityRegexp?.source}/`;
-  const matches =
+  const named = (wanted: CertificateIdentity) =>
     identity !== undefined &&
-    (policy.identity !== undefined
-      ? identity === policy.identity
-      : (policy.identityRegexp?.test(identity) ?? false));
-  if (!matches) {
+    (wanted.identity !== undefined
+      ? identity === wanted.identity
+      : (wanted.identityRegexp?.test(identity) ?? false));
+  const byName = identities.filter(named);
+  if (byName.length === 0) {
+    const wanted = identities.map((w) => w.identity ?? `/${w.identityRegexp?.source}/`).join(' or ');
     return {
       ...report,
       valid: false,
@@ -343,12 +436,13 @@ function verifyEntity(
       reason: `${what}: the certificate names ${identity ?? 'no identity'}, not ${wanted}`,
     };
   }
-  if (issuer !== policy.issuer) {
+  if (!byName.some((wanted) => wanted.issuer === issuer)) {
+    const wanted = [...new Set(byName.map((w) => w.issuer))].join(' or ');
     return {
       ...report,
       valid: false,
       failed: 'certificate-issuer',
-      reason: `${what}: the certificate's OIDC issuer is ${issuer ?? 'absent'}, not ${policy.issuer}`,
+      reason: `${what}: the certificate's OIDC issuer is ${issuer ?? 'absent'}, not ${wanted}`,
     };
   }
   return { ...report, valid: true };

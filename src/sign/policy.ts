@@ -12,8 +12,9 @@ import { openAttachmentStore, openImage } from '../oci/open.js';
 import { readBoundedFile } from './attest.js';
 import { PREDICATE_TYPES, predicateTypeOf } from './formats.js';
 import { readKeyFile } from './key-files.js';
+import type { CertificateIdentity, KeylessTrust } from './keyless-verify.js';
 import { parsePublicKey, publicKeyHint } from './keys.js';
-import type { VerifyOptions } from './verify.js';
+import type { SignatureReport, VerifyOptions } from './verify.js';
 import { verifiableReference, verifyDigest } from './verify.js';
 import type { AttestationReport } from './verify-attestation.js';
 import { verifyAttestationsOfDigest } from './verify-attestation.js';
@@ -34,12 +35,30 @@ export const MAX_POLICY_ENTRIES = 64;
 
 export const SLSA_PROVENANCE_V1 = PREDICATE_TYPES.slsaprovenance1;
 
-export interface PolicySigner {
+/** A required signer: a public key, or a keyless identity (Fulcio certificate, Rekor entry). */
+export type PolicySigner = KeyPolicySigner | KeylessPolicySigner;
+
+export interface KeyPolicySigner {
+  kind: 'key';
   /** The name rules report: `name`, else the key file, else `signers[i]`. */
   name: string;
   key: KeyObject;
   /** base64(sha256(DER SPKI)): the sigstore bundle hint of this key. */
   hint: string;
+}
+
+/**
+ * A keyless signer, as sigstore's policy-controller states a `keyless` authority: a trusted root
+ * (the Fulcio CAs, CT logs and Rekor logs to trust, read from a file: no TUF, nothing fetched) and
+ * the certificate identities accepted, any one of them.
+ */
+export interface KeylessPolicySigner {
+  kind: 'keyless';
+  /** The name rules report: `name`, else the first identity. */
+  name: string;
+  /** The trusted root file (resolved against the policy's folder). */
+  trustedRootFile: string;
+  trust: KeylessTrust;
 }
 
 export interface Policy {
@@ -56,6 +75,24 @@ export interface Policy {
 const DURATION = /^([1-9][0-9]{0,8})(s|m|h|d)$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 
+/** Bound on the identities of one keyless signer. */
+export const MAX_POLICY_IDENTITIES = 16;
+
+const identitySchema = z
+  .strictObject({
+    issuer: z.string().min(1).max(1024),
+    subject: z.string().min(1).max(4096).optional(),
+    'subject-regexp': z.string().min(1).max(1024).optional(),
+  })
+  .refine((i) => (i.subject === undefined) !== (i['subject-regexp'] === undefined), {
+    message: 'give exactly one of subject or subject-regexp',
+  });
+
+const keylessSchema = z.strictObject({
+  'trusted-root': z.string().min(1).max(4096),
+  identities: z.array(identitySchema).min(1).max(MAX_POLICY_IDENTITIES),
+});
+
 const signerSchema = z
   .strictObject({
     name: z.string().min(1).max(256).optional(),
@@ -65,9 +102,10 @@ const signerSchema = z
       .min(1)
       .max(16 * 1024)
       .optional(),
+    keyless: keylessSchema.optional(),
   })
-  .refine((s) => (s.key === undefined) !== (s['public-key'] === undefined), {
-    message: 'give exactly one of key (a file) or public-key (PEM)',
+  .refine((s) => [s.key, s['public-key'], s.keyless].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of key (a file), public-key (PEM) or keyless',
   });
 
 const policySchema = z.strictObject({
@@ -93,7 +131,10 @@ function invalid(path: string, field: string | undefined, message: string): Ramp
   });
 }
 
-/** Reads and checks a policy file; keys named by `key:` are read relative to the policy's folder. */
+/**
+ * Reads and checks a policy file; keys named by `key:` and trusted roots by `keyless.trusted-root`
+ * are read relative to the policy's folder.
+ */
 export async function loadPolicy(path: string): Promise<Policy> {
   const bytes = await readBoundedFile(path, MAX_POLICY_BYTES, 'USAGE', 'the policy');
   let text: string;
@@ -102,7 +143,25 @@ export async function loadPolicy(path: string): Promise<Policy> {
   } catch {
     throw invalid(path, undefined, 'not UTF-8');
   }
-  return parsePolicy(text, path, (file) => readKeyFile(resolve(dirname(path), file)));
+  const near = (file: string) => resolve(dirname(path), file);
+  return parsePolicy(text, path, (file) => readKeyFile(near(file)), {
+    resolve: near,
+    // keyless-verify.js is loaded only for a policy with a keyless signer.
+    read: async (file) =>
+      readBoundedFile(
+        near(file),
+        (await import('./keyless-verify.js')).MAX_TRUSTED_ROOT,
+        'USAGE',
+        'the trusted root',
+      ),
+  });
+}
+
+/** How a policy's trusted root files are found and read. */
+export interface TrustedRootReader {
+  /** The path reported for a file named in the policy. */
+  resolve(file: string): string;
+  read(file: string): Promise<Buffer>;
 }
 
 /** A policy's text checked field by field (POLICY_INVALID naming the field), its keys read. */
@@ -110,6 +169,7 @@ export async function parsePolicy(
   text: string,
   path: string,
   readKey: (file: string) => Promise<string>,
+  trustedRoots?: TrustedRootReader,
 ): Promise<Policy> {
   const lineCounter = new LineCounter();
   // maxAliasCount bounds alias expansion (a "billion laughs" file); a policy needs none.
@@ -140,6 +200,10 @@ export async function parsePolicy(
   const data = parsed.data;
   const signers: PolicySigner[] = [];
   for (const [i, entry] of data.signers.entries()) {
+    if (entry.keyless !== undefined) {
+      signers.push(await keylessSigner(path, i, entry.name, entry.keyless, trustedRoots));
+      continue;
+    }
     const field = `signers.${i}.${entry.key !== undefined ? 'key' : 'public-key'}`;
     let pem: string;
     if (entry.key !== undefined) {
@@ -160,8 +224,9 @@ export async function parsePolicy(
       throw invalid(path, field, `not a public key: ${error.message}`);
     }
     const hint = publicKeyHint(key);
-    if (signers.some((s) => s.hint === hint)) throw invalid(path, field, 'this key is listed twice');
-    signers.push({ name: entry.name ?? entry.key ?? `signers[${i}]`, key, hint });
+    if (signers.some((s) => s.kind === 'key' && s.hint === hint))
+      throw invalid(path, field, 'this key is listed twice');
+    signers.push({ kind: 'key', name: entry.name ?? entry.key ?? `signers[${i}]`, key, hint });
   }
   const predicateTypes: string[] = [];
   for (const [i, type] of (data['predicate-types'] ?? []).entries()) {
@@ -195,6 +260,86 @@ export async function parsePolicy(
       : {}),
     ...(data['non-root'] !== undefined ? { nonRoot: data['non-root'] } : {}),
   };
+}
+
+/**
+ * A keyless signer of a policy: its trusted root read and parsed now (a bad one is POLICY_INVALID
+ * naming `signers.N.keyless.trusted-root`), its identities' regexps compiled. sigstore-js is
+ * loaded only here, so a policy of keys alone loads none of it.
+ */
+async function keylessSigner(
+  path: string,
+  i: number,
+  name: string | undefined,
+  entry: z.infer<typeof keylessSchema>,
+  trustedRoots: TrustedRootReader | undefined,
+): Promise<KeylessPolicySigner> {
+  const field = `signers.${i}.keyless`;
+  const file = entry['trusted-root'];
+  if (!trustedRoots) throw invalid(path, `${field}.trusted-root`, 'trusted roots cannot be read here');
+  const identities: CertificateIdentity[] = [];
+  for (const [j, identity] of entry.identities.entries()) {
+    const regexp = identity['subject-regexp'];
+    let identityRegexp: RegExp | undefined;
+    if (regexp !== undefined) {
+      try {
+        identityRegexp = new RegExp(regexp, 'u');
+      } catch {
+        throw invalid(
+          path,
+          `${field}.identities.${j}.subject-regexp`,
+          `${regexp} is not a regular expression`,
+        );
+      }
+    }
+    identities.push({
+      issuer: identity.issuer,
+      ...(identity.subject !== undefined ? { identity: identity.subject } : {}),
+      ...(identityRegexp ? { identityRegexp } : {}),
+    });
+  }
+  const { verifierFor } = await import('./keyless-verify.js');
+  const trustedRootFile = trustedRoots.resolve(file);
+  let verifier: KeylessTrust['verifier'];
+  try {
+    verifier = await verifierFor(await trustedRoots.read(file), trustedRootFile);
+  } catch (error) {
+    if (!isRampartError(error)) throw error;
+    throw invalid(path, `${field}.trusted-root`, `${file}: ${error.code}: ${error.message}`);
+  }
+  const first = entry.identities[0];
+  return {
+    kind: 'keyless',
+    name: name ?? first?.subject ?? `/${first?.['subject-regexp'] ?? ''}/`,
+    trustedRootFile,
+    trust: { verifier, identities },
+  };
+}
+
+/** The signatures of `digest` by one signer of a policy, each checked. */
+function signerSignatures(
+  store: AttachmentStore,
+  digest: Digest,
+  signer: PolicySigner,
+  options: PolicyOptions,
+): Promise<SignatureReport[]> {
+  if (signer.kind === 'key') return verifyDigest(store, digest, signer.key, options);
+  return import('./keyless-verify.js').then((m) =>
+    m.verifyDigestKeyless(store, digest, signer.trust, options),
+  );
+}
+
+/** The attestations of `digest` by one signer of a policy, each checked. */
+function signerAttestations(
+  store: AttachmentStore,
+  digest: Digest,
+  signer: PolicySigner,
+  options: PolicyOptions,
+): Promise<AttestationReport[]> {
+  if (signer.kind === 'key') return verifyAttestationsOfDigest(store, digest, signer.key, options);
+  return import('./keyless-verify.js').then((m) =>
+    m.verifyKeylessAttestationsOfDigest(store, digest, signer.trust, options),
+  );
 }
 
 /** The rules a policy can hold, as reported. */
@@ -249,7 +394,7 @@ export async function evaluatePolicy(
 
   for (const signer of policy.signers) {
     options.signal?.throwIfAborted();
-    const reports = await verifyDigest(store, object.digest, signer.key, options);
+    const reports = await signerSignatures(store, object.digest, signer, options);
     const valid = reports.filter((r) => r.valid);
     rules.push({
       rule: 'signer',
@@ -383,7 +528,7 @@ async function signedAttestations(
   const out: AttestationReport[] = [];
   for (const signer of policy.signers) {
     options.signal?.throwIfAborted();
-    const reports = await verifyAttestationsOfDigest(store, digest, signer.key, options);
+    const reports = await signerAttestations(store, digest, signer, options);
     out.push(...reports.filter((r) => r.valid));
   }
   return out;

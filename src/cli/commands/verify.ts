@@ -71,7 +71,8 @@ the image's digest, and --identity); the image is read for its digest only. A ke
 (sign/attest --keyless --bundle) is checked with the keyless options below instead of --key.
 --policy FILE: every rule of the policy (signers, predicate types, provenance builder id and spec
 digest, maximum age, non-root user) is evaluated and printed as passed or failed with its reason;
-exit status 1 when any fails. The policy's signers are the keys; --key is not needed.
+exit status 1 when any fails. The policy names its signers (public keys, or keyless identities with
+their trusted root, docs/policy.md); --key and the keyless options are not needed.
 -o json with --policy: {"passed", "digest", "subjects", "rules": [{"rule", "requirement", "passed", "reason"}]}.
 
 Keyless signatures (sign --keyless, cosign's keyless): --trusted-root FILE (a sigstore trusted
@@ -124,11 +125,14 @@ built with --sign-key (not run by the examples above):
             options.identity !== undefined ||
             options.rebuild ||
             options.spec !== undefined ||
-            options.trustedRoot !== undefined
+            options.trustedRoot !== undefined ||
+            options.certificateIdentity !== undefined ||
+            options.certificateIdentityRegexp !== undefined ||
+            options.certificateOidcIssuer !== undefined
           ) {
             throw new RampartError(
               'USAGE',
-              '--policy names its own keys and rules: give it without --key, --bundle, --identity and --rebuild/--spec',
+              '--policy names its own signers and rules: give it without --key, --bundle, --identity, --rebuild/--spec and the keyless options',
               {
                 details: { option: '--policy' },
               },
