@@ -1,7 +1,14 @@
 import { RampartError } from '../errors.js';
 import { readBoundedFile } from '../sign/attest.js';
-import { MAX_TRUSTED_ROOT, verifyImageKeyless, verifyImageKeylessBundle } from '../sign/keyless-verify.js';
+import {
+  type KeylessVerifyOptions,
+  MAX_TRUSTED_ROOT,
+  verifyAttestationsKeyless,
+  verifyImageKeyless,
+  verifyImageKeylessBundle,
+} from '../sign/keyless-verify.js';
 import { MAX_BUNDLE_FILE, type VerifyOptions, type VerifyResult } from '../sign/verify.js';
+import type { VerifyAttestationResult } from '../sign/verify-attestation.js';
 
 /** The keyless options of `rampart verify` (see verify --help). */
 export interface KeylessVerifyFlags {
@@ -38,6 +45,35 @@ export async function verifyKeylessFromFlags(
       details: { option: clash[0] },
     });
   }
+  const keyless = { ...options, ...(await keylessVerifyOptions(flags)) };
+  if (flags.bundle === undefined) return verifyImageKeyless(image, keyless);
+  const bundle = await readBoundedFile(flags.bundle, MAX_BUNDLE_FILE, 'USAGE', 'the bundle');
+  return verifyImageKeylessBundle(image, bundle, { ...keyless, file: flags.bundle });
+}
+
+/**
+ * `rampart verify-attestation IMAGE --trusted-root FILE --certificate-identity ID
+ * --certificate-oidc-issuer ISS [--type T]`: the keyless attestations.
+ */
+export async function verifyAttestationsKeylessFromFlags(
+  image: string,
+  flags: KeylessVerifyFlags & { type?: string },
+  options: Pick<VerifyOptions, 'registry' | 'signal'>,
+): Promise<VerifyAttestationResult> {
+  if (flags.key !== undefined) {
+    throw new RampartError('USAGE', '--key is not for keyless verification (--trusted-root)', {
+      details: { option: '--key' },
+    });
+  }
+  return verifyAttestationsKeyless(image, {
+    ...options,
+    ...(await keylessVerifyOptions(flags)),
+    ...(flags.type !== undefined ? { type: flags.type } : {}),
+  });
+}
+
+/** The trusted root (read) and identity the flags name; USAGE naming a missing one. */
+async function keylessVerifyOptions(flags: KeylessVerifyFlags): Promise<KeylessVerifyOptions> {
   if (flags.certificateOidcIssuer === undefined) {
     throw new RampartError('USAGE', 'keyless verification needs --certificate-oidc-issuer', {
       details: { option: '--certificate-oidc-issuer' },
@@ -53,8 +89,7 @@ export async function verifyKeylessFromFlags(
     );
   }
   const path = flags.trustedRoot;
-  const keyless = {
-    ...options,
+  return {
     trustedRoot: await readBoundedFile(path, MAX_TRUSTED_ROOT, 'USAGE', 'the trusted root'),
     trustedRootFile: path,
     issuer: flags.certificateOidcIssuer,
@@ -63,7 +98,4 @@ export async function verifyKeylessFromFlags(
       ? { identityRegexp: flags.certificateIdentityRegexp }
       : {}),
   };
-  if (flags.bundle === undefined) return verifyImageKeyless(image, keyless);
-  const bundle = await readBoundedFile(flags.bundle, MAX_BUNDLE_FILE, 'USAGE', 'the bundle');
-  return verifyImageKeylessBundle(image, bundle, { ...keyless, file: flags.bundle });
 }

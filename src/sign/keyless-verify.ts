@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { Bundle } from '@sigstore/bundle';
 import type { TrustMaterial, VerificationError, Verifier } from '@sigstore/verify';
 import { RampartError } from '../errors.js';
-import type { AttachmentStore } from '../oci/attachments.js';
+import { type AttachmentStore, legacyAttachmentTag } from '../oci/attachments.js';
 import { type Digest, sha256Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
@@ -10,9 +10,11 @@ import type { OpenOptions } from '../oci/open.js';
 import { openAttachmentStore, openImage } from '../oci/open.js';
 import type { Descriptor } from '../oci/types.js';
 import {
+  ATTESTATION_PREDICATE_ANNOTATION,
   BUNDLE_MEDIA_TYPE,
   BUNDLE_PREDICATE_ANNOTATION,
   COSIGN_SIGN_PREDICATE,
+  DSSE_ENVELOPE_MEDIA_TYPE,
   decodeBase64,
   IN_TOTO_PAYLOAD_TYPE,
 } from './formats.js';
@@ -23,6 +25,7 @@ import {
   failure,
   MAX_SIGNATURES,
   openSignatureManifest,
+  parseEnvelope,
   parseSimpleSigning,
   parseStatement,
   type ReportBase,
@@ -34,7 +37,13 @@ import {
   type VerifyResult,
   verifiableReference,
 } from './verify.js';
-import { type AttestationReport, MAX_ATTESTATION_BLOB } from './verify-attestation.js';
+import {
+  type AttestationReport,
+  MAX_ATTESTATION_BLOB,
+  type VerifyAttestationOptions,
+  type VerifyAttestationResult,
+  verifyAttestationsWith,
+} from './verify-attestation.js';
 
 /**
  * `rampart verify --certificate-identity ID --certificate-oidc-issuer ISS --trusted-root FILE`:
@@ -72,6 +81,22 @@ export async function verifyImageKeyless(ref: string, options: KeylessVerifyOpti
   const store = await openAttachmentStore(reference, open);
   const signatures = await verifyDigestKeyless(store, object.digest, { verifier, identities }, options);
   return { verified: signatures.some((signature) => signature.valid), digest: object.digest, signatures };
+}
+
+/**
+ * `rampart verify-attestation IMAGE --trusted-root FILE --certificate-identity ID
+ * --certificate-oidc-issuer ISS`: the keyless attestations of an image (bundle referrers and `.att`
+ * layers), each checked as `verifyImageKeyless` checks signatures; those of `type` kept.
+ */
+export async function verifyAttestationsKeyless(
+  ref: string,
+  options: KeylessVerifyOptions & Pick<VerifyAttestationOptions, 'type'>,
+): Promise<VerifyAttestationResult> {
+  const identities = identityPolicy(options);
+  const verifier = await verifierFor(options.trustedRoot, options.trustedRootFile);
+  return verifyAttestationsWith(ref, options, (store, digest) =>
+    verifyKeylessAttestationsOfDigest(store, digest, { verifier, identities }, options),
+  );
 }
 
 /** What keyless verification trusts: a trusted root's verifier and the identities it accepts (any one). */
@@ -169,6 +194,14 @@ export async function verifyKeylessAttestationsOfDigest(
 ): Promise<AttestationReport[]> {
   const sigstore = await sigstoreModules();
   const reports: AttestationReport[] = [];
+  const attTag = await store.resolveTag(legacyAttachmentTag(digest, 'att'));
+  if (attTag) {
+    const manifest = await openSignatureManifest(store, attTag, 'legacy', reports);
+    for (const layer of manifest?.layerDescriptors.slice(0, MAX_SIGNATURES) ?? []) {
+      options.signal?.throwIfAborted();
+      reports.push(await checkKeylessLegacyAttestation(manifest as Manifest, layer, digest, trust, sigstore));
+    }
+  }
   const referrers = await readReferrers(store, digest, reports);
   for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
     options.signal?.throwIfAborted();
@@ -197,6 +230,62 @@ export async function verifyKeylessAttestationsOfDigest(
     reports.push(attestationReport(checked, claimed));
   }
   return reports;
+}
+
+/** One layer of a `.att` manifest made keylessly: a DSSE envelope with cosign's certificate annotations. */
+async function checkKeylessLegacyAttestation(
+  manifest: Manifest,
+  layer: Descriptor,
+  digest: Digest,
+  trust: KeylessTrust,
+  sigstore: Awaited<ReturnType<typeof sigstoreModules>>,
+): Promise<AttestationReport> {
+  const claimed = layer.annotations?.[ATTESTATION_PREDICATE_ANNOTATION];
+  const base: ReportBase = {
+    format: 'legacy',
+    manifest: manifest.digest,
+    layer: layer.digest,
+    annotations: {},
+  };
+  const what = `envelope ${layer.digest}`;
+  const failed = (check: SignatureCheck, reason: string) =>
+    attestationReport(failure(base, check, reason), claimed);
+  if (layer.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE)
+    return failed(
+      'media-type',
+      `layer ${layer.digest} is ${layer.mediaType}, not ${DSSE_ENVELOPE_MEDIA_TYPE}`,
+    );
+  const raw = await readLayer(manifest, layer, MAX_ATTESTATION_BLOB);
+  if (typeof raw === 'string') return failed('blob', raw);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return failed('payload', `${what} is not JSON`);
+  }
+  const bundle = legacyAttestationBundle(layer, value);
+  if (typeof bundle === 'string')
+    return failed(bundle.startsWith('no certificate') ? 'certificate' : 'payload', `${what}: ${bundle}`);
+  const checked = verifyEntity(
+    trust.verifier,
+    () => sigstore.toSignedEntity(bundle),
+    trust.identities,
+    base,
+    what,
+  );
+  if (!checked.valid) return attestationReport(checked, claimed);
+  if (bundle.content.$case !== 'dsseEnvelope') return failed('payload', `${what} is no DSSE envelope`);
+  const statement = parseStatement(bundle.content.dsseEnvelope.payload);
+  if (typeof statement === 'string') return failed('payload', `${what}: ${statement}`);
+  return attestationReport(
+    {
+      ...checkStatementSubject(statement, digest, base, `the statement in ${what}`),
+      certificate: checked.certificate,
+      predicateType: statement.predicateType,
+      statement: statement.value,
+    },
+    claimed,
+  );
 }
 
 /** A checked keyless bundle as an attestation report: the statement only when valid. */
@@ -486,6 +575,50 @@ export function legacyBundle(layer: Descriptor, payload: Buffer): Bundle | strin
   const annotations = layer.annotations ?? {};
   const signature = decodeBase64(annotations[COSIGN_SIGNATURE_ANNOTATION]);
   if (!signature || signature.length === 0) return `no ${COSIGN_SIGNATURE_ANNOTATION} annotation in base64`;
+  const verificationMaterial = legacyVerificationMaterial(annotations);
+  if (typeof verificationMaterial === 'string') return verificationMaterial;
+  return {
+    mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
+    verificationMaterial,
+    content: {
+      $case: 'messageSignature',
+      messageSignature: {
+        // HashAlgorithm.SHA2_256 (protobuf-specs), a const enum not imported at run time here.
+        messageDigest: { algorithm: 1, digest: createHash('sha256').update(payload).digest() },
+        signature,
+      },
+    },
+  } as Bundle;
+}
+
+/**
+ * A cosign 2 keyless `.att` layer (a DSSE envelope, the certificate and Rekor entry as annotations)
+ * as a sigstore bundle v0.1 of that envelope, or why it cannot be one.
+ */
+export function legacyAttestationBundle(layer: Descriptor, envelope: unknown): Bundle | string {
+  const parsed = parseEnvelope(envelope, 1);
+  if (typeof parsed === 'string') return parsed;
+  const verificationMaterial = legacyVerificationMaterial(layer.annotations ?? {});
+  if (typeof verificationMaterial === 'string') return verificationMaterial;
+  const keyid = (envelope as { signatures: Array<{ keyid?: unknown }> }).signatures[0]?.keyid;
+  return {
+    mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
+    verificationMaterial,
+    content: {
+      $case: 'dsseEnvelope',
+      dsseEnvelope: {
+        payloadType: parsed.payloadType,
+        payload: parsed.payload,
+        signatures: [{ sig: parsed.signatures[0] as Buffer, keyid: typeof keyid === 'string' ? keyid : '' }],
+      },
+    },
+  } as Bundle;
+}
+
+/** The certificate and Rekor entry cosign annotates a keyless `.sig`/`.att` layer with. */
+function legacyVerificationMaterial(
+  annotations: Record<string, string>,
+): Bundle['verificationMaterial'] | string {
   const pem = annotations[COSIGN_CERTIFICATE_ANNOTATION];
   if (pem === undefined)
     return `no certificate (${COSIGN_CERTIFICATE_ANNOTATION}): a key's signature; verify it with --key`;
@@ -503,21 +636,10 @@ export function legacyBundle(layer: Descriptor, payload: Buffer): Bundle | strin
     tlogEntries.push(entry);
   }
   return {
-    mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
-    verificationMaterial: {
-      content: { $case: 'x509CertificateChain', x509CertificateChain: { certificates: [{ rawBytes: der }] } },
-      tlogEntries,
-      timestampVerificationData: { rfc3161Timestamps: [] },
-    },
-    content: {
-      $case: 'messageSignature',
-      messageSignature: {
-        // HashAlgorithm.SHA2_256 (protobuf-specs), a const enum not imported at run time here.
-        messageDigest: { algorithm: 1, digest: createHash('sha256').update(payload).digest() },
-        signature,
-      },
-    },
-  } as Bundle;
+    content: { $case: 'x509CertificateChain', x509CertificateChain: { certificates: [{ rawBytes: der }] } },
+    tlogEntries,
+    timestampVerificationData: { rfc3161Timestamps: [] },
+  } as Bundle['verificationMaterial'];
 }
 
 /** cosign's RekorBundle annotation as a transparency-log entry with an inclusion promise. */

@@ -232,7 +232,7 @@ export async function keylessMaterial(options: KeylessOptions): Promise<KeylessM
     }
   }, now);
   // sigstore-js builds the entries and reads the answers; only the transport is rampart's.
-  const witness = (entryType?: 'dsse') => {
+  const witness = (entryType?: 'dsse' | 'intoto') => {
     const rekor = new sign.RekorWitness({ rekorBaseURL: rekorURL, ...(entryType ? { entryType } : {}) });
     const client = rekor as unknown as { tlogV1?: unknown };
     if (client.tlogV1 === undefined) throw new Error('@sigstore/sign: RekorWitness has no tlogV1 client');
@@ -256,6 +256,8 @@ export async function keylessMaterial(options: KeylessOptions): Promise<KeylessM
   };
   const dsseBuilder = new sign.DSSEBundleBuilder({ signer: key, witnesses: [witness('dsse')] });
   const messageBuilder = new sign.MessageSignatureBundleBuilder({ signer: key, witnesses: [witness()] });
+  // cosign 2 logs a keyless attestation as an `intoto` (v0.0.2) entry, and so does its `.att` here.
+  const intotoBuilder = new sign.DSSEBundleBuilder({ signer: key, witnesses: [witness('intoto')] });
   const { bundleToJSON } = await import('@sigstore/bundle');
   const create = async (
     builder: { create: (artifact: { data: Buffer; type?: string }) => Promise<Bundle> },
@@ -284,6 +286,30 @@ export async function keylessMaterial(options: KeylessOptions): Promise<KeylessM
         [COSIGN_SIGNATURE_ANNOTATION]: bundle.content.messageSignature.signature.toString('base64'),
         [COSIGN_CERTIFICATE_ANNOTATION]: await key.certificate(),
         [COSIGN_BUNDLE_ANNOTATION]: rekorBundleAnnotation(entry),
+      };
+    },
+    async legacyEnvelope(statement) {
+      const bundle = await create(intotoBuilder, { data: statement, type: IN_TOTO_PAYLOAD_TYPE });
+      if (bundle.content.$case !== 'dsseEnvelope') throw new Error('not a DSSE bundle');
+      const entry = bundle.verificationMaterial.tlogEntries[0];
+      if (!entry) throw serviceError(new Error('no transparency-log entry'), 'Rekor', rekorURL);
+      const envelope = bundle.content.dsseEnvelope;
+      // cosign 2's keyless `.att` layer: the envelope, an empty signature annotation (the signature
+      // is inside), the leaf certificate and the Rekor entry of the envelope.
+      return {
+        envelope: {
+          payloadType: envelope.payloadType,
+          payload: envelope.payload.toString('base64'),
+          signatures: envelope.signatures.map((signature) => ({
+            keyid: signature.keyid,
+            sig: signature.sig.toString('base64'),
+          })),
+        },
+        annotations: {
+          [COSIGN_SIGNATURE_ANNOTATION]: '',
+          [COSIGN_CERTIFICATE_ANNOTATION]: await key.certificate(),
+          [COSIGN_BUNDLE_ANNOTATION]: rekorBundleAnnotation(entry),
+        },
       };
     },
     async identity() {

@@ -126,7 +126,7 @@ export interface SignatureMaterial {
   bundle(statement: Buffer): Promise<Buffer>;
   /** The annotations of a legacy `.sig` layer holding `payload`: its signature and what proves it. */
   legacyAnnotations(payload: Buffer): Promise<Record<string, string>>;
-  /** A legacy `.att` layer's DSSE envelope over `statement`, with its annotations (keyed only). */
+  /** A legacy `.att` layer's DSSE envelope over `statement`, with its annotations (keyless: the certificate and Rekor entry). */
   legacyEnvelope?(
     statement: Buffer,
   ): Promise<{ envelope: DsseEnvelope; annotations: Record<string, string> }>;

@@ -67,12 +67,26 @@ export async function verifyAttestations(
   key: KeyObject,
   options: VerifyAttestationOptions = {},
 ): Promise<VerifyAttestationResult> {
+  return verifyAttestationsWith(ref, options, (store, digest) =>
+    verifyAttestationsOfDigest(store, digest, key, options),
+  );
+}
+
+/**
+ * The attestations of the image `ref` names, each checked by `check` (by a key, or keylessly:
+ * keyless-verify.ts), those of `options.type` kept.
+ */
+export async function verifyAttestationsWith(
+  ref: string,
+  options: VerifyAttestationOptions,
+  check: (store: AttachmentStore, digest: Digest) => Promise<AttestationReport[]>,
+): Promise<VerifyAttestationResult> {
   const predicateType = options.type === undefined ? undefined : resolveType(options.type);
   const reference = parseImageReference(ref);
   const open = options.registry ? { registry: options.registry } : {};
   const object = await openImage(reference, open);
   const store = await openAttachmentStore(reference, open);
-  const reports = await verifyAttestationsOfDigest(store, object.digest, key, options);
+  const reports = await check(store, object.digest);
   // With a type: those of that type, and the failures whose type is not known (kept as reasons).
   const wanted =
     predicateType === undefined

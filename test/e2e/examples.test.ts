@@ -88,6 +88,10 @@ const SKIPPED: Record<string, string> = {
   'rampart sign --keyless --identity-token-file token.jwt --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal oci:./out/nodejs:latest':
     KEYLESS,
   'rampart attest --keyless --type openvex --predicate nodejs.openvex.json oci:./out/nodejs:latest': KEYLESS,
+  'rampart attest --keyless --format legacy --type slsaprovenance1 --predicate prov.json oci:./out/nodejs:latest':
+    KEYLESS,
+  'rampart verify-attestation --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json --type slsaprovenance1 oci:./out/nodejs:latest':
+    "reads the user's trusted root and a keyless attestation; test/integration/sign/keyless.test.ts verifies against a mock's root",
   'rampart verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json oci:./out/nodejs:latest':
     "reads the user's trusted root and a keyless signature; test/integration/sign/keyless.test.ts verifies against a mock's root",
   'rampart diff oci:./out/nodejs:latest oci:./layout:imported': TWO_BUILDS,

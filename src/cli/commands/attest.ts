@@ -62,18 +62,18 @@ Examples:
 reads it (with --key, or for --keyless with --trusted-root and --certificate-*).
 
 --keyless (instead of --key; online): signed with an ephemeral key Fulcio certifies for the OIDC
-token in SIGSTORE_ID_TOKEN (or --identity-token-file), logged in Rekor; stored in the bundle
-format only (the default --format becomes bundle; legacy is refused).
-  $ rampart attest --keyless --type openvex --predicate nodejs.openvex.json oci:./out/nodejs:latest`,
+token in SIGSTORE_ID_TOKEN (or --identity-token-file), logged in Rekor. bundle: the certificate and
+a dsse log entry in the bundle (cosign 3); legacy: the .att DSSE layer annotated with the certificate
+(dev.sigstore.cosign/certificate) and its intoto log entry (dev.sigstore.cosign/bundle), as cosign 2
+writes a keyless attestation. rampart verify-attestation and verify --policy (keyless signers) and
+cosign read both.
+  $ rampart attest --keyless --type openvex --predicate nodejs.openvex.json oci:./out/nodejs:latest
+  $ rampart attest --keyless --format legacy --type slsaprovenance1 --predicate prov.json oci:./out/nodejs:latest`,
     )
     .action((image: string, options: AttestFlags) =>
       withInterrupt(async (signal) => {
         const report = parseReportOutput(options.output, ['text', 'json'] as const);
-        // Keyless attestations are written as bundles only (no legacy .att); the default follows.
-        const formats: SignatureFormat[] =
-          options.keyless && command.getOptionValueSource('format') === 'default'
-            ? ['bundle']
-            : parseFormat(options.format);
+        const formats: SignatureFormat[] = parseFormat(options.format);
         const predicate = await readPredicateFile(options.predicate);
         const registry = { ...(await registryOptions(options, [image])), signal };
         const signer =

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attestImage } from '../../../src/sign/attest.js';
 import { keylessMaterial } from '../../../src/sign/keyless.js';
 import { signImage } from '../../../src/sign/sign.js';
 import { peerToolEnv } from '../../helpers/peer-tools.js';
@@ -15,6 +16,19 @@ import { mockIdentityToken, type SigstoreMock, startSigstoreMock } from '../../h
 // (it reads no trusted root for legacy signatures). A wrong identity is refused by both.
 const IDENTITY = 'https://example.org/rampart/ci/release.yml@refs/heads/main';
 const ISSUER = 'https://token.example.org';
+
+const PROVENANCE = {
+  buildDefinition: {
+    buildType: 'https://example.org/rampart-test/build/v1',
+    externalParameters: { spec: { sha256: 'ab'.repeat(32) } },
+    internalParameters: {},
+    resolvedDependencies: [],
+  },
+  runDetails: {
+    builder: { id: 'https://example.org/rampart-test/builder/v1' },
+    metadata: { invocationId: 'run-1', startedOn: '2026-12-01T00:00:00Z' },
+  },
+};
 
 let fx: CosignRegistryFixture;
 let mock: SigstoreMock;
@@ -43,6 +57,10 @@ beforeAll(async () => {
   const token = mockIdentityToken({ sub: IDENTITY, iss: ISSUER });
   const material = await keylessMaterial({ identityToken: token, fulcioURL: mock.url, rekorURL: mock.url });
   await signImage(`docker://${fx.ref('keyless')}`, material, { registry: { insecure: true } });
+  // Both formats: cosign 2's .att (intoto log entry) and cosign 3's bundle (dsse log entry).
+  await attestImage(`docker://${fx.ref('keyless')}`, material, 'slsaprovenance1', PROVENANCE, {
+    registry: { insecure: true },
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -92,5 +110,53 @@ describe('cosign verifies rampart keyless signatures offline', () => {
     expect(ok.exitCode, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)[0].optional.Issuer).toBe(ISSUER);
     expect((await run('https://example.org/someone-else')).exitCode).not.toBe(0);
+  });
+
+  // cosign 2 matches an `intoto` entry's content.hash to the sha256 of the stored envelope: true of
+  // the v0.0.1 entries cosign 2 itself uploads, not of the v0.0.2 ones sigstore-js makes (their hash
+  // covers the canonicalized envelope with the certificate in it), which it answers with "matching
+  // bundle to payload". So cosign 2 is run with --insecure-ignore-tlog: the certificate chain (at
+  // the current time), the SCT, the identity and the envelope signature are still checked.
+  it('cosign 2.5.0 verify-attestation --insecure-ignore-tlog: the keyless legacy .att (certificate annotations)', async () => {
+    const run = (identity: string) =>
+      runCommand(
+        fx.cosign2,
+        [
+          'verify-attestation',
+          '--type',
+          'slsaprovenance1',
+          '--certificate-identity',
+          identity,
+          '--certificate-oidc-issuer',
+          ISSUER,
+          '--allow-insecure-registry',
+          '--insecure-ignore-tlog=true',
+          fx.ref('keyless'),
+        ],
+        { cwd: fx.work, env: peerToolEnv(cosign2Env), timeoutMs: 120_000 },
+      );
+    const ok = await run(IDENTITY);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    const envelope = JSON.parse(ok.stdout.trim().split('\n')[0] as string);
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(statement.subject[0].digest.sha256).toBe(fx.digest.slice('sha256:'.length));
+    expect((await run('https://example.org/someone-else')).exitCode).not.toBe(0);
+  });
+
+  it('cosign 3.1.1 verify-attestation: the keyless bundle, with --trusted-root only', async () => {
+    const run = await fx.cosign(fx.cosign3, [
+      'verify-attestation',
+      '--type',
+      'slsaprovenance1',
+      '--certificate-identity',
+      IDENTITY,
+      '--certificate-oidc-issuer',
+      ISSUER,
+      '--allow-insecure-registry',
+      '--trusted-root',
+      'root.json',
+      fx.ref('keyless'),
+    ]);
+    expect(run.exitCode, run.stderr).toBe(0);
   });
 });

@@ -48,6 +48,8 @@ beforeAll(async () => {
   signed = await fx.freshLayout('signed', { User: '65532:65532' });
   await signImage(signed.ref, material);
   await attestImage(signed.ref, material, 'slsaprovenance1', provenance(), { formats: ['bundle'] });
+  // cosign 2's keyless .att only: the openvex rule passes through it.
+  await attestImage(signed.ref, material, 'openvex', { statements: [] }, { formats: ['legacy'] });
   // A key's provenance naming another builder: believed only when the key is a signer.
   await attestImage(signed.ref, fx.signer, 'slsaprovenance1', provenance('https://example.org/other'));
 }, 120_000);
@@ -71,7 +73,7 @@ signers:
       trusted-root: ${root}
       identities:
 ${identities}
-predicate-types: [slsaprovenance1]
+predicate-types: [slsaprovenance1, openvex]
 provenance:
   builder-id: ${BUILDER}
 non-root: true
@@ -86,6 +88,7 @@ describe('verify --policy with keyless signers', () => {
     const result = await evaluate('pass.yaml', text);
     expect(verdicts(result)).toEqual([
       ['signer', true],
+      ['predicate-type', true],
       ['predicate-type', true],
       ['provenance.builder-id', true],
       ['non-root', true],
@@ -127,6 +130,7 @@ describe('verify --policy with keyless signers', () => {
       const result = await evaluate(name, keylessPolicy(identity));
       expect(verdicts(result), name).toEqual([
         ['signer', false],
+        ['predicate-type', false],
         ['predicate-type', false],
         ['provenance.builder-id', false],
         ['non-root', true],

@@ -13,7 +13,7 @@ import {
   COSIGN_CERTIFICATE_ANNOTATION,
   keylessMaterial,
 } from '../../../src/sign/keyless.js';
-import { verifyImageKeyless } from '../../../src/sign/keyless-verify.js';
+import { verifyAttestationsKeyless, verifyImageKeyless } from '../../../src/sign/keyless-verify.js';
 import { signImage } from '../../../src/sign/sign.js';
 import type { VerifyResult } from '../../../src/sign/verify.js';
 import { rampart } from '../../helpers/run-cli.js';
@@ -325,20 +325,80 @@ describe('keyless signing (mock Fulcio and Rekor)', () => {
     },
   );
 
-  it('attests keylessly in the bundle format; refuses the legacy .att format', async () => {
-    const { ref } = await fx.freshLayout('attested');
-    const attested = await attestImage(
-      ref,
-      await material(),
+  it('attests keylessly in both formats: the bundle, and the .att envelope with the certificate and an intoto log entry', async () => {
+    const { ref, layout } = await fx.freshLayout('attested');
+    const attested = await attestImage(ref, await material(), 'openvex', { statements: [] });
+    expect(attested.attestations.map((a) => a.format).sort()).toEqual(['bundle', 'legacy']);
+    const legacy = attested.attestations.find((a) => a.format === 'legacy');
+    const att = await readJson(layout, legacy?.digest as string);
+    const annotations = att.layers[0].annotations;
+    expect(att.layers[0].mediaType).toBe('application/vnd.dsse.envelope.v1+json');
+    expect(annotations[COSIGN_SIGNATURE]).toBe('');
+    expect(annotations.predicateType).toBe('https://openvex.dev/ns');
+    expect(annotations[COSIGN_CERTIFICATE_ANNOTATION]).toMatch(/^-----BEGIN CERTIFICATE-----\n/);
+    const rekor = JSON.parse(annotations[COSIGN_BUNDLE_ANNOTATION]);
+    expect(JSON.parse(Buffer.from(rekor.Payload.body, 'base64').toString()).kind).toBe('intoto');
+
+    const options = { trustedRoot: root, identity: IDENTITY, issuer: ISSUER };
+    const ok = await verifyAttestationsKeyless(ref, { ...options, type: 'openvex' });
+    expect(ok.verified).toBe(true);
+    expect(ok.attestations.map((a) => [a.format, a.valid, a.predicateType]).sort()).toEqual([
+      ['bundle', true, 'https://openvex.dev/ns'],
+      ['legacy', true, 'https://openvex.dev/ns'],
+    ]);
+    expect(ok.attestations[0]?.certificate).toEqual({ identity: IDENTITY, issuer: ISSUER });
+    const other = await verifyAttestationsKeyless(ref, { ...options, identity: 'https://example.org/x' });
+    expect(other.verified).toBe(false);
+    expect(other.attestations.map((a) => a.failed)).toEqual(['certificate-identity', 'certificate-identity']);
+    // The CLI, with -o json.
+    const cli = await rampart(
+      'verify-attestation',
+      '--trusted-root',
+      join(fx.work, 'root.json'),
+      '--certificate-identity',
+      IDENTITY,
+      '--certificate-oidc-issuer',
+      ISSUER,
+      '--type',
       'openvex',
-      { statements: [] },
-      { formats: ['bundle'] },
+      '-o',
+      'json',
+      ref,
     );
-    expect(attested.attestations.map((a) => a.format)).toEqual(['bundle']);
-    const refused = await attestImage(ref, await material(), 'openvex', { statements: [] }).catch(
-      (e: unknown) => e,
-    );
-    expect(isRampartError(refused) && refused.code).toBe('UNSUPPORTED_OPERATION');
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout).attestations).toHaveLength(2);
+    // A key's verification finds no valid attestation among keyless ones.
+    await writeFile(join(fx.work, 'key.pub'), fx.pub.export({ type: 'spki', format: 'pem' }));
+    const keyed = await rampart('verify-attestation', '--key', join(fx.work, 'key.pub'), '-o', 'json', ref);
+    expect(keyed.code).toBe(1);
+    expect(JSON.parse(keyed.stdout).verified).toBe(false);
+
+    // One changed byte of the envelope's statement or signature: the .att is refused.
+    for (const field of ['payload', 'sig'] as const) {
+      const changed = await fx.freshLayout(`attested-${field}`);
+      const made = await attestImage(
+        changed.ref,
+        await material(),
+        'openvex',
+        { statements: [] },
+        {
+          formats: ['legacy'],
+        },
+      );
+      await rewriteLayer(changed.layout, made.attestations[0]?.digest as string, (bytes) => {
+        const envelope = JSON.parse(bytes.toString());
+        const target = field === 'payload' ? envelope : envelope.signatures[0];
+        const raw = Buffer.from(target[field], 'base64');
+        const at = raw.length >> 1;
+        raw[at] = (raw[at] ?? 0) ^ 1;
+        target[field] = raw.toString('base64');
+        return Buffer.from(JSON.stringify(envelope));
+      });
+      const refused = await verifyAttestationsKeyless(changed.ref, options);
+      expect(refused.verified, field).toBe(false);
+      expect(refused.attestations[0]?.valid, field).toBe(false);
+    }
   });
 });
 
