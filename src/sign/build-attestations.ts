@@ -13,11 +13,11 @@ import { PREDICATE_TYPES } from './formats.js';
 import type { Signer } from './keys.js';
 import { noVexStatements, openVexDocument, type VexStatementSource } from './openvex.js';
 import { buildProvenance } from './provenance.js';
-import type { SignatureFormat, WrittenSignature } from './sign.js';
+import type { SignatureFormat, SignatureMaterial, WrittenSignature } from './sign.js';
 import { openAttachmentTarget, signImage } from './sign.js';
 
 /**
- * `rampart build --sign-key`: what a build attaches to what it wrote. Every manifest and the index
+ * `rampart build --sign-key` (or `--sign-keyless`): what a build attaches to what it wrote. Every manifest and the index
  * are signed; each platform image gets its SLSA provenance, its SPDX and CycloneDX SBOMs and an
  * OpenVEX document as attestations, and the index gets the provenance of the whole build (so a
  * verifier given the tag, which names the index, finds it too). Nothing here touches the image:
@@ -25,7 +25,8 @@ import { openAttachmentTarget, signImage } from './sign.js';
  */
 
 export interface BuildSigningOptions {
-  signer: Signer;
+  /** A key's signer, or signature material (keyless: `keylessMaterial`). */
+  signer: Signer | SignatureMaterial;
   /** SLSA `runDetails.builder.id` (default: the record's, `pkg:npm/rampart@VERSION`). */
   builderId?: string;
   formats?: readonly SignatureFormat[];

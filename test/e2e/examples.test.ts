@@ -88,6 +88,8 @@ const SKIPPED: Record<string, string> = {
   'rampart sign --keyless --identity-token-file token.jwt --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal oci:./out/nodejs:latest':
     KEYLESS,
   'rampart attest --keyless --type openvex --predicate nodejs.openvex.json oci:./out/nodejs:latest': KEYLESS,
+  'rampart build images/nodejs.yaml oci:./out/nodejs:22 --sign-keyless --identity-token-file token.jwt --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal':
+    KEYLESS,
   'rampart attest --keyless --format legacy --type slsaprovenance1 --predicate prov.json oci:./out/nodejs:latest':
     KEYLESS,
   'rampart verify-attestation --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json --type slsaprovenance1 oci:./out/nodejs:latest':

@@ -7,6 +7,7 @@ import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
 import { hostPlatform, platformToDebianArch } from '../../oci/platform.js';
 import type { BuildSigningOptions } from '../../sign/build-attestations.js';
 import { readKeyFile } from '../../sign/key-files.js';
+import type { KeylessMaterial } from '../../sign/keyless.js';
 import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
 import { compareText } from '../../util/compare-text.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
@@ -31,6 +32,10 @@ interface BuildCommandOptions extends RegistryFlags {
   db?: string;
   scan: boolean;
   signKey?: string;
+  signKeyless?: boolean;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+  identityTokenFile?: string;
   builderId?: string;
   allowInsecureKey?: boolean;
 }
@@ -69,7 +74,15 @@ Examples:
 With --sign-key the index and every platform image are signed (cosign 3 bundle and cosign 2 .sig),
 and each platform image gets signed attestations: SLSA provenance v1 (slsaprovenance1), SPDX
 (spdxjson), CycloneDX (cyclonedx) and OpenVEX (openvex); the index gets the whole build's
-provenance. The image digests do not change. The password is read as 'rampart sign' reads it.`,
+provenance. The image digests do not change. The password is read as 'rampart sign' reads it.
+
+--sign-keyless (instead of --sign-key; online) signs and attests the same, in the same formats, as
+'rampart sign --keyless --recursive' and 'attest --keyless' do: an ephemeral key certified by
+Fulcio for the OIDC token in SIGSTORE_ID_TOKEN (or --identity-token-file), each signature logged
+in Rekor. The token is checked and the certificate obtained before anything is built, so a bad
+token or an unreachable Fulcio costs no build. Verify with 'rampart verify --trusted-root FILE
+--certificate-identity ID --certificate-oidc-issuer ISS' or a policy with a keyless signer.
+  $ rampart build images/nodejs.yaml oci:./out/nodejs:22 --sign-keyless --identity-token-file token.jwt --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal`,
     )
     .addOption(
       new Option('--arch <arch>', 'build only this architecture of the spec (repeatable)')
@@ -112,6 +125,16 @@ provenance. The image digests do not change. The password is read as 'rampart si
       '--sign-key <file>',
       'sign the index and every image, and attach SLSA provenance, SBOMs and OpenVEX (cosign key file)',
     )
+    .option(
+      '--sign-keyless',
+      'as --sign-key, with a Fulcio certificate for an OIDC identity, logged in Rekor (online)',
+    )
+    .option('--fulcio-url <url>', "with --sign-keyless: Fulcio's URL (default: the public-good instance)")
+    .option('--rekor-url <url>', "with --sign-keyless: Rekor's URL (default: the public-good instance)")
+    .option(
+      '--identity-token-file <file>',
+      'with --sign-keyless: read the OIDC identity token from this file (default: $SIGSTORE_ID_TOKEN)',
+    )
     .option('--builder-id <uri>', 'SLSA builder.id of the provenance (default pkg:npm/rampart@VERSION)')
     .option('--allow-insecure-key', 'accept an unencrypted --sign-key file');
   addRegistryOptions(command).action(
@@ -150,13 +173,10 @@ provenance. The image digests do not change. The password is read as 'rampart si
         prefix: 'rampart build: ',
       });
       const registry = await registryOptions(opts, dest ? [dest] : []);
-      // The key is opened before anything is built: a wrong password costs nothing.
-      if (!opts.signKey && (opts.builderId !== undefined || opts.allowInsecureKey)) {
-        throw new RampartError('USAGE', '--builder-id and --allow-insecure-key are for --sign-key', {
-          details: { option: opts.builderId !== undefined ? '--builder-id' : '--allow-insecure-key' },
-        });
-      }
-      const sign = opts.signKey ? await buildSigning(opts) : undefined;
+      // The key is opened (or the certificate obtained) before anything is built: a wrong password
+      // or a bad token costs nothing.
+      checkSigningFlags(opts);
+      const sign = opts.signKey || opts.signKeyless ? await buildSigning(opts) : undefined;
       // SIGINT/SIGTERM stop the build between or inside its stages, so its staging is removed.
       const result = await withInterrupt((signal) =>
         buildImage({
@@ -217,6 +237,27 @@ async function buildSigning(opts: BuildCommandOptions): Promise<BuildSigningOpti
       details: { option: '--builder-id', value: opts.builderId },
     });
   }
+  if (opts.signKeyless) {
+    const { keylessFromFlags } = await import('../keyless-options.js');
+    // Ctrl-C while Fulcio is asked stops that request; the build has its own interrupt scope.
+    const material = (await withInterrupt((signal) =>
+      keylessFromFlags(
+        {
+          keyless: true,
+          ...(opts.fulcioUrl !== undefined ? { fulcioUrl: opts.fulcioUrl } : {}),
+          ...(opts.rekorUrl !== undefined ? { rekorUrl: opts.rekorUrl } : {}),
+          ...(opts.identityTokenFile !== undefined ? { identityTokenFile: opts.identityTokenFile } : {}),
+        },
+        process.env,
+        signal,
+      ).then(async (made) => {
+        // Certified now, while the token is fresh (as cosign does), not after a long build.
+        await (made as KeylessMaterial).identity();
+        return made;
+      }),
+    )) as KeylessMaterial;
+    return { signer: material, ...(opts.builderId ? { builderId: opts.builderId } : {}) };
+  }
   const path = opts.signKey as string;
   const pem = await readKeyFile(path);
   const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
@@ -225,6 +266,28 @@ async function buildSigning(opts: BuildCommandOptions): Promise<BuildSigningOpti
     ...(opts.allowInsecureKey ? { allowInsecure: true } : {}),
   });
   return { signer: keySigner(key), ...(opts.builderId ? { builderId: opts.builderId } : {}) };
+}
+
+/** The signing options fit together: one of --sign-key and --sign-keyless, each with its own. */
+function checkSigningFlags(opts: BuildCommandOptions): void {
+  const usage = (option: string, message: string) =>
+    new RampartError('USAGE', message, { details: { option } });
+  if (opts.signKey !== undefined && opts.signKeyless)
+    throw usage('--sign-keyless', 'give --sign-key or --sign-keyless, not both');
+  if (!opts.signKey && !opts.signKeyless && opts.builderId !== undefined)
+    throw usage('--builder-id', '--builder-id is for --sign-key or --sign-keyless');
+  if (!opts.signKey && opts.allowInsecureKey)
+    throw usage('--allow-insecure-key', '--allow-insecure-key is for --sign-key');
+  if (!opts.signKeyless) {
+    const stray = (
+      [
+        ['--fulcio-url', opts.fulcioUrl],
+        ['--rekor-url', opts.rekorUrl],
+        ['--identity-token-file', opts.identityTokenFile],
+      ] as const
+    ).find(([, value]) => value !== undefined);
+    if (stray) throw usage(stray[0], `${stray[0]} is for --sign-keyless`);
+  }
 }
 
 function isUri(value: string): boolean {
