@@ -4,10 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attestImage } from '../../../src/sign/attest.js';
 import { keylessMaterial } from '../../../src/sign/keyless.js';
 import { signImage } from '../../../src/sign/sign.js';
+import type { VerifyResult } from '../../../src/sign/verify.js';
 import { peerToolEnv } from '../../helpers/peer-tools.js';
 import { runCommand } from '../../helpers/processes.js';
+import { rampart } from '../../helpers/run-cli.js';
 import { type CosignRegistryFixture, cosignRegistryFixture } from '../../helpers/sign-fixtures.js';
-import { mockIdentityToken, type SigstoreMock, startSigstoreMock } from '../../helpers/sigstore-mock.js';
+import {
+  mockIdentityToken,
+  mockSignedIdentityToken,
+  type SigstoreMock,
+  startSigstoreMock,
+} from '../../helpers/sigstore-mock.js';
 
 // cosign verifies rampart's keyless signatures offline: cosign 3.1.1 both formats (the bundle
 // referrer, and the legacy .sig layer with --new-bundle-format=false) against the mock's trusted
@@ -35,7 +42,11 @@ let mock: SigstoreMock;
 let cosign2Env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  fx = await cosignRegistryFixture('rampart-keyless-cosign-', ['keyless']);
+  fx = await cosignRegistryFixture('rampart-keyless-cosign-', [
+    'keyless',
+    'by-cosign2',
+    'by-cosign2-no-tlog',
+  ]);
   mock = await startSigstoreMock();
   await writeFile(join(fx.work, 'root.json'), mock.trustedRoot());
   const root = JSON.parse(mock.trustedRoot());
@@ -158,5 +169,63 @@ describe('cosign verifies rampart keyless signatures offline', () => {
       fx.ref('keyless'),
     ]);
     expect(run.exitCode, run.stderr).toBe(0);
+  });
+});
+
+// The other direction: cosign 2.5.0 signs keylessly against the mock (its Fulcio v1 API answered by
+// the mock's v2 handler in test/helpers/sigstore-mock.ts, an ES256 token since cosign refuses
+// `alg: none`), and rampart verifies the .sig it wrote with the mock's trusted root. cosign 3.1.1
+// cannot sign against the mock: sigstore-go builds the bundle's log entry from Rekor's inclusion
+// proof, which the mock Rekor does not return (a nil dereference in rekor/pkg/tle, exit 2).
+describe('rampart verifies keyless signatures cosign 2.5.0 made', () => {
+  const sign = (repo: string, ...extra: string[]) =>
+    runCommand(
+      fx.cosign2,
+      [
+        'sign',
+        '--yes',
+        '--allow-insecure-registry',
+        `--identity-token=${mockSignedIdentityToken({ sub: IDENTITY, iss: ISSUER })}`,
+        `--fulcio-url=${mock.url}`,
+        `--rekor-url=${mock.url}`,
+        ...extra,
+        fx.ref(repo),
+      ],
+      { cwd: fx.work, env: peerToolEnv(cosign2Env), timeoutMs: 120_000 },
+    );
+  const verify = (repo: string, identity = IDENTITY) =>
+    rampart(
+      'verify',
+      '--trusted-root',
+      join(fx.work, 'root.json'),
+      '--certificate-identity',
+      identity,
+      '--certificate-oidc-issuer',
+      ISSUER,
+      '-o',
+      'json',
+      `docker://${fx.ref(repo)}`,
+      '--insecure',
+    );
+
+  it('a keyless .sig logged in the mock Rekor verifies (right identity only)', async () => {
+    const signed = await sign('by-cosign2');
+    expect(signed.exitCode, signed.stderr).toBe(0);
+    const ok = await verify('by-cosign2');
+    expect(ok.code, ok.stderr).toBe(0);
+    const result: VerifyResult = JSON.parse(ok.stdout);
+    expect(result.signatures.map((s) => [s.format, s.valid])).toEqual([['legacy', true]]);
+    expect(result.signatures[0]?.certificate).toEqual({ identity: IDENTITY, issuer: ISSUER });
+    const other = await verify('by-cosign2', 'https://example.org/someone-else');
+    expect(other.code).toBe(1);
+    expect(JSON.parse(other.stdout).signatures[0].failed).toBe('certificate-identity');
+  });
+
+  it('without a log entry (--tlog-upload=false) there is no verified signing time: refused', async () => {
+    const signed = await sign('by-cosign2-no-tlog', '--tlog-upload=false');
+    expect(signed.exitCode, signed.stderr).toBe(0);
+    const refused = await verify('by-cosign2-no-tlog');
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).signatures[0].failed).toBe('timestamp');
   });
 });
