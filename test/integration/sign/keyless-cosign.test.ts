@@ -175,8 +175,8 @@ describe('cosign verifies rampart keyless signatures offline', () => {
 // The other direction: cosign 2.5.0 signs keylessly against the mock (its Fulcio v1 API answered by
 // the mock's v2 handler in test/helpers/sigstore-mock.ts, an ES256 token since cosign refuses
 // `alg: none`), and rampart verifies the .sig it wrote with the mock's trusted root. cosign 3.1.1
-// cannot sign against the mock: sigstore-go builds the bundle's log entry from Rekor's inclusion
-// proof, which the mock Rekor does not return (a nil dereference in rekor/pkg/tle, exit 2).
+// cannot sign against the mock: after the mock Rekor's 201 answer it panics turning it into the
+// bundle's log entry (nil dereference in rekor/pkg/tle/tle.go:34, exit 2); see the README.
 describe('rampart verifies keyless signatures cosign 2.5.0 made', () => {
   const sign = (repo: string, ...extra: string[]) =>
     runCommand(
