@@ -51,8 +51,6 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 export function catalogCache(root: string = defaultCacheDir()): CatalogCache {
   const cache = new ContentCache(root);
   const key = (digest: string) => catalogCacheKey(digest);
-  // Started now, so its few hundred stat calls overlap the loading of the image reader; memoized.
-  void codeFingerprint(CATALOG_CODE);
   return {
     verifiedBlobs: verifiedBlobRecord(root),
     async get(digest) {

@@ -103,8 +103,6 @@ Examples:
           import('../../version.js'),
           import('../../sbom/catalog-cache.js'),
         ]);
-        // First: it starts fingerprinting the cataloging code, which overlaps what follows.
-        const catalogs = catalogCache();
         const dbPath = dbPathOf(opts);
         const isImage = !input.startsWith('sbom:') && !input.startsWith('dir:');
         const registry = isImage ? { ...(await registryOptions(opts, [input])), signal } : undefined;
@@ -127,7 +125,7 @@ Examples:
             ...(opts.onlyFixed || opts.ignoreUnfixed ? { onlyFixed: true } : {}),
             ...(opts.showNegligible ? { showNegligible: true } : {}),
             // An image cataloged before (same manifest digest, same rampart) is not read again.
-            catalogCache: catalogs,
+            catalogCache: catalogCache(),
             now,
             signal,
           });
