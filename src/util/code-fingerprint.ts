@@ -10,10 +10,10 @@ export const CODE_ROOT = fileURLToPath(new URL('..', import.meta.url));
  * A fingerprint of the code a cache's values are computed by: every code file (`.js`, `.ts`,
  * `.mjs`, `.cjs`; not `.d.ts`) under `folders` of `root`, by path, size and mtime, hashed. The one
  * rule for the caches whose values rampart computes (catalogs, attack-surface metrics, resolved
- * standard roots): rampart's version alone would not do, because a checkout keeps one version while its code
- * changes, and the test suites' fixtures have the same digests run after run. A cache names the
- * folders its value depends on; a change to a file in any of them (an edit, a rebuild, a
- * checkout) gives another fingerprint, so the old entries are never read again.
+ * standard roots): rampart's version alone would not do, because a checkout keeps one version
+ * while its code changes, and the test suites' fixtures have the same digests run after run. A
+ * cache names the folders its value depends on; a change to a file in any of them (an edit, a
+ * rebuild, a checkout) gives another fingerprint, so the old entries are never read again.
  * A hundred-odd stat calls; the running code's fingerprint is taken once per process and folder
  * set (the code a process runs does not change under it), an injected root's every time.
  */
