@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Dirent, readdirSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,8 +63,13 @@ function codeFiles(
     const name = prefix ? `${prefix}/${entry.name}` : entry.name;
     if (entry.isDirectory()) codeFiles(join(dir, entry.name), name, out);
     else if (CODE_FILE.test(entry.name) && !DECLARATION_FILE.test(entry.name)) {
-      const info = statSync(join(dir, entry.name), { throwIfNoEntry: false });
-      if (info?.isFile()) out.push({ name, size: info.size, mtimeMs: info.mtimeMs });
+      let info: Stats;
+      try {
+        info = statSync(join(dir, entry.name));
+      } catch {
+        continue; // gone or unreadable meanwhile: as before, not part of the fingerprint
+      }
+      if (info.isFile()) out.push({ name, size: info.size, mtimeMs: info.mtimeMs });
     }
   }
 }
