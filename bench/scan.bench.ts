@@ -21,6 +21,15 @@
  * A hit still hashes every layer blob (a tampered image must fail as it does uncached): on the
  * nodejs image (44 MB of gzip layers) a library hit went from 7-36 ms to 80-200 ms wall, 78-191 ms
  * CPU (5 hits per run, 2 runs, load 8), against 2.5-4.8 s wall / 2.6-3.0 s CPU cataloging cold.
+ * 2026-12-06, later: a hit no longer hashes an `oci:` layout's blob files that rampart hashed
+ * before and whose stat (dev, ino, size, mtime/ctime ns) is unchanged (src/oci/verified-blob.ts),
+ * and the code fingerprint of the cache key walks ~105 code files synchronously (was ~210 with
+ * .d.ts, a promise each: ~45 ms CPU). Warm nodejs scan (fixture store), medians of 9 interleaved
+ * runs against the code before (99ec549), load 6-7: 1.05 -> 0.61 s wall, user 0.37 -> 0.25 s,
+ * sys 0.26 -> 0.10 s, peak RSS 110 -> 78 MiB. This bench, RAMPART_BENCH_SCAN_IMAGE=nodejs, load
+ * 6.6-8.7: 331 ms wall, 358 ms CPU (506 ms / 380 ms with the fingerprint as it was). The first
+ * warm scan after cataloging still hashes the blobs (and records them). What is left is Node's
+ * start (~90 ms CPU) and loading ~90 modules (zod and src/oci/types.ts's schemas the largest).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

@@ -4,6 +4,7 @@ import type { Digest } from './digest.js';
 import { isImageConfigMediaType, isIndexMediaType, MediaType } from './media-types.js';
 import { formatPlatform, hostPlatform, platformMatches } from './platform.js';
 import type { Descriptor, ImageConfig, ImageManifest, IndexManifest, Platform } from './types.js';
+import type { VerifyBlobOptions } from './verified-blob.js';
 
 /** One layer of an image (go-containerregistry's v1.Layer). */
 export interface Layer {
@@ -11,6 +12,12 @@ export interface Layer {
   readonly diffID: Digest;
   /** compressed blob, digest-verified while streaming */
   blob(): Promise<Readable>;
+  /**
+   * Reads the compressed blob through its verifying stream and drops the bytes; with a record, a
+   * blob file whose stat matches that of an earlier verification is not read again
+   * (verified-blob.ts). Absent on some layers: `verifyLayerBlob` drains `blob()` for those.
+   */
+  verifyBlob?(options?: VerifyBlobOptions): Promise<void>;
   /** uncompressed tar stream (gzip/zstd/none by media type), diffID-verified */
   uncompressed(): Promise<Readable>;
 }

@@ -1,3 +1,5 @@
+import type { BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RampartError } from '../errors.js';
@@ -33,6 +35,14 @@ export interface OpenedBlob {
   verified?: boolean;
 }
 
+/** A blob stored as a regular file, opened (`BlobSource.openBlobFile`); the caller closes `handle`. */
+export interface BlobFile {
+  path: string;
+  handle: FileHandle;
+  /** Of the open file (bigint: nanosecond times), taken when it was opened. */
+  stat: BigIntStats;
+}
+
 /**
  * What a transport must provide: raw, unverified blob bytes by digest. Everything else (verification,
  * parsing, layers) is derived here, once, for every transport.
@@ -50,6 +60,12 @@ export interface BlobSource {
    * `/manifests/<digest>`): the bytes, size- and digest-checked. Absent: read as a blob.
    */
   readManifest?(descriptor: Descriptor): Promise<Buffer>;
+  /**
+   * Opens the regular file that holds a blob, where a transport stores each blob as one (an OCI
+   * layout directory): `verifyBlob` (verified-blob.ts) stats the very file it hashes. Same errors
+   * as `openBlob`.
+   */
+  openBlobFile?(digest: Digest): Promise<BlobFile>;
 }
 
 /**
@@ -325,6 +341,8 @@ function sourceLayer(source: BlobSource, descriptor: Descriptor, diffID: Digest)
     descriptor,
     diffID,
     blob,
+    verifyBlob: async (options) =>
+      (await import('./verified-blob.js')).verifyBlob(source, descriptor, options),
     uncompressed: async () =>
       decompressLayer(await blob(), descriptor, diffID, `layer ${descriptor.digest} in ${source.location}`),
   };

@@ -1,4 +1,6 @@
 import { ContentCache, defaultCacheDir } from '../debian/cache.js';
+import type { Digest } from '../oci/digest.js';
+import type { BlobFileStat, VerifiedBlobRecord } from '../oci/verified-blob.js';
 import { codeFingerprint } from '../util/code-fingerprint.js';
 import { VERSION } from '../version.js';
 import type { SbomDocument } from './model.js';
@@ -10,6 +12,11 @@ export type CachedCatalog = Pick<SbomDocument, 'distro' | 'packages' | 'warnings
 export interface CatalogCache {
   get(manifestDigest: string): Promise<CachedCatalog | undefined>;
   put(manifestDigest: string, catalog: CachedCatalog): Promise<void>;
+  /**
+   * Layer blob files verified before (`src/oci/verified-blob.ts`): on a hit, a layer of an OCI
+   * layout whose file is unchanged since it was hashed is not hashed again.
+   */
+  verifiedBlobs?: VerifiedBlobRecord;
 }
 
 /** Bump when the cached value's shape changes. */
@@ -45,6 +52,7 @@ export function catalogCache(root: string = defaultCacheDir()): CatalogCache {
   const cache = new ContentCache(root);
   const key = (digest: string) => catalogCacheKey(digest);
   return {
+    verifiedBlobs: verifiedBlobRecord(root),
     async get(digest) {
       if (!DIGEST.test(digest)) return undefined;
       const value = await cache.readJson<CachedCatalog>('sbom', await key(digest)).catch(() => undefined);
@@ -69,5 +77,40 @@ function isCatalog(value: unknown): value is CachedCatalog {
     Array.isArray(v.packages) &&
     Array.isArray(v.warnings) &&
     (v.distro === undefined || (typeof v.distro === 'object' && v.distro !== null))
+  );
+}
+
+/** Bump when the recorded value's shape or meaning changes. */
+export const VERIFIED_BLOB_FORMAT = 1;
+
+/**
+ * The record of verified blob files (`VerifiedBlobRecord`) in rampart's cache dir, beside the
+ * catalogs (`sbom/`, keyed JSON files, pruned with them). Written only by rampart, after it hashed
+ * the file, into the user's own cache: the same trust as the catalogs it lets through.
+ */
+export function verifiedBlobRecord(root: string = defaultCacheDir()): VerifiedBlobRecord {
+  const cache = new ContentCache(root);
+  const key = (path: string, digest: Digest) =>
+    `verified-blob/${VERIFIED_BLOB_FORMAT}/${digest}/${JSON.stringify(path)}`;
+  return {
+    async get(path, digest) {
+      if (!DIGEST.test(digest)) return undefined;
+      const value = await cache.readJson<unknown>('sbom', key(path, digest)).catch(() => undefined);
+      return isBlobFileStat(value) ? value : undefined;
+    },
+    async put(path, digest, stat) {
+      if (!DIGEST.test(digest)) return;
+      await cache.writeJson('sbom', key(path, digest), stat).catch(() => undefined);
+    },
+  };
+}
+
+const DECIMAL = /^[0-9]{1,40}$/;
+
+function isBlobFileStat(value: unknown): value is BlobFileStat {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (['dev', 'ino', 'size', 'mtimeNs', 'ctimeNs'] as const).every(
+    (field) => typeof v[field] === 'string' && DECIMAL.test(v[field]),
   );
 }

@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { type Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
 import { parsePlatform } from '../oci/platform.js';
 import { isSkopeoDir } from '../oci/skopeo-dir-detect.js';
+import type { VerifyBlobOptions } from '../oci/verified-blob.js';
 import type { RegistryOptions } from '../registry/types.js';
 import { sourceDateEpoch } from '../util/source-date-epoch.js';
 import type { CatalogCache } from './catalog-cache.js';
@@ -24,14 +24,20 @@ export interface OpenedImage {
   digest: string;
   config: unknown;
   /** Each layer's compressed blob, as a stream that fails unless its digest and size match. */
-  layers: ReadonlyArray<{ blob(): Promise<Readable> }>;
+  layers: ReadonlyArray<{
+    blob(): Promise<Readable>;
+    verifyBlob?(options?: VerifyBlobOptions): Promise<void>;
+  }>;
 }
 
 export interface GenerateOptions {
   catalogers?: readonly Cataloger[];
   /** Defaults to process.env; SOURCE_DATE_EPOCH sets the document time when the image has none. */
   env?: NodeJS.ProcessEnv;
-  /** The clock, for the document time of a directory (which has no creation time of its own). */
+  /**
+   * The clock: the document time of a directory (which has no creation time of its own), and the
+   * racy window of `cache.verifiedBlobs` (verified-blob.ts).
+   */
   now?: () => Date;
   /** Stops the catalog (CANCELLED) between files; an image's layers are read as the files are. */
   signal?: AbortSignal;
@@ -108,7 +114,11 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
           // The catalog is the catalog of these bytes only if these are the bytes: a corrupt or
           // tampered layer fails here as it fails uncached (a docker-archive's uncompressed layers
           // are named by their diff_ids, so the manifest digest alone binds nothing there).
-          await verifyLayerBlobs(image, options.signal).catch((error: unknown) => {
+          await verifyLayerBlobs(image, {
+            ...(options.cache.verifiedBlobs ? { record: options.cache.verifiedBlobs } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
+            ...(options.now ? { now: options.now } : {}),
+          }).catch((error: unknown) => {
             throw layerReadError(error, input.ref);
           });
           return { source, ...hit };
@@ -310,18 +320,13 @@ function layerReadError(error: unknown, ref: string): unknown {
 }
 
 /**
- * Reads every layer blob through its digest- and size-verifying stream (`Layer.blob`) and drops
- * the bytes: what a catalog cache hit still costs, next to the gunzip, untar and catalogers it saves.
+ * Checks every layer blob against its digest and size (`verifyLayerBlob`, src/oci), the bytes
+ * dropped: what a catalog cache hit still costs, next to the gunzip, untar and catalogers it
+ * saves. With a record, an OCI layout's blob file unchanged since rampart hashed it is not read.
  */
-async function verifyLayerBlobs(image: OpenedImage, signal: AbortSignal | undefined): Promise<void> {
-  for (const layer of image.layers) {
-    signal?.throwIfAborted();
-    await pipeline(
-      await layer.blob(),
-      new Writable({ write: (_chunk, _encoding, done) => done() }),
-      ...(signal ? [{ signal }] : []),
-    );
-  }
+async function verifyLayerBlobs(image: OpenedImage, options: VerifyBlobOptions): Promise<void> {
+  const { verifyLayerBlob } = await import('../oci/verified-blob.js');
+  for (const layer of image.layers) await verifyLayerBlob(layer, options);
 }
 
 function messageOf(error: unknown): string {

@@ -5,7 +5,7 @@
  * still fails; anything that does not match (another digest, a corrupt entry, file digests asked
  * for) is cataloged from the layers as before.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,8 +112,19 @@ describe('the catalog cache', () => {
 
   it('still verifies every layer on a hit: a corrupt oci layout fails, never gives the old catalog', async () => {
     const cache = catalogCache(cacheRoot);
+    // Twice: cataloged (or a hit) first, then a hit that records the verified blob files (the
+    // clock past the racy window of files this test just wrote); a recorded file is not hashed
+    // again while its stat is unchanged, and overwriting it changes that.
+    const later = () => new Date(Date.now() + 10_000);
     for (const tag of ['one', 'two'])
-      await generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache });
+      for (let i = 0; i < 2; i++)
+        await generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache, now: later });
+    const recorded = await Promise.all(
+      (await readdir(join(layout, 'blobs', 'sha256'))).map(async (hex) =>
+        cache.verifiedBlobs?.get(await realpath(join(layout, 'blobs', 'sha256', hex)), `sha256:${hex}`),
+      ),
+    );
+    expect(recorded.filter(Boolean)).toHaveLength(2);
     await corruptLayers();
     // Uncached, gunzip meets the zeros before the blob's hash ends (MALFORMED_ARCHIVE); a hit
     // reads only the blob, so its hash says what is wrong.
@@ -122,7 +133,7 @@ describe('the catalog cache', () => {
     });
     for (const tag of ['one', 'two']) {
       await expect(
-        generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache }),
+        generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache, now: later }),
       ).rejects.toMatchObject({
         code: 'DIGEST_MISMATCH',
       });

@@ -66,3 +66,15 @@ describe('the folders each cache depends on', () => {
     for (const folder of ['surface', 'debian', 'util']) expect(RESOLUTION_CODE).toContain(folder);
   });
 });
+
+describe('the code fingerprint', () => {
+  it('ignores declaration files (types only, never run), and sees code files in nested folders', async () => {
+    const key = (r: string) => catalogCacheKey(DIGEST, r);
+    const before = await key(root);
+    await writeFile(join(root, 'sbom', 'nested', 'code.d.ts'), 'export declare const x: 1;\n');
+    expect(await key(root)).toBe(before);
+    await mkdir(join(root, 'sbom', 'nested', 'deeper'), { recursive: true });
+    await writeFile(join(root, 'sbom', 'nested', 'deeper', 'more.js'), 'export const y = 2;\n');
+    expect(await key(root)).not.toBe(before);
+  });
+});
