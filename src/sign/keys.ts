@@ -209,6 +209,41 @@ export async function decryptPrivateKeyWhile<T>(
   return [opened, await other];
 }
 
+/**
+ * Runs `use` with a Signer over a key still being opened: whatever `use` does before its first
+ * signature (loading the code that writes it, reading the image from its registry) overlaps scrypt,
+ * which runs on libuv's thread pool, instead of waiting for it. `sign` and `publicKey` wait for the
+ * key. The key's errors come first, as when it is opened alone: on one, `use` is aborted through
+ * the signal it was given and the key's error is thrown. scrypt runs once.
+ */
+export async function withKeyBeingOpened<T>(
+  pem: string,
+  password: string,
+  options: LoadKeyOptions & { signal?: AbortSignal },
+  use: (signer: Signer, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const { signal: outer, ...keyOptions } = options;
+  const controller = new AbortController();
+  const signal = outer ? AbortSignal.any([outer, controller.signal]) : controller.signal;
+  const opened = decryptPrivateKey(pem, password, keyOptions).then(keySigner);
+  // Handled at the await below; this keeps a key failure from being reported as unhandled while
+  // `use` is still running (or from failing `use` first through its `sign`).
+  opened.catch(() => undefined);
+  const signer: Signer = {
+    sign: async (data) => (await opened).sign(data),
+    publicKey: async () => (await opened).publicKey(),
+  };
+  const work = use(signer, signal);
+  work.catch(() => undefined);
+  try {
+    await opened;
+  } catch (error) {
+    controller.abort(error);
+    throw error;
+  }
+  return await work;
+}
+
 /** Whether `signature` (ASN.1 DER) is `key`'s ECDSA-SHA256 signature over `data`. */
 export function verifySignature(key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
   try {
