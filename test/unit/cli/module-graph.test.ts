@@ -116,6 +116,8 @@ describe('the CLI loads what a command needs', () => {
     expect(modules).not.toContain('src/sign/policy.ts');
     expect(modules).not.toContain('src/sign/rebuild.ts');
     expect(modules).not.toContain('node_modules/yaml');
+    // A public key needs no secretbox: the cipher loads only when a private key is opened.
+    expect(modules).not.toContain('node_modules/@noble');
     const policy = await modulesOf(
       'verify',
       '--policy',
