@@ -14,7 +14,8 @@
  * the notes. rampart's compile cache (bin/rampart.js) lives in a fresh `$XDG_CACHE_HOME` of this
  * run: the first, cold run fills it and is reported apart; the measured runs are warm, as a user's.
  * SIGN_BENCH_BASELINE=/path/to/other/bin/rampart.js adds that build as a further tool (before/after
- * in one run). Also DSSE envelope verification throughput in this process on one core (≥ 5,000/s).
+ * in one run); SIGN_BENCH_RUNS=N measures N rounds instead of 5. Also DSSE envelope verification
+ * throughput in this process on one core (≥ 5,000/s).
  * Run with `npm run bench -- sign` (after `npm run build`: it runs bin/rampart.js).
  */
 import { spawn } from 'node:child_process';
@@ -32,7 +33,8 @@ import { startRegistry } from '../test/helpers/registry.js';
 import type { BenchFigure } from './run.js';
 
 const REPO = resolve(import.meta.dirname, '..');
-const RUNS = 5;
+/** Measured rounds; SIGN_BENCH_RUNS=N for more on a busy machine (medians steady only with many). */
+const RUNS = Math.max(1, Number(process.env.SIGN_BENCH_RUNS) || 5);
 const PASSWORD = 'bench';
 
 /** One command's cost as /usr/bin/time saw it. */

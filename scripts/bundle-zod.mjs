@@ -1,6 +1,7 @@
 // Bundles zod into one module for the CLI: `dist/vendor/zod-VERSION.js`. zod's ESM build is ~95
 // modules (every locale included), and loading that many files is most of zod's cost: ~105 ms
-// of CPU per command as files, ~40 ms as one bundle (the same code; esbuild only joins it).
+// of CPU per command as files, ~40 ms as one bundle (the same code; esbuild only joins it), less
+// again with English messages only (below).
 // bin/rampart.js resolves `zod` to this file for dist/ when its version is the installed zod's;
 // the library (dist/index.js) and the tests import zod as usual. Without esbuild (it comes with
 // the dev tools) nothing is bundled and the CLI loads zod's own files.
@@ -20,6 +21,19 @@ try {
 const { version } = JSON.parse(readFileSync(join(root, 'node_modules', 'zod', 'package.json'), 'utf8'));
 mkdirSync(out, { recursive: true });
 for (const name of readdirSync(out)) if (/^zod-.*\.js$/.test(name)) rmSync(join(out, name));
+// zod's messages are English (its default, `config(en())`); the ~45 other locales are only there to
+// be chosen with `z.config(z.locales.X())`, which rampart never does, yet they are ~half the bundle
+// and every command paid ~25 ms of CPU to load them. The bundle's `locales` holds `en` alone.
+const englishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({
+      contents: "export { default as en } from './en.js';\n",
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
 await esbuild.build({
   stdin: {
     contents: "export * from 'zod';\nexport { default } from 'zod';\n",
@@ -33,4 +47,5 @@ await esbuild.build({
   legalComments: 'inline',
   outfile: join(out, `zod-${version}.js`),
   logLevel: 'warning',
+  plugins: [englishOnly],
 });

@@ -1,5 +1,5 @@
 import { readKeyFile } from '../sign/key-files.js';
-import { decryptPrivateKeyWhile, keySigner, type Signer } from '../sign/keys.js';
+import { decryptPrivateKeyWhile, keySigner, type Signer, withKeyBeingOpened } from '../sign/keys.js';
 import { keyPassword } from './key-password.js';
 
 /** The private-key options of `sign` and `attest`. */
@@ -27,4 +27,25 @@ export async function keySignerFromFlags<T>(
     load,
   );
   return [keySigner(key), loaded] as const;
+}
+
+/**
+ * Runs `use` with the `--key` file's signer while scrypt opens the key (`withKeyBeingOpened`): the
+ * command reads the image and loads its code meanwhile. The key's errors come first; on one, `use`
+ * is aborted through the signal it is given (which `signal` also aborts).
+ */
+export async function withKeySignerFromFlags<T>(
+  flags: KeyFlags,
+  signal: AbortSignal,
+  use: (signer: Signer, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const path = flags.key as string;
+  const pem = await readKeyFile(path);
+  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
+  return withKeyBeingOpened(
+    pem,
+    password,
+    { path, signal, ...(flags.allowInsecureKey ? { allowInsecure: true } : {}) },
+    use,
+  );
 }

@@ -9,7 +9,6 @@ import {
   randomBytes,
   scrypt,
 } from 'node:crypto';
-import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
 import { RampartError } from '../errors.js';
 
 /**
@@ -79,7 +78,7 @@ export async function encryptPrivateKey(
   const N = options.scryptCost ?? DEFAULT_SCRYPT_COST;
   const salt = randomBytes(32);
   const nonce = randomBytes(24);
-  const secret = await deriveKey(password, salt, N);
+  const [secret, { xsalsa20poly1305 }] = await Promise.all([deriveKey(password, salt, N), secretbox()]);
   const der = key.export({ type: 'pkcs8', format: 'der' });
   const sealed = xsalsa20poly1305(secret, nonce).encrypt(der);
   secret.fill(0);
@@ -134,7 +133,10 @@ export async function decryptPrivateKey(
     );
   }
   const sealed = parseSealedKey(body, what, { ...where, label });
-  const secret = await deriveKey(password, sealed.salt, sealed.N);
+  const [secret, { xsalsa20poly1305 }] = await Promise.all([
+    deriveKey(password, sealed.salt, sealed.N),
+    secretbox(),
+  ]);
   let der: Uint8Array;
   try {
     der = xsalsa20poly1305(secret, sealed.nonce).decrypt(sealed.ciphertext);
@@ -209,6 +211,41 @@ export async function decryptPrivateKeyWhile<T>(
   return [opened, await other];
 }
 
+/**
+ * Runs `use` with a Signer over a key still being opened: whatever `use` does before its first
+ * signature (loading the code that writes it, reading the image from its registry) overlaps scrypt,
+ * which runs on libuv's thread pool, instead of waiting for it. `sign` and `publicKey` wait for the
+ * key. The key's errors come first, as when it is opened alone: on one, `use` is aborted through
+ * the signal it was given and the key's error is thrown. scrypt runs once.
+ */
+export async function withKeyBeingOpened<T>(
+  pem: string,
+  password: string,
+  options: LoadKeyOptions & { signal?: AbortSignal },
+  use: (signer: Signer, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const { signal: outer, ...keyOptions } = options;
+  const controller = new AbortController();
+  const signal = outer ? AbortSignal.any([outer, controller.signal]) : controller.signal;
+  const opened = decryptPrivateKey(pem, password, keyOptions).then(keySigner);
+  // Handled at the await below; this keeps a key failure from being reported as unhandled while
+  // `use` is still running (or from failing `use` first through its `sign`).
+  opened.catch(() => undefined);
+  const signer: Signer = {
+    sign: async (data) => (await opened).sign(data),
+    publicKey: async () => (await opened).publicKey(),
+  };
+  const work = use(signer, signal);
+  work.catch(() => undefined);
+  try {
+    await opened;
+  } catch (error) {
+    controller.abort(error);
+    throw error;
+  }
+  return await work;
+}
+
 /** Whether `signature` (ASN.1 DER) is `key`'s ECDSA-SHA256 signature over `data`. */
 export function verifySignature(key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
   try {
@@ -278,6 +315,14 @@ function parseSealedKey(body: Buffer, what: string, where: { path?: string; labe
   if (nonce.length !== 24) throw keyInvalid(`${what}: the secretbox nonce is not 24 bytes`, 'cipher', where);
   if (ciphertext.length <= 16) throw keyInvalid(`${what}: the ciphertext is too short`, 'format', where);
   return { N: N as ScryptCost, salt, nonce, ciphertext };
+}
+
+/**
+ * NaCl secretbox (XSalsa20-Poly1305), loaded while scrypt runs: `verify` and the other commands
+ * that only read public keys never load it.
+ */
+function secretbox(): Promise<typeof import('@noble/ciphers/salsa.js')> {
+  return import('@noble/ciphers/salsa.js');
 }
 
 function deriveKey(password: string, salt: Buffer, N: number): Promise<Buffer> {

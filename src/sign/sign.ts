@@ -380,8 +380,8 @@ async function appendLegacyLayer(
     digest: sha256Digest(config),
     size: config.length,
   };
-  await putSmallBlob(sink, layer, added.bytes);
-  await putSmallBlob(sink, configDescriptor, config);
+  // Independent blobs: their round trips overlap (a registry upload is HEAD, POST, PUT).
+  await Promise.all([putSmallBlob(sink, layer, added.bytes), putSmallBlob(sink, configDescriptor, config)]);
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -419,8 +419,7 @@ export async function putBundleReferrer(
     digest: sha256Digest(bundle),
     size: bundle.length,
   };
-  await putSmallBlob(sink, configDescriptor, EMPTY_CONFIG);
-  await putSmallBlob(sink, layer, bundle);
+  await Promise.all([putSmallBlob(sink, configDescriptor, EMPTY_CONFIG), putSmallBlob(sink, layer, bundle)]);
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,

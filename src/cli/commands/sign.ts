@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
-import type { SignatureFormat } from '../../sign/sign.js';
+import type { Signer } from '../../sign/keys.js';
+import type { SignatureFormat, SignatureMaterial } from '../../sign/sign.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
-import { keySignerFromFlags } from '../key-options.js';
+import { withKeySignerFromFlags } from '../key-options.js';
 import { addKeylessOptions, type KeylessFlags, keylessFromFlags } from '../keyless-options.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
@@ -76,20 +77,24 @@ them. Verify with rampart verify --certificate-identity ... --certificate-oidc-i
         const report = parseReportOutput(options.output, ['text', 'json'] as const);
         const formats = parseFormat(options.format);
         const annotations = parseAnnotations(options.annotation);
-        const registry = { ...(await registryOptions(options, [image])), signal };
+        const registryFlags = await registryOptions(options, [image]);
         const keyless = await keylessFromFlags(options, process.env, signal);
-        const [signer, { signImage }] = keyless
-          ? [keyless, await import('../../sign/sign.js')]
-          : await keySignerFromFlags(options, () => import('../../sign/sign.js'));
-        const result = await signImage(image, signer, {
-          formats,
-          annotations,
-          registry,
-          signal,
-          ...(options.recursive ? { recursive: true } : {}),
-          ...(options.identity ? { identity: options.identity } : {}),
-          ...(options.bundle !== undefined ? { bundleFile: options.bundle } : {}),
-        });
+        const sign = async (signer: Signer | SignatureMaterial, signal: AbortSignal) => {
+          const { signImage } = await import('../../sign/sign.js');
+          return signImage(image, signer, {
+            formats,
+            annotations,
+            registry: { ...registryFlags, signal },
+            signal,
+            ...(options.recursive ? { recursive: true } : {}),
+            ...(options.identity ? { identity: options.identity } : {}),
+            ...(options.bundle !== undefined ? { bundleFile: options.bundle } : {}),
+          });
+        };
+        // With a key file, the image is read (and the signing code loaded) while scrypt opens the key.
+        const result = keyless
+          ? await sign(keyless, signal)
+          : await withKeySignerFromFlags(options, signal, sign);
         if (report.format === 'json') {
           await writeReport(report, `${JSON.stringify(result)}\n`);
           return;

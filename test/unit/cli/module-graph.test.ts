@@ -116,6 +116,8 @@ describe('the CLI loads what a command needs', () => {
     expect(modules).not.toContain('src/sign/policy.ts');
     expect(modules).not.toContain('src/sign/rebuild.ts');
     expect(modules).not.toContain('node_modules/yaml');
+    // A public key needs no secretbox: the cipher loads only when a private key is opened.
+    expect(modules).not.toContain('node_modules/@noble');
     const policy = await modulesOf(
       'verify',
       '--policy',
@@ -188,5 +190,10 @@ process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(loaded) + '
     const zod = loaded.filter((url) => url.includes('/zod'));
     expect(zod).toHaveLength(1);
     expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.js$/);
+    // The bundle keeps zod's English messages only (its default): the other locales were half of it.
+    const bundled = (await import(zod[0] as string)) as typeof import('zod');
+    expect(Object.keys(bundled.locales)).toEqual(['en']);
+    const failed = bundled.z.object({ name: bundled.z.string() }).safeParse({ name: 1 });
+    expect(failed.error?.issues[0]?.message).toBe('Invalid input: expected string, received number');
   });
 });

@@ -3,7 +3,7 @@ import { RampartError } from '../../../src/errors.js';
 import { HttpClient } from '../../../src/http/client.js';
 import { parseChallenge, RegistryAuthorizer, scopesOf } from '../../../src/registry/auth.js';
 import { createRegistryClient, nextLink } from '../../../src/registry/client.js';
-import { apiHostOf, insecureAllowed, isLoopbackHost } from '../../../src/registry/transport.js';
+import { apiHostOf, hostnameOf, insecureAllowed, isLoopbackHost } from '../../../src/registry/transport.js';
 import type { RegistryEvent } from '../../../src/registry/types.js';
 
 /** An HTTP client whose network is down: it records where requests went. */
@@ -21,7 +21,17 @@ function recordingHttp(): { http: HttpClient; urls: string[] } {
 
 describe('loopback and insecure policy', () => {
   it('knows loopback hosts', () => {
-    for (const host of ['127.0.0.1:5000', '127.8.9.10', 'localhost:5000', 'LOCALHOST', '[::1]:5000', '::1']) {
+    for (const host of [
+      '127.0.0.1:5000',
+      '127.8.9.10',
+      'localhost:5000',
+      'LOCALHOST',
+      '[::1]:5000',
+      '::1',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      '[::ffff:127.1.2.3]:5000',
+    ]) {
       expect(isLoopbackHost(host), host).toBe(true);
     }
     for (const host of [
@@ -30,10 +40,21 @@ describe('loopback and insecure policy', () => {
       '127.0.0.1.nip.io',
       'registry:5000',
       '[::2]:5000',
+      // An unbracketed IPv6 address is one host, not HOST:PORT ('fe80::1' is not 'fe80:' port 1).
+      'fe80::1',
+      '::ffff:10.0.0.1',
       'docker.io',
     ]) {
       expect(isLoopbackHost(host), host).toBe(false);
     }
+  });
+
+  it('takes the host name out of HOST:PORT, [V6]:PORT and a bare IPv6 address', () => {
+    expect(hostnameOf('Registry.Example:5000')).toBe('registry.example');
+    expect(hostnameOf('[FE80::1]:5000')).toBe('fe80::1');
+    expect(hostnameOf('fe80::1')).toBe('fe80::1');
+    expect(hostnameOf('::1')).toBe('::1');
+    expect(hostnameOf('127.0.0.1:5000')).toBe('127.0.0.1');
   });
 
   it('insecure: true relaxes loopback only; a named host is relaxed with a warning', () => {

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,15 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+/** What a sign could change: the layout's index, its blobs, and the entries beside it (staging). */
+async function layoutState(): Promise<{ index: string; blobs: string[]; beside: string[] }> {
+  return {
+    index: await readFile(join(layout, 'index.json'), 'utf8'),
+    blobs: (await readdir(join(layout, 'blobs', 'sha256'))).sort(),
+    beside: (await readdir(work)).sort(),
+  };
+}
+
 const errorOf = (stderr: string) =>
   (JSON.parse(stderr) as { error: { code: string; details: Record<string, unknown> } }).error;
 
@@ -59,9 +68,24 @@ describe('rampart key, sign and verify on the command line', () => {
     );
     expect(wrongPassword.code).toBe(0);
     process.env.COSIGN_PASSWORD = 'wrong';
+    // The image is read (and its layout opened for writing) while scrypt runs: a wrong password
+    // must still leave the layout as it was, with nothing staged beside it.
+    const before = await layoutState();
     const refused = await rampart('sign', '-o', 'json', '--key', join(work, 'k.key'), `oci:${layout}:app`);
     expect(refused.code).toBe(1);
     expect(errorOf(refused.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { reason: 'password' } });
+    expect(await layoutState()).toEqual(before);
+    // Both wrong: the key's error is the one reported, as when the key is opened first.
+    const missing = await rampart(
+      'sign',
+      '-o',
+      'json',
+      '--key',
+      join(work, 'k.key'),
+      `oci:${join(work, 'absent')}:app`,
+    );
+    expect(missing.code).toBe(1);
+    expect(errorOf(missing.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { reason: 'password' } });
     expect(refused.stderr).not.toContain('Zq9-not-the-password');
   });
 

@@ -13,6 +13,7 @@ import {
   parsePublicKey,
   publicKeyHint,
   verifySignature,
+  withKeyBeingOpened,
 } from '../../../src/sign/keys.js';
 
 async function keyError(run: () => Promise<unknown> | unknown): Promise<Record<string, unknown> | undefined> {
@@ -153,6 +154,65 @@ describe('opening a key while other work runs', () => {
     const failure = new Error('the other work failed');
     await expect(
       decryptPrivateKeyWhile(privateKey, 'pw', {}, async () => {
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+  });
+});
+
+describe('work that runs while the key is opened', () => {
+  it('starts before scrypt ends; its signatures wait for the key and verify', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('pw', { scryptCost: 32768 });
+    const order: string[] = [];
+    const data = Buffer.from('payload');
+    const result = withKeyBeingOpened(privateKey, 'pw', {}, async (signer) => {
+      order.push('use started');
+      const signature = await signer.sign(data);
+      order.push('signed');
+      return { signature, pem: await signer.publicKey() };
+    });
+    // `use` runs at once, not after scrypt (which takes milliseconds on the thread pool).
+    expect(order).toEqual(['use started']);
+    const { signature, pem } = await result;
+    expect(order).toEqual(['use started', 'signed']);
+    expect(pem).toBe(publicKey);
+    expect(verifySignature(parsePublicKey(publicKey), data, signature)).toBe(true);
+  });
+
+  it("the key's error comes first, and the work is aborted", async () => {
+    const { privateKey } = await generateKeyPair('pw', { scryptCost: 32768 });
+    let seen: AbortSignal | undefined;
+    // The work fails before the key is known to be wrong: the password is still what is reported.
+    const details = await keyError(() =>
+      withKeyBeingOpened(privateKey, 'wrong', { path: 'k.key' }, async (_signer, signal) => {
+        seen = signal;
+        throw new Error('the image could not be read');
+      }),
+    );
+    expect(details).toEqual({ reason: 'password', path: 'k.key', label: 'ENCRYPTED SIGSTORE PRIVATE KEY' });
+    expect(seen?.aborted).toBe(true);
+    // Work still waiting on the network when the key fails is told to stop.
+    let waiting: AbortSignal | undefined;
+    const stopped = new Promise<void>((resolve) => {
+      void withKeyBeingOpened(privateKey, 'wrong', {}, (_signer, signal) => {
+        waiting = signal;
+        signal.addEventListener('abort', () => resolve());
+        return new Promise(() => undefined);
+      }).catch(() => undefined);
+    });
+    await stopped;
+    expect(waiting?.aborted).toBe(true);
+  });
+
+  it("the caller's signal reaches the work; with the key opened, the work's failure is the caller's", async () => {
+    const { privateKey } = await generateKeyPair('pw', { scryptCost: 32768 });
+    const controller = new AbortController();
+    const failure = new Error('the registry refused the manifest');
+    await expect(
+      withKeyBeingOpened(privateKey, 'pw', { signal: controller.signal }, async (signer, signal) => {
+        controller.abort(new Error('interrupted'));
+        expect(signal.aborted).toBe(true);
+        await signer.sign(Buffer.from('x'));
         throw failure;
       }),
     ).rejects.toBe(failure);
