@@ -32,9 +32,11 @@
  * | young generation capped, fewer stream hops | 1.01 × | 1.49 × | 1.04 / 1.26 s | 122 / 125 MiB |
  * | skopeo | 1 | 1 | 0.79 / 0.82 s | 22 / 22 MiB |
  *
- * (The same commands as this bench, timed by a script that also ran the 99ec549 build; this bench
- * itself, twice at load 6-8.7 with 5 and 7 runs: push 0.89 and 1.05 ×, pull 1.46 and 1.93 ×, CPU
- * 1.10-1.19 / 1.29-1.56 s, peak RSS 121-134 / 136-143 MiB.)
+ * (The same commands as this bench, timed by a script that also ran the 99ec549 build. At load
+ * 2.0-2.3 the same script gave push 1.09 → 0.97 ×, pull 2.0 → 1.59 ×, CPU 1.30 → 1.00 / 1.58 →
+ * 1.13 s, peak RSS 147 → 119 / 164 → 129 MiB. This bench itself, 7 runs at load 2.1-2.8: push
+ * 0.95 × (161 vs 158 MB/s), pull 1.69 × (184 vs 303 MB/s), CPU 1.01 / 1.28 s against skopeo's
+ * 0.80 / 0.75 s, peak RSS 126 / 138 MiB; at load 6-8.7: push 0.89-1.05 ×, pull 1.46-1.93 ×.)
  *
  * Where the CPU went (`perf record`, `node --cpu-prof`, `--trace-gc`): a quarter of a pull's CPU
  * was V8's concurrent marking: the 16-64 KiB chunks (bytes outside the heap) were freed only by
