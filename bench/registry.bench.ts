@@ -23,17 +23,39 @@
  * | node:http transport | 1.26 × | 2.49 × | 1.98 / 2.36 s | 145, 146 / 142, 156 MiB |
  * | skopeo | 1 | 1 | 0.99 / 1.01 s | 22 / 21 MiB |
  *
- * Still short of the time targets. What bounds them: a copy of a 100 kB image costs rampart
- * ~0.6 s of CPU and 85 MiB (Node start-up and rampart's modules), skopeo 0.1 s and 21 MiB; the
- * 200 MB themselves cost ~1.2 s more, all on one thread (skopeo spreads its work over several,
- * which also wins it a larger share of a loaded machine). Where those go (CPU profiles): the
- * kernel's copies into sockets and the page cache, node:http's parser (it copies each body chunk
- * out of its read buffer), stream plumbing, sha256 (0.13 s for 200 MB here) and the garbage
- * collection of the 64 KiB-1 MiB chunks. Peak RSS is ~85 MiB of Node and rampart's modules (a
- * 100 kB copy peaks there) plus chunks awaiting collection (V8 collects them on external memory
- * growth, ~64 MiB, not by the small young generation they barely touch) and the bytes in flight
- * per job. `node --max-semi-space-size=1` cut it to ~125 MiB and some CPU in trials, but V8 takes
- * that flag only at start-up (not from `v8.setFlagsFromString` in bin/rampart.js).
+ * Issue 12 follow-up (branch regfast), five interleaved runs per direction against the same
+ * skopeo, load average 3.3-4.9, medians (ratio: median of each run's own):
+ *
+ * | build | push ratio | pull ratio | CPU push / pull | peak RSS push / pull (max) |
+ * | --- | --- | --- | --- | --- |
+ * | 99ec549 | 1.18 × | 1.95 × | 1.36 / 1.66 s | 155 / 135 MiB |
+ * | young generation capped, fewer stream hops | 1.01 × | 1.49 × | 1.04 / 1.26 s | 122 / 125 MiB |
+ * | skopeo | 1 | 1 | 0.79 / 0.82 s | 22 / 22 MiB |
+ *
+ * (The same commands as this bench, timed by a script that also ran the 99ec549 build. At load
+ * 2.0-2.3 the same script gave push 1.09 → 0.97 ×, pull 2.0 → 1.59 ×, CPU 1.30 → 1.00 / 1.58 →
+ * 1.13 s, peak RSS 147 → 119 / 164 → 129 MiB. This bench itself, 7 runs at load 2.1-2.8: push
+ * 0.95 × (161 vs 158 MB/s), pull 1.69 × (184 vs 303 MB/s), CPU 1.01 / 1.28 s against skopeo's
+ * 0.80 / 0.75 s, peak RSS 126 / 138 MiB; at load 6-8.7: push 0.89-1.05 ×, pull 1.46-1.93 ×.)
+ *
+ * Where the CPU went (`perf record`, `node --cpu-prof`, `--trace-gc`): a quarter of a pull's CPU
+ * was V8's concurrent marking: the 16-64 KiB chunks (bytes outside the heap) were freed only by
+ * full collections, 15-20 per pull, because the young generation had grown to 32 MB while modules
+ * loaded; bin/rampart.js now caps it (1 full collection, ~30 scavenges). The download went through
+ * an async generator, `Readable.from` and a verifying Transform, and copy's progress counter was a
+ * Transform too: now one Readable verifies as it forwards (`BlobCheck`) and progress is a listener.
+ * No blob is hashed twice (checked: 200 MB hashed per 200 MB copied, both ways).
+ *
+ * Still short of the time targets. Push is paced by the registry: `curl` uploading the eight
+ * layers all at once, monolithic, takes as long as either tool (2.3-3.4 s at load 6-7), so no
+ * client gets 1.2× skopeo there. Pull is bound by rampart's one JavaScript thread: what is left is
+ * node:http's parser (it copies each body chunk out of its read buffer), sha256 (~0.15 s), the
+ * kernel's copies into the page cache and out of sockets, stream plumbing and garbage collection
+ * of the chunks, plus Node's start (~0.1-0.3 s); skopeo spreads the same over several threads.
+ * Dropping every fsync would win only ~0.13 s. Going further means moving hashing and file
+ * writes off the main thread (a worker per blob) or a leaner HTTP/1.1 reader than node:http.
+ * Peak RSS is ~85 MiB of Node and rampart's modules plus the bytes in flight per job (`--jobs 2`
+ * peaks ~25 MiB lower than the default 4).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

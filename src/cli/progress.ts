@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgress from 'cli-progress';
 import type { BuildEvent } from '../builder/pipeline.js';
 import type { DownloadEvent } from '../debian/download.js';
 import type { CopyEvent } from '../oci/copy.js';
@@ -164,6 +165,14 @@ class LogOutput implements Output {
   stop(): void {}
 }
 
+/**
+ * cli-progress and its text-width modules (16 files, ~15 ms) are loaded for the first bar only: a
+ * log or `-q` (CI, pipes, the benches) never draws one.
+ */
+function loadCliProgress(): typeof cliProgress {
+  return createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
+}
+
 /** Finished phases as lines, the running one on a status line below them, downloads as a bar. */
 class TerminalOutput implements Output {
   private statusShown = false;
@@ -187,13 +196,11 @@ class TerminalOutput implements Output {
 
   startBar(total: number, text: (bar: string) => string): void {
     this.clearStatus();
-    this.bar = new cliProgress.SingleBar({
+    const { SingleBar, Format } = loadCliProgress();
+    this.bar = new SingleBar({
       stream: this.stream as NodeJS.WritableStream,
       format: (options, params) =>
-        fitToWidth(
-          `${this.prefix}${text(cliProgress.Format.BarFormat(params.progress, options))}`,
-          params.maxWidth - 1,
-        ),
+        fitToWidth(`${this.prefix}${text(Format.BarFormat(params.progress, options))}`, params.maxWidth - 1),
       barsize: 24,
       barCompleteChar: '\u2588',
       barIncompleteChar: '\u2591',

@@ -2,6 +2,8 @@
  * The rules every `node:http`/`node:https` agent pool of rampart follows (registries, the Debian
  * archive): which proxy it goes through and how long an unused connection is kept.
  */
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { HttpAgents } from './client.js';
 
@@ -53,4 +55,28 @@ export function closingIdleSockets<T extends HttpAgents['http'] | HttpAgents['ht
     reuseSocket(socket, request);
   };
   return agent;
+}
+
+/**
+ * The pools of one client, each made when a request first needs it: a client that only speaks
+ * plain http (a Debian mirror, a registry on loopback known to be http) never loads
+ * `node:https`/`node:tls` nor builds a TLS context (10-60 ms of CPU by load), and the other way round.
+ */
+export function lazyAgents(make: { http: () => HttpAgent; https: () => HttpsAgent }): HttpAgents {
+  let http: HttpAgent | undefined;
+  let https: HttpsAgent | undefined;
+  return {
+    get http() {
+      http ??= make.http();
+      return http;
+    },
+    get https() {
+      https ??= make.https();
+      return https;
+    },
+    destroy() {
+      http?.destroy();
+      https?.destroy();
+    },
+  };
 }

@@ -41,7 +41,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { RampartError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { closingIdleSockets, environmentProxy, FREE_SOCKET_TIMEOUT_MS } from './agents.js';
+import { closingIdleSockets, environmentProxy, FREE_SOCKET_TIMEOUT_MS, lazyAgents } from './agents.js';
 import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
 
 /** The `User-Agent` of every request rampart sends (a caller's own header wins). */
@@ -55,8 +55,10 @@ export type RequestBody =
 
 /** The connection pools of the `node:http` transport, one per scheme. */
 export interface HttpAgents {
-  http: HttpAgent;
-  https: HttpsAgent;
+  readonly http: HttpAgent;
+  readonly https: HttpsAgent;
+  /** Closes the pools made so far (`lazyAgents`); without it, `close()` destroys both. */
+  destroy?(): void;
 }
 
 /** What callers read of response headers (fetch's `Headers` is one). */
@@ -361,9 +363,12 @@ export class HttpClient {
     const agents = this.agents;
     this.agents = undefined;
     if (!agents) return;
-    const { http, https } = await agents;
-    http.destroy();
-    https.destroy();
+    const made = await agents;
+    if (made.destroy) made.destroy();
+    else {
+      made.http.destroy();
+      made.https.destroy();
+    }
   }
 
   /**
@@ -900,15 +905,21 @@ export function throwIfCancelled(signal: AbortSignal | undefined, operation: str
  * Node's global agents do): the `node:http` transport without any setting of its own.
  */
 export async function defaultAgents(env: NodeJS.ProcessEnv = process.env): Promise<HttpAgents> {
-  // Not imported: see sendNode (an ESM import of node:http loads fetch's undici).
-  const { Agent: HttpAgent } = process.getBuiltinModule('node:http');
-  const { Agent: HttpsAgent } = process.getBuiltinModule('node:https');
   const proxyEnv = environmentProxy(env);
   const proxy = proxyEnv ? { proxyEnv } : {};
-  return {
-    http: closingIdleSockets(new HttpAgent({ keepAlive: true, ...proxy }), FREE_SOCKET_TIMEOUT_MS),
-    https: closingIdleSockets(new HttpsAgent({ keepAlive: true, ...proxy }), FREE_SOCKET_TIMEOUT_MS),
-  };
+  // Not imported: see sendNode (an ESM import of node:http loads fetch's undici).
+  return lazyAgents({
+    http: () =>
+      closingIdleSockets(
+        new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, ...proxy }),
+        FREE_SOCKET_TIMEOUT_MS,
+      ),
+    https: () =>
+      closingIdleSockets(
+        new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true, ...proxy }),
+        FREE_SOCKET_TIMEOUT_MS,
+      ),
+  });
 }
 
 /**

@@ -61,49 +61,77 @@ export function isVerifiedAs(stream: Readable, digest: Digest, size: number): bo
 }
 
 /**
+ * The check of one blob's bytes, fed chunk by chunk: never more than `expectedSize` bytes, and at
+ * the end exactly that many, hashing to `expected`. The one rule behind `verifyingStream` and the
+ * streams that verify as they read (a registry download).
+ */
+export class BlobCheck {
+  private readonly hash = createHash('sha256');
+  /** Bytes seen so far. */
+  size = 0;
+
+  constructor(
+    readonly expected: Digest,
+    readonly expectedSize: number | undefined,
+    private readonly label: string = expected,
+  ) {}
+
+  /** Adds a chunk; SIZE_MISMATCH once the bytes pass the expected size. */
+  update(chunk: Uint8Array): void {
+    this.hash.update(chunk);
+    this.size += chunk.byteLength;
+    const { expected, expectedSize, size, label } = this;
+    if (expectedSize !== undefined && size > expectedSize) {
+      throw new RampartError('SIZE_MISMATCH', `${label}: more than the expected ${expectedSize} bytes`, {
+        details: { digest: expected, expected: expectedSize, actual: size, location: label },
+      });
+    }
+  }
+
+  /** At the end: SIZE_MISMATCH (short) or DIGEST_MISMATCH unless the bytes were the expected ones. */
+  finish(): void {
+    const { expected, expectedSize, size, label } = this;
+    if (expectedSize !== undefined && size !== expectedSize) {
+      throw new RampartError(
+        'SIZE_MISMATCH',
+        `${label}: got ${size} bytes, expected ${expectedSize} (truncated or corrupt blob)`,
+        { details: { digest: expected, expected: expectedSize, actual: size, location: label } },
+      );
+    }
+    const actual: Digest = `sha256:${this.hash.digest('hex')}`;
+    if (actual !== expected) {
+      throw new RampartError(
+        'DIGEST_MISMATCH',
+        `${label}: content has digest ${actual}, expected ${expected}`,
+        {
+          details: { expected, actual, location: label },
+        },
+      );
+    }
+  }
+}
+
+/**
  * A passthrough that hashes what flows through it and fails at the end of the stream when the
  * content does not match, so consumers never see a silently corrupted blob complete successfully.
  */
 export function verifyingStream(expected: Digest, expectedSize?: number, what?: string): Transform {
-  const hash = createHash('sha256');
-  let size = 0;
-  const label = what ?? expected;
+  const check = new BlobCheck(expected, expectedSize, what ?? expected);
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      if (expectedSize !== undefined && size > expectedSize) {
-        callback(
-          new RampartError('SIZE_MISMATCH', `${label}: more than the expected ${expectedSize} bytes`, {
-            details: { digest: expected, expected: expectedSize, actual: size, location: label },
-          }),
-        );
+      try {
+        check.update(chunk);
+      } catch (error) {
+        callback(error as Error);
         return;
       }
       callback(null, chunk);
     },
     flush(callback) {
-      if (expectedSize !== undefined && size !== expectedSize) {
-        callback(
-          new RampartError(
-            'SIZE_MISMATCH',
-            `${label}: got ${size} bytes, expected ${expectedSize} (truncated or corrupt blob)`,
-            { details: { digest: expected, expected: expectedSize, actual: size, location: label } },
-          ),
-        );
-        return;
-      }
-      const actual: Digest = `sha256:${hash.digest('hex')}`;
-      if (actual !== expected) {
-        callback(
-          new RampartError(
-            'DIGEST_MISMATCH',
-            `${label}: content has digest ${actual}, expected ${expected}`,
-            {
-              details: { expected, actual, location: label },
-            },
-          ),
-        );
+      try {
+        check.finish();
+      } catch (error) {
+        callback(error as Error);
         return;
       }
       callback();

@@ -5,10 +5,10 @@
  * bytes are skipped (they were already passed on). Bounded: `resumes` further requests at most,
  * and never more bytes than the descriptor's size. Nothing is held in memory beyond a chunk.
  */
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import type { HttpResponse } from '../http/client.js';
-import { verifyingStream } from '../oci/digest.js';
+import { BlobCheck, markVerified } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import type { RegistryApi } from './api.js';
 import { checkDigest, checkRepository } from './names.js';
@@ -59,69 +59,133 @@ export async function openBlob(
 
   // The first request happens now, so that 404/401 surface from openBlob itself.
   let first: HttpResponse | undefined = await fetchFrom(0);
+  const check = new BlobCheck(digest, size, `${api.registry}/${repository}@${digest}`);
+  let response: HttpResponse | undefined;
+  let body: Readable | undefined;
+  let offset = 0;
+  let resumes = 0;
+  let reported = 0;
+  /** Bytes a restarted (200) answer sends again, dropped. */
+  let skip = 0;
 
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    let offset = 0;
-    let resumes = 0;
-    let reported = 0;
-    for (;;) {
-      const response: HttpResponse = first ?? (await fetchFrom(offset));
+  // One stream between the response body and the reader, verifying as it forwards: no async
+  // generator, no extra stream per hop (each costs a promise or a queue per 16-64 KiB chunk).
+  const out: Readable = new Readable({
+    read() {
+      if (body) body.resume();
+      else if (first) {
+        const given = first;
+        first = undefined;
+        attach(given);
+      }
+      // Otherwise a resumed request is on its way: its body flows when it arrives.
+    },
+    destroy(error, callback) {
+      // Closed before the first read, or mid-body: the answer (and its connection) is released.
+      const pending = [first, response];
       first = undefined;
-      let skip = 0;
-      if (offset > 0) {
-        if (response.status === 206) {
-          const start = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')?.[1];
-          if (start === undefined || Number(start) !== offset) {
-            await response.cancel();
-            throw new RampartError(
+      release();
+      for (const answer of pending) void answer?.cancel();
+      callback(error);
+    },
+  });
+
+  const release = (): void => {
+    // A late error of a body let go (cancelled) must still have a listener.
+    body?.off('data', onData).off('end', onEnd).off('error', onError).on('error', ignore);
+    body = undefined;
+    response = undefined;
+  };
+
+  const attach = (answer: HttpResponse): void => {
+    if (offset > 0) {
+      if (answer.status === 206) {
+        const start = /^bytes (\d+)-/.exec(answer.headers.get('content-range') ?? '')?.[1];
+        if (start === undefined || Number(start) !== offset) {
+          void answer.cancel();
+          out.destroy(
+            new RampartError(
               'NETWORK',
               `${api.registry} answered a resumed download of ${digest} from the wrong offset (${start ?? 'none'}, asked for ${offset})`,
               { details: { url, status: 206 } },
-            );
-          }
-        } else {
-          skip = offset;
+            ),
+          );
+          return;
         }
-      }
-      try {
-        for await (const chunk of response.stream() as AsyncIterable<Buffer>) {
-          let bytes = chunk;
-          if (skip > 0) {
-            const dropped = Math.min(skip, bytes.byteLength);
-            skip -= dropped;
-            bytes = bytes.subarray(dropped);
-            if (bytes.byteLength === 0) continue;
-          }
-          offset += bytes.byteLength;
-          if (offset - reported >= PROGRESS_STEP || offset === size) {
-            reported = offset;
-            api.onEvent?.({ kind: 'blob-progress', digest, bytes: offset, size, direction: 'pull' });
-          }
-          yield bytes;
-        }
-        return;
-      } catch (error) {
-        if (!resumable(error) || resumes >= maxResumes || offset >= size) throw error;
-        resumes++;
-        api.onEvent?.({
-          kind: 'retry',
-          url,
-          attempt: resumes,
-          reason: `connection broke after ${offset} of ${size} bytes; resuming`,
-          delayMs: 0,
-        });
-      } finally {
-        await response.cancel();
+        skip = 0;
+      } else {
+        skip = offset;
       }
     }
+    response = answer;
+    body = answer.stream();
+    body.on('data', onData).once('end', onEnd).once('error', onError);
+  };
+
+  function onData(chunk: Buffer): void {
+    let bytes = chunk;
+    if (skip > 0) {
+      const dropped = Math.min(skip, bytes.byteLength);
+      skip -= dropped;
+      bytes = bytes.subarray(dropped);
+      if (bytes.byteLength === 0) return;
+    }
+    try {
+      check.update(bytes);
+    } catch (error) {
+      out.destroy(error as Error);
+      return;
+    }
+    offset += bytes.byteLength;
+    if (offset - reported >= PROGRESS_STEP || offset === size) {
+      reported = offset;
+      api.onEvent?.({ kind: 'blob-progress', digest, bytes: offset, size, direction: 'pull' });
+    }
+    if (!out.push(bytes)) body?.pause();
   }
 
-  const verifier = verifyingStream(digest, size, `${api.registry}/${repository}@${digest}`);
-  pipeline(Readable.from(chunks(), { objectMode: false }), verifier, () => undefined);
-  // Closed before the first read: the generator never ran, so its `finally` cannot release this.
-  verifier.once('close', () => void first?.cancel());
-  return verifier;
+  function onEnd(): void {
+    const answer = response;
+    release();
+    void answer?.cancel();
+    try {
+      check.finish();
+    } catch (error) {
+      out.destroy(error as Error);
+      return;
+    }
+    out.push(null);
+  }
+
+  function onError(error: unknown): void {
+    const answer = response;
+    release();
+    void answer?.cancel();
+    if (!resumable(error) || resumes >= maxResumes || offset >= size) {
+      out.destroy(error as Error);
+      return;
+    }
+    resumes++;
+    api.onEvent?.({
+      kind: 'retry',
+      url,
+      attempt: resumes,
+      reason: `connection broke after ${offset} of ${size} bytes; resuming`,
+      delayMs: 0,
+    });
+    fetchFrom(offset).then(
+      (again) => {
+        if (out.destroyed) void again.cancel();
+        else attach(again);
+      },
+      (failure: unknown) => out.destroy(failure as Error),
+    );
+  }
+
+  return markVerified(out, digest, size);
 }
+
+function ignore(): void {}
 
 /** A transport failure another request may cure; the reader's own checks and cancellation are not. */
 function resumable(error: unknown): boolean {

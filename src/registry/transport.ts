@@ -17,9 +17,8 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { readFile } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
-import { getCACertificates } from 'node:tls';
 import { RampartError } from '../errors.js';
-import { closingIdleSockets, environmentProxy, FREE_SOCKET_TIMEOUT_MS } from '../http/agents.js';
+import { closingIdleSockets, environmentProxy, FREE_SOCKET_TIMEOUT_MS, lazyAgents } from '../http/agents.js';
 import { type HttpAgents, HttpClient } from '../http/client.js';
 
 export { FREE_SOCKET_TIMEOUT_MS };
@@ -165,7 +164,10 @@ export function registryAgents(settings: TlsSettings): () => Promise<HttpAgents>
   return async () => {
     // Without a CA file, TLS uses Node's default list by itself; parsing it here cost ~0.2 s.
     const ca = settings.caFile
-      ? [...getCACertificates('default'), await readCaFile(settings.caFile)]
+      ? [
+          ...process.getBuiltinModule('node:tls').getCACertificates('default'),
+          await readCaFile(settings.caFile),
+        ]
       : undefined;
     // The loopback-only lookup resolves the registry itself: never with a proxy (`proxyEnvFor`).
     const route = settings.loopbackOnly
@@ -175,20 +177,23 @@ export function registryAgents(settings: TlsSettings): () => Promise<HttpAgents>
         : {};
     const idleMs = settings.freeSocketTimeoutMs ?? FREE_SOCKET_TIMEOUT_MS;
     // Not imported: see sendNode in http/client.ts (an ESM import of node:http loads fetch's undici).
-    const { Agent: HttpAgent } = process.getBuiltinModule('node:http');
-    const { Agent: HttpsAgent } = process.getBuiltinModule('node:https');
-    return {
-      http: closingIdleSockets(new HttpAgent({ keepAlive: true, ...route }), idleMs),
-      https: closingIdleSockets(
-        new HttpsAgent({
-          keepAlive: true,
-          ...(ca ? { ca } : {}),
-          rejectUnauthorized: !settings.insecure,
-          ...route,
-        }),
-        idleMs,
-      ),
-    };
+    return lazyAgents({
+      http: () =>
+        closingIdleSockets(
+          new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, ...route }),
+          idleMs,
+        ),
+      https: () =>
+        closingIdleSockets(
+          new (process.getBuiltinModule('node:https').Agent)({
+            keepAlive: true,
+            ...(ca ? { ca } : {}),
+            rejectUnauthorized: !settings.insecure,
+            ...route,
+          }),
+          idleMs,
+        ),
+    });
   };
 }
 
