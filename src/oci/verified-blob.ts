@@ -12,8 +12,19 @@ import type { Descriptor } from './types.js';
 /**
  * What identifies one state of one file, as git's index keeps it for a racy-clean check: the
  * inode (device and number), the size and both times in nanoseconds. Decimal strings (JSON has no
- * bigint). Any write changes mtime and ctime, a replacement (rename, copy) changes the inode, and
- * ctime cannot be set by a user (`utimes` that puts mtime back sets ctime to now).
+ * bigint). A write through a file descriptor changes mtime and ctime, a replacement (rename, copy)
+ * changes the inode, and ctime cannot be set by a user (`utimes` that puts mtime back sets ctime
+ * to now).
+ *
+ * What the stat does not show: a write through a shared writable mapping (`mmap` MAP_SHARED with
+ * PROT_WRITE) sets the times at its first write fault on a clean page (or at msync) only; later
+ * writes to a page still dirty leave the stat as it is until the kernel writes the page back
+ * (tens of seconds on Linux). A process that holds such a mapping can change the bytes after
+ * rampart recorded them, with the stat unchanged. So the record is used (and written) only for
+ * a file that no one but the current user can write (`recordable`); the user's own processes,
+ * and root, can still do it, as they can fool git's racy-clean check: the record protects
+ * against a changed, corrupted or replaced file and against other users, not against the user's
+ * own processes writing through a mapping they hold.
  */
 export interface BlobFileStat {
   dev: string;
@@ -37,8 +48,12 @@ export interface VerifyBlobOptions {
   /** Without one, the blob is always read and hashed. */
   record?: VerifiedBlobRecord;
   signal?: AbortSignal;
-  /** The clock the racy window is measured against (file times are wall-clock times). */
-  now?: () => Date;
+  /**
+   * The wall clock the racy window is measured against, in ms since the epoch (file times are
+   * wall-clock times); `Date.now` by default. Never a document clock (SOURCE_DATE_EPOCH or any
+   * fixed time): one in the future would record files changed a moment ago.
+   */
+  wallClock?: () => number;
 }
 
 /**
@@ -58,6 +73,26 @@ export function blobFileStat(stat: BigIntStats): BlobFileStat {
   };
 }
 
+/**
+ * Whether a file may be known by its stat: a regular file owned by the current (effective) user,
+ * with no group or other write bit, and a single link. Otherwise another user may write it, or
+ * hold a writable mapping of it (see `BlobFileStat`), or write it through another name: it is
+ * always hashed. A process that opened the file for writing while it was writable by others keeps
+ * that access after a chmod; the chmod changes ctime, so a record made before it is not used, but
+ * one made after it could be: tighten the modes of a layout before rampart reads it, not while a
+ * writer of another user holds it open. Where there are no user ids (Windows), never.
+ */
+export function recordable(stat: BigIntStats): boolean {
+  const uid = process.geteuid?.();
+  return (
+    uid !== undefined &&
+    stat.isFile() &&
+    stat.uid === BigInt(uid) &&
+    (stat.mode & 0o022n) === 0n &&
+    stat.nlink === 1n
+  );
+}
+
 function sameFile(a: BlobFileStat, b: BlobFileStat): boolean {
   return (
     a.dev === b.dev &&
@@ -72,11 +107,11 @@ function sameFile(a: BlobFileStat, b: BlobFileStat): boolean {
  * Checks a blob against its descriptor (size and digest), as reading it through `openVerifiedBlob`
  * does, and fails the same way. The one rule for skipping the read: the source stores the blob as a
  * regular file, the record holds the stat of that file from a verification that read and hashed
- * it, and the stat of the file opened now (through the path, never through a symbolic link) is that
- * stat, field for field, with the declared size. Otherwise the file is read and hashed; when it
- * matched, its stat did not change while it was read and its ctime is older than the racy window,
- * that stat is recorded. It is the open file's (fstat): the stat of the bytes hashed, whatever the
- * path named meanwhile.
+ * it, the file opened now (through the path, never through a symbolic link) is `recordable` (only
+ * its user can write it) and its stat is that stat, field for field, with the declared size.
+ * Otherwise the file is read and hashed; when it matched, is `recordable`, its stat did not
+ * change while it was read and its ctime is older than the racy window, that stat is recorded.
+ * It is the open file's (fstat): the stat of the bytes hashed, whatever the path named meanwhile.
  */
 export async function verifyBlob(
   source: BlobSource,
@@ -90,11 +125,14 @@ export async function verifyBlob(
     await drain(await openVerifiedBlob(source, descriptor, 'layer'), signal);
     return;
   }
-  const startNs = BigInt((options.now?.() ?? new Date()).getTime()) * 1_000_000n;
+  const wall = (options.wallClock ?? Date.now)();
+  // A clock that gives no time (NaN) records nothing: every ctime is within its window.
+  const startNs = Number.isFinite(wall) ? BigInt(Math.floor(wall)) * 1_000_000n : 0n;
   const { path, handle, stat: opened } = await source.openBlobFile(descriptor.digest);
   let closed = false;
   try {
-    const key = await realpath(path).catch(() => undefined);
+    // A file others can write is hashed every time: its record is neither read nor written.
+    const key = recordable(opened) ? await realpath(path).catch(() => undefined) : undefined;
     const known =
       key === undefined ? undefined : await record.get(key, descriptor.digest).catch(() => undefined);
     const before = blobFileStat(opened);
@@ -109,12 +147,19 @@ export async function verifyBlob(
       }),
     };
     await drain(await openVerifiedBlob(single, descriptor, 'layer'), signal);
-    const after = blobFileStat(await handle.stat({ bigint: true }));
+    const afterStat = await handle.stat({ bigint: true });
+    const after = blobFileStat(afterStat);
     await handle.close();
     closed = true;
     // A ctime of 0 is a file system that keeps none: nothing there tells a changed file apart.
     const ctime = BigInt(after.ctimeNs);
-    if (key !== undefined && sameFile(before, after) && ctime > 0n && ctime < startNs - RACY_WINDOW_NS)
+    if (
+      key !== undefined &&
+      recordable(afterStat) &&
+      sameFile(before, after) &&
+      ctime > 0n &&
+      ctime < startNs - RACY_WINDOW_NS
+    )
       await record.put(key, descriptor.digest, after).catch(() => undefined);
   } finally {
     if (!closed) await handle.close().catch(() => undefined);

@@ -86,7 +86,8 @@ export const VERIFIED_BLOB_FORMAT = 1;
 /**
  * The record of verified blob files (`VerifiedBlobRecord`) in rampart's cache dir, beside the
  * catalogs (`sbom/`, keyed JSON files, pruned with them). Written only by rampart, after it hashed
- * the file, into the user's own cache: the same trust as the catalogs it lets through.
+ * the file, into the user's own cache: the same trust as the catalogs it lets through. Used only
+ * for blob files no other user can write (`recordable`, verified-blob.ts).
  */
 export function verifiedBlobRecord(root: string = defaultCacheDir()): VerifiedBlobRecord {
   const cache = new ContentCache(root);

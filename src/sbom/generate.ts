@@ -35,10 +35,18 @@ export interface GenerateOptions {
   /** Defaults to process.env; SOURCE_DATE_EPOCH sets the document time when the image has none. */
   env?: NodeJS.ProcessEnv;
   /**
-   * The clock: the document time of a directory (which has no creation time of its own), and the
-   * racy window of `cache.verifiedBlobs` (verified-blob.ts).
+   * The document clock: the time of a directory's SBOM (a directory has no creation time of its
+   * own). May be fixed or anything else a caller wants in the document; it is never compared
+   * with file times (that is `wallClock`).
    */
   now?: () => Date;
+  /**
+   * The wall clock, in ms since the epoch (`Date.now` by default), that the racy window of
+   * `cache.verifiedBlobs` is measured against (`VerifyBlobOptions.wallClock`, verified-blob.ts):
+   * file times are wall-clock times, so a fixed or future document clock there would record files
+   * changed a moment ago. For tests; a library caller leaves it alone.
+   */
+  wallClock?: () => number;
   /** Stops the catalog (CANCELLED) between files; an image's layers are read as the files are. */
   signal?: AbortSignal;
   /**
@@ -117,7 +125,7 @@ export async function generateSbom(input: SbomInput, options: GenerateOptions = 
           await verifyLayerBlobs(image, {
             ...(options.cache.verifiedBlobs ? { record: options.cache.verifiedBlobs } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
-            ...(options.now ? { now: options.now } : {}),
+            ...(options.wallClock ? { wallClock: options.wallClock } : {}),
           }).catch((error: unknown) => {
             throw layerReadError(error, input.ref);
           });

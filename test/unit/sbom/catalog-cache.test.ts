@@ -5,7 +5,7 @@
  * still fails; anything that does not match (another digest, a corrupt entry, file digests asked
  * for) is cataloged from the layers as before.
  */
-import { mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,15 +110,51 @@ describe('the catalog cache', () => {
     });
   });
 
+  it('measures the racy window with the wall clock, never the document clock (now)', async () => {
+    // A document clock in the future (a fixed release date, SOURCE_DATE_EPOCH-like) would make a
+    // file changed a moment ago look older than the racy window; it sets the document time only.
+    const cache = catalogCache(join(dir, 'cache-document-clock'));
+    const future = () => new Date(Date.now() + 3_600_000);
+    const recorded = async () =>
+      (
+        await Promise.all(
+          (
+            await readdir(join(layout, 'blobs', 'sha256'))
+          ).map(async (hex) =>
+            cache.verifiedBlobs?.get(await realpath(join(layout, 'blobs', 'sha256', hex)), `sha256:${hex}`),
+          ),
+        )
+      ).filter(Boolean);
+    // The wall clock at the blobs' ctime (set now): within the racy window, never recorded.
+    const blobs = join(layout, 'blobs', 'sha256');
+    let changed = 0;
+    for (const hex of await readdir(blobs)) {
+      await utimes(join(blobs, hex), 1_700_000_000, 1_700_000_000);
+      changed = Math.max(changed, (await stat(join(blobs, hex))).ctimeMs);
+    }
+    for (let i = 0; i < 2; i++)
+      await generateSbom(
+        { kind: 'image', ref: `oci:${layout}:one` },
+        { cache, now: future, wallClock: () => changed },
+      );
+    expect(await recorded()).toEqual([]);
+    // The wall clock past the window: recorded.
+    await generateSbom(
+      { kind: 'image', ref: `oci:${layout}:one` },
+      { cache, now: future, wallClock: () => Date.now() + 10_000 },
+    );
+    expect(await recorded()).toHaveLength(1);
+  });
+
   it('still verifies every layer on a hit: a corrupt oci layout fails, never gives the old catalog', async () => {
     const cache = catalogCache(cacheRoot);
     // Twice: cataloged (or a hit) first, then a hit that records the verified blob files (the
     // clock past the racy window of files this test just wrote); a recorded file is not hashed
     // again while its stat is unchanged, and overwriting it changes that.
-    const later = () => new Date(Date.now() + 10_000);
+    const later = () => Date.now() + 10_000;
     for (const tag of ['one', 'two'])
       for (let i = 0; i < 2; i++)
-        await generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache, now: later });
+        await generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache, wallClock: later });
     const recorded = await Promise.all(
       (await readdir(join(layout, 'blobs', 'sha256'))).map(async (hex) =>
         cache.verifiedBlobs?.get(await realpath(join(layout, 'blobs', 'sha256', hex)), `sha256:${hex}`),
@@ -133,7 +169,7 @@ describe('the catalog cache', () => {
     });
     for (const tag of ['one', 'two']) {
       await expect(
-        generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache, now: later }),
+        generateSbom({ kind: 'image', ref: `oci:${layout}:${tag}` }, { cache, wallClock: later }),
       ).rejects.toMatchObject({
         code: 'DIGEST_MISMATCH',
       });
