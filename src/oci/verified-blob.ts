@@ -75,9 +75,10 @@ export function blobFileStat(stat: BigIntStats): BlobFileStat {
 
 /**
  * Whether a file may be known by its stat: a regular file owned by the current (effective) user,
- * with no group or other write bit, and a single link. Otherwise another user may write it, or
- * hold a writable mapping of it (see `BlobFileStat`), or write it through another name: it is
- * always hashed. A process that opened the file for writing while it was writable by others keeps
+ * with no group or other write bit (a POSIX ACL that lets another user or group write sets its
+ * mask, which stat shows as the group bits), and a single link. Otherwise another user may write
+ * it, or hold a writable mapping of it (see `BlobFileStat`), or write it through another name: it
+ * is always hashed. A process that opened the file for writing while it was writable by others keeps
  * that access after a chmod; the chmod changes ctime, so a record made before it is not used, but
  * one made after it could be: tighten the modes of a layout before rampart reads it, not while a
  * writer of another user holds it open. Where there are no user ids (Windows), never.
