@@ -37,9 +37,12 @@ try {
 // free the chunks and one full collection runs: ~0.35-0.5 s less CPU, ~20 MiB less peak
 // (bench/registry.bench.ts). This flag is read while running (--max-semi-space-size only at start,
 // so setFlagsFromString cannot use it); V8 prints an error for a flag it does not know, hence the
-// check (V8 13 is Node 24's).
+// check (V8 13 is Node 24's). A size the user set (NODE_OPTIONS or node's own flags) is left alone.
 try {
-  if (Number(process.versions.v8.split('.')[0]) >= 13) {
+  const sized =
+    /--(?:max-semi-space-size|min-semi-space-size|semi-space-growth-factor|scavenger-max-new-space-capacity-mb)\b/;
+  const userSet = sized.test(process.env.NODE_OPTIONS ?? '') || process.execArgv.some((a) => sized.test(a));
+  if (!userSet && Number(process.versions.v8.split('.')[0]) >= 13) {
     const { setFlagsFromString } = await import('node:v8');
     setFlagsFromString('--scavenger-max-new-space-capacity-mb=4');
   }

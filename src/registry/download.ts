@@ -122,6 +122,17 @@ export async function openBlob(
     body.on('data', onData).once('end', onEnd).once('error', onError);
   };
 
+  /** Tells the listener; one that throws fails this read (as a stream error would), not the socket. */
+  function emit(event: Parameters<NonNullable<RegistryApi['onEvent']>>[0]): boolean {
+    try {
+      api.onEvent?.(event);
+      return true;
+    } catch (error) {
+      out.destroy(error as Error);
+      return false;
+    }
+  }
+
   function onData(chunk: Buffer): void {
     let bytes = chunk;
     if (skip > 0) {
@@ -139,7 +150,7 @@ export async function openBlob(
     offset += bytes.byteLength;
     if (offset - reported >= PROGRESS_STEP || offset === size) {
       reported = offset;
-      api.onEvent?.({ kind: 'blob-progress', digest, bytes: offset, size, direction: 'pull' });
+      if (!emit({ kind: 'blob-progress', digest, bytes: offset, size, direction: 'pull' })) return;
     }
     if (!out.push(bytes)) body?.pause();
   }
@@ -166,13 +177,14 @@ export async function openBlob(
       return;
     }
     resumes++;
-    api.onEvent?.({
+    const told = emit({
       kind: 'retry',
       url,
       attempt: resumes,
       reason: `connection broke after ${offset} of ${size} bytes; resuming`,
       delayMs: 0,
     });
+    if (!told) return;
     fetchFrom(offset).then(
       (again) => {
         if (out.destroyed) void again.cancel();

@@ -87,6 +87,23 @@ describe('the registry client, anonymous over plain http on loopback', () => {
     expect(events.some((event) => event.kind === 'blob-progress' && event.direction === 'pull')).toBe(true);
   });
 
+  it('fails the read, not the process, when a progress listener throws', async () => {
+    const { layerDescriptor } = await pushImage('rampart/listener', 'v1');
+    const thrown = new Error('listener broke');
+    const throwing = createRegistryClient(registry.host, {
+      insecure: true,
+      onEvent: (event) => {
+        if (event.kind === 'blob-progress') throw thrown;
+      },
+    });
+    try {
+      const read = readAll(await throwing.openBlob('rampart/listener', layerDescriptor));
+      await expect(read).rejects.toBe(thrown);
+    } finally {
+      await throwing.close();
+    }
+  });
+
   it('skips a blob that is present, and answers absence with undefined/false/typed errors', async () => {
     const { layer, layerDescriptor } = await pushImage('rampart/absent', 'v1');
     expect(await client.pushBlob('rampart/absent', layerDescriptor, async () => Readable.from([layer]))).toBe(
