@@ -169,6 +169,10 @@ export async function signImage(
   const identity = options.identity ?? defaultIdentity(reference);
   const subjects = await subjectsOf(object, options.recursive ?? false);
   const material = asMaterial(signer);
+  // A key may still be being opened (withKeyBeingOpened: reading the image above overlapped
+  // scrypt). It is awaited before the target is touched: opening a sink beside the image checks,
+  // sweeps and creates directories there, and a wrong password must change nothing at all.
+  if (!('bundle' in signer)) await signer.publicKey();
   const now = options.now ?? (() => new Date());
   const signatures: WrittenSignature[] = [];
   for (const subject of subjects) {

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,16 @@ async function layoutState(): Promise<{ index: string; blobs: string[]; beside: 
     blobs: (await readdir(join(layout, 'blobs', 'sha256'))).sort(),
     beside: (await readdir(work)).sort(),
   };
+}
+
+/** Every entry under `dir`: its path, type, size and mtime (what any write, sweep or mkdir changes). */
+async function treeState(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true })) {
+    const info = await lstat(join(dir, entry));
+    out.push(`${entry} ${info.isDirectory() ? 'd' : 'f'} ${info.size} ${info.mtimeMs}`);
+  }
+  return out.sort();
 }
 
 const errorOf = (stderr: string) =>
@@ -87,6 +98,29 @@ describe('rampart key, sign and verify on the command line', () => {
     expect(missing.code).toBe(1);
     expect(errorOf(missing.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { reason: 'password' } });
     expect(refused.stderr).not.toContain('Zq9-not-the-password');
+  });
+
+  it('--format bundle with a wrong password changes nothing: no write, no sweep, no staging', async () => {
+    process.env.COSIGN_PASSWORD = 'wrong';
+    // Abandoned staging (its process is gone) beside the layout and among its blobs: opening the
+    // layout for writing would sweep both, so they show whether it was opened.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    await mkdir(join(work, `.layout.tmp-${dead}-0123456789ab`, 'blobs'), { recursive: true });
+    await writeFile(join(layout, 'blobs', 'sha256', `.0123.tmp-${dead}-0123456789ab`), 'partial');
+    const before = await treeState(work);
+    const refused = await rampart(
+      'sign',
+      '-o',
+      'json',
+      '--format',
+      'bundle',
+      '--key',
+      join(work, 'k.key'),
+      `oci:${layout}:app`,
+    );
+    expect(refused.code).toBe(1);
+    expect(errorOf(refused.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { reason: 'password' } });
+    expect(await treeState(work)).toEqual(before);
   });
 
   it('without a password and without a terminal: a usage error, nothing signed', async () => {
