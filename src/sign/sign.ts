@@ -15,6 +15,7 @@ import type { ImageSink } from '../oci/sink.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { serialised } from '../util/keyed-queue.js';
+import { allSettledOrThrow } from '../util/settle.js';
 import {
   BUNDLE_CONTENT_ANNOTATION,
   BUNDLE_MEDIA_TYPE,
@@ -384,8 +385,12 @@ async function appendLegacyLayer(
     digest: sha256Digest(config),
     size: config.length,
   };
-  // Independent blobs: their round trips overlap (a registry upload is HEAD, POST, PUT).
-  await Promise.all([putSmallBlob(sink, layer, added.bytes), putSmallBlob(sink, configDescriptor, config)]);
+  // Independent blobs: their round trips overlap (a registry upload is HEAD, POST, PUT). Both
+  // settle before a failure is thrown: the caller then aborts the sink, which must not race a put.
+  await allSettledOrThrow([
+    putSmallBlob(sink, layer, added.bytes),
+    putSmallBlob(sink, configDescriptor, config),
+  ]);
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -423,7 +428,11 @@ export async function putBundleReferrer(
     digest: sha256Digest(bundle),
     size: bundle.length,
   };
-  await Promise.all([putSmallBlob(sink, configDescriptor, EMPTY_CONFIG), putSmallBlob(sink, layer, bundle)]);
+  // Both settle before a failure is thrown (see appendLegacyLayer).
+  await allSettledOrThrow([
+    putSmallBlob(sink, configDescriptor, EMPTY_CONFIG),
+    putSmallBlob(sink, layer, bundle),
+  ]);
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
