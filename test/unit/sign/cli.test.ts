@@ -131,6 +131,28 @@ describe('rampart key, sign and verify on the command line', () => {
     const sign = await rampart('sign', '-o', 'json', '--key', join(work, 'k.key'), `oci:${layout}:app`);
     expect(sign.code).toBe(2);
     expect(errorOf(sign.stderr).code).toBe('USAGE');
+    // A file that is no key needs no password: its own error, not the missing password's.
+    await writeFile(join(work, 'notes.txt'), 'not a key\n');
+    await writeFile(join(work, 'predicate.json'), '{}');
+    const attest = [
+      'attest',
+      '--type',
+      'https://example.com/predicate/v1',
+      '--predicate',
+      join(work, 'predicate.json'),
+    ];
+    for (const command of [['sign'], attest]) {
+      const notKey = await rampart(
+        ...command,
+        '-o',
+        'json',
+        '--key',
+        join(work, 'notes.txt'),
+        `oci:${layout}:app`,
+      );
+      expect(notKey.code, command[0]).toBe(1);
+      expect(errorOf(notKey.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { reason: 'format' } });
+    }
   });
 
   it('an empty password and an unencrypted key need --allow-insecure-key', async () => {
