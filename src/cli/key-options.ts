@@ -1,4 +1,4 @@
-import { readKeyFile } from '../sign/key-files.js';
+import { type PrivateKeyFile, readPrivateKeyFile } from '../sign/key-files.js';
 import { decryptPrivateKeyWhile, keySigner, type Signer, withKeyBeingOpened } from '../sign/keys.js';
 import { keyPassword } from './key-password.js';
 
@@ -17,15 +17,8 @@ export async function keySignerFromFlags<T>(
   flags: KeyFlags,
   load: () => Promise<T>,
 ): Promise<readonly [Signer, T]> {
-  const path = flags.key as string;
-  const pem = await readKeyFile(path);
-  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-  const [key, loaded] = await decryptPrivateKeyWhile(
-    pem,
-    password,
-    { path, ...(flags.allowInsecureKey ? { allowInsecure: true } : {}) },
-    load,
-  );
+  const file = await privateKeyFile(flags.key as string, flags.allowInsecureKey);
+  const [key, loaded] = await decryptPrivateKeyWhile(file.pem, file.password, file.options, load);
   return [keySigner(key), loaded] as const;
 }
 
@@ -39,13 +32,17 @@ export async function withKeySignerFromFlags<T>(
   signal: AbortSignal,
   use: (signer: Signer, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const path = flags.key as string;
-  const pem = await readKeyFile(path);
-  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-  return withKeyBeingOpened(
-    pem,
-    password,
-    { path, signal, ...(flags.allowInsecureKey ? { allowInsecure: true } : {}) },
-    use,
-  );
+  const file = await privateKeyFile(flags.key as string, flags.allowInsecureKey);
+  return withKeyBeingOpened(file.pem, file.password, { ...file.options, signal }, use);
+}
+
+/**
+ * A `--key`/`--sign-key` file read for opening, its password (if it needs one) from
+ * RAMPART_PASSWORD/COSIGN_PASSWORD or the terminal.
+ */
+export function privateKeyFile(path: string, allowInsecureKey: boolean | undefined): Promise<PrivateKeyFile> {
+  return readPrivateKeyFile(path, {
+    password: () => keyPassword('read'),
+    ...(allowInsecureKey ? { allowInsecure: true } : {}),
+  });
 }

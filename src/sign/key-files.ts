@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
+import { COSIGN_KEY_LABEL, type LoadKeyOptions, parsePem, SIGSTORE_KEY_LABEL } from './keys.js';
 
 /** A key file is a few hundred bytes; nothing larger is read. */
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
@@ -40,6 +41,36 @@ export async function readKeyFile(path: string): Promise<string> {
   } finally {
     await handle.close();
   }
+}
+
+/** A private key file read for opening (decryptPrivateKey, decryptPrivateKeyWhile, withKeyBeingOpened). */
+export interface PrivateKeyFile {
+  pem: string;
+  /** The password asked for; '' when the file is not an encrypted key (nothing was asked). */
+  password: string;
+  /** Names the file in the opening's errors; `allowInsecure` as given. */
+  options: LoadKeyOptions;
+}
+
+/**
+ * Reads a private key file (readKeyFile) and asks `password` for its password only when the file
+ * is an encrypted key (cosign's PEM labels, the first block, as decryptPrivateKey reads it): an
+ * unencrypted key (refused unless `allowInsecure`) or a file that is no key is reported when it is
+ * opened, without a prompt or a missing-password error first. `password` is the caller's (the CLI
+ * reads the environment or the terminal); this is the one place that decides whether to ask.
+ */
+export async function readPrivateKeyFile(
+  path: string,
+  options: { password: () => Promise<string>; allowInsecure?: boolean },
+): Promise<PrivateKeyFile> {
+  const pem = await readKeyFile(path);
+  const label = parsePem(pem)?.label;
+  const encrypted = label === SIGSTORE_KEY_LABEL || label === COSIGN_KEY_LABEL;
+  return {
+    pem,
+    password: encrypted ? await options.password() : '',
+    options: { path, ...(options.allowInsecure ? { allowInsecure: true } : {}) },
+  };
 }
 
 /**

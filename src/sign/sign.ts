@@ -15,6 +15,7 @@ import type { ImageSink } from '../oci/sink.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { serialised } from '../util/keyed-queue.js';
+import { allSettledOrThrow } from '../util/settle.js';
 import {
   BUNDLE_CONTENT_ANNOTATION,
   BUNDLE_MEDIA_TYPE,
@@ -169,6 +170,10 @@ export async function signImage(
   const identity = options.identity ?? defaultIdentity(reference);
   const subjects = await subjectsOf(object, options.recursive ?? false);
   const material = asMaterial(signer);
+  // A key may still be being opened (withKeyBeingOpened: reading the image above overlapped
+  // scrypt). It is awaited before the target is touched: opening a sink beside the image checks,
+  // sweeps and creates directories there, and a wrong password must change nothing at all.
+  if (!('bundle' in signer)) await signer.publicKey();
   const now = options.now ?? (() => new Date());
   const signatures: WrittenSignature[] = [];
   for (const subject of subjects) {
@@ -380,8 +385,12 @@ async function appendLegacyLayer(
     digest: sha256Digest(config),
     size: config.length,
   };
-  // Independent blobs: their round trips overlap (a registry upload is HEAD, POST, PUT).
-  await Promise.all([putSmallBlob(sink, layer, added.bytes), putSmallBlob(sink, configDescriptor, config)]);
+  // Independent blobs: their round trips overlap (a registry upload is HEAD, POST, PUT). Both
+  // settle before a failure is thrown: the caller then aborts the sink, which must not race a put.
+  await allSettledOrThrow([
+    putSmallBlob(sink, layer, added.bytes),
+    putSmallBlob(sink, configDescriptor, config),
+  ]);
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -419,7 +428,11 @@ export async function putBundleReferrer(
     digest: sha256Digest(bundle),
     size: bundle.length,
   };
-  await Promise.all([putSmallBlob(sink, configDescriptor, EMPTY_CONFIG), putSmallBlob(sink, layer, bundle)]);
+  // Both settle before a failure is thrown (see appendLegacyLayer).
+  await allSettledOrThrow([
+    putSmallBlob(sink, configDescriptor, EMPTY_CONFIG),
+    putSmallBlob(sink, layer, bundle),
+  ]);
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,

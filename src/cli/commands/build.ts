@@ -6,13 +6,12 @@ import { applyVariant, loadImageSpec } from '../../builder/spec.js';
 import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
 import { hostPlatform, platformToDebianArch } from '../../oci/platform.js';
 import type { BuildSigningOptions } from '../../sign/build-attestations.js';
-import { readKeyFile } from '../../sign/key-files.js';
 import type { KeylessMaterial } from '../../sign/keyless.js';
 import { decryptPrivateKey, keySigner } from '../../sign/keys.js';
 import { compareText } from '../../util/compare-text.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
-import { keyPassword } from '../key-password.js';
+import { privateKeyFile } from '../key-options.js';
 import { createProgressReporter } from '../progress.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
@@ -258,13 +257,8 @@ async function buildSigning(opts: BuildCommandOptions): Promise<BuildSigningOpti
     )) as KeylessMaterial;
     return { signer: material, ...(opts.builderId ? { builderId: opts.builderId } : {}) };
   }
-  const path = opts.signKey as string;
-  const pem = await readKeyFile(path);
-  const password = /-----BEGIN (EC )?PRIVATE KEY-----/.test(pem) ? '' : await keyPassword('read');
-  const key = await decryptPrivateKey(pem, password, {
-    path,
-    ...(opts.allowInsecureKey ? { allowInsecure: true } : {}),
-  });
+  const file = await privateKeyFile(opts.signKey as string, opts.allowInsecureKey);
+  const key = await decryptPrivateKey(file.pem, file.password, file.options);
   return { signer: keySigner(key), ...(opts.builderId ? { builderId: opts.builderId } : {}) };
 }
 

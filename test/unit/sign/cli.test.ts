@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,16 @@ async function layoutState(): Promise<{ index: string; blobs: string[]; beside: 
     blobs: (await readdir(join(layout, 'blobs', 'sha256'))).sort(),
     beside: (await readdir(work)).sort(),
   };
+}
+
+/** Every entry under `dir`: its path, type, size and mtime (what any write, sweep or mkdir changes). */
+async function treeState(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true })) {
+    const info = await lstat(join(dir, entry));
+    out.push(`${entry} ${info.isDirectory() ? 'd' : 'f'} ${info.size} ${info.mtimeMs}`);
+  }
+  return out.sort();
 }
 
 const errorOf = (stderr: string) =>
@@ -89,6 +100,29 @@ describe('rampart key, sign and verify on the command line', () => {
     expect(refused.stderr).not.toContain('Zq9-not-the-password');
   });
 
+  it('--format bundle with a wrong password changes nothing: no write, no sweep, no staging', async () => {
+    process.env.COSIGN_PASSWORD = 'wrong';
+    // Abandoned staging (its process is gone) beside the layout and among its blobs: opening the
+    // layout for writing would sweep both, so they show whether it was opened.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    await mkdir(join(work, `.layout.tmp-${dead}-0123456789ab`, 'blobs'), { recursive: true });
+    await writeFile(join(layout, 'blobs', 'sha256', `.0123.tmp-${dead}-0123456789ab`), 'partial');
+    const before = await treeState(work);
+    const refused = await rampart(
+      'sign',
+      '-o',
+      'json',
+      '--format',
+      'bundle',
+      '--key',
+      join(work, 'k.key'),
+      `oci:${layout}:app`,
+    );
+    expect(refused.code).toBe(1);
+    expect(errorOf(refused.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { reason: 'password' } });
+    expect(await treeState(work)).toEqual(before);
+  });
+
   it('without a password and without a terminal: a usage error, nothing signed', async () => {
     delete process.env.RAMPART_PASSWORD;
     delete process.env.COSIGN_PASSWORD;
@@ -97,6 +131,28 @@ describe('rampart key, sign and verify on the command line', () => {
     const sign = await rampart('sign', '-o', 'json', '--key', join(work, 'k.key'), `oci:${layout}:app`);
     expect(sign.code).toBe(2);
     expect(errorOf(sign.stderr).code).toBe('USAGE');
+    // A file that is no key needs no password: its own error, not the missing password's.
+    await writeFile(join(work, 'notes.txt'), 'not a key\n');
+    await writeFile(join(work, 'predicate.json'), '{}');
+    const attest = [
+      'attest',
+      '--type',
+      'https://example.com/predicate/v1',
+      '--predicate',
+      join(work, 'predicate.json'),
+    ];
+    for (const command of [['sign'], attest]) {
+      const notKey = await rampart(
+        ...command,
+        '-o',
+        'json',
+        '--key',
+        join(work, 'notes.txt'),
+        `oci:${layout}:app`,
+      );
+      expect(notKey.code, command[0]).toBe(1);
+      expect(errorOf(notKey.stderr)).toMatchObject({ code: 'KEY_INVALID', details: { reason: 'format' } });
+    }
   });
 
   it('an empty password and an unencrypted key need --allow-insecure-key', async () => {
