@@ -127,7 +127,13 @@ describe('keyless signing (mock Fulcio and Rekor)', () => {
       ['bundle', true, undefined],
       ['legacy', true, undefined],
     ]);
-    expect(ok.signatures[0]?.certificate).toEqual({ identity: IDENTITY, issuer: ISSUER });
+    expect(ok.signatures[0]?.certificate).toEqual({
+      identity: IDENTITY,
+      issuer: ISSUER,
+      key: expect.any(String),
+    });
+    // One signing: its bundle and its .sig carry the same certificate key.
+    expect(ok.signatures[1]?.certificate?.key).toBe(ok.signatures[0]?.certificate?.key);
     const byRegexp = await verifyImageKeyless(signed.ref, {
       trustedRoot: root,
       identityRegexp: '^https://example\\.org/rampart/',
@@ -149,6 +155,46 @@ describe('keyless signing (mock Fulcio and Rekor)', () => {
       issuer: ISSUER,
     });
     expect(regexp.signatures.map((s) => s.failed)).toEqual(['certificate-identity', 'certificate-identity']);
+  });
+
+  it('an empty or blank identity, regexp or issuer is USAGE naming the option (an empty regexp would match anyone)', async () => {
+    const usage = async (call: () => Promise<unknown>) => {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return isRampartError(error, 'USAGE') ? error.details.option : error;
+    };
+    const id = { identity: IDENTITY };
+    for (const [given, option] of [
+      [{ identityRegexp: '', issuer: ISSUER }, '--certificate-identity-regexp'],
+      [{ identityRegexp: '  ', issuer: ISSUER }, '--certificate-identity-regexp'],
+      [{ identity: '', issuer: ISSUER }, '--certificate-identity'],
+      [{ ...id, issuer: '' }, '--certificate-oidc-issuer'],
+      [{ ...id, issuer: ' ' }, '--certificate-oidc-issuer'],
+    ] as const) {
+      const options = { trustedRoot: root, ...given };
+      const what = JSON.stringify(given);
+      expect(await usage(() => verifyImageKeyless(signed.ref, options)), what).toBe(option);
+      expect(await usage(() => verifyAttestationsKeyless(signed.ref, options)), what).toBe(option);
+    }
+    const cli = await rampart(
+      'verify',
+      signed.ref,
+      '--certificate-identity-regexp',
+      '',
+      '--certificate-oidc-issuer',
+      ISSUER,
+      '--trusted-root',
+      join(fx.work, 'root.json'),
+      '-o',
+      'json',
+    );
+    expect(cli.code).toBe(2);
+    expect(JSON.parse(cli.stderr).error).toMatchObject({
+      code: 'USAGE',
+      details: { option: '--certificate-identity-regexp' },
+    });
   });
 
   it('refuses against a trusted root without the CA, without the log, without the CT log or with another one', async () => {
@@ -346,7 +392,11 @@ describe('keyless signing (mock Fulcio and Rekor)', () => {
       ['bundle', true, 'https://openvex.dev/ns'],
       ['legacy', true, 'https://openvex.dev/ns'],
     ]);
-    expect(ok.attestations[0]?.certificate).toEqual({ identity: IDENTITY, issuer: ISSUER });
+    expect(ok.attestations[0]?.certificate).toEqual({
+      identity: IDENTITY,
+      issuer: ISSUER,
+      key: expect.any(String),
+    });
     const other = await verifyAttestationsKeyless(ref, { ...options, identity: 'https://example.org/x' });
     expect(other.verified).toBe(false);
     expect(other.attestations.map((a) => a.failed)).toEqual(['certificate-identity', 'certificate-identity']);
@@ -666,7 +716,7 @@ describe('rampart sign --keyless / verify --trusted-root (CLI)', () => {
       format: 'bundle',
       valid: true,
       file: bundleFile,
-      certificate: { identity: IDENTITY, issuer: ISSUER },
+      certificate: { identity: IDENTITY, issuer: ISSUER, key: expect.any(String) },
     });
     const wrong = await rampart(
       'verify',
