@@ -6,6 +6,7 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keylessFromFlags } from '../../../src/cli/keyless-options.js';
 import { isRampartError } from '../../../src/errors.js';
 import { attestImage } from '../../../src/sign/attest.js';
 import {
@@ -460,7 +461,16 @@ describe('keyless errors', () => {
       iss: ISSUER,
       exp: Math.floor(Date.now() / 1000) - 10,
     });
-    for (const identityToken of [expired, 'not-a-jwt', '', 'a.b.c']) {
+    const late = await keylessMaterial({
+      identityToken: expired,
+      fulcioURL: mock.url,
+      rekorURL: mock.url,
+    }).catch((e: unknown) => e);
+    expect(isRampartError(late, 'TOKEN_EXPIRED') && late.details).toEqual({
+      variable: 'SIGSTORE_ID_TOKEN',
+      expiredAt: expect.any(String),
+    });
+    for (const identityToken of ['not-a-jwt', '', 'a.b.c']) {
       const error = await keylessMaterial({ identityToken, fulcioURL: mock.url, rekorURL: mock.url }).catch(
         (e: unknown) => e,
       );
@@ -470,6 +480,54 @@ describe('keyless errors', () => {
         expect(String((error as Error).message).includes(identityToken)).toBe(false);
     }
     expect(mock.requests.length).toBe(before);
+  });
+
+  it('a certificate asked for again (after a long build) reads the token file again; an expired one is TOKEN_EXPIRED', async () => {
+    // The clock moves past the certificate's 10 minutes (the mock Fulcio's) and past the first
+    // token's expiry, as after a long build: the token file rewritten meanwhile is what is sent.
+    const file = join(fx.work, 'refreshed.jwt');
+    const start = Date.now();
+    let clock = new Date(start);
+    const tokenUntil = (ms: number) =>
+      mockIdentityToken({ sub: IDENTITY, iss: ISSUER, exp: Math.floor(ms / 1000) });
+    await writeFile(file, tokenUntil(start + 5 * 60_000));
+    const made = (await keylessFromFlags(
+      { keyless: true, fulcioUrl: mock.url, rekorUrl: mock.url, identityTokenFile: file },
+      {},
+      new AbortController().signal,
+      () => clock,
+    )) as Awaited<ReturnType<typeof keylessMaterial>>;
+    const before = await made.identity(); // certified at the start, as build does
+    clock = new Date(start + 20 * 60_000);
+    await writeFile(file, tokenUntil(start + 25 * 60_000));
+    const { ref } = await fx.freshLayout('refreshed');
+    await signImage(ref, made);
+    expect((await made.identity()).certificate).not.toBe(before.certificate);
+    expect((await verify(ref)).verified).toBe(true);
+
+    // Later still, the file not refreshed: refused before Fulcio is asked, naming when and where.
+    clock = new Date(start + 40 * 60_000);
+    const asked = mock.requests.length;
+    const error = await signImage((await fx.freshLayout('expired')).ref, made).catch((e: unknown) => e);
+    expect(isRampartError(error, 'TOKEN_EXPIRED') && error.details).toEqual({
+      option: '--identity-token-file',
+      expiredAt: new Date(Math.floor((start + 25 * 60_000) / 1000) * 1000).toISOString(),
+    });
+    expect(mock.requests.length).toBe(asked);
+
+    // A token read again for another identity is refused: one command signs as one identity.
+    await writeFile(
+      file,
+      mockIdentityToken({
+        sub: 'https://example.org/other',
+        iss: ISSUER,
+        exp: Math.floor(start / 1000) + 3600,
+      }),
+    );
+    const other = await signImage((await fx.freshLayout('other-identity')).ref, made).catch(
+      (e: unknown) => e,
+    );
+    expect(isRampartError(other, 'USAGE') && other.details).toEqual({ option: '--identity-token-file' });
   });
 
   it('a Fulcio that refuses is a NETWORK error naming its URL and status; nothing is stored', async () => {
