@@ -196,6 +196,26 @@ describe('keyless signing (mock Fulcio and Rekor)', () => {
       code: 'USAGE',
       details: { option: '--certificate-identity-regexp' },
     });
+    // A regexp not anchored at both ends verifies, with a warning; an anchored one without.
+    const byRegexp = (re: string) =>
+      rampart(
+        'verify',
+        signed.ref,
+        '--certificate-identity-regexp',
+        re,
+        '--certificate-oidc-issuer',
+        ISSUER,
+        '--trusted-root',
+        join(fx.work, 'root.json'),
+        '-o',
+        'json',
+      );
+    const loose = await byRegexp('example\\.org/rampart/');
+    expect(loose.code, loose.stderr).toBe(0);
+    expect(loose.stderr.startsWith('warning: ')).toBe(true);
+    const anchored = await byRegexp('^https://example\\.org/rampart/.*$');
+    expect(anchored.code, anchored.stderr).toBe(0);
+    expect(anchored.stderr).toBe('');
   });
 
   it('refuses against a trusted root without the CA, without the log, without the CT log or with another one', async () => {
