@@ -97,6 +97,8 @@ export interface ErrorDetailsByCode {
   POLICY_INVALID: { path: string; field?: string };
   /** A verified SLSA provenance is not a rampart build's (verify --rebuild cannot rebuild from it). */
   PROVENANCE_INVALID: { field?: string; digest?: string };
+  /** An OIDC identity token expired before Fulcio was asked (`variable` or `option`: where it was read). */
+  TOKEN_EXPIRED: { expiredAt: string; variable?: string; option?: string };
   /** `signal`: the signal that cancelled (SIGTERM exits 143, as a shell reports it). */
   CANCELLED: { operation?: string; signal?: string };
 }
@@ -161,6 +163,7 @@ const EXIT_STATUS_BY_CODE = {
   FEED_INVALID: 1,
   POLICY_INVALID: 2,
   PROVENANCE_INVALID: 1,
+  TOKEN_EXPIRED: 2,
   CANCELLED: 130,
 } as const satisfies Record<RampartErrorCode, 1 | 2 | 130>;
 

@@ -39,6 +39,8 @@ export async function keylessFromFlags(
   flags: KeylessFlags,
   env: NodeJS.ProcessEnv,
   signal: AbortSignal,
+  /** The clock token expiry and certificate renewal are judged by (default: the system's). */
+  now?: () => Date,
 ): Promise<SignatureMaterial | undefined> {
   if (!flags.keyless) {
     const stray = (
@@ -69,24 +71,24 @@ export async function keylessFromFlags(
     });
   }
   const { keylessMaterial, ID_TOKEN_VARIABLE } = await import('../sign/keyless.js');
-  let identityToken: string;
-  let tokenSource: { variable: string } | { option: string };
-  if (flags.identityTokenFile !== undefined) {
+  // Read again (the file, or the variable in `env`) when a certificate is asked for after the first.
+  const path = flags.identityTokenFile;
+  const readToken = async (): Promise<string> => {
+    if (path === undefined) return env[ID_TOKEN_VARIABLE] ?? '';
     const { readBoundedFile } = await import('../sign/attest.js');
-    identityToken = (
-      await readBoundedFile(flags.identityTokenFile, MAX_TOKEN_FILE, 'USAGE', 'the identity token file')
-    )
+    return (await readBoundedFile(path, MAX_TOKEN_FILE, 'USAGE', 'the identity token file'))
       .toString('utf8')
       .trim();
-    tokenSource = { option: '--identity-token-file' };
-  } else {
-    identityToken = env[ID_TOKEN_VARIABLE] ?? '';
-    tokenSource = { variable: ID_TOKEN_VARIABLE };
-  }
+  };
+  const identityToken = await readToken();
+  const tokenSource =
+    path !== undefined ? { option: '--identity-token-file' } : { variable: ID_TOKEN_VARIABLE };
   return keylessMaterial({
     identityToken,
     tokenSource,
+    refreshToken: readToken,
     signal,
+    ...(now ? { now } : {}),
     ...(flags.fulcioUrl !== undefined ? { fulcioURL: flags.fulcioUrl } : {}),
     ...(flags.rekorUrl !== undefined ? { rekorURL: flags.rekorUrl } : {}),
   });

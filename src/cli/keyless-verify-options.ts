@@ -88,6 +88,13 @@ async function keylessVerifyOptions(flags: KeylessVerifyFlags): Promise<KeylessV
       },
     );
   }
+  const regexp = flags.certificateIdentityRegexp;
+  if (regexp !== undefined && regexp.trim() !== '' && !(regexp.startsWith('^') && regexp.endsWith('$'))) {
+    // Unanchored, as cosign's: `example\.org/ci` also matches https://evil.test/example.org/ci.
+    process.stderr.write(
+      `warning: --certificate-identity-regexp ${regexp} is not anchored with ^...$: it matches any identity containing a match\n`,
+    );
+  }
   const path = flags.trustedRoot;
   return {
     trustedRoot: await readBoundedFile(path, MAX_TRUSTED_ROOT, 'USAGE', 'the trusted root'),

@@ -19,6 +19,7 @@ import {
   IN_TOTO_PAYLOAD_TYPE,
 } from './formats.js';
 import { COSIGN_BUNDLE_ANNOTATION, COSIGN_CERTIFICATE_ANNOTATION } from './keyless.js';
+import { publicKeyHint } from './keys.js';
 import {
   checkSignatures,
   checkStatementSubject,
@@ -404,42 +405,72 @@ export interface CertificateIdentity {
   issuer: string;
 }
 
-function identityPolicy(options: KeylessVerifyOptions): CertificateIdentity[] {
-  if ((options.identity === undefined) === (options.identityRegexp === undefined)) {
-    throw new RampartError(
-      'USAGE',
-      'give exactly one of --certificate-identity and --certificate-identity-regexp',
-      {
-        details: { option: '--certificate-identity' },
-      },
-    );
-  }
-  if (options.issuer.length === 0) {
-    throw new RampartError('USAGE', '--certificate-oidc-issuer: the issuer must not be empty', {
-      details: { option: '--certificate-oidc-issuer' },
-    });
-  }
+/** What an accepted identity is given as: a SAN (or a regexp of one) and an OIDC issuer, as typed. */
+export interface CertificateIdentitySpec {
+  identity?: string;
+  identityRegexp?: string;
+  issuer: string;
+}
+
+/** Why a {@link CertificateIdentitySpec} is refused, naming the part at fault. */
+export interface CertificateIdentityProblem {
+  /** `choice`: neither or both of the identity and its regexp. */
+  part: 'choice' | 'identity' | 'identityRegexp' | 'issuer';
+  reason: string;
+}
+
+/**
+ * The one rule for an accepted certificate identity (verify, verify-attestation and a policy's
+ * keyless signers all use it): exactly one of the SAN and its regexp, and nothing empty or blank,
+ * since an empty regexp (an unset `$VAR`, say) matches every SAN and so would accept anyone, as
+ * cosign refuses it too.
+ */
+export function certificateIdentity(
+  spec: CertificateIdentitySpec,
+): CertificateIdentity | CertificateIdentityProblem {
+  if ((spec.identity === undefined) === (spec.identityRegexp === undefined))
+    return { part: 'choice', reason: 'give exactly one of the identity and the identity regexp' };
+  const blank = (value: string | undefined) => value !== undefined && value.trim() === '';
+  if (blank(spec.issuer)) return { part: 'issuer', reason: 'the issuer must not be empty' };
+  if (blank(spec.identity)) return { part: 'identity', reason: 'the identity must not be empty' };
+  if (blank(spec.identityRegexp))
+    return { part: 'identityRegexp', reason: 'the regexp must not be empty (it would match anyone)' };
   let identityRegexp: RegExp | undefined;
-  if (options.identityRegexp !== undefined) {
+  if (spec.identityRegexp !== undefined) {
     try {
-      identityRegexp = new RegExp(options.identityRegexp, 'u');
+      identityRegexp = new RegExp(spec.identityRegexp, 'u');
     } catch {
-      throw new RampartError(
-        'USAGE',
-        `--certificate-identity-regexp ${options.identityRegexp}: not a regular expression`,
-        {
-          details: { option: '--certificate-identity-regexp', value: options.identityRegexp },
-        },
-      );
+      return { part: 'identityRegexp', reason: `${spec.identityRegexp} is not a regular expression` };
     }
   }
-  return [
-    {
-      ...(options.identity !== undefined ? { identity: options.identity } : {}),
-      ...(identityRegexp ? { identityRegexp } : {}),
-      issuer: options.issuer,
-    },
-  ];
+  return {
+    ...(spec.identity !== undefined ? { identity: spec.identity } : {}),
+    ...(identityRegexp ? { identityRegexp } : {}),
+    issuer: spec.issuer,
+  };
+}
+
+const IDENTITY_OPTIONS = {
+  identity: '--certificate-identity',
+  identityRegexp: '--certificate-identity-regexp',
+  issuer: '--certificate-oidc-issuer',
+} as const;
+
+/** The identity the verify options accept; USAGE naming the option at fault. */
+function identityPolicy(options: KeylessVerifyOptions): CertificateIdentity[] {
+  const checked = certificateIdentity(options);
+  if ('part' in checked) {
+    if (checked.part === 'choice') {
+      throw new RampartError(
+        'USAGE',
+        'give exactly one of --certificate-identity and --certificate-identity-regexp',
+        { details: { option: IDENTITY_OPTIONS.identity } },
+      );
+    }
+    const option = IDENTITY_OPTIONS[checked.part];
+    throw new RampartError('USAGE', `${option}: ${checked.reason}`, { details: { option } });
+  }
+  return [checked];
 }
 
 /**
@@ -508,6 +539,7 @@ function verifyEntity(
   const certificate = {
     ...(identity !== undefined ? { identity } : {}),
     ...(issuer !== undefined ? { issuer } : {}),
+    key: publicKeyHint(signer.key),
   };
   const report = { ...base, certificate };
   const named = (wanted: CertificateIdentity) =>

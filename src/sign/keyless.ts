@@ -37,6 +37,12 @@ export interface KeylessOptions {
   identityToken: string;
   /** Where the token came from, for errors: an environment variable or an option. */
   tokenSource?: { variable: string } | { option: string };
+  /**
+   * Reads the token again from where it came: called when a certificate is asked for after the
+   * first (each lives about 10 minutes; after a long build the first token, a CI's, has often
+   * expired). Without it the first token is sent again.
+   */
+  refreshToken?: () => Promise<string>;
   /** Fulcio's base URL (default: sigstore-js's, the public-good instance). */
   fulcioURL?: string;
   /** Rekor's base URL (default: sigstore-js's, the public-good instance). */
@@ -93,7 +99,16 @@ export function readTokenClaims(
   }
   const expires = typeof exp === 'number' ? new Date(exp * 1000) : undefined;
   if (expires && expires.getTime() <= now.getTime()) {
-    return fail(invalid(`the identity token expired at ${expires.toISOString()}; get a fresh one`));
+    const expiredAt = expires.toISOString();
+    return fail(
+      new RampartError(
+        'TOKEN_EXPIRED',
+        `${where}: the identity token expired at ${expiredAt}; get a fresh one${
+          'option' in source ? ' (the file is read again each time a certificate is asked for)' : ''
+        }`,
+        { details: { expiredAt, ...source } },
+      ),
+    );
   }
   return { issuer: iss, subject, ...(expires ? { expires } : {}) };
 }
@@ -161,7 +176,7 @@ export interface KeylessMaterial extends SignatureMaterial {
 export async function keylessMaterial(options: KeylessOptions): Promise<KeylessMaterial> {
   const now = options.now ?? (() => new Date());
   // Fulcio's challenge is the token's email, else its subject: what readTokenClaims reads.
-  const { subject } = readTokenClaims(options.identityToken, options.tokenSource, now());
+  const first = readTokenClaims(options.identityToken, options.tokenSource, now());
   const sign = await import('@sigstore/sign');
   const fulcioURL = options.fulcioURL ?? sign.DEFAULT_FULCIO_URL;
   const rekorURL = options.rekorURL ?? sign.DEFAULT_REKOR_URL;
@@ -184,7 +199,28 @@ export async function keylessMaterial(options: KeylessOptions): Promise<KeylessM
       );
     }
   }
-  const token = options.identityToken;
+  let asked = 0;
+  /** The token to send now: the first, then (with refreshToken) read again, checked before it goes. */
+  const currentToken = async (): Promise<{ token: string; subject: string }> => {
+    if (asked++ === 0 || !options.refreshToken) {
+      // The first token was checked above; sent again, it may have expired since.
+      readTokenClaims(options.identityToken, options.tokenSource, now());
+      return { token: options.identityToken, subject: first.subject };
+    }
+    const token = await options.refreshToken();
+    const claims = readTokenClaims(token, options.tokenSource, now());
+    if (claims.issuer !== first.issuer || claims.subject !== first.subject) {
+      // One command's signatures are all by one identity: the one checked before anything was built.
+      const why = `the identity token read again names ${claims.subject} (${claims.issuer}), not ${first.subject} (${first.issuer}) as at the start`;
+      const source = options.tokenSource ?? { variable: ID_TOKEN_VARIABLE };
+      throw 'variable' in source
+        ? new RampartError('INVALID_ENVIRONMENT', `${source.variable}: ${why}`, {
+            details: { variable: source.variable },
+          })
+        : new RampartError('USAGE', `${source.option}: ${why}`, { details: { option: source.option } });
+    }
+    return { token, subject: claims.subject };
+  };
   // Fulcio and Rekor go through rampart's HTTP client, not sigstore-js's (make-fetch-happen follows
   // any redirect and sends the body again, the identity token included, to any host and scheme).
   const http = new HttpClient({ retries: options.retries ?? 2 });
@@ -207,6 +243,8 @@ export async function keylessMaterial(options: KeylessOptions): Promise<KeylessM
     );
   const key = new CertifiedEphemeralKey(async (holder) => {
     options.signal?.throwIfAborted();
+    // Checked (and read again) before the try: an expired token is TOKEN_EXPIRED, not Fulcio's failure.
+    const { token, subject } = await currentToken();
     try {
       // The proof of possession: the token's subject signed by the key (as sigstore-js's FulcioSigner).
       const challenge = await holder.sign(Buffer.from(subject));

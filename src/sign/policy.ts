@@ -201,7 +201,15 @@ export async function parsePolicy(
   const signers: PolicySigner[] = [];
   for (const [i, entry] of data.signers.entries()) {
     if (entry.keyless !== undefined) {
-      signers.push(await keylessSigner(path, i, entry.name, entry.keyless, trustedRoots));
+      const signer = await keylessSigner(path, i, entry.name, entry.keyless, trustedRoots);
+      // As a key listed twice: one certificate would be asked to count for two signers.
+      if (signers.some((s) => s.kind === 'keyless' && sameIdentities(s, signer)))
+        throw invalid(
+          path,
+          `signers.${i}.keyless.identities`,
+          'these identities are listed by another signer',
+        );
+      signers.push(signer);
       continue;
     }
     const field = `signers.${i}.${entry.key !== undefined ? 'key' : 'public-key'}`;
@@ -262,6 +270,18 @@ export async function parsePolicy(
   };
 }
 
+/** Whether two keyless signers accept the same identities (in any order, repeats aside). */
+function sameIdentities(a: KeylessPolicySigner, b: KeylessPolicySigner): boolean {
+  const set = (signer: KeylessPolicySigner) =>
+    new Set(
+      signer.trust.identities.map((i) =>
+        JSON.stringify([i.issuer, i.identity ?? null, i.identityRegexp?.source ?? null]),
+      ),
+    );
+  const [x, y] = [set(a), set(b)];
+  return x.size === y.size && [...x].every((i) => y.has(i));
+}
+
 /**
  * A keyless signer of a policy: its trusted root read and parsed now (a bad one is POLICY_INVALID
  * naming `signers.N.keyless.trusted-root`), its identities' regexps compiled. sigstore-js is
@@ -278,27 +298,23 @@ async function keylessSigner(
   const file = entry['trusted-root'];
   if (!trustedRoots) throw invalid(path, `${field}.trusted-root`, 'trusted roots cannot be read here');
   const identities: CertificateIdentity[] = [];
+  const { certificateIdentity, verifierFor } = await import('./keyless-verify.js');
+  const fields = {
+    choice: 'subject',
+    identity: 'subject',
+    identityRegexp: 'subject-regexp',
+    issuer: 'issuer',
+  };
   for (const [j, identity] of entry.identities.entries()) {
-    const regexp = identity['subject-regexp'];
-    let identityRegexp: RegExp | undefined;
-    if (regexp !== undefined) {
-      try {
-        identityRegexp = new RegExp(regexp, 'u');
-      } catch {
-        throw invalid(
-          path,
-          `${field}.identities.${j}.subject-regexp`,
-          `${regexp} is not a regular expression`,
-        );
-      }
-    }
-    identities.push({
+    const checked = certificateIdentity({
       issuer: identity.issuer,
       ...(identity.subject !== undefined ? { identity: identity.subject } : {}),
-      ...(identityRegexp ? { identityRegexp } : {}),
+      ...(identity['subject-regexp'] !== undefined ? { identityRegexp: identity['subject-regexp'] } : {}),
     });
+    if ('part' in checked)
+      throw invalid(path, `${field}.identities.${j}.${fields[checked.part]}`, checked.reason);
+    identities.push(checked);
   }
-  const { verifierFor } = await import('./keyless-verify.js');
   const trustedRootFile = trustedRoots.resolve(file);
   let verifier: KeylessTrust['verifier'];
   try {
@@ -314,6 +330,34 @@ async function keylessSigner(
     trustedRootFile,
     trust: { verifier, identities },
   };
+}
+
+/**
+ * Which signing key counts for which signer: `candidates[i]` are the keys (key hints; for keyless,
+ * the certificate's key, one signing's bundle and `.sig` being one) of signer i's valid signatures.
+ * Each key counts for at most one signer, so N signers need N distinct signatures, and two keyless
+ * signers with overlapping identities are not both met by one certificate. A maximum bipartite
+ * matching by augmenting paths (Kuhn): at most 64 signers and 1000 signatures each, no library
+ * needed for a dozen lines. Returns the key assigned to each signer (undefined: none left for it).
+ */
+export function assignSignatures(candidates: readonly (readonly string[])[]): (string | undefined)[] {
+  const owner = new Map<string, number>();
+  const augment = (signer: number, seen: Set<string>): boolean => {
+    for (const key of candidates[signer] ?? []) {
+      if (key === '' || seen.has(key)) continue;
+      seen.add(key);
+      const holder = owner.get(key);
+      if (holder === undefined || augment(holder, seen)) {
+        owner.set(key, signer);
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const signer of candidates.keys()) augment(signer, new Set());
+  const assigned: (string | undefined)[] = candidates.map(() => undefined);
+  for (const [key, signer] of owner) assigned[signer] = key;
+  return assigned;
 }
 
 /** The signatures of `digest` by one signer of a policy, each checked. */
@@ -392,17 +436,31 @@ export async function evaluatePolicy(
   const subjects = await platformManifests(object);
   const rules: PolicyRuleResult[] = [];
 
+  const signed: SignatureReport[][] = [];
   for (const signer of policy.signers) {
     options.signal?.throwIfAborted();
-    const reports = await signerSignatures(store, object.digest, signer, options);
-    const valid = reports.filter((r) => r.valid);
+    signed.push(await signerSignatures(store, object.digest, signer, options));
+  }
+  const valid = signed.map((reports) => reports.filter((r) => r.valid));
+  const assigned = assignSignatures(
+    policy.signers.map((signer, i) => [
+      ...new Set(
+        (valid[i] ?? []).map((r) => (signer.kind === 'key' ? signer.hint : (r.certificate?.key ?? ''))),
+      ),
+    ]),
+  );
+  for (const [i, signer] of policy.signers.entries()) {
+    const reports = signed[i] ?? [];
+    const mine = valid[i] ?? [];
+    const passed = assigned[i] !== undefined;
     rules.push({
       rule: 'signer',
       requirement: signer.name,
-      passed: valid.length > 0,
-      reason:
-        valid.length > 0
-          ? `${valid.length} valid signature(s) on ${object.digest} (${[...new Set(valid.map((r) => r.format))].join(', ')})`
+      passed,
+      reason: passed
+        ? `${mine.length} valid signature(s) on ${object.digest} (${[...new Set(mine.map((r) => r.format))].join(', ')})`
+        : mine.length > 0
+          ? `its ${mine.length} valid signature(s) on ${object.digest} are counted for other signers (a signature counts for one signer only)`
           : reports.length === 0
             ? `no signature on ${object.digest}`
             : `none of the ${reports.length} signature(s) on ${object.digest} is valid for this key: ${reports[0]?.reason ?? ''}`,

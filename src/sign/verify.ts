@@ -69,8 +69,11 @@ export interface SignatureReport {
   file?: string;
   /** A bundle file's signed predicate type (an image signature's is cosign/sign/v1). */
   predicateType?: string;
-  /** Keyless: the signing certificate's identity (subject alternative name) and OIDC issuer. */
-  certificate?: { identity?: string; issuer?: string };
+  /**
+   * Keyless: the signing certificate's identity (subject alternative name), OIDC issuer, and `key`:
+   * base64(sha256(DER SPKI)) of its (ephemeral) public key, the same for one signing's bundle and `.sig`.
+   */
+  certificate?: { identity?: string; issuer?: string; key?: string };
 }
 
 export interface VerifyResult {

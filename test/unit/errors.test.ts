@@ -337,6 +337,7 @@ describe('exit status', () => {
       'SPEC_INVALID',
       'SOURCE_OUTSIDE_CONTEXT',
       'POLICY_INVALID',
+      'TOKEN_EXPIRED',
     ];
     for (const code of ERROR_CODES) {
       const expected = usage.includes(code) ? 2 : code === 'CANCELLED' ? 130 : 1;

@@ -79,7 +79,10 @@ provenance. The image digests do not change. The password is read as 'rampart si
 'rampart sign --keyless --recursive' and 'attest --keyless' do: an ephemeral key certified by
 Fulcio for the OIDC token in SIGSTORE_ID_TOKEN (or --identity-token-file), each signature logged
 in Rekor. The token is checked and the certificate obtained before anything is built, so a bad
-token or an unreachable Fulcio costs no build. Verify with 'rampart verify --trusted-root FILE
+token or an unreachable Fulcio costs no build. The certificate lives about 10 minutes: after a
+longer build Fulcio is asked again, with the token read again from --identity-token-file (or
+SIGSTORE_ID_TOKEN); CI tokens expire within minutes, so give a file the CI keeps fresh (an expired
+token is TOKEN_EXPIRED, naming when). Verify with 'rampart verify --trusted-root FILE
 --certificate-identity ID --certificate-oidc-issuer ISS' or a policy with a keyless signer.
   $ rampart build images/nodejs.yaml oci:./out/nodejs:22 --sign-keyless --identity-token-file token.jwt --fulcio-url https://fulcio.example.internal --rekor-url https://rekor.example.internal`,
     )

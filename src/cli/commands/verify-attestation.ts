@@ -48,7 +48,7 @@ Exit status 0 only when at least one attestation (of --type, when given) by the 
 Keyless attestations (attest --keyless, cosign's keyless; both formats): --trusted-root FILE,
 --certificate-oidc-issuer ISS and --certificate-identity ID (or --certificate-identity-regexp RE)
 instead of --key, checked as rampart verify checks keyless signatures (certificate chain at the
-logged time, SCTs, Rekor entry, identity and issuer); -o json adds "certificate": {"identity", "issuer"}.
+logged time, SCTs, Rekor entry, identity and issuer); -o json adds "certificate": {"identity", "issuer", "key"}.
 
 Examples:
   $ rampart verify-attestation --key rampart.pub --type cyclonedx oci:./out/nodejs:latest

@@ -77,12 +77,13 @@ their trusted root, docs/policy.md); --key and the keyless options are not neede
 
 Keyless signatures (sign --keyless, cosign's keyless): --trusted-root FILE (a sigstore trusted
 root: the Fulcio CAs, Rekor logs and CT logs to trust), --certificate-oidc-issuer ISS and
---certificate-identity ID (or --certificate-identity-regexp RE, unanchored as cosign's) instead of
+--certificate-identity ID (or --certificate-identity-regexp RE, unanchored as cosign's: anchor it
+with ^...$; none may be empty, as an empty regexp would match anyone) instead of
 --key. Each signature's certificate must chain to a CA of the root at the time its Rekor entry (or
 a timestamp authority) vouches for, carry SCTs only from the root's CT logs (at least one when the
 root lists any), its log entry must be signed by a log of the root and be of this signature, and
 it must name that identity and issuer. Offline: nothing is fetched (no TUF). -o json adds
-"certificate": {"identity", "issuer"}; "failed" adds certificate, tlog, timestamp,
+"certificate": {"identity", "issuer", "key"}; "failed" adds certificate, tlog, timestamp,
 certificate-identity, certificate-issuer.
 
 Examples:

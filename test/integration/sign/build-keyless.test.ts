@@ -123,7 +123,11 @@ describe('build --sign-keyless', () => {
         ['bundle', true],
         ['legacy', true],
       ]);
-      expect(result.signatures[0]?.certificate).toEqual({ identity: IDENTITY, issuer: ISSUER });
+      expect(result.signatures[0]?.certificate).toEqual({
+        identity: IDENTITY,
+        issuer: ISSUER,
+        key: expect.any(String),
+      });
     }
     // Another identity verifies nothing.
     const other = await rampart(

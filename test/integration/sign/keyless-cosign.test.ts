@@ -215,7 +215,11 @@ describe('rampart verifies keyless signatures cosign 2.5.0 made', () => {
     expect(ok.code, ok.stderr).toBe(0);
     const result: VerifyResult = JSON.parse(ok.stdout);
     expect(result.signatures.map((s) => [s.format, s.valid])).toEqual([['legacy', true]]);
-    expect(result.signatures[0]?.certificate).toEqual({ identity: IDENTITY, issuer: ISSUER });
+    expect(result.signatures[0]?.certificate).toEqual({
+      identity: IDENTITY,
+      issuer: ISSUER,
+      key: expect.any(String),
+    });
     const other = await verify('by-cosign2', 'https://example.org/someone-else');
     expect(other.code).toBe(1);
     expect(JSON.parse(other.stdout).signatures[0].failed).toBe('certificate-identity');

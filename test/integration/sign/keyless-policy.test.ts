@@ -215,5 +215,59 @@ describe('verify --policy with keyless signers', () => {
     expect(await invalid(signer(`key: signer.pub\n    keyless: {trusted-root: root.json, ${id}}`))).toBe(
       'signers.0',
     );
+    // A blank regexp would match every subject; a blank subject or issuer names no one.
+    for (const [identity, part] of [
+      [`{issuer: ${ISSUER}, subject-regexp: ' '}`, 'subject-regexp'],
+      [`{issuer: ${ISSUER}, subject: ' '}`, 'subject'],
+      [`{issuer: ' ', subject: ${IDENTITY}}`, 'issuer'],
+    ] as const) {
+      expect(
+        await invalid(signer(`keyless: {trusted-root: root.json, identities: [${identity}]}`)),
+        identity,
+      ).toBe(`signers.0.keyless.identities.0.${part}`);
+    }
+    // Two keyless signers with the same identities (any order): one certificate would meet both.
+    const other = `{issuer: ${ISSUER}, subject: https://example.org/other}`;
+    const mine = `{issuer: ${ISSUER}, subject: ${IDENTITY}}`;
+    expect(
+      await invalid(
+        `version: 1\nsigners:\n  - keyless: {trusted-root: root.json, identities: [${mine}, ${other}]}\n` +
+          `  - keyless: {trusted-root: other-root.json, identities: [${other}, ${mine}]}\n`,
+      ),
+    ).toBe('signers.1.keyless.identities');
+  });
+
+  it('one signature counts for one signer: two overlapping keyless signers need two signatures, one by each', async () => {
+    const path = await policyFile(
+      'two-person.yaml',
+      `version: 1\nsigners:\n` +
+        `  - name: anyone-in-rampart\n    keyless:\n      trusted-root: root.json\n      identities:\n` +
+        `        - {issuer: ${ISSUER}, subject-regexp: '^https://example\\.org/rampart/'}\n` +
+        `  - name: release\n    keyless:\n      trusted-root: root.json\n      identities:\n` +
+        `        - {issuer: ${ISSUER}, subject: ${IDENTITY}}\n`,
+    );
+    const policy = await loadPolicy(path);
+    // `signed` carries one signing by IDENTITY (in both formats): it meets one signer, not both.
+    const once = await evaluatePolicy(signed.ref, policy, { now: NOW });
+    expect(once.passed).toBe(false);
+    expect(verdicts(once).filter(([, passed]) => passed)).toHaveLength(1);
+
+    // Signed by IDENTITY and by another identity only the regexp accepts: each signer has its own.
+    const SECOND = 'https://example.org/rampart/ci/second.yml@refs/heads/main';
+    const twice = await fx.freshLayout('two-person');
+    for (const sub of [IDENTITY, SECOND]) {
+      const identityToken = mockIdentityToken({ sub, iss: ISSUER });
+      await signImage(
+        twice.ref,
+        await keylessMaterial({ identityToken, fulcioURL: mock.url, rekorURL: mock.url }),
+      );
+    }
+    const both = await evaluatePolicy(twice.ref, policy, { now: NOW });
+    expect(verdicts(both)).toEqual([
+      ['signer', true],
+      ['signer', true],
+    ]);
+    const cli = await rampart('verify', '--policy', path, '-o', 'json', signed.ref);
+    expect(cli.code).toBe(1);
   });
 });

@@ -6,6 +6,7 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keylessFromFlags } from '../../../src/cli/keyless-options.js';
 import { isRampartError } from '../../../src/errors.js';
 import { attestImage } from '../../../src/sign/attest.js';
 import {
@@ -127,7 +128,13 @@ describe('keyless signing (mock Fulcio and Rekor)', () => {
       ['bundle', true, undefined],
       ['legacy', true, undefined],
     ]);
-    expect(ok.signatures[0]?.certificate).toEqual({ identity: IDENTITY, issuer: ISSUER });
+    expect(ok.signatures[0]?.certificate).toEqual({
+      identity: IDENTITY,
+      issuer: ISSUER,
+      key: expect.any(String),
+    });
+    // One signing: its bundle and its .sig carry the same certificate key.
+    expect(ok.signatures[1]?.certificate?.key).toBe(ok.signatures[0]?.certificate?.key);
     const byRegexp = await verifyImageKeyless(signed.ref, {
       trustedRoot: root,
       identityRegexp: '^https://example\\.org/rampart/',
@@ -149,6 +156,66 @@ describe('keyless signing (mock Fulcio and Rekor)', () => {
       issuer: ISSUER,
     });
     expect(regexp.signatures.map((s) => s.failed)).toEqual(['certificate-identity', 'certificate-identity']);
+  });
+
+  it('an empty or blank identity, regexp or issuer is USAGE naming the option (an empty regexp would match anyone)', async () => {
+    const usage = async (call: () => Promise<unknown>) => {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return isRampartError(error, 'USAGE') ? error.details.option : error;
+    };
+    const id = { identity: IDENTITY };
+    for (const [given, option] of [
+      [{ identityRegexp: '', issuer: ISSUER }, '--certificate-identity-regexp'],
+      [{ identityRegexp: '  ', issuer: ISSUER }, '--certificate-identity-regexp'],
+      [{ identity: '', issuer: ISSUER }, '--certificate-identity'],
+      [{ ...id, issuer: '' }, '--certificate-oidc-issuer'],
+      [{ ...id, issuer: ' ' }, '--certificate-oidc-issuer'],
+    ] as const) {
+      const options = { trustedRoot: root, ...given };
+      const what = JSON.stringify(given);
+      expect(await usage(() => verifyImageKeyless(signed.ref, options)), what).toBe(option);
+      expect(await usage(() => verifyAttestationsKeyless(signed.ref, options)), what).toBe(option);
+    }
+    const cli = await rampart(
+      'verify',
+      signed.ref,
+      '--certificate-identity-regexp',
+      '',
+      '--certificate-oidc-issuer',
+      ISSUER,
+      '--trusted-root',
+      join(fx.work, 'root.json'),
+      '-o',
+      'json',
+    );
+    expect(cli.code).toBe(2);
+    expect(JSON.parse(cli.stderr).error).toMatchObject({
+      code: 'USAGE',
+      details: { option: '--certificate-identity-regexp' },
+    });
+    // A regexp not anchored at both ends verifies, with a warning; an anchored one without.
+    const byRegexp = (re: string) =>
+      rampart(
+        'verify',
+        signed.ref,
+        '--certificate-identity-regexp',
+        re,
+        '--certificate-oidc-issuer',
+        ISSUER,
+        '--trusted-root',
+        join(fx.work, 'root.json'),
+        '-o',
+        'json',
+      );
+    const loose = await byRegexp('example\\.org/rampart/');
+    expect(loose.code, loose.stderr).toBe(0);
+    expect(loose.stderr.startsWith('warning: ')).toBe(true);
+    const anchored = await byRegexp('^https://example\\.org/rampart/.*$');
+    expect(anchored.code, anchored.stderr).toBe(0);
+    expect(anchored.stderr).toBe('');
   });
 
   it('refuses against a trusted root without the CA, without the log, without the CT log or with another one', async () => {
@@ -346,7 +413,11 @@ describe('keyless signing (mock Fulcio and Rekor)', () => {
       ['bundle', true, 'https://openvex.dev/ns'],
       ['legacy', true, 'https://openvex.dev/ns'],
     ]);
-    expect(ok.attestations[0]?.certificate).toEqual({ identity: IDENTITY, issuer: ISSUER });
+    expect(ok.attestations[0]?.certificate).toEqual({
+      identity: IDENTITY,
+      issuer: ISSUER,
+      key: expect.any(String),
+    });
     const other = await verifyAttestationsKeyless(ref, { ...options, identity: 'https://example.org/x' });
     expect(other.verified).toBe(false);
     expect(other.attestations.map((a) => a.failed)).toEqual(['certificate-identity', 'certificate-identity']);
@@ -410,7 +481,16 @@ describe('keyless errors', () => {
       iss: ISSUER,
       exp: Math.floor(Date.now() / 1000) - 10,
     });
-    for (const identityToken of [expired, 'not-a-jwt', '', 'a.b.c']) {
+    const late = await keylessMaterial({
+      identityToken: expired,
+      fulcioURL: mock.url,
+      rekorURL: mock.url,
+    }).catch((e: unknown) => e);
+    expect(isRampartError(late, 'TOKEN_EXPIRED') && late.details).toEqual({
+      variable: 'SIGSTORE_ID_TOKEN',
+      expiredAt: expect.any(String),
+    });
+    for (const identityToken of ['not-a-jwt', '', 'a.b.c']) {
       const error = await keylessMaterial({ identityToken, fulcioURL: mock.url, rekorURL: mock.url }).catch(
         (e: unknown) => e,
       );
@@ -420,6 +500,54 @@ describe('keyless errors', () => {
         expect(String((error as Error).message).includes(identityToken)).toBe(false);
     }
     expect(mock.requests.length).toBe(before);
+  });
+
+  it('a certificate asked for again (after a long build) reads the token file again; an expired one is TOKEN_EXPIRED', async () => {
+    // The clock moves past the certificate's 10 minutes (the mock Fulcio's) and past the first
+    // token's expiry, as after a long build: the token file rewritten meanwhile is what is sent.
+    const file = join(fx.work, 'refreshed.jwt');
+    const start = Date.now();
+    let clock = new Date(start);
+    const tokenUntil = (ms: number) =>
+      mockIdentityToken({ sub: IDENTITY, iss: ISSUER, exp: Math.floor(ms / 1000) });
+    await writeFile(file, tokenUntil(start + 5 * 60_000));
+    const made = (await keylessFromFlags(
+      { keyless: true, fulcioUrl: mock.url, rekorUrl: mock.url, identityTokenFile: file },
+      {},
+      new AbortController().signal,
+      () => clock,
+    )) as Awaited<ReturnType<typeof keylessMaterial>>;
+    const before = await made.identity(); // certified at the start, as build does
+    clock = new Date(start + 20 * 60_000);
+    await writeFile(file, tokenUntil(start + 25 * 60_000));
+    const { ref } = await fx.freshLayout('refreshed');
+    await signImage(ref, made);
+    expect((await made.identity()).certificate).not.toBe(before.certificate);
+    expect((await verify(ref)).verified).toBe(true);
+
+    // Later still, the file not refreshed: refused before Fulcio is asked, naming when and where.
+    clock = new Date(start + 40 * 60_000);
+    const asked = mock.requests.length;
+    const error = await signImage((await fx.freshLayout('expired')).ref, made).catch((e: unknown) => e);
+    expect(isRampartError(error, 'TOKEN_EXPIRED') && error.details).toEqual({
+      option: '--identity-token-file',
+      expiredAt: new Date(Math.floor((start + 25 * 60_000) / 1000) * 1000).toISOString(),
+    });
+    expect(mock.requests.length).toBe(asked);
+
+    // A token read again for another identity is refused: one command signs as one identity.
+    await writeFile(
+      file,
+      mockIdentityToken({
+        sub: 'https://example.org/other',
+        iss: ISSUER,
+        exp: Math.floor(start / 1000) + 3600,
+      }),
+    );
+    const other = await signImage((await fx.freshLayout('other-identity')).ref, made).catch(
+      (e: unknown) => e,
+    );
+    expect(isRampartError(other, 'USAGE') && other.details).toEqual({ option: '--identity-token-file' });
   });
 
   it('a Fulcio that refuses is a NETWORK error naming its URL and status; nothing is stored', async () => {
@@ -666,7 +794,7 @@ describe('rampart sign --keyless / verify --trusted-root (CLI)', () => {
       format: 'bundle',
       valid: true,
       file: bundleFile,
-      certificate: { identity: IDENTITY, issuer: ISSUER },
+      certificate: { identity: IDENTITY, issuer: ISSUER, key: expect.any(String) },
     });
     const wrong = await rampart(
       'verify',
