@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { Bundle } from '@sigstore/bundle';
 import type { TrustMaterial, VerificationError, Verifier } from '@sigstore/verify';
 import { RampartError } from '../errors.js';
-import { type AttachmentStore, legacyAttachmentTag } from '../oci/attachments.js';
+import type { AttachmentStore, } from '../oci/attachments.js';
 import { type Digest, sha256Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
@@ -11,8 +11,6 @@ import { openAttachmentStore, openImage } from '../oci/open.js';
 import type { Descriptor } from '../oci/types.js';
 import {
   ATTESTATION_PREDICATE_ANNOTATION,
-  BUNDLE_MEDIA_TYPE,
-  BUNDLE_PREDICATE_ANNOTATION,
   COSIGN_SIGN_PREDICATE,
   DSSE_ENVELOPE_MEDIA_TYPE,
   decodeBase64,
@@ -24,15 +22,12 @@ import {
   checkSignatures,
   checkStatementSubject,
   failure,
-  MAX_SIGNATURES,
-  openSignatureManifest,
   parseEnvelope,
   parseSimpleSigning,
   parseStatement,
   type ReportBase,
   readBundleLayer,
   readLayer,
-  readReferrers,
   type SignatureCheck,
   type SignatureReport,
   type VerifyResult,
@@ -44,6 +39,7 @@ import {
   type VerifyAttestationOptions,
   type VerifyAttestationResult,
   verifyAttestationsWith,
+  walkAttestations,
 } from './verify-attestation.js';
 
 /**
@@ -194,43 +190,32 @@ export async function verifyKeylessAttestationsOfDigest(
   options: { signal?: AbortSignal } = {},
 ): Promise<AttestationReport[]> {
   const sigstore = await sigstoreModules();
-  const reports: AttestationReport[] = [];
-  const attTag = await store.resolveTag(legacyAttachmentTag(digest, 'att'));
-  if (attTag) {
-    const manifest = await openSignatureManifest(store, attTag, 'legacy', reports);
-    for (const layer of manifest?.layerDescriptors.slice(0, MAX_SIGNATURES) ?? []) {
-      options.signal?.throwIfAborted();
-      reports.push(await checkKeylessLegacyAttestation(manifest as Manifest, layer, digest, trust, sigstore));
-    }
-  }
-  const referrers = await readReferrers(store, digest, reports);
-  for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
-    options.signal?.throwIfAborted();
-    if (descriptor.mediaType !== MediaType.OciManifest) continue;
-    const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
-    if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
-    const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
-    // An image signature (cosign/sign/v1) is `verify`'s, not an attestation.
-    if (claimed === COSIGN_SIGN_PREDICATE) continue;
-    const read = await readBundleLayer(manifest, digest, MAX_ATTESTATION_BLOB);
-    if ('report' in read) {
-      reports.push({ ...read.report, ...(claimed ? { predicateType: claimed } : {}) });
-      continue;
-    }
-    const { raw, base, layer } = read;
-    const checked = checkKeylessBundle(
-      raw,
-      digest,
-      trust.verifier,
-      trust.identities,
-      base,
-      `bundle ${layer.digest}`,
-      sigstore,
-    );
-    if (checked.predicateType === COSIGN_SIGN_PREDICATE) continue;
-    reports.push(attestationReport(checked, claimed));
-  }
-  return reports;
+  return walkAttestations(
+    store,
+    digest,
+    {
+      legacy: (manifest, layer) => checkKeylessLegacyAttestation(manifest, layer, digest, trust, sigstore),
+      bundle: async (manifest, claimed) => {
+        // An image signature (cosign/sign/v1) is `verify`'s, not an attestation.
+        if (claimed === COSIGN_SIGN_PREDICATE) return undefined;
+        const read = await readBundleLayer(manifest, digest, MAX_ATTESTATION_BLOB);
+        if ('report' in read) return { ...read.report, ...(claimed ? { predicateType: claimed } : {}) };
+        const { raw, base, layer } = read;
+        const checked = checkKeylessBundle(
+          raw,
+          digest,
+          trust.verifier,
+          trust.identities,
+          base,
+          `bundle ${layer.digest}`,
+          sigstore,
+        );
+        if (checked.predicateType === COSIGN_SIGN_PREDICATE) return undefined;
+        return attestationReport(checked, claimed);
+      },
+    },
+    options,
+  );
 }
 
 /** One layer of a `.att` manifest made keylessly: a DSSE envelope with cosign's certificate annotations. */

@@ -107,13 +107,57 @@ export async function verifyAttestationsOfDigest(
   key: KeyObject,
   options: { signal?: AbortSignal } = {},
 ): Promise<AttestationReport[]> {
+  return walkAttestations(
+    store,
+    digest,
+    {
+      legacy: (manifest, layer) => checkLegacyAttestation(manifest, layer, digest, key),
+      bundle: async (manifest, claimed) => {
+        const opened = await openBundle(manifest, digest, key, MAX_ATTESTATION_BLOB);
+        if ('report' in opened) {
+          // Not signed by this key: an image signature (cosign/sign/v1) is `verify`'s, not reported here.
+          if (claimed === COSIGN_SIGN_PREDICATE) return undefined;
+          return { ...opened.report, ...(claimed ? { predicateType: claimed } : {}) };
+        }
+        const { statement, base, layer } = opened;
+        if (statement.predicateType === COSIGN_SIGN_PREDICATE) return undefined;
+        return withStatement(
+          checkStatementSubject(statement, digest, base, `the statement in bundle ${layer.digest}`),
+          statement.predicateType,
+          statement.value,
+        );
+      },
+    },
+    options,
+  );
+}
+
+/** How one signer's attestations are decided: a `.att` DSSE layer, and a bundle referrer. */
+export interface AttestationChecks {
+  legacy(manifest: Manifest, layer: Descriptor): Promise<AttestationReport>;
+  /** `claimed` is the referrer's predicate-type annotation; undefined skips it (an image signature). */
+  bundle(manifest: Manifest, claimed: string | undefined): Promise<AttestationReport | undefined>;
+}
+
+/**
+ * The one walk over the attestations of a manifest digest, in both formats: the DSSE layers of its
+ * `.att` tag (cosign 2) and its sigstore bundle referrers (cosign 3), at most MAX_SIGNATURES of
+ * each, cancellable between them; an unreadable manifest is a report, not an error. `checks`
+ * decides each one for a signer (a key, a keyless trust).
+ */
+export async function walkAttestations(
+  store: AttachmentStore,
+  digest: Digest,
+  checks: AttestationChecks,
+  options: { signal?: AbortSignal } = {},
+): Promise<AttestationReport[]> {
   const reports: AttestationReport[] = [];
   const attTag = await store.resolveTag(legacyAttachmentTag(digest, 'att'));
   if (attTag) {
     const manifest = await openSignatureManifest(store, attTag, 'legacy', reports);
     for (const layer of manifest?.layerDescriptors.slice(0, MAX_SIGNATURES) ?? []) {
       options.signal?.throwIfAborted();
-      reports.push(await checkLegacyAttestation(manifest as Manifest, layer, digest, key));
+      reports.push(await checks.legacy(manifest as Manifest, layer));
     }
   }
   const referrers = await readReferrers(store, digest, reports);
@@ -122,23 +166,8 @@ export async function verifyAttestationsOfDigest(
     if (descriptor.mediaType !== MediaType.OciManifest) continue;
     const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
     if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
-    const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
-    const opened = await openBundle(manifest, digest, key, MAX_ATTESTATION_BLOB);
-    if ('report' in opened) {
-      // Not signed by this key: an image signature (cosign/sign/v1) is `verify`'s, not reported here.
-      if (claimed !== COSIGN_SIGN_PREDICATE)
-        reports.push({ ...opened.report, ...(claimed ? { predicateType: claimed } : {}) });
-      continue;
-    }
-    const { statement, base, layer } = opened;
-    if (statement.predicateType === COSIGN_SIGN_PREDICATE) continue;
-    reports.push(
-      withStatement(
-        checkStatementSubject(statement, digest, base, `the statement in bundle ${layer.digest}`),
-        statement.predicateType,
-        statement.value,
-      ),
-    );
+    const report = await checks.bundle(manifest, manifest.annotations[BUNDLE_PREDICATE_ANNOTATION]);
+    if (report) reports.push(report);
   }
   return reports;
 }
