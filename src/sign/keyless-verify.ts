@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { Bundle } from '@sigstore/bundle';
 import type { TrustMaterial, VerificationError, Verifier } from '@sigstore/verify';
 import { RampartError } from '../errors.js';
-import type { AttachmentStore, } from '../oci/attachments.js';
+import type { AttachmentStore } from '../oci/attachments.js';
 import { type Digest, sha256Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
