@@ -28,6 +28,18 @@ export function addKeylessOptions(command: Command): Command {
     );
 }
 
+/** The first keyless option given without the switch that turns keyless signing on, if any. */
+export function strayKeylessOption(
+  flags: Pick<KeylessFlags, 'fulcioUrl' | 'rekorUrl' | 'identityTokenFile'>,
+): string | undefined {
+  const given = [
+    ['--fulcio-url', flags.fulcioUrl],
+    ['--rekor-url', flags.rekorUrl],
+    ['--identity-token-file', flags.identityTokenFile],
+  ] as const;
+  return given.find(([, value]) => value !== undefined)?.[0];
+}
+
 /** Bound on an identity token file. */
 const MAX_TOKEN_FILE = 64 * 1024;
 
@@ -43,16 +55,8 @@ export async function keylessFromFlags(
   now?: () => Date,
 ): Promise<SignatureMaterial | undefined> {
   if (!flags.keyless) {
-    const stray = (
-      [
-        ['--fulcio-url', flags.fulcioUrl],
-        ['--rekor-url', flags.rekorUrl],
-        ['--identity-token-file', flags.identityTokenFile],
-      ] as const
-    ).find(([, value]) => value !== undefined);
-    if (stray) {
-      throw new RampartError('USAGE', `${stray[0]} is for --keyless`, { details: { option: stray[0] } });
-    }
+    const stray = strayKeylessOption(flags);
+    if (stray) throw new RampartError('USAGE', `${stray} is for --keyless`, { details: { option: stray } });
     if (flags.key === undefined) {
       throw new RampartError('USAGE', 'give --key (a private key) or --keyless', {
         details: { option: '--key' },

@@ -2,8 +2,8 @@
  * The rules every `node:http`/`node:https` agent pool of rampart follows (registries, the Debian
  * archive): which proxy it goes through and how long an unused connection is kept.
  */
-import type { Agent as HttpAgent } from 'node:http';
-import type { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpAgent, AgentOptions as HttpAgentOptions } from 'node:http';
+import type { Agent as HttpsAgent, AgentOptions as HttpsAgentOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { HttpAgents } from './client.js';
 
@@ -79,4 +79,29 @@ export function lazyAgents(make: { http: () => HttpAgent; https: () => HttpsAgen
       https?.destroy();
     },
   };
+}
+
+/**
+ * rampart's keep-alive pools: `shared` options for both (a proxy, a lookup), `https` ones for TLS
+ * (a CA list, verification), free sockets closed after `idleMs`, each pool made on first use.
+ * node:http/node:https are taken with getBuiltinModule, not imported: an ESM import of node:http
+ * loads fetch's undici (see sendNode in http/client.ts).
+ */
+export function keepAliveAgents(
+  shared: HttpAgentOptions = {},
+  https: HttpsAgentOptions = {},
+  idleMs: number = FREE_SOCKET_TIMEOUT_MS,
+): HttpAgents {
+  return lazyAgents({
+    http: () =>
+      closingIdleSockets(
+        new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, ...shared }),
+        idleMs,
+      ),
+    https: () =>
+      closingIdleSockets(
+        new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true, ...https, ...shared }),
+        idleMs,
+      ),
+  });
 }

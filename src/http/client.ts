@@ -41,7 +41,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { RampartError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { closingIdleSockets, environmentProxy, FREE_SOCKET_TIMEOUT_MS, lazyAgents } from './agents.js';
+import { environmentProxy, keepAliveAgents } from './agents.js';
 import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
 
 /** The `User-Agent` of every request rampart sends (a caller's own header wins). */
@@ -906,20 +906,7 @@ export function throwIfCancelled(signal: AbortSignal | undefined, operation: str
  */
 export async function defaultAgents(env: NodeJS.ProcessEnv = process.env): Promise<HttpAgents> {
   const proxyEnv = environmentProxy(env);
-  const proxy = proxyEnv ? { proxyEnv } : {};
-  // Not imported: see sendNode (an ESM import of node:http loads fetch's undici).
-  return lazyAgents({
-    http: () =>
-      closingIdleSockets(
-        new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, ...proxy }),
-        FREE_SOCKET_TIMEOUT_MS,
-      ),
-    https: () =>
-      closingIdleSockets(
-        new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true, ...proxy }),
-        FREE_SOCKET_TIMEOUT_MS,
-      ),
-  });
+  return keepAliveAgents(proxyEnv ? { proxyEnv } : {});
 }
 
 /**

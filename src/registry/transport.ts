@@ -18,7 +18,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { readFile } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import { RampartError } from '../errors.js';
-import { closingIdleSockets, environmentProxy, FREE_SOCKET_TIMEOUT_MS, lazyAgents } from '../http/agents.js';
+import { environmentProxy, FREE_SOCKET_TIMEOUT_MS, keepAliveAgents } from '../http/agents.js';
 import { type HttpAgents, HttpClient } from '../http/client.js';
 
 export { FREE_SOCKET_TIMEOUT_MS };
@@ -175,25 +175,11 @@ export function registryAgents(settings: TlsSettings): () => Promise<HttpAgents>
       : settings.proxyEnv
         ? { proxyEnv: settings.proxyEnv }
         : {};
-    const idleMs = settings.freeSocketTimeoutMs ?? FREE_SOCKET_TIMEOUT_MS;
-    // Not imported: see sendNode in http/client.ts (an ESM import of node:http loads fetch's undici).
-    return lazyAgents({
-      http: () =>
-        closingIdleSockets(
-          new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, ...route }),
-          idleMs,
-        ),
-      https: () =>
-        closingIdleSockets(
-          new (process.getBuiltinModule('node:https').Agent)({
-            keepAlive: true,
-            ...(ca ? { ca } : {}),
-            rejectUnauthorized: !settings.insecure,
-            ...route,
-          }),
-          idleMs,
-        ),
-    });
+    return keepAliveAgents(
+      route,
+      { ...(ca ? { ca } : {}), rejectUnauthorized: !settings.insecure },
+      settings.freeSocketTimeoutMs ?? FREE_SOCKET_TIMEOUT_MS,
+    );
   };
 }
 

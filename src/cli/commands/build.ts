@@ -12,6 +12,7 @@ import { compareText } from '../../util/compare-text.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import { privateKeyFile } from '../key-options.js';
+import { keylessFromFlags, strayKeylessOption } from '../keyless-options.js';
 import { createProgressReporter } from '../progress.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
@@ -240,7 +241,6 @@ async function buildSigning(opts: BuildCommandOptions): Promise<BuildSigningOpti
     });
   }
   if (opts.signKeyless) {
-    const { keylessFromFlags } = await import('../keyless-options.js');
     // Ctrl-C while Fulcio is asked stops that request; the build has its own interrupt scope.
     const material = (await withInterrupt((signal) =>
       keylessFromFlags(
@@ -275,16 +275,8 @@ function checkSigningFlags(opts: BuildCommandOptions): void {
     throw usage('--builder-id', '--builder-id is for --sign-key or --sign-keyless');
   if (!opts.signKey && opts.allowInsecureKey)
     throw usage('--allow-insecure-key', '--allow-insecure-key is for --sign-key');
-  if (!opts.signKeyless) {
-    const stray = (
-      [
-        ['--fulcio-url', opts.fulcioUrl],
-        ['--rekor-url', opts.rekorUrl],
-        ['--identity-token-file', opts.identityTokenFile],
-      ] as const
-    ).find(([, value]) => value !== undefined);
-    if (stray) throw usage(stray[0], `${stray[0]} is for --sign-keyless`);
-  }
+  const stray = opts.signKeyless ? undefined : strayKeylessOption(opts);
+  if (stray) throw usage(stray, `${stray} is for --sign-keyless`);
 }
 
 function isUri(value: string): boolean {
