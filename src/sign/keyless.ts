@@ -328,7 +328,16 @@ export async function keylessMaterial(options: KeylessOptions): Promise<KeylessM
     },
     async legacyEnvelope(statement) {
       const bundle = await create(intotoBuilder, { data: statement, type: IN_TOTO_PAYLOAD_TYPE });
-      if (bundle.content.$case !== 'dsseEnvelope') throw new Error('not a DSSE bundle');
+      if (bundle.content.$case !== 'dsseEnvelope') {
+        // sigstore-js's DSSE builder always answers with an envelope; anything else is its bug.
+        throw new RampartError(
+          'SIGNATURE_INVALID',
+          `sigstore-js returned a ${bundle.content.$case} bundle, not a DSSE envelope`,
+          {
+            details: { url: redactUrl(rekorURL) },
+          },
+        );
+      }
       const entry = bundle.verificationMaterial.tlogEntries[0];
       if (!entry) throw serviceError(new Error('no transparency-log entry'), 'Rekor', rekorURL);
       const envelope = bundle.content.dsseEnvelope;
