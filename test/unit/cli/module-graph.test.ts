@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +162,65 @@ describe('the CLI loads what a command needs', () => {
     ]) {
       expect(warm.modules, 'warm scan of a layout').not.toContain(unneeded);
     }
+  });
+
+  it('the built verify loads no Node built-in it does not use', async () => {
+    const hook = `data:text/javascript,${encodeURIComponent(
+      `process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(process.moduleLoadList) + '\\n'));`,
+    )}`;
+    const run = await runCommand(
+      process.execPath,
+      ['--import', hook, join(REPO, 'bin/rampart.js'), 'verify', '--key', publicKey, layout],
+      { cwd: REPO, env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') } },
+    );
+    const loaded = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '[]') as string[];
+    const builtins = loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
+    expect(builtins).toContain('crypto'); // it ran: the key was parsed
+    // zlib and child_process load when a layer is decompressed, readline/promises when a prompt is
+    // shown, tls for a registry's https; util's lazy exports (parseArgs, diff, ...) are read only
+    // by an ESM import of node:util, which start-up code avoids (process.getBuiltinModule).
+    for (const unused of [
+      'zlib',
+      'readline/promises',
+      'internal/util/parse_args/parse_args',
+      'tls',
+      'https',
+    ]) {
+      expect(builtins, 'verify --key of a layout').not.toContain(unused);
+    }
+  });
+
+  it('dist/ imports the bundled zod itself: the built CLI needs no resolve hook', async () => {
+    const hook = `data:text/javascript,${encodeURIComponent(
+      `import { registerHooks } from 'node:module';
+const loaded = [];
+registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
+process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(loaded) + '\\n'));`,
+    )}`;
+    // dist/cli/main.js run directly, without bin/rampart.js.
+    const run = await runCommand(
+      process.execPath,
+      [
+        '--import',
+        hook,
+        '--input-type=module',
+        '-e',
+        `const { main } = await import(${JSON.stringify(join(REPO, 'dist/cli/main.js'))});
+process.exitCode = await main(['node', 'rampart', ...process.argv.slice(1)]);`,
+        'scan',
+        `oci:${join(work, 'layout')}:t`,
+        '--db',
+        join(work, 'advisories.db'),
+      ],
+      { cwd: REPO, env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') } },
+    );
+    expect(run.stdout).toContain('CVE-2026-0001');
+    const loaded = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '[]') as string[];
+    const zod = loaded.filter((url) => url.includes('/zod'));
+    expect(zod).toHaveLength(1);
+    expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.js$/);
+    // bin/rampart.js registers no module hook (every resolution would go through JS).
+    expect(await readFile(join(REPO, 'bin/rampart.js'), 'utf8')).not.toContain('registerHooks');
   });
 
   it('the built CLI (bin/rampart.js) loads zod as one bundled file, not its ~95 modules', async () => {
