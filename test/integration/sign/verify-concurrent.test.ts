@@ -81,4 +81,31 @@ describe('verify of an image with several signatures', () => {
     // The bundle reports follow the referrers' listing.
     expect(result.signatures.filter((s) => s.format === 'bundle').map((s) => s.manifest)).toEqual(referrers);
   });
+
+  it('asks the referrers tag schema beside the referrers API, not after its 404', async () => {
+    const events: string[] = [];
+    const tagPath = `/manifests/sha256-${digest.slice('sha256:'.length)}`;
+    const kind = (request: ClientRequest) =>
+      request.path.includes('/referrers/') ? 'api' : request.path.endsWith(tagPath) ? 'tag' : undefined;
+    const start = (message: unknown) => {
+      const which = kind((message as { request: ClientRequest }).request);
+      if (which) events.push(`${which} sent`);
+    };
+    const finish = (message: unknown) => {
+      const which = kind((message as { request: ClientRequest }).request);
+      if (which) events.push(`${which} answered`);
+    };
+    subscribe('http.client.request.start', start);
+    subscribe('http.client.response.finish', finish);
+    try {
+      const result = await verifyImage(ref, parsePublicKey(publicKey), { registry: { insecure: true } });
+      expect(result.verified).toBe(true);
+    } finally {
+      unsubscribe('http.client.request.start', start);
+      unsubscribe('http.client.response.finish', finish);
+    }
+    // docker-registry has no referrers API (404): the tag schema was already asked by then.
+    expect(events.indexOf('tag sent')).toBeGreaterThanOrEqual(0);
+    expect(events.indexOf('tag sent')).toBeLessThan(events.indexOf('api answered'));
+  });
 });
