@@ -3,16 +3,20 @@
 // of CPU per command as files, ~40 ms as one bundle (the same code; esbuild only joins it), less
 // again with English messages only (below).
 // dist/'s modules then import this file instead of `zod` (their `from 'zod'` is rewritten below,
-// at build time): a resolve hook in bin/rampart.js did that at run time before, and sent every
-// module resolution of every command through JS (~10-15 ms of each start). The library (dist/)
-// uses the bundle too (the same zod code); the tests (src/) import zod as usual. Without esbuild
-// (it comes with the dev tools) nothing is bundled or rewritten and dist/ loads zod's own files.
+// at build time), so bin/rampart.js needs no resolve hook, which sent every module resolution of
+// every command through JS (~10-15 ms of each start); it still maps `zod` for a dist/ that tsc
+// alone rebuilt. The library (dist/) uses the bundle too (the same zod code); the tests (src/)
+// import zod as usual. Without esbuild (it comes with the dev tools) nothing is bundled or
+// rewritten and dist/ loads zod's own files. `--dist DIR`: another build directory (tests).
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'dist', 'vendor');
+const distFlag = process.argv.indexOf('--dist');
+const dist =
+  distFlag > 0 && process.argv[distFlag + 1] ? resolve(process.argv[distFlag + 1]) : join(root, 'dist');
+const out = join(dist, 'vendor');
 let esbuild;
 try {
   esbuild = await import('esbuild');
@@ -55,7 +59,7 @@ await esbuild.build({
 // Every `from 'zod'` in dist/ (and one rewritten by an earlier build, for another zod version)
 // now names the bundle, relative to the importing file. Only dist/'s own output is touched.
 const bundle = join(out, `zod-${version}.js`);
-const zodImport = /(\bfrom\s*)(['"])(?:zod|(?:\.\.?\/)+(?:[^'"]*\/)?vendor\/zod-[^'"\/]+\.js)\2/g;
+const zodImport = /(\bfrom\s*)(['"])(?:zod|(?:\.\.?\/)+(?:[^'"]*\/)?vendor\/zod-[^'"/]+\.js)\2/g;
 const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -71,4 +75,4 @@ const walk = (dir) => {
     }
   }
 };
-walk(join(root, 'dist'));
+walk(dist);
