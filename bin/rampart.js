@@ -20,9 +20,10 @@ process.stdout.on('error', (error) => {
 // default shared temp directory; NODE_COMPILE_CACHE chooses another, NODE_DISABLE_COMPILE_CACHE=1
 // turns it off. A cache that cannot be written only costs the speed-up.
 try {
-  const { enableCompileCache } = await import('node:module');
-  const { homedir } = await import('node:os');
-  const { join } = await import('node:path');
+  // getBuiltinModule, not import(): an ESM import of a built-in reads every export, lazy ones too.
+  const { enableCompileCache } = process.getBuiltinModule('node:module');
+  const { homedir } = process.getBuiltinModule('node:os');
+  const { join } = process.getBuiltinModule('node:path');
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   enableCompileCache?.(process.env.NODE_COMPILE_CACHE || join(base, 'rampart', 'compile-cache'));
 } catch {
@@ -43,31 +44,37 @@ try {
     /--(?:max-semi-space-size|min-semi-space-size|semi-space-growth-factor|scavenger-max-new-space-capacity-mb)\b/;
   const userSet = sized.test(process.env.NODE_OPTIONS ?? '') || process.execArgv.some((a) => sized.test(a));
   if (!userSet && Number(process.versions.v8.split('.')[0]) >= 13) {
-    const { setFlagsFromString } = await import('node:v8');
+    const { setFlagsFromString } = process.getBuiltinModule('node:v8');
     setFlagsFromString('--scavenger-max-new-space-capacity-mb=4');
   }
 } catch {
   // Tuning only.
 }
 
-// zod as one bundled file (scripts/bundle-zod.mjs), for rampart's own dist/ modules only, when it
-// was made from the zod installed: ~95 fewer files to load on every command that parses a manifest.
+// zod as one bundled file (scripts/bundle-zod.mjs): a full build (`npm run build`) points dist/'s
+// imports of zod at it. A dist/ rebuilt by tsc alone imports `zod` again: for it, a resolve hook
+// maps `zod` to the bundle while it matches the installed zod (only then: every module resolution
+// goes through JS with a hook, ~10-15 ms of a start). oci/types.js, which every image command
+// loads, tells which build this is.
 try {
-  const { registerHooks } = await import('node:module');
-  const { existsSync, readFileSync } = await import('node:fs');
-  const zodPackage = new URL(import.meta.resolve('zod/package.json'));
-  const { version } = JSON.parse(readFileSync(zodPackage, 'utf8'));
-  const bundled = new URL(`../dist/vendor/zod-${version}.js`, import.meta.url);
-  const dist = new URL('../dist/', import.meta.url).href;
-  if (registerHooks && existsSync(bundled)) {
-    registerHooks({
-      resolve(specifier, context, next) {
-        if (specifier === 'zod' && context.parentURL?.startsWith(dist)) {
-          return { url: bundled.href, format: 'module', shortCircuit: true };
-        }
-        return next(specifier, context);
-      },
-    });
+  const { readFileSync, existsSync } = process.getBuiltinModule('node:fs');
+  const probe = readFileSync(new URL('../dist/oci/types.js', import.meta.url), 'utf8');
+  if (/\bfrom\s*['"]zod['"]/.test(probe)) {
+    const { registerHooks } = process.getBuiltinModule('node:module');
+    const zodPackage = new URL(import.meta.resolve('zod/package.json'));
+    const { version } = JSON.parse(readFileSync(zodPackage, 'utf8'));
+    const bundled = new URL(`../dist/vendor/zod-${version}.js`, import.meta.url);
+    const dist = new URL('../dist/', import.meta.url).href;
+    if (registerHooks && existsSync(bundled)) {
+      registerHooks({
+        resolve(specifier, context, next) {
+          if (specifier === 'zod' && context.parentURL?.startsWith(dist)) {
+            return { url: bundled.href, format: 'module', shortCircuit: true };
+          }
+          return next(specifier, context);
+        },
+      });
+    }
   }
 } catch {
   // No bundle, or a Node without module hooks: zod loads from its own files.

@@ -2,15 +2,21 @@
 // modules (every locale included), and loading that many files is most of zod's cost: ~105 ms
 // of CPU per command as files, ~40 ms as one bundle (the same code; esbuild only joins it), less
 // again with English messages only (below).
-// bin/rampart.js resolves `zod` to this file for dist/ when its version is the installed zod's;
-// the library (dist/index.js) and the tests import zod as usual. Without esbuild (it comes with
-// the dev tools) nothing is bundled and the CLI loads zod's own files.
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// dist/'s modules then import this file instead of `zod` (their `from 'zod'` is rewritten below,
+// at build time), so bin/rampart.js needs no resolve hook, which sent every module resolution of
+// every command through JS (~10-15 ms of each start); it still maps `zod` for a dist/ that tsc
+// alone rebuilt. The library (dist/) uses the bundle too (the same zod code); the tests (src/)
+// import zod as usual. Without esbuild (it comes with the dev tools) nothing is bundled or
+// rewritten and dist/ loads zod's own files. `--dist DIR`: another build directory (tests).
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'dist', 'vendor');
+const distFlag = process.argv.indexOf('--dist');
+const dist =
+  distFlag > 0 && process.argv[distFlag + 1] ? resolve(process.argv[distFlag + 1]) : join(root, 'dist');
+const out = join(dist, 'vendor');
 let esbuild;
 try {
   esbuild = await import('esbuild');
@@ -49,3 +55,24 @@ await esbuild.build({
   logLevel: 'warning',
   plugins: [englishOnly],
 });
+
+// Every `from 'zod'` in dist/ (and one rewritten by an earlier build, for another zod version)
+// now names the bundle, relative to the importing file. Only dist/'s own output is touched.
+const bundle = join(out, `zod-${version}.js`);
+const zodImport = /(\bfrom\s*)(['"])(?:zod|(?:\.\.?\/)+(?:[^'"]*\/)?vendor\/zod-[^'"/]+\.js)\2/g;
+const walk = (dir) => {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (path !== out) walk(path);
+    } else if (entry.name.endsWith('.js')) {
+      const source = readFileSync(path, 'utf8');
+      if (!source.includes('zod')) continue;
+      let target = relative(dirname(path), bundle).split(sep).join('/');
+      if (!target.startsWith('.')) target = `./${target}`;
+      const rewritten = source.replace(zodImport, (_all, from, quote) => `${from}${quote}${target}${quote}`);
+      if (rewritten !== source) writeFileSync(path, rewritten);
+    }
+  }
+};
+walk(dist);

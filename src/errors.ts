@@ -1,5 +1,3 @@
-import { getSystemErrorMap } from 'node:util';
-
 /**
  * One error type for the whole library (undici's and sigstore-js's shape). `code` is a stable
  * literal users can match on; `details` carries the facts (which package, URL, digest, path...)
@@ -448,7 +446,12 @@ export function fromSystemError(error: unknown, context: SystemErrorContext = {}
 }
 
 function systemErrorDescription(error: NodeJS.ErrnoException): string {
-  const known = typeof error.errno === 'number' ? getSystemErrorMap().get(error.errno)?.[1] : undefined;
+  // Not an ESM import of node:util: that reads every lazy export (~17 more built-in modules
+  // compiled at every command's start); getBuiltinModule does not.
+  const known =
+    typeof error.errno === 'number'
+      ? process.getBuiltinModule('node:util').getSystemErrorMap().get(error.errno)?.[1]
+      : undefined;
   return known ?? `${error.syscall ?? 'a system call'} failed`;
 }
 

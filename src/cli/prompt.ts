@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { RampartError } from '../errors.js';
 
 /**
@@ -34,7 +33,10 @@ export async function readSecretFromStdin(input: NodeJS.ReadableStream, option: 
 
 /** Asks a question on stderr and reads the answer from the terminal, echoed. */
 export async function promptVisible(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  // Loaded when a prompt is shown: every registry command imports this module, few prompt.
+  const rl = process
+    .getBuiltinModule('node:readline/promises')
+    .createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   try {
     return (await rl.question(question)).trim();
   } finally {

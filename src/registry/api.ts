@@ -53,6 +53,12 @@ export interface RegistryApiOptions {
   http: HttpClient;
   /** Plain http / unverified https allowed: probe https, fall back to http. */
   insecure: boolean;
+  /**
+   * For an insecure host: asks whether the server speaks TLS without loading `node:tls`
+   * (`speaksTls`); false means plain http without the https probe. Only for direct connections
+   * made by rampart's own agents (a proxy or a caller's client would be bypassed).
+   */
+  speaksTls?: (signal?: AbortSignal) => Promise<boolean | undefined>;
   authorizer?: RequestAuthorizer;
   signal?: AbortSignal;
   onEvent?: (event: RegistryEvent) => void;
@@ -90,6 +96,9 @@ export class RegistryApi {
   private async chooseBase(): Promise<string> {
     const https = `https://${this.options.apiHost}/v2/`;
     if (!this.options.insecure) return https;
+    const http = `http://${this.options.apiHost}/v2/`;
+    // Answered in plain HTTP to a TLS ClientHello: the https probe could only fail.
+    if ((await this.options.speaksTls?.(this.signal)) === false) return http;
     try {
       const response = await this.http.request(https, {
         retries: 0,
@@ -101,7 +110,7 @@ export class RegistryApi {
       return https;
     } catch (error) {
       if (error instanceof RampartError && error.code === 'CANCELLED') throw error;
-      return `http://${this.options.apiHost}/v2/`;
+      return http;
     }
   }
 

@@ -19,7 +19,15 @@ import { RegistryApi } from './api.js';
 import { RegistryAuthorizer } from './auth.js';
 import { openBlob } from './download.js';
 import { checkDigest, checkReference, checkRepository, isTag } from './names.js';
-import { apiHostOf, hostnameOf, insecureAllowed, proxyEnvFor, registryHttpClient } from './transport.js';
+import {
+  apiHostOf,
+  hostnameOf,
+  insecureAllowed,
+  loopbackOnlyLookup,
+  proxyEnvFor,
+  registryHttpClient,
+  speaksTls,
+} from './transport.js';
 import type { FetchedManifest, RegistryClient, RegistryOptions } from './types.js';
 import { hasBlob, mountBlob, pushBlob, type UploadOptions } from './upload.js';
 
@@ -52,15 +60,27 @@ export function createRegistryClient(
   tuning: RegistryClientTuning = {},
 ): RegistryClient {
   const insecure = insecureAllowed(registry, options.insecure, options.onEvent);
+  // A relaxed `localhost` must resolve to loopback (transport.ts).
+  const loopbackOnly = insecure && hostnameOf(apiHostOf(registry)) === 'localhost';
+  const proxyEnv = proxyEnvFor(apiHostOf(registry), options.env ?? process.env);
   const http =
     options.http ??
     registryHttpClient({
       ...(options.caFile ? { caFile: options.caFile } : {}),
       insecure,
-      // A relaxed `localhost` must resolve to loopback (transport.ts).
-      ...(insecure && hostnameOf(apiHostOf(registry)) === 'localhost' ? { loopbackOnly: true } : {}),
-      proxyEnv: proxyEnvFor(apiHostOf(registry), options.env ?? process.env),
+      ...(loopbackOnly ? { loopbackOnly: true } : {}),
+      proxyEnv,
     });
+  // The scheme question goes over a direct connection: only when rampart's own agents connect
+  // directly too (no proxy, no client of the caller's).
+  const sniff =
+    insecure && !options.http && !proxyEnv
+      ? (signal?: AbortSignal) =>
+          speaksTls(apiHostOf(registry), {
+            ...(loopbackOnly ? { lookup: loopbackOnlyLookup } : {}),
+            ...(signal ? { signal } : {}),
+          })
+      : undefined;
   const authorizer = new RegistryAuthorizer({
     registry,
     http,
@@ -74,6 +94,7 @@ export function createRegistryClient(
     apiHost: apiHostOf(registry),
     http,
     insecure,
+    ...(sniff ? { speaksTls: sniff } : {}),
     authorizer,
     signal: options.signal,
     onEvent: options.onEvent,

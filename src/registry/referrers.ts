@@ -207,10 +207,13 @@ export function registryAttachmentStore(
     location: `${client.registry}/${repository}`,
     resolveTag: (tag) => client.headManifest(repository, tag),
     async referrers(digest, artifactType) {
+      // The tag schema is read beside the API, not after its 404: one round trip less where the
+      // registry has no API (most), one small GET more where it has. Its answer (or failure)
+      // counts only when the API has none.
+      const tagSchema = readTagSchemaIndex(client, repository, digest);
+      tagSchema.catch(() => undefined);
       const listed =
-        (await client.referrers(repository, digest, artifactType)) ??
-        (await readTagSchemaIndex(client, repository, digest))?.manifests ??
-        [];
+        (await client.referrers(repository, digest, artifactType)) ?? (await tagSchema)?.manifests ?? [];
       return artifactType ? listed.filter((descriptor) => descriptor.artifactType === artifactType) : listed;
     },
     open,

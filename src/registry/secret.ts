@@ -1,4 +1,3 @@
-import { inspect } from 'node:util';
 import type { Credential } from './types.js';
 
 /**
@@ -48,7 +47,8 @@ export class RegistryCredential implements Credential {
     return `RegistryCredential ${JSON.stringify(this.toJSON())}`;
   }
 
-  [inspect.custom](): string {
+  // util.inspect.custom, without importing node:util (its ESM import loads ~17 built-in modules).
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
 }

@@ -7,7 +7,10 @@
  *   typo'd or spoofed name must not silently lose TLS. Any other host is relaxed only when named
  *   in `insecure` (`['registry.internal:5000']`), and then with a warning event.
  * - A relaxed host is tried with https first (certificate not checked), then plain http, as
- *   docker and skopeo do for insecure registries; the scheme that answered is kept.
+ *   docker and skopeo do for insecure registries; the scheme that answered is kept. When the port
+ *   is known, a TLS ClientHello sent over plain TCP asks first (`speaksTls`): a server that
+ *   answers it in plain HTTP gets http without `node:tls` being loaded (30-50 ms of a command's
+ *   start); one that answers in TLS, or anything unclear, goes through the https probe as before.
  * - Loopback is decided on the name (`localhost`, 127.0.0.0/8, ::1), and a relaxed `localhost`
  *   must also resolve to loopback addresses only: a resolver that answers otherwise (a DNS
  *   query for `localhost`, a hosts file changed) would send plain http across the network.
@@ -16,7 +19,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { readFile } from 'node:fs/promises';
-import { isIPv4, isIPv6 } from 'node:net';
+import { connect, isIPv4, isIPv6 } from 'node:net';
 import { RampartError } from '../errors.js';
 import { environmentProxy, FREE_SOCKET_TIMEOUT_MS, keepAliveAgents } from '../http/agents.js';
 import { type HttpAgents, HttpClient } from '../http/client.js';
@@ -204,4 +207,87 @@ async function readCaFile(path: string): Promise<string> {
 /** The HTTP client for one registry host when the caller passed none. */
 export function registryHttpClient(settings: TlsSettings): HttpClient {
   return new HttpClient({ agents: registryAgents(settings) });
+}
+
+/**
+ * A TLS 1.2 ClientHello (ECDHE with AES-GCM, P-256, no server name: a relaxed host is loopback or
+ * named by the user, often an IP address). Its `random` ends in CR LF CR LF, so a plain HTTP
+ * server reading it as a request line and headers meets their end and answers (400) at once
+ * instead of waiting for more bytes. The random is fixed: this connection never carries data, no
+ * handshake is completed on it.
+ */
+const CLIENT_HELLO = (() => {
+  const hex = (...parts: string[]) => Buffer.from(parts.join('').replaceAll(' ', ''), 'hex');
+  const sized = (bytes: Buffer, width: number) => {
+    const length = Buffer.alloc(width);
+    length.writeUIntBE(bytes.length, 0, width);
+    return Buffer.concat([length, bytes]);
+  };
+  const extensions = hex(
+    '000a 0004 0002 0017', // supported_groups: secp256r1
+    '000b 0002 01 00', // ec_point_formats: uncompressed
+    '000d 0006 0004 0403 0401', // signature_algorithms: ECDSA and RSA with SHA-256
+  );
+  const hello = Buffer.concat([
+    hex('0303', '00'.repeat(28), '0d0a0d0a'), // TLS 1.2, random
+    hex('00'), // no session id
+    hex('0004 c02b c02f'), // ECDHE-ECDSA and ECDHE-RSA with AES-128-GCM
+    hex('01 00'), // no compression
+    sized(extensions, 2),
+  ]);
+  const handshake = Buffer.concat([hex('01'), sized(hello, 3)]);
+  return Buffer.concat([hex('16 0301'), sized(handshake, 2)]);
+})();
+
+/** How long the plain-TCP TLS question may take before the https probe decides instead. */
+const SNIFF_TIMEOUT_MS = 2_000;
+
+/**
+ * Whether the server at `HOST:PORT` speaks TLS, asked over a plain TCP connection with a
+ * ClientHello (see `CLIENT_HELLO`): true when the answer is a TLS record (a handshake or an
+ * alert), false when it is plain HTTP (`HTTP/`), undefined when it cannot tell (no port, no
+ * answer, a refused or reset connection, anything else): the caller then probes https as usual.
+ * Written here because no library asks this without loading `node:tls`, which is the cost this
+ * avoids. `lookup` is the connection's resolver (`loopbackOnlyLookup` for a relaxed `localhost`).
+ * A proxied registry must not be asked this way: the connection would bypass the proxy.
+ */
+export function speaksTls(
+  hostAndPort: string,
+  options: { lookup?: typeof loopbackOnlyLookup; signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<boolean | undefined> {
+  const port = /:(\d{1,5})$/.exec(hostAndPort)?.[1];
+  const host = hostnameOf(hostAndPort);
+  // A bare IPv6 address ends in digits after a colon but names no port.
+  if (port === undefined || (isIPv6Literal(hostAndPort) && !hostAndPort.startsWith('['))) {
+    return Promise.resolve(undefined);
+  }
+  if (options.signal?.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const socket = connect({
+      host,
+      port: Number(port),
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+    });
+    const done = (answer: boolean | undefined) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', aborted);
+      socket.destroy();
+      resolve(answer);
+    };
+    const aborted = () => done(undefined);
+    const timer = setTimeout(aborted, options.timeoutMs ?? SNIFF_TIMEOUT_MS);
+    options.signal?.addEventListener('abort', aborted, { once: true });
+    let head = Buffer.alloc(0);
+    socket.on('connect', () => socket.write(CLIENT_HELLO));
+    socket.on('data', (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]).subarray(0, 5);
+      const first = head[0];
+      // TLS record types: 0x16 handshake (ServerHello), 0x15 alert (a refusal, still TLS).
+      if (first === 0x16 || first === 0x15) return done(true);
+      if (head.length < 5) return;
+      done(head.toString('latin1') === 'HTTP/' ? false : undefined);
+    });
+    socket.on('error', () => done(undefined));
+    socket.on('close', () => done(undefined));
+  });
 }

@@ -11,6 +11,8 @@ import { openAttachmentStore, openImage } from '../oci/open.js';
 import type { ImageReference } from '../oci/reference.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/types.js';
+import { mapBounded } from '../util/map-bounded.js';
+import { allSettledOrThrow } from '../util/settle.js';
 import {
   BUNDLE_MEDIA_TYPE,
   BUNDLE_PREDICATE_ANNOTATION,
@@ -92,6 +94,8 @@ export interface VerifyOptions extends OpenOptions {
 export const MAX_SIGNATURE_BLOB = 1024 * 1024;
 /** Bound on signatures checked for one image: a hostile store could list millions. */
 export const MAX_SIGNATURES = 1000;
+/** Signatures fetched and checked at once (per kind: `.sig` layers, bundle referrers). */
+const SIGNATURE_JOBS = 8;
 
 export async function verifyImage(
   ref: string,
@@ -164,39 +168,50 @@ export async function checkSignatures(
   checker: SignatureChecker,
   signal?: AbortSignal,
 ): Promise<SignatureReport[]> {
-  const reports: SignatureReport[] = [];
-  // The `.sig` tag and the referrers are independent lookups: both are asked at once. The
-  // referrers' own reports follow the legacy ones, as when asked in turn.
+  // The `.sig` tag and the referrers are independent lookups, and each signature is checked on its
+  // own: all are fetched at once (at most SIGNATURE_JOBS requests per kind in flight). The reports
+  // keep the order of a one-by-one walk: the legacy layers, then the referrers'.
   const referrerReports: SignatureReport[] = [];
   const listing = readReferrers(store, digest, referrerReports);
   listing.catch(() => undefined);
-  const sigTag = await store.resolveTag(legacyAttachmentTag(digest, 'sig'));
-  if (sigTag) {
-    const manifest = await openSignatureManifest(store, sigTag, 'legacy', reports);
+  const legacy = (async () => {
+    const reports: SignatureReport[] = [];
+    const sigTag = await store.resolveTag(legacyAttachmentTag(digest, 'sig'));
+    const manifest = sigTag && (await openSignatureManifest(store, sigTag, 'legacy', reports));
     if (manifest) {
-      for (const layer of manifest.layerDescriptors.slice(0, MAX_SIGNATURES)) {
-        signal?.throwIfAborted();
-        reports.push(await checker.legacy(manifest, layer));
-      }
+      const layers = manifest.layerDescriptors.slice(0, MAX_SIGNATURES);
+      reports.push(
+        ...(await mapBounded(layers, SIGNATURE_JOBS, (layer) => {
+          signal?.throwIfAborted();
+          return checker.legacy(manifest, layer);
+        })),
+      );
     }
-  }
+    return reports;
+  })();
   // Every referrer is opened: a listing's artifactType is not to be trusted (cosign 3's tag-schema
   // entries even say the empty config's type); the manifest's own decides.
-  const referrers = await listing;
-  reports.push(...referrerReports);
-  for (const descriptor of referrers.slice(0, MAX_SIGNATURES)) {
-    signal?.throwIfAborted();
-    if (descriptor.mediaType !== MediaType.OciManifest) continue;
-    const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
-    if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) continue;
-    // A referrer that says it holds an attestation is verify-attestation's: skipped, not reported as
-    // a failed signature (the annotation is unsigned, so trusting it can only hide, never validate).
-    const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
-    if (claimed !== undefined && claimed !== COSIGN_SIGN_PREDICATE) continue;
-    const report = await checker.bundle(manifest);
-    if (report) reports.push(report);
-  }
-  return reports;
+  const bundles = (async () =>
+    mapBounded((await listing).slice(0, MAX_SIGNATURES), SIGNATURE_JOBS, async (descriptor) => {
+      signal?.throwIfAborted();
+      const reports: SignatureReport[] = [];
+      if (descriptor.mediaType !== MediaType.OciManifest) return reports;
+      const manifest = await openSignatureManifest(store, descriptor, 'bundle', reports);
+      if (manifest?.artifactType !== BUNDLE_MEDIA_TYPE) return reports;
+      // A referrer that says it holds an attestation is verify-attestation's: skipped, not reported as
+      // a failed signature (the annotation is unsigned, so trusting it can only hide, never validate).
+      const claimed = manifest.annotations[BUNDLE_PREDICATE_ANNOTATION];
+      if (claimed !== undefined && claimed !== COSIGN_SIGN_PREDICATE) return reports;
+      const report = await checker.bundle(manifest);
+      if (report) reports.push(report);
+      return reports;
+    }))();
+  // Both settle before a failure (a cancellation) is thrown: nothing keeps fetching behind it.
+  const [legacyReports, bundleReports] = await allSettledOrThrow<[SignatureReport[], SignatureReport[][]]>([
+    legacy,
+    bundles,
+  ]);
+  return [...legacyReports, ...referrerReports, ...bundleReports.flat()];
 }
 
 /**

@@ -1,7 +1,13 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Duplex, PassThrough, pipeline, type Readable } from 'node:stream';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { RampartError } from '../errors.js';
+
+// node:zlib and node:child_process are loaded when a layer is first decompressed: every command
+// that opens an image loads this module, and most (verify, inspect, a registry manifest read)
+// never decompress; the two cost ~25 ms of a command's start (compiled on first load).
+const zlib = () => process.getBuiltinModule('node:zlib');
+const spawnXz = (): ChildProcessWithoutNullStreams =>
+  process.getBuiltinModule('node:child_process').spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
 
 /**
  * The one home of decompression for .deb members, APT indexes and OCI layers. gzip and zstd are
@@ -32,7 +38,7 @@ class XzProcess extends Duplex {
 
   constructor() {
     super();
-    this.child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawnXz();
     this.child.stdout.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) this.child.stdout.pause();
     });
@@ -123,9 +129,9 @@ export function createDecompressor(compression: Compression): Duplex {
     case 'xz':
       return new XzProcess();
     case 'gz':
-      return withArchiveErrors(createGunzip({ chunkSize: DECODER_CHUNK_BYTES }), 'gzip');
+      return withArchiveErrors(zlib().createGunzip({ chunkSize: DECODER_CHUNK_BYTES }), 'gzip');
     case 'zst':
-      return withArchiveErrors(createZstdDecompress({ chunkSize: DECODER_CHUNK_BYTES }), 'zstd');
+      return withArchiveErrors(zlib().createZstdDecompress({ chunkSize: DECODER_CHUNK_BYTES }), 'zstd');
     case 'none':
       return new PassThrough();
   }
@@ -134,7 +140,7 @@ export function createDecompressor(compression: Compression): Duplex {
 /** `xz -dc` on a whole buffer, without the stream plumbing (Packages.xz: ~10 MB in, ~57 MB out). */
 function xzBuffer(data: Uint8Array): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnXz();
     const chunks: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -1,6 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImage } from '../../../src/oci/open.js';
 import { generateKeyPair } from '../../../src/sign/keys.js';
@@ -162,6 +162,62 @@ describe('the CLI loads what a command needs', () => {
     ]) {
       expect(warm.modules, 'warm scan of a layout').not.toContain(unneeded);
     }
+  });
+
+  it('the built verify loads no Node built-in it does not use', async () => {
+    const hook = `data:text/javascript,${encodeURIComponent(
+      `process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(process.moduleLoadList) + '\\n'));`,
+    )}`;
+    const run = await runCommand(
+      process.execPath,
+      ['--import', hook, join(REPO, 'bin/rampart.js'), 'verify', '--key', publicKey, layout],
+      { cwd: REPO, env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') } },
+    );
+    const loaded = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '[]') as string[];
+    const builtins = loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
+    expect(builtins).toContain('crypto'); // it ran: the key was parsed
+    // zlib and child_process load when a layer is decompressed, readline/promises when a prompt is
+    // shown, tls for a registry's https; util's lazy exports (parseArgs, diff, ...) are read only
+    // by an ESM import of node:util, which start-up code avoids (process.getBuiltinModule).
+    for (const unused of [
+      'zlib',
+      'readline/promises',
+      'internal/util/parse_args/parse_args',
+      'tls',
+      'https',
+    ]) {
+      expect(builtins, 'verify --key of a layout').not.toContain(unused);
+    }
+  });
+
+  it('bundle-zod points every import of zod in a build at the bundle: no resolve hook at run time', async () => {
+    const dist = join(work, 'dist-copy');
+    const put = async (path: string, text: string) => {
+      await mkdir(dirname(join(dist, path)), { recursive: true });
+      await writeFile(join(dist, path), text);
+    };
+    await put('oci/types.js', "import { z } from 'zod';\nexport const name = z.string();\n");
+    await put('index.js', 'import { z } from "zod";\nexport { z };\n');
+    // Rewritten by an earlier build, for another zod version.
+    await put('deep/er/more.js', "export { z } from '../../vendor/zod-0.0.1.js';\n");
+    await put('other.js', "export const other = 'zodiac';\n");
+    const run = await runCommand(process.execPath, [join(REPO, 'scripts/bundle-zod.mjs'), '--dist', dist], {
+      cwd: REPO,
+    });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const vendor = (await readdir(join(dist, 'vendor'))).filter((name) => name.startsWith('zod-'));
+    expect(vendor).toHaveLength(1);
+    const bundle = vendor[0] as string;
+    expect(await readFile(join(dist, 'oci/types.js'), 'utf8')).toContain(`from '../vendor/${bundle}'`);
+    expect(await readFile(join(dist, 'index.js'), 'utf8')).toContain(`from "./vendor/${bundle}"`);
+    expect(await readFile(join(dist, 'deep/er/more.js'), 'utf8')).toContain(`from '../../vendor/${bundle}'`);
+    expect(await readFile(join(dist, 'other.js'), 'utf8')).toBe("export const other = 'zodiac';\n");
+    // One zod for all of them, and it works.
+    const types = (await import(join(dist, 'oci/types.js'))) as { name: { parse(value: unknown): unknown } };
+    const index = (await import(join(dist, 'index.js'))) as { z: unknown };
+    const deep = (await import(join(dist, 'deep/er/more.js'))) as { z: unknown };
+    expect(index.z).toBe(deep.z);
+    expect(types.name.parse('x')).toBe('x');
   });
 
   it('the built CLI (bin/rampart.js) loads zod as one bundled file, not its ~95 modules', async () => {
