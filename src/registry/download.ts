@@ -10,6 +10,7 @@ import { RampartError } from '../errors.js';
 import type { HttpResponse } from '../http/client.js';
 import { BlobCheck, markVerified } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
+import { markRecyclable } from '../util/chunk-pool.js';
 import type { RegistryApi } from './api.js';
 import { checkDigest, checkRepository } from './names.js';
 
@@ -46,6 +47,8 @@ export async function openBlob(
       // lets a small blob's 404 carry its JSON error body; the verifier still stops at `size`.
       maxBytes: Math.max(size, 64 * 1024),
       expectedBytes: size - offset,
+      // Read from the socket into reused buffers (http/bulk-get.ts): `out` forwards them as they are.
+      bulk: true,
       operation: `downloading ${digest} from ${api.registry}/${repository}`,
     });
     if (response.status === 404) {
@@ -194,7 +197,8 @@ export async function openBlob(
     );
   }
 
-  return markVerified(out, digest, size);
+  // Chunks pass on as they came (or cut at the front): the file writer may recycle them.
+  return markRecyclable(markVerified(out, digest, size));
 }
 
 function ignore(): void {}

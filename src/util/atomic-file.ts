@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromSystemError } from '../errors.js';
+import { isRecyclable, releaseChunks } from './chunk-pool.js';
 import { tempSuffix } from './staging.js';
 
 /**
@@ -36,7 +37,8 @@ export async function writeStreamAtomic(
   const upstreamErrors = new Set<unknown>();
   for (const stream of [source, ...transforms]) stream.on('error', (error) => upstreamErrors.add(error));
   try {
-    const out = batchedFileWriter(handle);
+    // A recyclable source read straight into the file: its chunks are given back once written.
+    const out = batchedFileWriter(handle, transforms.length === 0 && isRecyclable(source));
     await (pipeline as (...streams: unknown[]) => Promise<void>)(source, ...transforms, out).catch(
       (error: unknown) => {
         throw upstreamErrors.has(error) ? error : fromSystemError(error, { path, operation: 'write' });
@@ -64,11 +66,12 @@ const WRITE_BATCH = 1024 * 1024;
  * one write per chunk: a 200 MB blob in 64 KiB chunks costs three times the CPU). It leaves the
  * handle open; the caller syncs and closes it.
  */
-function batchedFileWriter(handle: FileHandle): Writable {
+function batchedFileWriter(handle: FileHandle, recycle: boolean): Writable {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let position = 0;
   const flush = async (): Promise<void> => {
+    const written = pending;
     let buffers = pending;
     let left = pendingBytes;
     pending = [];
@@ -79,6 +82,8 @@ function batchedFileWriter(handle: FileHandle): Writable {
       left -= bytesWritten;
       if (left > 0) buffers = dropBytes(buffers, bytesWritten);
     }
+    // In the file (the page cache) now: the chunks are not needed any more.
+    if (recycle) releaseChunks(written);
   };
   return new Writable({
     highWaterMark: WRITE_BATCH,
