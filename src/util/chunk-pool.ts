@@ -53,11 +53,14 @@ export class ChunkPool {
   private slabs = 0;
   private current: Slab | Buffer | undefined;
   private fill = 0;
+  private closed = false;
 
   constructor(private readonly maxSlabs = 4) {}
 
   /** Where the next read goes. */
   space(): Buffer {
+    // Node asks once more after the read that ended the body: no slab for a read never made.
+    if (this.closed) return Buffer.allocUnsafe(FALLBACK_BYTES);
     const buffer = this.currentBuffer();
     if (buffer && buffer.byteLength - this.fill >= Math.min(MIN_READ_BYTES, buffer.byteLength))
       return buffer.subarray(this.fill);
@@ -104,6 +107,7 @@ export class ChunkPool {
 
   /** Gives back the slab being filled (once its chunks are released, as the others). */
   close(): void {
+    this.closed = true;
     this.retire();
     this.current = undefined;
   }
