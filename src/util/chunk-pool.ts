@@ -46,7 +46,9 @@ const FALLBACK_BYTES = 64 * 1024;
 
 /**
  * The buffers one reader (one response body) reads into: `space()` before each read, `take(n)`
- * after it, for the chunk of the `n` bytes read. At most `maxSlabs` slabs are allocated.
+ * after it, for the chunk of the `n` bytes read. At most `maxSlabs` slabs are lent to it at once,
+ * and no more than two until its consumer has released a chunk: one that never does (a registry
+ * upload of what is read) holds little more than node:http's own buffers would.
  */
 export class ChunkPool {
   /** Slabs lent to this reader and not yet given back. */
@@ -54,6 +56,8 @@ export class ChunkPool {
   private current: Slab | Buffer | undefined;
   private fill = 0;
   private closed = false;
+  /** Whether a chunk of this reader has been released: its consumer gives memory back. */
+  releasing = false;
 
   constructor(private readonly maxSlabs = 4) {}
 
@@ -66,7 +70,7 @@ export class ChunkPool {
       return buffer.subarray(this.fill);
     this.retire();
     this.fill = 0;
-    if (this.slabs < this.maxSlabs) {
+    if (this.slabs < (this.releasing ? this.maxSlabs : 2)) {
       this.slabs++;
       let slab = spare.pop();
       if (slab) {
@@ -140,6 +144,7 @@ export function releaseChunks(chunks: readonly Buffer[]): void {
     const slab = slabOf.get(chunk.buffer);
     if (!slab) continue;
     slab.outstanding--;
+    if (slab.pool) slab.pool.releasing = true;
     if (slab.outstanding === 0 && slab.retired) slab.pool?.giveBack(slab);
   }
 }
