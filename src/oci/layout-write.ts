@@ -186,8 +186,9 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
     hasBlob: blobs.hasBlob,
     putBlob: blobs.putBlob,
     async putManifest(raw, mediaType, tag, options = {}) {
-      // The blobs a manifest names are in place before it is.
-      await blobs.flush();
+      // In a layout that exists, the blobs a manifest names are in place before it is; a new one
+      // is staged, and nothing in it is visible before close.
+      if (!staging) await blobs.flush();
       const entry = rootDescriptor(raw, mediaType, tag, options);
       if (!(await holdsBlob(blobPath(entry.digest), entry))) {
         await writeStreamAtomic(blobPath(entry.digest), Readable.from([raw]));
@@ -196,11 +197,13 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
       return entry.digest;
     },
     async close() {
-      // Every blob durable and in place before index.json names it.
-      await blobs.flush();
+      // Every blob durable and in place before index.json names it (before the staged layout is
+      // renamed into place, for a new one: its last fsyncs overlap the writes of the index).
+      if (!staging) await blobs.flush();
       const lock = await acquirePathLock(dir, options.lock);
       try {
         if (staging && (await exists(dir))) {
+          await blobs.flush();
           // Another writer created the layout meanwhile: join it instead of renaming over it.
           await moveBlobs(join(staging, 'blobs', 'sha256'), join(dir, 'blobs', 'sha256'));
           await rm(staging, { recursive: true, force: true });
@@ -214,6 +217,7 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
         if (!current) await writeFileAtomic(join(target, 'oci-layout'), OCI_LAYOUT_FILE);
         if (index) await writeFileAtomic(join(target, 'index.json'), indexJson(index));
         if (staging) {
+          await blobs.flush();
           await rename(staging, dir).catch(async (error: NodeJS.ErrnoException) => {
             await rm(staging as string, { recursive: true, force: true });
             throw new RampartError(
