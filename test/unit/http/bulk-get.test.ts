@@ -136,7 +136,9 @@ describe('bulk GET', () => {
       end();
     };
     const response = await client().request(`${rawBase}/short`, { bulk: true });
-    const error = (await readAllOf(response.stream()).catch((caught: unknown) => caught)) as RampartError<'NETWORK'>;
+    const error = (await readAllOf(response.stream()).catch(
+      (caught: unknown) => caught,
+    )) as RampartError<'NETWORK'>;
     expect(error.code).toBe('NETWORK');
     expect(error.details.status).toBeUndefined();
   });
