@@ -40,8 +40,10 @@ import type { Agent as HttpsAgent } from 'node:https';
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { RampartError } from '../errors.js';
+import { forwardRecyclable } from '../util/chunk-pool.js';
 import { VERSION } from '../version.js';
 import { environmentProxy, keepAliveAgents } from './agents.js';
+import { sendBulkGet } from './bulk-get.js';
 import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
 
 /** The `User-Agent` of every request rampart sends (a caller's own header wins). */
@@ -128,6 +130,13 @@ export interface HttpRequestOptions {
   secretBody?: boolean;
   /** The URL's query is a secret (upload session state): errors and `url` show origin and path only. */
   hideQuery?: boolean;
+  /**
+   * A large body to be read once, in order (a registry blob): a GET is then read straight from its
+   * socket into reused buffers (`bulk-get.ts`) when the `node:http` transport is in use and no
+   * proxy is; otherwise, and for answers that path leaves alone, as usual. Its body stream is
+   * recyclable (util/chunk-pool.ts): read it with one consumer.
+   */
+  bulk?: boolean;
 }
 
 /** What an auth hook sees of a 401 answer (its body is discarded). */
@@ -489,7 +498,7 @@ export class HttpClient {
       const sent = body !== undefined && method !== 'GET' && method !== 'HEAD' ? body : undefined;
       let response: Answer;
       try {
-        response = await this.send(target, method, headers, sent, idle.controller.signal);
+        response = await this.send(target, method, headers, sent, idle.controller.signal, options.bulk);
       } catch (error) {
         throw exchange.failure(error, idle.fired);
       }
@@ -602,10 +611,17 @@ export class HttpClient {
     headers: Map<string, string>,
     body: RequestBody | undefined,
     signal: AbortSignal,
+    bulk = false,
   ): Promise<Answer> {
     if (this.agentsFactory) {
       this.agents ??= this.agentsFactory();
-      return sendNode(target, method, headers, body, signal, await this.agents);
+      const agents = await this.agents;
+      if (bulk && method === 'GET' && body === undefined) {
+        const agent = target.protocol === 'https:' ? agents.https : agents.http;
+        const answer = await sendBulkGet(target, headers, signal, agent);
+        if (answer) return { ...answer, headers: new NodeHeaders(answer.headers) };
+      }
+      return sendNode(target, method, headers, body, signal, agents);
     }
     const init: RequestInit & { duplex?: 'half' } = {
       method,
@@ -757,7 +773,8 @@ export class HttpClient {
       });
       source.on('error', (error) => guarded.destroy(exchange.failure(error, idle.fired)));
       source.pipe(guarded);
-      node = guarded;
+      // The same chunks, one by one: a recyclable body stays recyclable.
+      node = forwardRecyclable(source, guarded);
     }
     const empty = () => {
       node = Readable.from([]);

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
 import { RampartError } from '../errors.js';
+import { forwardRecyclable } from '../util/chunk-pool.js';
 import { startOnRead } from '../util/start-on-read.js';
 import { needsOciConversion, ociMediaType, toOciIndex, toOciManifest } from './convert.js';
 import type { Digest } from './digest.js';
@@ -406,26 +407,29 @@ async function platformOf(node: Manifest | Image): Promise<Platform | undefined>
 function counted(stream: Readable, stop: AbortSignal, report: (bytes: number) => void): Readable {
   // Bytes and errors pass through unchanged: a verified source stays verified. Counted by a
   // listener, not a Transform: one stream less for every chunk of every blob.
-  return forwardVerified(
+  return forwardRecyclable(
     stream,
-    startOnRead(
-      () => {
-        let sent = 0;
-        let reported = 0;
-        const source = addAbortSignal(stop, stream);
-        source.on('data', (chunk: Buffer) => {
-          sent += chunk.length;
-          if (sent - reported >= PROGRESS_STEP) {
-            reported = sent;
-            report(sent);
-          }
-        });
-        source.once('end', () => {
-          if (sent !== reported) report(sent);
-        });
-        return source;
-      },
-      () => stream.destroy(),
+    forwardVerified(
+      stream,
+      startOnRead(
+        () => {
+          let sent = 0;
+          let reported = 0;
+          const source = addAbortSignal(stop, stream);
+          source.on('data', (chunk: Buffer) => {
+            sent += chunk.length;
+            if (sent - reported >= PROGRESS_STEP) {
+              reported = sent;
+              report(sent);
+            }
+          });
+          source.once('end', () => {
+            if (sent !== reported) report(sent);
+          });
+          return source;
+        },
+        () => stream.destroy(),
+      ),
     ),
   );
 }

@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
-import { tempPathFor, writeFileAtomic, writeStreamAtomic } from '../util/atomic-file.js';
+import { tempPathFor, writeFileAtomic, writeStreamAtomic, writeStreamStaged } from '../util/atomic-file.js';
 import type { LockOptions } from '../util/path-lock.js';
 import { acquirePathLock } from '../util/path-lock.js';
 import { sweepAbandonedStaging } from '../util/staging.js';
@@ -81,20 +81,39 @@ export async function holdsBlob(path: string, descriptor: Descriptor): Promise<b
   return digest === descriptor.digest;
 }
 
+/** Blobs whose fsync and rename run while the next is written (`deferCommit`), at most. */
+const MAX_PENDING_COMMITS = 2;
+
 /**
  * The blob half of a directory sink (an OCI layout's `blobs/sha256`, a skopeo dir): a blob is
  * named by its hex digest, written atomically and checked against its descriptor while written,
  * and one already there counts only once it is hashed.
+ *
+ * With `deferCommit`, `putBlob` returns once a blob is written and verified, and its fsync and
+ * rename into place run while the caller writes the next (a 64 MB blob's fsync took 0.1-0.15 s of
+ * a pull's critical path); the rename still follows the fsync. `flush()` waits for them all (and
+ * fails with the first failure), `settle()` only waits: a sink calls one before it commits or
+ * drops what it staged.
  */
 export function verifiedBlobFiles(
   dir: string,
   location: string,
-): { path(digest: Digest): string } & Pick<ImageSink, 'hasBlob' | 'putBlob'> {
+  options: { deferCommit?: boolean } = {},
+): { path(digest: Digest): string; flush(): Promise<void>; settle(): Promise<void> } & Pick<
+  ImageSink,
+  'hasBlob' | 'putBlob'
+> {
   const path = (digest: Digest) => join(dir, digestHex(digest));
+  const pending = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const settle = async (): Promise<void> => {
+    while (pending.size > 0) await Promise.all(pending);
+  };
   return {
     path,
     hasBlob: (descriptor) => holdsBlob(path(descriptor.digest), descriptor),
     async putBlob(descriptor, stream) {
+      if (failure) throw failure.error;
       // One already stored (and hashed to its digest) is kept: callers need not ask hasBlob first.
       if (await holdsBlob(path(descriptor.digest), descriptor)) {
         stream.destroy();
@@ -104,7 +123,25 @@ export function verifiedBlobFiles(
       const checks = isVerifiedAs(stream, descriptor.digest, descriptor.size)
         ? []
         : [verifyingStream(descriptor.digest, descriptor.size, `blob ${descriptor.digest} for ${location}`)];
-      await writeStreamAtomic(path(descriptor.digest), stream, ...checks);
+      const staged = await writeStreamStaged(path(descriptor.digest), stream, ...checks);
+      if (!options.deferCommit) {
+        await staged.commit();
+        return;
+      }
+      const committing: Promise<void> = staged.commit().then(
+        () => undefined,
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      );
+      pending.add(committing);
+      void committing.finally(() => pending.delete(committing));
+      while (pending.size > MAX_PENDING_COMMITS) await Promise.race(pending);
+    },
+    settle,
+    async flush() {
+      await settle();
+      if (failure) throw failure.error;
     },
   };
 }
@@ -139,7 +176,7 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
   await mkdir(blobDir, { recursive: true });
   const location = `OCI layout ${dir}`;
   const roots: Array<{ entry: Descriptor; tag: string | undefined }> = [];
-  const blobs = verifiedBlobFiles(blobDir, location);
+  const blobs = verifiedBlobFiles(blobDir, location, { deferCommit: true });
   const blobPath = blobs.path;
 
   return {
@@ -149,6 +186,9 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
     hasBlob: blobs.hasBlob,
     putBlob: blobs.putBlob,
     async putManifest(raw, mediaType, tag, options = {}) {
+      // In a layout that exists, the blobs a manifest names are in place before it is; a new one
+      // is staged, and nothing in it is visible before close.
+      if (!staging) await blobs.flush();
       const entry = rootDescriptor(raw, mediaType, tag, options);
       if (!(await holdsBlob(blobPath(entry.digest), entry))) {
         await writeStreamAtomic(blobPath(entry.digest), Readable.from([raw]));
@@ -157,9 +197,13 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
       return entry.digest;
     },
     async close() {
+      // Every blob durable and in place before index.json names it (before the staged layout is
+      // renamed into place, for a new one: its last fsyncs overlap the writes of the index).
+      if (!staging) await blobs.flush();
       const lock = await acquirePathLock(dir, options.lock);
       try {
         if (staging && (await exists(dir))) {
+          await blobs.flush();
           // Another writer created the layout meanwhile: join it instead of renaming over it.
           await moveBlobs(join(staging, 'blobs', 'sha256'), join(dir, 'blobs', 'sha256'));
           await rm(staging, { recursive: true, force: true });
@@ -173,6 +217,7 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
         if (!current) await writeFileAtomic(join(target, 'oci-layout'), OCI_LAYOUT_FILE);
         if (index) await writeFileAtomic(join(target, 'index.json'), indexJson(index));
         if (staging) {
+          await blobs.flush();
           await rename(staging, dir).catch(async (error: NodeJS.ErrnoException) => {
             await rm(staging as string, { recursive: true, force: true });
             throw new RampartError(
@@ -190,6 +235,7 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
       }
     },
     async abort() {
+      await blobs.settle();
       if (staging) await rm(staging, { recursive: true, force: true });
     },
   };

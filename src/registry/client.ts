@@ -50,6 +50,8 @@ export interface RegistryClientTuning {
   upload?: UploadOptions;
   /** Range resumes per blob download. Default 5. */
   resumes?: number;
+  /** Blobs at least this big are read with a bulk GET (registry/download.ts). Default 1 MiB. */
+  bulkMinBytes?: number;
   /** Tags asked for per page (`?n=`). Default 1000. */
   tagsPageSize?: number;
 }
@@ -233,7 +235,10 @@ export function createRegistryClient(
 
     hasBlob: (repository, descriptor) => hasBlob(api, repository, descriptor),
     openBlob: (repository, descriptor): Promise<Readable> =>
-      openBlob(api, repository, descriptor, tuning.resumes === undefined ? {} : { resumes: tuning.resumes }),
+      openBlob(api, repository, descriptor, {
+        ...(tuning.resumes === undefined ? {} : { resumes: tuning.resumes }),
+        ...(tuning.bulkMinBytes === undefined ? {} : { bulkMinBytes: tuning.bulkMinBytes }),
+      }),
     pushBlob: (repository, descriptor, open, options) =>
       pushBlob(api, repository, descriptor, open, { ...tuning.upload, ...options }),
     mountBlob: (repository, descriptor, from) => mountBlob(api, repository, descriptor, from),

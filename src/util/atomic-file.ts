@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromSystemError } from '../errors.js';
+import { isRecyclable, releaseChunks } from './chunk-pool.js';
 import { tempSuffix } from './staging.js';
 
 /**
@@ -24,6 +25,28 @@ export async function writeStreamAtomic(
   source: Readable,
   ...transforms: Array<NodeJS.ReadWriteStream>
 ): Promise<void> {
+  await (await writeStreamStaged(path, source, ...transforms)).commit();
+}
+
+/** A temp file written whole, not yet in place (`writeStreamStaged`). */
+export interface StagedFile {
+  /** fsyncs, closes and renames the temp file over its path; on failure it is removed. Once. */
+  commit(): Promise<void>;
+  /** Removes the temp file instead. */
+  discard(): Promise<void>;
+}
+
+/**
+ * `writeStreamAtomic` in two steps: resolves once the source has ended without error and every
+ * byte is written to the temp file, with the step that makes it durable and puts it in place. A
+ * caller with more to write (the next blob of a pull) starts that while the fsync runs; the rename
+ * still comes only after the fsync, so `path` never names bytes a crash could lose.
+ */
+export async function writeStreamStaged(
+  path: string,
+  source: Readable,
+  ...transforms: Array<NodeJS.ReadWriteStream>
+): Promise<StagedFile> {
   const temp = tempPathFor(path);
   // Open before piping: a lazily opened stream could create the temp file after a failure cleaned up.
   const handle = await open(temp, 'wx').catch((error: unknown) => {
@@ -31,29 +54,51 @@ export async function writeStreamAtomic(
     source.destroy();
     throw fromSystemError(error, { path, operation: 'write' });
   });
+  const discard = async (): Promise<void> => {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true }).catch(() => undefined);
+  };
   // pipeline() destroys the file stream with an upstream error too: remember those, so only the
   // file's own failures (ENOSPC, EIO...) are reported as failures to write `path`.
   const upstreamErrors = new Set<unknown>();
   for (const stream of [source, ...transforms]) stream.on('error', (error) => upstreamErrors.add(error));
   try {
-    const out = batchedFileWriter(handle);
+    // A recyclable source read straight into the file: its chunks are given back once written.
+    const out = batchedFileWriter(handle, transforms.length === 0 && isRecyclable(source));
     await (pipeline as (...streams: unknown[]) => Promise<void>)(source, ...transforms, out).catch(
       (error: unknown) => {
         throw upstreamErrors.has(error) ? error : fromSystemError(error, { path, operation: 'write' });
       },
     );
-    await handle.sync().catch((error: unknown) => {
-      throw fromSystemError(error, { path, operation: 'write' });
-    });
-    await handle.close();
-    await rename(temp, path).catch((error: unknown) => {
-      throw fromSystemError(error, { path, operation: 'write' });
-    });
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await rm(temp, { force: true }).catch(() => undefined);
+    await discard();
     throw error;
   }
+  let committed: Promise<void> | undefined;
+  const commit = async (): Promise<void> => {
+    try {
+      await handle.sync().catch((error: unknown) => {
+        throw fromSystemError(error, { path, operation: 'write' });
+      });
+      await handle.close();
+      await rename(temp, path).catch((error: unknown) => {
+        throw fromSystemError(error, { path, operation: 'write' });
+      });
+    } catch (error) {
+      await discard();
+      throw error;
+    }
+  };
+  return {
+    commit: () => {
+      committed ??= commit();
+      return committed;
+    },
+    discard: async () => {
+      if (committed) await committed.catch(() => undefined);
+      else await discard();
+    },
+  };
 }
 
 /** Bytes gathered before one write: network and decompression chunks are 16-64 KiB. */
@@ -64,11 +109,12 @@ const WRITE_BATCH = 1024 * 1024;
  * one write per chunk: a 200 MB blob in 64 KiB chunks costs three times the CPU). It leaves the
  * handle open; the caller syncs and closes it.
  */
-function batchedFileWriter(handle: FileHandle): Writable {
+function batchedFileWriter(handle: FileHandle, recycle: boolean): Writable {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let position = 0;
   const flush = async (): Promise<void> => {
+    const written = pending;
     let buffers = pending;
     let left = pendingBytes;
     pending = [];
@@ -79,6 +125,8 @@ function batchedFileWriter(handle: FileHandle): Writable {
       left -= bytesWritten;
       if (left > 0) buffers = dropBytes(buffers, bytesWritten);
     }
+    // In the file (the page cache) now: the chunks are not needed any more.
+    if (recycle) releaseChunks(written);
   };
   return new Writable({
     highWaterMark: WRITE_BATCH,

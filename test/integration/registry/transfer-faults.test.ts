@@ -126,6 +126,8 @@ let proxy: FaultProxy;
 const events: RegistryEvent[] = [];
 const tuning: RegistryClientTuning = {
   upload: { monolithicMax: 1024 * 1024, chunkSize: 1024 * 1024, backoffMs: 10 },
+  // Every blob read with a bulk GET (http/bulk-get.ts), however small: the faults reach that path.
+  bulkMinBytes: 0,
 };
 
 beforeAll(async () => {

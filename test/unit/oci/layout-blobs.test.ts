@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRampartError } from '../../../src/errors.js';
 import type { Digest } from '../../../src/oci/digest.js';
 import { openLayoutSink } from '../../../src/oci/layout-write.js';
 import type { Descriptor } from '../../../src/oci/types.js';
@@ -44,7 +45,38 @@ describe('layout sink putBlob', () => {
     // Same size, other bytes: not the blob, so it is written again.
     await writeFile(path, Buffer.from('{"a":2}'));
     expect(await again.putBlob(descriptor, Readable.from([bytes]))).toBeUndefined();
-    expect(await readFile(path)).toEqual(bytes);
+    // In place once committed (its fsync and rename may run while the next blob is written).
     await again.close();
+    expect(await readFile(path)).toEqual(bytes);
+  });
+
+  it('a blob that cannot be put in place fails the commit, which writes no index.json and leaves no temp file', async () => {
+    const layout = join(work, 'blocked');
+    await writeRandomImage(layout, 'app', [10]);
+    const before = await readFile(join(layout, 'index.json'));
+    const bytes = Buffer.from('{"blocked":true}');
+    const descriptor: Descriptor = {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest,
+      size: bytes.length,
+    };
+    // A non-empty directory where the blob goes: the rename into place fails (after its fsync).
+    const blobs = join(layout, 'blobs', 'sha256');
+    await mkdir(join(blobs, descriptor.digest.slice(7), 'in-the-way'), { recursive: true });
+    const sink = await openLayoutSink(layout);
+    // Written and verified: its fsync and rename may still be running when putBlob returns.
+    await sink.putBlob(descriptor, Readable.from([bytes])).catch(() => undefined);
+    const failure = await sink
+      .putManifest(
+        Buffer.from('{"schemaVersion":2}'),
+        'application/vnd.oci.image.manifest.v1+json',
+        'blocked',
+      )
+      .then(() => sink.close())
+      .catch((error: unknown) => error);
+    expect(isRampartError(failure) && failure.code).toBe('IO');
+    await sink.abort();
+    expect(await readFile(join(layout, 'index.json'))).toEqual(before);
+    expect((await readdir(blobs)).filter((name) => name.startsWith('.'))).toEqual([]);
   });
 });
