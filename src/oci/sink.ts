@@ -40,6 +40,12 @@ export interface ImageSink {
    * synthesises its own manifest).
    */
   putManifest(raw: Buffer, mediaType: string, tag?: string, options?: PutManifestOptions): Promise<Digest>;
+  /**
+   * A manifest with this `subject` will be put: the sink may start the reads that recording it as
+   * a referrer needs (the registry sink: whether the registry has the referrers API), so they are
+   * not on the path after the manifest exists. Reads only; nothing is written.
+   */
+  prepareReferrer?(subject: Digest): void;
   /** Commits what was written (index.json, the archive rename); nothing is visible before. */
   close(): Promise<void>;
   /** Drops what was written and any staging; the destination is left as it was. */

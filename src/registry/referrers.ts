@@ -8,6 +8,7 @@ import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, IndexManifest } from '../oci/types.js';
 import { IndexManifestSchema, parseJsonBytes } from '../oci/types.js';
 import { serialised } from '../util/keyed-queue.js';
+import { allSettledOrThrow } from '../util/settle.js';
 import type { RegistryClient } from './types.js';
 
 /**
@@ -35,18 +36,35 @@ export const TAG_SCHEMA_ATTEMPTS = 5;
  * index is read again after the PUT; when this entry is missing (another writer overwrote it) the
  * round is repeated, at most TAG_SCHEMA_ATTEMPTS times (CONCURRENT_UPDATE after that). That narrows
  * the window without closing it: a writer whose stale PUT lands after the other's check still wins.
+ *
+ * `stored`: the manifest's own PUT, still under way. The index is then read while it runs (the
+ * read of the read-modify-write, in this writer's turn of the queue, one round trip before its
+ * PUT as when read afterwards) and written only once the manifest is stored (a registry may refuse
+ * an index listing a manifest it does not hold). `referrersApi`: answers of `probeReferrersApi`
+ * asked earlier (before the manifest existed), by subject; a subject not in it is probed now.
  */
 export async function recordReferrer(
   client: RegistryClient,
   repository: string,
   manifest: { raw: Buffer; mediaType: string },
-  options: { subjectAccepted?: boolean; attempts?: number } = {},
+  options: {
+    subjectAccepted?: boolean;
+    attempts?: number;
+    stored?: Promise<unknown>;
+    referrersApi?: ReadonlyMap<Digest, Promise<boolean>>;
+  } = {},
 ): Promise<ReferrerRecord> {
   const digest = sha256Digest(manifest.raw);
   const { subject, artifactType, annotations } = parseReferrerFields(manifest.raw, digest);
-  if (!subject) return 'none';
+  if (!subject) {
+    await options.stored;
+    return 'none';
+  }
   if (options.subjectAccepted) return 'api';
-  if ((await client.referrers(repository, subject)) !== undefined) return 'api';
+  if (await (options.referrersApi?.get(subject) ?? probeReferrersApi(client, repository, subject))) {
+    await options.stored;
+    return 'api';
+  }
   const entry: Descriptor = {
     mediaType: manifest.mediaType,
     digest,
@@ -56,8 +74,28 @@ export async function recordReferrer(
   };
   const tag = referrersTag(subject);
   return serialised(`${client.registry}/${repository}:${tag}`, () =>
-    updateTagSchema(client, repository, subject, entry, options.attempts ?? TAG_SCHEMA_ATTEMPTS),
+    updateTagSchema(
+      client,
+      repository,
+      subject,
+      entry,
+      options.attempts ?? TAG_SCHEMA_ATTEMPTS,
+      options.stored,
+    ),
   );
+}
+
+/**
+ * Whether the registry answers the referrers API for `subject` (true: it indexes referrers itself,
+ * none is recorded in the tag schema). A read only: a writer may ask it before it has anything to
+ * write (`rampart sign` asks while its key is being opened).
+ */
+export async function probeReferrersApi(
+  client: RegistryClient,
+  repository: string,
+  subject: Digest,
+): Promise<boolean> {
+  return (await client.referrers(repository, subject)) !== undefined;
 }
 
 async function updateTagSchema(
@@ -66,11 +104,14 @@ async function updateTagSchema(
   subject: Digest,
   entry: Descriptor,
   attempts: number,
+  stored: Promise<unknown> | undefined,
 ): Promise<ReferrerRecord> {
   const tag = referrersTag(subject);
   const { digest } = entry;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const current = await readTagSchemaIndex(client, repository, subject);
+    const reading = readTagSchemaIndex(client, repository, subject);
+    // Settled both before either's failure is thrown: no read left running unobserved.
+    const [current] = await allSettledOrThrow<[IndexManifest | undefined, unknown]>([reading, stored]);
     const updated = addReferrer(current, entry);
     await client.putManifest(repository, tag, Buffer.from(JSON.stringify(updated)), MediaType.OciIndex);
     const after = await readTagSchemaIndex(client, repository, subject);

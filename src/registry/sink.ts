@@ -4,7 +4,8 @@ import type { Digest } from '../oci/digest.js';
 import { sha256Digest } from '../oci/digest.js';
 import type { ImageReference } from '../oci/reference.js';
 import type { ImageSink } from '../oci/sink.js';
-import { recordReferrer } from './referrers.js';
+import { allSettledOrThrow } from '../util/settle.js';
+import { probeReferrersApi, recordReferrer } from './referrers.js';
 import type { RegistryClient } from './types.js';
 
 /**
@@ -15,6 +16,8 @@ import type { RegistryClient } from './types.js';
 export function registrySink(reference: ImageReference, client: RegistryClient): ImageSink {
   const repository = reference.repository ?? '';
   const location = `${client.registry}/${repository}`;
+  // prepareReferrer's answers: whether the registry has the referrers API, by subject.
+  const probes = new Map<Digest, Promise<boolean>>();
   return {
     location,
     storesIndex: true,
@@ -60,15 +63,26 @@ export function registrySink(reference: ImageReference, client: RegistryClient):
         );
       }
       // Children (and an untagged root) by digest; a tag is put last, so readers never see a half image.
-      const written = await client.putManifest(
+      const written = client.putManifest(
         repository,
         options.child ? digest : (tag ?? digest),
         raw,
         mediaType,
       );
-      // A manifest with a subject is listed as a referrer (the tag schema, without the referrers API).
-      await recordReferrer(client, repository, { raw, mediaType });
-      return written;
+      // A manifest with a subject is listed as a referrer (the tag schema, without the referrers
+      // API): the index is read while the manifest is stored, and written after (recordReferrer).
+      const [stored] = await allSettledOrThrow([
+        written,
+        recordReferrer(client, repository, { raw, mediaType }, { stored: written, referrersApi: probes }),
+      ]);
+      return stored;
+    },
+    prepareReferrer(subject) {
+      if (probes.has(subject)) return;
+      const probe = probeReferrersApi(client, repository, subject);
+      // Read at putManifest; a failure here (Ctrl-C while a key opens) is reported there, if at all.
+      probe.catch(() => undefined);
+      probes.set(subject, probe);
     },
     // Nothing is staged: the root manifest's tag is the commit, and it was the last write.
     async close() {},

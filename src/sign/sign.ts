@@ -170,23 +170,41 @@ export async function signImage(
   const identity = options.identity ?? defaultIdentity(reference);
   const subjects = await subjectsOf(object, options.recursive ?? false);
   const material = asMaterial(signer);
+  // In a registry, what storing the bundles needs before any signature exists (is the empty
+  // config there, has the registry the referrers API) is asked now, while a key may still be
+  // being opened: reads only, nothing is written before the key is open.
+  const early =
+    formats.includes('bundle') && reference.transport === 'docker'
+      ? openBundleSink(openBeside, subjects)
+      : undefined;
+  early?.catch(() => undefined);
   // A key may still be being opened (withKeyBeingOpened: reading the image above overlapped
-  // scrypt). It is awaited before the target is touched: opening a sink beside the image checks,
+  // scrypt). It is awaited before the target is touched: opening a sink beside a layout checks,
   // sweeps and creates directories there, and a wrong password must change nothing at all.
-  if (!('bundle' in signer)) await signer.publicKey();
+  try {
+    if (!('bundle' in signer)) await signer.publicKey();
+  } catch (error) {
+    await early?.then(({ sink }) => sink.abort()).catch(() => undefined);
+    throw error;
+  }
   const now = options.now ?? (() => new Date());
   const signatures: WrittenSignature[] = [];
-  for (const subject of subjects) {
-    options.signal?.throwIfAborted();
-    if (!formats.includes('legacy')) continue;
-    const payload = simpleSigningPayload(identity, subject.digest, annotations);
-    const layer: LegacyLayer = {
-      mediaType: MediaType.CosignSimpleSigning,
-      bytes: payload,
-      annotations: await material.legacyAnnotations(payload),
-    };
-    const written = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, options.signal);
-    signatures.push({ format: 'legacy', subject: subject.digest, ...written });
+  try {
+    for (const subject of subjects) {
+      options.signal?.throwIfAborted();
+      if (!formats.includes('legacy')) continue;
+      const payload = simpleSigningPayload(identity, subject.digest, annotations);
+      const layer: LegacyLayer = {
+        mediaType: MediaType.CosignSimpleSigning,
+        bytes: payload,
+        annotations: await material.legacyAnnotations(payload),
+      };
+      const written = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, options.signal);
+      signatures.push({ format: 'legacy', subject: subject.digest, ...written });
+    }
+  } catch (error) {
+    await early?.then(({ sink }) => sink.abort()).catch(() => undefined);
+    throw error;
   }
   // The bundle of the root image, kept for `bundleFile` (the bytes stored as its referrer, if any).
   let rootBundle: Buffer | undefined;
@@ -196,12 +214,12 @@ export async function signImage(
     return bundle;
   };
   if (formats.includes('bundle')) {
-    const sink = await openBeside();
+    const { sink, plan } = await (early ?? openBundleSink(openBeside, subjects));
     try {
       for (const subject of subjects) {
         options.signal?.throwIfAborted();
         const bundle = await bundleOf(subject);
-        const digest = await putBundleReferrer(sink, subject, bundle, COSIGN_SIGN_PREDICATE, now());
+        const digest = await putBundleReferrer(sink, subject, bundle, COSIGN_SIGN_PREDICATE, now(), plan);
         signatures.push({ format: 'bundle', subject: subject.digest, digest });
       }
       await sink.close();
@@ -406,6 +424,38 @@ async function appendLegacyLayer(
 }
 
 const EMPTY_CONFIG = Buffer.from('{}');
+const EMPTY_CONFIG_DESCRIPTOR: Descriptor = {
+  mediaType: MediaType.OciEmpty,
+  digest: sha256Digest(EMPTY_CONFIG),
+  size: EMPTY_CONFIG.length,
+};
+
+/**
+ * What storing bundle referrers in a sink can ask before the bundles exist (`putBundleReferrer`):
+ * whether the sink holds the empty config, and (`prepareReferrer`) what recording a referrer of
+ * each subject needs. Reads only.
+ */
+export interface BundleReferrerPlan {
+  /** Whether the sink holds the empty config blob (true once a referrer stored it). */
+  emptyConfig: Promise<boolean>;
+}
+
+/** Opens the sink beside the image and starts its plan for bundle referrers of `subjects`. */
+async function openBundleSink(
+  openBeside: () => Promise<ImageSink>,
+  subjects: readonly Descriptor[],
+): Promise<{ sink: ImageSink; plan: BundleReferrerPlan }> {
+  const sink = await openBeside();
+  return { sink, plan: planBundleReferrers(sink, subjects) };
+}
+
+export function planBundleReferrers(sink: ImageSink, subjects: readonly Descriptor[]): BundleReferrerPlan {
+  for (const subject of subjects) sink.prepareReferrer?.(subject.digest);
+  const emptyConfig = sink.hasBlob(EMPTY_CONFIG_DESCRIPTOR);
+  // Read by the first putBundleReferrer; a failure (Ctrl-C while the key opens) is reported there.
+  emptyConfig.catch(() => undefined);
+  return { emptyConfig };
+}
 
 /**
  * The bundle as cosign 3 stores it: an artifact manifest with the empty config and a `subject`,
@@ -417,22 +467,22 @@ export async function putBundleReferrer(
   bundle: Buffer,
   predicateType: string,
   created: Date,
+  plan: BundleReferrerPlan = planBundleReferrers(sink, [subject]),
 ): Promise<Digest> {
-  const configDescriptor: Descriptor = {
-    mediaType: MediaType.OciEmpty,
-    digest: sha256Digest(EMPTY_CONFIG),
-    size: EMPTY_CONFIG.length,
-  };
+  const configDescriptor = EMPTY_CONFIG_DESCRIPTOR;
   const layer: Descriptor = {
     mediaType: BUNDLE_MEDIA_TYPE,
     digest: sha256Digest(bundle),
     size: bundle.length,
   };
+  // The bundle is sent without asking whether the sink holds it: it carries a signature made just
+  // now (ECDSA signatures are randomised), so none does, and a blob sent twice is stored once.
   // Both settle before a failure is thrown (see appendLegacyLayer).
   await allSettledOrThrow([
-    putSmallBlob(sink, configDescriptor, EMPTY_CONFIG),
-    putSmallBlob(sink, layer, bundle),
+    plan.emptyConfig.then((held) => (held ? undefined : putBlobBytes(sink, configDescriptor, EMPTY_CONFIG))),
+    putBlobBytes(sink, layer, bundle),
   ]);
+  plan.emptyConfig = Promise.resolve(true);
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -458,5 +508,10 @@ export async function putBundleReferrer(
  */
 async function putSmallBlob(sink: ImageSink, descriptor: Descriptor, bytes: Buffer): Promise<void> {
   if (await sink.hasBlob(descriptor)) return;
+  await putBlobBytes(sink, descriptor, bytes);
+}
+
+/** Stores a blob of a few KiB the caller knows the sink lacks (`putSmallBlob` asks first). */
+async function putBlobBytes(sink: ImageSink, descriptor: Descriptor, bytes: Buffer): Promise<void> {
   await sink.putBlob(descriptor, Readable.from([bytes]), async () => Readable.from([bytes]));
 }

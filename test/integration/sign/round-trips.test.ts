@@ -7,6 +7,7 @@ import { type HttpAgents, HttpClient } from '../../../src/http/client.js';
 import { openImage, writeImage } from '../../../src/oci/open.js';
 import { registryAgents } from '../../../src/registry/transport.js';
 import type { RegistryOptions } from '../../../src/registry/types.js';
+import type { Signer } from '../../../src/sign/keys.js';
 import { decryptPrivateKey, generateKeyPair, keySigner, parsePublicKey } from '../../../src/sign/keys.js';
 import { signImage } from '../../../src/sign/sign.js';
 import { verifyImage } from '../../../src/sign/verify.js';
@@ -24,7 +25,7 @@ beforeAll(async () => {
   registry = await startRegistry();
   const image = await writeRandomImage(join(work, 'layout'), 'app', [200]);
   digest = image.digest;
-  for (const repo of ['bundle', 'both']) {
+  for (const repo of ['bundle', 'both', 'opening', 'wrong']) {
     await writeImage(
       `docker://${registry.host}/${repo}:v1`,
       await openImage(`oci:${join(work, 'layout')}:app`),
@@ -141,4 +142,85 @@ describe('registry round trips of sign and verify', () => {
     );
     expect(posts).toHaveLength(uploads.length);
   });
+
+  it('while the key opens, asks only reads (referrers API, empty config) and writes nothing; no HEAD of the new bundle', async () => {
+    const signer = keySigner(
+      await decryptPrivateKey((await generateKeyPair('pw', { scryptCost: 32768 })).privateKey, 'pw'),
+    );
+    const { signer: opening, open, asked } = keyBeingOpened(signer);
+    const sign = recording();
+    const ref = `docker://${registry.host}/opening@${digest}`;
+    const signing = signImage(ref, opening, { formats: ['bundle'], registry: sign.options });
+    await asked;
+    // The image is read and the bundle's reads are sent before the key is open.
+    await waitFor(() => sign.requests.some((r) => r.method === 'HEAD' && r.url.endsWith(EMPTY_CONFIG)));
+    await waitFor(() => sign.requests.some((r) => r.url.includes(`/referrers/${digest}`)));
+    expect(sign.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
+    open();
+    const signed = await signing;
+    expect(signed.signatures).toHaveLength(1);
+    // The bundle holds a signature made just now: sent without asking whether it is there.
+    const bundleBlob = uploaded(sign.requests).filter((blob) => !blob.endsWith(EMPTY_CONFIG));
+    expect(bundleBlob).toHaveLength(1);
+    const heads = sign.requests.filter((r) => r.method === 'HEAD').map((r) => new URL(r.url).pathname);
+    expect(heads.some((path) => path.endsWith((bundleBlob[0] as string).split('@')[1] as string))).toBe(
+      false,
+    );
+    expect(sign.requests.filter((r) => r.url.includes('/referrers/'))).toHaveLength(1);
+    const verified = await verifyImage(ref, parsePublicKey(await signer.publicKey()), {
+      registry: { insecure: true },
+    });
+    expect(verified.verified).toBe(true);
+  });
+
+  it('a key that fails to open: its error, and nothing written to the registry', async () => {
+    const failure = new Error('wrong password');
+    const key = keySigner(
+      await decryptPrivateKey((await generateKeyPair('pw', { scryptCost: 32768 })).privateKey, 'pw'),
+    );
+    const { signer, fail, asked } = keyBeingOpened(key);
+    const sign = recording();
+    const ref = `docker://${registry.host}/wrong@${digest}`;
+    const signing = signImage(ref, signer, { formats: ['bundle', 'legacy'], registry: sign.options });
+    await asked;
+    await waitFor(() => sign.requests.some((r) => r.url.includes(`/referrers/${digest}`)));
+    fail(failure);
+    await expect(signing).rejects.toBe(failure);
+    expect(sign.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
+    const verified = await verifyImage(ref, parsePublicKey(await key.publicKey()), {
+      registry: { insecure: true },
+    });
+    expect(verified.verified).toBe(false);
+    expect(verified.signatures).toEqual([]);
+  });
 });
+
+const EMPTY_CONFIG = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+
+/** A Signer over `key` that waits (as withKeyBeingOpened's does for scrypt) until `open` or `fail`. */
+function keyBeingOpened(key: Signer) {
+  let open!: () => void;
+  let fail!: (error: Error) => void;
+  const opened = new Promise<Signer>((resolve, reject) => {
+    open = () => resolve(key);
+    fail = reject;
+  });
+  opened.catch(() => undefined);
+  let wasAsked!: () => void;
+  const asked = new Promise<void>((resolve) => {
+    wasAsked = resolve;
+  });
+  const signer: Signer = {
+    sign: async (data) => (await opened).sign(data),
+    publicKey: async () => {
+      wasAsked();
+      return (await opened).publicKey();
+    },
+  };
+  return { signer, open, fail, asked };
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
+}
