@@ -188,24 +188,21 @@ export async function signImage(
     throw error;
   }
   const now = options.now ?? (() => new Date());
-  const signatures: WrittenSignature[] = [];
-  try {
+  const writeLegacy = async (): Promise<WrittenSignature[]> => {
+    const written: WrittenSignature[] = [];
     for (const subject of subjects) {
       options.signal?.throwIfAborted();
-      if (!formats.includes('legacy')) continue;
       const payload = simpleSigningPayload(identity, subject.digest, annotations);
       const layer: LegacyLayer = {
         mediaType: MediaType.CosignSimpleSigning,
         bytes: payload,
         annotations: await material.legacyAnnotations(payload),
       };
-      const written = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, options.signal);
-      signatures.push({ format: 'legacy', subject: subject.digest, ...written });
+      const stored = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, options.signal);
+      written.push({ format: 'legacy', subject: subject.digest, ...stored });
     }
-  } catch (error) {
-    await early?.then(({ sink }) => sink.abort()).catch(() => undefined);
-    throw error;
-  }
+    return written;
+  };
   // The bundle of the root image, kept for `bundleFile` (the bytes stored as its referrer, if any).
   let rootBundle: Buffer | undefined;
   const bundleOf = async (subject: Descriptor) => {
@@ -213,20 +210,43 @@ export async function signImage(
     if (subject.digest === object.digest) rootBundle = bundle;
     return bundle;
   };
-  if (formats.includes('bundle')) {
+  const writeBundles = async (): Promise<WrittenSignature[]> => {
     const { sink, plan } = await (early ?? openBundleSink(openBeside, subjects));
+    const written: WrittenSignature[] = [];
     try {
       for (const subject of subjects) {
         options.signal?.throwIfAborted();
         const bundle = await bundleOf(subject);
         const digest = await putBundleReferrer(sink, subject, bundle, COSIGN_SIGN_PREDICATE, now(), plan);
-        signatures.push({ format: 'bundle', subject: subject.digest, digest });
+        written.push({ format: 'bundle', subject: subject.digest, digest });
       }
       await sink.close();
     } catch (error) {
       await sink.abort();
       throw error;
     }
+    return written;
+  };
+  const legacy = formats.includes('legacy');
+  const bundles = formats.includes('bundle');
+  let signatures: WrittenSignature[];
+  if (legacy && bundles && reference.transport === 'docker' && !('bundle' in signer)) {
+    // Both formats of a key's signatures in a registry: different tags and manifests, written at
+    // once (their round trips overlap). Not in a layout (one index.json, under a lock each write
+    // takes), nor keyless (each signature would ask Fulcio for a certificate of its own).
+    const [old, referrers] = await allSettledOrThrow<[WrittenSignature[], WrittenSignature[]]>([
+      writeLegacy(),
+      writeBundles(),
+    ]);
+    signatures = [...old, ...referrers];
+  } else {
+    try {
+      signatures = legacy ? await writeLegacy() : [];
+    } catch (error) {
+      await early?.then(({ sink }) => sink.abort()).catch(() => undefined);
+      throw error;
+    }
+    if (bundles) signatures.push(...(await writeBundles()));
   }
   if (options.bundleFile !== undefined) {
     const bundle = rootBundle ?? (await bundleOf(subjects[0] as Descriptor));
