@@ -87,6 +87,18 @@ export function lazyAgents(make: { http: () => HttpAgent; https: () => HttpsAgen
  * node:http/node:https are taken with getBuiltinModule, not imported: an ESM import of node:http
  * loads fetch's undici (see sendNode in http/client.ts).
  */
+/** The agents `keepAliveAgents` made: their connections follow only the options they were given. */
+const ownAgents = new WeakSet<object>();
+
+/**
+ * Whether `agent` is one of rampart's own pools, whose connections are fully described by its
+ * `options` (no overridden `createConnection`, as a proxy agent has): the bulk reader
+ * (bulk-get.ts) opens connections from those options and must not bypass anything else.
+ */
+export function isOwnAgent(agent: object): boolean {
+  return ownAgents.has(agent);
+}
+
 export function keepAliveAgents(
   shared: HttpAgentOptions = {},
   https: HttpsAgentOptions = {},
@@ -94,14 +106,23 @@ export function keepAliveAgents(
 ): HttpAgents {
   return lazyAgents({
     http: () =>
-      closingIdleSockets(
-        new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, ...shared }),
-        idleMs,
+      own(
+        closingIdleSockets(
+          new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, ...shared }),
+          idleMs,
+        ),
       ),
     https: () =>
-      closingIdleSockets(
-        new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true, ...https, ...shared }),
-        idleMs,
+      own(
+        closingIdleSockets(
+          new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true, ...https, ...shared }),
+          idleMs,
+        ),
       ),
   });
+}
+
+function own<T extends object>(agent: T): T {
+  ownAgents.add(agent);
+  return agent;
 }

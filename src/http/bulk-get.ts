@@ -30,6 +30,27 @@ import { ChunkPool, markRecyclable } from '../util/chunk-pool.js';
 
 /** The most bytes of a response head (status line and headers) accepted: node:http's limit is 16 KiB. */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** Response headers of which node:http keeps the first when repeated (its `matchKnownFields`). */
+const SINGLE_VALUED = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
 /** Header names: RFC 9110 tokens. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Agent options that are the pool's, not the connection's. */
@@ -180,6 +201,10 @@ export function sendBulkGet(
           },
         }),
       );
+      // The body may fail before anyone reads it (a 401's body while a token is fetched): an
+      // 'error' with no listener would end the process. The failure stays on the stream
+      // (`errored`), where pipeline, finished and async iteration report it to a later reader.
+      body.on('error', () => undefined);
       answered = true;
       resolve({
         status: parsed.status,
@@ -240,11 +265,12 @@ export function sendBulkGet(
 function parseHead(
   text: string,
 ): { status: number; statusText: string; headers: Record<string, string>; length: number } | undefined {
-  const lines = text.split('\r\n');
+  // Empty lines before the status line are skipped, as node:http does (RFC 9112 2.2).
+  const lines = text.replace(/^(?:\r\n)+/, '').split('\r\n');
   const status = /^HTTP\/1\.[01] ([1-5]\d\d)(?: ([^\r\n]*))?$/.exec(lines[0] ?? '');
   if (!status) throw connectionError('malformed HTTP status line', 'HPE_INVALID_CONSTANT');
   const code = Number(status[1]);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null);
   let length: string | undefined;
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
@@ -258,7 +284,9 @@ function parseHead(
         throw connectionError('invalid or conflicting Content-Length', 'HPE_UNEXPECTED_CONTENT_LENGTH');
       length = value;
     }
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    // Repeats joined with ", ", except where node:http keeps the first (one value by definition).
+    if (!(name in headers)) headers[name] = value;
+    else if (!SINGLE_VALUED.has(name)) headers[name] = `${headers[name]}, ${value}`;
   }
   if (code < 200 || 'transfer-encoding' in headers) return undefined;
   // Answers without a body whatever they declare (RFC 9110 6.4.1); a GET has no HEAD case.

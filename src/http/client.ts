@@ -42,9 +42,10 @@ import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { RampartError } from '../errors.js';
 import { forwardRecyclable } from '../util/chunk-pool.js';
 import { VERSION } from '../version.js';
-import { environmentProxy, keepAliveAgents } from './agents.js';
+import { environmentProxy, isOwnAgent, keepAliveAgents } from './agents.js';
 import { sendBulkGet } from './bulk-get.js';
 import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
+import { isLoopbackHost } from './hosts.js';
 
 /** The `User-Agent` of every request rampart sends (a caller's own header wins). */
 export const USER_AGENT = `rampart/${VERSION}`;
@@ -580,8 +581,13 @@ export class HttpClient {
       }
       if (response.status === 401 && options.onChallenge && !challenged && target.origin === origin) {
         challenged = true;
-        const extra = await options.onChallenge(response);
-        await response.discard().catch(() => undefined);
+        let extra: Record<string, string> | undefined;
+        try {
+          extra = await options.onChallenge(response);
+        } finally {
+          // Also when the hook fails: the answer's connection is not left open behind the error.
+          await response.discard().catch(() => undefined);
+        }
         if (extra) {
           for (const [name, value] of Object.entries(extra)) headers.set(name, value);
           continue;
@@ -616,8 +622,17 @@ export class HttpClient {
     if (this.agentsFactory) {
       this.agents ??= this.agentsFactory();
       const agents = await this.agents;
-      if (bulk && method === 'GET' && body === undefined) {
-        const agent = target.protocol === 'https:' ? agents.https : agents.http;
+      // The bulk reader opens a connection per request (none kept alive yet): free on loopback,
+      // a TCP (and TLS) handshake per blob elsewhere, which costs a distant registry more round
+      // trips than the CPU it saves; a redirect to another host goes through the pool again.
+      const agent = target.protocol === 'https:' ? agents.https : agents.http;
+      if (
+        bulk &&
+        method === 'GET' &&
+        body === undefined &&
+        isLoopbackHost(target.host) &&
+        isOwnAgent(agent)
+      ) {
         const answer = await sendBulkGet(target, headers, signal, agent);
         if (answer) return { ...answer, headers: new NodeHeaders(answer.headers) };
       }

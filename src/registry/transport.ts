@@ -19,12 +19,13 @@
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { readFile } from 'node:fs/promises';
-import { connect, isIPv4, isIPv6 } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { RampartError } from '../errors.js';
 import { environmentProxy, FREE_SOCKET_TIMEOUT_MS, keepAliveAgents } from '../http/agents.js';
 import { type HttpAgents, HttpClient } from '../http/client.js';
+import { hostnameOf, isIPv6Literal, isLoopbackHost } from '../http/hosts.js';
 
-export { FREE_SOCKET_TIMEOUT_MS };
+export { FREE_SOCKET_TIMEOUT_MS, hostnameOf, isLoopbackHost };
 
 import type { RegistryEvent, RegistryOptions } from './types.js';
 
@@ -34,36 +35,6 @@ const DOCKER_HUB_API = 'registry-1.docker.io';
 /** The host the API is served from: `docker.io` → `registry-1.docker.io`, anything else as is. */
 export function apiHostOf(registry: string): string {
   return registry === DOCKER_HUB || registry === 'index.docker.io' ? DOCKER_HUB_API : registry;
-}
-
-/**
- * Whether `value` is an IPv6 literal. Node's IPv6 pattern is costly on other strings (~10 ms to
- * compile, then ~2 ms a call on a `HOST:PORT`, and every registry command asks several times), and
- * a string with fewer than two colons cannot be one, so it is not run there.
- */
-function isIPv6Literal(value: string): boolean {
-  return value.indexOf(':') !== value.lastIndexOf(':') && isIPv6(value);
-}
-
-/** The host name of `HOST[:PORT]` or `[V6]:PORT`, lowercased, without brackets. */
-export function hostnameOf(registry: string): string {
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(registry);
-  if (bracketed?.[1]) return bracketed[1].toLowerCase();
-  if (isIPv6Literal(registry)) return registry.toLowerCase();
-  return registry.replace(/:\d+$/, '').toLowerCase();
-}
-
-/** 127.0.0.0/8, ::1 (and its IPv4-mapped form), `localhost`: traffic that never leaves the machine. */
-export function isLoopbackHost(registry: string): boolean {
-  const host = hostnameOf(registry);
-  if (host === 'localhost') return true;
-  if (isIPv4(host)) return host.split('.')[0] === '127';
-  if (isIPv6Literal(host)) {
-    if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
-    return mapped?.[1] !== undefined && mapped[1].split('.')[0] === '127';
-  }
-  return false;
 }
 
 /**
@@ -261,13 +232,17 @@ export function speaksTls(
   if (port === undefined || (isIPv6Literal(hostAndPort) && !hostAndPort.startsWith('['))) {
     return Promise.resolve(undefined);
   }
-  if (options.signal?.aborted) return Promise.resolve(undefined);
+  // A port out of range is left to the https probe, which says so (USAGE).
+  const number = Number(port);
+  if (options.signal?.aborted || number < 1 || number > 65_535) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    const socket = connect({
-      host,
-      port: Number(port),
-      ...(options.lookup ? { lookup: options.lookup } : {}),
-    });
+    let socket: Socket;
+    try {
+      socket = connect({ host, port: number, ...(options.lookup ? { lookup: options.lookup } : {}) });
+    } catch {
+      resolve(undefined);
+      return;
+    }
     const done = (answer: boolean | undefined) => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', aborted);

@@ -188,17 +188,17 @@ export async function signImage(
     throw error;
   }
   const now = options.now ?? (() => new Date());
-  const writeLegacy = async (): Promise<WrittenSignature[]> => {
+  const writeLegacy = async (signal = options.signal): Promise<WrittenSignature[]> => {
     const written: WrittenSignature[] = [];
     for (const subject of subjects) {
-      options.signal?.throwIfAborted();
+      signal?.throwIfAborted();
       const payload = simpleSigningPayload(identity, subject.digest, annotations);
       const layer: LegacyLayer = {
         mediaType: MediaType.CosignSimpleSigning,
         bytes: payload,
         annotations: await material.legacyAnnotations(payload),
       };
-      const stored = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, options.signal);
+      const stored = await writeLegacyLayer(store, openBeside, subject.digest, 'sig', layer, signal);
       written.push({ format: 'legacy', subject: subject.digest, ...stored });
     }
     return written;
@@ -210,12 +210,12 @@ export async function signImage(
     if (subject.digest === object.digest) rootBundle = bundle;
     return bundle;
   };
-  const writeBundles = async (): Promise<WrittenSignature[]> => {
+  const writeBundles = async (signal = options.signal): Promise<WrittenSignature[]> => {
     const { sink, plan } = await (early ?? openBundleSink(openBeside, subjects));
     const written: WrittenSignature[] = [];
     try {
       for (const subject of subjects) {
-        options.signal?.throwIfAborted();
+        signal?.throwIfAborted();
         const bundle = await bundleOf(subject);
         const digest = await putBundleReferrer(sink, subject, bundle, COSIGN_SIGN_PREDICATE, now(), plan);
         written.push({ format: 'bundle', subject: subject.digest, digest });
@@ -233,10 +233,18 @@ export async function signImage(
   if (legacy && bundles && reference.transport === 'docker' && !('bundle' in signer)) {
     // Both formats of a key's signatures in a registry: different tags and manifests, written at
     // once (their round trips overlap). Not in a layout (one index.json, under a lock each write
-    // takes), nor keyless (each signature would ask Fulcio for a certificate of its own).
+    // takes), nor keyless (each signature would ask Fulcio for a certificate of its own). The
+    // first failure stops the other chain before its next write, as one chain after another would.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const stopOthers = <T>(chain: Promise<T>): Promise<T> =>
+      chain.catch((error: unknown) => {
+        stop.abort(error);
+        throw error;
+      });
     const [old, referrers] = await allSettledOrThrow<[WrittenSignature[], WrittenSignature[]]>([
-      writeLegacy(),
-      writeBundles(),
+      stopOthers(writeLegacy(signal)),
+      stopOthers(writeBundles(signal)),
     ]);
     signatures = [...old, ...referrers];
   } else {

@@ -121,6 +121,9 @@ describe('speaksTls', () => {
     // No port: https and http would be different ports (443, 80); the https probe decides.
     expect(await speaksTls('127.0.0.1')).toBeUndefined();
     expect(await speaksTls('::1')).toBeUndefined();
+    // A port out of range: no answer (the https probe words the USAGE error), not a RangeError.
+    expect(await speaksTls('127.0.0.1:99999')).toBeUndefined();
+    expect(await speaksTls('127.0.0.1:0')).toBeUndefined();
     // Cancelled: no answer.
     expect(await speaksTls(httpHost, { signal: AbortSignal.abort() })).toBeUndefined();
     // The loopback-only resolver is used for the connection.

@@ -184,4 +184,76 @@ describe('bulk GET', () => {
     // 20 MiB through 1 MiB slabs: without reuse, 20 or more distinct buffers.
     expect(memory.size).toBeLessThanOrEqual(8);
   });
+
+  it('survives a body that fails while a 401 challenge is answered, and closes it when the hook fails', async () => {
+    rawAnswer = (write, end) => {
+      write('HTTP/1.1 401 Unauthorized\r\ncontent-length: 100\r\n\r\n');
+      write('0123456789');
+      setTimeout(end, 20);
+    };
+    // The token takes longer than the connection lives: the body fails with nobody reading it.
+    const slow = (await client()
+      .request(`${rawBase}/challenge`, {
+        bulk: true,
+        onChallenge: () => new Promise((resolve) => setTimeout(() => resolve(undefined), 150)),
+      })
+      .catch((caught: unknown) => caught)) as RampartError<'NETWORK'>;
+    expect(slow.code).toBe('NETWORK');
+    expect(slow.details.status).toBe(401);
+    // The hook fails: the answer is discarded all the same, so its later failure reaches no one.
+    const failed = await client()
+      .request(`${rawBase}/challenge`, {
+        bulk: true,
+        onChallenge: async () => {
+          throw new Error('token service down');
+        },
+      })
+      .catch((caught: unknown) => caught);
+    expect((failed as Error).message).toBe('token service down');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+
+  it('reads repeated single-valued headers as node:http does, and header names that are Object members', async () => {
+    rawAnswer = (write, end) => {
+      write('\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\nconstructor: c\r\nlocation: /a\r\nlocation: /b\r\n');
+      write('x-many: 1\r\nx-many: 2\r\n\r\nok');
+      end();
+    };
+    const response = await client().request(`${rawBase}/headers`, { bulk: true });
+    expect(isRecyclable(response.stream())).toBe(true);
+    expect(response.headers.get('location')).toBe('/a');
+    expect(response.headers.get('constructor')).toBe('c');
+    expect(response.headers.get('x-many')).toBe('1, 2');
+    expect((await readAllOf(response.stream())).toString()).toBe('ok');
+  });
+
+  it("is used only through rampart's own pools and on loopback: other agents and hosts get node:http", async () => {
+    const { Agent } = await import('node:http');
+    const foreign = new HttpClient({
+      agents: async () => ({
+        http: new Agent(),
+        https: new (await import('node:https')).Agent(),
+        destroy() {},
+      }),
+      retries: 0,
+    });
+    const viaForeign = (await foreign.request(`${httpBase}/small`, { bulk: true })).stream();
+    expect(isRecyclable(viaForeign)).toBe(false);
+    expect(sha(await readAllOf(viaForeign))).toBe(sha(small));
+    const { networkInterfaces } = await import('node:os');
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .find((entry) => entry && entry.family === 'IPv4' && !entry.internal)?.address;
+    if (outside === undefined) return; // no non-loopback address on this machine
+    const wide = createHttpServer(serve);
+    await new Promise<void>((resolve) => wide.listen(0, outside, resolve));
+    try {
+      const port = (wide.address() as AddressInfo).port;
+      const remote = (await client().request(`http://${outside}:${port}/small`, { bulk: true })).stream();
+      expect(isRecyclable(remote)).toBe(false);
+      expect(sha(await readAllOf(remote))).toBe(sha(small));
+    } finally {
+      await new Promise((resolve) => wide.close(resolve));
+    }
+  });
 });
