@@ -17,6 +17,22 @@
  * in one run); SIGN_BENCH_RUNS=N measures N rounds instead of 5. Also DSSE envelope verification
  * throughput in this process on one core (≥ 5,000/s).
  * Run with `npm run bench -- sign` (after `npm run build`: it runs bin/rampart.js).
+ *
+ * Where the time goes (2026-12-06; timelines from performance.now() marks and diagnostics_channel
+ * request events, quiet machine). cosign's key (scrypt N=65536, r=8, p=1) takes Node 0.305 s and
+ * cosign 0.34 s (`cosign public-key`), so scrypt itself is not the gap. `sign`: Node is ready at
+ * ~45 ms, the command's modules load until ~0.13 s, scrypt runs until ~0.45 s while the image is
+ * read and the bundle's reads are asked (referrers API probe, empty config HEAD), then 4
+ * sequential steps (blob PUT, manifest PUT beside the tag-schema index read, index PUT, its
+ * re-read for concurrent writers): ~40 ms, 8 steps before. `verify`: Node ready ~45 ms, modules
+ * (commander, zod schemas, registry client, node:http) until ~0.2 s, requests ~30 ms. A relaxed
+ * loopback registry no longer costs an https probe (~35 ms, node:tls) when it answers a TLS
+ * ClientHello in plain HTTP; verify's lookups and referrers are fetched concurrently.
+ * Tried and dropped: a V8 startup snapshot of the CLI (`--version` 0.13 → 0.27 s: deserialising
+ * 18 MB), an esbuild bundle (verify 0.31 → 0.45 s), libsodium's scrypt (0.64 s).
+ * Figures, SIGN_BENCH_RUNS=7 with c2d4d01 as SIGN_BENCH_BASELINE, load 0.7 → 1.0: sign + verify
+ * 0.866 s (sign 0.57 + verify 0.30), c2d4d01 0.910 s, cosign 0.631 s (0.50 + 0.14): 1.37 ×
+ * (c2d4d01: 1.44 ×; 1.53 × at the last stop); CPU 0.94 s (c2d4d01 1.03 s, cosign 0.56 s).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
