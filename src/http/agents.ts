@@ -81,12 +81,6 @@ export function lazyAgents(make: { http: () => HttpAgent; https: () => HttpsAgen
   };
 }
 
-/**
- * rampart's keep-alive pools: `shared` options for both (a proxy, a lookup), `https` ones for TLS
- * (a CA list, verification), free sockets closed after `idleMs`, each pool made on first use.
- * node:http/node:https are taken with getBuiltinModule, not imported: an ESM import of node:http
- * loads fetch's undici (see sendNode in http/client.ts).
- */
 /** The agents `keepAliveAgents` made: their connections follow only the options they were given. */
 const ownAgents = new WeakSet<object>();
 
@@ -99,6 +93,12 @@ export function isOwnAgent(agent: object): boolean {
   return ownAgents.has(agent);
 }
 
+/**
+ * rampart's keep-alive pools: `shared` options for both (a proxy, a lookup), `https` ones for TLS
+ * (a CA list, verification), free sockets closed after `idleMs`, each pool made on first use.
+ * node:http/node:https are taken with getBuiltinModule, not imported: an ESM import of node:http
+ * loads fetch's undici (see sendNode in http/client.ts).
+ */
 export function keepAliveAgents(
   shared: HttpAgentOptions = {},
   https: HttpsAgentOptions = {},

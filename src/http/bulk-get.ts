@@ -157,7 +157,10 @@ export function sendBulkGet(
       headLength += length;
       const all = headBytes.length === 1 ? (headBytes[0] as Buffer) : Buffer.concat(headBytes);
       headBytes = [all];
-      const end = all.indexOf('\r\n\r\n');
+      // Empty lines before the status line are skipped, as node:http does (RFC 9112 2.2).
+      let start = 0;
+      while (start < all.length && (all[start] === 0x0d || all[start] === 0x0a)) start++;
+      const end = all.indexOf('\r\n\r\n', start);
       if (end === -1 || end > MAX_HEAD_BYTES) {
         if (headLength > MAX_HEAD_BYTES) {
           fail(
@@ -173,7 +176,7 @@ export function sendBulkGet(
       }
       let parsed: ReturnType<typeof parseHead>;
       try {
-        parsed = parseHead(all.subarray(0, end).toString('latin1'));
+        parsed = parseHead(all.subarray(start, end).toString('latin1'));
       } catch (error) {
         fail(error as Error);
         return;
@@ -265,8 +268,7 @@ export function sendBulkGet(
 function parseHead(
   text: string,
 ): { status: number; statusText: string; headers: Record<string, string>; length: number } | undefined {
-  // Empty lines before the status line are skipped, as node:http does (RFC 9112 2.2).
-  const lines = text.replace(/^(?:\r\n)+/, '').split('\r\n');
+  const lines = text.split('\r\n');
   const status = /^HTTP\/1\.[01] ([1-5]\d\d)(?: ([^\r\n]*))?$/.exec(lines[0] ?? '');
   if (!status) throw connectionError('malformed HTTP status line', 'HPE_INVALID_CONSTANT');
   const code = Number(status[1]);

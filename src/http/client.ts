@@ -787,6 +787,10 @@ export class HttpClient {
         },
       });
       source.on('error', (error) => guarded.destroy(exchange.failure(error, idle.fired)));
+      // A body may fail before its reader comes (a blob opened while an upload is being set up):
+      // an 'error' with no listener would end the process. The failure stays on the stream
+      // (`errored`), where pipeline, finished, async iteration and download.ts's reader see it.
+      guarded.on('error', () => undefined);
       source.pipe(guarded);
       // The same chunks, one by one: a recyclable body stays recyclable.
       node = forwardRecyclable(source, guarded);

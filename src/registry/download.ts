@@ -133,6 +133,9 @@ export async function openBlob(
     response = answer;
     body = answer.stream();
     body.on('data', onData).once('end', onEnd).once('error', onError);
+    // A body that failed while it waited for its first read: its 'error' went by before these
+    // listeners, so it is taken from the stream (and resumed with a Range request like any other).
+    if (body.errored) onError(body.errored);
   };
 
   /** Tells the listener; one that throws fails this read (as a stream error would), not the socket. */

@@ -232,7 +232,7 @@ export function speaksTls(
   if (port === undefined || (isIPv6Literal(hostAndPort) && !hostAndPort.startsWith('['))) {
     return Promise.resolve(undefined);
   }
-  // A port out of range is left to the https probe, which says so (USAGE).
+  // A port out of range (or 0) is left to the https probe and its errors.
   const number = Number(port);
   if (options.signal?.aborted || number < 1 || number > 65_535) return Promise.resolve(undefined);
   return new Promise((resolve) => {

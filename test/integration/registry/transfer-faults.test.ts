@@ -278,6 +278,21 @@ describe('pull resumes', () => {
     expect(proxy.seen.filter((seen) => seen.method === 'GET')).toHaveLength(3);
   });
 
+  it('a connection that breaks before the first read is resumed when the body is read (both readers)', async () => {
+    for (const bulkMinBytes of [0, Number.POSITIVE_INFINITY]) {
+      let cut = 0;
+      proxy.rule = (request) =>
+        isBlobGet(request) && cut++ === 0 ? { kind: 'cut-response', after: 1000 } : { kind: 'pass' };
+      proxy.seen = [];
+      const reader = createRegistryClient(proxy.host, { insecure: true }, { ...tuning, bulkMinBytes });
+      const stream = await reader.openBlob('faults/pull', descriptor);
+      // As copy does: the sink sets up its upload before it reads the source.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await readAll(stream)).equals(bytes)).toBe(true);
+      expect(proxy.seen.filter((seen) => seen.method === 'GET')).toHaveLength(2);
+    }
+  });
+
   it('a blob whose bytes do not match its digest fails the stream with DIGEST_MISMATCH', async () => {
     proxy.rule = (request) => (isBlobGet(request) ? { kind: 'corrupt-response' } : { kind: 'pass' });
     const error = await readAll(await client().openBlob('faults/pull', descriptor)).catch(

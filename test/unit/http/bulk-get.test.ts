@@ -215,7 +215,9 @@ describe('bulk GET', () => {
 
   it('reads repeated single-valued headers as node:http does, and header names that are Object members', async () => {
     rawAnswer = (write, end) => {
-      write('\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\nconstructor: c\r\nlocation: /a\r\nlocation: /b\r\n');
+      write(
+        '\r\n\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\nconstructor: c\r\nlocation: /a\r\nlocation: /b\r\n',
+      );
       write('x-many: 1\r\nx-many: 2\r\n\r\nok');
       end();
     };
