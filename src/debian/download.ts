@@ -1,6 +1,7 @@
 import { RampartError } from '../errors.js';
 import { type HttpClient, httpClientFor } from '../http/client.js';
 import { type FetchFn, redactUrl } from '../http/fetch.js';
+import { mapBounded } from '../util/map-bounded.js';
 import { type AptMirrors, mirrorForSuite } from './apt-sources.js';
 import { ContentCache, defaultCacheDir } from './cache.js';
 
@@ -109,10 +110,6 @@ export async function downloadPackages(
       details: { operation: 'download' },
     });
   if (opts.signal?.aborted) throw cancelled();
-  // Stops the downloads still running when one fails (or the caller aborts).
-  const stop = new AbortController();
-  const onAbort = () => stop.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
   emit({
     timestamp: now(),
     ...stamp,
@@ -120,40 +117,33 @@ export async function downloadPackages(
     packages: unique.length,
     bytes: unique.reduce((n, p) => n + p.size, 0),
   });
-  let next = 0;
-  let failed: unknown;
-  const downloadOne = (pkg: DownloadablePackage) => {
+  const downloadOne = (pkg: DownloadablePackage, stop: AbortSignal) => {
     checkPoolPath(pkg.filename);
     const url = `${mirrorForSuite(pkg.suite, opts.mirrors)}/${pkg.filename}`;
     return fetchVerifiedIntoCache(url, { sha256: pkg.sha256, size: pkg.size }, cache, {
       http,
-      signal: stop.signal,
+      signal: stop,
       ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
       onBytes: (bytes) => emit({ timestamp: now(), ...stamp, kind: 'bytes', bytes }),
     });
   };
-  const worker = async () => {
-    while (failed === undefined && !stop.signal.aborted && next < unique.length) {
-      const pkg = unique[next++] as DownloadablePackage;
-      try {
+  // The pool's signal stops the downloads still running when one fails (or the caller aborts).
+  try {
+    await mapBounded(
+      unique,
+      opts.concurrency ?? 4,
+      async (pkg, _index, stop) => {
         const cached = await cache.has(pkg.sha256, pkg.size);
-        const path = cached ? cache.blobPath(pkg.sha256) : await downloadOne(pkg);
+        const path = cached ? cache.blobPath(pkg.sha256) : await downloadOne(pkg, stop);
         if (cached) emit({ timestamp: now(), ...stamp, kind: 'bytes', bytes: pkg.size });
         result.set(pkg.sha256, path);
         emit({ timestamp: now(), ...stamp, kind: 'done', pkg, path, cached });
-      } catch (error) {
-        failed ??= error;
-        stop.abort(error);
-      }
-    }
-  };
-  try {
-    const concurrency = Math.max(1, opts.concurrency ?? 4);
-    await Promise.all(Array.from({ length: Math.min(concurrency, unique.length) }, worker));
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
+      },
+      { signal: opts.signal },
+    );
+  } catch (error) {
+    if (opts.signal?.aborted) throw cancelled();
+    throw error;
   }
-  if (opts.signal?.aborted) throw cancelled();
-  if (failed !== undefined) throw failed;
   return result;
 }

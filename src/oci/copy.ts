@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
 import { RampartError } from '../errors.js';
 import { forwardRecyclable } from '../util/chunk-pool.js';
+import { mapBounded } from '../util/map-bounded.js';
 import { startOnRead } from '../util/start-on-read.js';
 import { needsOciConversion, ociMediaType, toOciIndex, toOciManifest } from './convert.js';
 import type { Digest } from './digest.js';
@@ -209,24 +210,12 @@ export async function copy(
 
   /** `jobs` transfers at a time; the first failure stops the others (their streams are destroyed). */
   const transferAll = async (): Promise<void> => {
-    const failed = new AbortController();
-    const stop = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
-    let next = 0;
-    let firstError: unknown;
-    const worker = async (): Promise<void> => {
-      while (next < transfers.length && !stop.aborted) {
-        const item = transfers[next++] as (typeof transfers)[number];
-        try {
-          await transfer(item, stop);
-        } catch (error) {
-          if (firstError === undefined) firstError = error;
-          failed.abort(error);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(jobs, transfers.length) }, worker));
-    checkAborted();
-    if (firstError !== undefined) throw firstError;
+    try {
+      await mapBounded(transfers, jobs, (item, _index, stop) => transfer(item, stop), { signal });
+    } catch (error) {
+      checkAborted(); // the caller's abort is CANCELLED, whatever the transfers failed with
+      throw error;
+    }
   };
 
   const writeManifest = async (

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RampartError } from '../errors.js';
+import { mapBounded } from '../util/map-bounded.js';
 import {
   type CatalogContext,
   type Cataloger,
@@ -97,7 +98,7 @@ export async function catalogFileSource(
   const onReadError = (path: string, error: unknown) =>
     warnings.push({ cataloger: 'source', path, message: `could not read: ${errorMessage(error)}` });
   if (source.openRandomAccess) {
-    await inspectInPlace(source, paths, wanted, runs, contextFor, onReadError);
+    await inspectInPlace(source, paths, wanted, runs, contextFor, onReadError, signal);
   }
   for await (const file of source.read(paths, onReadError)) {
     throwIfCancelled(signal);
@@ -193,20 +194,25 @@ async function inspectInPlace(
   runs: Map<Cataloger, CatalogerRun>,
   contextFor: (cataloger: string) => CatalogContext,
   onReadError: (path: string, error: unknown) => void,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const queue = [...paths].filter((path) => {
     const catalogers = wanted.get(path) ?? [];
     return catalogers.length > 0 && catalogers.every((c) => runs.get(c)?.inspect);
   });
   for (const path of queue) paths.delete(path);
-  const worker = async () => {
-    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+  // A file that cannot be read or parsed is a warning, never a failure of the pool; the caller's
+  // abort stops further files from starting and is CANCELLED, as in the read loop.
+  await mapBounded(
+    queue,
+    INSPECT_CONCURRENCY,
+    async (path) => {
       let file: Awaited<ReturnType<NonNullable<FileSource['openRandomAccess']>>>;
       try {
         file = await source.openRandomAccess!(path);
       } catch (error) {
         onReadError(path, error);
-        continue;
+        return;
       }
       try {
         for (const cataloger of wanted.get(path) ?? []) {
@@ -218,9 +224,12 @@ async function inspectInPlace(
       } finally {
         await file.close();
       }
-    }
-  };
-  await Promise.all(Array.from({ length: INSPECT_CONCURRENCY }, worker));
+    },
+    { signal },
+  ).catch((error: unknown) => {
+    throwIfCancelled(signal);
+    throw error;
+  });
 }
 
 /**

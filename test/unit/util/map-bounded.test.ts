@@ -34,8 +34,79 @@ describe('mapBounded', () => {
     expect(settled.sort()).toEqual([0, 1]);
   });
 
-  it('an empty list, and a limit below one, still work', async () => {
+  it('an empty list, and a limit below one or not a number, still work', async () => {
     expect(await mapBounded([], 4, async () => 1)).toEqual([]);
     expect(await mapBounded([1, 2], 0, async (item) => item * 2)).toEqual([2, 4]);
+    expect(await mapBounded([1, 2], Number.NaN, async (item) => item * 2)).toEqual([2, 4]);
+  });
+
+  it('aborts the signal of the calls in flight with the first failure, so they can stop', async () => {
+    const one = new Error('one');
+    const seen: unknown[] = [];
+    const failure = await mapBounded([0, 1, 2], 2, async (item, _index, signal) => {
+      if (item === 1) {
+        await tick();
+        throw one;
+      }
+      // Item 0 runs until told to stop, as a transfer whose stream is destroyed would.
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      seen.push(signal.reason);
+      throw new Error('stopped');
+    }).catch((error: unknown) => error);
+    expect(failure).toBe(one);
+    expect(seen).toEqual([one]);
+  });
+
+  it("on the caller's abort starts nothing more, stops the calls in flight and throws its reason", async () => {
+    const caller = new AbortController();
+    const reason = new Error('caller');
+    const started: number[] = [];
+    const stoppedWith: unknown[] = [];
+    const failure = await mapBounded(
+      [0, 1, 2, 3],
+      2,
+      async (item, _index, signal) => {
+        started.push(item);
+        if (item === 1) setImmediate(() => caller.abort(reason));
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
+        stoppedWith.push(signal.reason);
+        throw new Error(`call ${item} stopped`); // a consequence of the abort, not the failure thrown
+      },
+      { signal: caller.signal },
+    ).catch((error: unknown) => error);
+    expect(failure).toBe(reason);
+    expect(started).toEqual([0, 1]);
+    expect(stoppedWith).toEqual([reason, reason]);
+  });
+
+  it("throws the caller's reason even when every call succeeded before the abort was seen", async () => {
+    const caller = new AbortController();
+    const failure = await mapBounded(
+      [0],
+      1,
+      async () => {
+        caller.abort('late');
+        return 1;
+      },
+      { signal: caller.signal },
+    ).catch((error: unknown) => error);
+    expect(failure).toBe('late');
+  });
+
+  it('starts nothing when the caller has already aborted', async () => {
+    const started: number[] = [];
+    const failure = await mapBounded(
+      [0, 1],
+      2,
+      async (item) => {
+        started.push(item);
+        return item;
+      },
+      { signal: AbortSignal.abort('before') },
+    ).catch((error: unknown) => error);
+    expect(failure).toBe('before');
+    expect(started).toEqual([]);
   });
 });
