@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { RampartError } from '../errors.js';
-import { parseImageReference } from '../oci/reference.js';
+import { isRegistryHost, parseImageReference } from '../oci/reference.js';
 import type { CredentialSources } from '../registry/credentials.js';
 import type { Credential, CredentialStore, RegistryOptions } from '../registry/types.js';
 import { readSecretFromStdin } from './prompt.js';
@@ -17,7 +17,6 @@ export interface RegistryFlags {
 }
 
 const MAX_JOBS = 64;
-const HOST = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]+)?$/;
 
 /**
  * Adds `--creds`, `--username`/`--password-stdin`, `--authfile`, `--insecure`, `--ca-file`, and
@@ -76,7 +75,7 @@ function collectInsecure(value: string | boolean, previous: true | string[] | un
     );
   }
   if (bare) return previous ?? true;
-  if (typeof value !== 'string' || !HOST.test(value)) {
+  if (typeof value !== 'string' || !isRegistryHost(value)) {
     // Commander hands the next word to an optional value: an image reference is not a host.
     throw new RampartError(
       'USAGE',

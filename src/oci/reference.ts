@@ -86,6 +86,18 @@ function parseLocal(transport: (typeof LOCAL_TRANSPORTS)[number], rest: string, 
   return { transport, path, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}), raw };
 }
 
+/**
+ * Whether `value` is a registry's `HOST[:PORT]` or `[IPv6][:PORT]`, with a port of 1-65535 (port 0
+ * would reach the scheme's default port, 443 or 80, instead of failing). One rule for image
+ * references and credential keys.
+ */
+export function isRegistryHost(value: string): boolean {
+  const match = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::([0-9]{1,5}))?$/.exec(value);
+  if (!match) return false;
+  const port = match[1] === undefined ? undefined : Number(match[1]);
+  return port === undefined || (port >= 1 && port <= 65_535);
+}
+
 /** Docker normalisation: `ubuntu` -> docker.io/library/ubuntu:latest; see `isRegistry` for when the first component is a registry. */
 function parseDockerReference(value: string, raw: string): ImageReference {
   if (!value) throw invalid(raw, 'empty reference');
@@ -124,7 +136,7 @@ function parseDockerReference(value: string, raw: string): ImageReference {
       );
     }
   }
-  if (!/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]+)?$/.test(registry))
+  if (!isRegistryHost(registry))
     throw invalid(raw, `bad registry '${registry}' (expected HOST[:PORT] or [IPv6][:PORT])`);
   if (!tag && !digest) tag = 'latest';
   return {

@@ -14,6 +14,7 @@
  * field, never quoted, and JSON.parse's own message (which quotes the text) is not kept as a cause.
  */
 import { RampartError } from '../errors.js';
+import { isRegistryHost } from '../oci/reference.js';
 import { RegistryCredential } from './secret.js';
 import type { Credential } from './types.js';
 
@@ -26,7 +27,6 @@ const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set([
   'registry-1.docker.io',
   'registry.hub.docker.com',
 ]);
-const HOST = /^([a-z0-9.-]+|\[[0-9a-f:]+\])(:[0-9]+)?$/;
 
 /** A parsed credential file; `document` is the whole JSON value, kept so writes preserve every key. */
 export interface AuthConfig {
@@ -54,7 +54,7 @@ export function normalizeRegistry(value: string): string | undefined {
     if (!path.every((part) => part === '' || part === 'v1' || part === 'v2')) return undefined;
     rest = host ?? '';
   }
-  if (!HOST.test(rest)) return undefined;
+  if (!isRegistryHost(rest)) return undefined;
   return DOCKER_HUB_ALIASES.has(rest) ? DOCKER_HUB : rest;
 }
 

@@ -54,6 +54,11 @@ describe('registry options', () => {
       code: 'USAGE',
       details: { option: '--insecure' },
     });
+    // The same host rule as image references: a port of 1-65535.
+    expect(caught(() => parse('--insecure=r.internal:0'))).toMatchObject({
+      code: 'USAGE',
+      details: { option: '--insecure', value: 'r.internal:0' },
+    });
   });
 
   it('--jobs is offered only by the commands that transfer blobs (copy, build)', async () => {

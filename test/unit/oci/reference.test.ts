@@ -58,6 +58,10 @@ describe('parseImageReference', () => {
     'dir:',
     'docker-archive:f:Bad',
     '',
+    // A port out of range: port 0 would reach 443/80 instead of failing.
+    'docker://127.0.0.1:0/a/b',
+    'docker://localhost:65536/a/b',
+    'docker://[::1]:0/a/b',
   ])('rejects %j', (input) => {
     expect(() => parseImageReference(input)).toThrow(expect.objectContaining({ code: 'INVALID_REFERENCE' }));
   });

@@ -41,12 +41,17 @@ describe('registry names in docker config keys', () => {
     expect(normalizeRegistry(key)).toBe(registry);
   });
 
-  it.each(['quay.io/org', 'quay.io/org/repo', '', 'not a host', 'https://'])(
-    '%s names no registry (repository-scoped podman keys are skipped)',
-    (key) => {
-      expect(normalizeRegistry(key)).toBeUndefined();
-    },
-  );
+  it.each([
+    'quay.io/org',
+    'quay.io/org/repo',
+    '',
+    'not a host',
+    'https://',
+    'localhost:0',
+    'localhost:70000',
+  ])('%s names no registry (repository-scoped podman keys are skipped)', (key) => {
+    expect(normalizeRegistry(key)).toBeUndefined();
+  });
 
   it('docker.io is written as https://index.docker.io/v1/, others as HOST[:PORT]', () => {
     expect(serverAddressFor('docker.io')).toBe('https://index.docker.io/v1/');
