@@ -43,6 +43,12 @@ const FILE_KINDS: ReadonlySet<string> = new Set(['blobs', 'inrelease', 'parsed',
 const TREE_KINDS: ReadonlySet<string> = new Set(['e2e', 'e2e-apt', 'tools']);
 /** Every top-level folder rampart (or its test suite) writes; nothing else is listed or pruned. */
 export const CACHE_KINDS: readonly string[] = [...FILE_KINDS, ...TREE_KINDS];
+/**
+ * Kinds never listed or pruned: the newest verified InRelease date per suite (repository.ts), the
+ * record that refuses a replayed older Release; pruning it would let one through. Its writes'
+ * temps are still swept like every kind's.
+ */
+const KEPT_KINDS: ReadonlySet<string> = new Set(['release-date']);
 /** Kinds whose files are keyed JSON values (`ContentCache.writeJson`). */
 const KEYED_KINDS: ReadonlySet<string> = new Set(['inrelease', 'parsed']);
 
@@ -76,11 +82,19 @@ export async function listCacheEntries(dir: string): Promise<CacheEntry[]> {
   return listKinds(dir, (await readKindFolders(dir)) ?? []);
 }
 
-/** The kind folders (or links) at the top of `dir`; undefined when `dir` does not exist. */
-async function readKindFolders(dir: string): Promise<Dirent[] | undefined> {
+/**
+ * The kind folders (or links) at the top of `dir` (and those of `also`); undefined when `dir` does
+ * not exist.
+ */
+async function readKindFolders(
+  dir: string,
+  also: ReadonlySet<string> = new Set(),
+): Promise<Dirent[] | undefined> {
   try {
     const top = await readdir(dir, { withFileTypes: true });
-    return top.filter((d) => CACHE_KINDS.includes(d.name) && (d.isDirectory() || d.isSymbolicLink()));
+    return top.filter(
+      (d) => (CACHE_KINDS.includes(d.name) || also.has(d.name)) && (d.isDirectory() || d.isSymbolicLink()),
+    );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw fromSystemError(error, { path: dir, operation: 'read the cache' });
@@ -375,8 +389,9 @@ export async function sweepAbandonedCacheTemps(dir: string): Promise<string[]> {
       if (child.isDirectory() && !isTempName(child.name)) await sweep(join(folder, child.name));
     }
   };
-  for (const kind of (await readKindFolders(dir).catch(() => undefined)) ?? []) {
-    if (FILE_KINDS.has(kind.name) && kind.isDirectory()) await sweep(join(dir, kind.name));
+  for (const kind of (await readKindFolders(dir, KEPT_KINDS).catch(() => undefined)) ?? []) {
+    if ((FILE_KINDS.has(kind.name) || KEPT_KINDS.has(kind.name)) && kind.isDirectory())
+      await sweep(join(dir, kind.name));
   }
   return removed.sort(compareText);
 }

@@ -43,6 +43,8 @@ describe('build cache temp files', () => {
       `build/unpacked/.${HEX}.v2.tmp-${dead}-0123456789ab`,
       `blobs/sha256/.${HEX}.tmp-${dead}-0123456789ab`,
       `parsed/.x.keyed.json.tmp-${dead}-0123456789ab`,
+      // The replay record's kind is never pruned, but a killed write's temp there is swept.
+      `release-date/.x.keyed.json.tmp-${dead}-0123456789ab`,
     ];
     const kept = [
       `build/layers/blobs/${HEX}`,
@@ -50,6 +52,7 @@ describe('build cache temp files', () => {
       `build/layers/blobs/${HEX}.tmp-0123456789ab`, // the old naming: only prune's age rule applies
       `e2e/.root.tmp-${dead}-0123456789ab`, // a tree kind: not the build's
       `other/.x.tmp-${dead}-0123456789ab`, // not a rampart folder
+      'release-date/x.keyed.json', // the record itself
     ];
     // A kind folder that is a link to another cache is not walked.
     const elsewhere = join(work, 'elsewhere');
