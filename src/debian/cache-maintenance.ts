@@ -379,7 +379,8 @@ async function removeEntry(
  * rampart processes that are gone (staging.ts decides, as for staging beside an output): what a
  * build or download killed mid-write left behind. Safe beside running rampart processes, whose
  * temps are kept whatever their age. Returns the removed paths, relative to `dir`. `build` runs
- * this at its start; `pruneCache` removes the same temps as `abandoned-temp` entries.
+ * this at its start; `pruneCache` removes the same temps as `abandoned-temp` entries (not those
+ * of the kinds it does not list, `KEPT_KINDS`: the next build's sweep does).
  */
 export async function sweepAbandonedCacheTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
