@@ -38,7 +38,7 @@ export async function withKeySignerFromFlags<T>(
 
 /**
  * A `--key`/`--sign-key` file read for opening, its password (if it needs one) from
- * RAMPART_PASSWORD/COSIGN_PASSWORD or the terminal.
+ * RAMPART_PASSWORD/COSIGN_PASSWORD or the terminal. Its scrypt may already run (cli/early-key.ts).
  */
 export function privateKeyFile(path: string, allowInsecureKey: boolean | undefined): Promise<PrivateKeyFile> {
   return readPrivateKeyFile(path, {

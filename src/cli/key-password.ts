@@ -1,5 +1,4 @@
 import { RampartError } from '../errors.js';
-import { promptHidden } from './prompt.js';
 
 /**
  * The password of a private key: `RAMPART_PASSWORD`, else `COSIGN_PASSWORD` (cosign's, so scripts
@@ -9,7 +8,7 @@ export async function keyPassword(
   purpose: 'read' | 'write',
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
-  const fromEnv = env.RAMPART_PASSWORD ?? env.COSIGN_PASSWORD;
+  const fromEnv = passwordFromEnvironment(env);
   if (fromEnv !== undefined) return fromEnv;
   if (!process.stdin.isTTY) {
     throw new RampartError(
@@ -18,6 +17,8 @@ export async function keyPassword(
       { details: { option: 'RAMPART_PASSWORD' } },
     );
   }
+  // Loaded only to ask: node:readline is not part of every signing command's start.
+  const { promptHidden } = await import('./prompt.js');
   const first = await promptHidden('Enter password for private key: ');
   if (purpose === 'read') return first;
   const again = await promptHidden('Enter password for private key again: ');
@@ -27,4 +28,9 @@ export async function keyPassword(
     });
   }
   return first;
+}
+
+/** The private key password the environment sets (RAMPART_PASSWORD, else COSIGN_PASSWORD), if any. */
+export function passwordFromEnvironment(env: NodeJS.ProcessEnv): string | undefined {
+  return env.RAMPART_PASSWORD ?? env.COSIGN_PASSWORD;
 }

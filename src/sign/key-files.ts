@@ -1,25 +1,36 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
-import { COSIGN_KEY_LABEL, type LoadKeyOptions, parsePem, SIGSTORE_KEY_LABEL } from './keys.js';
-
-/** A key file is a few hundred bytes; nothing larger is read. */
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
+import {
+  COSIGN_KEY_LABEL,
+  type LoadKeyOptions,
+  MAX_KEY_FILE as MAX_KEY_FILE_BYTES,
+  parsePem,
+  SIGSTORE_KEY_LABEL,
+} from './keys.js';
 
 /**
  * Reads a key file's text: a regular file (a FIFO or `/dev/zero` given as `--key` cannot hang or
  * exhaust the process) of at most MAX_KEY_FILE_BYTES, through the descriptor that was checked.
  */
 export async function readKeyFile(path: string): Promise<string> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  return readKeyFileSync(path);
+}
+
+/**
+ * readKeyFile, synchronously: a few hundred bytes, so cli/early-key.ts can start the key's scrypt
+ * at once instead of after the event loop's next turns (module loading keeps it busy then).
+ */
+export function readKeyFileSync(path: string): string {
+  let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO for reading does not wait for a writer (it is refused below).
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw fromSystemError(error, { path, operation: 'read' });
   }
   try {
-    const stats = await handle.stat();
+    const stats = fstatSync(fd);
     if (!stats.isFile()) {
       throw new RampartError('KEY_INVALID', `${path} is not a regular file`, {
         details: { path, reason: 'format' },
@@ -31,15 +42,18 @@ export async function readKeyFile(path: string): Promise<string> {
       });
     }
     const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const bytesRead = readSync(fd, buffer, 0, buffer.length, 0);
     if (bytesRead > MAX_KEY_FILE_BYTES) {
       throw new RampartError('KEY_INVALID', `${path} grew past the size of a key file while read`, {
         details: { path, reason: 'format' },
       });
     }
     return buffer.subarray(0, bytesRead).toString('utf8');
+  } catch (error) {
+    if (isSystemError(error)) throw fromSystemError(error, { path, operation: 'read' });
+    throw error;
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

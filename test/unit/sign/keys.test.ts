@@ -8,10 +8,12 @@ import {
   decryptPrivateKeyWhile,
   encryptPrivateKey,
   generateKeyPair,
+  hasUntakenKeyOpening,
   keySigner,
   parsePem,
   parsePublicKey,
   publicKeyHint,
+  startKeyOpening,
   verifySignature,
   withKeyBeingOpened,
 } from '../../../src/sign/keys.js';
@@ -157,6 +159,55 @@ describe('opening a key while other work runs', () => {
         throw failure;
       }),
     ).rejects.toBe(failure);
+  });
+});
+
+describe('a key derivation started ahead of the opening (startKeyOpening)', () => {
+  it('is taken by the opening with the same password, once', async () => {
+    const pair = await generateKeyPair('early', { scryptCost: 32768 });
+    expect(startKeyOpening(pair.privateKey, 'early')).toBe(true);
+    expect(hasUntakenKeyOpening()).toBe(true);
+    const key = await decryptPrivateKey(pair.privateKey, 'early');
+    expect(hasUntakenKeyOpening()).toBe(false);
+    const data = Buffer.from('early');
+    expect(verifySignature(parsePublicKey(pair.publicKey), data, await keySigner(key).sign(data))).toBe(true);
+    // Taken once: a second opening derives afresh and still opens the key.
+    await expect(decryptPrivateKey(pair.privateKey, 'early')).resolves.toBeDefined();
+  });
+
+  it('never changes what the opening reports: another password is derived afresh, a wrong one still fails', async () => {
+    const pair = await generateKeyPair('right', { scryptCost: 32768 });
+    startKeyOpening(pair.privateKey, 'wrong');
+    await expect(decryptPrivateKey(pair.privateKey, 'right')).resolves.toBeDefined();
+    expect(hasUntakenKeyOpening()).toBe(false);
+    startKeyOpening(pair.privateKey, 'wrong');
+    expect(await keyError(() => decryptPrivateKey(pair.privateKey, 'wrong'))).toMatchObject({
+      reason: 'password',
+    });
+    expect(hasUntakenKeyOpening()).toBe(false);
+  });
+
+  it('starts nothing for what is not an encrypted key cosign writes (the opening reports it)', async () => {
+    const pair = await generateKeyPair('pw', { scryptCost: 32768 });
+    const sec1 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const hostile = [
+      '',
+      'not a key',
+      sec1,
+      pair.publicKey,
+      editSealed(pair.privateKey, (v) => {
+        v.kdf.params.N = 1 << 20;
+      }),
+      editSealed(pair.privateKey, (v) => {
+        v.kdf.name = 'argon2';
+      }),
+      pair.privateKey.replace(/\n-----END/, 'AAAA\n-----END'),
+      `${pair.privateKey}${'x'.repeat(70 * 1024)}`,
+    ];
+    for (const text of hostile) expect(startKeyOpening(text, 'pw')).toBe(false);
+    expect(hasUntakenKeyOpening()).toBe(false);
   });
 });
 
