@@ -101,7 +101,10 @@ export function parseJsonBytes<T>(schema: z.ZodType<T>, bytes: Uint8Array, what:
       details: { location: what },
     });
   }
-  const result = schema.safeParse(value);
+  // jitless: zod would compile each object schema's parser with `new Function` at its first parse
+  // (~1 ms each: ~7 ms of a `verify`, whose parses then took ~3 ms), paid back only after hundreds
+  // of objects parsed with that schema; the manifests, indexes and configs read here are a few each.
+  const result = schema.safeParse(value, { jitless: true });
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
