@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import type * as z from 'zod';
+import { array, boolean, literal, object, record, string } from 'zod';
 import { lockEntry } from '../debian/lock.js';
 import { lockedPackageSchema } from '../debian/locked-package.js';
 import { RampartError } from '../errors.js';
@@ -8,40 +9,40 @@ import { compareText } from '../util/compare-text.js';
 
 export type { LockedPackage } from '../debian/locked-package.js';
 
-const releaseSchema = z.object({
-  suite: z.string(),
-  inReleaseSha256: z.string(),
-  date: z.string(),
-  validUntil: z.string().optional(),
-  url: z.string(),
+const releaseSchema = object({
+  suite: string(),
+  inReleaseSha256: string(),
+  date: string(),
+  validUntil: string().optional(),
+  url: string(),
 });
 export type LockedRelease = z.infer<typeof releaseSchema>;
 
 /** What the lock was resolved for: a different request means the lock no longer matches the spec. */
-const requestSchema = z.object({
-  suites: z.array(z.string()),
-  packages: z.array(z.string()),
-  exclude: z.array(z.string()),
-  skip: z.array(z.string()),
-  recommends: z.boolean(),
+const requestSchema = object({
+  suites: array(string()),
+  packages: array(string()),
+  exclude: array(string()),
+  skip: array(string()),
+  recommends: boolean(),
 });
 export type LockRequest = z.infer<typeof requestSchema>;
 
-const variantLockSchema = z.object({
+const variantLockSchema = object({
   request: requestSchema,
-  releases: z.array(releaseSchema),
+  releases: array(releaseSchema),
   /** Debian architecture -> packages sorted by name. */
-  archs: z.record(z.string(), z.array(lockedPackageSchema)),
+  archs: record(string(), array(lockedPackageSchema)),
   /** Packages left out as maintainer-script-only dependencies, for the summary. */
-  skipped: z.array(z.object({ name: z.string(), requiredBy: z.string() })).default([]),
+  skipped: array(object({ name: string(), requiredBy: string() })).default([]),
 });
 export type VariantLock = z.infer<typeof variantLockSchema>;
 
-const lockSchema = z.object({
-  lockVersion: z.literal(1),
-  name: z.string(),
+const lockSchema = object({
+  lockVersion: literal(1),
+  name: string(),
   /** Keyed by variant name; the main image is `default`. */
-  variants: z.record(z.string(), variantLockSchema),
+  variants: record(string(), variantLockSchema),
 });
 export type LockFile = z.infer<typeof lockSchema>;
 

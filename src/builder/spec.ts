@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
-import { z } from 'zod';
+import type * as z from 'zod';
+import { array, boolean, enum as enumOf, number, object, record, string, union } from 'zod';
 import { RampartError, type SourcePosition } from '../errors.js';
 import { resolveAccounts } from './accounts.js';
 
@@ -11,125 +12,108 @@ export type DebianArch = (typeof SUPPORTED_ARCHS)[number];
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 /** A Debian package name, optionally pinned (`name=version`) or arch-qualified (`name:arch`), as the resolver takes them. */
-const PACKAGE = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/,
-    'must be a Debian package name, optionally name=version',
-  );
-const PACKAGE_NAME = z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'must be a Debian package name');
-const absolutePath = z
-  .string()
+const PACKAGE = string().regex(
+  /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/,
+  'must be a Debian package name, optionally name=version',
+);
+const PACKAGE_NAME = string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'must be a Debian package name');
+const absolutePath = string()
   .regex(/^\//, 'must be an absolute path')
   // A layer entry with `..` would point outside the image root when extracted.
   .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), "must not contain '.' or '..' segments");
-const permissions = z.union([z.number().int().min(0).max(0o7777), z.string().regex(/^0?o?[0-7]{3,4}$/)]);
-const id = z
-  .number()
+const permissions = union([number().int().min(0).max(0o7777), string().regex(/^0?o?[0-7]{3,4}$/)]);
+const id = number()
   .int()
   .min(0)
   .max(2 ** 31 - 1);
 
-const userSchema = z
-  .object({
-    name: z.string().regex(NAME),
-    uid: id,
-    gid: id,
-    home: absolutePath.optional(),
-    shell: absolutePath.optional(),
-  })
-  .strict();
-const groupSchema = z
-  .object({ name: z.string().regex(NAME), gid: id, members: z.array(z.string()).optional() })
-  .strict();
+const userSchema = object({
+  name: string().regex(NAME),
+  uid: id,
+  gid: id,
+  home: absolutePath.optional(),
+  shell: absolutePath.optional(),
+}).strict();
+const groupSchema = object({
+  name: string().regex(NAME),
+  gid: id,
+  members: array(string()).optional(),
+}).strict();
 
-const pathSchema = z
-  .object({
-    path: absolutePath,
-    type: z.enum(['directory', 'file', 'symlink']).default('directory'),
-    uid: id.default(0),
-    gid: id.default(0),
-    permissions: permissions.optional(),
-    target: z.string().optional(),
-    content: z.string().optional(),
-  })
+const pathSchema = object({
+  path: absolutePath,
+  type: enumOf(['directory', 'file', 'symlink']).default('directory'),
+  uid: id.default(0),
+  gid: id.default(0),
+  permissions: permissions.optional(),
+  target: string().optional(),
+  content: string().optional(),
+})
   .strict()
   .refine((p) => p.type !== 'symlink' || (p.target ?? '') !== '', {
     message: 'a symlink needs a target',
     path: ['target'],
   });
 
-const fileSchema = z
-  .object({
-    source: z.string().min(1),
-    destination: absolutePath,
-    uid: id.default(0),
-    gid: id.default(0),
-    permissions: permissions.optional(),
-  })
-  .strict();
+const fileSchema = object({
+  source: string().min(1),
+  destination: absolutePath,
+  uid: id.default(0),
+  gid: id.default(0),
+  permissions: permissions.optional(),
+}).strict();
 
-const contentsSchema = z
-  .object({
-    suites: z.array(z.string().regex(NAME)).min(1),
-    mirror: z.string().url().optional(),
-    'security-mirror': z.string().url().optional(),
-    keyring: z.string().optional(),
-    packages: z.array(PACKAGE).min(1),
-    exclude: z.array(PACKAGE_NAME).default([]),
-    skip: z.array(PACKAGE_NAME).optional(),
-    recommends: z.boolean().default(false),
-  })
-  .strict();
+const contentsSchema = object({
+  suites: array(string().regex(NAME)).min(1),
+  mirror: string().url().optional(),
+  'security-mirror': string().url().optional(),
+  keyring: string().optional(),
+  packages: array(PACKAGE).min(1),
+  exclude: array(PACKAGE_NAME).default([]),
+  skip: array(PACKAGE_NAME).optional(),
+  recommends: boolean().default(false),
+}).strict();
 
-const pruneSchema = z
-  .object({
-    'keep-locales': z.array(z.string()).default(['C']),
-    'keep-docs': z.boolean().default(false),
-    drop: z.array(z.string()).default([]),
-  })
-  .strict();
+const pruneSchema = object({
+  'keep-locales': array(string()).default(['C']),
+  'keep-docs': boolean().default(false),
+  drop: array(string()).default([]),
+}).strict();
 
-const accountsSchema = z
-  .object({
-    'run-as': z.string().default('nonroot'),
-    users: z.array(userSchema).default([]),
-    groups: z.array(groupSchema).default([]),
-  })
-  .strict();
+const accountsSchema = object({
+  'run-as': string().default('nonroot'),
+  users: array(userSchema).default([]),
+  groups: array(groupSchema).default([]),
+}).strict();
 
-const variantSchema = z
-  .object({
-    packages: z.array(PACKAGE).default([]),
-    exclude: z.array(PACKAGE_NAME).optional(),
-    'run-as': z.string().optional(),
-    entrypoint: z.array(z.string()).optional(),
-    cmd: z.array(z.string()).optional(),
-    'work-dir': absolutePath.optional(),
-    environment: z.record(z.string(), z.string()).optional(),
-  })
-  .strict();
+const variantSchema = object({
+  packages: array(PACKAGE).default([]),
+  exclude: array(PACKAGE_NAME).optional(),
+  'run-as': string().optional(),
+  entrypoint: array(string()).optional(),
+  cmd: array(string()).optional(),
+  'work-dir': absolutePath.optional(),
+  environment: record(string(), string()).optional(),
+}).strict();
 
 /** The spec's schema: the one source of truth for docs/spec.md (checked by a test). */
-export const specSchema = z
-  .object({
-    name: z.string().regex(NAME),
-    description: z.string().optional(),
-    version: z.string().optional(),
-    contents: contentsSchema,
-    archs: z.array(z.enum(SUPPORTED_ARCHS)).min(1),
-    accounts: accountsSchema.default({ 'run-as': 'nonroot', users: [], groups: [] }),
-    entrypoint: z.array(z.string()).optional(),
-    cmd: z.array(z.string()).optional(),
-    'work-dir': absolutePath.optional(),
-    environment: z.record(z.string(), z.string()).default({}),
-    paths: z.array(pathSchema).default([]),
-    files: z.array(fileSchema).default([]),
-    annotations: z.record(z.string(), z.string()).default({}),
-    prune: pruneSchema.default({ 'keep-locales': ['C'], 'keep-docs': false, drop: [] }),
-    variants: z.record(z.string().regex(NAME), variantSchema).default({}),
-  })
-  .strict();
+export const specSchema = object({
+  name: string().regex(NAME),
+  description: string().optional(),
+  version: string().optional(),
+  contents: contentsSchema,
+  archs: array(enumOf(SUPPORTED_ARCHS)).min(1),
+  accounts: accountsSchema.default({ 'run-as': 'nonroot', users: [], groups: [] }),
+  entrypoint: array(string()).optional(),
+  cmd: array(string()).optional(),
+  'work-dir': absolutePath.optional(),
+  environment: record(string(), string()).default({}),
+  paths: array(pathSchema).default([]),
+  files: array(fileSchema).default([]),
+  annotations: record(string(), string()).default({}),
+  prune: pruneSchema.default({ 'keep-locales': ['C'], 'keep-docs': false, drop: [] }),
+  variants: record(string().regex(NAME), variantSchema).default({}),
+}).strict();
 
 type RawSpec = z.output<typeof specSchema>;
 

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PassThrough, Transform } from 'node:stream';
-import { z } from 'zod';
+import type * as z from 'zod';
+import { array, looseObject, string } from 'zod';
 import { RampartError } from '../errors.js';
 import { writeStreamAtomic } from '../util/atomic-file.js';
 import { decompressStream } from '../util/decompress.js';
@@ -36,11 +37,11 @@ function dockerArchiveLayerType(compression: LayerCompression): string {
   return compression === 'zstd' ? MediaType.OciLayerZstd : MediaType.DockerLayerGzip;
 }
 
-const DockerSaveManifestSchema = z.array(
-  z.looseObject({
-    Config: z.string(),
-    RepoTags: z.array(z.string()).nullish(),
-    Layers: z.array(z.string()),
+const DockerSaveManifestSchema = array(
+  looseObject({
+    Config: string(),
+    RepoTags: array(string()).nullish(),
+    Layers: array(string()),
   }),
 );
 

@@ -1,92 +1,92 @@
-import { z } from 'zod';
+import type * as z from 'zod';
+import { array, boolean, literal, looseObject, number, record, string } from 'zod';
 import { RampartError } from '../errors.js';
 import type { Digest } from './digest.js';
 
-const digestSchema = z
-  .string()
+const digestSchema = string()
   .regex(/^sha256:[a-f0-9]{64}$/, 'expected sha256:<64 hex>')
   .transform((value) => value as Digest);
-const stringMap = z.record(z.string(), z.string());
+const stringMap = record(string(), string());
 
-export const PlatformSchema = z.looseObject({
-  architecture: z.string(),
-  os: z.string(),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
-  variant: z.string().optional(),
+export const PlatformSchema = looseObject({
+  architecture: string(),
+  os: string(),
+  'os.version': string().optional(),
+  'os.features': array(string()).optional(),
+  variant: string().optional(),
 });
 export type Platform = z.infer<typeof PlatformSchema>;
 
-export const DescriptorSchema = z.looseObject({
-  mediaType: z.string(),
+export const DescriptorSchema = looseObject({
+  mediaType: string(),
   digest: digestSchema,
-  size: z.number().int().nonnegative(),
-  urls: z.array(z.string()).optional(),
+  size: number().int().nonnegative(),
+  urls: array(string()).optional(),
   annotations: stringMap.optional(),
-  data: z.string().optional(),
-  artifactType: z.string().optional(),
+  data: string().optional(),
+  artifactType: string().optional(),
   platform: PlatformSchema.optional(),
 });
 export type Descriptor = z.infer<typeof DescriptorSchema>;
 
-export const ImageManifestSchema = z.looseObject({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
+export const ImageManifestSchema = looseObject({
+  schemaVersion: literal(2),
+  mediaType: string().optional(),
+  artifactType: string().optional(),
   config: DescriptorSchema,
-  layers: z.array(DescriptorSchema),
+  layers: array(DescriptorSchema),
   subject: DescriptorSchema.optional(),
   annotations: stringMap.optional(),
 });
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;
 
-export const IndexManifestSchema = z.looseObject({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
-  manifests: z.array(DescriptorSchema),
+export const IndexManifestSchema = looseObject({
+  schemaVersion: literal(2),
+  mediaType: string().optional(),
+  artifactType: string().optional(),
+  manifests: array(DescriptorSchema),
   subject: DescriptorSchema.optional(),
   annotations: stringMap.optional(),
 });
 export type IndexManifest = z.infer<typeof IndexManifestSchema>;
 
 // Go serialises empty slices/maps as null; accept that rather than reject real-world configs.
-const nullableStrings = z.array(z.string()).nullish();
-const emptyObjectMap = z.record(z.string(), z.looseObject({})).nullish();
+const nullableStrings = array(string()).nullish();
+const emptyObjectMap = record(string(), looseObject({})).nullish();
 
-export const ContainerConfigSchema = z.looseObject({
-  User: z.string().optional(),
+export const ContainerConfigSchema = looseObject({
+  User: string().optional(),
   ExposedPorts: emptyObjectMap,
   Env: nullableStrings,
   Entrypoint: nullableStrings,
   Cmd: nullableStrings,
   Volumes: emptyObjectMap,
-  WorkingDir: z.string().optional(),
+  WorkingDir: string().optional(),
   Labels: stringMap.nullish(),
-  StopSignal: z.string().optional(),
+  StopSignal: string().optional(),
 });
 export type ContainerConfig = z.infer<typeof ContainerConfigSchema>;
 
-export const HistorySchema = z.looseObject({
-  created: z.string().optional(),
-  created_by: z.string().optional(),
-  author: z.string().optional(),
-  comment: z.string().optional(),
-  empty_layer: z.boolean().optional(),
+export const HistorySchema = looseObject({
+  created: string().optional(),
+  created_by: string().optional(),
+  author: string().optional(),
+  comment: string().optional(),
+  empty_layer: boolean().optional(),
 });
 export type History = z.infer<typeof HistorySchema>;
 
-export const ImageConfigSchema = z.looseObject({
-  created: z.string().optional(),
-  author: z.string().optional(),
-  architecture: z.string(),
-  os: z.string(),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
-  variant: z.string().optional(),
+export const ImageConfigSchema = looseObject({
+  created: string().optional(),
+  author: string().optional(),
+  architecture: string(),
+  os: string(),
+  'os.version': string().optional(),
+  'os.features': array(string()).optional(),
+  variant: string().optional(),
   config: ContainerConfigSchema.nullish(),
-  rootfs: z.looseObject({ type: z.string(), diff_ids: z.array(digestSchema) }),
-  history: z.array(HistorySchema).nullish(),
+  rootfs: looseObject({ type: string(), diff_ids: array(digestSchema) }),
+  history: array(HistorySchema).nullish(),
 });
 export type ImageConfig = z.infer<typeof ImageConfigSchema>;
 
@@ -101,7 +101,10 @@ export function parseJsonBytes<T>(schema: z.ZodType<T>, bytes: Uint8Array, what:
       details: { location: what },
     });
   }
-  const result = schema.safeParse(value);
+  // jitless: zod would compile each object schema's parser with `new Function` at its first parse
+  // (~1 ms each: ~7 ms of a `verify`, whose parses then took ~3 ms), paid back only after hundreds
+  // of objects parsed with that schema; the manifests, indexes and configs read here are a few each.
+  const result = schema.safeParse(value, { jitless: true });
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { z } from 'zod';
+import type * as z from 'zod';
+import { array, boolean, literal, strictObject, string } from 'zod';
 import { isRampartError, RampartError } from '../errors.js';
 import type { AttachmentStore } from '../oci/attachments.js';
 import type { Digest } from '../oci/digest.js';
@@ -78,51 +79,43 @@ const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 /** Bound on the identities of one keyless signer. */
 export const MAX_POLICY_IDENTITIES = 16;
 
-const identitySchema = z
-  .strictObject({
-    issuer: z.string().min(1).max(1024),
-    subject: z.string().min(1).max(4096).optional(),
-    'subject-regexp': z.string().min(1).max(1024).optional(),
-  })
-  .refine((i) => (i.subject === undefined) !== (i['subject-regexp'] === undefined), {
-    message: 'give exactly one of subject or subject-regexp',
-  });
-
-const keylessSchema = z.strictObject({
-  'trusted-root': z.string().min(1).max(4096),
-  identities: z.array(identitySchema).min(1).max(MAX_POLICY_IDENTITIES),
+const identitySchema = strictObject({
+  issuer: string().min(1).max(1024),
+  subject: string().min(1).max(4096).optional(),
+  'subject-regexp': string().min(1).max(1024).optional(),
+}).refine((i) => (i.subject === undefined) !== (i['subject-regexp'] === undefined), {
+  message: 'give exactly one of subject or subject-regexp',
 });
 
-const signerSchema = z
-  .strictObject({
-    name: z.string().min(1).max(256).optional(),
-    key: z.string().min(1).max(4096).optional(),
-    'public-key': z
-      .string()
-      .min(1)
-      .max(16 * 1024)
-      .optional(),
-    keyless: keylessSchema.optional(),
-  })
-  .refine((s) => [s.key, s['public-key'], s.keyless].filter((v) => v !== undefined).length === 1, {
-    message: 'give exactly one of key (a file), public-key (PEM) or keyless',
-  });
+const keylessSchema = strictObject({
+  'trusted-root': string().min(1).max(4096),
+  identities: array(identitySchema).min(1).max(MAX_POLICY_IDENTITIES),
+});
 
-const policySchema = z.strictObject({
-  version: z.literal(1),
-  signers: z.array(signerSchema).min(1).max(MAX_POLICY_ENTRIES),
-  'predicate-types': z.array(z.string().min(1).max(1024)).max(MAX_POLICY_ENTRIES).optional(),
-  provenance: z
-    .strictObject({
-      'builder-id': z.string().min(1).max(1024).optional(),
-      'spec-digest': z
-        .string()
-        .regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 lowercase hex>')
-        .optional(),
-    })
+const signerSchema = strictObject({
+  name: string().min(1).max(256).optional(),
+  key: string().min(1).max(4096).optional(),
+  'public-key': string()
+    .min(1)
+    .max(16 * 1024)
     .optional(),
-  'max-age': z.string().regex(DURATION, 'expected a number and a unit: 3600s, 90m, 48h, 30d').optional(),
-  'non-root': z.boolean().optional(),
+  keyless: keylessSchema.optional(),
+}).refine((s) => [s.key, s['public-key'], s.keyless].filter((v) => v !== undefined).length === 1, {
+  message: 'give exactly one of key (a file), public-key (PEM) or keyless',
+});
+
+const policySchema = strictObject({
+  version: literal(1),
+  signers: array(signerSchema).min(1).max(MAX_POLICY_ENTRIES),
+  'predicate-types': array(string().min(1).max(1024)).max(MAX_POLICY_ENTRIES).optional(),
+  provenance: strictObject({
+    'builder-id': string().min(1).max(1024).optional(),
+    'spec-digest': string()
+      .regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 lowercase hex>')
+      .optional(),
+  }).optional(),
+  'max-age': string().regex(DURATION, 'expected a number and a unit: 3600s, 90m, 48h, 30d').optional(),
+  'non-root': boolean().optional(),
 });
 
 function invalid(path: string, field: string | undefined, message: string): RampartError {

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type * as z from 'zod';
+import { array, literal, object, string } from 'zod';
 import type { BuildRecord } from '../builder/record.js';
 import { RampartError } from '../errors.js';
 import { sha256Digest } from '../oci/digest.js';
@@ -137,30 +138,28 @@ export function withoutCredentials(text: string): { text: string; redacted: bool
   return { text: redacted, redacted: redacted !== text };
 }
 
-const provenanceSchema = z.object({
-  buildDefinition: z.object({
-    buildType: z.string().startsWith(BUILD_TYPE_PREFIX),
-    externalParameters: z.object({
-      spec: z.object({
-        path: z.string(),
-        name: z.string(),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
-        content: z.string().optional(),
-        redacted: z.literal(true).optional(),
+const provenanceSchema = object({
+  buildDefinition: object({
+    buildType: string().startsWith(BUILD_TYPE_PREFIX),
+    externalParameters: object({
+      spec: object({
+        path: string(),
+        name: string(),
+        sha256: string().regex(/^[0-9a-f]{64}$/),
+        content: string().optional(),
+        redacted: literal(true).optional(),
       }),
-      variant: z.string().optional(),
-      archs: z.array(z.string().regex(/^[a-z0-9]+$/)).min(1),
-      sourceDateEpoch: z.string().optional(),
+      variant: string().optional(),
+      archs: array(string().regex(/^[a-z0-9]+$/)).min(1),
+      sourceDateEpoch: string().optional(),
     }),
-    internalParameters: z.object({
-      lock: z.object({ sha256: z.string(), content: z.string(), redacted: z.literal(true).optional() }),
-      repository: z
-        .object({
-          mirror: z.string().optional(),
-          securityMirror: z.string().optional(),
-          keyring: z.string().optional(),
-        })
-        .optional(),
+    internalParameters: object({
+      lock: object({ sha256: string(), content: string(), redacted: literal(true).optional() }),
+      repository: object({
+        mirror: string().optional(),
+        securityMirror: string().optional(),
+        keyring: string().optional(),
+      }).optional(),
     }),
   }),
 });

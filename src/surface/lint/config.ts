@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { z } from 'zod';
+import type * as z from 'zod';
+import { array, strictObject, string } from 'zod';
 import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
 import { LINT_CHECKS } from './registry.js';
 
@@ -19,17 +20,15 @@ export interface LintConfig {
 export const LINT_CONFIG_FILE = '.rampart-lint.yaml';
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
-const LintConfigSchema = z.strictObject({
-  disable: z
-    .array(
-      z.strictObject({
-        check: z.string().refine((id) => LINT_CHECKS.some((check) => check.id === id), {
-          message: `unknown check id (known: ${LINT_CHECKS.map((check) => check.id).join(', ')})`,
-        }),
-        reason: z.string().trim().min(1, 'a reason is required'),
+const LintConfigSchema = strictObject({
+  disable: array(
+    strictObject({
+      check: string().refine((id) => LINT_CHECKS.some((check) => check.id === id), {
+        message: `unknown check id (known: ${LINT_CHECKS.map((check) => check.id).join(', ')})`,
       }),
-    )
-    .default([]),
+      reason: string().trim().min(1, 'a reason is required'),
+    }),
+  ).default([]),
 });
 
 function fieldOf(path: ReadonlyArray<PropertyKey>): string {

@@ -190,34 +190,63 @@ describe('the CLI loads what a command needs', () => {
     }
   });
 
-  it('bundle-zod points every import of zod in a build at the bundle: no resolve hook at run time', async () => {
+  it('bundle-zod points every import of zod in a build at a bundle of what they import: no resolve hook at run time', async () => {
     const dist = join(work, 'dist-copy');
     const put = async (path: string, text: string) => {
       await mkdir(dirname(join(dist, path)), { recursive: true });
       await writeFile(join(dist, path), text);
     };
-    await put('oci/types.js', "import { z } from 'zod';\nexport const name = z.string();\n");
-    await put('index.js', 'import { z } from "zod";\nexport { z };\n');
+    await put('oci/types.js', "import { string } from 'zod';\nexport const name = string();\n");
+    await put(
+      'index.js',
+      'import { looseObject, string as text } from "zod";\nexport const doc = looseObject({ a: text() });\n',
+    );
     // Rewritten by an earlier build, for another zod version.
-    await put('deep/er/more.js', "export { z } from '../../vendor/zod-0.0.1.js';\n");
+    await put('deep/er/more.js', "export { string } from '../../vendor/zod-0.0.1.js';\n");
     await put('other.js', "export const other = 'zodiac';\n");
     const run = await runCommand(process.execPath, [join(REPO, 'scripts/bundle-zod.mjs'), '--dist', dist], {
       cwd: REPO,
     });
     expect(run.exitCode, run.stderr).toBe(0);
-    const vendor = (await readdir(join(dist, 'vendor'))).filter((name) => name.startsWith('zod-'));
-    expect(vendor).toHaveLength(1);
-    const bundle = vendor[0] as string;
+    const vendor = (await readdir(join(dist, 'vendor'))).filter((name) => name.startsWith('zod-')).sort();
+    // All of zod (for bin/rampart.js's hook, when tsc alone rebuilt dist/) and what dist/ imports.
+    expect(vendor).toHaveLength(2);
+    expect(vendor[1]).toMatch(/^zod-[0-9.]+\.used\.js$/);
+    const bundle = vendor[1] as string;
     expect(await readFile(join(dist, 'oci/types.js'), 'utf8')).toContain(`from '../vendor/${bundle}'`);
     expect(await readFile(join(dist, 'index.js'), 'utf8')).toContain(`from "./vendor/${bundle}"`);
     expect(await readFile(join(dist, 'deep/er/more.js'), 'utf8')).toContain(`from '../../vendor/${bundle}'`);
     expect(await readFile(join(dist, 'other.js'), 'utf8')).toBe("export const other = 'zodiac';\n");
-    // One zod for all of them, and it works.
+    // The bundle exports those names alone (esbuild left the rest of zod out), one zod for all.
+    const used = (await import(join(dist, 'vendor', bundle))) as Record<string, unknown>;
+    expect(Object.keys(used).sort()).toEqual(['looseObject', 'string']);
     const types = (await import(join(dist, 'oci/types.js'))) as { name: { parse(value: unknown): unknown } };
-    const index = (await import(join(dist, 'index.js'))) as { z: unknown };
-    const deep = (await import(join(dist, 'deep/er/more.js'))) as { z: unknown };
-    expect(index.z).toBe(deep.z);
+    const index = (await import(join(dist, 'index.js'))) as { doc: { parse(value: unknown): unknown } };
+    const deep = (await import(join(dist, 'deep/er/more.js'))) as { string: unknown };
+    expect(deep.string).toBe(used.string);
     expect(types.name.parse('x')).toBe('x');
+    expect(index.doc.parse({ a: 'b', c: 1 })).toEqual({ a: 'b', c: 1 });
+    const all = (await import(join(dist, 'vendor', vendor[0] as string))) as Record<string, unknown>;
+    expect(Object.keys(all)).toEqual(
+      expect.arrayContaining(['z', 'string', 'looseObject', 'tuple', 'locales']),
+    );
+
+    // A namespace import can reach any name: that build's bundle is all of zod.
+    await put('oci/types.js', "import * as z from 'zod';\nexport const name = z.tuple([z.string()]);\n");
+    const again = await runCommand(process.execPath, [join(REPO, 'scripts/bundle-zod.mjs'), '--dist', dist], {
+      cwd: REPO,
+    });
+    expect(again.exitCode, again.stderr).toBe(0);
+    const names = await runCommand(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(join(dist, 'vendor', bundle))}); process.stdout.write(JSON.stringify(Object.keys(m)));`,
+      ],
+      { cwd: REPO },
+    );
+    expect(JSON.parse(names.stdout)).toEqual(expect.arrayContaining(['z', 'string', 'looseObject', 'tuple']));
   });
 
   it('the built CLI (bin/rampart.js) loads zod as one bundled file, not its ~95 modules', async () => {
@@ -245,11 +274,15 @@ process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(loaded) + '
     const loaded = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '[]') as string[];
     const zod = loaded.filter((url) => url.includes('/zod'));
     expect(zod).toHaveLength(1);
-    expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.js$/);
-    // The bundle keeps zod's English messages only (its default): the other locales were half of it.
-    const bundled = (await import(zod[0] as string)) as typeof import('zod');
-    expect(Object.keys(bundled.locales)).toEqual(['en']);
-    const failed = bundled.z.object({ name: bundled.z.string() }).safeParse({ name: 1 });
+    expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.used\.js$/);
+    // The bundle holds what dist/ imports (not zod's namespace and locales: ~half of it), with
+    // zod's English messages (its default).
+    const bundled = (await import(zod[0] as string)) as Record<string, unknown>;
+    expect(Object.keys(bundled)).toEqual(expect.arrayContaining(['looseObject', 'string']));
+    expect(Object.keys(bundled)).not.toContain('z');
+    expect(Object.keys(bundled)).not.toContain('locales');
+    const { object, string } = bundled as unknown as typeof import('zod');
+    const failed = object({ name: string() }).safeParse({ name: 1 });
     expect(failed.error?.issues[0]?.message).toBe('Invalid input: expected string, received number');
   });
 });
