@@ -7,7 +7,7 @@ import { digestHex, readAll, sha256Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
 import type { OpenOptions } from '../oci/open.js';
-import { openAttachmentStore, openImage } from '../oci/open.js';
+import { openAttachmentStore, openManifest } from '../oci/open.js';
 import type { ImageReference } from '../oci/reference.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/types.js';
@@ -104,7 +104,9 @@ export async function verifyImage(
 ): Promise<VerifyResult> {
   const reference = verifiableReference(ref);
   const open = options.registry ? { registry: options.registry } : {};
-  const opening = openImage(reference, open);
+  // The manifest only: a signature covers its digest, and the image's config is not read (cosign
+  // reads no config either); the manifest's bytes must still hash to a pinned digest.
+  const opening = openManifest(reference, open);
   opening.catch(() => undefined);
   const store = await openAttachmentStore(reference, open);
   // A pinned digest is known before the image is read: its signatures are looked up meanwhile.
@@ -419,7 +421,7 @@ export async function verifyImageBundle(
 ): Promise<VerifyResult> {
   const reference = verifiableReference(ref);
   const open = options.registry ? { registry: options.registry } : {};
-  const object = await openImage(reference, open);
+  const object = await openManifest(reference, open);
   const report = checkBundleBytes(bundle, object.digest, key, options.identity, options.file);
   return { verified: report.valid, digest: object.digest, signatures: [report] };
 }
