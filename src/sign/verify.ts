@@ -178,8 +178,7 @@ export async function checkSignatures(
   listing.catch(() => undefined);
   const legacy = (async () => {
     const reports: SignatureReport[] = [];
-    const sigTag = await store.resolveTag(legacyAttachmentTag(digest, 'sig'));
-    const manifest = sigTag && (await openSignatureManifest(store, sigTag, 'legacy', reports));
+    const manifest = await openTaggedSignatureManifest(store, legacyAttachmentTag(digest, 'sig'), reports);
     if (manifest) {
       const layers = manifest.layerDescriptors.slice(0, MAX_SIGNATURES);
       reports.push(
@@ -275,6 +274,29 @@ export async function openSignatureManifest(
     });
   }
   return undefined;
+}
+
+/**
+ * The signature manifest a tag names (cosign's `.sig`), in one read where the store can; undefined
+ * when there is no such tag. One that is not a signature manifest, or cannot be read, is read again
+ * the two-step way (`resolveTag`, then `openSignatureManifest`), which reports it by its digest.
+ */
+async function openTaggedSignatureManifest(
+  store: AttachmentStore,
+  tag: string,
+  reports: SignatureReport[],
+): Promise<Manifest | undefined> {
+  if (store.openTag) {
+    try {
+      const object = await store.openTag(tag);
+      if (object === undefined) return undefined;
+      if (object.kind === 'manifest') return object;
+    } catch (error) {
+      if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    }
+  }
+  const descriptor = await store.resolveTag(tag);
+  return descriptor && openSignatureManifest(store, descriptor, 'legacy', reports);
 }
 
 /** A signature or attestation blob (at most `limit` bytes), or why it cannot be read. */
