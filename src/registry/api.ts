@@ -32,12 +32,6 @@ export interface RequestAuthorizer {
     access: Access,
     sentCredentials: boolean,
   ): Promise<Record<string, string> | undefined>;
-  /**
-   * Starts what the first request's headers need (the credential lookup: files read, a helper
-   * run, their code loaded), so that it runs while the scheme is still being asked. Its outcome,
-   * a failure included, is the first `headers` call's.
-   */
-  prepare?(): void;
 }
 
 export const anonymous: RequestAuthorizer = {
@@ -91,7 +85,6 @@ export class RegistryApi {
 
   /** `SCHEME://HOST/v2/`, probed once for an insecure host. */
   baseUrl(): Promise<string> {
-    if (this.base === undefined) this.authorizer.prepare?.();
     // A cancelled probe must not stick: the next call probes again.
     this.base ??= this.chooseBase().catch((error: unknown) => {
       this.base = undefined;

@@ -88,11 +88,6 @@ export class RegistryAuthorizer implements RequestAuthorizer {
     this.now = options.now ?? Date.now;
   }
 
-  prepare(): void {
-    // Failures are not lost: `headers`, awaiting the same promise, raises them.
-    this.loadCredential().catch(() => undefined);
-  }
-
   private loadCredential(): Promise<Credential | undefined> {
     this.credential ??= this.options.credentials?.get(this.options.registry) ?? Promise.resolve(undefined);
     return this.credential;

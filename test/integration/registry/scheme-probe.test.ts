@@ -86,30 +86,6 @@ describe('the scheme of an insecure loopback registry', () => {
     expect(new Set(requests.map((request) => request.protocol))).toEqual(new Set(['https:']));
   });
 
-  it('the credential lookup starts before the scheme question, not after it', async () => {
-    // The first request needs both: the lookup (files read, its code loaded) runs while the
-    // plain-TCP question is out. Either order gives the same requests; this one is shorter.
-    const events: string[] = [];
-    const server = createHttpServer((_request, response) => response.writeHead(404).end());
-    server.on('connection', () => events.push('connection'));
-    const host = await listen(server);
-    const client = createRegistryClient(host, {
-      insecure: true,
-      credentials: {
-        async get() {
-          events.push('lookup');
-          return undefined;
-        },
-      },
-    });
-    await expect(client.getManifest('some/repo', 'latest')).rejects.toMatchObject({
-      code: 'MANIFEST_NOT_FOUND',
-    });
-    await client.close();
-    expect(events[0]).toBe('lookup');
-    expect(events).toContain('connection');
-  });
-
   it('localhost: resolved to loopback only, plain and TLS alike', async () => {
     for (const [registry, protocol] of [
       [plain, 'http:'],
