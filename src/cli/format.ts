@@ -1,5 +1,4 @@
 import { RampartError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** Human sizes for terminal output: `512 B`, `2.0 KiB`, `43.9 MiB`, `1.2 GiB` (binary units). */
 export function formatBytes(bytes: number): string {
@@ -46,6 +45,8 @@ export async function writeReport(output: ReportOutput<string>, text: string): P
     return;
   }
   try {
+    // Loaded for `=FILE` only: the staging and locking code stays out of a report printed to stdout.
+    const { writeFileAtomic } = await import('../util/atomic-file.js');
     await writeFileAtomic(output.path, text);
   } catch (error) {
     throw new RampartError('IO', `cannot write ${output.path}: ${(error as Error).message}`, {

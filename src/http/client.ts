@@ -781,7 +781,10 @@ export class HttpClient {
         destroy(error, callback) {
           done();
           // Left unread on purpose (cancelled, over the limit): `discard` reads out an answer that
-          // has arrived whole (the connection is kept) and cuts one still arriving.
+          // has arrived whole (the connection is kept) and cuts one still arriving. Unpiped first:
+          // the pipe would write what is read out into this destroyed stream, an error per chunk
+          // (a registry's 404 page, answered to the referrers API, cost ~2 ms of a verify).
+          source.unpipe(guarded);
           if (!source.readableEnded) void response.discard().catch(() => undefined);
           callback(error);
         },

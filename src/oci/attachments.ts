@@ -47,6 +47,12 @@ export interface AttachmentStore {
   referrers(digest: Digest, artifactType?: string): Promise<Descriptor[]>;
   /** The manifest or index a descriptor (from this store) names, unresolved (config unread). */
   open(descriptor: Descriptor): Promise<Manifest | Index>;
+  /**
+   * `resolveTag` then `open` in one read where the store can (a registry: one GET by tag, not a
+   * HEAD then a GET by digest): the manifest or index a tag names, or undefined when there is no
+   * such tag. Optional: a caller falls back to `resolveTag` and `open`.
+   */
+  openTag?(tag: string): Promise<Manifest | Index | undefined>;
 }
 
 const LEGACY_SUFFIXES: ReadonlyArray<readonly [string, AttachmentKind]> = [

@@ -1,22 +1,25 @@
 import { dirname, resolve } from 'node:path';
-import { fromSystemError, isSystemError, RampartError } from '../errors.js';
-import { openRegistryImage, registryBlobSource, registryOrigin } from '../registry/source.js';
+import { fromSystemError, isRampartError, isSystemError, RampartError } from '../errors.js';
+import {
+  openRegistryImage,
+  openRegistryManifest,
+  registryBlobSource,
+  registryOrigin,
+} from '../registry/source.js';
 import type { RegistryClient, RegistryOptions } from '../registry/types.js';
 import type { LockOptions } from '../util/path-lock.js';
-import { sweepAbandonedStaging } from '../util/staging.js';
-import { checkWritable } from '../util/writable.js';
 import type { Attachment, AttachmentStore, FoundAttachment } from './attachments.js';
 import { copiedManifestDigests, findAttachments, layoutAttachmentStore } from './attachments.js';
 import type { CopyOptions, CopyResult } from './copy.js';
 import type { Digest } from './digest.js';
-import type { OciObject } from './image.js';
+import type { Index, Manifest, OciObject } from './image.js';
 import { selectIndexEntry } from './image.js';
-import { archivedLayout, directoryLayout, openLayout } from './layout.js';
+import type { LayoutFiles, LayoutSelector } from './layout.js';
+import { archivedLayout, directoryLayout, openLayout, readLayoutIndex, selectLayoutEntry } from './layout.js';
 import type { ImageReference } from './reference.js';
 import { parseImageReference } from './reference.js';
 import type { ImageSink } from './sink.js';
-import { isSkopeoDir } from './skopeo-dir-detect.js';
-import { loadManifest } from './source.js';
+import { loadManifest, manifestFromRaw } from './source.js';
 
 // Each transport's reader and writer (and copy) load when a reference of that transport is opened
 // or written: reading a local layout (a scan, a compare) loads neither the archive formats nor
@@ -80,12 +83,48 @@ async function openReference(reference: ImageReference, options: OpenOptions): P
       return (await import('./docker-archive.js')).openDockerArchive(path, reference.tag);
     case 'dir':
       // skopeo's dir: format (version + manifest.json) is an image; any other directory is a rootfs.
-      return (await isSkopeoDir(path))
+      return (await (await import('./skopeo-dir-detect.js')).isSkopeoDir(path))
         ? (await import('./skopeo-dir.js')).openSkopeoDir(path)
         : (await import('./rootfs-source.js')).openRootfsDirectory(path);
     case 'docker':
       return openRegistryImage(reference, await registryClient(reference, options.registry));
   }
+}
+
+/**
+ * What a reference names, unresolved: the manifest or index (by digest when pinned, which its bytes
+ * must hash to), an image's config not read. For callers that need the digest and the manifest
+ * only: a signature covers the manifest's digest, not the config (verify, as cosign's). The
+ * transports that hold one image and no manifest beside it (docker-archive:, dir:) open it whole.
+ */
+export async function openManifest(
+  ref: string | ImageReference,
+  options: OpenOptions = {},
+): Promise<OciObject> {
+  const reference = toReference(ref);
+  const path = reference.path ?? '';
+  const opening = async (): Promise<OciObject> => {
+    switch (reference.transport) {
+      case 'oci':
+        return layoutManifest(directoryLayout(path), selector(reference));
+      case 'oci-archive':
+        return layoutManifest(
+          archivedLayout(await (await import('./tar-index.js')).TarIndex.open(path)),
+          selector(reference),
+        );
+      case 'docker':
+        return openRegistryManifest(reference, await registryClient(reference, options.registry));
+      default:
+        return openReference(reference, options);
+    }
+  };
+  return opening().catch((error: unknown) => {
+    throw asRampartError(error, `cannot read ${reference.raw}`, reference.path, 'read');
+  });
+}
+
+async function layoutManifest(files: LayoutFiles, wanted: LayoutSelector): Promise<Manifest | Index> {
+  return loadManifest(files, selectLayoutEntry(await readLayoutIndex(files), wanted, files.location));
 }
 
 function selector(ref: ImageReference): { tag?: string; digest?: Digest } {
@@ -104,6 +143,11 @@ export async function openSink(
   const path = reference.path ?? '';
   try {
     if (path) {
+      // The writing side's checks load here: a command that only reads never pays for them.
+      const [{ checkWritable }, { sweepAbandonedStaging }] = await Promise.all([
+        import('../util/writable.js'),
+        import('../util/staging.js'),
+      ]);
       // A read-only or mistyped destination is one line now, before anything is staged.
       await checkWritable(path, { inside: reference.transport === 'oci' || reference.transport === 'dir' });
       // What an earlier run killed before its cleanup left beside this destination.
@@ -168,7 +212,25 @@ export async function openAttachmentStore(
       registryClient(reference, options.registry),
     ]);
     const source = registryBlobSource(client, repository);
-    return registryAttachmentStore(client, repository, (descriptor) => loadManifest(source, descriptor));
+    return {
+      ...registryAttachmentStore(client, repository, (descriptor) => loadManifest(source, descriptor)),
+      async openTag(tag) {
+        // The bytes served for the tag are the manifest: its digest is theirs (and the registry's
+        // Docker-Content-Digest must agree, client.ts), as a GET by the digest a HEAD named.
+        const fetched = await client.getManifest(repository, tag).catch((error: unknown) => {
+          if (isRampartError(error, 'MANIFEST_NOT_FOUND')) return undefined;
+          throw error;
+        });
+        return (
+          fetched &&
+          manifestFromRaw(source, fetched.raw, {
+            mediaType: fetched.mediaType,
+            digest: fetched.digest,
+            size: fetched.raw.length,
+          })
+        );
+      },
+    };
   }
   return layoutAttachmentStore(directoryLayout(path));
 }

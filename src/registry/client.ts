@@ -29,9 +29,10 @@ import {
   speaksTls,
 } from './transport.js';
 import type { FetchedManifest, RegistryClient, RegistryOptions } from './types.js';
-import { hasBlob, mountBlob, pushBlob, type UploadOptions } from './upload.js';
+import type { UploadOptions } from './upload.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const upload = () => import('./upload.js');
 const MAX_PAGES = 10_000;
 /** All pages of one listing together: the tags or referrers are held in memory. */
 const MAX_LISTING_BYTES = 32 * 1024 * 1024;
@@ -233,15 +234,18 @@ export function createRegistryClient(
       }
     },
 
-    hasBlob: (repository, descriptor) => hasBlob(api, repository, descriptor),
+    // The upload side loads at the first blob a command writes or checks for: a reader (pull,
+    // verify) never pays for it.
+    hasBlob: async (repository, descriptor) => (await upload()).hasBlob(api, repository, descriptor),
     openBlob: (repository, descriptor): Promise<Readable> =>
       openBlob(api, repository, descriptor, {
         ...(tuning.resumes === undefined ? {} : { resumes: tuning.resumes }),
         ...(tuning.bulkMinBytes === undefined ? {} : { bulkMinBytes: tuning.bulkMinBytes }),
       }),
-    pushBlob: (repository, descriptor, open, options) =>
-      pushBlob(api, repository, descriptor, open, { ...tuning.upload, ...options }),
-    mountBlob: (repository, descriptor, from) => mountBlob(api, repository, descriptor, from),
+    pushBlob: async (repository, descriptor, open, options) =>
+      (await upload()).pushBlob(api, repository, descriptor, open, { ...tuning.upload, ...options }),
+    mountBlob: async (repository, descriptor, from) =>
+      (await upload()).mountBlob(api, repository, descriptor, from),
 
     async listTags(repository) {
       checkRepository(repository);

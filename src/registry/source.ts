@@ -1,5 +1,5 @@
 import { RampartError } from '../errors.js';
-import type { OciObject } from '../oci/image.js';
+import type { Index, Manifest, OciObject } from '../oci/image.js';
 import type { ImageReference } from '../oci/reference.js';
 import type { BlobSource } from '../oci/source.js';
 import { manifestFromRaw, resolveIfImage } from '../oci/source.js';
@@ -77,6 +77,19 @@ export async function openRegistryImage(
   reference: ImageReference,
   client: RegistryClient,
 ): Promise<OciObject> {
+  const object = await resolveIfImage(await openRegistryManifest(reference, client));
+  origins.set(object, { registry: client.registry, repository: reference.repository ?? '' });
+  return object;
+}
+
+/**
+ * As `openRegistryImage`, unresolved: the manifest or index the reference names (by digest when
+ * pinned, which the served bytes must hash to), an image's config not read.
+ */
+export async function openRegistryManifest(
+  reference: ImageReference,
+  client: RegistryClient,
+): Promise<Manifest | Index> {
   const repository = reference.repository ?? '';
   const source = registryBlobSource(client, repository);
   const wanted = reference.digest ?? reference.tag ?? 'latest';
@@ -93,7 +106,5 @@ export async function openRegistryImage(
     digest: fetched.digest,
     size: fetched.raw.length,
   };
-  const object = await resolveIfImage(manifestFromRaw(source, fetched.raw, descriptor));
-  origins.set(object, { registry: client.registry, repository });
-  return object;
+  return manifestFromRaw(source, fetched.raw, descriptor);
 }

@@ -7,7 +7,7 @@ import { digestHex, readAll, sha256Digest } from '../oci/digest.js';
 import type { Manifest } from '../oci/image.js';
 import { COSIGN_SIGNATURE_ANNOTATION, MediaType } from '../oci/media-types.js';
 import type { OpenOptions } from '../oci/open.js';
-import { openAttachmentStore, openImage } from '../oci/open.js';
+import { openAttachmentStore, openManifest } from '../oci/open.js';
 import type { ImageReference } from '../oci/reference.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/types.js';
@@ -104,7 +104,9 @@ export async function verifyImage(
 ): Promise<VerifyResult> {
   const reference = verifiableReference(ref);
   const open = options.registry ? { registry: options.registry } : {};
-  const opening = openImage(reference, open);
+  // The manifest only: a signature covers its digest, and the image's config is not read (cosign
+  // reads no config either); the manifest's bytes must still hash to a pinned digest.
+  const opening = openManifest(reference, open);
   opening.catch(() => undefined);
   const store = await openAttachmentStore(reference, open);
   // A pinned digest is known before the image is read: its signatures are looked up meanwhile.
@@ -176,8 +178,7 @@ export async function checkSignatures(
   listing.catch(() => undefined);
   const legacy = (async () => {
     const reports: SignatureReport[] = [];
-    const sigTag = await store.resolveTag(legacyAttachmentTag(digest, 'sig'));
-    const manifest = sigTag && (await openSignatureManifest(store, sigTag, 'legacy', reports));
+    const manifest = await openTaggedSignatureManifest(store, legacyAttachmentTag(digest, 'sig'), reports);
     if (manifest) {
       const layers = manifest.layerDescriptors.slice(0, MAX_SIGNATURES);
       reports.push(
@@ -273,6 +274,29 @@ export async function openSignatureManifest(
     });
   }
   return undefined;
+}
+
+/**
+ * The signature manifest a tag names (cosign's `.sig`), in one read where the store can; undefined
+ * when there is no such tag. One that is not a signature manifest, or cannot be read, is read again
+ * the two-step way (`resolveTag`, then `openSignatureManifest`), which reports it by its digest.
+ */
+async function openTaggedSignatureManifest(
+  store: AttachmentStore,
+  tag: string,
+  reports: SignatureReport[],
+): Promise<Manifest | undefined> {
+  if (store.openTag) {
+    try {
+      const object = await store.openTag(tag);
+      if (object === undefined) return undefined;
+      if (object.kind === 'manifest') return object;
+    } catch (error) {
+      if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+    }
+  }
+  const descriptor = await store.resolveTag(tag);
+  return descriptor && openSignatureManifest(store, descriptor, 'legacy', reports);
 }
 
 /** A signature or attestation blob (at most `limit` bytes), or why it cannot be read. */
@@ -419,7 +443,7 @@ export async function verifyImageBundle(
 ): Promise<VerifyResult> {
   const reference = verifiableReference(ref);
   const open = options.registry ? { registry: options.registry } : {};
-  const object = await openImage(reference, open);
+  const object = await openManifest(reference, open);
   const report = checkBundleBytes(bundle, object.digest, key, options.identity, options.file);
   return { verified: report.valid, digest: object.digest, signatures: [report] };
 }

@@ -1,10 +1,10 @@
 import type { KeyObject } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRampartError } from '../../../src/errors.js';
 import type { Digest } from '../../../src/oci/digest.js';
-import { openAttachmentStore } from '../../../src/oci/open.js';
+import { openAttachmentStore, openImage } from '../../../src/oci/open.js';
 import type { Signer } from '../../../src/sign/keys.js';
 import { signImage } from '../../../src/sign/sign.js';
 import { verifyDigest, verifyImage } from '../../../src/sign/verify.js';
@@ -95,6 +95,21 @@ describe('sign and verify in an OCI layout', () => {
     expect((await readJson(layout, sig.digest)).layers).toHaveLength(4);
     const result = await verifyImage(ref, pub);
     expect(result.signatures.map((s) => s.valid)).toEqual([true, true, true, true]);
+  });
+
+  it("verifies by the manifest's digest without reading the image's config (as cosign)", async () => {
+    const { layout, ref, digest } = await freshLayout('no-config');
+    await signImage(ref, signer);
+    const manifest = await readJson(layout, digest);
+    await rm(blobPath(layout, manifest.config.digest));
+    // The config is gone: the image no longer opens whole, but what is signed (the manifest) is there.
+    await expect(openImage(ref)).rejects.toMatchObject({ code: 'BLOB_NOT_FOUND' });
+    const result = await verifyImage(ref, pub);
+    expect(result).toMatchObject({ verified: true, digest });
+    expect(result.signatures.map((s) => [s.format, s.valid])).toEqual([
+      ['legacy', true],
+      ['bundle', true],
+    ]);
   });
 
   it('an unsigned image does not verify', async () => {

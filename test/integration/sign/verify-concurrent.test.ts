@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Digest } from '../../../src/oci/digest.js';
+import { sha256Digest } from '../../../src/oci/digest.js';
 import { openAttachmentStore, openImage, writeImage } from '../../../src/oci/open.js';
+import { createRegistryClient } from '../../../src/registry/client.js';
 import { decryptPrivateKey, generateKeyPair, keySigner, parsePublicKey } from '../../../src/sign/keys.js';
 import { signImage } from '../../../src/sign/sign.js';
 import { verifyImage } from '../../../src/sign/verify.js';
@@ -80,6 +82,72 @@ describe('verify of an image with several signatures', () => {
     expect(most).toBeGreaterThan(1);
     // The bundle reports follow the referrers' listing.
     expect(result.signatures.filter((s) => s.format === 'bundle').map((s) => s.manifest)).toEqual(referrers);
+  });
+
+  it("reads the image's manifest and each signature's manifest and blob once: no config, no HEAD", async () => {
+    const sent: string[] = [];
+    const start = (message: unknown) => {
+      const { request } = message as { request: ClientRequest };
+      sent.push(`${request.method} ${request.path.replace(/^\/v2\/many\//, '')}`);
+    };
+    subscribe('http.client.request.start', start);
+    let result: Awaited<ReturnType<typeof verifyImage>>;
+    try {
+      result = await verifyImage(ref, parsePublicKey(publicKey), { registry: { insecure: true } });
+    } finally {
+      unsubscribe('http.client.request.start', start);
+    }
+    expect(result.verified).toBe(true);
+    const config = (await openImage(ref, { registry: { insecure: true } })).kind === 'image';
+    expect(config).toBe(true);
+    const hex = digest.slice('sha256:'.length);
+    // The referrers API (404 here) and its tag schema, the image's manifest, the .sig manifest by
+    // its tag; then each referrer's manifest, and the blobs: the .sig manifest's payloads and one
+    // bundle per referrer.
+    expect(sent.filter((request) => !request.startsWith('GET blobs/')).sort()).toEqual(
+      [
+        `GET referrers/${digest}`,
+        `GET manifests/${digest}`,
+        `GET manifests/sha256-${hex}`,
+        `GET manifests/sha256-${hex}.sig`,
+        ...(await (await openAttachmentStore(ref, { registry: { insecure: true } })).referrers(digest)).map(
+          (referrer) => `GET manifests/${referrer.digest}`,
+        ),
+      ].sort(),
+    );
+    expect(sent.filter((request) => request.startsWith('GET blobs/'))).toHaveLength(2 * SIGNATURES);
+  });
+
+  it('a .sig tag that names an index, not a signature manifest, is reported by its digest', async () => {
+    const image = await writeRandomImage(join(work, 'index-sig'), 'app', [10]);
+    const pinned = `docker://${registry.host}/indexsig@${image.digest}`;
+    await writeImage(
+      `docker://${registry.host}/indexsig:v1`,
+      await openImage(`oci:${join(work, 'index-sig')}:app`),
+      {
+        registry: { insecure: true },
+      },
+    );
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [],
+      }),
+    );
+    const client = createRegistryClient(registry.host, { insecure: true });
+    await client.putManifest(
+      'indexsig',
+      `sha256-${image.digest.slice('sha256:'.length)}.sig`,
+      index,
+      'application/vnd.oci.image.index.v1+json',
+    );
+    await client.close();
+    const result = await verifyImage(pinned, parsePublicKey(publicKey), { registry: { insecure: true } });
+    expect(result.verified).toBe(false);
+    expect(result.signatures).toMatchObject([
+      { format: 'legacy', valid: false, failed: 'manifest', manifest: sha256Digest(index) },
+    ]);
   });
 
   it('asks the referrers tag schema beside the referrers API, not after its 404', async () => {

@@ -2,13 +2,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeImage } from '../../../src/oci/open.js';
+import { openImage, writeImage } from '../../../src/oci/open.js';
 import { generateKeyPair } from '../../../src/sign/keys.js';
 import { importAdvisories } from '../../../src/vuln/import/index.js';
 import { openAdvisoryStore } from '../../../src/vuln/store.js';
 import { makeTestImage } from '../../helpers/oci-fixtures.js';
 import { runCommand } from '../../helpers/processes.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
+import { startRegistry } from '../../helpers/registry.js';
 
 // What a command loads: `sign` and `verify` bring the registry, OCI and signing code only when they
 // run, and `verify` the policy (YAML) and rebuild code only on those paths. Each case is a fresh
@@ -125,6 +126,31 @@ describe('the CLI loads what a command needs', () => {
       `oci:${join(work, 'none')}`,
     );
     expect(policy).toContain('src/sign/policy.ts');
+  });
+
+  it('verify of a registry image loads the reading side of the registry client only', async () => {
+    const registry = await startRegistry();
+    try {
+      const image = `docker://${registry.host}/graph/app:1`;
+      await writeImage(image, await openImage(layout), { registry: { insecure: true } });
+      const { code, modules } = await runGraph('verify', '--key', publicKey, image, '--insecure');
+      expect(code).toBe(1); // it ran: the image opened and has no signature
+      expect(modules).toContain('src/registry/client.ts');
+      expect(modules).toContain('src/registry/referrers.ts');
+      for (const unneeded of [
+        'src/registry/upload.ts',
+        'src/registry/upload-source.ts',
+        'src/registry/sink.ts',
+        'src/oci/copy.ts',
+        'src/oci/layout-write.ts',
+        'src/oci/skopeo-dir-detect.ts',
+        'src/util/writable.ts',
+      ]) {
+        expect(modules, 'verify of docker://').not.toContain(unneeded);
+      }
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('scan of a local layout loads no registry client, credentials or HTTP code', async () => {
