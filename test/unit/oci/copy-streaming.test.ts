@@ -134,3 +134,80 @@ describe('blob files are written in large writes', () => {
     await expect(access(path)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
+
+describe('a file is written back while it is written', () => {
+  /** Replaces FileHandle methods for the duration of `run` (every handle shares one prototype). */
+  async function withHandleMethods(
+    replace: (
+      original: Record<'sync' | 'datasync', (...args: unknown[]) => Promise<void>>,
+    ) => Partial<Record<'sync' | 'datasync', (...args: unknown[]) => Promise<void>>>,
+    run: () => Promise<unknown>,
+  ): Promise<void> {
+    const probe = await open(join(work, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as Record<
+      'sync' | 'datasync',
+      (...args: unknown[]) => Promise<void>
+    >;
+    await probe.close();
+    const original = { sync: proto.sync, datasync: proto.datasync };
+    Object.assign(proto, replace(original));
+    try {
+      await run();
+    } finally {
+      Object.assign(proto, original);
+    }
+  }
+
+  /** 24 MiB in 256 KiB chunks, each on its own turn, as a socket gives them. */
+  const bigStream = (data: Buffer) =>
+    Readable.from(
+      (async function* () {
+        for (let at = 0; at < data.length; at += 256 * 1024) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yield data.subarray(at, at + 256 * 1024);
+        }
+      })(),
+    );
+
+  it('starts fdatasync before the last byte, and still fsyncs at the end', async () => {
+    const data = Buffer.alloc(24 * 1024 * 1024, 7);
+    const calls: string[] = [];
+    const path = join(work, 'written-back.bin');
+    await withHandleMethods(
+      (original) => ({
+        datasync(this: unknown, ...args: unknown[]) {
+          calls.push('datasync');
+          return original.datasync.apply(this, args);
+        },
+        sync(this: unknown, ...args: unknown[]) {
+          calls.push('sync');
+          return original.sync.apply(this, args);
+        },
+      }),
+      () => writeStreamAtomic(path, bigStream(data)),
+    );
+    expect(calls[0]).toBe('datasync');
+    expect(calls.at(-1)).toBe('sync');
+    expect((await readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('a writeback that fails fails the write, though the final fsync succeeds, and leaves no file', async () => {
+    const path = join(work, 'not-written-back.bin');
+    const failure = Object.assign(new Error('EIO: i/o error, fdatasync'), {
+      code: 'EIO',
+      syscall: 'fdatasync',
+    });
+    let caught: unknown;
+    await withHandleMethods(
+      () => ({ datasync: () => Promise.reject(failure) }),
+      () =>
+        writeStreamAtomic(path, bigStream(Buffer.alloc(24 * 1024 * 1024))).catch((error: unknown) => {
+          caught = error;
+        }),
+    );
+    expect(caught).toBeInstanceOf(RampartError);
+    expect((caught as RampartError).code).toBe('IO');
+    expect((caught as RampartError).cause).toBe(failure);
+    await expect(access(path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
