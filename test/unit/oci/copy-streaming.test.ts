@@ -11,6 +11,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RampartError } from '../../../src/errors.js';
 import { copy } from '../../../src/oci/copy.js';
+import type { Digest } from '../../../src/oci/digest.js';
+import type { Image, Manifest } from '../../../src/oci/image.js';
 import { openImage, openSink } from '../../../src/oci/open.js';
 import { writeStreamAtomic } from '../../../src/util/atomic-file.js';
 import { type RandomImage, writeRandomImage } from '../../helpers/random-image.js';
@@ -81,6 +83,42 @@ describe('a copy hashes each blob once', () => {
     expect((failure as RampartError<'DIGEST_MISMATCH'>).details.expected).toBe(layer?.digest);
     await expect(access(target)).rejects.toMatchObject({ code: 'ENOENT' });
   });
+});
+
+describe('a copy reads the config once', () => {
+  /** A manifest or image whose config reads are counted. */
+  function counting(node: Manifest | Image, reads: string[]): Manifest | Image {
+    const configDigest = node.configDescriptor.digest;
+    return {
+      ...node,
+      readConfig: () => {
+        reads.push('readConfig');
+        return node.readConfig();
+      },
+      blob: (digest: Digest) => {
+        if (digest === configDigest) reads.push('blob');
+        return node.blob(digest);
+      },
+    };
+  }
+
+  it.each(['image', 'manifest'] as const)(
+    'the config of an %s is written from the bytes already read (verified), not read again',
+    async (kind) => {
+      const image = (await openImage(`oci:${source()}:v1`)) as Image;
+      expect(image.kind).toBe('image');
+      // A manifest whose config is unread, as a registry source gives: copy reads it for the platform.
+      const node: Manifest | Image =
+        kind === 'image' ? image : { ...image, kind: 'manifest', isImage: true, toImage: async () => image };
+      const reads: string[] = [];
+      const target = join(work, `config-once-${kind}`);
+      await copy(counting(node, reads), await openSink(`oci:${target}:v1`), { tag: 'v1' });
+      expect(reads).toEqual(kind === 'image' ? [] : ['readConfig']);
+      const configDigest = image.configDescriptor.digest;
+      const stored = await readFile(join(target, 'blobs/sha256', configDigest.slice(7)));
+      expect(`sha256:${createHash('sha256').update(stored).digest('hex')}`).toBe(configDigest);
+    },
+  );
 });
 
 describe('blob files are written in large writes', () => {
