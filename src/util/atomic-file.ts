@@ -169,7 +169,6 @@ function batchedFileWriter(
     }
     // In the file (the page cache) now: the chunks are not needed any more.
     if (recycle) releaseChunks(written);
-    startWriteback();
   };
   const stream = new Writable({
     highWaterMark: WRITE_BATCH,
@@ -177,7 +176,11 @@ function batchedFileWriter(
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes < WRITE_BATCH) return callback();
-      flush().then(() => callback(), callback);
+      flush().then(() => {
+        // Not after the last write (in final): the caller's fsync follows at once.
+        startWriteback();
+        callback();
+      }, callback);
     },
     final(callback) {
       flush().then(() => callback(), callback);
