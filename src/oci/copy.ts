@@ -1,5 +1,4 @@
-import type { Readable } from 'node:stream';
-import { addAbortSignal } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import { forwardRecyclable } from '../util/chunk-pool.js';
 import { mapBounded } from '../util/map-bounded.js';
@@ -112,6 +111,12 @@ export async function copy(
   const emit = (event: CopyEvent): void => options.onEvent?.(event);
   const { signal } = options;
   const seen = new Set<Digest>();
+  /**
+   * Config bytes read (verified) to find a root's platform, by digest: written from here rather
+   * than downloaded a second time (one request less per image, a round trip to a distant registry).
+   */
+  const configs = new Map<Digest, Buffer>();
+  const platformOf = (node: Manifest | Image) => platformOfNode(node, configs);
 
   const checkAborted = (): void => {
     if (signal?.aborted) {
@@ -191,8 +196,13 @@ export async function copy(
     }
     if (stop.aborted) return;
     emit({ kind: 'blob', time: now(), ...base, status: 'start' });
+    // An image's config is at hand (read and verified when it was opened): never read twice.
+    const held =
+      node.kind === 'image' && original.digest === node.configDescriptor.digest
+        ? node.rawConfig
+        : configs.get(original.digest);
     const open = async (): Promise<Readable> =>
-      counted(await node.blob(original.digest), stop, (sent) =>
+      counted(held ? Readable.from([held]) : await node.blob(original.digest), stop, (sent) =>
         emit({
           kind: 'blob-progress',
           time: now(),
@@ -376,12 +386,20 @@ export async function copy(
   }
 }
 
-/** The platform of a runnable image (its config's), read when not already at hand. */
-async function platformOf(node: Manifest | Image): Promise<Platform | undefined> {
+/**
+ * The platform of a runnable image (its config's), read when not already at hand (in `configs`,
+ * where the bytes read, verified by `readConfig`, are kept).
+ */
+async function platformOfNode(
+  node: Manifest | Image,
+  configs: Map<Digest, Buffer>,
+): Promise<Platform | undefined> {
   let config: ImageConfig;
   if (node.kind === 'image') config = node.config;
   else if (isImageConfigMediaType(node.configDescriptor.mediaType)) {
-    config = parseJsonBytes(ImageConfigSchema, await node.readConfig(), `config of ${node.digest}`);
+    const raw = configs.get(node.configDescriptor.digest) ?? (await node.readConfig());
+    configs.set(node.configDescriptor.digest, raw);
+    config = parseJsonBytes(ImageConfigSchema, raw, `config of ${node.digest}`);
   } else return undefined;
   const { os, architecture, variant } = config;
   if (!os || !architecture || os === 'unknown') return undefined;

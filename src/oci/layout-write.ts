@@ -174,6 +174,10 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
   let target = staging ?? dir;
   const blobDir = join(target, 'blobs', 'sha256');
   await mkdir(blobDir, { recursive: true });
+  // A new layout's marker is written now: its fsync runs while the blobs download, not after them.
+  // Settled before the staging folder is removed; a failure fails close.
+  const marker = staging ? writeFileAtomic(join(staging, 'oci-layout'), OCI_LAYOUT_FILE) : undefined;
+  marker?.catch(() => undefined);
   const location = `OCI layout ${dir}`;
   const roots: Array<{ entry: Descriptor; tag: string | undefined }> = [];
   const blobs = verifiedBlobFiles(blobDir, location, { deferCommit: true });
@@ -204,6 +208,7 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
       try {
         if (staging && (await exists(dir))) {
           await blobs.flush();
+          await marker?.catch(() => undefined);
           // Another writer created the layout meanwhile: join it instead of renaming over it.
           await moveBlobs(join(staging, 'blobs', 'sha256'), join(dir, 'blobs', 'sha256'));
           await rm(staging, { recursive: true, force: true });
@@ -214,7 +219,7 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
         const current = staging ? undefined : await readExistingIndex(dir);
         let index = current;
         for (const { entry, tag } of roots) index = updateIndex(index, entry, tag);
-        if (!current) await writeFileAtomic(join(target, 'oci-layout'), OCI_LAYOUT_FILE);
+        if (!current) await (staging ? marker : writeFileAtomic(join(target, 'oci-layout'), OCI_LAYOUT_FILE));
         if (index) await writeFileAtomic(join(target, 'index.json'), indexJson(index));
         if (staging) {
           await blobs.flush();
@@ -236,6 +241,7 @@ export async function openLayoutSink(dir: string, options: { lock?: LockOptions 
     },
     async abort() {
       await blobs.settle();
+      await marker?.catch(() => undefined);
       if (staging) await rm(staging, { recursive: true, force: true });
     },
   };

@@ -11,6 +11,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RampartError } from '../../../src/errors.js';
 import { copy } from '../../../src/oci/copy.js';
+import type { Digest } from '../../../src/oci/digest.js';
+import type { Image, Manifest } from '../../../src/oci/image.js';
 import { openImage, openSink } from '../../../src/oci/open.js';
 import { writeStreamAtomic } from '../../../src/util/atomic-file.js';
 import { type RandomImage, writeRandomImage } from '../../helpers/random-image.js';
@@ -83,6 +85,42 @@ describe('a copy hashes each blob once', () => {
   });
 });
 
+describe('a copy reads the config once', () => {
+  /** A manifest or image whose config reads are counted. */
+  function counting(node: Manifest | Image, reads: string[]): Manifest | Image {
+    const configDigest = node.configDescriptor.digest;
+    return {
+      ...node,
+      readConfig: () => {
+        reads.push('readConfig');
+        return node.readConfig();
+      },
+      blob: (digest: Digest) => {
+        if (digest === configDigest) reads.push('blob');
+        return node.blob(digest);
+      },
+    };
+  }
+
+  it.each(['image', 'manifest'] as const)(
+    'the config of an %s is written from the bytes already read (verified), not read again',
+    async (kind) => {
+      const image = (await openImage(`oci:${source()}:v1`)) as Image;
+      expect(image.kind).toBe('image');
+      // A manifest whose config is unread, as a registry source gives: copy reads it for the platform.
+      const node: Manifest | Image =
+        kind === 'image' ? image : { ...image, kind: 'manifest', isImage: true, toImage: async () => image };
+      const reads: string[] = [];
+      const target = join(work, `config-once-${kind}`);
+      await copy(counting(node, reads), await openSink(`oci:${target}:v1`), { tag: 'v1' });
+      expect(reads).toEqual(kind === 'image' ? [] : ['readConfig']);
+      const configDigest = image.configDescriptor.digest;
+      const stored = await readFile(join(target, 'blobs/sha256', configDigest.slice(7)));
+      expect(`sha256:${createHash('sha256').update(stored).digest('hex')}`).toBe(configDigest);
+    },
+  );
+});
+
 describe('blob files are written in large writes', () => {
   it('a 3 MiB stream of 16 KiB chunks is written in a handful of writes, byte for byte', async () => {
     const chunk = 16 * 1024;
@@ -131,6 +169,83 @@ describe('blob files are written in large writes', () => {
       })(),
     );
     await expect(writeStreamAtomic(path, stream)).rejects.toThrow();
+    await expect(access(path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('a file is written back while it is written', () => {
+  /** Replaces FileHandle methods for the duration of `run` (every handle shares one prototype). */
+  async function withHandleMethods(
+    replace: (
+      original: Record<'sync' | 'datasync', (...args: unknown[]) => Promise<void>>,
+    ) => Partial<Record<'sync' | 'datasync', (...args: unknown[]) => Promise<void>>>,
+    run: () => Promise<unknown>,
+  ): Promise<void> {
+    const probe = await open(join(work, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as Record<
+      'sync' | 'datasync',
+      (...args: unknown[]) => Promise<void>
+    >;
+    await probe.close();
+    const original = { sync: proto.sync, datasync: proto.datasync };
+    Object.assign(proto, replace(original));
+    try {
+      await run();
+    } finally {
+      Object.assign(proto, original);
+    }
+  }
+
+  /** 24 MiB in 256 KiB chunks, each on its own turn, as a socket gives them. */
+  const bigStream = (data: Buffer) =>
+    Readable.from(
+      (async function* () {
+        for (let at = 0; at < data.length; at += 256 * 1024) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yield data.subarray(at, at + 256 * 1024);
+        }
+      })(),
+    );
+
+  it('starts fdatasync before the last byte, and still fsyncs at the end', async () => {
+    const data = Buffer.alloc(24 * 1024 * 1024, 7);
+    const calls: string[] = [];
+    const path = join(work, 'written-back.bin');
+    await withHandleMethods(
+      (original) => ({
+        datasync(this: unknown, ...args: unknown[]) {
+          calls.push('datasync');
+          return original.datasync.apply(this, args);
+        },
+        sync(this: unknown, ...args: unknown[]) {
+          calls.push('sync');
+          return original.sync.apply(this, args);
+        },
+      }),
+      () => writeStreamAtomic(path, bigStream(data)),
+    );
+    expect(calls[0]).toBe('datasync');
+    expect(calls.at(-1)).toBe('sync');
+    expect((await readFile(path)).equals(data)).toBe(true);
+  });
+
+  it('a writeback that fails fails the write, though the final fsync succeeds, and leaves no file', async () => {
+    const path = join(work, 'not-written-back.bin');
+    const failure = Object.assign(new Error('EIO: i/o error, fdatasync'), {
+      code: 'EIO',
+      syscall: 'fdatasync',
+    });
+    let caught: unknown;
+    await withHandleMethods(
+      () => ({ datasync: () => Promise.reject(failure) }),
+      () =>
+        writeStreamAtomic(path, bigStream(Buffer.alloc(24 * 1024 * 1024))).catch((error: unknown) => {
+          caught = error;
+        }),
+    );
+    expect(caught).toBeInstanceOf(RampartError);
+    expect((caught as RampartError).code).toBe('IO');
+    expect((caught as RampartError).cause).toBe(failure);
     await expect(access(path)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

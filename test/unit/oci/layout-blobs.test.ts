@@ -80,3 +80,22 @@ describe('layout sink putBlob', () => {
     expect((await readdir(blobs)).filter((name) => name.startsWith('.'))).toEqual([]);
   });
 });
+
+describe('a new layout sink', () => {
+  it('writes its oci-layout marker while the blobs are written, not after them; abort leaves nothing', async () => {
+    const layout = join(work, 'fresh');
+    const sink = await openLayoutSink(layout);
+    // The staging folder beside the layout (`.fresh.tmp-…`), not yet renamed into place.
+    const [staged] = (await readdir(work)).filter((name) => name.startsWith('.fresh.'));
+    expect(staged).toBeDefined();
+    const marker = join(work, staged as string, 'oci-layout');
+    let found: string | undefined;
+    for (let tries = 0; tries < 200 && found === undefined; tries++) {
+      found = await readFile(marker, 'utf8').catch(() => undefined);
+      if (found === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(found).toBe('{"imageLayoutVersion":"1.0.0"}');
+    await sink.abort();
+    expect((await readdir(work)).filter((name) => name.includes('fresh'))).toEqual([]);
+  });
+});
