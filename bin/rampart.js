@@ -53,12 +53,11 @@ try {
 
 // `sign`/`attest --key FILE` with the password in the environment: the key's scrypt (~0.3 s, on
 // libuv's thread pool) starts now, while the CLI's modules load, instead of after them
-// (dist/cli/early-key.js decides; a command that never opens the key is not kept waiting for it).
-let earlyKey;
+// (dist/cli/early-key.js decides which command lines).
 if (process.argv.some((arg) => arg === '--key' || arg.startsWith('--key='))) {
   try {
-    earlyKey = await import('../dist/cli/early-key.js');
-    earlyKey.startEarlyKeyOpening(process.argv.slice(2), process.env);
+    const { startEarlyKeyOpening } = await import('../dist/cli/early-key.js');
+    startEarlyKeyOpening(process.argv.slice(2), process.env);
   } catch {
     // Speed only: the command opens the key as usual.
   }
@@ -95,6 +94,3 @@ try {
 
 const { main } = await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv);
-// A key derivation started above and never taken (the command stopped first: a usage error, a bad
-// image reference) would keep the process alive until scrypt ends; the command is done, so exit.
-if (earlyKey?.untakenKeyOpening()) process.exit();

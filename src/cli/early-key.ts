@@ -1,5 +1,5 @@
+import { startKeyOpening } from '../sign/key-derivation.js';
 import { readKeyFileSync } from '../sign/key-files.js';
-import { hasUntakenKeyOpening, startKeyOpening } from '../sign/keys.js';
 import { passwordFromEnvironment } from './key-password.js';
 
 /**
@@ -10,7 +10,8 @@ import { passwordFromEnvironment } from './key-password.js';
  * open a `--key` private key, with its password in the environment (a prompt waits for the
  * command); never for `--help` or `--keyless`. Nothing is reported here: a file that cannot be
  * read or is no encrypted key starts nothing, and the command reports it when it opens the key
- * (sign/keys.ts `startKeyOpening`: what is started is only taken by the same inputs).
+ * (sign/key-derivation.ts: what is started is only taken by the same inputs). A command that stops
+ * before it opens the key still ends only when that scrypt ends (it cannot be cancelled).
  */
 
 /** The commands whose `--key` names a private key file to open. */
@@ -49,9 +50,4 @@ function lastValue(args: readonly string[], name: string): string | undefined {
     else if (arg.startsWith(`${name}=`)) value = arg.slice(name.length + 1);
   }
   return value;
-}
-
-/** Whether a derivation started here was not taken by the command (it stopped before opening the key). */
-export function untakenKeyOpening(): boolean {
-  return hasUntakenKeyOpening();
 }

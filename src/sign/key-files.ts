@@ -1,60 +1,76 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { fromSystemError, isSystemError, RampartError } from '../errors.js';
-import {
-  COSIGN_KEY_LABEL,
-  type LoadKeyOptions,
-  MAX_KEY_FILE as MAX_KEY_FILE_BYTES,
-  parsePem,
-  SIGSTORE_KEY_LABEL,
-} from './keys.js';
+import { COSIGN_KEY_LABEL, type LoadKeyOptions, MAX_KEY_FILE, parsePem, SIGSTORE_KEY_LABEL } from './keys.js';
+
+/** A key file is a few hundred bytes; nothing larger is read. */
+export const MAX_KEY_FILE_BYTES = MAX_KEY_FILE;
 
 /**
  * Reads a key file's text: a regular file (a FIFO or `/dev/zero` given as `--key` cannot hang or
  * exhaust the process) of at most MAX_KEY_FILE_BYTES, through the descriptor that was checked.
  */
 export async function readKeyFile(path: string): Promise<string> {
-  return readKeyFileSync(path);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    // O_NONBLOCK: opening a FIFO for reading does not wait for a writer (it is refused below).
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw fromSystemError(error, { path, operation: 'read' });
+  }
+  try {
+    checkKeyFile(path, await handle.stat());
+    const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+    return keyFileText(path, buffer, (await handle.read(buffer, 0, buffer.length, 0)).bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
- * readKeyFile, synchronously: a few hundred bytes, so cli/early-key.ts can start the key's scrypt
- * at once instead of after the event loop's next turns (module loading keeps it busy then).
+ * readKeyFile, synchronously, for cli/early-key.ts: it starts the key's scrypt before the CLI's
+ * modules load, and an asynchronous read would wait for the event loop's next turns (module
+ * loading keeps it busy). Elsewhere the read stays asynchronous: a key on a stalled mount must not
+ * stop Ctrl-C from being handled.
  */
 export function readKeyFileSync(path: string): string {
   let fd: number;
   try {
-    // O_NONBLOCK: opening a FIFO for reading does not wait for a writer (it is refused below).
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw fromSystemError(error, { path, operation: 'read' });
   }
   try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) {
-      throw new RampartError('KEY_INVALID', `${path} is not a regular file`, {
-        details: { path, reason: 'format' },
-      });
-    }
-    if (stats.size > MAX_KEY_FILE_BYTES) {
-      throw new RampartError('KEY_INVALID', `${path} is ${stats.size} bytes, larger than a key file`, {
-        details: { path, reason: 'format' },
-      });
-    }
+    checkKeyFile(path, fstatSync(fd));
     const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
-    const bytesRead = readSync(fd, buffer, 0, buffer.length, 0);
-    if (bytesRead > MAX_KEY_FILE_BYTES) {
-      throw new RampartError('KEY_INVALID', `${path} grew past the size of a key file while read`, {
-        details: { path, reason: 'format' },
-      });
-    }
-    return buffer.subarray(0, bytesRead).toString('utf8');
-  } catch (error) {
-    if (isSystemError(error)) throw fromSystemError(error, { path, operation: 'read' });
-    throw error;
+    return keyFileText(path, buffer, readSync(fd, buffer, 0, buffer.length, 0));
   } finally {
     closeSync(fd);
   }
+}
+
+/** A key file is a regular file of at most MAX_KEY_FILE_BYTES. */
+function checkKeyFile(path: string, stats: Stats): void {
+  if (!stats.isFile()) {
+    throw new RampartError('KEY_INVALID', `${path} is not a regular file`, {
+      details: { path, reason: 'format' },
+    });
+  }
+  if (stats.size > MAX_KEY_FILE_BYTES) {
+    throw new RampartError('KEY_INVALID', `${path} is ${stats.size} bytes, larger than a key file`, {
+      details: { path, reason: 'format' },
+    });
+  }
+}
+
+/** The text read into `buffer` (one byte larger than a key file may be). */
+function keyFileText(path: string, buffer: Buffer, bytesRead: number): string {
+  if (bytesRead > MAX_KEY_FILE_BYTES) {
+    throw new RampartError('KEY_INVALID', `${path} grew past the size of a key file while read`, {
+      details: { path, reason: 'format' },
+    });
+  }
+  return buffer.subarray(0, bytesRead).toString('utf8');
 }
 
 /** A private key file read for opening (decryptPrivateKey, decryptPrivateKeyWhile, withKeyBeingOpened). */

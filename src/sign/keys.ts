@@ -7,9 +7,9 @@ import {
   verify as cryptoVerify,
   generateKeyPairSync,
   randomBytes,
-  scrypt,
 } from 'node:crypto';
 import { RampartError } from '../errors.js';
+import { deriveSealingKey } from './key-derivation.js';
 
 /**
  * Keys in cosign's formats (sigstore/cosign `pkg/cosign/keys.go`): ECDSA P-256, the private key as
@@ -78,7 +78,10 @@ export async function encryptPrivateKey(
   const N = options.scryptCost ?? DEFAULT_SCRYPT_COST;
   const salt = randomBytes(32);
   const nonce = randomBytes(24);
-  const [secret, { xsalsa20poly1305 }] = await Promise.all([deriveKey(password, salt, N), secretbox()]);
+  const [secret, { xsalsa20poly1305 }] = await Promise.all([
+    deriveSealingKey(password, salt, N),
+    secretbox(),
+  ]);
   const der = key.export({ type: 'pkcs8', format: 'der' });
   const sealed = xsalsa20poly1305(secret, nonce).encrypt(der);
   secret.fill(0);
@@ -134,7 +137,7 @@ export async function decryptPrivateKey(
   }
   const sealed = parseSealedKey(body, what, { ...where, label });
   const [secret, { xsalsa20poly1305 }] = await Promise.all([
-    deriveKey(password, sealed.salt, sealed.N),
+    deriveSealingKey(password, sealed.salt, sealed.N),
     secretbox(),
   ]);
   let der: Uint8Array;
@@ -273,15 +276,22 @@ function checkAlgorithm(key: KeyObject, what = 'the key', where: { path?: string
   }
 }
 
-interface SealedKey {
+export interface SealedKey {
   N: ScryptCost;
   salt: Buffer;
   nonce: Buffer;
   ciphertext: Buffer;
 }
 
-/** The JSON inside the PEM, checked field by field; only what cosign writes is accepted. */
-function parseSealedKey(body: Buffer, what: string, where: { path?: string; label: string }): SealedKey {
+/**
+ * The JSON inside an encrypted key's PEM (parsePem's `body`), checked field by field; only what
+ * cosign writes is accepted (KEY_INVALID otherwise, `what` naming the key).
+ */
+export function parseSealedKey(
+  body: Buffer,
+  what: string,
+  where: { path?: string; label: string },
+): SealedKey {
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
@@ -323,73 +333,6 @@ function parseSealedKey(body: Buffer, what: string, where: { path?: string; labe
  */
 function secretbox(): Promise<typeof import('@noble/ciphers/salsa.js')> {
   return import('@noble/ciphers/salsa.js');
-}
-
-/**
- * Key derivations started ahead of their use (`startKeyOpening`), by salt and cost. `rampart sign`
- * and `attest` start the `--key` file's scrypt before the command's modules load (cli/early-key.ts):
- * its ~0.3 s then overlaps loading and the image's reads instead of following them. An entry is
- * taken once, by the opening of a key with that salt and cost and the same password; otherwise
- * (another password) it is dropped and the key derived afresh, so a derivation started early never
- * changes what opening a key does or reports.
- */
-const startedDerivations = new Map<string, { password: string; key: Promise<Buffer> }>();
-
-/**
- * Starts the scrypt of an encrypted private key file's text under `password`, to be taken by the
- * key's opening (decryptPrivateKey). Anything but an encrypted key cosign writes starts nothing:
- * its opening reports it. Returns whether a derivation was started (or already was).
- */
-export function startKeyOpening(pem: string, password: string): boolean {
-  const block = pem.length > MAX_KEY_FILE ? undefined : parsePem(pem);
-  if (block?.label !== SIGSTORE_KEY_LABEL && block?.label !== COSIGN_KEY_LABEL) return false;
-  let sealed: SealedKey;
-  try {
-    sealed = parseSealedKey(block.body, 'the private key', { label: block.label });
-  } catch {
-    return false;
-  }
-  const id = derivationId(sealed.salt, sealed.N);
-  if (!startedDerivations.has(id)) {
-    const key = scryptKey(password, sealed.salt, sealed.N);
-    // Read when the key is opened; a key never opened (a usage error first) is not an error.
-    key.catch(() => undefined);
-    startedDerivations.set(id, { password, key });
-  }
-  return true;
-}
-
-/** Whether a derivation startKeyOpening started was not taken by a key's opening (yet). */
-export function hasUntakenKeyOpening(): boolean {
-  return startedDerivations.size > 0;
-}
-
-function derivationId(salt: Buffer, N: number): string {
-  return `${N}:${salt.toString('base64')}`;
-}
-
-/** cosign's secretbox key from a password: scrypt N, r=8, p=1, 32 bytes (or one started early). */
-function deriveKey(password: string, salt: Buffer, N: number): Promise<Buffer> {
-  const id = derivationId(salt, N);
-  const started = startedDerivations.get(id);
-  if (started) {
-    startedDerivations.delete(id);
-    if (started.password === password) return started.key.catch(() => scryptKey(password, salt, N));
-    started.key.then(
-      (key) => key.fill(0),
-      () => undefined,
-    );
-  }
-  return scryptKey(password, salt, N);
-}
-
-function scryptKey(password: string, salt: Buffer, N: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    // 128 * N * r bytes: 128 MiB at N=131072; Node's default maxmem (32 MiB) is too small.
-    scrypt(password, salt, 32, { N, r: 8, p: 1, maxmem: 256 * 1024 * 1024 }, (error, key) =>
-      error ? reject(error) : resolve(key),
-    );
-  });
 }
 
 /** The first PEM block of a text: its label and decoded body. */

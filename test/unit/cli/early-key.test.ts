@@ -3,7 +3,8 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEarlyKeyOpening, untakenKeyOpening } from '../../../src/cli/early-key.js';
+import { startEarlyKeyOpening } from '../../../src/cli/early-key.js';
+import { hasUntakenKeyOpening } from '../../../src/sign/key-derivation.js';
 import { decryptPrivateKey, generateKeyPair } from '../../../src/sign/keys.js';
 
 // Which command lines start the `--key` file's scrypt before the CLI loads (bin/rampart.js).
@@ -25,10 +26,10 @@ afterAll(async () => {
 /** Starts for `args` and takes what was started (so the next case starts from nothing). */
 async function starts(args: string[], environment: NodeJS.ProcessEnv = env): Promise<boolean> {
   const started = startEarlyKeyOpening(args, environment);
-  expect(untakenKeyOpening()).toBe(started);
+  expect(hasUntakenKeyOpening()).toBe(started);
   if (started)
     await decryptPrivateKey(pem, environment.RAMPART_PASSWORD ?? environment.COSIGN_PASSWORD ?? '');
-  expect(untakenKeyOpening()).toBe(false);
+  expect(hasUntakenKeyOpening()).toBe(false);
   return started;
 }
 

@@ -2,18 +2,17 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isRampartError } from '../../../src/errors.js';
 import { goJson, pae, simpleSigningPayload } from '../../../src/sign/formats.js';
+import { hasUntakenKeyOpening, startKeyOpening } from '../../../src/sign/key-derivation.js';
 import {
   COSIGN_KEY_LABEL,
   decryptPrivateKey,
   decryptPrivateKeyWhile,
   encryptPrivateKey,
   generateKeyPair,
-  hasUntakenKeyOpening,
   keySigner,
   parsePem,
   parsePublicKey,
   publicKeyHint,
-  startKeyOpening,
   verifySignature,
   withKeyBeingOpened,
 } from '../../../src/sign/keys.js';
