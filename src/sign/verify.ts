@@ -276,9 +276,18 @@ export async function openSignatureManifest(
   return undefined;
 }
 
+/** Failures of a manifest's bytes (not of reaching them). */
+const UNREADABLE_CONTENT: ReadonlySet<string> = new Set([
+  'MALFORMED_MANIFEST',
+  'UNKNOWN_MEDIA_TYPE',
+  'DIGEST_MISMATCH',
+  'SIZE_MISMATCH',
+  'TOO_LARGE',
+]);
+
 /**
  * The signature manifest a tag names (cosign's `.sig`), in one read where the store can; undefined
- * when there is no such tag. One that is not a signature manifest, or cannot be read, is read again
+ * when there is no such tag. One that is not a signature manifest, or whose bytes are no manifest, is read again
  * the two-step way (`resolveTag`, then `openSignatureManifest`), which reports it by its digest.
  */
 async function openTaggedSignatureManifest(
@@ -292,7 +301,10 @@ async function openTaggedSignatureManifest(
       if (object === undefined) return undefined;
       if (object.kind === 'manifest') return object;
     } catch (error) {
-      if (!isRampartError(error) || error.code === 'CANCELLED') throw error;
+      // Bytes that are no signature manifest are read again the two-step way below, which reports
+      // them by their digest. Anything else (the registry unreachable, a timeout, a cancellation)
+      // is thrown, as the tag's HEAD would throw it: not waited for twice.
+      if (!isRampartError(error) || !UNREADABLE_CONTENT.has(error.code)) throw error;
     }
   }
   const descriptor = await store.resolveTag(tag);

@@ -300,13 +300,19 @@ process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(loaded) + '
     const loaded = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '[]') as string[];
     const zod = loaded.filter((url) => url.includes('/zod'));
     expect(zod).toHaveLength(1);
-    expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.used\.js$/);
-    // The bundle holds what dist/ imports (not zod's namespace and locales: ~half of it), with
-    // zod's English messages (its default).
+    // A full build's dist/ imports the trimmed bundle. A dist/ that tsc alone rebuilt (several
+    // integration tests do, while this project may run) imports `zod`, which bin/rampart.js maps
+    // to the whole bundle: either way one file. The trimmed bundle's contents are checked on a
+    // build of its own above.
+    expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.js$/);
+    // zod's English messages (its default), and, in the trimmed bundle, what dist/ imports only
+    // (not zod's namespace and locales: ~half of it).
     const bundled = (await import(zod[0] as string)) as Record<string, unknown>;
     expect(Object.keys(bundled)).toEqual(expect.arrayContaining(['looseObject', 'string']));
-    expect(Object.keys(bundled)).not.toContain('z');
-    expect(Object.keys(bundled)).not.toContain('locales');
+    if ((zod[0] as string).endsWith('.used.js')) {
+      expect(Object.keys(bundled)).not.toContain('z');
+      expect(Object.keys(bundled)).not.toContain('locales');
+    }
     const { object, string } = bundled as unknown as typeof import('zod');
     const failed = object({ name: string() }).safeParse({ name: 1 });
     expect(failed.error?.issues[0]?.message).toBe('Invalid input: expected string, received number');
