@@ -51,18 +51,6 @@ try {
   // Tuning only.
 }
 
-// `sign`/`attest --key FILE` with the password in the environment: the key's scrypt (~0.3 s, on
-// libuv's thread pool) starts now, while the CLI's modules load, instead of after them
-// (dist/cli/early-key.js decides which command lines).
-if (process.argv.some((arg) => arg === '--key' || arg.startsWith('--key='))) {
-  try {
-    const { startEarlyKeyOpening } = await import('../dist/cli/early-key.js');
-    startEarlyKeyOpening(process.argv.slice(2), process.env);
-  } catch {
-    // Speed only: the command opens the key as usual.
-  }
-}
-
 // zod as one bundled file (scripts/bundle-zod.mjs): a full build (`npm run build`) points dist/'s
 // imports of zod at it. A dist/ rebuilt by tsc alone imports `zod` again: for it, a resolve hook
 // maps `zod` to the bundle while it matches the installed zod (only then: every module resolution
@@ -90,6 +78,18 @@ try {
   }
 } catch {
   // No bundle, or a Node without module hooks: zod loads from its own files.
+}
+
+// `sign`/`attest --key FILE` with the password in the environment: the key's scrypt (~0.3 s, on
+// libuv's thread pool) starts now, while the CLI's modules load, instead of after them
+// (dist/cli/early-key.js decides which command lines).
+if (process.argv.some((arg) => arg === '--key' || arg.startsWith('--key='))) {
+  try {
+    const { startEarlyKeyOpening } = await import('../dist/cli/early-key.js');
+    startEarlyKeyOpening(process.argv.slice(2), process.env);
+  } catch {
+    // Speed only: the command opens the key as usual.
+  }
 }
 
 const { main } = await import('../dist/cli/main.js');
