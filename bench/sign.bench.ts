@@ -33,6 +33,15 @@
  * Figures, SIGN_BENCH_RUNS=7 with c2d4d01 as SIGN_BENCH_BASELINE, load 0.7 → 1.0: sign + verify
  * 0.866 s (sign 0.57 + verify 0.30), c2d4d01 0.910 s, cosign 0.631 s (0.50 + 0.14): 1.37 ×
  * (c2d4d01: 1.44 ×; 1.53 × at the last stop); CPU 0.94 s (c2d4d01 1.03 s, cosign 0.56 s).
+ * Session s13 (2026-12-06): the `--key` file's scrypt starts before the CLI loads (cli/early-key.ts,
+ * ~20-25 ms sooner); zod's bundle holds only what dist/ imports and small documents parse without
+ * zod's compiled parsers; verify reads the manifest only (no config blob), the `.sig` by its tag
+ * in one GET, and loads no upload code (9 requests → 7). Same-run figures with 4e839e7 as
+ * SIGN_BENCH_BASELINE: 9 runs at load 2.0 → 1.9: 0.876 s (sign 0.60 + verify 0.28) vs 4e839e7
+ * 0.940 s, cosign 0.636 s: 1.38 × (4e839e7 1.48 ×); 11 runs at load 1.3 → 1.9 (a slower host
+ * hour, cosign 0.861 s): 1.32 × (4e839e7 1.42 ×); CPU 1.31 s vs 1.40 s (cosign 0.75 s). What is
+ * left is per process: Node's start (~70 ms to run `node -e 0` here) and module loading, twice,
+ * which cosign's Go binaries do not pay.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

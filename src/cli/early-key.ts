@@ -4,9 +4,10 @@ import { passwordFromEnvironment } from './key-password.js';
 
 /**
  * The `--key` file's scrypt, started by bin/rampart.js before the CLI's modules load. Opening
- * cosign's key takes ~0.3 s of scrypt on libuv's thread pool; started here, ~60 ms into the
- * process instead of ~110 ms, after the command's modules and beside the image's reads, it
- * overlaps them on the second core (`rampart sign` ~0.07 s sooner). Only for the commands that
+ * cosign's key takes ~0.3 s of scrypt on libuv's thread pool, and the rest of `sign` waits for it;
+ * started here it begins ~20-25 ms sooner than when the command opened the key (a timeline of
+ * `rampart sign`: ~100 instead of ~120-127 ms into the process, a module hook adding ~20 ms to
+ * both), while the command's modules load on the main thread. Only for the commands that
  * open a `--key` private key, with its password in the environment (a prompt waits for the
  * command); never for `--help` or `--keyless`. Nothing is reported here: a file that cannot be
  * read or is no encrypted key starts nothing, and the command reports it when it opens the key
