@@ -291,3 +291,27 @@ describe('signed documents', () => {
     expect(goJson({ s: '\u2028' }).toString()).toBe('{"s":"\\u2028"}');
   });
 });
+
+describe("the library's key exports (rampart/sign)", () => {
+  it('are the documented ones: the early key start (a synchronous read, the sealed key parser, its table) stays inside', async () => {
+    const library = await import('../../../src/sign/index.js');
+    for (const name of [
+      'readKeyFile',
+      'readPrivateKeyFile',
+      'decryptPrivateKey',
+      'parsePem',
+      'MAX_KEY_FILE_BYTES',
+    ]) {
+      expect(library).toHaveProperty(name);
+    }
+    for (const name of [
+      'readKeyFileSync',
+      'parseSealedKey',
+      'MAX_KEY_FILE',
+      'startKeyOpening',
+      'deriveSealingKey',
+    ]) {
+      expect(library).not.toHaveProperty(name);
+    }
+  });
+});
