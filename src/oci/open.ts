@@ -19,7 +19,7 @@ import { archivedLayout, directoryLayout, openLayout, readLayoutIndex, selectLay
 import type { ImageReference } from './reference.js';
 import { parseImageReference } from './reference.js';
 import type { ImageSink } from './sink.js';
-import { loadManifest, manifestFromRaw } from './source.js';
+import { loadManifest } from './source.js';
 
 // Each transport's reader and writer (and copy) load when a reference of that transport is opened
 // or written: reading a local layout (a scan, a compare) loads neither the archive formats nor
@@ -215,20 +215,13 @@ export async function openAttachmentStore(
     return {
       ...registryAttachmentStore(client, repository, (descriptor) => loadManifest(source, descriptor)),
       async openTag(tag) {
-        // The bytes served for the tag are the manifest: its digest is theirs (and the registry's
-        // Docker-Content-Digest must agree, client.ts), as a GET by the digest a HEAD named.
-        const fetched = await client.getManifest(repository, tag).catch((error: unknown) => {
+        // One GET by the tag, the manifest read as any registry reference is (openRegistryManifest:
+        // its digest is the served bytes', and Docker-Content-Digest must agree, client.ts).
+        const { digest: _pinned, ...named } = reference;
+        return openRegistryManifest({ ...named, tag }, client).catch((error: unknown) => {
           if (isRampartError(error, 'MANIFEST_NOT_FOUND')) return undefined;
           throw error;
         });
-        return (
-          fetched &&
-          manifestFromRaw(source, fetched.raw, {
-            mediaType: fetched.mediaType,
-            digest: fetched.digest,
-            size: fetched.raw.length,
-          })
-        );
       },
     };
   }
