@@ -52,14 +52,14 @@ try {
 }
 
 // zod as one bundled file (scripts/bundle-zod.mjs): a full build (`npm run build`) points dist/'s
-// imports of zod at it. A dist/ rebuilt by tsc alone imports `zod` again: for it, a resolve hook
-// maps `zod` to the bundle while it matches the installed zod (only then: every module resolution
-// goes through JS with a hook, ~10-15 ms of a start). oci/types.js, which every image command
-// loads, tells which build this is.
+// import of zod/mini (util/zod.js, the one module that imports zod) at it. A dist/ rebuilt by tsc
+// alone imports `zod/mini` again: for it, a resolve hook maps `zod/mini` to the bundle while it
+// matches the installed zod (only then: every module resolution goes through JS with a hook,
+// ~10-15 ms of a start).
 try {
   const { readFileSync, existsSync } = process.getBuiltinModule('node:fs');
-  const probe = readFileSync(new URL('../dist/oci/types.js', import.meta.url), 'utf8');
-  if (/\bfrom\s*['"]zod['"]/.test(probe)) {
+  const probe = readFileSync(new URL('../dist/util/zod.js', import.meta.url), 'utf8');
+  if (/\bfrom\s*['"]zod\/mini['"]/.test(probe)) {
     const { registerHooks } = process.getBuiltinModule('node:module');
     const zodPackage = new URL(import.meta.resolve('zod/package.json'));
     const { version } = JSON.parse(readFileSync(zodPackage, 'utf8'));
@@ -68,7 +68,7 @@ try {
     if (registerHooks && existsSync(bundled)) {
       registerHooks({
         resolve(specifier, context, next) {
-          if (specifier === 'zod' && context.parentURL?.startsWith(dist)) {
+          if (specifier === 'zod/mini' && context.parentURL?.startsWith(dist)) {
             return { url: bundled.href, format: 'module', shortCircuit: true };
           }
           return next(specifier, context);

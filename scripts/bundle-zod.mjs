@@ -1,11 +1,13 @@
 // Bundles zod into one module for the CLI: `dist/vendor/zod-VERSION.used.js` (what dist/ imports,
-// below; `dist/vendor/zod-VERSION.js` holds all of it for bin/rampart.js's hook). zod's ESM build is
-// ~95 modules (every locale included), and loading that many files is most of zod's cost: ~105 ms
-// of CPU per command as files, ~40 ms as one bundle (the same code; esbuild only joins it), less
-// again with English messages only (below).
-// dist/'s modules then import this file instead of `zod` (their `from 'zod'` is rewritten below,
-// at build time), so bin/rampart.js needs no resolve hook, which sent every module resolution of
-// every command through JS (~10-15 ms of each start); it still maps `zod` for a dist/ that tsc
+// below; `dist/vendor/zod-VERSION.js` holds all of `zod/mini` for bin/rampart.js's hook). rampart
+// imports zod's `zod/mini` API, in one module (src/util/zod.ts, which also sets zod's English
+// messages); a classic `zod` import in dist/ is an error here. zod's ESM build is ~95 modules
+// (every locale included), and loading that many files is most of zod's cost: ~105 ms of CPU per
+// command as files (classic zod), ~40 ms as one bundle (the same code; esbuild only joins it), less
+// again with English messages only (below), and ~5 ms for zod/mini's names (bench/sign.bench.ts).
+// dist/'s modules then import this file instead of `zod/mini` (their `from 'zod/mini'` is rewritten
+// below, at build time), so bin/rampart.js needs no resolve hook, which sent every module resolution of
+// every command through JS (~10-15 ms of each start); it still maps `zod/mini` for a dist/ that tsc
 // alone rebuilt. The library (dist/) uses the bundle too (the same zod code); the tests (src/)
 // import zod as usual. Without esbuild (it comes with the dev tools) nothing is bundled or
 // rewritten and dist/ loads zod's own files. `--dist DIR`: another build directory (tests).
@@ -28,8 +30,8 @@ try {
 const { version } = JSON.parse(readFileSync(join(root, 'node_modules', 'zod', 'package.json'), 'utf8'));
 mkdirSync(out, { recursive: true });
 for (const name of readdirSync(out)) if (/^zod-.*\.js$/.test(name)) rmSync(join(out, name));
-// zod's messages are English (its default, `config(en())`); the ~45 other locales are only there to
-// be chosen with `z.config(z.locales.X())`, which rampart never does, yet they are ~half the bundle
+// zod's messages are English (src/util/zod.ts sets `config(locales.en())`); the ~45 other locales
+// are only there to be chosen the same way, which rampart never does, yet they are ~half the bundle
 // and every command paid ~25 ms of CPU to load them. The bundle's `locales` holds `en` alone.
 const englishOnly = {
   name: 'zod-english-only',
@@ -42,12 +44,14 @@ const englishOnly = {
   },
 };
 // What dist/ imports from zod, from its import/export statements (tsc writes them as written in src/:
-// `import { looseObject, string } from 'zod'`; type-only imports are gone). The CLI's bundle exports
+// `export { looseObject, string } from 'zod/mini'`; type-only imports are gone). The CLI's bundle exports
 // only those names, so esbuild leaves out the rest of zod: ~395 KB as `export *`, ~195 KB this way;
 // ~15-20 ms less CPU for every command that loads zod (loading dist/oci/types.js: ~58 -> ~41 ms on
 // a loaded machine). A namespace, default or `export *` import of zod takes everything, as before.
-const zodSpecifier = /^(?:zod|(?:\.\.?\/)+(?:[^'"]*\/)?vendor\/zod-[^'"/]+\.js)$/;
-const zodStatement = /\b(?:import|export)\s*([^;'"]*?)\s*from\s*(['"])([^'"]+)\2/g;
+const zodSpecifier = /^(?:zod\/mini|(?:\.\.?\/)+(?:[^'"]*\/)?vendor\/zod-[^'"/]+\.js)$/;
+// A statement starts a line (as tsc writes them): words in a comment (" * not `export *` from...")
+// are not statements.
+const zodStatement = /^[ \t]*(?:import|export)\b\s*([^;'"]*?)\s*from\s*(['"])([^'"]+)\2/gm;
 const jsFiles = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
@@ -59,6 +63,12 @@ const used = new Set();
 let everything = false;
 for (const path of importers) {
   for (const [, clause, , specifier] of readFileSync(path, 'utf8').matchAll(zodStatement)) {
+    if (/^zod(?:\/|$)/.test(specifier) && specifier !== 'zod/mini') {
+      process.stderr.write(
+        `bundle-zod: ${relative(root, path)} imports '${specifier}': rampart's schemas use zod/mini, through src/util/zod.ts\n`,
+      );
+      process.exit(1);
+    }
     if (!zodSpecifier.test(specifier)) continue;
     const named = /^(?:type\s+)?\{([^}]*)\}$/.exec(clause.trim());
     if (named) {
@@ -84,8 +94,8 @@ const bundleOf = async (exports, file) =>
     logLevel: 'warning',
     plugins: [englishOnly],
   });
-const everythingExports = "export * from 'zod';\nexport { default } from 'zod';\n";
-// All of zod, for a dist/ that tsc alone rebuilt (bin/rampart.js's resolve hook maps `zod` to this
+const everythingExports = "export * from 'zod/mini';\n";
+// All of zod/mini, for a dist/ that tsc alone rebuilt (bin/rampart.js's resolve hook maps `zod/mini` to this
 // name): its imports may name what the build below left out. Not packed (package.json `files`): a
 // packed dist/ was built whole.
 await bundleOf(everythingExports, `zod-${version}.js`);
@@ -93,13 +103,13 @@ await bundleOf(everythingExports, `zod-${version}.js`);
 const usedFile = `zod-${version}.used.js`;
 const usedExports = everything
   ? everythingExports
-  : `export { ${[...used].sort().join(', ')} } from 'zod';\n`;
+  : `export { ${[...used].sort().join(', ')} } from 'zod/mini';\n`;
 await bundleOf(usedExports, usedFile);
 
-// Every `from 'zod'` in dist/ (and one rewritten by an earlier build, for another zod version)
+// Every `from 'zod/mini'` in dist/ (and one rewritten by an earlier build, for another zod version)
 // now names the bundle, relative to the importing file. Only dist/'s own output is touched.
 const bundle = join(out, usedFile);
-const zodImport = /(\bfrom\s*)(['"])(?:zod|(?:\.\.?\/)+(?:[^'"]*\/)?vendor\/zod-[^'"/]+\.js)\2/g;
+const zodImport = /(\bfrom\s*)(['"])(?:zod\/mini|(?:\.\.?\/)+(?:[^'"]*\/)?vendor\/zod-[^'"/]+\.js)\2/g;
 for (const path of importers) {
   const source = readFileSync(path, 'utf8');
   let target = relative(dirname(path), bundle).split(sep).join('/');

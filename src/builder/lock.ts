@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import type * as z from 'zod';
-import { array, boolean, literal, object, record, string } from 'zod';
+import type * as z from 'zod/mini';
 import { lockEntry } from '../debian/lock.js';
 import { lockedPackageSchema } from '../debian/locked-package.js';
 import { RampartError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { compareText } from '../util/compare-text.js';
+import { _default, array, boolean, literal, object, optional, record, string } from '../util/zod.js';
 
 export type { LockedPackage } from '../debian/locked-package.js';
 
@@ -13,7 +13,7 @@ const releaseSchema = object({
   suite: string(),
   inReleaseSha256: string(),
   date: string(),
-  validUntil: string().optional(),
+  validUntil: optional(string()),
   url: string(),
 });
 export type LockedRelease = z.infer<typeof releaseSchema>;
@@ -34,7 +34,7 @@ const variantLockSchema = object({
   /** Debian architecture -> packages sorted by name. */
   archs: record(string(), array(lockedPackageSchema)),
   /** Packages left out as maintainer-script-only dependencies, for the summary. */
-  skipped: array(object({ name: string(), requiredBy: string() })).default([]),
+  skipped: _default(array(object({ name: string(), requiredBy: string() })), []),
 });
 export type VariantLock = z.infer<typeof variantLockSchema>;
 

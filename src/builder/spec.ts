@@ -1,9 +1,27 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
-import type * as z from 'zod';
-import { array, boolean, enum as enumOf, number, object, record, string, union } from 'zod';
+import type * as z from 'zod/mini';
 import { RampartError, type SourcePosition } from '../errors.js';
+import {
+  _default,
+  array,
+  boolean,
+  enum as enumOf,
+  gte,
+  int,
+  lte,
+  minLength,
+  number,
+  optional,
+  record,
+  refine,
+  regex,
+  strictObject,
+  string,
+  union,
+  url,
+} from '../util/zod.js';
 import { resolveAccounts } from './accounts.js';
 
 /** Debian architectures rampart can assemble (assembly runs no foreign code, so any is fine). */
@@ -12,108 +30,113 @@ export type DebianArch = (typeof SUPPORTED_ARCHS)[number];
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 /** A Debian package name, optionally pinned (`name=version`) or arch-qualified (`name:arch`), as the resolver takes them. */
-const PACKAGE = string().regex(
-  /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/,
-  'must be a Debian package name, optionally name=version',
+const PACKAGE = string().check(
+  regex(
+    /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/,
+    'must be a Debian package name, optionally name=version',
+  ),
 );
-const PACKAGE_NAME = string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'must be a Debian package name');
-const absolutePath = string()
-  .regex(/^\//, 'must be an absolute path')
+const PACKAGE_NAME = string().check(regex(/^[a-z0-9][a-z0-9+.-]*$/, 'must be a Debian package name'));
+const absolutePath = string().check(
+  regex(/^\//, 'must be an absolute path'),
   // A layer entry with `..` would point outside the image root when extracted.
-  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), "must not contain '.' or '..' segments");
-const permissions = union([number().int().min(0).max(0o7777), string().regex(/^0?o?[0-7]{3,4}$/)]);
-const id = number()
-  .int()
-  .min(0)
-  .max(2 ** 31 - 1);
+  refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), "must not contain '.' or '..' segments"),
+);
+/**
+ * An integer in [min, max]. `int()` goes in as a check of `number()`, as classic zod's
+ * `number().int()` put it: spec-reference.ts reads the check to name the type `integer`.
+ */
+const integer = (min: number, max: number) => number().check(int(), gte(min), lte(max));
+const permissions = union([integer(0, 0o7777), string().check(regex(/^0?o?[0-7]{3,4}$/))]);
+const id = integer(0, 2 ** 31 - 1);
 
-const userSchema = object({
-  name: string().regex(NAME),
+const userSchema = strictObject({
+  name: string().check(regex(NAME)),
   uid: id,
   gid: id,
-  home: absolutePath.optional(),
-  shell: absolutePath.optional(),
-}).strict();
-const groupSchema = object({
-  name: string().regex(NAME),
+  home: optional(absolutePath),
+  shell: optional(absolutePath),
+});
+const groupSchema = strictObject({
+  name: string().check(regex(NAME)),
   gid: id,
-  members: array(string()).optional(),
-}).strict();
+  members: optional(array(string())),
+});
 
-const pathSchema = object({
+const pathSchema = strictObject({
   path: absolutePath,
-  type: enumOf(['directory', 'file', 'symlink']).default('directory'),
-  uid: id.default(0),
-  gid: id.default(0),
-  permissions: permissions.optional(),
-  target: string().optional(),
-  content: string().optional(),
-})
-  .strict()
-  .refine((p) => p.type !== 'symlink' || (p.target ?? '') !== '', {
+  type: _default(enumOf(['directory', 'file', 'symlink']), 'directory'),
+  uid: _default(id, 0),
+  gid: _default(id, 0),
+  permissions: optional(permissions),
+  target: optional(string()),
+  content: optional(string()),
+}).check(
+  refine((p) => p.type !== 'symlink' || (p.target ?? '') !== '', {
     message: 'a symlink needs a target',
     path: ['target'],
-  });
+  }),
+);
 
-const fileSchema = object({
-  source: string().min(1),
+const fileSchema = strictObject({
+  source: string().check(minLength(1)),
   destination: absolutePath,
-  uid: id.default(0),
-  gid: id.default(0),
-  permissions: permissions.optional(),
-}).strict();
+  uid: _default(id, 0),
+  gid: _default(id, 0),
+  permissions: optional(permissions),
+});
 
-const contentsSchema = object({
-  suites: array(string().regex(NAME)).min(1),
-  mirror: string().url().optional(),
-  'security-mirror': string().url().optional(),
-  keyring: string().optional(),
-  packages: array(PACKAGE).min(1),
-  exclude: array(PACKAGE_NAME).default([]),
-  skip: array(PACKAGE_NAME).optional(),
-  recommends: boolean().default(false),
-}).strict();
+const contentsSchema = strictObject({
+  suites: array(string().check(regex(NAME))).check(minLength(1)),
+  mirror: optional(string().check(url())),
+  'security-mirror': optional(string().check(url())),
+  keyring: optional(string()),
+  packages: array(PACKAGE).check(minLength(1)),
+  exclude: _default(array(PACKAGE_NAME), []),
+  skip: optional(array(PACKAGE_NAME)),
+  recommends: _default(boolean(), false),
+});
 
-const pruneSchema = object({
-  'keep-locales': array(string()).default(['C']),
-  'keep-docs': boolean().default(false),
-  drop: array(string()).default([]),
-}).strict();
+const pruneSchema = strictObject({
+  'keep-locales': _default(array(string()), ['C']),
+  'keep-docs': _default(boolean(), false),
+  drop: _default(array(string()), []),
+});
 
-const accountsSchema = object({
-  'run-as': string().default('nonroot'),
-  users: array(userSchema).default([]),
-  groups: array(groupSchema).default([]),
-}).strict();
+const accountsSchema = strictObject({
+  'run-as': _default(string(), 'nonroot'),
+  users: _default(array(userSchema), []),
+  groups: _default(array(groupSchema), []),
+});
 
-const variantSchema = object({
-  packages: array(PACKAGE).default([]),
-  exclude: array(PACKAGE_NAME).optional(),
-  'run-as': string().optional(),
-  entrypoint: array(string()).optional(),
-  cmd: array(string()).optional(),
-  'work-dir': absolutePath.optional(),
-  environment: record(string(), string()).optional(),
-}).strict();
+const variantSchema = strictObject({
+  packages: _default(array(PACKAGE), []),
+  exclude: optional(array(PACKAGE_NAME)),
+  'run-as': optional(string()),
+  entrypoint: optional(array(string())),
+  cmd: optional(array(string())),
+  'work-dir': optional(absolutePath),
+  environment: optional(record(string(), string())),
+});
 
 /** The spec's schema: the one source of truth for docs/spec.md (checked by a test). */
-export const specSchema = object({
-  name: string().regex(NAME),
-  description: string().optional(),
-  version: string().optional(),
+export const specSchema = strictObject({
+  name: string().check(regex(NAME)),
+  description: optional(string()),
+  version: optional(string()),
   contents: contentsSchema,
-  archs: array(enumOf(SUPPORTED_ARCHS)).min(1),
-  accounts: accountsSchema.default({ 'run-as': 'nonroot', users: [], groups: [] }),
-  entrypoint: array(string()).optional(),
-  cmd: array(string()).optional(),
-  'work-dir': absolutePath.optional(),
-  environment: record(string(), string()).default({}),
-  paths: array(pathSchema).default([]),
-  files: array(fileSchema).default([]),
-  annotations: record(string(), string()).default({}),
-  prune: pruneSchema.default({ 'keep-locales': ['C'], 'keep-docs': false, drop: [] }),
-  variants: record(string().regex(NAME), variantSchema).default({}),
-}).strict();
+  archs: array(enumOf(SUPPORTED_ARCHS)).check(minLength(1)),
+  accounts: _default(accountsSchema, { 'run-as': 'nonroot', users: [], groups: [] }),
+  entrypoint: optional(array(string())),
+  cmd: optional(array(string())),
+  'work-dir': optional(absolutePath),
+  environment: _default(record(string(), string()), {}),
+  paths: _default(array(pathSchema), []),
+  files: _default(array(fileSchema), []),
+  annotations: _default(record(string(), string()), {}),
+  prune: _default(pruneSchema, { 'keep-locales': ['C'], 'keep-docs': false, drop: [] }),
+  variants: _default(record(string().check(regex(NAME)), variantSchema), {}),
+});
 
 type RawSpec = z.output<typeof specSchema>;
 

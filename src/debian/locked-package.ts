@@ -1,5 +1,5 @@
-import type * as z from 'zod';
-import { number, object, string } from 'zod';
+import type * as z from 'zod/mini';
+import { int, nonnegative, number, object, regex, string } from '../util/zod.js';
 
 /**
  * One package pinned by a resolution: what the resolver returns, what a lock file stores and what
@@ -13,7 +13,7 @@ export const lockedPackageSchema = object({
   sourceVersion: string(),
   suite: string(),
   filename: string(),
-  size: number().int().nonnegative(),
-  sha256: string().regex(/^[a-f0-9]{64}$/),
+  size: number().check(int(), nonnegative()),
+  sha256: string().check(regex(/^[a-f0-9]{64}$/)),
 });
 export type LockedPackage = z.infer<typeof lockedPackageSchema>;

@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.js';
+import { extend, optional, pick } from '../util/zod.js';
 import type { Digest } from './digest.js';
 import { digestHex } from './digest.js';
 import type { Index, Manifest, OciObject } from './image.js';
@@ -229,6 +230,6 @@ export function parseSubject(raw: Buffer, what: string): { subject?: Digest; art
   };
 }
 
-const SubjectFieldsSchema = ImageManifestSchema.pick({ subject: true, artifactType: true }).extend({
-  config: ImageManifestSchema.shape.config.optional(),
+const SubjectFieldsSchema = extend(pick(ImageManifestSchema, { subject: true, artifactType: true }), {
+  config: optional(ImageManifestSchema.shape.config),
 });

@@ -4,13 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PassThrough, Transform } from 'node:stream';
-import type * as z from 'zod';
-import { array, looseObject, string } from 'zod';
+import type * as z from 'zod/mini';
 import { RampartError } from '../errors.js';
 import { writeStreamAtomic } from '../util/atomic-file.js';
 import { decompressStream } from '../util/decompress.js';
 import { stagingDirPrefix } from '../util/staging.js';
 import { startOnRead } from '../util/start-on-read.js';
+import { array, looseObject, nullish, string } from '../util/zod.js';
 import type { Digest } from './digest.js';
 import { digestHex, digestStream, readAll, sha256Digest, verifyingStream } from './digest.js';
 import type { Image } from './image.js';
@@ -40,7 +40,7 @@ function dockerArchiveLayerType(compression: LayerCompression): string {
 const DockerSaveManifestSchema = array(
   looseObject({
     Config: string(),
-    RepoTags: array(string()).nullish(),
+    RepoTags: nullish(array(string())),
     Layers: array(string()),
   }),
 );

@@ -1,97 +1,113 @@
-import type * as z from 'zod';
-import { array, boolean, literal, looseObject, number, record, string } from 'zod';
+import type * as z from 'zod/mini';
 import { RampartError } from '../errors.js';
+import {
+  array,
+  boolean,
+  int,
+  literal,
+  looseObject,
+  nonnegative,
+  nullish,
+  number,
+  optional,
+  pipe,
+  record,
+  regex,
+  string,
+  transform,
+} from '../util/zod.js';
 import type { Digest } from './digest.js';
 
-const digestSchema = string()
-  .regex(/^sha256:[a-f0-9]{64}$/, 'expected sha256:<64 hex>')
-  .transform((value) => value as Digest);
+const digestSchema = pipe(
+  string().check(regex(/^sha256:[a-f0-9]{64}$/, 'expected sha256:<64 hex>')),
+  transform((value: string) => value as Digest),
+);
 const stringMap = record(string(), string());
 
 export const PlatformSchema = looseObject({
   architecture: string(),
   os: string(),
-  'os.version': string().optional(),
-  'os.features': array(string()).optional(),
-  variant: string().optional(),
+  'os.version': optional(string()),
+  'os.features': optional(array(string())),
+  variant: optional(string()),
 });
 export type Platform = z.infer<typeof PlatformSchema>;
 
 export const DescriptorSchema = looseObject({
   mediaType: string(),
   digest: digestSchema,
-  size: number().int().nonnegative(),
-  urls: array(string()).optional(),
-  annotations: stringMap.optional(),
-  data: string().optional(),
-  artifactType: string().optional(),
-  platform: PlatformSchema.optional(),
+  size: number().check(int(), nonnegative()),
+  urls: optional(array(string())),
+  annotations: optional(stringMap),
+  data: optional(string()),
+  artifactType: optional(string()),
+  platform: optional(PlatformSchema),
 });
 export type Descriptor = z.infer<typeof DescriptorSchema>;
 
 export const ImageManifestSchema = looseObject({
   schemaVersion: literal(2),
-  mediaType: string().optional(),
-  artifactType: string().optional(),
+  mediaType: optional(string()),
+  artifactType: optional(string()),
   config: DescriptorSchema,
   layers: array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: stringMap.optional(),
+  subject: optional(DescriptorSchema),
+  annotations: optional(stringMap),
 });
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;
 
 export const IndexManifestSchema = looseObject({
   schemaVersion: literal(2),
-  mediaType: string().optional(),
-  artifactType: string().optional(),
+  mediaType: optional(string()),
+  artifactType: optional(string()),
   manifests: array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: stringMap.optional(),
+  subject: optional(DescriptorSchema),
+  annotations: optional(stringMap),
 });
 export type IndexManifest = z.infer<typeof IndexManifestSchema>;
 
 // Go serialises empty slices/maps as null; accept that rather than reject real-world configs.
-const nullableStrings = array(string()).nullish();
-const emptyObjectMap = record(string(), looseObject({})).nullish();
+const nullableStrings = nullish(array(string()));
+const emptyObjectMap = nullish(record(string(), looseObject({})));
 
 export const ContainerConfigSchema = looseObject({
-  User: string().optional(),
+  User: optional(string()),
   ExposedPorts: emptyObjectMap,
   Env: nullableStrings,
   Entrypoint: nullableStrings,
   Cmd: nullableStrings,
   Volumes: emptyObjectMap,
-  WorkingDir: string().optional(),
-  Labels: stringMap.nullish(),
-  StopSignal: string().optional(),
+  WorkingDir: optional(string()),
+  Labels: nullish(stringMap),
+  StopSignal: optional(string()),
 });
 export type ContainerConfig = z.infer<typeof ContainerConfigSchema>;
 
 export const HistorySchema = looseObject({
-  created: string().optional(),
-  created_by: string().optional(),
-  author: string().optional(),
-  comment: string().optional(),
-  empty_layer: boolean().optional(),
+  created: optional(string()),
+  created_by: optional(string()),
+  author: optional(string()),
+  comment: optional(string()),
+  empty_layer: optional(boolean()),
 });
 export type History = z.infer<typeof HistorySchema>;
 
 export const ImageConfigSchema = looseObject({
-  created: string().optional(),
-  author: string().optional(),
+  created: optional(string()),
+  author: optional(string()),
   architecture: string(),
   os: string(),
-  'os.version': string().optional(),
-  'os.features': array(string()).optional(),
-  variant: string().optional(),
-  config: ContainerConfigSchema.nullish(),
+  'os.version': optional(string()),
+  'os.features': optional(array(string())),
+  variant: optional(string()),
+  config: nullish(ContainerConfigSchema),
   rootfs: looseObject({ type: string(), diff_ids: array(digestSchema) }),
-  history: array(HistorySchema).nullish(),
+  history: nullish(array(HistorySchema)),
 });
 export type ImageConfig = z.infer<typeof ImageConfigSchema>;
 
 /** Parses JSON bytes with a schema; errors name `what` (a file or digest) and the first bad field. */
-export function parseJsonBytes<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
+export function parseJsonBytes<T>(schema: z.ZodMiniType<T>, bytes: Uint8Array, what: string): T {
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -101,10 +117,9 @@ export function parseJsonBytes<T>(schema: z.ZodType<T>, bytes: Uint8Array, what:
       details: { location: what },
     });
   }
-  // jitless: zod would compile each object schema's parser with `new Function` at its first parse
-  // (~1 ms each: ~7 ms of a `verify`, whose parses then took ~3 ms), paid back only after hundreds
-  // of objects parsed with that schema; the manifests, indexes and configs read here are a few each.
-  const result = schema.safeParse(value, { jitless: true });
+  // zod/mini parses objects without generating code (no `new Function` per object schema, which
+  // classic zod's first parse paid ~1 ms for, ~7 ms of a `verify`): a command reads a few each.
+  const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';

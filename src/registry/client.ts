@@ -15,6 +15,7 @@ import type { ResponseHeaders } from '../http/client.js';
 import { sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { type Descriptor, DescriptorSchema } from '../oci/types.js';
+import { array } from '../util/zod.js';
 import { RegistryApi } from './api.js';
 import { RegistryAuthorizer } from './auth.js';
 import { openBlob } from './download.js';
@@ -291,7 +292,7 @@ export function createRegistryClient(
           const applied = (headers.get('oci-filters-applied') ?? '').split(',').map((name) => name.trim());
           if (!applied.includes('artifactType')) filtered = false;
           const manifests = (page as { manifests?: unknown }).manifests ?? [];
-          const parsed = DescriptorSchema.array().safeParse(manifests);
+          const parsed = array(DescriptorSchema).safeParse(manifests);
           if (!parsed.success) {
             throw new RampartError(
               'MALFORMED_MANIFEST',

@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import type * as z from 'zod';
-import { array, boolean, literal, strictObject, string } from 'zod';
+import type * as z from 'zod/mini';
 import { isRampartError, RampartError } from '../errors.js';
 import type { AttachmentStore } from '../oci/attachments.js';
 import type { Digest } from '../oci/digest.js';
@@ -10,6 +9,18 @@ import { digestHex } from '../oci/digest.js';
 import type { Index, Manifest, OciObject } from '../oci/image.js';
 import { isIndexMediaType } from '../oci/media-types.js';
 import { openAttachmentStore, openImage } from '../oci/open.js';
+import {
+  array,
+  boolean,
+  literal,
+  maxLength,
+  minLength,
+  optional,
+  refine,
+  regex,
+  strictObject,
+  string,
+} from '../util/zod.js';
 import { readBoundedFile } from './attest.js';
 import { PREDICATE_TYPES, predicateTypeOf } from './formats.js';
 import { readKeyFile } from './key-files.js';
@@ -79,43 +90,48 @@ const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 /** Bound on the identities of one keyless signer. */
 export const MAX_POLICY_IDENTITIES = 16;
 
+const text = (max: number) => string().check(minLength(1), maxLength(max));
+
 const identitySchema = strictObject({
-  issuer: string().min(1).max(1024),
-  subject: string().min(1).max(4096).optional(),
-  'subject-regexp': string().min(1).max(1024).optional(),
-}).refine((i) => (i.subject === undefined) !== (i['subject-regexp'] === undefined), {
-  message: 'give exactly one of subject or subject-regexp',
-});
+  issuer: text(1024),
+  subject: optional(text(4096)),
+  'subject-regexp': optional(text(1024)),
+}).check(
+  refine((i) => (i.subject === undefined) !== (i['subject-regexp'] === undefined), {
+    message: 'give exactly one of subject or subject-regexp',
+  }),
+);
 
 const keylessSchema = strictObject({
-  'trusted-root': string().min(1).max(4096),
-  identities: array(identitySchema).min(1).max(MAX_POLICY_IDENTITIES),
+  'trusted-root': text(4096),
+  identities: array(identitySchema).check(minLength(1), maxLength(MAX_POLICY_IDENTITIES)),
 });
 
 const signerSchema = strictObject({
-  name: string().min(1).max(256).optional(),
-  key: string().min(1).max(4096).optional(),
-  'public-key': string()
-    .min(1)
-    .max(16 * 1024)
-    .optional(),
-  keyless: keylessSchema.optional(),
-}).refine((s) => [s.key, s['public-key'], s.keyless].filter((v) => v !== undefined).length === 1, {
-  message: 'give exactly one of key (a file), public-key (PEM) or keyless',
-});
+  name: optional(text(256)),
+  key: optional(text(4096)),
+  'public-key': optional(text(16 * 1024)),
+  keyless: optional(keylessSchema),
+}).check(
+  refine((s) => [s.key, s['public-key'], s.keyless].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of key (a file), public-key (PEM) or keyless',
+  }),
+);
 
 const policySchema = strictObject({
   version: literal(1),
-  signers: array(signerSchema).min(1).max(MAX_POLICY_ENTRIES),
-  'predicate-types': array(string().min(1).max(1024)).max(MAX_POLICY_ENTRIES).optional(),
-  provenance: strictObject({
-    'builder-id': string().min(1).max(1024).optional(),
-    'spec-digest': string()
-      .regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 lowercase hex>')
-      .optional(),
-  }).optional(),
-  'max-age': string().regex(DURATION, 'expected a number and a unit: 3600s, 90m, 48h, 30d').optional(),
-  'non-root': boolean().optional(),
+  signers: array(signerSchema).check(minLength(1), maxLength(MAX_POLICY_ENTRIES)),
+  'predicate-types': optional(array(text(1024)).check(maxLength(MAX_POLICY_ENTRIES))),
+  provenance: optional(
+    strictObject({
+      'builder-id': optional(text(1024)),
+      'spec-digest': optional(
+        string().check(regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 lowercase hex>')),
+      ),
+    }),
+  ),
+  'max-age': optional(string().check(regex(DURATION, 'expected a number and a unit: 3600s, 90m, 48h, 30d'))),
+  'non-root': optional(boolean()),
 });
 
 function invalid(path: string, field: string | undefined, message: string): RampartError {

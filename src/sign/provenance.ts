@@ -1,8 +1,8 @@
-import type * as z from 'zod';
-import { array, literal, object, string } from 'zod';
+import type * as z from 'zod/mini';
 import type { BuildRecord } from '../builder/record.js';
 import { RampartError } from '../errors.js';
 import { sha256Digest } from '../oci/digest.js';
+import { array, literal, minLength, object, optional, regex, startsWith, string } from '../util/zod.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -140,26 +140,28 @@ export function withoutCredentials(text: string): { text: string; redacted: bool
 
 const provenanceSchema = object({
   buildDefinition: object({
-    buildType: string().startsWith(BUILD_TYPE_PREFIX),
+    buildType: string().check(startsWith(BUILD_TYPE_PREFIX)),
     externalParameters: object({
       spec: object({
         path: string(),
         name: string(),
-        sha256: string().regex(/^[0-9a-f]{64}$/),
-        content: string().optional(),
-        redacted: literal(true).optional(),
+        sha256: string().check(regex(/^[0-9a-f]{64}$/)),
+        content: optional(string()),
+        redacted: optional(literal(true)),
       }),
-      variant: string().optional(),
-      archs: array(string().regex(/^[a-z0-9]+$/)).min(1),
-      sourceDateEpoch: string().optional(),
+      variant: optional(string()),
+      archs: array(string().check(regex(/^[a-z0-9]+$/))).check(minLength(1)),
+      sourceDateEpoch: optional(string()),
     }),
     internalParameters: object({
-      lock: object({ sha256: string(), content: string(), redacted: literal(true).optional() }),
-      repository: object({
-        mirror: string().optional(),
-        securityMirror: string().optional(),
-        keyring: string().optional(),
-      }).optional(),
+      lock: object({ sha256: string(), content: string(), redacted: optional(literal(true)) }),
+      repository: optional(
+        object({
+          mirror: optional(string()),
+          securityMirror: optional(string()),
+          keyring: optional(string()),
+        }),
+      ),
     }),
   }),
 });

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { RampartError } from '../errors.js';
 import type { FetchFn } from '../http/fetch.js';
 import { parsePlatform, platformToDebianArch } from '../oci/platform.js';
-import { type SbomDocument, SbomDocumentSchema } from '../sbom/model.js';
+import { type SbomDocument, safeParseSbomDocument } from '../sbom/model.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { codeFingerprint } from '../util/code-fingerprint.js';
 import { VERSION } from '../version.js';
@@ -257,7 +257,7 @@ async function standardRootMetrics(
   if (cached?.subject?.reference === description && typeof cached.files === 'number') {
     if (!count) return cached;
     const sbom = await readFile(sbomFile, 'utf8').then(
-      (text) => SbomDocumentSchema.safeParse(JSON.parse(text)),
+      (text) => safeParseSbomDocument(JSON.parse(text)),
       () => undefined,
     );
     if (sbom?.success) return withVulnerabilities(cached, await count(sbom.data, options.signal));

@@ -4,14 +4,14 @@ import { isFileDigest } from '../file-digest.js';
 import { declaredLicense, isSpdxExpression, LICENSE_REF_TOKEN, LicenseRefs } from '../identity/license.js';
 import { contentPackages } from '../installed.js';
 import {
+  BUILT_USING_FIELDS,
   type DeclaredLicense,
   type PackageType,
   PackageTypeSchema,
   type SbomDocument,
-  SbomDocumentSchema,
   type SbomFile,
   type SbomPackage,
-  SbomPackageSchema,
+  safeParseSbomDocument,
 } from '../model.js';
 import { comparePackages, compareText } from '../order.js';
 
@@ -36,7 +36,7 @@ export function readSbom(bytes: Uint8Array | string): SbomDocument {
   }
   if (typeof json.spdxVersion === 'string') return readSpdx(json);
   if (json.bomFormat === 'CycloneDX') return readCycloneDx(json);
-  const own = SbomDocumentSchema.safeParse(json);
+  const own = safeParseSbomDocument(json);
   if (own.success) return own.data;
   throw new RampartError(
     'SBOM_INVALID',
@@ -344,7 +344,6 @@ function cdxLicense(value: unknown, evidence: unknown): DeclaredLicense | undefi
 
 /** The property the CycloneDX encoder puts on a Debian source component that binaries were built using. */
 const BUILT_USING_PROPERTY = 'rampart:package:built-using-field';
-const BUILT_USING_FIELDS = SbomPackageSchema.shape.builtUsing.unwrap().element.shape.field.options;
 type BuiltUsingField = (typeof BUILT_USING_FIELDS)[number];
 
 function builtUsingField(value: string): BuiltUsingField | undefined {

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import type * as z from 'zod';
-import { array, strictObject, string } from 'zod';
+import type * as z from 'zod/mini';
 import { fromSystemError, isSystemError, RampartError } from '../../errors.js';
+import { _default, array, minLength, refine, strictObject, string, trim } from '../../util/zod.js';
 import { LINT_CHECKS } from './registry.js';
 
 /**
@@ -21,14 +21,19 @@ export const LINT_CONFIG_FILE = '.rampart-lint.yaml';
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 const LintConfigSchema = strictObject({
-  disable: array(
-    strictObject({
-      check: string().refine((id) => LINT_CHECKS.some((check) => check.id === id), {
-        message: `unknown check id (known: ${LINT_CHECKS.map((check) => check.id).join(', ')})`,
+  disable: _default(
+    array(
+      strictObject({
+        check: string().check(
+          refine((id) => LINT_CHECKS.some((check) => check.id === id), {
+            message: `unknown check id (known: ${LINT_CHECKS.map((check) => check.id).join(', ')})`,
+          }),
+        ),
+        reason: string().check(trim(), minLength(1, 'a reason is required')),
       }),
-      reason: string().trim().min(1, 'a reason is required'),
-    }),
-  ).default([]),
+    ),
+    [],
+  ),
 });
 
 function fieldOf(path: ReadonlyArray<PropertyKey>): string {

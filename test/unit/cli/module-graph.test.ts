@@ -222,10 +222,10 @@ describe('the CLI loads what a command needs', () => {
       await mkdir(dirname(join(dist, path)), { recursive: true });
       await writeFile(join(dist, path), text);
     };
-    await put('oci/types.js', "import { string } from 'zod';\nexport const name = string();\n");
+    await put('oci/types.js', "import { string } from 'zod/mini';\nexport const name = string();\n");
     await put(
       'index.js',
-      'import { looseObject, string as text } from "zod";\nexport const doc = looseObject({ a: text() });\n',
+      '/**\n * Only names, not `export *`: from the lines below.\n */\nimport { looseObject, string as text } from "zod/mini";\nexport const doc = looseObject({ a: text() });\n',
     );
     // Rewritten by an earlier build, for another zod version.
     await put('deep/er/more.js', "export { string } from '../../vendor/zod-0.0.1.js';\n");
@@ -235,7 +235,7 @@ describe('the CLI loads what a command needs', () => {
     });
     expect(run.exitCode, run.stderr).toBe(0);
     const vendor = (await readdir(join(dist, 'vendor'))).filter((name) => name.startsWith('zod-')).sort();
-    // All of zod (for bin/rampart.js's hook, when tsc alone rebuilt dist/) and what dist/ imports.
+    // All of zod/mini (for bin/rampart.js's hook, when tsc alone rebuilt dist/) and what dist/ imports.
     expect(vendor).toHaveLength(2);
     expect(vendor[1]).toMatch(/^zod-[0-9.]+\.used\.js$/);
     const bundle = vendor[1] as string;
@@ -257,8 +257,8 @@ describe('the CLI loads what a command needs', () => {
       expect.arrayContaining(['z', 'string', 'looseObject', 'tuple', 'locales']),
     );
 
-    // A namespace import can reach any name: that build's bundle is all of zod.
-    await put('oci/types.js', "import * as z from 'zod';\nexport const name = z.tuple([z.string()]);\n");
+    // A namespace import can reach any name: that build's bundle is all of zod/mini.
+    await put('oci/types.js', "import * as z from 'zod/mini';\nexport const name = z.tuple([z.string()]);\n");
     const again = await runCommand(process.execPath, [join(REPO, 'scripts/bundle-zod.mjs'), '--dist', dist], {
       cwd: REPO,
     });
@@ -273,6 +273,18 @@ describe('the CLI loads what a command needs', () => {
       { cwd: REPO },
     );
     expect(JSON.parse(names.stdout)).toEqual(expect.arrayContaining(['z', 'string', 'looseObject', 'tuple']));
+
+    // Classic zod is refused by name: rampart's schemas are built with zod/mini, through util/zod.
+    await put('sbom/model.js', "import { object } from 'zod';\nexport const m = object({});\n");
+    const classic = await runCommand(
+      process.execPath,
+      [join(REPO, 'scripts/bundle-zod.mjs'), '--dist', dist],
+      {
+        cwd: REPO,
+      },
+    );
+    expect(classic.exitCode).toBe(1);
+    expect(classic.stderr).toContain("sbom/model.js imports 'zod'");
   });
 
   it('the built CLI (bin/rampart.js) loads zod as one bundled file, not its ~95 modules', async () => {
@@ -298,22 +310,24 @@ process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(loaded) + '
     );
     expect(run.stdout).toContain('CVE-2026-0001');
     const loaded = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '[]') as string[];
-    const zod = loaded.filter((url) => url.includes('/zod'));
+    // zod's own code: its package's files, or a bundle of them (dist/util/zod.js is rampart's).
+    const zod = loaded.filter((url) => url.includes('/node_modules/zod/') || url.includes('/vendor/zod-'));
     expect(zod).toHaveLength(1);
     // A full build's dist/ imports the trimmed bundle. A dist/ that tsc alone rebuilt (several
-    // integration tests do, while this project may run) imports `zod`, which bin/rampart.js maps
+    // integration tests do, while this project may run) imports `zod/mini`, which bin/rampart.js maps
     // to the whole bundle: either way one file. The trimmed bundle's contents are checked on a
     // build of its own above.
     expect(zod[0]).toMatch(/\/dist\/vendor\/zod-[^/]+\.js$/);
-    // zod's English messages (its default), and, in the trimmed bundle, what dist/ imports only
-    // (not zod's namespace and locales: ~half of it).
+    // In the trimmed bundle, what dist/ imports only (not zod's namespace, and English alone of
+    // its ~45 locales: ~half of it).
     const bundled = (await import(zod[0] as string)) as Record<string, unknown>;
-    expect(Object.keys(bundled)).toEqual(expect.arrayContaining(['looseObject', 'string']));
-    if ((zod[0] as string).endsWith('.used.js')) {
-      expect(Object.keys(bundled)).not.toContain('z');
-      expect(Object.keys(bundled)).not.toContain('locales');
-    }
-    const { object, string } = bundled as unknown as typeof import('zod');
+    expect(Object.keys(bundled)).toEqual(expect.arrayContaining(['looseObject', 'string', 'config']));
+    expect(Object.keys(bundled.locales as object)).toEqual(
+      (zod[0] as string).endsWith('.used.js') ? ['en'] : expect.arrayContaining(['en']),
+    );
+    if ((zod[0] as string).endsWith('.used.js')) expect(Object.keys(bundled)).not.toContain('z');
+    // zod's English messages: util/zod sets them (zod/mini has none of its own).
+    const { object, string } = (await import(join(REPO, 'dist/util/zod.js'))) as typeof import('zod/mini');
     const failed = object({ name: string() }).safeParse({ name: 1 });
     expect(failed.error?.issues[0]?.message).toBe('Invalid input: expected string, received number');
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { compile } from 'zod/mini';
 import { RampartError } from '../../../src/errors.js';
 import { ImageConfigSchema, ImageManifestSchema, parseJsonBytes } from '../../../src/oci/types.js';
 
@@ -30,7 +31,7 @@ function compiledBy(fn: () => void): number {
 }
 
 describe('parseJsonBytes', () => {
-  it('parses without compiling code from strings (zod jitless): a command reads a few documents each', () => {
+  it('parses without compiling code from strings (zod/mini): a command reads a few documents each', () => {
     const bytes = Buffer.from(JSON.stringify(manifest));
     let parsed: unknown;
     expect(
@@ -39,8 +40,8 @@ describe('parseJsonBytes', () => {
       }),
     ).toBe(0);
     expect(parsed).toEqual(manifest);
-    // The same schema parsed without the option compiles its parsers: the count can see it.
-    expect(compiledBy(() => ImageManifestSchema.parse(manifest))).toBeGreaterThan(0);
+    // zod's compiled parser of the same schema is counted: the count can see it.
+    expect(compiledBy(() => compile(ImageManifestSchema).parse(manifest))).toBeGreaterThan(0);
   });
 
   it('checks as strictly as before: bad digests, sizes and missing fields are refused, unknown fields kept', () => {
