@@ -123,6 +123,9 @@ export function parseJsonBytes<T>(schema: z.ZodMiniType<T>, bytes: Uint8Array, w
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
+    // zod/mini's error class is core's `$ZodError`; the cause keeps the name classic zod gave it
+    // (a report's JSON error names its cause).
+    result.error.name = 'ZodError';
     throw new RampartError('MALFORMED_MANIFEST', `${what} is malformed at ${where}`, {
       cause: result.error,
       details: { location: what, ...(issue ? { field: issue.path.join('.') || '(root)' } : {}) },

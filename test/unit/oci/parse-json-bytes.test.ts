@@ -61,6 +61,8 @@ describe('parseJsonBytes', () => {
       }
       expect(error).toBeInstanceOf(RampartError);
       expect((error as RampartError).code).toBe('MALFORMED_MANIFEST');
+      // The cause is zod's error, named as classic zod named it (reports serialise the name).
+      expect(((error as RampartError).cause as Error).name).toBe('ZodError');
       expect((error as RampartError<'MALFORMED_MANIFEST'>).details).toMatchObject({
         field,
         location: 'manifest m',
