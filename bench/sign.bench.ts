@@ -42,12 +42,24 @@
  * hour, cosign 0.861 s): 1.32 × (4e839e7 1.42 ×); CPU 1.31 s vs 1.40 s (cosign 0.75 s). What is
  * left is per process: Node's start (~70 ms to run `node -e 0` here) and module loading, twice,
  * which cosign's Go binaries do not pay.
+ * Session s14 (2026-12-06): every schema is built with zod/mini (src/util/zod.ts), which loads and
+ * builds in ~10 ms instead of classic zod's ~30 ms, in every command. Same run, 11 runs at load
+ * 1.5 → 1.8, 6809a3d as SIGN_BENCH_BASELINE: 0.772 s (sign 0.52 + verify 0.25) vs 6809a3d 0.785 s,
+ * cosign 0.617 s: 1.25 × (6809a3d 1.27 ×); the run before, at load 1.9 → 1.6: 1.28 × vs 1.33 ×;
+ * interleaved verify alone 239-267 ms vs 246-298 ms. New here: Node.js's own floor in the same
+ * run, what any Node program pays: `node -e 0` (0.088 s) + scrypt of cosign's key (0.304 s) + a
+ * bare verify (bench/floor-verify.mjs, its requests and one ECDSA check: 0.163 s, against
+ * rampart's 0.249 s and cosign's 0.13 s) = 0.555 s, 0.90 × cosign's time, and that leaves out the
+ * sign's requests (~40 ms). The target needs rampart's own work (CLI, validation, the image and
+ * attachment model: ~165 ms over the floor, both processes) down to ~50 ms.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes, scrypt } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import type { Digest } from '../src/oci/digest.js';
 import { decryptPrivateKey, keySigner, parsePublicKey } from '../src/sign/keys.js';
 import { signImage } from '../src/sign/sign.js';
@@ -61,6 +73,12 @@ const REPO = resolve(import.meta.dirname, '..');
 /** Measured rounds; SIGN_BENCH_RUNS=N for more on a busy machine (medians steady only with many). */
 const RUNS = Math.max(1, Number(process.env.SIGN_BENCH_RUNS) || 5);
 const PASSWORD = 'bench';
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: Buffer,
+  length: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>;
 
 /** One command's cost as /usr/bin/time saw it. */
 interface Cost {
@@ -188,6 +206,37 @@ export default async function signBench(): Promise<BenchFigure[]> {
       const order = tools.map((_, j) => tools[(i + j) % tools.length] as Tool);
       for (const tool of order) costs.get(tool)?.push(await signAndVerify(tool, await freshImage()));
     }
+    // Node.js's own floor in the same run, what any Node program pays: a process start (`node -e 0`),
+    // scrypt with cosign's key parameters (in this process), and a bare verify
+    // (bench/floor-verify.mjs: the requests and one ECDSA check, nothing else) of an image rampart
+    // signed. A lower bound: a sign's key parsing and requests are left out.
+    const floorImage = await freshImage();
+    await run(
+      process.execPath,
+      [
+        join(REPO, 'bin/rampart.js'),
+        'sign',
+        '--format',
+        'bundle',
+        '--key',
+        'cosign.key',
+        `docker://${floorImage}`,
+        '--insecure',
+      ],
+      env,
+      work,
+    );
+    const floorParts = { start: [] as number[], scrypt: [] as number[], verify: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      floorParts.start.push((await run(process.execPath, ['-e', '0'], env, work)).wall);
+      const bare = [join(REPO, 'bench/floor-verify.mjs'), floorImage, 'cosign.pub'];
+      floorParts.verify.push((await run(process.execPath, bare, env, work)).wall);
+      const started = process.hrtime.bigint();
+      await scryptAsync(PASSWORD, randomBytes(32), 32, { N: 65536, r: 8, p: 1, maxmem: 128 * 1024 * 1024 });
+      floorParts.scrypt.push(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    const floor = median(floorParts.start) + median(floorParts.scrypt) + median(floorParts.verify);
+
     const figure = (tool: Tool, pick: (c: { sign: Cost; verify: Cost }) => number) =>
       median((costs.get(tool) ?? []).map(pick));
     const wall = (c: { sign: Cost; verify: Cost }) => c.sign.wall + c.verify.wall;
@@ -256,6 +305,12 @@ export default async function signBench(): Promise<BenchFigure[]> {
         unit: '×',
         target: 1.0,
         note: 'like for like: one bundle signature each; the target is judged here',
+      },
+      {
+        name: 'sign + verify: Node.js floor (lower bound) ÷ cosign time',
+        value: floor / figure('cosign', wall),
+        unit: '×',
+        note: `${floor.toFixed(3)} s = node -e 0 ${median(floorParts.start).toFixed(3)} s + scrypt N=65536 ${median(floorParts.scrypt).toFixed(3)} s + bare verify ${median(floorParts.verify).toFixed(3)} s (bench/floor-verify.mjs; rampart verify ${figure('rampart', (c) => c.verify.wall).toFixed(3)} s): what Node.js costs before rampart adds anything`,
       },
       {
         name: 'sign + verify one image: rampart default (--format both)',
