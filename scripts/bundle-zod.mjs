@@ -4,9 +4,9 @@
 // messages); a classic `zod` import in dist/ is an error here. zod's ESM build is ~95 modules
 // (every locale included), and loading that many files is most of zod's cost: ~105 ms of CPU per
 // command as files (classic zod), ~40 ms as one bundle (the same code; esbuild only joins it), less
-// again with English messages only (below), and ~5 ms for zod/mini's names (bench/sign.bench.ts).
-// dist/'s modules then import this file instead of `zod/mini` (their `from 'zod/mini'` is rewritten
-// below, at build time), so bin/rampart.js needs no resolve hook, which sent every module resolution of
+// again with English messages only (below), and ~10 ms for what rampart imports of zod/mini
+// (src/util/zod.ts). dist/'s modules then import this file instead of `zod/mini` (rewritten below,
+// at build time), so bin/rampart.js needs no resolve hook, which sent every module resolution of
 // every command through JS (~10-15 ms of each start); it still maps `zod/mini` for a dist/ that tsc
 // alone rebuilt. The library (dist/) uses the bundle too (the same zod code); the tests (src/)
 // import zod as usual. Without esbuild (it comes with the dev tools) nothing is bundled or
@@ -43,9 +43,9 @@ const englishOnly = {
     }));
   },
 };
-// What dist/ imports from zod, from its import/export statements (tsc writes them as written in src/:
-// `export { looseObject, string } from 'zod/mini'`; type-only imports are gone). The CLI's bundle exports
-// only those names, so esbuild leaves out the rest of zod: ~395 KB as `export *`, ~195 KB this way;
+// What dist/ imports from zod, from its import/export statements (tsc writes them as written in
+// src/: `export { looseObject, string } from 'zod/mini'`; type-only imports are gone). The CLI's
+// bundle exports only those names, so esbuild leaves out the rest of zod: ~395 KB as `export *`, ~195 KB this way;
 // ~15-20 ms less CPU for every command that loads zod (loading dist/oci/types.js: ~58 -> ~41 ms on
 // a loaded machine). A namespace, default or `export *` import of zod takes everything, as before.
 const zodSpecifier = /^(?:zod\/mini|(?:\.\.?\/)+(?:[^'"]*\/)?vendor\/zod-[^'"/]+\.js)$/;
@@ -95,8 +95,8 @@ const bundleOf = async (exports, file) =>
     plugins: [englishOnly],
   });
 const everythingExports = "export * from 'zod/mini';\n";
-// All of zod/mini, for a dist/ that tsc alone rebuilt (bin/rampart.js's resolve hook maps `zod/mini` to this
-// name): its imports may name what the build below left out. Not packed (package.json `files`): a
+// All of zod/mini, for a dist/ that tsc alone rebuilt (bin/rampart.js's resolve hook maps
+// `zod/mini` to this name): its imports may name what the build below left out. Not packed (package.json `files`): a
 // packed dist/ was built whole.
 await bundleOf(everythingExports, `zod-${version}.js`);
 // What dist/'s imports name, for the imports rewritten below.
