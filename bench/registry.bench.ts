@@ -228,6 +228,8 @@ export default async function registryBench(): Promise<BenchFigure[]> {
     await writeRandomImage(tinySource, TAG, [1000]);
     await skopeoPush(`oci:${tinySource}:${TAG}`, `docker://${pullFrom.host}/bench/tiny:${TAG}`);
     const tiny: Array<Record<`${'rampart' | 'skopeo'} ${Direction}`, number>> = [];
+    // What Node.js itself costs to start a process, timed the same way (`node -e 0`).
+    const nodeStart: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       // Rotate who goes first, so that none always meets a warmer page cache.
       const tools: Tool[] = ['rampart', 'skopeo', 'curl'];
@@ -271,6 +273,7 @@ export default async function registryBench(): Promise<BenchFigure[]> {
         registries.splice(registries.indexOf(registry), 1);
       }
       tiny.push(small as Record<`${'rampart' | 'skopeo'} ${Direction}`, number>);
+      nodeStart.push((await timed(process.execPath, ['-e', '0'])).seconds);
     }
     const loadAfter = loadavg()[0] as number;
     const of = (key: `${Tool} ${Direction}`, field: keyof Timed) => median(runs.map((r) => r[key][field]));
@@ -331,6 +334,22 @@ export default async function registryBench(): Promise<BenchFigure[]> {
           ),
           unit: '×',
           note: 'the bytes alone: what the transfer costs each tool once its fixed cost (process start, module loading, manifest requests) is set apart',
+        },
+        {
+          // rampart's transfer with no fixed cost but Node's own start: how close any Node.js
+          // program moving the bytes as rampart does could come (a lower bound, not a measurement).
+          name: `registry ${direction}: Node.js start + rampart's transfer ÷ skopeo time (lower bound)`,
+          value: median(
+            runs.map(
+              (r, i) =>
+                ((nodeStart[i] as number) +
+                  r[`rampart ${direction}`].seconds -
+                  (tiny[i] as (typeof tiny)[number])[`rampart ${direction}`]) /
+                r[`skopeo ${direction}`].seconds,
+            ),
+          ),
+          unit: '×',
+          note: `node -e 0 ${median(nodeStart).toFixed(3)} s + (rampart's time − its 1 KB copy): rampart's fixed cost cut to Node's bare start`,
         },
         {
           name: `registry ${direction}: curl, every blob at once (the registry's ceiling)`,

@@ -106,10 +106,18 @@ function copyReporter(out: Output): (event: CopyEvent) => void {
   return (event) => {
     switch (event.kind) {
       case 'plan':
-        total = event.bytes;
-        blobs = event.blobs;
-        out.say(`copying ${blobs} blobs (${formatBytes(total)})`, 'event');
-        if (blobs > 0) out.startBar(total, barText);
+        // An attachment's plan comes after the image's blobs: counted on from them.
+        total += event.bytes;
+        blobs += event.blobs;
+        if (event.attachment && event.blobs === 0) return;
+        out.say(
+          `copying ${event.blobs} ${event.attachment ? 'blob(s) of an attachment' : 'blobs'} (${formatBytes(event.bytes)})`,
+          'event',
+        );
+        if (event.blobs > 0) {
+          out.startBar(total, barText);
+          out.updateBar(Math.min(progress(), total));
+        }
         return;
       case 'blob-progress':
         sent.set(event.digest, event.bytes);

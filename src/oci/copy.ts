@@ -25,8 +25,11 @@ export type CopyEvent =
       /** `exists`: the destination had it (skipped); `mounted`: taken from another repository. */
       status: 'start' | 'copied' | 'exists' | 'mounted';
     }
-  /** What the copy will transfer at most: blobs (each once) and their bytes, before the first. */
-  | { kind: 'plan'; time: Date; blobs: number; bytes: number }
+  /**
+   * What the copy will transfer at most: blobs (each once) and their bytes, before the first; then
+   * one more for each attachment copied (`attachment: true`), before its blobs.
+   */
+  | { kind: 'plan'; time: Date; blobs: number; bytes: number; attachment?: true }
   /** Bytes of one blob sent so far (at most one event per MiB, and one at the end), for progress bars. */
   | { kind: 'blob-progress'; time: Date; digest: Digest; bytes: number; size: number }
   | { kind: 'manifest'; time: Date; digest: Digest; mediaType: string; root: boolean };
@@ -349,19 +352,23 @@ export async function copy(
     }
     // A sink holding one image holds a runnable one: an artifact is refused here, by name.
     if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
+    const planned = (attachment: boolean) =>
+      emit({
+        kind: 'plan',
+        time: now(),
+        blobs: transfers.length,
+        bytes: transfers.reduce((sum, t) => sum + t.descriptor.size, 0),
+        ...(attachment ? { attachment } : {}),
+      });
     await plan(root, true, platform);
-    emit({
-      kind: 'plan',
-      time: now(),
-      blobs: transfers.length,
-      bytes: transfers.reduce((sum, t) => sum + t.descriptor.size, 0),
-    });
+    planned(false);
     await transferAll();
     const written = await writeNode(root, true, platform);
     for (const attachment of options.attachments ?? []) {
       const object = await attachment.open();
       transfers.length = 0;
       await plan(object, false, undefined, 0, true);
+      planned(true);
       await transferAll();
       await writeNode(object, true, undefined, { tag: attachment.tag });
     }

@@ -12,6 +12,7 @@ import { openAttachmentStore, openImage } from '../oci/open.js';
 import {
   array,
   boolean,
+  iso,
   literal,
   maxLength,
   minLength,
@@ -26,7 +27,7 @@ import { PREDICATE_TYPES, predicateTypeOf } from './formats.js';
 import { readKeyFile } from './key-files.js';
 import type { CertificateIdentity, KeylessTrust } from './keyless-verify.js';
 import { parsePublicKey, publicKeyHint } from './keys.js';
-import type { SignatureReport, VerifyOptions } from './verify.js';
+import type { EnvelopeAnswers, SignatureReport, VerifyOptions } from './verify.js';
 import { verifiableReference, verifyDigest } from './verify.js';
 import type { AttestationReport } from './verify-attestation.js';
 import { verifyAttestationsOfDigest } from './verify-attestation.js';
@@ -46,6 +47,11 @@ export const MAX_POLICY_BYTES = 256 * 1024;
 export const MAX_POLICY_ENTRIES = 64;
 
 export const SLSA_PROVENANCE_V1 = PREDICATE_TYPES.slsaprovenance1;
+
+/** How far ahead of this clock a provenance's `startedOn` may be (another machine's clock). */
+export const MAX_CLOCK_SKEW_SECONDS = 5 * 60;
+/** An RFC 3339 date-time with its offset (`Z` or `±hh:mm`), calendar-checked. */
+const RFC3339 = iso.datetime({ offset: true });
 
 /** A required signer: a public key, or a keyless identity (Fulcio certificate, Rekor entry). */
 export type PolicySigner = KeyPolicySigner | KeylessPolicySigner;
@@ -388,8 +394,13 @@ function signerAttestations(
   digest: Digest,
   signer: PolicySigner,
   options: PolicyOptions,
+  answers: SignerAnswers,
 ): Promise<AttestationReport[]> {
-  if (signer.kind === 'key') return verifyAttestationsOfDigest(store, digest, signer.key, options);
+  if (signer.kind === 'key') {
+    const known = answers.get(signer) ?? new Map();
+    answers.set(signer, known);
+    return verifyAttestationsOfDigest(store, digest, signer.key, { ...options, answers: known });
+  }
   return import('./keyless-verify.js').then((m) =>
     m.verifyKeylessAttestationsOfDigest(store, digest, signer.trust, options),
   );
@@ -442,7 +453,7 @@ export async function evaluatePolicy(
   const object = await openImage(reference, open);
   const store = await openAttachmentStore(reference, open);
   const now = (options.now ?? (() => new Date()))();
-  const subjects = await platformManifests(object);
+  const { images: subjects, unchecked } = await platformManifests(object);
   const rules: PolicyRuleResult[] = [];
 
   const signed: SignatureReport[][] = [];
@@ -477,18 +488,19 @@ export async function evaluatePolicy(
   }
 
   // Valid attestations by any required signer, per subject (the index's own count for each).
+  const answers: SignerAnswers = new Map();
   const rootAttestations =
-    object.kind === 'index' ? await signedAttestations(store, object.digest, policy, options) : [];
+    object.kind === 'index' ? await signedAttestations(store, object.digest, policy, options, answers) : [];
   const attestations = new Map<Digest, AttestationReport[]>();
   for (const subject of subjects) {
     const own = subject.digest === object.digest ? [] : rootAttestations;
     attestations.set(subject.digest, [
-      ...(await signedAttestations(store, subject.digest, policy, options)),
+      ...(await signedAttestations(store, subject.digest, policy, options, answers)),
       ...own,
     ]);
   }
   const each = (check: (digest: Digest, reports: AttestationReport[]) => string | undefined) => {
-    const failures: string[] = [];
+    const failures: string[] = [...unchecked];
     for (const subject of subjects) {
       const failure = check(subject.digest, attestations.get(subject.digest) ?? []);
       if (failure) failures.push(failure);
@@ -547,15 +559,19 @@ export async function evaluatePolicy(
     const { text, seconds } = policy.maxAge;
     provenanceRule('max-age', text, (predicate) => {
       const started = field(predicate, ['runDetails', 'metadata', 'startedOn']);
-      const time = typeof started === 'string' ? Date.parse(started) : Number.NaN;
-      if (Number.isNaN(time)) return `runDetails.metadata.startedOn is ${describe(started)}, not a time`;
+      // RFC 3339 only (SLSA's Timestamp): Date.parse would also take "3000" or "March 7".
+      const time = RFC3339.safeParse(started).success ? Date.parse(started as string) : Number.NaN;
+      if (Number.isNaN(time))
+        return `runDetails.metadata.startedOn is ${describe(started)}, not an RFC 3339 time`;
       const age = Math.floor((now.getTime() - time) / 1000);
+      // A build from the future would satisfy any age for as long as its clock says.
+      if (age < -MAX_CLOCK_SKEW_SECONDS) return `built ${started}, which is in the future`;
       return age <= seconds ? undefined : `built ${started}, ${formatAge(age)} ago, older than ${text}`;
     });
   }
 
   if (policy.nonRoot) {
-    const failures: string[] = [];
+    const failures: string[] = [...unchecked];
     for (const subject of subjects) {
       options.signal?.throwIfAborted();
       const user = await configUser(subject);
@@ -586,40 +602,72 @@ function result(
     : { rule, requirement, passed: false, reason: failures.join('; ') };
 }
 
+/** Per key signer, its envelopes' answers, kept across the subjects of one evaluation. */
+type SignerAnswers = Map<PolicySigner, EnvelopeAnswers>;
+
 async function signedAttestations(
   store: AttachmentStore,
   digest: Digest,
   policy: Policy,
   options: PolicyOptions,
+  answers: SignerAnswers,
 ): Promise<AttestationReport[]> {
   const out: AttestationReport[] = [];
   for (const signer of policy.signers) {
     options.signal?.throwIfAborted();
-    const reports = await signerAttestations(store, digest, signer, options);
+    const reports = await signerAttestations(store, digest, signer, options, answers);
     out.push(...reports.filter((r) => r.valid));
   }
   return out;
 }
 
-/** The image itself, or every image an index lists (a nested index: its images, one level down). */
-async function platformManifests(object: OciObject): Promise<Array<Manifest | OciObject>> {
-  if (object.kind !== 'index') return [object];
-  const out: Manifest[] = [];
+/** Platform entries of an index (nested ones included) that a policy checks; beyond, it fails. */
+export const MAX_POLICY_SUBJECTS = MAX_POLICY_ENTRIES * 4;
+
+/** The images the subject rules check, and what they could not reach (which fails those rules). */
+interface PolicySubjects {
+  images: Array<Manifest | OciObject>;
+  /** Why some of the index was not checked (too deep, too many entries); empty when all was. */
+  unchecked: string[];
+}
+
+/**
+ * The image itself, or every image an index lists (a nested index: its images, one level down).
+ * What is not walked (an index nested deeper, entries beyond MAX_POLICY_SUBJECTS) is named in
+ * `unchecked`: an image the policy cannot see must fail it, never pass for lack of a look.
+ */
+async function platformManifests(object: OciObject): Promise<PolicySubjects> {
+  if (object.kind !== 'index') return { images: [object], unchecked: [] };
+  const images: Manifest[] = [];
+  const unchecked: string[] = [];
+  let entries = 0;
+  let tooDeep = 0;
   const visit = async (index: Index, depth: number) => {
-    for (const entry of index.manifest.manifests.slice(0, MAX_POLICY_ENTRIES * 4)) {
-      if (isIndexMediaType(entry.mediaType)) {
-        if (depth > 0) continue;
-        const child = await index.child(entry);
-        if (child.kind === 'index') await visit(child, depth + 1);
+    for (const entry of index.manifest.manifests) {
+      if (++entries > MAX_POLICY_SUBJECTS) {
+        unchecked.push(`more than ${MAX_POLICY_SUBJECTS} index entries (the rest are not checked)`);
+        return false;
+      }
+      // Decided on what the child is, not on what its entry says it is.
+      const child = depth > 0 && isIndexMediaType(entry.mediaType) ? undefined : await index.child(entry);
+      if (child === undefined || (child.kind === 'index' && depth > 0)) {
+        tooDeep++;
         continue;
       }
-      const child = await index.child(entry);
+      if (child.kind === 'index') {
+        if (!(await visit(child, depth + 1))) return false;
+        continue;
+      }
       // Runnable images only: an attestation manifest listed in an index (buildx's) is no platform.
-      if (child.kind === 'manifest' && child.isImage) out.push(child);
+      if (child.isImage) images.push(child);
     }
+    return true;
   };
   await visit(object, 0);
-  return out;
+  if (tooDeep > 0) unchecked.push(`${tooDeep} index(es) nested more than two levels deep (not checked)`);
+  if (images.length === 0 && unchecked.length === 0)
+    unchecked.push(`the index ${object.digest} lists no image`);
+  return { images, unchecked };
 }
 
 /** The `User` of an image's config ('' when unset), or why it cannot be read. */
@@ -635,13 +683,14 @@ async function configUser(object: Manifest | OciObject): Promise<string | { reas
 }
 
 /**
- * Whether a config `User` runs as root: unset, `root`, or UID 0 (`0`, `000`, `0:1000`, `root:x`).
+ * Whether a config `User` runs as root: unset, `root`, or UID 0 (`0`, `000`, `+0`, `0:1000`, `root:x`).
  * A user name is taken at its word (it is resolved in the image's /etc/passwd, which is not read
  * here): numeric UIDs, as rampart's builder writes, leave nothing to trust.
  */
 export function isRootUser(user: string): boolean {
   const name = user.split(':')[0]?.trim() ?? '';
-  return name === '' || name === 'root' || /^0+$/.test(name);
+  // A number as runc and containerd read it (Go's strconv.Atoi: an optional sign): `+0`, `-0`.
+  return name === '' || name === 'root' || /^[+-]?0+$/.test(name);
 }
 
 function predicateOf(report: AttestationReport): Record<string, unknown> {

@@ -21,6 +21,7 @@ import type { SignatureReport } from './verify.js';
 import {
   checkEnvelope,
   checkStatementSubject,
+  type EnvelopeAnswers,
   MAX_SIGNATURES,
   openBundle,
   openSignatureManifest,
@@ -105,15 +106,17 @@ export async function verifyAttestationsOfDigest(
   store: AttachmentStore,
   digest: Digest,
   key: KeyObject,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; answers?: EnvelopeAnswers } = {},
 ): Promise<AttestationReport[]> {
+  // Shared by the caller across the digests it walks with this key (a policy's subjects).
+  const answers = options.answers ?? new Map();
   return walkAttestations(
     store,
     digest,
     {
-      legacy: (manifest, layer) => checkLegacyAttestation(manifest, layer, digest, key),
+      legacy: (manifest, layer) => checkLegacyAttestation(manifest, layer, digest, key, answers),
       bundle: async (manifest, claimed) => {
-        const opened = await openBundle(manifest, digest, key, MAX_ATTESTATION_BLOB);
+        const opened = await openBundle(manifest, digest, key, MAX_ATTESTATION_BLOB, answers);
         if ('report' in opened) {
           // Not signed by this key: an image signature (cosign/sign/v1) is `verify`'s, not reported here.
           if (claimed === COSIGN_SIGN_PREDICATE) return undefined;
@@ -199,6 +202,7 @@ async function checkLegacyAttestation(
   layer: Descriptor,
   digest: Digest,
   key: KeyObject,
+  answers?: EnvelopeAnswers,
 ): Promise<AttestationReport> {
   const claimed = layer.annotations?.[ATTESTATION_PREDICATE_ANNOTATION];
   const base = {
@@ -228,7 +232,7 @@ async function checkLegacyAttestation(
   if (typeof envelope === 'string') {
     return { ...base, valid: false, failed: 'payload', reason: `envelope ${layer.digest}: ${envelope}` };
   }
-  const checked = checkEnvelope(envelope, key, base, layer, `envelope ${layer.digest}`);
+  const checked = checkEnvelope(envelope, key, base, layer, `envelope ${layer.digest}`, answers);
   if ('report' in checked) return { ...base, ...checked.report };
   const { statement } = checked;
   return withStatement(

@@ -11,6 +11,7 @@ import { openAttachmentStore, openManifest } from '../oci/open.js';
 import type { ImageReference } from '../oci/reference.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { Descriptor } from '../oci/types.js';
+import { duplicateJsonKey } from '../util/json-duplicates.js';
 import { mapBounded } from '../util/map-bounded.js';
 import { allSettledOrThrow } from '../util/settle.js';
 import {
@@ -94,6 +95,12 @@ export interface VerifyOptions extends OpenOptions {
 export const MAX_SIGNATURE_BLOB = 1024 * 1024;
 /** Bound on signatures checked for one image: a hostile store could list millions. */
 export const MAX_SIGNATURES = 1000;
+/**
+ * Bound on the signatures of one DSSE envelope (cosign writes one; a multi-signer envelope a few).
+ * Each is checked over the whole PAE, up to an attestation's 16 MiB: the bound caps how much work
+ * one downloaded envelope can ask for.
+ */
+export const MAX_ENVELOPE_SIGNATURES = 16;
 /** Signatures fetched and checked at once (per kind: `.sig` layers, bundle referrers). */
 const SIGNATURE_JOBS = 8;
 
@@ -380,11 +387,14 @@ export function parseSimpleSigning(
   payload: Buffer,
 ): { identity: string; digest: string; optional: Record<string, unknown> } | string {
   let value: unknown;
+  const text = payload.toString('utf8');
   try {
-    value = JSON.parse(payload.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return 'not JSON';
   }
+  const twice = duplicateJsonKey(text);
+  if (twice !== undefined) return `the key ${JSON.stringify(twice)} appears twice in one object`;
   if (!isObject(value) || !isObject(value.critical)) return 'no critical object';
   const { critical, optional } = value;
   if (!hasExactly(critical, ['identity', 'image', 'type']))
@@ -509,6 +519,7 @@ export async function openBundle(
   digest: Digest,
   key: KeyObject,
   limit = MAX_SIGNATURE_BLOB,
+  answers?: EnvelopeAnswers,
 ): Promise<
   { report: SignatureReport } | { statement: ParsedStatement; base: ReportBase; layer: Descriptor }
 > {
@@ -518,7 +529,7 @@ export async function openBundle(
   const bundle = parseBundle(raw);
   if (typeof bundle === 'string')
     return { report: failure(base, 'payload', `bundle ${layer.digest}: ${bundle}`) };
-  return checkEnvelope(bundle, key, base, layer, `bundle ${layer.digest}`);
+  return checkEnvelope(bundle, key, base, layer, `bundle ${layer.digest}`, answers);
 }
 
 /**
@@ -560,6 +571,13 @@ export async function readBundleLayer(
   return { raw, base, layer };
 }
 
+/**
+ * Whether the envelope in a blob was signed by the one key of a walk, by the blob's (verified)
+ * digest: a store that lists one large envelope many times (as layers, as referrers) costs one
+ * check of it, not one per listing.
+ */
+export type EnvelopeAnswers = Map<string, boolean>;
+
 /** The DSSE signatures of an envelope by `key` over its PAE, then the statement it carries. */
 export function checkEnvelope(
   envelope: ParsedEnvelope,
@@ -567,9 +585,15 @@ export function checkEnvelope(
   base: ReportBase,
   layer: Descriptor,
   what: string,
+  answers?: EnvelopeAnswers,
 ): { report: SignatureReport } | { statement: ParsedStatement; base: ReportBase; layer: Descriptor } {
-  const signed = pae(envelope.payloadType, envelope.payload);
-  if (!envelope.signatures.some((signature) => verifySignature(key, signed, signature))) {
+  let signedByKey = answers?.get(layer.digest);
+  if (signedByKey === undefined) {
+    const signed = pae(envelope.payloadType, envelope.payload);
+    signedByKey = envelope.signatures.some((signature) => verifySignature(key, signed, signature));
+    answers?.set(layer.digest, signedByKey);
+  }
+  if (!signedByKey) {
     return {
       report: failure(
         base,
@@ -626,15 +650,14 @@ export function parseEnvelope(envelope: unknown, exactly?: number): ParsedEnvelo
   const payload = decodeBase64(envelope.payload);
   if (!payload) return 'the payload is not base64';
   const list = envelope.signatures;
-  if (
-    !Array.isArray(list) ||
-    list.length === 0 ||
-    list.length > MAX_SIGNATURES ||
-    (exactly !== undefined && list.length !== exactly)
-  ) {
+  if (!Array.isArray(list) || (exactly !== undefined && list.length !== exactly)) {
     return exactly === 1
       ? 'the envelope does not hold exactly one signature'
-      : 'the envelope holds no signatures';
+      : 'the envelope has no signature list';
+  }
+  if (list.length === 0) return 'the envelope holds no signatures';
+  if (list.length > MAX_ENVELOPE_SIGNATURES) {
+    return `the envelope holds ${list.length} signatures, more than the ${MAX_ENVELOPE_SIGNATURES} checked`;
   }
   const signatures: Buffer[] = [];
   for (const entry of list) {
@@ -660,11 +683,16 @@ export interface ParsedStatement {
 
 export function parseStatement(payload: Buffer): ParsedStatement | string {
   let value: unknown;
+  const text = payload.toString('utf8');
   try {
-    value = JSON.parse(payload.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return 'the statement is not JSON';
   }
+  // What JSON.parse makes of a repeated key (the last) is not what every verifier makes of it.
+  const twice = duplicateJsonKey(text);
+  if (twice !== undefined)
+    return `the key ${JSON.stringify(twice)} appears twice in one object of the statement`;
   if (!isObject(value) || (value._type !== STATEMENT_V1 && value._type !== STATEMENT_V01))
     return `the statement's _type is not ${STATEMENT_V1} (or ${STATEMENT_V01})`;
   if (typeof value.predicateType !== 'string') return 'the statement has no predicateType';

@@ -23,6 +23,7 @@ export {
   extend,
   gte,
   int,
+  iso,
   literal,
   looseObject,
   lte,

@@ -419,4 +419,112 @@ non-root: true
       ['non-root', false],
     ]);
   });
+
+  it('an index the policy cannot see through fails its image rules: empty, nested too deep, too wide', async () => {
+    const layout = join(work, 'policy-unseen');
+    const image = await writeRandomImage(layout, 'img', [300], { User: '65532' });
+    const root = await writeRandomImage(layout, 'root', [310], { User: 'root' });
+    const entryOf = async (digest: string, architecture = 'amd64') => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest,
+      size: (await readFile(blobPath(layout, digest))).length,
+      platform: { os: 'linux', architecture },
+    });
+    const putIndex = async (manifests: unknown[]) => {
+      const bytes = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+      );
+      return {
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        digest: await putBlob(layout, bytes),
+        size: bytes.length,
+      };
+    };
+    const deep = await putIndex([await putIndex([await putIndex([await entryOf(image.digest)])])]);
+    const empty = await putIndex([]);
+    // MAX_POLICY_SUBJECTS non-root entries, then one image that runs as root.
+    const { MAX_POLICY_SUBJECTS } = await import('../../../src/sign/policy.js');
+    const arm = await entryOf(image.digest, 'arm64');
+    const wide = await putIndex([
+      ...Array.from({ length: MAX_POLICY_SUBJECTS }, () => arm),
+      await entryOf(root.digest),
+    ]);
+    const tagged = (name: string, descriptor: object) => ({
+      ...descriptor,
+      annotations: { [REF_NAME]: name },
+    });
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [tagged('deep', deep), tagged('empty', empty), tagged('wide', wide)],
+      }),
+    );
+    const path = await policyFile(
+      'unseen.yaml',
+      'version: 1\nsigners:\n  - key: signer.pub\nnon-root: true\n',
+    );
+    for (const [tag, reason] of [
+      ['deep', 'nested more than two levels deep'],
+      ['empty', 'lists no image'],
+      ['wide', `more than ${MAX_POLICY_SUBJECTS} index entries`],
+    ] as const) {
+      const ref = `oci:${layout}:${tag}`;
+      await signImage(ref, fx.signer, { formats: ['bundle'] });
+      const result = await evaluatePolicy(ref, await loadPolicy(path), { now: NOW });
+      expect(
+        result.rules.map((r) => [r.rule, r.passed]),
+        tag,
+      ).toEqual([
+        ['signer', true],
+        ['non-root', false],
+      ]);
+      expect(result.rules[1]?.reason, tag).toContain(reason);
+      expect(result.passed, tag).toBe(false);
+    }
+  });
+
+  it('max-age takes an RFC 3339 startedOn only, and none from the future', async () => {
+    const path = await policyFile('age.yaml', 'version: 1\nsigners:\n  - key: signer.pub\nmax-age: 1h\n');
+    const cases = [
+      ['2999-01-01T00:00:00Z', 'in the future'],
+      ['3000', 'not an RFC 3339 time'],
+      ['2026-12-05T23:30:00', 'not an RFC 3339 time'],
+      ['2026-02-30T00:00:00Z', 'not an RFC 3339 time'],
+    ] as const;
+    for (const [started, reason] of cases) {
+      const { ref } = await fx.freshLayout(`policy-age-${cases.findIndex((c) => c[0] === started)}`);
+      await signImage(ref, fx.signer, { formats: ['bundle'] });
+      const predicate = provenance();
+      predicate.runDetails.metadata.startedOn = started;
+      await attestImage(ref, fx.signer, 'slsaprovenance1', predicate, { formats: ['bundle'] });
+      const result = await evaluatePolicy(ref, await loadPolicy(path), { now: NOW });
+      expect(result.rules[1], started).toMatchObject({ rule: 'max-age', passed: false });
+      expect(result.rules[1]?.reason, started).toContain(reason);
+    }
+    // Within the clock skew allowed, and in the past within the age: passes.
+    for (const started of [
+      '2026-12-06T00:04:00Z',
+      '2026-12-05T23:30:00+00:00',
+      '2026-12-06T01:00:00+01:00',
+    ]) {
+      const { ref } = await fx.freshLayout(`policy-age-ok-${started.replace(/[^0-9]/g, '')}`);
+      await signImage(ref, fx.signer, { formats: ['bundle'] });
+      const predicate = provenance();
+      predicate.runDetails.metadata.startedOn = started;
+      await attestImage(ref, fx.signer, 'slsaprovenance1', predicate, { formats: ['bundle'] });
+      const result = await evaluatePolicy(ref, await loadPolicy(path), { now: NOW });
+      expect(result.rules[1], started).toMatchObject({ rule: 'max-age', passed: true });
+    }
+  });
+});
+
+describe('isRootUser', () => {
+  it('reads a numeric user as runc and containerd do (an optional sign)', async () => {
+    const { isRootUser } = await import('../../../src/sign/policy.js');
+    for (const user of ['', 'root', '0', '000', '+0', '-0', '+0:0', ' 0 ', '0:1000', 'root:x'])
+      expect(isRootUser(user), JSON.stringify(user)).toBe(true);
+    for (const user of ['65532', '65532:65532', '+1', 'nonroot', '10', 'rootless', '0x0'])
+      expect(isRootUser(user), JSON.stringify(user)).toBe(false);
+  });
 });

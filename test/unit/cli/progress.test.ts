@@ -318,6 +318,24 @@ describe('copy progress', () => {
     ]);
   });
 
+  it("counts an attachment's blobs on from the image's (copy --with-attachments)", () => {
+    const stream = fakeStream(false);
+    const progress = createProgressReporter({ stream, interactive: false, prefix: 'rampart copy: ' });
+    for (const event of events) progress.copy(event);
+    progress.copy({ kind: 'plan', time, blobs: 0, bytes: 0, attachment: true });
+    progress.copy({ kind: 'plan', time, blobs: 2, bytes: 2048, attachment: true });
+    for (const n of [4, 5]) {
+      progress.copy({ kind: 'blob', time, digest: digest(n), size: 1024, mediaType: 'x', status: 'copied' });
+    }
+    progress.stop();
+    expect(stream.text().split('\n').slice(4)).toEqual([
+      'rampart copy: copying 2 blob(s) of an attachment (2.0 KiB)',
+      `rampart copy: [4/5] copied ${digest(4).slice(0, 19)} (1.0 KiB)`,
+      `rampart copy: [5/5] copied ${digest(5).slice(0, 19)} (1.0 KiB)`,
+      '',
+    ]);
+  });
+
   it('draws a byte bar on a terminal and takes it down when done', () => {
     const stream = fakeStream(true);
     const progress = createProgressReporter({ stream, interactive: true, prefix: 'rampart copy: ' });
