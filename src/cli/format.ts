@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.js';
+import { printableText } from '../util/printable.js';
 
 /** Human sizes for terminal output: `512 B`, `2.0 KiB`, `43.9 MiB`, `1.2 GiB` (binary units). */
 export function formatBytes(bytes: number): string {
@@ -38,8 +39,13 @@ export function parseReportOutput<F extends string>(value: string, formats: read
   return { format: format as F, ...(path !== undefined ? { path } : {}) };
 }
 
-/** Prints a report to stdout, or writes it atomically to the `=FILE` of its `-o`. */
-export async function writeReport(output: ReportOutput<string>, text: string): Promise<void> {
+/**
+ * Prints a report to stdout, or writes it atomically to the `=FILE` of its `-o`. A `text` report
+ * keeps its line feeds and tabs; any other control character in it is escaped (util/printable.ts:
+ * fields that come from outside are made printable where they are formatted, this is the net).
+ */
+export async function writeReport(output: ReportOutput<string>, report: string): Promise<void> {
+  const text = output.format === 'text' ? printableText(report) : report;
   if (output.path === undefined) {
     process.stdout.write(text);
     return;

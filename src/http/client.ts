@@ -44,7 +44,7 @@ import { forwardRecyclable } from '../util/chunk-pool.js';
 import { VERSION } from '../version.js';
 import { environmentProxy, isOwnAgent, keepAliveAgents } from './agents.js';
 import { sendBulkGet } from './bulk-get.js';
-import { type FetchFn, isRetryableStatus, parseRetryAfter, redactUrl } from './fetch.js';
+import { type FetchFn, isRetryableStatus, parseRetryAfter, reasonPhrase, redactUrl } from './fetch.js';
 import { isLoopbackHost } from './hosts.js';
 
 /** The `User-Agent` of every request rampart sends (a caller's own header wins). */
@@ -81,7 +81,7 @@ export interface HttpClientOptions {
   idleTimeoutMs?: number;
   /**
    * The whole request (attempts, waits, redirects, body) must finish within this. Default 15 min,
-   * or less for a request that says how big it is (`expectedBytes`).
+   * or less for a request that says how big its body is or may be (`expectedBytes`, `maxBytes`).
    */
   deadlineMs?: number;
   /**
@@ -463,8 +463,11 @@ export class HttpClient {
   /** A dripping server must not hold a small file for the default deadline of a large one. */
   private deadlineFor(options: HttpRequestOptions): number {
     if (options.deadlineMs !== undefined) return options.deadlineMs;
-    if (options.expectedBytes === undefined) return this.defaults.deadlineMs;
-    const transferMs = Math.ceil((options.expectedBytes / this.defaults.minBytesPerSecond) * 1000);
+    // A body of unknown size but bounded (a manifest, a token) gets its bound's deadline: a server
+    // dripping a byte a minute must not hold a command for the 15 minutes a large blob may take.
+    const bytes = options.expectedBytes ?? options.maxBytes;
+    if (bytes === undefined) return this.defaults.deadlineMs;
+    const transferMs = Math.ceil((bytes / this.defaults.minBytesPerSecond) * 1000);
     return Math.min(this.defaults.deadlineMs, this.defaults.minDeadlineMs + transferMs);
   }
 
@@ -675,8 +678,8 @@ export class HttpClient {
     const error = new RampartError(
       'NETWORK',
       isRetryableStatus(status)
-        ? `${exchange.method} ${exchange.url} failed after ${tried}: HTTP ${status} ${response.statusText}; retry later or use another mirror`
-        : `${exchange.method} ${exchange.url} failed: HTTP ${status} ${response.statusText}; check the URL (mirror, suite, name)`,
+        ? `${exchange.method} ${exchange.url} failed after ${tried}: HTTP ${status} ${reasonPhrase(status)}; retry later or use another mirror`
+        : `${exchange.method} ${exchange.url} failed: HTTP ${status} ${reasonPhrase(status)}; check the URL (mirror, suite, name)`,
       { details: { url: exchange.url, status, attempts: exchange.attempts } },
     );
     if (isRetryableStatus(status)) {

@@ -19,6 +19,15 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * The standard reason phrase of an HTTP status ("Service Unavailable"), for messages: never the
+ * server's own, which is whatever it chose to send (terminal escape sequences, a credential it
+ * reflects back).
+ */
+export function reasonPhrase(status: number): string {
+  return process.getBuiltinModule('node:http').STATUS_CODES[status] ?? '';
+}
+
 /** Statuses worth retrying: the server is overloaded or timed out, not refusing the request. */
 export function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 408 || status >= 500;

@@ -39,6 +39,12 @@ export const DEFAULT_JOBS = 4;
 const PROGRESS_STEP = 1024 * 1024;
 /** Indexes within indexes: real ones nest one or two deep. */
 export const MAX_INDEX_DEPTH = 8;
+/**
+ * Bound on the bytes of the manifests one copy holds (an index's children are read by the plan and
+ * kept until written): a real index's children take kilobytes, and a source listing many manifests
+ * near the 4 MiB each may have must not take all memory.
+ */
+export const MAX_COPY_MANIFEST_BYTES = 32 * 1024 * 1024;
 
 export interface CopyOptions {
   /** Copy only this platform's image of an index (sinks that hold one image need one). */
@@ -135,6 +141,11 @@ export async function copy(
   const platforms: string[] = [];
   /** Children of the indexes being copied, read once by the plan and written after their blobs. */
   const children = new Map<Digest, Manifest | Index>();
+  let heldBytes = 0;
+  /** Nodes already planned: an index listing one child many times (or a DAG of them) is walked once. */
+  const planned = new Set<string>();
+  /** Children already written, by digest (and kept-verbatim or not): each is written once. */
+  const writtenChildren = new Map<string, Promise<Written>>();
   const transfers: { node: Manifest | Image; original: Descriptor; descriptor: Descriptor }[] = [];
 
   /** Reads the tree (indexes' children), listing each blob once, before anything is written. */
@@ -156,11 +167,25 @@ export async function copy(
         );
       }
       for (const entry of node.manifest.manifests) {
+        checkAborted();
         const child = children.get(entry.digest) ?? (await node.child(entry));
-        children.set(entry.digest, child);
+        if (!children.has(entry.digest)) {
+          heldBytes += child.rawManifest.length;
+          if (heldBytes > MAX_COPY_MANIFEST_BYTES) {
+            throw new RampartError(
+              'TOO_LARGE',
+              `the manifests listed by ${node.digest} take more than ${MAX_COPY_MANIFEST_BYTES} bytes`,
+              { details: { limit: MAX_COPY_MANIFEST_BYTES, digest: node.digest } },
+            );
+          }
+          children.set(entry.digest, child);
+        }
         // An attachment's platforms (an index of per-platform SBOMs) are not the image's.
         if (entry.platform && child.kind !== 'index' && !verbatim)
           platforms.push(formatPlatform(entry.platform));
+        const key = `${verbatim ? 'verbatim' : 'image'} ${entry.digest}`;
+        if (planned.has(key)) continue;
+        planned.add(key);
         await plan(child, false, undefined, depth + 1, verbatim);
       }
       return;
@@ -256,7 +281,13 @@ export async function copy(
     for (const entry of index.manifest.manifests) {
       checkAborted();
       const child = children.get(entry.digest) ?? (await index.child(entry));
-      const written = await writeNode(child, false, undefined, verbatim ? { tag: undefined } : undefined);
+      const key = `${verbatim ? 'verbatim' : 'image'} ${entry.digest}`;
+      let writing = writtenChildren.get(key);
+      if (!writing) {
+        writing = writeNode(child, false, undefined, verbatim ? { tag: undefined } : undefined);
+        writtenChildren.set(key, writing);
+      }
+      const written = await writing;
       if (written.descriptor.digest !== entry.digest) changed = true;
       const platformTag =
         root && !verbatim && entry.platform ? options.platformTag?.(entry.platform) : undefined;

@@ -252,10 +252,16 @@ export async function writeImage(
   const found = attachmentsFrom
     ? await findAttachments(attachmentsFrom, attachedTo(source, opts), { ...(signal ? { signal } : {}) })
     : undefined;
+  // What each copied attachment says it is, read from the manifest copied (a listing can lie).
+  const copiedTypes = new Map<FoundAttachment, string | undefined>();
   const attachments =
     found && attachmentsFrom
       ? found.map((attachment) => ({
-          open: () => openAttachment(attachmentsFrom, attachment),
+          open: async () => {
+            const object = await openAttachment(attachmentsFrom, attachment);
+            copiedTypes.set(attachment, object.artifactType);
+            return object;
+          },
           ...(attachment.tag ? { tag: attachment.tag } : {}),
         }))
       : undefined;
@@ -279,12 +285,13 @@ export async function writeImage(
       reference: reference.raw,
       ...(found
         ? {
-            attachments: found.map(({ kind, digest, tag, artifactType }) => ({
-              kind,
-              digest,
-              ...(tag ? { tag } : {}),
-              ...(artifactType ? { artifactType } : {}),
-            })),
+            attachments: found.map((attachment) => {
+              const { kind, digest, tag } = attachment;
+              const artifactType = copiedTypes.has(attachment)
+                ? copiedTypes.get(attachment)
+                : attachment.artifactType;
+              return { kind, digest, ...(tag ? { tag } : {}), ...(artifactType ? { artifactType } : {}) };
+            }),
           }
         : {}),
     };

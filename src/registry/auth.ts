@@ -16,7 +16,7 @@
 import { RampartError } from '../errors.js';
 import type { ChallengeResponse, HttpClient } from '../http/client.js';
 import type { Access, RequestAuthorizer } from './api.js';
-import { hostnameOf, isLoopbackHost } from './transport.js';
+import { apiHostOf, hostnameOf, isLoopbackHost } from './transport.js';
 import type { Credential, CredentialStore } from './types.js';
 
 /** Token responses are small JSON documents. */
@@ -65,6 +65,12 @@ export interface AuthorizerOptions {
   insecure?: boolean;
   /** Hosts the user named as insecure (`--insecure HOST[:PORT]`): a plain-http realm there is allowed. */
   insecureHosts?: readonly string[];
+  /**
+   * For a relaxed registry (`insecure`): the client for a token realm on another host, with TLS
+   * verified. The registry's relaxation is the registry's: its token server may be anywhere.
+   * Without it, `http` serves the realm too (a caller's own client).
+   */
+  realmHttp?: (host: string) => HttpClient;
   signal?: AbortSignal;
   now?: () => number;
 }
@@ -196,7 +202,7 @@ export class RegistryAuthorizer implements RequestAuthorizer {
       init = { method: 'GET', headers: basicHeader(credential) ?? {} };
     }
     const started = this.now();
-    const response = await this.options.http.request(url.href, {
+    const response = await this.realmClient(url).request(url.href, {
       ...init,
       acceptStatuses: [400, 401, 403],
       maxBytes: MAX_TOKEN_RESPONSE_BYTES,
@@ -247,6 +253,16 @@ export class RegistryAuthorizer implements RequestAuthorizer {
    * make another host's realm insecure: the credentials would cross the network in clear to a host
    * the user never named.
    */
+  /** The registry's own client for its own host (or a host named insecure), else a verifying one. */
+  private realmClient(url: URL): HttpClient {
+    const { insecure, registry, insecureHosts, realmHttp, http } = this.options;
+    if (!insecure || !realmHttp) return http;
+    const relaxed =
+      hostnameOf(url.host) === hostnameOf(apiHostOf(registry)) ||
+      (insecureHosts ?? []).some((host) => host.trim().toLowerCase() === url.host);
+    return relaxed ? http : realmHttp(url.host);
+  }
+
   private checkRealm(realm: string, access: Access): string {
     let url: URL;
     try {

@@ -11,7 +11,7 @@
  */
 import type { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
-import type { ResponseHeaders } from '../http/client.js';
+import type { HttpClient, ResponseHeaders } from '../http/client.js';
 import { sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { type Descriptor, DescriptorSchema } from '../oci/types.js';
@@ -85,10 +85,25 @@ export function createRegistryClient(
             ...(signal ? { signal } : {}),
           })
       : undefined;
+  // A relaxed registry's token server on another host keeps verified TLS: its own clients, made
+  // when a challenge names one, closed with this client.
+  const realmClients = new Map<string, HttpClient>();
+  const realmHttp = (host: string): HttpClient => {
+    let client = realmClients.get(host);
+    if (!client) {
+      client = registryHttpClient({
+        ...(options.caFile ? { caFile: options.caFile } : {}),
+        proxyEnv: proxyEnvFor(host, options.env ?? process.env),
+      });
+      realmClients.set(host, client);
+    }
+    return client;
+  };
   const authorizer = new RegistryAuthorizer({
     registry,
     http,
     insecure,
+    ...(insecure && !options.http ? { realmHttp } : {}),
     ...(Array.isArray(options.insecure) ? { insecureHosts: options.insecure } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -117,11 +132,22 @@ export function createRegistryClient(
 
     async close() {
       if (!options.http) await http.close();
+      await Promise.all([...realmClients.values()].map((c) => c.close()));
     },
 
     async ping() {
-      const response = await api.request(await api.url(''), { access: {} });
+      const url = await api.url('');
+      const response = await api.request(url, { access: {} });
       await response.cancel();
+      // Credentials are not sent across origins (http/client.ts): another origin's answer to a
+      // redirect proves nothing about them, and `login` would store a password never checked.
+      if (new URL(response.url).origin !== new URL(url).origin) {
+        throw new RampartError(
+          'NETWORK',
+          `${registry} answered /v2/ with a redirect to another origin (${new URL(response.url).origin}); the registry's own /v2/ must answer`,
+          { details: { url, status: response.status, location: new URL(response.url).origin } },
+        );
+      }
     },
 
     async getManifest(repository, reference) {

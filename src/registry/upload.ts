@@ -15,7 +15,7 @@
 import type { Readable } from 'node:stream';
 import { RampartError } from '../errors.js';
 import type { HttpResponse } from '../http/client.js';
-import { isRetryableStatus, parseRetryAfter } from '../http/fetch.js';
+import { isRetryableStatus, parseRetryAfter, reasonPhrase } from '../http/fetch.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import type { Access, RegistryApi } from './api.js';
@@ -286,7 +286,7 @@ async function sendStep(
   const status = response.status;
   const error = new RampartError(
     'NETWORK',
-    `${api.registry}: ${what} failed with HTTP ${status} ${response.statusText} (${request.method} ${redactQuery(url)})`,
+    `${api.registry}: ${what} failed with HTTP ${status} ${reasonPhrase(status)} (${request.method} ${redactQuery(url)})`,
     { details: { url: redactQuery(url), status } },
   );
   if (isRetryableStatus(status)) {

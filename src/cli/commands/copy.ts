@@ -4,6 +4,7 @@ import { selectImage } from '../../oci/image.js';
 import { checkHoldsAttachments, openAttachmentStore, openImage, writeImage } from '../../oci/open.js';
 import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import { parseImageReference } from '../../oci/reference.js';
+import { printable } from '../../util/printable.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgressReporter } from '../progress.js';
@@ -158,15 +159,16 @@ Examples:
         const lines = [`Copied ${source} -> ${written.reference}`];
         if (tookPlatform)
           lines.push(
-            `Platform: ${tookPlatform} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
+            `Platform: ${printable(tookPlatform)} of index ${opened.digest}${platform ? '' : " (docker-archive holds one image: the host's, else the first; choose with --platform)"}`,
           );
-        else if (written.platforms.length > 1) lines.push(`Platforms: ${written.platforms.join(', ')}`);
+        else if (written.platforms.length > 1)
+          lines.push(`Platforms: ${printable(written.platforms.join(', '))}`);
         lines.push(
           `Digest: ${written.digest}${digestChanged ? ' (docker-archive: manifest digest differs from the source by design)' : ''}`,
         );
         for (const attachment of written.attachments ?? []) {
           lines.push(
-            `Attachment: ${attachment.kind} ${attachment.digest}${attachment.tag ? ` (tag ${attachment.tag})` : ''}${attachment.artifactType ? ` ${attachment.artifactType}` : ''}`,
+            `Attachment: ${attachment.kind} ${attachment.digest}${attachment.tag ? ` (tag ${printable(attachment.tag)})` : ''}${attachment.artifactType ? ` ${printable(attachment.artifactType)}` : ''}`,
           );
         }
         const { pushed, skipped, mounted } = written.bytes;

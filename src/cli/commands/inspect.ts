@@ -11,6 +11,7 @@ import {
   summarizeRootfsDirectory,
   totalLayerSize,
 } from '../../oci/summary.js';
+import { printable } from '../../util/printable.js';
 import { formatBytes, parseReportOutput, writeReport } from '../format.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
@@ -105,32 +106,32 @@ function formatSummary(summary: ImageSummary): string {
   const lines = [
     `Reference:   ${summary.reference}`,
     `Digest:      ${summary.digest}`,
-    `MediaType:   ${summary.mediaType}`,
+    `MediaType:   ${printable(summary.mediaType)}`,
   ];
   if (summary.manifests) {
     lines.push('Manifests:');
-    const names = summary.manifests.map((entry) => entry.platform ?? '(no platform)');
+    const names = summary.manifests.map((entry) => printable(entry.platform ?? '(no platform)'));
     const width = Math.max(...names.map((name) => name.length));
     summary.manifests.forEach((entry, i) => {
       lines.push(`  ${names[i]!.padEnd(width)}  ${entry.digest}`);
     });
-    lines.push(`Showing:     ${config.platform}`);
+    lines.push(`Showing:     ${printable(config.platform)}`);
   }
   lines.push(
-    `Platform:    ${config.platform}`,
-    `Created:     ${config.created ?? '-'}`,
-    `User:        ${config.user ?? '(root)'}`,
+    `Platform:    ${printable(config.platform)}`,
+    `Created:     ${printable(config.created ?? '-')}`,
+    `User:        ${config.user == null ? '(root)' : printable(config.user)}`,
     `Entrypoint:  ${config.entrypoint ? JSON.stringify(config.entrypoint) : '-'}`,
     `Cmd:         ${config.cmd ? JSON.stringify(config.cmd) : '-'}`,
-    `WorkingDir:  ${config.workdir ?? '-'}`,
+    `WorkingDir:  ${printable(config.workdir ?? '-')}`,
     `Env:${config.env.length === 0 ? '         -' : ''}`,
-    ...config.env.map((entry) => `  ${entry}`),
+    ...config.env.map((entry) => `  ${printable(entry)}`),
     `Labels:${Object.keys(config.labels).length === 0 ? '      -' : ''}`,
-    ...Object.entries(config.labels).map(([key, value]) => `  ${key}=${value}`),
+    ...Object.entries(config.labels).map(([key, value]) => `  ${printable(key)}=${printable(value)}`),
     `Layers (${summary.layers.length}, ${formatBytes(totalLayerSize(summary))} total):`,
   );
   for (const layer of summary.layers) {
-    lines.push(`  ${layer.digest}  ${formatBytes(layer.size).padStart(10)}  ${layer.mediaType}`);
+    lines.push(`  ${layer.digest}  ${formatBytes(layer.size).padStart(10)}  ${printable(layer.mediaType)}`);
     lines.push(`    diff_id ${layer.diffID}`);
   }
   return `${lines.join('\n')}\n`;
@@ -152,17 +153,18 @@ function formatArtifact(summary: ArtifactSummary): string {
   const lines = [
     `Reference:    ${summary.reference}`,
     `Digest:       ${summary.digest}`,
-    `MediaType:    ${summary.mediaType}`,
-    `ArtifactType: ${summary.artifactType ?? '-'}`,
+    `MediaType:    ${printable(summary.mediaType)}`,
+    `ArtifactType: ${printable(summary.artifactType ?? '-')}`,
     `Subject:      ${summary.subject ? summary.subject.digest : '-'}`,
-    `Config:       ${summary.config.digest}  ${formatBytes(summary.config.size)}  ${summary.config.mediaType}`,
+    `Config:       ${summary.config.digest}  ${formatBytes(summary.config.size)}  ${printable(summary.config.mediaType)}`,
     `Annotations:${Object.keys(summary.annotations).length === 0 ? '  -' : ''}`,
-    ...Object.entries(summary.annotations).map(([key, value]) => `  ${key}=${value}`),
+    ...Object.entries(summary.annotations).map(([key, value]) => `  ${printable(key)}=${printable(value)}`),
     `Blobs (${summary.blobs.length}):`,
   ];
   for (const blob of summary.blobs) {
-    lines.push(`  ${blob.digest}  ${formatBytes(blob.size).padStart(10)}  ${blob.mediaType}`);
-    for (const [key, value] of Object.entries(blob.annotations ?? {})) lines.push(`    ${key}=${value}`);
+    lines.push(`  ${blob.digest}  ${formatBytes(blob.size).padStart(10)}  ${printable(blob.mediaType)}`);
+    for (const [key, value] of Object.entries(blob.annotations ?? {}))
+      lines.push(`    ${printable(key)}=${printable(value)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 import pc from 'picocolors';
+import { printable } from '../../util/printable.js';
 import type { ScanMatch, ScanResult, Severity } from '../types.js';
 
 const SEVERITY_COLOUR: Record<Severity, (s: string) => string> = {
@@ -24,14 +25,16 @@ export function encodeScanTable(result: ScanResult, options: { colour?: boolean 
     const key = `${m.package.type}\0${m.package.name}\0${m.package.version}\0${m.package.purl}`;
     groups.set(key, [...(groups.get(key) ?? []), m]);
   }
-  const rows = (ms: ScanMatch[]) =>
-    ms.map((m) => [
+  // Feeds and images are not trusted to hold printable text (util/printable.ts).
+  const cellsOf = (m: ScanMatch) =>
+    [
       m.vulnerability.id,
       m.vulnerability.severity,
       m.vulnerability.status,
       m.vulnerability.fixedVersion ?? '',
       m.vulnerability.aliases.join(' '),
-    ]);
+    ].map(printable);
+  const rows = (ms: ScanMatch[]) => ms.map(cellsOf);
   const all = rows(result.matches);
   const header = ['ID', 'SEVERITY', 'STATUS', 'FIXED IN', 'ALIASES'];
   const widths = header.map((h, i) => Math.max(h.length, ...all.map((r) => r[i]!.length)));
@@ -44,22 +47,10 @@ export function encodeScanTable(result: ScanResult, options: { colour?: boolean 
       .join('  ')}`.trimEnd();
   for (const ms of groups.values()) {
     const p = ms[0]!.package;
-    const source = p.source ? ` (source ${p.source.name} ${p.source.version})` : '';
-    out.push(paint(pc.bold, `${p.name} ${p.version}`) + ` [${p.type}]${source}`);
+    const source = p.source ? printable(` (source ${p.source.name} ${p.source.version})`) : '';
+    out.push(paint(pc.bold, printable(`${p.name} ${p.version}`)) + ` [${printable(p.type)}]${source}`);
     out.push(paint(pc.dim, line(header)));
-    for (const m of ms)
-      out.push(
-        line(
-          [
-            m.vulnerability.id,
-            m.vulnerability.severity,
-            m.vulnerability.status,
-            m.vulnerability.fixedVersion ?? '',
-            m.vulnerability.aliases.join(' '),
-          ],
-          m.vulnerability.severity,
-        ),
-      );
+    for (const m of ms) out.push(line(cellsOf(m), m.vulnerability.severity));
     out.push('');
   }
   const counts = new Map<string, number>();

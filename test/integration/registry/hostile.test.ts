@@ -5,7 +5,8 @@
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,6 +21,7 @@ import { registryAttachmentStore } from '../../../src/registry/referrers.js';
 import { loopbackOnlyLookup } from '../../../src/registry/transport.js';
 import type { CredentialStore } from '../../../src/registry/types.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
+import { makeCertificates } from '../../helpers/registry-auth.js';
 import { rampart } from '../../helpers/run-cli.js';
 
 const USER = 'alice';
@@ -171,6 +173,93 @@ describe('a token realm over plain http', () => {
     });
     await caught(named.getManifest('app', 'latest'));
     expect(requested.filter((url) => new URL(url).hostname === realmHost)).toHaveLength(1);
+  });
+});
+
+describe('a token realm over https on another host', () => {
+  it("keeps TLS verified for it when the registry's is relaxed (--insecure)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rampart-realm-tls-'));
+    try {
+      const certificates = await makeCertificates(dir);
+      // A token server whose certificate no trusted CA signed (the test CA is not given).
+      const asked: Array<string | undefined> = [];
+      const server = createHttpsServer(
+        { key: await readFile(certificates.key), cert: await readFile(certificates.certificate) },
+        (request, response) => {
+          asked.push(request.headers.authorization);
+          response.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"t0k3n"}');
+        },
+      );
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      // localhost, not the registry's 127.0.0.1: another host, whose TLS --insecure does not relax.
+      const realm = `https://localhost:${(server.address() as AddressInfo).port}/token`;
+      const registry = await serve((request, response) => {
+        if (request.headers.authorization === 'Bearer t0k3n') response.writeHead(200).end('{}');
+        else response.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="s"` }).end();
+      });
+      const client = createRegistryClient(registry.host, {
+        insecure: true,
+        credentials: credentials(registry.host),
+      });
+      const error = await caught(client.ping());
+      await client.close();
+      expect(asked).toEqual([]);
+      expect(JSON.stringify(error.details)).not.toContain(PASSWORD);
+      // Its CA given (--ca-file), the same server is asked, with the credentials, and answers.
+      const trusting = createRegistryClient(registry.host, {
+        insecure: true,
+        caFile: certificates.caCertificate,
+        credentials: credentials(registry.host),
+      });
+      await trusting.ping();
+      await trusting.close();
+      expect(asked).toEqual([`Basic ${BASIC}`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('login against a /v2/ that redirects to another origin', () => {
+  it("is not verified by the other origin's answer (login would store an unchecked password)", async () => {
+    const elsewhere = await serve((_request, response) => void response.writeHead(200).end('{}'));
+    const registry = await serve((request, response) => {
+      if (request.headers.authorization === undefined)
+        response.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+      else response.writeHead(307, { location: `${elsewhere.origin}/v2/` }).end();
+    });
+    const client = createRegistryClient(registry.host, {
+      insecure: true,
+      credentials: credentials(registry.host),
+    });
+    const error = await caught(client.ping());
+    await client.close();
+    expect(error.code).toBe('NETWORK');
+    expect(error.details).toMatchObject({ location: elsewhere.origin });
+    expect(leaked(elsewhere.seen)).toBe(false);
+  });
+});
+
+describe("a server's own words", () => {
+  it('an error names the standard reason phrase, never the one the server sent', async () => {
+    // Raw, so that the reason phrase can hold what node:http's server would refuse to send.
+    const hostile = `\x1b]0;PWNED\x07\x1b[2K fine ${USER}:${PASSWORD}`;
+    const server = createNetServer((socket) => {
+      socket.once('data', () => socket.end(`HTTP/1.1 400 ${hostile}\r\nContent-Length: 0\r\n\r\n`));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = createRegistryClient(host, { insecure: true, credentials: credentials(host) });
+    const error = await caught(client.getManifest('app', 'latest')).finally(async () => {
+      await client.close();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    expect(error.message).toContain('HTTP 400 Bad Request');
+    const shown = `${error.message} ${JSON.stringify(error.details)}`;
+    expect(shown).not.toContain(PASSWORD);
+    expect(shown).not.toContain('\x1b');
+    expect(shown).not.toContain('PWNED');
   });
 });
 

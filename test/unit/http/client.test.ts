@@ -217,6 +217,9 @@ describe.each(transports)('HttpClient ($transport) against hostile servers', ({ 
       capped.read(`${hostile.url}/drip`, { expectedBytes: 100 }, (r) => r.bytes()),
     );
     expect(cappedError.details).toMatchObject({ timeoutMs: 250 });
+    // A body of unknown size but bounded (a manifest, a token) is sized by its bound.
+    const bounded = await failure(sized.read(`${hostile.url}/drip`, { maxBytes: 100 }, (r) => r.bytes()));
+    expect(bounded.details).toEqual({ url: `${hostile.url}/drip`, timeoutMs: 300, attempts: 1 });
   });
 
   it('gives up on a silent server after the retries and says how many attempts it made', async () => {

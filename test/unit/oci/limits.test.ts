@@ -113,6 +113,69 @@ describe('sizes are checked before reading', () => {
   });
 });
 
+describe('an index is walked once per manifest, within a memory bound', () => {
+  const indexOf = (manifests: unknown[]) =>
+    Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+    );
+  const put = async (dir: string, bytes: Buffer, mediaType: string) => {
+    await writeFile(blobPath(dir, sha256(bytes)), bytes);
+    return { mediaType, digest: sha256(bytes), size: bytes.length };
+  };
+  const tag = async (dir: string, descriptor: object) =>
+    writeFile(
+      join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ ...descriptor, annotations: { 'org.opencontainers.image.ref.name': 'x' } }],
+      }),
+    );
+
+  it('three levels each listing one child 30 times: 4 manifests written, not 27,000', async () => {
+    const imageEntry = {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: image.digest,
+      size: image.rawManifest.length,
+      platform: { os: 'linux', architecture: 'amd64' },
+    };
+    const INDEX = 'application/vnd.oci.image.index.v1+json';
+    const inner = await put(layout, indexOf(Array(30).fill(imageEntry)), INDEX);
+    const middle = await put(layout, indexOf(Array(30).fill(inner)), INDEX);
+    const root = await put(layout, indexOf(Array(30).fill(middle)), INDEX);
+    await tag(layout, root);
+    const events: string[] = [];
+    const dest = join(work, `dag-${Math.random().toString(36).slice(2)}`);
+    const result = await writeImage(`oci:${dest}:t`, await openImage(`oci:${layout}:x`), {
+      onEvent: (event) => {
+        if (event.kind === 'manifest') events.push(event.digest);
+      },
+    });
+    expect(events).toEqual([image.digest, inner.digest, middle.digest, root.digest]);
+    expect(result.digest).toBe(root.digest);
+    expect(result.platforms).toHaveLength(30);
+  });
+
+  it('children over 32 MiB in all: TOO_LARGE before they take the memory', async () => {
+    const { MAX_COPY_MANIFEST_BYTES } = await import('../../../src/oci/copy.js');
+    // Distinct manifests near the 4 MiB each may have, enough to pass the bound over the whole copy.
+    const count = Math.ceil(MAX_COPY_MANIFEST_BYTES / (3.5 * 1024 * 1024)) + 1;
+    const children = [];
+    for (let i = 0; i < count; i++) {
+      const bytes = Buffer.from(
+        JSON.stringify({ ...image.manifest, annotations: { pad: `${i}`.padEnd(3.5 * 1024 * 1024, '.') } }),
+      );
+      children.push(await put(layout, bytes, 'application/vnd.oci.image.manifest.v1+json'));
+    }
+    const root = await put(layout, indexOf(children), 'application/vnd.oci.image.index.v1+json');
+    await tag(layout, root);
+    const dest = join(work, `wide-${Math.random().toString(36).slice(2)}`);
+    await expect(writeImage(`oci:${dest}:t`, await openImage(`oci:${layout}:x`))).rejects.toMatchObject({
+      code: 'TOO_LARGE',
+      details: { limit: MAX_COPY_MANIFEST_BYTES, digest: root.digest },
+    });
+  });
+});
+
 describe('only regular files are read from a layout', () => {
   it('a FIFO as index.json is refused at once, not waited on', async () => {
     await unlink(join(layout, 'index.json'));
