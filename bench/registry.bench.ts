@@ -97,6 +97,20 @@
  * 0.70 × to pull (1.40 × and 1.43 × its throughput); whole commands 0.885 × and 1.10 ×. The gap
  * to the 0.83 × target is the fixed cost, not the transfer. (Schemas on zod/mini, ~20 ms less per
  * command, did not move these figures beyond the noise.)
+ *
+ * Session s15 (2026-12-06): 7 runs, load 0.6 → 2.5: push 0.925 ×, pull 1.13 ×; a 1 KB copy takes
+ * rampart 0.28 / 0.26 s and skopeo 0.10 / 0.07 s; less that, 0.76 × / 0.78 ×; curl 0.77 × / 0.56 ×.
+ * New figure: Node's start (`node -e 0`) plus rampart's transfer (its time less its 1 KB copy), the
+ * time rampart would take if its fixed cost were Node's bare start. What the fixed cost is made of
+ * (1 KB pull, `--cpu-prof` and diagnostics_channel timings): Node's own start ~85 ms (`node
+ * --version`, the exec alone, 28 ms), the CLI and the command's modules ~70 ms (compile cache on),
+ * built-in modules ~30 ms, the TLS question and node:http ~35 ms, requests and fsyncs ~30 ms.
+ * Tried, 15 interleaved 1 KB pulls each, against 267-288 ms as it is: one esbuild ESM bundle of the
+ * CLI 384 ms; esbuild with code splitting 293 ms; a V8 startup snapshot of a CJS bundle with the
+ * copy, sign, verify and inspect modules already evaluated (`node --snapshot-blob`) 349 ms: the
+ * snapshot keeps no compiled code and the compile cache no longer applies. During a 200 MB pull
+ * the registry used 0.16-0.20 s of CPU and each client ~0.74 s: the two cores are ~2/3 busy, and
+ * rampart's main thread ~85 % (sha256 ~0.2 s of it), so what is left is serial work in one thread.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

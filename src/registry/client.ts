@@ -34,7 +34,15 @@ import type { UploadOptions } from './upload.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const upload = () => import('./upload.js');
+/** Pages of one tag listing (a repository of millions of tags is listed whole). */
 const MAX_PAGES = 10_000;
+/**
+ * Pages of one referrers listing. `copy --with-attachments` lists the referrers of every manifest
+ * it copies (up to 1,000 attachments): a registry serving one referrer per page, or the same one
+ * again and again, must not turn that into millions of requests. 1,000 referrers fit in far fewer
+ * pages at the page sizes registries use.
+ */
+const MAX_REFERRER_PAGES = 100;
 /** All pages of one listing together: the tags or referrers are held in memory. */
 const MAX_LISTING_BYTES = 32 * 1024 * 1024;
 const TAGS_PAGE_SIZE = 1000;
@@ -331,6 +339,7 @@ export function createRegistryClient(
           found.push(...parsed.data);
         },
         true,
+        MAX_REFERRER_PAGES,
       );
       if (!supported) return undefined;
       return artifactType === undefined || filtered
@@ -352,17 +361,18 @@ async function paginate(
   repository: string,
   onPage: (page: unknown, headers: ResponseHeaders) => void,
   optional = false,
+  maxPages = MAX_PAGES,
 ): Promise<boolean> {
   let url: string | undefined = first;
   const seen = new Set<string>();
   let total = 0;
   for (let pages = 0; url !== undefined; pages++) {
-    if (pages >= MAX_PAGES || seen.has(url)) {
+    if (pages >= maxPages || seen.has(url)) {
       throw new RampartError(
         'TOO_LARGE',
-        `${api.registry}/${repository}: more than ${MAX_PAGES} pages, or a loop of pages`,
+        `${api.registry}/${repository}: more than ${maxPages} pages, or a loop of pages`,
         {
-          details: { limit: MAX_PAGES, url: new URL(url).pathname },
+          details: { limit: maxPages, url: new URL(url).pathname },
         },
       );
     }

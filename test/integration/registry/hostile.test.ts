@@ -280,6 +280,37 @@ describe('endless listings', () => {
     expect(error.code).toBe('TOO_LARGE');
     expect(pages).toBeLessThan(48);
   });
+
+  it('stops a referrers listing of one referrer a page at 100 pages', async () => {
+    let pages = 0;
+    const subject = sha256Digest(Buffer.from('subject'));
+    const referrer = {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: sha256Digest(Buffer.from('referrer')),
+      size: 10,
+      artifactType: 'application/x-test',
+    };
+    const registry = await serve((_request, response) => {
+      pages++;
+      response
+        .writeHead(200, {
+          'content-type': 'application/vnd.oci.image.index.v1+json',
+          link: `</v2/app/referrers/${subject}?page=${pages}>; rel="next"`,
+        })
+        .end(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            manifests: [referrer],
+          }),
+        );
+    });
+    const client = createRegistryClient(registry.host, { insecure: true });
+    const error = await caught(client.referrers('app', subject));
+    expect(error.code).toBe('TOO_LARGE');
+    expect(error.details).toMatchObject({ limit: 100 });
+    expect(pages).toBe(100);
+  });
 });
 
 describe('a tag list with hostile tags', () => {
