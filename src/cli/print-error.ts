@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { fromSystemError, isSystemError, serializeError } from '../errors.js';
+import { printable, printableText } from '../util/printable.js';
 
 /**
  * How the CLI shows an error that ends a command: one line `error: <message>`; its JSON form
@@ -13,11 +14,12 @@ export function formatCliError(error: unknown, options: { json: boolean; debug: 
   // serializeError never throws, whatever was thrown: the message is read through it.
   const serialized = { error: serializeError(shown) };
   if (options.json && !options.debug) return `${JSON.stringify(serialized)}\n`;
-  let text = `error: ${serialized.error.message.split('\n')[0]}\n`;
+  // Messages carry what registries and images said (a media type, a name): escaped for the terminal.
+  let text = `error: ${printable(serialized.error.message.split('\n')[0] ?? '')}\n`;
   if (options.debug) {
-    text += `${JSON.stringify(serialized, null, 2)}\n`;
+    text += `${printableText(JSON.stringify(serialized, null, 2))}\n`;
     const stack = shown instanceof Error ? (serializeStack(shown) ?? '') : '';
-    if (stack) text += `${stack}\n`;
+    if (stack) text += `${printableText(stack)}\n`;
   }
   return text;
 }

@@ -9,6 +9,7 @@ import { digestHex } from '../oci/digest.js';
 import type { Index, Manifest, OciObject } from '../oci/image.js';
 import { isIndexMediaType } from '../oci/media-types.js';
 import { openAttachmentStore, openImage } from '../oci/open.js';
+import type { Descriptor } from '../oci/types.js';
 import {
   array,
   boolean,
@@ -642,6 +643,7 @@ async function platformManifests(object: OciObject): Promise<PolicySubjects> {
   const unchecked: string[] = [];
   let entries = 0;
   let tooDeep = 0;
+  let notImages = 0;
   const visit = async (index: Index, depth: number) => {
     for (const entry of index.manifest.manifests) {
       if (++entries > MAX_POLICY_SUBJECTS) {
@@ -658,16 +660,29 @@ async function platformManifests(object: OciObject): Promise<PolicySubjects> {
         if (!(await visit(child, depth + 1))) return false;
         continue;
       }
-      // Runnable images only: an attestation manifest listed in an index (buildx's) is no platform.
       if (child.isImage) images.push(child);
+      // buildx lists its attestation manifests in the index (platform unknown/unknown): not a
+      // platform. Any other child that is not an image rampart reads could be one a runtime runs.
+      else if (!isAttestationEntry(entry)) notImages++;
     }
     return true;
   };
   await visit(object, 0);
   if (tooDeep > 0) unchecked.push(`${tooDeep} index(es) nested more than two levels deep (not checked)`);
+  if (notImages > 0) {
+    unchecked.push(`${notImages} manifest(s) of the index that are not images rampart reads (not checked)`);
+  }
   if (images.length === 0 && unchecked.length === 0)
     unchecked.push(`the index ${object.digest} lists no image`);
   return { images, unchecked };
+}
+
+/** An index entry for buildx's attestation manifest (its SBOM and provenance), not a platform. */
+function isAttestationEntry(entry: Descriptor): boolean {
+  return (
+    entry.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
+    (entry.platform?.os === 'unknown' && entry.platform.architecture === 'unknown')
+  );
 }
 
 /** The `User` of an image's config ('' when unset), or why it cannot be read. */

@@ -7,6 +7,7 @@ import type { OpenOptions } from '../oci/open.js';
 import { openAttachmentStore, openImage } from '../oci/open.js';
 import { formatPlatform } from '../oci/platform.js';
 import { parseImageReference } from '../oci/reference.js';
+import { printable } from '../util/printable.js';
 import {
   ATTESTATION_PREDICATE_ANNOTATION,
   BUNDLE_MEDIA_TYPE,
@@ -193,7 +194,7 @@ export function formatAttachmentTree(tree: AttachmentTree): string {
   }
   for (const manifest of tree.manifests) {
     const last = ++index === total;
-    lines.push(`${last ? '└── ' : '├── '}${manifest.platform ?? 'manifest'} ${manifest.digest}`);
+    lines.push(`${last ? '└── ' : '├── '}${printable(manifest.platform ?? 'manifest')} ${manifest.digest}`);
     attachmentLines(manifest.attachments, last ? '    ' : '│   ');
   }
   if (total === 0) lines.push('└── (nothing attached)');
@@ -202,7 +203,8 @@ export function formatAttachmentTree(tree: AttachmentTree): string {
 
 function attachmentLabel(item: TreeAttachment): string {
   const where = item.tag ? `${item.tag} ` : '';
-  const types = item.predicateTypes?.length ? ` [${item.predicateTypes.join(', ')}]` : '';
-  const artifact = item.artifactType && item.format === 'referrer' ? ` ${item.artifactType}` : '';
+  // Predicate and artifact types are what an (unsigned) annotation or manifest says: escaped.
+  const types = item.predicateTypes?.length ? ` [${printable(item.predicateTypes.join(', '))}]` : '';
+  const artifact = item.artifactType && item.format === 'referrer' ? ` ${printable(item.artifactType)}` : '';
   return `${item.kind} (${item.format}) ${where}${item.digest}${artifact}${types}`;
 }

@@ -572,9 +572,11 @@ export async function readBundleLayer(
 }
 
 /**
- * Whether the envelope in a blob was signed by the one key of a walk, by the blob's (verified)
- * digest: a store that lists one large envelope many times (as layers, as referrers) costs one
- * check of it, not one per listing.
+ * Whether the envelope in a blob was signed by the one key of a walk, by how the blob was read
+ * (its format: a legacy layer is an envelope, a bundle holds one under `dsseEnvelope`) and its
+ * verified digest: a store that lists one large envelope many times costs one check of it, not one
+ * per listing. The format is part of the key: one blob can hold a signed envelope at its top and a
+ * forged one in a bundle's place, and the answer for one must never stand for the other.
  */
 export type EnvelopeAnswers = Map<string, boolean>;
 
@@ -587,11 +589,12 @@ export function checkEnvelope(
   what: string,
   answers?: EnvelopeAnswers,
 ): { report: SignatureReport } | { statement: ParsedStatement; base: ReportBase; layer: Descriptor } {
-  let signedByKey = answers?.get(layer.digest);
+  const read = `${base.format} ${layer.digest}`;
+  let signedByKey = answers?.get(read);
   if (signedByKey === undefined) {
     const signed = pae(envelope.payloadType, envelope.payload);
     signedByKey = envelope.signatures.some((signature) => verifySignature(key, signed, signature));
-    answers?.set(layer.digest, signedByKey);
+    answers?.set(read, signedByKey);
   }
   if (!signedByKey) {
     return {

@@ -3,6 +3,7 @@ import { RampartError } from '../../errors.js';
 import { readKeyFile } from '../../sign/key-files.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { type VerifyAttestationResult, verifyAttestations } from '../../sign/verify-attestation.js';
+import { printable } from '../../util/printable.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import type { RegistryFlags } from '../registry-options.js';
@@ -91,7 +92,7 @@ Examples:
         if (result.attestations.length === 0) lines.push('  no attestations found\n');
         for (const a of result.attestations) {
           lines.push(
-            `  ${a.valid ? 'valid  ' : 'INVALID'} ${a.format} ${a.predicateType ?? '(unknown type)'} ${a.manifest}${a.reason ? `: ${a.reason}` : ''}\n`,
+            `  ${a.valid ? 'valid  ' : 'INVALID'} ${a.format} ${printable(a.predicateType ?? '(unknown type)')} ${a.manifest}${a.reason ? `: ${printable(a.reason)}` : ''}\n`,
           );
         }
         await writeReport(report, lines.join(''));

@@ -4,6 +4,7 @@ import { readKeyFile } from '../../sign/key-files.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import type { RebuildResult } from '../../sign/rebuild.js';
 import type { VerifyResult } from '../../sign/verify.js';
+import { printable } from '../../util/printable.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import { withInterrupt } from '../interrupt.js';
 import type { RegistryFlags } from '../registry-options.js';
@@ -153,7 +154,7 @@ built with --sign-key (not run by the examples above):
           ];
           for (const rule of evaluated.rules) {
             lines.push(
-              `  ${rule.passed ? 'pass' : 'FAIL'} ${rule.rule} ${rule.requirement}: ${rule.reason}\n`,
+              `  ${rule.passed ? 'pass' : 'FAIL'} ${rule.rule} ${printable(rule.requirement)}: ${printable(rule.reason)}\n`,
             );
           }
           await writeReport(report, lines.join(''));
@@ -234,10 +235,10 @@ function verifyLines(image: string, result: VerifyResult): string[] {
   if (result.signatures.length === 0) lines.push('  no signatures found\n');
   for (const s of result.signatures) {
     const by = s.certificate?.identity
-      ? ` by ${s.certificate.identity} (${s.certificate.issuer ?? 'no issuer'})`
+      ? ` by ${printable(s.certificate.identity)} (${printable(s.certificate.issuer ?? 'no issuer')})`
       : '';
     lines.push(
-      `  ${s.valid ? 'valid  ' : 'INVALID'} ${s.format} ${s.manifest}${by}${s.reason ? `: ${s.reason}` : ''}\n`,
+      `  ${s.valid ? 'valid  ' : 'INVALID'} ${s.format} ${s.manifest}${by}${s.reason ? `: ${printable(s.reason)}` : ''}\n`,
     );
   }
   return lines;

@@ -21,6 +21,7 @@ import {
   layoutSignFixture,
   putBlob,
   REF_NAME,
+  readJson,
 } from '../../helpers/sign-fixtures.js';
 
 // Sigstore bundle files (sign/attest --bundle, verify --bundle; @sigstore/verify as the reference
@@ -481,6 +482,71 @@ non-root: true
       ]);
       expect(result.rules[1]?.reason, tag).toContain(reason);
       expect(result.passed, tag).toBe(false);
+    }
+  });
+
+  it('an index child that is no image rampart reads fails its image rules, unless it is an attestation manifest', async () => {
+    const layout = join(work, 'policy-not-image');
+    const image = await writeRandomImage(layout, 'img', [300], { User: '65532' });
+    const other = await writeRandomImage(layout, 'other', [310], { User: 'root' });
+    // A root image whose layer type rampart does not read (a runtime might run it).
+    const foreign = await readJson(layout, other.digest);
+    foreign.layers = foreign.layers.map((l: { mediaType: string }) => ({
+      ...l,
+      mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar',
+    }));
+    const foreignRaw = Buffer.from(JSON.stringify(foreign));
+    const entryOf = (digest: string, size: number, os: string, architecture: string) => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest,
+      size,
+      platform: { os, architecture },
+    });
+    const imageEntry = entryOf(
+      image.digest,
+      (await readFile(blobPath(layout, image.digest))).length,
+      'linux',
+      'amd64',
+    );
+    const foreignEntry = entryOf(await putBlob(layout, foreignRaw), foreignRaw.length, 'linux', 'arm64');
+    const attestationEntry = { ...foreignEntry, platform: { os: 'unknown', architecture: 'unknown' } };
+    const indexOf = async (manifests: unknown[]) => {
+      const bytes = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+      );
+      return {
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        digest: await putBlob(layout, bytes),
+        size: bytes.length,
+      };
+    };
+    const tagged = async (name: string, manifests: unknown[]) => ({
+      ...(await indexOf(manifests)),
+      annotations: { [REF_NAME]: name },
+    });
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          await tagged('foreign', [imageEntry, foreignEntry]),
+          await tagged('buildx', [imageEntry, attestationEntry]),
+        ],
+      }),
+    );
+    const path = await policyFile(
+      'not-image.yaml',
+      'version: 1\nsigners:\n  - key: signer.pub\nnon-root: true\n',
+    );
+    for (const [tag, passed] of [
+      ['foreign', false],
+      ['buildx', true],
+    ] as const) {
+      const ref = `oci:${layout}:${tag}`;
+      await signImage(ref, fx.signer, { formats: ['bundle'] });
+      const result = await evaluatePolicy(ref, await loadPolicy(path), { now: NOW });
+      expect(result.rules[1], tag).toMatchObject({ rule: 'non-root', passed });
+      if (!passed) expect(result.rules[1]?.reason).toContain('not images rampart reads');
     }
   });
 

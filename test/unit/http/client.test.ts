@@ -217,9 +217,22 @@ describe.each(transports)('HttpClient ($transport) against hostile servers', ({ 
       capped.read(`${hostile.url}/drip`, { expectedBytes: 100 }, (r) => r.bytes()),
     );
     expect(cappedError.details).toMatchObject({ timeoutMs: 250 });
-    // A body of unknown size but bounded (a manifest, a token) is sized by its bound.
-    const bounded = await failure(sized.read(`${hostile.url}/drip`, { maxBytes: 100 }, (r) => r.bytes()));
+    // A body of unknown size but bounded (a manifest, a token) is sized by its bound, plus the
+    // Retry-After waits its retries may take (none here).
+    const bounded = await failure(
+      sized.read(`${hostile.url}/drip`, { maxBytes: 100, retries: 0 }, (r) => r.bytes()),
+    );
     expect(bounded.details).toEqual({ url: `${hostile.url}/drip`, timeoutMs: 300, attempts: 1 });
+    const waits = client({
+      minDeadlineMs: 200,
+      minBytesPerSecond: 1000,
+      maxRetryAfterMs: 150,
+      deadlineMs: 60_000,
+    });
+    const waited = await failure(
+      waits.read(`${hostile.url}/drip`, { maxBytes: 100, retries: 2 }, (r) => r.bytes()),
+    );
+    expect(waited.details).toMatchObject({ timeoutMs: 600 });
   });
 
   it('gives up on a silent server after the retries and says how many attempts it made', async () => {

@@ -79,3 +79,61 @@ it('one envelope listed 40 times is checked once; 17 signatures are refused unch
   expect(other.slice(0, 40).every((r) => !r.valid && r.failed === 'signature')).toBe(true);
   expect(checks.count).toBe(1);
 });
+
+it('one blob read as a legacy envelope and as a bundle is checked as each: a signed one does not vouch for a forged one', async () => {
+  const { layout, ref, digest } = await fx.freshLayout('dual');
+  const statement = { buildDefinition: { buildType: 'x' }, runDetails: { builder: { id: 'GOOD' } } };
+  await attestImage(ref, fx.signer, 'slsaprovenance1', statement, { formats: ['legacy', 'bundle'] });
+  // A genuinely signed envelope about another image (anyone can copy a public attestation)...
+  const other = await fx.freshLayout('dual-other');
+  await attestImage(other.ref, fx.signer, 'slsaprovenance1', statement, { formats: ['legacy'] });
+  const otherIndex = JSON.parse(await readFile(join(other.layout, 'index.json'), 'utf8'));
+  const otherAtt = await readJson(
+    other.layout,
+    otherIndex.manifests.find(
+      (m: { annotations?: Record<string, string> }) =>
+        m.annotations?.[REF_NAME] === `sha256-${other.digest.slice(7)}.att`,
+    ).digest,
+  );
+  const signed = JSON.parse(
+    await readFile(join(other.layout, 'blobs', 'sha256', otherAtt.layers[0].digest.slice(7)), 'utf8'),
+  );
+  // ...and, in the same blob, a bundle's envelope with a forged statement about this image.
+  const forged = {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ name: 'x', digest: { sha256: digest.slice(7) } }],
+    predicateType: 'https://slsa.dev/provenance/v1',
+    predicate: { buildDefinition: { buildType: 'x' }, runDetails: { builder: { id: 'EVIL' } } },
+  };
+  const dual = Buffer.from(
+    JSON.stringify({
+      ...signed,
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      dsseEnvelope: {
+        payloadType: 'application/vnd.in-toto+json',
+        payload: Buffer.from(JSON.stringify(forged)).toString('base64'),
+        signatures: [{ sig: 'AAAA' }],
+      },
+    }),
+  );
+  const dualDigest = await putBlob(layout, dual);
+  // The blob replaces the `.att` layer and the bundle referrer's layer alike.
+  const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+  let replaced = 0;
+  for (const entry of index.manifests) {
+    if (entry.mediaType !== 'application/vnd.oci.image.manifest.v1+json' || entry.digest === digest) continue;
+    const manifest = await readJson(layout, entry.digest);
+    manifest.layers[0] = { ...manifest.layers[0], digest: dualDigest, size: dual.length };
+    const raw = Buffer.from(JSON.stringify(manifest));
+    entry.digest = await putBlob(layout, raw);
+    entry.size = raw.length;
+    replaced++;
+  }
+  expect(replaced).toBe(2);
+  await writeFile(join(layout, 'index.json'), JSON.stringify(index));
+  const reports = await verifyAttestationsOfDigest(await openAttachmentStore(ref), digest as Digest, fx.pub);
+  expect(reports.map((r) => [r.format, r.valid, r.failed])).toEqual([
+    ['legacy', false, 'digest'],
+    ['bundle', false, 'signature'],
+  ]);
+});

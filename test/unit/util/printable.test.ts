@@ -1,10 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { attestImage } from '../../../src/sign/attest.js';
 import { printable, printableText } from '../../../src/util/printable.js';
 import { writeRandomImage } from '../../helpers/random-image.js';
 import { rampart } from '../../helpers/run-cli.js';
+import { layoutSignFixture, putBlob, REF_NAME, readJson } from '../../helpers/sign-fixtures.js';
 
 it('escapes control characters, DEL, C1 and bidi overrides; keeps the rest', () => {
   expect(printable('plain ascii, ünïcode, 日本')).toBe('plain ascii, ünïcode, 日本');
@@ -31,5 +33,48 @@ it('inspect prints what an image config holds without its control characters', a
     expect(run.stdout).toContain('User:        \\u001b]0;PWNED\\u0007\\u000dok\\u000aDigest:');
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+});
+
+it("an error line and verify-attestation's report escape what a manifest or an annotation says", async () => {
+  const fx = await layoutSignFixture('rampart-printable-sign-');
+  try {
+    // An error naming a manifest's media type.
+    const broken = await fx.freshLayout('error');
+    const index = JSON.parse(await readFile(join(broken.layout, 'index.json'), 'utf8'));
+    const manifest = await readJson(broken.layout, index.manifests[0].digest);
+    manifest.mediaType = 'x\u001b]0;owned\u0007\u001b[2J';
+    const raw = Buffer.from(JSON.stringify(manifest));
+    index.manifests[0].digest = await putBlob(broken.layout, raw);
+    index.manifests[0].size = raw.length;
+    await writeFile(join(broken.layout, 'index.json'), JSON.stringify(index));
+    for (const extra of [[], ['--debug']]) {
+      const run = await rampart('inspect', `oci:${broken.layout}:app`, ...extra);
+      expect(run.code).toBe(1);
+      expect(run.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    }
+    // An unsigned predicateType annotation that would forge a "valid" line.
+    const { layout, ref, digest } = await fx.freshLayout('att');
+    const statement = { buildDefinition: { buildType: 'x' }, runDetails: { builder: { id: 'y' } } };
+    await attestImage(ref, fx.signer, 'slsaprovenance1', statement, { formats: ['legacy'] });
+    const layoutIndex = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    const entry = layoutIndex.manifests.find(
+      (m: { annotations?: Record<string, string> }) =>
+        m.annotations?.[REF_NAME] === `sha256-${digest.slice(7)}.att`,
+    );
+    const att = await readJson(layout, entry.digest);
+    att.layers[0].annotations.predicateType =
+      'x\n  valid   legacy https://slsa.dev/provenance/v1 sha256:feed';
+    att.layers[0].mediaType = 'text/plain\r\n  valid';
+    const attRaw = Buffer.from(JSON.stringify(att));
+    entry.digest = await putBlob(layout, attRaw);
+    entry.size = attRaw.length;
+    await writeFile(join(layout, 'index.json'), JSON.stringify(layoutIndex));
+    await writeFile(join(fx.work, 'k.pub'), fx.pub.export({ type: 'spki', format: 'pem' }).toString());
+    const run = await rampart('verify-attestation', '--key', join(fx.work, 'k.pub'), ref);
+    expect(run.stdout.split('\n').filter((line) => line.startsWith('  valid'))).toEqual([]);
+    expect(run.stdout).toContain('\\u000a  valid   legacy');
+  } finally {
+    await fx.cleanup();
   }
 });
