@@ -467,12 +467,9 @@ export class HttpClient {
     // dripping a byte a minute must not hold a command for the 15 minutes a large blob may take.
     const bytes = options.expectedBytes ?? options.maxBytes;
     if (bytes === undefined) return this.defaults.deadlineMs;
-    // Sized by its bound alone, a request still gets the time to wait out its retries' Retry-After
-    // (a rate-limited registry answering a manifest GET with 429 must not end in TIMEOUT).
-    const waitsMs =
-      options.expectedBytes === undefined
-        ? (options.retries ?? this.defaults.retries) * this.defaults.maxRetryAfterMs
-        : 0;
+    // A sized request still gets the time to wait out its retries' Retry-After (a rate-limited
+    // registry answering a small blob's GET with 429 must not end in TIMEOUT).
+    const waitsMs = (options.retries ?? this.defaults.retries) * this.defaults.maxRetryAfterMs;
     const transferMs = Math.ceil((bytes / this.defaults.minBytesPerSecond) * 1000) + waitsMs;
     return Math.min(this.defaults.deadlineMs, this.defaults.minDeadlineMs + transferMs);
   }

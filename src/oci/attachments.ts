@@ -74,6 +74,8 @@ export function referrersTag(digest: Digest): string {
 
 /** Bound on attachments followed from one copy: a hostile store could otherwise chain forever. */
 export const MAX_ATTACHMENTS = 1000;
+/** Referrer descriptors read over one walk, all subjects together (see `findAttachments`). */
+export const MAX_REFERRERS_WALKED = 10 * MAX_ATTACHMENTS;
 
 /**
  * Every attachment of `digests`, and of those attachments, recursively (a signature of an SBOM):
@@ -89,6 +91,7 @@ export async function findAttachments(
   const queue = [...digests];
   const found: FoundAttachment[] = [];
   const keys = new Set<string>();
+  let listed = 0;
   const add = (attachment: FoundAttachment): void => {
     const key = `${attachment.digest} ${attachment.tag ?? ''}`;
     if (keys.has(key)) return;
@@ -114,7 +117,18 @@ export async function findAttachments(
       if (!descriptor) continue;
       add({ kind, digest: descriptor.digest, tag, subject, descriptor, ...artifactTypeField(descriptor) });
     }
-    for (const descriptor of await store.referrers(subject)) {
+    const referrers = await store.referrers(subject);
+    // Every subject's listing costs requests: a chain of attachments each listing ~1,000 referrers
+    // (the same ones, which `add` would not count) is bounded here, over the whole walk.
+    listed += referrers.length;
+    if (listed > MAX_REFERRERS_WALKED) {
+      throw new RampartError(
+        'TOO_LARGE',
+        `${store.location} lists more than ${MAX_REFERRERS_WALKED} referrers for the attachments of ${digests[0]}; refusing to follow more`,
+        { details: { limit: MAX_REFERRERS_WALKED, ...(digests[0] ? { digest: digests[0] } : {}) } },
+      );
+    }
+    for (const descriptor of referrers) {
       // A listed blob (a hostile or broken index) is not a manifest to copy.
       if (!isManifestMediaType(descriptor.mediaType) && !isIndexMediaType(descriptor.mediaType)) continue;
       add({

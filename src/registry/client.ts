@@ -34,15 +34,15 @@ import type { UploadOptions } from './upload.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const upload = () => import('./upload.js');
-/** Pages of one tag listing (a repository of millions of tags is listed whole). */
+/** Pages of one listing (a repository of millions of tags is listed whole). */
 const MAX_PAGES = 10_000;
 /**
- * Pages of one referrers listing. `copy --with-attachments` lists the referrers of every manifest
- * it copies (up to 1,000 attachments): a registry serving one referrer per page, or the same one
- * again and again, must not turn that into millions of requests. 1,000 referrers fit in far fewer
- * pages at the page sizes registries use.
+ * Referrers read from one listing before it stops: more than any caller uses (verify checks at
+ * most 1,000 signatures, copy --with-attachments refuses more than 1,000 attachments), so a
+ * registry paging one referrer at a time, or the same one again and again, is asked ~1,000 times,
+ * not 10,000 (each page must bring at least one: see `paginate`).
  */
-const MAX_REFERRER_PAGES = 100;
+export const MAX_REFERRERS_LISTED = 1001;
 /** All pages of one listing together: the tags or referrers are held in memory. */
 const MAX_LISTING_BYTES = 32 * 1024 * 1024;
 const TAGS_PAGE_SIZE = 1000;
@@ -291,7 +291,7 @@ export function createRegistryClient(
         repository,
         (page) => {
           const list = (page as { tags?: unknown }).tags;
-          if (list === null || list === undefined) return;
+          if (list === null || list === undefined) return 0;
           // A tag outside the grammar (control characters, newlines) would be printed as is by ls.
           if (!Array.isArray(list) || list.some((tag) => typeof tag !== 'string' || !isTag(tag))) {
             throw new RampartError(
@@ -303,6 +303,7 @@ export function createRegistryClient(
             );
           }
           tags.push(...(list as string[]));
+          return list.length;
         },
       ).catch((error: unknown) => {
         if (error instanceof RampartError && error.code === 'MANIFEST_NOT_FOUND')
@@ -337,9 +338,10 @@ export function createRegistryClient(
             );
           }
           found.push(...parsed.data);
+          return parsed.data.length;
         },
         true,
-        MAX_REFERRER_PAGES,
+        MAX_REFERRERS_LISTED,
       );
       if (!supported) return undefined;
       return artifactType === undefined || filtered
@@ -359,20 +361,21 @@ async function paginate(
   api: RegistryApi,
   first: string,
   repository: string,
-  onPage: (page: unknown, headers: ResponseHeaders) => void,
+  onPage: (page: unknown, headers: ResponseHeaders) => number,
   optional = false,
-  maxPages = MAX_PAGES,
+  stopAfter = Number.POSITIVE_INFINITY,
 ): Promise<boolean> {
   let url: string | undefined = first;
   const seen = new Set<string>();
   let total = 0;
+  let entries = 0;
   for (let pages = 0; url !== undefined; pages++) {
-    if (pages >= maxPages || seen.has(url)) {
+    if (pages >= MAX_PAGES || seen.has(url)) {
       throw new RampartError(
         'TOO_LARGE',
-        `${api.registry}/${repository}: more than ${maxPages} pages, or a loop of pages`,
+        `${api.registry}/${repository}: more than ${MAX_PAGES} pages, or a loop of pages`,
         {
-          details: { limit: maxPages, url: new URL(url).pathname },
+          details: { limit: MAX_PAGES, url: new URL(url).pathname },
         },
       );
     }
@@ -431,9 +434,19 @@ async function paginate(
             },
           );
         }
-        onPage(page, response.headers);
+        const onThisPage = onPage(page, response.headers);
+        entries += onThisPage;
         const link = nextLink(response.headers.get('link'));
-        return link === undefined ? undefined : api.resolve(link, current);
+        if (link === undefined || entries >= stopAfter) return undefined;
+        // A registry never needs an empty page before more: pages of nothing could go on for ever.
+        if (onThisPage === 0) {
+          throw new RampartError(
+            'MALFORMED_MANIFEST',
+            `${api.registry}/${repository}: the answer to ${new URL(current).pathname} lists nothing but links to another page`,
+            { details: { location: `${api.registry}/${repository}` } },
+          );
+        }
+        return api.resolve(link, current);
       },
     );
     if (next === false) return false;

@@ -661,9 +661,11 @@ async function platformManifests(object: OciObject): Promise<PolicySubjects> {
         continue;
       }
       if (child.isImage) images.push(child);
-      // buildx lists its attestation manifests in the index (platform unknown/unknown): not a
-      // platform. Any other child that is not an image rampart reads could be one a runtime runs.
-      else if (!isAttestationEntry(entry)) notImages++;
+      // Not runnable: an artifact (OCI 1.1: an artifactType, or a config that is no image config),
+      // or buildx's attestation manifest (platform unknown/unknown, which no runtime selects). Any
+      // other child rampart does not read as an image (a layer type it does not know) could be one
+      // a runtime runs: not checked, so it fails the rules.
+      else if (child.artifactType === undefined && !isUnknownPlatform(entry)) notImages++;
     }
     return true;
   };
@@ -677,12 +679,9 @@ async function platformManifests(object: OciObject): Promise<PolicySubjects> {
   return { images, unchecked };
 }
 
-/** An index entry for buildx's attestation manifest (its SBOM and provenance), not a platform. */
-function isAttestationEntry(entry: Descriptor): boolean {
-  return (
-    entry.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
-    (entry.platform?.os === 'unknown' && entry.platform.architecture === 'unknown')
-  );
+/** An index entry no runtime selects as a platform (buildx's attestation manifests use it). */
+function isUnknownPlatform(entry: Descriptor): boolean {
+  return entry.platform?.os === 'unknown' && entry.platform.architecture === 'unknown';
 }
 
 /** The `User` of an image's config ('' when unset), or why it cannot be read. */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
 import type { SbomDocument } from '../../sbom/model.js';
+import { printableText } from '../../util/printable.js';
 import { addDbOption, dbPathOf } from '../db-option.js';
 import { parseReportOutput, writeReport } from '../format.js';
 import type { RegistryFlags } from '../registry-options.js';
@@ -95,7 +96,7 @@ are counted by severity (the "vulnerabilities" metric and its reduction).`,
       if (output.format === 'html') {
         const { renderCompareHtml } = await import('../../surface/html-report.js');
         await writeReport(output, renderCompareHtml(result, { generated: new Date().toISOString() }));
-        process.stdout.write(formatCompareText(result));
+        process.stdout.write(printableText(formatCompareText(result)));
         process.stdout.write(`HTML report: ${output.path}\n`);
         return;
       }

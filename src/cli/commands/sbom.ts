@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
 import type { OutputSpec } from '../../sbom/encode/index.js';
+import { printable, printableText } from '../../util/printable.js';
 import type { RegistryFlags } from '../registry-options.js';
 import { addRegistryOptions, registryOptions } from '../registry-options.js';
 
@@ -77,11 +78,15 @@ Examples:
           outputs.flatMap((o) => (o.path !== undefined ? [{ format: o.format, path: o.path }] : [])),
           encodeOptions,
         );
-        for (const o of outputs)
-          if (o.path === undefined) process.stdout.write(encodeSbom(doc, o.format, encodeOptions));
+        for (const o of outputs) {
+          if (o.path !== undefined) continue;
+          const encoded = encodeSbom(doc, o.format, encodeOptions);
+          // The table is for a terminal: names and versions from an image are escaped there.
+          process.stdout.write(o.format === 'table' ? printableText(encoded) : encoded);
+        }
         for (const w of doc.warnings)
           process.stderr.write(
-            `warning: ${w.cataloger}: ${w.path !== undefined ? `${JSON.stringify(w.path)}: ` : ''}${w.message}\n`,
+            `warning: ${w.cataloger}: ${w.path !== undefined ? `${JSON.stringify(w.path)}: ` : ''}${printable(w.message)}\n`,
           );
         // The SBOM is written with each skipped entry in its warnings; the exit status says it is partial.
         const unsafe = unsafeEntriesError(doc);

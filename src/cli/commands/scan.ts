@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { RampartError } from '../../errors.js';
+import { printable } from '../../util/printable.js';
 import type { Severity } from '../../vuln/types.js';
 import { addDbOption, dbPathOf } from '../db-option.js';
 import { parseReportOutput, writeReport } from '../format.js';
@@ -138,7 +139,7 @@ Examples:
                 colour: o.path === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR,
               }),
             );
-          for (const w of result.warnings) process.stderr.write(`warning: ${w.message}\n`);
+          for (const w of result.warnings) process.stderr.write(`warning: ${printable(w.message)}\n`);
           if (failOn !== undefined) {
             const failing = findingsAtOrAbove(result, failOn as Severity);
             if (result.warnings.some((w) => w.code === SCAN_WARNINGS.unknownRelease)) {

@@ -281,35 +281,52 @@ describe('endless listings', () => {
     expect(pages).toBeLessThan(48);
   });
 
-  it('stops a referrers listing of one referrer a page at 100 pages', async () => {
-    let pages = 0;
+  it('reads a referrers listing at ten a page in full, and stops a hostile one early', async () => {
     const subject = sha256Digest(Buffer.from('subject'));
-    const referrer = {
+    const descriptor = (n: number) => ({
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      digest: sha256Digest(Buffer.from('referrer')),
+      digest: sha256Digest(Buffer.from(`referrer ${n}`)),
       size: 10,
       artifactType: 'application/x-test',
-    };
-    const registry = await serve((_request, response) => {
-      pages++;
-      response
-        .writeHead(200, {
-          'content-type': 'application/vnd.oci.image.index.v1+json',
-          link: `</v2/app/referrers/${subject}?page=${pages}>; rel="next"`,
-        })
-        .end(
-          JSON.stringify({
-            schemaVersion: 2,
-            mediaType: 'application/vnd.oci.image.index.v1+json',
-            manifests: [referrer],
-          }),
-        );
     });
-    const client = createRegistryClient(registry.host, { insecure: true });
-    const error = await caught(client.referrers('app', subject));
-    expect(error.code).toBe('TOO_LARGE');
-    expect(error.details).toMatchObject({ limit: 100 });
-    expect(pages).toBe(100);
+    // pageOf(n): the descriptors of page n, or undefined when the listing ends there.
+    const listing = async (pageOf: (n: number) => unknown[] | undefined, last: number) => {
+      let pages = 0;
+      const registry = await serve((request, response) => {
+        const n = Number(new URL(request.url, 'http://x').searchParams.get('page') ?? 0);
+        pages++;
+        const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
+        if (n < last) headers.link = `</v2/app/referrers/${subject}?page=${n + 1}>; rel="next"`;
+        const manifests = pageOf(n) ?? [];
+        response
+          .writeHead(200, headers)
+          .end(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: 'application/vnd.oci.image.index.v1+json',
+              manifests,
+            }),
+          );
+      });
+      const client = createRegistryClient(registry.host, { insecure: true });
+      const result = await client.referrers('app', subject).then(
+        (found) => ({ found }),
+        (error: unknown) => ({ error: error as RampartError }),
+      );
+      await client.close();
+      return { ...result, pages };
+    };
+    // 1,010 distinct referrers, ten a page (the page size the referrers spec suggests): all of them.
+    const normal = await listing((n) => Array.from({ length: 10 }, (_, i) => descriptor(n * 10 + i)), 100);
+    expect('found' in normal && normal.found?.length).toBe(1010);
+    // The same referrer a page, without end: read until more than any caller uses, then stopped.
+    const endless = await listing(() => [descriptor(0)], Number.POSITIVE_INFINITY);
+    expect('found' in endless && endless.found?.length).toBe(1001);
+    expect(endless.pages).toBe(1001);
+    // Empty pages that link on: refused at the first.
+    const empty = await listing(() => [], Number.POSITIVE_INFINITY);
+    expect('error' in empty && empty.error?.code).toBe('MALFORMED_MANIFEST');
+    expect(empty.pages).toBe(1);
   });
 });
 

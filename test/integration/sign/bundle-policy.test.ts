@@ -510,6 +510,26 @@ non-root: true
     );
     const foreignEntry = entryOf(await putBlob(layout, foreignRaw), foreignRaw.length, 'linux', 'arm64');
     const attestationEntry = { ...foreignEntry, platform: { os: 'unknown', architecture: 'unknown' } };
+    // The annotation alone, on a platform a runtime selects, is no attestation manifest.
+    const annotatedEntry = {
+      ...foreignEntry,
+      annotations: { 'vnd.docker.reference.type': 'attestation-manifest' },
+    };
+    // An OCI 1.1 artifact (empty config, an artifactType): nothing a runtime runs.
+    const artifactRaw = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'application/vnd.example.wasm',
+        config: {
+          mediaType: 'application/vnd.oci.empty.v1+json',
+          digest: await putBlob(layout, Buffer.from('{}')),
+          size: 2,
+        },
+        layers: foreign.layers,
+      }),
+    );
+    const artifactEntry = entryOf(await putBlob(layout, artifactRaw), artifactRaw.length, 'linux', 'amd64');
     const indexOf = async (manifests: unknown[]) => {
       const bytes = Buffer.from(
         JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
@@ -531,6 +551,8 @@ non-root: true
         manifests: [
           await tagged('foreign', [imageEntry, foreignEntry]),
           await tagged('buildx', [imageEntry, attestationEntry]),
+          await tagged('annotated', [imageEntry, annotatedEntry]),
+          await tagged('artifact', [imageEntry, artifactEntry]),
         ],
       }),
     );
@@ -541,6 +563,8 @@ non-root: true
     for (const [tag, passed] of [
       ['foreign', false],
       ['buildx', true],
+      ['annotated', false],
+      ['artifact', true],
     ] as const) {
       const ref = `oci:${layout}:${tag}`;
       await signImage(ref, fx.signer, { formats: ['bundle'] });

@@ -209,7 +209,9 @@ describe.each(transports)('HttpClient ($transport) against hostile servers', ({ 
 
   it('sizes the deadline by the expected size, within the overall deadline', async () => {
     const sized = client({ minDeadlineMs: 200, minBytesPerSecond: 1000, deadlineMs: 60_000 });
-    const error = await failure(sized.read(`${hostile.url}/drip`, { expectedBytes: 100 }, (r) => r.bytes()));
+    const error = await failure(
+      sized.read(`${hostile.url}/drip`, { expectedBytes: 100, retries: 0 }, (r) => r.bytes()),
+    );
     expect(error.code).toBe('TIMEOUT');
     expect(error.details).toEqual({ url: `${hostile.url}/drip`, timeoutMs: 300, attempts: 1 });
     const capped = client({ minDeadlineMs: 200, minBytesPerSecond: 1, deadlineMs: 250 });
@@ -217,8 +219,8 @@ describe.each(transports)('HttpClient ($transport) against hostile servers', ({ 
       capped.read(`${hostile.url}/drip`, { expectedBytes: 100 }, (r) => r.bytes()),
     );
     expect(cappedError.details).toMatchObject({ timeoutMs: 250 });
-    // A body of unknown size but bounded (a manifest, a token) is sized by its bound, plus the
-    // Retry-After waits its retries may take (none here).
+    // A body of unknown size but bounded (a manifest, a token) is sized by its bound; any sized
+    // request also gets the Retry-After waits its retries may take (none here).
     const bounded = await failure(
       sized.read(`${hostile.url}/drip`, { maxBytes: 100, retries: 0 }, (r) => r.bytes()),
     );
@@ -233,6 +235,11 @@ describe.each(transports)('HttpClient ($transport) against hostile servers', ({ 
       waits.read(`${hostile.url}/drip`, { maxBytes: 100, retries: 2 }, (r) => r.bytes()),
     );
     expect(waited.details).toMatchObject({ timeoutMs: 600 });
+    // A blob of a signed size waits out its retries' Retry-After the same way.
+    const sizedWaits = await failure(
+      waits.read(`${hostile.url}/drip`, { expectedBytes: 100, retries: 2 }, (r) => r.bytes()),
+    );
+    expect(sizedWaits.details).toMatchObject({ timeoutMs: 600 });
   });
 
   it('gives up on a silent server after the retries and says how many attempts it made', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -76,5 +76,28 @@ it("an error line and verify-attestation's report escape what a manifest or an a
     expect(run.stdout).toContain('\\u000a  valid   legacy');
   } finally {
     await fx.cleanup();
+  }
+});
+
+it('sbom prints its table, and compare -o html its summary, without control characters', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'rampart-printable-sbom-'));
+  try {
+    const evil = 'x\u001b]0;owned\u0007\u001b[2J';
+    const root = join(work, 'root');
+    await mkdir(join(root, 'var/lib/dpkg'), { recursive: true });
+    await writeFile(
+      join(root, 'var/lib/dpkg/status'),
+      `Package: ${evil}\nStatus: install ok installed\nVersion: 1.0\u001b[31m\nArchitecture: amd64\n\n`,
+    );
+    const sbom = await rampart('sbom', `dir:${root}`);
+    expect(sbom.stdout).toContain('\\u001b');
+    expect(sbom.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    await writeRandomImage(join(work, 'l'), 'a', [100], { User: evil });
+    const image = `oci:${join(work, 'l')}:a`;
+    const compare = await rampart('compare', image, image, '-o', `html=${join(work, 'r.html')}`);
+    expect(compare.code).toBe(0);
+    expect(compare.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
 });
