@@ -154,6 +154,10 @@ export class ContentCache {
       source instanceof ReadableStream
         ? Readable.fromWeb(source as import('node:stream/web').ReadableStream<Uint8Array>)
         : Readable.from(source);
+    // The source can fail (a mirror resetting the connection) while the directory is being made,
+    // before the pipeline listens: an 'error' with no listener would end the process. The failure
+    // stays on the stream (`errored`), where writeStreamAtomic's pipeline reports it.
+    input.on('error', () => undefined);
     try {
       await mkdir(dirname(path), { recursive: true });
       await writeStreamAtomic(path, input, verifier);

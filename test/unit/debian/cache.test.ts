@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContentCache, defaultCacheDir } from '../../../src/debian/cache.js';
 import { isRampartError } from '../../../src/errors.js';
@@ -64,6 +65,26 @@ describe('ContentCache', () => {
       .catch((e: unknown) => e);
     expect(isRampartError(sizeError, 'DIGEST_MISMATCH')).toBe(true);
     expect(await readdir(join(root, 'blobs', 'sha256'))).toEqual([]);
+  });
+
+  it('a source that fails before it is read (a reset while the directory is made) rejects, and does not crash', async () => {
+    const cache = new ContentCache(root);
+    // Errored a moment after the cache takes it (while its mkdir and open run), as a mirror's reset
+    // can arrive then: before the fix, an uncaught exception that ended the process.
+    const source = new WebReadableStream<Uint8Array>({
+      start(controller) {
+        setTimeout(() => controller.error(new Error('connection reset')), 1);
+      },
+    });
+    const error = await cache
+      .putVerifiedStream(
+        source as unknown as ReadableStream<Uint8Array>,
+        { sha256: sha256(Buffer.from('x')), size: 1 },
+        'x',
+      )
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toContain('connection reset');
+    expect(await readdir(join(root, 'blobs', 'sha256')).catch(() => [])).toEqual([]);
   });
 
   it('stops reading a source as soon as it overflows the expected size', async () => {
