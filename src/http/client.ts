@@ -812,6 +812,8 @@ export class HttpClient {
       if (node) return node;
       if (web) {
         node = Readable.fromWeb(web as NodeWebReadableStream<Uint8Array>);
+        // As for `guarded` above: a failure before the reader listens stays on the stream.
+        node.on('error', () => undefined);
         web = undefined;
         return node;
       }
