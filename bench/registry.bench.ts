@@ -101,7 +101,10 @@
  * Session s15 (2026-12-06): 7 runs, load 0.6 → 2.5: push 0.925 ×, pull 1.13 ×; a 1 KB copy takes
  * rampart 0.28 / 0.26 s and skopeo 0.10 / 0.07 s; less that, 0.76 × / 0.78 ×; curl 0.77 × / 0.56 ×.
  * New figure: Node's start (`node -e 0`) plus rampart's transfer (its time less its 1 KB copy), the
- * time rampart would take if its fixed cost were Node's bare start. What the fixed cost is made of
+ * time rampart would take if its fixed cost were Node's bare start: 0.73 × push, 0.77 × pull (7 runs,
+ * load 0.8 → 2.3, push 0.887 ×, pull 1.10 × in the same run). The targets are within that bound only
+ * if the fixed cost, 0.27-0.28 s, came down to ~0.19 s (push) and ~0.11 s (pull; Node's own start
+ * is 0.07 s). What the fixed cost is made of
  * (1 KB pull, `--cpu-prof` and diagnostics_channel timings): Node's own start ~85 ms (`node
  * --version`, the exec alone, 28 ms), the CLI and the command's modules ~70 ms (compile cache on),
  * built-in modules ~30 ms, the TLS question and node:http ~35 ms, requests and fsyncs ~30 ms.
