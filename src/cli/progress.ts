@@ -115,6 +115,7 @@ function copyReporter(out: Output): (event: CopyEvent) => void {
           'event',
         );
         if (event.blobs > 0) {
+          out.stopBar();
           out.startBar(total, barText);
           out.updateBar(Math.min(progress(), total));
         }

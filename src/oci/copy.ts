@@ -383,7 +383,7 @@ export async function copy(
     }
     // A sink holding one image holds a runnable one: an artifact is refused here, by name.
     if (root.kind === 'manifest' && !sink.storesIndex) root = await root.toImage();
-    const planned = (attachment: boolean) =>
+    const emitPlan = (attachment: boolean) =>
       emit({
         kind: 'plan',
         time: now(),
@@ -392,14 +392,14 @@ export async function copy(
         ...(attachment ? { attachment } : {}),
       });
     await plan(root, true, platform);
-    planned(false);
+    emitPlan(false);
     await transferAll();
     const written = await writeNode(root, true, platform);
     for (const attachment of options.attachments ?? []) {
       const object = await attachment.open();
       transfers.length = 0;
       await plan(object, false, undefined, 0, true);
-      planned(true);
+      emitPlan(true);
       await transferAll();
       await writeNode(object, true, undefined, { tag: attachment.tag });
     }
