@@ -48,7 +48,7 @@ export function encodeScanTable(result: ScanResult, options: { colour?: boolean 
   for (const ms of groups.values()) {
     const p = ms[0]!.package;
     const source = p.source ? printable(` (source ${p.source.name} ${p.source.version})`) : '';
-    out.push(paint(pc.bold, printable(`${p.name} ${p.version}`)) + ` [${printable(p.type)}]${source}`);
+    out.push(`${paint(pc.bold, printable(`${p.name} ${p.version}`))} [${printable(p.type)}]${source}`);
     out.push(paint(pc.dim, line(header)));
     for (const m of ms) out.push(line(cellsOf(m), m.vulnerability.severity));
     out.push('');

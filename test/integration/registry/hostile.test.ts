@@ -298,15 +298,13 @@ describe('endless listings', () => {
         const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
         if (n < last) headers.link = `</v2/app/referrers/${subject}?page=${n + 1}>; rel="next"`;
         const manifests = pageOf(n) ?? [];
-        response
-          .writeHead(200, headers)
-          .end(
-            JSON.stringify({
-              schemaVersion: 2,
-              mediaType: 'application/vnd.oci.image.index.v1+json',
-              manifests,
-            }),
-          );
+        response.writeHead(200, headers).end(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            manifests,
+          }),
+        );
       });
       const client = createRegistryClient(registry.host, { insecure: true });
       const result = await client.referrers('app', subject).then(
