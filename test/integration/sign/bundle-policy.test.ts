@@ -211,6 +211,13 @@ describe('sigstore bundle files', () => {
   });
 });
 
+/** An OCI index of `manifests` stored in the layout; its descriptor. */
+async function putIndexBlob(layout: string, manifests: unknown[]) {
+  const mediaType = 'application/vnd.oci.image.index.v1+json';
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests }));
+  return { mediaType, digest: await putBlob(layout, bytes), size: bytes.length };
+}
+
 async function policyFile(name: string, text: string): Promise<string> {
   const path = join(work, name);
   await writeFile(path, text);
@@ -431,16 +438,7 @@ non-root: true
       size: (await readFile(blobPath(layout, digest))).length,
       platform: { os: 'linux', architecture },
     });
-    const putIndex = async (manifests: unknown[]) => {
-      const bytes = Buffer.from(
-        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
-      );
-      return {
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        digest: await putBlob(layout, bytes),
-        size: bytes.length,
-      };
-    };
+    const putIndex = (manifests: unknown[]) => putIndexBlob(layout, manifests);
     const deep = await putIndex([await putIndex([await putIndex([await entryOf(image.digest)])])]);
     const empty = await putIndex([]);
     // MAX_POLICY_SUBJECTS non-root entries, then one image that runs as root.
@@ -530,16 +528,7 @@ non-root: true
       }),
     );
     const artifactEntry = entryOf(await putBlob(layout, artifactRaw), artifactRaw.length, 'linux', 'amd64');
-    const indexOf = async (manifests: unknown[]) => {
-      const bytes = Buffer.from(
-        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
-      );
-      return {
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        digest: await putBlob(layout, bytes),
-        size: bytes.length,
-      };
-    };
+    const indexOf = (manifests: unknown[]) => putIndexBlob(layout, manifests);
     const tagged = async (name: string, manifests: unknown[]) => ({
       ...(await indexOf(manifests)),
       annotations: { [REF_NAME]: name },
