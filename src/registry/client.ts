@@ -438,8 +438,10 @@ async function paginate(
         entries += onThisPage;
         const link = nextLink(response.headers.get('link'));
         if (link === undefined || entries >= stopAfter) return undefined;
-        // A registry never needs an empty page before more: pages of nothing could go on for ever.
-        if (onThisPage === 0) {
+        // A bounded listing (referrers) must bring something on every page before more: pages of
+        // nothing could go on to MAX_PAGES for every manifest a copy walks. Tag lists, listed once
+        // and from registries of every kind, keep the page bound alone.
+        if (onThisPage === 0 && Number.isFinite(stopAfter)) {
           throw new RampartError(
             'MALFORMED_MANIFEST',
             `${api.registry}/${repository}: the answer to ${new URL(current).pathname} lists nothing but links to another page`,
