@@ -1,6 +1,7 @@
 // The CLI's byte formatter is a pure function; one rule for sizes everywhere.
 import { formatBytes as humanBytes } from '../cli/format.js';
 import { displayPath as shown } from '../errors.js';
+import { printable } from '../util/printable.js';
 import type { DiffConfigChange, DiffFile, ImageDiff } from './diff.js';
 
 /**
@@ -91,21 +92,16 @@ export function renderDiffText(diff: ImageDiff): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Control characters as visible escapes: a name from an image must not drive a terminal or a page. */
-function escapeControls(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 /** Markdown-safe inline code (a backtick in a file name must not end the span). */
 function code(text: string): string {
   const ticks = text.includes('`') ? '``' : '`';
   const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-  return `${ticks}${pad}${escapeControls(text)}${pad}${ticks}`;
+  return `${ticks}${pad}${printable(text)}${pad}${ticks}`;
 }
 
 /** A table cell: pipes escaped, HTML and control characters neutralised. */
 function cell(text: string): string {
-  return escapeControls(text)
+  return printable(text)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
